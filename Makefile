@@ -1,0 +1,39 @@
+# Giru: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+CONFIG ?= examples/quickstart/
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: help setup peers run test lint typecheck unit integration bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Create .venv/ (Python deps from uv.lock)
+	@bash scripts/setup.sh
+
+peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP servers and clients
+	@bash scripts/peers.sh
+
+run: setup peers ## Start Giru on $(LISTEN) with the quickstart config
+	$(VENV)/bin/giru run --config $(CONFIG) --listen $(LISTEN)
+
+lint: setup ## ruff (lint + format check)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: setup ## mypy --strict over src/ and tests/
+	$(VENV)/bin/mypy
+
+unit: setup ## Unit tests only
+	$(VENV)/bin/pytest tests/unit -q
+
+test: setup peers lint typecheck ## Everything CI runs: lint, types, unit, integration, conformance, interop
+	$(VENV)/bin/pytest -q
+
+bench: setup peers ## Benchmarks (never run as tests); results in bench/results/
+	$(VENV)/bin/python -m bench
+
+clean: ## Remove .venv/ and installed tools
+	rm -rf $(VENV) .tools

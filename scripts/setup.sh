@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Creates .venv/ with Giru and its dev tools from the committed lock. Idempotent and quick when warm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UV_VERSION=0.13.8
+if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | awk '{print $2}')" != "$UV_VERSION" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+uv sync --locked --quiet

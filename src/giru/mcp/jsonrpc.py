@@ -1,0 +1,280 @@
+"""JSON-RPC 2.0 framing for MCP, sans-IO: strict parsing, exact ids, lossless re-encoding.
+
+Parsing is strict where parsers are known to disagree (duplicate keys, lone surrogates, NaN,
+batches, id types) so that every component that reads a message sees the same message.
+Numbers that Python cannot carry exactly (floats that do not round-trip, integers outside 64 bits,
+``-0``) are kept as their original text in an ``orjson.Fragment`` and re-encoded byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import orjson
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "JsonRpcError",
+    "Message",
+    "ParseLimits",
+    "dumps",
+    "error_response",
+    "id_key",
+    "parse_message",
+    "result_response",
+]
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+
+_I64_MIN: Final = -(2**63)
+_U64_MAX: Final = 2**64 - 1
+_REQUEST_KEYS: Final = frozenset({"jsonrpc", "id", "method", "params"})
+_RESPONSE_KEYS: Final = frozenset({"jsonrpc", "id", "result", "error"})
+
+Kind = Literal["request", "notification", "response"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Bounds applied while parsing one message (BAD-INPUT J6, J12)."""
+
+    max_depth: int = 64
+    max_id_length: int = 256
+
+
+class JsonRpcError(Exception):
+    """A message that cannot be processed; carries the JSON-RPC error to answer with."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        id: Any = None,
+        data: dict[str, Any] | None = None,
+        http_status: int = 400,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id
+        self.data = data
+        self.http_status = http_status
+
+    def to_response(self) -> dict[str, Any]:
+        return error_response(self.id, self.code, self.message, self.data)
+
+
+@dataclass(slots=True)
+class Message:
+    """One parsed JSON-RPC message; `raw` is the whole decoded object."""
+
+    kind: Kind
+    raw: dict[str, Any]
+    method: str | None = None
+    id: Any = None
+    params: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id_key(self) -> bytes:
+        return id_key(self.id)
+
+
+def id_key(value: Any) -> bytes:
+    """A hashable identity for a JSON-RPC id: its exact JSON text."""
+    return orjson.dumps(value)
+
+
+def dumps(message: Any) -> bytes:
+    """Encode a message; Fragments (exact numbers) are written as they were received."""
+    return orjson.dumps(message)
+
+
+def result_response(id: Any, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id, "result": result}
+
+
+def error_response(
+    id: Any,
+    code: int,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": id, "error": error}
+
+
+def parse_message(body: bytes, limits: ParseLimits = ParseLimits()) -> Message:
+    """Parse and validate one JSON-RPC message from `body`, or raise `JsonRpcError`."""
+    value = _decode(body, limits)
+    if isinstance(value, list):
+        raise JsonRpcError(INVALID_REQUEST, "JSON-RPC batching is not supported")
+    if not isinstance(value, dict):
+        raise JsonRpcError(INVALID_REQUEST, "a JSON-RPC message must be an object")
+    return _classify(value, limits)
+
+
+def _decode(body: bytes, limits: ParseLimits) -> Any:
+    if not body.strip():
+        raise JsonRpcError(PARSE_ERROR, "Parse error: empty body")
+    try:
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise ValueError("byte order mark")
+        value = _DECODER.decode(text)
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+            _check_surrogates(value)
+    except _DuplicateKeyError as exc:
+        raise JsonRpcError(INVALID_REQUEST, f"duplicate object key {exc.key!r}") from exc
+    except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise JsonRpcError(PARSE_ERROR, "Parse error: malformed JSON") from exc
+    _check_depth(value, limits.max_depth)
+    return value
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key[:64]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+def _parse_int(text: str) -> Any:
+    number = int(text)
+    if text == "-0" or not _I64_MIN <= number <= _U64_MAX:
+        return orjson.Fragment(text.encode())
+    return number
+
+
+def _parse_float(text: str) -> Any:
+    number = float(text)
+    if repr(number) != text:
+        return orjson.Fragment(text.encode())
+    return number
+
+
+def _reject_constant(text: str) -> Any:
+    raise ValueError(f"invalid JSON constant {text}")
+
+
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    parse_constant=_reject_constant,
+)
+
+
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_surrogates(value: Any) -> None:
+    """Reject lone surrogate escapes: MCP messages must be valid UTF-8 (BAD-INPUT J2)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            node.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise JsonRpcError(INVALID_REQUEST, f"message nested deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if _is_container(child))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if _is_container(child))
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, dict | list)
+
+
+def _classify(obj: dict[str, Any], limits: ParseLimits) -> Message:
+    message_id = obj.get("id")
+    if obj.get("jsonrpc") != "2.0":
+        raise JsonRpcError(INVALID_REQUEST, 'jsonrpc must be exactly "2.0"', id=_safe_id(obj))
+    if "method" in obj:
+        return _classify_request(obj, limits)
+    if "result" in obj or "error" in obj:
+        _check_members(obj, _RESPONSE_KEYS)
+        if ("result" in obj) == ("error" in obj):
+            raise JsonRpcError(INVALID_REQUEST, "a response has exactly one of result and error")
+        _check_id(message_id, limits, allow_null="error" in obj)
+        return Message(kind="response", raw=obj, id=message_id)
+    raise JsonRpcError(INVALID_REQUEST, "not a JSON-RPC request, notification or response")
+
+
+def _classify_request(obj: dict[str, Any], limits: ParseLimits) -> Message:
+    _check_members(obj, _REQUEST_KEYS)
+    method = obj["method"]
+    has_id = "id" in obj
+    message_id = obj.get("id")
+    if has_id:
+        _check_id(message_id, limits, allow_null=False)
+    if not isinstance(method, str):
+        raise JsonRpcError(INVALID_REQUEST, "method must be a string", id=message_id)
+    params = obj.get("params")
+    if "params" in obj and not isinstance(params, dict):
+        raise JsonRpcError(INVALID_PARAMS, "params must be an object", id=message_id)
+    kind: Kind = "request" if has_id else "notification"
+    return Message(kind=kind, raw=obj, method=method, id=message_id, params=params)
+
+
+def _check_members(obj: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = obj.keys() - allowed
+    if unknown:
+        name = sorted(unknown)[0][:64]
+        raise JsonRpcError(INVALID_REQUEST, f"unexpected member {name!r}", id=_safe_id(obj))
+
+
+def _check_id(value: Any, limits: ParseLimits, *, allow_null: bool) -> None:
+    if value is None and allow_null:
+        return
+    if value is None:
+        raise JsonRpcError(INVALID_REQUEST, "id must not be null")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | orjson.Fragment):
+        raise JsonRpcError(INVALID_REQUEST, "id must be a string or a number")
+    if isinstance(value, str) and len(value.encode()) > limits.max_id_length:
+        raise JsonRpcError(INVALID_REQUEST, f"id longer than {limits.max_id_length} bytes")
+
+
+def _safe_id(obj: dict[str, Any]) -> Any:
+    value = obj.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | orjson.Fragment):
+        return None
+    if isinstance(value, str) and len(value) > 256:
+        return None
+    return value

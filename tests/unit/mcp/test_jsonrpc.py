@@ -1,0 +1,70 @@
+"""The envelope parser: exact ids, strict rejection (BAD-INPUT J1-J15)."""
+
+from __future__ import annotations
+
+import pytest
+
+from giru.mcp.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    JsonRpcError,
+    dumps,
+    parse_message,
+    result_response,
+)
+
+
+@pytest.mark.parametrize(
+    "raw_id",
+    [b"1", b'"abc"', b"1.50", b"12345678901234567890", b"1e400", b"-0", b"0.1"],
+)
+def test_request_id_is_echoed_byte_for_byte(raw_id: bytes) -> None:
+    body = b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"ping"}'
+    message = parse_message(body)
+    assert (
+        dumps(result_response(message.id, {}))
+        == b'{"jsonrpc":"2.0","id":' + raw_id + b',"result":{}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"jsonrpc":"2.0",', PARSE_ERROR),
+        (b"{}{}", PARSE_ERROR),
+        (b'{"jsonrpc":"2.0","id":NaN,"method":"x"}', PARSE_ERROR),
+        (b'{"jsonrpc":"2.0","id":"\\ud800","method":"x"}', PARSE_ERROR),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x"\xff}', PARSE_ERROR),
+        (b"", PARSE_ERROR),
+        (b'{"jsonrpc":"1.0","id":1,"method":"x"}', INVALID_REQUEST),
+        (b'{"jsonrpc":2.0,"id":1,"method":"x"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":null,"method":"x"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":true,"method":"x"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":{},"method":"x"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","Method":"b"}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","extra":1}', INVALID_REQUEST),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"a"}]', INVALID_REQUEST),
+        (b"[]", INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":1,"result":{},"error":{}}', INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","params":[1]}', INVALID_PARAMS),
+        (
+            b'{"jsonrpc":"2.0","id":1,"method":"a","params":' + b"[" * 3 + b"]" * 3 + b"}",
+            INVALID_PARAMS,
+        ),
+    ],
+)
+def test_bad_envelope_is_rejected_with_specific_code(body: bytes, code: int) -> None:
+    with pytest.raises(JsonRpcError) as caught:
+        parse_message(body)
+    assert caught.value.code == code
+
+
+def test_nesting_deeper_than_limit_is_rejected() -> None:
+    deep = b"[" * 70 + b"]" * 70
+    body = b'{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":' + deep + b"}}"
+    with pytest.raises(JsonRpcError) as caught:
+        parse_message(body)
+    assert caught.value.code == INVALID_REQUEST
+    assert "deeper" in caught.value.message
