@@ -1,0 +1,100 @@
+"""The seam between the gateway and one upstream MCP server, whatever its transport or era."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "ClientIdentity",
+    "MessageSink",
+    "ServerSpec",
+    "Timeouts",
+    "UpstreamSession",
+]
+
+Transport = Literal["stdio", "sse", "streamable-http"]
+
+MessageSink = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+"""Receives a message the upstream sent towards the client.
+
+For a notification (progress, logging, list_changed, ...) it returns None. For a server->client
+request (sampling/createMessage, elicitation/create, roots/list, ping) it returns the JSON-RPC
+response to send back upstream; the connector rewrites its id to the upstream's request id.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. `call` is reset by progress notifications, `call_max` never is."""
+
+    connect: float = 10.0
+    call: float = 60.0
+    call_max: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """What the gateway knows about one upstream MCP server (from an `MCPServer` manifest)."""
+
+    name: str
+    transport: Transport
+    url: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """How the gateway introduces itself upstream: it mirrors the downstream client's capabilities."""
+
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    client_info: dict[str, Any] = field(
+        default_factory=lambda: {"name": "giru", "version": "0.1.0"}
+    )
+    protocol_version: str = "2025-11-25"
+
+
+class UpstreamSession(Protocol):
+    """One live MCP session (legacy era) or request context (modern era) with one server."""
+
+    @property
+    def server(self) -> str: ...
+
+    @property
+    def protocol_version(self) -> str:
+        """The version negotiated with the upstream."""
+        ...
+
+    @property
+    def initialize_result(self) -> dict[str, Any]:
+        """The upstream's initialize (or server/discover) result: capabilities, serverInfo, ..."""
+        ...
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        *,
+        on_message: MessageSink | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Send a request; return the upstream's JSON-RPC response object (result or error).
+
+        The connector mints its own request id and returns the response with that id; callers
+        put back the downstream id. Messages the upstream sends in relation to this request
+        (progress, logging, server->client requests) go to `on_message`. Raises
+        `UpstreamTimeoutError` (after sending notifications/cancelled), `UpstreamUnavailableError`
+        or `UpstreamProtocolError`. Cancelling the awaiting task cancels the upstream request.
+        """
+        ...
+
+    async def notify(self, method: str, params: dict[str, Any] | None) -> None: ...
+
+    async def aclose(self) -> None: ...
