@@ -47,10 +47,11 @@ Kind = Literal["request", "notification", "response"]
 
 @dataclass(frozen=True, slots=True)
 class ParseLimits:
-    """Bounds applied while parsing one message (BAD-INPUT J6, J12)."""
+    """Bounds applied while parsing one message (BAD-INPUT J6, J12, J13)."""
 
     max_depth: int = 64
     max_id_length: int = 256
+    max_items: int = 100_000  # members of one object or elements of one array
 
 
 class JsonRpcError(Exception):
@@ -142,7 +143,7 @@ def _decode(body: bytes, limits: ParseLimits) -> Any:
         raise JsonRpcError(INVALID_REQUEST, f"duplicate object key {exc.key!r}") from exc
     except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise JsonRpcError(PARSE_ERROR, "Parse error: malformed JSON") from exc
-    _check_depth(value, limits.max_depth)
+    _check_shape(value, limits)
     return value
 
 
@@ -172,8 +173,10 @@ def _parse_int(text: str) -> Any:
 
 def _parse_float(text: str) -> Any:
     number = float(text)
-    if repr(number) != text:
-        return orjson.Fragment(text.encode())
+    raw = text.encode()
+    # compare with orjson's own rendering (not repr: "1e-08" vs "1e-8") so re-encoding is exact
+    if orjson.dumps(number) != raw:
+        return orjson.Fragment(raw)
     return number
 
 
@@ -206,12 +209,16 @@ def _check_surrogates(value: Any) -> None:
             stack.extend(node)
 
 
-def _check_depth(value: Any, max_depth: int) -> None:
+def _check_shape(value: Any, limits: ParseLimits) -> None:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > max_depth:
-            raise JsonRpcError(INVALID_REQUEST, f"message nested deeper than {max_depth} levels")
+        if depth > limits.max_depth:
+            raise JsonRpcError(
+                INVALID_REQUEST, f"message nested deeper than {limits.max_depth} levels"
+            )
+        if _is_container(node) and len(node) > limits.max_items:
+            raise JsonRpcError(INVALID_PARAMS, f"a collection exceeds {limits.max_items} items")
         if isinstance(node, dict):
             stack.extend((child, depth + 1) for child in node.values() if _is_container(child))
         elif isinstance(node, list):

@@ -52,7 +52,7 @@ class ServerSpec:
 
 @dataclass(frozen=True, slots=True)
 class ClientIdentity:
-    """How the gateway introduces itself upstream: it mirrors the downstream client's capabilities."""
+    """How the gateway introduces itself upstream: it mirrors the downstream client."""
 
     capabilities: dict[str, Any] = field(default_factory=dict)
     client_info: dict[str, Any] = field(
@@ -83,7 +83,7 @@ class UpstreamSession(Protocol):
         params: dict[str, Any] | None,
         *,
         on_message: MessageSink | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
     ) -> dict[str, Any]:
         """Send a request; return the upstream's JSON-RPC response object (result or error).
 

@@ -68,3 +68,35 @@ def test_nesting_deeper_than_limit_is_rejected() -> None:
         parse_message(body)
     assert caught.value.code == INVALID_REQUEST
     assert "deeper" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "echoed_id"),
+    [
+        (b'{"jsonrpc":"2.0","id":7,"method":5}', INVALID_REQUEST, 7),
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","params":{"a":["\\ud800"]}}', PARSE_ERROR, None),
+        (b'{"jsonrpc":"1.0","id":"' + b"x" * 300 + b'","method":"a"}', INVALID_REQUEST, None),
+    ],
+)
+def test_rejections_echo_an_id_only_when_it_is_safe(
+    body: bytes, code: int, echoed_id: object
+) -> None:
+    with pytest.raises(JsonRpcError) as caught:
+        parse_message(body)
+    assert (caught.value.code, caught.value.id) == (code, echoed_id)
+
+
+def test_error_response_with_null_id_and_data_round_trips() -> None:
+    message = parse_message(b'{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}')
+    assert message.kind == "response"
+    assert message.id_key == b"null"
+    error = JsonRpcError(-32022, "Unsupported protocol version", data={"supported": []})
+    assert error.to_response() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32022,
+            "message": "Unsupported protocol version",
+            "data": {"supported": []},
+        },
+    }

@@ -1,0 +1,108 @@
+"""API keys: generating, hashing and verifying them (argon2id PHC strings or `sha256:` digests).
+
+argon2id verification costs tens of milliseconds of CPU and 64 MiB by design, so `KeyVerifier`
+runs it in a worker thread, bounds how many run at once, and remembers outcomes for a while under
+the key's SHA-256 digest (never the key itself) so the hot path does not re-run it per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = [
+    "KEY_PREFIX",
+    "KeyVerifier",
+    "generate_key",
+    "hash_key",
+    "sha256_hash",
+    "verify_key",
+]
+
+KEY_PREFIX = "giru_"
+_SHA256_PREFIX = "sha256:"
+_ARGON2ID_PREFIX = "$argon2id$"
+
+
+def generate_key() -> str:
+    """A new random API key: `giru_` and 32 random bytes, URL-safe base64 (43 characters)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The argon2id PHC string to store for `key` (CPU-heavy: call it from a thread when async)."""
+    return PasswordHasher().hash(key)
+
+
+def sha256_hash(key: str) -> str:
+    """`sha256:<hex>` for `key`: cheap to verify; suitable only for long random keys."""
+    return _SHA256_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+def verify_key(key: str, stored: str) -> bool:
+    """Whether `key` matches `stored` (argon2id PHC or `sha256:<hex>`); False on any other format.
+
+    Blocking and CPU-heavy for argon2id: async callers use `KeyVerifier.verify`.
+    """
+    if stored.startswith(_SHA256_PREFIX):
+        return hmac.compare_digest(sha256_hash(key).encode(), stored.encode())
+    if stored.startswith(_ARGON2ID_PREFIX):
+        try:
+            return PasswordHasher().verify(stored, key)
+        except (VerificationError, InvalidHashError):
+            return False
+    return False
+
+
+class KeyVerifier:
+    """Verifies keys off the event loop, with a bounded TTL cache of outcomes.
+
+    The cache maps (sha256(key), stored hash) to the outcome, failures included, so a client
+    retrying a wrong key does not cost an argon2 run per request either.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 300.0,
+        max_entries: int = 10_000,
+        max_concurrency: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._cache: dict[tuple[bytes, str], tuple[bool, float]] = {}
+
+    async def verify(self, key: str, stored: str) -> bool:
+        """Whether `key` matches `stored`; argon2id runs in a thread on a cache miss."""
+        if not stored.startswith(_ARGON2ID_PREFIX):
+            return verify_key(key, stored)  # a digest comparison: cheaper than a cache lookup
+        entry = (hashlib.sha256(key.encode()).digest(), stored)
+        cached = self._cache.get(entry)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        async with self._slots:
+            outcome = await asyncio.to_thread(verify_key, key, stored)
+        self._remember(entry, outcome)
+        return outcome
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def _remember(self, entry: tuple[bytes, str], outcome: bool) -> None:
+        now = self._clock()
+        if entry not in self._cache and len(self._cache) >= self._max_entries:
+            for stale in [k for k, (_, expires) in self._cache.items() if expires <= now]:
+                del self._cache[stale]
+            if len(self._cache) >= self._max_entries:
+                del self._cache[next(iter(self._cache))]  # the oldest insertion
+        self._cache[entry] = (outcome, now + self._ttl)

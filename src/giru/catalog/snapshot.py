@@ -1,0 +1,99 @@
+"""What one upstream server offers, as fetched from its list methods (immutable)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+
+from giru.errors import UpstreamProtocolError
+from giru.upstream.base import UpstreamSession
+
+__all__ = ["ServerCatalog", "fetch_catalog", "valid_tool_name"]
+
+_log = structlog.get_logger(__name__)
+_TOOL_NAME: Final = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
+_MAX_PAGES: Final = 100
+_LISTS: Final = (
+    ("tools", "tools/list", "tools"),
+    ("prompts", "prompts/list", "prompts"),
+    ("resources", "resources/list", "resources"),
+    ("templates", "resources/templates/list", "resourceTemplates"),
+)
+
+
+def valid_tool_name(name: object) -> bool:
+    """Tool names are ASCII `[A-Za-z0-9_./-]`, 1-128 chars (BAD-INPUT M5, M6)."""
+    return isinstance(name, str) and _TOOL_NAME.match(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCatalog:
+    server: str
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    server_info: dict[str, Any] = field(default_factory=dict)
+    instructions: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    prompts: tuple[dict[str, Any], ...] = ()
+    resources: tuple[dict[str, Any], ...] = ()
+    templates: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+
+
+async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
+    """Page through every list method the server declares; drop definitions that are unsafe."""
+    init = session.initialize_result
+    capabilities = init.get("capabilities") or {}
+    lists: dict[str, tuple[dict[str, Any], ...]] = {}
+    for attr, method, key in _LISTS:
+        capability = "resources" if attr == "templates" else attr
+        if capability in capabilities:
+            lists[attr] = await _fetch_all(session, method, key)
+    tools = tuple(t for t in lists.get("tools", ()) if _keep_tool(session.server, t))
+    return ServerCatalog(
+        server=session.server,
+        capabilities=capabilities,
+        server_info=init.get("serverInfo") or {},
+        instructions=init.get("instructions"),
+        tools=tools,
+        prompts=tuple(p for p in lists.get("prompts", ()) if isinstance(p.get("name"), str)),
+        resources=tuple(r for r in lists.get("resources", ()) if isinstance(r.get("uri"), str)),
+        templates=tuple(
+            t for t in lists.get("templates", ()) if isinstance(t.get("uriTemplate"), str)
+        ),
+    )
+
+
+async def _fetch_all(session: UpstreamSession, method: str, key: str) -> tuple[dict[str, Any], ...]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(_MAX_PAGES):
+        response = await session.request(method, {"cursor": cursor} if cursor else None)
+        if "error" in response:
+            if response["error"].get("code") == -32601:  # declared but not implemented
+                return ()
+            raise UpstreamProtocolError(session.server, f"{method} failed: {response['error']}")
+        result = response.get("result") or {}
+        page = result.get(key)
+        if not isinstance(page, list):
+            raise UpstreamProtocolError(session.server, f"{method} result has no {key} list")
+        items.extend(item for item in page if isinstance(item, dict))
+        cursor = result.get("nextCursor")
+        if not isinstance(cursor, str) or not cursor:
+            break
+    return tuple(items)
+
+
+def _keep_tool(server: str, tool: dict[str, Any]) -> bool:
+    name = tool.get("name")
+    if not valid_tool_name(name):
+        _log.warning(
+            "upstream_tool_rejected", server=server, reason="invalid name", name=repr(name)[:80]
+        )
+        return False
+    if not isinstance(tool.get("inputSchema"), dict):
+        _log.warning("upstream_tool_rejected", server=server, reason="no inputSchema", name=name)
+        return False
+    return True

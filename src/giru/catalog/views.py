@@ -1,0 +1,125 @@
+"""A client's compiled view of the aggregated catalog: what it may list, where each name routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from giru.catalog.snapshot import ServerCatalog
+
+__all__ = ["SEPARATOR", "Route", "View", "build_view", "exposed_name"]
+
+SEPARATOR: Final = "__"
+_MAX_EXPOSED: Final = 128
+
+Route = tuple[str, str]
+"""(server, name as the server knows it)"""
+
+ToolFilter = Callable[[str, str], bool]
+
+
+def exposed_name(server: str, name: str, *, prefix: bool) -> str:
+    return f"{server}{SEPARATOR}{name}" if prefix else name
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Everything one (endpoint, client) pair sees; built on change, read per request."""
+
+    servers: tuple[str, ...]
+    prefix: bool
+    tools: tuple[dict[str, Any], ...] = ()
+    prompts: tuple[dict[str, Any], ...] = ()
+    resources: tuple[dict[str, Any], ...] = ()
+    templates: tuple[dict[str, Any], ...] = ()
+    tool_routes: Mapping[str, Route] = field(default_factory=dict)
+    prompt_routes: Mapping[str, Route] = field(default_factory=dict)
+    resource_routes: Mapping[str, str] = field(default_factory=dict)
+    template_routes: tuple[tuple[str, str], ...] = ()
+    capabilities: Mapping[str, Any] = field(default_factory=dict)
+
+    def route_resource(self, uri: str) -> str | None:
+        """The server owning `uri`: an exact listed resource, else the longest template prefix."""
+        server = self.resource_routes.get(uri)
+        if server is not None:
+            return server
+        matches = [(len(p), s) for p, s in self.template_routes if p and uri.startswith(p)]
+        if matches:
+            return max(matches)[1]
+        return self.servers[0] if len(self.servers) == 1 else None
+
+
+def build_view(
+    catalogs: Iterable[ServerCatalog],
+    *,
+    prefix: bool,
+    allow_tool: ToolFilter,
+) -> View:
+    """Merge server catalogs into one namespace; the first server wins a name collision."""
+    tools: list[dict[str, Any]] = []
+    prompts: list[dict[str, Any]] = []
+    tool_routes: dict[str, Route] = {}
+    prompt_routes: dict[str, Route] = {}
+    resources: list[dict[str, Any]] = []
+    templates: list[dict[str, Any]] = []
+    resource_routes: dict[str, str] = {}
+    template_routes: list[tuple[str, str]] = []
+    servers: list[str] = []
+    capabilities: list[Mapping[str, Any]] = []
+    for catalog in catalogs:
+        servers.append(catalog.server)
+        capabilities.append(catalog.capabilities)
+        for tool in catalog.tools:
+            if allow_tool(catalog.server, tool["name"]):
+                _expose(tool, catalog.server, prefix, tools, tool_routes)
+        for prompt in catalog.prompts:
+            _expose(prompt, catalog.server, prefix, prompts, prompt_routes)
+        for resource in catalog.resources:
+            if resource["uri"] not in resource_routes:
+                resource_routes[resource["uri"]] = catalog.server
+                resources.append(resource)
+        for template in catalog.templates:
+            templates.append(template)
+            template_routes.append((template["uriTemplate"].split("{", 1)[0], catalog.server))
+    return View(
+        servers=tuple(servers),
+        prefix=prefix,
+        tools=tuple(tools),
+        prompts=tuple(prompts),
+        resources=tuple(resources),
+        templates=tuple(templates),
+        tool_routes=tool_routes,
+        prompt_routes=prompt_routes,
+        resource_routes=resource_routes,
+        template_routes=tuple(template_routes),
+        capabilities=_capabilities(capabilities),
+    )
+
+
+def _expose(
+    item: dict[str, Any],
+    server: str,
+    prefix: bool,
+    out: list[dict[str, Any]],
+    routes: dict[str, Route],
+) -> None:
+    name = exposed_name(server, item["name"], prefix=prefix)
+    if name in routes or len(name) > _MAX_EXPOSED:
+        return
+    routes[name] = (server, item["name"])
+    out.append(item if not prefix else {**item, "name": name})
+
+
+def _capabilities(upstream: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The union of the upstreams' capabilities; the gateway always announces list changes."""
+    caps: dict[str, Any] = {}
+    for name in ("tools", "prompts", "resources", "completions", "logging"):
+        if any(name in c for c in upstream):
+            caps[name] = {}
+    for name in ("tools", "prompts", "resources"):
+        if name in caps:
+            caps[name]["listChanged"] = True
+    if any((c.get("resources") or {}).get("subscribe") for c in upstream):
+        caps["resources"]["subscribe"] = True
+    return caps

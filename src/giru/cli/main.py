@@ -1,0 +1,63 @@
+"""The `giru` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from giru import __version__
+from giru.app import serve
+from giru.errors import ConfigError
+from giru.manifests import load
+from giru.settings import Settings
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=True, help="Giru, the MCP gateway.")
+
+EXIT_CONFIG = 2
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="Manifest file or directory (hot-reloaded).")] = Path(
+        "examples/quickstart"
+    ),
+    listen: Annotated[str, typer.Option(help="HOST:PORT to serve on.")] = "127.0.0.1:8080",
+    log_format: Annotated[str, typer.Option(help="json or console.")] = "json",
+) -> None:
+    """Start the gateway: /mcp, /mcp/<virtual-server>, /sse, /healthz, /readyz, /metrics."""
+
+    settings = Settings(config=config, listen=listen, log_format=log_format)
+    try:
+        loaded = load(settings.config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
+    serve(settings, config=loaded)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="Manifest file or directory.")],
+) -> None:
+    """Validate manifests; print every problem with file, document, field and reason."""
+
+    try:
+        loaded = load(config)
+    except ConfigError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    typer.echo(
+        f"ok: {len(loaded.servers)} servers, {len(loaded.virtual_servers)} virtual servers, "
+        f"{len(loaded.clients)} clients"
+    )

@@ -1,0 +1,325 @@
+"""The immutable, validated configuration the gateway runs on, compiled from manifest documents."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from giru.manifests.documents import (
+    ClientDocument,
+    Document,
+    MCPServerDocument,
+    VirtualServerDocument,
+)
+from giru.upstream.base import ServerSpec, Timeouts, Transport
+
+__all__ = [
+    "ClientConfig",
+    "Config",
+    "Located",
+    "ServerConfig",
+    "ToolMeta",
+    "VirtualServerConfig",
+    "check_unprefixed_collisions",
+    "compile_config",
+    "split_tool_ref",
+]
+
+Sensitivity = Literal["low", "medium", "high"]
+_REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PREFIX_HINT = "; unprefixed names must be unique (set prefix: true)"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolMeta:
+    """Governance metadata an `MCPServer` declares about one of its tools."""
+
+    tags: tuple[str, ...] = ()
+    sensitivity: Sensitivity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One `MCPServer`: what `ServerSpec` needs plus governance metadata.
+
+    Env and header values have their `${VAR}` references resolved; a relative `command` (one
+    containing a `/`) and `cwd` are made absolute against the working directory at load time.
+    """
+
+    name: str
+    transport: Transport
+    url: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    cwd: str | None = None
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    tags: tuple[str, ...] = ()
+    tools: Mapping[str, ToolMeta] = field(default_factory=lambda: MappingProxyType({}))
+    enabled: bool = True
+    source: str = field(default="", compare=False)
+
+    def to_spec(self) -> ServerSpec:
+        """The connector's view of this server."""
+        return ServerSpec(
+            name=self.name,
+            transport=self.transport,
+            url=self.url,
+            command=self.command,
+            args=self.args,
+            env=dict(self.env),
+            cwd=self.cwd,
+            headers=dict(self.headers),
+            timeouts=self.timeouts,
+            tags=self.tags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServerConfig:
+    """One `VirtualServer`: a named bundle of whole servers and single tools (`server__tool`)."""
+
+    name: str
+    servers: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    prefix: bool = True
+    auth: Literal["apiKey", "none"] = "apiKey"
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """One `Client`: how it authenticates and what it may use (`servers: ["*"]` means all)."""
+
+    name: str
+    api_key_hash: str | None = None
+    api_key_env: str | None = None
+    servers: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything loaded from one manifest file or directory; compare with == to detect changes."""
+
+    servers: Mapping[str, ServerConfig] = field(default_factory=lambda: MappingProxyType({}))
+    virtual_servers: Mapping[str, VirtualServerConfig] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    clients: Mapping[str, ClientConfig] = field(default_factory=lambda: MappingProxyType({}))
+
+    def server_specs(self) -> dict[str, ServerSpec]:
+        """A `ServerSpec` for every enabled server, by name."""
+        return {name: s.to_spec() for name, s in self.servers.items() if s.enabled}
+
+
+def split_tool_ref(ref: str) -> tuple[str, str] | None:
+    """`("server", "tool")` from `server__tool`, or None when `ref` has no `__` separator."""
+    server, sep, tool = ref.partition("__")
+    if not sep or not server or not tool:
+        return None
+    return server, tool
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A validated document and where it came from (`file:document-index`)."""
+
+    source: str
+    document: Document
+
+
+def compile_config(
+    entries: list[Located], *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Config, list[str]]:
+    """Build the `Config` and every cross-document problem (empty when the config is valid)."""
+    env = os.environ if environ is None else environ
+    base = Path.cwd() if cwd is None else cwd
+    compiler = _Compiler(env, base)
+    for entry in entries:
+        compiler.add(entry)
+    compiler.check_references()
+    config = Config(
+        servers=MappingProxyType(compiler.servers),
+        virtual_servers=MappingProxyType(compiler.virtual_servers),
+        clients=MappingProxyType(compiler.clients),
+    )
+    return config, compiler.problems
+
+
+class _Compiler:
+    def __init__(self, environ: Mapping[str, str], base: Path) -> None:
+        self.environ = environ
+        self.base = base
+        self.servers: dict[str, ServerConfig] = {}
+        self.virtual_servers: dict[str, VirtualServerConfig] = {}
+        self.clients: dict[str, ClientConfig] = {}
+        self.problems: list[str] = []
+        self._key_owner: dict[str, str] = {}
+        self._sources: dict[tuple[str, str], str] = {}
+
+    def report(self, source: str, who: str, path: str, reason: str) -> None:
+        self.problems.append(f"{source}: {who}: {path}: {reason}")
+
+    def add(self, entry: Located) -> None:
+        doc, name = entry.document, entry.document.metadata.name
+        first = self._sources.setdefault((doc.kind, name), entry.source)
+        if first != entry.source:
+            self.report(
+                entry.source, f"{doc.kind}/{name}", "metadata.name", f"duplicate of {first}"
+            )
+            return
+        if isinstance(doc, MCPServerDocument):
+            self.servers[name] = self._server(entry.source, doc)
+        elif isinstance(doc, VirtualServerDocument):
+            self.virtual_servers[name] = VirtualServerConfig(
+                name=name,
+                servers=tuple(doc.spec.servers),
+                tools=tuple(doc.spec.tools),
+                prefix=doc.spec.prefix,
+                auth=doc.spec.auth,
+                source=entry.source,
+            )
+        else:
+            self.clients[name] = self._client(entry.source, doc)
+
+    def _server(self, source: str, doc: MCPServerDocument) -> ServerConfig:
+        spec, who = doc.spec, f"MCPServer/{doc.metadata.name}"
+        env = {
+            k: self._expand(v, source, who, f"spec.env.{k}") for k, v in (spec.env or {}).items()
+        }
+        headers = {
+            k: self._expand(v, source, who, f"spec.headers.{k}")
+            for k, v in (spec.headers or {}).items()
+        }
+        t = spec.timeouts
+        return ServerConfig(
+            name=doc.metadata.name,
+            transport=spec.transport,
+            url=spec.url,
+            command=self._path(spec.command, is_command=True),
+            args=tuple(spec.args or ()),
+            env=MappingProxyType(env),
+            cwd=self._path(spec.cwd, is_command=False),
+            headers=MappingProxyType(headers),
+            timeouts=Timeouts(connect=t.connect, call=t.call, call_max=t.call_max),
+            tags=tuple(spec.tags),
+            tools=MappingProxyType(
+                {k: ToolMeta(tuple(v.tags), v.sensitivity) for k, v in spec.tools.items()}
+            ),
+            enabled=spec.enabled,
+            source=source,
+        )
+
+    def _path(self, value: str | None, *, is_command: bool) -> str | None:
+        # A bare command name (`npx`) is looked up on PATH by the spawner; anything with a `/` is
+        # a path, and relative paths mean "relative to where giru was started".
+        if value is None or (is_command and "/" not in value) or os.path.isabs(value):
+            return value
+        return os.path.normpath(self.base / value)
+
+    def _expand(self, value: str, source: str, who: str, path: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "$"
+            if not _ENV_NAME.fullmatch(name):
+                self.report(source, who, path, f"invalid reference ${{{name}}}")
+            elif name not in self.environ:
+                self.report(source, who, path, f"environment variable {name} is not set")
+            else:
+                return self.environ[name]
+            return ""
+
+        return _REFERENCE.sub(substitute, value)
+
+    def _client(self, source: str, doc: ClientDocument) -> ClientConfig:
+        spec, who = doc.spec, f"Client/{doc.metadata.name}"
+        if spec.api_key_env is not None:
+            if not self.environ.get(spec.api_key_env):
+                reason = f"environment variable {spec.api_key_env} is not set or empty"
+                self.report(source, who, "spec.apiKeyEnv", reason)
+            self._claim_key(f"env:{spec.api_key_env}", source, who, "spec.apiKeyEnv")
+        if spec.api_key_hash is not None:
+            self._claim_key(spec.api_key_hash, source, who, "spec.apiKeyHash")
+        return ClientConfig(
+            name=doc.metadata.name,
+            api_key_hash=spec.api_key_hash,
+            api_key_env=spec.api_key_env,
+            servers=tuple(spec.servers),
+            tools=tuple(spec.tools),
+            source=source,
+        )
+
+    def _claim_key(self, key: str, source: str, who: str, path: str) -> None:
+        owner = self._key_owner.setdefault(key, who)
+        if owner != who:
+            self.report(source, who, path, f"same key as {owner}; keys identify one client")
+
+    def check_references(self) -> None:
+        for vs in self.virtual_servers.values():
+            who = f"VirtualServer/{vs.name}"
+            self._check_servers(vs.source, who, vs.servers, wildcard=False)
+            self._check_tools(vs.source, who, vs.tools)
+            if not vs.prefix:
+                self._check_static_collisions(vs)
+        for client in self.clients.values():
+            who = f"Client/{client.name}"
+            self._check_servers(client.source, who, client.servers, wildcard=True)
+            self._check_tools(client.source, who, client.tools)
+
+    def _check_servers(
+        self, source: str, who: str, names: tuple[str, ...], *, wildcard: bool
+    ) -> None:
+        for i, name in enumerate(names):
+            if wildcard and name == "*":
+                continue
+            if name not in self.servers:
+                self.report(source, who, f"spec.servers[{i}]", f"no MCPServer named {name!r}")
+
+    def _check_tools(self, source: str, who: str, refs: tuple[str, ...]) -> None:
+        for i, ref in enumerate(refs):
+            parts = split_tool_ref(ref)
+            if parts is None:
+                reason = f"{ref!r} is not a server__tool reference"
+                self.report(source, who, f"spec.tools[{i}]", reason)
+            elif parts[0] not in self.servers:
+                reason = f"no MCPServer named {parts[0]!r} (in {ref!r})"
+                self.report(source, who, f"spec.tools[{i}]", reason)
+
+    def _check_static_collisions(self, vs: VirtualServerConfig) -> None:
+        seen: dict[str, str] = {}
+        for i, ref in enumerate(vs.tools):
+            parts = split_tool_ref(ref)
+            if parts is None:
+                continue
+            server, tool = parts
+            other = seen.setdefault(tool, server)
+            if other != server:
+                reason = f"tool {tool!r} is listed from both {other!r} and {server!r}{_PREFIX_HINT}"
+                self.report(vs.source, f"VirtualServer/{vs.name}", f"spec.tools[{i}]", reason)
+
+
+def check_unprefixed_collisions(vs_name: str, tools_by_server: dict[str, list[str]]) -> list[str]:
+    """Problems with exposing these tools unprefixed on virtual server `vs_name`.
+
+    Called by the gateway once upstream catalogs are known, with the tools the virtual server
+    exposes from each server. Empty when every tool name is unique across servers.
+    """
+    offered: dict[str, list[str]] = {}
+    for server in sorted(tools_by_server):
+        for tool in dict.fromkeys(tools_by_server[server]):
+            offered.setdefault(tool, []).append(server)
+    return [
+        f"VirtualServer/{vs_name}: tool {tool!r} is offered by {', '.join(servers)}{_PREFIX_HINT}"
+        for tool, servers in sorted(offered.items())
+        if len(servers) > 1
+    ]

@@ -1,0 +1,225 @@
+"""MCP method dispatch, era-independent: list from the compiled view, route calls upstream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+from giru import __version__
+from giru.catalog.views import View
+from giru.errors import UpstreamError
+from giru.mcp import jsonrpc
+from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
+from giru.proxy.cursors import page
+from giru.proxy.upstreams import UpstreamPool
+from giru.telemetry.metrics import Metrics
+from giru.upstream.base import MessageSink
+
+__all__ = ["SERVER_INFO", "CallContext", "Dispatcher"]
+
+_log = structlog.get_logger(__name__)
+SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
+RESOURCE_NOT_FOUND: Final = -32002
+_RESERVED_META: Final = "io.modelcontextprotocol/"
+_LISTS: Final = {
+    "tools/list": ("tools", "tools"),
+    "prompts/list": ("prompts", "prompts"),
+    "resources/list": ("resources", "resources"),
+    "resources/templates/list": ("templates", "resourceTemplates"),
+}
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Who asks, what they can see, and how to reach them while the call runs."""
+
+    view: View
+    client: str
+    protocol_version: str
+    relay: MessageSink | None = None
+
+
+Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
+
+
+class Dispatcher:
+    def __init__(self, pool: UpstreamPool, metrics: Metrics, *, page_size: int) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._page_size = page_size
+        self._handlers: dict[str, Handler] = {
+            "ping": self._ping,
+            "tools/call": self._tools_call,
+            "prompts/get": self._prompts_get,
+            "resources/read": self._by_uri,
+            "resources/subscribe": self._by_uri,
+            "resources/unsubscribe": self._by_uri,
+            "completion/complete": self._complete,
+            "logging/setLevel": self._set_level,
+        }
+
+    def initialize_result(self, view: View, protocol_version: str) -> dict[str, Any]:
+        return {
+            "protocolVersion": protocol_version,
+            "capabilities": dict(view.capabilities),
+            "serverInfo": SERVER_INFO,
+        }
+
+    async def dispatch(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        """Answer one request; the response carries the client's id exactly."""
+        method = message.method or ""
+        started = time.perf_counter()
+        try:
+            response = await self._answer(ctx, message, method)
+        except JsonRpcError as exc:
+            response = jsonrpc.error_response(message.id, exc.code, exc.message, exc.data)
+        outcome = "error" if "error" in response else "ok"
+        self._metrics.latency.labels(method, "").observe(time.perf_counter() - started)
+        if method != "tools/call":
+            self._metrics.requests.labels(method, "", "", outcome).inc()
+        return response
+
+    async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:
+        listing = _LISTS.get(method)
+        if listing is not None:
+            attr, key = listing
+            if not self._offers(ctx.view, key):
+                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            items: tuple[dict[str, Any], ...] = getattr(ctx.view, attr)
+            return jsonrpc.result_response(
+                message.id, page(items, key, message.params, self._page_size)
+            )
+        handler = self._handlers.get(method)
+        if handler is None:
+            raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method[:64]}")
+        return await handler(ctx, message)
+
+    @staticmethod
+    def _offers(view: View, key: str) -> bool:
+        capability = "resources" if key == "resourceTemplates" else key
+        return capability in view.capabilities
+
+    async def _ping(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        return jsonrpc.result_response(message.id, {})
+
+    async def _tools_call(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        name = _name_param(message)
+        route = ctx.view.tool_routes.get(name)
+        if route is None:
+            self._metrics.requests.labels("tools/call", "", "", "unknown_tool").inc()
+            raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
+        server, tool = route
+        params = {**(message.params or {}), "name": tool}
+        response = await self.forward(ctx, message, server, params)
+        outcome = "error" if "error" in response else _tool_outcome(response)
+        self._metrics.requests.labels("tools/call", server, tool, outcome).inc()
+        return response
+
+    async def _prompts_get(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        name = _name_param(message)
+        route = ctx.view.prompt_routes.get(name)
+        if route is None:
+            raise JsonRpcError(INVALID_PARAMS, f"Unknown prompt: {name[:128]}")
+        server, prompt = route
+        return await self.forward(ctx, message, server, {**(message.params or {}), "name": prompt})
+
+    async def _by_uri(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        uri = (message.params or {}).get("uri")
+        if not isinstance(uri, str):
+            raise JsonRpcError(INVALID_PARAMS, "params.uri must be a string")
+        server = ctx.view.route_resource(uri)
+        if server is None:
+            raise JsonRpcError(RESOURCE_NOT_FOUND, "Resource not found", data={"uri": uri[:256]})
+        return await self.forward(ctx, message, server, message.params)
+
+    async def _complete(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        params = message.params or {}
+        ref = params.get("ref")
+        if not isinstance(ref, dict):
+            raise JsonRpcError(INVALID_PARAMS, "params.ref must be an object")
+        if ref.get("type") == "ref/prompt":
+            route = ctx.view.prompt_routes.get(str(ref.get("name")))
+            if route is None:
+                raise JsonRpcError(INVALID_PARAMS, "Unknown prompt")
+            params = {**params, "ref": {**ref, "name": route[1]}}
+            return await self.forward(ctx, message, route[0], params)
+        server = ctx.view.route_resource(str(ref.get("uri", "")))
+        if server is None:
+            raise JsonRpcError(INVALID_PARAMS, "Unknown resource template")
+        return await self.forward(ctx, message, server, params)
+
+    async def _set_level(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        for server in ctx.view.servers:
+            try:
+                session = await self._pool.session(server)
+                if "logging" in (session.initialize_result.get("capabilities") or {}):
+                    await session.request("logging/setLevel", message.params)
+            except UpstreamError as exc:
+                _log.info("set_level_skipped", server=server, reason=exc.code)
+        return jsonrpc.result_response(message.id, {})
+
+    async def forward(
+        self, ctx: CallContext, message: Message, server: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Send the request to `server` and answer with its response under the client's id."""
+        sink = _Relay(ctx.relay)
+        try:
+            session = await self._pool.session(server)
+            response = await session.request(
+                message.method or "", _upstream_params(params), on_message=sink
+            )
+        except UpstreamError as exc:
+            _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
+            return jsonrpc.error_response(
+                message.id,
+                jsonrpc.INTERNAL_ERROR,
+                f"Upstream server {server!r} failed: {exc.message}",
+                {"reason": exc.code, "server": server},
+            )
+        return {**response, "id": message.id}
+
+
+def _upstream_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop the client's protocol envelope: the connector speaks its own era upstream."""
+    meta = (params or {}).get("_meta")
+    if params is None or not isinstance(meta, dict):
+        return params
+    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
+    if len(kept) == len(meta):
+        return params
+    trimmed = {**params, "_meta": kept}
+    if not kept:
+        del trimmed["_meta"]
+    return trimmed
+
+
+class _Relay:
+    """Messages from the upstream during one call, on their way to the calling client."""
+
+    def __init__(self, relay: MessageSink | None) -> None:
+        self._relay = relay
+
+    async def __call__(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        if self._relay is not None:
+            return await self._relay(message)
+        if "id" in message:
+            return jsonrpc.error_response(
+                message["id"], METHOD_NOT_FOUND, "the client cannot receive requests"
+            )
+        return None
+
+
+def _name_param(message: Message) -> str:
+    name = (message.params or {}).get("name")
+    if not isinstance(name, str):
+        raise JsonRpcError(INVALID_PARAMS, "params.name must be a string")
+    return name
+
+
+def _tool_outcome(response: dict[str, Any]) -> str:
+    result = response.get("result")
+    return "tool_error" if isinstance(result, dict) and result.get("isError") else "ok"

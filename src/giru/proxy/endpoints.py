@@ -1,0 +1,105 @@
+"""Client-facing endpoints (`/mcp` and one per virtual server) and the views they serve."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from giru.catalog.snapshot import ServerCatalog
+from giru.catalog.views import SEPARATOR, View, build_view
+
+__all__ = ["ANONYMOUS", "GLOBAL", "Endpoint", "Principal", "ViewCache"]
+
+GLOBAL = ""
+"""The name of the aggregated `/mcp` endpoint."""
+
+
+class Principal(Protocol):
+    """An authenticated caller, as the data path needs it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def allows_server(self, server: str) -> bool: ...
+
+    def allows_tool(self, server: str, tool: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Anonymous:
+    """The caller on an endpoint with `auth: none`: whatever the endpoint offers."""
+
+    name: str = "anonymous"
+
+    def allows_server(self, server: str) -> bool:
+        return True
+
+    def allows_tool(self, server: str, tool: str) -> bool:
+        return True
+
+
+ANONYMOUS = _Anonymous()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str
+    servers: tuple[str, ...]
+    tools: frozenset[tuple[str, str]] = frozenset()
+    prefix: bool = True
+    auth: str = "apiKey"
+
+    def offers(self, server: str, tool: str) -> bool:
+        return server in self.servers or (server, tool) in self.tools
+
+    @property
+    def all_servers(self) -> tuple[str, ...]:
+        extra = tuple(sorted({s for s, _ in self.tools} - set(self.servers)))
+        return self.servers + extra
+
+    @property
+    def path(self) -> str:
+        return "/mcp" if self.name == GLOBAL else f"/mcp/{self.name}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    server, _, tool = ref.partition(SEPARATOR)
+    return server, tool
+
+
+class ViewCache:
+    """Views by (endpoint, principal), dropped whenever a catalog or the config changes."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[str, str], View] = {}
+
+    def clear(self) -> None:
+        self._views.clear()
+
+    def get(
+        self, endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]
+    ) -> View:
+        key = (endpoint.name, principal.name)
+        view = self._views.get(key)
+        if view is None:
+            view = self._build(endpoint, principal, catalogs)
+            self._views[key] = view
+        return view
+
+    @staticmethod
+    def _build(
+        endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]
+    ) -> View:
+        def allow(server: str, tool: str) -> bool:
+            return endpoint.offers(server, tool) and principal.allows_tool(server, tool)
+
+        def visible(catalog: ServerCatalog) -> bool:
+            if principal.allows_server(catalog.server):
+                return True
+            return any(allow(catalog.server, t["name"]) for t in catalog.tools)
+
+        servers = [catalogs[s] for s in endpoint.all_servers if s in catalogs]
+        return build_view(
+            [c for c in servers if visible(c)], prefix=endpoint.prefix, allow_tool=allow
+        )

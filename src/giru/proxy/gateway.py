@@ -1,0 +1,354 @@
+"""The data-path ASGI app: routes `/mcp`, `/mcp/<vs>`, legacy SSE, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Protocol
+
+import structlog
+
+from giru.catalog.snapshot import ServerCatalog, fetch_catalog
+from giru.errors import GiruError
+from giru.mcp import jsonrpc, versions
+from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
+from giru.proxy.checks import HttpGuard, check_post_media
+from giru.proxy.dispatch import CallContext, Dispatcher
+from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, ViewCache
+from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
+from giru.proxy.legacy_sse import LegacySse, session_id_from_query
+from giru.proxy.listen import ListenHub
+from giru.proxy.modern import ModernHttp
+from giru.proxy.sessions import Session, SessionStore
+from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
+from giru.proxy.upstreams import UpstreamPool
+from giru.settings import Settings
+from giru.telemetry.metrics import Metrics
+from giru.upstream.base import MessageSink
+
+__all__ = ["Authenticator", "Gateway"]
+
+_log = structlog.get_logger(__name__)
+_CATALOG_TIMEOUT_S: Final = 30.0
+_WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, token: str) -> Principal | None: ...
+
+
+class Gateway:
+    """Owns sessions, catalogs and views; every client-facing MCP request enters here."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: UpstreamPool,
+        metrics: Metrics,
+        authenticator: Authenticator,
+        endpoints: Mapping[str, Endpoint],
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.metrics = metrics
+        self.authenticator = authenticator
+        self.endpoints = dict(endpoints)
+        self.catalogs: dict[str, ServerCatalog] = {}
+        self.views = ViewCache()
+        self.ready = False
+        self.sessions = SessionStore(
+            idle_timeout_s=settings.sessions.idle_timeout_s,
+            max_sessions=settings.sessions.max_sessions,
+            keep_events=settings.sessions.replay_events,
+        )
+        self.dispatcher = Dispatcher(pool, metrics, page_size=settings.http.page_size)
+        self.legacy = LegacyHttp(
+            dispatch=self.dispatcher.dispatch,
+            context=self._session_context,
+            retry_ms=settings.sessions.sse_retry_ms,
+        )
+        self.legacy_sse = LegacySse(self.dispatcher)
+        self.listens = ListenHub()
+        self.modern = ModernHttp(self.dispatcher, self.listens)
+        self.guard = HttpGuard(
+            loopback=settings.host in ("127.0.0.1", "localhost", "::1"),
+            allowed_hosts=frozenset(settings.http.allowed_hosts),
+            allowed_origins=frozenset(settings.http.allowed_origins),
+        )
+        self._limits = ParseLimits(max_depth=settings.http.max_json_depth)
+        self._routes: dict[str, Callable[[Request, Send], Awaitable[None]]] = {
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            "/metrics": self._metrics,
+        }
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    async def refresh_all(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for server in self.pool.specs:
+                group.create_task(self.refresh(server))
+        self.ready = True
+
+    async def refresh(self, server: str) -> None:
+        """Fetch `server`'s lists; on failure keep what we had and record the error."""
+        try:
+            session = await self.pool.session(server)
+            catalog = await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
+        except (GiruError, TimeoutError) as exc:
+            previous = self.catalogs.get(server, ServerCatalog(server=server))
+            self.catalogs[server] = ServerCatalog(
+                **{**_fields(previous), "error": getattr(exc, "message", "timeout")}
+            )
+            _log.warning("catalog_refresh_failed", server=server, error=str(exc)[:300])
+        else:
+            self.catalogs[server] = catalog
+            _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
+        self.views.clear()
+
+    async def on_list_changed(self, server: str, method: str) -> None:
+        await self.refresh(server)
+        await self.broadcast({"jsonrpc": "2.0", "method": method})
+
+    async def broadcast(self, notification: dict[str, Any]) -> None:
+        """Send a notification to every session's standalone stream (legacy era)."""
+        self.listens.publish(notification["method"])
+        data = jsonrpc.dumps(notification)
+        for session in self.sessions.all():
+            if session.listener is not None and not session.listener.closed:
+                await session.listener.push(data)
+
+    # -- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        route = self._routes.get(request.path)
+        try:
+            if route is not None:
+                await route(request, send)
+                return
+            endpoint, tail = self._endpoint(request.path)
+            if endpoint is None:
+                await send_json(send, 404, {"error": "not found"})
+                return
+            self.guard.check(request)
+            if tail == "":
+                await self._mcp(request, send, endpoint)
+            elif tail == "sse" and request.method == "GET":
+                await self._sse_open(request, send, endpoint)
+            elif tail == "messages" and request.method == "POST":
+                await self._sse_message(request, send, endpoint)
+            else:
+                await send_json(send, 404, {"error": "not found"})
+        except JsonRpcError as exc:
+            self.metrics.rejections.labels(str(exc.code)).inc()
+            await send_legacy_error(send, exc)
+
+    def _endpoint(self, path: str) -> tuple[Endpoint | None, str]:
+        if path in ("/mcp", "/mcp/"):
+            return self.endpoints.get(GLOBAL), ""
+        if path in ("/sse", "/messages"):
+            return self.endpoints.get(GLOBAL), path[1:]
+        if not path.startswith("/mcp/"):
+            return None, ""
+        name, _, tail = path[5:].partition("/")
+        return self.endpoints.get(name), tail
+
+    async def _authenticate(
+        self, request: Request, endpoint: Endpoint, send: Send
+    ) -> Principal | None:
+        if b"api_key=" in request.query or b"access_token=" in request.query:
+            raise JsonRpcError(INVALID_REQUEST, "credentials are not accepted in the URL")
+        if endpoint.auth == "none":
+            return ANONYMOUS
+        header = request.header("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and token.strip():
+            principal = await self.authenticator.authenticate(token.strip())
+        if principal is None:
+            self.metrics.rejections.labels("unauthenticated").inc()
+            await send_json(
+                send,
+                401,
+                jsonrpc.error_response(
+                    None, INVALID_REQUEST, "Unauthorized: a valid API key is required"
+                ),
+                headers=[_WWW_AUTH],
+            )
+        return principal
+
+    async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
+        principal = await self._authenticate(request, endpoint, send)
+        if principal is None:
+            return
+        if request.method == "POST":
+            await self._post(request, send, endpoint, principal)
+        elif request.method == "GET":
+            session = self._session(request, endpoint, principal)
+            if "text/event-stream" not in (request.header("accept") or ""):
+                raise JsonRpcError(INVALID_REQUEST, "GET needs Accept: text/event-stream")
+            await self.legacy.get(request, send, session)
+        elif request.method == "DELETE":
+            session = self._session(request, endpoint, principal)
+            self.sessions.delete(session.id)
+            self.metrics.sessions.labels("legacy").set(len(self.sessions))
+            await send_bytes(send, 200, b"", content_type=None)
+        else:
+            await send_bytes(
+                send, 405, b"", content_type=None, headers=[(b"allow", b"GET, POST, DELETE")]
+            )
+
+    async def _post(
+        self, request: Request, send: Send, endpoint: Endpoint, principal: Principal
+    ) -> None:
+        check_post_media(request)
+        try:
+            body = await request.body(self.settings.http.max_body_bytes)
+        except BodyTooLargeError:
+            raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
+        message = jsonrpc.parse_message(body, self._limits)
+        started = time.perf_counter()
+        era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
+        if era == "modern":
+            view = self.views.get(endpoint, principal, self.catalogs)
+            await self.modern.post(request, send, view, principal.name, message)
+        elif message.method == "initialize":
+            await self._initialize(send, endpoint, principal, message)
+        else:
+            session = self._session(request, endpoint, principal)
+            await self.legacy.post(request, send, session, message)
+        _log.info(
+            "mcp_request",
+            method=message.method,
+            client=principal.name,
+            endpoint=endpoint.name or "/mcp",
+            ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    async def _initialize(
+        self, send: Send, endpoint: Endpoint, principal: Principal, message: Message
+    ) -> None:
+        if message.kind != "request":
+            raise JsonRpcError(INVALID_REQUEST, "initialize must be a request")
+        params = message.params or {}
+        requested = params.get("protocolVersion")
+        if not isinstance(requested, str):
+            raise JsonRpcError(jsonrpc.INVALID_PARAMS, "protocolVersion is required", id=message.id)
+        version = versions.negotiate(requested)
+        session = self.sessions.create(
+            owner=principal.name,
+            principal=principal,
+            endpoint=endpoint.name,
+            transport="streamable-http",
+            protocol_version=version,
+            client_capabilities=params.get("capabilities") or {},
+            client_info=params.get("clientInfo") or {},
+        )
+        if session is None:
+            raise JsonRpcError(
+                jsonrpc.INTERNAL_ERROR, "too many sessions", id=message.id, http_status=503
+            )
+        self.metrics.sessions.labels("legacy").set(len(self.sessions))
+        view = self.views.get(endpoint, principal, self.catalogs)
+        result = self.dispatcher.initialize_result(view, version)
+        await send_json(
+            send,
+            200,
+            jsonrpc.result_response(message.id, result),
+            headers=[(SESSION_HEADER.encode(), session.id.encode())],
+        )
+
+    def _session(self, request: Request, endpoint: Endpoint, principal: Principal) -> Session:
+        session_id = request.header(SESSION_HEADER)
+        if session_id is None:
+            raise JsonRpcError(INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+        if not session_id.isascii() or not session_id.isprintable() or len(session_id) > 128:
+            raise JsonRpcError(INVALID_REQUEST, "Bad Request: malformed Mcp-Session-Id")
+        session = self.sessions.get(session_id)
+        if session is None or session.owner != principal.name or session.endpoint != endpoint.name:
+            if session is not None:
+                _log.warning(
+                    "session_owner_mismatch", client=principal.name, endpoint=endpoint.name
+                )
+            raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        return session
+
+    async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
+        principal = await self._authenticate(request, endpoint, send)
+        if principal is None:
+            return
+        session = self.sessions.create(
+            owner=principal.name,
+            principal=principal,
+            endpoint=endpoint.name,
+            transport="sse",
+            protocol_version="2024-11-05",
+            client_capabilities={},
+            client_info={},
+        )
+        if session is None:
+            raise JsonRpcError(jsonrpc.INTERNAL_ERROR, "too many sessions", http_status=503)
+        messages = "/messages" if endpoint.name == GLOBAL else f"{endpoint.path}/messages"
+        self.metrics.sessions.labels("sse").inc()
+        try:
+            await self.legacy_sse.open(request, send, session, messages)
+        finally:
+            self.metrics.sessions.labels("sse").dec()
+            self.sessions.delete(session.id)
+
+    async def _sse_message(self, request: Request, send: Send, endpoint: Endpoint) -> None:
+        principal = await self._authenticate(request, endpoint, send)
+        if principal is None:
+            return
+        session_id = session_id_from_query(request)
+        session = self.sessions.get(session_id)
+        if session is None or session.owner != principal.name or session.transport != "sse":
+            raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        check_post_media(request, need_sse=False)
+        try:
+            body = await request.body(self.settings.http.max_body_bytes)
+        except BodyTooLargeError:
+            raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
+        message = jsonrpc.parse_message(body, self._limits)
+        stream = session.listener
+        context = self._session_context(
+            session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
+        )
+        await self.legacy_sse.post(send, session, message, context)
+
+    def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
+        endpoint = self.endpoints[session.endpoint]
+        view = self.views.get(endpoint, session.principal, self.catalogs)
+        return CallContext(
+            view=view, client=session.owner, protocol_version=session.protocol_version, relay=relay
+        )
+
+    # -- operability ---------------------------------------------------------------------------
+
+    async def _healthz(self, request: Request, send: Send) -> None:
+        await send_json(send, 200, {"status": "ok"})
+
+    async def _readyz(self, request: Request, send: Send) -> None:
+        servers = {
+            name: ("error: " + c.error) if c.error else "ok" for name, c in self.catalogs.items()
+        }
+        await send_json(send, 200 if self.ready else 503, {"ready": self.ready, "servers": servers})
+
+    async def _metrics(self, request: Request, send: Send) -> None:
+        await send_bytes(
+            send, 200, self.metrics.render(), content_type=b"text/plain; version=0.0.4"
+        )
+
+    async def aclose(self) -> None:
+        self.listens.close_all()
+        for session in self.sessions.all():
+            self.sessions.delete(session.id)
+
+
+def _fields(catalog: ServerCatalog) -> dict[str, Any]:
+    return {name: getattr(catalog, name) for name in ServerCatalog.__slots__}

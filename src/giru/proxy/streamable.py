@@ -1,0 +1,185 @@
+"""Legacy-era Streamable HTTP (2025-03-26 .. 2025-11-25): sessions, POST as JSON or SSE, GET."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import structlog
+
+from giru.mcp import jsonrpc, sse, versions
+from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message
+from giru.proxy.dispatch import CallContext
+from giru.proxy.http import (
+    Request,
+    Send,
+    send_bytes,
+    send_json,
+    send_rpc_error,
+    send_sse_event,
+    send_sse_start,
+)
+from giru.proxy.sessions import EventStream, Session
+from giru.upstream.base import MessageSink
+
+__all__ = [
+    "SESSION_HEADER",
+    "LegacyHttp",
+    "check_version_header",
+    "relay_to",
+    "send_legacy_error",
+    "stream_events",
+]
+
+_log = structlog.get_logger(__name__)
+SESSION_HEADER: Final = "mcp-session-id"
+_PRIMING_FROM: Final = "2025-11-25"
+
+ContextFactory = Callable[[Session, MessageSink | None], CallContext]
+Dispatch = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
+
+
+class LegacyHttp:
+    """Answers legacy-era POST and GET; creating sessions is the gateway's (it knows views)."""
+
+    def __init__(self, *, dispatch: Dispatch, context: ContextFactory, retry_ms: int) -> None:
+        self._dispatch = dispatch
+        self._context = context
+        self._retry_ms = retry_ms
+
+    async def post(self, request: Request, send: Send, session: Session, message: Message) -> None:
+        check_version_header(request, session)
+        if message.kind == "notification":
+            await self._notification(session, message)
+            await send_bytes(send, 202, b"", content_type=None)
+        elif message.kind == "response":
+            if not session.answer(message):
+                raise JsonRpcError(INVALID_REQUEST, "response to no pending request")
+            await send_bytes(send, 202, b"", content_type=None)
+        else:
+            await self._request(request, send, session, message)
+
+    async def _notification(self, session: Session, message: Message) -> None:
+        if message.method == "notifications/initialized":
+            session.initialized = True
+        elif message.method == "notifications/cancelled":
+            request_id = (message.params or {}).get("requestId")
+            task = session.inflight.get(jsonrpc.id_key(request_id))
+            if task is not None:
+                task.cancel()
+
+    async def _request(
+        self, request: Request, send: Send, session: Session, message: Message
+    ) -> None:
+        key = message.id_key
+        if session.seen(key):
+            raise JsonRpcError(INVALID_REQUEST, "request id already used in this session")
+        if request.header("last-event-id") is not None:
+            raise JsonRpcError(INVALID_REQUEST, "Last-Event-ID is not allowed on POST")
+        stream = session.open_stream()
+        ctx = self._context(session, lambda m: relay_to(session, stream, m))
+        task = asyncio.get_running_loop().create_task(self._run(ctx, session, message, stream))
+        session.inflight[key] = task
+        session.recent_ids.append(key)
+        task.add_done_callback(lambda _: session.inflight.pop(key, None))
+        first = asyncio.get_running_loop().create_task(stream.wait_first())
+        try:
+            await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            first.cancel()
+        if task.done() and stream.count == 0 and not task.cancelled():
+            await send_json(send, 200, task.result())
+            return
+        await stream_events(request, send, session, stream, 0, self._retry_ms)
+
+    async def _run(
+        self, ctx: CallContext, session: Session, message: Message, stream: EventStream
+    ) -> dict[str, Any]:
+        try:
+            response = await self._dispatch(ctx, message)
+        except asyncio.CancelledError:
+            await stream.close()
+            raise
+        if stream.count:  # answering on the SSE stream
+            await stream.push(jsonrpc.dumps(response))
+        await stream.close()
+        return response
+
+    async def get(self, request: Request, send: Send, session: Session) -> None:
+        """The standalone stream, or a resumed one when Last-Event-ID names a stream of ours."""
+        check_version_header(request, session)
+        last = request.header("last-event-id")
+        if last is not None:
+            stream, after = _resumable(session, last)
+            await stream_events(request, send, session, stream, after, self._retry_ms)
+            return
+        if session.listener is not None and not session.listener.closed:
+            await session.listener.close()  # one standalone stream per session: newest wins
+        session.listener = session.open_stream()
+        await stream_events(request, send, session, session.listener, 0, self._retry_ms)
+
+
+def check_version_header(request: Request, session: Session) -> None:
+    """MCP-Protocol-Version, when sent, must be one we support (S5)."""
+    header = request.header("mcp-protocol-version")
+    if header is not None and header not in versions.LEGACY_VERSIONS:
+        raise JsonRpcError(
+            INVALID_REQUEST,
+            f"Bad Request: unsupported MCP-Protocol-Version {header[:32]!r}",
+            data={"supported": list(versions.LEGACY_VERSIONS)},
+        )
+
+
+def _resumable(session: Session, last_event_id: str) -> tuple[EventStream, int]:
+    stream_id, _, seq = last_event_id.partition(".")
+    stream = session.streams.get(stream_id)
+    if stream is None or not seq.isdigit():
+        raise JsonRpcError(INVALID_REQUEST, "Last-Event-ID does not name a stream of this session")
+    return stream, int(seq)
+
+
+async def relay_to(session: Session, stream: EventStream, message: dict[str, Any]) -> Any:
+    if "id" in message and "method" in message:
+        return await session.ask_client(stream, message)
+    await stream.push(jsonrpc.dumps(message))
+    return None
+
+
+async def stream_events(
+    request: Request,
+    send: Send,
+    session: Session,
+    stream: EventStream,
+    after: int,
+    retry: int,
+    *,
+    started: bool = False,
+) -> None:
+    """Write `stream` as SSE until it closes or the client goes away (which cancels nothing)."""
+    if not started:
+        await send_sse_start(send)
+    if not started and after == 0 and session.protocol_version >= _PRIMING_FROM:
+        prime = sse.encode_event(b"", id=stream.event_id(0), retry_ms=retry)
+        await send({"type": "http.response.body", "body": prime, "more_body": True})
+
+    async def pump() -> None:
+        async for seq, data in stream.follow(after):
+            await send_sse_event(send, data, event_id=stream.event_id(seq))
+
+    pumping = asyncio.get_running_loop().create_task(pump())
+    watching = asyncio.get_running_loop().create_task(request.wait_disconnect())
+    try:
+        await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumping, watching):
+            task.cancel()
+        await asyncio.gather(pumping, watching, return_exceptions=True)
+    if pumping.done() and not pumping.cancelled() and pumping.exception() is None:
+        with contextlib.suppress(OSError, RuntimeError):
+            await send({"type": "http.response.body", "body": b""})
+
+
+async def send_legacy_error(send: Send, exc: JsonRpcError) -> None:
+    await send_rpc_error(send, exc.http_status, exc.code, exc.message, id=exc.id, data=exc.data)

@@ -1,0 +1,52 @@
+"""Bootstrap settings: environment (`GIRU_*`, nested with `__`) and CLI flags; built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["HttpSettings", "SessionSettings", "Settings"]
+
+
+class HttpSettings(BaseModel):
+    """Limits and checks on the client-facing HTTP surface (BAD-INPUT 3.1)."""
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=8, le=512)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed besides the listener's own; '*' allows any.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted besides localhost/127.0.0.1/[::1] on loopback.",
+    )
+    page_size: int = Field(default=100, ge=1, le=1000)
+
+
+class SessionSettings(BaseModel):
+    idle_timeout_s: float = Field(default=1800.0, gt=0)
+    max_sessions: int = Field(default=10_000, ge=1)
+    replay_events: int = Field(default=256, ge=0, description="events kept per stream to resume")
+    sse_retry_ms: int = Field(default=1000, ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
+
+    config: Path = Path("examples/quickstart")
+    listen: str = "127.0.0.1:8080"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_level: str = "info"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])

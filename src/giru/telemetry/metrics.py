@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per app instance (no module-level singletons)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """Every metric the gateway exports; `render()` is the /metrics body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "giru_mcp_requests_total",
+            "MCP requests by method, server, tool and outcome.",
+            ["method", "server", "tool", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "giru_mcp_request_duration_seconds",
+            "Time to answer an MCP request, by method and server.",
+            ["method", "server"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "giru_http_rejections_total",
+            "Requests rejected before dispatch, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.sessions = Gauge(
+            "giru_sessions", "Open client sessions by era.", ["era"], registry=self.registry
+        )
+        self.upstream_up = Gauge(
+            "giru_upstream_up",
+            "1 when the upstream server answered last time.",
+            ["server"],
+            registry=self.registry,
+        )
+        self.inflight = Gauge(
+            "giru_inflight_requests", "MCP requests being processed.", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

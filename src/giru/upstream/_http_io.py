@@ -1,0 +1,97 @@
+"""HTTP reading shared by the HTTP connectors: capped bodies, SSE event streams, status errors."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator
+from typing import Final
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from giru.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailableError
+from giru.upstream._sse import SseDecoder, SseEvent, SseTooLargeError
+from giru.upstream._wire import MAX_MESSAGE_BYTES, digest, protocol_error
+
+__all__ = [
+    "header_value",
+    "iter_events",
+    "media_type",
+    "read_capped",
+    "resolve_endpoint",
+    "status_error",
+]
+
+_SAFE_HEADER: Final = re.compile(r"[\x20-\x7e]*")
+_SENTINEL: Final = re.compile(r"=\?base64\?.*\?=")
+
+
+def media_type(response: aiohttp.ClientResponse) -> str:
+    return response.content_type.lower()
+
+
+async def read_capped(
+    server: str, response: aiohttp.ClientResponse, cap: int = MAX_MESSAGE_BYTES
+) -> bytes:
+    """The whole body, or `UpstreamProtocolError` past `cap` bytes (nothing unbounded)."""
+    if response.content_length is not None and response.content_length > cap:
+        raise protocol_error(server, "upstream body exceeds the size limit")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > cap:
+            raise protocol_error(server, "upstream body exceeds the size limit", bytes(body))
+    return bytes(body)
+
+
+async def iter_events(
+    server: str, response: aiohttp.ClientResponse, decoder: SseDecoder
+) -> AsyncIterator[SseEvent]:
+    """Decode an SSE body incrementally; bad bytes become `UpstreamProtocolError`."""
+    async for chunk in response.content.iter_any():
+        try:
+            events = decoder.feed(chunk)
+        except (SseTooLargeError, UnicodeDecodeError) as exc:
+            raise protocol_error(server, "invalid SSE stream from upstream", chunk) from exc
+        for event in events:
+            yield event
+
+
+async def status_error(server: str, response: aiohttp.ClientResponse) -> UpstreamError:
+    """The error for an HTTP answer that carries no usable JSON-RPC message."""
+    try:
+        body = await read_capped(server, response, cap=64 * 1024)
+    except (UpstreamError, aiohttp.ClientError):
+        body = b""
+    data = {"reason": "upstream_http_status", "status": response.status, **digest(body)}
+    if response.status in (401, 403):
+        data["reason"] = "upstream_auth_failed"
+        return UpstreamUnavailableError(
+            server, "upstream refused the gateway's credentials", data=data
+        )
+    if response.status >= 500 or response.status in (404, 408, 429):
+        return UpstreamUnavailableError(
+            server, f"upstream answered HTTP {response.status}", data=data
+        )
+    data["reason"] = "upstream_protocol_error"
+    return UpstreamProtocolError(
+        server, f"unexpected HTTP {response.status} from upstream", data=data
+    )
+
+
+def resolve_endpoint(server: str, base: str, reference: str) -> str:
+    """Resolve an SSE `endpoint` against the stream URL; another origin is refused (SSRF)."""
+    target = urljoin(base, reference.strip())
+    here, there = urlsplit(base), urlsplit(target)
+    if (here.scheme, here.hostname, here.port) != (there.scheme, there.hostname, there.port):
+        raise protocol_error(server, "upstream SSE endpoint is on another origin")
+    return target
+
+
+def header_value(value: str) -> str:
+    """An HTTP-safe header value: verbatim if printable ASCII, else the `=?base64?…?=` form."""
+    safe = _SAFE_HEADER.fullmatch(value) and value == value.strip()
+    if safe and not _SENTINEL.fullmatch(value):
+        return value
+    return f"=?base64?{base64.b64encode(value.encode('utf-8')).decode('ascii')}?="

@@ -1,0 +1,374 @@
+"""The Streamable HTTP connector (2025-03-26 … 2025-11-25 sessions, and the 2026-07-28 era).
+
+Each request is one POST whose answer is JSON or an SSE stream; that stream's notifications and
+server->client requests belong to the request. A legacy session also listens on a GET stream
+for unsolicited messages. In the modern era there is no session: every request carries `_meta`
+and the `Mcp-Method`/`Mcp-Name` headers, and closing the stream is the cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import aiohttp
+import structlog
+
+from giru.errors import UpstreamError
+from giru.mcp.jsonrpc import dumps
+from giru.upstream._calls import Call, Exchange, unavailable
+from giru.upstream._handshake import EraCache, Negotiated, modern_meta, negotiate
+from giru.upstream._http_io import header_value, iter_events, media_type, read_capped, status_error
+from giru.upstream._sse import SseDecoder
+from giru.upstream._tasks import TaskSet
+from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream, protocol_error
+from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
+
+__all__ = ["StreamableHttpSession"]
+
+_log = structlog.get_logger(__name__)
+
+_IDEMPOTENT: Final = frozenset(
+    {
+        "ping",
+        "tools/list",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "completion/complete",
+    }
+)
+_NAME_PARAM: Final = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_MAX_RESUMES: Final = 5
+
+
+class _SessionExpiredError(UpstreamError):
+    code = "upstream_unavailable"
+
+
+class StreamableHttpSession:
+    """An `UpstreamSession` over Streamable HTTP, sharing the gateway's aiohttp connection pool."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        identity: ClientIdentity,
+        *,
+        on_unsolicited: MessageSink,
+        http: aiohttp.ClientSession,
+        eras: EraCache | None = None,
+    ) -> None:
+        if not spec.url:
+            raise unavailable(spec.name, "streamable-http upstream has no url")
+        self._spec, self._url, self._identity = spec, spec.url, identity
+        self._http, self._eras = http, eras
+        self._tasks = TaskSet(spec.name)
+        self._exchange = Exchange(
+            spec.name,
+            spec.timeouts,
+            on_unsolicited=on_unsolicited,
+            send=self._send,
+            tasks=self._tasks,
+        )
+        self._session_id: str | None = None
+        self._modern: str | None = None
+        self._negotiated: Negotiated | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._init_lock = asyncio.Lock()
+        self._closed = False
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=spec.timeouts.connect, sock_read=None
+        )
+        self._short_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
+
+    @property
+    def server(self) -> str:
+        return self._spec.name
+
+    @property
+    def protocol_version(self) -> str:
+        return self._negotiated.protocol_version if self._negotiated else ""
+
+    @property
+    def initialize_result(self) -> dict[str, Any]:
+        return self._negotiated.result if self._negotiated else {}
+
+    @property
+    def era(self) -> str:
+        return self._negotiated.era if self._negotiated else ""
+
+    async def start(self) -> None:
+        async with self._init_lock:
+            await self._handshake()
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        *,
+        on_message: MessageSink | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+    ) -> dict[str, Any]:
+        if self._closed:
+            raise unavailable(self.server, "upstream session closed")
+        expired_id = self._session_id
+        try:
+            return await self._call(method, params, on_message, timeout)
+        except _SessionExpiredError:
+            await self._reinitialize(expired_id)
+            if method not in _IDEMPOTENT:
+                raise unavailable(self.server, "upstream session expired", method=method) from None
+        return await self._call(method, params, on_message, timeout)
+
+    async def notify(self, method: str, params: dict[str, Any] | None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        await self._send(message)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._exchange.fail_all(unavailable(self.server, "upstream session closed"))
+        await self._tasks.aclose()
+        if self._session_id is not None:
+            await self._delete_session()
+
+    # -- session lifecycle ------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        on_message: MessageSink | None,
+        timeout: float | None,  # noqa: ASYNC109 -- passed through to the exchange
+    ) -> dict[str, Any]:
+        return await self._exchange.request(
+            method, params, on_message=on_message, timeout=timeout, transmit=self._transmit
+        )
+
+    async def _handshake(self) -> None:
+        self._session_id, self._modern = None, None
+        cached = self._eras.get(self.server) if self._eras else None
+        try:
+            async with asyncio.timeout(self._spec.timeouts.connect):
+                self._negotiated = await negotiate(
+                    self.server,
+                    self._identity,
+                    request=self._handshake_request,
+                    notify=self.notify,
+                    use_modern=self._use_modern,
+                    cached=cached,
+                )
+        except TimeoutError as exc:
+            raise unavailable(self.server, "upstream handshake timed out") from exc
+        if self._eras is not None:
+            self._eras.remember(self.server, self._negotiated.era)
+        self._exchange.cancel_by_notification = self._modern is None
+        if self._modern is None:
+            self._listener = self._tasks.spawn(self._listen(), "listen")
+
+    async def _handshake_request(
+        self, method: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return await self._call(method, params, None, self._spec.timeouts.connect)
+
+    def _use_modern(self, version: str | None) -> None:
+        self._modern = version
+
+    async def _reinitialize(self, expired_id: str | None) -> None:
+        async with self._init_lock:
+            if self._session_id != expired_id:
+                return  # another request already re-initialized
+            _log.info("upstream session expired; re-initializing", server=self.server)
+            if self._listener is not None:
+                self._listener.cancel()
+            await self._handshake()
+
+    async def _delete_session(self) -> None:
+        try:
+            async with self._http.delete(
+                self._url, headers=self._headers(None), timeout=self._short_timeout
+            ) as response:
+                if response.status not in (200, 202, 204, 404, 405):
+                    _log.info("upstream refused session delete", status=response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            _log.info("could not delete upstream session", server=self.server, error=str(exc))
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    def _headers(self, message: dict[str, Any] | None) -> dict[str, str]:
+        headers = dict(self._spec.headers)
+        headers["Accept"] = "application/json, text/event-stream"
+        headers["Content-Type"] = "application/json"
+        version = self._modern or (self._negotiated.protocol_version if self._negotiated else None)
+        if version is not None:
+            headers["MCP-Protocol-Version"] = version
+        if self._session_id is not None:
+            headers["Mcp-Session-Id"] = self._session_id
+        if self._modern is not None and message is not None and "method" in message:
+            headers.update(_routing_headers(message))
+        return headers
+
+    def _envelope(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self._modern is None or "method" not in message:
+            return message
+        params = dict(message.get("params") or {})
+        meta = params.get("_meta")
+        params["_meta"] = {**(meta if isinstance(meta, dict) else {})}
+        params["_meta"].update(modern_meta(self._identity, self._modern))
+        return {**message, "params": params}
+
+    async def _transmit(self, call: Call, message: dict[str, Any]) -> None:
+        task = self._tasks.spawn(self._exchange_over_post(call, message), f"post:{call.method}")
+        call.future.add_done_callback(lambda _: task.cancel())
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        """POST a notification or a response; the upstream answers 202."""
+        message = self._envelope(message)
+        try:
+            async with self._http.post(
+                self._url,
+                data=dumps(message),
+                headers=self._headers(message),
+                timeout=self._short_timeout,
+            ) as response:
+                if response.status not in (200, 202, 204):
+                    raise await status_error(self.server, response)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise unavailable(
+                self.server, "could not reach upstream", error=type(exc).__name__
+            ) from exc
+
+    async def _exchange_over_post(self, call: Call, message: dict[str, Any]) -> None:
+        try:
+            await self._post(call, self._envelope(message))
+        except UpstreamError as exc:
+            _fail(call, exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            _fail(
+                call,
+                unavailable(self.server, "upstream connection failed", error=type(exc).__name__),
+            )
+
+    async def _post(self, call: Call, message: dict[str, Any]) -> None:
+        async with self._http.post(
+            self._url,
+            data=dumps(message),
+            headers=self._headers(message),
+            timeout=self._stream_timeout,
+        ) as response:
+            if call.method == "initialize":
+                self._session_id = _session_header(self.server, response)
+            if response.status == 404 and self._session_id is not None:
+                raise _SessionExpiredError(self.server, "upstream session expired")
+            kind = media_type(response)
+            if kind == "text/event-stream" and response.status == 200:
+                cursor = await self._read_stream(call, response)
+            elif kind == "application/json":
+                await self._read_json(call, response)
+                return
+            else:
+                raise await status_error(self.server, response)
+        await self._resume(call, cursor)
+
+    async def _read_json(self, call: Call, response: aiohttp.ClientResponse) -> None:
+        body = await read_capped(self.server, response)
+        message = parse_upstream(self.server, body)
+        if not self._exchange.response_for(call, message):
+            if response.status >= 400:
+                raise await status_error(self.server, response)
+            raise protocol_error(self.server, "upstream answered with another message", body)
+        await self._exchange.deliver(message, via=call)
+
+    async def _read_stream(
+        self, call: Call | None, response: aiohttp.ClientResponse
+    ) -> tuple[str | None, float]:
+        """Deliver every event; returns (last event id, retry seconds) if the stream ended early."""
+        decoder = SseDecoder(MAX_MESSAGE_BYTES)
+        retry = 1.0
+        async for event in iter_events(self.server, response, decoder):
+            if event.retry_ms is not None:
+                retry = min(event.retry_ms / 1000, 30.0)
+            if event.event != "message" or not event.data:
+                continue
+            message = parse_upstream(self.server, event.data.encode())
+            await self._exchange.deliver(message, via=call)
+            if call is not None and self._exchange.response_for(call, message):
+                return None, retry
+        return decoder.last_event_id, retry
+
+    async def _resume(self, call: Call, cursor: tuple[str | None, float]) -> None:
+        """The stream closed before the response: reconnect with GET + Last-Event-ID (resumable)."""
+        for _ in range(_MAX_RESUMES):
+            last_id, retry = cursor
+            if call.future.done():
+                return
+            if last_id is None:
+                raise unavailable(self.server, "upstream closed the stream before responding")
+            await asyncio.sleep(retry)
+            headers = self._headers(None) | {
+                "Accept": "text/event-stream",
+                "Last-Event-ID": last_id,
+            }
+            async with self._http.get(
+                self._url, headers=headers, timeout=self._stream_timeout
+            ) as response:
+                if response.status != 200 or media_type(response) != "text/event-stream":
+                    raise await status_error(self.server, response)
+                cursor = await self._read_stream(call, response)
+                if cursor[0] is None:
+                    cursor = (last_id, cursor[1])
+        if not call.future.done():
+            raise unavailable(self.server, "upstream stream kept closing before responding")
+
+    # -- the standalone GET stream ----------------------------------------------------------
+
+    async def _listen(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                if not await self._listen_once():
+                    return
+                delay = 1.0
+            except (UpstreamError, aiohttp.ClientError, TimeoutError) as exc:
+                _log.info("upstream GET stream failed", server=self.server, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _listen_once(self) -> bool:
+        """One GET stream; False when the upstream does not offer one (405) or refuses it."""
+        headers = self._headers(None) | {"Accept": "text/event-stream"}
+        async with self._http.get(self._url, headers=headers, timeout=self._stream_timeout) as resp:
+            if resp.status != 200 or media_type(resp) != "text/event-stream":
+                _log.debug("no upstream GET stream", server=self.server, status=resp.status)
+                return False
+            await self._read_stream(None, resp)
+        return True
+
+
+def _routing_headers(message: dict[str, Any]) -> dict[str, str]:
+    method = str(message["method"])
+    headers = {"Mcp-Method": header_value(method)}
+    key = _NAME_PARAM.get(method)
+    params = message.get("params")
+    if key is not None and isinstance(params, dict) and isinstance(params.get(key), str):
+        headers["Mcp-Name"] = header_value(params[key])
+    return headers
+
+
+def _session_header(server: str, response: aiohttp.ClientResponse) -> str | None:
+    value = response.headers.get("Mcp-Session-Id")
+    if value is None:
+        return None
+    if not value or not all(0x21 <= ord(c) <= 0x7E for c in value) or len(value) > 512:
+        raise protocol_error(server, "upstream issued an invalid Mcp-Session-Id", value.encode())
+    return value
+
+
+def _fail(call: Call, exc: UpstreamError) -> None:
+    if not call.future.done():
+        call.future.set_exception(exc)

@@ -1,0 +1,194 @@
+"""The legacy HTTP+SSE connector (2024-11-05): one GET stream carries every server message.
+
+The stream's first `endpoint` event names where to POST; it must be on the stream's origin
+(SSRF guard). A lost stream fails the calls in flight; the next request reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import structlog
+
+from giru.errors import UpstreamError
+from giru.mcp.jsonrpc import dumps
+from giru.upstream._calls import Call, Exchange, unavailable
+from giru.upstream._handshake import Negotiated, negotiate
+from giru.upstream._http_io import iter_events, media_type, resolve_endpoint, status_error
+from giru.upstream._sse import SseDecoder
+from giru.upstream._tasks import TaskSet
+from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream
+from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
+
+__all__ = ["LegacySseSession"]
+
+_log = structlog.get_logger(__name__)
+
+
+class LegacySseSession:
+    """An `UpstreamSession` over the 2024-11-05 HTTP+SSE transport."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        identity: ClientIdentity,
+        *,
+        on_unsolicited: MessageSink,
+        http: aiohttp.ClientSession,
+    ) -> None:
+        if not spec.url:
+            raise unavailable(spec.name, "sse upstream has no url")
+        self._spec, self._url, self._identity, self._http = spec, spec.url, identity, http
+        self._tasks = TaskSet(spec.name)
+        self._exchange = Exchange(
+            spec.name,
+            spec.timeouts,
+            on_unsolicited=on_unsolicited,
+            send=self._send,
+            tasks=self._tasks,
+        )
+        self._endpoint: str | None = None
+        self._stream: asyncio.Task[None] | None = None
+        self._negotiated: Negotiated | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._post_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
+
+    @property
+    def server(self) -> str:
+        return self._spec.name
+
+    @property
+    def protocol_version(self) -> str:
+        return self._negotiated.protocol_version if self._negotiated else ""
+
+    @property
+    def initialize_result(self) -> dict[str, Any]:
+        return self._negotiated.result if self._negotiated else {}
+
+    async def start(self) -> None:
+        async with self._lock:
+            await self._connect()
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        *,
+        on_message: MessageSink | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+    ) -> dict[str, Any]:
+        await self._ensure_connected()
+        return await self._exchange.request(
+            method, params, on_message=on_message, timeout=timeout, transmit=self._transmit
+        )
+
+    async def notify(self, method: str, params: dict[str, Any] | None) -> None:
+        await self._ensure_connected()
+        await self._notify(method, params)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._exchange.fail_all(unavailable(self.server, "upstream session closed"))
+        await self._tasks.aclose()
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def _ensure_connected(self) -> None:
+        if self._closed:
+            raise unavailable(self.server, "upstream session closed")
+        if self._stream is not None and not self._stream.done() and self._negotiated:
+            return
+        async with self._lock:
+            if self._stream is None or self._stream.done() or not self._negotiated:
+                await self._connect()
+
+    async def _connect(self) -> None:
+        self._negotiated, self._endpoint = None, None
+        endpoint: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._stream = self._tasks.spawn(self._run_stream(endpoint), "sse-stream")
+        try:
+            async with asyncio.timeout(self._spec.timeouts.connect):
+                self._endpoint = await endpoint
+                self._negotiated = await negotiate(
+                    self.server,
+                    self._identity,
+                    request=self._handshake_request,
+                    notify=self._notify,
+                    use_modern=None,
+                )
+        except TimeoutError as exc:
+            self._stream.cancel()
+            raise unavailable(self.server, "upstream SSE handshake timed out") from exc
+        except BaseException:
+            self._stream.cancel()
+            raise
+
+    async def _handshake_request(
+        self, method: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return await self._exchange.request(
+            method,
+            params,
+            on_message=None,
+            timeout=self._spec.timeouts.connect,
+            transmit=self._transmit,
+        )
+
+    async def _run_stream(self, endpoint: asyncio.Future[str]) -> None:
+        try:
+            await self._read_stream(endpoint)
+            error: UpstreamError = unavailable(self.server, "upstream SSE stream ended")
+        except UpstreamError as exc:
+            error = exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = unavailable(self.server, "upstream SSE stream failed", error=type(exc).__name__)
+        if not endpoint.done():
+            endpoint.set_exception(error)
+        self._negotiated = None
+        self._exchange.fail_all(error)
+        _log.info("upstream SSE stream closed", server=self.server, reason=error.message)
+
+    async def _read_stream(self, endpoint: asyncio.Future[str]) -> None:
+        headers = dict(self._spec.headers) | {"Accept": "text/event-stream"}
+        timeout = aiohttp.ClientTimeout(sock_connect=self._spec.timeouts.connect)
+        async with self._http.get(self._url, headers=headers, timeout=timeout) as response:
+            if response.status != 200 or media_type(response) != "text/event-stream":
+                raise await status_error(self.server, response)
+            decoder = SseDecoder(MAX_MESSAGE_BYTES)
+            async for event in iter_events(self.server, response, decoder):
+                if event.event == "endpoint" and not endpoint.done():
+                    endpoint.set_result(resolve_endpoint(self.server, self._url, event.data))
+                elif event.event == "message" and event.data:
+                    message = parse_upstream(self.server, event.data.encode())
+                    await self._exchange.deliver(message)
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def _transmit(self, call: Call, message: dict[str, Any]) -> None:
+        await self._send(message)
+
+    async def _notify(self, method: str, params: dict[str, Any] | None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        await self._send(message)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._endpoint is None:
+            raise unavailable(self.server, "upstream SSE stream is not connected")
+        headers = dict(self._spec.headers) | {"Content-Type": "application/json"}
+        try:
+            async with self._http.post(
+                self._endpoint, data=dumps(message), headers=headers, timeout=self._post_timeout
+            ) as response:
+                if response.status not in (200, 202, 204):
+                    raise await status_error(self.server, response)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise unavailable(
+                self.server, "could not reach upstream", error=type(exc).__name__
+            ) from exc

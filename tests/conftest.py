@@ -1,0 +1,23 @@
+"""Shared pytest fixtures: the real MCP test peers from tests/peers.py."""
+
+from tests.peers import (
+    everything_http,
+    everything_sse,
+    everything_stdio_argv,
+    filesystem_stdio_argv,
+    go_fixture_legacy,
+    go_fixture_modern,
+    go_fixture_stdio_argv,
+    memory_stdio_argv,
+)
+
+__all__ = [
+    "everything_http",
+    "everything_sse",
+    "everything_stdio_argv",
+    "filesystem_stdio_argv",
+    "go_fixture_legacy",
+    "go_fixture_modern",
+    "go_fixture_stdio_argv",
+    "memory_stdio_argv",
+]

@@ -1,0 +1,135 @@
+"""Run a real `giru run` process on a free loopback port over a temporary manifest directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.peers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+GIRU = REPO / ".venv" / "bin" / "giru"
+KEY = "e2e-key-0123456789"
+SERVERS = REPO / "tests" / "integration" / "upstream" / "servers"
+
+
+@dataclass(frozen=True)
+class RunningGiru:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {KEY}"}
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+
+def python_stdio_server(name: str, script: str = "everything.py") -> str:
+    """An MCPServer manifest for one of the Python SDK test servers over stdio."""
+    return f"""
+apiVersion: giru.ai/v1alpha1
+kind: MCPServer
+metadata: {{name: {name}}}
+spec:
+  transport: stdio
+  command: {sys.executable}
+  args: ["{SERVERS / script}", stdio]
+  env: {{PYTHONPATH: "{os.pathsep.join(sys.path)}"}}
+  timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+"""
+
+
+def http_server(name: str, transport: str, url: str) -> str:
+    return f"""
+apiVersion: giru.ai/v1alpha1
+kind: MCPServer
+metadata: {{name: {name}}}
+spec:
+  transport: {transport}
+  url: {url}
+  timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+"""
+
+
+CLIENT = """
+apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {name: e2e}
+spec:
+  apiKeyEnv: GIRU_E2E_KEY
+  servers: ["*"]
+"""
+
+
+def virtual_server(name: str, servers: list[str], *, prefix: bool) -> str:
+    return f"""
+apiVersion: giru.ai/v1alpha1
+kind: VirtualServer
+metadata: {{name: {name}}}
+spec:
+  servers: {servers}
+  prefix: {str(prefix).lower()}
+"""
+
+
+@contextmanager
+def run_giru(
+    manifests: str, workdir: Path, *, ready_timeout: float = 60.0
+) -> Iterator[RunningGiru]:
+    """Start Giru over `manifests` (YAML documents joined by ---) and stop it afterwards."""
+    config = workdir / "giru.yaml"
+    config.write_text(manifests)
+    port = free_port()
+    log = workdir / "giru.log"
+    env = {**os.environ, "GIRU_E2E_KEY": KEY}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    running = RunningGiru(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(running, ready_timeout)
+        yield running
+    finally:
+        _stop(process)
+
+
+def _wait_ready(running: RunningGiru, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise RuntimeError(f"giru exited early:\n{running.log.read_text()[-4000:]}")
+        try:
+            if httpx.get(running.url("/readyz"), timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"giru not ready after {timeout}s:\n{running.log.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)

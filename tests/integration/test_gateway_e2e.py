@@ -1,0 +1,121 @@
+"""A real `giru run` in front of real MCP servers, driven by the official Python SDK client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.integration.gateway import (
+    CLIENT,
+    RunningGiru,
+    python_stdio_server,
+    run_giru,
+    virtual_server,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
+    manifests = "---".join(
+        [
+            python_stdio_server("py"),
+            python_stdio_server("py2"),
+            CLIENT,
+            virtual_server("solo", ["py"], prefix=False),
+        ]
+    )
+    with run_giru(manifests, tmp_path_factory.mktemp("giru")) as running:
+        yield running
+
+
+async def _sample(
+    context: ClientRequestContext, params: types.CreateMessageRequestParams
+) -> types.CreateMessageResult:
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(text="from the client model"), model="test"
+    )
+
+
+async def _elicit(
+    context: ClientRequestContext, params: types.ElicitRequestParams
+) -> types.ElicitResult:
+    return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+
+@asynccontextmanager
+async def connect(giru: RunningGiru, path: str, *, sse: bool = False) -> AsyncIterator[Client]:
+    async with create_mcp_http_client(headers=giru.headers) as http:
+        transport: Any = (
+            sse_client(giru.url(path), headers=giru.headers)
+            if sse
+            else streamable_http_client(giru.url(path), http_client=http)
+        )
+        async with Client(
+            transport, mode="legacy", sampling_callback=_sample, elicitation_callback=_elicit
+        ) as client:
+            yield client
+
+
+def _text(result: types.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, types.TextContent)
+    return block.text
+
+
+@pytest.mark.parametrize("sse", [False, True], ids=["streamable-http", "sse-2024-11-05"])
+async def test_aggregated_endpoint_lists_both_servers_and_calls_each(
+    giru: RunningGiru, sse: bool
+) -> None:
+    async with connect(giru, "/sse" if sse else "/mcp", sse=sse) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"py__echo", "py2__echo", "py__slow", "py2__sample"} <= tools
+        assert _text(await client.call_tool("py__echo", {"text": "hi"})) == "hi"
+        assert _text(await client.call_tool("py2__echo", {"text": "there"})) == "there"
+
+
+async def test_progress_reaches_the_caller_in_order(giru: RunningGiru) -> None:
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with connect(giru, "/mcp") as client:
+        result = await client.call_tool("py__slow", {"steps": 3}, progress_callback=on_progress)
+        assert _text(result) == "done after 3"
+        assert seen == [1, 2, 3]
+
+
+@pytest.mark.parametrize("sse", [False, True], ids=["streamable-http", "sse-2024-11-05"])
+async def test_sampling_and_elicitation_round_trip_through_the_gateway(
+    giru: RunningGiru, sse: bool
+) -> None:
+    async with connect(giru, "/mcp/solo/sse" if sse else "/mcp/solo", sse=sse) as client:
+        assert _text(await client.call_tool("sample", {"prompt": "q"})) == "from the client model"
+        assert _text(await client.call_tool("ask", {})) == "accept:Ada"
+
+
+async def test_unknown_tool_is_an_error_and_the_session_goes_on(giru: RunningGiru) -> None:
+    async with connect(giru, "/mcp/solo") as client:
+        with pytest.raises(MCPError, match="Unknown tool: nope") as caught:
+            await client.call_tool("nope", {})
+        assert caught.value.error.code == -32602
+        assert _text(await client.call_tool("echo", {"text": "still here"})) == "still here"
+
+
+def test_log_has_one_line_per_request_without_the_key(giru: RunningGiru) -> None:
+    text = Path(giru.log).read_text()
+    assert '"event": "mcp_request"' in text
+    assert giru.headers["Authorization"].split()[1] not in text

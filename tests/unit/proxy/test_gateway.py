@@ -1,0 +1,234 @@
+"""The data path over in-process fake upstreams: sessions, aggregation, routing, HTTP checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from giru.manifests.config import VirtualServerConfig
+from giru.mcp.jsonrpc import dumps
+from tests.unit.proxy.fakes import KEY, OTHER_KEY, FakeUpstream, config, gateway_client, tool
+
+HEADERS = {
+    "authorization": f"Bearer {KEY}",
+    "content-type": "application/json",
+    "accept": "application/json, text/event-stream",
+}
+
+
+def upstreams() -> dict[str, FakeUpstream]:
+    return {
+        "one": FakeUpstream("one", [tool("echo", annotations={"x": 1}), tool("progress")]),
+        "two": FakeUpstream("two", [tool("echo"), tool("sample")]),
+    }
+
+
+def rpc(method: str, params: dict[str, Any] | None = None, id: Any = 1) -> bytes:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        message["params"] = params
+    return orjson.dumps(message)
+
+
+async def initialize(client: httpx.AsyncClient, path: str = "/mcp", key: str = KEY) -> str:
+    response = await client.post(
+        path,
+        content=rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}}),
+        headers={**HEADERS, "authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["protocolVersion"] == "2025-11-25"
+    return response.headers["mcp-session-id"]
+
+
+async def call(
+    client: httpx.AsyncClient, session: str, body: bytes, path: str = "/mcp", key: str = KEY
+) -> httpx.Response:
+    headers = {**HEADERS, "mcp-session-id": session, "authorization": f"Bearer {key}"}
+    return await client.post(path, content=body, headers=headers)
+
+
+def sse_messages(response: httpx.Response) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line[5:].strip())
+        for line in response.text.splitlines()
+        if line.startswith("data:") and line[5:].strip()
+    ]
+
+
+async def test_tools_from_all_servers_are_listed_with_prefixes_and_unknown_fields_kept() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        response = await call(client, session, rpc("tools/list"))
+        tools = response.json()["result"]["tools"]
+        assert [t["name"] for t in tools] == [
+            "one__echo",
+            "one__progress",
+            "two__echo",
+            "two__sample",
+        ]
+        assert tools[0]["annotations"] == {"x": 1}
+
+
+async def test_call_routes_to_the_owning_server_and_echoes_the_exact_id() -> None:
+    servers = upstreams()
+    async with gateway_client(servers) as (client, _):
+        session = await initialize(client)
+        body = b'{"jsonrpc":"2.0","id":12345678901234567890123,"method":"tools/call",' + (
+            b'"params":{"name":"two__echo","arguments":{"a":1.50}}}'
+        )
+        response = await call(client, session, body)
+        assert response.content.startswith(b'{"jsonrpc":"2.0","id":12345678901234567890123,')
+        assert response.json()["result"]["content"][0]["text"] == 'two:echo:{"a":1.50}'
+        assert dumps(servers["two"].calls[-1][1]) == b'{"name":"echo","arguments":{"a":1.50}}'
+
+
+async def test_tool_the_client_may_not_use_answers_like_an_unknown_tool() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client, key=OTHER_KEY)
+        listed = await call(client, session, rpc("tools/list"), key=OTHER_KEY)
+        assert [t["name"] for t in listed.json()["result"]["tools"]] == ["one__echo"]
+        hidden = await call(
+            client, session, rpc("tools/call", {"name": "two__echo"}, 3), key=OTHER_KEY
+        )
+        missing = await call(
+            client, session, rpc("tools/call", {"name": "two__nope"}, 2), key=OTHER_KEY
+        )
+        assert hidden.json()["error"]["code"] == missing.json()["error"]["code"] == -32602
+        assert hidden.json()["error"]["message"] == "Unknown tool: two__echo"
+
+
+async def test_progress_is_relayed_on_an_sse_stream_with_the_clients_own_token() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        params = {"name": "one__progress", "_meta": {"progressToken": "mine"}}
+        response = await call(client, session, rpc("tools/call", params, 7))
+        assert response.headers["content-type"] == "text/event-stream"
+        progress, result = sse_messages(response)
+        assert progress["params"]["progressToken"] == "mine"
+        assert result["id"] == 7
+        assert "content" in result["result"]
+
+
+async def test_upstream_failure_answers_the_same_id_with_a_reason() -> None:
+    servers = upstreams()
+    async with gateway_client(servers) as (client, _):
+        session = await initialize(client)
+        servers["one"].fail = True
+        response = await call(client, session, rpc("tools/call", {"name": "one__echo"}, "x"))
+        body = response.json()
+        assert body["id"] == "x"
+        assert body["error"]["code"] == -32603
+        assert body["error"]["data"] == {"reason": "upstream_unavailable", "server": "one"}
+        ok = await call(client, session, rpc("tools/call", {"name": "two__echo"}, "y"))
+        assert "result" in ok.json()
+
+
+async def test_unprefixed_virtual_server_shows_its_servers_tools_by_their_own_names() -> None:
+    servers = upstreams()
+    vs = VirtualServerConfig(name="solo", servers=("two",), prefix=False)
+    async with gateway_client(servers, cfg=config(servers, solo=vs)) as (client, _):
+        session = await initialize(client, "/mcp/solo")
+        listed = await call(client, session, rpc("tools/list"), path="/mcp/solo")
+        assert [t["name"] for t in listed.json()["result"]["tools"]] == ["echo", "sample"]
+        wrong_endpoint = await call(client, session, rpc("tools/list", id=2))
+        assert wrong_endpoint.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({"origin": "https://evil.example"}, rpc("ping"), 403, -32600),
+        ({"host": "evil.example.com"}, rpc("ping"), 403, -32600),
+        ({"content-type": "text/plain"}, rpc("ping"), 415, -32600),
+        ({"accept": "application/json"}, rpc("ping"), 400, -32600),
+        ({"authorization": "Bearer wrong"}, rpc("ping"), 401, -32600),
+        ({}, b"{bad json", 400, -32700),
+        ({}, b"[]", 400, -32600),
+        ({}, b'{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}', 400, -32600),
+        ({"mcp-session-id": "nope"}, rpc("ping"), 404, -32600),
+        ({}, rpc("ping"), 400, -32600),
+    ],
+)
+async def test_bad_requests_are_rejected_before_any_upstream_sees_them(
+    headers: dict[str, str], body: bytes, status: int, code: int
+) -> None:
+    servers = upstreams()
+    async with gateway_client(servers) as (client, _):
+        before = [len(s.calls) for s in servers.values()]
+        response = await client.post("/mcp", content=body, headers={**HEADERS, **headers})
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
+        assert [len(s.calls) for s in servers.values()] == before
+        if status == 401:
+            assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_body_over_the_limit_is_refused_with_413() -> None:
+    def small(settings: Any) -> None:
+        settings.http.max_body_bytes = 2048
+
+    async with gateway_client(upstreams(), tune=small) as (client, _):
+        session = await initialize(client)
+        big = rpc("tools/call", {"name": "one__echo", "arguments": {"x": "a" * 4096}})
+        response = await call(client, session, big)
+        assert response.status_code == 413
+
+
+async def test_reused_request_id_in_a_session_is_rejected() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        first = await call(client, session, rpc("ping", id=5))
+        second = await call(client, session, rpc("ping", id=5))
+        assert "result" in first.json()
+        assert second.json()["error"]["code"] == -32600
+
+
+async def test_another_clients_session_id_is_not_found() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        response = await call(client, session, rpc("ping"), key=OTHER_KEY)
+        assert response.status_code == 404
+
+
+async def test_deleted_session_answers_404() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        deleted = await client.delete("/mcp", headers={**HEADERS, "mcp-session-id": session})
+        assert deleted.status_code == 200
+        response = await call(client, session, rpc("ping"))
+        assert response.status_code == 404
+
+
+async def test_notification_is_accepted_with_202_and_no_body() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        body = orjson.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        response = await call(client, session, body)
+        assert response.status_code == 202
+        assert response.content == b""
+
+
+async def test_unsupported_protocol_version_header_is_400() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        headers = {**HEADERS, "mcp-session-id": session, "mcp-protocol-version": "1900-01-01"}
+        response = await client.post("/mcp", content=rpc("ping"), headers=headers)
+        assert response.status_code == 400
+
+
+async def test_health_ready_and_metrics() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = (await client.get("/readyz")).json()
+        assert ready == {"ready": True, "servers": {"one": "ok", "two": "ok"}}
+        session = await initialize(client)
+        await call(client, session, rpc("tools/call", {"name": "one__echo"}))
+        metrics = (await client.get("/metrics")).text
+        assert (
+            'giru_mcp_requests_total{method="tools/call",outcome="ok",server="one",tool="echo"} 1.0'
+            in metrics
+        )
