@@ -17,7 +17,7 @@ peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP serve
 	@bash scripts/peers.sh
 
 run: setup peers ## Start Giru on $(LISTEN) with the quickstart config
-	$(VENV)/bin/giru run --config $(CONFIG) --listen $(LISTEN)
+	GIRU_DEMO_KEY=$${GIRU_DEMO_KEY:-giru-demo-key} bash scripts/run.sh $(CONFIG) $(LISTEN)
 
 lint: setup ## ruff (lint + format check)
 	$(VENV)/bin/ruff check src tests bench

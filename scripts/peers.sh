@@ -118,3 +118,4 @@ step_node
 step_wrappers
 step_npm_packages
 step_go_fixture
+bash "$ROOT/scripts/peers-go-client.sh"   # the Go SDK interop client (tests/interop)

@@ -10,7 +10,9 @@ import aiohttp
 import structlog
 import uvicorn
 
+from giru.access.apikeys import KeyVerifier
 from giru.access.clients import ClientDirectory
+from giru.errors import ConfigError
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
 from giru.proxy.endpoints import GLOBAL, Endpoint
@@ -81,7 +83,9 @@ class GiruApp:
             stack.push_async_callback(gateway.aclose)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(gateway.refresh_all())
-                watcher = tasks.create_task(watch(self.settings.config, self._reload))
+                watcher = tasks.create_task(
+                    watch(self.settings.config, self._reload, current=self.config)
+                )
                 self.gateway = gateway
                 try:
                     yield gateway
@@ -112,14 +116,24 @@ class GiruApp:
         gateway = self.gateway
         if gateway is None:
             return
+        try:  # everything that can fail comes before anything changes
+            directory = ClientDirectory.from_config(config, verifier=self._verifier(gateway))
+        except ConfigError as exc:
+            _log.error("config_reload_refused", problems=exc.message)
+            return
         changed = await gateway.pool.update(config.server_specs())
-        gateway.authenticator = ClientDirectory.from_config(config)
+        gateway.authenticator = directory
         gateway.endpoints = build_endpoints(config)
         self.config = config
         for server in changed:
             await gateway.refresh(server)
         gateway.views.clear()
         _log.info("config_reloaded", servers_changed=sorted(changed))
+
+    @staticmethod
+    def _verifier(gateway: Gateway) -> KeyVerifier | None:
+        current = gateway.authenticator
+        return current.verifier if isinstance(current, ClientDirectory) else None
 
 
 def serve(settings: Settings, *, config: Config | None = None) -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
 
-from giru.errors import UpstreamProtocolError
+from giru.errors import UpstreamProtocolError, ValidationError
+from giru.mcp.headers import ParamHeader, param_headers
 from giru.upstream.base import UpstreamSession
 
 __all__ = ["ServerCatalog", "fetch_catalog", "valid_tool_name"]
 
 _log = structlog.get_logger(__name__)
-_TOOL_NAME: Final = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
+_TOOL_NAME: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # 2025-11-25 Tool Names
 _MAX_PAGES: Final = 100
 _LISTS: Final = (
     ("tools", "tools/list", "tools"),
@@ -25,7 +27,7 @@ _LISTS: Final = (
 
 
 def valid_tool_name(name: object) -> bool:
-    """Tool names are ASCII `[A-Za-z0-9_./-]`, 1-128 chars (BAD-INPUT M5, M6)."""
+    """Tool names are ASCII `[A-Za-z0-9_.-]`, 1-128 chars (BAD-INPUT M5, M6): no `/`."""
     return isinstance(name, str) and _TOOL_NAME.match(name) is not None
 
 
@@ -39,6 +41,7 @@ class ServerCatalog:
     prompts: tuple[dict[str, Any], ...] = ()
     resources: tuple[dict[str, Any], ...] = ()
     templates: tuple[dict[str, Any], ...] = ()
+    param_headers: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -52,7 +55,9 @@ async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
         if capability in capabilities:
             lists[attr] = await _fetch_all(session, method, key)
     tools = tuple(t for t in lists.get("tools", ()) if _keep_tool(session.server, t))
+    annotated = {t["name"]: param_headers(t["inputSchema"]) for t in tools}
     return ServerCatalog(
+        param_headers={name: found for name, found in annotated.items() if found},
         server=session.server,
         capabilities=capabilities,
         server_info=init.get("serverInfo") or {},
@@ -95,5 +100,10 @@ def _keep_tool(server: str, tool: dict[str, Any]) -> bool:
         return False
     if not isinstance(tool.get("inputSchema"), dict):
         _log.warning("upstream_tool_rejected", server=server, reason="no inputSchema", name=name)
+        return False
+    try:
+        param_headers(tool["inputSchema"])
+    except ValidationError as exc:  # M11: clients must not see a tool with bad x-mcp-header
+        _log.warning("upstream_tool_rejected", server=server, reason=exc.message, name=name)
         return False
     return True

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from giru.catalog.snapshot import ServerCatalog
+from giru.mcp.headers import ParamHeader
 
 __all__ = ["SEPARATOR", "Route", "View", "build_view", "exposed_name"]
 
@@ -37,6 +38,7 @@ class View:
     prompt_routes: Mapping[str, Route] = field(default_factory=dict)
     resource_routes: Mapping[str, str] = field(default_factory=dict)
     template_routes: tuple[tuple[str, str], ...] = ()
+    tool_params: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def route_resource(self, uri: str) -> str | None:
@@ -60,6 +62,7 @@ def build_view(
     tools: list[dict[str, Any]] = []
     prompts: list[dict[str, Any]] = []
     tool_routes: dict[str, Route] = {}
+    tool_params: dict[str, tuple[ParamHeader, ...]] = {}
     prompt_routes: dict[str, Route] = {}
     resources: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
@@ -72,7 +75,10 @@ def build_view(
         capabilities.append(catalog.capabilities)
         for tool in catalog.tools:
             if allow_tool(catalog.server, tool["name"]):
-                _expose(tool, catalog.server, prefix, tools, tool_routes)
+                exposed = _expose(tool, catalog.server, prefix, tools, tool_routes)
+                declared = catalog.param_headers.get(tool["name"])
+                if exposed is not None and declared:
+                    tool_params[exposed] = declared
         for prompt in catalog.prompts:
             _expose(prompt, catalog.server, prefix, prompts, prompt_routes)
         for resource in catalog.resources:
@@ -93,6 +99,7 @@ def build_view(
         prompt_routes=prompt_routes,
         resource_routes=resource_routes,
         template_routes=tuple(template_routes),
+        tool_params=tool_params,
         capabilities=_capabilities(capabilities),
     )
 
@@ -103,12 +110,13 @@ def _expose(
     prefix: bool,
     out: list[dict[str, Any]],
     routes: dict[str, Route],
-) -> None:
+) -> str | None:
     name = exposed_name(server, item["name"], prefix=prefix)
     if name in routes or len(name) > _MAX_EXPOSED:
-        return
+        return None
     routes[name] = (server, item["name"])
     out.append(item if not prefix else {**item, "name": name})
+    return name
 
 
 def _capabilities(upstream: list[Mapping[str, Any]]) -> dict[str, Any]:

@@ -51,13 +51,23 @@ async def watch(
     watched = root if await asyncio.to_thread(root.is_dir) else root.parent
     last = current
     async for _changes in awatch(
-        watched, force_polling=force_polling, debounce=debounce_ms, recursive=False
+        watched,
+        force_polling=force_polling,
+        debounce=debounce_ms,
+        recursive=False,
+        watch_filter=_manifest_change,
     ):
         config = await _reload(root)
         if config is None or config == last:
             continue
         if await _deliver(on_change, config, root):
             last = config
+
+
+def _manifest_change(_change: object, path: str) -> bool:
+    """Only manifests (and ConfigMap `..data` swaps) trigger a reload, not logs beside them."""
+    name = Path(path).name
+    return name.endswith((".yaml", ".yml")) or name.startswith("..")
 
 
 async def _reload(root: Path) -> Config | None:

@@ -39,6 +39,7 @@ __all__ = [
     "encode_header_value",
     "outgoing_headers",
     "param_headers",
+    "param_values",
     "validate_modern_notification",
     "validate_modern_request",
     "validate_param_headers",
@@ -323,7 +324,13 @@ def outgoing_headers(message: Message, declared: Sequence[ParamHeader] = ()) -> 
     source = NAME_SOURCES.get(message.method or "")
     if source is not None and isinstance(params.get(source), str):
         out["Mcp-Name"] = encode_header_value(params[source])
-    arguments = params.get("arguments")
+    out.update(param_values(params.get("arguments"), declared))
+    return out
+
+
+def param_values(arguments: Any, declared: Sequence[ParamHeader]) -> dict[str, str]:
+    """The `Mcp-Param-{Name}` headers for the annotated arguments present in `arguments`."""
+    out: dict[str, str] = {}
     for param in declared:
         rendered = _render(_value_at(arguments, param.path))
         if rendered is not None:

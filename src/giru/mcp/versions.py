@@ -68,7 +68,7 @@ META_SERVER_INFO: Final = "io.modelcontextprotocol/serverInfo"
 LOG_LEVELS: Final = frozenset(
     {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 )
-_ADVERTISED: Final = tuple(reversed(SUPPORTED_VERSIONS))  # newest first, as in the spec example
+_ADVERTISED: Final = tuple(reversed(MODERN_VERSIONS))  # what server/discover lists, newest first
 
 
 def era_of(version: str) -> Era | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -13,7 +13,9 @@ from giru import __version__
 from giru.catalog.views import View
 from giru.errors import UpstreamError
 from giru.mcp import jsonrpc
+from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
+from giru.mcp.versions import Era, era_of
 from giru.proxy.cursors import page
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics
@@ -41,6 +43,7 @@ class CallContext:
     client: str
     protocol_version: str
     relay: MessageSink | None = None
+    era: Era = "legacy"
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -73,10 +76,13 @@ class Dispatcher:
         """Answer one request; the response carries the client's id exactly."""
         method = message.method or ""
         started = time.perf_counter()
+        self._metrics.inflight.inc()
         try:
             response = await self._answer(ctx, message, method)
         except JsonRpcError as exc:
             response = jsonrpc.error_response(message.id, exc.code, exc.message, exc.data)
+        finally:
+            self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
         self._metrics.latency.labels(method, "").observe(time.perf_counter() - started)
         if method != "tools/call":
@@ -114,12 +120,20 @@ class Dispatcher:
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         server, tool = route
         params = {**(message.params or {}), "name": tool}
-        response = await self.forward(ctx, message, server, params)
+        declared = ctx.view.tool_params.get(name)
+        headers = param_values(params.get("arguments"), declared) if declared else None
+        response = await self.forward(ctx, message, server, params, headers)
         outcome = "error" if "error" in response else _tool_outcome(response)
         self._metrics.requests.labels("tools/call", server, tool, outcome).inc()
         return response
 
     async def _prompts_get(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        if "prompts" not in ctx.view.capabilities:  # M2: an undeclared capability
+            raise JsonRpcError(
+                METHOD_NOT_FOUND,
+                "Method not found: prompts/get",
+                data={"reason": "the server does not offer prompts"},
+            )
         name = _name_param(message)
         route = ctx.view.prompt_routes.get(name)
         if route is None:
@@ -163,14 +177,21 @@ class Dispatcher:
         return jsonrpc.result_response(message.id, {})
 
     async def forward(
-        self, ctx: CallContext, message: Message, server: str, params: dict[str, Any] | None
+        self,
+        ctx: CallContext,
+        message: Message,
+        server: str,
+        params: dict[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send the request to `server` and answer with its response under the client's id."""
         sink = _Relay(ctx.relay)
         try:
-            session = await self._pool.session(server)
+            session = await self._pool.session(server, ctx.era)
+            if era_of(session.protocol_version) != "modern":
+                params = _without_envelope(params)
             response = await session.request(
-                message.method or "", _upstream_params(params), on_message=sink
+                message.method or "", params, on_message=sink, headers=headers
             )
         except UpstreamError as exc:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
@@ -183,8 +204,8 @@ class Dispatcher:
         return {**response, "id": message.id}
 
 
-def _upstream_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Drop the client's protocol envelope: the connector speaks its own era upstream."""
+def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop a modern client's `_meta` envelope before it reaches a legacy upstream."""
     meta = (params or {}).get("_meta")
     if params is None or not isinstance(meta, dict):
         return params

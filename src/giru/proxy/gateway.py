@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
@@ -31,7 +32,9 @@ __all__ = ["Authenticator", "Gateway"]
 
 _log = structlog.get_logger(__name__)
 _CATALOG_TIMEOUT_S: Final = 30.0
+_LIST_CHANGED_DEBOUNCE_S: Final = 0.2
 _WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
+_SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class Authenticator(Protocol):
@@ -58,6 +61,7 @@ class Gateway:
         self.catalogs: dict[str, ServerCatalog] = {}
         self.views = ViewCache()
         self.ready = False
+        self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionStore(
             idle_timeout_s=settings.sessions.idle_timeout_s,
             max_sessions=settings.sessions.max_sessions,
@@ -109,6 +113,16 @@ class Gateway:
         self.views.clear()
 
     async def on_list_changed(self, server: str, method: str) -> None:
+        """Schedule one refresh per server (coalescing floods, U4); never block the upstream's
+        reader, which is what delivers this notification."""
+        if server in self._refreshes:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh_later(server, method))
+        self._refreshes[server] = task
+        task.add_done_callback(lambda _: self._refreshes.pop(server, None))
+
+    async def _refresh_later(self, server: str, method: str) -> None:
+        await asyncio.sleep(_LIST_CHANGED_DEBOUNCE_S)
         await self.refresh(server)
         await self.broadcast({"jsonrpc": "2.0", "method": method})
 
@@ -188,6 +202,9 @@ class Gateway:
             return
         if request.method == "POST":
             await self._post(request, send, endpoint, principal)
+        elif _modern_header(request) and request.method in ("GET", "DELETE"):
+            # 2026-07-28: no GET stream and no session to delete (H5, S14)
+            await send_bytes(send, 405, b"", content_type=None, headers=[(b"allow", b"POST")])
         elif request.method == "GET":
             session = self._session(request, endpoint, principal)
             if "text/event-stream" not in (request.header("accept") or ""):
@@ -267,7 +284,7 @@ class Gateway:
         session_id = request.header(SESSION_HEADER)
         if session_id is None:
             raise JsonRpcError(INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
-        if not session_id.isascii() or not session_id.isprintable() or len(session_id) > 128:
+        if not _SESSION_ID.fullmatch(session_id):  # visible ASCII 0x21-0x7E only (S4)
             raise JsonRpcError(INVALID_REQUEST, "Bad Request: malformed Mcp-Session-Id")
         session = self.sessions.get(session_id)
         if session is None or session.owner != principal.name or session.endpoint != endpoint.name:
@@ -345,9 +362,17 @@ class Gateway:
         )
 
     async def aclose(self) -> None:
+        refreshes = list(self._refreshes.values())
+        for task in refreshes:
+            task.cancel()
+        await asyncio.gather(*refreshes, return_exceptions=True)
         self.listens.close_all()
         for session in self.sessions.all():
             self.sessions.delete(session.id)
+
+
+def _modern_header(request: Request) -> bool:
+    return versions.era_of(request.header("mcp-protocol-version") or "") == "modern"
 
 
 def _fields(catalog: ServerCatalog) -> dict[str, Any]:

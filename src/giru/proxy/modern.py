@@ -14,7 +14,12 @@ import structlog
 
 from giru.catalog.views import View
 from giru.mcp import jsonrpc, versions
-from giru.mcp.headers import McpHeaders, validate_modern_notification, validate_modern_request
+from giru.mcp.headers import (
+    McpHeaders,
+    validate_modern_notification,
+    validate_modern_request,
+    validate_param_headers,
+)
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
@@ -57,7 +62,11 @@ class ModernHttp:
     async def post(
         self, request: Request, send: Send, view: View, client: str, message: Message
     ) -> None:
-        headers = McpHeaders.from_pairs(request.scope["headers"])
+        try:
+            headers = McpHeaders.from_pairs(request.scope["headers"])
+        except JsonRpcError as exc:  # the body parsed: answer with its id (H10, S9)
+            exc.id = message.id
+            raise
         if message.kind == "notification":
             validate_modern_notification(headers, message)
             await send_bytes(send, 202, b"", content_type=None)
@@ -76,10 +85,23 @@ class ModernHttp:
         if method == "subscriptions/listen":
             await self._listens.serve(request, send, client, message)
             return
-        ctx = CallContext(view=view, client=client, protocol_version=envelope.protocol_version)
-        await self._call(request, send, ctx, message)
+        declared = view.tool_params.get(str((message.params or {}).get("name")))
+        if method == "tools/call" and declared:
+            arguments = (message.params or {}).get("arguments")
+            validate_param_headers(declared, arguments, headers, id=message.id)
+        ctx = CallContext(
+            view=view, client=client, protocol_version=envelope.protocol_version, era="modern"
+        )
+        await self._call(request, send, ctx, message, envelope.log_level)
 
-    async def _call(self, request: Request, send: Send, ctx: CallContext, message: Message) -> None:
+    async def _call(
+        self,
+        request: Request,
+        send: Send,
+        ctx: CallContext,
+        message: Message,
+        log_level: str | None,
+    ) -> None:
         events: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
 
         async def relay(notification: dict[str, Any]) -> dict[str, Any] | None:
@@ -87,6 +109,10 @@ class ModernHttp:
                 return jsonrpc.error_response(
                     notification["id"], METHOD_NOT_FOUND, "the client cannot receive requests"
                 )
+            if notification.get("method") == "notifications/message" and not _wanted_log(
+                notification, log_level
+            ):
+                return None  # log messages only for requests that opted in, at their level
             await events.put(jsonrpc.dumps(notification))
             return None
 
@@ -136,6 +162,18 @@ class ModernHttp:
         await send_sse_event(send, jsonrpc.dumps(_finish(message, task.result())))
         with contextlib.suppress(OSError, RuntimeError):
             await send({"type": "http.response.body", "body": b""})
+
+
+_LEVELS: Final = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def _wanted_log(notification: dict[str, Any], log_level: str | None) -> bool:
+    if log_level is None:
+        return False
+    level = (notification.get("params") or {}).get("level")
+    if level not in _LEVELS:
+        return True
+    return _LEVELS.index(level) >= _LEVELS.index(log_level)
 
 
 def _discover(view: View) -> dict[str, Any]:

@@ -166,8 +166,13 @@ class SessionStore:
 
     def get(self, session_id: str) -> Session | None:
         session = self._sessions.get(session_id)
-        if session is not None:
-            session.touch()
+        if session is None:
+            return None
+        idle = time.monotonic() - session.last_seen
+        if idle > self._idle_timeout_s and not session.inflight:  # S15: expired, even if unswept
+            self.delete(session_id)
+            return None
+        session.touch()
         return session
 
     def all(self) -> list[Session]:

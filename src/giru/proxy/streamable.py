@@ -124,12 +124,8 @@ class LegacyHttp:
 def check_version_header(request: Request, session: Session) -> None:
     """MCP-Protocol-Version, when sent, must be one we support (S5)."""
     header = request.header("mcp-protocol-version")
-    if header is not None and header not in versions.LEGACY_VERSIONS:
-        raise JsonRpcError(
-            INVALID_REQUEST,
-            f"Bad Request: unsupported MCP-Protocol-Version {header[:32]!r}",
-            data={"supported": list(versions.LEGACY_VERSIONS)},
-        )
+    if header is not None:
+        versions.legacy_version(header)  # 400 -32022 with data.supported (docs eras.md 2.2)
 
 
 def _resumable(session: Session, last_event_id: str) -> tuple[EventStream, int]:

@@ -16,6 +16,7 @@ import structlog
 
 from giru.errors import UpstreamUnavailableError
 from giru.mcp import jsonrpc
+from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
@@ -56,47 +57,52 @@ class UpstreamPool:
         self._http = http
         self._metrics = metrics
         self._on_list_changed = on_list_changed
-        self._sessions: dict[str, UpstreamSession] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._failed_at: dict[str, float] = {}
+        self._sessions: dict[tuple[str, Era], UpstreamSession] = {}
+        self._locks: dict[tuple[str, Era], asyncio.Lock] = {}
+        self._failed_at: dict[tuple[str, Era], float] = {}
 
     @property
     def specs(self) -> Mapping[str, ServerSpec]:
         return self._specs
 
-    async def session(self, server: str) -> UpstreamSession:
-        existing = self._sessions.get(server)
+    async def session(self, server: str, era: Era = "legacy") -> UpstreamSession:
+        """The shared session with `server` for clients of `era` (an upstream that does not
+        speak that era is reached in the other one: the connector falls back)."""
+        key = (server, era)
+        existing = self._sessions.get(key)
         if existing is not None:
             return existing
-        lock = self._locks.setdefault(server, asyncio.Lock())
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            existing = self._sessions.get(server)
+            existing = self._sessions.get(key)
             if existing is not None:
                 return existing
-            return await self._connect(server)
+            return await self._connect(key)
 
-    async def _connect(self, server: str) -> UpstreamSession:
+    async def _connect(self, key: tuple[str, Era]) -> UpstreamSession:
+        server, era = key
         spec = self._specs.get(server)
         if spec is None:
             raise UpstreamUnavailableError(server, f"no server named {server!r}")
-        failed_at = self._failed_at.get(server)
+        failed_at = self._failed_at.get(key)
         if failed_at is not None and time.monotonic() - failed_at < _RETRY_AFTER_S:
             raise UpstreamUnavailableError(server, "upstream is unavailable (connect failed)")
-        identity = ClientIdentity(capabilities=GATEWAY_CAPABILITIES)
+        version = LATEST_MODERN_VERSION if era == "modern" else LATEST_LEGACY_VERSION
+        identity = ClientIdentity(capabilities=GATEWAY_CAPABILITIES, protocol_version=version)
         try:
             session = await self._connector(
                 spec, identity, on_unsolicited=self._unsolicited_sink(server), http=self._http
             )
         except Exception as exc:
-            self._failed_at[server] = time.monotonic()
+            self._failed_at[key] = time.monotonic()
             self._metrics.upstream_up.labels(server).set(0)
             _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
             if isinstance(exc, UpstreamUnavailableError):
                 raise
             raise UpstreamUnavailableError(server, "upstream is unavailable") from exc
-        self._failed_at.pop(server, None)
+        self._failed_at.pop(key, None)
         self._metrics.upstream_up.labels(server).set(1)
-        self._sessions[server] = session
+        self._sessions[key] = session
         return session
 
     def _unsolicited_sink(self, server: str) -> MessageSink:
@@ -120,9 +126,9 @@ class UpstreamPool:
             n for n in specs.keys() | self._specs.keys() if specs.get(n) != self._specs.get(n)
         }
         self._specs = dict(specs)
-        for name in changed:
-            self._failed_at.pop(name, None)
-            session = self._sessions.pop(name, None)
+        for key in [k for k in self._sessions.keys() | self._failed_at.keys() if k[0] in changed]:
+            self._failed_at.pop(key, None)
+            session = self._sessions.pop(key, None)
             if session is not None:
                 await self._close(session)
         return {name for name in changed if name in specs}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
@@ -45,6 +47,19 @@ class Metrics:
         self.inflight = Gauge(
             "giru_inflight_requests", "MCP requests being processed.", registry=self.registry
         )
+        self.tasks = Gauge(
+            "giru_asyncio_tasks",
+            "Tasks alive on the event loop (a leak shows as growth after faults).",
+            registry=self.registry,
+        )
+        self.tasks.set_function(_task_count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # rendered outside the event loop
+        return 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -43,9 +43,9 @@ class ServerSpec:
     url: str | None = None
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     cwd: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     timeouts: Timeouts = field(default_factory=Timeouts)
     tags: tuple[str, ...] = ()
 
@@ -84,12 +84,15 @@ class UpstreamSession(Protocol):
         *,
         on_message: MessageSink | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send a request; return the upstream's JSON-RPC response object (result or error).
 
         The connector mints its own request id and returns the response with that id; callers
-        put back the downstream id. Messages the upstream sends in relation to this request
-        (progress, logging, server->client requests) go to `on_message`. Raises
+        put back the downstream id. `headers` are extra HTTP headers for this request (the
+        `Mcp-Param-*` of a modern upstream; ignored by stdio). Messages the upstream sends in
+        relation to this request (progress, logging, server->client requests) go to
+        `on_message`. Raises
         `UpstreamTimeoutError` (after sending notifications/cancelled), `UpstreamUnavailableError`
         or `UpstreamProtocolError`. Cancelling the awaiting task cancels the upstream request.
         """

@@ -9,6 +9,8 @@ and the `Mcp-Method`/`Mcp-Name` headers, and closing the stream is the cancellat
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 import aiohttp
@@ -16,6 +18,7 @@ import structlog
 
 from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
+from giru.mcp.versions import META_PROTOCOL_VERSION as _META_VERSION
 from giru.upstream._calls import Call, Exchange, unavailable
 from giru.upstream._handshake import EraCache, Negotiated, modern_meta, negotiate
 from giru.upstream._http_io import header_value, iter_events, media_type, read_capped, status_error
@@ -110,9 +113,23 @@ class StreamableHttpSession:
         *,
         on_message: MessageSink | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         if self._closed:
             raise unavailable(self.server, "upstream session closed")
+        token = _EXTRA_HEADERS.set(headers)  # read by _headers() in the POST task spawned below
+        try:
+            return await self._call_once_more_if_expired(method, params, on_message, timeout)
+        finally:
+            _EXTRA_HEADERS.reset(token)
+
+    async def _call_once_more_if_expired(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        on_message: MessageSink | None,
+        timeout: float | None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+    ) -> dict[str, Any]:
         expired_id = self._session_id
         try:
             return await self._call(method, params, on_message, timeout)
@@ -211,6 +228,7 @@ class StreamableHttpSession:
             headers["Mcp-Session-Id"] = self._session_id
         if self._modern is not None and message is not None and "method" in message:
             headers.update(_routing_headers(message))
+            headers.update(_EXTRA_HEADERS.get() or {})
         return headers
 
     def _envelope(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -218,8 +236,11 @@ class StreamableHttpSession:
             return message
         params = dict(message.get("params") or {})
         meta = params.get("_meta")
-        params["_meta"] = {**(meta if isinstance(meta, dict) else {})}
-        params["_meta"].update(modern_meta(self._identity, self._modern))
+        # The calling client's own envelope (capabilities, client info) wins when it has one: a
+        # modern upstream must see what the end client can do, not what the gateway can.
+        envelope = modern_meta(self._identity, self._modern)
+        params["_meta"] = {**envelope, **(meta if isinstance(meta, dict) else {})}
+        params["_meta"][_META_VERSION] = self._modern
         return {**message, "params": params}
 
     async def _transmit(self, call: Call, message: dict[str, Any]) -> None:
@@ -348,6 +369,11 @@ class StreamableHttpSession:
                 return False
             await self._read_stream(None, resp)
         return True
+
+
+_EXTRA_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "giru_upstream_headers", default=None
+)
 
 
 def _routing_headers(message: dict[str, Any]) -> dict[str, str]:

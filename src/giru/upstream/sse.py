@@ -7,6 +7,7 @@ The stream's first `endpoint` event names where to POST; it must be on the strea
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -79,6 +80,7 @@ class LegacySseSession:
         *,
         on_message: MessageSink | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         await self._ensure_connected()
         return await self._exchange.request(

@@ -8,6 +8,7 @@ never re-sent to the new process.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,7 @@ class StdioSession:
         *,
         on_message: MessageSink | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 -- an idle timeout that progress resets
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         await self._ensure_running()
         return await self._exchange.request(

@@ -9,15 +9,23 @@ from giru.manifests import check_unprefixed_collisions, parse_duration, split_to
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("30s", 30.0), ("2m", 120.0), ("500ms", 0.5), ("1h", 3600.0), ("1.5s", 1.5), (45, 45.0), (0.25, 0.25)],
-)  # fmt: skip
+    [
+        ("30s", 30.0),
+        ("2m", 120.0),
+        ("500ms", 0.5),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        (45, 45.0),
+        (0.25, 0.25),
+    ],
+)
 def test_durations_parse_to_seconds(value: str | float, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
 
 @pytest.mark.parametrize("value", ["30", "s", "-1s", "1d", "1 m", True, None, 0, -5, float("inf")])
 def test_invalid_durations_are_refused(value: object) -> None:
-    with pytest.raises(ValueError, match="duration|greater than zero"):
+    with pytest.raises(ValueError, match=r"duration|greater than zero"):
         parse_duration(value)
 
 

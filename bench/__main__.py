@@ -1,0 +1,172 @@
+"""`python -m bench [--quick] [--no-contextforge] [--profile] [--out DIR]`: run the scenarios of
+issue 2 against the direct upstream, Giru and ContextForge in one run; write
+`<out>/<date>-<scenario>.json` per scenario and `<out>/latest.md`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.client import initialize
+from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
+from bench.machine import describe
+from bench.profile import PY_SPY, profile_target
+from bench.report import markdown, write_json
+from bench.scenarios import Durations, idle_sessions, tools_call, tools_call_rate, tools_list
+
+FULL = Durations(
+    warmup_s=2,
+    run_s=10,
+    rate_s=15,
+    rate_rps=1000,
+    concurrency=(1, 16, 64),
+    list_concurrency=(1, 16),
+    sessions=1000,
+)
+QUICK = Durations(
+    warmup_s=1,
+    run_s=2,
+    rate_s=3,
+    rate_rps=1000,
+    concurrency=(1, 16, 64),
+    list_concurrency=(16,),
+    sessions=200,
+)
+SCENARIOS = ("tools-call", "tools-call-rate", "tools-list", "idle-sessions")
+
+
+def say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def _setup(contextforge: bool) -> list[str]:
+    """Run the idempotent installers; a ContextForge failure is a note, not the end."""
+    notes: list[str] = []
+    subprocess.run(["bash", str(REPO / "bench" / "setup_tools.sh")], check=True)
+    if contextforge:
+        done = subprocess.run(["bash", str(REPO / "bench" / "setup_contextforge.sh")], check=False)
+        if done.returncode != 0:
+            notes.append("ContextForge could not be installed (see .tools/contextforge/)")
+    return notes
+
+
+def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
+    return {
+        "mode": "quick smoke" if quick else "full",
+        "upstream": (
+            f"{spec.processes} fake MCP servers (bench/upstream.py: asyncio+uvloop+httptools+"
+            f"orjson, stateless JSON), {spec.servers} upstream entries × "
+            f"{spec.tools_per_server} tools; calls go to entry s00 (`echo`)"
+        ),
+        "cores": "gateway alone on core 1; upstreams + load generators on core 0",
+        "closed loop": (
+            f"wrk 1 thread, keep-alive, c = {', '.join(map(str, d.concurrency))}; "
+            f"{d.warmup_s:g}s warm-up + {d.run_s:g}s per point; one initialized session per run"
+        ),
+        "open loop": (
+            f"asyncio+aiohttp client, {d.rate_rps:g} req/s for {d.rate_s:g}s, latency from the "
+            "scheduled send time (no coordinated omission)"
+        ),
+        "protocol": "legacy Streamable HTTP 2025-06-18 with Mcp-Session-Id (both gateways)",
+        "giru": "`giru run` defaults (one process, uvicorn+uvloop+httptools, API-key auth, "
+        "info logging), GIRU_HTTP__PAGE_SIZE=1000 so tools/list answers all tools in one page",
+        "contextforge": "1 uvicorn worker, SQLite, CACHE_TYPE=memory, JWT bearer (admin), "
+        "USE_STATEFUL_SESSIONS=true, plugins/UI/admin API/observability off",
+        "added latency": "gateway minus direct, same concurrency, same run",
+        "CPU µs/call": "Δ(utime+stime) of the gateway process tree from /proc/<pid>/stat ÷ calls",
+    }
+
+
+def _profile(fleet: Fleet, seconds: int, outdir: Path, date: str) -> dict[str, Any]:
+    if not PY_SPY.exists():
+        return {"error": "py-spy not installed (bench/setup_tools.sh)"}
+    target = fleet.targets["giru"]
+
+    async def session() -> str | None:
+        async with aiohttp.ClientSession() as http:
+            return await initialize(http, target.endpoint)
+
+    return profile_target(target, asyncio.run(session()), seconds, outdir, date)
+
+
+def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str]) -> None:
+    date = datetime.date.today().isoformat()
+    spec = FleetSpec(contextforge=not args.no_contextforge)
+    machine = describe(CF_PYTHON if spec.contextforge else None)
+    say(f"machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['ram_gib']} GiB")
+    results: dict[str, dict[str, Any]] = {}
+    setup = _setup_text(d, spec, args.quick)
+    with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp, running_fleet(
+        spec, Path(tmp), say
+    ) as fleet:
+        notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
+        wanted = set(args.scenario or SCENARIOS)
+        max_rps: dict[str, float] = {}
+        if "tools-call" in wanted or "tools-call-rate" in wanted:
+            say("scenario 1: tools/call direct vs gateways (closed loop)")
+            results["tools-call"] = tools_call(fleet, d, say)
+            for point in results["tools-call"]["points"]:
+                max_rps[point["target"]] = max(max_rps.get(point["target"], 0.0), point["rps"])
+        if "tools-call-rate" in wanted:
+            say(f"scenario 1b: tools/call at {d.rate_rps:g} req/s (open loop)")
+            results["tools-call-rate"] = tools_call_rate(fleet, d, say, max_rps)
+        if "tools-list" in wanted:
+            say(f"scenario 2: tools/list over {spec.servers} × {spec.tools_per_server} tools")
+            results["tools-list"] = tools_list(fleet, d, say)
+        if "idle-sessions" in wanted:
+            say(f"scenario 3: RSS per idle session ({d.sessions} sessions)")
+            results["idle-sessions"] = idle_sessions(fleet, d.sessions, say)
+        if args.profile:
+            say(f"profile: py-spy on giru for {args.profile}s under c=16 tools/call")
+            profile = _profile(fleet, args.profile, outdir, date)
+            results["profile-giru"] = {"points": [], "profile": profile}
+    for scenario, result in results.items():
+        document = {
+            "scenario": scenario,
+            "date": date,
+            "machine": machine,
+            "setup": setup,
+            **result,
+            "notes": notes,
+        }
+        path = write_json(outdir, date, scenario, document)
+        say(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    latest = outdir / "latest.md"
+    latest.write_text(markdown(date, machine, setup, results, notes))
+    say(f"wrote {latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="~1 minute smoke run")
+    parser.add_argument("--no-contextforge", action="store_true", help="Giru vs direct only")
+    parser.add_argument("--no-setup", action="store_true", help="skip the installers")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="SECONDS", help="py-spy the gateway"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="results folder")
+    args = parser.parse_args(argv)
+    os.sched_setaffinity(0, LOAD_CPUS)  # the asyncio client shares core 0 with wrk/upstreams
+    notes = [] if args.no_setup else _setup(not args.no_contextforge)
+    default_out = REPO / "bench" / "results" / ("quick" if args.quick else "")
+    outdir = (args.out or default_out).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    _run(args, QUICK if args.quick else FULL, outdir, notes)
+    say(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""The systems under test, started for one run: fake upstreams, Giru, ContextForge.
+
+Every target sees the same upstream catalog: `servers` upstream entries (s00, s01, …) spread over
+`processes` fake server processes (entry i on process i // per_process, path /mcp/sNN), each
+serving `tools_per_server` tools. The echo calls go to entry s00.
+
+Core layout on a 2-core machine: the gateway under test alone on core 1; the fake upstreams and
+the load generators (wrk, the asyncio client) share core 0. Direct runs therefore leave core 1 idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.client import Endpoint
+from bench.procs import Proc, free_port, start, wait_http
+
+__all__ = ["CF_PYTHON", "REPO", "Fleet", "FleetSpec", "Target", "running_fleet"]
+
+REPO = Path(__file__).resolve().parents[1]
+GIRU = REPO / ".venv" / "bin" / "giru"
+CF_DIR = REPO / ".tools" / "contextforge" / "venv"
+CF_PYTHON = CF_DIR / "bin" / "python"
+GATEWAY_CPUS = {1}
+LOAD_CPUS = {0}
+_GIRU_KEY = "bench-key-0123456789abcdef"
+_CF_ADMIN = "admin@bench.local"
+_CF_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - loopback bench
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    servers: int = 50
+    processes: int = 5
+    tools_per_server: int = 20
+    contextforge: bool = True
+
+    def entry_names(self) -> list[str]:
+        return [f"s{i:02d}" for i in range(self.servers)]
+
+
+@dataclass
+class Target:
+    """One way to reach the echo tool: `pid` is the process whose CPU and RSS are measured."""
+
+    endpoint: Endpoint
+    proc: Proc
+    kind: str  # "direct" | "gateway"
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+
+@dataclass
+class Fleet:
+    spec: FleetSpec
+    upstreams: list[Proc]
+    upstream_urls: list[str]
+    targets: dict[str, Target] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _server_manifest(name: str, url: str) -> str:
+    return f"""apiVersion: giru.ai/v1alpha1
+kind: MCPServer
+metadata: {{name: {name}}}
+spec:
+  transport: streamable-http
+  url: {url}
+  timeouts: {{call: 30s, callMax: 60s, connect: 20s}}
+"""
+
+
+_CLIENT_MANIFEST = """apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {name: bench}
+spec:
+  apiKeyEnv: GIRU_BENCH_KEY
+  servers: ["*"]
+"""
+
+
+def _entry_urls(spec: FleetSpec, ports: list[int]) -> dict[str, str]:
+    per_process = -(-spec.servers // spec.processes)
+    return {
+        name: f"http://127.0.0.1:{ports[i // per_process]}/mcp/{name}"
+        for i, name in enumerate(spec.entry_names())
+    }
+
+
+def _start_upstreams(spec: FleetSpec, workdir: Path) -> tuple[list[Proc], list[int]]:
+    procs, ports = [], []
+    for i in range(spec.processes):
+        port = free_port()
+        argv = [sys.executable, "-m", "bench.upstream", "--port", str(port)]
+        argv += ["--tools", str(spec.tools_per_server)]
+        procs.append(start(f"upstream-{i}", argv, workdir, cpus=LOAD_CPUS, cwd=REPO))
+        ports.append(port)
+    for proc, port in zip(procs, ports, strict=True):
+        wait_http(proc, f"http://127.0.0.1:{port}/mcp", ok=(405,))
+    return procs, ports
+
+
+def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
+    config = workdir / "giru-config"
+    config.mkdir()
+    docs = [_server_manifest(name, url) for name, url in urls.items()]
+    (config / "servers.yaml").write_text("---\n".join(docs))
+    (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
+    port = free_port()
+    env = {"GIRU_BENCH_KEY": _GIRU_KEY, "GIRU_HTTP__PAGE_SIZE": "1000"}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
+    argv = [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    proc = start("giru", argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
+    wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]
+    broken = {k: v for k, v in servers.items() if v != "ok"}
+    if broken:
+        raise RuntimeError(f"giru: upstreams not ready: {broken}")
+    endpoint = Endpoint("giru", f"http://127.0.0.1:{port}/mcp", _GIRU_KEY, "s00__echo")
+    return Target(endpoint, proc, "gateway")
+
+
+def _cf_env(workdir: Path, port: int) -> dict[str, str]:
+    """ContextForge as a single uvicorn worker: SQLite, in-memory cache, JWT auth (admin
+    token), stateful sessions (like Giru's legacy sessions), UI/admin API/plugins/observability
+    off, loopback upstreams allowed through the SSRF guard."""
+    return {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{workdir / 'contextforge.db'}",
+        "CACHE_TYPE": "memory",
+        "AUTH_REQUIRED": "true",
+        "MCP_CLIENT_AUTH_ENABLED": "true",
+        "JWT_SECRET_KEY": _CF_SECRET,
+        "AUTH_ENCRYPTION_SECRET": "bench-enc-secret-0123456789abcdef0123456789abcdef",
+        "PLATFORM_ADMIN_EMAIL": _CF_ADMIN,
+        "PLATFORM_ADMIN_PASSWORD": "Bench-Admin-Passw0rd!x",
+        "BASIC_AUTH_PASSWORD": "Bench-Basic-Passw0rd!x",
+        "SSRF_ALLOW_LOCALHOST": "true",
+        "SSRF_ALLOW_PRIVATE_NETWORKS": "true",
+        "MCPGATEWAY_UI_ENABLED": "false",
+        "MCPGATEWAY_ADMIN_API_ENABLED": "false",
+        "PLUGINS_ENABLED": "false",
+        "OBSERVABILITY_ENABLED": "false",
+        "USE_STATEFUL_SESSIONS": "true",
+        "LOG_LEVEL": "ERROR",
+    }
+
+
+def _cf_token(env: dict[str, str]) -> str:
+    argv = [str(CF_PYTHON), "-m", "mcpgateway.utils.create_jwt_token", "--username", _CF_ADMIN]
+    argv += ["--exp", "600", "--secret", _CF_SECRET, "--admin"]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, **env}, timeout=120, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+async def _cf_register(base: str, token: str, urls: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+
+        async def one(name: str, url: str) -> None:
+            async with gate:
+                body = {"name": name, "url": url, "transport": "STREAMABLEHTTP"}
+                response = await http.post("/gateways", json=body)
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"contextforge: register {name}: {response.text[:300]}")
+
+        async with asyncio.TaskGroup() as group:
+            for name, url in urls.items():
+                group.create_task(one(name, url))
+
+
+def _start_contextforge(urls: dict[str, str], workdir: Path) -> Target:
+    port = free_port()
+    cf_work = workdir / "contextforge"
+    cf_work.mkdir()
+    env = _cf_env(cf_work, port)
+    argv = [str(CF_DIR / "bin" / "mcpgateway"), "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", "1"]
+    proc = start("contextforge", argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=cf_work)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        token = _cf_token(env)
+        wait_http(proc, f"{base}/health", timeout=180)
+        asyncio.run(_cf_register(base, token, urls))
+    except BaseException:
+        proc.stop()
+        raise
+    endpoint = Endpoint("contextforge", f"{base}/mcp/", token, "s00-echo")
+    return Target(endpoint, proc, "gateway")
+
+
+@contextlib.contextmanager
+def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterator[Fleet]:
+    """Start everything; stop everything afterwards, whatever happened."""
+    say = log if callable(log) else print
+    started: list[Proc] = []
+    try:
+        upstreams, ports = _start_upstreams(spec, workdir)
+        started += upstreams
+        urls = _entry_urls(spec, ports)
+        fleet = Fleet(spec, upstreams, list(urls.values()))
+        direct = Endpoint("direct", urls["s00"], None, "echo", stateful=False)
+        fleet.targets["direct"] = Target(direct, upstreams[0], "direct")
+        say(f"fleet: {spec.processes} fake upstreams up, {spec.servers} entries")
+        giru = _start_giru(spec, urls, workdir)
+        started.append(giru.proc)
+        fleet.targets["giru"] = giru
+        say(f"fleet: giru up (pid {giru.proc.pid})")
+        if spec.contextforge:
+            _add_contextforge(fleet, urls, workdir, started, say)
+        yield fleet
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+def _add_contextforge(
+    fleet: Fleet, urls: dict[str, str], workdir: Path, started: list[Proc], say: object
+) -> None:
+    report = say if callable(say) else print
+    if not CF_PYTHON.exists():
+        fleet.notes["contextforge"] = "not installed (run bench/setup_contextforge.sh)"
+        report("fleet: contextforge not installed; skipped")
+        return
+    try:
+        cf = _start_contextforge(urls, workdir)
+    except (RuntimeError, subprocess.SubprocessError, httpx.HTTPError) as exc:
+        fleet.notes["contextforge"] = f"could not start: {str(exc)[:500]}"
+        report(f"fleet: contextforge failed to start: {str(exc)[:300]}")
+        return
+    started.append(cf.proc)
+    fleet.targets["contextforge"] = cf
+    report(f"fleet: contextforge up (pid {cf.proc.pid}), {len(urls)} gateways registered")

@@ -1,0 +1,67 @@
+"""The machine description recorded with every result: CPU, cores, RAM, kernel, versions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+__all__ = ["describe"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _mem_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return 0.0
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "unavailable"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+
+
+def _git_rev() -> str:
+    rev = _run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = _run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"])
+    return f"{rev}{'+dirty' if dirty else ''}"
+
+
+def describe(contextforge_python: Path | None) -> dict[str, Any]:
+    cf_version = "not installed"
+    if contextforge_python is not None and contextforge_python.exists():
+        cf_version = _run(
+            [
+                str(contextforge_python),
+                "-c",
+                "import importlib.metadata as m; print(m.version('mcp-contextforge-gateway'))",
+            ]
+        )
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "ram_gib": _mem_gib(),
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "giru": f"{importlib.metadata.version('giru')} ({_git_rev()})",
+        "contextforge": cf_version,
+        "wrk": _run(["wrk", "--version"]).split(" [")[0],
+        "aiohttp": importlib.metadata.version("aiohttp"),
+        "uvloop": importlib.metadata.version("uvloop"),
+    }

@@ -1,0 +1,53 @@
+-- wrk script: one JSON-RPC request per call over keep-alive connections, ids unique per run.
+-- wrk -s bench/mcp.lua URL -- <session-id|-> <token|-> <method> <tool|-> <protocol-version>
+-- Counts answers that are not HTTP 200 with a JSON-RPC "result" as bad; prints one JSON line.
+local threads = {}
+counter = 0
+bad = 0  -- a global: done() reads it per thread with thread:get
+local body_prefix, body_suffix, hdrs
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+function init(args)
+  local sid, token, method, tool, version = args[1], args[2], args[3], args[4], args[5]
+  hdrs = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["MCP-Protocol-Version"] = version,
+  }
+  if sid ~= "-" then hdrs["Mcp-Session-Id"] = sid end
+  if token ~= "-" then hdrs["Authorization"] = "Bearer " .. token end
+  local params = "{}"
+  if tool ~= "-" then
+    params = '{"name":"' .. tool .. '","arguments":{"text":"hello from wrk"}}'
+  end
+  body_prefix = '{"jsonrpc":"2.0","id":"w' .. tid .. '-'
+  body_suffix = '","method":"' .. method .. '","params":' .. params .. '}'
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format("POST", nil, hdrs, body_prefix .. counter .. body_suffix)
+end
+
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"result"', 1, true) then
+    bad = bad + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local total_bad = 0
+  for _, t in ipairs(threads) do total_bad = total_bad + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"bytes":%d,"bad":%d,"connect_errors":%d,' ..
+    '"read_errors":%d,"write_errors":%d,"status_errors":%d,"timeouts":%d,' ..
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"mean_us":%.1f,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.bytes, total_bad, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.mean, latency.max))
+end

@@ -1,0 +1,126 @@
+"""Result files: one JSON per scenario (`<date>-<scenario>.json`) and the `latest.md` summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["markdown", "write_json"]
+
+
+def write_json(outdir: Path, date: str, scenario: str, document: dict[str, Any]) -> Path:
+    path = outdir / f"{date}-{scenario}.json"
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return path
+
+
+def _ms(value: Any) -> str:
+    return f"{value / 1000:.3f}" if isinstance(value, int | float) else "–"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if not isinstance(value, int | float):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _machine(machine: dict[str, Any]) -> list[str]:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items()]
+    return lines
+
+
+def _tools_call(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | conc. | req/s | × direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
+        "| gateway CPU µs/call | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        ratio = p.get("throughput_vs_direct")
+        lines.append(
+            f"| {p['target']} | {p['concurrency']} | {_num(p['rps'])} "
+            f"| {f'{ratio:.3f}' if ratio is not None else '–'} "
+            f"| {_ms(p['p50_us'])} | {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} "
+            f"| {_ms(p.get('added_p99_us'))} | {_num(p.get('gateway_cpu_us_per_call'))} "
+            f"| {p['errors']} |"
+        )
+    return lines
+
+
+def _rate(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
+        "| gateway CPU µs/call | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        if "skipped" in p:
+            lines.append(f"| {p['target']} | skipped: {p['skipped']} | | | | | | |")
+            continue
+        lines.append(
+            f"| {p['target']} | {_num(p['achieved_rps'])} | {_ms(p['p50_us'])} "
+            f"| {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} | {_ms(p.get('added_p99_us'))} "
+            f"| {_num(p.get('gateway_cpu_us_per_call'))} | {p['errors']} |"
+        )
+    return lines
+
+
+def _tools_list(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | tools | response KiB | conc. | req/s | p50 ms | p99 ms "
+        "| gateway CPU µs/call | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['target']} | {p['tools']} | {_num(p['response_bytes'] / 1024, 1)} "
+            f"| {p['concurrency']} | {_num(p['rps'])} | {_ms(p['p50_us'])} | {_ms(p['p99_us'])} "
+            f"| {_num(p.get('gateway_cpu_us_per_call'))} | {p['errors']} |"
+        )
+    return lines
+
+
+def _sessions(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | sessions | RSS before KiB | RSS after KiB | KiB/session | sessions/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['target']} | {p['sessions']} | {_num(p['rss_before_kb'])} "
+            f"| {_num(p['rss_after_kb'])} | {p['kb_per_session']:.2f} "
+            f"| {_num(p['sessions_per_s'], 1)} |"
+        )
+    return lines
+
+
+_TABLES = {
+    "tools-call": ("1. tools/call, closed loop (wrk)", _tools_call),
+    "tools-call-rate": ("1b. tools/call, open loop at a fixed rate (asyncio client)", _rate),
+    "tools-list": ("2. tools/list over all upstream entries (wrk)", _tools_list),
+    "idle-sessions": ("3. RSS per idle legacy session", _sessions),
+}
+
+
+def markdown(
+    date: str,
+    machine: dict[str, Any],
+    setup: dict[str, Any],
+    results: dict[str, dict[str, Any]],
+    notes: list[str],
+) -> str:
+    lines = [f"# Giru benchmarks — {date}", "", "## Machine", "", *_machine(machine), ""]
+    lines += ["## Setup", ""]
+    lines += [f"- **{key}**: {value}" for key, value in setup.items()]
+    lines.append("")
+    for scenario, (title, table) in _TABLES.items():
+        result = results.get(scenario)
+        if result is None:
+            continue
+        lines += [f"## {title}", "", *table(result["points"]), ""]
+    if notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""The scenarios of issue 2, each returning plain dicts for the JSON result files."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.client import Endpoint, initialize, open_sessions, rate_run, stats
+from bench.fleet import LOAD_CPUS, Fleet, Target
+from bench.procs import cpu_seconds, rss_kb
+from bench.wrk import run_wrk
+
+__all__ = ["Durations", "idle_sessions", "tools_call", "tools_call_rate", "tools_list"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Durations:
+    warmup_s: float
+    run_s: float
+    rate_s: float
+    rate_rps: float
+    concurrency: tuple[int, ...]
+    list_concurrency: tuple[int, ...]
+    sessions: int
+
+
+def _session(endpoint: Endpoint) -> str | None:
+    async def go() -> str | None:
+        async with aiohttp.ClientSession() as http:
+            return await initialize(http, endpoint)
+
+    return asyncio.run(go()) if endpoint.stateful else None
+
+
+def _measured_wrk(
+    target: Target, fleet: Fleet, *, method: str, connections: int, d: Durations
+) -> dict[str, Any]:
+    """One wrk point: warm up, then measure with CPU time of the target and the upstreams."""
+    sid = _session(target.endpoint)
+    common = {"method": method, "session_id": sid, "cpus": LOAD_CPUS}
+    run_wrk(target.endpoint, connections=connections, seconds=d.warmup_s, **common)
+    gateway_cpu0 = cpu_seconds(target.proc.pid)
+    upstream_cpu0 = sum(cpu_seconds(p.pid) for p in fleet.upstreams)
+    result = run_wrk(target.endpoint, connections=connections, seconds=d.run_s, **common)
+    gateway_cpu = cpu_seconds(target.proc.pid) - gateway_cpu0
+    upstream_cpu = sum(cpu_seconds(p.pid) for p in fleet.upstreams) - upstream_cpu0
+    calls = max(result["requests"], 1)
+    point = {
+        "target": target.name,
+        "concurrency": connections,
+        "rps": result["rps"],
+        "requests": result["requests"],
+        "errors": result["errors"],
+        **{k: result[k] for k in ("p50_us", "p90_us", "p99_us", "p999_us", "mean_us", "max_us")},
+        "upstream_cpu_us_per_call": round(upstream_cpu / calls * 1e6, 1),
+        "rss_kb_after": rss_kb(target.proc.pid),
+    }
+    if target.kind == "gateway":
+        point["gateway_cpu_us_per_call"] = round(gateway_cpu / calls * 1e6, 1)
+        point["gateway_cpu_util"] = round(gateway_cpu / (result["duration_us"] / 1e6), 3)
+    return point
+
+
+def _added(points: list[dict[str, Any]]) -> None:
+    """Fill `added_p50_us` / `added_p99_us`: a gateway minus direct at the same concurrency."""
+    direct = {p["concurrency"]: p for p in points if p["target"] == "direct"}
+    for point in points:
+        base = direct.get(point["concurrency"])
+        if point["target"] != "direct" and base is not None:
+            point["added_p50_us"] = round(point["p50_us"] - base["p50_us"], 1)
+            point["added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
+            point["throughput_vs_direct"] = round(point["rps"] / base["rps"], 4)
+
+
+def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
+    """Scenario 1: tools/call closed loop at each concurrency, direct vs each gateway."""
+    points = []
+    for connections in d.concurrency:
+        for target in fleet.targets.values():
+            point = _measured_wrk(target, fleet, method="tools/call", connections=connections, d=d)
+            points.append(point)
+            say(
+                f"  tools/call {target.name:>12} c={connections:<3} {point['rps']:>9.1f} req/s "
+                f"p50 {point['p50_us'] / 1000:.3f} ms p99 {point['p99_us'] / 1000:.3f} ms "
+                f"errors {point['errors']}"
+            )
+    _added(points)
+    return {"points": points}
+
+
+def tools_call_rate(
+    fleet: Fleet, d: Durations, say: Say, max_rps: dict[str, float]
+) -> dict[str, Any]:
+    """Scenario 1b: open loop at `rate_rps`; a target whose closed-loop maximum is below 1.2x
+    that rate is skipped (it cannot keep up; its latency would be queueing, not overhead)."""
+    points: list[dict[str, Any]] = []
+    for target in fleet.targets.values():
+        ceiling = max_rps.get(target.name, 0.0)
+        if ceiling < d.rate_rps * 1.2:
+            points.append(
+                {"target": target.name, "skipped": f"saturates at {ceiling:.0f} req/s (closed loop)"}
+            )
+            say(f"  rate {d.rate_rps:.0f}/s {target.name:>12} skipped: max {ceiling:.0f} req/s")
+            continue
+        cpu0 = cpu_seconds(target.proc.pid)
+        result = asyncio.run(rate_run(target.endpoint, d.rate_rps, d.rate_s))
+        cpu = cpu_seconds(target.proc.pid) - cpu0
+        point = {
+            "target": target.name,
+            "target_rps": d.rate_rps,
+            "achieved_rps": result.achieved_rps,
+            "requests": result.requests,
+            "errors": result.errors,
+            **stats(result.latencies_us),
+        }
+        if target.kind == "gateway":
+            point["gateway_cpu_us_per_call"] = round(cpu / max(result.requests, 1) * 1e6, 1)
+        points.append(point)
+        say(
+            f"  rate {d.rate_rps:.0f}/s {target.name:>12} p50 {point['p50_us'] / 1000:.3f} ms "
+            f"p99 {point['p99_us'] / 1000:.3f} ms errors {result.errors}"
+        )
+    base = next((p for p in points if p["target"] == "direct" and "p50_us" in p), None)
+    for point in points:
+        if base is not None and point is not base and "p50_us" in point:
+            point["added_p50_us"] = round(point["p50_us"] - base["p50_us"], 1)
+            point["added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
+    return {"points": points}
+
+
+def _count_tools(endpoint: Endpoint) -> tuple[int, int]:
+    async def go() -> tuple[int, int]:
+        async with aiohttp.ClientSession() as http:
+            sid = await initialize(http, endpoint) if endpoint.stateful else None
+            body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            async with http.post(endpoint.url, data=body, headers=endpoint.headers(sid)) as r:
+                raw = await r.read()
+            message = orjson.loads(raw)
+            return len(message["result"]["tools"]), len(raw)
+
+    return asyncio.run(go())
+
+
+def tools_list(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
+    """Scenario 2: tools/list over every upstream entry (gateways) vs one upstream (direct)."""
+    points = []
+    for target in fleet.targets.values():
+        tools, size = _count_tools(target.endpoint)
+        for connections in d.list_concurrency:
+            point = _measured_wrk(target, fleet, method="tools/list", connections=connections, d=d)
+            point.update(tools=tools, response_bytes=size)
+            points.append(point)
+            say(
+                f"  tools/list {target.name:>12} c={connections:<3} {tools:>4} tools "
+                f"{point['rps']:>8.1f} req/s p50 {point['p50_us'] / 1000:.3f} ms "
+                f"p99 {point['p99_us'] / 1000:.3f} ms errors {point['errors']}"
+            )
+    return {"points": points}
+
+
+def idle_sessions(fleet: Fleet, count: int, say: Say) -> dict[str, Any]:
+    """Scenario 3: RSS growth per idle initialized session (after a warm-up of 50 sessions)."""
+    points = []
+    for target in fleet.targets.values():
+        if target.kind != "gateway":
+            continue
+        asyncio.run(open_sessions(target.endpoint, 50))
+        time.sleep(1.0)
+        before = rss_kb(target.proc.pid)
+        started = time.perf_counter()
+        opened = asyncio.run(open_sessions(target.endpoint, count))
+        elapsed = time.perf_counter() - started
+        time.sleep(1.0)
+        after = rss_kb(target.proc.pid)
+        point = {
+            "target": target.name,
+            "sessions": opened,
+            "rss_before_kb": before,
+            "rss_after_kb": after,
+            "kb_per_session": round((after - before) / max(opened, 1), 2),
+            "sessions_per_s": round(opened / elapsed, 1),
+        }
+        points.append(point)
+        say(
+            f"  sessions {target.name:>12} {opened} sessions: RSS {before} -> {after} KiB = "
+            f"{point['kb_per_session']} KiB/session ({point['sessions_per_s']} sessions/s)"
+        )
+    return {"points": points}
