@@ -99,37 +99,55 @@ def _profile(fleet: Fleet, seconds: int, outdir: Path, date: str) -> dict[str, A
     return profile_target(target, asyncio.run(session()), seconds, outdir, date)
 
 
+def _snapshot(ref: str, into: Path) -> Path:
+    """`git archive <ref> src/` into `into`: benchmark a commit while the work tree changes."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def _scenarios(
+    args: argparse.Namespace, d: Durations, fleet: Fleet, outdir: Path, date: str
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    wanted = set(args.scenario or SCENARIOS)
+    spec = fleet.spec
+    if "idle-sessions" in wanted:  # first: on fresh processes, before load leaves free heap
+        say(f"scenario 3: RSS per idle session ({d.sessions} sessions)")
+        results["idle-sessions"] = idle_sessions(fleet, d.sessions, say)
+    max_rps: dict[str, float] = {}
+    if "tools-call" in wanted or "tools-call-rate" in wanted:
+        say("scenario 1: tools/call direct vs gateways (closed loop)")
+        results["tools-call"] = tools_call(fleet, d, say)
+        for point in results["tools-call"]["points"]:
+            max_rps[point["target"]] = max(max_rps.get(point["target"], 0.0), point["rps"])
+    if "tools-call-rate" in wanted:
+        say(f"scenario 1b: tools/call at {d.rate_rps:g} req/s (open loop)")
+        results["tools-call-rate"] = tools_call_rate(fleet, d, say, max_rps)
+    if "tools-list" in wanted:
+        say(f"scenario 2: tools/list over {spec.servers} × {spec.tools_per_server} tools")
+        results["tools-list"] = tools_list(fleet, d, say)
+    if args.profile:
+        say(f"profile: py-spy on giru for {args.profile}s under c=16 tools/call")
+        profile = _profile(fleet, args.profile, outdir, date)
+        results["profile-giru"] = {"points": [], "profile": profile}
+    return results
+
+
 def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str]) -> None:
     date = datetime.date.today().isoformat()
-    spec = FleetSpec(contextforge=not args.no_contextforge)
-    machine = describe(CF_PYTHON if spec.contextforge else None)
+    machine = describe(None if args.no_contextforge else CF_PYTHON, args.giru_ref)
     say(f"machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['ram_gib']} GiB")
-    results: dict[str, dict[str, Any]] = {}
-    setup = _setup_text(d, spec, args.quick)
-    with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp, running_fleet(
-        spec, Path(tmp), say
-    ) as fleet:
-        notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
-        wanted = set(args.scenario or SCENARIOS)
-        max_rps: dict[str, float] = {}
-        if "tools-call" in wanted or "tools-call-rate" in wanted:
-            say("scenario 1: tools/call direct vs gateways (closed loop)")
-            results["tools-call"] = tools_call(fleet, d, say)
-            for point in results["tools-call"]["points"]:
-                max_rps[point["target"]] = max(max_rps.get(point["target"], 0.0), point["rps"])
-        if "tools-call-rate" in wanted:
-            say(f"scenario 1b: tools/call at {d.rate_rps:g} req/s (open loop)")
-            results["tools-call-rate"] = tools_call_rate(fleet, d, say, max_rps)
-        if "tools-list" in wanted:
-            say(f"scenario 2: tools/list over {spec.servers} × {spec.tools_per_server} tools")
-            results["tools-list"] = tools_list(fleet, d, say)
-        if "idle-sessions" in wanted:
-            say(f"scenario 3: RSS per idle session ({d.sessions} sessions)")
-            results["idle-sessions"] = idle_sessions(fleet, d.sessions, say)
-        if args.profile:
-            say(f"profile: py-spy on giru for {args.profile}s under c=16 tools/call")
-            profile = _profile(fleet, args.profile, outdir, date)
-            results["profile-giru"] = {"points": [], "profile": profile}
+    say(f"giru: {machine['giru']}")
+    with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
+        giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else None
+        spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src)
+        setup = _setup_text(d, spec, args.quick)
+        with running_fleet(spec, Path(tmp), say) as fleet:
+            notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
+            results = _scenarios(args, d, fleet, outdir, date)
     for scenario, result in results.items():
         document = {
             "scenario": scenario,
@@ -156,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=int, default=0, metavar="SECONDS", help="py-spy the gateway"
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
+    parser.add_argument(
+        "--giru-ref", default=None, help="benchmark this git ref's src/ instead of the work tree"
+    )
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)  # the asyncio client shares core 0 with wrk/upstreams
     notes = [] if args.no_setup else _setup(not args.no_contextforge)

@@ -11,7 +11,15 @@ from typing import Any
 import aiohttp
 import orjson
 
-__all__ = ["Endpoint", "RateResult", "initialize", "open_sessions", "rate_run", "stats"]
+__all__ = [
+    "Endpoint",
+    "RateResult",
+    "close_sessions",
+    "initialize",
+    "open_sessions",
+    "rate_run",
+    "stats",
+]
 
 PROTOCOL = "2025-06-18"
 _BASE_HEADERS = {
@@ -66,23 +74,38 @@ async def initialize(http: aiohttp.ClientSession, endpoint: Endpoint) -> str | N
     return sid
 
 
-async def open_sessions(endpoint: Endpoint, count: int, concurrency: int = 16) -> int:
-    """Open `count` initialized sessions (left idle, never deleted); returns how many succeeded."""
+async def open_sessions(endpoint: Endpoint, count: int, concurrency: int = 16) -> list[str]:
+    """Open `count` initialized sessions and leave them idle; returns their ids."""
     connector = aiohttp.TCPConnector(limit=concurrency)
-    opened = 0
+    opened: list[str] = []
     async with aiohttp.ClientSession(connector=connector) as http:
         todo = iter(range(count))
 
         async def worker() -> None:
-            nonlocal opened
             for _ in todo:
-                await initialize(http, endpoint)
-                opened += 1
+                sid = await initialize(http, endpoint)
+                if sid is not None:
+                    opened.append(sid)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(concurrency):
                 group.create_task(worker())
     return opened
+
+
+async def close_sessions(endpoint: Endpoint, session_ids: list[str], concurrency: int = 16) -> None:
+    """DELETE each session (so idle ones do not linger into the load scenarios)."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def one(sid: str) -> None:
+            async with gate, http.delete(endpoint.url, headers=endpoint.headers(sid)) as response:
+                await response.read()
+
+        async with asyncio.TaskGroup() as group:
+            for sid in session_ids:
+                group.create_task(one(sid))
 
 
 @dataclass

@@ -30,11 +30,12 @@ REPO = Path(__file__).resolve().parents[1]
 GIRU = REPO / ".venv" / "bin" / "giru"
 CF_DIR = REPO / ".tools" / "contextforge" / "venv"
 CF_PYTHON = CF_DIR / "bin" / "python"
-GATEWAY_CPUS = {1}
-LOAD_CPUS = {0}
+_PIN = os.environ.get("BENCH_PIN", "1") != "0"  # BENCH_PIN=0: let the scheduler place everything
+GATEWAY_CPUS = {1} if _PIN else {0, 1}
+LOAD_CPUS = {0} if _PIN else {0, 1}
 _GIRU_KEY = "bench-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
-_CF_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - loopback bench
+_CF_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class FleetSpec:
     processes: int = 5
     tools_per_server: int = 20
     contextforge: bool = True
+    giru_src: Path | None = None  # a snapshot's src/ to run instead of the work tree's
 
     def entry_names(self) -> list[str]:
         return [f"s{i:02d}" for i in range(self.servers)]
@@ -120,7 +122,11 @@ def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
     port = free_port()
     env = {"GIRU_BENCH_KEY": _GIRU_KEY, "GIRU_HTTP__PAGE_SIZE": "1000"}
     env.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
-    argv = [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    argv = [str(GIRU)]
+    if spec.giru_src is not None:  # the snapshot's package shadows the editable install
+        env["PYTHONPATH"] = str(spec.giru_src)
+        argv = [sys.executable, "-c", "from giru.cli.main import app; app()"]
+    argv += ["run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     proc = start("giru", argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
     wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)
     servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]

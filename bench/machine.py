@@ -36,13 +36,15 @@ def _run(argv: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
 
 
-def _git_rev() -> str:
+def _git_rev(ref: str | None) -> str:
+    if ref is not None:
+        return f"git {ref} = {_run(['git', '-C', str(REPO), 'rev-parse', '--short', ref])}"
     rev = _run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     dirty = _run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"])
-    return f"{rev}{'+dirty' if dirty else ''}"
+    return f"work tree at {rev}{' + uncommitted changes in src/' if dirty else ''}"
 
 
-def describe(contextforge_python: Path | None) -> dict[str, Any]:
+def describe(contextforge_python: Path | None, giru_ref: str | None = None) -> dict[str, Any]:
     cf_version = "not installed"
     if contextforge_python is not None and contextforge_python.exists():
         cf_version = _run(
@@ -59,7 +61,7 @@ def describe(contextforge_python: Path | None) -> dict[str, Any]:
         "kernel": platform.release(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "giru": f"{importlib.metadata.version('giru')} ({_git_rev()})",
+        "giru": f"{importlib.metadata.version('giru')} ({_git_rev(giru_ref)})",
         "contextforge": cf_version,
         "wrk": _run(["wrk", "--version"]).split(" [")[0],
         "aiohttp": importlib.metadata.version("aiohttp"),

@@ -1,9 +1,10 @@
 -- wrk script: one JSON-RPC request per call over keep-alive connections, ids unique per run.
--- wrk -s bench/mcp.lua URL -- <session-id|-> <token|-> <method> <tool|-> <protocol-version>
+-- wrk -s bench/mcp.lua URL -- <session-id|-> <token|-> <method> <tool|-> <protocol-version> <run>
 -- Counts answers that are not HTTP 200 with a JSON-RPC "result" as bad; prints one JSON line.
 local threads = {}
 counter = 0
-bad = 0  -- a global: done() reads it per thread with thread:get
+bad = 0  -- globals: done() reads them per thread with thread:get
+sample = ""
 local body_prefix, body_suffix, hdrs
 
 function setup(thread)
@@ -12,7 +13,7 @@ function setup(thread)
 end
 
 function init(args)
-  local sid, token, method, tool, version = args[1], args[2], args[3], args[4], args[5]
+  local sid, token, method, tool, version, run = args[1], args[2], args[3], args[4], args[5], args[6]
   hdrs = {
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",
@@ -24,7 +25,7 @@ function init(args)
   if tool ~= "-" then
     params = '{"name":"' .. tool .. '","arguments":{"text":"hello from wrk"}}'
   end
-  body_prefix = '{"jsonrpc":"2.0","id":"w' .. tid .. '-'
+  body_prefix = '{"jsonrpc":"2.0","id":"' .. run .. '-' .. tid .. '-'
   body_suffix = '","method":"' .. method .. '","params":' .. params .. '}'
 end
 
@@ -36,12 +37,17 @@ end
 function response(status, headers, body)
   if status ~= 200 or not string.find(body, '"result"', 1, true) then
     bad = bad + 1
+    if sample == "" then sample = status .. " " .. string.sub(body, 1, 200) end
   end
 end
 
 function done(summary, latency, requests)
-  local total_bad = 0
-  for _, t in ipairs(threads) do total_bad = total_bad + t:get("bad") end
+  local total_bad, first_bad = 0, ""
+  for _, t in ipairs(threads) do
+    total_bad = total_bad + t:get("bad")
+    if first_bad == "" then first_bad = t:get("sample") end
+  end
+  io.stderr:write("first bad answer: " .. first_bad .. "\n")
   local e = summary.errors
   io.write(string.format(
     '{"requests":%d,"duration_us":%d,"bytes":%d,"bad":%d,"connect_errors":%d,' ..

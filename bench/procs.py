@@ -99,7 +99,7 @@ def start(
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             cwd=cwd,
-            preexec_fn=pin,  # noqa: PLW1509 - setsid + affinity, nothing thread-unsafe
+            preexec_fn=pin,
             start_new_session=pin is None,
         )
     return Proc(name, process, log)

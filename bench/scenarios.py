@@ -11,7 +11,14 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.client import Endpoint, initialize, open_sessions, rate_run, stats
+from bench.client import (
+    Endpoint,
+    close_sessions,
+    initialize,
+    open_sessions,
+    rate_run,
+    stats,
+)
 from bench.fleet import LOAD_CPUS, Fleet, Target
 from bench.procs import cpu_seconds, rss_kb
 from bench.wrk import run_wrk
@@ -63,6 +70,9 @@ def _measured_wrk(
         "upstream_cpu_us_per_call": round(upstream_cpu / calls * 1e6, 1),
         "rss_kb_after": rss_kb(target.proc.pid),
     }
+    if result["errors"]:
+        keys = ("bad", "connect_errors", "read_errors", "write_errors", "timeouts", "first_bad")
+        point["error_detail"] = {k: result[k] for k in keys if result.get(k)}
     if target.kind == "gateway":
         point["gateway_cpu_us_per_call"] = round(gateway_cpu / calls * 1e6, 1)
         point["gateway_cpu_util"] = round(gateway_cpu / (result["duration_us"] / 1e6), 3)
@@ -106,7 +116,10 @@ def tools_call_rate(
         ceiling = max_rps.get(target.name, 0.0)
         if ceiling < d.rate_rps * 1.2:
             points.append(
-                {"target": target.name, "skipped": f"saturates at {ceiling:.0f} req/s (closed loop)"}
+                {
+                    "target": target.name,
+                    "skipped": f"saturates at {ceiling:.0f} req/s (closed loop)",
+                }
             )
             say(f"  rate {d.rate_rps:.0f}/s {target.name:>12} skipped: max {ceiling:.0f} req/s")
             continue
@@ -167,30 +180,33 @@ def tools_list(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
 
 
 def idle_sessions(fleet: Fleet, count: int, say: Say) -> dict[str, Any]:
-    """Scenario 3: RSS growth per idle initialized session (after a warm-up of 50 sessions)."""
+    """Scenario 3: RSS growth per idle initialized session, after a warm-up of 50 sessions;
+    every session is deleted afterwards."""
     points = []
     for target in fleet.targets.values():
         if target.kind != "gateway":
             continue
-        asyncio.run(open_sessions(target.endpoint, 50))
+        endpoint = target.endpoint
+        warm = asyncio.run(open_sessions(endpoint, 50))
         time.sleep(1.0)
         before = rss_kb(target.proc.pid)
         started = time.perf_counter()
-        opened = asyncio.run(open_sessions(target.endpoint, count))
+        opened = asyncio.run(open_sessions(endpoint, count))
         elapsed = time.perf_counter() - started
         time.sleep(1.0)
         after = rss_kb(target.proc.pid)
+        asyncio.run(close_sessions(endpoint, warm + opened))
         point = {
             "target": target.name,
-            "sessions": opened,
+            "sessions": len(opened),
             "rss_before_kb": before,
             "rss_after_kb": after,
-            "kb_per_session": round((after - before) / max(opened, 1), 2),
-            "sessions_per_s": round(opened / elapsed, 1),
+            "kb_per_session": round((after - before) / max(len(opened), 1), 2),
+            "sessions_per_s": round(len(opened) / elapsed, 1),
         }
         points.append(point)
         say(
-            f"  sessions {target.name:>12} {opened} sessions: RSS {before} -> {after} KiB = "
+            f"  sessions {target.name:>12} {len(opened)} sessions: RSS {before} -> {after} KiB = "
             f"{point['kb_per_session']} KiB/session ({point['sessions_per_s']} sessions/s)"
         )
     return {"points": points}

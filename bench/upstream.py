@@ -38,7 +38,11 @@ def build_tools(count: int) -> list[dict[str, Any]]:
     }
     names = ["echo", *(f"tool-{i:02d}" for i in range(1, count))]
     return [
-        {"name": name, "description": f"Benchmark tool {name}: echoes its input", "inputSchema": schema}
+        {
+            "name": name,
+            "description": f"Benchmark tool {name}: echoes its input",
+            "inputSchema": schema,
+        }
         for name in names[:count]
     ]
 

@@ -15,7 +15,7 @@ import asyncio
 import json
 import os
 import subprocess
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -25,6 +25,7 @@ from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.dispatcher import ProgressFnT
 
 from tests.peers import REPO_ROOT, TOOLS, node_env
 
@@ -41,7 +42,14 @@ __all__ = [
 ]
 
 ClientKind = Literal[
-    "py-legacy", "py-auto", "ts-sdk", "ts-v2-auto", "ts-v2-pinned", "go-sdk", "inspector"
+    "py-legacy",
+    "py-auto",
+    "ts-sdk",
+    "ts-v2-auto",
+    "ts-v2-pinned",
+    "go-sdk",
+    "go-sdk-2025",
+    "inspector",
 ]
 CLIENTS: Final[tuple[ClientKind, ...]] = (
     "py-legacy",
@@ -50,6 +58,7 @@ CLIENTS: Final[tuple[ClientKind, ...]] = (
     "ts-v2-auto",
     "ts-v2-pinned",
     "go-sdk",
+    "go-sdk-2025",
     "inspector",
 )
 
@@ -60,6 +69,7 @@ GO_CLIENT: Final = TOOLS.bin / "interop-goclient"
 INSPECTOR: Final = "@modelcontextprotocol/inspector"
 _INSPECTOR_ENTRY: Final = ("clients", "launcher", "build", "index.js")
 _CLIENT_TIMEOUT_S: Final = 90.0
+_INSPECTOR_TOOL_ERROR: Final = 5  # its exit code when the tool result has isError: true
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,8 @@ class Step:
     progress: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"op": self.op, "tool": self.tool, "args": dict(self.args), "progress": self.progress}
+        args = dict(self.args)
+        return {"op": self.op, "tool": self.tool, "args": args, "progress": self.progress}
 
 
 @dataclass
@@ -131,6 +142,7 @@ def _tag(kind: ClientKind) -> str:
         "ts-v2-auto": "v2-auto",
         "ts-v2-pinned": "v2-pinned",
         "go-sdk": "go",
+        "go-sdk-2025": "go",
         "inspector": "inspector",
     }[kind]
 
@@ -151,6 +163,9 @@ async def run_client(
     plan = json.dumps({"calls": [s.as_json() for s in steps]})
     if kind == "go-sdk":
         return await _subprocess([str(GO_CLIENT), url, api_key, plan], dict(os.environ))
+    if kind == "go-sdk-2025":
+        argv = [str(GO_CLIENT), url, api_key, plan, "2025-11-25"]
+        return await _subprocess(argv, dict(os.environ))
     if kind == "inspector":
         return await _inspector(url, api_key, steps, workdir)
     flavour = {"ts-sdk": "sdk", "ts-v2-auto": "v2-auto", "ts-v2-pinned": "v2-pinned"}[kind]
@@ -180,7 +195,8 @@ async def _subprocess(argv: Sequence[str], env: Mapping[str, str]) -> Summary:
     code, out, err = await _run(argv, env)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if code != 0 or not lines:
-        raise AssertionError(f"{argv[0]} exited {code} without a summary\n{out[-2000:]}\n{err[-2000:]}")
+        tail = f"{out[-2000:]}\n{err[-2000:]}"
+        raise AssertionError(f"{argv[0]} exited {code} without a summary\n{tail}")
     return Summary.from_json(lines[-1])
 
 
@@ -230,7 +246,7 @@ async def _python(kind: ClientKind, url: str, api_key: str, steps: Sequence[Step
                     break
             for step in steps:
                 summary.calls[step.op] = await _python_call(client, step)
-    except Exception as exc:  # noqa: BLE001 - recorded, asserted on by the test
+    except Exception as exc:  # recorded, asserted on by the test
         summary.error = _explain(exc)
     return summary
 
@@ -241,14 +257,12 @@ async def _python_call(client: Client, step: Step) -> Outcome:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         outcome.progress.append(progress)
 
-    callback: Callable[[float, float | None, str | None], Awaitable[None]] | None = (
-        on_progress if step.progress else None
-    )
+    callback: ProgressFnT | None = on_progress if step.progress else None
     try:
         result = await client.call_tool(
             step.tool, dict(step.args), read_timeout_seconds=30, progress_callback=callback
         )
-    except Exception as exc:  # noqa: BLE001 - recorded, asserted on by the test
+    except Exception as exc:  # recorded, asserted on by the test
         outcome.error = _explain(exc)
         return outcome
     outcome.ok = True
@@ -299,16 +313,19 @@ async def _inspector(url: str, api_key: str, steps: Sequence[Step], workdir: Pat
         summary.error = f"tools/list exited {code}: {(err or out)[-1500:]}"
         return summary
     summary.connected = True
-    summary.tools = [tool["name"] for tool in json.loads(out)["tools"]]
+    listed = json.loads(out)["result"]  # the CLI lists every page itself
+    summary.tools = [tool["name"] for tool in listed["tools"]]
+    if listed.get("nextCursor"):
+        summary.error = "the Inspector CLI printed only one page of tools/list"
     for step in steps:
         argv = [*base, "--method", "tools/call", "--tool-name", step.tool]
         argv += ["--tool-args-json", json.dumps(dict(step.args))]
         code, out, err = await _run(argv, env)
         outcome = Outcome()
-        if code != 0:
+        if code not in (0, _INSPECTOR_TOOL_ERROR):
             outcome.error = f"exit {code}: {(err or out)[-1500:]}"
         else:
-            result = json.loads(out)
+            result = json.loads(out)["result"]
             outcome.ok = True
             outcome.is_error = bool(result.get("isError"))
             outcome.text = "".join(

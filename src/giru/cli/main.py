@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,15 +22,20 @@ EXIT_CONFIG = 2
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Option(help="Manifest file or directory (hot-reloaded).")] = Path(
-        "examples/quickstart"
-    ),
-    listen: Annotated[str, typer.Option(help="HOST:PORT to serve on.")] = "127.0.0.1:8080",
-    log_format: Annotated[str, typer.Option(help="json or console.")] = "json",
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Manifest file or directory, hot-reloaded (env GIRU_CONFIG)."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT (env GIRU_LISTEN; default 127.0.0.1:8080).")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or console (env GIRU_LOG_FORMAT; default json).")
+    ] = None,
 ) -> None:
     """Start the gateway: /mcp, /mcp/<virtual-server>, /sse, /healthz, /readyz, /metrics."""
-
-    settings = Settings(config=config, listen=listen, log_format=log_format)
+    flags: dict[str, Any] = {"config": config, "listen": listen, "log_format": log_format}
+    settings = Settings(**{name: value for name, value in flags.items() if value is not None})
     try:
         loaded = load(settings.config)
     except ConfigError as exc:

@@ -24,8 +24,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "giru_mcp_request_duration_seconds",
-            "Time to answer an MCP request, by method and server.",
-            ["method", "server"],
+            "Time to answer an MCP request, by method.",
+            ["method"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -51,6 +51,7 @@ async function connectSdk() {
   return {
     client,
     version: () => transport.protocolVersion,
+    era: () => "legacy",
     call: (params, onprogress) =>
       client.callTool(params, undefined, { onprogress, timeout: 30000 }),
   };
@@ -70,7 +71,9 @@ async function connectV2(mode) {
   await client.connect(transport);
   return {
     client,
-    version: () => client.getNegotiatedProtocolVersion(),
+    // Modern connections have no handshake: the transport carries the per-request version.
+    version: () => client.getNegotiatedProtocolVersion() ?? transport.protocolVersion,
+    era: () => client.getProtocolEra(),
     call: (params, onprogress) => client.callTool(params, { onprogress, timeout: 30000 }),
   };
 }
@@ -88,6 +91,7 @@ try {
   else throw new Error(`unknown flavour ${flavour}`);
   summary.connected = true;
   summary.protocolVersion = session.version();
+  summary.era = session.era();
   let cursor;
   do {
     // every page: the aggregated /mcp has more tools than one page

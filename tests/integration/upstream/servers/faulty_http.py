@@ -31,13 +31,20 @@ async def _call(request_id: Any, name: str, arguments: dict[str, Any]) -> web.Re
     if name == "hang":
         await asyncio.Event().wait()
     if name == "html":
-        return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        page = "<html><body>502 Bad Gateway</body></html>"
+        return web.Response(text=page, content_type="text/html")
     if name == "not_json":
         return web.Response(text="this is not json", content_type=_JSON)
     if name == "wrong_id":
         return _reply(987_654, {"content": [], "isError": False})
     text = str(arguments.get("text", ""))
     return _reply(request_id, {"content": [{"type": "text", "text": text}], "isError": False})
+
+
+def _record(ledger: str, request_id: Any, name: Any) -> None:
+    """Append one line to the ledger (a tiny synchronous write: this is a test server)."""
+    with open(ledger, "a", encoding="utf-8") as sink:
+        sink.write(json.dumps({"id": request_id, "name": name}) + "\n")
 
 
 def _handler(ledger: str) -> Any:
@@ -60,8 +67,7 @@ def _handler(ledger: str) -> Any:
             tools = [{"name": n, "inputSchema": {"type": "object"}} for n in _TOOLS]
             return _reply(request_id, {"tools": tools})
         if method == "tools/call":
-            with open(ledger, "a", encoding="utf-8") as sink:
-                sink.write(json.dumps({"id": request_id, "name": params.get("name")}) + "\n")
+            _record(ledger, request_id, params.get("name"))
             return await _call(request_id, params["name"], params.get("arguments") or {})
         if method == "ping":
             return _reply(request_id, {})

@@ -5,10 +5,11 @@ LEDGER_PATH *before* doing anything else, so a test can prove that a rejected re
 an upstream side effect (BAD-INPUT: "reject before any upstream side effect").
 
 Tools: touch (answers `text`), strict (an `inputSchema` with required / enum / maxLength /
-additionalProperties:false), send_email and send_emaiI (a confusable pair), hang (never answers), big (a result line over 16 MiB), blocks (more
-content blocks than the gateway accepts), wrong_id (a response for an id nobody asked, then a
-duplicate, then the right one). tools/list also offers names outside the MCP tool-name set, which
-the gateway must drop at catalogue time.
+additionalProperties:false), send_email and send_emaiI (a confusable pair), hang (never
+answers), big (a result line over 16 MiB), blocks (more content blocks than the gateway
+accepts), wrong_id (a response for an id nobody asked, then the right one, then a duplicate).
+tools/list also offers names outside the MCP tool-name set, which the gateway must drop at
+catalogue time.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _handle(message: dict[str, Any], ledger: str) -> None:
     params = message.get("params") or {}
     if method == "initialize":
         info = {"name": "ledger", "version": "0"}
-        capabilities = {"tools": {}}
+        capabilities: dict[str, Any] = {"tools": {}}
         version = params.get("protocolVersion")
         _result(
             request_id,

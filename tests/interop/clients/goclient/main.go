@@ -1,9 +1,10 @@
 // Command goclient is the Go SDK (github.com/modelcontextprotocol/go-sdk) driver of the interop
-// matrix (tests/interop). Usage: goclient URL API_KEY PLAN_JSON
+// matrix (tests/interop). Usage: goclient URL API_KEY PLAN_JSON [PROTOCOL_VERSION]
 //
 // It connects over Streamable HTTP with the SDK defaults (2026-07-28 first, server/discover,
-// falling back to initialize), lists the tools, runs the plan's calls in order and prints one
-// JSON summary line on stdout. Per-call failures are recorded in the summary, not fatal.
+// falling back to initialize) or, given PROTOCOL_VERSION (e.g. 2025-11-25), with that version,
+// lists the tools, runs the plan's calls in order and prints one JSON summary line on stdout.
+// Per-call failures are recorded in the summary, not fatal.
 package main
 
 import (
@@ -60,9 +61,13 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: goclient URL API_KEY PLAN_JSON")
+	if len(os.Args) != 4 && len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: goclient URL API_KEY PLAN_JSON [PROTOCOL_VERSION]")
 		os.Exit(2)
+	}
+	version := ""
+	if len(os.Args) == 5 {
+		version = os.Args[4]
 	}
 	url, key := os.Args[1], os.Args[2]
 	var p plan
@@ -70,12 +75,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bad plan:", err)
 		os.Exit(2)
 	}
-	out := run(url, key, p)
+	out := run(url, key, p, version)
 	line, _ := json.Marshal(out)
 	fmt.Println(string(line))
 }
 
-func run(url, key string, p plan) *summary {
+func run(url, key string, p plan, version string) *summary {
 	out := &summary{Client: "go-sdk", Tools: []string{}, Calls: map[string]*outcome{}}
 	var mu sync.Mutex
 	progress := map[string][]float64{}
@@ -119,7 +124,7 @@ func run(url, key string, p plan) *summary {
 		HTTPClient: &http.Client{Transport: bearer{key: key, base: http.DefaultTransport}},
 		MaxRetries: -1,
 	}
-	session, err := client.Connect(ctx, transport, nil)
+	session, err := client.Connect(ctx, transport, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		out.Error = "connect: " + err.Error()
 		return out
@@ -156,10 +161,31 @@ func run(url, key string, p plan) *summary {
 				}
 			}
 		}
-		mu.Lock()
-		o.Progress = progress[token]
-		mu.Unlock()
+		if c.Progress {
+			// The SDK runs notification handlers concurrently with the response: let the
+			// progress notifications sent before the result land (quiet for 150ms, at most 2s).
+			o.Progress = settle(&mu, progress, token)
+		}
 		out.Calls[c.Op] = o
 	}
 	return out
+}
+
+func settle(mu *sync.Mutex, progress map[string][]float64, token string) []float64 {
+	deadline := time.Now().Add(2 * time.Second)
+	last, quietSince := -1, time.Now()
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(progress[token])
+		mu.Unlock()
+		if n != last {
+			last, quietSince = n, time.Now()
+		} else if time.Since(quietSince) >= 150*time.Millisecond {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]float64(nil), progress[token]...)
 }

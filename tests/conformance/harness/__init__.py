@@ -1,0 +1,1 @@
+"""Harnesses for `conformance client --command`: Giru in front of the suite's mock server."""
