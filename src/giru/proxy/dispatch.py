@@ -84,7 +84,7 @@ class Dispatcher:
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
-        self._metrics.latency.labels(method, "").observe(time.perf_counter() - started)
+        self._metrics.latency.labels(method).observe(time.perf_counter() - started)
         if method != "tools/call":
             self._metrics.requests.labels(method, "", "", outcome).inc()
         return response
