@@ -65,7 +65,7 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "mode": "quick smoke" if quick else "full",
         "upstream": (
             f"{spec.processes} fake MCP servers (bench/upstream.py: asyncio+uvloop+httptools+"
-            f"orjson, stateless JSON), {spec.servers} upstream entries × "
+            f"orjson, stateless JSON), {spec.servers} upstream entries x "
             f"{spec.tools_per_server} tools; calls go to entry s00 (`echo`)"
         ),
         "cores": "gateway alone on core 1; upstreams + load generators on core 0",
@@ -127,7 +127,7 @@ def _scenarios(
         say(f"scenario 1b: tools/call at {d.rate_rps:g} req/s (open loop)")
         results["tools-call-rate"] = tools_call_rate(fleet, d, say, max_rps)
     if "tools-list" in wanted:
-        say(f"scenario 2: tools/list over {spec.servers} × {spec.tools_per_server} tools")
+        say(f"scenario 2: tools/list over {spec.servers} x {spec.tools_per_server} tools")
         results["tools-list"] = tools_list(fleet, d, say)
     if args.profile:
         say(f"profile: py-spy on giru for {args.profile}s under c=16 tools/call")

@@ -160,6 +160,7 @@ def _cf_env(workdir: Path, port: int) -> dict[str, str]:
         "PLUGINS_ENABLED": "false",
         "OBSERVABILITY_ENABLED": "false",
         "USE_STATEFUL_SESSIONS": "true",
+        "RATE_LIMITING_ENABLED": "false",
         "LOG_LEVEL": "ERROR",
     }
 

@@ -17,12 +17,12 @@ def write_json(outdir: Path, date: str, scenario: str, document: dict[str, Any])
 
 
 def _ms(value: Any) -> str:
-    return f"{value / 1000:.3f}" if isinstance(value, int | float) else "–"
+    return f"{value / 1000:.3f}" if isinstance(value, int | float) else "-"
 
 
 def _num(value: Any, digits: int = 0) -> str:
     if not isinstance(value, int | float):
-        return "–"
+        return "-"
     return f"{value:,.{digits}f}"
 
 
@@ -34,7 +34,7 @@ def _machine(machine: dict[str, Any]) -> list[str]:
 
 def _tools_call(points: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| target | conc. | req/s | × direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
+        "| target | conc. | req/s | x direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
         "| gateway CPU µs/call | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -42,7 +42,7 @@ def _tools_call(points: list[dict[str, Any]]) -> list[str]:
         ratio = p.get("throughput_vs_direct")
         lines.append(
             f"| {p['target']} | {p['concurrency']} | {_num(p['rps'])} "
-            f"| {f'{ratio:.3f}' if ratio is not None else '–'} "
+            f"| {f'{ratio:.3f}' if ratio is not None else '-'} "
             f"| {_ms(p['p50_us'])} | {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} "
             f"| {_ms(p.get('added_p99_us'))} | {_num(p.get('gateway_cpu_us_per_call'))} "
             f"| {p['errors']} |"

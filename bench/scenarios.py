@@ -156,8 +156,15 @@ def _count_tools(endpoint: Endpoint) -> tuple[int, int]:
             body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
             async with http.post(endpoint.url, data=body, headers=endpoint.headers(sid)) as r:
                 raw = await r.read()
-            message = orjson.loads(raw)
-            return len(message["result"]["tools"]), len(raw)
+                sse = r.content_type == "text/event-stream"
+            data = raw
+            if sse:  # the JSON-RPC answer is the last `data:` line
+                data = [ln for ln in raw.splitlines() if ln.startswith(b"data:")][-1][5:]
+            try:
+                message = orjson.loads(data)
+                return len(message["result"]["tools"]), len(raw)
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise RuntimeError(f"{endpoint.name}: tools/list answered {raw[:300]!r}") from exc
 
     return asyncio.run(go())
 

@@ -26,6 +26,7 @@ from giru.telemetry.metrics import Metrics
 __all__ = ["GiruApp", "build_endpoints", "serve"]
 
 _log = structlog.get_logger(__name__)
+_SWEEP_INTERVAL_S = 30.0
 
 
 def build_endpoints(config: Config) -> dict[str, Endpoint]:
@@ -86,12 +87,14 @@ class GiruApp:
                 watcher = tasks.create_task(
                     watch(self.settings.config, self._reload, current=self.config)
                 )
+                sweeper = tasks.create_task(_sweep_sessions(gateway))
                 self.gateway = gateway
                 try:
                     yield gateway
                 finally:
                     self.gateway = None
                     watcher.cancel()
+                    sweeper.cancel()
 
     def _gateway(self, http: aiohttp.ClientSession, metrics: Metrics) -> Gateway:
         holder: dict[str, Gateway] = {}
@@ -134,6 +137,13 @@ class GiruApp:
     def _verifier(gateway: Gateway) -> KeyVerifier | None:
         current = gateway.authenticator
         return current.verifier if isinstance(current, ClientDirectory) else None
+
+
+async def _sweep_sessions(gateway: Gateway) -> None:
+    """Close idle sessions even when nobody touches them again (BAD-INPUT S15)."""
+    while True:
+        await asyncio.sleep(_SWEEP_INTERVAL_S)
+        gateway.sessions.expire()
 
 
 def serve(settings: Settings, *, config: Config | None = None) -> None:

@@ -107,6 +107,26 @@ async def test_sampling_and_elicitation_round_trip_through_the_gateway(
         assert _text(await client.call_tool("ask", {})) == "accept:Ada"
 
 
+async def test_modern_client_answers_a_legacy_upstreams_sampling_via_input_required(
+    giru: RunningGiru,
+) -> None:
+    """The stdio upstream speaks 2025-11-25 and asks mid-call; the 2026-07-28 client gets
+    `input_required`, answers on retry, and the parked upstream call completes."""
+    async with (
+        create_mcp_http_client(headers=giru.headers) as http,
+        Client(
+            streamable_http_client(giru.url("/mcp/solo"), http_client=http),
+            mode="2026-07-28",
+            sampling_callback=_sample,
+            elicitation_callback=_elicit,
+        ) as client,
+    ):
+        assert client.protocol_version == "2026-07-28"
+        assert _text(await client.call_tool("sample", {"prompt": "q"})) == "from the client model"
+        assert _text(await client.call_tool("ask", {})) == "accept:Ada"
+        assert _text(await client.call_tool("echo", {"text": "plain"})) == "plain"
+
+
 async def test_unknown_tool_is_an_error_and_the_session_goes_on(giru: RunningGiru) -> None:
     async with connect(giru, "/mcp/solo") as client:
         with pytest.raises(MCPError, match="Unknown tool: nope") as caught:

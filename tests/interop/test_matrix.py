@@ -22,24 +22,23 @@ server-filesystem over stdio; the go-sdk conformance fixture over Streamable HTT
 test calls everything-http's echo, go-legacy's progress and elicitation tools and
 everything-stdio's sampling tool through it).
 
-Documented expectations: every (client, upstream, op) cell passes except these, which are
-asserted to *not* complete the round trip (a fix makes the test fail: update this table):
+2026-07-28 clients get sampling and elicitation from legacy upstreams through Giru's MRTR
+translation (docs/protocol/eras.md section 5): the upstream's server->client request becomes an
+`input_required` result, the client's SDK fulfils it with the same handlers and retries.
 
-1. sampling + elicitation, 2026-07-28 clients (py-auto, ts-v2-auto, ts-v2-pinned, go-sdk) x
-   everything-*, go-legacy, aggregated: no server->client requests exist in that era; Giru would
-   have to turn the upstream's `sampling/createMessage` / `elicitation/create` into an MRTR
-   `input_required` result (docs/protocol/eras.md section 5). Giru has no MRTR yet: it answers
-   the upstream -32601 "the client cannot receive requests" and the tool returns an error result.
-2. sampling + elicitation, every client x go-stateless: the stateless fixture cannot send
+Documented expectations: every (client, upstream, op) cell passes except these, which are
+asserted to *not* complete the round trip (a fix makes the test fail: update this list):
+
+1. sampling + elicitation, every client x go-stateless: the stateless fixture cannot send
    server->client requests (no session); `test_sampling` / `test_elicitation` fail there even
    without Giru (docs/development/peers.md, direct baseline). Its MRTR tools
    (`test_input_required_result_*`) would need MRTR in Giru's upstream connector (not yet).
-3. sampling, inspector x everything-*, go-legacy, aggregated: the non-interactive CLI cannot
+2. sampling, inspector x everything-*, go-legacy, aggregated: the non-interactive CLI cannot
    answer `sampling/createMessage` (error result, CLI exit 5). It does answer
    `elicitation/create`, with `cancel`: that round trip is asserted (the upstream reports it).
-4. progress values, inspector x all: the CLI prints only the final result; the call must
+3. progress values, inspector x all: the CLI prints only the final result; the call must
    succeed, the notifications are not observable.
-5. progress, sampling, elicitation x memory, filesystem: those servers have no such tools (not
+4. progress, sampling, elicitation x memory, filesystem: those servers have no such tools (not
    run); memory runs create + search, filesystem list + read.
 
 server-filesystem "roots": Giru declares only `sampling` and `elicitation` upstream and does not
@@ -103,8 +102,6 @@ def expected_gap(client: ClientKind, upstream: str, op: str) -> str | None:
             return "the stateless fixture cannot send server->client requests"
         if client == "inspector" and op == "sampling":
             return "the Inspector CLI cannot answer sampling requests"
-        if client in MODERN_CLIENTS:
-            return "2026-07-28 client: Giru does not translate upstream requests to MRTR yet"
     return None
 
 
@@ -366,7 +363,7 @@ async def test_interop(matrix: Matrix, client: ClientKind, upstream: str, tmp_pa
         else:  # the gap shows as a clean error, not a hang or a crash of the session
             assert outcome.error or outcome.is_error, _describe(summary, step.op)
     assert not now_working, f"update the expectations table: {now_working}"
-    if client in LEGACY_CLIENTS and upstream in INTERACTIVE_UPSTREAMS:
+    if client != "inspector" and upstream in INTERACTIVE_UPSTREAMS:
         assert (summary.sampled, summary.elicited) == (1, 1), summary.raw or summary
     else:
         assert (summary.sampled, summary.elicited) == (0, 0), summary.raw or summary

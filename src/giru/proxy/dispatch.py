@@ -27,6 +27,12 @@ _log = structlog.get_logger(__name__)
 SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
 RESOURCE_NOT_FOUND: Final = -32002
 _RESERVED_META: Final = "io.modelcontextprotocol/"
+_MAX_INPUT_ROUNDS: Final = 8
+# Methods 2026-07-28 removed: served through a legacy-era upstream session. Everything else
+# prefers the modern era (stateless upstream, server->client requests as input_required).
+_LEGACY_ONLY: Final = frozenset(
+    {"resources/subscribe", "resources/unsubscribe", "logging/setLevel", "ping"}
+)
 _LISTS: Final = {
     "tools/list": ("tools", "tools"),
     "prompts/list": ("prompts", "prompts"),
@@ -169,7 +175,7 @@ class Dispatcher:
     async def _set_level(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         for server in ctx.view.servers:
             try:
-                session = await self._pool.session(server)
+                session = await self._pool.session(server, "legacy")
                 if "logging" in (session.initialize_result.get("capabilities") or {}):
                     await session.request("logging/setLevel", message.params)
             except UpstreamError as exc:
@@ -187,12 +193,20 @@ class Dispatcher:
         """Send the request to `server` and answer with its response under the client's id."""
         sink = _Relay(ctx.relay)
         try:
-            session = await self._pool.session(server, ctx.era)
+            prefer: Era = "legacy" if message.method in _LEGACY_ONLY else "modern"
+            session = await self._pool.session(server, prefer)
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
             response = await session.request(
                 message.method or "", params, on_message=sink, headers=headers
             )
+            for _ in range(_MAX_INPUT_ROUNDS):
+                if ctx.era == "modern" or ctx.relay is None or not _needs_input(response):
+                    break
+                retry = await _ask_legacy_client(ctx.relay, response["result"], params)
+                response = await session.request(
+                    message.method or "", retry, on_message=sink, headers=headers
+                )
         except UpstreamError as exc:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
             return jsonrpc.error_response(
@@ -202,6 +216,38 @@ class Dispatcher:
                 {"reason": exc.code, "server": server},
             )
         return {**response, "id": message.id}
+
+
+def _needs_input(response: dict[str, Any]) -> bool:
+    result = response.get("result")
+    return isinstance(result, dict) and result.get("resultType") == "input_required"
+
+
+async def _ask_legacy_client(
+    relay: MessageSink, result: dict[str, Any], params: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A modern upstream's `input_required` becomes real requests on a legacy client's session;
+    the answers go back upstream on the retry, with the upstream's `requestState` untouched."""
+    answers: dict[str, Any] = {}
+    requests = result.get("inputRequests")
+    for key, asked in (requests if isinstance(requests, dict) else {}).items():
+        if not isinstance(asked, dict):
+            continue
+        answer = await relay(
+            {
+                "jsonrpc": "2.0",
+                "id": key,
+                "method": asked.get("method"),
+                "params": asked.get("params"),
+            }
+        )
+        if answer is not None and isinstance(answer.get("result"), dict):
+            answers[key] = answer["result"]
+    retry = {k: v for k, v in (params or {}).items() if k not in ("inputResponses", "requestState")}
+    retry["inputResponses"] = answers
+    if "requestState" in result:
+        retry["requestState"] = result["requestState"]
+    return retry
 
 
 def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -362,6 +362,7 @@ class Gateway:
         )
 
     async def aclose(self) -> None:
+        self.modern.close()
         refreshes = list(self._refreshes.values())
         for task in refreshes:
             task.cancel()

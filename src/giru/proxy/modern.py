@@ -21,9 +21,11 @@ from giru.mcp.headers import (
     validate_param_headers,
 )
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
+from giru.mcp.versions import RequestEnvelope
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
 from giru.proxy.listen import ListenHub
+from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
 
 __all__ = ["ModernHttp"]
 
@@ -58,6 +60,10 @@ class ModernHttp:
     def __init__(self, dispatcher: Dispatcher, listens: ListenHub) -> None:
         self._dispatcher = dispatcher
         self._listens = listens
+        self._parked = ParkedCalls()
+
+    def close(self) -> None:
+        self._parked.close()
 
     async def post(
         self, request: Request, send: Send, view: View, client: str, message: Message
@@ -92,7 +98,7 @@ class ModernHttp:
         ctx = CallContext(
             view=view, client=client, protocol_version=envelope.protocol_version, era="modern"
         )
-        await self._call(request, send, ctx, message, envelope.log_level)
+        await self._call(request, send, ctx, message, envelope)
 
     async def _call(
         self,
@@ -100,68 +106,124 @@ class ModernHttp:
         send: Send,
         ctx: CallContext,
         message: Message,
-        log_level: str | None,
+        envelope: RequestEnvelope,
     ) -> None:
-        events: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+        state = (message.params or {}).get("requestState")
+        if isinstance(state, str) and state.startswith(STATE_PREFIX):
+            run = self._resume(ctx.client, message, state)
+        else:
+            run = self._start(ctx, message, envelope)
+        waiting = asyncio.get_running_loop().create_task(request.wait_disconnect())
+        parked = False
+        try:
+            parked = await self._respond(send, run, waiting, message)
+        finally:
+            waiting.cancel()
+            if not parked:
+                run.task.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
 
-        async def relay(notification: dict[str, Any]) -> dict[str, Any] | None:
-            if "id" in notification:  # no server->client requests in this era
-                return jsonrpc.error_response(
-                    notification["id"], METHOD_NOT_FOUND, "the client cannot receive requests"
-                )
-            if notification.get("method") == "notifications/message" and not _wanted_log(
-                notification, log_level
+    def _start(self, ctx: CallContext, message: Message, envelope: RequestEnvelope) -> Run:
+        capabilities = envelope.client_capabilities
+        holder: list[Run] = []
+
+        async def relay(sent: dict[str, Any]) -> dict[str, Any] | None:
+            run = holder[0]
+            if "id" in sent:
+                return await self._ask(run, sent, capabilities)
+            if sent.get("method") == "notifications/message" and not _wanted_log(
+                sent, envelope.log_level
             ):
                 return None  # log messages only for requests that opted in, at their level
-            await events.put(jsonrpc.dumps(notification))
+            await run.out.put(jsonrpc.dumps(sent))
             return None
 
         ctx.relay = relay
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._dispatcher.dispatch(ctx, message))
-        waiting = loop.create_task(request.wait_disconnect())
+        task = asyncio.get_running_loop().create_task(self._dispatcher.dispatch(ctx, message))
+        holder.append(Run(client=ctx.client, task=task))
+        return holder[0]
+
+    async def _ask(
+        self, run: Run, request: dict[str, Any], capabilities: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A legacy upstream asks the client: becomes `input_required` for the modern client."""
+        method = str(request.get("method"))
+        needed = required_capability(method)
+        if method == "ping":
+            return jsonrpc.result_response(request["id"], {})
+        if needed is None or needed not in capabilities:
+            return jsonrpc.error_response(
+                request["id"], METHOD_NOT_FOUND, f"the client does not support {method[:64]}"
+            )
+        ask = Ask(self._parked.next_key(), request, asyncio.get_running_loop().create_future())
+        run.asks[ask.key] = ask
+        await run.out.put(ask)
         try:
-            await self._respond(send, task, waiting, events, message)
+            result = await ask.future
         finally:
-            for pending in (task, waiting):
-                pending.cancel()
-            await asyncio.gather(task, waiting, return_exceptions=True)
+            run.asks.pop(ask.key, None)
+        return jsonrpc.result_response(request["id"], result)
+
+    def _resume(self, client: str, message: Message, state: str) -> Run:
+        run = self._parked.resume(state, client, message.id)
+        answers = (message.params or {}).get("inputResponses")
+        if not isinstance(answers, dict):
+            answers = {}
+        for key, ask in list(run.asks.items()):
+            answer = answers.get(key)
+            if isinstance(answer, dict) and not ask.future.done():
+                ask.future.set_result(answer)
+            elif not ask.future.done():
+                run.out.put_nowait(ask)  # not answered: ask again
+        return run
 
     async def _respond(
-        self,
-        send: Send,
-        task: asyncio.Task[dict[str, Any]],
-        waiting: asyncio.Task[None],
-        events: asyncio.Queue[bytes],
-        message: Message,
-    ) -> None:
-        first = asyncio.get_running_loop().create_task(events.get())
-        try:
-            await asyncio.wait({task, first, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            first.cancel()
-        if waiting.done():
-            _log.info("modern_request_cancelled", method=message.method)  # stream close = cancel
-            return
-        if task.done() and events.empty() and not (first.done() and not first.cancelled()):
-            response = _finish(message, task.result())
-            await send_json(send, _status(response), response)
-            return
-        await send_sse_start(send)
-        if first.done() and not first.cancelled():
-            await send_sse_event(send, first.result())
-        while not task.done() or not events.empty():
-            getter = asyncio.get_running_loop().create_task(events.get())
-            await asyncio.wait({task, getter, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            if getter.done():
-                await send_sse_event(send, getter.result())
-            else:
+        self, send: Send, run: Run, waiting: asyncio.Task[None], message: Message
+    ) -> bool:
+        """Stream the run to the client; True when it was parked for the client's input."""
+        streaming = False
+        loop = asyncio.get_running_loop()
+        while True:
+            getter = loop.create_task(run.out.get())
+            await asyncio.wait({run.task, getter, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
                 getter.cancel()
+                await asyncio.gather(getter, return_exceptions=True)
             if waiting.done():
-                return
-        await send_sse_event(send, jsonrpc.dumps(_finish(message, task.result())))
-        with contextlib.suppress(OSError, RuntimeError):
-            await send({"type": "http.response.body", "body": b""})
+                _log.info("modern_request_cancelled", method=message.method)  # close = cancel
+                return False
+            item = getter.result() if getter.done() and not getter.cancelled() else None
+            if isinstance(item, Ask):
+                state = self._parked.park(run)
+                question = {
+                    "method": item.request.get("method"),
+                    "params": item.request.get("params"),
+                }
+                result = {
+                    "resultType": "input_required",
+                    "inputRequests": {item.key: question},
+                    "requestState": state,
+                }
+                await _answer(send, jsonrpc.result_response(message.id, result), streaming)
+                return True
+            if item is not None:
+                if not streaming:
+                    await send_sse_start(send)
+                    streaming = True
+                await send_sse_event(send, item)
+            elif run.task.done() and run.out.empty():
+                response = {**run.task.result(), "id": message.id}  # a retry has a new id
+                await _answer(send, _finish(message, response), streaming)
+                return False
+
+
+async def _answer(send: Send, response: dict[str, Any], streaming: bool) -> None:
+    if not streaming:
+        await send_json(send, _status(response), response)
+        return
+    await send_sse_event(send, jsonrpc.dumps(response))
+    with contextlib.suppress(OSError, RuntimeError):
+        await send({"type": "http.response.body", "body": b""})
 
 
 _LEVELS: Final = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")

@@ -36,6 +36,11 @@ __all__ = [
 _log = structlog.get_logger(__name__)
 SESSION_HEADER: Final = "mcp-session-id"
 _PRIMING_FROM: Final = "2025-11-25"
+_CAPABILITY_OF: Final = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
 
 ContextFactory = Callable[[Session, MessageSink | None], CallContext]
 Dispatch = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -138,6 +143,14 @@ def _resumable(session: Session, last_event_id: str) -> tuple[EventStream, int]:
 
 async def relay_to(session: Session, stream: EventStream, message: dict[str, Any]) -> Any:
     if "id" in message and "method" in message:
+        needed = _CAPABILITY_OF.get(message["method"])
+        if needed is not None and needed not in session.client_capabilities:
+            # never ask a client for what it did not declare: it would not answer (hang)
+            return jsonrpc.error_response(
+                message["id"],
+                jsonrpc.METHOD_NOT_FOUND,
+                f"the client did not declare the {needed} capability",
+            )
         return await session.ask_client(stream, message)
     await stream.push(jsonrpc.dumps(message))
     return None

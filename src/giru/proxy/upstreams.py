@@ -16,7 +16,7 @@ import structlog
 
 from giru.errors import UpstreamUnavailableError
 from giru.mcp import jsonrpc
-from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era
+from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era, era_of
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
@@ -66,8 +66,11 @@ class UpstreamPool:
         return self._specs
 
     async def session(self, server: str, era: Era = "legacy") -> UpstreamSession:
-        """The shared session with `server` for clients of `era` (an upstream that does not
-        speak that era is reached in the other one: the connector falls back)."""
+        """The shared session with `server` in `era` when it speaks it (the connector falls
+        back to the other era otherwise)."""
+        spec = self._specs.get(server)
+        if spec is not None and spec.transport != "streamable-http":
+            era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
         key = (server, era)
         existing = self._sessions.get(key)
         if existing is not None:
@@ -102,7 +105,13 @@ class UpstreamPool:
             raise UpstreamUnavailableError(server, "upstream is unavailable") from exc
         self._failed_at.pop(key, None)
         self._metrics.upstream_up.labels(server).set(1)
+        actual: Era = "modern" if era_of(session.protocol_version) == "modern" else "legacy"
+        existing = self._sessions.get((server, actual))
+        if actual != era and existing is not None:
+            await self._close(session)  # the server only speaks `actual`: one session is enough
+            session = existing
         self._sessions[key] = session
+        self._sessions[(server, actual)] = session
         return session
 
     def _unsolicited_sink(self, server: str) -> MessageSink:
@@ -129,7 +138,7 @@ class UpstreamPool:
         for key in [k for k in self._sessions.keys() | self._failed_at.keys() if k[0] in changed]:
             self._failed_at.pop(key, None)
             session = self._sessions.pop(key, None)
-            if session is not None:
+            if session is not None and session not in self._sessions.values():
                 await self._close(session)
         return {name for name in changed if name in specs}
 
@@ -140,6 +149,7 @@ class UpstreamPool:
             _log.warning("upstream_close_failed", server=session.server, error=str(exc))
 
     async def aclose(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
+        sessions = list({id(s): s for s in self._sessions.values()}.values())
+        self._sessions = {}
         for session in sessions:
             await self._close(session)

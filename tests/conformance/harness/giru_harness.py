@@ -11,7 +11,7 @@ mock server therefore records *Giru's* behaviour as an MCP client. The exit code
 
 With GIRU_HARNESS_REPORT_DIR set, it also writes `<dir>/<scenario>@<version>.json`: the client's
 exit code, Giru's log tail and, for `tools_call`, the content Giru returns for `add_numbers`
-(called once more with the Python SDK after the reference client, in the same era).
+(called once more with the Python SDK after the reference client succeeded, in the same era).
 """
 
 from __future__ import annotations
@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         with run_giru(manifests(args.upstream), workdir, ready_timeout=15.0) as running:
             url = running.url(f"/mcp/{VIRTUAL_SERVER}")
             done = run_client(args.client, url)
-            extra = verify(scenario, version, url) if report_dir else {}
+            # Only after the reference client succeeded: its tools/call came first, so the
+            # mock's checks (which look at the first call) judge the reference client's call.
+            extra = verify(scenario, version, url) if report_dir and done.returncode == 0 else {}
         log = running.log.read_text(errors="replace")
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)

@@ -1,0 +1,113 @@
+"""Multi-round-trip requests for modern clients of legacy upstreams (2026-07-28 `input_required`).
+
+A legacy upstream asks the client mid-call (sampling, elicitation, roots). A modern client cannot
+receive requests, so Giru answers the call with an `input_required` result carrying the question
+and a sealed `requestState`, keeps the upstream call parked, and resumes it when the client
+retries with `inputResponses`. The state is an HMAC over the parked call's id, the client and an
+expiry: possession alone is not enough, and tampering is detected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from giru.mcp.jsonrpc import INVALID_PARAMS, JsonRpcError
+
+__all__ = ["STATE_PREFIX", "Ask", "ParkedCalls", "Run", "required_capability"]
+
+STATE_PREFIX: Final = "giru1."
+_TTL_S: Final = 120.0
+_MAX_PARKED: Final = 10_000
+_CAPABILITY: Final = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
+
+
+def required_capability(method: str) -> str | None:
+    return _CAPABILITY.get(method)
+
+
+@dataclass(eq=False)
+class Ask:
+    """One server->client request waiting for the client's answer."""
+
+    key: str
+    request: dict[str, Any]
+    future: asyncio.Future[dict[str, Any]]
+
+
+@dataclass(eq=False)
+class Run:
+    """One modern call in flight: its dispatch task and what it emits towards the client."""
+
+    client: str
+    task: asyncio.Task[dict[str, Any]]
+    out: asyncio.Queue[bytes | Ask] = field(default_factory=lambda: asyncio.Queue(256))
+    asks: dict[str, Ask] = field(default_factory=dict)
+
+
+class ParkedCalls:
+    """Calls waiting for a client's retry, by id; expired ones are cancelled."""
+
+    def __init__(self, ttl_s: float = _TTL_S) -> None:
+        self._key = secrets.token_bytes(32)
+        self._ttl_s = ttl_s
+        self._ids = itertools.count(1)
+        self._parked: dict[str, tuple[Run, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._parked)
+
+    def next_key(self) -> str:
+        return f"giru-{next(self._ids)}"
+
+    def park(self, run: Run) -> str:
+        """Keep `run` until its client retries; returns the sealed requestState."""
+        self.expire()
+        if len(self._parked) >= _MAX_PARKED:
+            run.task.cancel()
+            raise JsonRpcError(-32603, "too many calls waiting for client input", http_status=503)
+        call_id = secrets.token_urlsafe(12)
+        expires = time.time() + self._ttl_s
+        self._parked[call_id] = (run, expires)
+        body = f"{call_id}.{int(expires)}"
+        return f"{STATE_PREFIX}{body}.{self._mac(body, run.client)}"
+
+    def resume(self, state: str, client: str, request_id: Any) -> Run:
+        """The run a sealed state names, for `client` only; -32602 otherwise (tampered, stale)."""
+        self.expire()
+        body, _, mac = state[len(STATE_PREFIX) :].rpartition(".")
+        call_id, _, _expires = body.partition(".")
+        if not hmac.compare_digest(mac, self._mac(body, client)):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid requestState", id=request_id)
+        parked = self._parked.pop(call_id, None)
+        if parked is None:
+            raise JsonRpcError(
+                INVALID_PARAMS, "requestState expired or already used", id=request_id
+            )
+        return parked[0]
+
+    def expire(self) -> None:
+        now = time.time()
+        for call_id, (run, expires) in list(self._parked.items()):
+            if expires < now:
+                del self._parked[call_id]
+                run.task.cancel()
+
+    def close(self) -> None:
+        for run, _ in self._parked.values():
+            run.task.cancel()
+        self._parked.clear()
+
+    def _mac(self, body: str, client: str) -> str:
+        digest = hmac.new(self._key, f"{body}|{client}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]

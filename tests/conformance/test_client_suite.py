@@ -1,0 +1,199 @@
+"""Giru as an MCP *client*: the conformance suite's `client` scenarios that apply to a proxy, run
+with a harness that puts Giru in front of the suite's mock server (harness/giru_harness.py).
+
+For each scenario and era, the Go SDK's reference conformance client (`everything-client`) is run
+twice by the suite: directly against the mock server (the baseline) and through Giru (the harness
+starts `giru run` with the mock as an unprefixed upstream and points the same client at Giru). The
+mock records the checks, so through Giru they judge Giru's upstream connector. Every scenario that
+passes directly must pass through Giru with the same checks, and with checks at all: a harness
+that does nothing passes with 0 checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.peers import TOOLS, conformance_entry, node_env, require_tools
+
+pytestmark = pytest.mark.conformance
+
+SUITE = "0.2.0-alpha.12"
+CLIENT = TOOLS.bin / "everything-client"  # scripts/peers-go-conformance-client.sh
+HARNESS = Path(__file__).resolve().parent / "harness" / "giru_harness.py"
+GIRU = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "giru"
+SCENARIO_TIMEOUT_MS = 30_000  # the suite's default: it kills the client command after this
+RUN_TIMEOUT_S = 60.0
+
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+
+# The client scenarios of each requirement set that judge what a proxy's upstream client does.
+# Left out: auth/* (OAuth to the upstream is not Giru's job yet), elicitation-sep1034-client-defaults
+# and sep-2322-client-request-state (the end client answers those, Giru only relays), and
+# http-invalid-tool-headers (the end client filters the invalid tools; Giru passes them through).
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    LEGACY: ("initialize", "tools_call", "sse-retry", "json-schema-2020-12-preservation"),
+    MODERN: (
+        "tools_call",
+        "request-metadata",
+        "http-standard-headers",
+        "http-custom-headers",
+        "json-schema-2020-12-preservation",
+        "json-schema-ref-no-deref",
+    ),
+}
+
+# Scenario -> reason, for scenarios that fail through Giru because of a known Giru gap.
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
+
+ADD_NUMBERS_CONTENT = [{"type": "text", "text": "The sum of 5 and 3 is 8"}]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `conformance client --scenario` run, read from its saved checks.json."""
+
+    label: str
+    exit_code: int
+    checks: tuple[dict[str, Any], ...]
+    output: str
+    report: dict[str, Any] = field(default_factory=dict)  # the harness's (through Giru only)
+
+    def with_status(self, *statuses: str) -> list[str]:
+        return [str(c["id"]) for c in self.checks if c.get("status") in statuses]
+
+    @property
+    def passed(self) -> list[str]:
+        return self.with_status("SUCCESS")
+
+    @property
+    def failed(self) -> list[str]:
+        return self.with_status("FAILURE", "WARNING")
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and bool(self.passed) and not self.failed
+
+    def cell(self) -> str:
+        verdict = "PASS" if self.ok else "FAIL"
+        return f"{verdict} {len(self.passed)}/{len(self.passed) + len(self.failed)} (exit {self.exit_code})"
+
+    def explain(self) -> str:
+        failures = [
+            f"  {c['id']}: {c.get('status')} {c.get('errorMessage', '')}"
+            for c in self.checks
+            if c.get("status") in ("FAILURE", "WARNING")
+        ]
+        parts = [f"{self.label}: exit {self.exit_code}, passed {self.passed}", *failures]
+        if self.report:
+            parts.append(f"  harness report: {json.dumps(self.report)[-3000:]}")
+        parts.append(f"  suite output tail:\n{self.output[-3000:]}")
+        return "\n".join(parts)
+
+
+def run_scenario(label: str, command: str, scenario: str, version: str) -> Run:
+    """`conformance client --command <command> --scenario <scenario>` at the `version` wire."""
+    entry = conformance_entry(SUITE)
+    with tempfile.TemporaryDirectory(prefix="giru-conformance-client-") as tmp:
+        out, reports = Path(tmp) / "out", Path(tmp) / "reports"
+        reports.mkdir()
+        argv = [
+            str(TOOLS.node),
+            str(entry),
+            "client",
+            "--command",
+            command,
+            "--scenario",
+            scenario,
+            "--spec-version",
+            version,
+            "--force",
+            "--timeout",
+            str(SCENARIO_TIMEOUT_MS),
+            "--output-dir",
+            str(out),
+        ]
+        env = node_env({"GIRU_HARNESS_REPORT_DIR": str(reports)})
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False
+        )
+        output = done.stdout + done.stderr
+        saved = sorted(out.glob("*/checks.json"))
+        assert len(saved) == 1, f"{label}: no checks.json saved (exit {done.returncode}):\n{output}"
+        checks = json.loads(saved[0].read_text())
+        report_files = sorted(reports.glob("*.json"))
+        report = json.loads(report_files[0].read_text()) if report_files else {}
+    return Run(label, done.returncode, tuple(checks), output, report)
+
+
+@dataclass
+class Table:
+    rows: list[tuple[str, str, Run, Run]] = field(default_factory=list)
+
+    def render(self) -> list[str]:
+        header = f"{'era':<11} {'scenario':<34} {'direct (no Giru)':<24} {'through Giru':<24}"
+        lines = [header, "-" * len(header)]
+        for version, scenario, direct, giru in self.rows:
+            lines.append(f"{version:<11} {scenario:<34} {direct.cell():<24} {giru.cell():<24}")
+            lost = sorted(set(direct.passed) - set(giru.passed))
+            if lost:
+                lines.append(f"{'':<11}   lost through Giru: {', '.join(lost)}")
+        return lines
+
+
+@pytest.fixture(scope="module")
+def table(request: pytest.FixtureRequest) -> Iterator[Table]:
+    require_tools(TOOLS.node, CLIENT, GIRU)
+    collected = Table()
+    yield collected
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and collected.rows:
+        reporter.write_line("")
+        reporter.write_line(f"conformance {SUITE} client scenarios, Go everything-client:")
+        for line in collected.render():
+            reporter.write_line(line)
+
+
+def _cases() -> Iterator[Any]:
+    for version, scenarios in SCENARIOS.items():
+        for scenario in scenarios:
+            marks = []
+            if (gap := KNOWN_GAPS.get((version, scenario))) is not None:
+                marks.append(pytest.mark.xfail(strict=True, reason=gap))
+            yield pytest.param(version, scenario, marks=marks, id=f"{version}-{scenario}")
+
+
+@pytest.mark.parametrize(("version", "scenario"), list(_cases()))
+def test_scenario_through_giru_passes_what_the_client_passes_directly(
+    table: Table, version: str, scenario: str
+) -> None:
+    direct = run_scenario("direct", shlex.quote(str(CLIENT)), scenario, version)
+    harness = f"{sys.executable} {HARNESS} --client {CLIENT}"
+    giru = run_scenario("through Giru", harness, scenario, version)
+    table.rows.append((version, scenario, direct, giru))
+    print(f"\n  {version} {scenario}: direct {direct.cell()} | giru {giru.cell()}")
+
+    assert direct.ok, f"the reference client fails directly:\n{direct.explain()}"
+    assert giru.report, f"the harness wrote no report (did it run?):\n{giru.explain()}"
+    assert giru.report["client_exit"] == 0, giru.explain()
+    assert giru.ok, giru.explain()
+    lost = sorted(set(direct.passed) - set(giru.passed))
+    assert not lost, f"checks passing directly but not through Giru: {lost}\n{giru.explain()}"
+    if scenario == "tools_call":
+        _assert_add_numbers(giru)
+
+
+def _assert_add_numbers(giru: Run) -> None:
+    """The mock saw add_numbers(5, 3) as numbers, and Giru returned the mock's content."""
+    (check,) = [c for c in giru.checks if c["id"] == "tool-add-numbers"]
+    assert check["details"] == {"a": 5, "b": 3, "result": 8}, check
+    assert giru.report.get("content") == ADD_NUMBERS_CONTENT, giru.explain()
