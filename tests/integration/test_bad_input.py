@@ -924,11 +924,6 @@ def test_s6_initialize_with_an_unsupported_version_gets_the_servers_version(
     assert response.json()["result"]["protocolVersion"] == LEGACY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no -32021: Giru cannot tell in advance that a tool will elicit, and answers the "
-    "upstream's elicitation/create itself (-32601), so the call fails in-band instead",
-)
 def test_s10_undeclared_capability_is_400_32021(stack: Stack) -> None:
     """A modern client without `elicitation` calls a tool that elicits."""
     body = modern_rpc("tools/call", {"name": "py__ask", "arguments": {}})
@@ -1072,11 +1067,6 @@ def test_j7_a_concurrent_duplicate_of_an_in_flight_id_is_rejected(stack: Stack) 
 # -- methods ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no lifecycle gate: Session.initialized is recorded but requests before "
-    "notifications/initialized are served (streamable.py LegacyHttp.post)",
-)
 def test_m3_request_before_initialized_is_rejected(stack: Stack) -> None:
     init = rpc("initialize", {"protocolVersion": LEGACY, "capabilities": {}}, id=0)
     session = stack.post(init, BASE).headers["mcp-session-id"]

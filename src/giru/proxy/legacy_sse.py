@@ -50,12 +50,20 @@ class LegacySse:
             if not session.answer(message):
                 raise JsonRpcError(INVALID_REQUEST, "response to no pending request")
         elif message.kind == "notification":
-            if message.method == "notifications/cancelled":
+            if message.method == "notifications/initialized":
+                session.initialized = True
+            elif message.method == "notifications/cancelled":
                 key = jsonrpc.id_key((message.params or {}).get("requestId"))
                 task = session.inflight.get(key)
                 if task is not None:
                     task.cancel()
         else:
+            if not session.initialized and message.method not in ("initialize", "ping"):
+                raise JsonRpcError(
+                    INVALID_REQUEST,
+                    "Bad Request: send notifications/initialized before other requests",
+                    id=message.id,
+                )
             if session.seen(message.id_key):
                 raise JsonRpcError(INVALID_REQUEST, "request id already used in this session")
             self._start(session, message, context, stream)

@@ -21,7 +21,7 @@ from giru.mcp.headers import (
     validate_param_headers,
 )
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
-from giru.mcp.versions import RequestEnvelope
+from giru.mcp.versions import RequestEnvelope, missing_capability_error
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
 from giru.proxy.listen import ListenHub
@@ -151,10 +151,13 @@ class ModernHttp:
         needed = required_capability(method)
         if method == "ping":
             return jsonrpc.result_response(request["id"], {})
-        if needed is None or needed not in capabilities:
+        if needed is None:
             return jsonrpc.error_response(
                 request["id"], METHOD_NOT_FOUND, f"the client does not support {method[:64]}"
             )
+        if needed not in capabilities:  # S10: the client hears -32021; the call is cancelled
+            await run.out.put(missing_capability_error({needed: {}}))
+            await asyncio.get_running_loop().create_future()  # until the call is cancelled
         ask = Ask(self._parked.next_key(), request, asyncio.get_running_loop().create_future())
         run.asks[ask.key] = ask
         await run.out.put(ask)
@@ -193,6 +196,10 @@ class ModernHttp:
                 _log.info("modern_request_cancelled", method=message.method)  # close = cancel
                 return False
             item = getter.result() if getter.done() and not getter.cancelled() else None
+            if isinstance(item, JsonRpcError):
+                item.id = message.id
+                await _answer(send, item.to_response(), streaming, status=item.http_status)
+                return False
             if isinstance(item, Ask):
                 state = self._parked.park(run)
                 question = {
@@ -217,9 +224,11 @@ class ModernHttp:
                 return False
 
 
-async def _answer(send: Send, response: dict[str, Any], streaming: bool) -> None:
+async def _answer(
+    send: Send, response: dict[str, Any], streaming: bool, *, status: int | None = None
+) -> None:
     if not streaming:
-        await send_json(send, _status(response), response)
+        await send_json(send, status or _status(response), response)
         return
     await send_sse_event(send, jsonrpc.dumps(response))
     with contextlib.suppress(OSError, RuntimeError):

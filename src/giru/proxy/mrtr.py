@@ -51,7 +51,9 @@ class Run:
 
     client: str
     task: asyncio.Task[dict[str, Any]]
-    out: asyncio.Queue[bytes | Ask] = field(default_factory=lambda: asyncio.Queue(256))
+    out: asyncio.Queue[bytes | Ask | JsonRpcError] = field(
+        default_factory=lambda: asyncio.Queue(256)
+    )
     asks: dict[str, Ask] = field(default_factory=dict)
 
 

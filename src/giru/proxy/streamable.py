@@ -79,6 +79,12 @@ class LegacyHttp:
         self, request: Request, send: Send, session: Session, message: Message
     ) -> None:
         key = message.id_key
+        if not session.initialized and message.method != "ping":  # M3: lifecycle first
+            raise JsonRpcError(
+                INVALID_REQUEST,
+                "Bad Request: send notifications/initialized before other requests",
+                id=message.id,
+            )
         if session.seen(key):
             raise JsonRpcError(INVALID_REQUEST, "request id already used in this session")
         if request.header("last-event-id") is not None:

@@ -41,7 +41,10 @@ async def initialize(client: httpx.AsyncClient, path: str = "/mcp", key: str = K
     )
     assert response.status_code == 200, response.text
     assert response.json()["result"]["protocolVersion"] == "2025-11-25"
-    return response.headers["mcp-session-id"]
+    session = response.headers["mcp-session-id"]
+    initialized = orjson.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert (await call(client, session, initialized, path, key)).status_code == 202
+    return session
 
 
 async def call(
