@@ -36,7 +36,7 @@ class RunningGiru:
         return f"{self.base}{path}"
 
 
-def python_stdio_server(name: str, script: str = "everything.py") -> str:
+def python_stdio_server(name: str, script: str = "everything.py", isolation: str = "shared") -> str:
     """An MCPServer manifest for one of the Python SDK test servers over stdio."""
     return f"""
 apiVersion: giru.ai/v1alpha1
@@ -48,6 +48,7 @@ spec:
   args: ["{SERVERS / script}", stdio]
   env: {{PYTHONPATH: "{os.pathsep.join(sys.path)}"}}
   timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+  isolation: {isolation}
 """
 
 

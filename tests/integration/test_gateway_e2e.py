@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
+from mcp.client.session import ListRootsFnT
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -33,6 +35,7 @@ def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
         [
             python_stdio_server("py"),
             python_stdio_server("py2"),
+            python_stdio_server("own", isolation="session"),
             CLIENT,
             virtual_server("solo", ["py"], prefix=False),
         ]
@@ -125,6 +128,38 @@ async def test_modern_client_answers_a_legacy_upstreams_sampling_via_input_requi
         assert _text(await client.call_tool("sample", {"prompt": "q"})) == "from the client model"
         assert _text(await client.call_tool("ask", {})) == "accept:Ada"
         assert _text(await client.call_tool("echo", {"text": "plain"})) == "plain"
+
+
+def _roots_of(uri: str) -> ListRootsFnT:
+    async def roots(context: ClientRequestContext) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root.model_validate({"uri": uri})])
+
+    return roots
+
+
+async def test_isolated_server_sees_each_clients_own_roots_and_sampling(giru: RunningGiru) -> None:
+    """`isolation: session`: every client session has its own upstream process that mirrors
+    its capabilities, so roots/list and sampling reach the right client even concurrently."""
+
+    async def session_of(uri: str) -> tuple[str, str]:
+        async with (
+            create_mcp_http_client(headers=giru.headers) as http,
+            Client(
+                streamable_http_client(giru.url("/mcp"), http_client=http),
+                mode="legacy",
+                list_roots_callback=_roots_of(uri),
+                sampling_callback=_sample,
+            ) as client,
+        ):
+            roots = _text(await client.call_tool("own__roots", {}))
+            sampled = _text(await client.call_tool("own__sample", {"prompt": uri}))
+            return roots, sampled
+
+    first, second = await asyncio.gather(
+        session_of("file:///srv/alpha/"), session_of("file:///srv/beta/")
+    )
+    assert first == ("file:///srv/alpha/", "from the client model")
+    assert second == ("file:///srv/beta/", "from the client model")
 
 
 async def test_unknown_tool_is_an_error_and_the_session_goes_on(giru: RunningGiru) -> None:

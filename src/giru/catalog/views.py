@@ -120,8 +120,11 @@ def _expose(
 
 
 def _capabilities(upstream: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The union of the upstreams' capabilities; the gateway always announces list changes."""
-    caps: dict[str, Any] = {}
+    """The union of the upstreams' capabilities; the gateway always announces list changes.
+
+    `tools` is always offered (possibly an empty list): a virtual server is a set of tools, and
+    an upstream that was down, or declared nothing, at connect time may list tools later."""
+    caps: dict[str, Any] = {"tools": {}}
     for name in ("tools", "prompts", "resources", "completions", "logging"):
         if any(name in c for c in upstream):
             caps[name] = {}

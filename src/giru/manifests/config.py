@@ -16,7 +16,7 @@ from giru.manifests.documents import (
     MCPServerDocument,
     VirtualServerDocument,
 )
-from giru.upstream.base import ServerSpec, Timeouts, Transport
+from giru.upstream.base import Isolation, ServerSpec, Timeouts, Transport
 
 __all__ = [
     "ClientConfig",
@@ -64,6 +64,7 @@ class ServerConfig:
     tags: tuple[str, ...] = ()
     tools: Mapping[str, ToolMeta] = field(default_factory=lambda: MappingProxyType({}))
     enabled: bool = True
+    isolation: Isolation = "shared"
     source: str = field(default="", compare=False)
 
     def to_spec(self) -> ServerSpec:
@@ -79,6 +80,7 @@ class ServerConfig:
             headers=dict(self.headers),
             timeouts=self.timeouts,
             tags=self.tags,
+            isolation=self.isolation,
         )
 
 
@@ -216,6 +218,7 @@ class _Compiler:
                 {k: ToolMeta(tuple(v.tags), v.sensitivity) for k, v in spec.tools.items()}
             ),
             enabled=spec.enabled,
+            isolation=spec.isolation,
             source=source,
         )
 

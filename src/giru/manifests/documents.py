@@ -144,6 +144,7 @@ class MCPServerSpec(_Model):
     tags: list[Tag] = Field(default_factory=list)
     tools: dict[ToolName, ToolSpec] = Field(default_factory=dict)
     enabled: bool = True
+    isolation: Literal["shared", "session"] = "shared"
 
     def problems(self) -> list[Problem]:
         """Rules that depend on the transport or on several fields."""

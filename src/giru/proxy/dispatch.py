@@ -17,9 +17,9 @@ from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import Era, era_of
 from giru.proxy.cursors import page
-from giru.proxy.upstreams import UpstreamPool
+from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
-from giru.upstream.base import MessageSink
+from giru.upstream.base import MessageSink, UpstreamSession
 
 __all__ = ["SERVER_INFO", "CallContext", "Dispatcher"]
 
@@ -50,6 +50,8 @@ class CallContext:
     protocol_version: str
     relay: MessageSink | None = None
     era: Era = "legacy"
+    owner: Owner | None = None
+    """The client session, for servers that isolate upstream sessions per client."""
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -182,6 +184,12 @@ class Dispatcher:
                 _log.info("set_level_skipped", server=server, reason=exc.code)
         return jsonrpc.result_response(message.id, {})
 
+    async def _session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
+        if ctx.owner is not None and self._pool.isolated(server):
+            return await self._pool.owned_session(server, ctx.owner)
+        prefer: Era = "legacy" if method in _LEGACY_ONLY else "modern"
+        return await self._pool.session(server, prefer)
+
     async def forward(
         self,
         ctx: CallContext,
@@ -193,8 +201,7 @@ class Dispatcher:
         """Send the request to `server` and answer with its response under the client's id."""
         sink = _Relay(ctx.relay)
         try:
-            prefer: Era = "legacy" if message.method in _LEGACY_ONLY else "modern"
-            session = await self._pool.session(server, prefer)
+            session = await self._session(ctx, server, message.method or "")
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
             response = await session.request(

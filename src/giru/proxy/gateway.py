@@ -10,6 +10,7 @@ from typing import Any, Final, Protocol
 
 import structlog
 
+from giru import __version__
 from giru.catalog.snapshot import ServerCatalog, fetch_catalog
 from giru.errors import GiruError
 from giru.mcp import jsonrpc, versions
@@ -23,10 +24,10 @@ from giru.proxy.listen import ListenHub
 from giru.proxy.modern import ModernHttp
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
-from giru.proxy.upstreams import UpstreamPool
+from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
-from giru.upstream.base import MessageSink
+from giru.upstream.base import ClientIdentity, MessageSink
 
 __all__ = ["Authenticator", "Gateway"]
 
@@ -72,7 +73,10 @@ class Gateway:
             dispatch=self.dispatcher.dispatch,
             context=self._session_context,
             retry_ms=settings.sessions.sse_retry_ms,
+            forward=self._forward_to_owned,
         )
+        self.sessions.on_close = self._session_closed
+        self._background: set[asyncio.Task[None]] = set()
         self.legacy_sse = LegacySse(self.dispatcher)
         self.listens = ListenHub()
         self.modern = ModernHttp(self.dispatcher, self.listens)
@@ -341,9 +345,27 @@ class Gateway:
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
         view = self.views.get(endpoint, session.principal, self.catalogs)
-        return CallContext(
-            view=view, client=session.owner, protocol_version=session.protocol_version, relay=relay
+        identity = ClientIdentity(
+            capabilities=session.client_capabilities,
+            client_info=session.client_info or {"name": "giru", "version": __version__},
+            protocol_version=session.protocol_version,
         )
+        return CallContext(
+            view=view,
+            client=session.owner,
+            protocol_version=session.protocol_version,
+            relay=relay,
+            owner=Owner(session.id, identity, lambda m: _to_listener(session, m)),
+        )
+
+    async def _forward_to_owned(self, session: Session, message: Message) -> None:
+        await self.pool.notify_owner(session.id, message.method or "", message.params)
+
+    def _session_closed(self, session: Session) -> None:
+        """An ended session's own upstream sessions (isolated servers) close in the background."""
+        task = asyncio.get_running_loop().create_task(self.pool.close_owner(session.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- operability ---------------------------------------------------------------------------
 
@@ -370,10 +392,24 @@ class Gateway:
         self.listens.close_all()
         for session in self.sessions.all():
             self.sessions.delete(session.id)
+        await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
 def _modern_header(request: Request) -> bool:
     return versions.era_of(request.header("mcp-protocol-version") or "") == "modern"
+
+
+async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, Any] | None:
+    """An isolated upstream's unsolicited message for this client: on its GET stream."""
+    stream = session.listener
+    if stream is not None and not stream.closed:
+        answer: dict[str, Any] | None = await relay_to(session, stream, message)
+        return answer
+    if "id" in message:
+        return jsonrpc.error_response(
+            message["id"], jsonrpc.METHOD_NOT_FOUND, "the client has no open stream"
+        )
+    return None
 
 
 def _fields(catalog: ServerCatalog) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -152,6 +152,8 @@ class SessionStore:
         self._idle_timeout_s = idle_timeout_s
         self._max_sessions = max_sessions
         self._keep_events = keep_events
+        self.on_close: Callable[[Session], None] | None = None
+        """Called once for every session that ends (deleted or expired)."""
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -182,6 +184,8 @@ class SessionStore:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.cancel_all()
+            if self.on_close is not None:
+                self.on_close(session)
         return session
 
     def expire(self) -> int:

@@ -49,7 +49,15 @@ Dispatch = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
 class LegacyHttp:
     """Answers legacy-era POST and GET; creating sessions is the gateway's (it knows views)."""
 
-    def __init__(self, *, dispatch: Dispatch, context: ContextFactory, retry_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        dispatch: Dispatch,
+        context: ContextFactory,
+        retry_ms: int,
+        forward: Callable[[Session, Message], Awaitable[None]] | None = None,
+    ) -> None:
+        self._forward = forward
         self._dispatch = dispatch
         self._context = context
         self._retry_ms = retry_ms
@@ -74,6 +82,8 @@ class LegacyHttp:
             task = session.inflight.get(jsonrpc.id_key(request_id))
             if task is not None:
                 task.cancel()
+        elif message.method == "notifications/roots/list_changed" and self._forward is not None:
+            await self._forward(session, message)  # to the session's own upstream sessions
 
     async def _request(
         self, request: Request, send: Send, session: Session, message: Message

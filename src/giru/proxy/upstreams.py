@@ -1,7 +1,9 @@
-"""One shared upstream session per server: connected lazily, reconnected after failure.
+"""Upstream sessions: one shared per (server, era), or one per client session for servers with
+`isolation: session`; connected lazily, reconnected after failure.
 
 Messages an upstream sends outside any request are handled here: list changes refresh the
-catalog; a server->client request that the connector could not tie to one call is refused.
+catalog; a server->client request goes to the owning client of an isolated session, and is
+refused on a shared one (no way to tell whom it is for).
 """
 
 from __future__ import annotations
@@ -9,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import aiohttp
 import structlog
 
-from giru.errors import UpstreamUnavailableError
+from giru.errors import UpstreamError, UpstreamUnavailableError
 from giru.mcp import jsonrpc
 from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era, era_of
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
 
-__all__ = ["UpstreamPool"]
+__all__ = ["Owner", "UpstreamPool"]
 
 _log = structlog.get_logger(__name__)
 _RETRY_AFTER_S: Final = 1.0
@@ -29,6 +32,16 @@ GATEWAY_CAPABILITIES: Final[dict[str, Any]] = {"sampling": {}, "elicitation": {}
 
 ListChanged = Callable[[str, str], Awaitable[None]]
 """(server, notification method) -> None"""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A client session that gets its own upstream sessions on `isolation: session` servers."""
+
+    id: str
+    identity: ClientIdentity
+    sink: MessageSink
+    """Where the upstream's unsolicited messages for this client go (its GET stream)."""
 
 
 class Connector(Protocol):
@@ -58,6 +71,8 @@ class UpstreamPool:
         self._metrics = metrics
         self._on_list_changed = on_list_changed
         self._sessions: dict[tuple[str, Era], UpstreamSession] = {}
+        self._owned: dict[tuple[str, str], UpstreamSession] = {}
+        self._owned_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._locks: dict[tuple[str, Era], asyncio.Lock] = {}
         self._failed_at: dict[tuple[str, Era], float] = {}
 
@@ -114,6 +129,64 @@ class UpstreamPool:
         self._sessions[(server, actual)] = session
         return session
 
+    def isolated(self, server: str) -> bool:
+        spec = self._specs.get(server)
+        return spec is not None and spec.isolation == "session"
+
+    async def owned_session(self, server: str, owner: Owner) -> UpstreamSession:
+        """`owner`'s own session with an `isolation: session` server (same capabilities)."""
+        key = (server, owner.id)
+        existing = self._owned.get(key)
+        if existing is not None:
+            return existing
+        async with self._owned_locks.setdefault(key, asyncio.Lock()):
+            existing = self._owned.get(key)
+            if existing is not None:
+                return existing
+            spec = self._specs.get(server)
+            if spec is None:
+                raise UpstreamUnavailableError(server, f"no server named {server!r}")
+            try:
+                session = await self._connector(
+                    spec,
+                    owner.identity,
+                    on_unsolicited=self._owner_sink(server, owner),
+                    http=self._http,
+                )
+            except UpstreamUnavailableError:
+                raise
+            except Exception as exc:
+                _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
+                raise UpstreamUnavailableError(server, "upstream is unavailable") from exc
+            self._owned[key] = session
+            return session
+
+    async def notify_owner(self, owner_id: str, method: str, params: dict[str, Any] | None) -> None:
+        """Pass a client's notification (e.g. roots/list_changed) to its own upstream sessions."""
+        for (_, owner), session in list(self._owned.items()):
+            if owner == owner_id:
+                try:
+                    await session.notify(method, params)
+                except UpstreamError as exc:
+                    _log.info("owner_notify_failed", server=session.server, reason=exc.code)
+
+    async def close_owner(self, owner_id: str) -> None:
+        """Close every upstream session a client session owned (it ended)."""
+        for key in [k for k in self._owned if k[1] == owner_id]:
+            session = self._owned.pop(key)
+            await self._close(session)
+        for key in [k for k in self._owned_locks if k[1] == owner_id]:
+            del self._owned_locks[key]
+
+    def _owner_sink(self, server: str, owner: Owner) -> MessageSink:
+        async def sink(message: dict[str, Any]) -> dict[str, Any] | None:
+            method = message.get("method", "")
+            if "id" not in message and method.endswith("/list_changed"):
+                await self._on_list_changed(server, method)
+            return await owner.sink(message)
+
+        return sink
+
     def _unsolicited_sink(self, server: str) -> MessageSink:
         async def sink(message: dict[str, Any]) -> dict[str, Any] | None:
             method = message.get("method", "")
@@ -140,6 +213,8 @@ class UpstreamPool:
             session = self._sessions.pop(key, None)
             if session is not None and session not in self._sessions.values():
                 await self._close(session)
+        for owned in [k for k in self._owned if k[0] in changed]:
+            await self._close(self._owned.pop(owned))
         return {name for name in changed if name in specs}
 
     async def _close(self, session: UpstreamSession) -> None:
@@ -150,6 +225,8 @@ class UpstreamPool:
 
     async def aclose(self) -> None:
         sessions = list({id(s): s for s in self._sessions.values()}.values())
+        sessions += list(self._owned.values())
         self._sessions = {}
+        self._owned = {}
         for session in sessions:
             await self._close(session)

@@ -32,6 +32,9 @@ Era = Literal["legacy", "modern"]
 HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSION: Final = "2026-07-28"
 _UNSUPPORTED_VERSION: Final = -32022
+# How a modern-only (2026-07-28) upstream refuses `initialize`: unsupported version, the
+# MCP-Protocol-Version header it requires is missing (-32020), or no such method (-32601).
+_MODERN_REFUSALS: Final = frozenset({_UNSUPPORTED_VERSION, -32020, -32601})
 _META_VERSION: Final = "io.modelcontextprotocol/protocolVersion"
 _META_CAPABILITIES: Final = "io.modelcontextprotocol/clientCapabilities"
 _META_CLIENT: Final = "io.modelcontextprotocol/clientInfo"
@@ -103,7 +106,7 @@ def _is_modern(identity: ClientIdentity) -> bool:
 
 def _may_be_modern(exc: UpstreamError) -> bool:
     code = exc.data.get("code")
-    return isinstance(exc, UpstreamProtocolError) or code == _UNSUPPORTED_VERSION
+    return isinstance(exc, UpstreamProtocolError) or code in _MODERN_REFUSALS
 
 
 async def _initialize(

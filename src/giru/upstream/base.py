@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "ClientIdentity",
+    "Isolation",
     "MessageSink",
     "ServerSpec",
     "Timeouts",
@@ -15,6 +16,10 @@ __all__ = [
 ]
 
 Transport = Literal["stdio", "sse", "streamable-http"]
+Isolation = Literal["shared", "session"]
+"""`shared`: one upstream session serves every client. `session`: each legacy client session gets
+its own upstream session (for stdio, its own process) that mirrors the client's capabilities, so
+roots, sampling and elicitation are the client's own."""
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 """Receives a message the upstream sent towards the client.
@@ -48,6 +53,7 @@ class ServerSpec:
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     timeouts: Timeouts = field(default_factory=Timeouts)
     tags: tuple[str, ...] = ()
+    isolation: Isolation = "shared"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,13 @@ async def ask(ctx: Context) -> str:
 
 
 @server.tool()
+async def roots(ctx: Context) -> str:
+    """The client's roots (roots/list), comma-separated."""
+    result = await ctx.session.list_roots()
+    return ",".join(str(root.uri) for root in result.roots)
+
+
+@server.tool()
 async def hang() -> str:
     """Never answers; a cancellation is counted and reported on stderr."""
     try:
