@@ -22,7 +22,7 @@ from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fl
 from bench.machine import describe
 from bench.profile import PY_SPY, profile_target
 from bench.report import markdown, write_json
-from bench.scenarios import Durations, idle_sessions, tools_call, tools_call_rate, tools_list
+from bench.scenarios import Durations, alone, idle_sessions, tools_call, tools_call_rate, tools_list
 
 FULL = Durations(
     warmup_s=2,
@@ -96,7 +96,8 @@ def _profile(fleet: Fleet, seconds: int, outdir: Path, date: str) -> dict[str, A
         async with aiohttp.ClientSession() as http:
             return await initialize(http, target.endpoint)
 
-    return profile_target(target, asyncio.run(session()), seconds, outdir, date)
+    with alone(fleet, target):
+        return profile_target(target, asyncio.run(session()), seconds, outdir, date)
 
 
 def _snapshot(ref: str, into: Path) -> Path:
@@ -139,10 +140,12 @@ def _scenarios(
 def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str]) -> None:
     date = datetime.date.today().isoformat()
     machine = describe(None if args.no_contextforge else CF_PYTHON, args.giru_ref)
+    if args.giru_src is not None and not args.giru_ref:
+        machine["giru"] += f", package from {args.giru_src}"
     say(f"machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['ram_gib']} GiB")
     say(f"giru: {machine['giru']}")
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
-        giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else None
+        giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src)
         setup = _setup_text(d, spec, args.quick)
         with running_fleet(spec, Path(tmp), say) as fleet:
@@ -176,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     parser.add_argument(
         "--giru-ref", default=None, help="benchmark this git ref's src/ instead of the work tree"
+    )
+    parser.add_argument(
+        "--giru-src", type=Path, default=None, help="benchmark the giru package under this src/"
     )
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)  # the asyncio client shares core 0 with wrk/upstreams

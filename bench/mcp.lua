@@ -1,5 +1,8 @@
 -- wrk script: one JSON-RPC request per call over keep-alive connections, ids unique per run.
 -- wrk -s bench/mcp.lua URL -- <session-id|-> <token|-> <method> <tool|-> <protocol-version> <run>
+--   <pace-ms> <connections>
+-- pace-ms 0: back to back; N: each connection waits N ms after an answer (paced load), the
+-- connections' first requests staggered over N ms so they do not arrive in bursts.
 -- Counts answers that are not HTTP 200 with a JSON-RPC "result" as bad; prints one JSON line.
 local threads = {}
 counter = 0
@@ -14,6 +17,15 @@ end
 
 function init(args)
   local sid, token, method, tool, version, run = args[1], args[2], args[3], args[4], args[5], args[6]
+  local pace, conns = tonumber(args[7] or "0"), tonumber(args[8] or "1")
+  if pace > 0 then
+    local calls = 0
+    delay = function()
+      calls = calls + 1
+      if calls <= conns then return math.floor((calls - 1) * pace / conns) end
+      return pace
+    end
+  end
   hdrs = {
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",

@@ -26,13 +26,14 @@ def run_wrk(
     method: str,
     session_id: str | None,
     cpus: set[int],
+    pace_ms: int = 0,
 ) -> dict[str, Any]:
     """Run wrk against `endpoint`; returns its counters and latency percentiles (µs)."""
     tool = endpoint.echo_tool if method == "tools/call" else "-"
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(seconds, 1):.0f}s", "--timeout", "30s"]
     argv += ["-s", str(_SCRIPT), endpoint.url, "--"]
     argv += [session_id or "-", endpoint.token or "-", method, tool, PROTOCOL]
-    argv.append(f"r{os.getpid()}x{next(_RUNS)}")
+    argv += [f"r{os.getpid()}x{next(_RUNS)}", str(pace_ms), str(connections)]
     out = subprocess.run(
         argv,
         capture_output=True,

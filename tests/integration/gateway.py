@@ -52,7 +52,7 @@ spec:
 """
 
 
-def http_server(name: str, transport: str, url: str) -> str:
+def http_server(name: str, transport: str, url: str, era: str = "auto") -> str:
     return f"""
 apiVersion: giru.ai/v1alpha1
 kind: MCPServer
@@ -61,6 +61,7 @@ spec:
   transport: {transport}
   url: {url}
   timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+  era: {era}
 """
 
 

@@ -16,7 +16,7 @@ from giru.manifests.documents import (
     MCPServerDocument,
     VirtualServerDocument,
 )
-from giru.upstream.base import Isolation, ServerSpec, Timeouts, Transport
+from giru.upstream.base import EraChoice, Isolation, ServerSpec, Timeouts, Transport
 
 __all__ = [
     "ClientConfig",
@@ -65,6 +65,7 @@ class ServerConfig:
     tools: Mapping[str, ToolMeta] = field(default_factory=lambda: MappingProxyType({}))
     enabled: bool = True
     isolation: Isolation = "shared"
+    era: EraChoice = "auto"
     source: str = field(default="", compare=False)
 
     def to_spec(self) -> ServerSpec:
@@ -81,6 +82,7 @@ class ServerConfig:
             timeouts=self.timeouts,
             tags=self.tags,
             isolation=self.isolation,
+            era=self.era,
         )
 
 
@@ -219,6 +221,7 @@ class _Compiler:
             ),
             enabled=spec.enabled,
             isolation=spec.isolation,
+            era=spec.era,
             source=source,
         )
 

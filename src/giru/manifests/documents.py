@@ -145,6 +145,7 @@ class MCPServerSpec(_Model):
     tools: dict[ToolName, ToolSpec] = Field(default_factory=dict)
     enabled: bool = True
     isolation: Literal["shared", "session"] = "shared"
+    era: Literal["auto", "legacy", "modern"] = "auto"
 
     def problems(self) -> list[Problem]:
         """Rules that depend on the transport or on several fields."""

@@ -103,7 +103,7 @@ class Gateway:
     async def refresh(self, server: str) -> None:
         """Fetch `server`'s lists; on failure keep what we had and record the error."""
         try:
-            session = await self.pool.session(server)
+            session = await self.pool.session(server, "modern")  # the era calls prefer too
             catalog = await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
         except (GiruError, TimeoutError) as exc:
             previous = self.catalogs.get(server, ServerCatalog(server=server))

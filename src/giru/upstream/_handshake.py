@@ -81,11 +81,15 @@ async def negotiate(
     notify: Notify,
     use_modern: UseModern | None,
     cached: Era | None = None,
+    pinned: bool = False,
 ) -> Negotiated:
-    """Run the handshake. `use_modern` is None for transports that only speak the legacy era."""
+    """Run the handshake. `use_modern` is None for transports that only speak the legacy era.
+
+    `pinned` (the operator configured the era) means no probing of the other era: a pinned
+    modern upstream is modern whatever its `server/discover` answer looks like."""
     wants_modern = cached == "modern" or (cached is None and _is_modern(identity))
     if use_modern is not None and wants_modern:
-        found = await _discover(server, identity, request, use_modern)
+        found = await _discover(server, identity, request, use_modern, pinned=pinned)
         if found is not None:
             return found
         return await _initialize(server, identity, request, notify)
@@ -137,13 +141,18 @@ async def _initialize(
 
 
 async def _discover(
-    server: str, identity: ClientIdentity, request: RawRequest, use_modern: UseModern
+    server: str,
+    identity: ClientIdentity,
+    request: RawRequest,
+    use_modern: UseModern,
+    *,
+    pinned: bool = False,
 ) -> Negotiated | None:
     use_modern(MODERN_VERSION)
     try:
-        response = await request(
-            "server/discover", {"_meta": modern_meta(identity, MODERN_VERSION)}
-        )
+        response = await _discover_request(identity, request)
+        if _offers_our_version(response):  # -32022 listing our version: retry once (SEP-2575)
+            response = await _discover_request(identity, request)
     except UpstreamProtocolError:
         response = {}
     except BaseException:
@@ -153,9 +162,24 @@ async def _discover(
     supported = result.get("supportedVersions") if isinstance(result, dict) else None
     if isinstance(result, dict) and isinstance(supported, list) and MODERN_VERSION in supported:
         return Negotiated("modern", MODERN_VERSION, result)
+    if pinned:
+        return Negotiated("modern", MODERN_VERSION, result if isinstance(result, dict) else {})
     use_modern(None)
     _log.info("upstream is not modern-era", server=server)
     return None
+
+
+async def _discover_request(identity: ClientIdentity, request: RawRequest) -> dict[str, Any]:
+    return await request("server/discover", {"_meta": modern_meta(identity, MODERN_VERSION)})
+
+
+def _offers_our_version(response: dict[str, Any]) -> bool:
+    error = response.get("error")
+    if not isinstance(error, dict) or error.get("code") != -32022:
+        return False
+    data = error.get("data")
+    supported = data.get("supported") if isinstance(data, dict) else None
+    return isinstance(supported, list) and MODERN_VERSION in supported
 
 
 def _result(server: str, response: dict[str, Any], method: str) -> dict[str, Any]:

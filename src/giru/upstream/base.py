@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "ClientIdentity",
+    "EraChoice",
     "Isolation",
     "MessageSink",
     "ServerSpec",
@@ -17,6 +18,9 @@ __all__ = [
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 Isolation = Literal["shared", "session"]
+EraChoice = Literal["auto", "legacy", "modern"]
+"""Which protocol era to speak to a Streamable HTTP upstream: `auto` probes (`server/discover`
+or `initialize` first, depending on the calling client's era) and remembers the answer."""
 """`shared`: one upstream session serves every client. `session`: each legacy client session gets
 its own upstream session (for stdio, its own process) that mirrors the client's capabilities, so
 roots, sampling and elicitation are the client's own."""
@@ -54,6 +58,7 @@ class ServerSpec:
     timeouts: Timeouts = field(default_factory=Timeouts)
     tags: tuple[str, ...] = ()
     isolation: Isolation = "shared"
+    era: EraChoice = "auto"
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,7 +169,9 @@ class StreamableHttpSession:
 
     async def _handshake(self) -> None:
         self._session_id, self._modern = None, None
-        cached = self._eras.get(self.server) if self._eras else None
+        cached = self._spec.era if self._spec.era != "auto" else None
+        if cached is None and self._eras is not None:
+            cached = self._eras.get(self.server)
         try:
             async with asyncio.timeout(self._spec.timeouts.connect):
                 self._negotiated = await negotiate(
@@ -179,6 +181,7 @@ class StreamableHttpSession:
                     notify=self.notify,
                     use_modern=self._use_modern,
                     cached=cached,
+                    pinned=self._spec.era != "auto",
                 )
         except TimeoutError as exc:
             raise unavailable(self.server, "upstream handshake timed out") from exc
