@@ -18,6 +18,7 @@ from giru.manifests.config import split_tool_ref
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.gateway import Gateway
 from giru.proxy.http import Receive, Scope, Send
+from giru.proxy.protocol import guarded_protocol
 from giru.proxy.upstreams import UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.logging import configure_logging
@@ -156,7 +157,7 @@ def serve(settings: Settings, *, config: Config | None = None) -> None:
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
+            http=guarded_protocol(settings.http.header_timeout_s),
             lifespan="on",
             access_log=False,
             log_level="warning",

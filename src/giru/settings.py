@@ -24,6 +24,9 @@ class HttpSettings(BaseModel):
         description="Host header values accepted besides localhost/127.0.0.1/[::1] on loopback.",
     )
     page_size: int = Field(default=100, ge=1, le=1000)
+    header_timeout_s: float = Field(
+        default=5.0, gt=0, description="a request's headers must arrive within this (H8)"
+    )
 
 
 class SessionSettings(BaseModel):

@@ -22,6 +22,7 @@ from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, se
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
 from giru.proxy.modern import ModernHttp
+from giru.proxy.reconnects import ReconnectGuard
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
 from giru.proxy.upstreams import Owner, UpstreamPool
@@ -77,6 +78,7 @@ class Gateway:
         )
         self.sessions.on_close = self._session_closed
         self._background: set[asyncio.Task[None]] = set()
+        self.reconnects = ReconnectGuard()
         self.legacy_sse = LegacySse(self.dispatcher)
         self.listens = ListenHub()
         self.modern = ModernHttp(self.dispatcher, self.listens)
@@ -213,6 +215,8 @@ class Gateway:
             session = self._session(request, endpoint, principal)
             if "text/event-stream" not in (request.header("accept") or ""):
                 raise JsonRpcError(INVALID_REQUEST, "GET needs Accept: text/event-stream")
+            if await self._refuse_storm(principal, send):
+                return
             await self.legacy.get(request, send, session)
         elif request.method == "DELETE":
             session = self._session(request, endpoint, principal)
@@ -301,7 +305,7 @@ class Gateway:
 
     async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
-        if principal is None:
+        if principal is None or await self._refuse_storm(principal, send):
             return
         session = self.sessions.create(
             owner=principal.name,
@@ -321,6 +325,20 @@ class Gateway:
         finally:
             self.metrics.sessions.labels("sse").dec()
             self.sessions.delete(session.id)
+
+    async def _refuse_storm(self, principal: Principal, send: Send) -> bool:
+        """429 when a client opens SSE streams faster than its budget (S13)."""
+        if self.reconnects.allow(principal.name):
+            return False
+        self.metrics.rejections.labels("stream_rate").inc()
+        retry = str(self.reconnects.retry_after_s()).encode()
+        await send_json(
+            send,
+            429,
+            jsonrpc.error_response(None, INVALID_REQUEST, "Too Many Requests: stream reconnects"),
+            headers=[(b"retry-after", retry)],
+        )
+        return True
 
     async def _sse_message(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
