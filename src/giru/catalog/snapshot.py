@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
 
+from giru.catalog.names import skeleton, valid_tool_name
 from giru.errors import UpstreamProtocolError, ValidationError
 from giru.mcp.headers import ParamHeader, param_headers
 from giru.upstream.base import UpstreamSession
 
-__all__ = ["ServerCatalog", "fetch_catalog", "valid_tool_name"]
+__all__ = ["ServerCatalog", "fetch_catalog"]
 
 _log = structlog.get_logger(__name__)
-_TOOL_NAME: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # 2025-11-25 Tool Names
 _MAX_PAGES: Final = 100
 _LISTS: Final = (
     ("tools", "tools/list", "tools"),
@@ -24,11 +23,6 @@ _LISTS: Final = (
     ("resources", "resources/list", "resources"),
     ("templates", "resources/templates/list", "resourceTemplates"),
 )
-
-
-def valid_tool_name(name: object) -> bool:
-    """Tool names are ASCII `[A-Za-z0-9_.-]`, 1-128 chars (BAD-INPUT M5, M6): no `/`."""
-    return isinstance(name, str) and _TOOL_NAME.match(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +48,9 @@ async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
         capability = "resources" if attr == "templates" else attr
         if capability in capabilities:
             lists[attr] = await _fetch_all(session, method, key)
-    tools = tuple(t for t in lists.get("tools", ()) if _keep_tool(session.server, t))
+    tools = _without_lookalikes(
+        session.server, [t for t in lists.get("tools", ()) if _keep_tool(session.server, t)]
+    )
     annotated = {t["name"]: param_headers(t["inputSchema"]) for t in tools}
     return ServerCatalog(
         param_headers={name: found for name, found in annotated.items() if found},
@@ -89,6 +85,25 @@ async def _fetch_all(session: UpstreamSession, method: str, key: str) -> tuple[d
         if not isinstance(cursor, str) or not cursor:
             break
     return tuple(items)
+
+
+def _without_lookalikes(server: str, tools: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Keep the first of tools whose names look alike: the later one may shadow it (M6)."""
+    seen: dict[str, str] = {}
+    kept: list[dict[str, Any]] = []
+    for tool in tools:
+        shape = skeleton(tool["name"])
+        if shape in seen:
+            _log.warning(
+                "upstream_tool_rejected",
+                server=server,
+                reason=f"looks like {seen[shape]!r}",
+                name=tool["name"],
+            )
+            continue
+        seen[shape] = tool["name"]
+        kept.append(tool)
+    return tuple(kept)
 
 
 def _keep_tool(server: str, tool: dict[str, Any]) -> bool:

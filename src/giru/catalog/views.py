@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from giru.catalog.names import skeleton
 from giru.catalog.snapshot import ServerCatalog
 from giru.mcp.headers import ParamHeader
 
@@ -62,6 +63,8 @@ def build_view(
     tools: list[dict[str, Any]] = []
     prompts: list[dict[str, Any]] = []
     tool_routes: dict[str, Route] = {}
+    shapes: set[str] = set()
+    prompt_shapes: set[str] = set()
     tool_params: dict[str, tuple[ParamHeader, ...]] = {}
     prompt_routes: dict[str, Route] = {}
     resources: list[dict[str, Any]] = []
@@ -75,12 +78,12 @@ def build_view(
         capabilities.append(catalog.capabilities)
         for tool in catalog.tools:
             if allow_tool(catalog.server, tool["name"]):
-                exposed = _expose(tool, catalog.server, prefix, tools, tool_routes)
+                exposed = _expose(tool, catalog.server, prefix, tools, tool_routes, shapes)
                 declared = catalog.param_headers.get(tool["name"])
                 if exposed is not None and declared:
                     tool_params[exposed] = declared
         for prompt in catalog.prompts:
-            _expose(prompt, catalog.server, prefix, prompts, prompt_routes)
+            _expose(prompt, catalog.server, prefix, prompts, prompt_routes, prompt_shapes)
         for resource in catalog.resources:
             if resource["uri"] not in resource_routes:
                 resource_routes[resource["uri"]] = catalog.server
@@ -110,11 +113,16 @@ def _expose(
     prefix: bool,
     out: list[dict[str, Any]],
     routes: dict[str, Route],
+    shapes: set[str],
 ) -> str | None:
+    """Offer `item` under its exposed name unless taken, too long, or a look-alike of one
+    already offered (possible shadowing, BAD-INPUT M6)."""
     name = exposed_name(server, item["name"], prefix=prefix)
-    if name in routes or len(name) > _MAX_EXPOSED:
+    shape = skeleton(name)
+    if name in routes or len(name) > _MAX_EXPOSED or shape in shapes:
         return None
     routes[name] = (server, item["name"])
+    shapes.add(shape)
     out.append(item if not prefix else {**item, "name": name})
     return name
 
