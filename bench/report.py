@@ -97,6 +97,19 @@ def _sessions(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _profile(profile: dict[str, Any], top: int = 20) -> list[str]:
+    lines = [
+        "## Giru profile under c=16 tools/call (py-spy, self time)",
+        "",
+        f"{profile['samples']} samples; raw collapsed stacks: `{profile.get('raw', '')}`",
+        "",
+        "| share | function |",
+        "|---:|---|",
+    ]
+    lines += [f"| {row['share']:.1%} | `{row['function']}` |" for row in profile["self"][:top]]
+    return [*lines, ""]
+
+
 _TABLES = {
     "tools-call": ("1. tools/call, closed loop (wrk)", _tools_call),
     "tools-call-rate": ("1b. tools/call at about 1000 req/s", _rate),
@@ -121,6 +134,9 @@ def markdown(
         if result is None:
             continue
         lines += [f"## {title}", "", *table(result["points"]), ""]
+    profile = results.get("profile-giru", {}).get("profile")
+    if profile and "self" in profile:
+        lines += _profile(profile)
     if notes:
         lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
     return "\n".join(lines)

@@ -79,7 +79,12 @@ def _measured_wrk(
     """One wrk point: warm up, then measure with CPU time of the target and the upstreams."""
     with alone(fleet, target):
         sid = _session(target.endpoint)
-        common = {"method": method, "session_id": sid, "cpus": LOAD_CPUS, "pace_ms": pace_ms}
+        common: dict[str, Any] = {
+            "method": method,
+            "session_id": sid,
+            "cpus": LOAD_CPUS,
+            "pace_ms": pace_ms,
+        }
         run_wrk(target.endpoint, connections=connections, seconds=warmup_s, **common)
         return _wrk_point(target, fleet, connections, seconds, common)
 
