@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -84,7 +85,7 @@ class GiruApp:
             stack.push_async_callback(gateway.pool.aclose)
             stack.push_async_callback(gateway.aclose)
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(gateway.refresh_all())
+                tasks.create_task(_load_then_freeze(gateway))
                 watcher = tasks.create_task(
                     watch(self.settings.config, self._reload, current=self.config)
                 )
@@ -140,6 +141,14 @@ class GiruApp:
         return current.verifier if isinstance(current, ClientDirectory) else None
 
 
+async def _load_then_freeze(gateway: Gateway) -> None:
+    """Fetch every catalog, then move the long-lived heap out of the collector's way: without
+    this, each young collection rescans catalogs and sessions (measured: p99 x3 under load)."""
+    await gateway.refresh_all()
+    gc.collect()
+    gc.freeze()
+
+
 async def _sweep_sessions(gateway: Gateway) -> None:
     """Close idle sessions even when nobody touches them again (BAD-INPUT S15)."""
     while True:
@@ -150,6 +159,7 @@ async def _sweep_sessions(gateway: Gateway) -> None:
 def serve(settings: Settings, *, config: Config | None = None) -> None:
     """Run Giru in this process until interrupted."""
     configure_logging(settings.log_format, settings.log_level)
+    gc.set_threshold(20_000, 50, 1_000)  # fewer young collections on a request-heavy heap
     app = GiruApp(settings, config if config is not None else load(settings.config))
     server = uvicorn.Server(
         uvicorn.Config(
@@ -162,6 +172,7 @@ def serve(settings: Settings, *, config: Config | None = None) -> None:
             access_log=False,
             log_level="warning",
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-* are not trusted unless a proxy is configured
             timeout_keep_alive=30,
         )
     )

@@ -905,7 +905,7 @@ def test_s3_another_clients_session_is_404_never_processed_and_audited(stack: St
     forged = stack.post(TOUCH, {**headers, "mcp-session-id": "no-such-session"})
     assert forged.json() == response.json(), "an existence oracle"
     stack.assert_no_side_effect(before, "legacy")
-    assert '"event": "session_owner_mismatch"' in stack.giru.log.read_text()
+    assert '"event":"session_owner_mismatch"' in stack.giru.log.read_text()
     assert theirs not in stack.giru.log.read_text()
 
 

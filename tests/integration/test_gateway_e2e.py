@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -172,5 +173,6 @@ async def test_unknown_tool_is_an_error_and_the_session_goes_on(giru: RunningGir
 
 def test_log_has_one_line_per_request_without_the_key(giru: RunningGiru) -> None:
     text = Path(giru.log).read_text()
-    assert '"event": "mcp_request"' in text
+    events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "mcp_request" and e["client"] == "e2e" for e in events)
     assert giru.headers["Authorization"].split()[1] not in text

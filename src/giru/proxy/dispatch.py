@@ -92,9 +92,9 @@ class Dispatcher:
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
-        self._metrics.latency.labels(method).observe(time.perf_counter() - started)
+        self._metrics.observe_latency(method, time.perf_counter() - started)
         if method != "tools/call":
-            self._metrics.requests.labels(method, "", "", outcome).inc()
+            self._metrics.count_request(method, "", "", outcome)
         return response
 
     async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class Dispatcher:
         name = _name_param(message)
         route = ctx.view.tool_routes.get(name)
         if route is None:
-            self._metrics.requests.labels("tools/call", "", "", "unknown_tool").inc()
+            self._metrics.count_request("tools/call", "", "", "unknown_tool")
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         server, tool = route
         params = {**(message.params or {}), "name": tool}
@@ -132,7 +132,7 @@ class Dispatcher:
         headers = param_values(params.get("arguments"), declared) if declared else None
         response = await self.forward(ctx, message, server, params, headers)
         outcome = "error" if "error" in response else _tool_outcome(response)
-        self._metrics.requests.labels("tools/call", server, tool, outcome).inc()
+        self._metrics.count_request("tools/call", server, tool, outcome)
         return response
 
     async def _prompts_get(self, ctx: CallContext, message: Message) -> dict[str, Any]:

@@ -90,5 +90,5 @@ class LegacySse:
 
         task = asyncio.get_running_loop().create_task(run())
         session.inflight[key] = task
-        session.recent_ids.append(key)
+        session.remember(key)
         task.add_done_callback(lambda _: session.inflight.pop(key, None))

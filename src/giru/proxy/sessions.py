@@ -7,7 +7,7 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -31,12 +31,16 @@ class EventStream:
         self._seq = 0
         self._closed = False
         self._changed = asyncio.Condition()
+        self.writer: Callable[[int, bytes], Awaitable[None]] | None = None
 
     async def push(self, data: bytes) -> None:
         async with self._changed:
             self._seq += 1
-            self._events.append((self._seq, data))
+            seq = self._seq
+            self._events.append((seq, data))
             self._changed.notify_all()
+        if self.writer is not None:  # the live response this stream belongs to
+            await self.writer(seq, data)
 
     async def close(self) -> None:
         async with self._changed:
@@ -46,15 +50,6 @@ class EventStream:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def count(self) -> int:
-        """How many events were ever pushed."""
-        return self._seq
-
-    async def wait_first(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._seq > 0 or self._closed)
 
     def event_id(self, seq: int) -> str:
         return f"{self.id}.{seq}"
@@ -89,7 +84,8 @@ class Session:
     initialized: bool = False
     last_seen: float = field(default_factory=time.monotonic)
     inflight: dict[bytes, asyncio.Task[Any]] = field(default_factory=dict)
-    recent_ids: deque[bytes] = field(default_factory=lambda: deque(maxlen=_RECENT_IDS))
+    client_cancelled: set[bytes] = field(default_factory=set)
+    recent_ids: dict[bytes, None] = field(default_factory=dict)  # insertion-ordered, bounded
     pending: dict[bytes, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     streams: dict[str, EventStream] = field(default_factory=dict)
     listener: EventStream | None = None
@@ -108,6 +104,12 @@ class Session:
                 break
             del self.streams[oldest.id]
         return stream
+
+    def remember(self, key: bytes) -> None:
+        """Record a request id as used (the oldest of more than `_RECENT_IDS` is forgotten)."""
+        self.recent_ids[key] = None
+        if len(self.recent_ids) > _RECENT_IDS:
+            del self.recent_ids[next(iter(self.recent_ids))]
 
     def seen(self, key: bytes) -> bool:
         """True when this request id is in flight or was used recently (BAD-INPUT J7)."""
@@ -138,6 +140,7 @@ class Session:
         return True
 
     def cancel_all(self) -> None:
+        self.client_cancelled.update(self.inflight)  # ends them quietly, without a response
         for task in self.inflight.values():
             task.cancel()
         for future in self.pending.values():

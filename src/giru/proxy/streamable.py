@@ -79,8 +79,10 @@ class LegacyHttp:
             session.initialized = True
         elif message.method == "notifications/cancelled":
             request_id = (message.params or {}).get("requestId")
-            task = session.inflight.get(jsonrpc.id_key(request_id))
+            key = jsonrpc.id_key(request_id)
+            task = session.inflight.get(key)
             if task is not None:
+                session.client_cancelled.add(key)
                 task.cancel()
         elif message.method == "notifications/roots/list_changed" and self._forward is not None:
             await self._forward(session, message)  # to the session's own upstream sessions
@@ -99,34 +101,25 @@ class LegacyHttp:
             raise JsonRpcError(INVALID_REQUEST, "request id already used in this session")
         if request.header("last-event-id") is not None:
             raise JsonRpcError(INVALID_REQUEST, "Last-Event-ID is not allowed on POST")
-        stream = session.open_stream()
-        ctx = self._context(session, lambda m: relay_to(session, stream, m))
-        task = asyncio.get_running_loop().create_task(self._run(ctx, session, message, stream))
+        reply = _Reply(send, session, self._retry_ms)
+        ctx = self._context(session, reply.relay)
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - ASGI always runs a request in a task
+            raise RuntimeError("a request must run in a task")
         session.inflight[key] = task
-        session.recent_ids.append(key)
-        task.add_done_callback(lambda _: session.inflight.pop(key, None))
-        first = asyncio.get_running_loop().create_task(stream.wait_first())
-        try:
-            await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            first.cancel()
-        if task.done() and stream.count == 0 and not task.cancelled():
-            await send_json(send, 200, task.result())
-            return
-        await stream_events(request, send, session, stream, 0, self._retry_ms)
-
-    async def _run(
-        self, ctx: CallContext, session: Session, message: Message, stream: EventStream
-    ) -> dict[str, Any]:
+        session.remember(key)
         try:
             response = await self._dispatch(ctx, message)
         except asyncio.CancelledError:
-            await stream.close()
-            raise
-        if stream.count:  # answering on the SSE stream
-            await stream.push(jsonrpc.dumps(response))
-        await stream.close()
-        return response
+            if key not in session.client_cancelled:
+                raise  # shutdown, not the client
+            session.client_cancelled.discard(key)
+            task.uncancel()
+            await reply.close()  # a cancelled request gets no JSON-RPC response
+            return
+        finally:
+            session.inflight.pop(key, None)
+        await reply.answer(response)
 
     async def get(self, request: Request, send: Send, session: Session) -> None:
         """The standalone stream, or a resumed one when Last-Event-ID names a stream of ours."""
@@ -140,6 +133,48 @@ class LegacyHttp:
             await session.listener.close()  # one standalone stream per session: newest wins
         session.listener = session.open_stream()
         await stream_events(request, send, session, session.listener, 0, self._retry_ms)
+
+
+class _Reply:
+    """How one POSTed request is answered: plain JSON, unless the upstream sends something
+    first (progress, a server->client request), which turns the reply into an SSE stream
+    whose events are kept for resumption with Last-Event-ID. No task per request."""
+
+    def __init__(self, send: Send, session: Session, retry_ms: int) -> None:
+        self._send = send
+        self._session = session
+        self._retry_ms = retry_ms
+        self._stream: EventStream | None = None
+
+    async def relay(self, message: dict[str, Any]) -> Any:
+        return await relay_to(self._session, await self._open(), message)
+
+    async def answer(self, response: dict[str, Any]) -> None:
+        if self._stream is None:
+            await send_json(self._send, 200, response)
+            return
+        await self._stream.push(jsonrpc.dumps(response))
+        await self.close()
+
+    async def close(self) -> None:
+        stream = await self._open()
+        await stream.close()
+        with contextlib.suppress(OSError, RuntimeError):
+            await self._send({"type": "http.response.body", "body": b""})
+
+    async def _open(self) -> EventStream:
+        if self._stream is None:
+            stream = self._stream = self._session.open_stream()
+            await send_sse_start(self._send)
+            if self._session.protocol_version >= _PRIMING_FROM:
+                prime = sse.encode_event(b"", id=stream.event_id(0), retry_ms=self._retry_ms)
+                await self._send({"type": "http.response.body", "body": prime, "more_body": True})
+            stream.writer = self._write
+        return self._stream
+
+    async def _write(self, seq: int, data: bytes) -> None:
+        if self._stream is not None:
+            await send_sse_event(self._send, data, event_id=self._stream.event_id(seq))
 
 
 def check_version_header(request: Request, session: Session) -> None:

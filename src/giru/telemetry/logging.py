@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
 from typing import Any, Final
 
+import orjson
 import structlog
 
 __all__ = ["configure_logging", "redact_secrets"]
@@ -22,20 +24,26 @@ _SECRET_MARKERS: Final = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
 def redact_secrets(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Replace the value of any field whose name looks like a secret."""
-    for key in list(event):
-        if any(marker in key.lower() for marker in _SECRET_MARKERS):
-            event[key] = "[redacted]"
+    for key in [k for k in event if _is_secret(k)]:
+        event[key] = "[redacted]"
     return event
 
 
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    json = fmt == "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
@@ -47,6 +55,10 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=(
+            structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+            if json
+            else structlog.PrintLoggerFactory(file=sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )

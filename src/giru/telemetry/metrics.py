@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -16,6 +17,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._request_children: dict[tuple[str, str, str, str], Any] = {}
+        self._latency_children: dict[str, Any] = {}
         self.requests = Counter(
             "giru_mcp_requests_total",
             "MCP requests by method, server, tool and outcome.",
@@ -53,6 +56,20 @@ class Metrics:
             registry=self.registry,
         )
         self.tasks.set_function(_task_count)
+
+    def count_request(self, method: str, server: str, tool: str, outcome: str) -> None:
+        """`requests` + 1, with the labelled child cached (labels() costs µs per call)."""
+        key = (method, server, tool, outcome)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(*key)
+        child.inc()
+
+    def observe_latency(self, method: str, seconds: float) -> None:
+        child = self._latency_children.get(method)
+        if child is None:
+            child = self._latency_children[method] = self.latency.labels(method)
+        child.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
