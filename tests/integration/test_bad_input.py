@@ -605,9 +605,6 @@ METHOD_CASES: Final = [
     Case("M6", "fullwidth", rpc("tools/call", {"name": "ledger__\uff53end"}), 200, -32602, id=b"1"),
     Case("M6", "case variant", rpc("tools/call", {"name": "ledger__Touch"}), 200, -32602, id=b"1"),
 ]
-_M8 = (
-    "Giru does not validate arguments against the tool's inputSchema; the call reaches the upstream"
-)
 SCHEMA_CASES: Final = [
     Case(
         "M8",
@@ -616,7 +613,6 @@ SCHEMA_CASES: Final = [
         200,
         -32602,
         id=b"1",
-        xfail=_M8,
     ),
     Case(
         "M8",
@@ -625,7 +621,6 @@ SCHEMA_CASES: Final = [
         200,
         -32602,
         id=b"1",
-        xfail=_M8,
     ),
     Case(
         "M8",
@@ -634,7 +629,6 @@ SCHEMA_CASES: Final = [
         200,
         -32602,
         id=b"1",
-        xfail=_M8,
     ),
     Case(
         "M8",
@@ -643,7 +637,6 @@ SCHEMA_CASES: Final = [
         200,
         -32602,
         id=b"1",
-        xfail=_M8,
     ),
     Case(
         "M8",
@@ -652,7 +645,6 @@ SCHEMA_CASES: Final = [
         200,
         -32602,
         id=b"1",
-        xfail=_M8,
     ),
 ]
 

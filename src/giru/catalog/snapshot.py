@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import structlog
 
+from giru.catalog.arguments import ArgumentsValidator, compile_arguments, remote_refs
 from giru.catalog.names import skeleton, valid_tool_name
 from giru.errors import UpstreamProtocolError, ValidationError
 from giru.mcp.headers import ParamHeader, param_headers
@@ -36,6 +37,7 @@ class ServerCatalog:
     resources: tuple[dict[str, Any], ...] = ()
     templates: tuple[dict[str, Any], ...] = ()
     param_headers: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
+    validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -52,8 +54,10 @@ async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
         session.server, [t for t in lists.get("tools", ()) if _keep_tool(session.server, t)]
     )
     annotated = {t["name"]: param_headers(t["inputSchema"]) for t in tools}
+    compiled = {t["name"]: compile_arguments(t["inputSchema"]) for t in tools}
     return ServerCatalog(
         param_headers={name: found for name, found in annotated.items() if found},
+        validators={name: v for name, v in compiled.items() if v is not None},
         server=session.server,
         capabilities=capabilities,
         server_info=init.get("serverInfo") or {},
@@ -115,6 +119,10 @@ def _keep_tool(server: str, tool: dict[str, Any]) -> bool:
         return False
     if not isinstance(tool.get("inputSchema"), dict):
         _log.warning("upstream_tool_rejected", server=server, reason="no inputSchema", name=name)
+        return False
+    remote = next(remote_refs(tool["inputSchema"]), None)
+    if remote is not None:  # M9: the gateway never fetches a schema from the network
+        _log.warning("upstream_tool_rejected", server=server, reason="remote $ref", name=name)
         return False
     try:
         param_headers(tool["inputSchema"])

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.names import skeleton
 from giru.catalog.snapshot import ServerCatalog
 from giru.mcp.headers import ParamHeader
@@ -40,6 +41,7 @@ class View:
     resource_routes: Mapping[str, str] = field(default_factory=dict)
     template_routes: tuple[tuple[str, str], ...] = ()
     tool_params: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
+    tool_validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def route_resource(self, uri: str) -> str | None:
@@ -66,6 +68,7 @@ def build_view(
     shapes: set[str] = set()
     prompt_shapes: set[str] = set()
     tool_params: dict[str, tuple[ParamHeader, ...]] = {}
+    tool_validators: dict[str, ArgumentsValidator] = {}
     prompt_routes: dict[str, Route] = {}
     resources: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
@@ -79,9 +82,14 @@ def build_view(
         for tool in catalog.tools:
             if allow_tool(catalog.server, tool["name"]):
                 exposed = _expose(tool, catalog.server, prefix, tools, tool_routes, shapes)
+                if exposed is None:
+                    continue
                 declared = catalog.param_headers.get(tool["name"])
-                if exposed is not None and declared:
+                if declared:
                     tool_params[exposed] = declared
+                validator = catalog.validators.get(tool["name"])
+                if validator is not None:
+                    tool_validators[exposed] = validator
         for prompt in catalog.prompts:
             _expose(prompt, catalog.server, prefix, prompts, prompt_routes, prompt_shapes)
         for resource in catalog.resources:
@@ -103,6 +111,7 @@ def build_view(
         resource_routes=resource_routes,
         template_routes=tuple(template_routes),
         tool_params=tool_params,
+        tool_validators=tool_validators,
         capabilities=_capabilities(capabilities),
     )
 

@@ -127,6 +127,11 @@ class Dispatcher:
             self._metrics.count_request("tools/call", "", "", "unknown_tool")
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         server, tool = route
+        validator = ctx.view.tool_validators.get(name)
+        problem = validator.problem((message.params or {}).get("arguments")) if validator else None
+        if problem is not None:  # M8: refused before the upstream sees it
+            self._metrics.count_request("tools/call", server, tool, "invalid_arguments")
+            raise JsonRpcError(INVALID_PARAMS, f"Invalid arguments for tool {name}: {problem}")
         params = {**(message.params or {}), "name": tool}
         declared = ctx.view.tool_params.get(name)
         headers = param_values(params.get("arguments"), declared) if declared else None
