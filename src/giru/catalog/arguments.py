@@ -46,7 +46,12 @@ class ArgumentsValidator:
         self._validator = validator
 
     def problem(self, arguments: Any) -> str | None:
-        """Why `arguments` do not fit the schema, or None when they do."""
+        """Why `arguments` do not fit the schema, or None when they do.
+
+        A top-level `null` counts as an omitted argument, as MCP servers commonly treat it (the
+        forwarded arguments are not changed)."""
+        if isinstance(arguments, dict) and None in arguments.values():
+            arguments = {k: v for k, v in arguments.items() if v is not None}
         try:
             error = next(iter(self._validator.iter_errors(arguments or {})), None)
         except (TypeError, ValueError):  # an exact-text number compared numerically: let it pass

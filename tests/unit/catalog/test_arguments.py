@@ -1,0 +1,74 @@
+"""Tool arguments against the tool's inputSchema (BAD-INPUT M8, M9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from giru.catalog.arguments import compile_arguments, remote_refs
+from giru.mcp.jsonrpc import parse_message
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer"},
+        "colour": {"enum": ["red", "blue"]},
+        "note": {"type": "string", "maxLength": 8},
+        "ratio": {"type": "number"},
+    },
+    "required": ["n"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({}, "'n' is a required property"),
+        ({"n": "1"}, "n: '1' is not of type 'integer'"),
+        ({"n": 1, "x": 1}, "Additional properties are not allowed"),
+        ({"n": 1, "colour": "pink"}, "colour: 'pink' is not one of"),
+        ({"n": 1, "note": "x" * 9}, "note: 'xxxxxxxxx' is too long"),
+    ],
+)
+def test_arguments_outside_the_schema_are_explained(
+    arguments: dict[str, Any], expected: str
+) -> None:
+    validator = compile_arguments(SCHEMA)
+    assert validator is not None
+    problem = validator.problem(arguments)
+    assert problem is not None
+    assert expected in problem
+
+
+def test_valid_arguments_and_null_as_omitted_pass() -> None:
+    validator = compile_arguments(SCHEMA)
+    assert validator is not None
+    assert validator.problem({"n": 1, "colour": "red", "note": None}) is None
+
+
+def test_exact_numbers_from_the_wire_are_numbers() -> None:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":'
+    message = parse_message(body + b'{"n":12345678901234567890123,"ratio":1.50}}}')
+    arguments = (message.params or {})["arguments"]
+    assert isinstance(arguments["ratio"], orjson.Fragment)
+    validator = compile_arguments(SCHEMA)
+    assert validator is not None
+    assert validator.problem(arguments) is None
+
+
+def test_an_invalid_schema_compiles_to_no_validator() -> None:
+    assert compile_arguments({"type": 12}) is None
+
+
+def test_remote_refs_are_found_and_local_ones_are_not() -> None:
+    schema = {
+        "$defs": {"a": {"type": "string"}},
+        "properties": {
+            "local": {"$ref": "#/$defs/a"},
+            "remote": {"items": [{"$ref": "https://evil.example/schema.json"}]},
+        },
+    }
+    assert list(remote_refs(schema)) == ["https://evil.example/schema.json"]
