@@ -14,13 +14,14 @@ from typing import Any, Final, Literal
 import structlog
 
 from giru.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailableError
-from giru.upstream.base import ClientIdentity
+from giru.upstream.base import ClientIdentity, ServerSpec
 
 __all__ = [
     "HANDSHAKE_VERSIONS",
     "MODERN_VERSION",
     "Era",
     "EraCache",
+    "HandshakeState",
     "Negotiated",
     "modern_meta",
     "negotiate",
@@ -49,6 +50,25 @@ class Negotiated:
     era: Era
     protocol_version: str
     result: dict[str, Any]
+
+
+class HandshakeState:
+    """What every connector exposes of its handshake (the `UpstreamSession` properties)."""
+
+    _spec: ServerSpec
+    _negotiated: Negotiated | None
+
+    @property
+    def server(self) -> str:
+        return self._spec.name
+
+    @property
+    def protocol_version(self) -> str:
+        return self._negotiated.protocol_version if self._negotiated else ""
+
+    @property
+    def initialize_result(self) -> dict[str, Any]:
+        return self._negotiated.result if self._negotiated else {}
 
 
 class EraCache:

@@ -20,7 +20,7 @@ from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
 from giru.mcp.versions import META_PROTOCOL_VERSION as _META_VERSION
 from giru.upstream._calls import Call, Exchange, unavailable
-from giru.upstream._handshake import EraCache, Negotiated, modern_meta, negotiate
+from giru.upstream._handshake import EraCache, HandshakeState, Negotiated, modern_meta, negotiate
 from giru.upstream._http_io import header_value, iter_events, media_type, read_capped, status_error
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
@@ -51,7 +51,7 @@ class _SessionExpiredError(UpstreamError):
     code = "upstream_unavailable"
 
 
-class StreamableHttpSession:
+class StreamableHttpSession(HandshakeState):
     """An `UpstreamSession` over Streamable HTTP, sharing the gateway's aiohttp connection pool."""
 
     def __init__(
@@ -85,18 +85,6 @@ class StreamableHttpSession:
             total=None, sock_connect=spec.timeouts.connect, sock_read=None
         )
         self._short_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
-
-    @property
-    def server(self) -> str:
-        return self._spec.name
-
-    @property
-    def protocol_version(self) -> str:
-        return self._negotiated.protocol_version if self._negotiated else ""
-
-    @property
-    def initialize_result(self) -> dict[str, Any]:
-        return self._negotiated.result if self._negotiated else {}
 
     @property
     def era(self) -> str:

@@ -16,7 +16,7 @@ import structlog
 from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
 from giru.upstream._calls import Call, Exchange, unavailable
-from giru.upstream._handshake import Negotiated, negotiate
+from giru.upstream._handshake import HandshakeState, Negotiated, negotiate
 from giru.upstream._http_io import iter_events, media_type, resolve_endpoint, status_error
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
@@ -28,7 +28,7 @@ __all__ = ["LegacySseSession"]
 _log = structlog.get_logger(__name__)
 
 
-class LegacySseSession:
+class LegacySseSession(HandshakeState):
     """An `UpstreamSession` over the 2024-11-05 HTTP+SSE transport."""
 
     def __init__(
@@ -56,18 +56,6 @@ class LegacySseSession:
         self._lock = asyncio.Lock()
         self._closed = False
         self._post_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
-
-    @property
-    def server(self) -> str:
-        return self._spec.name
-
-    @property
-    def protocol_version(self) -> str:
-        return self._negotiated.protocol_version if self._negotiated else ""
-
-    @property
-    def initialize_result(self) -> dict[str, Any]:
-        return self._negotiated.result if self._negotiated else {}
 
     async def start(self) -> None:
         async with self._lock:

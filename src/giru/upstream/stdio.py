@@ -17,7 +17,7 @@ import structlog
 from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
 from giru.upstream._calls import Call, Exchange, unavailable
-from giru.upstream._handshake import Negotiated, negotiate
+from giru.upstream._handshake import HandshakeState, Negotiated, negotiate
 from giru.upstream._process import CrashLoopGuard, StderrTail, spawn, terminate
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import parse_upstream, protocol_error
@@ -35,7 +35,7 @@ class _Child:
     ready: bool = False
 
 
-class StdioSession:
+class StdioSession(HandshakeState):
     """An `UpstreamSession` over a child process (legacy era handshake)."""
 
     def __init__(
@@ -60,18 +60,6 @@ class StdioSession:
         self._stops: set[asyncio.Task[None]] = set()
         self.stderr = StderrTail()
         """The child's recent stderr (diagnostics only; never treated as an error)."""
-
-    @property
-    def server(self) -> str:
-        return self._spec.name
-
-    @property
-    def protocol_version(self) -> str:
-        return self._negotiated.protocol_version if self._negotiated else ""
-
-    @property
-    def initialize_result(self) -> dict[str, Any]:
-        return self._negotiated.result if self._negotiated else {}
 
     @property
     def pid(self) -> int | None:
