@@ -5,8 +5,12 @@ fixture measured directly in the same run: Giru must pass every scored scenario 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.integration.gateway import RunningGiru, http_server, run_giru
 from tests.peers import ConformanceResult, run_conformance
@@ -87,3 +91,40 @@ def test_legacy_suite_0_1_16_passes_all_scenarios_through_giru(giru: RunningGiru
     print(f"\n  giru: {result.summary()}")
     assert len(result.scenarios) == 32
     assert result.failing == ()
+
+
+async def _listing_and_results(url: str, mode: str) -> tuple[list[Any], list[Any]]:
+    async with (
+        create_mcp_http_client() as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode, cache=None) as client,
+    ):
+        tools = [tool.model_dump(mode="json") for tool in (await client.list_tools()).tools]
+        results = [
+            (await client.call_tool(name, {})).model_dump(mode="json", exclude={"meta"})
+            for name in _CONTENT_TOOLS
+        ]
+        return tools, results
+
+
+_CONTENT_TOOLS = ("test_simple_text", "test_image_content", "test_embedded_resource")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fixture", "path"),
+    [
+        ("legacy", "go_fixture_legacy", "/mcp/legacy"),
+        ("2026-07-28", "go_fixture_modern", "/mcp/modern"),
+    ],
+)
+async def test_tool_definitions_and_results_through_giru_equal_the_fixtures_own(
+    giru: RunningGiru, request: pytest.FixtureRequest, mode: str, fixture: str, path: str
+) -> None:
+    """Lossless pass-through, checked on content: every tool definition (schemas, annotations,
+    unknown fields) and every result arrives exactly as the fixture sends it."""
+    direct_tools, direct_results = await _listing_and_results(
+        request.getfixturevalue(fixture), mode
+    )
+    giru_tools, giru_results = await _listing_and_results(giru.url(path), mode)
+    assert giru_tools == direct_tools
+    assert giru_results == direct_results
+    assert direct_results[0]["content"][0]["type"] == "text"

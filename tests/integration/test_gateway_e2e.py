@@ -13,9 +13,10 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
-from mcp.client.session import ListRootsFnT
+from mcp.client.session import IncomingMessage, ListRootsFnT
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ToolsListChanged
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -161,6 +162,45 @@ async def test_isolated_server_sees_each_clients_own_roots_and_sampling(giru: Ru
     )
     assert first == ("file:///srv/alpha/", "from the client model")
     assert second == ("file:///srv/beta/", "from the client model")
+
+
+async def test_upstream_tool_list_change_reaches_legacy_clients_on_their_stream(
+    giru: RunningGiru,
+) -> None:
+    changed = asyncio.Event()
+
+    async def on_message(message: IncomingMessage) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with (
+        create_mcp_http_client(headers=giru.headers) as http,
+        Client(
+            streamable_http_client(giru.url("/mcp"), http_client=http),
+            mode="legacy",
+            message_handler=on_message,
+        ) as client,
+    ):
+        assert "py2__legacy_added" not in {t.name for t in (await client.list_tools()).tools}
+        assert _text(await client.call_tool("py2__grow", {"name": "legacy_added"})) == "grown"
+        await asyncio.wait_for(changed.wait(), 10)
+        assert "py2__legacy_added" in {t.name for t in (await client.list_tools()).tools}
+
+
+async def test_upstream_tool_list_change_reaches_modern_listen_streams(giru: RunningGiru) -> None:
+    async with (
+        create_mcp_http_client(headers=giru.headers) as http,
+        Client(
+            streamable_http_client(giru.url("/mcp"), http_client=http),
+            mode="2026-07-28",
+            cache=None,
+        ) as client,
+        client.listen(tools_list_changed=True) as subscription,
+    ):
+        assert _text(await client.call_tool("py2__grow", {"name": "modern_added"})) == "grown"
+        event = await asyncio.wait_for(anext(aiter(subscription)), 10)
+        assert isinstance(event, ToolsListChanged)
+        assert "py2__modern_added" in {t.name for t in (await client.list_tools()).tools}
 
 
 async def test_unknown_tool_is_an_error_and_the_session_goes_on(giru: RunningGiru) -> None:

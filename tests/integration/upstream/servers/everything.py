@@ -64,6 +64,18 @@ async def roots(ctx: Context) -> str:
 
 
 @server.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Add a tool called `name` at run time and announce notifications/tools/list_changed."""
+
+    def added() -> str:
+        return name
+
+    server.add_tool(added, name=name, description="added at run time")
+    await ctx.session.send_tool_list_changed()
+    return "grown"
+
+
+@server.tool()
 async def hang() -> str:
     """Never answers; a cancellation is counted and reported on stderr."""
     try:
