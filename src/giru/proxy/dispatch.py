@@ -16,6 +16,7 @@ from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import Era, era_of
+from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
@@ -62,6 +63,7 @@ class Dispatcher:
         self._pool = pool
         self._metrics = metrics
         self._page_size = page_size
+        self._breakers = CircuitBreakers()
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/call": self._tools_call,
@@ -206,6 +208,7 @@ class Dispatcher:
         """Send the request to `server` and answer with its response under the client's id."""
         sink = _Relay(ctx.relay)
         try:
+            self._breakers.check(server)
             session = await self._session(ctx, server, message.method or "")
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
@@ -220,14 +223,26 @@ class Dispatcher:
                     message.method or "", retry, on_message=sink, headers=headers
                 )
         except UpstreamError as exc:
-            _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
-            return jsonrpc.error_response(
-                message.id,
-                jsonrpc.INTERNAL_ERROR,
-                f"Upstream server {server!r} failed: {exc.message}",
-                {"reason": exc.code, "server": server},
-            )
+            return self._failed(message, server, exc)
+        self._breakers.succeeded(server)
         return {**response, "id": message.id}
+
+    def _failed(self, message: Message, server: str, exc: UpstreamError) -> dict[str, Any]:
+        """The client's answer when an upstream fails; repeated failures open its breaker."""
+        data: dict[str, Any] = {"reason": exc.code, "server": server}
+        if exc.data.get("circuit") == "open":
+            data["circuit"] = "open"
+        else:
+            _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
+            if self._breakers.failed(server):
+                _log.error("upstream_circuit_opened", server=server)
+                self._metrics.upstream_up.labels(server).set(0)
+        return jsonrpc.error_response(
+            message.id,
+            jsonrpc.INTERNAL_ERROR,
+            f"Upstream server {server!r} failed: {exc.message}",
+            data,
+        )
 
 
 def _needs_input(response: dict[str, Any]) -> bool:
