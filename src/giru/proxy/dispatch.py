@@ -15,7 +15,7 @@ from giru.errors import UpstreamError
 from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
-from giru.mcp.versions import Era, era_of
+from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
 from giru.proxy.upstreams import Owner, UpstreamPool
@@ -53,6 +53,9 @@ class CallContext:
     era: Era = "legacy"
     owner: Owner | None = None
     """The client session, for servers that isolate upstream sessions per client."""
+    log_level: str | None = None
+    """A legacy session's `logging/setLevel`, carried to modern upstreams as `_meta`."""
+    on_set_level: Callable[[str], None] | None = None
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -182,6 +185,11 @@ class Dispatcher:
         return await self.forward(ctx, message, server, params)
 
     async def _set_level(self, ctx: CallContext, message: Message) -> dict[str, Any]:
+        level = (message.params or {}).get("level")
+        if level not in LOG_LEVELS:
+            raise JsonRpcError(INVALID_PARAMS, "params.level must be a logging level")
+        if ctx.on_set_level is not None:
+            ctx.on_set_level(str(level))
         for server in ctx.view.servers:
             try:
                 session = await self._pool.session(server, "legacy")
@@ -212,6 +220,8 @@ class Dispatcher:
             session = await self._session(ctx, server, message.method or "")
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
+            elif ctx.era == "legacy" and ctx.log_level is not None:
+                params = _with_log_level(params, ctx.log_level)
             response = await session.request(
                 message.method or "", params, on_message=sink, headers=headers
             )
@@ -275,6 +285,14 @@ async def _ask_legacy_client(
     if "requestState" in result:
         retry["requestState"] = result["requestState"]
     return retry
+
+
+def _with_log_level(params: dict[str, Any] | None, level: str) -> dict[str, Any]:
+    """A legacy client's `logging/setLevel`, as the per-request opt-in a modern upstream reads."""
+    params = dict(params or {})
+    meta = params.get("_meta")
+    params["_meta"] = {**(meta if isinstance(meta, dict) else {}), META_LOG_LEVEL: level}
+    return params
 
 
 def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -374,6 +374,8 @@ class Gateway:
             protocol_version=session.protocol_version,
             relay=relay,
             owner=Owner(session.id, identity, lambda m: _to_listener(session, m)),
+            log_level=session.log_level,
+            on_set_level=session.set_log_level,
         )
 
     async def _forward_to_owned(self, session: Session, message: Message) -> None:

@@ -85,12 +85,16 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     inflight: dict[bytes, asyncio.Task[Any]] = field(default_factory=dict)
     client_cancelled: set[bytes] = field(default_factory=set)
+    log_level: str | None = None
     recent_ids: dict[bytes, None] = field(default_factory=dict)  # insertion-ordered, bounded
     pending: dict[bytes, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     streams: dict[str, EventStream] = field(default_factory=dict)
     listener: EventStream | None = None
     _stream_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _request_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def set_log_level(self, level: str) -> None:
+        self.log_level = level
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()

@@ -178,6 +178,8 @@ class StreamableHttpSession(HandshakeState):
         self._exchange.cancel_by_notification = self._modern is None
         if self._modern is None:
             self._listener = self._tasks.spawn(self._listen(), "listen")
+        else:
+            self._listener = self._tasks.spawn(self._subscribe(), "subscribe")
 
     async def _handshake_request(
         self, method: str, params: dict[str, Any] | None
@@ -351,6 +353,41 @@ class StreamableHttpSession(HandshakeState):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
+    async def _subscribe(self) -> None:
+        """Modern upstreams announce list changes only on a `subscriptions/listen` stream."""
+        delay = 1.0
+        while True:
+            try:
+                if not await self._subscribe_once():
+                    return
+                delay = 1.0
+            except (UpstreamError, aiohttp.ClientError, TimeoutError) as exc:
+                _log.info("upstream listen stream failed", server=self.server, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _subscribe_once(self) -> bool:
+        """One listen stream; False when the upstream does not offer one."""
+        message = self._envelope(
+            {
+                "jsonrpc": "2.0",
+                "id": _LISTEN_ID,
+                "method": "subscriptions/listen",
+                "params": {"notifications": dict.fromkeys(_LIST_FILTERS, True)},
+            }
+        )
+        async with self._http.post(
+            self._url,
+            data=dumps(message),
+            headers=self._headers(message),
+            timeout=self._stream_timeout,
+        ) as response:
+            if response.status != 200 or media_type(response) != "text/event-stream":
+                _log.info("no upstream listen stream", server=self.server, status=response.status)
+                return False
+            await self._read_stream(None, response)
+        return True
+
     async def _listen_once(self) -> bool:
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
         headers = self._headers(None) | {"Accept": "text/event-stream"}
@@ -361,6 +398,9 @@ class StreamableHttpSession(HandshakeState):
             await self._read_stream(None, resp)
         return True
 
+
+_LISTEN_ID: Final = "giru-listen"
+_LIST_FILTERS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
 
 _EXTRA_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar(
     "giru_upstream_headers", default=None
