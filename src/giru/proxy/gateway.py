@@ -13,6 +13,7 @@ import structlog
 from giru import __version__
 from giru.catalog.snapshot import ServerCatalog, fetch_catalog
 from giru.errors import GiruError
+from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.proxy.checks import HttpGuard, check_post_media
@@ -63,6 +64,7 @@ class Gateway:
         self.catalogs: dict[str, ServerCatalog] = {}
         self.views = ViewCache()
         self.ready = False
+        self.warnings: list[str] = []
         self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionStore(
             idle_timeout_s=settings.sessions.idle_timeout_s,
@@ -117,6 +119,25 @@ class Gateway:
             self.catalogs[server] = catalog
             _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
         self.views.clear()
+        self._check_collisions()
+
+    def _check_collisions(self) -> None:
+        """Unprefixed virtual servers whose servers now offer the same tool name: the first
+        server keeps the name; the operator is told (and /readyz shows it)."""
+        problems: list[str] = []
+        for endpoint in self.endpoints.values():
+            if endpoint.prefix:
+                continue
+            tools = {
+                server: [t["name"] for t in catalog.tools if endpoint.offers(server, t["name"])]
+                for server, catalog in self.catalogs.items()
+                if server in endpoint.all_servers
+            }
+            problems += check_unprefixed_collisions(endpoint.name, tools)
+        if problems != self.warnings:
+            for problem in problems:
+                _log.warning("virtual_server_collision", problem=problem)
+        self.warnings = problems
 
     async def on_list_changed(self, server: str, method: str) -> None:
         """Schedule one refresh per server (coalescing floods, U4); never block the upstream's
@@ -396,7 +417,10 @@ class Gateway:
         servers = {
             name: ("error: " + c.error) if c.error else "ok" for name, c in self.catalogs.items()
         }
-        await send_json(send, 200 if self.ready else 503, {"ready": self.ready, "servers": servers})
+        body: dict[str, Any] = {"ready": self.ready, "servers": servers}
+        if self.warnings:
+            body["warnings"] = self.warnings
+        await send_json(send, 200 if self.ready else 503, body)
 
     async def _metrics(self, request: Request, send: Send) -> None:
         await send_bytes(

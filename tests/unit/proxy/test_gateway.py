@@ -235,3 +235,25 @@ async def test_health_ready_and_metrics() -> None:
             'giru_mcp_requests_total{method="tools/call",outcome="ok",server="one",tool="echo"} 1.0'
             in metrics
         )
+
+
+async def test_unprefixed_collision_keeps_the_first_server_and_is_reported_by_readyz() -> None:
+    servers = upstreams()
+    vs = VirtualServerConfig(name="both", servers=("one", "two"), prefix=False)
+    async with gateway_client(servers, cfg=config(servers, both=vs)) as (client, _):
+        ready = (await client.get("/readyz")).json()
+        assert ready["warnings"] == [
+            "VirtualServer/both: tool 'echo' is offered by one, two; unprefixed names must be "
+            "unique (set prefix: true)"
+        ]
+        session = await initialize(client, "/mcp/both")
+        listed = await call(client, session, rpc("tools/list"), path="/mcp/both")
+        assert [t["name"] for t in listed.json()["result"]["tools"]] == [
+            "echo",
+            "progress",
+            "sample",
+        ]
+        answer = await call(
+            client, session, rpc("tools/call", {"name": "echo"}, 2), path="/mcp/both"
+        )
+        assert answer.json()["result"]["content"][0]["text"].startswith("one:echo")
