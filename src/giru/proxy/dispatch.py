@@ -97,9 +97,11 @@ class Dispatcher:
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
-        self._metrics.observe_latency(method, time.perf_counter() - started)
+        # Metric labels never carry what a client made up: unknown methods count as "other".
+        label = method if method in self._handlers or method in _LISTS else "other"
+        self._metrics.observe_latency(label, time.perf_counter() - started)
         if method != "tools/call":
-            self._metrics.count_request(method, "", "", outcome)
+            self._metrics.count_request(label, "", "", outcome)
         return response
 
     async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:

@@ -257,3 +257,16 @@ async def test_unprefixed_collision_keeps_the_first_server_and_is_reported_by_re
             client, session, rpc("tools/call", {"name": "echo"}, 2), path="/mcp/both"
         )
         assert answer.json()["result"]["content"][0]["text"].startswith("one:echo")
+
+
+async def test_made_up_methods_do_not_become_metric_labels() -> None:
+    async with gateway_client(upstreams()) as (client, _):
+        session = await initialize(client)
+        for n in range(3):
+            await call(client, session, rpc(f"made/up/{n}", id=100 + n))
+        metrics = (await client.get("/metrics")).text
+        assert "made/up" not in metrics
+        assert (
+            'giru_mcp_requests_total{method="other",outcome="error",server="",tool=""} 3.0'
+            in metrics
+        )
