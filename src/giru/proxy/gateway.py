@@ -268,11 +268,15 @@ class Gateway:
         else:
             session = self._session(request, endpoint, principal)
             await self.legacy.post(request, send, session, message)
+        name = (message.params or {}).get("name") if message.method == "tools/call" else None
         _log.info(
             "mcp_request",
             method=message.method,
+            tool=name[:128] if isinstance(name, str) else None,
             client=principal.name,
             endpoint=endpoint.name or "/mcp",
+            era=era,
+            session=(request.header(SESSION_HEADER) or "")[:8] or None,
             ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
