@@ -38,7 +38,7 @@ Problem = tuple[str, str]
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _NAME_MAX = 40
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}")
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # as the catalog accepts (catalog/names.py)
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -76,7 +76,7 @@ def _tag(value: str) -> str:
 
 def _tool_name(value: str) -> str:
     if not _TOOL_NAME.fullmatch(value):
-        raise ValueError("a tool name is 1-64 characters of letters, digits and _ . / -")
+        raise ValueError("a tool name is 1-128 characters of letters, digits and _ . -")
     return value
 
 
