@@ -126,7 +126,22 @@ def parse_message(body: bytes, limits: ParseLimits = ParseLimits()) -> Message:
         raise JsonRpcError(INVALID_REQUEST, "JSON-RPC batching is not supported")
     if not isinstance(value, dict):
         raise JsonRpcError(INVALID_REQUEST, "a JSON-RPC message must be an object")
-    return _classify(value, limits)
+    message = _classify(value, limits)
+    if isinstance(message.id, str) and b"\\" in body:
+        message.id = _exact_string_id(body, message.id)
+    return message
+
+
+def _exact_string_id(body: bytes, value: str) -> Any:
+    """A string id written with escapes (`"\\u00e9"`) is echoed as written, not re-encoded (J6).
+
+    The top-level `id` member's raw token is found by scanning; when the scan is ambiguous the
+    decoded value is kept (same id, possibly other bytes).
+    """
+    if orjson.dumps(value) in body:
+        return value
+    candidates = {m.group(1) for m in _ID_TOKEN.finditer(body) if orjson.loads(m.group(1)) == value}
+    return orjson.Fragment(candidates.pop()) if len(candidates) == 1 else value
 
 
 def _decode(body: bytes, limits: ParseLimits) -> Any:
@@ -192,6 +207,7 @@ _DECODER: Final = json.JSONDecoder(
 )
 
 
+_ID_TOKEN: Final = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.)*")')
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 

@@ -100,3 +100,21 @@ def test_error_response_with_null_id_and_data_round_trips() -> None:
             "data": {"supported": []},
         },
     }
+
+
+@pytest.mark.parametrize(
+    "raw_id",
+    [rb'"\u00e9"', rb'"a\"b"', rb'"\/path"', rb'"tab\there"', rb'"\ud83d\ude00"'],
+)
+def test_string_id_written_with_escapes_is_echoed_as_written(raw_id: bytes) -> None:
+    body = b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"ping","params":{"x":"\\n"}}'
+    message = parse_message(body)
+    assert (
+        dumps(result_response(message.id, {}))
+        == b'{"jsonrpc":"2.0","id":' + raw_id + b',"result":{}}'
+    )
+
+
+def test_plain_string_id_stays_a_string_when_other_members_have_escapes() -> None:
+    message = parse_message(b'{"jsonrpc":"2.0","id":"plain","method":"ping","params":{"x":"\\n"}}')
+    assert message.id == "plain"
