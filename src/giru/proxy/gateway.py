@@ -173,7 +173,7 @@ class Gateway:
                 await route(request, send)
                 return
             endpoint, tail = self._endpoint(request.path)
-            if endpoint is None:
+            if endpoint is None or _tricky_path(scope.get("raw_path")):
                 await send_json(send, 404, {"error": "not found"})
                 return
             self.guard.check(request)
@@ -458,6 +458,14 @@ async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, A
             message["id"], jsonrpc.METHOD_NOT_FOUND, "the client has no open stream"
         )
     return None
+
+
+def _tricky_path(raw_path: object) -> bool:
+    """Escapes, dot segments or empty segments in the path as sent (H12): MCP paths never need
+    them, and the server decodes `%2F` before routing, so they are refused outright."""
+    if not isinstance(raw_path, bytes):
+        return False
+    return b"%" in raw_path or b"//" in raw_path or b"/." in raw_path
 
 
 def _fields(catalog: ServerCatalog) -> dict[str, Any]:

@@ -270,3 +270,17 @@ async def test_made_up_methods_do_not_become_metric_labels() -> None:
             'giru_mcp_requests_total{method="other",outcome="error",server="",tool=""} 3.0'
             in metrics
         )
+
+
+@pytest.mark.parametrize(
+    "path", ["/mcp%2Fsolo", "/mcp/%73olo", "//mcp"]
+)  # httpx drops dot segments
+async def test_path_tricks_never_reach_an_endpoint(path: str) -> None:
+    servers = upstreams()
+    vs = VirtualServerConfig(name="solo", servers=("two",), prefix=False)
+    async with gateway_client(servers, cfg=config(servers, solo=vs)) as (client, _):
+        body = rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}})
+        request = client.build_request("POST", "/", content=body, headers=HEADERS)
+        request.url = request.url.copy_with(raw_path=path.encode())
+        response = await client.send(request)
+        assert response.status_code == 404
