@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import AsyncIterator
-from typing import Final
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -15,16 +12,12 @@ from giru.upstream._sse import SseDecoder, SseEvent, SseTooLargeError
 from giru.upstream._wire import MAX_MESSAGE_BYTES, digest, protocol_error
 
 __all__ = [
-    "header_value",
     "iter_events",
     "media_type",
     "read_capped",
     "resolve_endpoint",
     "status_error",
 ]
-
-_SAFE_HEADER: Final = re.compile(r"[\x20-\x7e]*")
-_SENTINEL: Final = re.compile(r"=\?base64\?.*\?=")
 
 
 def media_type(response: aiohttp.ClientResponse) -> str:
@@ -87,11 +80,3 @@ def resolve_endpoint(server: str, base: str, reference: str) -> str:
     if (here.scheme, here.hostname, here.port) != (there.scheme, there.hostname, there.port):
         raise protocol_error(server, "upstream SSE endpoint is on another origin")
     return target
-
-
-def header_value(value: str) -> str:
-    """An HTTP-safe header value: verbatim if printable ASCII, else the `=?base64?…?=` form."""
-    safe = _SAFE_HEADER.fullmatch(value) and value == value.strip()
-    if safe and not _SENTINEL.fullmatch(value):
-        return value
-    return f"=?base64?{base64.b64encode(value.encode('utf-8')).decode('ascii')}?="

@@ -9,7 +9,7 @@ and the `Mcp-Method`/`Mcp-Name` headers, and closing the stream is the cancellat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -17,11 +17,12 @@ import aiohttp
 import structlog
 
 from giru.errors import UpstreamError
+from giru.mcp.headers import NAME_SOURCES, encode_header_value
 from giru.mcp.jsonrpc import dumps
 from giru.mcp.versions import META_PROTOCOL_VERSION as _META_VERSION
 from giru.upstream._calls import Call, Exchange, unavailable
 from giru.upstream._handshake import EraCache, HandshakeState, Negotiated, modern_meta, negotiate
-from giru.upstream._http_io import header_value, iter_events, media_type, read_capped, status_error
+from giru.upstream._http_io import iter_events, media_type, read_capped, status_error
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream, protocol_error
@@ -43,7 +44,6 @@ _IDEMPOTENT: Final = frozenset(
         "completion/complete",
     }
 )
-_NAME_PARAM: Final = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _MAX_RESUMES: Final = 5
 
 
@@ -342,27 +342,24 @@ class StreamableHttpSession(HandshakeState):
     # -- the standalone GET stream ----------------------------------------------------------
 
     async def _listen(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                if not await self._listen_once():
-                    return
-                delay = 1.0
-            except (UpstreamError, aiohttp.ClientError, TimeoutError) as exc:
-                _log.info("upstream GET stream failed", server=self.server, error=str(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        await self._keep_open(self._listen_once, "GET")
 
     async def _subscribe(self) -> None:
         """Modern upstreams announce list changes only on a `subscriptions/listen` stream."""
+        await self._keep_open(self._subscribe_once, "listen")
+
+    async def _keep_open(self, once: Callable[[], Awaitable[bool]], stream: str) -> None:
+        """Reopen a long-lived stream with backoff until the upstream says it has none."""
         delay = 1.0
         while True:
             try:
-                if not await self._subscribe_once():
+                if not await once():
                     return
                 delay = 1.0
             except (UpstreamError, aiohttp.ClientError, TimeoutError) as exc:
-                _log.info("upstream listen stream failed", server=self.server, error=str(exc))
+                _log.info(
+                    "upstream stream failed", server=self.server, stream=stream, error=str(exc)
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -409,11 +406,11 @@ _EXTRA_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar(
 
 def _routing_headers(message: dict[str, Any]) -> dict[str, str]:
     method = str(message["method"])
-    headers = {"Mcp-Method": header_value(method)}
-    key = _NAME_PARAM.get(method)
+    headers = {"Mcp-Method": encode_header_value(method)}
+    key = NAME_SOURCES.get(method)
     params = message.get("params")
     if key is not None and isinstance(params, dict) and isinstance(params.get(key), str):
-        headers["Mcp-Name"] = header_value(params[key])
+        headers["Mcp-Name"] = encode_header_value(params[key])
     return headers
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from giru.errors import UpstreamProtocolError, UpstreamUnavailableError
-from giru.upstream._http_io import header_value, resolve_endpoint
+from giru.mcp.headers import encode_header_value
+from giru.upstream._http_io import resolve_endpoint
 from giru.upstream._process import CrashLoopGuard, StderrTail
 from giru.upstream._sse import SseDecoder, SseEvent, SseTooLargeError
 
@@ -65,7 +66,7 @@ def test_endpoint_on_another_origin_is_refused() -> None:
     [("echo", "echo"), ("a b", "a b"), (" lead", "=?base64?IGxlYWQ=?="), ("é", "=?base64?w6k=?=")],
 )
 def test_header_values_survive_http(value: str, expected: str) -> None:
-    assert header_value(value) == expected
+    assert encode_header_value(value) == expected
 
 
 def test_stderr_tail_is_bounded() -> None:
