@@ -36,8 +36,16 @@ class RunningGiru:
         return f"{self.base}{path}"
 
 
-def python_stdio_server(name: str, script: str = "everything.py", isolation: str = "shared") -> str:
-    """An MCPServer manifest for one of the Python SDK test servers over stdio."""
+def python_stdio_server(
+    name: str,
+    script: str = "everything.py",
+    *args: str,
+    isolation: str = "shared",
+    timeouts: str = "{call: 5s, callMax: 20s, connect: 20s}",
+) -> str:
+    """An MCPServer manifest for one of the Python test servers (`servers/`) over stdio;
+    `args` follow the script (default: `stdio`)."""
+    argv = ", ".join(f'"{arg}"' for arg in (str(SERVERS / script), *(args or ("stdio",))))
     return f"""
 apiVersion: giru.ai/v1alpha1
 kind: MCPServer
@@ -45,14 +53,20 @@ metadata: {{name: {name}}}
 spec:
   transport: stdio
   command: {sys.executable}
-  args: ["{SERVERS / script}", stdio]
+  args: [{argv}]
   env: {{PYTHONPATH: "{os.pathsep.join(sys.path)}"}}
-  timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+  timeouts: {timeouts}
   isolation: {isolation}
 """
 
 
-def http_server(name: str, transport: str, url: str, era: str = "auto") -> str:
+def http_server(
+    name: str,
+    transport: str,
+    url: str,
+    era: str = "auto",
+    timeouts: str = "{call: 5s, callMax: 20s, connect: 20s}",
+) -> str:
     return f"""
 apiVersion: giru.ai/v1alpha1
 kind: MCPServer
@@ -60,7 +74,7 @@ metadata: {{name: {name}}}
 spec:
   transport: {transport}
   url: {url}
-  timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
+  timeouts: {timeouts}
   era: {era}
 """
 

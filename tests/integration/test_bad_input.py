@@ -31,7 +31,6 @@ import json
 import os
 import re
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,7 +45,6 @@ import pytest
 from tests.integration.gateway import (
     CLIENT,
     KEY,
-    SERVERS,
     RunningGiru,
     python_stdio_server,
     run_giru,
@@ -71,16 +69,7 @@ Era = Literal["legacy", "modern", "none"]
 
 
 def _ledger_server(name: str, ledger: Path) -> str:
-    return f"""
-apiVersion: giru.ai/v1alpha1
-kind: MCPServer
-metadata: {{name: {name}}}
-spec:
-  transport: stdio
-  command: {sys.executable}
-  args: ["{SERVERS / "ledger.py"}", "{ledger}"]
-  timeouts: {{call: 5s, callMax: 20s, connect: 20s}}
-"""
+    return python_stdio_server(name, "ledger.py", str(ledger))
 
 
 OTHER_CLIENT: Final = """

@@ -32,7 +32,15 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.gateway import CLIENT, KEY, SERVERS, RunningGiru, run_giru
+from tests.integration.gateway import (
+    CLIENT,
+    KEY,
+    SERVERS,
+    RunningGiru,
+    http_server,
+    python_stdio_server,
+    run_giru,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,34 +52,15 @@ BASE: Final = {
     "content-type": "application/json",
     "accept": "application/json, text/event-stream",
 }
-_TIMEOUTS: Final = "timeouts: {call: 2s, callMax: 4s, connect: 10s}"
+_TIMEOUTS: Final = "{call: 2s, callMax: 4s, connect: 10s}"
 
 
-def _stdio(name: str, *args: str) -> str:
-    quoted = ", ".join(f'"{arg}"' for arg in args)
-    return f"""
-apiVersion: giru.ai/v1alpha1
-kind: MCPServer
-metadata: {{name: {name}}}
-spec:
-  transport: stdio
-  command: {sys.executable}
-  args: [{quoted}]
-  env: {{PYTHONPATH: "{os.pathsep.join(sys.path)}"}}
-  {_TIMEOUTS}
-"""
+def _stdio(name: str, script: str, *args: str) -> str:
+    return python_stdio_server(name, script, *args, timeouts=_TIMEOUTS)
 
 
 def _http(name: str, url: str) -> str:
-    return f"""
-apiVersion: giru.ai/v1alpha1
-kind: MCPServer
-metadata: {{name: {name}}}
-spec:
-  transport: streamable-http
-  url: {url}
-  {_TIMEOUTS}
-"""
+    return http_server(name, "streamable-http", url, timeouts=_TIMEOUTS)
 
 
 class WebUpstream:
@@ -249,8 +238,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stdio_ledger = workdir / "ledger.jsonl"
     manifests = "---".join(
         [
-            _stdio("ledger", str(SERVERS / "ledger.py"), str(stdio_ledger)),
-            _stdio("bad", str(SERVERS / "misbehaving.py"), "stdio"),
+            _stdio("ledger", "ledger.py", str(stdio_ledger)),
+            _stdio("bad", "misbehaving.py", "stdio"),
             _http("web", web.url),
             CLIENT,
         ]
