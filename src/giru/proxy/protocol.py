@@ -22,6 +22,7 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
 
+    # uvicorn's own override narrows BaseProtocol's signature the same way; mypy flags both.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
