@@ -388,17 +388,12 @@ class Gateway:
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
         view = self.views.get(endpoint, session.principal, self.catalogs)
-        identity = ClientIdentity(
-            capabilities=session.client_capabilities,
-            client_info=session.client_info or {"name": "giru", "version": __version__},
-            protocol_version=session.protocol_version,
-        )
         return CallContext(
             view=view,
             client=session.owner,
             protocol_version=session.protocol_version,
             relay=relay,
-            owner=Owner(session.id, identity, lambda m: _to_listener(session, m)),
+            owner=_owner_of(session),
             log_level=session.log_level,
             on_set_level=session.set_log_level,
         )
@@ -445,6 +440,22 @@ class Gateway:
 
 def _modern_header(request: Request) -> bool:
     return versions.era_of(request.header("mcp-protocol-version") or "") == "modern"
+
+
+def _owner_of(session: Session) -> Owner:
+    """The session as the owner of its own upstream sessions; built once it is initialized
+    (its capabilities are known then), not per request."""
+    if isinstance(session.upstream_owner, Owner):
+        return session.upstream_owner
+    identity = ClientIdentity(
+        capabilities=session.client_capabilities,
+        client_info=session.client_info or {"name": "giru", "version": __version__},
+        protocol_version=session.protocol_version,
+    )
+    owner = Owner(session.id, identity, lambda m: _to_listener(session, m))
+    if session.initialized:
+        session.upstream_owner = owner
+    return owner
 
 
 async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, Any] | None:

@@ -53,10 +53,7 @@ class LegacySse:
             if message.method == "notifications/initialized":
                 session.initialized = True
             elif message.method == "notifications/cancelled":
-                key = jsonrpc.id_key((message.params or {}).get("requestId"))
-                task = session.inflight.get(key)
-                if task is not None:
-                    task.cancel()
+                session.cancel_request((message.params or {}).get("requestId"))
         else:
             if not session.initialized and message.method not in ("initialize", "ping"):
                 raise JsonRpcError(

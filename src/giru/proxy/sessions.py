@@ -86,6 +86,8 @@ class Session:
     inflight: dict[bytes, asyncio.Task[Any]] = field(default_factory=dict)
     client_cancelled: set[bytes] = field(default_factory=set)
     log_level: str | None = None
+    upstream_owner: Any = None
+    """Cached by the gateway: this session as the owner of its isolated upstream sessions."""
     recent_ids: dict[bytes, None] = field(default_factory=dict)  # insertion-ordered, bounded
     pending: dict[bytes, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     streams: dict[str, EventStream] = field(default_factory=dict)
@@ -142,6 +144,14 @@ class Session:
             return False
         future.set_result(message.raw)
         return True
+
+    def cancel_request(self, request_id: Any) -> None:
+        """`notifications/cancelled`: end that request quietly (ids of others are ignored, M13)."""
+        key = jsonrpc.id_key(request_id)
+        task = self.inflight.get(key)
+        if task is not None:
+            self.client_cancelled.add(key)
+            task.cancel()
 
     def cancel_all(self) -> None:
         self.client_cancelled.update(self.inflight)  # ends them quietly, without a response

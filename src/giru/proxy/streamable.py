@@ -21,6 +21,7 @@ from giru.proxy.http import (
     send_sse_event,
     send_sse_start,
 )
+from giru.proxy.mrtr import required_capability
 from giru.proxy.sessions import EventStream, Session
 from giru.upstream.base import MessageSink
 
@@ -36,12 +37,6 @@ __all__ = [
 _log = structlog.get_logger(__name__)
 SESSION_HEADER: Final = "mcp-session-id"
 _PRIMING_FROM: Final = "2025-11-25"
-_CAPABILITY_OF: Final = {
-    "sampling/createMessage": "sampling",
-    "elicitation/create": "elicitation",
-    "roots/list": "roots",
-}
-
 ContextFactory = Callable[[Session, MessageSink | None], CallContext]
 Dispatch = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
 
@@ -78,12 +73,7 @@ class LegacyHttp:
         if message.method == "notifications/initialized":
             session.initialized = True
         elif message.method == "notifications/cancelled":
-            request_id = (message.params or {}).get("requestId")
-            key = jsonrpc.id_key(request_id)
-            task = session.inflight.get(key)
-            if task is not None:
-                session.client_cancelled.add(key)
-                task.cancel()
+            session.cancel_request((message.params or {}).get("requestId"))
         elif message.method == "notifications/roots/list_changed" and self._forward is not None:
             await self._forward(session, message)  # to the session's own upstream sessions
 
@@ -194,7 +184,7 @@ def _resumable(session: Session, last_event_id: str) -> tuple[EventStream, int]:
 
 async def relay_to(session: Session, stream: EventStream, message: dict[str, Any]) -> Any:
     if "id" in message and "method" in message:
-        needed = _CAPABILITY_OF.get(message["method"])
+        needed = required_capability(message["method"])
         if needed is not None and needed not in session.client_capabilities:
             # never ask a client for what it did not declare: it would not answer (hang)
             return jsonrpc.error_response(
