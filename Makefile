@@ -5,7 +5,7 @@ VENV := .venv
 CONFIG ?= examples/quickstart/
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help setup peers run test lint typecheck unit integration bench clean
+.PHONY: help setup peers services run test lint typecheck unit integration schemas bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,6 +15,9 @@ setup: ## Create .venv/ (Python deps from uv.lock)
 
 peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP servers and clients
 	@bash scripts/peers.sh
+
+services: ## Install PostgreSQL 15 and Redis binaries (tests start their own servers)
+	@bash scripts/services.sh
 
 run: setup peers ## Start Giru on $(LISTEN) with the quickstart config
 	GIRU_DEMO_KEY=$${GIRU_DEMO_KEY:-giru-demo-key} bash scripts/run.sh $(CONFIG) $(LISTEN)
@@ -29,8 +32,11 @@ typecheck: setup ## mypy --strict over src/ and tests/
 unit: setup ## Unit tests only
 	$(VENV)/bin/pytest tests/unit -q
 
-test: setup peers lint typecheck ## Everything CI runs: lint, types, unit, integration, conformance, interop
+test: setup peers services lint typecheck ## Everything CI runs: lint, types, unit, integration, conformance, interop
 	$(VENV)/bin/pytest -q
+
+schemas: setup ## Regenerate docs/schemas/ (one JSON Schema per manifest kind) from the models
+	$(VENV)/bin/python -m giru.manifests.schemas docs/schemas
 
 bench: setup peers ## Benchmarks (never run as tests); results in bench/results/
 	$(VENV)/bin/python -m bench

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from giru.manifests.documents import (
     ClientDocument,
     Document,
+    EnvironmentDocument,
+    EnvironmentSpec,
     MCPServerDocument,
+    SubscriptionDocument,
+    SubscriptionSpec,
     VirtualServerDocument,
 )
 from giru.upstream.base import EraChoice, Isolation, ServerSpec, Timeouts, Transport
@@ -21,15 +25,19 @@ from giru.upstream.base import EraChoice, Isolation, ServerSpec, Timeouts, Trans
 __all__ = [
     "ClientConfig",
     "Config",
+    "EnvironmentConfig",
     "Located",
     "ServerConfig",
+    "SubscriptionConfig",
     "ToolMeta",
     "VirtualServerConfig",
     "check_unprefixed_collisions",
     "compile_config",
+    "default_environments",
     "split_tool_ref",
 ]
 
+_T = TypeVar("_T")
 Sensitivity = Literal["low", "medium", "high"]
 _REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -100,13 +108,34 @@ class VirtualServerConfig:
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
-    """One `Client`: how it authenticates and what it may use (`servers: ["*"]` means all)."""
+    """One `Client`: how it authenticates and what it may use (`servers: ["*"]` means all).
+
+    `key_hashes` are the keys the store holds for it (generated, rotated); `api_key_hash` is the
+    one its manifest names, if any.
+    """
 
     name: str
     api_key_hash: str | None = None
     api_key_env: str | None = None
     servers: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
+    key_hashes: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfig:
+    """One `Subscription`, its spec as validated (status resolved by the store)."""
+
+    name: str
+    spec: SubscriptionSpec
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentConfig:
+    name: str
+    spec: EnvironmentSpec
     source: str = field(default="", compare=False)
 
 
@@ -119,10 +148,31 @@ class Config:
         default_factory=lambda: MappingProxyType({})
     )
     clients: Mapping[str, ClientConfig] = field(default_factory=lambda: MappingProxyType({}))
+    subscriptions: Mapping[str, SubscriptionConfig] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    environments: Mapping[str, EnvironmentConfig] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    documents: tuple[Located, ...] = field(default=(), compare=False, repr=False)
+    """The validated documents this config was compiled from."""
 
     def server_specs(self) -> dict[str, ServerSpec]:
         """A `ServerSpec` for every enabled server, by name."""
         return {name: s.to_spec() for name, s in self.servers.items() if s.enabled}
+
+
+def default_environments() -> dict[str, EnvironmentConfig]:
+    """The environments every tenant starts with (the seed's dev / staging / prod)."""
+    specs = {
+        "dev": {"displayName": "Development", "allowAutoApproval": True, "allowAutoRenewal": True},
+        "staging": {"displayName": "Staging", "allowAutoApproval": True},
+        "prod": {"displayName": "Production", "requireMfa": True},
+    }
+    return {
+        name: EnvironmentConfig(name, EnvironmentSpec.model_validate(spec), "default")
+        for name, spec in specs.items()
+    }
 
 
 def split_tool_ref(ref: str) -> tuple[str, str] | None:
@@ -142,21 +192,40 @@ class Located:
 
 
 def compile_config(
-    entries: list[Located], *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    entries: list[Located],
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    tolerant: bool = False,
 ) -> tuple[Config, list[str]]:
-    """Build the `Config` and every cross-document problem (empty when the config is valid)."""
+    """Build the `Config` and every cross-document problem (empty when the config is valid).
+
+    `tolerant` leaves out the objects that have problems instead of the caller refusing the
+    whole config (the store's objects were each valid when written; the environment of this
+    process may still lack a variable one of them references).
+    """
     env = os.environ if environ is None else environ
     base = Path.cwd() if cwd is None else cwd
     compiler = _Compiler(env, base)
     for entry in entries:
         compiler.add(entry)
     compiler.check_references()
+    ok = (lambda kind, name: f"{kind}/{name}" not in compiler.broken) if tolerant else None
     config = Config(
-        servers=MappingProxyType(compiler.servers),
-        virtual_servers=MappingProxyType(compiler.virtual_servers),
-        clients=MappingProxyType(compiler.clients),
+        servers=_kept(compiler.servers, "MCPServer", ok),
+        virtual_servers=_kept(compiler.virtual_servers, "VirtualServer", ok),
+        clients=_kept(compiler.clients, "Client", ok),
+        subscriptions=_kept(compiler.subscriptions, "Subscription", ok),
+        environments=_kept(compiler.environments, "Environment", ok),
+        documents=tuple(entries),
     )
     return config, compiler.problems
+
+
+def _kept(
+    objects: dict[str, _T], kind: str, ok: Callable[[str, str], bool] | None
+) -> Mapping[str, _T]:
+    return MappingProxyType({n: o for n, o in objects.items() if ok is None or ok(kind, n)})
 
 
 class _Compiler:
@@ -166,12 +235,16 @@ class _Compiler:
         self.servers: dict[str, ServerConfig] = {}
         self.virtual_servers: dict[str, VirtualServerConfig] = {}
         self.clients: dict[str, ClientConfig] = {}
+        self.subscriptions: dict[str, SubscriptionConfig] = {}
+        self.environments: dict[str, EnvironmentConfig] = default_environments()
         self.problems: list[str] = []
         self._key_owner: dict[str, str] = {}
+        self.broken: set[str] = set()
         self._sources: dict[tuple[str, str], str] = {}
 
     def report(self, source: str, who: str, path: str, reason: str) -> None:
         self.problems.append(f"{source}: {who}: {path}: {reason}")
+        self.broken.add(who)
 
     def add(self, entry: Located) -> None:
         doc, name = entry.document, entry.document.metadata.name
@@ -192,8 +265,12 @@ class _Compiler:
                 auth=doc.spec.auth,
                 source=entry.source,
             )
-        else:
+        elif isinstance(doc, ClientDocument):
             self.clients[name] = self._client(entry.source, doc)
+        elif isinstance(doc, SubscriptionDocument):
+            self.subscriptions[name] = SubscriptionConfig(name, doc.spec, entry.source)
+        elif isinstance(doc, EnvironmentDocument):
+            self.environments[name] = EnvironmentConfig(name, doc.spec, entry.source)
 
     def _server(self, source: str, doc: MCPServerDocument) -> ServerConfig:
         spec, who = doc.spec, f"MCPServer/{doc.metadata.name}"
@@ -281,6 +358,18 @@ class _Compiler:
             who = f"Client/{client.name}"
             self._check_servers(client.source, who, client.servers, wildcard=True)
             self._check_tools(client.source, who, client.tools)
+        for sub in self.subscriptions.values():
+            self._check_subscription(sub)
+
+    def _check_subscription(self, sub: SubscriptionConfig) -> None:
+        who, spec = f"Subscription/{sub.name}", sub.spec
+        if spec.client not in self.clients:
+            self.report(sub.source, who, "spec.client", f"no Client named {spec.client!r}")
+        if spec.server not in self.servers:
+            self.report(sub.source, who, "spec.server", f"no MCPServer named {spec.server!r}")
+        if spec.environment is not None and spec.environment not in self.environments:
+            reason = f"no Environment named {spec.environment!r}"
+            self.report(sub.source, who, "spec.environment", reason)
 
     def _check_servers(
         self, source: str, who: str, names: tuple[str, ...], *, wildcard: bool

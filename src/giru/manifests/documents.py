@@ -8,23 +8,38 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from giru.manifests.urls import upstream_url_problem
 
 __all__ = [
     "API_VERSION",
+    "KINDS",
     "ClientDocument",
     "ClientSpec",
     "Document",
+    "EnvironmentDocument",
+    "EnvironmentSpec",
     "MCPServerDocument",
     "MCPServerSpec",
     "Metadata",
+    "SubscriptionDocument",
+    "SubscriptionSpec",
     "ToolSpec",
     "VirtualServerDocument",
     "VirtualServerSpec",
@@ -45,6 +60,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+_HMAC = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 # The gateway owns these on the upstream connection; a manifest must not override them.
 _MANAGED_HEADERS = frozenset(
     {
@@ -195,14 +211,19 @@ class VirtualServerSpec(_Model):
 
 
 class ClientSpec(_Model):
+    """With neither `apiKeyHash` nor `apiKeyEnv`, Giru generates a key and shows it once.
+
+    `servers` and `tools` are standing grants; `Subscription`s add governed, time-bound ones.
+    """
+
     api_key_hash: str | None = None
     api_key_env: EnvName | None = None
     servers: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
 
     def problems(self) -> list[Problem]:
-        if (self.api_key_hash is None) == (self.api_key_env is None):
-            return [("spec", "set exactly one of apiKeyHash or apiKeyEnv")]
+        if self.api_key_hash is not None and self.api_key_env is not None:
+            return [("spec", "set at most one of apiKeyHash or apiKeyEnv")]
         if self.api_key_hash is not None:
             reason = _key_hash_problem(self.api_key_hash)
             if reason is not None:
@@ -215,13 +236,86 @@ def _key_hash_problem(value: str) -> str | None:
         if _SHA256.fullmatch(value):
             return None
         return "a sha256 hash is 'sha256:' and 64 lowercase hex digits"
+    if value.startswith("hmac-sha256:"):
+        if _HMAC.fullmatch(value):
+            return None
+        return "an hmac-sha256 hash is 'hmac-sha256:' and 64 lowercase hex digits"
     if value.startswith("$argon2id$"):
         try:
             extract_parameters(value)
         except InvalidHashError:
             return "not a valid argon2id PHC string"
         return None
-    return "must be an argon2id PHC string ($argon2id$...) or sha256:<hex>"
+    return "must be an argon2id PHC string ($argon2id$...), sha256:<hex> or hmac-sha256:<hex>"
+
+
+def _timestamp(value: Any) -> datetime:
+    """An RFC 3339 timestamp with a time zone (YAML may already have parsed it)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z") from None
+    if not isinstance(value, datetime):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z")
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone (Z or +hh:mm)")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_timestamp),
+    PlainSerializer(lambda v: v.isoformat().replace("+00:00", "Z"), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+SubscriptionStatus = Literal["pending", "active", "suspended", "expired"]
+
+
+class SubscriptionSpec(_Model):
+    """A grant from one client to one server's tools (the seed's `subscriptions` row)."""
+
+    client: Name
+    server: Name
+    environment: Name | None = None
+    scope_type: Literal["all", "selective"] = "selective"
+    scope_tools: list[ToolName] = Field(default_factory=list)
+    rate_limit_rps: int | None = Field(default=None, ge=1, le=1_000_000)
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    quota_per_day: int | None = Field(default=None, ge=0)
+    quota_per_month: int | None = Field(default=None, ge=0)
+    constraints: dict[str, Any] = Field(default_factory=dict)
+    starts_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    status: SubscriptionStatus | None = None
+    requires_approval: bool = False
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.scope_type == "selective" and not self.scope_tools:
+            found.append(("spec.scopeTools", "list at least one tool when scopeType is selective"))
+        if self.scope_type == "all" and self.scope_tools:
+            found.append(("spec.scopeTools", "must be empty when scopeType is all"))
+        if len(set(self.scope_tools)) != len(self.scope_tools):
+            found.append(("spec.scopeTools", "lists a tool more than once"))
+        if self.burst is not None and self.rate_limit_rps is None:
+            found.append(("spec.burst", "needs spec.rateLimitRps"))
+        if self.starts_at and self.expires_at and self.expires_at <= self.starts_at:
+            found.append(("spec.expiresAt", "must be after spec.startsAt"))
+        return found
+
+
+class EnvironmentSpec(_Model):
+    """Defaults for the subscriptions of one environment (dev, staging, prod, ...)."""
+
+    display_name: str | None = Field(default=None, max_length=200)
+    allow_auto_approval: bool = False
+    allow_auto_renewal: bool = False
+    require_mfa: bool = False
+    max_rate_limit_rps: int | None = Field(default=None, ge=1)
+
+    def problems(self) -> list[Problem]:
+        return []
 
 
 class _Document(_Model):
@@ -244,4 +338,28 @@ class ClientDocument(_Document):
     spec: ClientSpec
 
 
-Document = MCPServerDocument | VirtualServerDocument | ClientDocument
+class SubscriptionDocument(_Document):
+    kind: Literal["Subscription"]
+    spec: SubscriptionSpec
+
+
+class EnvironmentDocument(_Document):
+    kind: Literal["Environment"]
+    spec: EnvironmentSpec
+
+
+Document = (
+    MCPServerDocument
+    | VirtualServerDocument
+    | ClientDocument
+    | SubscriptionDocument
+    | EnvironmentDocument
+)
+KINDS: dict[str, type[Document]] = {
+    "MCPServer": MCPServerDocument,
+    "VirtualServer": VirtualServerDocument,
+    "Client": ClientDocument,
+    "Subscription": SubscriptionDocument,
+    "Environment": EnvironmentDocument,
+}
+"""Every manifest kind and its document model, in the order they are applied."""

@@ -17,21 +17,12 @@ from pydantic_core import ErrorDetails
 
 from giru.errors import ConfigError
 from giru.manifests.config import Config, Located, compile_config
-from giru.manifests.documents import (
-    API_VERSION,
-    ClientDocument,
-    Document,
-    MCPServerDocument,
-    VirtualServerDocument,
-)
+from giru.manifests.documents import API_VERSION, KINDS, Document
+from giru.manifests.problems import field_path, reason
 
-__all__ = ["load", "manifest_files"]
+__all__ = ["load", "manifest_files", "parse_document", "read_documents", "sort_problems"]
 
-_KINDS: dict[str, type[Document]] = {
-    "MCPServer": MCPServerDocument,
-    "VirtualServer": VirtualServerDocument,
-    "Client": ClientDocument,
-}
+_KINDS = KINDS
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -52,22 +43,33 @@ def load(
         ConfigError: listing every problem found, one per line; `data["problems"]` holds them.
     """
     problems: list[str] = []
-    entries: list[Located] = []
-    for file in manifest_files(path):
-        documents = _read(file, problems)
-        for index, raw in enumerate(documents, start=1):
-            if raw is None:  # an empty document, e.g. after a trailing `---`
-                continue
-            document = _parse(raw, f"{file}:{index}", problems)
-            if document is not None:
-                entries.append(Located(f"{file}:{index}", document))
+    entries = read_documents(path, problems)
     config, cross_problems = compile_config(entries, environ=environ, cwd=cwd)
     problems.extend(cross_problems)
-    problems.sort(key=_position)
+    sort_problems(problems)
     if problems:
         summary = f"{len(problems)} problem(s) in {os.fspath(path)}:\n" + "\n".join(problems)
         raise ConfigError(summary, data={"problems": problems})
     return config
+
+
+def read_documents(path: str | os.PathLike[str], problems: list[str]) -> list[Located]:
+    """Every valid document of the manifests at `path` (a file or a directory's `*.yaml`), each
+    checked on its own; what is wrong is appended to `problems`, one line per problem."""
+    entries: list[Located] = []
+    for file in manifest_files(path):
+        for index, raw in enumerate(_read(file, problems), start=1):
+            if raw is None:  # an empty document, e.g. after a trailing `---`
+                continue
+            document = parse_document(raw, f"{file}:{index}", problems)
+            if document is not None:
+                entries.append(Located(f"{file}:{index}", document))
+    return entries
+
+
+def sort_problems(problems: list[str]) -> None:
+    """Problems of one file together, by document index (file-level ones first)."""
+    problems.sort(key=_position)
 
 
 def _position(problem: str) -> tuple[str, int]:
@@ -108,7 +110,8 @@ def _read(file: Path, problems: list[str]) -> list[Any]:
     return []
 
 
-def _parse(raw: Any, source: str, problems: list[str]) -> Document | None:
+def parse_document(raw: Any, source: str, problems: list[str]) -> Document | None:
+    """Validate one document read from `source` (`file:index`); None when it is unusable."""
     if not isinstance(raw, dict):
         problems.append(
             f"{source}: document must be a mapping with apiVersion, kind, metadata, spec"
@@ -182,29 +185,8 @@ def _name_of(raw: dict[Any, Any]) -> str:
 
 
 def _describe(error: ErrorDetails) -> str:
-    loc = list(error["loc"])
-    is_key = bool(loc) and loc[-1] == "[key]"
-    if is_key:
-        loc.pop()
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-    reason = _reason(error)
-    return f"{path or '(document)'}: {'key: ' if is_key else ''}{reason}"
-
-
-def _reason(error: ErrorDetails) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "required"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "value_error":
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    message = error["msg"]
-    if message.startswith("Input should be"):
-        return "must be" + message.removeprefix("Input should be")
-    return message[:1].lower() + message[1:]
+    path, is_key = field_path(error["loc"])
+    return f"{path or '(document)'}: {'key: ' if is_key else ''}{reason(error)}"
 
 
 class _StrictLoader(yaml.SafeLoader):
