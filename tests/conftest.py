@@ -10,6 +10,7 @@ from tests.peers import (
     go_fixture_stdio_argv,
     memory_stdio_argv,
 )
+from tests.services import postgres_server, postgres_url, redis_server, redis_url
 
 __all__ = [
     "everything_http",
@@ -20,4 +21,8 @@ __all__ = [
     "go_fixture_modern",
     "go_fixture_stdio_argv",
     "memory_stdio_argv",
+    "postgres_server",
+    "postgres_url",
+    "redis_server",
+    "redis_url",
 ]

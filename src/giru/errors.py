@@ -6,9 +6,12 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "GiruError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
+    "StoreUnavailableError",
     "UnauthenticatedError",
     "UpstreamError",
     "UpstreamProtocolError",
@@ -43,12 +46,40 @@ class NotFoundError(GiruError):
     code = "not_found"
 
 
+class ConflictError(GiruError):
+    """The request conflicts with the current state: `already_exists` unless `code` says which.
+
+    Other codes: `in_use`, `invalid_transition`, `approval_required`, `managed_by_file`.
+    """
+
+    code = "already_exists"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, data=data)
+        if code is not None:
+            self.code = code
+
+
+class PreconditionFailedError(GiruError):
+    """An expected version (`If-Match`) is not the current one."""
+
+    code = "precondition_failed"
+
+
 class UnauthenticatedError(GiruError):
     code = "unauthenticated"
 
 
 class PermissionDeniedError(GiruError):
     code = "permission_denied"
+
+
+class StoreUnavailableError(GiruError):
+    """The database did not answer (down, unreachable, timed out); retry later."""
+
+    code = "store_unavailable"
 
 
 class UpstreamError(GiruError):

@@ -1,0 +1,32 @@
+"""The control plane's state in SQLite or PostgreSQL (SQLAlchemy 2 async, Alembic migrations).
+
+`Store` is the API; it hands out the frozen dataclasses of `giru.store.records`.
+"""
+
+from giru.store.database import Database
+from giru.store.records import (
+    AdminKeyInfo,
+    Applied,
+    ChangeRecord,
+    KeyInfo,
+    Kind,
+    Page,
+    Resource,
+    SyncResult,
+    ToolRecord,
+)
+from giru.store.store import Store
+
+__all__ = [
+    "AdminKeyInfo",
+    "Applied",
+    "ChangeRecord",
+    "Database",
+    "KeyInfo",
+    "Kind",
+    "Page",
+    "Resource",
+    "Store",
+    "SyncResult",
+    "ToolRecord",
+]

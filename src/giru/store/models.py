@@ -1,0 +1,265 @@
+"""The tables of the control plane (SQLAlchemy 2 declarative); migrations mirror them exactly.
+
+Every row has a uuid string `id`, its `tenant_id`, `created_at` and `updated_at`; the rows of
+manifest kinds also carry `name`, `version` (optimistic concurrency, the ETag) and `managed_by`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "AdminKeyRow",
+    "Base",
+    "ChangeRow",
+    "ClientKeyRow",
+    "ClientRow",
+    "EnvironmentRow",
+    "MCPServerRow",
+    "MCPToolRow",
+    "ResourceRow",
+    "RevisionRow",
+    "SubscriptionRow",
+    "TenantRow",
+    "UTCDateTime",
+    "VirtualServerRow",
+    "new_id",
+]
+
+DEFAULT_TENANT = "default"
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_NAME = 100
+_CASCADE = "CASCADE"
+_RESTRICT = "RESTRICT"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite keeps the UTC wall time without an offset
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+# sort_order: shared columns first (id, tenant, name) and last (version, timestamps).
+class _Row:
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id, sort_order=-3)
+    created_at: Mapped[datetime] = mapped_column(sort_order=3)
+    updated_at: Mapped[datetime] = mapped_column(sort_order=3)
+
+
+class _Tenanted(_Row):
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id"), sort_order=-2)
+
+
+class ResourceRow(_Tenanted):
+    """Columns every manifest kind shares."""
+
+    name: Mapped[str] = mapped_column(String(_NAME), sort_order=-1)
+    version: Mapped[int] = mapped_column(Integer, sort_order=2)
+    managed_by: Mapped[str] = mapped_column(Text, sort_order=2)
+
+
+class TenantRow(_Row, Base):
+    __tablename__ = "tenants"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    name: Mapped[str] = mapped_column(String(_NAME))
+
+
+class RevisionRow(_Tenanted, Base):
+    """One row per tenant, bumped by every write transaction and locked by it first."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class MCPServerRow(ResourceRow, Base):
+    __tablename__ = "mcp_servers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        CheckConstraint("health IN ('healthy', 'unhealthy', 'unknown')", name="health"),
+    )
+
+    transport: Mapped[str] = mapped_column(String(32))
+    endpoint_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]]
+    health: Mapped[str] = mapped_column(String(16))
+    health_error: Mapped[str | None] = mapped_column(Text)
+    last_health_check: Mapped[datetime | None]
+    protocol_version: Mapped[str | None] = mapped_column(String(32))
+    server_capabilities: Mapped[dict[str, Any] | None]
+
+
+class MCPToolRow(_Tenanted, Base):
+    __tablename__ = "mcp_tools"
+    __table_args__ = (UniqueConstraint("server_id", "name"),)
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_CASCADE)
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any]]
+    tags: Mapped[list[Any]]
+    category: Mapped[str | None] = mapped_column(String(_NAME))
+    definition: Mapped[dict[str, Any]]
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    available: Mapped[bool] = mapped_column(Boolean)
+    first_seen_at: Mapped[datetime]
+    last_synced_at: Mapped[datetime]
+
+
+class VirtualServerRow(ResourceRow, Base):
+    __tablename__ = "virtual_servers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    config: Mapped[dict[str, Any]]
+
+
+class ClientRow(ResourceRow, Base):
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    status: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]]
+
+
+class ClientKeyRow(_Tenanted, Base):
+    __tablename__ = "client_keys"
+    __table_args__ = (CheckConstraint("source IN ('spec', 'generated')", name="source"),)
+
+    client_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("clients.id", ondelete=_CASCADE), index=True
+    )
+    hash: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    revoked_at: Mapped[datetime | None]
+
+    client: Mapped[ClientRow] = relationship(lazy="raise")
+
+
+class EnvironmentRow(ResourceRow, Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    config: Mapped[dict[str, Any]]
+
+
+class SubscriptionRow(ResourceRow, Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("scope_type IN ('all', 'selective')", name="scope_type"),
+        CheckConstraint("status IN ('pending', 'active', 'suspended', 'expired')", name="status"),
+    )
+
+    client_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("clients.id", ondelete=_RESTRICT), index=True
+    )
+    mcp_server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_RESTRICT), index=True
+    )
+    environment_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("environments.id", ondelete=_RESTRICT), index=True
+    )
+    scope_type: Mapped[str] = mapped_column(String(16))
+    scope_tools: Mapped[list[Any]]
+    rate_limit_rps: Mapped[int | None]
+    burst: Mapped[int | None]
+    quota_per_day: Mapped[int | None]
+    quota_per_month: Mapped[int | None]
+    constraints: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    requires_approval: Mapped[bool] = mapped_column(Boolean)
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None]
+    starts_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+    client: Mapped[ClientRow] = relationship(lazy="raise")
+    server: Mapped[MCPServerRow] = relationship(lazy="raise")
+    environment: Mapped[EnvironmentRow | None] = relationship(lazy="raise")
+
+
+class AdminKeyRow(_Tenanted, Base):
+    __tablename__ = "admin_keys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("role IN ('admin', 'operator', 'viewer')", name="role"),
+    )
+
+    name: Mapped[str] = mapped_column(String(_NAME))
+    role: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+
+
+class ChangeRow(_Tenanted, Base):
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_tenant_id_at", "tenant_id", "at"),)
+
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(_NAME))
+    version: Mapped[int | None]
+    detail: Mapped[dict[str, Any]]
