@@ -1,0 +1,19 @@
+"""The control-plane REST API (`/api/v1/...`): resources, apply, catalog, admin keys.
+
+`build_api(store, runtime=..., pepper=...)` returns the FastAPI app; see docs/api.md.
+"""
+
+from giru.api.app import build_api
+from giru.api.auth import ROLES, Principal, Role
+from giru.api.context import ApiRuntime, ClientTool, ToolProvider, ToolQuota
+
+__all__ = [
+    "ROLES",
+    "ApiRuntime",
+    "ClientTool",
+    "Principal",
+    "Role",
+    "ToolProvider",
+    "ToolQuota",
+    "build_api",
+]

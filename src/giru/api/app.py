@@ -1,0 +1,79 @@
+"""Builds the control-plane REST API (FastAPI) over a `Store` and the running gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from giru.api import admin, apply, catalog, clients, resources, subscriptions
+from giru.api.auth import AdminAuth
+from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
+from giru.api.context import ApiContext, ApiRuntime
+from giru.api.problems import Problem, problem_handlers
+from giru.store import Store
+
+__all__ = ["build_api"]
+
+_DESCRIPTION = """\
+The Giru control plane. Authenticate with an admin key: `Authorization: Bearer <key>`.
+Roles: `viewer` reads, `operator` also writes (except admin keys), `admin` may do everything.
+Every error is `application/problem+json` with a stable `code`.
+"""
+
+
+def build_api(
+    store: Store,
+    *,
+    runtime: ApiRuntime,
+    pepper: bytes,
+    auth_ttl: float = 5.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
+
+    Args:
+        store: the source of truth; the caller opens and closes it.
+        runtime: what only the running gateway knows (catalog sync, compiled client views)
+            and how to tell it about committed writes.
+        pepper: the secret the store keys admin key hashes with (`hmac_hash(token, pepper)`).
+        auth_ttl: how long admin keys are cached, in seconds; writes through this API reload
+            them immediately.
+        max_body_bytes: larger request bodies are refused with 413.
+    """
+    ctx = ApiContext(store, runtime, AdminAuth(store, pepper, ttl=auth_ttl))
+    routers = [m.router(ctx) for m in (resources, subscriptions, clients, catalog, apply, admin)]
+    app = FastAPI(
+        title="Giru control plane",
+        version="v1",
+        description=_DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        exception_handlers=problem_handlers([r for router in routers for r in router.routes]),
+    )
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyGuard, limit=max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the `Problem` schema every error response refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+        app.openapi_schema = schema
+    return app.openapi_schema

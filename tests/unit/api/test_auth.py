@@ -1,0 +1,136 @@
+"""Admin key authentication: the cache of hashed keys, refreshes, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.security import HTTPAuthorizationCredentials
+
+from giru.access.apikeys import hmac_hash
+from giru.api.auth import AdminAuth, Principal, Role
+from giru.errors import PermissionDeniedError, UnauthenticatedError
+from giru.store import AdminKeyInfo
+
+PEPPER = b"unit-pepper"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Keys:
+    """The admin keys a store would hold, and how often they were read."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, AdminKeyInfo] = {}
+        self.reads = 0
+
+    def add(self, name: str, token: str, role: str) -> None:
+        self.by_hash[hmac_hash(token, PEPPER)] = AdminKeyInfo(name, role, NOW)
+
+    async def admin_keys(self) -> Mapping[str, AdminKeyInfo]:
+        self.reads += 1
+        return dict(self.by_hash)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def keys() -> Keys:
+    found = Keys()
+    found.add("ops", "token-ops", "operator")
+    return found
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def auth(keys: Keys, clock: Clock) -> AdminAuth:
+    return AdminAuth(keys, PEPPER, ttl=5.0, clock=clock)
+
+
+async def test_a_known_token_resolves_to_its_key(auth: AdminAuth) -> None:
+    assert await auth.principal("token-ops") == Principal("ops", "operator")
+
+
+@pytest.mark.parametrize("token", [None, "", "token-unknown"])
+async def test_missing_or_unknown_tokens_are_unauthenticated(
+    auth: AdminAuth, token: str | None
+) -> None:
+    with pytest.raises(UnauthenticatedError):
+        await auth.principal(token)
+
+
+async def test_keys_are_read_once_per_ttl(auth: AdminAuth, keys: Keys, clock: Clock) -> None:
+    for _ in range(3):
+        await auth.principal("token-ops")
+    clock.now += 5.0
+    await auth.principal("token-ops")
+
+    assert keys.reads == 2
+
+
+async def test_a_key_added_elsewhere_works_after_the_ttl(
+    auth: AdminAuth, keys: Keys, clock: Clock
+) -> None:
+    await auth.principal("token-ops")
+    keys.add("ci", "token-ci", "viewer")
+
+    with pytest.raises(UnauthenticatedError):
+        await auth.principal("token-ci")
+    clock.now += 5.0
+    assert await auth.principal("token-ci") == Principal("ci", "viewer")
+
+
+async def test_invalidate_reloads_on_the_next_request(auth: AdminAuth, keys: Keys) -> None:
+    await auth.principal("token-ops")
+    keys.by_hash.clear()
+
+    auth.invalidate()
+
+    with pytest.raises(UnauthenticatedError):
+        await auth.principal("token-ops")
+
+
+async def test_keys_with_an_unknown_role_are_refused(auth: AdminAuth, keys: Keys) -> None:
+    keys.add("odd", "token-odd", "superuser")
+
+    with pytest.raises(UnauthenticatedError):
+        await auth.principal("token-odd")
+
+
+@pytest.mark.parametrize(
+    ("role", "needed", "allowed"),
+    [
+        ("viewer", "viewer", True),
+        ("viewer", "operator", False),
+        ("operator", "operator", True),
+        ("operator", "admin", False),
+        ("admin", "operator", True),
+        ("admin", "admin", True),
+    ],
+)
+async def test_roles_include_the_ones_below_them(
+    auth: AdminAuth, keys: Keys, role: Role, needed: Role, allowed: bool
+) -> None:
+    keys.add("someone", "token-someone", role)
+    dependency = auth.require(needed)
+    credentials = _bearer("token-someone")
+
+    if allowed:
+        assert (await dependency(credentials)).role == role
+    else:
+        with pytest.raises(PermissionDeniedError):
+            await dependency(credentials)
+
+
+def _bearer(token: str) -> HTTPAuthorizationCredentials:
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
