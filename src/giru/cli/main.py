@@ -1,68 +1,47 @@
-"""The `giru` command line."""
+"""The `giru` command line: the gateway itself, and a kubectl-like client of its REST API."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
-
 import typer
 
-from giru import __version__
-from giru.app import serve
-from giru.errors import ConfigError
-from giru.manifests import load
-from giru.settings import Settings
+from giru.cli import actions, gateway, login, resources
+from giru.cli.apply import apply, diff
+from giru.cli.create import CREATORS
+from giru.cli.gateway import EXIT_CONFIG
+from giru.cli.kinds import BY_KIND
 
-__all__ = ["app"]
+__all__ = ["EXIT_CONFIG", "app"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, help="Giru, the MCP gateway.")
 
-EXIT_CONFIG = 2
+app.command()(gateway.run)
+app.command()(gateway.version)
+app.command()(gateway.validate)
+app.command()(login.login)
+app.command()(login.whoami)
+app.command()(resources.get)
+app.command()(apply)
+app.command()(diff)
+app.command()(actions.tools)
 
+_GROUPS = {
+    "server": ("MCPServer", "MCP servers"),
+    "client": ("Client", "Clients and their API keys"),
+    "subscription": ("Subscription", "Subscriptions of clients to servers"),
+    "vs": ("VirtualServer", "Virtual servers (named tool bundles)"),
+    "env": ("Environment", "Environments (dev, staging, prod, ...)"),
+}
+_groups: dict[str, typer.Typer] = {}
+for _command, (_kind, _title) in _GROUPS.items():
+    _group = resources.kind_app(BY_KIND[_kind], _title)
+    _group.command("create")(CREATORS[_kind])
+    app.add_typer(_group, name=_command)
+    _groups[_command] = _group
 
-@app.command()
-def run(
-    config: Annotated[
-        Path | None,
-        typer.Option(help="Manifest file or directory, hot-reloaded (env GIRU_CONFIG)."),
-    ] = None,
-    listen: Annotated[
-        str | None, typer.Option(help="HOST:PORT (env GIRU_LISTEN; default 127.0.0.1:8080).")
-    ] = None,
-    log_format: Annotated[
-        str | None, typer.Option(help="json or console (env GIRU_LOG_FORMAT; default json).")
-    ] = None,
-) -> None:
-    """Start the gateway: /mcp, /mcp/<virtual-server>, /sse, /healthz, /readyz, /metrics."""
-    flags: dict[str, Any] = {"config": config, "listen": listen, "log_format": log_format}
-    settings = Settings(**{name: value for name, value in flags.items() if value is not None})
-    try:
-        loaded = load(settings.config)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from exc
-    typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
-    serve(settings, config=loaded)
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
-
-
-@app.command()
-def validate(
-    config: Annotated[Path, typer.Argument(help="Manifest file or directory.")],
-) -> None:
-    """Validate manifests; print every problem with file, document, field and reason."""
-
-    try:
-        loaded = load(config)
-    except ConfigError as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(EXIT_CONFIG) from exc
-    typer.echo(
-        f"ok: {len(loaded.servers)} servers, {len(loaded.virtual_servers)} virtual servers, "
-        f"{len(loaded.clients)} clients"
-    )
+_groups["server"].command("sync")(actions.sync_server)
+_groups["client"].command("keys")(actions.client_keys)
+_groups["client"].command("rotate")(actions.rotate_key)
+_groups["client"].command("revoke")(actions.revoke_key)
+_groups["subscription"].command("approve")(actions.approve)
+_groups["subscription"].command("suspend")(actions.suspend)
+_groups["subscription"].command("resume")(actions.resume)

@@ -1,0 +1,69 @@
+"""`giru run`, `giru version` and `giru validate`: the gateway itself and its manifests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from giru import __version__
+from giru.cli.exits import EXIT_INVALID
+from giru.errors import ConfigError
+from giru.manifests import load
+from giru.settings import Settings
+
+__all__ = ["EXIT_CONFIG", "run", "validate", "version"]
+
+EXIT_CONFIG = EXIT_INVALID
+
+
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Manifest file or directory, hot-reloaded (env GIRU_CONFIG)."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT (env GIRU_LISTEN; default 127.0.0.1:8080).")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or console (env GIRU_LOG_FORMAT; default json).")
+    ] = None,
+) -> None:
+    """Start the gateway: /mcp, /mcp/<virtual-server>, /sse, /healthz, /readyz, /metrics."""
+    flags: dict[str, Any] = {"config": config, "listen": listen, "log_format": log_format}
+    settings = Settings(**{name: value for name, value in flags.items() if value is not None})
+    loaded = None
+    if settings.config is not None:  # without manifests the store holds the configuration
+        try:
+            loaded = load(settings.config)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from exc
+    # Imported here, not at the top: the gateway's import graph (FastAPI, SQLAlchemy, the proxy)
+    # takes seconds, which every other `giru` command (API clients) would pay for nothing.
+    from giru.app import serve
+
+    typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
+    serve(settings, config=loaded)
+
+
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def validate(
+    config: Annotated[Path, typer.Argument(help="Manifest file or directory.")],
+) -> None:
+    """Validate manifests; print every problem with file, document, field and reason."""
+
+    try:
+        loaded = load(config)
+    except ConfigError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    typer.echo(
+        f"ok: {len(loaded.servers)} servers, {len(loaded.virtual_servers)} virtual servers, "
+        f"{len(loaded.clients)} clients"
+    )
