@@ -120,7 +120,12 @@ def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
     (config / "servers.yaml").write_text("---\n".join(docs))
     (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
     port = free_port()
-    env = {"GIRU_BENCH_KEY": _GIRU_KEY, "GIRU_HTTP__PAGE_SIZE": "1000"}
+    env = {
+        "GIRU_BENCH_KEY": _GIRU_KEY,
+        "GIRU_HTTP__PAGE_SIZE": "1000",
+        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
+        "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
+    }
     env.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
     argv = [str(GIRU)]
     if spec.giru_src is not None:  # the snapshot's package shadows the editable install

@@ -27,6 +27,7 @@ for port in 3001 3002; do
 done
 echo "Quickstart upstreams: conformance on 127.0.0.1:3001 (Streamable HTTP), everything-sse on :3002 (SSE)" >&2
 echo "Connect with: Authorization: Bearer ${GIRU_DEMO_KEY}" >&2
+echo "Control plane: http://$LISTEN/api/docs (store: ./giru.db; the admin token is printed once on first start)" >&2
 .venv/bin/giru run --config "$CONFIG" --listen "$LISTEN" &
 pids+=($!)
 wait "${pids[-1]}"

@@ -5,29 +5,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import structlog
 import uvicorn
 
 from giru.access.apikeys import KeyVerifier
+from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
+from giru.api import build_api
+from giru.control import Controller, GatewayRuntime
 from giru.errors import ConfigError
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.gateway import Gateway
+from giru.proxy.health import Health, HealthChecker
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
 from giru.proxy.upstreams import UpstreamPool
 from giru.settings import Settings
+from giru.store import Kind, Store
+from giru.store.events import open_change_bus
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
 
 __all__ = ["GiruApp", "build_endpoints", "serve"]
 
 _log = structlog.get_logger(__name__)
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _SWEEP_INTERVAL_S = 30.0
 
 
@@ -48,16 +57,21 @@ def build_endpoints(config: Config) -> dict[str, Endpoint]:
 
 
 class GiruApp:
-    """The ASGI app: lifespan builds the gateway from settings; requests go to the gateway."""
+    """The ASGI app: lifespan builds everything from settings; `/api` goes to the control-plane
+    API, every other path to the gateway."""
 
-    def __init__(self, settings: Settings, config: Config) -> None:
+    def __init__(self, settings: Settings, config: Config | None = None) -> None:
         self.settings = settings
-        self.config = config
+        self.files = config  # manifests given with --config, already validated
         self.gateway: Gateway | None = None
+        self.api: ASGIApp | None = None
+        self.controller: Controller | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif self.api is not None and _is_api(scope.get("path", "")):
+            await self.api(scope, receive, send)
         elif self.gateway is not None:
             await self.gateway(scope, receive, send)
 
@@ -78,61 +92,131 @@ class GiruApp:
         metrics = Metrics()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
         async with contextlib.AsyncExitStack() as stack:
+            pepper = key_pepper(self.settings)
+            store = await Store.open(self.settings.database_url, pepper=pepper)
+            stack.push_async_callback(store.aclose)
+            bus = open_change_bus(self.settings.redis_url)
+            stack.push_async_callback(bus.aclose)
+            await bootstrap_admin(store, self.settings)
+            if self.files is not None:
+                await self._apply_files(store, self.files)
+            controller = Controller(store, bus, self._reload, poll_s=self.settings.store_poll_s)
+            config = await controller.load()
             http = await stack.enter_async_context(
                 aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
             )
-            gateway = self._gateway(http, metrics)
+            gateway = self._gateway(http, metrics, config, pepper)
             stack.push_async_callback(gateway.pool.aclose)
             stack.push_async_callback(gateway.aclose)
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(_load_then_freeze(gateway))
-                watcher = tasks.create_task(
-                    watch(self.settings.config, self._reload, current=self.config)
+                background = [
+                    tasks.create_task(_load_then_freeze(gateway)),
+                    tasks.create_task(controller.run()),
+                    tasks.create_task(_sweep_sessions(gateway)),
+                ]
+                if self.files is not None and self.settings.config is not None:
+                    watcher = watch(self.settings.config, self._files_changed, current=self.files)
+                    background.append(tasks.create_task(watcher))
+                runtime = GatewayRuntime(
+                    gateway, store, controller.committed, lambda: controller.config
                 )
-                sweeper = tasks.create_task(_sweep_sessions(gateway))
-                self.gateway = gateway
+                gateway.on_catalog = runtime.record
+                background += self._health_and_sync(tasks, gateway, store)
+                self.controller, self.gateway = controller, gateway
+                self.api = build_api(store, runtime=runtime, pepper=pepper)
                 try:
                     yield gateway
                 finally:
-                    self.gateway = None
-                    watcher.cancel()
-                    sweeper.cancel()
+                    self.gateway = self.api = self.controller = None
+                    for task in background:
+                        task.cancel()
 
-    def _gateway(self, http: aiohttp.ClientSession, metrics: Metrics) -> Gateway:
+    def _gateway(
+        self, http: aiohttp.ClientSession, metrics: Metrics, config: Config, pepper: bytes
+    ) -> Gateway:
         holder: dict[str, Gateway] = {}
 
         async def on_list_changed(server: str, method: str) -> None:
             await holder["gateway"].on_list_changed(server, method)
 
         pool = UpstreamPool(
-            self.config.server_specs(), http=http, metrics=metrics, on_list_changed=on_list_changed
+            config.server_specs(), http=http, metrics=metrics, on_list_changed=on_list_changed
         )
         gateway = Gateway(
             settings=self.settings,
             pool=pool,
             metrics=metrics,
-            authenticator=ClientDirectory.from_config(self.config),
-            endpoints=build_endpoints(self.config),
+            authenticator=ClientDirectory.from_config(config, pepper=pepper),
+            endpoints=build_endpoints(config),
         )
         holder["gateway"] = gateway
+        self._pepper = pepper
         return gateway
+
+    def _health_and_sync(
+        self, tasks: asyncio.TaskGroup, gateway: Gateway, store: Store
+    ) -> list[asyncio.Task[None]]:
+        catalog = self.settings.catalog
+
+        async def record(server: str, health: Health, error: str | None) -> None:
+            await store.record_health(server, health, error)
+            if health == "healthy":
+                await gateway.refresh(server)  # catch up on what changed while it was down
+
+        checker = HealthChecker(
+            gateway.pool,
+            gateway.dispatcher,
+            gateway.metrics,
+            record,
+            timeout_s=catalog.health_timeout_s,
+            unhealthy_after=catalog.unhealthy_after,
+        )
+        return [
+            tasks.create_task(checker.run(catalog.health_interval_s)),
+            tasks.create_task(_sync_catalogs(gateway, catalog.sync_interval_s)),
+        ]
+
+    async def _apply_files(self, store: Store, files: Config) -> None:
+        """Apply the manifests into the store; objects they no longer hold are pruned."""
+        path = self.settings.config
+        managed_by = f"file:{path.resolve() if path is not None else '-'}"
+        results = await store.apply(
+            manifest_documents(files), actor="file", managed_by=managed_by, prune=True
+        )
+        for applied in results:
+            if applied.api_key is not None:
+                print(  # shown once, on the operator's terminal; never logged
+                    f"giru: API key for Client/{applied.name} (shown once): {applied.api_key}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    async def _files_changed(self, files: Config) -> None:
+        controller = self.controller
+        if controller is None:
+            return
+        await self._apply_files(controller.store, files)
+        self.files = files
+        await controller.notify()
 
     async def _reload(self, config: Config) -> None:
         gateway = self.gateway
         if gateway is None:
             return
         try:  # everything that can fail comes before anything changes
-            directory = ClientDirectory.from_config(config, verifier=self._verifier(gateway))
+            directory = ClientDirectory.from_config(
+                config, verifier=self._verifier(gateway), pepper=self._pepper
+            )
         except ConfigError as exc:
             _log.error("config_reload_refused", problems=exc.message)
             return
         changed = await gateway.pool.update(config.server_specs())
         gateway.authenticator = directory
         gateway.endpoints = build_endpoints(config)
-        self.config = config
         for server in changed:
             await gateway.refresh(server)
         gateway.views.clear()
+        await gateway.broadcast({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         _log.info("config_reloaded", servers_changed=sorted(changed))
 
     @staticmethod
@@ -141,12 +225,38 @@ class GiruApp:
         return current.verifier if isinstance(current, ClientDirectory) else None
 
 
+def _is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+def manifest_documents(config: Config) -> list[tuple[Kind, str, dict[str, Any]]]:
+    """(kind, name, spec as written) for every document `config` was loaded from."""
+    return [
+        (
+            located.document.kind,
+            located.document.metadata.name,
+            located.document.spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        for located in config.documents
+    ]
+
+
 async def _load_then_freeze(gateway: Gateway) -> None:
     """Fetch every catalog, then move the long-lived heap out of the collector's way: without
     this, each young collection rescans catalogs and sessions (measured: p99 x3 under load)."""
     await gateway.refresh_all()
     gc.collect()
     gc.freeze()
+
+
+async def _sync_catalogs(gateway: Gateway, interval_s: float) -> None:
+    """Periodic catalog sync, besides list_changed notifications and on-demand syncs."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await gateway.refresh_all()
+        except Exception:  # noqa: BLE001 - a failed round must not stop later ones
+            _log.exception("catalog_sync_failed")
 
 
 async def _sweep_sessions(gateway: Gateway) -> None:
@@ -160,7 +270,9 @@ def serve(settings: Settings, *, config: Config | None = None) -> None:
     """Run Giru in this process until interrupted."""
     configure_logging(settings.log_format, settings.log_level)
     gc.set_threshold(20_000, 50, 1_000)  # fewer young collections on a request-heavy heap
-    app = GiruApp(settings, config if config is not None else load(settings.config))
+    if config is None and settings.config is not None:
+        config = load(settings.config)
+    app = GiruApp(settings, config)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

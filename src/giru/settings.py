@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["HttpSettings", "SessionSettings", "Settings"]
+__all__ = ["CatalogSettings", "HttpSettings", "SessionSettings", "Settings"]
 
 
 class HttpSettings(BaseModel):
@@ -36,15 +36,47 @@ class SessionSettings(BaseModel):
     sse_retry_ms: int = Field(default=1000, ge=0)
 
 
+class CatalogSettings(BaseModel):
+    """How often upstream catalogs are re-synced and upstream health is checked."""
+
+    sync_interval_s: float = Field(default=300.0, gt=0)
+    health_interval_s: float = Field(default=15.0, gt=0)
+    health_timeout_s: float = Field(default=5.0, gt=0)
+    unhealthy_after: int = Field(
+        default=3, ge=1, description="failed checks in a row before a server is unhealthy"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
 
-    config: Path = Path("examples/quickstart")
+    config: Path | None = Field(
+        default=None,
+        description="manifests applied into the store at start and on every change (GitOps)",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///giru.db",
+        description="sqlite+aiosqlite:///FILE (embedded) or postgresql+asyncpg://...",
+    )
+    redis_url: str | None = Field(
+        default=None, description="shared state and change events between gateway workers"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="bootstraps an admin API key named 'bootstrap'"
+    )
+    key_pepper: SecretStr | None = Field(
+        default=None,
+        description="server-side secret keying stored API key hashes; required with PostgreSQL",
+    )
+    store_poll_s: float = Field(
+        default=5.0, gt=0, description="how often the store revision is checked besides events"
+    )
     listen: str = "127.0.0.1:8080"
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "info"
     http: HttpSettings = Field(default_factory=HttpSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     @property
     def host(self) -> str:

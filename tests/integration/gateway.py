@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from tests.peers import free_port
 REPO = Path(__file__).resolve().parents[2]
 GIRU = REPO / ".venv" / "bin" / "giru"
 KEY = "e2e-key-0123456789"
+ADMIN_TOKEN = "e2e-admin-token-0123456789"
 SERVERS = REPO / "tests" / "integration" / "upstream" / "servers"
 
 
@@ -102,17 +103,31 @@ spec:
 
 @contextmanager
 def run_giru(
-    manifests: str, workdir: Path, *, ready_timeout: float = 60.0
+    manifests: str | None,
+    workdir: Path,
+    *,
+    ready_timeout: float = 60.0,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningGiru]:
-    """Start Giru over `manifests` (YAML documents joined by ---) and stop it afterwards."""
-    config = workdir / "giru.yaml"
-    config.write_text(manifests)
+    """Start Giru over `manifests` (YAML documents joined by ---; None: the store alone) and
+    stop it afterwards. Each run has its own SQLite store in `workdir`."""
+    argv = [str(GIRU), "run"]
+    if manifests is not None:
+        config = workdir / "giru.yaml"
+        config.write_text(manifests)
+        argv += ["--config", str(config)]
     port = free_port()
     log = workdir / "giru.log"
-    env = {**os.environ, "GIRU_E2E_KEY": KEY}
+    env = {
+        **os.environ,
+        "GIRU_E2E_KEY": KEY,
+        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
+        "GIRU_ADMIN_TOKEN": ADMIN_TOKEN,
+        **(extra_env or {}),
+    }
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+            [*argv, "--listen", f"127.0.0.1:{port}"],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env,
@@ -125,6 +140,16 @@ def run_giru(
         yield running
     finally:
         _stop(process)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 def _wait_ready(running: RunningGiru, timeout: float) -> None:

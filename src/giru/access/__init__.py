@@ -5,6 +5,7 @@ from giru.access.apikeys import (
     KeyVerifier,
     generate_key,
     hash_key,
+    hmac_hash,
     sha256_hash,
     verify_key,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "KeyVerifier",
     "generate_key",
     "hash_key",
+    "hmac_hash",
     "sha256_hash",
     "verify_key",
 ]

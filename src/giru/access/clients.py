@@ -12,9 +12,13 @@ import hmac
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from giru.access.apikeys import KeyVerifier
+import structlog
+
+from giru.access.apikeys import KeyVerifier, hmac_hash
+from giru.access.grants import Grants, compile_grants
 from giru.errors import ConfigError
 from giru.manifests.config import ClientConfig, Config, split_tool_ref
 
@@ -23,16 +27,28 @@ __all__ = ["MAX_KEY_LENGTH", "ClientDirectory", "ClientPrincipal"]
 MAX_KEY_LENGTH = 1024
 # RFC 6750 bearer tokens are visible ASCII; refusing the rest early keeps odd input from argon2.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
+_HMAC_PREFIX = "hmac-sha256:"
+_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ClientPrincipal:
-    """An authenticated client and its allow-list (absent = nothing: fail closed)."""
+    """An authenticated client and its allow-list (absent = nothing: fail closed).
+
+    `servers` and `tools` join the client's standing grants and its live subscriptions;
+    `subscriptions` says which subscription grants what (for limits and policy).
+    """
 
     name: str
     all_servers: bool = False
     servers: frozenset[str] = frozenset()
     tools: frozenset[tuple[str, str]] = frozenset()
+    subscriptions: Grants = field(default_factory=Grants, compare=False, hash=False)
+
+    def subscription_for(self, server: str, tool: str) -> str | None:
+        """The subscription granting `tool` of `server`, or None (a standing grant or none)."""
+        grants = self.subscriptions
+        return grants.tools.get((server, tool)) or grants.servers.get(server)
 
     def allows_server(self, server: str) -> bool:
         """Whether the whole server (every tool, resource and prompt of it) is allowed."""
@@ -46,7 +62,7 @@ class ClientPrincipal:
 class ClientDirectory:
     """Immutable map from API keys to `ClientPrincipal`s, compiled from a `Config`."""
 
-    __slots__ = ("_argon2", "_digests", "_principals", "_verifier")
+    __slots__ = ("_argon2", "_digests", "_hmacs", "_pepper", "_principals", "_verifier")
 
     def __init__(
         self,
@@ -54,11 +70,15 @@ class ClientDirectory:
         digests: tuple[tuple[bytes, ClientPrincipal], ...],
         argon2: tuple[tuple[str, ClientPrincipal], ...],
         verifier: KeyVerifier,
+        hmacs: Mapping[str, ClientPrincipal] | None = None,
+        pepper: bytes = b"",
     ) -> None:
         self._principals = dict(principals)
         self._digests = digests
         self._argon2 = argon2
         self._verifier = verifier
+        self._hmacs = dict(hmacs or {})
+        self._pepper = pepper
 
     @classmethod
     def from_config(
@@ -67,8 +87,11 @@ class ClientDirectory:
         *,
         environ: Mapping[str, str] | None = None,
         verifier: KeyVerifier | None = None,
+        pepper: bytes = b"",
+        now: datetime | None = None,
     ) -> ClientDirectory:
-        """Compile the clients of `config`, reading `apiKeyEnv` variables now.
+        """Compile the clients of `config` with the subscriptions in force at `now`, reading
+        `apiKeyEnv` variables now. `pepper` keys the `hmac-sha256:` hashes of stored keys.
 
         Pass the previous directory's `verifier` on reload to keep its cache warm.
 
@@ -76,23 +99,30 @@ class ClientDirectory:
             ConfigError: an `apiKeyEnv` variable is unset or empty, or two clients share a key.
         """
         env = os.environ if environ is None else environ
-        digests: list[tuple[bytes, ClientPrincipal]] = []
-        argon2: list[tuple[str, ClientPrincipal]] = []
+        grants = compile_grants(config, now or datetime.now(UTC))
+        keys = _Keys()
         principals: dict[str, ClientPrincipal] = {}
         for client in config.clients.values():
-            principal = _principal(client)
+            principal = _principal(client, grants.get(client.name, Grants()))
             principals[client.name] = principal
-            if client.api_key_hash is not None and client.api_key_hash.startswith("$argon2id$"):
-                argon2.append((client.api_key_hash, principal))
-            else:
-                digests.append((_digest(client, env), principal))
-        _refuse_shared_digests(digests)
-        return cls(principals, tuple(digests), tuple(argon2), verifier or KeyVerifier())
+            keys.add(client, principal, env)
+        _refuse_shared_digests(keys.digests)
+        return cls(
+            principals,
+            tuple(keys.digests),
+            tuple(keys.argon2),
+            verifier or KeyVerifier(),
+            hmacs=keys.hmacs,
+            pepper=pepper,
+        )
 
     async def authenticate(self, bearer_token: str) -> ClientPrincipal | None:
         """The client holding `bearer_token`, or None (unknown, malformed or too long)."""
         if len(bearer_token) > MAX_KEY_LENGTH or not _TOKEN.fullmatch(bearer_token):
             return None
+        by_hmac = self._hmacs.get(hmac_hash(bearer_token, self._pepper)) if self._hmacs else None
+        if by_hmac is not None:
+            return by_hmac
         presented = hashlib.sha256(bearer_token.encode()).digest()
         found: ClientPrincipal | None = None
         # Compare against every digest without stopping early: the time taken says nothing about
@@ -119,19 +149,44 @@ class ClientDirectory:
         return len(self._principals)
 
 
-def _principal(client: ClientConfig) -> ClientPrincipal:
+class _Keys:
+    """Every stored key of every client, by how it is checked."""
+
+    def __init__(self) -> None:
+        self.digests: list[tuple[bytes, ClientPrincipal]] = []
+        self.argon2: list[tuple[str, ClientPrincipal]] = []
+        self.hmacs: dict[str, ClientPrincipal] = {}
+
+    def add(self, client: ClientConfig, principal: ClientPrincipal, env: Mapping[str, str]) -> None:
+        hashes = list(client.key_hashes)
+        if client.api_key_hash is not None and client.api_key_hash not in hashes:
+            hashes.append(client.api_key_hash)
+        if client.api_key_env is not None:
+            self.digests.append((_digest(client, env), principal))
+        for stored in hashes:
+            if stored.startswith("$argon2id$"):
+                self.argon2.append((stored, principal))
+            elif stored.startswith(_HMAC_PREFIX):
+                self.hmacs[stored] = principal
+            elif stored.startswith("sha256:"):
+                self.digests.append((bytes.fromhex(stored.removeprefix("sha256:")), principal))
+            else:
+                _log.warning("client_key_format_unknown", client=client.name)
+
+
+def _principal(client: ClientConfig, grants: Grants) -> ClientPrincipal:
     tools = {parts for ref in client.tools if (parts := split_tool_ref(ref)) is not None}
+    servers = {s for s in client.servers if s != "*"}
     return ClientPrincipal(
         name=client.name,
         all_servers="*" in client.servers,
-        servers=frozenset(s for s in client.servers if s != "*"),
-        tools=frozenset(tools),
+        servers=frozenset(servers | grants.servers.keys()),
+        tools=frozenset(tools | grants.tools.keys()),
+        subscriptions=grants,
     )
 
 
 def _digest(client: ClientConfig, environ: Mapping[str, str]) -> bytes:
-    if client.api_key_hash is not None:  # `sha256:<hex>`, validated by the loader
-        return bytes.fromhex(client.api_key_hash.removeprefix("sha256:"))
     variable = client.api_key_env or ""
     key = environ.get(variable, "")
     if not key:

@@ -11,13 +11,16 @@ from giru.catalog.names import skeleton
 from giru.catalog.snapshot import ServerCatalog
 from giru.mcp.headers import ParamHeader
 
-__all__ = ["SEPARATOR", "Route", "View", "build_view", "exposed_name"]
+__all__ = ["SEPARATOR", "Alternate", "Route", "View", "build_view", "exposed_name"]
 
 SEPARATOR: Final = "__"
 _MAX_EXPOSED: Final = 128
 
 Route = tuple[str, str]
 """(server, name as the server knows it)"""
+
+Alternate = tuple[Route, ArgumentsValidator | None]
+"""Another server's tool of the same unprefixed name, reachable with `_giru.prefer_mcp`."""
 
 ToolFilter = Callable[[str, str], bool]
 
@@ -42,6 +45,7 @@ class View:
     template_routes: tuple[tuple[str, str], ...] = ()
     tool_params: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
     tool_validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
+    tool_alternates: Mapping[tuple[str, str], Alternate] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def route_resource(self, uri: str) -> str | None:
@@ -69,6 +73,7 @@ def build_view(
     prompt_shapes: set[str] = set()
     tool_params: dict[str, tuple[ParamHeader, ...]] = {}
     tool_validators: dict[str, ArgumentsValidator] = {}
+    alternates: dict[tuple[str, str], Alternate] = {}
     prompt_routes: dict[str, Route] = {}
     resources: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
@@ -83,6 +88,9 @@ def build_view(
             if allow_tool(catalog.server, tool["name"]):
                 exposed = _expose(tool, catalog.server, prefix, tools, tool_routes, shapes)
                 if exposed is None:
+                    if not prefix and tool["name"] in tool_routes:
+                        route = (catalog.server, tool["name"])
+                        alternates[route] = (route, catalog.validators.get(tool["name"]))
                     continue
                 declared = catalog.param_headers.get(tool["name"])
                 if declared:
@@ -112,6 +120,7 @@ def build_view(
         template_routes=tuple(template_routes),
         tool_params=tool_params,
         tool_validators=tool_validators,
+        tool_alternates=alternates,
         capabilities=_capabilities(capabilities),
     )
 

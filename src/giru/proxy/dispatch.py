@@ -10,8 +10,9 @@ from typing import Any, Final
 import structlog
 
 from giru import __version__
-from giru.catalog.views import View
-from giru.errors import UpstreamError
+from giru.catalog.arguments import ArgumentsValidator
+from giru.catalog.views import Route, View
+from giru.errors import UpstreamError, UpstreamUnavailableError
 from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
@@ -67,6 +68,8 @@ class Dispatcher:
         self._metrics = metrics
         self._page_size = page_size
         self._breakers = CircuitBreakers()
+        self.unhealthy: dict[str, str] = {}
+        """Servers the health checker found down, with why: their calls fail fast."""
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/call": self._tools_call,
@@ -129,17 +132,17 @@ class Dispatcher:
 
     async def _tools_call(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         name = _name_param(message)
-        route = ctx.view.tool_routes.get(name)
+        route, validator = _resolve_tool(ctx.view, name, message.params)
         if route is None:
             self._metrics.count_request("tools/call", "", "", "unknown_tool")
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         server, tool = route
-        validator = ctx.view.tool_validators.get(name)
         problem = validator.problem((message.params or {}).get("arguments")) if validator else None
         if problem is not None:  # M8: refused before the upstream sees it
             self._metrics.count_request("tools/call", server, tool, "invalid_arguments")
             raise JsonRpcError(INVALID_PARAMS, f"Invalid arguments for tool {name}: {problem}")
-        params = {**(message.params or {}), "name": tool}
+        params = {k: v for k, v in (message.params or {}).items() if k != "_giru"}
+        params["name"] = tool
         declared = ctx.view.tool_params.get(name)
         headers = param_values(params.get("arguments"), declared) if declared else None
         response = await self.forward(ctx, message, server, params, headers)
@@ -219,6 +222,7 @@ class Dispatcher:
         sink = _Relay(ctx.relay)
         try:
             self._breakers.check(server)
+            self._check_health(server)
             session = await self._session(ctx, server, message.method or "")
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
@@ -239,11 +243,22 @@ class Dispatcher:
         self._breakers.succeeded(server)
         return {**response, "id": message.id}
 
+    def _check_health(self, server: str) -> None:
+        reason = self.unhealthy.get(server)
+        if reason is not None:
+            message = (
+                f"server is unhealthy ({reason}); its tools stay listed and work again "
+                "once it recovers"
+            )
+            raise UpstreamUnavailableError(server, message, data={"health": "unhealthy"})
+
     def _failed(self, message: Message, server: str, exc: UpstreamError) -> dict[str, Any]:
         """The client's answer when an upstream fails; repeated failures open its breaker."""
         data: dict[str, Any] = {"reason": exc.code, "server": server}
         if exc.data.get("circuit") == "open":
             data["circuit"] = "open"
+        elif exc.data.get("health") == "unhealthy":
+            data["health"] = "unhealthy"
         else:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
             if self._breakers.failed(server):
@@ -255,6 +270,21 @@ class Dispatcher:
             f"Upstream server {server!r} failed: {exc.message}",
             data,
         )
+
+
+def _resolve_tool(
+    view: View, name: str, params: dict[str, Any] | None
+) -> tuple[Route | None, ArgumentsValidator | None]:
+    """The route for `name`, honouring the seed's `_giru.prefer_mcp` hint: on an unprefixed
+    virtual server where several servers offer `name`, the hint picks the server (a server that
+    does not offer it gets the same unknown-tool answer)."""
+    route = view.tool_routes.get(name)
+    hint = (params or {}).get("_giru")
+    prefer = hint.get("prefer_mcp") if isinstance(hint, dict) else None
+    if not isinstance(prefer, str) or route is None or route[0] == prefer:
+        return route, view.tool_validators.get(name)
+    alternate = view.tool_alternates.get((prefer, name))
+    return alternate if alternate is not None else (None, None)
 
 
 def _needs_input(response: dict[str, Any]) -> bool:

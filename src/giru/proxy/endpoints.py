@@ -9,7 +9,7 @@ from typing import Protocol
 from giru.catalog.snapshot import ServerCatalog
 from giru.catalog.views import SEPARATOR, View, build_view
 
-__all__ = ["ANONYMOUS", "GLOBAL", "Endpoint", "Principal", "ViewCache"]
+__all__ = ["ANONYMOUS", "GLOBAL", "Endpoint", "Principal", "Revoked", "ViewCache"]
 
 GLOBAL = ""
 """The name of the aggregated `/mcp` endpoint."""
@@ -25,6 +25,8 @@ class Principal(Protocol):
 
     def allows_tool(self, server: str, tool: str) -> bool: ...
 
+    def subscription_for(self, server: str, tool: str) -> str | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Anonymous:
@@ -37,6 +39,25 @@ class _Anonymous:
 
     def allows_tool(self, server: str, tool: str) -> bool:
         return True
+
+    def subscription_for(self, server: str, tool: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """A session's client that no longer exists: it may use nothing."""
+
+    name: str
+
+    def allows_server(self, server: str) -> bool:
+        return False
+
+    def allows_tool(self, server: str, tool: str) -> bool:
+        return False
+
+    def subscription_for(self, server: str, tool: str) -> str | None:
+        return None
 
 
 ANONYMOUS = _Anonymous()

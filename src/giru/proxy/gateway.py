@@ -18,7 +18,7 @@ from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
-from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, ViewCache
+from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
@@ -43,6 +43,10 @@ _SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 class Authenticator(Protocol):
     async def authenticate(self, token: str) -> Principal | None: ...
 
+    def get(self, name: str) -> Principal | None:
+        """The client named `name` as currently configured (sessions outlive config changes)."""
+        ...
+
 
 class Gateway:
     """Owns sessions, catalogs and views; every client-facing MCP request enters here."""
@@ -65,6 +69,8 @@ class Gateway:
         self.views = ViewCache()
         self.ready = False
         self.warnings: list[str] = []
+        self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
+        """Called with each freshly fetched catalog (the control plane records it)."""
         self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionStore(
             idle_timeout_s=settings.sessions.idle_timeout_s,
@@ -118,8 +124,17 @@ class Gateway:
         else:
             self.catalogs[server] = catalog
             _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
+            await self._catalog_fetched(catalog)
         self.views.clear()
         self._check_collisions()
+
+    async def _catalog_fetched(self, catalog: ServerCatalog) -> None:
+        if self.on_catalog is None:
+            return
+        try:
+            await self.on_catalog(catalog)
+        except Exception:  # noqa: BLE001 - recording the catalog must not fail the refresh
+            _log.exception("catalog_record_failed", server=catalog.server)
 
     def _check_collisions(self) -> None:
         """Unprefixed virtual servers whose servers now offer the same tool name: the first
@@ -387,7 +402,7 @@ class Gateway:
 
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
-        view = self.views.get(endpoint, session.principal, self.catalogs)
+        view = self.views.get(endpoint, self._current(session), self.catalogs)
         return CallContext(
             view=view,
             client=session.owner,
@@ -397,6 +412,14 @@ class Gateway:
             log_level=session.log_level,
             on_set_level=session.set_log_level,
         )
+
+    def _current(self, session: Session) -> Principal:
+        """The session's client with its grants as they are now, not as at initialize."""
+        opened_as: Principal = session.principal
+        if opened_as is ANONYMOUS:
+            return opened_as
+        current: Principal | None = self.authenticator.get(session.owner)
+        return current if current is not None else Revoked(session.owner)
 
     async def _forward_to_owned(self, session: Session, message: Message) -> None:
         await self.pool.notify_owner(session.id, message.method or "", message.params)

@@ -1,0 +1,245 @@
+"""The control loop: keeps the running gateway's config equal to what the store holds.
+
+Every write through the API or a manifest directory commits to the store and publishes the new
+store revision on the change bus (in-process, or Redis between workers); each worker then rereads
+the store once and recompiles. A poll of the revision is the safety net for lost events, and a
+timer recompiles when a subscription's validity window opens or closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from pydantic import ValidationError as PydanticValidationError
+
+from giru.access.grants import next_change
+from giru.api.context import ClientTool
+from giru.catalog.snapshot import ServerCatalog
+from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
+from giru.manifests.config import Config, Located, compile_config
+from giru.manifests.documents import API_VERSION, KINDS
+from giru.proxy.endpoints import GLOBAL
+from giru.proxy.gateway import Gateway
+from giru.store import Store, SyncResult
+from giru.store.events import ChangeBus
+
+__all__ = ["Controller", "GatewayRuntime", "compile_documents", "tool_tags"]
+
+_log = structlog.get_logger(__name__)
+_MAX_TIMER_S = 3600.0
+
+OnConfig = Callable[[Config], Awaitable[None]]
+
+
+def compile_documents(
+    documents: Sequence[tuple[str, str, dict[str, Any]]],
+    keys: Mapping[str, tuple[str, ...]],
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Config, list[str]]:
+    """The runtime `Config` for the store's documents; objects that do not compile here (say, a
+    `${VAR}` this process lacks) are left out and reported."""
+    entries: list[Located] = []
+    problems: list[str] = []
+    for kind, name, spec in documents:
+        raw = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
+        try:
+            entries.append(Located(f"store:{kind}/{name}", KINDS[kind].model_validate(raw)))
+        except (KeyError, PydanticValidationError) as exc:
+            problems.append(f"store:{kind}/{name}: no longer valid: {str(exc)[:300]}")
+    config, found = compile_config(entries, environ=environ, tolerant=True)
+    clients = {
+        name: dataclasses.replace(client, key_hashes=tuple(keys.get(name, ())))
+        for name, client in config.clients.items()
+    }
+    return dataclasses.replace(config, clients=MappingProxyType(clients)), problems + found
+
+
+class Controller:
+    """Loads the store into a `Config` and hands every new one to `on_config`."""
+
+    def __init__(self, store: Store, bus: ChangeBus, on_config: OnConfig, *, poll_s: float):
+        self.store = store
+        self.bus = bus
+        self.on_config = on_config
+        self.poll_s = poll_s
+        self.config = Config()
+        self.problems: list[str] = []
+        self.revision = -1
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._dirty = asyncio.Event()
+
+    def committed(self) -> None:
+        """Like `notify`, without waiting (for callers that must not block)."""
+        self._dirty.set()
+
+    async def load(self) -> Config:
+        """Read the store now (at start: before anything serves)."""
+        revision, documents, keys = await self.store.documents()
+        config, problems = compile_documents(documents, keys)
+        for problem in problems:
+            _log.error("store_object_skipped", problem=problem)
+        self.config, self.problems, self.revision = config, problems, revision
+        self._wake.set()
+        return config
+
+    async def refresh(self) -> None:
+        """Reload when the store's revision moved; serialised, so bursts coalesce."""
+        async with self._lock:
+            if await self.store.revision() == self.revision:
+                return
+            await self.on_config(await self.load())
+
+    async def notify(self) -> None:
+        """Something was committed: apply it here now and tell every other worker."""
+        await self.refresh()
+        await self.bus.publish(self.revision)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._listen())
+            tasks.create_task(self._poll())
+            tasks.create_task(self._timer())
+            tasks.create_task(self._notifier())
+
+    async def _notifier(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self._safely(self.notify)
+
+    async def _listen(self) -> None:
+        async with self.bus.subscribe() as changes:
+            async for _revision in changes:  # RESYNC or a revision: either way, compare
+                await self._safely(self.refresh)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            await self._safely(self.refresh)
+
+    async def _timer(self) -> None:
+        """Recompile when a subscription starts or expires, and record expiries."""
+        while True:
+            self._wake.clear()
+            now = datetime.now(UTC)
+            moment = next_change(self.config, now)
+            delay = _MAX_TIMER_S if moment is None else (moment - now).total_seconds()
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(delay, _MAX_TIMER_S))
+            except TimeoutError:
+                await self._safely(self._boundary)
+
+    async def _boundary(self) -> None:
+        async with self._lock:
+            await self.on_config(self.config)  # grants are computed against the new time
+        await self._expire()
+
+    async def _expire(self) -> None:
+        expired = await self.store.expire_subscriptions()
+        for name in expired:
+            _log.info("subscription_expired", subscription=name)
+        if expired:
+            await self.notify()
+
+    @staticmethod
+    async def _safely(step: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await step()
+        except StoreUnavailableError as exc:  # keep serving the last config; retried next time
+            _log.warning("store_unavailable", error=exc.message)
+        except Exception:  # noqa: BLE001 - the control loop must outlive a failed step
+            _log.exception("control_step_failed")
+
+
+def tool_tags(config: Config, server: str, tools: list[str]) -> dict[str, list[str]]:
+    """Tags per tool: the server's own tags, then the tool's (from the MCPServer manifest)."""
+    declared = config.servers.get(server)
+    if declared is None:
+        return {}
+    return {
+        tool: list(dict.fromkeys(declared.tags + declared.tools[tool].tags))
+        if tool in declared.tools
+        else list(declared.tags)
+        for tool in tools
+    }
+
+
+class GatewayRuntime:
+    """`giru.api.ApiRuntime` over this process's gateway."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        store: Store,
+        notify: Callable[[], None],
+        config: Callable[[], Config],
+    ) -> None:
+        self._gateway = gateway
+        self._store = store
+        self._notify = notify
+        self._config = config
+
+    def notify(self) -> None:
+        self._notify()
+
+    async def record(self, catalog: ServerCatalog) -> SyncResult:
+        """Write `catalog`'s tools to the store (hashes decide added/changed/removed)."""
+        names = [t["name"] for t in catalog.tools]
+        tags = tool_tags(self._config(), catalog.server, names)
+        return await self._store.sync_tools(catalog.server, catalog.tools, tags=tags)
+
+    async def sync(self, server: str) -> SyncResult:
+        """Fetch `server`'s lists now and record its tools.
+
+        Raises:
+            NotFoundError: no enabled server of that name.
+            UpstreamUnavailableError: the server did not answer its lists.
+        """
+        if server not in self._gateway.pool.specs:
+            raise NotFoundError(f"no enabled MCPServer named {server!r}")
+        await self._gateway.refresh(server)
+        catalog = self._gateway.catalogs.get(server)
+        if catalog is None or catalog.error is not None:
+            reason = catalog.error if catalog is not None else "not connected"
+            raise UpstreamUnavailableError(server, f"catalog sync failed: {reason}")
+        return await self.record(catalog)
+
+    def client_tools(self, client: str) -> list[ClientTool]:
+        """The tools `client` sees on `/mcp` right now, with the subscription granting each."""
+        gateway = self._gateway
+        principal = gateway.authenticator.get(client)
+        endpoint = gateway.endpoints.get(GLOBAL)
+        if principal is None or endpoint is None:
+            return []
+        view = gateway.views.get(endpoint, principal, gateway.catalogs)
+        subscriptions = self._config().subscriptions
+        out: list[ClientTool] = []
+        for tool in view.tools:
+            server, upstream_name = view.tool_routes[tool["name"]]
+            granted = principal.subscription_for(server, upstream_name)
+            sub = subscriptions.get(granted) if granted else None
+            out.append(
+                {
+                    "name": tool["name"],
+                    "server": server,
+                    "tool": upstream_name,
+                    "description": tool.get("description"),
+                    "inputSchema": tool.get("inputSchema") or {},
+                    "providedBy": {"server": server, "subscription": granted},
+                    "quota": {
+                        "perDay": sub.spec.quota_per_day if sub else None,
+                        "perMonth": sub.spec.quota_per_month if sub else None,
+                        "usedToday": None,
+                        "usedThisMonth": None,
+                    },
+                }
+            )
+        return sorted(out, key=lambda t: t["name"])
