@@ -29,7 +29,7 @@ from giru.proxy.gateway import Gateway
 from giru.store import Store, SyncResult
 from giru.store.events import ChangeBus
 
-__all__ = ["Controller", "GatewayRuntime", "compile_documents", "tool_tags"]
+__all__ = ["Controller", "GatewayRuntime", "compile_documents", "tool_labels"]
 
 _log = structlog.get_logger(__name__)
 _MAX_TIMER_S = 3600.0
@@ -159,17 +159,22 @@ class Controller:
             _log.exception("control_step_failed")
 
 
-def tool_tags(config: Config, server: str, tools: list[str]) -> dict[str, list[str]]:
-    """Tags per tool: the server's own tags, then the tool's (from the MCPServer manifest)."""
+def tool_labels(
+    config: Config, server: str, tools: list[str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Tags per tool (the server's own, then the tool's) and categories, from the MCPServer
+    manifest."""
     declared = config.servers.get(server)
     if declared is None:
-        return {}
-    return {
-        tool: list(dict.fromkeys(declared.tags + declared.tools[tool].tags))
-        if tool in declared.tools
-        else list(declared.tags)
-        for tool in tools
-    }
+        return {}, {}
+    tags: dict[str, list[str]] = {}
+    categories: dict[str, str] = {}
+    for tool in tools:
+        meta = declared.tools.get(tool)
+        tags[tool] = list(dict.fromkeys(declared.tags + (meta.tags if meta else ())))
+        if meta is not None and meta.category is not None:
+            categories[tool] = meta.category
+    return tags, categories
 
 
 class GatewayRuntime:
@@ -193,8 +198,10 @@ class GatewayRuntime:
     async def record(self, catalog: ServerCatalog) -> SyncResult:
         """Write `catalog`'s tools to the store (hashes decide added/changed/removed)."""
         names = [t["name"] for t in catalog.tools]
-        tags = tool_tags(self._config(), catalog.server, names)
-        return await self._store.sync_tools(catalog.server, catalog.tools, tags=tags)
+        tags, categories = tool_labels(self._config(), catalog.server, names)
+        return await self._store.sync_tools(
+            catalog.server, catalog.tools, tags=tags, categories=categories
+        )
 
     async def sync(self, server: str) -> SyncResult:
         """Fetch `server`'s lists now and record its tools.

@@ -50,6 +50,7 @@ class ToolMeta:
 
     tags: tuple[str, ...] = ()
     sensitivity: Sensitivity | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +295,10 @@ class _Compiler:
             timeouts=Timeouts(connect=t.connect, call=t.call, call_max=t.call_max),
             tags=tuple(spec.tags),
             tools=MappingProxyType(
-                {k: ToolMeta(tuple(v.tags), v.sensitivity) for k, v in spec.tools.items()}
+                {
+                    k: ToolMeta(tuple(v.tags), v.sensitivity, v.category)
+                    for k, v in spec.tools.items()
+                }
             ),
             enabled=spec.enabled,
             isolation=spec.isolation,

@@ -146,6 +146,7 @@ class ToolSpec(_Model):
 
     tags: list[Tag] = Field(default_factory=list)
     sensitivity: Literal["low", "medium", "high"] | None = None
+    category: Tag | None = None
 
 
 class MCPServerSpec(_Model):

@@ -55,6 +55,7 @@ async def sync(
     server: MCPServerRow,
     tools: Sequence[Mapping[str, Any]],
     tags: Mapping[str, Sequence[str]],
+    categories: Mapping[str, str],
 ) -> SyncResult:
     """Record the tools `server` lists now; counts of added, changed and removed tools."""
     query = select(MCPToolRow).where(MCPToolRow.server_id == server.id)
@@ -75,7 +76,7 @@ async def sync(
             added += 1
         elif row.definition_hash != digest:
             changed += 1
-        _describe(tx, row, tool, digest, tags.get(name, ()))
+        _describe(tx, row, tool, digest, (tags.get(name, ()), categories.get(name)))
     removed = [row for name, row in known.items() if name not in listed and row.available]
     for row in removed:
         row.available, row.updated_at = False, tx.now
@@ -204,14 +205,17 @@ def _new_tool(tx: Tx, server: MCPServerRow, name: str) -> MCPToolRow:
 
 
 def _describe(
-    tx: Tx, row: MCPToolRow, tool: Mapping[str, Any], digest: str, tags: Sequence[str]
+    tx: Tx,
+    row: MCPToolRow,
+    tool: Mapping[str, Any],
+    digest: str,
+    labels: tuple[Sequence[str], str | None],
 ) -> None:
     description = tool.get("description")
     schema = tool.get("inputSchema")
     row.description = description if isinstance(description, str) else None
     row.input_schema = dict(schema) if isinstance(schema, Mapping) else {}
-    row.tags = list(tags)
-    row.category = None
+    row.tags, row.category = list(labels[0]), labels[1]
     row.definition = dict(tool)
     row.definition_hash = digest
     row.available = True

@@ -273,11 +273,12 @@ class Store:
         tools: Sequence[Mapping[str, Any]],
         *,
         tags: Mapping[str, Sequence[str]],
+        categories: Mapping[str, str] | None = None,
     ) -> SyncResult:
-        """Record what `server` lists now (`tags`: tool name → tags from its spec)."""
+        """Record what `server` lists now (`tags`, `categories`: by tool name, from its spec)."""
         async with self._write(_SYSTEM) as tx:
             row = await catalog.server_row(tx.session, self._tenant, server)
-            return await catalog.sync(tx, row, tools, tags)
+            return await catalog.sync(tx, row, tools, tags, categories or {})
 
     async def set_tools_available(self, server: str, available: bool) -> None:
         async with self._write(_SYSTEM) as tx:

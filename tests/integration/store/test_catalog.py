@@ -38,7 +38,10 @@ async def github(store: Store) -> Store:
 async def test_a_first_sync_adds_every_tool_with_its_definition_hash(github: Store) -> None:
     search = tool("search", title="Search", annotations={"readOnlyHint": True})
     result = await github.sync_tools(
-        "github", [search, tool("get_issue")], tags={"search": ["read"]}
+        "github",
+        [search, tool("get_issue")],
+        tags={"search": ["read"]},
+        categories={"search": "data"},
     )
     assert (result.server, result.tools, result.added, result.changed, result.removed) == (
         "github",
@@ -58,6 +61,7 @@ async def test_a_first_sync_adds_every_tool_with_its_definition_hash(github: Sto
         {"type": "object"},
         ("read",),
     )
+    assert (found.category, issue.category) == ("data", None)
     assert found.available
     assert found.first_seen_at == found.last_synced_at
     assert issue.tags == ()
