@@ -66,6 +66,7 @@ class GiruApp:
         self.gateway: Gateway | None = None
         self.api: ASGIApp | None = None
         self.controller: Controller | None = None
+        self._pepper = b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -92,7 +93,7 @@ class GiruApp:
         metrics = Metrics()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
         async with contextlib.AsyncExitStack() as stack:
-            pepper = key_pepper(self.settings)
+            self._pepper = pepper = key_pepper(self.settings)
             store = await Store.open(self.settings.database_url, pepper=pepper)
             stack.push_async_callback(store.aclose)
             bus = open_change_bus(self.settings.redis_url)
@@ -150,7 +151,6 @@ class GiruApp:
             endpoints=build_endpoints(config),
         )
         holder["gateway"] = gateway
-        self._pepper = pepper
         return gateway
 
     def _health_and_sync(

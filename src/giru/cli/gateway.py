@@ -65,5 +65,6 @@ def validate(
         raise typer.Exit(EXIT_CONFIG) from exc
     typer.echo(
         f"ok: {len(loaded.servers)} servers, {len(loaded.virtual_servers)} virtual servers, "
-        f"{len(loaded.clients)} clients"
+        f"{len(loaded.clients)} clients, {len(loaded.subscriptions)} subscriptions, "
+        f"{len(loaded.environments)} environments"
     )

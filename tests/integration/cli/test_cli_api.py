@@ -23,6 +23,7 @@ EXAMPLE_OBJECTS = {
     "client/analyst",
     "client/ci",
     "client/platform-admin",
+    "environment/sandbox",
     "mcpserver/filesystem",
     "mcpserver/github",
     "mcpserver/legacy-crm",
@@ -30,6 +31,8 @@ EXAMPLE_OBJECTS = {
     "virtualserver/engineering",
     "virtualserver/readonly",
     "virtualserver/public-weather",
+    "subscription/analyst-github",
+    "subscription/ci-crm",
 }
 
 
@@ -187,7 +190,10 @@ def test_subscription_approval_lifecycle_and_conflicts(api: RunningApi) -> None:
     )
     assert created.exit_code == 0, created.output
     listed = rows(giru(api, "get", "sub", "-l", "status=pending").stdout)
-    assert listed[1][:5] == ["ci-github", "ci", "github", "prod", "pending"]
+    assert [row[:5] for row in listed[1:]] == [
+        ["ci-crm", "ci", "legacy-crm", "sandbox", "pending"],  # the example's: needs approval
+        ["ci-github", "ci", "github", "prod", "pending"],
+    ]
 
     assert giru(api, "subscription", "approve", "ci-github").stdout.strip() == (
         "subscription/ci-github active"

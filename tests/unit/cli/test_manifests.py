@@ -31,7 +31,7 @@ def test_the_example_manifests_read_in_file_order_as_canonical_documents() -> No
         ("Client", "platform-admin"),
         ("MCPServer", "filesystem"),
     ]
-    assert len(documents) == 10
+    assert len(documents) == 13
     github = next(d for d in documents if d.name == "github")
     assert github.source.endswith("servers.yaml:2")
     spec = github.spec()

@@ -383,6 +383,9 @@ def test_full_manifests_example_loads() -> None:
     assert sorted(config.servers) == ["filesystem", "github", "legacy-crm", "weather"]
     assert sorted(config.virtual_servers) == ["engineering", "public-weather", "readonly"]
     assert sorted(config.clients) == ["analyst", "ci", "platform-admin"]
+    assert sorted(config.subscriptions) == ["analyst-github", "ci-crm"]
+    assert sorted(config.environments) == ["dev", "prod", "sandbox", "staging"]
+    assert config.subscriptions["ci-crm"].spec.scope_type == "all"
     assert config.servers["github"].headers["Authorization"] == "Bearer ghp_x"
     assert config.servers["filesystem"].tools["write_file"].sensitivity == "high"
     assert "weather" not in config.server_specs()
