@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from giru.cli import actions, gateway, login, resources
+from giru.cli import actions, gateway, login, resources, usage
 from giru.cli.apply import apply, diff
 from giru.cli.create import CREATORS
 from giru.cli.gateway import EXIT_CONFIG
@@ -23,6 +23,7 @@ app.command()(resources.get)
 app.command()(apply)
 app.command()(diff)
 app.command()(actions.tools)
+app.command()(usage.usage)
 
 _GROUPS = {
     "server": ("MCPServer", "MCP servers"),

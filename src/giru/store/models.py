@@ -12,14 +12,17 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -42,6 +45,7 @@ __all__ = [
     "SubscriptionRow",
     "TenantRow",
     "UTCDateTime",
+    "UsageRow",
     "VirtualServerRow",
     "new_id",
 ]
@@ -117,6 +121,10 @@ class TenantRow(_Row, Base):
     __table_args__ = (UniqueConstraint("name"),)
 
     name: Mapped[str] = mapped_column(String(_NAME))
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="UTC", server_default="UTC", sort_order=1
+    )
+    """IANA time zone of the tenant's calendar (daily usage, quota periods)."""
 
 
 class RevisionRow(_Tenanted, Base):
@@ -263,3 +271,32 @@ class ChangeRow(_Tenanted, Base):
     name: Mapped[str] = mapped_column(String(_NAME))
     version: Mapped[int | None]
     detail: Mapped[dict[str, Any]]
+
+
+class UsageRow(_Tenanted, Base):
+    """One metered tools/call (`giru.metering`), inserted idempotently by its UUIDv7 `event_id`;
+    `created_at` is when it was stored. Strings are unbounded on purpose: a value longer than
+    expected must never block the drain."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint("event_id"),
+        Index("ix_usage_records_client_at", "client", "at"),
+        Index("ix_usage_records_subscription_at", "subscription", "at"),
+        Index("ix_usage_records_at", "at"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[datetime]
+    node: Mapped[str] = mapped_column(Text)
+    subscription: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str] = mapped_column(Text)
+    server: Mapped[str] = mapped_column(Text)
+    tool: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int | None] = mapped_column(Integer)
+    bytes_in: Mapped[int] = mapped_column(BigInteger)
+    bytes_out: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[float | None] = mapped_column(Numeric(18, 6, asdecimal=False))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from giru.access.apikeys import generate_key
 from giru.errors import ConfigError
 from giru.manifests.config import default_environments
-from giru.store import catalog, keys, resources
+from giru.store import catalog, keys, resources, usage
 from giru.store.apply import apply_documents
 from giru.store.changes import change_page
-from giru.store.database import Database, Tx
+from giru.store.database import Database, Tx, utcnow
 from giru.store.kinds import find_row
 from giru.store.models import DEFAULT_TENANT, ClientKeyRow, ClientRow, RevisionRow, TenantRow
 from giru.store.records import (
@@ -32,6 +34,7 @@ from giru.store.records import (
 )
 from giru.store.specs import canonical
 from giru.store.subscriptions import expire, transition
+from giru.store.usage import GroupBy, UsageQuery, UsageSummary
 
 __all__ = ["Store"]
 
@@ -324,3 +327,50 @@ class Store:
             return await change_page(
                 session, self._tenant, kind=kind, name=name, limit=limit, cursor=cursor
             )
+
+    # usage
+
+    async def insert_usage(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Insert usage records (`giru.metering.UsageRecord`) in one transaction, skipping those
+        whose `event_id` is stored already; the number inserted."""
+        # Not `_write`: usage rows change nothing the data path reads, so they take no revision
+        # lock and leave the revision alone (the drain must not wait behind config writes).
+        async with self.database.read() as session:
+            inserted = await usage.insert(
+                session, self.database.dialect, self._tenant, records, utcnow()
+            )
+            await session.commit()
+        return inserted
+
+    async def usage_summary(
+        self,
+        *,
+        client: str | None = None,
+        subscription: str | None = None,
+        server: str | None = None,
+        tool: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        group_by: GroupBy | None = None,
+    ) -> builtins.list[UsageSummary]:
+        """Usage totals and duration percentiles per group (see `giru.store.usage.summary`);
+        days are the tenant's calendar days."""
+        query = UsageQuery(client, subscription, server, tool, since, until, group_by)
+        async with self.database.read() as session:
+            zone = usage.zone(await self._timezone(session))
+            return await usage.summary(session, self._tenant, query, zone)
+
+    async def quota_counts(self, now: datetime, tz: str) -> dict[str, tuple[int, int]]:
+        """Admitted calls per subscription as (this day, this month) of time zone `tz`."""
+        zone = usage.zone(tz)
+        async with self.database.read() as session:
+            return await usage.quota_counts(session, self._tenant, now, zone)
+
+    async def timezone(self) -> str:
+        """The tenant's time zone (IANA name; `UTC` unless changed in the database)."""
+        async with self.database.read() as session:
+            return await self._timezone(session)
+
+    async def _timezone(self, session: AsyncSession) -> str:
+        name = await session.scalar(select(TenantRow.timezone).where(TenantRow.id == self._tenant))
+        return name or "UTC"
