@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,16 +22,19 @@ from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.control import Controller, GatewayRuntime
-from giru.errors import ConfigError
+from giru.errors import ConfigError, StoreUnavailableError
+from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
+from giru.metering import UsageWriter
 from giru.proxy.endpoints import GLOBAL, Endpoint
+from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.health import Health, HealthChecker
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
 from giru.proxy.upstreams import UpstreamPool
-from giru.settings import Settings
+from giru.settings import LimitsSettings, Settings
 from giru.store import Kind, Store
 from giru.store.events import open_change_bus
 from giru.telemetry.logging import configure_logging
@@ -109,6 +116,19 @@ class GiruApp:
             gateway = self._gateway(http, metrics, config, pepper)
             stack.push_async_callback(gateway.pool.aclose)
             stack.push_async_callback(gateway.aclose)
+            limits, metering = self.settings.limits, self.settings.metering
+            limiter = open_limiter(self.settings.redis_url, limits, metrics.registry)
+            stack.push_async_callback(limiter.aclose)
+            usage = await UsageWriter.open(
+                store,
+                spool_dir(self.settings),
+                max_bytes=metering.spool_max_bytes,
+                group_commit_ms=metering.group_commit_ms,
+                batch_size=metering.batch_size,
+                registry=metrics.registry,
+            )
+            stack.push_async_callback(usage.aclose)
+            gateway.dispatcher.gate = CallGate(limiter, usage, node=_node())
             async with asyncio.TaskGroup() as tasks:
                 background = [
                     tasks.create_task(_load_then_freeze(gateway)),
@@ -119,8 +139,9 @@ class GiruApp:
                     watcher = watch(self.settings.config, self._files_changed, current=self.files)
                     background.append(tasks.create_task(watcher))
                 runtime = GatewayRuntime(
-                    gateway, store, controller.committed, lambda: controller.config
+                    gateway, store, controller.committed, lambda: controller.config, limiter
                 )
+                background.append(tasks.create_task(_reconcile_quotas(store, limiter, limits)))
                 gateway.on_catalog = runtime.record
                 background += self._health_and_sync(tasks, gateway, store)
                 self.controller, self.gateway = controller, gateway
@@ -257,6 +278,34 @@ async def _sync_catalogs(gateway: Gateway, interval_s: float) -> None:
             await gateway.refresh_all()
         except Exception:  # noqa: BLE001 - a failed round must not stop later ones
             _log.exception("catalog_sync_failed")
+
+
+async def _reconcile_quotas(store: Store, limiter: Limiter, settings: LimitsSettings) -> None:
+    """Raise the quota counters to what the usage table holds (never lower: other workers'
+    calls may not be drained yet), at start and then periodically."""
+    while True:
+        now = datetime.now(UTC)
+        try:
+            await limiter.reconcile(await store.quota_counts(now, settings.timezone), now)
+        except StoreUnavailableError as exc:
+            _log.warning("quota_reconcile_skipped", error=exc.message)
+        await asyncio.sleep(settings.reconcile_s)
+
+
+def spool_dir(settings: Settings) -> Path:
+    """`GIRU_METERING__SPOOL_DIR`, else `giru-spool/` beside a SQLite store, else `./giru-spool`."""
+    if settings.metering.spool_dir is not None:
+        return settings.metering.spool_dir
+    prefix = "sqlite+aiosqlite:///"
+    if settings.database_url.startswith(prefix):
+        database = Path(settings.database_url.removeprefix(prefix) or "giru.db")
+        return database.parent / "giru-spool"
+    return Path("giru-spool")
+
+
+def _node() -> str:
+    """This worker's name in usage records."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 async def _sweep_sessions(gateway: Gateway) -> None:

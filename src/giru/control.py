@@ -19,9 +19,10 @@ import structlog
 from pydantic import ValidationError as PydanticValidationError
 
 from giru.access.grants import next_change
-from giru.api.context import ClientTool
+from giru.api.context import ClientTool, ToolQuota
 from giru.catalog.snapshot import ServerCatalog
 from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
+from giru.limits import Limiter
 from giru.manifests.config import Config, Located, compile_config
 from giru.manifests.documents import API_VERSION, KINDS
 from giru.proxy.endpoints import GLOBAL
@@ -186,8 +187,10 @@ class GatewayRuntime:
         store: Store,
         notify: Callable[[], None],
         config: Callable[[], Config],
+        limiter: Limiter,
     ) -> None:
         self._gateway = gateway
+        self._limiter = limiter
         self._store = store
         self._notify = notify
         self._config = config
@@ -219,20 +222,19 @@ class GatewayRuntime:
             raise UpstreamUnavailableError(server, f"catalog sync failed: {reason}")
         return await self.record(catalog)
 
-    def client_tools(self, client: str) -> list[ClientTool]:
-        """The tools `client` sees on `/mcp` right now, with the subscription granting each."""
+    async def client_tools(self, client: str) -> list[ClientTool]:
+        """The tools `client` sees on `/mcp` right now, with the subscription granting each and
+        that subscription's quota use."""
         gateway = self._gateway
         principal = gateway.authenticator.get(client)
         endpoint = gateway.endpoints.get(GLOBAL)
         if principal is None or endpoint is None:
             return []
         view = gateway.views.get(endpoint, principal, gateway.catalogs)
-        subscriptions = self._config().subscriptions
         out: list[ClientTool] = []
         for tool in view.tools:
             server, upstream_name = view.tool_routes[tool["name"]]
             granted = principal.subscription_for(server, upstream_name)
-            sub = subscriptions.get(granted) if granted else None
             out.append(
                 {
                     "name": tool["name"],
@@ -241,12 +243,34 @@ class GatewayRuntime:
                     "description": tool.get("description"),
                     "inputSchema": tool.get("inputSchema") or {},
                     "providedBy": {"server": server, "subscription": granted},
-                    "quota": {
-                        "perDay": sub.spec.quota_per_day if sub else None,
-                        "perMonth": sub.spec.quota_per_month if sub else None,
-                        "usedToday": None,
-                        "usedThisMonth": None,
-                    },
+                    "quota": await self._quota(granted),
                 }
             )
         return sorted(out, key=lambda t: t["name"])
+
+    async def _quota(self, subscription: str | None) -> ToolQuota:
+        sub = self._config().subscriptions.get(subscription) if subscription else None
+        per_day = sub.spec.quota_per_day if sub else None
+        per_month = sub.spec.quota_per_month if sub else None
+        if sub is None or (per_day is None and per_month is None):
+            return _no_quota(per_day, per_month)
+        day, month = await self._limiter.quota_usage(sub.name, datetime.now(UTC))
+        return {
+            "perDay": per_day,
+            "perMonth": per_month,
+            "usedToday": day,
+            "usedThisMonth": month,
+            "remainingToday": max(0, per_day - day) if per_day is not None else None,
+            "remainingThisMonth": max(0, per_month - month) if per_month is not None else None,
+        }
+
+
+def _no_quota(per_day: int | None, per_month: int | None) -> ToolQuota:
+    return {
+        "perDay": per_day,
+        "perMonth": per_month,
+        "usedToday": None,
+        "usedThisMonth": None,
+        "remainingToday": None,
+        "remainingThisMonth": None,
+    }

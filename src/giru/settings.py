@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CatalogSettings", "HttpSettings", "SessionSettings", "Settings"]
+__all__ = [
+    "CatalogSettings",
+    "HttpSettings",
+    "LimitsSettings",
+    "MeteringSettings",
+    "SessionSettings",
+    "Settings",
+]
 
 
 class HttpSettings(BaseModel):
@@ -47,6 +55,30 @@ class CatalogSettings(BaseModel):
     )
 
 
+class LimitsSettings(BaseModel):
+    """Rate limits and quotas (docs/operations.md)."""
+
+    timezone: str = Field(default="UTC", description="calendar for daily/monthly quotas")
+    redis_timeout_s: float = Field(default=0.05, gt=0, description="one admission round trip")
+    cool_down_s: float = Field(
+        default=1.0, ge=0, description="after a Redis failure, use the local limiter this long"
+    )
+    quota_fallback: Literal["local", "deny"] = "local"
+    reconcile_s: float = Field(default=60.0, gt=0)
+    local_max_keys: int = Field(default=100_000, ge=100)
+
+
+class MeteringSettings(BaseModel):
+    """Usage records: a durable local spool drained into the store in batches."""
+
+    spool_dir: Path | None = Field(
+        default=None, description="default: giru-spool/ beside a SQLite store, else ./giru-spool"
+    )
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    group_commit_ms: float = Field(default=2.0, ge=0, le=100)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
 
@@ -77,6 +109,8 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    metering: MeteringSettings = Field(default_factory=MeteringSettings)
 
     @property
     def host(self) -> str:

@@ -122,6 +122,7 @@ def run_giru(
         **os.environ,
         "GIRU_E2E_KEY": KEY,
         "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
+        "GIRU_METERING__SPOOL_DIR": str(workdir / "spool"),
         "GIRU_ADMIN_TOKEN": ADMIN_TOKEN,
         **(extra_env or {}),
     }

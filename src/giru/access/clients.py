@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import structlog
 
 from giru.access.apikeys import KeyVerifier, hmac_hash
-from giru.access.grants import Grants, compile_grants
+from giru.access.grants import Grants, Rate, SubscriptionLimits, compile_grants
 from giru.errors import ConfigError
 from giru.manifests.config import ClientConfig, Config, split_tool_ref
 
@@ -44,11 +44,16 @@ class ClientPrincipal:
     servers: frozenset[str] = frozenset()
     tools: frozenset[tuple[str, str]] = frozenset()
     subscriptions: Grants = field(default_factory=Grants, compare=False, hash=False)
+    rate: Rate | None = None
+    """The client's own rate limit over all its calls."""
 
     def subscription_for(self, server: str, tool: str) -> str | None:
         """The subscription granting `tool` of `server`, or None (a standing grant or none)."""
         grants = self.subscriptions
         return grants.tools.get((server, tool)) or grants.servers.get(server)
+
+    def limits_of(self, subscription: str) -> SubscriptionLimits | None:
+        return self.subscriptions.limits.get(subscription)
 
     def allows_server(self, server: str) -> bool:
         """Whether the whole server (every tool, resource and prompt of it) is allowed."""
@@ -177,12 +182,14 @@ class _Keys:
 def _principal(client: ClientConfig, grants: Grants) -> ClientPrincipal:
     tools = {parts for ref in client.tools if (parts := split_tool_ref(ref)) is not None}
     servers = {s for s in client.servers if s != "*"}
+    rate = (float(client.rate[0]), client.rate[1]) if client.rate else None
     return ClientPrincipal(
         name=client.name,
         all_servers="*" in client.servers,
         servers=frozenset(servers | grants.servers.keys()),
         tools=frozenset(tools | grants.tools.keys()),
         subscriptions=grants,
+        rate=rate,
     )
 
 

@@ -13,27 +13,49 @@ from datetime import datetime
 
 from giru.manifests.config import Config, SubscriptionConfig
 
-__all__ = ["Grants", "compile_grants", "next_change"]
+__all__ = ["Grants", "Rate", "SubscriptionLimits", "compile_grants", "next_change"]
+
+
+Rate = tuple[float, int | None]
+"""Requests per second and burst (None: the limiter's default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionLimits:
+    """What limits a call granted by one subscription (enforced by `giru.limits`)."""
+
+    rate: Rate | None = None
+    per_day: int | None = None
+    per_month: int | None = None
+    tools: Mapping[str, Rate] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        quota = self.per_day is not None or self.per_month is not None
+        return self.rate is None and not quota and not self.tools
 
 
 @dataclass(frozen=True, slots=True)
 class Grants:
     """One client's live subscriptions: whole servers and single tools, each with the
-    subscription that grants it (the first by name when several do)."""
+    subscription that grants it (the first by name when several do), and their limits."""
 
     servers: Mapping[str, str] = field(default_factory=dict)
     tools: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    limits: Mapping[str, SubscriptionLimits] = field(default_factory=dict)
 
 
 def compile_grants(config: Config, now: datetime) -> dict[str, Grants]:
     """Grants per client name, for the subscriptions of `config` in force at `now`."""
     servers: dict[str, dict[str, str]] = {}
     tools: dict[str, dict[tuple[str, str], str]] = {}
+    limits: dict[str, dict[str, SubscriptionLimits]] = {}
     for name in sorted(config.subscriptions):
         sub = config.subscriptions[name]
         server = config.servers.get(sub.spec.server)
         if server is None or not server.enabled or not in_force(sub, now):
             continue
+        limits.setdefault(sub.spec.client, {})[name] = _limits(sub)
         if sub.spec.scope_type == "all":
             servers.setdefault(sub.spec.client, {}).setdefault(sub.spec.server, name)
             continue
@@ -41,7 +63,13 @@ def compile_grants(config: Config, now: datetime) -> dict[str, Grants]:
         for tool in sub.spec.scope_tools:
             granted.setdefault((sub.spec.server, tool), name)
     clients = servers.keys() | tools.keys()
-    return {c: Grants(servers.get(c, {}), tools.get(c, {})) for c in clients}
+    return {c: Grants(servers.get(c, {}), tools.get(c, {}), limits.get(c, {})) for c in clients}
+
+
+def _limits(sub: SubscriptionConfig) -> SubscriptionLimits:
+    spec = sub.spec
+    rate = (float(spec.rate_limit_rps), spec.burst) if spec.rate_limit_rps else None
+    return SubscriptionLimits(rate, spec.quota_per_day, spec.quota_per_month, spec.tool_rates())
 
 
 def in_force(sub: SubscriptionConfig, now: datetime) -> bool:

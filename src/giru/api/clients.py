@@ -102,11 +102,14 @@ def _add_tools(api: APIRouter, ctx: ApiContext) -> None:
         response_model=ClientToolsOut,
         operation_id="listClientTools",
         summary="The tools a client may call now, where each comes from, and its quota",
-        description="Usage (`usedToday`, `usedThisMonth`) is not metered yet and always null.",
+        description=(
+            "Each tool with the subscription granting it and that subscription's quota: "
+            "`usedToday` / `usedThisMonth` count admitted calls (null without a quota)."
+        ),
         responses=problems(401, 403, 404, 422),
     )
     async def client_tools(
         principal: Annotated[Principal, Depends(viewer)], name: ObjectName
     ) -> dict[str, Any]:
         await ctx.store.get("Client", name)  # 404 for an unknown client
-        return {"tools": ctx.runtime.client_tools(name)}
+        return {"tools": await ctx.runtime.client_tools(name)}

@@ -21,6 +21,8 @@ class ToolQuota(TypedDict):
     perMonth: int | None
     usedToday: int | None
     usedThisMonth: int | None
+    remainingToday: int | None
+    remainingThisMonth: int | None
 
 
 class ClientTool(TypedDict):
@@ -47,7 +49,7 @@ class ApiRuntime(Protocol):
         """
         ...
 
-    def client_tools(self, client: str) -> list[ClientTool]:
+    async def client_tools(self, client: str) -> list[ClientTool]:
         """The tools `client` may call now (its compiled view), `server__tool` names sorted."""
         ...
 

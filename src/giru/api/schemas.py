@@ -287,8 +287,10 @@ class ToolProviderOut(_Out):
 class ToolQuotaOut(_Out):
     per_day: int | None
     per_month: int | None
-    used_today: int | None = Field(description="not metered yet: always null")
-    used_this_month: int | None = Field(description="not metered yet: always null")
+    used_today: int | None = Field(description="admitted calls today (null without a quota)")
+    used_this_month: int | None = Field(description="admitted calls this month")
+    remaining_today: int | None = Field(description="perDay - usedToday (null: no daily quota)")
+    remaining_this_month: int | None = Field(description="perMonth - usedThisMonth")
 
 
 class ClientToolOut(_Out):

@@ -121,6 +121,8 @@ class ClientConfig:
     servers: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     key_hashes: tuple[str, ...] = ()
+    rate: tuple[int, int | None] | None = None
+    """(requests per second, burst) for all of this client's calls, or None."""
     source: str = field(default="", compare=False)
 
 
@@ -343,6 +345,7 @@ class _Compiler:
             api_key_env=spec.api_key_env,
             servers=tuple(spec.servers),
             tools=tuple(spec.tools),
+            rate=(spec.rate_limit_rps, spec.burst) if spec.rate_limit_rps else None,
             source=source,
         )
 

@@ -221,10 +221,14 @@ class ClientSpec(_Model):
     api_key_env: EnvName | None = None
     servers: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
+    rate_limit_rps: int | None = Field(default=None, ge=1, le=1_000_000)
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)
 
     def problems(self) -> list[Problem]:
         if self.api_key_hash is not None and self.api_key_env is not None:
             return [("spec", "set at most one of apiKeyHash or apiKeyEnv")]
+        if self.burst is not None and self.rate_limit_rps is None:
+            return [("spec.burst", "needs spec.rateLimitRps")]
         if self.api_key_hash is not None:
             reason = _key_hash_problem(self.api_key_hash)
             if reason is not None:
@@ -303,7 +307,43 @@ class SubscriptionSpec(_Model):
             found.append(("spec.burst", "needs spec.rateLimitRps"))
         if self.starts_at and self.expires_at and self.expires_at <= self.starts_at:
             found.append(("spec.expiresAt", "must be after spec.startsAt"))
-        return found
+        return found + _tool_rate_problems(self.constraints.get("tools"))
+
+    def tool_rates(self) -> dict[str, tuple[float, int | None]]:
+        """`constraints.tools.<tool>.rps` (and optional `.burst`) per tool, when valid."""
+        tools = self.constraints.get("tools")
+        if not isinstance(tools, dict) or _tool_rate_problems(tools):
+            return {}
+        return {
+            name: (float(limit["rps"]), limit.get("burst"))
+            for name, limit in tools.items()
+            if "rps" in limit
+        }
+
+
+def _tool_rate_problems(tools: Any) -> list[Problem]:
+    """Per-tool limits in `constraints.tools`: `{<tool>: {rps: >0, burst: int >= 1, ...}}`
+    (other keys are left to policy)."""
+    if tools is None:
+        return []
+    if not isinstance(tools, dict):
+        return [("spec.constraints.tools", "must be a map of tool name to {rps, burst}")]
+    found: list[Problem] = []
+    for name, limit in tools.items():
+        where = f"spec.constraints.tools.{name}"
+        if not isinstance(limit, dict):
+            found.append((where, "must be a map such as {rps: 2, burst: 4}"))
+            continue
+        rps, burst = limit.get("rps"), limit.get("burst")
+        if rps is not None and (
+            isinstance(rps, bool) or not isinstance(rps, int | float) or rps <= 0
+        ):
+            found.append((f"{where}.rps", "must be a number greater than zero"))
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
+        ):
+            found.append((f"{where}.burst", "must be an integer of at least 1"))
+    return found
 
 
 class EnvironmentSpec(_Model):

@@ -19,6 +19,8 @@ from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Mes
 from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
+from giru.proxy.endpoints import Principal
+from giru.proxy.gate import CallGate
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import MessageSink, UpstreamSession
@@ -57,6 +59,8 @@ class CallContext:
     log_level: str | None = None
     """A legacy session's `logging/setLevel`, carried to modern upstreams as `_meta`."""
     on_set_level: Callable[[str], None] | None = None
+    principal: Principal | None = None
+    """The caller with its grants and limits (None: an endpoint without authentication)."""
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -70,6 +74,8 @@ class Dispatcher:
         self._breakers = CircuitBreakers()
         self.unhealthy: dict[str, str] = {}
         """Servers the health checker found down, with why: their calls fail fast."""
+        self.gate: CallGate | None = None
+        """Rate limits, quotas and usage records for tools/call (None: none of them)."""
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/call": self._tools_call,
@@ -145,7 +151,14 @@ class Dispatcher:
         params["name"] = tool
         declared = ctx.view.tool_params.get(name)
         headers = param_values(params.get("arguments"), declared) if declared else None
-        response = await self.forward(ctx, message, server, params, headers)
+
+        async def forward() -> dict[str, Any]:
+            return await self.forward(ctx, message, server, params, headers)
+
+        if self.gate is None:
+            response = await forward()
+        else:
+            response = await self.gate.run(ctx.principal, message, route, forward)
         outcome = "error" if "error" in response else _tool_outcome(response)
         self._metrics.count_request("tools/call", server, tool, outcome)
         return response

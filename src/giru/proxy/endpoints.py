@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from giru.access.grants import Rate, SubscriptionLimits
 from giru.catalog.snapshot import ServerCatalog
 from giru.catalog.views import SEPARATOR, View, build_view
 
@@ -27,6 +28,13 @@ class Principal(Protocol):
 
     def subscription_for(self, server: str, tool: str) -> str | None: ...
 
+    def limits_of(self, subscription: str) -> SubscriptionLimits | None: ...
+
+    @property
+    def rate(self) -> Rate | None:
+        """The caller's own rate limit over all its calls."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Anonymous:
@@ -43,6 +51,13 @@ class _Anonymous:
     def subscription_for(self, server: str, tool: str) -> str | None:
         return None
 
+    def limits_of(self, subscription: str) -> SubscriptionLimits | None:
+        return None
+
+    @property
+    def rate(self) -> Rate | None:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Revoked:
@@ -57,6 +72,13 @@ class Revoked:
         return False
 
     def subscription_for(self, server: str, tool: str) -> str | None:
+        return None
+
+    def limits_of(self, subscription: str) -> SubscriptionLimits | None:
+        return None
+
+    @property
+    def rate(self) -> Rate | None:
         return None
 
 

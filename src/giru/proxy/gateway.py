@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, Protocol
 
 import structlog
@@ -16,9 +16,11 @@ from giru.errors import GiruError
 from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
+from giru.metering import new_event_id
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
+from giru.proxy.gate import INGRESS
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
@@ -273,11 +275,12 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
+        send = _identified(send, len(body))
         started = time.perf_counter()
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
         if era == "modern":
             view = self.views.get(endpoint, principal, self.catalogs)
-            await self.modern.post(request, send, view, principal.name, message)
+            await self.modern.post(request, send, view, principal, message)
         elif message.method == "initialize":
             await self._initialize(send, endpoint, principal, message)
         else:
@@ -394,6 +397,7 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
+        send = _identified(send, len(body))
         stream = session.listener
         context = self._session_context(
             session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
@@ -411,6 +415,7 @@ class Gateway:
             owner=_owner_of(session),
             log_level=session.log_level,
             on_set_level=session.set_log_level,
+            principal=self._current(session),
         )
 
     def _current(self, session: Session) -> Principal:
@@ -459,6 +464,21 @@ class Gateway:
         for session in self.sessions.all():
             self.sessions.delete(session.id)
         await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _identified(send: Send, body_bytes: int) -> Send:
+    """Give this request an event id (usage records are keyed by it) and answer it as the
+    `Giru-Request-Id` header, so a client can match what it saw with what was metered."""
+    event_id = new_event_id()
+    INGRESS.set((event_id, body_bytes))
+    header = (b"giru-request-id", event_id.encode())
+
+    async def send_identified(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return send_identified
 
 
 def _modern_header(request: Request) -> bool:

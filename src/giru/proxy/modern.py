@@ -23,6 +23,8 @@ from giru.mcp.headers import (
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import RequestEnvelope, missing_capability_error
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
+from giru.proxy.endpoints import Principal
+from giru.proxy.gate import QUOTA_EXCEEDED, RATE_LIMITED, retry_after
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
 from giru.proxy.listen import ListenHub
 from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
@@ -48,11 +50,14 @@ _CACHEABLE: Final = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
 )
 _LIST_TTL_MS: Final = 60_000
+_UNAVAILABLE: Final = frozenset({"usage_spool_full", "usage_spool_unavailable"})
 _STATUS_BY_CODE: Final = {
     METHOD_NOT_FOUND: 404,
     versions.HEADER_MISMATCH: 400,
     versions.MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
     versions.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    RATE_LIMITED: 429,
+    QUOTA_EXCEEDED: 429,
 }
 
 
@@ -66,8 +71,9 @@ class ModernHttp:
         self._parked.close()
 
     async def post(
-        self, request: Request, send: Send, view: View, client: str, message: Message
+        self, request: Request, send: Send, view: View, principal: Principal, message: Message
     ) -> None:
+        client = principal.name
         try:
             headers = McpHeaders.from_pairs(request.scope["headers"])
         except JsonRpcError as exc:  # the body parsed: answer with its id (H10, S9)
@@ -96,7 +102,11 @@ class ModernHttp:
             arguments = (message.params or {}).get("arguments")
             validate_param_headers(declared, arguments, headers, id=message.id)
         ctx = CallContext(
-            view=view, client=client, protocol_version=envelope.protocol_version, era="modern"
+            view=view,
+            client=client,
+            protocol_version=envelope.protocol_version,
+            era="modern",
+            principal=principal,
         )
         await self._call(request, send, ctx, message, envelope)
 
@@ -228,7 +238,9 @@ async def _answer(
     send: Send, response: dict[str, Any], streaming: bool, *, status: int | None = None
 ) -> None:
     if not streaming:
-        await send_json(send, status or _status(response), response)
+        wait = retry_after(response)
+        headers = [(b"retry-after", wait)] if wait is not None else None
+        await send_json(send, status or _status(response), response, headers=headers)
         return
     await send_sse_event(send, jsonrpc.dumps(response))
     with contextlib.suppress(OSError, RuntimeError):
@@ -284,5 +296,9 @@ def _finish(message: Message, response: dict[str, Any]) -> dict[str, Any]:
 
 def _status(response: dict[str, Any]) -> int:
     error = response.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
+    if not isinstance(error, dict):
+        return 200
+    code, data = error.get("code"), error.get("data")
+    if isinstance(data, dict) and data.get("reason") in _UNAVAILABLE:
+        return 503  # the usage spool cannot take the call's record (back-pressure)
     return _STATUS_BY_CODE.get(code, 200) if isinstance(code, int) else 200

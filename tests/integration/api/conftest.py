@@ -41,7 +41,7 @@ class FakeRuntime:
             raise UpstreamUnavailableError(server, f"cannot connect to {server}")
         return await self.store.sync_tools(server, self.tools.get(server, []), tags={})
 
-    def client_tools(self, client: str) -> list[ClientTool]:
+    async def client_tools(self, client: str) -> list[ClientTool]:
         return self.views.get(client, [])
 
     def notify(self) -> None:

@@ -82,7 +82,14 @@ async def test_client_tools_come_from_the_runtime(
         "description": "Read a file",
         "inputSchema": {"type": "object"},
         "providedBy": {"server": "files", "subscription": "ana-files"},
-        "quota": {"perDay": 100, "perMonth": None, "usedToday": None, "usedThisMonth": None},
+        "quota": {
+            "perDay": 100,
+            "perMonth": None,
+            "usedToday": 7,
+            "usedThisMonth": 7,
+            "remainingToday": 93,
+            "remainingThisMonth": None,
+        },
     }
     runtime.views["ana"] = [tool]
 

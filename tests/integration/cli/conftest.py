@@ -43,7 +43,7 @@ class FakeRuntime:
     async def sync(self, server: str) -> SyncResult:
         return await self.store.sync_tools(server, FAKE_TOOLS, tags={"echo": ["demo"]})
 
-    def client_tools(self, client: str) -> list[ClientTool]:
+    async def client_tools(self, client: str) -> list[ClientTool]:
         return []
 
     def notify(self) -> None:

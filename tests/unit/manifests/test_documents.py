@@ -229,3 +229,38 @@ def test_subscription_in_a_default_environment_loads(tmp_path: Path) -> None:
     assert config.subscriptions["s"].spec.environment == "prod"
     assert set(config.environments) == {"dev", "staging", "prod", "qa"}
     assert config.environments["qa"].spec.require_mfa
+
+
+@pytest.mark.parametrize(
+    ("tools", "problems"),
+    [
+        ({"search": {"rps": 2, "burst": 4}}, []),
+        ({"search": {"rps": 0.5, "maxSize": 10}}, []),  # other keys are policy's business
+        ("search", [("spec.constraints.tools", "must be a map of tool name to {rps, burst}")]),
+        (
+            {"search": 2},
+            [("spec.constraints.tools.search", "must be a map such as {rps: 2, burst: 4}")],
+        ),
+        (
+            {"search": {"rps": 0}},
+            [("spec.constraints.tools.search.rps", "must be a number greater than zero")],
+        ),
+        (
+            {"search": {"rps": True}},
+            [("spec.constraints.tools.search.rps", "must be a number greater than zero")],
+        ),
+        (
+            {"search": {"rps": 1, "burst": 0}},
+            [("spec.constraints.tools.search.burst", "must be an integer of at least 1")],
+        ),
+    ],
+)
+def test_per_tool_rate_limits_in_constraints_are_checked(
+    tools: Any, problems: list[tuple[str, str]]
+) -> None:
+    spec = subscription(scopeTools=["search"], constraints={"tools": tools})
+    assert spec.problems() == problems
+    rates = spec.tool_rates()
+    assert rates == (
+        {} if problems else {k: (float(v["rps"]), v.get("burst")) for k, v in tools.items()}
+    )

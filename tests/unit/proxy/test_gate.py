@@ -1,0 +1,145 @@
+"""The call gate: admission before the upstream, a durable usage record before the answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from giru.access import ClientDirectory
+from giru.access.apikeys import sha256_hash
+from giru.access.clients import ClientPrincipal
+from giru.limits import LocalLimiter
+from giru.manifests.config import ClientConfig, Config, ServerConfig, SubscriptionConfig
+from giru.manifests.documents import SubscriptionSpec
+from giru.mcp.jsonrpc import JsonRpcError, parse_message
+from giru.metering import SpoolFullError, UsageRecord
+from giru.proxy.gate import INGRESS, QUOTA_EXCEEDED, RATE_LIMITED, CallGate, retry_after
+
+CALL = parse_message(
+    b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"kit__echo"}}'
+)
+OK = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "hi"}]}}
+
+
+class Usage:
+    """An in-memory usage sink that can be made full or broken."""
+
+    def __init__(self) -> None:
+        self.records: list[UsageRecord] = []
+        self.full = False
+        self.broken = False
+
+    def check_capacity(self) -> None:
+        if self.full:
+            raise SpoolFullError("usage spool is full")
+
+    async def record(self, record: UsageRecord) -> None:
+        if self.broken:
+            raise SpoolFullError("usage spool is full")
+        self.records.append(record)
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        return OK
+
+
+async def alice(**spec: Any) -> ClientPrincipal:
+    fields = {"client": "alice", "server": "kit", "scopeType": "all", "status": "active"}
+    sub = SubscriptionConfig("alice-kit", SubscriptionSpec.model_validate({**fields, **spec}))
+    config = Config(
+        servers={"kit": ServerConfig("kit", "stdio", command="kit")},
+        clients={"alice": ClientConfig("alice", api_key_hash=sha256_hash("giru_alice-key"))},
+        subscriptions={"alice-kit": sub},
+    )
+    principal = await ClientDirectory.from_config(config).authenticate("giru_alice-key")
+    assert isinstance(principal, ClientPrincipal)
+    return principal
+
+
+@pytest.fixture
+def usage() -> Usage:
+    return Usage()
+
+
+@pytest.fixture
+def gate(usage: Usage) -> CallGate:
+    return CallGate(LocalLimiter("UTC"), usage, node="unit")
+
+
+async def test_an_admitted_call_is_forwarded_then_recorded(gate: CallGate, usage: Usage) -> None:
+    upstream = Upstream()
+    INGRESS.set(("0190-event", 99))
+    response = await gate.run(await alice(), CALL, ("kit", "echo"), upstream)
+    assert response == OK
+    assert upstream.calls == 1
+    [record] = usage.records
+    assert record["event_id"] == "0190-event"
+    assert (record["client"], record["subscription"], record["server"], record["tool"]) == (
+        "alice",
+        "alice-kit",
+        "kit",
+        "echo",
+    )
+    assert (record["outcome"], record["status"], record["request_id"]) == ("ok", None, "7")
+    assert record["bytes_in"] == 99
+    assert record["bytes_out"] > 0
+    assert record["at"].tzinfo == UTC
+    assert record["at"] <= datetime.now(UTC)
+
+
+async def test_a_rate_limited_call_never_reaches_the_upstream(gate: CallGate, usage: Usage) -> None:
+    upstream, principal = Upstream(), await alice(rateLimitRps=1, burst=2)
+    answers = [await gate.run(principal, CALL, ("kit", "echo"), upstream) for _ in range(3)]
+    assert upstream.calls == 2
+    refused = answers[2]["error"]
+    assert refused["code"] == RATE_LIMITED
+    assert refused["data"]["reason"] == "rate_limited"
+    assert refused["data"]["limit"] == "subscription"
+    assert refused["data"]["retryAfterMs"] > 0
+    assert retry_after(answers[2]) == b"1"
+    assert [r["outcome"] for r in usage.records] == ["ok", "ok", "rate_limited"]
+
+
+async def test_a_quota_refuses_the_call_after_the_last_one_allowed(gate: CallGate) -> None:
+    upstream, principal = Upstream(), await alice(quotaPerDay=2)
+    answers = [await gate.run(principal, CALL, ("kit", "echo"), upstream) for _ in range(3)]
+    assert upstream.calls == 2
+    assert answers[2]["error"]["code"] == QUOTA_EXCEEDED
+    assert answers[2]["error"]["data"]["period"] == "day"
+    assert retry_after(answers[0]) is None
+
+
+async def test_a_full_spool_refuses_before_the_upstream_with_503(
+    gate: CallGate, usage: Usage
+) -> None:
+    upstream = Upstream()
+    usage.full = True
+    with pytest.raises(JsonRpcError) as refused:
+        await gate.run(await alice(), CALL, ("kit", "echo"), upstream)
+    assert refused.value.http_status == 503
+    assert refused.value.data == {"reason": "usage_spool_full"}
+    assert upstream.calls == 0
+
+
+async def test_an_unrecorded_call_is_not_answered_as_a_success(
+    gate: CallGate, usage: Usage
+) -> None:
+    usage.broken = True
+    with pytest.raises(JsonRpcError) as refused:
+        await gate.run(await alice(), CALL, ("kit", "echo"), Upstream())
+    assert refused.value.http_status == 503
+
+
+async def test_anonymous_calls_are_recorded_without_admission(gate: CallGate, usage: Usage) -> None:
+    INGRESS.set(None)
+    assert await gate.run(None, CALL, ("kit", "echo"), Upstream()) == OK
+    [record] = usage.records
+    assert (record["client"], record["subscription"]) == ("anonymous", None)
+    assert len(record["event_id"]) == 36
