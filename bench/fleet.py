@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ _PIN = os.environ.get("BENCH_PIN", "1") != "0"  # BENCH_PIN=0: let the scheduler
 GATEWAY_CPUS = {1} if _PIN else {0, 1}
 LOAD_CPUS = {0} if _PIN else {0, 1}
 _GIRU_KEY = "bench-key-0123456789abcdef"
+_GOVERNED_KEY = "bench-governed-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
 _CF_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"
 
@@ -92,6 +94,30 @@ spec:
 """
 
 
+def _governed_manifest() -> str:
+    """A second client whose calls pass admission: a subscription with a rate limit, a per-tool
+    rate and both quotas, all far above what the bench sends (nothing is refused)."""
+    digest = hashlib.sha256(_GOVERNED_KEY.encode()).hexdigest()
+    return f"""apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {{name: bench-governed}}
+spec: {{apiKeyHash: "sha256:{digest}"}}
+---
+apiVersion: giru.ai/v1alpha1
+kind: Subscription
+metadata: {{name: bench-governed-s00}}
+spec:
+  client: bench-governed
+  server: s00
+  scopeType: all
+  rateLimitRps: 1000000
+  burst: 1000000
+  quotaPerDay: 1000000000
+  quotaPerMonth: 1000000000
+  constraints: {{tools: {{echo: {{rps: 1000000, burst: 1000000}}}}}}
+"""
+
+
 def _entry_urls(spec: FleetSpec, ports: list[int]) -> dict[str, str]:
     per_process = -(-spec.servers // spec.processes)
     return {
@@ -119,6 +145,8 @@ def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
     docs = [_server_manifest(name, url) for name, url in urls.items()]
     (config / "servers.yaml").write_text("---\n".join(docs))
     (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
+    if spec.giru_src is None:  # snapshots from before subscriptions cannot read the kind
+        (config / "governed.yaml").write_text(_governed_manifest())
     port = free_port()
     env = {
         "GIRU_BENCH_KEY": _GIRU_KEY,
@@ -232,6 +260,9 @@ def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterat
         giru = _start_giru(spec, urls, workdir)
         started.append(giru.proc)
         fleet.targets["giru"] = giru
+        if spec.giru_src is None:
+            governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
+            fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway")
         say(f"fleet: giru up (pid {giru.proc.pid})")
         if spec.contextforge:
             _add_contextforge(fleet, urls, workdir, started, say)

@@ -46,7 +46,11 @@ class Durations:
 def alone(fleet: Fleet, target: Target) -> Iterator[None]:
     """SIGSTOP the other gateways while `target` is measured: they share its core, and an idle
     ContextForge still runs health checks and cleanup loops that would steal from Giru."""
-    others = [t.proc for t in fleet.targets.values() if t.kind == "gateway" and t is not target]
+    others = {
+        t.proc.pid: t.proc
+        for t in fleet.targets.values()
+        if t.kind == "gateway" and t.proc is not target.proc  # giru-limits shares giru's
+    }.values()
     for proc in others:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGSTOP)
@@ -226,6 +230,8 @@ def tools_list(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
     """Scenario 2: tools/list over every upstream entry (gateways) vs one upstream (direct)."""
     points = []
     for target in fleet.targets.values():
+        if target.name == "giru-limits":  # sees one server: a tools/call target only
+            continue
         with alone(fleet, target):
             tools, size = _count_tools(target.endpoint)
         for connections in d.list_concurrency:
@@ -266,7 +272,7 @@ def idle_sessions(fleet: Fleet, count: int, say: Say) -> dict[str, Any]:
     every session is deleted afterwards."""
     points = []
     for target in fleet.targets.values():
-        if target.kind != "gateway":
+        if target.kind != "gateway" or target.name == "giru-limits":  # same process as giru
             continue
         with alone(fleet, target):
             before, after, opened, elapsed = _grow_sessions(target, count)

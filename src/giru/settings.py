@@ -75,8 +75,16 @@ class MeteringSettings(BaseModel):
         default=None, description="default: giru-spool/ beside a SQLite store, else ./giru-spool"
     )
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
-    group_commit_ms: float = Field(default=2.0, ge=0, le=100)
-    batch_size: int = Field(default=500, ge=1, le=10_000)
+    group_commit_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="0: commit at once (appends made during a commit share the next one); "
+        "more: the first append after a quiet spell waits this long for company",
+    )
+    batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="records per insert; the drain yields between"
+    )
 
 
 class Settings(BaseSettings):

@@ -27,6 +27,8 @@ __all__ = ["UsageMetrics", "UsageSink", "UsageWriter"]
 
 _log = structlog.get_logger(__name__)
 _IDLE_S: Final = 0.5
+_LINGER_S: Final = 0.25
+_RIPE_BYTES: Final = 256 * 1024
 _HEADROOM: Final = 64 * 1024
 """`check_capacity` refuses this close to the cap: room for the records of calls in flight."""
 
@@ -190,6 +192,9 @@ class UsageWriter:
         if batch is not None:
             await self._store(batch)
         elif self.spool.active_bytes:
+            if self.spool.active_bytes < _RIPE_BYTES:  # gather a batch: an insert per linger,
+                await _wait(self._hurry, _LINGER_S)  # not per call (a flush cuts it short)
+                self._hurry.clear()
             await self.spool.seal()
         else:
             await _wait(self._wake, _IDLE_S)

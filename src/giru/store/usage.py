@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,9 +119,12 @@ async def insert(
         return 0
     stamps = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
     rows = [{"id": new_id(), **stamps, **_row(record)} for record in records]
+    # Core, not the ORM's bulk path: on the table, the insert costs a fraction of the CPU (it
+    # runs on the event loop the gateway serves from).
+    table: Table = UsageRow.__table__  # type: ignore[assignment]  # a mapped class's Table
     build = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = build(UsageRow).on_conflict_do_nothing(index_elements=["event_id"])
-    inserted = await session.execute(statement.returning(UsageRow.event_id), rows)
+    statement = build(table).on_conflict_do_nothing(index_elements=["event_id"])
+    inserted = await session.execute(statement.returning(table.c.event_id), rows)
     return len(inserted.all())
 
 
