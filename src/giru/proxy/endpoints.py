@@ -37,16 +37,10 @@ class Principal(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Anonymous:
-    """The caller on an endpoint with `auth: none`: whatever the endpoint offers."""
+class _Ungoverned:
+    """A caller with no subscriptions and no limits of its own."""
 
-    name: str = "anonymous"
-
-    def allows_server(self, server: str) -> bool:
-        return True
-
-    def allows_tool(self, server: str, tool: str) -> bool:
-        return True
+    name: str
 
     def subscription_for(self, server: str, tool: str) -> str | None:
         return None
@@ -60,26 +54,27 @@ class _Anonymous:
 
 
 @dataclass(frozen=True, slots=True)
-class Revoked:
-    """A session's client that no longer exists: it may use nothing."""
+class _Anonymous(_Ungoverned):
+    """The caller on an endpoint with `auth: none`: whatever the endpoint offers."""
 
-    name: str
+    name: str = "anonymous"
+
+    def allows_server(self, server: str) -> bool:
+        return True
+
+    def allows_tool(self, server: str, tool: str) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked(_Ungoverned):
+    """A session's client that no longer exists: it may use nothing."""
 
     def allows_server(self, server: str) -> bool:
         return False
 
     def allows_tool(self, server: str, tool: str) -> bool:
         return False
-
-    def subscription_for(self, server: str, tool: str) -> str | None:
-        return None
-
-    def limits_of(self, subscription: str) -> SubscriptionLimits | None:
-        return None
-
-    @property
-    def rate(self) -> Rate | None:
-        return None
 
 
 ANONYMOUS = _Anonymous()
