@@ -6,6 +6,7 @@ to other objects, and names the objects that reference a row (so it cannot be de
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -27,8 +28,9 @@ __all__ = ["KindAdapter", "existing_names", "find_row", "like_prefix", "server_r
 R = TypeVar("R", bound=ResourceRow)
 
 
-class KindAdapter(Generic[R]):
-    """The mapping of one kind; subclasses override what their kind needs."""
+class KindAdapter(ABC, Generic[R]):
+    """The mapping of one kind: subclasses implement `spec` and `assign`, and override the
+    other hooks their kind needs."""
 
     kind: ClassVar[Kind]
     model: ClassVar[type[BaseModel]]
@@ -40,9 +42,9 @@ class KindAdapter(Generic[R]):
         """Eager loads the rows of this kind need to rebuild their spec."""
         return ()
 
+    @abstractmethod
     def spec(self, row: R) -> dict[str, Any]:
         """The canonical spec a row holds."""
-        raise NotImplementedError
 
     async def statuses(self, session: AsyncSession, rows: Sequence[R]) -> dict[str, dict[str, Any]]:
         """The read-only status of each row, by row id (absent: `{}`)."""
@@ -56,9 +58,9 @@ class KindAdapter(Generic[R]):
         """The spec to store: state the store decides (a subscription's status) filled in."""
         return spec
 
+    @abstractmethod
     async def assign(self, tx: Tx, row: R, spec: Any, previous: dict[str, Any] | None) -> None:
         """Set the row's columns from `spec` (`previous`: the spec it held, None when new)."""
-        raise NotImplementedError
 
     async def created(self, tx: Tx, row: R, spec: Any) -> str | None:
         """Work after a row is first written; returns a generated API key, if any."""
