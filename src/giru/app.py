@@ -296,11 +296,8 @@ def spool_dir(settings: Settings) -> Path:
     """`GIRU_METERING__SPOOL_DIR`, else `giru-spool/` beside a SQLite store, else `./giru-spool`."""
     if settings.metering.spool_dir is not None:
         return settings.metering.spool_dir
-    prefix = "sqlite+aiosqlite:///"
-    if settings.database_url.startswith(prefix):
-        database = Path(settings.database_url.removeprefix(prefix) or "giru.db")
-        return database.parent / "giru-spool"
-    return Path("giru-spool")
+    database = settings.sqlite_file
+    return Path("giru-spool") if database is None else database.parent / "giru-spool"
 
 
 def _node() -> str:

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The embedded store's file, or None when the store is a shared database."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        return Path(self.database_url.removeprefix(prefix) or "giru.db")
+
+    @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0].strip("[]")
 

@@ -16,7 +16,6 @@ from giru.store import Store
 __all__ = ["BOOTSTRAP_ADMIN", "bootstrap_admin", "key_pepper"]
 
 BOOTSTRAP_ADMIN = "bootstrap"
-_SQLITE = "sqlite+aiosqlite:///"
 _log = structlog.get_logger(__name__)
 
 
@@ -32,13 +31,13 @@ def key_pepper(settings: Settings) -> bytes:
         if len(value) < 16:
             raise ConfigError("GIRU_KEY_PEPPER must be at least 16 characters")
         return value.encode()
-    if not settings.database_url.startswith(_SQLITE):
+    database = settings.sqlite_file
+    if database is None:
         raise ConfigError(
             "GIRU_KEY_PEPPER is required with a shared database: set it to the same random "
             "value (e.g. `openssl rand -hex 32`) on every worker"
         )
-    database = settings.database_url.removeprefix(_SQLITE) or "giru.db"
-    return _pepper_file(Path(database).with_suffix(".pepper"))
+    return _pepper_file(database.with_suffix(".pepper"))
 
 
 def _pepper_file(path: Path) -> bytes:

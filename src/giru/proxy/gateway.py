@@ -406,7 +406,8 @@ class Gateway:
 
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
-        view = self.views.get(endpoint, self._current(session), self.catalogs)
+        principal = self._current(session)
+        view = self.views.get(endpoint, principal, self.catalogs)
         return CallContext(
             view=view,
             client=session.owner,
@@ -415,7 +416,7 @@ class Gateway:
             owner=_owner_of(session),
             log_level=session.log_level,
             on_set_level=session.set_log_level,
-            principal=self._current(session),
+            principal=principal,
         )
 
     def _current(self, session: Session) -> Principal:
