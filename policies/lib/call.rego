@@ -1,0 +1,86 @@
+# Accessors over the decision input (docs/policies/input.md) with fail-closed fallbacks.
+package giru.lib.call
+
+tool := object.get(input, ["mcp", "tool", "name"], "")
+
+sensitivity := object.get(input, ["mcp", "tool", "sensitivity"], "low")
+
+tags := {tag | some tag in object.get(input, ["mcp", "tool", "tags"], [])}
+
+arguments := object.get(input, ["mcp", "arguments"], {})
+
+user_id := object.get(input, ["context", "user_id"], "")
+
+role := object.get(input, ["context", "user_role"], "")
+
+# A role as shown in messages.
+role_label := role if role != ""
+
+else := "(none)"
+
+network_zone := object.get(input, ["context", "network_zone"], "")
+
+# Only a literal true counts: a missing or non-boolean claim is "no".
+default authenticated := false
+
+authenticated if input.context.user_authenticated == true
+
+default mfa_verified := false
+
+mfa_verified if input.context.mfa_verified == true
+
+claim(name) := input.context.claims[name]
+
+# The clock of the call: the request's arrival time (never time.now_ns(), so tests can set it).
+now_ns := input.request.time_ns
+
+# The hour (0-23) of the call in the time zone tz ("UTC", "Europe/Berlin", ...).
+hour(tz) := time.clock([now_ns, tz])[0]
+
+# within_hours(h, window): window {"start": s, "end": e} in hours; e <= s wraps past midnight.
+within_hours(h, window) if {
+	window.start < window.end
+	h >= window.start
+	h < window.end
+}
+
+within_hours(h, window) if {
+	window.start >= window.end
+	h >= window.start
+}
+
+within_hours(h, window) if {
+	window.start >= window.end
+	h < window.end
+}
+
+# The connection is encrypted, or a loopback connection that plaintext_loopback allows.
+encrypted(_) if input.request.tls == true
+
+encrypted(plaintext_loopback) if {
+	plaintext_loopback == true
+	input.request.loopback == true
+}
+
+# as_set(x): a list or set as a set, any other value as a one-element set.
+as_set(x) := {v | some v in x} if is_array(x)
+
+as_set(x) := x if is_set(x)
+
+as_set(x) := {x} if {
+	not is_array(x)
+	not is_set(x)
+}
+
+# quoted(names): 'a', 'b' for messages.
+quoted(names) := concat(", ", [sprintf("'%s'", [n]) | some n in sort(as_set(names))])
+
+# safe_label(s): s when it looks like an identifier (at most 6 digits, so no card, social
+# security or phone number), else a placeholder: messages never echo argument values.
+safe_label(s) := s if {
+	is_string(s)
+	regex.match(`^[A-Za-z0-9_.:/-]{1,64}$`, s)
+	count(regex.find_n(`[0-9]`, s, -1)) <= 6
+}
+
+else := "(unnamed)"
