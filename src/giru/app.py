@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
+import hashlib
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,12 +21,16 @@ from giru.access.apikeys import KeyVerifier
 from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
+from giru.audit import AuditLog, AuditMetrics
 from giru.control import Controller, GatewayRuntime
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
 from giru.metering import UsageWriter
+from giru.policy import PolicyEngine
+from giru.policy.bundle import shipped_policies
+from giru.policy.serving import BUNDLE_PATH, serve_bundle
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
@@ -73,11 +77,14 @@ class GiruApp:
         self.gateway: Gateway | None = None
         self.api: ASGIApp | None = None
         self.controller: Controller | None = None
+        self.policy: PolicyEngine | None = None
         self._pepper = b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope.get("path") == BUNDLE_PATH and scope["type"] == "http":
+            await serve_bundle(self.policy, self._bundle_token(), scope, send)
         elif self.api is not None and _is_api(scope.get("path", "")):
             await self.api(scope, receive, send)
         elif self.gateway is not None:
@@ -128,7 +135,21 @@ class GiruApp:
                 registry=metrics.registry,
             )
             stack.push_async_callback(usage.aclose)
-            gateway.dispatcher.gate = CallGate(limiter, usage, node=_node())
+            audit_dir = audit_spool_dir(self.settings)
+            audit = await AuditLog.open(
+                store,
+                audit_dir,
+                metrics=AuditMetrics(metrics.registry),
+                max_bytes=self.settings.audit.spool_max_bytes,
+                group_commit_ms=metering.group_commit_ms,
+            )
+            stack.push_async_callback(audit.aclose)
+            policy = await self._policy(config)
+            if policy is not None:
+                stack.push_async_callback(policy.aclose)
+            gateway.dispatcher.gate = CallGate(
+                limiter, usage, node=_node(audit.spool.directory), policy=policy, audit=audit
+            )
             async with asyncio.TaskGroup() as tasks:
                 background = [
                     tasks.create_task(_load_then_freeze(gateway)),
@@ -139,7 +160,12 @@ class GiruApp:
                     watcher = watch(self.settings.config, self._files_changed, current=self.files)
                     background.append(tasks.create_task(watcher))
                 runtime = GatewayRuntime(
-                    gateway, store, controller.committed, lambda: controller.config, limiter
+                    gateway,
+                    store,
+                    controller.committed,
+                    lambda: controller.config,
+                    limiter,
+                    policy=policy,
                 )
                 background.append(tasks.create_task(_reconcile_quotas(store, limiter, limits)))
                 gateway.on_catalog = runtime.record
@@ -149,9 +175,36 @@ class GiruApp:
                 try:
                     yield gateway
                 finally:
-                    self.gateway = self.api = self.controller = None
+                    self.gateway = self.api = self.controller = self.policy = None
                     for task in background:
                         task.cancel()
+
+    async def _policy(self, config: Config) -> PolicyEngine | None:
+        """The policy engine (a managed OPA child unless `policy.url` names one), started."""
+        settings = self.settings.policy
+        if not settings.enabled:
+            _log.warning("policy_disabled", note="calls are not decided by OPA")
+            return None
+        shipped = shipped_policies()
+        host, _, port = self.settings.listen.rpartition(":")
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - where we listen
+        host = "[::1]" if host in ("::", "[::]") else host
+        engine = PolicyEngine(
+            [*([shipped] if shipped else []), *settings.dirs],
+            opa_url=settings.url,
+            opa_binary=settings.opa_binary,
+            bundle_url=f"http://{host}:{port}{BUNDLE_PATH}",
+            timeout_s=settings.timeout_ms / 1000,
+        )
+        await engine.start(config)
+        self.policy = engine
+        return engine
+
+    def _bundle_token(self) -> str | None:
+        configured = self.settings.policy.bundle_token
+        if configured is not None:
+            return configured.get_secret_value()
+        return self.policy.bundle_token if self.policy is not None else None
 
     def _gateway(
         self, http: aiohttp.ClientSession, metrics: Metrics, config: Config, pepper: bytes
@@ -232,6 +285,8 @@ class GiruApp:
             _log.error("config_reload_refused", problems=exc.message)
             return
         changed = await gateway.pool.update(config.server_specs())
+        if self.policy is not None:
+            self.policy.reload(config)
         gateway.authenticator = directory
         gateway.endpoints = build_endpoints(config)
         for server in changed:
@@ -300,9 +355,18 @@ def spool_dir(settings: Settings) -> Path:
     return Path("giru-spool") if database is None else database.parent / "giru-spool"
 
 
-def _node() -> str:
-    """This worker's name in usage records."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+def audit_spool_dir(settings: Settings) -> Path:
+    """`GIRU_AUDIT__SPOOL_DIR`, else `giru-audit-spool/` beside the usage spool."""
+    if settings.audit.spool_dir is not None:
+        return settings.audit.spool_dir
+    return spool_dir(settings).parent / "giru-audit-spool"
+
+
+def _node(slot: Path) -> str:
+    """This worker's name in usage and audit records: the host and its audit spool slot, so a
+    restarted worker continues its audit chain and two workers never share one."""
+    place = hashlib.sha256(str(slot.parent.resolve()).encode()).hexdigest()[:6]
+    return f"{socket.gethostname()}-{place}-{slot.name}"
 
 
 async def _sweep_sessions(gateway: Gateway) -> None:

@@ -19,7 +19,7 @@ import structlog
 from pydantic import ValidationError as PydanticValidationError
 
 from giru.access.grants import next_change
-from giru.api.context import ClientTool, ToolQuota
+from giru.api.context import ClientTool, NoPolicyEngine, PolicyHooks, ToolQuota
 from giru.catalog.snapshot import ServerCatalog
 from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
 from giru.limits import Limiter
@@ -179,7 +179,8 @@ def tool_labels(
 
 
 class GatewayRuntime:
-    """`giru.api.ApiRuntime` over this process's gateway."""
+    """`giru.api.ApiRuntime` over this process's gateway; `policy` is its policy engine (none:
+    every evaluation is `policy_unavailable`)."""
 
     def __init__(
         self,
@@ -188,15 +189,27 @@ class GatewayRuntime:
         notify: Callable[[], None],
         config: Callable[[], Config],
         limiter: Limiter,
+        *,
+        policy: PolicyHooks | None = None,
     ) -> None:
         self._gateway = gateway
         self._limiter = limiter
         self._store = store
         self._notify = notify
         self._config = config
+        self.policy: PolicyHooks = NoPolicyEngine() if policy is None else policy
 
     def notify(self) -> None:
         self._notify()
+
+    async def evaluate_policy(self, input: dict[str, Any]) -> dict[str, Any]:
+        return await self.policy.evaluate_policy(input)
+
+    def policy_status(self) -> dict[str, Any]:
+        return self.policy.policy_status()
+
+    def policy_bundle(self) -> tuple[bytes, str]:
+        return self.policy.policy_bundle()
 
     async def record(self, catalog: ServerCatalog) -> SyncResult:
         """Write `catalog`'s tools to the store (hashes decide added/changed/removed)."""

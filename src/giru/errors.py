@@ -10,6 +10,7 @@ __all__ = [
     "GiruError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PolicyUnavailableError",
     "PreconditionFailedError",
     "StoreUnavailableError",
     "UnauthenticatedError",
@@ -74,6 +75,12 @@ class UnauthenticatedError(GiruError):
 
 class PermissionDeniedError(GiruError):
     code = "permission_denied"
+
+
+class PolicyUnavailableError(GiruError):
+    """No policy decision could be made (no engine, OPA down, timed out, undefined): deny."""
+
+    code = "policy_unavailable"
 
 
 class StoreUnavailableError(GiruError):

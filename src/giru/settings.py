@@ -9,10 +9,12 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AuditSettings",
     "CatalogSettings",
     "HttpSettings",
     "LimitsSettings",
     "MeteringSettings",
+    "PolicySettings",
     "SessionSettings",
     "Settings",
 ]
@@ -87,6 +89,39 @@ class MeteringSettings(BaseModel):
     )
 
 
+class AuditSettings(BaseModel):
+    """The audit log: a durable local spool drained into the store's hash-chained table."""
+
+    spool_dir: Path | None = Field(
+        default=None, description="default: giru-audit-spool/ beside the usage spool"
+    )
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+
+
+class PolicySettings(BaseModel):
+    """OPA decisions on every MCP call (docs/policies/): the engine and the Rego it loads."""
+
+    enabled: bool = Field(default=True, description="decide every call with OPA (fail closed)")
+    url: str | None = Field(
+        default=None,
+        description="an external OPA (http://host:8181); default: a managed OPA child process",
+    )
+    opa_binary: Path | None = Field(
+        default=None,
+        description="the opa executable; default: <repo>/.tools/bin/opa, else `opa` on PATH",
+    )
+    dirs: list[Path] = Field(
+        default_factory=list, description="user policy directories, loaded beside policies/"
+    )
+    timeout_ms: int = Field(
+        default=250, ge=1, le=60_000, description="a decision not made in time is a deny"
+    )
+    bundle_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token an external OPA presents to pull /api/v1/policy/bundle.tar.gz",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
 
@@ -119,6 +154,8 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def sqlite_file(self) -> Path | None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+
+from giru.api import NoPolicyEngine
 from giru.control import compile_documents, tool_labels
+from giru.errors import PolicyUnavailableError
 
 SERVER: dict[str, Any] = {
     "transport": "stdio",
@@ -48,6 +53,30 @@ def test_an_object_that_does_not_compile_here_is_left_out_and_reported() -> None
     assert len(problems) == 3
     assert any("UNSET_TOKEN_VAR" in p for p in problems)
     assert any("store:Widget/w" in p for p in problems)
+
+
+def test_stored_policies_and_claims_compile_into_the_config() -> None:
+    policy = {"packs": ["core", "pci_dss"], "selector": {"servers": ["kit"]}}
+    documents = [
+        ("MCPServer", "kit", SERVER),
+        ("Client", "alice", {"servers": ["kit"], "claims": {"role": "nurse", "mfa": True}}),
+        ("Policy", "pci", policy),
+    ]
+    config, problems = compile_documents(documents, {})
+    assert problems == []
+    assert config.policies["pci"].spec.packs == ["core", "pci_dss"]
+    assert config.policies["pci"].spec.selector.servers == ["kit"]
+    assert dict(config.clients["alice"].claims) == {"role": "nurse", "mfa": True}
+
+
+def test_without_a_policy_engine_nothing_is_decided() -> None:
+    engine = NoPolicyEngine()
+    with pytest.raises(PolicyUnavailableError, match="no policy engine is attached") as caught:
+        asyncio.run(engine.evaluate_policy({"mcp": {}}))
+    assert caught.value.code == "policy_unavailable"
+    assert engine.policy_status()["active"] is False
+    with pytest.raises(PolicyUnavailableError):
+        engine.policy_bundle()
 
 
 def test_tool_labels_join_server_and_tool_tags() -> None:

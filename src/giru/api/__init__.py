@@ -5,12 +5,21 @@
 
 from giru.api.app import build_api
 from giru.api.auth import ROLES, Principal, Role
-from giru.api.context import ApiRuntime, ClientTool, ToolProvider, ToolQuota
+from giru.api.context import (
+    ApiRuntime,
+    ClientTool,
+    NoPolicyEngine,
+    PolicyHooks,
+    ToolProvider,
+    ToolQuota,
+)
 
 __all__ = [
     "ROLES",
     "ApiRuntime",
     "ClientTool",
+    "NoPolicyEngine",
+    "PolicyHooks",
     "Principal",
     "Role",
     "ToolProvider",

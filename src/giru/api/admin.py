@@ -23,7 +23,15 @@ from giru.store import AdminKeyInfo
 __all__ = ["router"]
 
 _KeyName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=40, description="key name")]
-_KINDS = ("MCPServer", "VirtualServer", "Client", "Subscription", "Environment", "AdminKey")
+_KINDS = (
+    "MCPServer",
+    "VirtualServer",
+    "Client",
+    "Subscription",
+    "Environment",
+    "Policy",
+    "AdminKey",
+)
 
 
 def router(ctx: ApiContext) -> APIRouter:

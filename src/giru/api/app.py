@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from giru.api import admin, apply, catalog, clients, resources, subscriptions, usage
+from giru.api import admin, apply, audit, catalog, clients, policy, resources, subscriptions, usage
 from giru.api.auth import AdminAuth
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
@@ -43,7 +43,7 @@ def build_api(
         max_body_bytes: larger request bodies are refused with 413.
     """
     ctx = ApiContext(store, runtime, AdminAuth(store, pepper, ttl=auth_ttl))
-    modules = (resources, subscriptions, clients, catalog, usage, apply, admin)
+    modules = (resources, subscriptions, clients, catalog, usage, audit, policy, apply, admin)
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(
         title="Giru control plane",

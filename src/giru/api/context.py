@@ -1,4 +1,8 @@
-"""What the API's routes share: the store, the running gateway (`ApiRuntime`) and admin auth."""
+"""What the API's routes share: the store, the running gateway (`ApiRuntime`) and admin auth.
+
+`NoPolicyEngine` is the policy side of a runtime that has no policy engine attached: every
+evaluation fails with `policy_unavailable` (deny), and its status says no policy is active.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 from giru.api.auth import AdminAuth
+from giru.errors import PolicyUnavailableError
 from giru.store import Store, SyncResult
 
-__all__ = ["ApiContext", "ApiRuntime", "ClientTool", "ToolProvider", "ToolQuota"]
+__all__ = [
+    "ApiContext",
+    "ApiRuntime",
+    "ClientTool",
+    "NoPolicyEngine",
+    "PolicyHooks",
+    "ToolProvider",
+    "ToolQuota",
+]
+
+NO_ENGINE = "no policy engine is attached"
 
 
 class ToolProvider(TypedDict):
@@ -37,7 +52,52 @@ class ClientTool(TypedDict):
     quota: ToolQuota
 
 
-class ApiRuntime(Protocol):
+class PolicyHooks(Protocol):
+    """The policy engine as the API sees it (`giru.policy` implements it in the gateway)."""
+
+    async def evaluate_policy(self, input: dict[str, Any]) -> dict[str, Any]:
+        """The decision document (`allow`, `deny`, `redact`, `audit`, `alerts`, `revision`) for
+        one OPA input document (docs/policies/input.md).
+
+        Raises:
+            PolicyUnavailableError: no decision could be made (no engine, error, timeout).
+        """
+        ...
+
+    def policy_status(self) -> dict[str, Any]:
+        """`{active, revision, packs, opa, url, lastError}` of the policy engine now."""
+        ...
+
+    def policy_bundle(self) -> tuple[bytes, str]:
+        """The active bundle (tar.gz bytes) and its revision.
+
+        Raises:
+            PolicyUnavailableError: no bundle is active.
+        """
+        ...
+
+
+class NoPolicyEngine:
+    """`PolicyHooks` without an engine: nothing can be decided, so everything is denied."""
+
+    async def evaluate_policy(self, input: dict[str, Any]) -> dict[str, Any]:
+        raise PolicyUnavailableError(NO_ENGINE)
+
+    def policy_status(self) -> dict[str, Any]:
+        return {
+            "active": False,
+            "revision": None,
+            "packs": [],
+            "opa": "none",
+            "url": None,
+            "lastError": NO_ENGINE,
+        }
+
+    def policy_bundle(self) -> tuple[bytes, str]:
+        raise PolicyUnavailableError(NO_ENGINE)
+
+
+class ApiRuntime(PolicyHooks, Protocol):
     """What only the running gateway knows; implemented by the app that mounts the API."""
 
     async def sync(self, server: str) -> SyncResult:

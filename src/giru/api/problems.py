@@ -61,6 +61,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "upstream_unavailable": 503,
     "upstream_timeout": 504,
     "store_unavailable": 503,
+    "policy_unavailable": 503,
 }
 _CODE_BY_STATUS = {
     400: "bad_request",
@@ -81,7 +82,7 @@ _DESCRIPTIONS = {
     415: "The request body is not JSON",
     422: "The request is invalid; `errors` lists every problem",
     502: "The upstream server answered with something that is not MCP",
-    503: "The upstream server could not be reached",
+    503: "A dependency is unavailable (an upstream server, the store, the policy engine)",
     504: "The upstream server did not answer in time",
 }
 

@@ -1,4 +1,4 @@
-"""CRUD routes for the five manifest kinds, built by one factory from a table of kinds.
+"""CRUD routes for the manifest kinds, built by one factory from a table of kinds.
 
 `GET /api/v1/<kind>` lists (paginated, filtered), `POST` creates (201, `Location`, `ETag`),
 `GET|PUT|DELETE /api/v1/<kind>/{name}` read, replace and delete (`If-Match` optional, 412 when
@@ -29,6 +29,9 @@ from giru.api.schemas import (
     MCPServer,
     MCPServerInput,
     MCPServerList,
+    Policy,
+    PolicyInput,
+    PolicyList,
     ResourceInput,
     Subscription,
     SubscriptionInput,
@@ -114,6 +117,10 @@ async def _environment_body(body: EnvironmentInput) -> ResourceInput:
     return body
 
 
+async def _policy_body(body: PolicyInput) -> ResourceInput:
+    return body
+
+
 async def _server_filters(
     transport: Literal["stdio", "sse", "streamable-http"] | None = None,
     health: Literal["healthy", "unhealthy", "unknown"] | None = None,
@@ -153,6 +160,8 @@ class KindRoutes:
 
     @property
     def plural(self) -> str:
+        if self.singular.endswith("y"):
+            return self.singular[:-1] + "ies"
         return self.singular + "s"
 
     @property
@@ -208,6 +217,15 @@ KINDS: tuple[KindRoutes, ...] = (
         Environment,
         EnvironmentList,
         Environment,
+    ),
+    KindRoutes(
+        "Policy",
+        "policies",
+        "Policy",
+        _policy_body,
+        Policy,
+        PolicyList,
+        Policy,
     ),
 )
 """Every manifest kind, in the order the OpenAPI document lists them."""

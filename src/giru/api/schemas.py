@@ -22,6 +22,8 @@ from giru.manifests.documents import (
     MCPServerDocument,
     MCPServerSpec,
     Metadata,
+    PolicyDocument,
+    PolicySpec,
     SubscriptionDocument,
     SubscriptionSpec,
     VirtualServerDocument,
@@ -56,6 +58,9 @@ __all__ = [
     "MCPServerList",
     "Manifest",
     "ObjectMeta",
+    "Policy",
+    "PolicyInput",
+    "PolicyList",
     "ResourceInput",
     "ResourceOut",
     "Subscription",
@@ -108,8 +113,18 @@ class EnvironmentInput(_Input):
     spec: EnvironmentSpec
 
 
+class PolicyInput(_Input):
+    kind: Literal["Policy"] | None = None
+    spec: PolicySpec
+
+
 ResourceInput = (
-    MCPServerInput | VirtualServerInput | ClientInput | SubscriptionInput | EnvironmentInput
+    MCPServerInput
+    | VirtualServerInput
+    | ClientInput
+    | SubscriptionInput
+    | EnvironmentInput
+    | PolicyInput
 )
 
 
@@ -194,6 +209,15 @@ class Environment(ResourceOut[EnvironmentSpec]):
 
 class EnvironmentList(_Out):
     items: list[Environment]
+    next_cursor: NextCursor
+
+
+class Policy(ResourceOut[PolicySpec]):
+    pass
+
+
+class PolicyList(_Out):
+    items: list[Policy]
     next_cursor: NextCursor
 
 
@@ -312,7 +336,8 @@ Manifest = Annotated[
     | VirtualServerDocument
     | ClientDocument
     | SubscriptionDocument
-    | EnvironmentDocument,
+    | EnvironmentDocument
+    | PolicyDocument,
     Field(discriminator="kind"),
 ]
 

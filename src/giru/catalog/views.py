@@ -47,6 +47,8 @@ class View:
     tool_validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
     tool_alternates: Mapping[tuple[str, str], Alternate] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
+    tool_route_list: tuple[tuple[str, str, str], ...] = ()
+    """(listed name, server, upstream tool name) of every listed tool, in list order."""
 
     def route_resource(self, uri: str) -> str | None:
         """The server owning `uri`: an exact listed resource, else the longest template prefix."""
@@ -122,6 +124,9 @@ def build_view(
         tool_validators=tool_validators,
         tool_alternates=alternates,
         capabilities=_capabilities(capabilities),
+        tool_route_list=tuple(
+            (t["name"], *tool_routes[t["name"]]) for t in tools if t["name"] in tool_routes
+        ),
     )
 
 

@@ -25,7 +25,7 @@ from giru.cli.manifests import LocalDocument, read_local
 from giru.cli.output import print_api_keys, progress
 from giru.errors import ValidationError
 
-__all__ = ["apply", "diff", "render_diff"]
+__all__ = ["Files", "apply", "diff", "render_diff", "send_documents"]
 
 Files = Annotated[
     list[Path],
@@ -46,6 +46,12 @@ def apply(
     """Create or update every object in the manifests, in one transaction."""
     with reported():
         documents = read_local(files)
+    send_documents(documents, dry_run=dry_run, prune=prune)
+
+
+def send_documents(documents: Sequence[LocalDocument], *, dry_run: bool, prune: bool) -> None:
+    """`POST /apply` validated documents and print one line per object (and generated keys)."""
+    with reported():
         body = {"documents": [d.body() for d in documents], "prune": prune}
         query = {"dryRun": "true" if dry_run else "false"}
         many = len(documents) >= _PROGRESS_FROM

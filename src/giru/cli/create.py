@@ -175,10 +175,34 @@ def create_environment(
     _create(BY_KIND["Environment"], name, spec, file)
 
 
+def create_policy(
+    name: NameArg = None,
+    pack: Annotated[
+        list[str] | None, typer.Option(help="A policy pack (core, pci_dss, ...), repeatable.")
+    ] = None,
+    server: Annotated[list[str] | None, typer.Option(help="Only for this MCPServer.")] = None,
+    virtual_server: Annotated[
+        list[str] | None, typer.Option(help="Only on this VirtualServer.")
+    ] = None,
+    environment: Annotated[list[str] | None, typer.Option(help="Only in this Environment.")] = None,
+    description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
+    file: FileOption = None,
+) -> None:
+    """Create a Policy: packs enabled where its selector matches (data: use -f)."""
+    selector = {"servers": server, "virtualServers": virtual_server, "environments": environment}
+    spec = {
+        "packs": pack,
+        "selector": {key: value for key, value in selector.items() if value} or None,
+        "description": description,
+    }
+    _create(BY_KIND["Policy"], name, spec, file)
+
+
 CREATORS: dict[str, Callable[..., None]] = {
     "MCPServer": create_server,
     "Client": create_client,
     "Subscription": create_subscription,
     "VirtualServer": create_virtual_server,
     "Environment": create_environment,
+    "Policy": create_policy,
 }

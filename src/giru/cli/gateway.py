@@ -66,5 +66,5 @@ def validate(
     typer.echo(
         f"ok: {len(loaded.servers)} servers, {len(loaded.virtual_servers)} virtual servers, "
         f"{len(loaded.clients)} clients, {len(loaded.subscriptions)} subscriptions, "
-        f"{len(loaded.environments)} environments"
+        f"{len(loaded.environments)} environments, {len(loaded.policies)} policies"
     )

@@ -1,4 +1,4 @@
-"""The five resource kinds as the CLI names them: API paths, aliases, and table columns."""
+"""The resource kinds as the CLI names them: API paths, aliases, and table columns."""
 
 from __future__ import annotations
 
@@ -87,6 +87,13 @@ def _scope(obj: dict[str, Any]) -> str:
     return _text(spec.get("scopeTools"))
 
 
+def _selector(obj: dict[str, Any]) -> str:
+    """`servers=a,b;environments=prod`, or `*` when the policy applies everywhere."""
+    selector = obj.get("spec", {}).get("selector") or {}
+    parts = [f"{key}={_text(names)}" for key, names in selector.items() if names]
+    return ";".join(parts) or "*"
+
+
 _NAME: Column = ("NAME", lambda obj: _text(obj.get("metadata", {}).get("name")))
 _AGE: Column = ("AGE", lambda obj: age(obj.get("metadata", {}).get("createdAt")))
 
@@ -151,6 +158,12 @@ KINDS: tuple[KindInfo, ...] = (
             ("MFA", _spec("requireMfa")),
             _AGE,
         ),
+    ),
+    KindInfo(
+        "Policy",
+        "policies",
+        ("policy", "policies", "pol"),
+        (_NAME, ("PACKS", _spec("packs")), ("SELECTOR", _selector), _AGE),
     ),
 )
 BY_KIND = {info.kind: info for info in KINDS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from giru.cli import actions, gateway, login, resources, usage
+from giru.cli import actions, audit, gateway, login, policy, resources, usage
 from giru.cli.apply import apply, diff
 from giru.cli.create import CREATORS
 from giru.cli.gateway import EXIT_CONFIG
@@ -24,6 +24,7 @@ app.command()(apply)
 app.command()(diff)
 app.command()(actions.tools)
 app.command()(usage.usage)
+app.add_typer(audit.app, name="audit")
 
 _GROUPS = {
     "server": ("MCPServer", "MCP servers"),
@@ -31,6 +32,7 @@ _GROUPS = {
     "subscription": ("Subscription", "Subscriptions of clients to servers"),
     "vs": ("VirtualServer", "Virtual servers (named tool bundles)"),
     "env": ("Environment", "Environments (dev, staging, prod, ...)"),
+    "policy": ("Policy", "Policies (OPA policy packs and where they apply)"),
 }
 _groups: dict[str, typer.Typer] = {}
 for _command, (_kind, _title) in _GROUPS.items():
@@ -46,3 +48,4 @@ _groups["client"].command("revoke")(actions.revoke_key)
 _groups["subscription"].command("approve")(actions.approve)
 _groups["subscription"].command("suspend")(actions.suspend)
 _groups["subscription"].command("resume")(actions.resume)
+policy.add_commands(_groups["policy"])

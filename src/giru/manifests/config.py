@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from giru.manifests.documents import (
     ClientDocument,
@@ -16,6 +16,7 @@ from giru.manifests.documents import (
     EnvironmentDocument,
     EnvironmentSpec,
     MCPServerDocument,
+    PolicyDocument,
     SubscriptionDocument,
     SubscriptionSpec,
     VirtualServerDocument,
@@ -123,6 +124,9 @@ class ClientConfig:
     key_hashes: tuple[str, ...] = ()
     rate: tuple[int, int | None] | None = None
     """(requests per second, burst) for all of this client's calls, or None."""
+    claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Identity attributes for policy decisions (`spec.claims`): str, int, float, bool or a
+    list of str per key."""
     source: str = field(default="", compare=False)
 
 
@@ -157,6 +161,8 @@ class Config:
     environments: Mapping[str, EnvironmentConfig] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    policies: Mapping[str, PolicyDocument] = field(default_factory=lambda: MappingProxyType({}))
+    """`kind: Policy` documents by name: which packs apply where, with their data."""
     documents: tuple[Located, ...] = field(default=(), compare=False, repr=False)
     """The validated documents this config was compiled from."""
 
@@ -220,6 +226,7 @@ def compile_config(
         clients=_kept(compiler.clients, "Client", ok),
         subscriptions=_kept(compiler.subscriptions, "Subscription", ok),
         environments=_kept(compiler.environments, "Environment", ok),
+        policies=_kept(compiler.policies, "Policy", ok),
         documents=tuple(entries),
     )
     return config, compiler.problems
@@ -240,6 +247,7 @@ class _Compiler:
         self.clients: dict[str, ClientConfig] = {}
         self.subscriptions: dict[str, SubscriptionConfig] = {}
         self.environments: dict[str, EnvironmentConfig] = default_environments()
+        self.policies: dict[str, PolicyDocument] = {}
         self.problems: list[str] = []
         self._key_owner: dict[str, str] = {}
         self.broken: set[str] = set()
@@ -274,6 +282,8 @@ class _Compiler:
             self.subscriptions[name] = SubscriptionConfig(name, doc.spec, entry.source)
         elif isinstance(doc, EnvironmentDocument):
             self.environments[name] = EnvironmentConfig(name, doc.spec, entry.source)
+        elif isinstance(doc, PolicyDocument):
+            self.policies[name] = doc
 
     def _server(self, source: str, doc: MCPServerDocument) -> ServerConfig:
         spec, who = doc.spec, f"MCPServer/{doc.metadata.name}"
@@ -346,6 +356,7 @@ class _Compiler:
             servers=tuple(spec.servers),
             tools=tuple(spec.tools),
             rate=(spec.rate_limit_rps, spec.burst) if spec.rate_limit_rps else None,
+            claims=MappingProxyType(dict(spec.claims)),
             source=source,
         )
 
@@ -367,6 +378,8 @@ class _Compiler:
             self._check_tools(client.source, who, client.tools)
         for sub in self.subscriptions.values():
             self._check_subscription(sub)
+        for name, policy in self.policies.items():
+            self._check_selector(name, policy)
 
     def _check_subscription(self, sub: SubscriptionConfig) -> None:
         who, spec = f"Subscription/{sub.name}", sub.spec
@@ -377,6 +390,19 @@ class _Compiler:
         if spec.environment is not None and spec.environment not in self.environments:
             reason = f"no Environment named {spec.environment!r}"
             self.report(sub.source, who, "spec.environment", reason)
+
+    def _check_selector(self, name: str, policy: PolicyDocument) -> None:
+        source, selector = self._sources[("Policy", name)], policy.spec.selector
+        targets: tuple[tuple[str, list[str], Mapping[str, object], str], ...] = (
+            ("servers", selector.servers, self.servers, "MCPServer"),
+            ("virtualServers", selector.virtual_servers, self.virtual_servers, "VirtualServer"),
+            ("environments", selector.environments, self.environments, "Environment"),
+        )
+        for field_name, names, known, kind in targets:
+            for i, target in enumerate(names):
+                if target not in known:
+                    path = f"spec.selector.{field_name}[{i}]"
+                    self.report(source, f"Policy/{name}", path, f"no {kind} named {target!r}")
 
     def _check_servers(
         self, source: str, who: str, names: tuple[str, ...], *, wildcard: bool

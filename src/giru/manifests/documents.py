@@ -38,6 +38,9 @@ __all__ = [
     "MCPServerDocument",
     "MCPServerSpec",
     "Metadata",
+    "PolicyDocument",
+    "PolicySelector",
+    "PolicySpec",
     "SubscriptionDocument",
     "SubscriptionSpec",
     "ToolSpec",
@@ -59,6 +62,21 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")  # a pack name, a claim key
+_CLAIM_TEXT_MAX = 1024
+_CLAIM_LIST_MAX = 64
+_CLAIMS_MAX = 64
+_PACKS_MAX = 20
+# Well-known claims the policy packs read (docs/policies/manifest.md): their value types.
+_CLAIM_TYPES: dict[str, tuple[type, str]] = {
+    "user_id": (str, "a string"),
+    "role": (str, "a string"),
+    "mfa": (bool, "true or false"),
+    "network_zone": (str, "a string"),
+    "purpose_of_use": (str, "a string"),
+    "lawful_basis": (str, "a string"),
+    "location": (str, "a string"),
+}
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _HMAC = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 # The gateway owns these on the upstream connection; a manifest must not override them.
@@ -96,6 +114,12 @@ def _tool_name(value: str) -> str:
     return value
 
 
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError("must be 1-63 lowercase letters, digits and '_', starting with a letter")
+    return value
+
+
 def _env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
         raise ValueError("must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
@@ -122,6 +146,19 @@ Name = Annotated[str, AfterValidator(_name)]
 Tag = Annotated[str, AfterValidator(_tag)]
 ToolName = Annotated[str, AfterValidator(_tool_name)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    WithJsonSchema({"type": "string", "pattern": f"^{_IDENTIFIER.pattern}$"}),
+]
+ClaimText = Annotated[str, Field(max_length=_CLAIM_TEXT_MAX)]
+ClaimValue = (
+    ClaimText
+    | int
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | Annotated[list[ClaimText], Field(max_length=_CLAIM_LIST_MAX)]
+)
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
@@ -223,6 +260,8 @@ class ClientSpec(_Model):
     tools: list[str] = Field(default_factory=list)
     rate_limit_rps: int | None = Field(default=None, ge=1, le=1_000_000)
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    claims: dict[Identifier, ClaimValue] = Field(default_factory=dict, max_length=_CLAIMS_MAX)
+    """Identity attributes policies decide on (`user_id`, `role`, `mfa`, ...), verbatim."""
 
     def problems(self) -> list[Problem]:
         if self.api_key_hash is not None and self.api_key_env is not None:
@@ -233,7 +272,17 @@ class ClientSpec(_Model):
             reason = _key_hash_problem(self.api_key_hash)
             if reason is not None:
                 return [("spec.apiKeyHash", reason)]
-        return []
+        return _claim_problems(self.claims)
+
+
+def _claim_problems(claims: dict[str, Any]) -> list[Problem]:
+    """Well-known claims must have the type the policy packs expect (`mfa: "yes"` is no MFA)."""
+    found: list[Problem] = []
+    for key, (kind, described) in _CLAIM_TYPES.items():
+        value = claims.get(key)
+        if value is not None and type(value) is not kind:
+            found.append((f"spec.claims.{key}", f"must be {described}"))
+    return found
 
 
 def _key_hash_problem(value: str) -> str | None:
@@ -359,6 +408,42 @@ class EnvironmentSpec(_Model):
         return []
 
 
+class PolicySelector(_Model):
+    """Where a `Policy` applies: every list optional, an empty list matches any, lists AND-ed."""
+
+    servers: list[Name] = Field(default_factory=list)
+    virtual_servers: list[Name] = Field(default_factory=list)
+    environments: list[Name] = Field(default_factory=list)
+
+
+class PolicySpec(_Model):
+    """Policy packs (`core`, `pci_dss`, ...) enabled where `selector` matches, with data merged
+    over each pack's defaults."""
+
+    packs: list[Identifier] = Field(min_length=1, max_length=_PACKS_MAX)
+    selector: PolicySelector = Field(default_factory=PolicySelector)
+    data: dict[Identifier, dict[str, Any]] = Field(default_factory=dict)
+    description: str | None = Field(default=None, max_length=500)
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if len(set(self.packs)) != len(self.packs):
+            found.append(("spec.packs", "lists a pack more than once"))
+        found += [
+            (f"spec.data.{pack}", f"pack {pack!r} is not in spec.packs")
+            for pack in self.data
+            if pack not in self.packs
+        ]
+        for field, names in (
+            ("servers", self.selector.servers),
+            ("virtualServers", self.selector.virtual_servers),
+            ("environments", self.selector.environments),
+        ):
+            if len(set(names)) != len(names):
+                found.append((f"spec.selector.{field}", "lists a name more than once"))
+        return found
+
+
 class _Document(_Model):
     api_version: Literal["giru.ai/v1alpha1"]
     metadata: Metadata
@@ -389,12 +474,18 @@ class EnvironmentDocument(_Document):
     spec: EnvironmentSpec
 
 
+class PolicyDocument(_Document):
+    kind: Literal["Policy"]
+    spec: PolicySpec
+
+
 Document = (
     MCPServerDocument
     | VirtualServerDocument
     | ClientDocument
     | SubscriptionDocument
     | EnvironmentDocument
+    | PolicyDocument
 )
 KINDS: dict[str, type[Document]] = {
     "MCPServer": MCPServerDocument,
@@ -402,5 +493,6 @@ KINDS: dict[str, type[Document]] = {
     "Client": ClientDocument,
     "Subscription": SubscriptionDocument,
     "Environment": EnvironmentDocument,
+    "Policy": PolicyDocument,
 }
 """Every manifest kind and its document model, in the order they are applied."""

@@ -27,7 +27,16 @@ __all__ = [
     "new_event_id",
 ]
 
-Outcome = Literal["ok", "tool_error", "error", "rate_limited", "quota_exceeded", "upstream_error"]
+Outcome = Literal[
+    "ok",
+    "tool_error",
+    "error",
+    "rate_limited",
+    "quota_exceeded",
+    "upstream_error",
+    "policy_denied",
+    "policy_unavailable",
+]
 OUTCOMES: Final[frozenset[str]] = frozenset(get_args(Outcome))
 
 

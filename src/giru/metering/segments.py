@@ -1,4 +1,4 @@
-"""Segment files of the usage spool: blocking file operations, run in worker threads.
+"""Segment files of a spool (usage, audit): blocking file operations, run in worker threads.
 
 A segment is `<seq, 20 digits>.seg` holding frames back to back. Only the newest segment can end
 in a torn frame (every other one was synced before the next was created), so `recover` cuts the
@@ -9,12 +9,12 @@ newest one back to its last whole frame; a bad frame anywhere else is corruption
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from giru.metering.frames import scan_frames
-from giru.metering.records import UsageRecord, decode_record
 
 __all__ = [
     "CORRUPT_SUFFIX",
@@ -29,6 +29,9 @@ __all__ = [
 
 SEGMENT_SUFFIX: Final = ".seg"
 CORRUPT_SUFFIX: Final = ".corrupt"
+R = TypeVar("R")
+Decode = Callable[[bytes], R]
+"""A record from its frame's payload; `ValueError` when the payload is not one."""
 
 
 @dataclass(eq=False, slots=True)
@@ -74,34 +77,34 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def parse(data: bytes) -> tuple[list[UsageRecord], int, str | None]:
+def parse(data: bytes, decode: Decode[R]) -> tuple[list[R], int, str | None]:
     """The records of whole, valid frames from the start of `data`, the bytes they span, and
     why parsing stopped before the end (None: it did not)."""
     scan = scan_frames(data)
-    records: list[UsageRecord] = []
+    records: list[R] = []
     valid = 0
     for payload, end in zip(scan.payloads, scan.ends, strict=True):
         try:
-            records.append(decode_record(payload))
+            records.append(decode(payload))
         except ValueError as exc:
             return records, valid, f"an undecodable record at byte {valid} ({exc})"
         valid = end
     return records, valid, scan.problem
 
 
-def read_segment(path: Path) -> tuple[list[UsageRecord], str | None]:
+def read_segment(path: Path, decode: Decode[R]) -> tuple[list[R], str | None]:
     """The records of a sealed segment and why reading stopped early (None: it did not)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return [], "the file is gone"
-    records, _, problem = parse(data)
+    records, _, problem = parse(data, decode)
     return records, problem
 
 
-def recover(directory: Path) -> tuple[list[Segment], list[str]]:
-    """The segments in `directory`, oldest first, after cutting a torn tail off the newest and
-    removing empty ones; and a note for each cut."""
+def recover(directory: Path, decode: Decode[object]) -> tuple[list[Segment], list[str]]:
+    """The segments in `directory`, oldest first, after cutting a torn tail off the newest (a
+    frame `decode` refuses counts as torn) and removing empty ones; and a note for each cut."""
     found = sorted(
         (int(path.stem), path)
         for path in directory.glob(f"*{SEGMENT_SUFFIX}")
@@ -112,7 +115,7 @@ def recover(directory: Path) -> tuple[list[Segment], list[str]]:
     for index, (seq, path) in enumerate(found):
         size = path.stat().st_size
         if index == len(found) - 1 and size:
-            size, note = _cut_torn_tail(path, size)
+            size, note = _cut_torn_tail(path, size, decode)
             if note is not None:
                 notes.append(note)
         if size == 0:
@@ -122,8 +125,8 @@ def recover(directory: Path) -> tuple[list[Segment], list[str]]:
     return segments, notes
 
 
-def _cut_torn_tail(path: Path, size: int) -> tuple[int, str | None]:
-    _, valid, problem = parse(path.read_bytes())
+def _cut_torn_tail(path: Path, size: int, decode: Decode[object]) -> tuple[int, str | None]:
+    _, valid, problem = parse(path.read_bytes(), decode)
     if problem is None:
         return size, None
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)

@@ -1,4 +1,6 @@
-"""The usage spool: a directory of append-only segment files, durable before callers go on.
+"""A spool: a directory of append-only segment files, durable before callers go on.
+
+It holds usage records by default; another `Codec` makes it hold other records (the audit log).
 
 `append` returns once its record's frame (see `giru.metering.frames`) is on disk: appends made
 within `group_commit_ms` of each other share one write and one `fdatasync`, done in a worker
@@ -18,13 +20,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Generic, cast
 
 import structlog
+from typing_extensions import TypeVar
 
 from giru.errors import GiruError
 from giru.metering.frames import encode_frame
-from giru.metering.records import UsageRecord, encode_record
+from giru.metering.records import UsageRecord, decode_record, encode_record
 from giru.metering.segments import (
     CORRUPT_SUFFIX,
     Segment,
@@ -36,7 +39,9 @@ from giru.metering.segments import (
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
+    "USAGE_CODEC",
     "Batch",
+    "Codec",
     "Spool",
     "SpoolError",
     "SpoolFullError",
@@ -46,6 +51,20 @@ __all__ = [
 DEFAULT_SEGMENT_BYTES: Final = 4 * 1024 * 1024
 _LOCK = "LOCK"
 _log = structlog.get_logger(__name__)
+R = TypeVar("R", default=UsageRecord)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[R]):
+    """How a spool stores its records: `encode` to a frame's payload, `decode` back (raising
+    `ValueError` for a payload that is not a record); `name` appears in messages and logs."""
+
+    name: str
+    encode: Callable[[R], bytes]
+    decode: Callable[[bytes], R]
+
+
+USAGE_CODEC: Final[Codec[UsageRecord]] = Codec("usage", encode_record, decode_record)
 
 
 class SpoolError(GiruError):
@@ -67,16 +86,16 @@ class SpoolLockedError(SpoolError):
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(Generic[R]):
     """The records of one sealed segment, in append order; `problem` says why reading stopped
     early (a corrupt frame: the file is kept as `<segment>.corrupt` when acked)."""
 
     segment: int
-    records: list[UsageRecord]
+    records: list[R]
     problem: str | None = None
 
 
-class Spool:
+class Spool(Generic[R]):
     """Open with `await Spool.open(directory, ...)`; close with `aclose()`."""
 
     def __init__(
@@ -89,8 +108,10 @@ class Spool:
         group_commit_ms: float,
         segment_bytes: int,
         fsync: Callable[[int], None],
+        codec: Codec[R],
     ) -> None:
         self.directory = directory
+        self.codec = codec
         self.on_commit: Callable[[], None] | None = None
         """Called on the event loop after each batch of appends is durable."""
         self._lock_fd = lock
@@ -110,7 +131,7 @@ class Spool:
         self._io = asyncio.Lock()
         self._closing = False
         self._committer = asyncio.get_running_loop().create_task(
-            self._commit_loop(), name=f"giru-usage-spool:{directory.name}"
+            self._commit_loop(), name=f"giru-{codec.name}-spool:{directory.name}"
         )
 
     @classmethod
@@ -122,20 +143,25 @@ class Spool:
         group_commit_ms: float = 2.0,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         fsync: Callable[[int], None] = os.fdatasync,
-    ) -> Spool:
-        """Lock `directory` (created if missing), recover it and start accepting appends.
+        codec: Codec[R] | None = None,
+    ) -> Spool[R]:
+        """Lock `directory` (created if missing), recover it and start accepting appends;
+        `codec`: of usage records unless given.
 
         Raises:
             SpoolLockedError: another spool holds the directory.
         """
-        lock = await asyncio.to_thread(_lock, directory)
+        chosen = codec if codec is not None else cast("Codec[R]", USAGE_CODEC)
+        lock = await asyncio.to_thread(_lock, directory, chosen.name)
         try:
-            sealed, notes = await asyncio.to_thread(recover, directory)
+            sealed, notes = await asyncio.to_thread(recover, directory, chosen.decode)
         except BaseException:
             os.close(lock)
             raise
         for note in notes:
-            _log.warning("usage spool tail truncated", directory=str(directory), detail=note)
+            _log.warning(
+                f"{chosen.name} spool tail truncated", directory=str(directory), detail=note
+            )
         return cls(
             directory,
             lock,
@@ -144,10 +170,13 @@ class Spool:
             group_commit_ms=group_commit_ms,
             segment_bytes=segment_bytes,
             fsync=fsync,
+            codec=chosen,
         )
 
     @classmethod
-    async def open_slot(cls, base: Path, *, slots: int = 64, **options: Any) -> Spool:
+    async def open_slot(
+        cls, base: Path, *, slots: int = 64, codec: Codec[R] | None = None, **options: Any
+    ) -> Spool[R]:
         """Open the first of `base/0`, `base/1`, ... that no other spool holds.
 
         Each gateway process gets a directory of its own, and a process started after one
@@ -158,10 +187,11 @@ class Spool:
         """
         for slot in range(slots):
             try:
-                return await cls.open(base / str(slot), **options)
+                return await cls.open(base / str(slot), codec=codec, **options)
             except SpoolLockedError:
                 continue
-        raise SpoolLockedError(f"{base}: all {slots} usage spool slots are held")
+        name = (codec or USAGE_CODEC).name
+        raise SpoolLockedError(f"{base}: all {slots} {name} spool slots are held")
 
     @property
     def max_bytes(self) -> int:
@@ -191,17 +221,17 @@ class Spool:
             SpoolError: the spool is closed.
         """
         if self._closing:
-            raise SpoolError("the usage spool is closed")
+            raise SpoolError(f"the {self.codec.name} spool is closed")
         if self.size + headroom > self._max_bytes:
             raise self._full()
 
     def _full(self) -> SpoolFullError:
         return SpoolFullError(
-            f"the usage spool holds {self.size} bytes (cap {self._max_bytes})",
+            f"the {self.codec.name} spool holds {self.size} bytes (cap {self._max_bytes})",
             data={"bytes": self.size, "maxBytes": self._max_bytes},
         )
 
-    async def append(self, record: UsageRecord) -> None:
+    async def append(self, record: R) -> None:
         """Return once `record` is on disk.
 
         Raises:
@@ -209,9 +239,10 @@ class Spool:
             SpoolError: the spool is closed or the write failed.
         """
         try:
-            frame = encode_frame(encode_record(record))
+            frame = encode_frame(self.codec.encode(record))
         except (TypeError, ValueError) as exc:  # not JSON, or larger than a frame holds
-            raise SpoolError(f"the usage record cannot be spooled: {exc}") from exc
+            name = self.codec.name
+            raise SpoolError(f"the {name} record cannot be spooled: {exc}") from exc
         self.check_capacity(len(frame))
         done = asyncio.get_running_loop().create_future()
         self._queue.append(frame)
@@ -227,13 +258,13 @@ class Spool:
                 await self._seal(self._active)
         return self._sealed[-1].seq if self._sealed else None
 
-    async def next_batch(self) -> Batch | None:
+    async def next_batch(self) -> Batch[R] | None:
         """The records of the oldest sealed segment (None: nothing is sealed)."""
         if not self._sealed:
             return None
         return await self._read(self._sealed[0])
 
-    async def pending(self) -> AsyncIterator[Batch]:
+    async def pending(self) -> AsyncIterator[Batch[R]]:
         """The batches of every segment sealed now, oldest first."""
         for segment in list(self._sealed):
             if segment in self._sealed:  # not acked meanwhile
@@ -267,12 +298,12 @@ class Spool:
                 await asyncio.to_thread(self._active.close)
         os.close(self._lock_fd)
 
-    async def _read(self, segment: Segment) -> Batch:
-        records, problem = await asyncio.to_thread(read_segment, segment.path)
+    async def _read(self, segment: Segment) -> Batch[R]:
+        records, problem = await asyncio.to_thread(read_segment, segment.path, self.codec.decode)
         if problem is not None:
             self._corrupt.add(segment.seq)
             _log.error(
-                "usage spool segment corrupt",
+                f"{self.codec.name} spool segment corrupt",
                 segment=str(segment.path),
                 problem=problem,
                 records=len(records),
@@ -302,11 +333,13 @@ class Spool:
             async with self._io:
                 await self._write(data)
         except OSError as exc:
-            _log.error("usage spool write failed", directory=str(self.directory), error=repr(exc))
-            failure = f"the usage spool could not write: {exc.strerror or exc}"
+            name = self.codec.name
+            _log.error(f"{name} spool write failed", directory=str(self.directory), error=repr(exc))
+            failure = f"the {name} spool could not write: {exc.strerror or exc}"
         except Exception as exc:  # noqa: BLE001 -- the committer's boundary: fail, keep going
-            _log.exception("usage spool commit failed", directory=str(self.directory))
-            failure = f"the usage spool failed: {type(exc).__name__}"
+            name = self.codec.name
+            _log.exception(f"{name} spool commit failed", directory=str(self.directory))
+            failure = f"the {name} spool failed: {type(exc).__name__}"
         self._queued -= len(data)
         for waiter in waiters:
             if waiter.done():  # its caller was cancelled: the record is written all the same
@@ -357,14 +390,14 @@ def _append(segment: Segment, data: bytes, fsync: Callable[[int], None]) -> None
         raise
 
 
-def _lock(directory: Path) -> int:
+def _lock(directory: Path, name: str) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         os.close(fd)
-        raise SpoolLockedError(f"{directory}: another usage spool holds it") from exc
+        raise SpoolLockedError(f"{directory}: another {name} spool holds it") from exc
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd

@@ -12,15 +12,16 @@ import structlog
 from giru import __version__
 from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.views import Route, View
-from giru.errors import UpstreamError, UpstreamUnavailableError
+from giru.errors import GiruError, UpstreamError, UpstreamUnavailableError
 from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
+from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
 from giru.proxy.endpoints import Principal
-from giru.proxy.gate import CallGate
+from giru.proxy.gate import INGRESS, POLICY_UNAVAILABLE, CallGate, Subject
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import MessageSink, UpstreamSession
@@ -36,6 +37,9 @@ _MAX_INPUT_ROUNDS: Final = 8
 # prefers the modern era (stateless upstream, server->client requests as input_required).
 _LEGACY_ONLY: Final = frozenset(
     {"resources/subscribe", "resources/unsubscribe", "logging/setLevel", "ping"}
+)
+_SPOOL_REASONS: Final = frozenset(
+    {"usage_spool_full", "usage_spool_unavailable", "audit_spool_full", "audit_spool_unavailable"}
 )
 _LISTS: Final = {
     "tools/list": ("tools", "tools"),
@@ -61,6 +65,8 @@ class CallContext:
     on_set_level: Callable[[str], None] | None = None
     principal: Principal | None = None
     """The caller with its grants and limits (None: an endpoint without authentication)."""
+    virtual_server: str | None = None
+    """The virtual server's endpoint the request came through (None: the global `/mcp`)."""
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -103,6 +109,7 @@ class Dispatcher:
             response = await self._answer(ctx, message, method)
         except JsonRpcError as exc:
             response = jsonrpc.error_response(message.id, exc.code, exc.message, exc.data)
+            response = await self._audited(ctx, message, method, exc, response)
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
@@ -113,6 +120,32 @@ class Dispatcher:
             self._metrics.count_request(label, "", "", outcome)
         return response
 
+    async def _audited(
+        self,
+        ctx: CallContext,
+        message: Message,
+        method: str,
+        exc: JsonRpcError,
+        response: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Audit a request refused before the gate (unknown tool, invalid arguments, …); when
+        the record cannot be made durable the answer is that failure instead."""
+        gate = self.gate
+        if gate is None or gate.audit is None or (exc.data or {}).get("reason") in _SPOOL_REASONS:
+            return response
+        params = message.params or {}
+        target = params.get("name", params.get("uri"))
+        actor = ctx.principal.name if ctx.principal is not None else ctx.client
+        try:
+            await gate.audit_rejection(
+                actor, method, exc, target=target[:256] if isinstance(target, str) else None
+            )
+        except GiruError as failure:
+            text = f"Service unavailable: {failure.message}"
+            data = {"reason": failure.code}
+            return jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, text, data)
+        return response
+
     async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:
         listing = _LISTS.get(method)
         if listing is not None:
@@ -120,6 +153,8 @@ class Dispatcher:
             if not self._offers(ctx.view, key):
                 raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
             items: tuple[dict[str, Any], ...] = getattr(ctx.view, attr)
+            if method == "tools/list" and self.gate is not None and self.gate.policy is not None:
+                items = await self._visible_tools(ctx, items)
             return jsonrpc.result_response(
                 message.id, page(items, key, message.params, self._page_size)
             )
@@ -127,6 +162,41 @@ class Dispatcher:
         if handler is None:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method[:64]}")
         return await handler(ctx, message)
+
+    async def _visible_tools(
+        self, ctx: CallContext, items: tuple[dict[str, Any], ...]
+    ) -> tuple[dict[str, Any], ...]:
+        """The tools policy lets this caller call at all (tools/list hides the others)."""
+        policy = self.gate.policy if self.gate is not None else None
+        if policy is None:
+            return items
+        principal = ctx.principal
+        client = principal.name if principal is not None else "anonymous"
+        routes = ctx.view.tool_route_list
+        subscriptions = {
+            name: principal.subscription_for(server, tool) if principal else None
+            for name, server, tool in routes
+        }
+        ingress = INGRESS.get()
+        request = {
+            "id": ingress.event_id if ingress else None,
+            "tls": ingress.tls if ingress else False,
+            "loopback": _loopback(ingress.source_ip if ingress else None),
+            "source_ip": ingress.source_ip if ingress else None,
+            "time_ns": ingress.time_ns if ingress else time.time_ns(),
+            "protocol_version": ctx.protocol_version,
+        }
+        try:
+            visible = await policy.visible(
+                client, subscriptions, routes, ctx.virtual_server, request
+            )
+        except PolicyUnavailableError as exc:
+            raise JsonRpcError(
+                POLICY_UNAVAILABLE,
+                "Policy decision unavailable; the tool list cannot be shown",
+                data={"reason": "policy_unavailable"},
+            ) from exc
+        return tuple(item for item in items if item.get("name") in visible)
 
     @staticmethod
     def _offers(view: View, key: str) -> bool:
@@ -155,10 +225,10 @@ class Dispatcher:
         async def forward() -> dict[str, Any]:
             return await self.forward(ctx, message, server, params, headers)
 
-        if self.gate is None:
-            response = await forward()
-        else:
-            response = await self.gate.run(ctx.principal, message, route, forward)
+        arguments = params.get("arguments")
+        response = await self._governed(
+            ctx, message, server, tool, arguments if isinstance(arguments, dict) else {}, forward
+        )
         outcome = "error" if "error" in response else _tool_outcome(response)
         self._metrics.count_request("tools/call", server, tool, outcome)
         return response
@@ -175,7 +245,15 @@ class Dispatcher:
         if route is None:
             raise JsonRpcError(INVALID_PARAMS, f"Unknown prompt: {name[:128]}")
         server, prompt = route
-        return await self.forward(ctx, message, server, {**(message.params or {}), "name": prompt})
+        params = {**(message.params or {}), "name": prompt}
+        arguments = params.get("arguments")
+
+        async def forward() -> dict[str, Any]:
+            return await self.forward(ctx, message, server, params)
+
+        return await self._governed(
+            ctx, message, server, prompt, arguments if isinstance(arguments, dict) else {}, forward
+        )
 
     async def _by_uri(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         uri = (message.params or {}).get("uri")
@@ -184,7 +262,35 @@ class Dispatcher:
         server = ctx.view.route_resource(uri)
         if server is None:
             raise JsonRpcError(RESOURCE_NOT_FOUND, "Resource not found", data={"uri": uri[:256]})
-        return await self.forward(ctx, message, server, message.params)
+
+        async def forward() -> dict[str, Any]:
+            return await self.forward(ctx, message, server, message.params)
+
+        if message.method != "resources/read":
+            return await forward()
+        return await self._governed(ctx, message, server, uri, {}, forward)
+
+    async def _governed(
+        self,
+        ctx: CallContext,
+        message: Message,
+        server: str,
+        target: str,
+        arguments: dict[str, Any],
+        forward: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """`forward` through the gate (policy, limits, usage, audit) when there is one."""
+        if self.gate is None:
+            return await forward()
+        subject = Subject(
+            message.method or "",
+            server,
+            target,
+            arguments,
+            ctx.virtual_server,
+            ctx.protocol_version,
+        )
+        return await self.gate.run(ctx.principal, message, subject, forward)
 
     async def _complete(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         params = message.params or {}
@@ -298,6 +404,10 @@ def _resolve_tool(
         return route, view.tool_validators.get(name)
     alternate = view.tool_alternates.get((prefer, name))
     return alternate if alternate is not None else (None, None)
+
+
+def _loopback(address: str | None) -> bool:
+    return address is not None and (address.startswith("127.") or address == "::1")
 
 
 def _needs_input(response: dict[str, Any]) -> bool:

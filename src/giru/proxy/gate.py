@@ -1,36 +1,80 @@
-"""The call gate for tools/call: admission (rate limits, quotas) before the upstream, and one
-durable usage record per call before the client hears the answer.
+"""The call gate: policy and admission before the upstream, redaction after it, and durable
+usage and audit records before the client hears the answer.
 
-Admission is one step (one Redis round trip at most, none when the call has no limit). The
-record goes to the usage spool with group commit, so a call the client saw succeed is never
-missing from the usage table, even if this process is killed right after answering.
+For tools/call: the OPA decision first (a denied call costs no rate or quota), then admission
+(rate limits, quotas: one Redis round trip at most, none when the call has no limit), then the
+upstream, then redaction per the decision. The usage record and the audit record go to their
+spools with group commit, so a call the client saw succeed is never missing from either table,
+even if this process is killed right after answering. prompts/get and resources/read pass the
+decision and are audited, not metered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
+from giru.audit import AuditRecord
 from giru.errors import GiruError
 from giru.limits import Admission, Limiter, admission_for
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.metering import Outcome, UsageRecord, new_event_id
+from giru.policy import Call, Decision, PolicyEngine, redact_result
 from giru.proxy.endpoints import Principal
 
-__all__ = ["INGRESS", "QUOTA_EXCEEDED", "RATE_LIMITED", "CallGate", "UsageSink", "retry_after"]
+__all__ = [
+    "INGRESS",
+    "POLICY_DENIED",
+    "POLICY_UNAVAILABLE",
+    "QUOTA_EXCEEDED",
+    "RATE_LIMITED",
+    "AuditSink",
+    "CallGate",
+    "Ingress",
+    "Subject",
+    "UsageSink",
+    "retry_after",
+]
 
 RATE_LIMITED: Final = -31429
 QUOTA_EXCEEDED: Final = -31430
-INGRESS: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+POLICY_DENIED: Final = -31403
+POLICY_UNAVAILABLE: Final = -31503
+
+
+class Ingress(NamedTuple):
+    """The HTTP request being served, as policy, usage and audit see it."""
+
+    event_id: str
+    bytes_in: int
+    source_ip: str | None = None
+    tls: bool = False
+    time_ns: int = 0
+
+
+INGRESS: contextvars.ContextVar[Ingress | None] = contextvars.ContextVar(
     "giru_ingress", default=None
 )
-"""(event id, request body bytes) of the HTTP request being served, set where it arrives; the
-event id is answered as the `Giru-Request-Id` header and keys the usage record."""
+"""The request being served, set where it arrives; its event id is answered as the
+`Giru-Request-Id` header and keys the usage and audit records."""
+
+
+class Subject(NamedTuple):
+    """What a governed request asks for, and through which endpoint and protocol."""
+
+    method: str
+    server: str
+    target: str
+    arguments: Mapping[str, Any]
+    virtual_server: str | None
+    protocol_version: str
+
 
 _UPSTREAM_REASONS: Final = frozenset(
     {"upstream_unavailable", "upstream_timeout", "upstream_protocol_error", "upstream_error"}
@@ -49,65 +93,214 @@ class UsageSink(Protocol):
         ...
 
 
+class AuditSink(Protocol):
+    """Where audit records go (`giru.audit.AuditLog`)."""
+
+    def check_capacity(self) -> None:
+        """Raise `GiruError` when no more records can be accepted (back-pressure)."""
+        ...
+
+    async def record(self, record: AuditRecord) -> None:
+        """Return once the record is durable."""
+        ...
+
+
 Forward = Callable[[], Awaitable[dict[str, Any]]]
+_REFUSALS: Final[Mapping[int, Outcome]] = {
+    RATE_LIMITED: "rate_limited",
+    QUOTA_EXCEEDED: "quota_exceeded",
+    POLICY_DENIED: "policy_denied",
+    POLICY_UNAVAILABLE: "policy_unavailable",
+}
 
 
 class CallGate:
-    def __init__(self, limiter: Limiter, usage: UsageSink, *, node: str) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        usage: UsageSink,
+        *,
+        node: str,
+        policy: PolicyEngine | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
         self._limiter = limiter
         self._usage = usage
         self._node = node
+        self.policy = policy
+        self.audit = audit
 
     async def run(
-        self, caller: Principal | None, message: Message, route: tuple[str, str], forward: Forward
+        self, caller: Principal | None, message: Message, subject: Subject, forward: Forward
     ) -> dict[str, Any]:
-        """Admit, forward, record; the answer for the client (a refusal is an error answer)."""
+        """Decide, admit, forward, redact, record; the answer for the client (a refusal is an
+        error answer). Only tools/call is admitted and metered."""
+        metered = subject.method == "tools/call"
         try:
-            self._usage.check_capacity()
+            if metered:
+                self._usage.check_capacity()
+            if self.audit is not None:
+                self.audit.check_capacity()
         except GiruError as exc:  # back-pressure: refuse before any upstream side effect
             raise _unavailable(exc, message) from exc
-        event_id, bytes_in = INGRESS.get() or (new_event_id(), 0)
+        ingress = INGRESS.get() or Ingress(new_event_id(), 0, time_ns=time.time_ns())
         at, started = datetime.now(UTC), time.perf_counter()
-        server, tool = route
-        subscription, refusal = await self._admit(caller, server, tool, at)
-        outcome: Outcome
+        name = caller.name if caller is not None else "anonymous"
+        subscription = caller.subscription_for(subject.server, subject.target) if caller else None
+        decision: Decision | None = None
+        refusal: tuple[int, str, dict[str, Any]] | None = None
+        if self.policy is not None:
+            decision = await self.policy.decide(_call(subject, name, subscription, ingress))
+            refusal = None if decision.allow else policy_refusal(decision)
+        if refusal is None and metered:
+            refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
         if refusal is not None:
             response = jsonrpc.error_response(message.id, *refusal)
-            outcome = "rate_limited" if refusal[0] == RATE_LIMITED else "quota_exceeded"
         else:
             response = await forward()
-            outcome = outcome_of(response)
-        record: UsageRecord = {
-            "event_id": event_id,
+            if decision is not None and decision.redact:
+                response = _redacted(response, decision)
+        writes = []
+        if metered:
+            usage = self._usage_record(
+                ingress, at, started, name, subscription, subject, message, response, refusal
+            )
+            writes.append(self._usage.record(usage))
+        if self.audit is not None:
+            record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
+            writes.append(self.audit.record(record))
+        try:
+            await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
+        except GiruError as exc:  # not durable: the answer must not claim a recorded call
+            raise _unavailable(exc, message) from exc
+        return response
+
+    async def audit_rejection(
+        self,
+        actor: str,
+        action: str,
+        error: JsonRpcError,
+        *,
+        server: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        """Audit a request refused for bad input or credentials before any decision; return
+        once durable (no audit log: nothing to do).
+
+        Raises:
+            GiruError: the record could not be made durable (answer 503 instead).
+        """
+        if self.audit is None:
+            return
+        ingress = INGRESS.get() or Ingress(new_event_id(), 0, time_ns=time.time_ns())
+        status = error.http_status
+        if status == 401:
+            outcome = "unauthenticated"
+        elif status == 403:
+            outcome = "forbidden"
+        else:
+            outcome = "error" if status >= 500 else "bad_request"
+        record: AuditRecord = {
+            "event_id": ingress.event_id,
+            "at": datetime.now(UTC),
+            "node": self._node,
+            "actor": actor,
+            "action": action[:64] or "http",
+            "server": server,
+            "target": target,
+            "outcome": outcome,
+            "reasons": [error.message[:500]],
+            "policy_revision": None,
+            "source_ip": ingress.source_ip,
+            "details": {"status": error.code, "http_status": status},
+        }
+        await self.audit.record(record)
+
+    def _usage_record(
+        self,
+        ingress: Ingress,
+        at: datetime,
+        started: float,
+        client: str,
+        subscription: str | None,
+        subject: Subject,
+        message: Message,
+        response: dict[str, Any],
+        refusal: tuple[int, str, dict[str, Any]] | None,
+    ) -> UsageRecord:
+        outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
+        return {
+            "event_id": ingress.event_id,
             "at": at,
             "node": self._node,
             "subscription": subscription,
-            "client": caller.name if caller is not None else "anonymous",
-            "server": server,
-            "tool": tool,
+            "client": client,
+            "server": subject.server,
+            "tool": subject.target,
             "request_id": jsonrpc.dumps(message.id).decode(),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "outcome": outcome,
             "status": _error_code(response),
-            "bytes_in": bytes_in,
+            "bytes_in": ingress.bytes_in,
             "bytes_out": len(jsonrpc.dumps(response)),
             "cost": None,
         }
-        try:
-            await self._usage.record(record)
-        except GiruError as exc:  # not durable: the answer must not claim a metered call
-            raise _unavailable(exc, message) from exc
-        return response
+
+    def _audit_record(
+        self,
+        ingress: Ingress,
+        at: datetime,
+        client: str,
+        subject: Subject,
+        decision: Decision | None,
+        response: dict[str, Any],
+        refusal: tuple[int, str, dict[str, Any]] | None,
+    ) -> AuditRecord:
+        details: dict[str, Any] = {"status": _error_code(response)}
+        if decision is not None:
+            if decision.audit:
+                details["policy"] = dict(decision.audit)
+            if decision.alerts:
+                details["alerts"] = list(decision.alerts)
+            if decision.deny:
+                details["violations"] = [
+                    {"pack": r.get("pack"), "control": r.get("control")} for r in decision.deny
+                ]
+        if refusal is None:
+            outcome, reasons = "allowed", []
+            details["result"] = outcome_of(response)
+        else:
+            outcome = _REFUSALS[refusal[0]]
+            reasons = decision.reasons if decision is not None and not decision.allow else []
+            reasons = reasons or [refusal[1]]
+        return {
+            "event_id": ingress.event_id,
+            "at": at,
+            "node": self._node,
+            "actor": client,
+            "action": subject.method,
+            "server": subject.server,
+            "target": subject.target,
+            "outcome": outcome,
+            "reasons": reasons,
+            "policy_revision": decision.revision if decision is not None else None,
+            "source_ip": ingress.source_ip,
+            "details": details,
+        }
 
     async def _admit(
-        self, caller: Principal | None, server: str, tool: str, now: datetime
-    ) -> tuple[str | None, tuple[int, str, dict[str, Any]] | None]:
+        self,
+        caller: Principal | None,
+        subscription: str | None,
+        server: str,
+        tool: str,
+        now: datetime,
+    ) -> tuple[int, str, dict[str, Any]] | None:
         if caller is None:
-            return None, None
-        subscription = caller.subscription_for(server, tool)
+            return None
         limits = caller.limits_of(subscription) if subscription else None
         if caller.rate is None and (limits is None or limits.empty):
-            return subscription, None  # nothing to check: no round trip
+            return None  # nothing to check: no round trip
         quota = None
         if limits is not None and (limits.per_day is not None or limits.per_month is not None):
             quota = (limits.per_day, limits.per_month)
@@ -122,7 +315,51 @@ class CallGate:
             now,
         )
         admission = await self._limiter.admit(request)
-        return subscription, None if admission.allowed else refusal(admission)
+        return None if admission.allowed else refusal(admission)
+
+
+def _call(subject: Subject, client: str, subscription: str | None, ingress: Ingress) -> Call:
+    return Call(
+        method=subject.method,
+        server=subject.server,
+        target=subject.target,
+        arguments=subject.arguments,
+        client=client,
+        subscription=subscription,
+        virtual_server=subject.virtual_server,
+        request_id=ingress.event_id,
+        source_ip=ingress.source_ip,
+        tls=ingress.tls,
+        time_ns=ingress.time_ns or time.time_ns(),
+        protocol_version=subject.protocol_version,
+    )
+
+
+def policy_refusal(decision: Decision) -> tuple[int, str, dict[str, Any]]:
+    """The JSON-RPC error for a call policy did not allow: the reasons a client may see."""
+    if decision.unavailable is not None:
+        data: dict[str, Any] = {"reason": "policy_unavailable"}
+        return POLICY_UNAVAILABLE, "Policy decision unavailable; the call was not made", data
+    violations = [
+        {"pack": r.get("pack"), "control": r.get("control"), "message": r.get("message")}
+        for r in decision.deny
+    ]
+    summary = "; ".join(str(v["message"]) for v in violations[:3]) or "not allowed by policy"
+    data = {"reason": "policy_denied", "violations": violations}
+    return POLICY_DENIED, f"Denied by policy: {summary}", data
+
+
+def _redacted(response: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    result = response.get("result")
+    kinds = [
+        str(r.get("kind"))
+        for r in decision.redact
+        if r.get("target", "result") == "result" and r.get("action", "mask") == "mask"
+    ]
+    if not isinstance(result, dict) or not kinds:
+        return response
+    masked, changed = redact_result(result, kinds)
+    return {**response, "result": masked} if changed else response
 
 
 def _unavailable(exc: GiruError, message: Message) -> JsonRpcError:

@@ -20,7 +20,7 @@ from giru.metering import new_event_id
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
-from giru.proxy.gate import INGRESS
+from giru.proxy.gate import INGRESS, Ingress
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
@@ -204,7 +204,26 @@ class Gateway:
                 await send_json(send, 404, {"error": "not found"})
         except JsonRpcError as exc:
             self.metrics.rejections.labels(str(exc.code)).inc()
-            await send_legacy_error(send, exc)
+            await send_legacy_error(send, await self._audited(request, exc))
+
+    async def _audited(self, request: Request, exc: JsonRpcError) -> JsonRpcError:
+        """Audit a request refused at the HTTP layer (credentials, headers, body); when the
+        record cannot be made durable, the answer is a 503 instead."""
+        gate = self.dispatcher.gate
+        if gate is None or gate.audit is None:
+            return exc
+        if INGRESS.get() is None:
+            client = request.scope.get("client")
+            tls = request.scope.get("scheme") == "https"
+            source = client[0] if client else None
+            INGRESS.set(Ingress(new_event_id(), 0, source, tls, time.time_ns()))
+        try:
+            await gate.audit_rejection("unauthenticated", f"http {request.method}", exc)
+        except GiruError as failure:
+            text = f"Service unavailable: {failure.message}"
+            data = {"reason": failure.code}
+            return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=exc.id, data=data, http_status=503)
+        return exc
 
     def _endpoint(self, path: str) -> tuple[Endpoint | None, str]:
         if path in ("/mcp", "/mcp/"):
@@ -230,14 +249,14 @@ class Gateway:
             principal = await self.authenticator.authenticate(token.strip())
         if principal is None:
             self.metrics.rejections.labels("unauthenticated").inc()
-            await send_json(
-                send,
-                401,
-                jsonrpc.error_response(
-                    None, INVALID_REQUEST, "Unauthorized: a valid API key is required"
-                ),
-                headers=[_WWW_AUTH],
+            refusal = JsonRpcError(
+                INVALID_REQUEST, "Unauthorized: a valid API key is required", http_status=401
             )
+            audited = await self._audited(request, refusal)
+            if audited is not refusal:
+                raise audited
+            body = jsonrpc.error_response(None, refusal.code, refusal.message)
+            await send_json(send, 401, body, headers=[_WWW_AUTH])
         return principal
 
     async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
@@ -275,12 +294,12 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send = _identified(send, len(body))
+        send = _identified(send, request, len(body))
         started = time.perf_counter()
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
         if era == "modern":
             view = self.views.get(endpoint, principal, self.catalogs)
-            await self.modern.post(request, send, view, principal, message)
+            await self.modern.post(request, send, view, principal, message, endpoint.name or None)
         elif message.method == "initialize":
             await self._initialize(send, endpoint, principal, message)
         else:
@@ -397,7 +416,7 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send = _identified(send, len(body))
+        send = _identified(send, request, len(body))
         stream = session.listener
         context = self._session_context(
             session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
@@ -417,6 +436,7 @@ class Gateway:
             log_level=session.log_level,
             on_set_level=session.set_log_level,
             principal=principal,
+            virtual_server=session.endpoint or None,
         )
 
     def _current(self, session: Session) -> Principal:
@@ -445,10 +465,17 @@ class Gateway:
         servers = {
             name: ("error: " + c.error) if c.error else "ok" for name, c in self.catalogs.items()
         }
-        body: dict[str, Any] = {"ready": self.ready, "servers": servers}
+        ready = self.ready
+        body: dict[str, Any] = {"ready": ready, "servers": servers}
+        gate = self.dispatcher.gate
+        if gate is not None and gate.policy is not None:
+            status = gate.policy.policy_status()
+            body["policy"] = {k: status[k] for k in ("active", "revision", "lastError")}
+            ready = ready and gate.policy.ready  # no policy active: nothing can be decided
+            body["ready"] = ready
         if self.warnings:
             body["warnings"] = self.warnings
-        await send_json(send, 200 if self.ready else 503, body)
+        await send_json(send, 200 if ready else 503, body)
 
     async def _metrics(self, request: Request, send: Send) -> None:
         await send_bytes(
@@ -467,11 +494,15 @@ class Gateway:
         await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
-def _identified(send: Send, body_bytes: int) -> Send:
-    """Give this request an event id (usage records are keyed by it) and answer it as the
-    `Giru-Request-Id` header, so a client can match what it saw with what was metered."""
+def _identified(send: Send, request: Request, body_bytes: int) -> Send:
+    """Give this request an event id (usage and audit records are keyed by it) and answer it as
+    the `Giru-Request-Id` header, so a client can match what it saw with what was recorded."""
     event_id = new_event_id()
-    INGRESS.set((event_id, body_bytes))
+    scope = request.scope
+    client = scope.get("client")
+    source = client[0] if client else None
+    tls = scope.get("scheme") == "https"
+    INGRESS.set(Ingress(event_id, body_bytes, source, tls, time.time_ns()))
     header = (b"giru-request-id", event_id.encode())
 
     async def send_identified(message: MutableMapping[str, Any]) -> None:

@@ -24,7 +24,13 @@ from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import RequestEnvelope, missing_capability_error
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
 from giru.proxy.endpoints import Principal
-from giru.proxy.gate import QUOTA_EXCEEDED, RATE_LIMITED, retry_after
+from giru.proxy.gate import (
+    POLICY_DENIED,
+    POLICY_UNAVAILABLE,
+    QUOTA_EXCEEDED,
+    RATE_LIMITED,
+    retry_after,
+)
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
 from giru.proxy.listen import ListenHub
 from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
@@ -50,7 +56,9 @@ _CACHEABLE: Final = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
 )
 _LIST_TTL_MS: Final = 60_000
-_UNAVAILABLE: Final = frozenset({"usage_spool_full", "usage_spool_unavailable"})
+_UNAVAILABLE: Final = frozenset(
+    {"usage_spool_full", "usage_spool_unavailable", "audit_spool_full", "audit_spool_unavailable"}
+)
 _STATUS_BY_CODE: Final = {
     METHOD_NOT_FOUND: 404,
     versions.HEADER_MISMATCH: 400,
@@ -58,6 +66,8 @@ _STATUS_BY_CODE: Final = {
     versions.UNSUPPORTED_PROTOCOL_VERSION: 400,
     RATE_LIMITED: 429,
     QUOTA_EXCEEDED: 429,
+    POLICY_DENIED: 403,
+    POLICY_UNAVAILABLE: 503,
 }
 
 
@@ -71,7 +81,13 @@ class ModernHttp:
         self._parked.close()
 
     async def post(
-        self, request: Request, send: Send, view: View, principal: Principal, message: Message
+        self,
+        request: Request,
+        send: Send,
+        view: View,
+        principal: Principal,
+        message: Message,
+        virtual_server: str | None = None,
     ) -> None:
         client = principal.name
         try:
@@ -107,6 +123,7 @@ class ModernHttp:
             protocol_version=envelope.protocol_version,
             era="modern",
             principal=principal,
+            virtual_server=virtual_server,
         )
         await self._call(request, send, ctx, message, envelope)
 
@@ -300,5 +317,5 @@ def _status(response: dict[str, Any]) -> int:
         return 200
     code, data = error.get("code"), error.get("data")
     if isinstance(data, dict) and data.get("reason") in _UNAVAILABLE:
-        return 503  # the usage spool cannot take the call's record (back-pressure)
+        return 503  # a spool cannot take the call's record (back-pressure)
     return _STATUS_BY_CODE.get(code, 200) if isinstance(code, int) else 200

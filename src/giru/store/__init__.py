@@ -3,6 +3,7 @@
 `Store` is the API; it hands out the frozen dataclasses of `giru.store.records`.
 """
 
+from giru.store.audit import AuditEntry, AuditOrder, AuditQuery
 from giru.store.database import Database
 from giru.store.records import (
     AdminKeyInfo,
@@ -20,6 +21,9 @@ from giru.store.store import Store
 __all__ = [
     "AdminKeyInfo",
     "Applied",
+    "AuditEntry",
+    "AuditOrder",
+    "AuditQuery",
     "ChangeRecord",
     "Database",
     "KeyInfo",

@@ -13,7 +13,7 @@ from giru.store.database import Tx
 from giru.store.keys import active_keys, add_generated_key, add_key
 from giru.store.kinds import KindAdapter, server_refs
 from giru.store.models import ClientKeyRow, ClientRow, SubscriptionRow
-from giru.store.specs import Problem, dump, timestamp_text
+from giru.store.specs import Problem, dump, ordered, timestamp_text
 
 __all__ = ["ClientAdapter"]
 
@@ -26,7 +26,8 @@ class ClientAdapter(KindAdapter[ClientRow]):
     row = ClientRow
 
     def spec(self, row: ClientRow) -> dict[str, Any]:
-        return dict(row.config)
+        # Rows written before `claims` existed hold none: the canonical spec has `{}`.
+        return ordered(ClientSpec, {"claims": {}, **row.config})
 
     async def statuses(
         self, session: AsyncSession, rows: Sequence[ClientRow]

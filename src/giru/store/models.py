@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "DEFAULT_TENANT",
     "AdminKeyRow",
+    "AuditRow",
     "Base",
     "ChangeRow",
     "ClientKeyRow",
@@ -40,6 +41,7 @@ __all__ = [
     "EnvironmentRow",
     "MCPServerRow",
     "MCPToolRow",
+    "PolicyRow",
     "ResourceRow",
     "RevisionRow",
     "SubscriptionRow",
@@ -211,6 +213,15 @@ class EnvironmentRow(ResourceRow, Base):
     config: Mapped[dict[str, Any]]
 
 
+class PolicyRow(ResourceRow, Base):
+    """A `Policy`: the whole canonical spec (packs, selector, data) is `config`."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    config: Mapped[dict[str, Any]]
+
+
 class SubscriptionRow(ResourceRow, Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -300,3 +311,36 @@ class UsageRow(_Tenanted, Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger)
     bytes_out: Mapped[int] = mapped_column(BigInteger)
     cost: Mapped[float | None] = mapped_column(Numeric(18, 6, asdecimal=False))
+
+
+class AuditRow(_Tenanted, Base):
+    """One audit record (`giru.audit`), in its node's hash chain; append-only (the migration
+    adds triggers refusing UPDATE and DELETE): `updated_at` is `created_at`, when it was stored.
+    A chain is per node, whatever the tenant. Strings are unbounded on purpose: a value longer
+    than expected must never block the drain."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        UniqueConstraint("event_id"),
+        UniqueConstraint("node", "seq"),
+        Index("ix_audit_records_at", "at"),
+        Index("ix_audit_records_actor_at", "actor", "at"),
+        Index("ix_audit_records_outcome_at", "outcome", "at"),
+        Index("ix_audit_records_server_at", "server", "at"),
+    )
+
+    node: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    server: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[list[Any]]
+    policy_revision: Mapped[str | None] = mapped_column(Text)
+    source_ip: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -19,13 +19,14 @@ __all__ = [
     "ToolRecord",
 ]
 
-Kind = Literal["MCPServer", "VirtualServer", "Client", "Subscription", "Environment"]
+Kind = Literal["MCPServer", "VirtualServer", "Client", "Subscription", "Environment", "Policy"]
 APPLY_ORDER: tuple[Kind, ...] = (
     "Environment",
     "MCPServer",
     "VirtualServer",
     "Client",
     "Subscription",
+    "Policy",
 )
 """Kinds in dependency order: everything a document may reference is written before it."""
 

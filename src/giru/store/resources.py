@@ -17,6 +17,7 @@ from giru.store.clients import ClientAdapter
 from giru.store.database import Tx
 from giru.store.kinds import KindAdapter, find_row
 from giru.store.models import ResourceRow, new_id
+from giru.store.policies import PolicyAdapter
 from giru.store.records import Page, Resource
 from giru.store.servers import MCPServerAdapter, VirtualServerAdapter
 from giru.store.specs import canonical, decode_cursor, dump, encode_cursor, invalid
@@ -48,6 +49,7 @@ ADAPTERS: dict[str, KindAdapter[Any]] = {
         ClientAdapter(),
         SubscriptionAdapter(),
         EnvironmentAdapter(),
+        PolicyAdapter(),
     )
 }
 

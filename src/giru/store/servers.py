@@ -19,6 +19,7 @@ from giru.store.models import (
     SubscriptionRow,
     VirtualServerRow,
 )
+from giru.store.policies import policy_users
 from giru.store.specs import Problem, dump, ordered, timestamp_text
 
 __all__ = ["MCPServerAdapter", "VirtualServerAdapter"]
@@ -80,7 +81,7 @@ class MCPServerAdapter(KindAdapter[MCPServerRow]):
                 select(table.name, table.config).where(table.tenant_id == row.tenant_id)
             )
             found += [f"{kind}/{name}" for name, config in configs if uses_server(config, row.name)]
-        return sorted(found)
+        return sorted(found + await policy_users(session, row, "servers"))
 
 
 class VirtualServerAdapter(KindAdapter[VirtualServerRow]):
@@ -95,6 +96,9 @@ class VirtualServerAdapter(KindAdapter[VirtualServerRow]):
 
     async def check(self, tx: Tx, name: str, spec: Any) -> list[Problem]:
         return await server_refs(tx, spec.servers, spec.tools, wildcard=False)
+
+    async def users(self, session: AsyncSession, row: VirtualServerRow) -> list[str]:
+        return await policy_users(session, row, "virtualServers")
 
     async def assign(
         self, tx: Tx, row: VirtualServerRow, spec: Any, previous: dict[str, Any] | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Literal
@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from giru.access.apikeys import generate_key
 from giru.errors import ConfigError
 from giru.manifests.config import default_environments
-from giru.store import catalog, keys, resources, usage
+from giru.store import audit, catalog, keys, resources, usage
 from giru.store.apply import apply_documents
+from giru.store.audit import AuditEntry, AuditOrder, AuditQuery
 from giru.store.changes import change_page
 from giru.store.database import Database, Tx, utcnow
 from giru.store.kinds import find_row
@@ -365,6 +366,58 @@ class Store:
         zone = usage.zone(tz)
         async with self.database.read() as session:
             return await usage.quota_counts(session, self._tenant, now, zone)
+
+    # audit
+
+    async def insert_audit(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Append chained audit records (`giru.audit.ChainedRecord`) in one transaction; the
+        number inserted. `ConflictError` (code `audit_conflict`, nothing inserted) when an
+        event id or a (node, seq) is stored already."""
+        # Not `_write`: like usage, audit rows take no revision lock and leave it alone.
+        async with self.database.read() as session:
+            inserted = await audit.insert_records(session, self._tenant, records, utcnow())
+            await session.commit()
+        return inserted
+
+    async def audit_known(self, event_ids: Sequence[str]) -> set[str]:
+        """The event ids among `event_ids` that are stored already."""
+        async with self.database.read() as session:
+            return await audit.known(session, event_ids)
+
+    async def audit_head(self, node: str) -> tuple[int, str] | None:
+        """(seq, hash) of the newest audit record of `node`; None when it has none."""
+        async with self.database.read() as session:
+            return await audit.head(session, node)
+
+    async def list_audit(
+        self,
+        filters: AuditQuery | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        order: AuditOrder = "newest",
+    ) -> Page[AuditEntry]:
+        """Audit records matching `filters` by time, newest (or oldest) first."""
+        async with self.database.read() as session:
+            return await audit.page(
+                session,
+                self._tenant,
+                filters or AuditQuery(),
+                order=order,
+                limit=limit,
+                cursor=cursor,
+            )
+
+    async def count_audit(self, node: str | None = None) -> int:
+        async with self.database.read() as session:
+            return await audit.count(session, node)
+
+    def audit_chain(
+        self, *, node: str | None = None, chunk: int = 1000
+    ) -> AsyncIterator[AuditEntry]:
+        """Every audit record (of `node`) in (node, seq) order, `chunk` rows per query: what
+        verification and export read."""
+        return audit.chain(self.database, node=node, chunk=chunk)
 
     async def timezone(self) -> str:
         """The tenant's time zone (IANA name; `UTC` unless changed in the database)."""

@@ -21,6 +21,7 @@ from giru.manifests.documents import EnvironmentSpec, SubscriptionSpec
 from giru.store.database import Tx
 from giru.store.kinds import KindAdapter, find_row
 from giru.store.models import ClientRow, EnvironmentRow, MCPServerRow, SubscriptionRow
+from giru.store.policies import policy_users
 from giru.store.specs import Problem, dump, ordered, timestamp_text
 
 __all__ = ["TRANSITIONS", "EnvironmentAdapter", "SubscriptionAdapter", "expire", "transition"]
@@ -164,7 +165,8 @@ class EnvironmentAdapter(KindAdapter[EnvironmentRow]):
             .where(SubscriptionRow.environment_id == row.id)
             .order_by(SubscriptionRow.name)
         )
-        return [f"Subscription/{name}" for name in names]
+        found = [f"Subscription/{name}" for name in names]
+        return found + await policy_users(session, row, "environments")
 
 
 def transition(tx: Tx, row: SubscriptionRow, action: Action) -> None:

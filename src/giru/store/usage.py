@@ -37,7 +37,9 @@ __all__ = [
 
 ERROR_OUTCOMES: Final = frozenset({"error", "upstream_error", "tool_error"})
 """Outcomes counted as `errors`."""
-REJECTED_OUTCOMES: Final = frozenset({"rate_limited", "quota_exceeded"})
+REJECTED_OUTCOMES: Final = frozenset(
+    {"rate_limited", "quota_exceeded", "policy_denied", "policy_unavailable"}
+)
 """Outcomes of calls the limits refused: counted as `rejected`, never against a quota."""
 GroupBy = Literal["client", "subscription", "server", "tool", "day"]
 GROUP_BY: Final[tuple[GroupBy, ...]] = ("client", "subscription", "server", "tool", "day")

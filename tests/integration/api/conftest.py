@@ -1,7 +1,8 @@
 """The REST API over a real store (SQLite in a temp dir, and PostgreSQL), called through ASGI.
 
 `ApiRuntime` is the one in-process fake: a recorder of `notify()` calls that syncs catalogs from
-a table of tools instead of a live upstream and returns client views set by the test.
+a table of tools instead of a live upstream and returns client views set by the test; its policy
+engine denies arguments holding `card` (the real OPA engine is tested with the gateway).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from giru.api import ClientTool, build_api
-from giru.errors import UpstreamUnavailableError
+from giru.errors import PolicyUnavailableError, UpstreamUnavailableError
 from giru.store import Store, SyncResult
 
 PEPPER = b"api-tests-pepper-0123456789abcdef"
@@ -35,6 +36,8 @@ class FakeRuntime:
         self.tools: dict[str, list[dict[str, Any]]] = {}
         self.views: dict[str, list[ClientTool]] = {}
         self.unreachable: set[str] = set()
+        self.policy_active = True
+        self.evaluated: list[dict[str, Any]] = []
 
     async def sync(self, server: str) -> SyncResult:
         if server in self.unreachable:
@@ -46,6 +49,39 @@ class FakeRuntime:
 
     def notify(self) -> None:
         self.notified += 1
+
+    async def evaluate_policy(self, input: dict[str, Any]) -> dict[str, Any]:
+        if not self.policy_active:
+            raise PolicyUnavailableError("no policy engine is attached")
+        self.evaluated.append(input)
+        mcp = input.get("mcp")
+        arguments = mcp.get("arguments") if isinstance(mcp, dict) else None
+        deny = (
+            [{"pack": "pci_dss", "control": "PCI DSS Req 3.4", "message": "PAN in 'card'"}]
+            if isinstance(arguments, dict) and "card" in arguments
+            else []
+        )
+        return {
+            "allow": not deny,
+            "deny": deny,
+            "redact": [],
+            "audit": {"controls": ["PCI DSS Req 10.2"]},
+            "alerts": [],
+            "revision": "rev-1",
+        }
+
+    def policy_status(self) -> dict[str, Any]:
+        return {
+            "active": self.policy_active,
+            "revision": "rev-1" if self.policy_active else None,
+            "packs": ["core", "pci_dss"] if self.policy_active else [],
+            "opa": "embedded",
+            "url": None,
+            "lastError": None,
+        }
+
+    def policy_bundle(self) -> tuple[bytes, str]:
+        return b"", "rev-1"
 
 
 def server_doc(name: str, **spec: Any) -> dict[str, Any]:

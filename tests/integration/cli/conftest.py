@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from giru.api import build_api
-from giru.api.context import ClientTool
+from giru.api.context import ClientTool, NoPolicyEngine
 from giru.store import Store, SyncResult
 
 PEPPER = b"cli-test-pepper-0123456789abcdef"
@@ -34,8 +34,9 @@ FAKE_TOOLS = [
 
 
 @dataclass
-class FakeRuntime:
-    """The gateway's side of the API without a gateway: sync records two fixed tools."""
+class FakeRuntime(NoPolicyEngine):
+    """The gateway's side of the API without a gateway: sync records two fixed tools; policy
+    decisions deny arguments holding `card` (`NoPolicyEngine` for the rest)."""
 
     store: Store
     notified: int = 0
@@ -48,6 +49,19 @@ class FakeRuntime:
 
     def notify(self) -> None:
         self.notified += 1
+
+    async def evaluate_policy(self, input: dict[str, Any]) -> dict[str, Any]:
+        arguments = (input.get("mcp") or {}).get("arguments") or {}
+        if "broken" in arguments:
+            return await super().evaluate_policy(input)
+        deny = [
+            {"pack": "pci_dss", "control": "PCI DSS Req 3.4", "message": "PAN in 'card'"}
+            for key in arguments
+            if key == "card"
+        ]
+        redact = [{"target": "result", "kind": "pan", "action": "mask"}]
+        audit = {"controls": ["PCI DSS Req 10.2"]}
+        return {"allow": not deny, "deny": deny, "redact": redact, "audit": audit, "alerts": []}
 
 
 @dataclass

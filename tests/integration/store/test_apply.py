@@ -139,3 +139,30 @@ async def test_a_conflict_inside_an_apply_rolls_it_back(store: Store) -> None:
     assert (exc.value.code, exc.value.data["document"]) == ("approval_required", 1)
     with pytest.raises(NotFoundError):
         await store.get("MCPServer", "jira")
+
+
+async def test_a_policy_is_applied_after_what_it_selects_and_pruned_before_it(
+    store: Store,
+) -> None:
+    policy = {"packs": ["core", "pci_dss"], "selector": {"servers": ["payments"]}}
+    docs: list[Doc] = [
+        ("Policy", "pci", policy),
+        ("MCPServer", "payments", http_server()),
+    ]
+    results = await store.apply(docs, actor=ACTOR, managed_by=FILE)
+    assert actions(results) == [
+        ("Policy", "pci", "created"),
+        ("MCPServer", "payments", "created"),
+    ]
+    assert (await store.get("Policy", "pci")).spec["selector"]["servers"] == ["payments"]
+    changed: list[Doc] = [("Policy", "pci", {**policy, "packs": ["core"]}), docs[1]]
+    assert [r.action for r in await store.apply(changed, actor=ACTOR, managed_by=FILE)] == [
+        "configured",
+        "unchanged",
+    ]
+    assert actions(await store.apply([], actor=ACTOR, managed_by=FILE, prune=True)) == [
+        ("Policy", "pci", "deleted"),
+        ("MCPServer", "payments", "deleted"),
+    ]
+    changes = await store.list_changes(kind="Policy", name="pci")
+    assert [c.action for c in changes.items] == ["delete", "update", "create"]

@@ -20,6 +20,15 @@ CASES: list[tuple[Kind, dict[str, Any], dict[str, Any]]] = [
     ("Client", {"servers": ["github"]}, {"servers": ["*"], "tools": ["jira__search"]}),
     ("Subscription", subscription(), subscription(quotaPerDay=10, environment="dev")),
     ("Environment", {"displayName": "QA"}, {"displayName": "QA", "allowAutoApproval": True}),
+    (
+        "Policy",
+        {"packs": ["core"]},
+        {
+            "packs": ["core", "pci_dss"],
+            "selector": {"servers": ["github"], "environments": ["prod"]},
+            "data": {"pci_dss": {"mask_results": False}},
+        },
+    ),
 ]
 
 
@@ -162,6 +171,22 @@ async def test_a_duplicate_name_already_exists(store: Store) -> None:
             {"servers": ["*", "nope"], "tools": ["nope__x"]},
             ["spec.servers[1]", "spec.tools[0]"],
         ),
+        (
+            "Policy",
+            {
+                "packs": ["core"],
+                "selector": {
+                    "servers": ["github", "nope"],
+                    "virtualServers": ["vs"],
+                    "environments": ["prod", "qa"],
+                },
+            },
+            [
+                "spec.selector.servers[1]",
+                "spec.selector.virtualServers[0]",
+                "spec.selector.environments[1]",
+            ],
+        ),
     ],
 )
 async def test_dangling_references_are_validation_errors(
@@ -186,6 +211,10 @@ async def test_dangling_references_are_validation_errors(
         ("Subscription", "sub", subscription(scopeType="selective"), ["spec.scopeTools"]),
         ("Environment", "qa", {"maxRateLimitRps": "many"}, ["spec.maxRateLimitRps"]),
         ("Client", "ci", "not a mapping", ["spec"]),
+        ("Client", "ci", {"claims": {"mfa": "yes", "Bad-Key": 1}}, ["spec.claims.Bad-Key"]),
+        ("Client", "ci", {"claims": {"mfa": "yes"}}, ["spec.claims.mfa"]),
+        ("Policy", "p", {"packs": []}, ["spec.packs"]),
+        ("Policy", "p", {"packs": ["core"], "data": {"hipaa": {}}}, ["spec.data.hipaa"]),
     ],
 )
 async def test_invalid_specs_name_each_bad_field(
@@ -201,15 +230,23 @@ async def test_objects_in_use_cannot_be_deleted(store: Store) -> None:
     await seed(store)
     await store.create("Subscription", "sub", subscription(environment="dev"), actor=ACTOR)
     await store.create("VirtualServer", "vs", {"tools": ["github__search"]}, actor=ACTOR)
+    selector = {"servers": ["github"], "virtualServers": ["vs"], "environments": ["dev"]}
+    await store.create("Policy", "pci", {"packs": ["core"], "selector": selector}, actor=ACTOR)
     in_use: list[tuple[Kind, str, list[str]]] = [
-        ("MCPServer", "github", ["Client/ci", "Subscription/sub", "VirtualServer/vs"]),
+        (
+            "MCPServer",
+            "github",
+            ["Client/ci", "Policy/pci", "Subscription/sub", "VirtualServer/vs"],
+        ),
         ("Client", "ci", ["Subscription/sub"]),
-        ("Environment", "dev", ["Subscription/sub"]),
+        ("Environment", "dev", ["Subscription/sub", "Policy/pci"]),
+        ("VirtualServer", "vs", ["Policy/pci"]),
     ]
     for kind, name, users in in_use:
         with pytest.raises(ConflictError) as exc:
             await store.delete(kind, name, actor=ACTOR)
         assert (exc.value.code, exc.value.data["usedBy"]) == ("in_use", users)
+    await store.delete("Policy", "pci", actor=ACTOR)
     await store.delete("Subscription", "sub", actor=ACTOR)
     await store.delete("VirtualServer", "vs", actor=ACTOR)
     await store.delete("Client", "ci", actor=ACTOR)
@@ -237,6 +274,7 @@ async def test_documents_export_every_object_in_dependency_order(store: Store) -
     await seed(store)
     await store.create("Subscription", "sub", subscription(), actor=ACTOR)
     await store.create("VirtualServer", "vs", {"servers": ["jira"]}, actor=ACTOR)
+    await store.create("Policy", "pci", {"packs": ["pci_dss"]}, actor=ACTOR)
     revision, objects, _ = await store.documents()
     assert revision == await store.revision()
     assert [(kind, name) for kind, name, _ in objects] == [
@@ -248,6 +286,7 @@ async def test_documents_export_every_object_in_dependency_order(store: Store) -
         ("VirtualServer", "vs"),
         ("Client", "ci"),
         ("Subscription", "sub"),
+        ("Policy", "pci"),
     ]
     for kind, name, spec in objects:
         assert spec == (await store.get(kind, name)).spec

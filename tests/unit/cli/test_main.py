@@ -22,9 +22,8 @@ def test_validate_counts_what_a_valid_directory_declares() -> None:
     environ = {"HOME": "/home/giru", "GITHUB_TOKEN": "t", "GIRU_ADMIN_KEY": "k"}
     result = CliRunner(env=environ).invoke(app, ["validate", str(REPO / "examples/manifests")])
     assert result.exit_code == 0, result.output
-    assert (
-        result.output.strip()
-        == "ok: 4 servers, 3 virtual servers, 3 clients, 2 subscriptions, 4 environments"
+    assert result.output.strip() == (
+        "ok: 4 servers, 3 virtual servers, 3 clients, 2 subscriptions, 4 environments, 0 policies"
     )
 
 

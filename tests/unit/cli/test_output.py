@@ -152,6 +152,8 @@ def test_age_is_kubectl_style(timestamp: str | None, expected: str) -> None:
         ("virtualservers", "VirtualServer"),
         ("env", "Environment"),
         ("environments", "Environment"),
+        ("policies", "Policy"),
+        ("pol", "Policy"),
     ],
 )
 def test_kinds_accept_plural_and_short_aliases(alias: str, kind: str) -> None:
@@ -171,5 +173,28 @@ def test_every_kind_has_an_api_path_and_a_name_column() -> None:
         "clients",
         "subscriptions",
         "environments",
+        "policies",
     }
     assert all(info.columns[0][0] == "NAME" for info in KINDS)
+
+
+@pytest.mark.parametrize(
+    ("selector", "shown"),
+    [
+        ({}, "*"),
+        ({"servers": [], "environments": []}, "*"),
+        ({"servers": ["payments", "billing"]}, "servers=payments,billing"),
+        (
+            {"servers": ["payments"], "virtualServers": [], "environments": ["prod"]},
+            "servers=payments;environments=prod",
+        ),
+    ],
+)
+def test_a_policy_row_shows_its_packs_and_selector(selector: dict[str, Any], shown: str) -> None:
+    columns = dict(BY_KIND["Policy"].columns)
+    policy = {
+        "metadata": {"name": "pci"},
+        "spec": {"packs": ["core", "pci_dss"], "selector": selector},
+    }
+    assert columns["PACKS"](policy) == "core,pci_dss"
+    assert columns["SELECTOR"](policy) == shown

@@ -154,7 +154,7 @@ def test_invalid_server_is_reported_with_field_and_reason(
         (
             HEADER + "kind: Gateway\nmetadata: {name: g}\n",
             "Gateway/g: kind: unknown kind 'Gateway';"
-            " expected one of Client, Environment, MCPServer, Subscription, VirtualServer",
+            " expected one of Client, Environment, MCPServer, Policy, Subscription, VirtualServer",
         ),
         (HEADER + "metadata: {name: g}\n", "?/g: kind: required"),
         (

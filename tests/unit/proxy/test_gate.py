@@ -10,17 +10,27 @@ import pytest
 from giru.access import ClientDirectory
 from giru.access.apikeys import sha256_hash
 from giru.access.clients import ClientPrincipal
+from giru.audit import AuditRecord, AuditSpoolFullError
 from giru.limits import LocalLimiter
 from giru.manifests.config import ClientConfig, Config, ServerConfig, SubscriptionConfig
 from giru.manifests.documents import SubscriptionSpec
 from giru.mcp.jsonrpc import JsonRpcError, parse_message
 from giru.metering import SpoolFullError, UsageRecord
-from giru.proxy.gate import INGRESS, QUOTA_EXCEEDED, RATE_LIMITED, CallGate, retry_after
+from giru.proxy.gate import (
+    INGRESS,
+    QUOTA_EXCEEDED,
+    RATE_LIMITED,
+    CallGate,
+    Ingress,
+    Subject,
+    retry_after,
+)
 
 CALL = parse_message(
     b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"kit__echo"}}'
 )
 OK = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "hi"}]}}
+SUBJECT = Subject("tools/call", "kit", "echo", {}, None, "2025-06-18")
 
 
 class Usage:
@@ -75,8 +85,8 @@ def gate(usage: Usage) -> CallGate:
 
 async def test_an_admitted_call_is_forwarded_then_recorded(gate: CallGate, usage: Usage) -> None:
     upstream = Upstream()
-    INGRESS.set(("0190-event", 99))
-    response = await gate.run(await alice(), CALL, ("kit", "echo"), upstream)
+    INGRESS.set(Ingress("0190-event", 99))
+    response = await gate.run(await alice(), CALL, SUBJECT, upstream)
     assert response == OK
     assert upstream.calls == 1
     [record] = usage.records
@@ -96,7 +106,7 @@ async def test_an_admitted_call_is_forwarded_then_recorded(gate: CallGate, usage
 
 async def test_a_rate_limited_call_never_reaches_the_upstream(gate: CallGate, usage: Usage) -> None:
     upstream, principal = Upstream(), await alice(rateLimitRps=1, burst=2)
-    answers = [await gate.run(principal, CALL, ("kit", "echo"), upstream) for _ in range(3)]
+    answers = [await gate.run(principal, CALL, SUBJECT, upstream) for _ in range(3)]
     assert upstream.calls == 2
     refused = answers[2]["error"]
     assert refused["code"] == RATE_LIMITED
@@ -109,7 +119,7 @@ async def test_a_rate_limited_call_never_reaches_the_upstream(gate: CallGate, us
 
 async def test_a_quota_refuses_the_call_after_the_last_one_allowed(gate: CallGate) -> None:
     upstream, principal = Upstream(), await alice(quotaPerDay=2)
-    answers = [await gate.run(principal, CALL, ("kit", "echo"), upstream) for _ in range(3)]
+    answers = [await gate.run(principal, CALL, SUBJECT, upstream) for _ in range(3)]
     assert upstream.calls == 2
     assert answers[2]["error"]["code"] == QUOTA_EXCEEDED
     assert answers[2]["error"]["data"]["period"] == "day"
@@ -122,7 +132,7 @@ async def test_a_full_spool_refuses_before_the_upstream_with_503(
     upstream = Upstream()
     usage.full = True
     with pytest.raises(JsonRpcError) as refused:
-        await gate.run(await alice(), CALL, ("kit", "echo"), upstream)
+        await gate.run(await alice(), CALL, SUBJECT, upstream)
     assert refused.value.http_status == 503
     assert refused.value.data == {"reason": "usage_spool_full"}
     assert upstream.calls == 0
@@ -133,13 +143,68 @@ async def test_an_unrecorded_call_is_not_answered_as_a_success(
 ) -> None:
     usage.broken = True
     with pytest.raises(JsonRpcError) as refused:
-        await gate.run(await alice(), CALL, ("kit", "echo"), Upstream())
+        await gate.run(await alice(), CALL, SUBJECT, Upstream())
     assert refused.value.http_status == 503
 
 
 async def test_anonymous_calls_are_recorded_without_admission(gate: CallGate, usage: Usage) -> None:
     INGRESS.set(None)
-    assert await gate.run(None, CALL, ("kit", "echo"), Upstream()) == OK
+    assert await gate.run(None, CALL, SUBJECT, Upstream()) == OK
     [record] = usage.records
     assert (record["client"], record["subscription"]) == ("anonymous", None)
     assert len(record["event_id"]) == 36
+
+
+class Audit:
+    """An in-memory audit sink that can be made full."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self.full = False
+
+    def check_capacity(self) -> None:
+        if self.full:
+            raise AuditSpoolFullError("audit spool is full")
+
+    async def record(self, record: AuditRecord) -> None:
+        if self.full:
+            raise AuditSpoolFullError("audit spool is full")
+        self.records.append(record)
+
+
+async def test_every_call_leaves_an_audit_record_keyed_like_its_usage_record(
+    usage: Usage,
+) -> None:
+    audit = Audit()
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    principal = await alice(rateLimitRps=1, burst=1)
+    INGRESS.set(Ingress("0190-a", 10, "10.0.0.7"))
+    await gate.run(principal, CALL, SUBJECT, Upstream())
+    INGRESS.set(Ingress("0190-b", 10, "10.0.0.7"))
+    await gate.run(principal, CALL, SUBJECT, Upstream())
+    allowed, limited = audit.records
+    assert (allowed["event_id"], allowed["outcome"], allowed["reasons"]) == (
+        "0190-a",
+        "allowed",
+        [],
+    )
+    assert (allowed["actor"], allowed["action"], allowed["target"]) == (
+        "alice",
+        "tools/call",
+        "echo",
+    )
+    assert allowed["source_ip"] == "10.0.0.7"
+    assert (limited["event_id"], limited["outcome"]) == ("0190-b", "rate_limited")
+    assert [r["event_id"] for r in usage.records] == ["0190-a", "0190-b"]
+
+
+async def test_a_full_audit_spool_refuses_before_the_upstream_with_503(usage: Usage) -> None:
+    audit, upstream = Audit(), Upstream()
+    audit.full = True
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    with pytest.raises(JsonRpcError) as refused:
+        await gate.run(await alice(), CALL, SUBJECT, upstream)
+    assert refused.value.http_status == 503
+    assert refused.value.data == {"reason": "audit_spool_full"}
+    assert upstream.calls == 0
+    assert usage.records == []

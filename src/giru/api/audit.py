@@ -1,0 +1,180 @@
+"""The audit log: `GET /api/v1/audit` (records, filtered and paged), `GET /api/v1/audit/verify`."""
+
+# No `from __future__ import annotations`: FastAPI reads these closures' annotations at runtime.
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from giru.api.auth import Principal
+from giru.api.context import ApiContext
+from giru.api.problems import problems
+from giru.api.resources import API
+from giru.api.schemas import NextCursor
+from giru.audit import verification_body, verify
+from giru.errors import ValidationError
+from giru.store import AuditEntry, AuditOrder, AuditQuery
+
+__all__ = ["AuditItem", "AuditList", "AuditVerification", "audit_item", "router"]
+
+_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
+_TARGET_PATTERN = r"^[^\x00-\x1f\x7f]{1,2048}$"
+_TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
+_TIME = "RFC 3339 (`2026-03-15T08:00:00Z`) or a date; without an offset: UTC"
+_Text = Annotated[str | None, Query(pattern=_TEXT_PATTERN, max_length=200)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+
+class AuditItem(_Out):
+    event_id: str = Field(description="the request id (UUIDv7); unique")
+    at: datetime = Field(description="when the request arrived (UTC)")
+    node: str = Field(description="the gateway worker that handled it; one chain per node")
+    seq: int = Field(description="position in the node's chain, from 1, without gaps")
+    actor: str = Field(description="client name, `anonymous` or `unauthenticated`")
+    action: str = Field(description="`tools/call`, `tools/list`, `prompts/get`, ...")
+    server: str | None
+    target: str | None = Field(description="tool, prompt name or resource URI")
+    outcome: str = Field(description="`allowed`, `policy_denied`, `policy_unavailable`, ...")
+    reasons: list[Any] = Field(description="deny reasons or the error, as clients saw them")
+    policy_revision: str | None
+    source_ip: str | None
+    details: dict[str, Any]
+    prev_hash: str = Field(description="the previous record's hash (64 zeros for seq 1)")
+    hash: str = Field(description="sha256(prevHash + canonical JSON of the record), hex")
+
+
+class AuditList(_Out):
+    items: list[AuditItem]
+    next_cursor: NextCursor
+
+
+class ChainHead(_Out):
+    node: str
+    seq: int = Field(description="the newest record's seq (the number of records)")
+    hash: str = Field(description="the newest record's hash: note it to detect truncation later")
+
+
+class ChainProblem(_Out):
+    node: str
+    seq: int
+    event_id: str
+    kind: str = Field(description="`altered`, `broken_link` or `gap`")
+    message: str
+
+
+class AuditVerification(_Out):
+    ok: bool = Field(description="every chain is intact")
+    records: int
+    nodes: int
+    heads: list[ChainHead]
+    problems: list[ChainProblem] = Field(description="the first bad record of each bad chain")
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    api = APIRouter(prefix=API)
+    viewer = ctx.auth.require("viewer")
+
+    @api.get(
+        "/audit",
+        response_model=AuditList,
+        operation_id="listAudit",
+        summary="Audit records (one per MCP request decision), newest first, with filters",
+        tags=["Audit"],
+        responses=problems(401, 403, 422, 503),
+    )
+    async def list_audit(
+        principal: Annotated[Principal, Depends(viewer)],
+        actor: Annotated[
+            str | None,
+            Query(pattern=_TEXT_PATTERN, max_length=200, description="the client (actor)"),
+        ] = None,
+        outcome: _Text = None,
+        action: _Text = None,
+        server: _Text = None,
+        target: Annotated[str | None, Query(pattern=_TARGET_PATTERN, max_length=2048)] = None,
+        node: _Text = None,
+        since: Annotated[
+            str | None,
+            Query(pattern=_TIME_PATTERN, max_length=40, description=f"inclusive; {_TIME}"),
+        ] = None,
+        until: Annotated[
+            str | None,
+            Query(pattern=_TIME_PATTERN, max_length=40, description=f"exclusive; {_TIME}"),
+        ] = None,
+        order: Annotated[
+            AuditOrder, Query(description="`oldest`: chronological (exports)")
+        ] = "newest",
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    ) -> dict[str, Any]:
+        start, end = _instant(since, "since"), _instant(until, "until")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError(
+                "`since` must be before `until`",
+                data={"errors": [{"field": "query.until", "reason": "must be after `since`"}]},
+            )
+        query = AuditQuery(actor, outcome, action, server, target, node, start, end)
+        page = await ctx.store.list_audit(query, cursor=cursor, limit=limit, order=order)
+        return {"items": [audit_item(e) for e in page.items], "nextCursor": page.next_cursor}
+
+    @api.get(
+        "/audit/verify",
+        response_model=AuditVerification,
+        operation_id="verifyAudit",
+        summary="Check every node's hash chain; name the first bad record of each",
+        tags=["Audit"],
+        responses=problems(401, 403, 422, 503),
+    )
+    async def verify_audit(
+        principal: Annotated[Principal, Depends(viewer)], node: _Text = None
+    ) -> dict[str, Any]:
+        result = await verify(ctx.store.audit_chain(node=node))
+        return verification_body(result)
+
+    return api
+
+
+def audit_item(entry: AuditEntry) -> dict[str, Any]:
+    """A stored record as the API shows it (and `giru audit export` writes it)."""
+    return {
+        "eventId": entry.event_id,
+        "at": entry.at,
+        "node": entry.node,
+        "seq": entry.seq,
+        "actor": entry.actor,
+        "action": entry.action,
+        "server": entry.server,
+        "target": entry.target,
+        "outcome": entry.outcome,
+        "reasons": entry.reasons,
+        "policyRevision": entry.policy_revision,
+        "sourceIp": entry.source_ip,
+        "details": entry.details,
+        "prevHash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def _instant(text: str | None, field: str) -> datetime | None:
+    """The aware UTC datetime `text` names (without an offset: UTC)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError(
+            f"`{field}` is not a time: {exc}",
+            data={"errors": [{"field": f"query.{field}", "reason": f"not a time ({exc})"}]},
+        ) from exc

@@ -1,0 +1,527 @@
+"""The policy decision point: one OPA query per governed MCP request, fail-closed.
+
+`PolicyEngine` owns the OPA connection (a managed child in embedded mode, an external URL in
+production), the bundle OPA pulls from Giru (`bundle`), and what a decision needs from the
+configuration (tool tags and sensitivity, client claims, subscriptions, pack bindings). It turns
+a call into the typed input document of docs/policies/input.md and OPA's answer into a
+`Decision`; when OPA cannot answer, the decision is a denial with `unavailable` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import structlog
+
+from giru.errors import ConfigError, PolicyUnavailableError
+from giru.manifests.config import ClientConfig, Config
+from giru.manifests.documents import PolicyDocument, SubscriptionSpec
+from giru.policy.bindings import BindingTable, PolicyRule
+from giru.policy.bundle import Bundle, PolicySources, build_bundle, read_sources
+from giru.policy.opa import OpaChild, OpaClient
+
+__all__ = ["OPA_INSTALL_HINT", "Call", "Decision", "PolicyEngine", "find_opa"]
+
+_log = structlog.get_logger(__name__)
+OPA_INSTALL_HINT: Final = (
+    "set GIRU_POLICY__OPA_BINARY, run `make peers` (installs .tools/bin/opa), or put opa on PATH"
+)
+_WATCH_S: Final = 1.0
+_VISIBLE_CACHE: Final = 4096
+_VISIBLE_TTL_S: Final = 60.0
+"""Time-dependent rules (access hours) change what a list shows within this long."""
+_DECISION: Final = "giru/decision/result"
+_VISIBLE: Final = "giru/decision/visible"
+_CLAIM_FIELDS: Final = {
+    "user_id": "user_id",
+    "role": "user_role",
+    "mfa": "mfa_verified",
+    "network_zone": "network_zone",
+    "purpose_of_use": "purpose_of_use",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allow: bool
+    deny: tuple[Mapping[str, Any], ...] = ()
+    redact: tuple[Mapping[str, Any], ...] = ()
+    audit: Mapping[str, Any] = field(default_factory=dict)
+    alerts: tuple[Mapping[str, Any], ...] = ()
+    revision: str | None = None
+    unavailable: str | None = None
+    """Why OPA gave no answer (the call is denied), else None."""
+
+    @property
+    def reasons(self) -> list[str]:
+        if self.unavailable is not None:
+            return [self.unavailable]
+        return [str(reason.get("message", "")) for reason in self.deny]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What is being asked, by whom, over which request (the facts of one input document)."""
+
+    method: str
+    server: str
+    target: str
+    arguments: Mapping[str, Any]
+    client: str
+    subscription: str | None
+    virtual_server: str | None
+    request_id: str
+    source_ip: str | None
+    tls: bool
+    time_ns: int
+    protocol_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A `kind: Policy` as the binding table reads it."""
+
+    name: str
+    packs: tuple[str, ...]
+    servers: tuple[str, ...]
+    virtual_servers: tuple[str, ...]
+    environments: tuple[str, ...]
+    data: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What decisions need from one configuration, precomputed."""
+
+    table: BindingTable
+    tools: dict[tuple[str, str], dict[str, Any]]
+    server_tags: dict[str, tuple[str, ...]]
+    contexts: dict[str, dict[str, Any]]
+    subscriptions: dict[str, tuple[dict[str, Any], str | None]]
+
+
+def find_opa(configured: Path | None = None) -> Path:
+    """The opa executable: the setting, else `.tools/bin/opa` of this checkout (what `make peers`
+    installs), else `opa` on PATH; `ConfigError` saying how to get one when there is none."""
+    if configured is not None:
+        if not (configured.is_file() and os.access(configured, os.X_OK)):
+            raise ConfigError(f"policy.opa_binary {configured}: not an executable file")
+        return configured
+    local = Path(__file__).resolve().parents[3] / ".tools" / "bin" / "opa"
+    if local.is_file() and os.access(local, os.X_OK):
+        return local
+    found = shutil.which("opa")
+    if found is None:
+        raise ConfigError(f"opa not found: {OPA_INSTALL_HINT}")
+    return Path(found)
+
+
+class PolicyEngine:
+    def __init__(
+        self,
+        directories: Sequence[Path],
+        *,
+        opa_url: str | None,
+        opa_binary: Path | None,
+        bundle_url: str,
+        timeout_s: float,
+        workdir: Path | None = None,
+    ) -> None:
+        self.directories = tuple(directories)
+        self.external = opa_url is not None
+        self._missing = ""
+        try:
+            self._binary: Path | None = find_opa(opa_binary)
+        except ConfigError as exc:
+            self._binary, self._missing = None, exc.message
+        self._bundle_url = bundle_url
+        self._timeout_s = timeout_s
+        self._workdir = workdir
+        self._own_workdir = False
+        self._child: OpaChild | None = None
+        self.client: OpaClient | None = OpaClient(opa_url, timeout_s=timeout_s) if opa_url else None
+        self.bundle_token: str | None = None
+        self.sources = PolicySources({}, frozenset(), {})
+        self.bundle: Bundle | None = None
+        self.active_revision: str | None = None
+        self.last_error: str | None = None
+        self._facts = _facts(Config(), self.sources)
+        self._config = Config()
+        self._signature: tuple[tuple[str, int, int], ...] = ()
+        self._visible: dict[
+            tuple[str, tuple[tuple[str, str, str], ...], str], tuple[float, frozenset[str]]
+        ] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.changed = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, config: Config) -> None:
+        """Load the policy directories, build the first bundle, start or reach OPA."""
+        self._config = config
+        await self._load_sources(initial=True)
+        if self.client is None:
+            if self._binary is None:
+                self.last_error = f"{self._missing}; every call is denied"
+                _log.error("policy_engine_unavailable", reason=self.last_error)
+            else:
+                if self._workdir is None:
+                    self._workdir = Path(tempfile.mkdtemp(prefix="giru-opa-"))
+                    self._own_workdir = True
+                self._child = OpaChild(self._binary, self._workdir, self._bundle_url)
+                self.bundle_token = self._child.token
+                await self._child.start()
+                self.client = OpaClient(self._child.url, timeout_s=self._timeout_s)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._watch()), loop.create_task(self._monitor())]
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._child is not None:
+            await self._child.aclose()
+        if self.client is not None:
+            self.client.close()
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    @property
+    def ready(self) -> bool:
+        """OPA has activated a bundle of ours (it can decide)."""
+        return self.active_revision is not None
+
+    @property
+    def opa_pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def policy_status(self) -> dict[str, Any]:
+        return {
+            "active": self.ready,
+            "revision": self.active_revision,
+            "servedRevision": self.bundle.revision if self.bundle else None,
+            "packs": sorted(self.sources.packs),
+            "opa": "external" if self.external else "embedded",
+            "url": self.client.url if self.client else None,
+            "pid": self.opa_pid,
+            "restarts": self._child.restarts if self._child else 0,
+            "lastError": self.last_error,
+        }
+
+    def reload(self, config: Config) -> None:
+        """A new configuration: new bindings and facts, a new bundle if anything changed."""
+        self._config = config
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._facts = _facts(self._config, self.sources)
+        bundle = build_bundle(self.sources, self._facts.table.bindings)
+        if self.bundle is None or bundle.revision != self.bundle.revision:
+            self.bundle = bundle
+            self._visible.clear()
+            self.changed.set()
+            self.changed = asyncio.Event()
+            _log.info("policy_bundle_built", revision=bundle.revision)
+
+    async def _load_sources(self, *, initial: bool = False) -> None:
+        signature = _signature(self.directories)
+        if signature == self._signature and not initial:
+            return
+        self._signature = signature
+        try:
+            sources = read_sources(self.directories)
+            problem = await self._compile_check(sources)
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            self.last_error = f"policy bundle rejected, the previous one stays active: {problem}"
+            _log.error("policy_bundle_rejected", error=problem)
+            if not initial:
+                return
+            sources = PolicySources({}, frozenset(), {})
+        else:
+            self.last_error = None
+        self.sources = sources
+        self._rebuild()
+
+    async def _compile_check(self, sources: PolicySources) -> str | None:
+        """`opa check` over the modules (when the binary is here): None when they compile."""
+        if self._binary is None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="giru-policy-check-") as tmp:
+            for name, text in sources.modules.items():
+                path = Path(tmp) / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            process = await asyncio.create_subprocess_exec(
+                str(self._binary),
+                "check",
+                tmp,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await process.communicate()
+            if process.returncode == 0:
+                return None
+            return output.decode("utf-8", "replace").replace(tmp + "/", "").strip()[:2000]
+
+    async def _watch(self) -> None:
+        """Hot reload: the policy directories are re-read when a file changes."""
+        while True:
+            await asyncio.sleep(_WATCH_S)
+            try:
+                await self._load_sources()
+            except Exception:  # noqa: BLE001 - a bad edit must not stop the watcher
+                _log.exception("policy_reload_failed")
+
+    async def _monitor(self) -> None:
+        """Which revision OPA has active (readiness), once a second."""
+        while True:
+            revision: str | None = None
+            if self.client is not None:
+                try:
+                    status, body = await self.client.request("GET", "/v1/data/giru/revision")
+                    document = orjson.loads(body) if status == 200 else {}
+                    found = document.get("result") if isinstance(document, dict) else None
+                    revision = found if isinstance(found, str) else None
+                except PolicyUnavailableError:
+                    revision = None
+            if revision != self.active_revision:
+                _log.info("policy_revision_active", revision=revision)
+                self._visible.clear()
+            self.active_revision = revision
+            await asyncio.sleep(_WATCH_S if revision is not None else 0.2)
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def input_for(self, call: Call) -> dict[str, Any]:
+        """The decision input document for `call` (docs/policies/input.md)."""
+        facts = self._facts
+        subscription, environment = (
+            facts.subscriptions.get(call.subscription, (None, None))
+            if call.subscription
+            else (None, None)
+        )
+        arguments_bytes = len(orjson.dumps(call.arguments)) if call.arguments else 0
+        return {
+            "mcp": {
+                "method": call.method,
+                "server": call.server,
+                "virtual_server": call.virtual_server,
+                "tool": self._tool(call.server, call.target),
+                "arguments": call.arguments,
+                "arguments_bytes": arguments_bytes,
+            },
+            "context": self._context(call.client, environment),
+            "request": {
+                "id": call.request_id,
+                "tls": call.tls,
+                "loopback": _loopback(call.source_ip),
+                "source_ip": call.source_ip,
+                "time_ns": call.time_ns,
+                "protocol_version": call.protocol_version,
+            },
+            "subscription": subscription,
+            "binding": facts.table.key(call.server, call.virtual_server, environment),
+        }
+
+    async def decide(self, call: Call) -> Decision:
+        """OPA's decision for `call`; a denial with `unavailable` set when there is none."""
+        document = self.input_for(call)
+        missing = self._missing_packs(document["binding"])
+        if missing:
+            return Decision(False, unavailable=missing, revision=self.active_revision)
+        if self.client is None:
+            return Decision(False, unavailable=self.last_error or "no policy engine")
+        try:
+            result = await self.client.query(_DECISION, document)
+        except PolicyUnavailableError as exc:
+            return Decision(False, unavailable=exc.message, revision=self.active_revision)
+        return _decision(result)
+
+    def policy_bundle(self) -> tuple[bytes, str]:
+        """The bundle served to OPA (tar.gz) and its revision."""
+        if self.bundle is None:
+            raise PolicyUnavailableError("no policy bundle has been built")
+        return self.bundle.archive, self.bundle.revision
+
+    async def evaluate_policy(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The raw decision for a given input document (`giru policy eval`)."""
+        if self.client is None:
+            raise PolicyUnavailableError(self.last_error or "no policy engine")
+        result = await self.client.query(_DECISION, document)
+        if not isinstance(result, dict):
+            raise PolicyUnavailableError("the decision is not an object")
+        return result
+
+    async def visible(
+        self,
+        client: str,
+        subscriptions: Mapping[str, str | None],
+        routes: Sequence[tuple[str, str, str]],
+        virtual_server: str | None,
+        request: Mapping[str, Any],
+    ) -> frozenset[str]:
+        """Which of `routes` ((listed name, server, tool)) policy lets `client` see at all.
+
+        Cached per client and route set for a minute, or until the bundle or the active
+        revision changes.
+        """
+        cache_key = (client, tuple(routes), virtual_server or "")
+        found = self._visible.get(cache_key)
+        now = time.monotonic()
+        if found is not None and found[0] > now:
+            return found[1]
+        if self.client is None:
+            raise PolicyUnavailableError(self.last_error or "no policy engine")
+        facts = self._facts
+        tools = []
+        for name, server, tool in routes:
+            subscription = subscriptions.get(name)
+            _, environment = facts.subscriptions.get(subscription or "", (None, None))
+            binding = facts.table.key(server, virtual_server, environment)
+            if self._missing_packs(binding):
+                continue
+            tools.append(
+                {
+                    "key": name,
+                    "server": server,
+                    "virtual_server": virtual_server,
+                    "tool": self._tool(server, tool),
+                    "binding": binding,
+                }
+            )
+        document = {
+            "context": self._context(client, None),
+            "request": dict(request),
+            "subscription": None,
+            "tools": tools,
+        }
+        timeout = max(self._timeout_s * 10, 2.5)  # one query for the whole list, not per call
+        result = await self.client.query(_VISIBLE, document, timeout_s=timeout) if tools else []
+        visible = frozenset(str(key) for key in result) if isinstance(result, list) else frozenset()
+        if len(self._visible) >= _VISIBLE_CACHE:
+            self._visible.pop(next(iter(self._visible)))
+        self._visible[cache_key] = (now + _VISIBLE_TTL_S, visible)
+        return visible
+
+    def _missing_packs(self, binding: str) -> str | None:
+        missing = [p for p in self._facts.table.packs(binding) if p not in self.sources.packs]
+        if not missing:
+            return None
+        return f"policy pack(s) {', '.join(missing)} are not installed"
+
+    def _tool(self, server: str, tool: str) -> dict[str, Any]:
+        found = self._facts.tools.get((server, tool))
+        if found is not None:
+            return found
+        tags = list(self._facts.server_tags.get(server, ()))
+        return {"name": tool, "tags": tags, "sensitivity": "low"}
+
+    def _context(self, client: str, environment: str | None) -> dict[str, Any]:
+        base = self._facts.contexts.get(client)
+        if base is None:
+            anonymous = client in ("anonymous", "")
+            base = {"client": client, "tenant": "default", "user_authenticated": not anonymous}
+            base["claims"] = {}
+        return {**base, "environment": environment}
+
+
+def _facts(config: Config, sources: PolicySources) -> _Facts:
+    rules = [_rule(name, policy) for name, policy in config.policies.items()]
+    routes = [(server, None, None) for server in config.servers]  # the rest are bound on first use
+    table = BindingTable.compile(rules, sources.defaults, routes)
+    tools: dict[tuple[str, str], dict[str, Any]] = {}
+    server_tags = {name: tuple(server.tags) for name, server in config.servers.items()}
+    for name, server in config.servers.items():
+        for tool, meta in server.tools.items():
+            tags = list(dict.fromkeys([*server.tags, *meta.tags]))
+            tools[(name, tool)] = {
+                "name": tool,
+                "tags": tags,
+                "sensitivity": meta.sensitivity or "low",
+            }
+    contexts = {name: _client_context(name, client) for name, client in config.clients.items()}
+    subscriptions = {
+        name: (_subscription(name, sub.spec), sub.spec.environment)
+        for name, sub in config.subscriptions.items()
+    }
+    return _Facts(table, tools, server_tags, contexts, subscriptions)
+
+
+def _rule(name: str, policy: PolicyDocument) -> PolicyRule:
+    spec = policy.spec
+    selector = spec.selector
+    return _Rule(
+        name=name,
+        packs=tuple(spec.packs),
+        servers=tuple(selector.servers),
+        virtual_servers=tuple(selector.virtual_servers),
+        environments=tuple(selector.environments),
+        data={pack: dict(values) for pack, values in spec.data.items()},
+    )
+
+
+def _client_context(name: str, client: ClientConfig) -> dict[str, Any]:
+    claims = client.claims
+    context: dict[str, Any] = {"client": name, "tenant": "default", "user_authenticated": True}
+    for claim, key in _CLAIM_FIELDS.items():
+        if claim in claims:
+            context[key] = claims[claim]
+    context["claims"] = dict(claims)
+    return context
+
+
+def _subscription(name: str, spec: SubscriptionSpec) -> dict[str, Any]:
+    return {
+        "name": name,
+        "scope": spec.scope_type,
+        "tools": list(spec.scope_tools),
+        "constraints": dict(spec.constraints),
+        "starts_at": spec.starts_at.isoformat() if spec.starts_at else None,
+        "expires_at": spec.expires_at.isoformat() if spec.expires_at else None,
+    }
+
+
+def _decision(result: Any) -> Decision:
+    if not isinstance(result, dict):
+        return Decision(False, unavailable="the decision is not an object")
+    deny = tuple(r for r in result.get("deny") or () if isinstance(r, dict))
+    audit = result.get("audit")
+    return Decision(
+        allow=result.get("allow") is True and not deny,
+        deny=deny,
+        redact=tuple(r for r in result.get("redact") or () if isinstance(r, dict)),
+        audit=audit if isinstance(audit, dict) else {},
+        alerts=tuple(a for a in result.get("alerts") or () if isinstance(a, dict)),
+        revision=result.get("revision") if isinstance(result.get("revision"), str) else None,
+    )
+
+
+def _signature(directories: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    entries: list[tuple[str, int, int]] = []
+    for directory in directories:
+        if not directory.is_dir():
+            entries.append((str(directory), -1, -1))
+            continue
+        for path in sorted(directory.rglob("*")):
+            if path.suffix in (".rego", ".json") and path.is_file():
+                stat = path.stat()
+                entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(entries)
+
+
+def _loopback(address: str | None) -> bool:
+    return address is not None and (address.startswith("127.") or address == "::1")

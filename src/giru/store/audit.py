@@ -1,0 +1,284 @@
+"""Audit queries: append chained records, a node's head, listings with filters, the chain in order.
+
+The table is append-only (see migration 0004_audit): nothing here updates or deletes. Records
+arrive already chained (`giru.audit.chain.link`); an insert that meets a stored event id or
+(node, seq) changes nothing and raises `ConflictError` (code `audit_conflict`), so the single
+writer of a node reloads its head and links again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from giru.errors import ConflictError
+from giru.store.database import Database
+from giru.store.models import AuditRow, new_id
+from giru.store.records import Page
+from giru.store.resources import check_limit
+from giru.store.specs import bad_cursor, decode_cursor, encode_cursor
+
+__all__ = [
+    "AuditEntry",
+    "AuditOrder",
+    "AuditQuery",
+    "chain",
+    "count",
+    "head",
+    "insert_records",
+    "known",
+    "page",
+]
+
+AuditOrder = Literal["newest", "oldest"]
+COLUMNS: Final = (
+    "event_id",
+    "at",
+    "node",
+    "seq",
+    "actor",
+    "action",
+    "server",
+    "target",
+    "outcome",
+    "reasons",
+    "policy_revision",
+    "source_ip",
+    "details",
+    "prev_hash",
+    "hash",
+)
+_CHUNK: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One stored audit record (the fields of `giru.audit.ChainedRecord`) and when it was
+    stored (`stored_at`, not hashed)."""
+
+    event_id: str
+    at: datetime
+    node: str
+    seq: int
+    actor: str
+    action: str
+    server: str | None
+    target: str | None
+    outcome: str
+    reasons: list[Any]
+    policy_revision: str | None
+    source_ip: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+    stored_at: datetime
+
+    def fields(self) -> dict[str, Any]:
+        """The record as a dict of its chained fields (what its hash covers, and the links)."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters, all optional and combined with AND (`since` inclusive, `until` exclusive)."""
+
+    actor: str | None = None
+    outcome: str | None = None
+    action: str | None = None
+    server: str | None = None
+    target: str | None = None
+    node: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def insert_records(
+    session: AsyncSession, tenant_id: str, records: Sequence[Mapping[str, Any]], now: datetime
+) -> int:
+    """Insert chained records in the session's transaction (committed by the caller); the
+    number inserted. `ConflictError` (rolled back) when one is stored already."""
+    if not records:
+        return 0
+    stamps = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
+    rows = [{"id": new_id(), **stamps, **{c: r[c] for c in COLUMNS}} for r in records]
+    table: Table = AuditRow.__table__  # type: ignore[assignment]  # a mapped class's Table
+    try:
+        await session.execute(insert(table), rows)
+    except IntegrityError as exc:
+        await session.rollback()
+        first = records[0]
+        raise ConflictError(
+            f"audit records of node {first['node']!r} from seq {first['seq']} conflict with "
+            "stored ones (an event id or a sequence number is taken)",
+            code="audit_conflict",
+        ) from exc
+    return len(rows)
+
+
+async def known(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    """The event ids among `event_ids` that are stored."""
+    found: set[str] = set()
+    for start in range(0, len(event_ids), _CHUNK):
+        chunk = list(event_ids[start : start + _CHUNK])
+        rows = await session.scalars(select(AuditRow.event_id).where(AuditRow.event_id.in_(chunk)))
+        found.update(rows)
+    return found
+
+
+async def head(session: AsyncSession, node: str) -> tuple[int, str] | None:
+    """(seq, hash) of the node's newest record; None when it has none."""
+    row = (
+        await session.execute(
+            select(AuditRow.seq, AuditRow.hash)
+            .where(AuditRow.node == node)
+            .order_by(AuditRow.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (int(row.seq), str(row.hash))
+
+
+async def count(session: AsyncSession, node: str | None = None) -> int:
+    """Records stored (of `node`)."""
+    statement = select(func.count()).select_from(AuditRow)
+    if node is not None:
+        statement = statement.where(AuditRow.node == node)
+    return int(await session.scalar(statement) or 0)
+
+
+async def page(
+    session: AsyncSession,
+    tenant_id: str,
+    query: AuditQuery,
+    *,
+    order: AuditOrder = "newest",
+    limit: int,
+    cursor: str | None,
+) -> Page[AuditEntry]:
+    """The tenant's records matching `query` by (at, node, seq), newest or oldest first, after
+    `cursor`."""
+    check_limit(limit)
+    where = [AuditRow.tenant_id == tenant_id, *_filters(query)]
+    newest = order == "newest"
+    if cursor is not None:
+        where.append(_after(_position(cursor), newest=newest))
+    keys = (AuditRow.at, AuditRow.node, AuditRow.seq)
+    statement = (
+        select(AuditRow)
+        .where(*where)
+        .order_by(*(key.desc() if newest else key.asc() for key in keys))
+        .limit(limit + 1)
+    )
+    rows = list(await session.scalars(statement))
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if more else None
+    next_cursor = None if last is None else _cursor(last)
+    return Page([_entry(row) for row in rows], next_cursor)
+
+
+async def chain(
+    database: Database, *, node: str | None = None, chunk: int = _CHUNK
+) -> AsyncIterator[AuditEntry]:
+    """Every record (of `node`) in (node, seq) order, read `chunk` at a time, each chunk in a
+    short transaction of its own (keyset paging: records appended meanwhile are included)."""
+    after: tuple[str, int] | None = None
+    while True:
+        statement = select(AuditRow)
+        if node is not None:
+            statement = statement.where(AuditRow.node == node)
+        if after is not None:
+            statement = statement.where(
+                or_(
+                    AuditRow.node > after[0],
+                    and_(AuditRow.node == after[0], AuditRow.seq > after[1]),
+                )
+            )
+        statement = statement.order_by(AuditRow.node, AuditRow.seq).limit(chunk)
+        async with database.read() as session:
+            rows = list(await session.scalars(statement))
+        for row in rows:
+            yield _entry(row)
+        if len(rows) < chunk:
+            return
+        after = (rows[-1].node, rows[-1].seq)
+
+
+def _filters(query: AuditQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    for column, value in (
+        (AuditRow.actor, query.actor),
+        (AuditRow.outcome, query.outcome),
+        (AuditRow.action, query.action),
+        (AuditRow.server, query.server),
+        (AuditRow.target, query.target),
+        (AuditRow.node, query.node),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if query.since is not None:
+        where.append(AuditRow.at >= query.since)
+    if query.until is not None:
+        where.append(AuditRow.at < query.until)
+    return where
+
+
+def _after(position: tuple[datetime, str, int], *, newest: bool) -> ColumnElement[bool]:
+    at, node, seq = position
+    if newest:
+        return or_(
+            AuditRow.at < at,
+            and_(
+                AuditRow.at == at,
+                or_(AuditRow.node < node, and_(AuditRow.node == node, AuditRow.seq < seq)),
+            ),
+        )
+    return or_(
+        AuditRow.at > at,
+        and_(
+            AuditRow.at == at,
+            or_(AuditRow.node > node, and_(AuditRow.node == node, AuditRow.seq > seq)),
+        ),
+    )
+
+
+def _cursor(row: AuditRow) -> str:
+    return encode_cursor([row.at.isoformat(), row.node, str(row.seq)])
+
+
+def _position(cursor: str) -> tuple[datetime, str, int]:
+    at, node, seq = decode_cursor(cursor, 3)
+    try:
+        moment = datetime.fromisoformat(at)
+        number = int(seq)
+    except ValueError as exc:
+        raise bad_cursor() from exc
+    if moment.tzinfo is None:
+        raise bad_cursor()
+    return moment, node, number
+
+
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        event_id=row.event_id,
+        at=row.at,
+        node=row.node,
+        seq=row.seq,
+        actor=row.actor,
+        action=row.action,
+        server=row.server,
+        target=row.target,
+        outcome=row.outcome,
+        reasons=row.reasons,
+        policy_revision=row.policy_revision,
+        source_ip=row.source_ip,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        stored_at=row.created_at,
+    )
