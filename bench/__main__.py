@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--no-contextforge] [--profile] [--out DIR]`: run the scenarios of
-issue 2 against the direct upstream, Giru and ContextForge in one run; write
-`<out>/<date>-<scenario>.json` per scenario and `<out>/latest.md`."""
+issue 2 against the direct upstream, Giru and ContextForge in one run, and the OPA decision
+micro-bench of issue 4 (`bench.policy`); write `<out>/<date>-<scenario>.json` per scenario and
+`<out>/latest.md`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import policy
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -32,6 +34,7 @@ FULL = Durations(
     concurrency=(1, 16, 64),
     list_concurrency=(1, 16),
     sessions=1000,
+    decisions=5000,
 )
 QUICK = Durations(
     warmup_s=1,
@@ -41,8 +44,10 @@ QUICK = Durations(
     concurrency=(1, 16, 64),
     list_concurrency=(16,),
     sessions=200,
+    decisions=1000,
 )
-SCENARIOS = ("tools-call", "tools-call-rate", "tools-list", "idle-sessions")
+SCENARIOS = ("tools-call", "tools-call-rate", "tools-list", "idle-sessions", policy.SCENARIO)
+FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO}
 
 
 def say(line: str) -> None:
@@ -83,7 +88,14 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "contextforge": "1 uvicorn worker, SQLite, CACHE_TYPE=memory, JWT bearer (admin), "
         "USE_STATEFUL_SESSIONS=true, plugins/UI/admin API/observability off",
         "added latency": "gateway minus direct, same concurrency, same run",
-        "CPU µs/call": "Δ(utime+stime) of the gateway process tree from /proc/<pid>/stat ÷ calls",
+        "CPU µs/call": "Δ(utime+stime) of the gateway process tree from /proc/<pid>/stat ÷ calls "
+        "(giru's managed OPA child included; its share is reported as `of which OPA`)",
+        "policy": "giru decides every tools/call with its managed OPA child (shipped packs, no "
+        "kind: Policy: core only); giru-nopolicy is the same gateway with "
+        "GIRU_POLICY__ENABLED=false (tools/call scenarios only), so giru minus giru-nopolicy is "
+        "the cost of the decision",
+        "policy decision": f"bench.policy: {d.decisions} decisions per point, real OPA on a unix "
+        "socket and on TCP (details in its JSON `setup`)",
     }
 
 
@@ -144,26 +156,38 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         machine["giru"] += f", package from {args.giru_src}"
     say(f"machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['ram_gib']} GiB")
     say(f"giru: {machine['giru']}")
+    wanted = set(args.scenario or SCENARIOS)
+    results: dict[str, dict[str, Any]] = {}
+    setups: dict[str, dict[str, Any]] = {}
+    if policy.SCENARIO in wanted:  # no fleet needed: its own OPA processes, before the fleet
+        say("scenario 4: OPA policy decision latency (bench.policy)")
+        if args.giru_ref or args.giru_src:
+            notes.append("policy-decision measures the work tree's giru.policy, not --giru-*")
+        decision = policy.run(d.decisions, say)
+        setups[policy.SCENARIO] = decision.pop("setup", {})
+        results[policy.SCENARIO] = decision
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src)
         setup = _setup_text(d, spec, args.quick)
-        with running_fleet(spec, Path(tmp), say) as fleet:
-            notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
-            results = _scenarios(args, d, fleet, outdir, date)
+        if wanted & FLEET_SCENARIOS or args.profile:
+            with running_fleet(spec, Path(tmp), say) as fleet:
+                notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
+                results.update(_scenarios(args, d, fleet, outdir, date))
     for scenario, result in results.items():
         document = {
             "scenario": scenario,
             "date": date,
             "machine": machine,
-            "setup": setup,
+            "setup": setups.get(scenario, setup),
             **result,
             "notes": notes,
         }
         path = write_json(outdir, date, scenario, document)
         say(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
     latest = outdir / "latest.md"
-    latest.write_text(markdown(date, machine, setup, results, notes))
+    decision_setup = {f"decision {k}": v for k, v in setups.get(policy.SCENARIO, {}).items()}
+    latest.write_text(markdown(date, machine, {**setup, **decision_setup}, results, notes))
     say(f"wrote {latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest}")
 
 

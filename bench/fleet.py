@@ -23,9 +23,18 @@ from pathlib import Path
 import httpx
 
 from bench.client import Endpoint
-from bench.procs import Proc, free_port, start, wait_http
+from bench.procs import Proc, free_port, start, tree, wait_http
 
-__all__ = ["CF_PYTHON", "REPO", "Fleet", "FleetSpec", "Target", "running_fleet"]
+__all__ = [
+    "CF_PYTHON",
+    "NOPOLICY",
+    "REPO",
+    "Fleet",
+    "FleetSpec",
+    "Target",
+    "opa_pid",
+    "running_fleet",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 GIRU = REPO / ".venv" / "bin" / "giru"
@@ -34,6 +43,7 @@ CF_PYTHON = CF_DIR / "bin" / "python"
 _PIN = os.environ.get("BENCH_PIN", "1") != "0"  # BENCH_PIN=0: let the scheduler place everything
 GATEWAY_CPUS = {1} if _PIN else {0, 1}
 LOAD_CPUS = {0} if _PIN else {0, 1}
+NOPOLICY = "giru-nopolicy"  # a second giru with GIRU_POLICY__ENABLED=false (tools/call only)
 _GIRU_KEY = "bench-key-0123456789abcdef"
 _GOVERNED_KEY = "bench-governed-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
@@ -139,10 +149,14 @@ def _start_upstreams(spec: FleetSpec, workdir: Path) -> tuple[list[Proc], list[i
     return procs, ports
 
 
-def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
-    config = workdir / "giru-config"
+def _start_giru(
+    spec: FleetSpec, urls: dict[str, str], workdir: Path, *, name: str = "giru", policy: bool = True
+) -> Target:
+    """`giru run` over the generated manifests; `policy=False` turns OPA off
+    (GIRU_POLICY__ENABLED=false): the same gateway without a decision per call."""
+    config = workdir / f"{name}-config"
     config.mkdir()
-    docs = [_server_manifest(name, url) for name, url in urls.items()]
+    docs = [_server_manifest(entry, url) for entry, url in urls.items()]
     (config / "servers.yaml").write_text("---\n".join(docs))
     (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
     if spec.giru_src is None:  # snapshots from before subscriptions cannot read the kind
@@ -151,23 +165,36 @@ def _start_giru(spec: FleetSpec, urls: dict[str, str], workdir: Path) -> Target:
     env = {
         "GIRU_BENCH_KEY": _GIRU_KEY,
         "GIRU_HTTP__PAGE_SIZE": "1000",
-        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
+        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'{name}.db'}",
         "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
     }
     env.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
+    if not policy:
+        env["GIRU_POLICY__ENABLED"] = "false"
     argv = [str(GIRU)]
     if spec.giru_src is not None:  # the snapshot's package shadows the editable install
         env["PYTHONPATH"] = str(spec.giru_src)
         argv = [sys.executable, "-c", "from giru.cli.main import app; app()"]
     argv += ["run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    proc = start("giru", argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
-    wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    proc = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
+    wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)  # policy active, too
     servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]
     broken = {k: v for k, v in servers.items() if v != "ok"}
     if broken:
-        raise RuntimeError(f"giru: upstreams not ready: {broken}")
-    endpoint = Endpoint("giru", f"http://127.0.0.1:{port}/mcp", _GIRU_KEY, "s00__echo")
+        raise RuntimeError(f"{name}: upstreams not ready: {broken}")
+    endpoint = Endpoint(name, f"http://127.0.0.1:{port}/mcp", _GIRU_KEY, "s00__echo")
     return Target(endpoint, proc, "gateway")
+
+
+def opa_pid(gateway_pid: int) -> int | None:
+    """The gateway's managed OPA child (a descendant whose command is `opa`), if any."""
+    for pid in tree(gateway_pid)[1:]:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "opa":
+                return pid
+        except OSError:
+            continue
+    return None
 
 
 def _cf_env(workdir: Path, port: int) -> dict[str, str]:
@@ -263,7 +290,11 @@ def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterat
         if spec.giru_src is None:
             governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
             fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway")
-        say(f"fleet: giru up (pid {giru.proc.pid})")
+        say(f"fleet: giru up (pid {giru.proc.pid}, OPA child {opa_pid(giru.proc.pid)})")
+        bare = _start_giru(spec, urls, workdir, name=NOPOLICY, policy=False)
+        started.append(bare.proc)
+        fleet.targets[NOPOLICY] = bare
+        say(f"fleet: {NOPOLICY} up (pid {bare.proc.pid}, GIRU_POLICY__ENABLED=false)")
         if spec.contextforge:
             _add_contextforge(fleet, urls, workdir, started, say)
         yield fleet

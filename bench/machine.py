@@ -44,6 +44,12 @@ def _git_rev(ref: str | None) -> str:
     return f"work tree at {rev}{' + uncommitted changes in src/' if dirty else ''}"
 
 
+def _opa_version() -> str:
+    local = REPO / ".tools" / "bin" / "opa"
+    binary = str(local) if local.exists() else "opa"
+    return _run([binary, "version"]).removeprefix("Version: ") or "unavailable"
+
+
 def describe(contextforge_python: Path | None, giru_ref: str | None = None) -> dict[str, Any]:
     cf_version = "not installed"
     if contextforge_python is not None and contextforge_python.exists():
@@ -64,6 +70,7 @@ def describe(contextforge_python: Path | None, giru_ref: str | None = None) -> d
         "giru": f"{importlib.metadata.version('giru')} ({_git_rev(giru_ref)})",
         "contextforge": cf_version,
         "wrk": _run(["wrk", "--version"]).split(" [")[0],
+        "opa": _opa_version(),
         "aiohttp": importlib.metadata.version("aiohttp"),
         "uvloop": importlib.metadata.version("uvloop"),
     }

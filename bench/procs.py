@@ -21,6 +21,7 @@ __all__ = [
     "pinned",
     "rss_kb",
     "start",
+    "tree",
     "wait_http",
 ]
 
@@ -120,7 +121,7 @@ def wait_http(proc: Proc, url: str, timeout: float = 60.0, ok: Sequence[int] = (
     raise RuntimeError(f"{proc.name} not ready after {timeout}s:\n{proc.tail()}")
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     """`pid` and its descendants (uvicorn / gunicorn style workers count as the gateway)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -143,7 +144,7 @@ def _tree(pid: int) -> list[int]:
 def cpu_seconds(pid: int) -> float:
     """utime + stime of `pid` and its live descendants, in seconds (from /proc/<pid>/stat)."""
     ticks = 0
-    for member in _tree(pid):
+    for member in tree(pid):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -155,7 +156,7 @@ def cpu_seconds(pid: int) -> float:
 def rss_kb(pid: int) -> int:
     """Resident set size of `pid` and its descendants, in KiB (VmRSS)."""
     total = 0
-    for member in _tree(pid):
+    for member in tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
         except OSError:

@@ -32,11 +32,34 @@ def _machine(machine: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _policy_cost(points: list[dict[str, Any]]) -> list[str]:
+    """giru minus giru-nopolicy (GIRU_POLICY__ENABLED=false): the OPA decision per call."""
+    rows = [p for p in points if "policy_added_p50_us" in p]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Added by the OPA decision (giru minus giru-nopolicy; gateway CPU is the process tree, "
+        "OPA's managed child included):",
+        "",
+        "| conc. | added p50 ms | added p99 ms | added gateway CPU µs/call "
+        "| of which OPA µs/call |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for p in rows:
+        lines.append(
+            f"| {p.get('concurrency', '-')} | {_ms(p['policy_added_p50_us'])} "
+            f"| {_ms(p['policy_added_p99_us'])} | {_num(p.get('policy_added_cpu_us_per_call'))} "
+            f"| {_num(p.get('opa_cpu_us_per_call'))} |"
+        )
+    return lines
+
+
 def _tools_call(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | conc. | req/s | x direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| gateway CPU µs/call | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gateway CPU µs/call | of which OPA | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         ratio = p.get("throughput_vs_direct")
@@ -45,27 +68,28 @@ def _tools_call(points: list[dict[str, Any]]) -> list[str]:
             f"| {f'{ratio:.3f}' if ratio is not None else '-'} "
             f"| {_ms(p['p50_us'])} | {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} "
             f"| {_ms(p.get('added_p99_us'))} | {_num(p.get('gateway_cpu_us_per_call'))} "
-            f"| {p['errors']} |"
+            f"| {_num(p.get('opa_cpu_us_per_call'))} | {p['errors']} |"
         )
-    return lines
+    return lines + _policy_cost(points)
 
 
 def _rate(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | mode | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| gateway CPU µs/call | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| gateway CPU µs/call | of which OPA | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         if "skipped" in p:
-            lines.append(f"| {p['target']} | skipped: {p['skipped']} | | | | | | | |")
+            lines.append(f"| {p['target']} | skipped: {p['skipped']} | | | | | | | | |")
             continue
         lines.append(
             f"| {p['target']} | {p['mode']} | {_num(p['rps'])} | {_ms(p['p50_us'])} "
             f"| {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} | {_ms(p.get('added_p99_us'))} "
-            f"| {_num(p.get('gateway_cpu_us_per_call'))} | {p['errors']} |"
+            f"| {_num(p.get('gateway_cpu_us_per_call'))} | {_num(p.get('opa_cpu_us_per_call'))} "
+            f"| {p['errors']} |"
         )
-    return lines
+    return lines + _policy_cost(points)
 
 
 def _tools_list(points: list[dict[str, Any]]) -> list[str]:
@@ -97,6 +121,25 @@ def _sessions(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _policy(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| OPA on | input | bytes | conc. | decisions/s | p50 µs | p90 µs | p99 µs | max µs "
+        "| Giru CPU µs/decision | OPA CPU µs/decision | > 250 ms | outcomes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in points:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p.get("outcomes", {}).items()))
+        lines.append(
+            f"| {p['transport']} | {p['input']} | {_num(p.get('input_bytes'))} "
+            f"| {p['concurrency']} | {_num(p['decisions_per_s'])} | {_num(p['p50_us'], 1)} "
+            f"| {_num(p['p90_us'], 1)} | {_num(p['p99_us'], 1)} | {_num(p['max_us'], 1)} "
+            f"| {_num(p['giru_cpu_us_per_decision'], 1)} "
+            f"| {_num(p['opa_cpu_us_per_decision'], 1)} | {_num(p.get('over_250ms'))} "
+            f"| {outcomes} |"
+        )
+    return lines
+
+
 def _profile(profile: dict[str, Any], top: int = 20) -> list[str]:
     lines = [
         "## Giru profile under c=16 tools/call (py-spy, self time)",
@@ -115,6 +158,7 @@ _TABLES = {
     "tools-call-rate": ("1b. tools/call at about 1000 req/s", _rate),
     "tools-list": ("2. tools/list over all upstream entries (wrk)", _tools_list),
     "idle-sessions": ("3. RSS per idle legacy session", _sessions),
+    "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
 }
 
 

@@ -22,8 +22,8 @@ from bench.client import (
     rate_run,
     stats,
 )
-from bench.fleet import LOAD_CPUS, Fleet, Target
-from bench.procs import cpu_seconds, rss_kb
+from bench.fleet import LOAD_CPUS, NOPOLICY, Fleet, Target, opa_pid
+from bench.procs import cpu_seconds, rss_kb, tree
 from bench.wrk import run_wrk
 
 __all__ = ["Durations", "alone", "idle_sessions", "tools_call", "tools_call_rate", "tools_list"]
@@ -40,6 +40,7 @@ class Durations:
     concurrency: tuple[int, ...]
     list_concurrency: tuple[int, ...]
     sessions: int
+    decisions: int = 5000  # per point of the policy-decision scenario (bench.policy)
 
 
 @contextlib.contextmanager
@@ -51,15 +52,25 @@ def alone(fleet: Fleet, target: Target) -> Iterator[None]:
         for t in fleet.targets.values()
         if t.kind == "gateway" and t.proc is not target.proc  # giru-limits shares giru's
     }.values()
-    for proc in others:
+    # Giru's managed OPA child runs in its own session: stop the whole tree, not just the group.
+    stopped = {proc.pid: tree(proc.pid) for proc in others}
+    for pid, members in stopped.items():
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGSTOP)
+            os.killpg(pid, signal.SIGSTOP)
+        _signal_all(members, signal.SIGSTOP)
     try:
         yield
     finally:
-        for proc in others:
+        for pid, members in stopped.items():
+            _signal_all(members, signal.SIGCONT)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGCONT)
+                os.killpg(pid, signal.SIGCONT)
+
+
+def _signal_all(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 def _session(endpoint: Endpoint) -> str | None:
@@ -96,10 +107,13 @@ def _measured_wrk(
 def _wrk_point(
     target: Target, fleet: Fleet, connections: int, seconds: float, common: dict[str, Any]
 ) -> dict[str, Any]:
-    gateway_cpu0 = cpu_seconds(target.proc.pid)
+    opa = opa_pid(target.proc.pid) if target.kind == "gateway" else None
+    opa_cpu0 = cpu_seconds(opa) if opa is not None else 0.0
+    gateway_cpu0 = cpu_seconds(target.proc.pid)  # the process tree: OPA's CPU is in it
     upstream_cpu0 = sum(cpu_seconds(p.pid) for p in fleet.upstreams)
     result = run_wrk(target.endpoint, connections=connections, seconds=seconds, **common)
     gateway_cpu = cpu_seconds(target.proc.pid) - gateway_cpu0
+    opa_cpu = cpu_seconds(opa) - opa_cpu0 if opa is not None else None
     upstream_cpu = sum(cpu_seconds(p.pid) for p in fleet.upstreams) - upstream_cpu0
     calls = max(result["requests"], 1)
     point = {
@@ -118,6 +132,8 @@ def _wrk_point(
     if target.kind == "gateway":
         point["gateway_cpu_us_per_call"] = round(gateway_cpu / calls * 1e6, 1)
         point["gateway_cpu_util"] = round(gateway_cpu / (result["duration_us"] / 1e6), 3)
+        if opa_cpu is not None:  # the managed OPA child's share of gateway_cpu_us_per_call
+            point["opa_cpu_us_per_call"] = round(opa_cpu / calls * 1e6, 1)
     return point
 
 
@@ -130,6 +146,22 @@ def _added(points: list[dict[str, Any]]) -> None:
             point["added_p50_us"] = round(point["p50_us"] - base["p50_us"], 1)
             point["added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
             point["throughput_vs_direct"] = round(point["rps"] / base["rps"], 4)
+    _policy_cost(points)
+
+
+def _policy_cost(points: list[dict[str, Any]]) -> None:
+    """On each giru point: what the OPA decision adds per call, giru minus giru-nopolicy at the
+    same concurrency (latency, and CPU of the process tree, OPA included)."""
+    bare = {p.get("concurrency"): p for p in points if p["target"] == NOPOLICY}
+    for point in points:
+        base = bare.get(point.get("concurrency"))
+        if point["target"] != "giru" or base is None or "p50_us" not in base:
+            continue
+        point["policy_added_p50_us"] = round(point["p50_us"] - base["p50_us"], 1)
+        point["policy_added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
+        cpu, bare_cpu = point.get("gateway_cpu_us_per_call"), base.get("gateway_cpu_us_per_call")
+        if cpu is not None and bare_cpu is not None:
+            point["policy_added_cpu_us_per_call"] = round(cpu - bare_cpu, 1)
 
 
 def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
@@ -156,10 +188,13 @@ def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
 
 
 def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
+    opa = opa_pid(target.proc.pid) if target.kind == "gateway" else None
     with alone(fleet, target):
         cpu0 = cpu_seconds(target.proc.pid)
+        opa0 = cpu_seconds(opa) if opa is not None else 0.0
         result = asyncio.run(rate_run(target.endpoint, d.rate_rps, d.rate_s))
         cpu = cpu_seconds(target.proc.pid) - cpu0
+        opa_cpu = cpu_seconds(opa) - opa0 if opa is not None else None
     point = {
         "mode": "open loop (asyncio client)",
         "target": target.name,
@@ -170,6 +205,8 @@ def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
     }
     if target.kind == "gateway":
         point["gateway_cpu_us_per_call"] = round(cpu / max(result.requests, 1) * 1e6, 1)
+        if opa_cpu is not None:
+            point["opa_cpu_us_per_call"] = round(opa_cpu / max(result.requests, 1) * 1e6, 1)
     return point
 
 
@@ -203,6 +240,7 @@ def tools_call_rate(
         if reference is not None and point is not reference and "p50_us" in point:
             point["added_p50_us"] = round(point["p50_us"] - reference["p50_us"], 1)
             point["added_p99_us"] = round(point["p99_us"] - reference["p99_us"], 1)
+    _policy_cost(points)
     return {"points": points}
 
 
@@ -230,7 +268,7 @@ def tools_list(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
     """Scenario 2: tools/list over every upstream entry (gateways) vs one upstream (direct)."""
     points = []
     for target in fleet.targets.values():
-        if target.name == "giru-limits":  # sees one server: a tools/call target only
+        if target.name in ("giru-limits", NOPOLICY):  # tools/call targets only
             continue
         with alone(fleet, target):
             tools, size = _count_tools(target.endpoint)
@@ -272,8 +310,8 @@ def idle_sessions(fleet: Fleet, count: int, say: Say) -> dict[str, Any]:
     every session is deleted afterwards."""
     points = []
     for target in fleet.targets.values():
-        if target.kind != "gateway" or target.name == "giru-limits":  # same process as giru
-            continue
+        if target.kind != "gateway" or target.name in ("giru-limits", NOPOLICY):
+            continue  # giru-limits is giru's process; giru-nopolicy is a tools/call target
         with alone(fleet, target):
             before, after, opened, elapsed = _grow_sessions(target, count)
         point = {
