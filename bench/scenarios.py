@@ -155,7 +155,8 @@ def _policy_cost(points: list[dict[str, Any]]) -> None:
     bare = {p.get("concurrency"): p for p in points if p["target"] == NOPOLICY}
     for point in points:
         base = bare.get(point.get("concurrency"))
-        if point["target"] != "giru" or base is None or "p50_us" not in base:
+        measured = "p50_us" in point and base is not None and "p50_us" in base
+        if point["target"] != "giru" or base is None or not measured:
             continue
         point["policy_added_p50_us"] = round(point["p50_us"] - base["p50_us"], 1)
         point["policy_added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
