@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from giru.errors import ConfigError, GiruError
-from giru.policy.bundle import shipped_policies
+from giru.policy.bundle import CHECKOUT, shipped_policies
 from giru.policy.engine import OPA_INSTALL_HINT, find_opa
 
 __all__ = [
@@ -30,8 +30,7 @@ __all__ = [
     "unformatted",
 ]
 
-REPO = Path(__file__).resolve().parents[3]
-"""The source checkout this package runs from (src/giru/cli/ → three levels up)."""
+REPO = CHECKOUT
 TIMEOUT_S = 300.0
 
 

@@ -20,15 +20,24 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ["Bundle", "PolicySources", "build_bundle", "read_sources", "shipped_policies"]
+__all__ = [
+    "CHECKOUT",
+    "Bundle",
+    "PolicySources",
+    "build_bundle",
+    "read_sources",
+    "shipped_policies",
+]
 
+CHECKOUT: Final = Path(__file__).resolve().parents[3]
+"""The source checkout this package runs from (shipped policies, `.tools/` of `make peers`)."""
 FRAMEWORK: Final = frozenset({"giru", "lib"})
 """Directories of the shipped tree that are not packs (the decision entry point, helpers)."""
 
 
 def shipped_policies() -> Path | None:
     """The policy packs shipped with Giru (`<checkout>/policies/`), when this is a checkout."""
-    path = Path(__file__).resolve().parents[3] / "policies"
+    path = CHECKOUT / "policies"
     return path if path.is_dir() else None
 
 

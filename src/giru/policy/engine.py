@@ -27,7 +27,7 @@ from giru.errors import ConfigError, PolicyUnavailableError
 from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule
-from giru.policy.bundle import Bundle, PolicySources, build_bundle, read_sources
+from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
 from giru.policy.opa import OpaChild, OpaClient
 
 __all__ = ["OPA_INSTALL_HINT", "Call", "Decision", "PolicyEngine", "find_opa"]
@@ -117,7 +117,7 @@ def find_opa(configured: Path | None = None) -> Path:
         if not (configured.is_file() and os.access(configured, os.X_OK)):
             raise ConfigError(f"policy.opa_binary {configured}: not an executable file")
         return configured
-    local = Path(__file__).resolve().parents[3] / ".tools" / "bin" / "opa"
+    local = CHECKOUT / ".tools" / "bin" / "opa"
     if local.is_file() and os.access(local, os.X_OK):
         return local
     found = shutil.which("opa")
@@ -325,14 +325,7 @@ class PolicyEngine:
                 "arguments_bytes": arguments_bytes,
             },
             "context": self._context(call.client, environment),
-            "request": {
-                "id": call.request_id,
-                "tls": call.tls,
-                "loopback": _loopback(call.source_ip),
-                "source_ip": call.source_ip,
-                "time_ns": call.time_ns,
-                "protocol_version": call.protocol_version,
-            },
+            "request": _request(call),
             "subscription": subscription,
             "binding": facts.table.key(call.server, call.virtual_server, environment),
         }
@@ -368,17 +361,17 @@ class PolicyEngine:
 
     async def visible(
         self,
-        client: str,
+        call: Call,
         subscriptions: Mapping[str, str | None],
         routes: Sequence[tuple[str, str, str]],
-        virtual_server: str | None,
-        request: Mapping[str, Any],
     ) -> frozenset[str]:
-        """Which of `routes` ((listed name, server, tool)) policy lets `client` see at all.
+        """Which of `routes` ((listed name, server, tool)) policy lets the caller of `call` (a
+        tools/list) see at all.
 
         Cached per client and route set for a minute, or until the bundle or the active
         revision changes.
         """
+        client, virtual_server = call.client, call.virtual_server
         cache_key = (client, tuple(routes), virtual_server or "")
         found = self._visible.get(cache_key)
         now = time.monotonic()
@@ -405,7 +398,7 @@ class PolicyEngine:
             )
         document = {
             "context": self._context(client, None),
-            "request": dict(request),
+            "request": _request(call),
             "subscription": None,
             "tools": tools,
         }
@@ -523,5 +516,13 @@ def _signature(directories: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
-def _loopback(address: str | None) -> bool:
-    return address is not None and (address.startswith("127.") or address == "::1")
+def _request(call: Call) -> dict[str, Any]:
+    address = call.source_ip
+    return {
+        "id": call.request_id,
+        "tls": call.tls,
+        "loopback": address is not None and (address.startswith("127.") or address == "::1"),
+        "source_ip": address,
+        "time_ns": call.time_ns,
+        "protocol_version": call.protocol_version,
+    }

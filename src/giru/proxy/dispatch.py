@@ -21,7 +21,14 @@ from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
 from giru.proxy.endpoints import Principal
-from giru.proxy.gate import INGRESS, POLICY_UNAVAILABLE, CallGate, Subject
+from giru.proxy.gate import (
+    POLICY_UNAVAILABLE,
+    SPOOL_REASONS,
+    CallGate,
+    Subject,
+    policy_call,
+    unavailable,
+)
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import MessageSink, UpstreamSession
@@ -37,9 +44,6 @@ _MAX_INPUT_ROUNDS: Final = 8
 # prefers the modern era (stateless upstream, server->client requests as input_required).
 _LEGACY_ONLY: Final = frozenset(
     {"resources/subscribe", "resources/unsubscribe", "logging/setLevel", "ping"}
-)
-_SPOOL_REASONS: Final = frozenset(
-    {"usage_spool_full", "usage_spool_unavailable", "audit_spool_full", "audit_spool_unavailable"}
 )
 _LISTS: Final = {
     "tools/list": ("tools", "tools"),
@@ -131,7 +135,7 @@ class Dispatcher:
         """Audit a request refused before the gate (unknown tool, invalid arguments, …); when
         the record cannot be made durable the answer is that failure instead."""
         gate = self.gate
-        if gate is None or gate.audit is None or (exc.data or {}).get("reason") in _SPOOL_REASONS:
+        if gate is None or gate.audit is None or (exc.data or {}).get("reason") in SPOOL_REASONS:
             return response
         params = message.params or {}
         target = params.get("name", params.get("uri"))
@@ -141,9 +145,7 @@ class Dispatcher:
                 actor, method, exc, target=target[:256] if isinstance(target, str) else None
             )
         except GiruError as failure:
-            text = f"Service unavailable: {failure.message}"
-            data = {"reason": failure.code}
-            return jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, text, data)
+            return unavailable(failure, message.id).to_response()
         return response
 
     async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:
@@ -177,18 +179,10 @@ class Dispatcher:
             name: principal.subscription_for(server, tool) if principal else None
             for name, server, tool in routes
         }
-        ingress = INGRESS.get()
-        request = {
-            "id": ingress.event_id if ingress else None,
-            "tls": ingress.tls if ingress else False,
-            "loopback": _loopback(ingress.source_ip if ingress else None),
-            "source_ip": ingress.source_ip if ingress else None,
-            "time_ns": ingress.time_ns if ingress else time.time_ns(),
-            "protocol_version": ctx.protocol_version,
-        }
+        listing = Subject("tools/list", "", "", {}, ctx.virtual_server, ctx.protocol_version)
         try:
             visible = await policy.visible(
-                client, subscriptions, routes, ctx.virtual_server, request
+                policy_call(listing, client, None), subscriptions, routes
             )
         except PolicyUnavailableError as exc:
             raise JsonRpcError(
@@ -404,10 +398,6 @@ def _resolve_tool(
         return route, view.tool_validators.get(name)
     alternate = view.tool_alternates.get((prefer, name))
     return alternate if alternate is not None else (None, None)
-
-
-def _loopback(address: str | None) -> bool:
-    return address is not None and (address.startswith("127.") or address == "::1")
 
 
 def _needs_input(response: dict[str, Any]) -> bool:

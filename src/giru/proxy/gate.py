@@ -34,12 +34,15 @@ __all__ = [
     "POLICY_UNAVAILABLE",
     "QUOTA_EXCEEDED",
     "RATE_LIMITED",
+    "SPOOL_REASONS",
     "AuditSink",
     "CallGate",
     "Ingress",
     "Subject",
     "UsageSink",
+    "policy_call",
     "retry_after",
+    "unavailable",
 ]
 
 RATE_LIMITED: Final = -31429
@@ -76,6 +79,10 @@ class Subject(NamedTuple):
     protocol_version: str
 
 
+SPOOL_REASONS: Final = frozenset(
+    {"usage_spool_full", "usage_spool_unavailable", "audit_spool_full", "audit_spool_unavailable"}
+)
+"""`data.reason` of a refusal because records cannot be made durable (HTTP 503)."""
 _UPSTREAM_REASONS: Final = frozenset(
     {"upstream_unavailable", "upstream_timeout", "upstream_protocol_error", "upstream_error"}
 )
@@ -142,15 +149,15 @@ class CallGate:
             if self.audit is not None:
                 self.audit.check_capacity()
         except GiruError as exc:  # back-pressure: refuse before any upstream side effect
-            raise _unavailable(exc, message) from exc
-        ingress = INGRESS.get() or Ingress(new_event_id(), 0, time_ns=time.time_ns())
+            raise unavailable(exc, message.id) from exc
+        ingress = current_ingress()
         at, started = datetime.now(UTC), time.perf_counter()
         name = caller.name if caller is not None else "anonymous"
         subscription = caller.subscription_for(subject.server, subject.target) if caller else None
         decision: Decision | None = None
         refusal: tuple[int, str, dict[str, Any]] | None = None
         if self.policy is not None:
-            decision = await self.policy.decide(_call(subject, name, subscription, ingress))
+            decision = await self.policy.decide(policy_call(subject, name, subscription))
             refusal = None if decision.allow else policy_refusal(decision)
         if refusal is None and metered:
             refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
@@ -172,7 +179,7 @@ class CallGate:
         try:
             await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
         except GiruError as exc:  # not durable: the answer must not claim a recorded call
-            raise _unavailable(exc, message) from exc
+            raise unavailable(exc, message.id) from exc
         return response
 
     async def audit_rejection(
@@ -192,7 +199,7 @@ class CallGate:
         """
         if self.audit is None:
             return
-        ingress = INGRESS.get() or Ingress(new_event_id(), 0, time_ns=time.time_ns())
+        ingress = current_ingress()
         status = error.http_status
         if status == 401:
             outcome = "unauthenticated"
@@ -318,7 +325,18 @@ class CallGate:
         return None if admission.allowed else refusal(admission)
 
 
-def _call(subject: Subject, client: str, subscription: str | None, ingress: Ingress) -> Call:
+def current_ingress() -> Ingress:
+    """The request being served (one is made up, and kept, outside an HTTP request)."""
+    ingress = INGRESS.get()
+    if ingress is None:
+        ingress = Ingress(new_event_id(), 0, time_ns=time.time_ns())
+        INGRESS.set(ingress)
+    return ingress
+
+
+def policy_call(subject: Subject, client: str, subscription: str | None) -> Call:
+    """The facts of one policy input document: `subject` over the request being served."""
+    ingress = current_ingress()
     return Call(
         method=subject.method,
         server=subject.server,
@@ -330,7 +348,7 @@ def _call(subject: Subject, client: str, subscription: str | None, ingress: Ingr
         request_id=ingress.event_id,
         source_ip=ingress.source_ip,
         tls=ingress.tls,
-        time_ns=ingress.time_ns or time.time_ns(),
+        time_ns=ingress.time_ns,
         protocol_version=subject.protocol_version,
     )
 
@@ -362,10 +380,11 @@ def _redacted(response: dict[str, Any], decision: Decision) -> dict[str, Any]:
     return {**response, "result": masked} if changed else response
 
 
-def _unavailable(exc: GiruError, message: Message) -> JsonRpcError:
+def unavailable(exc: GiruError, id: Any) -> JsonRpcError:
+    """The 503 answer for a request whose records cannot be made durable (a spool is full)."""
     data = {"reason": exc.code}
     text = f"Service unavailable: {exc.message}"
-    return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=message.id, data=data, http_status=503)
+    return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=id, data=data, http_status=503)
 
 
 def refusal(admission: Admission) -> tuple[int, str, dict[str, Any]]:

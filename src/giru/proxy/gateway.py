@@ -20,7 +20,7 @@ from giru.metering import new_event_id
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
-from giru.proxy.gate import INGRESS, Ingress
+from giru.proxy.gate import INGRESS, Ingress, unavailable
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
@@ -220,9 +220,7 @@ class Gateway:
         try:
             await gate.audit_rejection("unauthenticated", f"http {request.method}", exc)
         except GiruError as failure:
-            text = f"Service unavailable: {failure.message}"
-            data = {"reason": failure.code}
-            return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=exc.id, data=data, http_status=503)
+            return unavailable(failure, exc.id)
         return exc
 
     def _endpoint(self, path: str) -> tuple[Endpoint | None, str]:

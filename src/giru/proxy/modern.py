@@ -29,6 +29,7 @@ from giru.proxy.gate import (
     POLICY_UNAVAILABLE,
     QUOTA_EXCEEDED,
     RATE_LIMITED,
+    SPOOL_REASONS,
     retry_after,
 )
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
@@ -56,9 +57,6 @@ _CACHEABLE: Final = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
 )
 _LIST_TTL_MS: Final = 60_000
-_UNAVAILABLE: Final = frozenset(
-    {"usage_spool_full", "usage_spool_unavailable", "audit_spool_full", "audit_spool_unavailable"}
-)
 _STATUS_BY_CODE: Final = {
     METHOD_NOT_FOUND: 404,
     versions.HEADER_MISMATCH: 400,
@@ -316,6 +314,6 @@ def _status(response: dict[str, Any]) -> int:
     if not isinstance(error, dict):
         return 200
     code, data = error.get("code"), error.get("data")
-    if isinstance(data, dict) and data.get("reason") in _UNAVAILABLE:
+    if isinstance(data, dict) and data.get("reason") in SPOOL_REASONS:
         return 503  # a spool cannot take the call's record (back-pressure)
     return _STATUS_BY_CODE.get(code, 200) if isinstance(code, int) else 200
