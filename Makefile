@@ -5,7 +5,7 @@ VENV := .venv
 CONFIG ?= examples/quickstart/
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help setup peers services run test lint typecheck unit integration schemas bench clean
+.PHONY: help setup peers services run stack stack-down test lint typecheck unit integration schemas bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,12 @@ services: ## Install PostgreSQL 15 and Redis binaries (tests start their own ser
 
 run: setup peers ## Start Giru on $(LISTEN) with the quickstart config
 	GIRU_DEMO_KEY=$${GIRU_DEMO_KEY:-giru-demo-key} bash scripts/run.sh $(CONFIG) $(LISTEN)
+
+stack: setup peers services ## The production topology locally: PostgreSQL, Redis, OPA, control plane, 2 workers, Envoy
+	$(VENV)/bin/python scripts/stack.py up
+
+stack-down: ## Stop what `make stack` started
+	$(VENV)/bin/python scripts/stack.py down
 
 lint: setup ## ruff (lint + format check)
 	$(VENV)/bin/ruff check src tests bench

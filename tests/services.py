@@ -142,11 +142,11 @@ class PostgresServer:
         return f"{driver}://{self.user}@{LOOPBACK}:{self.port}/{database}"
 
     @classmethod
-    def create(cls, bindir: Path, root: Path) -> PostgresServer:
+    def create(cls, bindir: Path, root: Path, port: int | None = None) -> PostgresServer:
         """initdb into `root` (an empty dir); the server is not started."""
         os_user = _OsUser.for_postgres()
         os_user.chown(root)
-        server = cls(bindir, root, free_port(), os_user)
+        server = cls(bindir, root, port or free_port(), os_user)
         server._run(
             "initdb",
             *("-D", str(server.data_dir), "-U", server.user, "--auth=trust"),
@@ -167,6 +167,11 @@ class PostgresServer:
             conf.write("\n# tests/services.py\n")
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         return server
+
+    @classmethod
+    def existing(cls, bindir: Path, root: Path, port: int) -> PostgresServer:
+        """A cluster an earlier `create` left in `root` (not started)."""
+        return cls(bindir, root, port, _OsUser.for_postgres())
 
     @property
     def running(self) -> bool:

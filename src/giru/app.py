@@ -43,6 +43,8 @@ from giru.store import Kind, Store
 from giru.store.events import open_change_bus
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
+from giru.xds.authz import serve_authz
+from giru.xds.edge import EdgeControl
 
 __all__ = ["GiruApp", "build_endpoints", "serve"]
 
@@ -78,6 +80,7 @@ class GiruApp:
         self.api: ASGIApp | None = None
         self.controller: Controller | None = None
         self.policy: PolicyEngine | None = None
+        self.edge: EdgeControl | None = None
         self._pepper = b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,6 +153,17 @@ class GiruApp:
             gateway.dispatcher.gate = CallGate(
                 limiter, usage, node=_node(audit.spool.directory), policy=policy, audit=audit
             )
+            if self.settings.xds.listen is not None:
+                self.edge = await stack.enter_async_context(
+                    EdgeControl.serving(
+                        self.settings, config.virtual_servers, registry=metrics.registry
+                    )
+                )
+            authz_listen = self.settings.xds.authz_listen
+            if authz_listen is not None:
+                await stack.enter_async_context(
+                    serve_authz(lambda: self.gateway, metrics, authz_listen)
+                )
             async with asyncio.TaskGroup() as tasks:
                 background = [
                     tasks.create_task(_load_then_freeze(gateway)),
@@ -170,12 +184,14 @@ class GiruApp:
                 background.append(tasks.create_task(_reconcile_quotas(store, limiter, limits)))
                 gateway.on_catalog = runtime.record
                 background += self._health_and_sync(tasks, gateway, store)
+                if self.edge is not None:
+                    background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway
                 self.api = build_api(store, runtime=runtime, pepper=pepper)
                 try:
                     yield gateway
                 finally:
-                    self.gateway = self.api = self.controller = self.policy = None
+                    self.gateway = self.api = self.controller = self.policy = self.edge = None
                     for task in background:
                         task.cancel()
 
@@ -287,6 +303,8 @@ class GiruApp:
         changed = await gateway.pool.update(config.server_specs())
         if self.policy is not None:
             self.policy.reload(config)
+        if self.edge is not None:
+            self.edge.update(config.virtual_servers)
         gateway.authenticator = directory
         gateway.endpoints = build_endpoints(config)
         for server in changed:

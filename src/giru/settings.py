@@ -17,6 +17,7 @@ __all__ = [
     "PolicySettings",
     "SessionSettings",
     "Settings",
+    "XdsSettings",
 ]
 
 
@@ -122,6 +123,35 @@ class PolicySettings(BaseModel):
     )
 
 
+class XdsSettings(BaseModel):
+    """Envoy at the edge (docs/deployment/local-stack.md): this process serves Envoy its config
+    over ADS when `listen` is set; gateway workers serve ext_authz when `authz_listen` is set."""
+
+    listen: str | None = Field(
+        default=None, description="ADS gRPC address (the control plane's; 127.0.0.1:19000)"
+    )
+    workers: list[str] = Field(
+        default_factory=list,
+        description="gateway workers as NAME=HOST:PORT; NAME must equal that worker's worker_name",
+    )
+    authz: list[str] = Field(
+        default_factory=list, description="ext_authz gRPC services (HOST:PORT) Envoy asks"
+    )
+    edge_listen: str = Field(default="127.0.0.1:8080", description="Envoy's plain HTTP listener")
+    tls_listen: str | None = Field(
+        default=None, description="Envoy's HTTPS listener (127.0.0.1:8443); needs tls_cert/key"
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM chain served over SDS")
+    tls_key: Path | None = Field(default=None, description="PEM key served over SDS")
+    control: str | None = Field(
+        default=None, description="where Envoy sends /api and /ui; default: this process"
+    )
+    authz_listen: str | None = Field(
+        default=None, description="serve Envoy's ext_authz gRPC here (a gateway worker)"
+    )
+    access_log: str = Field(default="/dev/stdout", description="Envoy's JSON access log file")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
 
@@ -147,6 +177,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="how often the store revision is checked besides events"
     )
     listen: str = "127.0.0.1:8080"
+    worker_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,30}$",
+        description="this worker's name behind Envoy; legacy session ids start with NAME.",
+    )
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "info"
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -156,6 +191,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    xds: XdsSettings = Field(default_factory=XdsSettings)
 
     @property
     def sqlite_file(self) -> Path | None:

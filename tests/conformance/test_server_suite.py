@@ -14,6 +14,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.integration.gateway import RunningGiru, http_server, run_giru
 from tests.peers import ConformanceResult, run_conformance
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.conformance
 
@@ -32,10 +33,17 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
+Front = RunningGiru | Stack
+"""One `giru run`, or the production topology (make stack): Envoy over xDS, two workers."""
+
+
+@pytest.fixture(scope="module", params=["giru", "envoy-stack"])
 def giru(
-    go_fixture_legacy: str, go_fixture_modern: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGiru]:
+    request: pytest.FixtureRequest,
+    go_fixture_legacy: str,
+    go_fixture_modern: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Front]:
     manifests = "---".join(
         [
             http_server("fixture-legacy", "streamable-http", go_fixture_legacy),
@@ -44,8 +52,12 @@ def giru(
             _vs("modern", "fixture-modern"),
         ]
     )
-    with run_giru(manifests, tmp_path_factory.mktemp("giru-conformance")) as running:
-        yield running
+    if request.param == "giru":
+        with run_giru(manifests, tmp_path_factory.mktemp("giru-conformance")) as running:
+            yield running
+        return
+    with running_stack(tmp_path_factory.mktemp("stack-conformance"), manifests) as stack:
+        yield stack
 
 
 def _side_by_side(direct: ConformanceResult, giru: ConformanceResult) -> None:
@@ -70,7 +82,7 @@ def _side_by_side(direct: ConformanceResult, giru: ConformanceResult) -> None:
     ],
 )
 def test_suite_through_giru_passes_what_the_fixture_passes(
-    giru: RunningGiru,
+    giru: Front,
     request: pytest.FixtureRequest,
     requirements: str,
     fixture: str,
@@ -84,7 +96,7 @@ def test_suite_through_giru_passes_what_the_fixture_passes(
     _side_by_side(direct, through)
 
 
-def test_legacy_suite_0_1_16_passes_all_scenarios_through_giru(giru: RunningGiru) -> None:
+def test_legacy_suite_0_1_16_passes_all_scenarios_through_giru(giru: Front) -> None:
     result = run_conformance(
         "0.1.16", ["server", "--suite", "all", "--url", giru.url("/mcp/legacy")], _TIMEOUT
     )
@@ -117,7 +129,7 @@ _CONTENT_TOOLS = ("test_simple_text", "test_image_content", "test_embedded_resou
     ],
 )
 async def test_tool_definitions_and_results_through_giru_equal_the_fixtures_own(
-    giru: RunningGiru, request: pytest.FixtureRequest, mode: str, fixture: str, path: str
+    giru: Front, request: pytest.FixtureRequest, mode: str, fixture: str, path: str
 ) -> None:
     """Lossless pass-through, checked on content: every tool definition (schemas, annotations,
     unknown fields) and every result arrives exactly as the fixture sends it."""

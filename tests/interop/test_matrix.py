@@ -1,11 +1,13 @@
 """Interop matrix (issue 2): real MCP clients x real upstream servers, all through one Giru.
 
-One module-scoped `giru run` fronts every upstream; each upstream has its own unprefixed virtual
-server (`/mcp/<upstream>`, so clients see the upstream's own tool names) and all of them are
-aggregated, prefixed, on `/mcp`. Every (client, upstream) pair is one test: connect, list tools,
-call a simple tool, call a tool with progress, and a sampling and an elicitation round trip
-where the upstream has such tools. Assertions are on content a user would see (the echoed text,
-the progress values, the sampled text and the elicited value coming back inside the tool result).
+One module-scoped `giru run` fronts every upstream (then the same matrix runs again through the
+production topology of `make stack`: Envoy configured over xDS, ext_authz, two workers); each
+upstream has its own unprefixed virtual server (`/mcp/<upstream>`, so clients see the upstream's
+own tool names) and all of them are aggregated, prefixed, on `/mcp`. Every (client, upstream) pair
+is one test: connect, list tools, call a simple tool, call a tool with progress, and a sampling and
+an elicitation round trip where the upstream has such tools. Assertions are on content a user would
+see (the echoed text, the progress values, the sampled text and the elicited value coming back
+inside the tool result).
 
 Clients (tests/interop/drivers.py): Python `mcp` 2.3.0 `mode="legacy"` and `mode="auto"`
 (in process); `@modelcontextprotocol/sdk` 1.32.2 (legacy, Streamable HTTP);
@@ -57,7 +59,7 @@ from typing import Final
 
 import pytest
 
-from tests.integration.gateway import CLIENT, KEY, RunningGiru, http_server, run_giru
+from tests.integration.gateway import CLIENT, KEY, http_server, run_giru
 from tests.interop.drivers import (
     CLIENTS,
     GO_CLIENT_SOURCE,
@@ -72,6 +74,7 @@ from tests.interop.drivers import (
     sampled_text,
 )
 from tests.peers import TOOLS, require_tools
+from tests.stack import running_stack
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -139,15 +142,16 @@ spec:
 
 @dataclass(frozen=True)
 class Matrix:
-    giru: RunningGiru
+    base: str
     root: Path
 
     def url(self, upstream: str) -> str:
-        return self.giru.url("/mcp" if upstream == "aggregated" else f"/mcp/{upstream}")
+        return self.base + ("/mcp" if upstream == "aggregated" else f"/mcp/{upstream}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["giru", "envoy-stack"])
 def matrix(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     everything_stdio_argv: list[str],
     everything_sse: str,
@@ -172,8 +176,14 @@ def matrix(
     ]
     names = [u for u in UPSTREAMS if u != "aggregated"]
     manifests = "---".join([*servers, CLIENT, *(solo(n) for n in names)])
-    with run_giru(manifests, tmp_path_factory.mktemp("giru")) as giru:
-        yield Matrix(giru, root)
+    if request.param == "giru":  # one `giru run`
+        with run_giru(manifests, tmp_path_factory.mktemp("giru")) as giru:
+            yield Matrix(giru.base, root)
+        return
+    # the production topology: Envoy (xDS, ext_authz) in front of two workers (make stack)
+    stack_root = tmp_path_factory.mktemp("stack")
+    with running_stack(stack_root, manifests, env={"GIRU_E2E_KEY": KEY}) as stack:
+        yield Matrix(stack.edge, root)
 
 
 # --- plans and checks ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import structlog
 
@@ -33,12 +33,14 @@ from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import ClientIdentity, MessageSink
 
-__all__ = ["Authenticator", "Gateway"]
+__all__ = ["Authenticator", "Gateway", "Refusal"]
 
 _log = structlog.get_logger(__name__)
 _CATALOG_TIMEOUT_S: Final = 30.0
 _LIST_CHANGED_DEBOUNCE_S: Final = 0.2
 _WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
+_JSON: Final = (b"content-type", b"application/json")
+_URL_CREDENTIALS: Final = (b"api_key=", b"access_token=")
 _SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -48,6 +50,15 @@ class Authenticator(Protocol):
     def get(self, name: str) -> Principal | None:
         """The client named `name` as currently configured (sessions outlive config changes)."""
         ...
+
+
+class Refusal(NamedTuple):
+    """The answer to a request refused for its credentials, ready to send as it is (by the
+    worker, or by Envoy on the worker's behalf); `headers` include the content type."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
 
 
 class Gateway:
@@ -78,6 +89,7 @@ class Gateway:
             idle_timeout_s=settings.sessions.idle_timeout_s,
             max_sessions=settings.sessions.max_sessions,
             keep_events=settings.sessions.replay_events,
+            prefix=f"{settings.worker_name}." if settings.worker_name else "",
         )
         self.dispatcher = Dispatcher(pool, metrics, page_size=settings.http.page_size)
         self.legacy = LegacyHttp(
@@ -91,7 +103,7 @@ class Gateway:
         self.reconnects = ReconnectGuard()
         self.legacy_sse = LegacySse(self.dispatcher)
         self.listens = ListenHub()
-        self.modern = ModernHttp(self.dispatcher, self.listens)
+        self.modern = ModernHttp(self.dispatcher, self.listens, worker=settings.worker_name)
         self.guard = HttpGuard(
             loopback=settings.host in ("127.0.0.1", "localhost", "::1"),
             allowed_hosts=frozenset(settings.http.allowed_hosts),
@@ -183,6 +195,7 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        self.metrics.http_requests.inc()
         request = Request(scope, receive)
         route = self._routes.get(request.path)
         try:
@@ -209,16 +222,22 @@ class Gateway:
     async def _audited(self, request: Request, exc: JsonRpcError) -> JsonRpcError:
         """Audit a request refused at the HTTP layer (credentials, headers, body); when the
         record cannot be made durable, the answer is a 503 instead."""
+        client = request.scope.get("client")
+        source = client[0] if client else None
+        return await self._audit(
+            exc, request.method, source, request.scope.get("scheme") == "https"
+        )
+
+    async def _audit(
+        self, exc: JsonRpcError, method: str, source: str | None, tls: bool
+    ) -> JsonRpcError:
         gate = self.dispatcher.gate
         if gate is None or gate.audit is None:
             return exc
         if INGRESS.get() is None:
-            client = request.scope.get("client")
-            tls = request.scope.get("scheme") == "https"
-            source = client[0] if client else None
             INGRESS.set(Ingress(new_event_id(), 0, source, tls, time.time_ns()))
         try:
-            await gate.audit_rejection("unauthenticated", f"http {request.method}", exc)
+            await gate.audit_rejection("unauthenticated", f"http {method}", exc)
         except GiruError as failure:
             return unavailable(failure, exc.id)
         return exc
@@ -233,29 +252,86 @@ class Gateway:
         name, _, tail = path[5:].partition("/")
         return self.endpoints.get(name), tail
 
+    async def admit(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        authorization: str | None,
+        *,
+        source: str | None,
+        tls: bool,
+    ) -> Refusal | None:
+        """Envoy's question (ext_authz) before a request reaches any worker: None when the
+        worker would not refuse it for its credentials (a valid key, an `auth: none` endpoint,
+        or a path the worker answers with 404 before asking for a key), else the refusal the
+        worker would send, audited as the worker audits it. `path` is as sent (not decoded).
+
+        The check is a request arriving: it gets an event id of its own (its audit record's).
+        """
+        INGRESS.set(Ingress(new_event_id(), 0, source, tls, time.time_ns()))
+        endpoint, tail = self._endpoint(path)
+        if endpoint is None or _tricky_path(path.encode()) or not _asks_for_key(tail, method):
+            return None
+        admitted = await self._admission(endpoint, method, query, authorization, source, tls)
+        return admitted if isinstance(admitted, Refusal) else None
+
     async def _authenticate(
         self, request: Request, endpoint: Endpoint, send: Send
     ) -> Principal | None:
-        if b"api_key=" in request.query or b"access_token=" in request.query:
-            raise JsonRpcError(INVALID_REQUEST, "credentials are not accepted in the URL")
+        """The caller, or None once the refusal has been sent (the edge decides the same way)."""
+        client = request.scope.get("client")
+        admitted = await self._admission(
+            endpoint,
+            request.method,
+            request.query,
+            request.header("authorization"),
+            client[0] if client else None,
+            request.scope.get("scheme") == "https",
+        )
+        if not isinstance(admitted, Refusal):
+            return admitted
+        status, headers, body = admitted
+        await send_bytes(send, status, body, content_type=None, headers=list(headers))
+        return None
+
+    async def _admission(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        query: bytes,
+        authorization: str | None,
+        source: str | None,
+        tls: bool,
+    ) -> Principal | Refusal:
+        """The one decision on credentials, for the worker and for the edge alike."""
+        if any(marker in query for marker in _URL_CREDENTIALS):
+            refusal = JsonRpcError(INVALID_REQUEST, "credentials are not accepted in the URL")
+            self.metrics.rejections.labels(str(refusal.code)).inc()
+            return await self._refusal(refusal, method, source, tls)
         if endpoint.auth == "none":
             return ANONYMOUS
-        header = request.header("authorization") or ""
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = (authorization or "").partition(" ")
         principal = None
         if scheme.lower() == "bearer" and token.strip():
             principal = await self.authenticator.authenticate(token.strip())
-        if principal is None:
-            self.metrics.rejections.labels("unauthenticated").inc()
-            refusal = JsonRpcError(
-                INVALID_REQUEST, "Unauthorized: a valid API key is required", http_status=401
-            )
-            audited = await self._audited(request, refusal)
-            if audited is not refusal:
-                raise audited
-            body = jsonrpc.error_response(None, refusal.code, refusal.message)
-            await send_json(send, 401, body, headers=[_WWW_AUTH])
-        return principal
+        if principal is not None:
+            return principal
+        self.metrics.rejections.labels("unauthenticated").inc()
+        refusal = JsonRpcError(
+            INVALID_REQUEST, "Unauthorized: a valid API key is required", http_status=401
+        )
+        return await self._refusal(refusal, method, source, tls)
+
+    async def _refusal(
+        self, exc: JsonRpcError, method: str, source: str | None, tls: bool
+    ) -> Refusal:
+        """`exc` audited and rendered; a 503 instead when its audit record cannot be kept."""
+        audited = await self._audit(exc, method, source, tls)
+        if audited is not exc:
+            self.metrics.rejections.labels(str(audited.code)).inc()
+        headers = (_WWW_AUTH, _JSON) if audited.http_status == 401 else (_JSON,)
+        return Refusal(audited.http_status, headers, jsonrpc.dumps(audited.to_response()))
 
     async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
@@ -542,6 +618,12 @@ async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, A
             message["id"], jsonrpc.METHOD_NOT_FOUND, "the client has no open stream"
         )
     return None
+
+
+def _asks_for_key(tail: str, method: str) -> bool:
+    """Whether the worker asks for credentials at this endpoint path and method (as
+    `Gateway.__call__` dispatches); anything else it answers with 404 first."""
+    return tail == "" or (tail, method) in (("sse", "GET"), ("messages", "POST"))
 
 
 def _tricky_path(raw_path: object) -> bool:

@@ -70,10 +70,12 @@ _STATUS_BY_CODE: Final = {
 
 
 class ModernHttp:
-    def __init__(self, dispatcher: Dispatcher, listens: ListenHub) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, listens: ListenHub, *, worker: str | None = None
+    ) -> None:
         self._dispatcher = dispatcher
         self._listens = listens
-        self._parked = ParkedCalls()
+        self._parked = ParkedCalls(worker=worker)
 
     def close(self) -> None:
         self._parked.close()

@@ -60,7 +60,10 @@ class Run:
 class ParkedCalls:
     """Calls waiting for a client's retry, by id; expired ones are cancelled."""
 
-    def __init__(self, ttl_s: float = _TTL_S) -> None:
+    def __init__(self, ttl_s: float = _TTL_S, *, worker: str | None = None) -> None:
+        self._route = f"{worker}~" if worker else ""
+        """Behind Envoy, `<worker_name>~` after the prefix: the edge sends the retry back to
+        the worker holding the parked call (src/giru/xds/snapshot.py)."""
         self._key = secrets.token_bytes(32)
         self._ttl_s = ttl_s
         self._ids = itertools.count(1)
@@ -81,14 +84,14 @@ class ParkedCalls:
         call_id = secrets.token_urlsafe(12)
         expires = time.time() + self._ttl_s
         self._parked[call_id] = (run, expires)
-        body = f"{call_id}.{int(expires)}"
+        body = f"{self._route}{call_id}.{int(expires)}"
         return f"{STATE_PREFIX}{body}.{self._mac(body, run.client)}"
 
     def resume(self, state: str, client: str, request_id: Any) -> Run:
         """The run a sealed state names, for `client` only; -32602 otherwise (tampered, stale)."""
         self.expire()
         body, _, mac = state[len(STATE_PREFIX) :].rpartition(".")
-        call_id, _, _expires = body.partition(".")
+        call_id, _, _expires = body.rpartition("~")[2].partition(".")
         if not hmac.compare_digest(mac, self._mac(body, client)):
             raise JsonRpcError(INVALID_PARAMS, "Invalid requestState", id=request_id)
         parked = self._parked.pop(call_id, None)

@@ -164,8 +164,12 @@ class Session:
 class SessionStore:
     """Sessions by id, bounded in number and idle time."""
 
-    def __init__(self, *, idle_timeout_s: float, max_sessions: int, keep_events: int) -> None:
+    def __init__(
+        self, *, idle_timeout_s: float, max_sessions: int, keep_events: int, prefix: str = ""
+    ) -> None:
         self._sessions: dict[str, Session] = {}
+        self._prefix = prefix
+        """Behind Envoy, `<worker_name>.`: the edge routes a session back to its worker by it."""
         self._idle_timeout_s = idle_timeout_s
         self._max_sessions = max_sessions
         self._keep_events = keep_events
@@ -179,7 +183,9 @@ class SessionStore:
         self.expire()
         if len(self._sessions) >= self._max_sessions:
             return None
-        session = Session(id=secrets.token_urlsafe(24), keep_events=self._keep_events, **fields)
+        session = Session(
+            id=self._prefix + secrets.token_urlsafe(24), keep_events=self._keep_events, **fields
+        )
         self._sessions[session.id] = session
         return session
 

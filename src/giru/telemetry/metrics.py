@@ -38,6 +38,17 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.http_requests = Counter(
+            "giru_http_requests_total",
+            "HTTP requests that reached this gateway worker (those refused at the edge never do).",
+            registry=self.registry,
+        )
+        self.edge_checks = Counter(
+            "giru_edge_authz_checks_total",
+            "Envoy ext_authz checks answered, by outcome (allowed, denied, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.sessions = Gauge(
             "giru_sessions", "Open client sessions by era.", ["era"], registry=self.registry
         )

@@ -1,0 +1,128 @@
+"""The control plane's side of the edge: keeps Envoy's snapshot equal to the registry (virtual
+servers) and to the TLS certificate files, and serves it over ADS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from giru.errors import ConfigError
+from giru.settings import Settings
+from giru.xds.ads import AdsServer
+from giru.xds.serving import grpc_server
+from giru.xds.snapshot import EdgeTopology, TlsFiles, build_snapshot
+
+__all__ = ["EdgeControl", "read_tls"]
+
+_log = structlog.get_logger(__name__)
+_TLS_POLL_S = 1.0
+
+
+class EdgeControl:
+    """Rebuilds and publishes the snapshot when the virtual servers or the certificate change.
+    A certificate that does not load is refused and the last good one stays in service."""
+
+    def __init__(
+        self,
+        topology: EdgeTopology,
+        ads: AdsServer,
+        tls_paths: tuple[Path, Path] | None,
+    ) -> None:
+        self.topology = topology
+        self.ads = ads
+        self._tls_paths = tls_paths
+        self._tls: TlsFiles | None = None
+        self._tls_stamp: tuple[float, float] | None = None
+        self._virtual_servers: tuple[str, ...] = ()
+
+    def update(self, virtual_servers: Iterable[str]) -> None:
+        self._virtual_servers = tuple(sorted(virtual_servers))
+        self._publish()
+
+    def check_tls(self) -> bool:
+        """Reload the certificate files when they changed; True when a new one is in service."""
+        if self._tls_paths is None:
+            return False
+        try:
+            stamp = tuple(path.stat().st_mtime for path in self._tls_paths)
+        except OSError as exc:
+            _log.error("edge_tls_unreadable", error=str(exc))
+            return False
+        if stamp == self._tls_stamp:
+            return False
+        self._tls_stamp = (stamp[0], stamp[1])
+        try:
+            self._tls = read_tls(*self._tls_paths)
+        except ConfigError as exc:
+            _log.error("edge_tls_refused", error=exc.message, kept="the last good certificate")
+            return False
+        self._publish()
+        _log.info("edge_tls_loaded", cert=str(self._tls_paths[0]))
+        return True
+
+    async def watch_tls(self) -> None:
+        """Rotation without a restart: replace the files (atomically: write, then rename)."""
+        while True:
+            await asyncio.sleep(_TLS_POLL_S)
+            self.check_tls()
+
+    def _publish(self) -> None:
+        snapshot = build_snapshot(self.topology, self._virtual_servers, self._tls)
+        self.ads.publish(snapshot)
+        _log.info(
+            "edge_snapshot_published",
+            virtual_servers=len(self._virtual_servers),
+            workers=len(self.topology.workers),
+            tls=self._tls is not None,
+        )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def serving(
+        cls,
+        settings: Settings,
+        virtual_servers: Iterable[str],
+        *,
+        registry: CollectorRegistry | None,
+        control_port: int | None = None,
+    ) -> AsyncIterator[EdgeControl]:
+        """The ADS server on `xds.listen` with the first snapshot already published."""
+        xds = settings.xds
+        if xds.listen is None:
+            raise ConfigError("xds.listen is not set")
+        topology = EdgeTopology.from_settings(settings, control_port=control_port)
+        paths = (xds.tls_cert, xds.tls_key) if xds.tls_cert and xds.tls_key else None
+        edge = cls(topology, AdsServer(registry=registry), paths)
+        if paths is not None and not edge.check_tls():
+            raise ConfigError(f"xds.tls_cert/tls_key: {paths[0]} and {paths[1]} do not load")
+        edge.update(virtual_servers)
+        async with grpc_server(xds.listen, edge.ads.register, name="xds"):
+            yield edge
+
+
+def read_tls(chain_path: Path, key_path: Path) -> TlsFiles:
+    """The PEM chain and key, checked to load and to belong together."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        chain = chain_path.read_text()
+        key = key_path.read_text()
+        certificate = x509.load_pem_x509_certificates(chain.encode())[0]
+        private = serialization.load_pem_private_key(key.encode(), password=None)
+    except (OSError, ValueError, IndexError) as exc:
+        raise ConfigError(
+            f"{chain_path}, {key_path}: not a PEM certificate and key: {exc}"
+        ) from exc
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if certificate.public_key().public_bytes(encoding, public) != private.public_key().public_bytes(
+        encoding, public
+    ):
+        raise ConfigError(f"{key_path} is not the key of the certificate in {chain_path}")
+    return TlsFiles(chain=chain, key=key)

@@ -1,0 +1,51 @@
+"""Sealed requestStates: a worker's name rides along for Envoy, and cannot be swapped."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from giru.mcp.jsonrpc import JsonRpcError
+from giru.proxy.mrtr import ParkedCalls, Run
+
+
+async def _run(client: str) -> Run:
+    async def never() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+    return Run(client=client, task=asyncio.get_running_loop().create_task(never()))
+
+
+async def test_a_workers_state_names_it_and_resumes_there() -> None:
+    parked = ParkedCalls(worker="w1")
+    run = await _run("alice")
+    state = parked.park(run)
+    assert state.startswith("giru1.w1~")
+    assert parked.resume(state, "alice", 7) is run
+    parked.close()
+
+
+async def test_a_state_with_another_workers_name_is_refused() -> None:
+    parked = ParkedCalls(worker="w1")
+    run = await _run("alice")
+    state = parked.park(run)
+    with pytest.raises(JsonRpcError, match="Invalid requestState"):
+        parked.resume(state.replace("giru1.w1~", "giru1.w2~"), "alice", 7)
+    with pytest.raises(JsonRpcError, match="Invalid requestState"):
+        parked.resume(state, "mallory", 7)
+    parked.close()
+    run.task.cancel()
+
+
+async def test_without_a_worker_name_the_state_has_no_route() -> None:
+    parked = ParkedCalls()
+    run = await _run("alice")
+    state = parked.park(run)
+    assert "~" not in state
+    assert parked.resume(state, "alice", 1) is run
+    with pytest.raises(JsonRpcError, match="expired or already used"):
+        parked.resume(state, "alice", 1)
+    run.task.cancel()

@@ -1,0 +1,176 @@
+"""The snapshot builder, compared with snapshot files (`GIRU_UPDATE_SNAPSHOTS=1` rewrites them
+after a deliberate change; review the diff) and checked for the routing rules users rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from giru.errors import ConfigError
+from giru.settings import Settings, XdsSettings
+from giru.xds.bootstrap import bootstrap
+from giru.xds.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET
+from giru.xds.snapshot import EdgeTopology, TlsFiles, build_snapshot, resource_dicts
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+REPO = Path(__file__).resolve().parents[3]
+TLS = TlsFiles(chain="-----BEGIN CERTIFICATE-----\nchain\n", key="-----BEGIN PRIVATE KEY-----\nk\n")
+
+
+def _topology(**xds: Any) -> EdgeTopology:
+    fields: dict[str, Any] = {
+        "listen": "127.0.0.1:19000",
+        "workers": ["w2=127.0.0.1:8102", "w1=127.0.0.1:8101"],
+        "authz": ["127.0.0.1:9101", "127.0.0.1:9102"],
+        "tls_listen": "127.0.0.1:8443",
+        "tls_cert": "/tls/edge.pem",
+        "tls_key": "/tls/edge.key",
+        **xds,
+    }
+    return EdgeTopology.from_settings(
+        Settings(listen="127.0.0.1:18000", xds=XdsSettings.model_validate(fields))
+    )
+
+
+def _routes(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    config = snapshot["RouteConfiguration"][0]
+    routes: list[dict[str, Any]] = config["virtual_hosts"][0]["routes"]
+    return routes
+
+
+@pytest.mark.parametrize(
+    ("name", "tls", "virtual_servers"),
+    [("two-workers-tls", TLS, ["conformance", "everything"]), ("two-workers-plain", None, [])],
+)
+def test_snapshot_matches_its_file(
+    name: str, tls: TlsFiles | None, virtual_servers: list[str]
+) -> None:
+    produced = resource_dicts(_topology(), virtual_servers, tls)
+    path = SNAPSHOTS / f"{name}.json"
+    if os.environ.get("GIRU_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(produced, indent=1, sort_keys=True) + "\n")
+    assert produced == json.loads(path.read_text()), f"{path} differs: review, then update"
+
+
+def test_a_new_virtual_server_changes_only_the_routes() -> None:
+    topology = _topology()
+    before = build_snapshot(topology, ["a"], TLS)
+    after = build_snapshot(topology, ["a", "b"], TLS)
+    changed = {t for t in before.versions if before.versions[t] != after.versions[t]}
+    assert changed == {ROUTE}
+    again = build_snapshot(topology, ["b", "a", "a"], TLS)
+    assert again.versions == after.versions  # order and repeats do not matter
+
+
+def test_virtual_servers_get_their_own_routes_and_unknown_paths_a_404() -> None:
+    routes = _routes(resource_dicts(_topology(), ["kit"], None))
+    matches = [route["match"] for route in routes]
+    assert {"path": "/mcp/kit"} in matches
+    assert {"prefix": "/mcp/kit/"} in matches
+    assert routes[-1]["match"] == {"prefix": "/"}
+    assert routes[-1]["direct_response"]["status"] == 404
+    removed = _routes(resource_dicts(_topology(), [], None))
+    assert {"path": "/mcp/kit"} not in [route["match"] for route in removed]
+
+
+def test_sessions_go_back_to_their_worker_before_any_other_mcp_route() -> None:
+    routes = _routes(resource_dicts(_topology(), ["kit"], None))
+    clusters = [route.get("route", {}).get("cluster") for route in routes]
+    first_generic = clusters.index("giru_workers", 6)  # after /api, /ui, /healthz, /readyz
+    headers = [
+        (r["match"]["headers"][0], r["route"]["cluster"]) for r in routes if "headers" in r["match"]
+    ]
+    by_header = {
+        header["string_match"]["prefix"]: cluster
+        for header, cluster in headers
+        if header["name"] == "mcp-session-id"
+    }
+    by_retry_state = {
+        header["string_match"]["exact"]: cluster
+        for header, cluster in headers
+        if header["name"] == "x-giru-worker"
+    }
+    assert by_retry_state == {"w1": "giru_session_w1", "w2": "giru_session_w2"}
+    by_query = {
+        route["match"]["query_parameters"][0]["string_match"]["prefix"]: route["route"]["cluster"]
+        for route in routes
+        if "query_parameters" in route["match"]
+    }
+    assert by_header == by_query == {"w1.": "giru_session_w1", "w2.": "giru_session_w2"}
+    session_positions = [i for i, c in enumerate(clusters) if c and c.startswith("giru_session_")]
+    assert max(session_positions) < first_generic
+
+
+def test_a_dead_workers_sessions_fall_through_to_the_others() -> None:
+    clusters = {c["name"]: c for c in resource_dicts(_topology(), [], None)["Cluster"]}
+    aggregate = clusters["giru_session_w1"]["cluster_type"]["typed_config"]["clusters"]
+    assert aggregate == ["giru_worker_w1", "giru_workers"]
+    workers = clusters["giru_workers"]
+    assert workers["health_checks"][0]["http_health_check"]["path"] == "/healthz"
+    assert workers["common_lb_config"]["healthy_panic_threshold"] == {}  # 0: never to a dead one
+
+
+def test_the_api_skips_ext_authz_and_mcp_routes_use_it_fail_closed() -> None:
+    snapshot = resource_dicts(_topology(), [], None)
+    routes = {json.dumps(r["match"], sort_keys=True): r for r in _routes(snapshot)}
+    api = routes[json.dumps({"prefix": "/api/"})]
+    assert api["route"]["cluster"] == "giru_control"
+    assert api["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["disabled"] is True
+    mcp = routes[json.dumps({"path": "/mcp"})]
+    assert "typed_per_filter_config" not in mcp
+    manager = snapshot["Listener"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    authz = next(f for f in manager["http_filters"] if f["name"].endswith("ext_authz"))
+    assert authz["typed_config"].get("failure_mode_allow", False) is False
+    assert manager["use_remote_address"] is True
+    assert manager["normalize_path"] is True
+
+
+def test_without_authz_services_there_is_no_authz_filter() -> None:
+    snapshot = resource_dicts(_topology(authz=[]), [], None)
+    manager = snapshot["Listener"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert not [f for f in manager["http_filters"] if f["name"].endswith("ext_authz")]
+    assert "giru_authz" not in {c["name"] for c in snapshot["Cluster"]}
+
+
+def test_tls_adds_the_https_listener_and_its_secret() -> None:
+    with_tls = build_snapshot(_topology(), [], TLS)
+    assert sorted(with_tls.resources[LISTENER]) == ["giru_http", "giru_https"]
+    assert list(with_tls.resources[SECRET]) == ["giru_edge_cert"]
+    rotated = build_snapshot(_topology(), [], TlsFiles(chain=TLS.chain + "x", key=TLS.key))
+    assert rotated.versions[SECRET] != with_tls.versions[SECRET]
+    assert rotated.versions[LISTENER] == with_tls.versions[LISTENER]  # rotation: secret only
+    plain = build_snapshot(_topology(), [], None)
+    assert sorted(plain.resources[LISTENER]) == ["giru_http"]
+    assert not plain.resources[SECRET]
+
+
+def test_every_eds_cluster_has_its_endpoints() -> None:
+    snapshot = build_snapshot(_topology(), [], None)
+    eds = {name for name, _ in snapshot.resources[CLUSTER].items() if "session" not in name}
+    assert eds == set(snapshot.resources[ENDPOINT])
+
+
+@pytest.mark.parametrize(
+    ("xds", "message"),
+    [
+        ({"workers": ["w1=127.0.0.1:1", "w1=127.0.0.1:2"]}, "unique"),
+        ({"workers": ["127.0.0.1:8101"]}, "NAME=HOST:PORT"),
+        ({"workers": ["w1=localhost"]}, "HOST:PORT"),
+        ({"tls_cert": None}, "tls_cert"),
+        ({"edge_listen": "127.0.0.1:99999"}, "HOST:PORT"),
+    ],
+)
+def test_bad_edge_settings_are_refused_clearly(xds: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _topology(**xds)
+
+
+def test_the_deploy_bootstrap_is_the_default_bootstrap() -> None:
+    written = yaml.safe_load((REPO / "deploy" / "envoy" / "bootstrap.yaml").read_text())
+    assert written == bootstrap()
