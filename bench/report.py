@@ -55,11 +55,41 @@ def _policy_cost(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _edge_cost(points: list[dict[str, Any]]) -> list[str]:
+    """The Envoy targets beside giru direct, "added" = through Envoy minus giru direct."""
+    bases = {p["edge_vs"] for p in points if "edge_added_p50_us" in p}
+    if not bases:
+        return []
+    rows = [p for p in points if "p50_us" in p and (p["target"] in bases or "edge_vs" in p)]
+    lines = [
+        "",
+        "Envoy at the edge: giru direct vs the same giru process through Envoy (giru-envoy: "
+        "ext_authz asked per request, answered by giru; giru-envoy-noauthz: no ext_authz). "
+        "**added = through Envoy minus giru direct, same concurrency, same run** (not minus the "
+        "direct upstream); added CPU = (giru + Envoy) minus giru direct:",
+        "",
+        "| target | conc. / mode | req/s | x giru | p50 ms | p99 ms | added p50 ms | added p99 ms "
+        "| giru CPU µs/call | Envoy CPU µs/call | added CPU µs/call | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in rows:
+        ratio = p.get("throughput_vs_giru")
+        lines.append(
+            f"| {p['target']} | {p.get('concurrency', p.get('mode', '-'))} | {_num(p['rps'])} "
+            f"| {f'{ratio:.3f}' if ratio is not None else '-'} "
+            f"| {_ms(p['p50_us'])} | {_ms(p['p99_us'])} | {_ms(p.get('edge_added_p50_us'))} "
+            f"| {_ms(p.get('edge_added_p99_us'))} | {_num(p.get('gateway_cpu_us_per_call'))} "
+            f"| {_num(p.get('envoy_cpu_us_per_call'))} "
+            f"| {_num(p.get('edge_added_cpu_us_per_call'))} | {p['errors']} |"
+        )
+    return lines
+
+
 def _tools_call(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | conc. | req/s | x direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| gateway CPU µs/call | of which OPA | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gateway CPU µs/call | of which OPA | Envoy CPU µs/call | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         ratio = p.get("throughput_vs_direct")
@@ -68,28 +98,29 @@ def _tools_call(points: list[dict[str, Any]]) -> list[str]:
             f"| {f'{ratio:.3f}' if ratio is not None else '-'} "
             f"| {_ms(p['p50_us'])} | {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} "
             f"| {_ms(p.get('added_p99_us'))} | {_num(p.get('gateway_cpu_us_per_call'))} "
-            f"| {_num(p.get('opa_cpu_us_per_call'))} | {p['errors']} |"
+            f"| {_num(p.get('opa_cpu_us_per_call'))} | {_num(p.get('envoy_cpu_us_per_call'))} "
+            f"| {p['errors']} |"
         )
-    return lines + _policy_cost(points)
+    return lines + _policy_cost(points) + _edge_cost(points)
 
 
 def _rate(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | mode | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| gateway CPU µs/call | of which OPA | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gateway CPU µs/call | of which OPA | Envoy CPU µs/call | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         if "skipped" in p:
-            lines.append(f"| {p['target']} | skipped: {p['skipped']} | | | | | | | | |")
+            lines.append(f"| {p['target']} | skipped: {p['skipped']} | | | | | | | | | |")
             continue
         lines.append(
             f"| {p['target']} | {p['mode']} | {_num(p['rps'])} | {_ms(p['p50_us'])} "
             f"| {_ms(p['p99_us'])} | {_ms(p.get('added_p50_us'))} | {_ms(p.get('added_p99_us'))} "
             f"| {_num(p.get('gateway_cpu_us_per_call'))} | {_num(p.get('opa_cpu_us_per_call'))} "
-            f"| {p['errors']} |"
+            f"| {_num(p.get('envoy_cpu_us_per_call'))} | {p['errors']} |"
         )
-    return lines + _policy_cost(points)
+    return lines + _policy_cost(points) + _edge_cost(points)
 
 
 def _tools_list(points: list[dict[str, Any]]) -> list[str]:

@@ -22,7 +22,7 @@ from bench.client import (
     rate_run,
     stats,
 )
-from bench.fleet import LOAD_CPUS, NOPOLICY, Fleet, Target, opa_pid
+from bench.fleet import EDGE_WORKER, LOAD_CPUS, NOPOLICY, Fleet, Target, opa_pid
 from bench.procs import cpu_seconds, rss_kb, tree
 from bench.wrk import run_wrk
 
@@ -45,20 +45,20 @@ class Durations:
 
 @contextlib.contextmanager
 def alone(fleet: Fleet, target: Target) -> Iterator[None]:
-    """SIGSTOP the other gateways while `target` is measured: they share its core, and an idle
-    ContextForge still runs health checks and cleanup loops that would steal from Giru."""
-    others = {
-        t.proc.pid: t.proc
-        for t in fleet.targets.values()
-        if t.kind == "gateway" and t.proc is not target.proc  # giru-limits shares giru's
-    }.values()
+    """SIGSTOP the other gateways (and Envoys, and standby control planes) while `target` is
+    measured: they share its core, and an idle ContextForge still runs health checks and cleanup
+    loops that would steal from Giru. giru-limits and the Envoy targets share giru's process."""
+    keep = {target.proc.pid} | ({target.edge.proc.pid} if target.edge is not None else set())
+    others = {p.pid for p in fleet.gateway_procs()} - keep
     # Giru's managed OPA child runs in its own session: stop the whole tree, not just the group.
-    stopped = {proc.pid: tree(proc.pid) for proc in others}
+    stopped = {pid: tree(pid) for pid in others}
     for pid, members in stopped.items():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGSTOP)
         _signal_all(members, signal.SIGSTOP)
     try:
+        if target.edge is not None:  # its health checks may have failed while giru was stopped
+            target.edge.wait_routed()
         yield
     finally:
         for pid, members in stopped.items():
@@ -104,18 +104,45 @@ def _measured_wrk(
         return _wrk_point(target, fleet, connections, seconds, common)
 
 
+class _CpuMeter:
+    """CPU seconds (utime+stime from /proc) spent during one point by what serves `target`: the
+    upstreams; for a gateway its process tree (OPA's managed child included) and, separately,
+    that child and the Envoy in front."""
+
+    def __init__(self, target: Target, fleet: Fleet) -> None:
+        gateway = target.kind == "gateway"
+        self._pids: dict[str, list[int]] = {"upstream": [p.pid for p in fleet.upstreams]}
+        if gateway:
+            self._pids["gateway"] = [target.proc.pid]
+        opa = opa_pid(target.proc.pid) if gateway else None
+        if opa is not None:
+            self._pids["opa"] = [opa]
+        if target.edge is not None:
+            self._pids["envoy"] = [target.edge.proc.pid]
+        self._start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        return {key: sum(cpu_seconds(pid) for pid in pids) for key, pids in self._pids.items()}
+
+    def per_call(self, calls: int, seconds: float) -> dict[str, float]:
+        """`<what>_cpu_us_per_call` for each measured part; `gateway_cpu_util` in cores."""
+        now = self._now()
+        spent = {key: now[key] - self._start[key] for key in now}
+        out = {
+            f"{key}_cpu_us_per_call": round(cpu / max(calls, 1) * 1e6, 1)
+            for key, cpu in spent.items()
+        }
+        if "gateway" in spent and seconds > 0:
+            out["gateway_cpu_util"] = round(spent["gateway"] / seconds, 3)
+        return out
+
+
 def _wrk_point(
     target: Target, fleet: Fleet, connections: int, seconds: float, common: dict[str, Any]
 ) -> dict[str, Any]:
-    opa = opa_pid(target.proc.pid) if target.kind == "gateway" else None
-    opa_cpu0 = cpu_seconds(opa) if opa is not None else 0.0
-    gateway_cpu0 = cpu_seconds(target.proc.pid)  # the process tree: OPA's CPU is in it
-    upstream_cpu0 = sum(cpu_seconds(p.pid) for p in fleet.upstreams)
+    meter = _CpuMeter(target, fleet)
     result = run_wrk(target.endpoint, connections=connections, seconds=seconds, **common)
-    gateway_cpu = cpu_seconds(target.proc.pid) - gateway_cpu0
-    opa_cpu = cpu_seconds(opa) - opa_cpu0 if opa is not None else None
-    upstream_cpu = sum(cpu_seconds(p.pid) for p in fleet.upstreams) - upstream_cpu0
-    calls = max(result["requests"], 1)
+    cpu = meter.per_call(result["requests"], result["duration_us"] / 1e6)
     point = {
         "target": target.name,
         "concurrency": connections,
@@ -123,17 +150,12 @@ def _wrk_point(
         "requests": result["requests"],
         "errors": result["errors"],
         **{k: result[k] for k in ("p50_us", "p90_us", "p99_us", "p999_us", "mean_us", "max_us")},
-        "upstream_cpu_us_per_call": round(upstream_cpu / calls * 1e6, 1),
+        **cpu,
         "rss_kb_after": rss_kb(target.proc.pid),
     }
     if result["errors"]:
         keys = ("bad", "connect_errors", "read_errors", "write_errors", "timeouts", "first_bad")
         point["error_detail"] = {k: result[k] for k in keys if result.get(k)}
-    if target.kind == "gateway":
-        point["gateway_cpu_us_per_call"] = round(gateway_cpu / calls * 1e6, 1)
-        point["gateway_cpu_util"] = round(gateway_cpu / (result["duration_us"] / 1e6), 3)
-        if opa_cpu is not None:  # the managed OPA child's share of gateway_cpu_us_per_call
-            point["opa_cpu_us_per_call"] = round(opa_cpu / calls * 1e6, 1)
     return point
 
 
@@ -147,6 +169,7 @@ def _added(points: list[dict[str, Any]]) -> None:
             point["added_p99_us"] = round(point["p99_us"] - base["p99_us"], 1)
             point["throughput_vs_direct"] = round(point["rps"] / base["rps"], 4)
     _policy_cost(points)
+    _edge_cost(points)
 
 
 def _policy_cost(points: list[dict[str, Any]]) -> None:
@@ -163,6 +186,27 @@ def _policy_cost(points: list[dict[str, Any]]) -> None:
         cpu, bare_cpu = point.get("gateway_cpu_us_per_call"), base.get("gateway_cpu_us_per_call")
         if cpu is not None and bare_cpu is not None:
             point["policy_added_cpu_us_per_call"] = round(cpu - bare_cpu, 1)
+
+
+def _edge_cost(points: list[dict[str, Any]]) -> None:
+    """On each point through Envoy: what Envoy adds per call over giru direct (the same giru
+    process reached without Envoy, same concurrency or mode, same run): latency, throughput, and
+    CPU (giru's process tree + Envoy's) minus giru's."""
+    base = {_key(p): p for p in points if p["target"] == EDGE_WORKER and "p50_us" in p}
+    for point in points:
+        worker = base.get(_key(point))
+        if "envoy_cpu_us_per_call" not in point or "p50_us" not in point or worker is None:
+            continue
+        point["edge_vs"] = EDGE_WORKER
+        point["edge_added_p50_us"] = round(point["p50_us"] - worker["p50_us"], 1)
+        point["edge_added_p99_us"] = round(point["p99_us"] - worker["p99_us"], 1)
+        point["throughput_vs_giru"] = round(point["rps"] / worker["rps"], 4)
+        total = point["gateway_cpu_us_per_call"] + point["envoy_cpu_us_per_call"]
+        point["edge_added_cpu_us_per_call"] = round(total - worker["gateway_cpu_us_per_call"], 1)
+
+
+def _key(point: dict[str, Any]) -> Any:
+    return point.get("concurrency", point.get("mode"))
 
 
 def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
@@ -189,26 +233,19 @@ def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
 
 
 def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
-    opa = opa_pid(target.proc.pid) if target.kind == "gateway" else None
     with alone(fleet, target):
-        cpu0 = cpu_seconds(target.proc.pid)
-        opa0 = cpu_seconds(opa) if opa is not None else 0.0
+        meter = _CpuMeter(target, fleet)
         result = asyncio.run(rate_run(target.endpoint, d.rate_rps, d.rate_s))
-        cpu = cpu_seconds(target.proc.pid) - cpu0
-        opa_cpu = cpu_seconds(opa) - opa0 if opa is not None else None
-    point = {
+        cpu = meter.per_call(result.requests, d.rate_s)
+    return {
         "mode": "open loop (asyncio client)",
         "target": target.name,
         "rps": result.achieved_rps,
         "requests": result.requests,
         "errors": result.errors,
         **stats(result.latencies_us),
+        **cpu,
     }
-    if target.kind == "gateway":
-        point["gateway_cpu_us_per_call"] = round(cpu / max(result.requests, 1) * 1e6, 1)
-        if opa_cpu is not None:
-            point["opa_cpu_us_per_call"] = round(opa_cpu / max(result.requests, 1) * 1e6, 1)
-    return point
 
 
 def tools_call_rate(
@@ -242,6 +279,7 @@ def tools_call_rate(
             point["added_p50_us"] = round(point["p50_us"] - reference["p50_us"], 1)
             point["added_p99_us"] = round(point["p99_us"] - reference["p99_us"], 1)
     _policy_cost(points)
+    _edge_cost(points)
     return {"points": points}
 
 
@@ -269,7 +307,7 @@ def tools_list(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
     """Scenario 2: tools/list over every upstream entry (gateways) vs one upstream (direct)."""
     points = []
     for target in fleet.targets.values():
-        if target.name in ("giru-limits", NOPOLICY):  # tools/call targets only
+        if target.calls_only:
             continue
         with alone(fleet, target):
             tools, size = _count_tools(target.endpoint)
@@ -311,8 +349,8 @@ def idle_sessions(fleet: Fleet, count: int, say: Say) -> dict[str, Any]:
     every session is deleted afterwards."""
     points = []
     for target in fleet.targets.values():
-        if target.kind != "gateway" or target.name in ("giru-limits", NOPOLICY):
-            continue  # giru-limits is giru's process; giru-nopolicy is a tools/call target
+        if target.kind != "gateway" or target.calls_only:
+            continue
         with alone(fleet, target):
             before, after, opened, elapsed = _grow_sessions(target, count)
         point = {

@@ -105,6 +105,7 @@ class Stack:
         self.secrets: dict[str, str] = {}
         self._postgres: PostgresServer | None = None
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._routed: dict[int, int] = {}
 
     # --- URLs for clients ---------------------------------------------------------------------
 
@@ -140,6 +141,10 @@ class Stack:
     @property
     def admin_token(self) -> str:
         return self.secrets["admin_token"]
+
+    @property
+    def database_url(self) -> str:
+        return self._postgres_server().url("giru")
 
     def worker_url(self, name: str) -> str:
         return f"http://{LOOPBACK}:{self.processes[name].port}"
@@ -210,6 +215,8 @@ class Stack:
         self._spawn(process)
         self._save()
         _wait_http(f"http://{LOOPBACK}:{process.port}/readyz", process, _START_TIMEOUT)
+        if name in self.worker_names:
+            self.wait_healthy(len(self.worker_names))
 
     # --- the parts --------------------------------------------------------------------------------
 
@@ -394,6 +401,37 @@ class Stack:
             _wait_http(f"{self.worker_url(name)}/readyz", self.processes[name], _START_TIMEOUT)
         _wait_http(f"{self.admin}/ready", self.processes["envoy"], _START_TIMEOUT)
         _wait_http(f"{self.edge}/healthz", self.processes["envoy"], _START_TIMEOUT)
+        self.wait_healthy(len(self.worker_names))
+
+    def routed_workers(self) -> set[int]:
+        """Ports of the workers Envoy has sent a request to since the last call, health checks
+        aside (its main thread may call a worker healthy before its worker threads route to it,
+        so this is the readiness that counts for clients)."""
+        answer = httpx.get(f"{self.admin}/clusters?format=json", timeout=5).json()
+        routed: set[int] = set()
+        for cluster in answer.get("cluster_statuses", []):
+            if cluster["name"] != "giru_workers":
+                continue
+            for host in cluster.get("host_statuses", []):
+                stats = {s["name"]: int(s.get("value", 0)) for s in host.get("stats", [])}
+                port = host["address"]["socket_address"]["port_value"]
+                if stats.get("rq_total", 0) > self._routed.get(port, 0):
+                    routed.add(port)
+                self._routed[port] = stats.get("rq_total", 0)
+        return routed
+
+    def wait_healthy(self, count: int, limit_s: float = _START_TIMEOUT) -> None:
+        """Until requests through Envoy reach `count` workers."""
+        deadline = time.monotonic() + limit_s
+        self.routed_workers()
+        seen: set[int] = set()
+        while len(seen) < count:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailableError(f"Envoy routes to {len(seen)} workers, not {count}")
+            for _ in range(4):
+                httpx.get(f"{self.edge}/healthz", timeout=5)
+            seen |= self.routed_workers()
+            time.sleep(0.05)
 
     def _load_secrets(self) -> None:
         path = self.secrets_file

@@ -300,11 +300,11 @@ class GiruApp:
         except ConfigError as exc:
             _log.error("config_reload_refused", problems=exc.message)
             return
+        if self.edge is not None:  # first: Envoy's routes need no upstream to be reached
+            self.edge.update(config.virtual_servers)
         changed = await gateway.pool.update(config.server_specs())
         if self.policy is not None:
             self.policy.reload(config)
-        if self.edge is not None:
-            self.edge.update(config.virtual_servers)
         gateway.authenticator = directory
         gateway.endpoints = build_endpoints(config)
         for server in changed:

@@ -110,6 +110,8 @@ class Gateway:
             allowed_origins=frozenset(settings.http.allowed_origins),
         )
         self._limits = ParseLimits(max_depth=settings.http.max_json_depth)
+        self._mcp_requests = metrics.http_requests.labels("mcp")
+        self._ops_requests = metrics.http_requests.labels("ops")
         self._routes: dict[str, Callable[[Request, Send], Awaitable[None]]] = {
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -195,9 +197,9 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        self.metrics.http_requests.inc()
         request = Request(scope, receive)
         route = self._routes.get(request.path)
+        (self._mcp_requests if route is None else self._ops_requests).inc()
         try:
             if route is not None:
                 await route(request, send)

@@ -40,7 +40,9 @@ class Metrics:
         )
         self.http_requests = Counter(
             "giru_http_requests_total",
-            "HTTP requests that reached this gateway worker (those refused at the edge never do).",
+            "HTTP requests that reached this gateway worker (those refused at the edge never do); "
+            "kind: ops (/healthz, /readyz, /metrics) or mcp (everything else).",
+            ["kind"],
             registry=self.registry,
         )
         self.edge_checks = Counter(

@@ -7,7 +7,7 @@ Routing (docs/deployment/local-stack.md):
   2024-11-05 `sessionId` query), so its requests go back to that worker; when that worker is
   down they fall through to any worker, which answers the spec's 404 and the client
   re-initialises;
-- everything else on `/mcp`, `/mcp/<virtual server>`, `/sse`, `/messages` is round robin over
+- everything else on `/mcp`, `/mcp/<virtual server>`, `/sse`, `/messages` is balanced (least request) over
   the healthy workers; any other path is a 404 at the edge.
 """
 
@@ -46,6 +46,13 @@ _FILTERS = "type.googleapis.com/envoy.extensions.filters.http."
 _PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _INTERNAL_HEADERS = ("x-giru-worker", "x-giru-client", "x-giru-node")
 _NOT_FOUND = '{"error":"not found"}'
+_PREVIOUS_HOSTS = {
+    "name": "envoy.retry_host_predicates.previous_hosts",
+    "typed_config": {
+        "@type": "type.googleapis.com/"
+        "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+    },
+}
 _WORKER_HEADER = "x-giru-worker"
 _RETRY_ROUTING = """
 -- A 2026-07-28 retry carrying a Giru requestState (input_required) goes back to the worker
@@ -204,8 +211,7 @@ def _clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
         _eds_cluster(CONTROL, http_health="/healthz"),
     ]
     if topology.authz:
-        authz = _eds_cluster(AUTHZ, http_health=None, http2=True)
-        clusters.append(authz)
+        clusters.append(_eds_cluster(AUTHZ, http_health=None, http2=True))
     for worker in topology.workers:
         clusters.append(_eds_cluster(_worker_cluster(worker), http_health="/healthz"))
         clusters.append(
@@ -227,8 +233,13 @@ def _clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
 
 
 def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> dict[str, Any]:
-    """An EDS cluster over ADS with active health checks (HTTP ones) and outlier detection, so
-    a dead worker stops getting requests within about a second."""
+    """An EDS cluster over ADS with active health checks (HTTP on `http_health`, else a TCP
+    connect) and outlier detection, so
+    a dead worker stops getting requests within about a second.
+
+    Least request (two random choices), not round robin: requests differ wildly in length (a
+    tool call, an SSE stream open for minutes), and round robin, measured here, sent every new
+    session to the same worker because the session routes' aggregate clusters move its index."""
     protocol = (
         {"http2_protocol_options": {"connection_keepalive": {"interval": "30s", "timeout": "5s"}}}
         if http2
@@ -239,7 +250,7 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
         "type": "EDS",
         "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
         "connect_timeout": "1s",
-        "lb_policy": "ROUND_ROBIN",
+        "lb_policy": "LEAST_REQUEST",
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
         "typed_extension_protocol_options": {
             _PROTOCOL_OPTIONS: {
@@ -270,17 +281,19 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
         },
         "close_connections_on_host_health_failure": True,
     }
-    if http_health is not None:
-        cluster["health_checks"] = [
-            {
-                "timeout": "1s",
-                "interval": "1s",
-                "no_traffic_interval": "1s",
-                "unhealthy_threshold": 2,
-                "healthy_threshold": 1,
-                "http_health_check": {"path": http_health},
-            }
-        ]
+    check = (
+        {"http_health_check": {"path": http_health}} if http_health else {"tcp_health_check": {}}
+    )
+    cluster["health_checks"] = [
+        {
+            "timeout": "1s",
+            "interval": "1s",
+            "no_traffic_interval": "1s",
+            "unhealthy_threshold": 2,
+            "healthy_threshold": 1,
+            **check,
+        }
+    ]
     return cluster
 
 
@@ -426,6 +439,9 @@ def _ext_authz() -> dict[str, Any]:
         "typed_config": {
             "@type": _FILTERS + "ext_authz.v3.ExtAuthz",
             "transport_api_version": "V3",
+            # No retry_policy: Envoy 1.40 did not retry a check whose worker had just died
+            # (measured: upstream_rq_retry 0); TCP health checks and outlier detection on the
+            # authz cluster end that window within about a second (docs/deployment).
             "grpc_service": {"envoy_grpc": {"cluster_name": AUTHZ}, "timeout": "1s"},
             "failure_mode_allow": False,
             "status_on_error": {"code": "ServiceUnavailable"},
@@ -545,15 +561,7 @@ def _to_workers(
             "retry_policy": {
                 "retry_on": "connect-failure,refused-stream,reset-before-request",
                 "num_retries": 2,
-                "retry_host_predicate": [
-                    {
-                        "name": "envoy.retry_host_predicates.previous_hosts",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/"
-                            "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
-                        },
-                    }
-                ],
+                "retry_host_predicate": [_PREVIOUS_HOSTS],
                 "host_selection_retry_max_attempts": "3",
             },
         },

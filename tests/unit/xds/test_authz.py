@@ -259,7 +259,8 @@ async def test_no_gateway_yet_is_a_denial_not_an_allow() -> None:
 async def test_checks_do_not_count_as_requests_reaching_the_worker(edge: Edge) -> None:
     await edge.check("/mcp", key=None)
     await edge.check("/mcp")
-    assert edge.count("giru_http_requests_total") == 0
+    assert edge.count("giru_http_requests_total", kind="mcp") == 0
     await edge.worker.get("/healthz")
     await edge.worker.post("/mcp", content=b"{}")
-    assert edge.count("giru_http_requests_total") == 2
+    assert edge.count("giru_http_requests_total", kind="mcp") == 1
+    assert edge.count("giru_http_requests_total", kind="ops") == 1
