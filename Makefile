@@ -29,8 +29,8 @@ stack-down: ## Stop what `make stack` started
 	$(VENV)/bin/python scripts/stack.py down
 
 lint: setup ## ruff (lint + format check)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
 
 typecheck: setup ## mypy --strict over src/ and tests/
 	$(VENV)/bin/mypy

@@ -40,14 +40,17 @@ def main() -> int:
 
 
 def _summary(stack: Stack) -> str:
-    return f"""
-Giru stack is up ({len(stack.worker_names)} workers behind Envoy). Logs: {stack.root}/logs/
-  MCP (Envoy)       {stack.edge}/mcp            key: $GIRU_DEMO_KEY (default giru-demo-key)
-  MCP over HTTPS    {stack.edge_tls}/mcp        CA: {stack.ca}
-  API (Envoy)       {stack.edge}/api/docs       admin token: {stack.secrets_file}
-  Envoy admin       {stack.admin}/config_dump
-Stop it with: make stack-down
-"""
+    rows = [
+        ("MCP (Envoy)", f"{stack.edge}/mcp", "key: $GIRU_DEMO_KEY (default giru-demo-key)"),
+        ("MCP over HTTPS", f"{stack.edge_tls}/mcp", f"CA: {stack.ca}"),
+        ("API (Envoy)", f"{stack.edge}/api/docs", f"admin token: {stack.secrets_file}"),
+        ("Envoy admin", f"{stack.admin}/config_dump", ""),
+    ]
+    lines = [f"  {name:<16} {url:<36} {note}".rstrip() for name, url, note in rows]
+    return (
+        f"\nGiru stack is up ({len(stack.worker_names)} workers behind Envoy). "
+        f"Logs: {stack.root}/logs/\n" + "\n".join(lines) + "\nStop it with: make stack-down"
+    )
 
 
 if __name__ == "__main__":
