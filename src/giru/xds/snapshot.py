@@ -7,8 +7,9 @@ Routing (docs/deployment/local-stack.md):
   2024-11-05 `sessionId` query), so its requests go back to that worker; when that worker is
   down they fall through to any worker, which answers the spec's 404 and the client
   re-initialises;
-- everything else on `/mcp`, `/mcp/<virtual server>`, `/sse`, `/messages` is balanced (least request) over
-  the healthy workers; any other path is a 404 at the edge.
+- a 2026-07-28 retry whose requestState names a worker goes back to that worker;
+- everything else on `/mcp`, `/mcp/<virtual server>`, `/sse`, `/messages` goes to the healthy
+  worker with the fewest requests (of two picked at random); any other path is a 404 at the edge.
 """
 
 from __future__ import annotations
