@@ -134,8 +134,11 @@ def engine_for(url: str, config: Config, opa: Path) -> PolicyEngine:
     """A PolicyEngine on an already running OPA at `url`: the shipped sources and `config`
     compiled into bindings and a bundle (no watcher, no readiness monitor: nothing but the
     decisions runs in this process while measuring)."""
+    shipped = shipped_policies()
+    if shipped is None:
+        raise RuntimeError("the shipped policies/ directory is missing")
     engine = PolicyEngine(
-        [shipped_policies()],
+        [shipped],
         opa_url=url,
         opa_binary=opa,
         bundle_url="http://127.0.0.1:9/unused",
@@ -269,16 +272,14 @@ def _lister(engine: PolicyEngine, listed: list[tuple[str, str, str]]) -> Decide:
 
     async def one(index: int) -> str:
         engine._visible.clear()  # measure the query, not Giru's per-client cache
-        request = {
-            "id": f"bench-{index:08d}",
-            "tls": False,
-            "loopback": True,
-            "source_ip": "127.0.0.1",
-            "time_ns": time.time_ns(),
-            "protocol_version": "2025-06-18",
-        }
+        listing = dataclasses.replace(
+            _call("nurse", "", "", {}),
+            method="tools/list",
+            request_id=f"bench-{index:08d}",
+            time_ns=time.time_ns(),
+        )
         try:
-            visible = await engine.visible("nurse", subscriptions, listed, None, request)
+            visible = await engine.visible(listing, subscriptions, listed)
         except PolicyUnavailableError:
             return "unavailable"
         return f"{len(visible)} of {len(listed)} visible"
