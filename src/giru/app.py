@@ -34,6 +34,7 @@ from giru.policy.serving import BUNDLE_PATH, serve_bundle
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
+from giru.proxy.handoff import SessionHandoff
 from giru.proxy.health import Health, HealthChecker
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
@@ -124,6 +125,11 @@ class GiruApp:
                 aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
             )
             gateway = self._gateway(http, metrics, config, pepper)
+            if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
+                gateway.handoff = SessionHandoff(
+                    self.settings.redis_url, ttl_s=self.settings.sessions.idle_timeout_s
+                )
+                stack.push_async_callback(gateway.handoff.aclose)
             stack.push_async_callback(gateway.pool.aclose)
             stack.push_async_callback(gateway.aclose)
             limits, metering = self.settings.limits, self.settings.metering

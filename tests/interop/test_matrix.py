@@ -73,7 +73,7 @@ from tests.interop.drivers import (
     run_client,
     sampled_text,
 )
-from tests.peers import TOOLS, require_tools
+from tests.peers import TOOLS, memory_argv, require_tools
 from tests.stack import running_stack
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
@@ -156,12 +156,12 @@ def matrix(
     everything_stdio_argv: list[str],
     everything_sse: str,
     everything_http: str,
-    memory_stdio_argv: list[str],
     filesystem_stdio_argv: Callable[[Path], list[str]],
     go_fixture_legacy: str,
     go_fixture_modern: str,
 ) -> Iterator[Matrix]:
     require_tools(TOOLS.node, inspector_entry(), GO_CLIENT_SOURCE / "go.sum")
+    require_tools(TOOLS.package("@modelcontextprotocol/server-memory"))
     build_go_client()
     root = tmp_path_factory.mktemp("fs-root").resolve()
     (root / "hello.txt").write_text(FILE_TEXT)
@@ -169,7 +169,8 @@ def matrix(
         stdio_server("everything-stdio", everything_stdio_argv),
         http_server("everything-sse", "sse", everything_sse),
         http_server("everything-http", "streamable-http", everything_http),
-        stdio_server("memory", memory_stdio_argv),
+        # a memory of its own per run: the entities the first run made would exist already
+        stdio_server("memory", memory_argv(tmp_path_factory.mktemp("memory") / "memory.jsonl")),
         stdio_server("filesystem", filesystem_stdio_argv(root)),
         http_server("go-legacy", "streamable-http", go_fixture_legacy),
         http_server("go-stateless", "streamable-http", go_fixture_modern),

@@ -21,6 +21,7 @@ from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.gate import INGRESS, Ingress, unavailable
+from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
 from giru.proxy.listen import ListenHub
@@ -42,6 +43,8 @@ _WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
 _JSON: Final = (b"content-type", b"application/json")
 _URL_CREDENTIALS: Final = (b"api_key=", b"access_token=")
 _SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
+_HANDED_OFF: Final = frozenset({"notifications/initialized", "logging/setLevel"})
+"""Messages that change what a session's handoff record holds."""
 
 
 class Authenticator(Protocol):
@@ -85,6 +88,9 @@ class Gateway:
         self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
         """Called with each freshly fetched catalog (the control plane records it)."""
         self._refreshes: dict[str, asyncio.Task[None]] = {}
+        self.handoff: SessionHandoff | None = None
+        """Session records in Redis, so another worker can take a session over (app wiring)."""
+        self._closing = False
         self.sessions = SessionStore(
             idle_timeout_s=settings.sessions.idle_timeout_s,
             max_sessions=settings.sessions.max_sessions,
@@ -99,7 +105,7 @@ class Gateway:
             forward=self._forward_to_owned,
         )
         self.sessions.on_close = self._session_closed
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.reconnects = ReconnectGuard()
         self.legacy_sse = LegacySse(self.dispatcher)
         self.listens = ListenHub()
@@ -345,15 +351,17 @@ class Gateway:
             # 2026-07-28: no GET stream and no session to delete (H5, S14)
             await send_bytes(send, 405, b"", content_type=None, headers=[(b"allow", b"POST")])
         elif request.method == "GET":
-            session = self._session(request, endpoint, principal)
+            session = await self._session(request, endpoint, principal)
             if "text/event-stream" not in (request.header("accept") or ""):
                 raise JsonRpcError(INVALID_REQUEST, "GET needs Accept: text/event-stream")
             if await self._refuse_storm(principal, send):
                 return
             await self.legacy.get(request, send, session)
         elif request.method == "DELETE":
-            session = self._session(request, endpoint, principal)
+            session = await self._session(request, endpoint, principal)
             self.sessions.delete(session.id)
+            if self.handoff is not None:  # before the answer: no worker takes it over after
+                await self.handoff.forget(session.id)
             self.metrics.sessions.labels("legacy").set(len(self.sessions))
             await send_bytes(send, 200, b"", content_type=None)
         else:
@@ -379,8 +387,10 @@ class Gateway:
         elif message.method == "initialize":
             await self._initialize(send, endpoint, principal, message)
         else:
-            session = self._session(request, endpoint, principal)
+            session = await self._session(request, endpoint, principal)
             await self.legacy.post(request, send, session, message)
+            if self.handoff is not None and message.method in _HANDED_OFF:
+                await self.handoff.save(session)
         name = (message.params or {}).get("name") if message.method == "tools/call" else None
         _log.info(
             "mcp_request",
@@ -417,6 +427,8 @@ class Gateway:
                 jsonrpc.INTERNAL_ERROR, "too many sessions", id=message.id, http_status=503
             )
         self.metrics.sessions.labels("legacy").set(len(self.sessions))
+        if self.handoff is not None:
+            await self.handoff.save(session)
         view = self.views.get(endpoint, principal, self.catalogs)
         result = self.dispatcher.initialize_result(view, version)
         await send_json(
@@ -426,13 +438,17 @@ class Gateway:
             headers=[(SESSION_HEADER.encode(), session.id.encode())],
         )
 
-    def _session(self, request: Request, endpoint: Endpoint, principal: Principal) -> Session:
+    async def _session(self, request: Request, endpoint: Endpoint, principal: Principal) -> Session:
         session_id = request.header(SESSION_HEADER)
         if session_id is None:
             raise JsonRpcError(INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
         if not _SESSION_ID.fullmatch(session_id):  # visible ASCII 0x21-0x7E only (S4)
             raise JsonRpcError(INVALID_REQUEST, "Bad Request: malformed Mcp-Session-Id")
         session = self.sessions.get(session_id)
+        if session is None and self.handoff is not None:
+            session = await self._take_over(self.handoff, session_id, endpoint, principal)
+        elif session is not None and self.handoff is not None:
+            self._keep_record(session)
         if session is None or session.owner != principal.name or session.endpoint != endpoint.name:
             if session is not None:
                 _log.warning(
@@ -440,6 +456,44 @@ class Gateway:
                 )
             raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
         return session
+
+    async def _take_over(
+        self, handoff: SessionHandoff, session_id: str, endpoint: Endpoint, principal: Principal
+    ) -> Session | None:
+        """A session this worker does not hold, from its handoff record (its worker died or
+        left): only for the client and endpoint that started it."""
+        record = await handoff.load(session_id)
+        if record is None or record.owner != principal.name or record.endpoint != endpoint.name:
+            return None
+        session = self.sessions.adopt(
+            session_id,
+            owner=record.owner,
+            principal=principal,
+            endpoint=record.endpoint,
+            transport="streamable-http",
+            protocol_version=record.protocol_version,
+            client_capabilities=record.client_capabilities,
+            client_info=record.client_info,
+            initialized=record.initialized,
+            log_level=record.log_level,
+        )
+        if session is None:
+            raise JsonRpcError(jsonrpc.INTERNAL_ERROR, "too many sessions", http_status=503)
+        self.metrics.sessions.labels("legacy").set(len(self.sessions))
+        self.metrics.sessions_taken_over.inc()
+        _log.info("session_taken_over", client=principal.name, endpoint=endpoint.name or "/mcp")
+        self._keep_record(session)
+        return session
+
+    def _keep_record(self, session: Session) -> None:
+        """Rewrite a used session's record (and so its expiry) now and then, in the background."""
+        handoff = self.handoff
+        if handoff is None or time.monotonic() - session.saved_at < handoff.refresh_s:
+            return
+        session.saved_at = time.monotonic()  # one write in flight at a time
+        task = asyncio.get_running_loop().create_task(handoff.save(session))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
@@ -527,10 +581,16 @@ class Gateway:
         await self.pool.notify_owner(session.id, message.method or "", message.params)
 
     def _session_closed(self, session: Session) -> None:
-        """An ended session's own upstream sessions (isolated servers) close in the background."""
-        task = asyncio.get_running_loop().create_task(self.pool.close_owner(session.id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        """An ended session's own upstream sessions (isolated servers) close in the background;
+        its handoff record goes too, unless this worker is only shutting down (then another
+        worker may take the session over)."""
+        closing = [self.pool.close_owner(session.id)]
+        if self.handoff is not None and not self._closing:
+            closing.append(self.handoff.forget(session.id))
+        for work in closing:
+            task = asyncio.get_running_loop().create_task(work)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     # -- operability ---------------------------------------------------------------------------
 
@@ -559,6 +619,7 @@ class Gateway:
         )
 
     async def aclose(self) -> None:
+        self._closing = True
         self.modern.close()
         refreshes = list(self._refreshes.values())
         for task in refreshes:

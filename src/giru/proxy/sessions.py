@@ -86,6 +86,8 @@ class Session:
     inflight: dict[bytes, asyncio.Task[Any]] = field(default_factory=dict)
     client_cancelled: set[bytes] = field(default_factory=set)
     log_level: str | None = None
+    saved_at: float = 0.0
+    """When its handoff record was last written (giru.proxy.handoff); 0: never."""
     upstream_owner: Any = None
     """Cached by the gateway: this session as the owner of its isolated upstream sessions."""
     recent_ids: dict[bytes, None] = field(default_factory=dict)  # insertion-ordered, bounded
@@ -186,6 +188,15 @@ class SessionStore:
         session = Session(
             id=self._prefix + secrets.token_urlsafe(24), keep_events=self._keep_events, **fields
         )
+        self._sessions[session.id] = session
+        return session
+
+    def adopt(self, session_id: str, **fields: Any) -> Session | None:
+        """A session another worker started, taken over under its own id (None when full)."""
+        self.expire()
+        if len(self._sessions) >= self._max_sessions:
+            return None
+        session = Session(id=session_id, keep_events=self._keep_events, **fields)
         self._sessions[session.id] = session
         return session
 

@@ -45,6 +45,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.sessions_taken_over = Counter(
+            "giru_sessions_taken_over_total",
+            "Legacy sessions this worker took over from their handoff record (their worker died).",
+            registry=self.registry,
+        )
         self.edge_checks = Counter(
             "giru_edge_authz_checks_total",
             "Envoy ext_authz checks answered, by outcome (allowed, denied, error).",

@@ -125,7 +125,7 @@ class _Stream:
             state.due = False
             state.sent_version = version
             state.nonce = str(next(self._nonces))
-            resources = [] if state.names == frozenset() else snapshot.of(type_url, state.names)
+            resources = snapshot.of(type_url, state.names)
             out.append(
                 discovery_pb2.DiscoveryResponse(
                     version_info=version, resources=resources, type_url=type_url, nonce=state.nonce

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from prometheus_client import CollectorRegistry
 
 from giru.errors import ConfigError
@@ -107,9 +109,6 @@ class EdgeControl:
 
 def read_tls(chain_path: Path, key_path: Path) -> TlsFiles:
     """The PEM chain and key, checked to load and to belong together."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     try:
         chain = chain_path.read_text()
         key = key_path.read_text()

@@ -87,7 +87,8 @@ class Snapshot:
         object.__setattr__(self, "versions", versions)
 
     def of(self, type_url: str, names: frozenset[str] | None = None) -> list[any_pb2.Any]:
-        """The resources of `type_url`, all of them or those named (unknown names are skipped)."""
+        """The resources of `type_url`: all of them (`names` None) or those named (unknown names
+        are skipped; an empty set names none)."""
         named = self.resources.get(type_url, {})
-        keys = sorted(named) if not names else sorted(n for n in names if n in named)
+        keys = sorted(named) if names is None else sorted(n for n in names if n in named)
         return [named[key] for key in keys]

@@ -19,9 +19,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import json_format, symbol_database
+
 from giru.errors import ConfigError
 from giru.settings import Settings
-from giru.xds.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Snapshot, pack
+from giru.xds.resources import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    SECRET,
+    TYPE_ORDER,
+    Snapshot,
+    pack,
+)
 
 __all__ = [
     "CERT_SECRET",
@@ -32,6 +43,7 @@ __all__ = [
     "Worker",
     "build_snapshot",
     "parse_address",
+    "resource_dicts",
 ]
 
 ROUTES = "giru_routes"
@@ -181,10 +193,6 @@ def resource_dicts(
     topology: EdgeTopology, virtual_servers: Iterable[str], tls: TlsFiles | None
 ) -> dict[str, Any]:
     """The snapshot in proto3 JSON, for snapshot files and `giru xds` output."""
-    from google.protobuf import json_format
-
-    from giru.xds.resources import TYPE_ORDER
-
     snapshot = build_snapshot(topology, virtual_servers, tls)
     out: dict[str, Any] = {}
     for type_url in TYPE_ORDER:
@@ -196,8 +204,6 @@ def resource_dicts(
 
 
 def _unpack(packed: Any) -> Any:
-    from google.protobuf import symbol_database
-
     message = symbol_database.Default().GetSymbol(packed.TypeName())()
     packed.Unpack(message)
     return message
@@ -235,12 +241,12 @@ def _clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
 
 def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> dict[str, Any]:
     """An EDS cluster over ADS with active health checks (HTTP on `http_health`, else a TCP
-    connect) and outlier detection, so
-    a dead worker stops getting requests within about a second.
+    connect) and outlier detection, so a dead worker stops getting requests within about a
+    second. ext_authz (`http2`, no HTTP check) is stricter: Envoy does not retry a failed check,
+    so one failed connect ejects the host and checks run twice a second.
 
-    Least request (two random choices), not round robin: requests differ wildly in length (a
-    tool call, an SSE stream open for minutes), and round robin, measured here, sent every new
-    session to the same worker because the session routes' aggregate clusters move its index."""
+    Least request (two random choices), not round robin: requests differ wildly in length, from
+    a tool call of a millisecond to an SSE stream open for minutes."""
     protocol = (
         {"http2_protocol_options": {"connection_keepalive": {"interval": "30s", "timeout": "5s"}}}
         if http2
@@ -274,7 +280,7 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
         "outlier_detection": {
             "consecutive_5xx": 20,
             "consecutive_gateway_failure": 3,
-            "consecutive_local_origin_failure": 2,
+            "consecutive_local_origin_failure": 1 if http2 else 2,
             "split_external_local_origin_errors": True,
             "interval": "1s",
             "base_ejection_time": "5s",
@@ -288,9 +294,9 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
     cluster["health_checks"] = [
         {
             "timeout": "1s",
-            "interval": "1s",
-            "no_traffic_interval": "1s",
-            "unhealthy_threshold": 2,
+            "interval": "0.5s" if http2 else "1s",
+            "no_traffic_interval": "0.5s" if http2 else "1s",
+            "unhealthy_threshold": 1 if http2 else 2,
             "healthy_threshold": 1,
             **check,
         }
