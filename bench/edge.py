@@ -16,7 +16,7 @@ import yaml
 
 from bench.procs import Proc, free_port, start, wait_http
 from giru.xds.bootstrap import bootstrap
-from giru.xds.snapshot import Address
+from giru.xds.topology import Address
 
 __all__ = ["WORKER", "Edge", "EdgePorts", "envoy_binary", "start_envoy", "xds_env"]
 

@@ -30,7 +30,7 @@ import httpx
 import yaml
 
 from giru.xds.bootstrap import bootstrap
-from giru.xds.snapshot import Address
+from giru.xds.topology import Address
 from tests.peers import LOOPBACK, REPO_ROOT, TOOLS, free_port
 from tests.services import (
     PostgresServer,

@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final
 
 import structlog
 
@@ -17,10 +17,11 @@ from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.metering import new_event_id
+from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
-from giru.proxy.gate import INGRESS, Ingress, unavailable
+from giru.proxy.gate import INGRESS, Ingress
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
@@ -34,34 +35,14 @@ from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import ClientIdentity, MessageSink
 
-__all__ = ["Authenticator", "Gateway", "Refusal"]
+__all__ = ["Gateway"]
 
 _log = structlog.get_logger(__name__)
 _CATALOG_TIMEOUT_S: Final = 30.0
 _LIST_CHANGED_DEBOUNCE_S: Final = 0.2
-_WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
-_JSON: Final = (b"content-type", b"application/json")
-_URL_CREDENTIALS: Final = (b"api_key=", b"access_token=")
 _SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 _HANDED_OFF: Final = frozenset({"notifications/initialized", "logging/setLevel"})
 """Messages that change what a session's handoff record holds."""
-
-
-class Authenticator(Protocol):
-    async def authenticate(self, token: str) -> Principal | None: ...
-
-    def get(self, name: str) -> Principal | None:
-        """The client named `name` as currently configured (sessions outlive config changes)."""
-        ...
-
-
-class Refusal(NamedTuple):
-    """The answer to a request refused for its credentials, ready to send as it is (by the
-    worker, or by Envoy on the worker's behalf); `headers` include the content type."""
-
-    status: int
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
 
 
 class Gateway:
@@ -79,7 +60,6 @@ class Gateway:
         self.settings = settings
         self.pool = pool
         self.metrics = metrics
-        self.authenticator = authenticator
         self.endpoints = dict(endpoints)
         self.catalogs: dict[str, ServerCatalog] = {}
         self.views = ViewCache()
@@ -98,6 +78,7 @@ class Gateway:
             prefix=f"{settings.worker_name}." if settings.worker_name else "",
         )
         self.dispatcher = Dispatcher(pool, metrics, page_size=settings.http.page_size)
+        self.admission = Admission(authenticator, metrics, self.dispatcher)
         self.legacy = LegacyHttp(
             dispatch=self.dispatcher.dispatch,
             context=self._session_context,
@@ -123,6 +104,15 @@ class Gateway:
             "/readyz": self._readyz,
             "/metrics": self._metrics,
         }
+
+    @property
+    def authenticator(self) -> Authenticator:
+        return self.admission.authenticator
+
+    @authenticator.setter
+    def authenticator(self, authenticator: Authenticator) -> None:
+        """Swapped on config reloads (keys, clients, grants)."""
+        self.admission.authenticator = authenticator
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -211,7 +201,7 @@ class Gateway:
                 await route(request, send)
                 return
             endpoint, tail = self._endpoint(request.path)
-            if endpoint is None or _tricky_path(scope.get("raw_path")):
+            if endpoint is None or tricky_path(scope.get("raw_path")):
                 await send_json(send, 404, {"error": "not found"})
                 return
             self.guard.check(request)
@@ -228,27 +218,11 @@ class Gateway:
             await send_legacy_error(send, await self._audited(request, exc))
 
     async def _audited(self, request: Request, exc: JsonRpcError) -> JsonRpcError:
-        """Audit a request refused at the HTTP layer (credentials, headers, body); when the
-        record cannot be made durable, the answer is a 503 instead."""
+        """`Admission.audited` for a request at hand."""
         client = request.scope.get("client")
         source = client[0] if client else None
-        return await self._audit(
-            exc, request.method, source, request.scope.get("scheme") == "https"
-        )
-
-    async def _audit(
-        self, exc: JsonRpcError, method: str, source: str | None, tls: bool
-    ) -> JsonRpcError:
-        gate = self.dispatcher.gate
-        if gate is None or gate.audit is None:
-            return exc
-        if INGRESS.get() is None:
-            INGRESS.set(Ingress(new_event_id(), 0, source, tls, time.time_ns()))
-        try:
-            await gate.audit_rejection("unauthenticated", f"http {method}", exc)
-        except GiruError as failure:
-            return unavailable(failure, exc.id)
-        return exc
+        tls = request.scope.get("scheme") == "https"
+        return await self.admission.audited(exc, request.method, source, tls)
 
     def _endpoint(self, path: str) -> tuple[Endpoint | None, str]:
         if path in ("/mcp", "/mcp/"):
@@ -279,9 +253,9 @@ class Gateway:
         """
         INGRESS.set(Ingress(new_event_id(), 0, source, tls, time.time_ns()))
         endpoint, tail = self._endpoint(path)
-        if endpoint is None or _tricky_path(path.encode()) or not _asks_for_key(tail, method):
+        if endpoint is None or tricky_path(path.encode()) or not asks_for_key(tail, method):
             return None
-        admitted = await self._admission(endpoint, method, query, authorization, source, tls)
+        admitted = await self.admission.decide(endpoint, method, query, authorization, source, tls)
         return admitted if isinstance(admitted, Refusal) else None
 
     async def _authenticate(
@@ -289,7 +263,7 @@ class Gateway:
     ) -> Principal | None:
         """The caller, or None once the refusal has been sent (the edge decides the same way)."""
         client = request.scope.get("client")
-        admitted = await self._admission(
+        admitted = await self.admission.decide(
             endpoint,
             request.method,
             request.query,
@@ -302,44 +276,6 @@ class Gateway:
         status, headers, body = admitted
         await send_bytes(send, status, body, content_type=None, headers=list(headers))
         return None
-
-    async def _admission(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        query: bytes,
-        authorization: str | None,
-        source: str | None,
-        tls: bool,
-    ) -> Principal | Refusal:
-        """The one decision on credentials, for the worker and for the edge alike."""
-        if any(marker in query for marker in _URL_CREDENTIALS):
-            refusal = JsonRpcError(INVALID_REQUEST, "credentials are not accepted in the URL")
-            self.metrics.rejections.labels(str(refusal.code)).inc()
-            return await self._refusal(refusal, method, source, tls)
-        if endpoint.auth == "none":
-            return ANONYMOUS
-        scheme, _, token = (authorization or "").partition(" ")
-        principal = None
-        if scheme.lower() == "bearer" and token.strip():
-            principal = await self.authenticator.authenticate(token.strip())
-        if principal is not None:
-            return principal
-        self.metrics.rejections.labels("unauthenticated").inc()
-        refusal = JsonRpcError(
-            INVALID_REQUEST, "Unauthorized: a valid API key is required", http_status=401
-        )
-        return await self._refusal(refusal, method, source, tls)
-
-    async def _refusal(
-        self, exc: JsonRpcError, method: str, source: str | None, tls: bool
-    ) -> Refusal:
-        """`exc` audited and rendered; a 503 instead when its audit record cannot be kept."""
-        audited = await self._audit(exc, method, source, tls)
-        if audited is not exc:
-            self.metrics.rejections.labels(str(audited.code)).inc()
-        headers = (_WWW_AUTH, _JSON) if audited.http_status == 401 else (_JSON,)
-        return Refusal(audited.http_status, headers, jsonrpc.dumps(audited.to_response()))
 
     async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
@@ -446,9 +382,15 @@ class Gateway:
             raise JsonRpcError(INVALID_REQUEST, "Bad Request: malformed Mcp-Session-Id")
         session = self.sessions.get(session_id)
         if session is None and self.handoff is not None:
-            session = await self._take_over(self.handoff, session_id, endpoint, principal)
+            session = await self.handoff.take_over(
+                self.sessions, session_id, endpoint.name, principal
+            )
+            if session is not None:
+                self.metrics.sessions.labels("legacy").set(len(self.sessions))
+                self.metrics.sessions_taken_over.inc()
+                _log.info("session_taken_over", client=principal.name, endpoint=endpoint.path)
         elif session is not None and self.handoff is not None:
-            self._keep_record(session)
+            self.handoff.keep(session)
         if session is None or session.owner != principal.name or session.endpoint != endpoint.name:
             if session is not None:
                 _log.warning(
@@ -456,44 +398,6 @@ class Gateway:
                 )
             raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
         return session
-
-    async def _take_over(
-        self, handoff: SessionHandoff, session_id: str, endpoint: Endpoint, principal: Principal
-    ) -> Session | None:
-        """A session this worker does not hold, from its handoff record (its worker died or
-        left): only for the client and endpoint that started it."""
-        record = await handoff.load(session_id)
-        if record is None or record.owner != principal.name or record.endpoint != endpoint.name:
-            return None
-        session = self.sessions.adopt(
-            session_id,
-            owner=record.owner,
-            principal=principal,
-            endpoint=record.endpoint,
-            transport="streamable-http",
-            protocol_version=record.protocol_version,
-            client_capabilities=record.client_capabilities,
-            client_info=record.client_info,
-            initialized=record.initialized,
-            log_level=record.log_level,
-        )
-        if session is None:
-            raise JsonRpcError(jsonrpc.INTERNAL_ERROR, "too many sessions", http_status=503)
-        self.metrics.sessions.labels("legacy").set(len(self.sessions))
-        self.metrics.sessions_taken_over.inc()
-        _log.info("session_taken_over", client=principal.name, endpoint=endpoint.name or "/mcp")
-        self._keep_record(session)
-        return session
-
-    def _keep_record(self, session: Session) -> None:
-        """Rewrite a used session's record (and so its expiry) now and then, in the background."""
-        handoff = self.handoff
-        if handoff is None or time.monotonic() - session.saved_at < handoff.refresh_s:
-            return
-        session.saved_at = time.monotonic()  # one write in flight at a time
-        task = asyncio.get_running_loop().create_task(handoff.save(session))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
@@ -681,20 +585,6 @@ async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, A
             message["id"], jsonrpc.METHOD_NOT_FOUND, "the client has no open stream"
         )
     return None
-
-
-def _asks_for_key(tail: str, method: str) -> bool:
-    """Whether the worker asks for credentials at this endpoint path and method (as
-    `Gateway.__call__` dispatches); anything else it answers with 404 first."""
-    return tail == "" or (tail, method) in (("sse", "GET"), ("messages", "POST"))
-
-
-def _tricky_path(raw_path: object) -> bool:
-    """Escapes, dot segments or empty segments in the path as sent (H12): MCP paths never need
-    them, and the server decodes `%2F` before routing, so they are refused outright."""
-    if not isinstance(raw_path, bytes):
-        return False
-    return b"%" in raw_path or b"//" in raw_path or b"/." in raw_path
 
 
 def _fields(catalog: ServerCatalog) -> dict[str, Any]:

@@ -16,6 +16,7 @@ session that cannot be read is unknown (the spec's 404, as without Redis).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -27,7 +28,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from giru.proxy.sessions import Session
+from giru.mcp.jsonrpc import INTERNAL_ERROR, JsonRpcError
+from giru.proxy.sessions import Session, SessionStore
 
 __all__ = ["SessionHandoff", "SessionRecord"]
 
@@ -66,6 +68,7 @@ class SessionHandoff:
         self._ttl_ms = max(1000, int(ttl_s * 1000))
         self.refresh_s = ttl_s / 4
         """A session used again this long after its last write is written again (its TTL)."""
+        self._writes: set[asyncio.Task[bool]] = set()
         self._client = Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -99,6 +102,40 @@ class SessionHandoff:
             _log.error("session_handoff_record_unreadable", error=repr(exc))
             return None
 
+    async def take_over(
+        self, sessions: SessionStore, session_id: str, endpoint: str, principal: Any
+    ) -> Session | None:
+        """The session `session_id` in `sessions`, from its record, for the client and endpoint
+        that started it only; None when there is no such record."""
+        record = await self.load(session_id)
+        if record is None or record.owner != principal.name or record.endpoint != endpoint:
+            return None
+        session = sessions.adopt(
+            session_id,
+            owner=record.owner,
+            principal=principal,
+            endpoint=record.endpoint,
+            transport="streamable-http",
+            protocol_version=record.protocol_version,
+            client_capabilities=record.client_capabilities,
+            client_info=record.client_info,
+            initialized=record.initialized,
+            log_level=record.log_level,
+        )
+        if session is None:
+            raise JsonRpcError(INTERNAL_ERROR, "too many sessions", http_status=503)
+        self.keep(session)
+        return session
+
+    def keep(self, session: Session) -> None:
+        """Rewrite a used session's record (and so its expiry) now and then, in the background."""
+        if time.monotonic() - session.saved_at < self.refresh_s:
+            return
+        session.saved_at = time.monotonic()  # one write in flight at a time
+        task = asyncio.get_running_loop().create_task(self.save(session))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
     async def forget(self, session_id: str) -> None:
         try:
             await self._client.delete(_KEY + session_id)
@@ -106,4 +143,5 @@ class SessionHandoff:
             _log.warning("session_handoff_forget_failed", error=repr(exc))
 
     async def aclose(self) -> None:
+        await asyncio.gather(*self._writes, return_exceptions=True)
         await self._client.aclose()

@@ -63,7 +63,7 @@ class ParkedCalls:
     def __init__(self, ttl_s: float = _TTL_S, *, worker: str | None = None) -> None:
         self._route = f"{worker}~" if worker else ""
         """Behind Envoy, `<worker_name>~` after the prefix: the edge sends the retry back to
-        the worker holding the parked call (src/giru/xds/snapshot.py)."""
+        the worker holding the parked call (src/giru/xds/listeners.py)."""
         self._key = secrets.token_bytes(32)
         self._ttl_s = ttl_s
         self._ids = itertools.count(1)

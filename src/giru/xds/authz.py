@@ -23,7 +23,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 
 from giru.mcp import jsonrpc
-from giru.proxy.gateway import Refusal
+from giru.proxy.admission import Refusal
 from giru.telemetry.metrics import Metrics
 from giru.xds.serving import grpc_server
 

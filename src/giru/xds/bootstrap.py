@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from giru.xds.snapshot import XDS, Address
+from giru.xds.topology import XDS, Address
 
 __all__ = ["bootstrap"]
 

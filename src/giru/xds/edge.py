@@ -17,7 +17,8 @@ from giru.errors import ConfigError
 from giru.settings import Settings
 from giru.xds.ads import AdsServer
 from giru.xds.serving import grpc_server
-from giru.xds.snapshot import EdgeTopology, TlsFiles, build_snapshot
+from giru.xds.snapshot import build_snapshot
+from giru.xds.topology import EdgeTopology, TlsFiles
 
 __all__ = ["EdgeControl", "read_tls"]
 

@@ -12,6 +12,7 @@ from google.protobuf import any_pb2, json_format, symbol_database
 __all__ = [
     "CLUSTER",
     "ENDPOINT",
+    "HTTP_FILTERS",
     "LISTENER",
     "ROUTE",
     "SECRET",
@@ -26,6 +27,8 @@ ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
 CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 SECRET = _PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret"
+HTTP_FILTERS = _PREFIX + "envoy.extensions.filters.http."
+"""The type URL prefix of HTTP filters' typed configs."""
 TYPE_ORDER = (CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET)
 """Make-before-break: clusters and their endpoints before the listeners and routes using them."""
 

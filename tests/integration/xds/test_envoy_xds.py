@@ -25,7 +25,7 @@ from giru.settings import Settings, XdsSettings
 from giru.xds.bootstrap import bootstrap
 from giru.xds.edge import EdgeControl
 from giru.xds.resources import TYPE_ORDER
-from giru.xds.snapshot import Address
+from giru.xds.topology import Address
 from tests.peers import LOOPBACK, REPO_ROOT, free_port
 from tests.stack import envoy_binary
 

@@ -15,7 +15,8 @@ from giru.errors import ConfigError
 from giru.settings import Settings, XdsSettings
 from giru.xds.bootstrap import bootstrap
 from giru.xds.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET
-from giru.xds.snapshot import EdgeTopology, TlsFiles, build_snapshot, resource_dicts
+from giru.xds.snapshot import build_snapshot, resource_dicts
+from giru.xds.topology import EdgeTopology, TlsFiles
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 REPO = Path(__file__).resolve().parents[3]
