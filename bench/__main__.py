@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import policy
+from bench import governance, policy
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -35,6 +35,7 @@ FULL = Durations(
     list_concurrency=(1, 16),
     sessions=1000,
     decisions=5000,
+    governed_calls=20_000,
 )
 QUICK = Durations(
     warmup_s=1,
@@ -45,9 +46,17 @@ QUICK = Durations(
     list_concurrency=(16,),
     sessions=200,
     decisions=1000,
+    governed_calls=3000,
 )
-SCENARIOS = ("tools-call", "tools-call-rate", "tools-list", "idle-sessions", policy.SCENARIO)
-FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO}
+SCENARIOS = (
+    "tools-call",
+    "tools-call-rate",
+    "tools-list",
+    "idle-sessions",
+    policy.SCENARIO,
+    governance.SCENARIO,
+)
+FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO, governance.SCENARIO}
 
 
 def say(line: str) -> None:
@@ -183,6 +192,13 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         decision = policy.run(d.decisions, say)
         setups[policy.SCENARIO] = decision.pop("setup", {})
         results[policy.SCENARIO] = decision
+    if governance.SCENARIO in wanted:  # in process, with its own Redis and PostgreSQL
+        say("scenario 5: what limits, quotas and usage metering add per call (bench.governance)")
+        if args.giru_ref or args.giru_src:
+            notes.append("governance measures the work tree's giru, not --giru-*")
+        governed = governance.run(d.governed_calls, say)
+        setups[governance.SCENARIO] = governed.pop("setup", {})
+        results[governance.SCENARIO] = governed
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
@@ -204,8 +220,9 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         path = write_json(outdir, date, scenario, document)
         say(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
     latest = outdir / "latest.md"
-    decision_setup = {f"decision {k}": v for k, v in setups.get(policy.SCENARIO, {}).items()}
-    latest.write_text(markdown(date, machine, {**setup, **decision_setup}, results, notes))
+    extra_setup = {f"decision {k}": v for k, v in setups.get(policy.SCENARIO, {}).items()}
+    extra_setup |= {f"governance {k}": v for k, v in setups.get(governance.SCENARIO, {}).items()}
+    latest.write_text(markdown(date, machine, {**setup, **extra_setup}, results, notes))
     say(f"wrote {latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest}")
 
 

@@ -171,6 +171,23 @@ def _policy(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _governance(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| variant | conc. | CPU µs/call | added CPU µs/call | wall µs/call "
+        "| redis-server µs/call | PostgreSQL µs/call | store inserts | rows stored |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['variant']} | {p['concurrency']} | {_num(p['cpu_us_per_call'], 1)} "
+            f"| {_num(p.get('added_cpu_us_per_call'), 1)} | {_num(p['wall_us_per_call'], 1)} "
+            f"| {_num(p.get('redis_cpu_us_per_call'), 1)} "
+            f"| {_num(p.get('postgres_cpu_us_per_call'), 1)} | {_num(p.get('store_inserts'))} "
+            f"| {_num(p.get('rows_stored'))} |"
+        )
+    return lines
+
+
 def _profile(profile: dict[str, Any], top: int = 20) -> list[str]:
     lines = [
         "## Giru profile under c=16 tools/call (py-spy, self time)",
@@ -190,6 +207,7 @@ _TABLES = {
     "tools-list": ("2. tools/list over all upstream entries (wrk)", _tools_list),
     "idle-sessions": ("3. RSS per idle legacy session", _sessions),
     "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
+    "governance": ("5. What limits, quotas and usage metering add (CallGate.run)", _governance),
 }
 
 

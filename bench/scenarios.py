@@ -41,6 +41,7 @@ class Durations:
     list_concurrency: tuple[int, ...]
     sessions: int
     decisions: int = 5000  # per point of the policy-decision scenario (bench.policy)
+    governed_calls: int = 20_000  # per point of the governance scenario (bench.governance)
 
 
 @contextlib.contextmanager

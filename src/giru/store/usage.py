@@ -7,18 +7,18 @@ backends); the `usage_daily` view holds per-UTC-day totals for SQL users.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from giru.errors import ValidationError
-from giru.store.models import UsageRow, new_id
+from giru.store.models import UsageRow
 
 __all__ = [
     "ERROR_OUTCOMES",
@@ -43,22 +43,24 @@ REJECTED_OUTCOMES: Final = frozenset(
 """Outcomes of calls the limits refused: counted as `rejected`, never against a quota."""
 GroupBy = Literal["client", "subscription", "server", "tool", "day"]
 GROUP_BY: Final[tuple[GroupBy, ...]] = ("client", "subscription", "server", "tool", "day")
-_COLUMNS: Final = (
-    "event_id",
-    "at",
-    "node",
-    "subscription",
-    "client",
-    "server",
-    "tool",
-    "request_id",
-    "duration_ms",
-    "outcome",
-    "status",
-    "bytes_in",
-    "bytes_out",
-    "cost",
-)
+_COLUMN_TYPES: Final = {  # a usage record's fields, with their PostgreSQL types
+    "event_id": "varchar",
+    "at": "timestamptz",
+    "node": "text",
+    "subscription": "text",
+    "client": "text",
+    "server": "text",
+    "tool": "text",
+    "request_id": "text",
+    "duration_ms": "float8",
+    "outcome": "varchar",
+    "status": "int",
+    "bytes_in": "bigint",
+    "bytes_out": "bigint",
+    "cost": "numeric",
+}
+_COLUMNS: Final = tuple(_COLUMN_TYPES)
+_PICK: Final = operator.itemgetter(*_COLUMNS)
 _CHUNK = 1000
 
 
@@ -116,22 +118,54 @@ async def insert(
     records: Sequence[Mapping[str, Any]],
     now: datetime,
 ) -> int:
-    """Insert records whose `event_id` is new (others are skipped); the number inserted."""
+    """Insert records whose `event_id` is new (others are skipped); the number inserted. A
+    row's id is its event id (a UUIDv7, unique already), so any conflict means "stored".
+
+    One driver-level statement per batch: the drain runs on the event loop the gateway serves
+    from, and SQLAlchemy's per-row parameter processing cost 21 µs (PostgreSQL) to 37 µs
+    (SQLite) of CPU per record; this costs a fraction of that (bench/governance.py). The
+    statements are checked against the ORM's reading of the rows by the store tests.
+    """
     if not records:
         return 0
-    stamps = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
-    rows = [{"id": new_id(), **stamps, **_row(record)} for record in records]
-    # Core, not the ORM's bulk path: on the table, the insert costs a fraction of the CPU (it
-    # runs on the event loop the gateway serves from).
-    table: Table = UsageRow.__table__  # type: ignore[assignment]  # a mapped class's Table
-    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = build(table).on_conflict_do_nothing(index_elements=["event_id"])
-    inserted = await session.execute(statement.returning(table.c.event_id), rows)
-    return len(inserted.all())
+    connection = await session.connection()
+    if dialect == "postgresql":
+        columns = [[record[name] for record in records] for name in _COLUMNS]
+        result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
+    else:
+        stamp = _sqlite_time(now)
+        rows = [(tenant_id, stamp, *_sqlite_row(_PICK(record))) for record in records]
+        result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
+    return max(result.rowcount, 0)
 
 
-def _row(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: record[name] for name in _COLUMNS}
+_TABLE: Final = UsageRow.__tablename__
+_ARRAYS: Final = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_COLUMN_TYPES.values(), 3))
+# Built from constant names only; every value is a bound parameter.
+_POSTGRES_INSERT: Final = (
+    f"INSERT INTO {_TABLE} (id, tenant_id, created_at, updated_at, {', '.join(_COLUMNS)}) "  # noqa: S608
+    f"SELECT u.event_id, $1, $2, $2, {', '.join(f'u.{c}' for c in _COLUMNS)} "
+    f"FROM unnest({_ARRAYS}) AS u({', '.join(_COLUMNS)}) "
+    "ON CONFLICT DO NOTHING"
+)
+_SQLITE_INSERT: Final = (
+    f"INSERT INTO {_TABLE} (id, tenant_id, created_at, updated_at, {', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES (?3, ?1, ?2, ?2, {', '.join(f'?{i}' for i in range(3, 3 + len(_COLUMNS)))}) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A UTC time as SQLAlchemy's SQLite `DATETIME` stores it (and reads it back)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return text if value.microsecond else text + ".000000"
+
+
+def _sqlite_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`_PICK`'s values with the time (`at`, the second) as SQLite stores it."""
+    return (values[0], _sqlite_time(values[1]), *values[2:])
 
 
 async def summary(

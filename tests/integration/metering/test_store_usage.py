@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import func, select, text, update
 
 from giru.errors import ValidationError
 from giru.metering import UsageRecord
 from giru.store import Store
-from giru.store.models import TenantRow
+from giru.store.models import TenantRow, UsageRow
 from giru.store.usage import UsageSummary
 from tests.unit.metering.data import AT, record
 
@@ -44,6 +45,22 @@ async def test_every_field_is_stored(store: Store) -> None:
         row = (await session.execute(text("SELECT * FROM usage_records"))).mappings().one()
     stored = {key: row[key] for key in item if key != "at"}
     assert stored == {key: value for key, value in item.items() if key != "at"}
+
+
+async def test_times_and_ids_read_back_through_the_orm(store: Store) -> None:
+    """The batch insert writes below the ORM: what it wrote must read back like ORM rows."""
+    at = datetime(2026, 3, 1, 23, 59, 59, 120, tzinfo=UTC)
+    whole = datetime(2026, 3, 2, 0, 0, 0, tzinfo=UTC)  # no microseconds: still one format
+    await store.insert_usage([record(at=at), record(at=whole)])
+    async with store.database.read() as session:
+        rows = (await session.execute(select(UsageRow).order_by(UsageRow.at))).scalars().all()
+        in_march = await session.scalar(
+            select(func.count()).where(UsageRow.at >= whole - timedelta(microseconds=1))
+        )
+    assert [row.at for row in rows] == [at, whole]
+    assert all(row.created_at.tzinfo is UTC and row.created_at == row.updated_at for row in rows)
+    assert all(row.id == row.event_id and uuid.UUID(row.id).version == 7 for row in rows)
+    assert in_march == 1
 
 
 def calls(client: str, tool: str, durations: list[float], **fields: Any) -> list[UsageRecord]:
