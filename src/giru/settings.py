@@ -62,7 +62,9 @@ class LimitsSettings(BaseModel):
     """Rate limits and quotas (docs/operations.md)."""
 
     timezone: str = Field(default="UTC", description="calendar for daily/monthly quotas")
-    redis_timeout_s: float = Field(default=0.05, gt=0, description="one admission round trip")
+    redis_timeout_s: float = Field(
+        default=0.05, gt=0, description="the longest an admission waits on Redis, connect included"
+    )
     cool_down_s: float = Field(
         default=1.0, ge=0, description="after a Redis failure, use the local limiter this long"
     )

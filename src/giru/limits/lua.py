@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from giru.limits.resp import RespClient
+from giru.limits.wire import RespNoScriptError
 
 __all__ = [
     "ADMIT",
@@ -104,9 +104,10 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, client: Redis, keys: list[str], args: list[str | int]) -> Any:
+    async def __call__(self, client: RespClient, keys: list[str], args: list[str | int]) -> Any:
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            self.sha = await client.script_load(self.source)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except RespNoScriptError:
+            sha: bytes = await client.execute("SCRIPT", "LOAD", self.source)
+            self.sha = sha.decode()
+            return await client.execute("EVALSHA", self.sha, len(keys), *keys, *args)

@@ -1,11 +1,12 @@
 """The limiter shared by gateway workers through Redis, with a local fallback; `open_limiter`.
 
-One `ADMIT` script call per admission (EVALSHA, one round trip). Any Redis error or timeout
-(socket timeouts = `redis_timeout_s`, no retries) is answered by the in-process `LocalLimiter`:
-rate limits always, quotas from its counters (`quota_fallback=local`; seeded by `reconcile` and
-by every Redis answer) or denied (`deny`). After a failure Redis is not tried for
-`cool_down_s`. One warning per outage, `giru_limiter_unavailable_total` per failed attempt,
-`giru_limiter_fallback_total{kind}` per admission answered locally. Nothing here raises.
+One `ADMIT` script call per admission (EVALSHA, one round trip, on the lean `RespClient`). Any
+Redis error or timeout (`redis_timeout_s` per call, a connect included; no retries) is answered
+by the in-process `LocalLimiter`: rate limits always, quotas from its counters
+(`quota_fallback=local`; seeded by `reconcile` and by every Redis answer) or denied (`deny`).
+After a failure Redis is not tried for `cool_down_s`. One warning per outage,
+`giru_limiter_unavailable_total` per failed attempt, `giru_limiter_fallback_total{kind}` per
+admission answered locally. Nothing here raises.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from urllib.parse import urlsplit
 
 import structlog
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from giru.limits.admission import (
     Admission,
@@ -35,6 +33,7 @@ from giru.limits.local import LocalLimiter, rate_denial
 from giru.limits.lua import ADMIT, ADMIT_ALLOWED, ADMIT_DAY, ADMIT_RATE, RECONCILE, Script
 from giru.limits.metrics import LimiterMetrics
 from giru.limits.periods import Periods, quota_keys
+from giru.limits.resp import RespClient
 from giru.settings import LimitsSettings
 
 __all__ = ["RedisLimiter", "open_limiter"]
@@ -111,12 +110,8 @@ class RedisLimiter:
         self._server_clock = server_clock_us
         self._admit_script = Script(ADMIT)
         self._reconcile_script = Script(RECONCILE)
-        self._client = Redis.from_url(
-            url,
-            socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-            retry=Retry(NoBackoff(), 0),  # a retry would double the wait on the request path
-        )
+        # No retries: a retry would double the wait on the request path.
+        self._client = RespClient(url, timeout_s=settings.redis_timeout_s)
 
     @property
     def using_redis(self) -> bool:
@@ -196,7 +191,7 @@ class RedisLimiter:
         if not self._outage.skipping():
             keys = quota_keys(subscription, self._calendar.periods(now))
             try:
-                day, month = await self._client.mget(keys)
+                day, month = await self._client.execute("MGET", *keys)
             except Exception as exc:  # noqa: BLE001 -- answered from the local counters; logged
                 self._failed(exc)
             else:
