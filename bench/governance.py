@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import os
 import shutil
 import tempfile
@@ -45,7 +44,7 @@ from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.limits import start_redis
 from bench.machine import describe
 from bench.procs import Proc, cpu_seconds
-from bench.report import markdown, write_json
+from bench.report import write_standalone
 from bench.scenarios import Say
 from giru.access.clients import ClientPrincipal
 from giru.access.grants import Grants, SubscriptionLimits
@@ -326,16 +325,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "governance")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)
-    date = datetime.date.today().isoformat()
     machine = describe(None)
     result = run(args.calls)
-    setup = result.pop("setup", {})
-    outdir = args.out.resolve()
-    outdir.mkdir(parents=True, exist_ok=True)
-    document = {"scenario": SCENARIO, "date": date, "machine": machine, "setup": setup, **result}
-    path = write_json(outdir, date, SCENARIO, document)
-    (outdir / "governance.md").write_text(markdown(date, machine, setup, {SCENARIO: result}, []))
-    print(f"wrote {path} and {outdir / 'governance.md'}")
+    written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "governance")
+    print(f"wrote {written[0]} and {written[1]}")
 
 
 if __name__ == "__main__":

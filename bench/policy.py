@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime
 import os
 import shutil
 import tempfile
@@ -39,7 +38,7 @@ from bench.client import stats
 from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.machine import describe
 from bench.procs import Proc, cpu_seconds, free_port, start
-from bench.report import markdown, write_json
+from bench.report import write_standalone
 from giru.errors import PolicyUnavailableError
 from giru.manifests.config import Config
 from giru.manifests.loader import load
@@ -455,17 +454,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "policy")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)
-    date = datetime.date.today().isoformat()
     machine = describe(None)
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores; opa {machine['opa']}")
     result = run(args.decisions)
-    setup = result.pop("setup", {})
-    outdir = args.out.resolve()
-    outdir.mkdir(parents=True, exist_ok=True)
-    document = {"scenario": SCENARIO, "date": date, "machine": machine, "setup": setup, **result}
-    path = write_json(outdir, date, SCENARIO, document)
-    (outdir / "policy.md").write_text(markdown(date, machine, setup, {SCENARIO: result}, []))
-    print(f"wrote {path} and {outdir / 'policy.md'}")
+    written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "policy")
+    print(f"wrote {written[0]} and {written[1]}")
 
 
 if __name__ == "__main__":

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["markdown", "write_json"]
+__all__ = ["markdown", "write_json", "write_standalone"]
 
 
 def write_json(outdir: Path, date: str, scenario: str, document: dict[str, Any]) -> Path:
     path = outdir / f"{date}-{scenario}.json"
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return path
+
+
+def write_standalone(
+    outdir: Path, scenario: str, machine: dict[str, Any], result: dict[str, Any], name: str
+) -> tuple[Path, Path]:
+    """A scenario run on its own (`python -m bench.policy`, `bench.governance`): its JSON and
+    `<outdir>/<name>.md`; `result["setup"]` goes into both."""
+    date = datetime.date.today().isoformat()
+    setup = result.pop("setup", {})
+    outdir.mkdir(parents=True, exist_ok=True)
+    document = {"scenario": scenario, "date": date, "machine": machine, "setup": setup, **result}
+    path = write_json(outdir, date, scenario, document)
+    summary = outdir / f"{name}.md"
+    summary.write_text(markdown(date, machine, setup, {scenario: result}, []))
+    return path, summary
 
 
 def _ms(value: Any) -> str:

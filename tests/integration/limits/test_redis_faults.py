@@ -4,7 +4,6 @@ raises, metrics and one log line per outage say so."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -153,24 +152,6 @@ async def test_reconcile_failing_on_redis_still_seeds_the_local_counters(
         assert await limiter.quota_usage("gold", TODAY) == (4, 4)
     finally:
         redis_server.start()
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A TCP port that accepts connections and never answers (a hung Redis)."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for writer in held:
-            writer.close()
-        await server.wait_closed()
 
 
 async def test_a_hung_redis_times_out_into_the_fallback(
