@@ -229,11 +229,12 @@ def test_opa_killed_under_load_denies_every_call_until_it_is_back(tmp_path: Path
             stop.set()
             worker.join()
         after = [o for t, o in outcomes if t > killed]
-        first_ok = after.index("ok") if "ok" in after else len(after)
-        down = after[:first_ok]
-        assert down, "no call was denied while OPA was down"
-        assert set(down) == {"unavailable"}, "a call succeeded while OPA was down"
-        assert set(after[first_ok:]) == {"ok"}, "calls flapped after OPA came back"
+        assert "unavailable" in after, "no call was denied while OPA was down"
+        # The one call in flight at the kill may have been decided before it and answer ok.
+        down_from = after.index("unavailable")
+        assert down_from <= 1, "calls succeeded after OPA was killed"
+        back = after.index("ok", down_from) if "ok" in after[down_from:] else len(after)
+        assert set(after[back:]) == {"ok"}, "calls flapped after OPA came back"
         assert _status(giru)["active"] is True
         wait_until(
             lambda: set(refused) <= _audited(giru, "policy_unavailable"),
