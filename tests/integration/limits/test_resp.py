@@ -4,23 +4,19 @@ TLS, timeouts and reconnects, error replies, and scripts Redis forgot."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from giru.limits.lua import Script
 from giru.limits.resp import RespClient
 from giru.limits.wire import RespConnectionError, RespNoScriptError, RespReplyError
-from tests.peers import LOOPBACK, PeerProcess, free_port, start_peer, wait_for_port
+from tests.peers import LOOPBACK, REPO_ROOT, PeerProcess, free_port, start_peer, wait_for_port
 from tests.services import RedisServer, find_redis_server
 
 pytestmark = pytest.mark.integration
@@ -44,10 +40,10 @@ class SecuredRedis:
         os.kill(self.process.process.pid, sig)
 
 
-def redis_argv(workdir: Path, *extra: str) -> list[str]:
+def redis_argv(workdir: Path, *extra: str, bind: tuple[str, ...] = (LOOPBACK,)) -> list[str]:
     return [
         str(find_redis_server()),
-        *("--bind", LOOPBACK, "--save", "", "--appendonly", "no", "--dir", str(workdir)),
+        *("--bind", *bind, "--save", "", "--appendonly", "no", "--dir", str(workdir)),
         *extra,
     ]
 
@@ -253,73 +249,21 @@ async def test_a_script_redis_forgot_is_loaded_again(
 # --- TLS ----------------------------------------------------------------------------------------
 
 
-_CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """(CA, server certificate, server key) PEM files; the server is `localhost` only."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "giru test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_CA_KEY_USAGE, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
+OTHER_LOOPBACK = "127.0.0.2"  # also this machine, but not a name the dev certificate holds
 
 
 @pytest.fixture
 def tls_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """A TLS-only redis-server for `localhost`, its CA trusted through SSL_CERT_FILE."""
-    ca, certificate, key = write_certificates(tmp_path)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    """A TLS-only redis-server with the dev CA's certificate (`scripts/dev-ca.sh`: localhost and
+    127.0.0.1), also listening on 127.0.0.2; the CA trusted through SSL_CERT_FILE."""
+    tls = tmp_path / "tls"
+    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "dev-ca.sh"), str(tls)], check=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls / "ca.pem"))
     port = free_port()
-    tls = ("--tls-cert-file", str(certificate), "--tls-key-file", str(key))
-    extra = ("--port", "0", "--tls-port", str(port), *tls, "--tls-auth-clients", "no")
-    process = start_peer("redis-server", redis_argv(tmp_path, *extra), tmp_path)
+    files = ("--tls-cert-file", str(tls / "edge.pem"), "--tls-key-file", str(tls / "edge.key"))
+    extra = ("--port", "0", "--tls-port", str(port), *files, "--tls-auth-clients", "no")
+    argv = redis_argv(tmp_path, *extra, bind=(LOOPBACK, OTHER_LOOPBACK))
+    process = start_peer("redis-server", argv, tmp_path)
     try:
         wait_for_port(process, port)
         yield port
@@ -331,8 +275,8 @@ async def test_rediss_speaks_tls_and_checks_the_server_name(
     tls_port: int, clients: list[RespClient]
 ) -> None:
     client = RespClient(f"rediss://localhost:{tls_port}/0", timeout_s=BOUND_S)
-    by_address = RespClient(f"rediss://{LOOPBACK}:{tls_port}/0", timeout_s=BOUND_S)
+    by_address = RespClient(f"rediss://{OTHER_LOOPBACK}:{tls_port}/0", timeout_s=BOUND_S)
     clients += [client, by_address]
     assert await client.execute("PING") == "PONG"
     with pytest.raises(RespConnectionError, match="certificate verify failed"):
-        await by_address.execute("PING")  # the certificate names localhost, not 127.0.0.1
+        await by_address.execute("PING")  # the certificate does not name 127.0.0.2
