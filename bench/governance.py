@@ -38,12 +38,17 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from tests.services import PostgresServer, ServiceUnavailableError, find_postgres_bindir
+from tests.services import (
+    PostgresServer,
+    RedisServer,
+    ServiceUnavailableError,
+    find_postgres_bindir,
+)
 
 from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.limits import start_redis
 from bench.machine import describe
-from bench.procs import Proc, cpu_seconds
+from bench.procs import cpu_seconds
 from bench.report import write_standalone
 from bench.scenarios import Say
 from giru.access.clients import ClientPrincipal
@@ -86,21 +91,23 @@ class DroppedUsage:
         return None
 
 
+UsageSinkLike = DroppedUsage | UsageWriter
+
+
 @dataclass
 class CountingSink:
     """The store as the drain sees it, counting inserts; `stalled`: never answers."""
 
-    store: Store | None
+    store: Store
     stalled: bool = False
     inserts: int = 0
     rows: int = 0
 
     async def insert_usage(self, records: Sequence[UsageRecord]) -> int:
-        if self.stalled or self.store is None:
+        if self.stalled:
             await asyncio.Event().wait()  # cancelled by the writer's close
         self.inserts += 1
         self.rows += len(records)
-        assert self.store is not None
         return await self.store.insert_usage(records)
 
 
@@ -117,8 +124,7 @@ class Variant:
 class Parts:
     """The servers every variant shares: redis-server, and PostgreSQL when it is here."""
 
-    redis: Proc
-    redis_url: str
+    redis: RedisServer
     postgres: PostgresServer | None
     workdir: Path
 
@@ -184,9 +190,6 @@ async def _settle(usage: UsageSinkLike, audit: AuditLog | None, stalled: bool) -
         raise RuntimeError("audit records were not stored within 60 s")
 
 
-UsageSinkLike = DroppedUsage | UsageWriter
-
-
 class _Clock:
     """CPU and wall time of this process, and CPU of the servers, since construction."""
 
@@ -213,33 +216,36 @@ class _Clock:
 async def _point(variant: Variant, parts: Parts, calls: int, concurrency: int) -> dict[str, Any]:
     slot = Path(tempfile.mkdtemp(prefix=f"c{concurrency}-", dir=parts.workdir))
     async with contextlib.AsyncExitStack() as stack:
-        store = await _open_store(variant, parts, slot) if variant.store else None
-        if store is not None:
-            stack.push_async_callback(store.aclose)
-        sink = CountingSink(store, stalled=variant.stalled)
         usage: UsageSinkLike = DroppedUsage()
+        sink = audit = None
         if variant.store is not None:
+            store = await _open_store(variant, parts, slot)
+            stack.push_async_callback(store.aclose)
+            sink = CountingSink(store, stalled=variant.stalled)
             usage = await UsageWriter.open(
                 sink, slot / "spool", max_bytes=1 << 30, group_commit_ms=0.0, batch_size=100
             )
             stack.push_async_callback(usage.aclose, 0.5)
-        audit = None
-        if variant.audit and store is not None:
-            audit = await AuditLog.open(store, slot / "audit", metrics=AuditMetrics(None))
-            stack.push_async_callback(audit.aclose)
-        limiter = RedisLimiter(parts.redis_url, LimitsSettings(redis_timeout_s=1.0))
+            if variant.audit:
+                audit = await AuditLog.open(store, slot / "audit", metrics=AuditMetrics(None))
+                stack.push_async_callback(audit.aclose)
+        limiter = RedisLimiter(parts.redis.url(), LimitsSettings(redis_timeout_s=1.0))
         stack.push_async_callback(limiter.aclose)
         gate = CallGate(limiter, usage, node="bench", audit=audit)
         caller = GOVERNED if variant.limits else PLAIN
         await _drive(gate, caller, 200, concurrency)  # warm: connections, scripts, a segment
         await _settle(usage, audit, variant.stalled)
-        sink.inserts = sink.rows = 0
+        if sink is not None:
+            sink.inserts = sink.rows = 0
         clock = _Clock(parts)
         await _drive(gate, caller, calls, concurrency)
         await _settle(usage, audit, variant.stalled)
         point: dict[str, Any] = {"variant": variant.name, "concurrency": concurrency}
         point |= {"calls": calls, **clock.per_call(calls)}
-        point |= {"store_inserts": sink.inserts, "rows_stored": sink.rows}
+        point |= {
+            "store_inserts": sink.inserts if sink else 0,
+            "rows_stored": sink.rows if sink else 0,
+        }
         if isinstance(usage, UsageWriter):
             point["spooled_bytes"] = usage.spool.size
         return point
@@ -303,11 +309,11 @@ def run(calls: int, say: Say = print) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="giru-bench-governance-"))
     placed = os.sched_getaffinity(0)
     os.sched_setaffinity(0, LOAD_CPUS)  # the servers inherit it: on the load core
-    redis, redis_url = start_redis(workdir)
+    redis = start_redis(workdir)
     postgres = None
     try:
         postgres = _postgres(workdir)
-        parts = Parts(redis, redis_url, postgres, workdir)
+        parts = Parts(redis, postgres, workdir)
         os.sched_setaffinity(0, GATEWAY_CPUS)  # the gate alone on the gateway core
         points = uvloop.run(_measure(parts, calls, say))
     finally:

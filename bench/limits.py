@@ -3,8 +3,8 @@
 Each admission checks a subscription, a client and a tool rate limit and a day/month quota (all
 generous, so every call is admitted and writes everything). Measured on uvloop in this process
 (`time.process_time`: the gateway's share); for Redis also the redis-server's CPU (from /proc).
-The Redis server is started here on a free loopback port in a temp dir, like tests/services.py
-does, and stopped at the end. Numbers are printed, never asserted.
+The Redis server is started here on a free loopback port in a temp dir, by tests/services.py's
+`RedisServer`, and stopped at the end. Numbers are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
 import uvloop
+from tests.services import RedisServer, find_redis_server
 
-from bench.procs import Proc, cpu_seconds, free_port, start
+from bench.procs import cpu_seconds, free_port
 from giru.limits import AdmissionRequest, Limiter, LocalLimiter, RedisLimiter, admission_for
 from giru.settings import LimitsSettings
 
@@ -78,35 +78,23 @@ def bench_local(calls: int) -> None:
     report("LocalLimiter.admit (3 limits + quota)", *per_call(calls, run))
 
 
-def start_redis(workdir: Path) -> tuple[Proc, str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH: bash scripts/services.sh")
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = start("redis-server", argv, workdir)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with redis.Redis(port=port, socket_timeout=1) as client:
-                client.ping()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except redis.RedisError:
-            if time.monotonic() > deadline or not proc.alive():
-                raise RuntimeError(f"redis-server did not start:\n{proc.tail()}") from None
-            time.sleep(0.05)
+def start_redis(workdir: Path) -> RedisServer:
+    """A redis-server on a free loopback port in `workdir`, started the way the tests start one."""
+    server = RedisServer(find_redis_server(), free_port(), workdir)
+    server.start()
+    return server
 
 
 def redis_run(
-    url: str, proc: Proc, calls: int, concurrency: int, server_us: list[float]
+    server: RedisServer, calls: int, concurrency: int, server_us: list[float]
 ) -> Coroutine[Any, Any, None]:
     async def run() -> None:
-        limiter = RedisLimiter(url, LimitsSettings(redis_timeout_s=1.0))
+        limiter = RedisLimiter(server.url(), LimitsSettings(redis_timeout_s=1.0))
         try:
             await admit_all(limiter, 200, concurrency)  # warm: connections, script cache
-            began = cpu_seconds(proc.pid)
+            began = cpu_seconds(server.pid)
             await admit_all(limiter, calls, concurrency)
-            server_us.append((cpu_seconds(proc.pid) - began) / calls * 1e6)
+            server_us.append((cpu_seconds(server.pid) - began) / calls * 1e6)
         finally:
             await limiter.aclose()
 
@@ -115,16 +103,16 @@ def redis_run(
 
 def bench_redis(calls: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="giru-bench-limits-"))
-    proc, url = start_redis(workdir)
+    server = start_redis(workdir)
     try:
         for concurrency in (1, 16):
             server_us: list[float] = []
-            coroutine = redis_run(url, proc, calls, concurrency, server_us)
+            coroutine = redis_run(server, calls, concurrency, server_us)
             cpu_us, wall_us = per_call(calls, functools.partial(uvloop.run, coroutine))
             label = f"RedisLimiter.admit (3 limits + quota), c={concurrency}"
             report(label, cpu_us, wall_us, f"  (redis-server {server_us[0]:.1f} µs CPU/call)")
     finally:
-        proc.stop()
+        server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

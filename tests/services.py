@@ -322,6 +322,13 @@ class RedisServer:
     def running(self) -> bool:
         return self._process is not None and self._process.process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The running server's process id (for CPU accounting)."""
+        if self._process is None:
+            raise ServiceUnavailableError("redis-server is not running")
+        return self._process.process.pid
+
     def start(self) -> None:
         """Starts the server (same port) and waits until it answers PING."""
         if self.running:
