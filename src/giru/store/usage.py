@@ -130,7 +130,7 @@ async def insert(
         return 0
     connection = await session.connection()
     if dialect == "postgresql":
-        columns = [[record[name] for record in records] for name in _COLUMNS]
+        columns = list(zip(*map(_PICK, records), strict=True))  # one array per column
         result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
     else:
         stamp = _sqlite_time(now)
