@@ -1,5 +1,7 @@
-"""Shared pytest fixtures: the real MCP test peers from tests/peers.py."""
+"""Shared pytest fixtures: the real MCP test peers (tests/peers.py), services (tests/services.py)
+and the OIDC provider (tests/idp.py)."""
 
+from tests.idp import oidc_provider
 from tests.peers import (
     everything_http,
     everything_sse,
@@ -21,6 +23,7 @@ __all__ = [
     "go_fixture_modern",
     "go_fixture_stdio_argv",
     "memory_stdio_argv",
+    "oidc_provider",
     "postgres_server",
     "postgres_url",
     "redis_server",
