@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AuditSettings",
     "CatalogSettings",
     "HttpSettings",
+    "IdentitySettings",
     "LimitsSettings",
     "MeteringSettings",
     "PolicySettings",
@@ -154,6 +156,28 @@ class XdsSettings(BaseModel):
     access_log: str = Field(default="/dev/stdout", description="Envoy's JSON access log file")
 
 
+class IdentitySettings(BaseModel):
+    """How Giru checks OAuth access tokens (docs/identity.md)."""
+
+    leeway_s: float = Field(
+        default=30.0, ge=0, le=300, description="clock skew allowed on exp, nbf and iat"
+    )
+    jwks_cache_s: float = Field(
+        default=3600.0, gt=0, description="how long a fetched JWKS is used before a refetch"
+    )
+    jwks_refetch_min_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="an unknown kid refetches the JWKS at most once per this many seconds",
+    )
+    http_timeout_s: float = Field(
+        default=5.0, gt=0, description="discovery and JWKS requests to an identity provider"
+    )
+    token_cache_size: int = Field(
+        default=10_000, ge=0, description="verified tokens kept (by hash) until they expire"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
 
@@ -179,6 +203,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="how often the store revision is checked besides events"
     )
     listen: str = "127.0.0.1:8080"
+    public_url: str | None = Field(
+        default=None,
+        description="the URL clients reach Giru at (https://mcp.example.com, behind Envoy); "
+        "default: http://<listen>. Names OAuth resources and Giru's issuer",
+    )
     worker_name: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9-]{0,30}$",
@@ -194,6 +223,27 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     xds: XdsSettings = Field(default_factory=XdsSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as https://mcp.example.com")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not have a query, fragment or credentials")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """`public_url`, else `http://<listen>`: no trailing slash."""
+        if self.public_url is not None:
+            return self.public_url
+        host = self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def sqlite_file(self) -> Path | None:

@@ -30,6 +30,7 @@ _KINDS = (
     "Subscription",
     "Environment",
     "Policy",
+    "IdentityProvider",
     "AdminKey",
 )
 

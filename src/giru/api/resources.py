@@ -26,6 +26,9 @@ from giru.api.schemas import (
     Environment,
     EnvironmentInput,
     EnvironmentList,
+    IdentityProvider,
+    IdentityProviderInput,
+    IdentityProviderList,
     MCPServer,
     MCPServerInput,
     MCPServerList,
@@ -118,6 +121,10 @@ async def _environment_body(body: EnvironmentInput) -> ResourceInput:
 
 
 async def _policy_body(body: PolicyInput) -> ResourceInput:
+    return body
+
+
+async def _identity_provider_body(body: IdentityProviderInput) -> ResourceInput:
     return body
 
 
@@ -226,6 +233,15 @@ KINDS: tuple[KindRoutes, ...] = (
         Policy,
         PolicyList,
         Policy,
+    ),
+    KindRoutes(
+        "IdentityProvider",
+        "identity-providers",
+        "IdentityProvider",
+        _identity_provider_body,
+        IdentityProvider,
+        IdentityProviderList,
+        IdentityProvider,
     ),
 )
 """Every manifest kind, in the order the OpenAPI document lists them."""

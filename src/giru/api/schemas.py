@@ -19,6 +19,8 @@ from giru.manifests.documents import (
     ClientSpec,
     EnvironmentDocument,
     EnvironmentSpec,
+    IdentityProviderDocument,
+    IdentityProviderSpec,
     MCPServerDocument,
     MCPServerSpec,
     Metadata,
@@ -50,6 +52,9 @@ __all__ = [
     "Environment",
     "EnvironmentInput",
     "EnvironmentList",
+    "IdentityProvider",
+    "IdentityProviderInput",
+    "IdentityProviderList",
     "KeyCreated",
     "KeyList",
     "KeyOut",
@@ -118,6 +123,11 @@ class PolicyInput(_Input):
     spec: PolicySpec
 
 
+class IdentityProviderInput(_Input):
+    kind: Literal["IdentityProvider"] | None = None
+    spec: IdentityProviderSpec
+
+
 ResourceInput = (
     MCPServerInput
     | VirtualServerInput
@@ -125,6 +135,7 @@ ResourceInput = (
     | SubscriptionInput
     | EnvironmentInput
     | PolicyInput
+    | IdentityProviderInput
 )
 
 
@@ -218,6 +229,15 @@ class Policy(ResourceOut[PolicySpec]):
 
 class PolicyList(_Out):
     items: list[Policy]
+    next_cursor: NextCursor
+
+
+class IdentityProvider(ResourceOut[IdentityProviderSpec]):
+    pass
+
+
+class IdentityProviderList(_Out):
+    items: list[IdentityProvider]
     next_cursor: NextCursor
 
 
@@ -337,7 +357,8 @@ Manifest = Annotated[
     | ClientDocument
     | SubscriptionDocument
     | EnvironmentDocument
-    | PolicyDocument,
+    | PolicyDocument
+    | IdentityProviderDocument,
     Field(discriminator="kind"),
 ]
 

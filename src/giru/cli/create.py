@@ -198,6 +198,34 @@ def create_policy(
     _create(BY_KIND["Policy"], name, spec, file)
 
 
+def create_identity_provider(
+    name: NameArg = None,
+    issuer: Annotated[str | None, typer.Option(help="The IdP's issuer URL (https).")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="broker (default: Giru signs people in) or direct.")
+    ] = None,
+    client_id: Annotated[str | None, typer.Option(help="Giru's client id at the IdP.")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="Giru's client secret as ${VAR} (the gateway's variable).")
+    ] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="A scope to ask, repeatable.")] = None,
+    audience: Annotated[
+        str | None, typer.Option(help="Direct mode: the aud of the IdP's access tokens.")
+    ] = None,
+    file: FileOption = None,
+) -> None:
+    """Create an IdentityProvider (claims mapping: use -f)."""
+    spec = {
+        "issuer": issuer,
+        "mode": mode,
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "scopes": scope,
+        "audience": audience,
+    }
+    _create(BY_KIND["IdentityProvider"], name, spec, file)
+
+
 CREATORS: dict[str, Callable[..., None]] = {
     "MCPServer": create_server,
     "Client": create_client,
@@ -205,4 +233,5 @@ CREATORS: dict[str, Callable[..., None]] = {
     "VirtualServer": create_virtual_server,
     "Environment": create_environment,
     "Policy": create_policy,
+    "IdentityProvider": create_identity_provider,
 }

@@ -165,6 +165,12 @@ KINDS: tuple[KindInfo, ...] = (
         ("policy", "policies", "pol"),
         (_NAME, ("PACKS", _spec("packs")), ("SELECTOR", _selector), _AGE),
     ),
+    KindInfo(
+        "IdentityProvider",
+        "identity-providers",
+        ("identityprovider", "identityproviders", "idp", "idps"),
+        (_NAME, ("ISSUER", _spec("issuer")), ("MODE", _spec("mode", "broker")), _AGE),
+    ),
 )
 BY_KIND = {info.kind: info for info in KINDS}
 _BY_ALIAS = {alias: info for info in KINDS for alias in info.aliases}

@@ -33,6 +33,7 @@ _GROUPS = {
     "vs": ("VirtualServer", "Virtual servers (named tool bundles)"),
     "env": ("Environment", "Environments (dev, staging, prod, ...)"),
     "policy": ("Policy", "Policies (OPA policy packs and where they apply)"),
+    "idp": ("IdentityProvider", "Identity providers (the company IdP people sign in at)"),
 }
 _groups: dict[str, typer.Typer] = {}
 for _command, (_kind, _title) in _GROUPS.items():

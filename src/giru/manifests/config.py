@@ -15,6 +15,8 @@ from giru.manifests.documents import (
     Document,
     EnvironmentDocument,
     EnvironmentSpec,
+    IdentityClaims,
+    IdentityProviderDocument,
     MCPServerDocument,
     PolicyDocument,
     SubscriptionDocument,
@@ -27,6 +29,7 @@ __all__ = [
     "ClientConfig",
     "Config",
     "EnvironmentConfig",
+    "IdentityProviderConfig",
     "Located",
     "ServerConfig",
     "SubscriptionConfig",
@@ -104,7 +107,7 @@ class VirtualServerConfig:
     servers: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     prefix: bool = True
-    auth: Literal["apiKey", "none"] = "apiKey"
+    auth: Literal["apiKey", "oauth", "any", "none"] = "apiKey"
     source: str = field(default="", compare=False)
 
 
@@ -147,6 +150,23 @@ class EnvironmentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityProviderConfig:
+    """One `IdentityProvider`, its `clientSecret` `${VAR}` references resolved."""
+
+    name: str
+    issuer: str
+    mode: Literal["broker", "direct"] = "broker"
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    claims: IdentityClaims = field(default_factory=IdentityClaims)
+    audience: str | None = None
+    jwks_uri: str | None = None
+    required_scopes: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything loaded from one manifest file or directory; compare with == to detect changes."""
 
@@ -163,6 +183,9 @@ class Config:
     )
     policies: Mapping[str, PolicyDocument] = field(default_factory=lambda: MappingProxyType({}))
     """`kind: Policy` documents by name: which packs apply where, with their data."""
+    identity_providers: Mapping[str, IdentityProviderConfig] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     documents: tuple[Located, ...] = field(default=(), compare=False, repr=False)
     """The validated documents this config was compiled from."""
 
@@ -227,6 +250,7 @@ def compile_config(
         subscriptions=_kept(compiler.subscriptions, "Subscription", ok),
         environments=_kept(compiler.environments, "Environment", ok),
         policies=_kept(compiler.policies, "Policy", ok),
+        identity_providers=_kept(compiler.identity_providers, "IdentityProvider", ok),
         documents=tuple(entries),
     )
     return config, compiler.problems
@@ -248,6 +272,7 @@ class _Compiler:
         self.subscriptions: dict[str, SubscriptionConfig] = {}
         self.environments: dict[str, EnvironmentConfig] = default_environments()
         self.policies: dict[str, PolicyDocument] = {}
+        self.identity_providers: dict[str, IdentityProviderConfig] = {}
         self.problems: list[str] = []
         self._key_owner: dict[str, str] = {}
         self.broken: set[str] = set()
@@ -284,6 +309,29 @@ class _Compiler:
             self.environments[name] = EnvironmentConfig(name, doc.spec, entry.source)
         elif isinstance(doc, PolicyDocument):
             self.policies[name] = doc
+        elif isinstance(doc, IdentityProviderDocument):
+            self.identity_providers[name] = self._identity_provider(entry.source, doc)
+
+    def _identity_provider(
+        self, source: str, doc: IdentityProviderDocument
+    ) -> IdentityProviderConfig:
+        spec, who = doc.spec, f"IdentityProvider/{doc.metadata.name}"
+        secret = spec.client_secret
+        if secret is not None:
+            secret = self._expand(secret, source, who, "spec.clientSecret")
+        return IdentityProviderConfig(
+            name=doc.metadata.name,
+            issuer=spec.issuer,
+            mode=spec.mode,
+            client_id=spec.client_id,
+            client_secret=secret,
+            scopes=tuple(spec.scopes),
+            claims=spec.claims,
+            audience=spec.audience,
+            jwks_uri=spec.jwks_uri,
+            required_scopes=tuple(spec.required_scopes),
+            source=source,
+        )
 
     def _server(self, source: str, doc: MCPServerDocument) -> ServerConfig:
         spec, who = doc.spec, f"MCPServer/{doc.metadata.name}"
@@ -380,6 +428,23 @@ class _Compiler:
             self._check_subscription(sub)
         for name, policy in self.policies.items():
             self._check_selector(name, policy)
+        self._check_identity_providers()
+
+    def _check_identity_providers(self) -> None:
+        """One broker at most (MCP clients see one authorization server); one IdP per issuer."""
+        brokers: list[str] = []
+        issuers: dict[str, str] = {}
+        for idp in self.identity_providers.values():
+            who = f"IdentityProvider/{idp.name}"
+            if idp.mode == "broker":
+                brokers.append(idp.name)
+                if len(brokers) > 1:
+                    reason = f"only one IdentityProvider may be in broker mode ({brokers[0]!r} is)"
+                    self.report(idp.source, who, "spec.mode", reason)
+            other = issuers.setdefault(idp.issuer.rstrip("/"), idp.name)
+            if other != idp.name:
+                reason = f"IdentityProvider/{other} has the same issuer"
+                self.report(idp.source, who, "spec.issuer", reason)
 
     def _check_subscription(self, sub: SubscriptionConfig) -> None:
         who, spec = f"Subscription/{sub.name}", sub.spec

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["upstream_url_problem"]
+__all__ = ["issuer_url_problem", "upstream_url_problem"]
 
 _METADATA_HOSTS = frozenset(
     {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2"}
@@ -39,6 +39,23 @@ def upstream_url_problem(url: str) -> str | None:
     if parts.fragment:
         return "a fragment is not allowed"
     return _host_problem(host)
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def issuer_url_problem(url: str) -> str | None:
+    """Why `url` may not be an identity provider's issuer or JWKS URL, or None when it may:
+    https (plain http only on loopback, for development), no query, fragment or credentials."""
+    reason = upstream_url_problem(url)
+    if reason is not None:
+        return reason
+    parts = urlsplit(url)
+    if parts.query:
+        return "a query is not allowed"
+    if parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK_NAMES:
+        return "must be https (plain http only on localhost or 127.0.0.1)"
+    return None
 
 
 def _host_problem(host: str) -> str | None:

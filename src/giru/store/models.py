@@ -222,6 +222,16 @@ class PolicyRow(ResourceRow, Base):
     config: Mapped[dict[str, Any]]
 
 
+class IdentityProviderRow(ResourceRow, Base):
+    """An `IdentityProvider`: the whole canonical spec is `config` (its `clientSecret` is a
+    `${VAR}` reference, resolved from the environment of the process that uses it)."""
+
+    __tablename__ = "identity_providers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    config: Mapped[dict[str, Any]]
+
+
 class SubscriptionRow(ResourceRow, Base):
     __tablename__ = "subscriptions"
     __table_args__ = (

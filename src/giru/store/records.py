@@ -19,8 +19,17 @@ __all__ = [
     "ToolRecord",
 ]
 
-Kind = Literal["MCPServer", "VirtualServer", "Client", "Subscription", "Environment", "Policy"]
+Kind = Literal[
+    "MCPServer",
+    "VirtualServer",
+    "Client",
+    "Subscription",
+    "Environment",
+    "Policy",
+    "IdentityProvider",
+]
 APPLY_ORDER: tuple[Kind, ...] = (
+    "IdentityProvider",
     "Environment",
     "MCPServer",
     "VirtualServer",

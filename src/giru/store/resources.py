@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from giru.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from giru.store.clients import ClientAdapter
 from giru.store.database import Tx
+from giru.store.identities import IdentityProviderAdapter
 from giru.store.kinds import KindAdapter, find_row
 from giru.store.models import ResourceRow, new_id
 from giru.store.policies import PolicyAdapter
@@ -50,6 +51,7 @@ ADAPTERS: dict[str, KindAdapter[Any]] = {
         SubscriptionAdapter(),
         EnvironmentAdapter(),
         PolicyAdapter(),
+        IdentityProviderAdapter(),
     )
 }
 

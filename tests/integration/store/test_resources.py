@@ -15,6 +15,16 @@ from tests.integration.store.data import ACTOR, PEPPER, http_server, seed, subsc
 pytestmark = pytest.mark.integration
 
 CASES: list[tuple[Kind, dict[str, Any], dict[str, Any]]] = [
+    (
+        "IdentityProvider",
+        {"issuer": "https://login.example.com", "clientId": "giru"},
+        {
+            "issuer": "https://login.example.com",
+            "mode": "direct",
+            "audience": "api://giru",
+            "claims": {"groups": "roles"},
+        },
+    ),
     ("MCPServer", http_server(), http_server(tags=["scm"], enabled=False)),
     ("VirtualServer", {"servers": ["github"]}, {"tools": ["jira__search"], "prefix": False}),
     ("Client", {"servers": ["github"]}, {"servers": ["*"], "tools": ["jira__search"]}),
@@ -215,6 +225,12 @@ async def test_dangling_references_are_validation_errors(
         ("Client", "ci", {"claims": {"mfa": "yes"}}, ["spec.claims.mfa"]),
         ("Policy", "p", {"packs": []}, ["spec.packs"]),
         ("Policy", "p", {"packs": ["core"], "data": {"hipaa": {}}}, ["spec.data.hipaa"]),
+        (
+            "IdentityProvider",
+            "corp",
+            {"issuer": "https://idp.example", "clientId": "giru", "clientSecret": "in-clear"},
+            ["spec.clientSecret"],
+        ),
     ],
 )
 async def test_invalid_specs_name_each_bad_field(

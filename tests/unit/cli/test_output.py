@@ -154,6 +154,8 @@ def test_age_is_kubectl_style(timestamp: str | None, expected: str) -> None:
         ("environments", "Environment"),
         ("policies", "Policy"),
         ("pol", "Policy"),
+        ("idp", "IdentityProvider"),
+        ("identityproviders", "IdentityProvider"),
     ],
 )
 def test_kinds_accept_plural_and_short_aliases(alias: str, kind: str) -> None:
@@ -174,6 +176,7 @@ def test_every_kind_has_an_api_path_and_a_name_column() -> None:
         "subscriptions",
         "environments",
         "policies",
+        "identity-providers",
     }
     assert all(info.columns[0][0] == "NAME" for info in KINDS)
 

@@ -154,7 +154,8 @@ def test_invalid_server_is_reported_with_field_and_reason(
         (
             HEADER + "kind: Gateway\nmetadata: {name: g}\n",
             "Gateway/g: kind: unknown kind 'Gateway';"
-            " expected one of Client, Environment, MCPServer, Policy, Subscription, VirtualServer",
+            " expected one of Client, Environment, IdentityProvider, MCPServer, Policy,"
+            " Subscription, VirtualServer",
         ),
         (HEADER + "metadata: {name: g}\n", "?/g: kind: required"),
         (
@@ -190,7 +191,10 @@ INVALID_REFERENCES = [
         vs("{tools: [zz__echo]}"),
         "VirtualServer/v: spec.tools[0]: no MCPServer named 'zz' (in 'zz__echo')",
     ),
-    (vs("{auth: oauth, servers: [a]}"), "VirtualServer/v: spec.auth: must be 'apiKey' or 'none'"),
+    (
+        vs("{auth: oidc, servers: [a]}"),
+        "VirtualServer/v: spec.auth: must be 'apiKey', 'oauth', 'any' or 'none'",
+    ),
     (
         client(f"{{apiKeyHash: '{SHA}', apiKeyEnv: HOME}}"),
         "Client/c: spec: set at most one of apiKeyHash or apiKeyEnv",

@@ -86,7 +86,7 @@ def test_canonical_form_is_a_fixed_point() -> None:
                 (
                     "kind",
                     "unknown kind; expected one of MCPServer, VirtualServer, Client, Subscription,"
-                    " Environment, Policy",
+                    " Environment, Policy, IdentityProvider",
                 )
             ],
         ),
