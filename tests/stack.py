@@ -288,6 +288,7 @@ class Stack:
             "GIRU_DATABASE_URL": database,
             "GIRU_REDIS_URL": f"redis://{LOOPBACK}:{self.layout.redis}/0",
             "GIRU_KEY_PEPPER": self.secrets["pepper"],
+            "GIRU_SECRETS__KEY": self.secrets["secrets_key"],
             "GIRU_ADMIN_TOKEN": self.secrets["admin_token"],
             "GIRU_POLICY__URL": f"http://{LOOPBACK}:{self.layout.opa}",
             "GIRU_POLICY__BUNDLE_TOKEN": self.secrets["bundle_token"],
@@ -432,10 +433,12 @@ class Stack:
         path = self.secrets_file
         if path.exists():
             self.secrets = json.loads(path.read_text())
+            self.secrets.setdefault("secrets_key", secrets.token_hex(32))  # older state files
             return
         self.secrets = {
             name: secrets.token_urlsafe(24) for name in ("pepper", "admin_token", "bundle_token")
         }
+        self.secrets["secrets_key"] = secrets.token_hex(32)
         path.write_text(json.dumps(self.secrets))
         path.chmod(0o600)
 

@@ -23,6 +23,7 @@ from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.audit import AuditLog, AuditMetrics
 from giru.control import Controller, GatewayRuntime
+from giru.credentials import open_secret_store
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
@@ -153,11 +154,14 @@ class GiruApp:
                 group_commit_ms=metering.group_commit_ms,
             )
             stack.push_async_callback(audit.aclose)
+            node = _node(audit.spool.directory)
+            secret_store = open_secret_store(self.settings, store, audit=audit, node=node)
+            stack.push_async_callback(secret_store.aclose)
             policy = await self._policy(config)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)
             gateway.dispatcher.gate = CallGate(
-                limiter, usage, node=_node(audit.spool.directory), policy=policy, audit=audit
+                limiter, usage, node=node, policy=policy, audit=audit
             )
             if self.settings.xds.listen is not None:
                 self.edge = await stack.enter_async_context(
@@ -193,7 +197,9 @@ class GiruApp:
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway
-                self.api = build_api(store, runtime=runtime, pepper=pepper)
+                self.api = build_api(
+                    store, runtime=runtime, pepper=pepper, secrets_store=secret_store
+                )
                 try:
                     yield gateway
                 finally:

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "ConflictError",
+    "CredentialsUnavailableError",
     "GiruError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -14,6 +15,7 @@ __all__ = [
     "PreconditionFailedError",
     "StoreUnavailableError",
     "UnauthenticatedError",
+    "UpstreamCredentialsError",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamTimeoutError",
@@ -83,6 +85,13 @@ class PolicyUnavailableError(GiruError):
     code = "policy_unavailable"
 
 
+class CredentialsUnavailableError(GiruError):
+    """A secret could not be read or written: its backend is unreachable, sealed or refused, the
+    key-encryption key is missing, or the secret does not exist."""
+
+    code = "credentials_unavailable"
+
+
 class StoreUnavailableError(GiruError):
     """The database did not answer (down, unreachable, timed out); retry later."""
 
@@ -109,3 +118,9 @@ class UpstreamTimeoutError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     code = "upstream_protocol_error"
+
+
+class UpstreamCredentialsError(UpstreamUnavailableError):
+    """The server's credentials could not be read, so it was not called (no upstream fault)."""
+
+    code = "credentials_unavailable"

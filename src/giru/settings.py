@@ -17,8 +17,10 @@ __all__ = [
     "LimitsSettings",
     "MeteringSettings",
     "PolicySettings",
+    "SecretsSettings",
     "SessionSettings",
     "Settings",
+    "VaultSettings",
     "XdsSettings",
 ]
 
@@ -127,6 +129,74 @@ class PolicySettings(BaseModel):
     )
 
 
+class VaultSettings(BaseModel):
+    """HashiCorp Vault KV v2 as the secret backend (docs/credentials.md)."""
+
+    url: str | None = Field(default=None, description="Vault's address, e.g. https://vault:8200")
+    auth: Literal["token", "approle", "kubernetes"] = Field(
+        default="token", description="how Giru logs in to Vault"
+    )
+    token: SecretStr | None = Field(default=None, description="a Vault token (auth: token)")
+    role_id: str | None = Field(default=None, description="AppRole role id (auth: approle)")
+    secret_id: SecretStr | None = Field(
+        default=None, description="AppRole secret id (auth: approle)"
+    )
+    kubernetes_role: str | None = Field(
+        default=None, description="the Vault role to log in as (auth: kubernetes)"
+    )
+    kubernetes_token_file: Path = Field(
+        default=Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        description="the service account token presented to Vault (auth: kubernetes)",
+    )
+    auth_mount: str | None = Field(
+        default=None, description="where the auth method is mounted; default: its name"
+    )
+    mount: str = Field(default="secret", description="the KV v2 secrets engine's mount path")
+    namespace: str | None = Field(default=None, description="X-Vault-Namespace (Enterprise)")
+    secret_path: str = Field(
+        default="giru/{environment}/secrets/{name}",
+        description="where a named secret lives under the mount",
+    )
+    connection_path: str = Field(
+        default="giru/{environment}/mcp/{server}/{subject}",
+        description="where a connection's tokens live under the mount",
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle for Vault's TLS")
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="per Vault request")
+
+
+class SecretsSettings(BaseModel):
+    """Upstream credentials: where secret values live and the key that seals them."""
+
+    backend: Literal["database", "vault"] = Field(
+        default="database", description="database: encrypted in the store; vault: Vault KV v2"
+    )
+    key: SecretStr | None = Field(
+        default=None,
+        description="the key-encryption key: 32 bytes as 64 hex digits or base64; default: a "
+        "key file beside a SQLite store (required with PostgreSQL for the database backend)",
+    )
+    key_file: Path | None = Field(
+        default=None, description="read the key-encryption key(s) from this file instead"
+    )
+    previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="older key-encryption keys, still read during a rotation",
+    )
+    environment: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="this deployment's name in Vault paths ({environment})",
+    )
+    cache_ttl_s: float = Field(
+        default=300.0, gt=0, description="how long a secret read for calls is used before rereading"
+    )
+    max_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=1024 * 1024, description="the largest secret accepted"
+    )
+    vault: VaultSettings = Field(default_factory=VaultSettings)
+
+
 class XdsSettings(BaseModel):
     """Envoy at the edge (docs/deployment/local-stack.md): this process serves Envoy its config
     over ADS when `listen` is set; gateway workers serve ext_authz when `authz_listen` is set."""
@@ -222,6 +292,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     xds: XdsSettings = Field(default_factory=XdsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
 

@@ -1,10 +1,17 @@
-"""Secrets Giru needs before it can serve: the API key pepper and the first admin key."""
+"""Secrets Giru needs before it can serve: the API key pepper, the key-encryption key of the
+secret store and the first admin key.
+
+In embedded mode (SQLite, nothing configured) the pepper and the key-encryption key are random
+values Giru makes on its first start and keeps beside the database file (mode 0600), so `make run`
+needs no setup; with a shared database every worker must be given the same values.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -13,7 +20,14 @@ from giru.errors import ConfigError
 from giru.settings import Settings
 from giru.store import Store
 
-__all__ = ["BOOTSTRAP_ADMIN", "bootstrap_admin", "key_pepper"]
+__all__ = [
+    "BOOTSTRAP_ADMIN",
+    "SecretsKeys",
+    "bootstrap_admin",
+    "key_pepper",
+    "rewrite_kept_file",
+    "secrets_keys",
+]
 
 BOOTSTRAP_ADMIN = "bootstrap"
 _log = structlog.get_logger(__name__)
@@ -37,10 +51,61 @@ def key_pepper(settings: Settings) -> bytes:
             "GIRU_KEY_PEPPER is required with a shared database: set it to the same random "
             "value (e.g. `openssl rand -hex 32`) on every worker"
         )
-    return _pepper_file(database.with_suffix(".pepper"))
+    return _kept_file(database.with_suffix(".pepper"), "key_pepper")
 
 
-def _pepper_file(path: Path) -> bytes:
+@dataclass(frozen=True, slots=True)
+class SecretsKeys:
+    """The key-encryption keys as written (hex or base64 text), the current one first.
+
+    `file` is set when the keys live in the embedded default key file, which Giru itself may
+    rewrite to rotate them (`giru secrets rotate-key`); keys given by settings are the
+    operator's to change.
+    """
+
+    values: tuple[str, ...]
+    file: Path | None = None
+
+
+def secrets_keys(settings: Settings) -> SecretsKeys:
+    """`GIRU_SECRETS__KEY` (+ `__PREVIOUS_KEYS`), `GIRU_SECRETS__KEY_FILE` (one key a line,
+    current first), or (embedded SQLite only) a random key kept beside the database file.
+
+    With a shared database and none of them, no keys: the database secret backend then refuses
+    to seal or open secrets (workers sharing a database must share the key).
+    """
+    section = settings.secrets
+    previous = tuple(key.get_secret_value() for key in section.previous_keys)
+    if section.key is not None:
+        return SecretsKeys((section.key.get_secret_value(), *previous))
+    if section.key_file is not None:
+        try:
+            lines = section.key_file.read_text(encoding="ascii").split()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"GIRU_SECRETS__KEY_FILE {section.key_file}: {exc}") from exc
+        return SecretsKeys((*lines, *previous))
+    database = settings.sqlite_file
+    if database is None:
+        return SecretsKeys(previous)
+    path = database.with_suffix(".secrets-key")
+    kept = _kept_file(path, "secrets_key").decode("ascii").split()
+    return SecretsKeys((*kept, *previous), file=path)
+
+
+def rewrite_kept_file(path: Path, lines: list[str]) -> None:
+    """Replace a kept file (mode 0600) atomically with `lines`, e.g. a new key above the old."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write("\n".join(lines) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+
+
+def _kept_file(path: Path, what: str) -> bytes:
+    """The random value kept in `path`, made (64 hex digits, mode 0600) when there is none."""
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
@@ -50,7 +115,7 @@ def _pepper_file(path: Path) -> bytes:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(value)
-    _log.info("key_pepper_created", path=str(path))
+    _log.info(f"{what}_created", path=str(path))
     return value
 
 

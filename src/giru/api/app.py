@@ -7,11 +7,23 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from giru.api import admin, apply, audit, catalog, clients, policy, resources, subscriptions, usage
+from giru.api import (
+    admin,
+    apply,
+    audit,
+    catalog,
+    clients,
+    policy,
+    resources,
+    secrets,
+    subscriptions,
+    usage,
+)
 from giru.api.auth import AdminAuth
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
 from giru.api.problems import Problem, problem_handlers
+from giru.credentials import SecretStore
 from giru.store import Store
 
 __all__ = ["build_api"]
@@ -30,6 +42,7 @@ def build_api(
     pepper: bytes,
     auth_ttl: float = 5.0,
     max_body_bytes: int = MAX_BODY_BYTES,
+    secrets_store: SecretStore | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -41,9 +54,21 @@ def build_api(
         auth_ttl: how long admin keys are cached, in seconds; writes through this API reload
             them immediately.
         max_body_bytes: larger request bodies are refused with 413.
+        secrets_store: where `/api/v1/secrets` keeps secrets (None: those routes answer 503).
     """
-    ctx = ApiContext(store, runtime, AdminAuth(store, pepper, ttl=auth_ttl))
-    modules = (resources, subscriptions, clients, catalog, usage, audit, policy, apply, admin)
+    ctx = ApiContext(store, runtime, AdminAuth(store, pepper, ttl=auth_ttl), secrets_store)
+    modules = (
+        resources,
+        subscriptions,
+        clients,
+        catalog,
+        usage,
+        audit,
+        policy,
+        apply,
+        admin,
+        secrets,
+    )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(
         title="Giru control plane",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 from giru.api.auth import AdminAuth
+from giru.credentials import SecretStore
 from giru.errors import PolicyUnavailableError
 from giru.store import Store, SyncResult
 
@@ -123,6 +124,7 @@ class ApiContext:
     store: Store
     runtime: ApiRuntime
     auth: AdminAuth
+    secrets: SecretStore | None = None
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

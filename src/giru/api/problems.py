@@ -62,6 +62,8 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "upstream_timeout": 504,
     "store_unavailable": 503,
     "policy_unavailable": 503,
+    "credentials_unavailable": 503,
+    "secret_too_large": 413,
 }
 _CODE_BY_STATUS = {
     400: "bad_request",
@@ -82,7 +84,8 @@ _DESCRIPTIONS = {
     415: "The request body is not JSON",
     422: "The request is invalid; `errors` lists every problem",
     502: "The upstream server answered with something that is not MCP",
-    503: "A dependency is unavailable (an upstream server, the store, the policy engine)",
+    503: "A dependency is unavailable (an upstream server, the store, the policy engine, the "
+    "secret backend)",
     504: "The upstream server did not answer in time",
 }
 

@@ -34,6 +34,7 @@ _BY_CODE = {
     "validation_failed": EXIT_INVALID,
     "config_invalid": EXIT_INVALID,
     "body_too_large": EXIT_INVALID,
+    "secret_too_large": EXIT_INVALID,
     "unsupported_media_type": EXIT_INVALID,
     "not_found": EXIT_NOT_FOUND,
     "unauthenticated": EXIT_AUTH,

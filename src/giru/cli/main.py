@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from giru.cli import actions, audit, gateway, login, policy, resources, usage
+from giru.cli import actions, audit, gateway, login, policy, resources, secrets, usage
 from giru.cli.apply import apply, diff
 from giru.cli.create import CREATORS
 from giru.cli.gateway import EXIT_CONFIG
@@ -25,6 +25,7 @@ app.command()(diff)
 app.command()(actions.tools)
 app.command()(usage.usage)
 app.add_typer(audit.app, name="audit")
+app.add_typer(secrets.app, name="secrets")
 
 _GROUPS = {
     "server": ("MCPServer", "MCP servers"),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -44,6 +45,7 @@ __all__ = [
     "PolicyRow",
     "ResourceRow",
     "RevisionRow",
+    "SecretRow",
     "SubscriptionRow",
     "TenantRow",
     "UTCDateTime",
@@ -354,3 +356,30 @@ class AuditRow(_Tenanted, Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SecretRow(_Tenanted, Base):
+    """One secret (`giru.credentials`): its metadata, and never its value in clear.
+
+    The `database` backend keeps the value sealed here (`key_id`, `wrapped_key`, `ciphertext`:
+    AES-256-GCM envelope encryption); the `vault` backend keeps it in Vault and only the path
+    (`reference`) here.
+    """
+
+    __tablename__ = "secrets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("backend IN ('database', 'vault')", name="backend"),
+    )
+
+    name: Mapped[str] = mapped_column(String(_NAME))
+    backend: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[list[Any]]
+    """The names of the secret's entries (`value`, ...), not their values."""
+    size: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_by: Mapped[str] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -15,6 +15,7 @@ __all__ = [
     "Kind",
     "Page",
     "Resource",
+    "SecretRecord",
     "SyncResult",
     "ToolRecord",
 ]
@@ -142,3 +143,22 @@ class ChangeRecord:
     name: str
     version: int | None
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    """One secret as the store keeps it: metadata, and the value only sealed (`database`
+    backend: `key_id`, `wrapped_key`, `ciphertext`) or as a Vault path (`reference`)."""
+
+    name: str
+    backend: str
+    version: int
+    entries: tuple[str, ...]
+    size: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    reference: str | None = None
+    key_id: str | None = None
+    wrapped_key: bytes | None = field(default=None, repr=False)
+    ciphertext: bytes | None = field(default=None, repr=False)

@@ -77,6 +77,11 @@ class Store:
     async def aclose(self) -> None:
         await self.database.aclose()
 
+    @property
+    def tenant_id(self) -> str:
+        """The tenant this store reads and writes (for queries kept beside their domain)."""
+        return self._tenant
+
     async def _seed(self) -> None:
         environments = resources.adapter("Environment")
         async with self._write(_SYSTEM) as tx:

@@ -19,11 +19,13 @@ import uvicorn
 
 from giru.api import build_api
 from giru.api.context import ClientTool, NoPolicyEngine
+from giru.credentials import DatabaseBackend, Keyring, SecretStore
 from giru.store import Store, SyncResult
 
 PEPPER = b"cli-test-pepper-0123456789abcdef"
 TOKEN = "giru_cli-test-admin-token-0123456789abcdefghij"
 VIEWER_TOKEN = "giru_cli-test-viewer-token-0123456789abcdefghi"
+SECRETS_KEY = bytes(range(32)).hex()
 STARTUP_S = 30.0
 # What examples/manifests/ reads from the gateway's environment.
 EXAMPLE_ENV = {"GITHUB_TOKEN": "ghp-test", "GIRU_ADMIN_KEY": "giru_example-admin", "HOME": "/root"}
@@ -83,7 +85,13 @@ async def _serve(
     try:
         await store.ensure_admin_key("ops", TOKEN, "admin")
         await store.ensure_admin_key("auditor", VIEWER_TOKEN, "viewer")
-        app = build_api(store, runtime=FakeRuntime(store), pepper=PEPPER)
+        secrets = SecretStore(
+            store,
+            {"database": DatabaseBackend(Keyring.from_text([SECRETS_KEY]))},
+            default="database",
+            max_bytes=64 * 1024,
+        )
+        app = build_api(store, runtime=FakeRuntime(store), pepper=PEPPER, secrets_store=secrets)
         server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
         holder.append(server)
         started.set()
