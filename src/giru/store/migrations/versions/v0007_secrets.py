@@ -1,7 +1,7 @@
 """Secrets: the `secrets` table (metadata; values sealed by envelope encryption, or a Vault path).
 
-Revision ID: 0006_secrets
-Revises: 0005_policy_outcomes
+Revision ID: 0007_secrets
+Revises: 0006_identity_providers
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_secrets"
-down_revision: str | None = "0005_policy_outcomes"
+revision: str = "0007_secrets"
+down_revision: str | None = "0006_identity_providers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
