@@ -33,6 +33,7 @@ from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
 from giru.policy.serving import BUNDLE_PATH, serve_bundle
 from giru.proxy.endpoints import GLOBAL, Endpoint
+from giru.proxy.envelopes import envelope_key
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.handoff import SessionHandoff
@@ -251,6 +252,7 @@ class GiruApp:
             metrics=metrics,
             authenticator=ClientDirectory.from_config(config, pepper=pepper),
             endpoints=build_endpoints(config),
+            sealing_key=envelope_key(pepper),
         )
         holder["gateway"] = gateway
         return gateway

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import structlog
@@ -21,6 +21,7 @@ from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import page
 from giru.proxy.endpoints import Principal
+from giru.proxy.envelopes import Binding, EnvelopeError, Envelopes, client_principal
 from giru.proxy.gate import (
     POLICY_UNAVAILABLE,
     SPOOL_REASONS,
@@ -33,13 +34,17 @@ from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import MessageSink, UpstreamSession
 
-__all__ = ["SERVER_INFO", "CallContext", "Dispatcher"]
+__all__ = ["SERVER_INFO", "STATE_TTL_S", "CallContext", "Dispatcher", "binding_of"]
 
 _log = structlog.get_logger(__name__)
 SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
 RESOURCE_NOT_FOUND: Final = -32002
 _RESERVED_META: Final = "io.modelcontextprotocol/"
 _MAX_INPUT_ROUNDS: Final = 8
+STATE_TTL_S: Final = 600.0
+"""How long a client may take to answer an upstream's `input_required` (a person may be
+filling in an elicitation form)."""
+_REQUEST_STATE: Final = "requestState"
 # Methods 2026-07-28 removed: served through a legacy-era upstream session. Everything else
 # prefers the modern era (stateless upstream, server->client requests as input_required).
 _LEGACY_ONLY: Final = frozenset(
@@ -76,9 +81,26 @@ class CallContext:
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
 
 
+def binding_of(ctx: CallContext, message: Message) -> Binding:
+    """Who a value handed out in answer to `message` is bound to: the caller's principal, the
+    endpoint, the method and the tool, prompt or resource the client named."""
+    client = ctx.principal.name if ctx.principal is not None else ctx.client
+    params = message.params or {}
+    target = params.get("name", params.get("uri"))
+    return Binding(
+        principal=client_principal(client),
+        endpoint=f"/mcp/{ctx.virtual_server}" if ctx.virtual_server else "/mcp",
+        method=message.method or "",
+        target=target if isinstance(target, str) else "",
+    )
+
+
 class Dispatcher:
-    def __init__(self, pool: UpstreamPool, metrics: Metrics, *, page_size: int) -> None:
+    def __init__(
+        self, pool: UpstreamPool, metrics: Metrics, *, page_size: int, envelopes: Envelopes
+    ) -> None:
         self._pool = pool
+        self._envelopes = envelopes
         self._metrics = metrics
         self._page_size = page_size
         self._breakers = CircuitBreakers()
@@ -110,10 +132,12 @@ class Dispatcher:
         started = time.perf_counter()
         self._metrics.inflight.inc()
         try:
-            response = await self._answer(ctx, message, method)
+            opened = self._opened(ctx, message)
+            response = self._sealed(ctx, opened, await self._answer(ctx, opened, method))
+        except _RefusedError as refused:
+            response = await self.refusal(ctx, message, refused.error, refused.detail)
         except JsonRpcError as exc:
-            response = jsonrpc.error_response(message.id, exc.code, exc.message, exc.data)
-            response = await self._audited(ctx, message, method, exc, response)
+            response = await self.refusal(ctx, message, exc)
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
@@ -124,16 +148,13 @@ class Dispatcher:
             self._metrics.count_request(label, "", "", outcome)
         return response
 
-    async def _audited(
-        self,
-        ctx: CallContext,
-        message: Message,
-        method: str,
-        exc: JsonRpcError,
-        response: dict[str, Any],
+    async def refusal(
+        self, ctx: CallContext, message: Message, exc: JsonRpcError, detail: str | None = None
     ) -> dict[str, Any]:
-        """Audit a request refused before the gate (unknown tool, invalid arguments, …); when
-        the record cannot be made durable the answer is that failure instead."""
+        """The answer to a request refused before the gate (unknown tool, invalid arguments, a
+        requestState not issued to this caller, …), audited with `detail` (never shown to the
+        client); when the record cannot be made durable the answer is that failure instead."""
+        response = jsonrpc.error_response(message.id, exc.code, exc.message, exc.data)
         gate = self.gate
         if gate is None or gate.audit is None or (exc.data or {}).get("reason") in SPOOL_REASONS:
             return response
@@ -142,11 +163,45 @@ class Dispatcher:
         actor = ctx.principal.name if ctx.principal is not None else ctx.client
         try:
             await gate.audit_rejection(
-                actor, method, exc, target=target[:256] if isinstance(target, str) else None
+                actor,
+                message.method or "",
+                exc,
+                target=target[:256] if isinstance(target, str) else None,
+                detail=detail,
             )
         except GiruError as failure:
             return unavailable(failure, message.id).to_response()
         return response
+
+    def _opened(self, ctx: CallContext, message: Message) -> Message:
+        """`message` with the upstream's own requestState in place of Giru's envelope; a state
+        Giru did not seal for this caller, endpoint, method and target is refused."""
+        params = message.params
+        if params is None or _REQUEST_STATE not in params:
+            return message
+        binding = binding_of(ctx, message)
+        try:
+            state = self._envelopes.open(_REQUEST_STATE, params[_REQUEST_STATE], binding)
+        except EnvelopeError as exc:
+            _log.warning(
+                "opaque_value_refused", kind=_REQUEST_STATE, reason=exc.reason, client=ctx.client
+            )
+            error = JsonRpcError(INVALID_PARAMS, "Invalid requestState")
+            raise _RefusedError(error, f"requestState refused: {exc.reason}") from exc
+        return replace(message, params={**params, _REQUEST_STATE: state})
+
+    def _sealed(
+        self, ctx: CallContext, message: Message, response: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`response` with an upstream's requestState sealed for this caller (it never reaches
+        a client as the upstream issued it)."""
+        result = response.get("result")
+        if not isinstance(result, dict) or _REQUEST_STATE not in result:
+            return response
+        sealed = self._envelopes.seal(
+            _REQUEST_STATE, result[_REQUEST_STATE], binding_of(ctx, message), STATE_TTL_S
+        )
+        return {**response, "result": {**result, _REQUEST_STATE: sealed}}
 
     async def _answer(self, ctx: CallContext, message: Message, method: str) -> dict[str, Any]:
         listing = _LISTS.get(method)
@@ -452,6 +507,15 @@ def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
     if not kept:
         del trimmed["_meta"]
     return trimmed
+
+
+class _RefusedError(Exception):
+    """A refusal whose audit record says more than the client hears."""
+
+    def __init__(self, error: JsonRpcError, detail: str) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail
 
 
 class _Relay:

@@ -190,9 +190,10 @@ class CallGate:
         *,
         server: str | None = None,
         target: str | None = None,
+        detail: str | None = None,
     ) -> None:
         """Audit a request refused for bad input or credentials before any decision; return
-        once durable (no audit log: nothing to do).
+        once durable (no audit log: nothing to do). `detail`: why, beyond what the client heard.
 
         Raises:
             GiruError: the record could not be made durable (answer 503 instead).
@@ -216,7 +217,7 @@ class CallGate:
             "server": server,
             "target": target,
             "outcome": outcome,
-            "reasons": [error.message[:500]],
+            "reasons": [error.message[:500], *([detail[:500]] if detail else [])],
             "policy_revision": None,
             "source_ip": ingress.source_ip,
             "details": {"status": error.code, "http_status": status},

@@ -21,6 +21,7 @@ from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key
 from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
+from giru.proxy.envelopes import Envelopes
 from giru.proxy.gate import INGRESS, Ingress
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
@@ -56,7 +57,10 @@ class Gateway:
         metrics: Metrics,
         authenticator: Authenticator,
         endpoints: Mapping[str, Endpoint],
+        sealing_key: bytes,
     ) -> None:
+        """`sealing_key`: seals the opaque values clients hand back (`envelope_key` of the node
+        secret, the same on every worker)."""
         self.settings = settings
         self.pool = pool
         self.metrics = metrics
@@ -77,7 +81,9 @@ class Gateway:
             keep_events=settings.sessions.replay_events,
             prefix=f"{settings.worker_name}." if settings.worker_name else "",
         )
-        self.dispatcher = Dispatcher(pool, metrics, page_size=settings.http.page_size)
+        self.dispatcher = Dispatcher(
+            pool, metrics, page_size=settings.http.page_size, envelopes=Envelopes(sealing_key)
+        )
         self.admission = Admission(authenticator, metrics, self.dispatcher)
         self.legacy = LegacyHttp(
             dispatch=self.dispatcher.dispatch,

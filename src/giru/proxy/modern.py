@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from typing import Any, Final
 
+import orjson
 import structlog
 
 from giru.catalog.views import View
@@ -22,7 +23,7 @@ from giru.mcp.headers import (
 )
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import RequestEnvelope, missing_capability_error
-from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher
+from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher, binding_of
 from giru.proxy.endpoints import Principal
 from giru.proxy.gate import (
     POLICY_DENIED,
@@ -136,10 +137,17 @@ class ModernHttp:
         envelope: RequestEnvelope,
     ) -> None:
         state = (message.params or {}).get("requestState")
+        binding = orjson.dumps(binding_of(ctx, message).fields()).decode()
         if isinstance(state, str) and state.startswith(STATE_PREFIX):
-            run = self._resume(ctx.client, message, state)
+            try:
+                run = self._resume(binding, message, state)
+            except JsonRpcError as exc:  # audited like every other refused requestState
+                detail = f"requestState refused: {exc.message}"
+                refusal = await self._dispatcher.refusal(ctx, message, exc, detail)
+                await _answer(send, refusal, False)
+                return
         else:
-            run = self._start(ctx, message, envelope)
+            run = self._start(ctx, message, envelope, binding)
         waiting = asyncio.get_running_loop().create_task(request.wait_disconnect())
         parked = False
         try:
@@ -150,7 +158,9 @@ class ModernHttp:
                 run.task.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
 
-    def _start(self, ctx: CallContext, message: Message, envelope: RequestEnvelope) -> Run:
+    def _start(
+        self, ctx: CallContext, message: Message, envelope: RequestEnvelope, binding: str
+    ) -> Run:
         capabilities = envelope.client_capabilities
         holder: list[Run] = []
 
@@ -167,7 +177,7 @@ class ModernHttp:
 
         ctx.relay = relay
         task = asyncio.get_running_loop().create_task(self._dispatcher.dispatch(ctx, message))
-        holder.append(Run(client=ctx.client, task=task))
+        holder.append(Run(binding=binding, task=task))
         return holder[0]
 
     async def _ask(
@@ -194,8 +204,8 @@ class ModernHttp:
             run.asks.pop(ask.key, None)
         return jsonrpc.result_response(request["id"], result)
 
-    def _resume(self, client: str, message: Message, state: str) -> Run:
-        run = self._parked.resume(state, client, message.id)
+    def _resume(self, binding: str, message: Message, state: str) -> Run:
+        run = self._parked.resume(state, binding, message.id)
         answers = (message.params or {}).get("inputResponses")
         if not isinstance(answers, dict):
             answers = {}

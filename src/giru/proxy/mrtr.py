@@ -3,8 +3,10 @@
 A legacy upstream asks the client mid-call (sampling, elicitation, roots). A modern client cannot
 receive requests, so Giru answers the call with an `input_required` result carrying the question
 and a sealed `requestState`, keeps the upstream call parked, and resumes it when the client
-retries with `inputResponses`. The state is an HMAC over the parked call's id, the client and an
-expiry: possession alone is not enough, and tampering is detected.
+retries with `inputResponses`. The state is an HMAC over the parked call's id, an expiry and the
+binding it was handed out for (principal, endpoint, method, target): possession alone is not
+enough, and tampering is detected. The parked call lives in one process, so its key does too
+(docs/security/opaque-values.md).
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class Ask:
 class Run:
     """One modern call in flight: its dispatch task and what it emits towards the client."""
 
-    client: str
+    binding: str
+    """Who may resume it: the text of the binding it was started under."""
     task: asyncio.Task[dict[str, Any]]
     out: asyncio.Queue[bytes | Ask | JsonRpcError] = field(
         default_factory=lambda: asyncio.Queue(256)
@@ -85,14 +88,15 @@ class ParkedCalls:
         expires = time.time() + self._ttl_s
         self._parked[call_id] = (run, expires)
         body = f"{self._route}{call_id}.{int(expires)}"
-        return f"{STATE_PREFIX}{body}.{self._mac(body, run.client)}"
+        return f"{STATE_PREFIX}{body}.{self._mac(body, run.binding)}"
 
-    def resume(self, state: str, client: str, request_id: Any) -> Run:
-        """The run a sealed state names, for `client` only; -32602 otherwise (tampered, stale)."""
+    def resume(self, state: str, binding: str, request_id: Any) -> Run:
+        """The run a sealed state names, for the same `binding` only; -32602 otherwise (another
+        principal, endpoint, method or target; tampered; stale)."""
         self.expire()
         body, _, mac = state[len(STATE_PREFIX) :].rpartition(".")
         call_id, _, _expires = body.rpartition("~")[2].partition(".")
-        if not hmac.compare_digest(mac, self._mac(body, client)):
+        if not hmac.compare_digest(mac, self._mac(body, binding)):
             raise JsonRpcError(INVALID_PARAMS, "Invalid requestState", id=request_id)
         parked = self._parked.pop(call_id, None)
         if parked is None:
@@ -113,6 +117,6 @@ class ParkedCalls:
             run.task.cancel()
         self._parked.clear()
 
-    def _mac(self, body: str, client: str) -> str:
-        digest = hmac.new(self._key, f"{body}|{client}".encode(), hashlib.sha256)
+    def _mac(self, body: str, binding: str) -> str:
+        digest = hmac.new(self._key, f"{body}|{binding}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]

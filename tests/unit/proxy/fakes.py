@@ -16,6 +16,7 @@ from giru.errors import UpstreamUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import ClientConfig, ServerConfig, VirtualServerConfig
 from giru.mcp.jsonrpc import dumps
+from giru.proxy.envelopes import envelope_key
 from giru.proxy.gateway import Gateway
 from giru.proxy.upstreams import UpstreamPool
 from giru.settings import Settings
@@ -155,6 +156,7 @@ async def gateway_client(
             metrics=metrics,
             authenticator=ClientDirectory.from_config(cfg),
             endpoints=build_endpoints(cfg),
+            sealing_key=envelope_key(b"unit-test-node-secret"),
         )
         await gateway.refresh_all()
         transport = httpx.ASGITransport(app=gateway)

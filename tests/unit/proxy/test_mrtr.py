@@ -16,7 +16,7 @@ async def _run(client: str) -> Run:
         await asyncio.Event().wait()
         return {}
 
-    return Run(client=client, task=asyncio.get_running_loop().create_task(never()))
+    return Run(binding=client, task=asyncio.get_running_loop().create_task(never()))
 
 
 async def test_a_workers_state_names_it_and_resumes_there() -> None:
