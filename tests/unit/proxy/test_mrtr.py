@@ -49,3 +49,22 @@ async def test_without_a_worker_name_the_state_has_no_route() -> None:
     with pytest.raises(JsonRpcError, match="expired or already used"):
         parked.resume(state, "alice", 1)
     run.task.cancel()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        '["client:bob","/mcp","tools/call","py__ask"]',
+        '["client:alice","/mcp/solo","tools/call","py__ask"]',
+        '["client:alice","/mcp","prompts/get","py__ask"]',
+        '["client:alice","/mcp","tools/call","py__other"]',
+    ],
+)
+async def test_a_parked_call_resumes_only_for_the_binding_it_was_parked_under(other: str) -> None:
+    parked = ParkedCalls()
+    run = await _run('["client:alice","/mcp","tools/call","py__ask"]')
+    state = parked.park(run)
+    with pytest.raises(JsonRpcError, match="Invalid requestState"):
+        parked.resume(state, other, 1)
+    assert parked.resume(state, '["client:alice","/mcp","tools/call","py__ask"]', 1) is run
+    run.task.cancel()
