@@ -1,39 +1,56 @@
-"""Gateway-minted pagination cursors over an aggregated list (opaque to clients)."""
+"""Gateway-minted pagination cursors over an aggregated list, sealed for the caller.
+
+Upstream cursors never reach a client (the catalog sync reads every page itself). Giru's own
+cursor is an offset into the caller's list, sealed in Giru's envelope for the caller, endpoint
+and list method, so it is opaque, tamper-evident and useless to anyone else.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Any
+from typing import Any, Final
 
-from giru.mcp.jsonrpc import INVALID_PARAMS, JsonRpcError
+from giru.proxy.envelopes import Binding, EnvelopeError, Envelopes, RefusedValueError
 
-__all__ = ["page"]
+__all__ = ["CURSOR_TTL_S", "Cursors"]
 
-
-def page(
-    items: tuple[dict[str, Any], ...], key: str, params: dict[str, Any] | None, size: int
-) -> dict[str, Any]:
-    """One page of `items` as the result of a list method, with `nextCursor` when more remain."""
-    cursor = (params or {}).get("cursor")
-    offset = _decode(key, cursor) if cursor is not None else 0
-    result: dict[str, Any] = {key: list(items[offset : offset + size])}
-    if offset + size < len(items):
-        result["nextCursor"] = _encode(key, offset + size)
-    return result
+CURSOR_TTL_S: Final = 3600.0
+_KIND: Final = "cursor"
 
 
-def _encode(key: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"giru:{key}:{offset}".encode()).decode()
+class Cursors:
+    def __init__(self, envelopes: Envelopes) -> None:
+        self._envelopes = envelopes
 
+    def page(
+        self,
+        items: tuple[dict[str, Any], ...],
+        key: str,
+        params: dict[str, Any] | None,
+        size: int,
+        binding: Binding,
+    ) -> dict[str, Any]:
+        """One page of `items` as the result of a list method, with `nextCursor` when more
+        remain.
 
-def _decode(key: str, cursor: object) -> int:
-    try:
-        if not isinstance(cursor, str) or len(cursor) > 128:
-            raise ValueError(cursor)
-        prefix, kind, offset = base64.urlsafe_b64decode(cursor).decode().split(":")
-        if prefix != "giru" or kind != key or not offset.isdigit():
-            raise ValueError(cursor)
-        return int(offset)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise JsonRpcError(INVALID_PARAMS, "Invalid cursor") from exc
+        Raises:
+            RefusedValueError: a cursor Giru did not hand this caller for this list.
+        """
+        cursor = (params or {}).get("cursor")
+        offset = self._offset(cursor, key, binding) if cursor is not None else 0
+        result: dict[str, Any] = {key: list(items[offset : offset + size])}
+        if offset + size < len(items):
+            position = {"list": key, "offset": offset + size}
+            result["nextCursor"] = self._envelopes.seal(_KIND, position, binding, CURSOR_TTL_S)
+        return result
+
+    def _offset(self, cursor: object, key: str, binding: Binding) -> int:
+        try:
+            position = self._envelopes.open(_KIND, cursor, binding)
+        except EnvelopeError as exc:
+            raise RefusedValueError(_KIND, exc.reason) from exc
+        if not isinstance(position, dict) or position.get("list") != key:
+            raise RefusedValueError(_KIND, "malformed")
+        offset = position.get("offset")
+        if not isinstance(offset, int) or offset < 0:
+            raise RefusedValueError(_KIND, "malformed")
+        return offset

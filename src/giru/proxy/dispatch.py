@@ -19,9 +19,15 @@ from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Mes
 from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
-from giru.proxy.cursors import page
+from giru.proxy.cursors import Cursors
 from giru.proxy.endpoints import Principal
-from giru.proxy.envelopes import Binding, EnvelopeError, Envelopes, client_principal
+from giru.proxy.envelopes import (
+    Binding,
+    EnvelopeError,
+    Envelopes,
+    RefusedValueError,
+    client_principal,
+)
 from giru.proxy.gate import (
     POLICY_UNAVAILABLE,
     SPOOL_REASONS,
@@ -101,6 +107,7 @@ class Dispatcher:
     ) -> None:
         self._pool = pool
         self._envelopes = envelopes
+        self._cursors = Cursors(envelopes)
         self._metrics = metrics
         self._page_size = page_size
         self._breakers = CircuitBreakers()
@@ -134,10 +141,9 @@ class Dispatcher:
         try:
             opened = self._opened(ctx, message)
             response = self._sealed(ctx, opened, await self._answer(ctx, opened, method))
-        except _RefusedError as refused:
-            response = await self.refusal(ctx, message, refused.error, refused.detail)
         except JsonRpcError as exc:
-            response = await self.refusal(ctx, message, exc)
+            detail = exc.detail if isinstance(exc, RefusedValueError) else None
+            response = await self.refusal(ctx, message, exc, detail)
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"
@@ -186,8 +192,7 @@ class Dispatcher:
             _log.warning(
                 "opaque_value_refused", kind=_REQUEST_STATE, reason=exc.reason, client=ctx.client
             )
-            error = JsonRpcError(INVALID_PARAMS, "Invalid requestState")
-            raise _RefusedError(error, f"requestState refused: {exc.reason}") from exc
+            raise RefusedValueError(_REQUEST_STATE, exc.reason) from exc
         return replace(message, params={**params, _REQUEST_STATE: state})
 
     def _sealed(
@@ -212,9 +217,10 @@ class Dispatcher:
             items: tuple[dict[str, Any], ...] = getattr(ctx.view, attr)
             if method == "tools/list" and self.gate is not None and self.gate.policy is not None:
                 items = await self._visible_tools(ctx, items)
-            return jsonrpc.result_response(
-                message.id, page(items, key, message.params, self._page_size)
+            listed = self._cursors.page(
+                items, key, message.params, self._page_size, binding_of(ctx, message)
             )
+            return jsonrpc.result_response(message.id, listed)
         handler = self._handlers.get(method)
         if handler is None:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method[:64]}")
@@ -507,15 +513,6 @@ def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
     if not kept:
         del trimmed["_meta"]
     return trimmed
-
-
-class _RefusedError(Exception):
-    """A refusal whose audit record says more than the client hears."""
-
-    def __init__(self, error: JsonRpcError, detail: str) -> None:
-        super().__init__(detail)
-        self.error = error
-        self.detail = detail
 
 
 class _Relay:

@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from giru.mcp.jsonrpc import INVALID_PARAMS, JsonRpcError
+
 __all__ = [
     "SEALED_PREFIX",
     "Binding",
     "EnvelopeError",
     "Envelopes",
+    "RefusedValueError",
     "client_principal",
     "envelope_key",
 ]
@@ -73,6 +76,15 @@ class EnvelopeError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RefusedValueError(JsonRpcError):
+    """-32602 for an opaque value Giru did not hand to this caller for this request; `detail`
+    says why, for the audit record only (the client hears the same answer for every reason)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(INVALID_PARAMS, f"Invalid {kind}")
+        self.detail = f"{kind} refused: {reason}"
 
 
 _MISMATCH: Final = ("principal", "endpoint", "method", "target")
