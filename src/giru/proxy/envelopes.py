@@ -82,8 +82,8 @@ class RefusedValueError(JsonRpcError):
     """-32602 for an opaque value Giru did not hand to this caller for this request; `detail`
     says why, for the audit record only (the client hears the same answer for every reason)."""
 
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(INVALID_PARAMS, f"Invalid {kind}")
+    def __init__(self, kind: str, reason: str, message: str | None = None) -> None:
+        super().__init__(INVALID_PARAMS, message or f"Invalid {kind}")
         self.detail = f"{kind} refused: {reason}"
 
 

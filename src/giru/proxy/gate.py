@@ -193,7 +193,8 @@ class CallGate:
         detail: str | None = None,
     ) -> None:
         """Audit a request refused for bad input or credentials before any decision; return
-        once durable (no audit log: nothing to do). `detail`: why, beyond what the client heard.
+        once durable (no audit log: nothing to do). `detail` (in `details.refusal`): why, beyond
+        what the client heard.
 
         Raises:
             GiruError: the record could not be made durable (answer 503 instead).
@@ -217,11 +218,13 @@ class CallGate:
             "server": server,
             "target": target,
             "outcome": outcome,
-            "reasons": [error.message[:500], *([detail[:500]] if detail else [])],
+            "reasons": [error.message[:500]],
             "policy_revision": None,
             "source_ip": ingress.source_ip,
             "details": {"status": error.code, "http_status": status},
         }
+        if detail:
+            record["details"]["refusal"] = detail[:500]
         await self.audit.record(record)
 
     def _usage_record(

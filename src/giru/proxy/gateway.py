@@ -448,7 +448,12 @@ class Gateway:
             return
         session_id = session_id_from_query(request)
         session = self.sessions.get(session_id)
-        if session is None or session.owner != principal.name or session.transport != "sse":
+        if (
+            session is None
+            or session.owner != principal.name
+            or session.endpoint != endpoint.name
+            or session.transport != "sse"
+        ):
             raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
         check_post_media(request, need_sse=False)
         try:

@@ -25,6 +25,7 @@ from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import RequestEnvelope, missing_capability_error
 from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher, binding_of
 from giru.proxy.endpoints import Principal
+from giru.proxy.envelopes import RefusedValueError
 from giru.proxy.gate import (
     POLICY_DENIED,
     POLICY_UNAVAILABLE,
@@ -141,9 +142,8 @@ class ModernHttp:
         if isinstance(state, str) and state.startswith(STATE_PREFIX):
             try:
                 run = self._resume(binding, message, state)
-            except JsonRpcError as exc:  # audited like every other refused requestState
-                detail = f"requestState refused: {exc.message}"
-                refusal = await self._dispatcher.refusal(ctx, message, exc, detail)
+            except RefusedValueError as exc:  # audited like every other refused requestState
+                refusal = await self._dispatcher.refusal(ctx, message, exc, exc.detail)
                 await _answer(send, refusal, False)
                 return
         else:
@@ -205,7 +205,7 @@ class ModernHttp:
         return jsonrpc.result_response(request["id"], result)
 
     def _resume(self, binding: str, message: Message, state: str) -> Run:
-        run = self._parked.resume(state, binding, message.id)
+        run = self._parked.resume(state, binding)
         answers = (message.params or {}).get("inputResponses")
         if not isinstance(answers, dict):
             answers = {}

@@ -20,11 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from giru.mcp.jsonrpc import INVALID_PARAMS, JsonRpcError
+from giru.mcp.jsonrpc import JsonRpcError
+from giru.proxy.envelopes import RefusedValueError
 
 __all__ = ["STATE_PREFIX", "Ask", "ParkedCalls", "Run", "required_capability"]
 
 STATE_PREFIX: Final = "giru1."
+_KIND: Final = "requestState"
 _TTL_S: Final = 120.0
 _MAX_PARKED: Final = 10_000
 _CAPABILITY: Final = {
@@ -90,19 +92,21 @@ class ParkedCalls:
         body = f"{self._route}{call_id}.{int(expires)}"
         return f"{STATE_PREFIX}{body}.{self._mac(body, run.binding)}"
 
-    def resume(self, state: str, binding: str, request_id: Any) -> Run:
-        """The run a sealed state names, for the same `binding` only; -32602 otherwise (another
-        principal, endpoint, method or target; tampered; stale)."""
+    def resume(self, state: str, binding: str) -> Run:
+        """The run a sealed state names, for the same `binding` only.
+
+        Raises:
+            RefusedValueError: another principal, endpoint, method or target, or tampered
+                (reason `binding`); expired or already used (reason `expired`).
+        """
         self.expire()
         body, _, mac = state[len(STATE_PREFIX) :].rpartition(".")
         call_id, _, _expires = body.rpartition("~")[2].partition(".")
         if not hmac.compare_digest(mac, self._mac(body, binding)):
-            raise JsonRpcError(INVALID_PARAMS, "Invalid requestState", id=request_id)
+            raise RefusedValueError(_KIND, "binding")
         parked = self._parked.pop(call_id, None)
         if parked is None:
-            raise JsonRpcError(
-                INVALID_PARAMS, "requestState expired or already used", id=request_id
-            )
+            raise RefusedValueError(_KIND, "expired", "requestState expired or already used")
         return parked[0]
 
     def expire(self) -> None:

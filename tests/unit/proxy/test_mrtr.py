@@ -24,7 +24,7 @@ async def test_a_workers_state_names_it_and_resumes_there() -> None:
     run = await _run("alice")
     state = parked.park(run)
     assert state.startswith("giru1.w1~")
-    assert parked.resume(state, "alice", 7) is run
+    assert parked.resume(state, "alice") is run
     parked.close()
 
 
@@ -33,9 +33,9 @@ async def test_a_state_with_another_workers_name_is_refused() -> None:
     run = await _run("alice")
     state = parked.park(run)
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
-        parked.resume(state.replace("giru1.w1~", "giru1.w2~"), "alice", 7)
+        parked.resume(state.replace("giru1.w1~", "giru1.w2~"), "alice")
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
-        parked.resume(state, "mallory", 7)
+        parked.resume(state, "mallory")
     parked.close()
     run.task.cancel()
 
@@ -45,9 +45,9 @@ async def test_without_a_worker_name_the_state_has_no_route() -> None:
     run = await _run("alice")
     state = parked.park(run)
     assert "~" not in state
-    assert parked.resume(state, "alice", 1) is run
+    assert parked.resume(state, "alice") is run
     with pytest.raises(JsonRpcError, match="expired or already used"):
-        parked.resume(state, "alice", 1)
+        parked.resume(state, "alice")
     run.task.cancel()
 
 
@@ -65,6 +65,6 @@ async def test_a_parked_call_resumes_only_for_the_binding_it_was_parked_under(ot
     run = await _run('["client:alice","/mcp","tools/call","py__ask"]')
     state = parked.park(run)
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
-        parked.resume(state, other, 1)
-    assert parked.resume(state, '["client:alice","/mcp","tools/call","py__ask"]', 1) is run
+        parked.resume(state, other)
+    assert parked.resume(state, '["client:alice","/mcp","tools/call","py__ask"]') is run
     run.task.cancel()
