@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import structlog
 
@@ -22,7 +22,7 @@ from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
-from giru.proxy.gate import INGRESS, Ingress
+from giru.proxy.gate import INGRESS, Ingress, unavailable
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
@@ -397,13 +397,32 @@ class Gateway:
                 _log.info("session_taken_over", client=principal.name, endpoint=endpoint.path)
         elif session is not None and self.handoff is not None:
             self.handoff.keep(session)
-        if session is None or session.owner != principal.name or session.endpoint != endpoint.name:
-            if session is not None:
-                _log.warning(
-                    "session_owner_mismatch", client=principal.name, endpoint=endpoint.name
-                )
-            raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        refused = JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        if session is None:
+            raise refused
+        if session.owner != principal.name or session.endpoint != endpoint.name:
+            await self._audit_foreign_session(principal, endpoint, "Mcp-Session-Id", refused)
         return session
+
+    async def _audit_foreign_session(
+        self, principal: Principal, endpoint: Endpoint, kind: str, refused: JsonRpcError
+    ) -> NoReturn:
+        """A session id another client (or endpoint) was handed: the same 404 as an unknown
+        one, audited (docs/security/opaque-values.md)."""
+        _log.warning("session_owner_mismatch", client=principal.name, endpoint=endpoint.name)
+        gate = self.dispatcher.gate
+        if gate is not None:
+            try:
+                await gate.audit_rejection(
+                    principal.name,
+                    "session",
+                    refused,
+                    target=endpoint.path,
+                    detail=f"{kind} refused: issued to another client or endpoint",
+                )
+            except GiruError as failure:
+                raise unavailable(failure, None) from failure
+        raise refused
 
     async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         principal = await self._authenticate(request, endpoint, send)
@@ -448,13 +467,11 @@ class Gateway:
             return
         session_id = session_id_from_query(request)
         session = self.sessions.get(session_id)
-        if (
-            session is None
-            or session.owner != principal.name
-            or session.endpoint != endpoint.name
-            or session.transport != "sse"
-        ):
-            raise JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        refused = JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        if session is None or session.transport != "sse":
+            raise refused
+        if session.owner != principal.name or session.endpoint != endpoint.name:
+            await self._audit_foreign_session(principal, endpoint, "sessionId", refused)
         check_post_media(request, need_sse=False)
         try:
             body = await request.body(self.settings.http.max_body_bytes)

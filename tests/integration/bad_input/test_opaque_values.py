@@ -46,6 +46,7 @@ spec:
   servers: ["*"]
 """
 PAGE_SIZE: Final = 5
+SESSION_REFUSED: Final = "{} refused: issued to another client or endpoint"
 
 
 @dataclass
@@ -212,10 +213,10 @@ def test_client_b_cannot_complete_client_as_multi_round_call_with_as_request_sta
     giru: Giru,
 ) -> None:
     state = _alice_answered_round_one(giru)
-    assert "alice" not in state, "the upstream's state reached the client as issued"
     stolen = giru.modern(OTHER_KEY, "tools/call", _round_two(state), id="b-1")
     _refused(stolen, "requestState")
     assert _message(stolen)["id"] == "b-1"
+    assert "alice" not in state, "the upstream's state reached the client as issued"
     record = giru.audited("other", "requestState refused: principal")
     assert (record["action"], record["target"]) == ("tools/call", MULTI_ROUND)
     assert record["reasons"] == ["Invalid requestState"]
@@ -280,9 +281,16 @@ def test_client_b_cannot_use_client_as_session_id(giru: Giru) -> None:
     ping = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     headers = {**_legacy_headers(OTHER_KEY), "mcp-session-id": session}
     assert giru.http.post(giru.running.url("/mcp"), json=ping, headers=headers).status_code == 404
+    record = giru.audited("other", SESSION_REFUSED.format("Mcp-Session-Id"))
+    assert (record["action"], record["target"], record["outcome"]) == (
+        "session",
+        "/mcp",
+        "bad_request",
+    )
     mine = {**_legacy_headers(KEY), "mcp-session-id": session}
     other_endpoint = giru.http.post(giru.running.url("/mcp/solo"), json=ping, headers=mine)
     assert other_endpoint.status_code == 404
+    giru.audited("e2e", SESSION_REFUSED.format("Mcp-Session-Id"))
     assert giru.http.post(giru.running.url("/mcp"), json=ping, headers=mine).status_code == 200
 
 
@@ -310,6 +318,7 @@ def test_client_b_cannot_post_into_client_as_sse_session(giru: Giru) -> None:
         ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         theirs = {"authorization": f"Bearer {OTHER_KEY}", "content-type": "application/json"}
         assert giru.http.post(url, json=ping, headers=theirs).status_code == 404
+        giru.audited("other", SESSION_REFUSED.format("sessionId"))
         mine = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
         solo = url.replace("/messages", "/mcp/solo/messages")
         assert giru.http.post(solo, json=ping, headers=mine).status_code == 404
