@@ -204,6 +204,20 @@ def _governance(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _startup(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| command | package | wall ms (median) | min | max | CPU ms (median) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['command']} | {p['tree']} | {_num(p['wall_ms_median'])} "
+            f"| {_num(p['wall_ms_min'])} | {_num(p['wall_ms_max'])} "
+            f"| {_num(p['cpu_ms_median'])} |"
+        )
+    return lines
+
+
 def _profile(profile: dict[str, Any], top: int = 20) -> list[str]:
     lines = [
         "## Giru profile under c=16 tools/call (py-spy, self time)",
@@ -224,6 +238,7 @@ _TABLES = {
     "idle-sessions": ("3. RSS per idle legacy session", _sessions),
     "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
     "governance": ("5. What limits, quotas and usage metering add (CallGate.run)", _governance),
+    "cli-startup": ("6. `giru` command start-up, start to exit (bench.startup)", _startup),
 }
 
 

@@ -37,7 +37,7 @@ from giru.proxy.envelopes import envelope_key
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.handoff import SessionHandoff
-from giru.proxy.health import Health, HealthChecker
+from giru.proxy.health import HealthChecker, HealthRecorder
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
 from giru.proxy.upstreams import UpstreamPool
@@ -76,9 +76,12 @@ class GiruApp:
     """The ASGI app: lifespan builds everything from settings; `/api` goes to the control-plane
     API, every other path to the gateway."""
 
-    def __init__(self, settings: Settings, config: Config | None = None) -> None:
+    def __init__(
+        self, settings: Settings, config: Config | None = None, *, adopt: bool = False
+    ) -> None:
         self.settings = settings
         self.files = config  # manifests given with --config, already validated
+        self._adopt = adopt  # take over other directories' objects on the first apply
         self.gateway: Gateway | None = None
         self.api: ASGIApp | None = None
         self.controller: Controller | None = None
@@ -261,17 +264,11 @@ class GiruApp:
         self, tasks: asyncio.TaskGroup, gateway: Gateway, store: Store
     ) -> list[asyncio.Task[None]]:
         catalog = self.settings.catalog
-
-        async def record(server: str, health: Health, error: str | None) -> None:
-            await store.record_health(server, health, error)
-            if health == "healthy":
-                await gateway.refresh(server)  # catch up on what changed while it was down
-
         checker = HealthChecker(
             gateway.pool,
             gateway.dispatcher,
             gateway.metrics,
-            record,
+            HealthRecorder(store, gateway),
             timeout_s=catalog.health_timeout_s,
             unhealthy_after=catalog.unhealthy_after,
         )
@@ -285,8 +282,13 @@ class GiruApp:
         path = self.settings.config
         managed_by = f"file:{path.resolve() if path is not None else '-'}"
         results = await store.apply(
-            manifest_documents(files), actor="file", managed_by=managed_by, prune=True
+            manifest_documents(files),
+            actor="file",
+            managed_by=managed_by,
+            prune=True,
+            adopt=self._adopt,
         )
+        self._adopt = False  # once taken over, the objects are this directory's
         for applied in results:
             if applied.api_key is not None:
                 print(  # shown once, on the operator's terminal; never logged
@@ -408,13 +410,13 @@ async def _sweep_sessions(gateway: Gateway) -> None:
         gateway.sessions.expire()
 
 
-def serve(settings: Settings, *, config: Config | None = None) -> None:
-    """Run Giru in this process until interrupted."""
+def serve(settings: Settings, *, config: Config | None = None, adopt: bool = False) -> None:
+    """Run Giru in this process until interrupted (`adopt`: see `GiruApp`)."""
     configure_logging(settings.log_format, settings.log_level)
     gc.set_threshold(20_000, 50, 1_000)  # fewer young collections on a request-heavy heap
     if config is None and settings.config is not None:
         config = load(settings.config)
-    app = GiruApp(settings, config)
+    app = GiruApp(settings, config, adopt=adopt)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

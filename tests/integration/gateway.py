@@ -108,10 +108,12 @@ def run_giru(
     *,
     ready_timeout: float = 60.0,
     extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[RunningGiru]:
     """Start Giru over `manifests` (YAML documents joined by ---; None: the store alone) and
-    stop it afterwards. Each run has its own SQLite store in `workdir`."""
-    argv = [str(GIRU), "run"]
+    stop it afterwards. Each run has its own SQLite store in `workdir`; `args` are more
+    `giru run` options."""
+    argv = [str(GIRU), "run", *args]
     if manifests is not None:
         config = workdir / "giru.yaml"
         config.write_text(manifests)

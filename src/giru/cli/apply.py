@@ -12,18 +12,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
-from giru.cli.client import ApiClient, ApiError
 from giru.cli.context import connect
 from giru.cli.exits import reported
 from giru.cli.kinds import BY_KIND
 from giru.cli.manifests import LocalDocument, read_local
 from giru.cli.output import print_api_keys, progress
+from giru.cli.problems import ApiError
 from giru.errors import ValidationError
+
+if TYPE_CHECKING:
+    from giru.cli.client import ApiClient
 
 __all__ = ["Files", "apply", "diff", "render_diff", "send_documents"]
 
@@ -147,5 +149,7 @@ def render_diff(kind: str, name: str, live: dict[str, Any] | None, local: dict[s
 
 
 def _yaml_lines(spec: dict[str, Any]) -> list[str]:
+    import yaml  # only `diff` needs it; `giru --help` should not load it (bench/startup.py)
+
     text = yaml.safe_dump({"spec": spec}, sort_keys=True, allow_unicode=True)
     return text.splitlines(keepends=True)

@@ -7,31 +7,30 @@ goes through the REST API; `export` through either.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.engine import make_url
 
-from giru.api.audit import AuditItem, audit_item
-from giru.audit import Verification, verification_body, verify
 from giru.cli.context import connect
 from giru.cli.exits import EXIT_ERROR, reported
 from giru.cli.kinds import Column
-from giru.cli.output import Format, print_objects, progress, render_json, render_yaml
+from giru.cli.output import Format, print_objects, render_json, render_json_line, render_yaml
 from giru.cli.resources import OutputOption
-from giru.errors import ConfigError
-from giru.settings import Settings
-from giru.store import Database
-from giru.store import audit as stored
+
+if TYPE_CHECKING:
+    from giru.audit import Verification
+    from giru.cli.chains import Writer
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log: verify, list, export.")
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: rich's formatter alone costs more than the rest
+    help="The tamper-evident audit log: verify, list, export.",
+)
 
 DatabaseOption = Annotated[
     str | None,
@@ -70,35 +69,17 @@ def verify_command(
     output: OutputOption = Format.table,
 ) -> None:
     """Check every node's hash chain: exit 0 when intact, 1 naming the first bad record."""
-    url = database_url or Settings().database_url
+    from giru.cli import chains  # the store: imported only by the commands that read it
+
     with reported():
-        result = asyncio.run(_verify(url, node))
+        result = chains.verify_chains(database_url or chains.default_url(), node)
     if output is not Format.table:
-        body = verification_body(result)
+        body = chains.verification_body(result)
         typer.echo(render_json(body) if output is Format.json else render_yaml(body).rstrip())
     else:
         _print_verification(result)
     if not result.ok:
         raise typer.Exit(EXIT_ERROR)
-
-
-def _database(url: str) -> Database:
-    """The database at `url`, which must exist (SQLite would create an empty file)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-        raise ConfigError(f"{parsed.database}: no such database file")
-    return Database(url)
-
-
-async def _verify(url: str, node: str | None) -> Verification:
-    database = _database(url)
-    try:
-        async with database.read() as session:
-            total = await stored.count(session, node)
-        with progress("verifying audit chains", total) as advance:
-            return await verify(stored.chain(database, node=node), advance)
-    finally:
-        await database.aclose()
 
 
 def _print_verification(result: Verification) -> None:
@@ -165,29 +146,13 @@ def export_command(
     filters = _filters(actor, outcome, action, server, target, node, since, until)
     with reported(), _sink(output_file) as out:
         if database_url is not None:
-            asyncio.run(_export_database(database_url, node, out))
+            from giru.cli import chains  # the store: imported only by the commands that read it
+
+            chains.export_chains(database_url, node, out)
             return
         with connect() as api:
             for item in _pages(api.get, {**filters, "order": "oldest"}):
-                out.write(_line(item))
-
-
-class _Writer(Protocol):
-    def write(self, text: str, /) -> int: ...
-
-
-async def _export_database(url: str, node: str | None, out: _Writer) -> None:
-    database = _database(url)
-    try:
-        async with database.read() as session:
-            total = await stored.count(session, node)
-        with progress("exporting audit records", total) as advance:
-            async for entry in stored.chain(database, node=node):
-                item = AuditItem.model_validate(audit_item(entry)).model_dump(mode="json")
-                out.write(_line(item))
-                advance()
-    finally:
-        await database.aclose()
+                out.write(render_json_line(item))
 
 
 def _filters(*values: str | None) -> dict[str, str]:
@@ -216,12 +181,8 @@ def _take(items: Iterable[Any], limit: int) -> Iterator[Any]:
         yield item
 
 
-def _line(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
 @contextmanager
-def _sink(path: Path | None) -> Iterator[_Writer]:
+def _sink(path: Path | None) -> Iterator[Writer]:
     if path is None:
         yield _Stdout()
         return

@@ -12,29 +12,12 @@ from typing import Any
 
 import httpx
 
-from giru.errors import GiruError
+from giru.cli.problems import ApiError
 
 __all__ = ["DEFAULT_TIMEOUT", "ApiClient", "ApiError"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _PAGE = 500
-
-
-class ApiError(GiruError):
-    """The API refused a request (or could not be reached: status 0, code `unreachable`)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str,
-        status: int,
-        errors: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(message, data={"errors": errors or []})
-        self.code = code
-        self.status = status
-        self.errors: list[dict[str, Any]] = errors or []
 
 
 class ApiClient:

@@ -10,12 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from giru.cli.client import ApiClient
 from giru.errors import ConfigError, UnauthenticatedError
+
+if TYPE_CHECKING:
+    from giru.cli.client import ApiClient
 
 __all__ = ["Connection", "config_path", "connect", "load_connection", "save_connection"]
 
@@ -29,6 +29,10 @@ class Connection:
     token: str = field(repr=False)
 
     def client(self) -> ApiClient:
+        # Imported on first use: the HTTP stack is most of an API command's start-up, and
+        # `giru --help` (or a command that never connects) should not pay for it.
+        from giru.cli.client import ApiClient
+
         return ApiClient(self.url, self.token)
 
 
@@ -59,6 +63,8 @@ def connect(environ: Mapping[str, str] | None = None) -> ApiClient:
 
 def save_connection(connection: Connection, environ: Mapping[str, str] | None = None) -> Path:
     """Write the context file (directory 0700, file 0600, replaced atomically)."""
+    import yaml  # here and in _read, not at the top: see Connection.client
+
     path = config_path(environ)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = yaml.safe_dump({"url": connection.url, "token": connection.token}, sort_keys=False)
@@ -72,6 +78,8 @@ def save_connection(connection: Connection, environ: Mapping[str, str] | None = 
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

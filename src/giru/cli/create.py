@@ -14,10 +14,9 @@ import typer
 from giru.cli.context import connect
 from giru.cli.exits import reported
 from giru.cli.kinds import BY_KIND, KindInfo
-from giru.cli.manifests import LocalDocument, read_local, validate_body
+from giru.cli.manifests import LocalDocument, new_document, read_local
 from giru.cli.output import print_api_keys
 from giru.errors import ValidationError
-from giru.manifests.documents import API_VERSION
 
 __all__ = ["CREATORS"]
 
@@ -47,8 +46,7 @@ def _from_flags(info: KindInfo, name: str | None, spec: dict[str, Any]) -> Local
     if name is None:
         raise ValidationError("give a NAME (with flags for its spec) or -f FILE")
     kept = {key: value for key, value in spec.items() if value is not None and value != []}
-    document = {"apiVersion": API_VERSION, "kind": info.kind, "metadata": {"name": name}}
-    return validate_body({**document, "spec": kept})
+    return new_document(info.kind, name, kept)
 
 
 def _from_file(info: KindInfo, file: Path) -> list[LocalDocument]:

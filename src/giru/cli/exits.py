@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import typer
 
-from giru.cli.client import ApiError
+from giru.cli.problems import ApiError
 from giru.errors import GiruError
 
 __all__ = [

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from giru import __version__
 from giru.cli.exits import EXIT_INVALID
 from giru.errors import ConfigError
-from giru.manifests import load
-from giru.settings import Settings
+
+if TYPE_CHECKING:
+    from giru.manifests import Config
 
 __all__ = ["EXIT_CONFIG", "run", "validate", "version"]
 
@@ -29,23 +30,34 @@ def run(
     log_format: Annotated[
         str | None, typer.Option(help="json or console (env GIRU_LOG_FORMAT; default json).")
     ] = None,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            help="Take over the objects another manifest directory manages (after moving or "
+            "renaming --config's directory): the manifests' objects are updated, the rest "
+            "of that directory's objects deleted."
+        ),
+    ] = False,
 ) -> None:
     """Start the gateway: /mcp, /mcp/<virtual-server>, /sse, /healthz, /readyz, /metrics."""
+    # The server side (settings, manifests, then FastAPI, SQLAlchemy, the proxy) is imported
+    # here and not at the top: it takes seconds, which `giru --help` and every command that only
+    # talks to the API would otherwise pay for nothing.
+    from giru.settings import Settings
+
     flags: dict[str, Any] = {"config": config, "listen": listen, "log_format": log_format}
     settings = Settings(**{name: value for name, value in flags.items() if value is not None})
     loaded = None
     if settings.config is not None:  # without manifests the store holds the configuration
         try:
-            loaded = load(settings.config)
+            loaded = _load(settings.config)
         except ConfigError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(EXIT_CONFIG) from exc
-    # Imported here, not at the top: the gateway's import graph (FastAPI, SQLAlchemy, the proxy)
-    # takes seconds, which every other `giru` command (API clients) would pay for nothing.
     from giru.app import serve
 
     typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
-    serve(settings, config=loaded)
+    serve(settings, config=loaded, adopt=adopt)
 
 
 def version() -> None:
@@ -59,7 +71,7 @@ def validate(
     """Validate manifests; print every problem with file, document, field and reason."""
 
     try:
-        loaded = load(config)
+        loaded = _load(config)
     except ConfigError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(EXIT_CONFIG) from exc
@@ -68,3 +80,10 @@ def validate(
         f"{len(loaded.clients)} clients, {len(loaded.subscriptions)} subscriptions, "
         f"{len(loaded.environments)} environments, {len(loaded.policies)} policies"
     )
+
+
+def _load(path: Path) -> Config:
+    """The manifests at `path` (`giru.manifests` is imported only by the commands reading them)."""
+    from giru.manifests import load
+
+    return load(path)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from giru.errors import ValidationError
-from giru.manifests.documents import Document
+
+if TYPE_CHECKING:
+    from giru.manifests.documents import Document
 
 # The loader's per-document reading (strict YAML, duplicate keys refused, field-level problems)
-# is what `giru validate` reports; reusing it keeps both commands' messages identical.
-from giru.manifests.loader import parse_document, read_documents, sort_problems
+# is what `giru validate` reports; reusing it keeps both commands' messages identical. It is
+# imported by the functions that read manifests, not here: the models (pydantic, the manifests
+# package) are most of a command's start-up, and `giru --help` should not pay for them.
 
-__all__ = ["LocalDocument", "read_local", "validate_body"]
+__all__ = ["LocalDocument", "new_document", "read_local", "validate_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ def read_local(paths: Sequence[str | os.PathLike[str]]) -> list[LocalDocument]:
         ValidationError: listing every problem, one per line; `data["problems"]` holds them.
         ConfigError: a path does not exist, or a directory holds no manifests.
     """
+    from giru.manifests.loader import read_documents, sort_problems
+
     problems: list[str] = []
     documents: list[LocalDocument] = []
     seen: dict[tuple[str, str], str] = {}
@@ -71,9 +76,19 @@ def read_local(paths: Sequence[str | os.PathLike[str]]) -> list[LocalDocument]:
 
 def validate_body(raw: dict[str, Any], source: str = "(flags)") -> LocalDocument:
     """Validate one document built in memory (e.g. from command-line flags)."""
+    from giru.manifests.loader import parse_document
+
     problems: list[str] = []
     parsed = parse_document(raw, source, problems)
     if problems or parsed is None:
         lines = [p.removeprefix(f"{source}: ") for p in problems]
         raise ValidationError("invalid input:\n" + "\n".join(lines), data={"problems": lines})
     return LocalDocument(source, parsed)
+
+
+def new_document(kind: str, name: str, spec: dict[str, Any]) -> LocalDocument:
+    """A validated document of `kind` named `name` (this API version) from command-line flags."""
+    from giru.manifests.documents import API_VERSION
+
+    document = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}}
+    return validate_body({**document, "spec": spec})

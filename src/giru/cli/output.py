@@ -1,4 +1,7 @@
-"""Printing API objects like kubectl: `-o table` (default), `-o json`, `-o yaml`."""
+"""Printing API objects like kubectl: `-o table` (default), `-o json`, `-o yaml`.
+
+rich and PyYAML are imported by the functions that use them: every command imports this
+module, and `giru --help` should not pay for them (bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +10,13 @@ import io
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 from giru.cli.kinds import Column, age
 
@@ -34,6 +29,7 @@ __all__ = [
     "progress",
     "render_describe",
     "render_json",
+    "render_json_line",
     "render_table",
     "render_yaml",
     "warn",
@@ -51,6 +47,8 @@ class Format(enum.StrEnum):
 
 def console(*, stderr: bool = False) -> Console:
     """A console on the current stdout/stderr (what `CliRunner` captures in tests)."""
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
@@ -58,12 +56,22 @@ def render_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def render_json_line(value: Any) -> str:
+    """One compact JSON document and a newline (JSON lines)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def render_yaml(value: Any) -> str:
+    import yaml
+
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     """A borderless table, headers in capitals, cells never wrapped (kubectl's look)."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, pad_edge=False, padding=(0, 3, 0, 0), show_edge=False)
     for header in columns:
         table.add_column(header, no_wrap=True, overflow="ellipsis", header_style="bold")
@@ -75,6 +83,8 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print rows as a table as wide as it needs (never truncated, like kubectl), no trailing
     blanks; headers in bold on a terminal."""
+    from rich.console import Console
+
     out = console()
     wide = Console(
         width=_UNBOUNDED,
@@ -161,6 +171,15 @@ def progress(
 
     Yields `advance()`; shows nothing when disabled or when stderr is not a terminal.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     err = console(stderr=True)
     counted = () if total is None else (MofNCompleteColumn(),)
     bar = Progress(
@@ -189,4 +208,6 @@ def print_api_keys(keys: Sequence[tuple[str, str]]) -> None:
 
 def warn(message: str) -> None:
     """A highlighted warning on stderr."""
+    from rich.text import Text
+
     console(stderr=True).print(Text(f"warning: {message}", style="bold yellow"))

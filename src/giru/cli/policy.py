@@ -12,11 +12,8 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import pydantic
 import typer
-import yaml
 
-from giru.cli import rego
 from giru.cli.apply import Files, send_documents
 from giru.cli.context import connect
 from giru.cli.exits import reported
@@ -24,7 +21,6 @@ from giru.cli.manifests import read_local
 from giru.cli.output import Format, print_table, render_json, render_yaml
 from giru.cli.resources import OutputOption
 from giru.errors import ConfigError, GiruError, ValidationError
-from giru.settings import Settings
 
 __all__ = ["add_commands"]
 
@@ -50,6 +46,8 @@ def add_commands(group: typer.Typer) -> None:
 
 def validate(dirs: Dirs = None, shipped: Shipped = True) -> None:
     """Check Rego with OPA: `opa check --strict` (syntax, types, strict mode) and `opa fmt`."""
+    from giru.cli import rego  # the policy package: see _prepare
+
     with reported():
         opa, roots = _prepare(dirs, shipped)
         checked = rego.check(opa, roots)
@@ -74,6 +72,8 @@ def run_policy_tests(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Name every test.")] = False,
 ) -> None:
     """Run the Rego tests with `opa test` and print line coverage per policy file."""
+    from giru.cli import rego  # the policy package: see _prepare
+
     with reported():
         opa, roots = _prepare(dirs, shipped)
         result = rego.run_tests(opa, roots, verbose=verbose)
@@ -152,7 +152,15 @@ def status(output: OutputOption = Format.table) -> None:
 
 
 def _prepare(dirs: list[Path] | None, shipped: bool) -> tuple[Path, list[Path]]:
-    """The opa binary and the policy directories to run it on."""
+    """The opa binary and the policy directories to run it on.
+
+    The settings and the policy package are imported here, by the commands that run OPA, not
+    at the top: `giru --help` and the API commands should not pay for them."""
+    import pydantic
+
+    from giru.cli import rego
+    from giru.settings import Settings
+
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
@@ -172,6 +180,8 @@ def _prepare(dirs: list[Path] | None, shipped: bool) -> tuple[Path, list[Path]]:
 def _read_input(file: Path) -> dict[str, Any]:
     """The input document of a file (`{"input": {...}}` is unwrapped, like OPA's REST API)."""
     where = "stdin" if str(file) == "-" else str(file)
+    import yaml  # only `eval` reads YAML; `giru --help` should not load it
+
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from giru.cli.client import ApiClient, ApiError
 from giru.cli.context import connect
 from giru.cli.exits import reported
 from giru.cli.kinds import KindInfo, resolve_kind
 from giru.cli.output import Format, print_objects, render_describe
+from giru.cli.problems import ApiError
 from giru.errors import ValidationError
+
+if TYPE_CHECKING:
+    from giru.cli.client import ApiClient
 
 __all__ = ["OutputOption", "get", "kind_app"]
 
@@ -56,7 +59,11 @@ def get(
 
 def kind_app(info: KindInfo, title: str) -> typer.Typer:
     """The `list`, `get`, `describe` and `delete` commands of one kind."""
-    group = typer.Typer(no_args_is_help=True, help=f"{title}: list, get, create, delete, ...")
+    group = typer.Typer(
+        no_args_is_help=True,
+        rich_markup_mode=None,  # plain help, as `giru`'s (see giru.cli.main)
+        help=f"{title}: list, get, create, delete, ...",
+    )
 
     @group.command("list")
     def list_(output: OutputOption = Format.table, filters: FilterOption = None) -> None:

@@ -8,18 +8,19 @@ status is reported (metric `giru_upstream_up`, the store for the API). One good 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import structlog
 
+from giru.catalog.snapshot import ServerCatalog
 from giru.errors import GiruError
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics
 
-__all__ = ["Health", "HealthChecker"]
+__all__ = ["Health", "HealthChecker", "HealthRecorder"]
 
 Health = Literal["healthy", "unhealthy", "unknown"]
 OnHealth = Callable[[str, Health, str | None], Awaitable[None]]
@@ -104,3 +105,36 @@ class HealthChecker:
         self._metrics.upstream_up.labels(server).set(0)
         _log.warning("upstream_unhealthy", server=server, reason=reason)
         await self._on_change(server, "unhealthy", reason)
+
+
+class HealthStore(Protocol):
+    async def record_health(self, server: str, health: str, error: str | None) -> None: ...
+
+
+class Catalogs(Protocol):
+    @property
+    def catalogs(self) -> Mapping[str, ServerCatalog]: ...
+
+    async def refresh(self, server: str) -> None: ...
+
+
+class HealthRecorder:
+    """What a health change does (the checker's `on_change`): it is stored, for the API; and a
+    server that becomes healthy has its catalog fetched again when the one held may be stale:
+    after it was unhealthy (what changed while it was down), or when the last fetch failed.
+    Its first good check at start-up fetches nothing: the start-up fetch is under way or done."""
+
+    def __init__(self, store: HealthStore, gateway: Catalogs) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._last: dict[str, Health] = {}
+
+    async def __call__(self, server: str, health: Health, error: str | None) -> None:
+        await self._store.record_health(server, health, error)
+        before = self._last.get(server, "unknown")
+        self._last[server] = health
+        if health != "healthy":
+            return
+        held = self._gateway.catalogs.get(server)
+        if before == "unhealthy" or (held is not None and held.error is not None):
+            await self._gateway.refresh(server)

@@ -35,17 +35,26 @@ class _Document:
 
 
 async def apply_documents(
-    tx: Tx, documents: Sequence[tuple[Kind, str, Any]], *, managed_by: str, prune: bool
+    tx: Tx,
+    documents: Sequence[tuple[Kind, str, Any]],
+    *,
+    managed_by: str,
+    prune: bool,
+    adopt: bool = False,
 ) -> list[Applied]:
     """Create or configure every document, then (with `prune`) delete what `managed_by`
-    owns and the documents no longer list. Results in document order, deletions last."""
+    owns and the documents no longer list. Results in document order, deletions last.
+
+    An object another manifest directory manages is refused (`managed_by_file`), unless
+    `adopt`: then `managed_by` takes it over, and pruning covers every directory's objects
+    (what `giru run --adopt` does after the configuration directory moved)."""
     parsed = _parse(documents)
     errors: list[dict[str, Any]] = []
     results: dict[int, Applied] = {}
     for kind in APPLY_ORDER:
         for document in (d for d in parsed if d.kind == kind):
             try:
-                results[document.index] = await _apply_one(tx, document, managed_by)
+                results[document.index] = await _apply_one(tx, document, managed_by, adopt)
             except ValidationError as exc:
                 errors += _located(document.index, exc)
             except GiruError as exc:
@@ -53,7 +62,7 @@ async def apply_documents(
                 raise
     if errors:
         raise _failed(errors)
-    deleted = await _prune(tx, parsed, managed_by) if prune else []
+    deleted = await _prune(tx, parsed, managed_by, adopt) if prune else []
     return [results[i] for i in sorted(results)] + deleted
 
 
@@ -76,27 +85,41 @@ def _parse(documents: Sequence[tuple[Kind, str, Any]]) -> list[_Document]:
     return parsed
 
 
-async def _apply_one(tx: Tx, document: _Document, managed_by: str) -> Applied:
+async def _apply_one(tx: Tx, document: _Document, managed_by: str, adopt: bool) -> Applied:
     kind = adapter(document.kind)
     row = await find_row(tx.session, tx.tenant_id, kind.row, document.name, kind.options())
     if row is None:
         _, api_key = await insert(tx, kind, document.name, document.model, managed_by)
         return Applied(document.kind, document.name, "created", api_key)
-    if row.managed_by != managed_by and row.managed_by.startswith(_FILE):
-        message = f"{document.kind}/{document.name} is managed by {row.managed_by}"
-        raise ConflictError(message, code="managed_by_file", data={"managedBy": row.managed_by})
+    owner: str = row.managed_by
+    if owner != managed_by and owner.startswith(_FILE) and not adopt:
+        message = f"{document.kind}/{document.name} is managed by {owner}" + _hint(managed_by)
+        raise ConflictError(message, code="managed_by_file", data={"managedBy": owner})
     changed = await update(tx, kind, row, document.model, managed_by)
     return Applied(document.kind, document.name, "configured" if changed else "unchanged")
 
 
-async def _prune(tx: Tx, parsed: list[_Document], managed_by: str) -> list[Applied]:
+def _hint(managed_by: str) -> str:
+    """How to take the objects over, for the one who applies from a directory of its own."""
+    if not managed_by.startswith(_FILE):
+        return "; edit that file"
+    return (
+        f"; if that directory was moved or renamed, start once with "
+        f"`giru run --config {managed_by.removeprefix(_FILE)} --adopt` to take its objects over"
+    )
+
+
+async def _prune(tx: Tx, parsed: list[_Document], managed_by: str, adopt: bool) -> list[Applied]:
     listed = {(d.kind, d.name) for d in parsed}
     deleted: list[Applied] = []
     for kind_name in reversed(APPLY_ORDER):
         kind = adapter(kind_name)
+        owned = (
+            kind.row.managed_by.startswith(_FILE) if adopt else kind.row.managed_by == managed_by
+        )
         query = (
             select(kind.row)
-            .where(kind.row.tenant_id == tx.tenant_id, kind.row.managed_by == managed_by)
+            .where(kind.row.tenant_id == tx.tenant_id, owned)
             .order_by(kind.row.name)
             .options(*kind.options())
         )

@@ -183,11 +183,14 @@ class Store:
         managed_by: str = "api",
         prune: bool = False,
         dry_run: bool = False,
+        adopt: bool = False,
     ) -> builtins.list[Applied]:
         """Apply documents in one transaction (see `giru.store.apply`); `dry_run` writes nothing
         and returns no keys."""
         async with self._write(actor, dry_run=dry_run) as tx:
-            applied = await apply_documents(tx, documents, managed_by=managed_by, prune=prune)
+            applied = await apply_documents(
+                tx, documents, managed_by=managed_by, prune=prune, adopt=adopt
+            )
         if dry_run:
             return [Applied(a.kind, a.name, a.action) for a in applied]
         return applied

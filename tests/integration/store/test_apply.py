@@ -126,6 +126,33 @@ async def test_objects_of_another_file_are_not_taken_over(store: Store) -> None:
         assert (exc.value.code, exc.value.data["document"]) == ("managed_by_file", 0)
 
 
+async def test_the_refusal_names_the_command_that_takes_the_objects_over(store: Store) -> None:
+    await store.apply([DOCS[2]], actor=ACTOR, managed_by="file:/srv/giru-old")
+    with pytest.raises(ConflictError) as exc:
+        await store.apply([DOCS[2]], actor=ACTOR, managed_by="file:/srv/giru-new", prune=True)
+    assert "`giru run --config /srv/giru-new --adopt`" in exc.value.message
+    with pytest.raises(ConflictError) as by_api:
+        await store.apply([DOCS[2]], actor=ACTOR)
+    assert "--adopt" not in by_api.value.message
+
+
+async def test_adopt_takes_over_a_moved_directory_and_prunes_what_it_no_longer_lists(
+    store: Store,
+) -> None:
+    await store.create("MCPServer", "by-hand", http_server(), actor=ACTOR)
+    old, new = "file:/srv/giru-old", "file:/srv/giru-new"
+    await store.apply([DOCS[2], ("MCPServer", "jira", http_server())], actor=ACTOR, managed_by=old)
+    results = await store.apply([DOCS[2]], actor=ACTOR, managed_by=new, prune=True, adopt=True)
+    assert actions(results) == [
+        ("MCPServer", "github", "configured"),
+        ("MCPServer", "jira", "deleted"),
+    ]
+    assert (await store.get("MCPServer", "github")).managed_by == new
+    assert (await store.get("MCPServer", "by-hand")).managed_by == "api"
+    again = await store.apply([DOCS[2]], actor=ACTOR, managed_by=new, prune=True)
+    assert actions(again) == [("MCPServer", "github", "unchanged")]
+
+
 async def test_a_conflict_inside_an_apply_rolls_it_back(store: Store) -> None:
     await store.apply(DOCS[1:], actor=ACTOR)
     pending = subscription(requiresApproval=True)

@@ -1,0 +1,57 @@
+"""What a health change does to the stored status and to the catalog it holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from giru.catalog.snapshot import ServerCatalog
+from giru.proxy.health import Health, HealthRecorder
+
+
+@dataclass
+class _Store:
+    recorded: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    async def record_health(self, server: str, health: str, error: str | None) -> None:
+        self.recorded.append((server, health, error))
+
+
+@dataclass
+class _Gateway:
+    catalogs: dict[str, ServerCatalog] = field(default_factory=dict)
+    refreshed: list[str] = field(default_factory=list)
+
+    async def refresh(self, server: str) -> None:
+        self.refreshed.append(server)
+
+
+async def _changes(held: ServerCatalog | None, *healths: Health) -> tuple[_Store, _Gateway]:
+    store, gateway = _Store(), _Gateway()
+    if held is not None:
+        gateway.catalogs[held.server] = held
+    recorder = HealthRecorder(store, gateway)
+    for health in healths:
+        await recorder("fs", health, "down" if health == "unhealthy" else None)
+    return store, gateway
+
+
+@pytest.mark.parametrize("held", [None, ServerCatalog(server="fs")])
+async def test_the_first_good_check_at_start_up_fetches_no_catalog(
+    held: ServerCatalog | None,
+) -> None:
+    store, gateway = await _changes(held, "healthy")
+    assert store.recorded == [("fs", "healthy", None)]
+    assert gateway.refreshed == []
+
+
+async def test_a_server_healthy_again_after_being_unhealthy_is_fetched_again() -> None:
+    store, gateway = await _changes(ServerCatalog(server="fs"), "healthy", "unhealthy", "healthy")
+    assert [health for _, health, _ in store.recorded] == ["healthy", "unhealthy", "healthy"]
+    assert gateway.refreshed == ["fs"]
+
+
+async def test_a_server_whose_last_fetch_failed_is_fetched_when_it_answers() -> None:
+    _, gateway = await _changes(ServerCatalog(server="fs", error="timeout"), "healthy")
+    assert gateway.refreshed == ["fs"]
