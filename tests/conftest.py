@@ -11,6 +11,7 @@ from tests.peers import (
     go_fixture_modern,
     go_fixture_stdio_argv,
     memory_stdio_argv,
+    python_dual_era,
 )
 from tests.services import postgres_server, postgres_url, redis_server, redis_url
 
@@ -26,6 +27,7 @@ __all__ = [
     "oidc_provider",
     "postgres_server",
     "postgres_url",
+    "python_dual_era",
     "redis_server",
     "redis_url",
 ]

@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ __all__ = [
     "memory_argv",
     "memory_stdio_argv",
     "node_env",
+    "python_dual_era",
     "require_tools",
     "run_conformance",
     "start_peer",
@@ -289,6 +291,24 @@ def go_fixture_legacy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def go_fixture_modern(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of the Go conformance fixture, stateless 2026-07-28 era (also answers legacy)."""
     yield from _go_fixture_http(tmp_path_factory, "go-fixture-modern", stateless=True)
+
+
+@pytest.fixture(scope="session")
+def python_dual_era(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of tests/conformance/dual_era_server.py: the suite's upstream written with the Python
+    SDK's low-level `Server`, both eras on one endpoint (`http://127.0.0.1:P/mcp`)."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        str(REPO_ROOT / "tests" / "conformance" / "dual_era_server.py"),
+        str(port),
+    ]
+    name = "python-dual-era"
+    served = _serve_http(name, argv, port, "/mcp", tmp_path_factory.mktemp(name), os.environ)
+    try:
+        yield served.url
+    finally:
+        served.peer.stop()
 
 
 def _everything(tmp_path_factory: pytest.TempPathFactory, mode: str, path: str) -> Iterator[str]:

@@ -364,6 +364,8 @@ _TOOLS: Final[dict[str, tuple[Json, _Tool]]] = {
         _static(_result(_text("ok"))),
     ),
     "test_missing_capability": ({}, _needs_sampling),
+    "test_logging_tool": ({}, _log_steps),
+    "test_streaming_elicitation": ({}, _rounds([_ASK_NAME], lambda a: f"Hello, {_name_of(a)}!")),
     "test_input_required_result_capabilities": ({}, _ask_what_is_declared),
     "test_input_required_result_elicitation": (
         {},
@@ -447,7 +449,7 @@ async def _list_tools(ctx: Ctx, params: types.PaginatedRequestParams) -> Json:
 async def _call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> Json:
     entry = _TOOLS.get(params.name)
     if entry is None:
-        return _result(_text(f"Unknown tool: {params.name}"), error=True)
+        raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
     try:
         return await entry[1](ctx, params)
     except ValueError as exc:  # a tampered requestState

@@ -1,5 +1,9 @@
-"""The official conformance suite against Giru in front of the Go fixture, side by side with the
-fixture measured directly in the same run: Giru must pass every scored scenario the fixture passes.
+"""The official conformance suite against Giru in front of two upstreams, side by side with each
+upstream measured directly in the same run: Giru must pass every scored scenario it passes.
+
+The upstreams: the Go SDK's fixture (one process per era) and tests/conformance/dual_era_server.py,
+a Python SDK low-level `Server` serving both eras on one endpoint whose sampling and elicitation
+tools ask through the session back-channel; through Giru each client must reach it in its own era.
 """
 
 from __future__ import annotations
@@ -42,14 +46,17 @@ def giru(
     request: pytest.FixtureRequest,
     go_fixture_legacy: str,
     go_fixture_modern: str,
+    python_dual_era: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Front]:
     manifests = "---".join(
         [
             http_server("fixture-legacy", "streamable-http", go_fixture_legacy),
             http_server("fixture-modern", "streamable-http", go_fixture_modern),
+            http_server("python-dual-era", "streamable-http", python_dual_era),
             _vs("legacy", "fixture-legacy"),
             _vs("modern", "fixture-modern"),
+            _vs("python", "python-dual-era"),
         ]
     )
     if request.param == "giru":
@@ -61,7 +68,12 @@ def giru(
 
 
 def _side_by_side(direct: ConformanceResult, giru: ConformanceResult) -> None:
-    print(f"\n  direct: {direct.summary()}\n  giru:   {giru.summary()}")
+    rows = [f"{'':8}{'passed':>8}{'failed':>8}{'scenarios':>11}  failing"]
+    for label, run in (("direct", direct), ("giru", giru)):
+        rows.append(
+            f"{label:8}{run.passed:>8}{run.failed:>8}{len(run.scenarios):>11}  {list(run.failing)}"
+        )
+    print(f"\n  conformance {giru.version} {' '.join(giru.argv[2:])}\n  " + "\n  ".join(rows))
     through = {s.name: s for s in giru.scenarios}
     scored_passing = [
         s.name for s in direct.scenarios if s.ok and s.passed and s.name not in direct.unscored
@@ -79,6 +91,8 @@ def _side_by_side(direct: ConformanceResult, giru: ConformanceResult) -> None:
     [
         ("2025-11-25", "go_fixture_legacy", "/mcp/legacy"),
         ("2026-07-28", "go_fixture_modern", "/mcp/modern"),
+        ("2025-11-25", "python_dual_era", "/mcp/python"),
+        ("2026-07-28", "python_dual_era", "/mcp/python"),
     ],
 )
 def test_suite_through_giru_passes_what_the_fixture_passes(
@@ -96,13 +110,19 @@ def test_suite_through_giru_passes_what_the_fixture_passes(
     _side_by_side(direct, through)
 
 
-def test_legacy_suite_0_1_16_passes_all_scenarios_through_giru(giru: Front) -> None:
-    result = run_conformance(
-        "0.1.16", ["server", "--suite", "all", "--url", giru.url("/mcp/legacy")], _TIMEOUT
-    )
-    print(f"\n  giru: {result.summary()}")
-    assert len(result.scenarios) == 32
-    assert result.failing == ()
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [("go_fixture_legacy", "/mcp/legacy"), ("python_dual_era", "/mcp/python")],
+)
+def test_legacy_suite_0_1_16_passes_all_scenarios_through_giru(
+    giru: Front, request: pytest.FixtureRequest, fixture: str, path: str
+) -> None:
+    args = ["server", "--suite", "all", "--url"]
+    direct = run_conformance("0.1.16", [*args, request.getfixturevalue(fixture)], _TIMEOUT)
+    through = run_conformance("0.1.16", [*args, giru.url(path)], _TIMEOUT)
+    _side_by_side(direct, through)
+    assert len(through.scenarios) == 32
+    assert through.failing == ()
 
 
 async def _listing_and_results(url: str, mode: str) -> tuple[list[Any], list[Any]]:
@@ -126,6 +146,8 @@ _CONTENT_TOOLS = ("test_simple_text", "test_image_content", "test_embedded_resou
     [
         ("legacy", "go_fixture_legacy", "/mcp/legacy"),
         ("2026-07-28", "go_fixture_modern", "/mcp/modern"),
+        ("legacy", "python_dual_era", "/mcp/python"),
+        ("2026-07-28", "python_dual_era", "/mcp/python"),
     ],
 )
 async def test_tool_definitions_and_results_through_giru_equal_the_fixtures_own(

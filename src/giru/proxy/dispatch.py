@@ -51,8 +51,9 @@ STATE_TTL_S: Final = 600.0
 """How long a client may take to answer an upstream's `input_required` (a person may be
 filling in an elicitation form)."""
 _REQUEST_STATE: Final = "requestState"
-# Methods 2026-07-28 removed: served through a legacy-era upstream session. Everything else
-# prefers the modern era (stateless upstream, server->client requests as input_required).
+# Methods 2026-07-28 removed: served through a legacy-era upstream session whatever the client's
+# era. Everything else goes to the upstream in the client's own era when the upstream speaks it
+# (the pool falls back to the other era, and translation, only when it does not).
 _LEGACY_ONLY: Final = frozenset(
     {"resources/subscribe", "resources/unsubscribe", "logging/setLevel", "ping"}
 )
@@ -381,8 +382,8 @@ class Dispatcher:
     async def _session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
         if ctx.owner is not None and self._pool.isolated(server):
             return await self._pool.owned_session(server, ctx.owner)
-        prefer: Era = "legacy" if method in _LEGACY_ONLY else "modern"
-        return await self._pool.session(server, prefer)
+        era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
+        return await self._pool.session(server, era)
 
     async def forward(
         self,

@@ -24,7 +24,7 @@ from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
 
-__all__ = ["Owner", "UpstreamPool"]
+__all__ = ["Connector", "Owner", "UpstreamPool"]
 
 _log = structlog.get_logger(__name__)
 _RETRY_AFTER_S: Final = 1.0

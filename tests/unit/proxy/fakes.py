@@ -18,7 +18,7 @@ from giru.manifests.config import ClientConfig, ServerConfig, VirtualServerConfi
 from giru.mcp.jsonrpc import dumps
 from giru.proxy.envelopes import envelope_key
 from giru.proxy.gateway import Gateway
-from giru.proxy.upstreams import UpstreamPool
+from giru.proxy.upstreams import Connector, UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
@@ -123,8 +123,10 @@ async def gateway_client(
     *,
     cfg: Config | None = None,
     tune: Callable[[Settings], None] | None = None,
+    connect: Connector | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
-    """A Gateway over fake upstreams, with an httpx client speaking ASGI to it."""
+    """A Gateway over fake upstreams, with an httpx client speaking ASGI to it (`connect`
+    replaces the one-fake-per-server connector)."""
     cfg = cfg or config(upstreams)
     settings = Settings(listen="127.0.0.1:8080")
     if tune is not None:
@@ -148,7 +150,7 @@ async def gateway_client(
             http=http,
             metrics=(metrics := Metrics()),
             on_list_changed=no_list_changed,
-            connector=connector,
+            connector=connect or connector,
         )
         gateway = Gateway(
             settings=settings,
