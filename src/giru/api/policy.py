@@ -17,6 +17,7 @@ from giru.api.auth import Principal
 from giru.api.context import ApiContext
 from giru.api.problems import problems
 from giru.api.resources import API
+from giru.manifests.bounds import BoundedPolicyInput
 
 __all__ = ["DecisionOut", "EvalRequest", "PolicyStatusOut", "router"]
 
@@ -30,7 +31,7 @@ class _Out(BaseModel):
 class EvalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    input: dict[str, Any] = Field(
+    input: BoundedPolicyInput = Field(
         description="the OPA input document: `mcp`, `context`, `request`, `subscription`, "
         "`binding` (docs/policies/input.md)"
     )

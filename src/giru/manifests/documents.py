@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from giru.manifests.bounds import BoundedJson, BoundedObject
 from giru.manifests.urls import issuer_url_problem, upstream_url_problem
 
 __all__ = [
@@ -264,7 +265,9 @@ class ClientSpec(_Model):
     tools: list[str] = Field(default_factory=list)
     rate_limit_rps: int | None = Field(default=None, ge=1, le=1_000_000)
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
-    claims: dict[Identifier, ClaimValue] = Field(default_factory=dict, max_length=_CLAIMS_MAX)
+    claims: Annotated[dict[Identifier, ClaimValue], BoundedJson] = Field(
+        default_factory=dict, max_length=_CLAIMS_MAX
+    )
     """Identity attributes policies decide on (`user_id`, `role`, `mfa`, ...), verbatim."""
 
     def problems(self) -> list[Problem]:
@@ -342,7 +345,7 @@ class SubscriptionSpec(_Model):
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
     quota_per_day: int | None = Field(default=None, ge=0)
     quota_per_month: int | None = Field(default=None, ge=0)
-    constraints: dict[str, Any] = Field(default_factory=dict)
+    constraints: BoundedObject = Field(default_factory=dict)
     starts_at: Timestamp | None = None
     expires_at: Timestamp | None = None
     status: SubscriptionStatus | None = None
@@ -426,7 +429,7 @@ class PolicySpec(_Model):
 
     packs: list[Identifier] = Field(min_length=1, max_length=_PACKS_MAX)
     selector: PolicySelector = Field(default_factory=PolicySelector)
-    data: dict[Identifier, dict[str, Any]] = Field(default_factory=dict)
+    data: dict[Identifier, BoundedObject] = Field(default_factory=dict)
     description: str | None = Field(default=None, max_length=500)
 
     def problems(self) -> list[Problem]:

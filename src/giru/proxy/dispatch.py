@@ -33,6 +33,7 @@ from giru.proxy.gate import (
     SPOOL_REASONS,
     CallGate,
     Subject,
+    internal_error,
     policy_call,
     unavailable,
 )
@@ -145,6 +146,9 @@ class Dispatcher:
         except JsonRpcError as exc:
             detail = exc.detail if isinstance(exc, RefusedValueError) else None
             response = await self.refusal(ctx, message, exc, detail)
+        except Exception:  # noqa: BLE001 - the call's boundary: a JSON-RPC answer, audited
+            _log.exception("call_failed", method=method[:64], client=ctx.client)
+            response = await self.refusal(ctx, message, internal_error(message.id))
         finally:
             self._metrics.inflight.dec()
         outcome = "error" if "error" in response else "ok"

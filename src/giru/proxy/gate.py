@@ -40,6 +40,7 @@ __all__ = [
     "Ingress",
     "Subject",
     "UsageSink",
+    "internal_error",
     "policy_call",
     "retry_after",
     "unavailable",
@@ -389,6 +390,13 @@ def unavailable(exc: GiruError, id: Any) -> JsonRpcError:
     data = {"reason": exc.code}
     text = f"Service unavailable: {exc.message}"
     return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=id, data=data, http_status=503)
+
+
+def internal_error(id: Any) -> JsonRpcError:
+    """The answer for a call that failed inside Giru (a bug, or a value it cannot encode): the
+    details are in the log, never in the answer."""
+    data = {"reason": "internal_error"}
+    return JsonRpcError(jsonrpc.INTERNAL_ERROR, "Internal error", id=id, data=data, http_status=500)
 
 
 def refusal(admission: Admission) -> tuple[int, str, dict[str, Any]]:

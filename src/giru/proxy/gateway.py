@@ -22,7 +22,7 @@ from giru.proxy.checks import HttpGuard, check_post_media
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
-from giru.proxy.gate import INGRESS, Ingress, unavailable
+from giru.proxy.gate import INGRESS, Ingress, internal_error, unavailable
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse, session_id_from_query
@@ -222,6 +222,10 @@ class Gateway:
         except JsonRpcError as exc:
             self.metrics.rejections.labels(str(exc.code)).inc()
             await send_legacy_error(send, await self._audited(request, exc))
+        except Exception:  # noqa: BLE001 - the request's boundary: never a bare 500
+            _log.exception("request_failed", path=request.path[:128], method=request.method)
+            self.metrics.rejections.labels("internal").inc()
+            await _answer_failure(send, await self._audited(request, internal_error(None)))
 
     async def _audited(self, request: Request, exc: JsonRpcError) -> JsonRpcError:
         """`Admission.audited` for a request at hand."""
@@ -580,6 +584,15 @@ def _identified(send: Send, request: Request, body_bytes: int) -> Send:
         await send(message)
 
     return send_identified
+
+
+async def _answer_failure(send: Send, exc: JsonRpcError) -> None:
+    """A JSON-RPC error for a request that failed inside Giru, unless its answer had already
+    begun (the server refuses a second start; the client then sees the stream end)."""
+    try:
+        await send_legacy_error(send, exc)
+    except RuntimeError:
+        _log.warning("request_failed_after_answer_began")
 
 
 def _modern_header(request: Request) -> bool:

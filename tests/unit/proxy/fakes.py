@@ -39,6 +39,8 @@ class FakeUpstream:
     tools: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
     fail: bool = False
+    broken: bool = False
+    """Raise what no connector should (a bug inside Giru) on tools/call."""
 
     @property
     def server(self) -> str:
@@ -66,6 +68,8 @@ class FakeUpstream:
             raise UpstreamUnavailableError(self.name, "connection reset")
         if method == "tools/list":
             return {"jsonrpc": "2.0", "id": 1, "result": {"tools": self.tools}}
+        if self.broken:
+            raise RuntimeError("a bug")
         assert params is not None
         name = params["name"]
         if name == "progress" and on_message is not None:

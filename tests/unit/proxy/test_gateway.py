@@ -284,3 +284,38 @@ async def test_path_tricks_never_reach_an_endpoint(path: str) -> None:
         request.url = request.url.copy_with(raw_path=path.encode())
         response = await client.send(request)
         assert response.status_code == 404
+
+
+async def test_a_bug_inside_a_call_is_a_json_rpc_internal_error_for_the_same_id() -> None:
+    servers = upstreams()
+    servers["one"].broken = True
+    async with gateway_client(servers) as (client, _):
+        session = await initialize(client)
+        response = await call(client, session, rpc("tools/call", {"name": "one__echo"}, "b"))
+        assert response.json()["id"] == "b"
+        assert response.json()["error"] == {
+            "code": -32603,
+            "message": "Internal error",
+            "data": {"reason": "internal_error"},
+        }
+        again = await call(client, session, rpc("tools/call", {"name": "two__echo"}, 2))
+        assert "result" in again.json()
+
+
+class _Exploding:
+    """An authenticator with a bug: every request it sees fails before any dispatch."""
+
+    async def authenticate(self, token: str) -> None:
+        raise RuntimeError("a bug")
+
+    def get(self, name: str) -> None:
+        return None
+
+
+async def test_a_bug_before_dispatch_is_a_json_rpc_500_not_a_bare_one() -> None:
+    async with gateway_client(upstreams()) as (client, gateway):
+        gateway.authenticator = _Exploding()
+        response = await client.post("/mcp", content=rpc("ping"), headers=HEADERS)
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == -32603

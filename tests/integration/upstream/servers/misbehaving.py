@@ -1,7 +1,8 @@
 """A hand-written stdio MCP server that misbehaves on demand (no SDK, so it can break the rules).
 
 Tools: echo, garbage (prints a non-JSON line), exit (exits mid-call), html (prints HTML),
-wrong_id (answers with an id nobody asked for, then the right one), flood (floods stderr).
+wrong_id (answers with an id nobody asked for, then the right one), flood (floods stderr),
+deep (a result nested `depth` levels deep, 300 by default).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-_TOOLS = ("echo", "garbage", "exit", "wrong_id", "flood")
+_TOOLS = ("echo", "garbage", "exit", "wrong_id", "flood", "deep")
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -40,6 +41,11 @@ def _call(request_id: Any, name: str, arguments: dict[str, Any]) -> None:
             sys.stderr.write(f"noise line {n} " + "x" * 100 + "\n")
         sys.stderr.flush()
         _text(request_id, "flooded")
+    elif name == "deep":
+        nested: Any = {}
+        for _ in range(int(arguments.get("depth", 300))):
+            nested = {"a": nested}
+        _result(request_id, {"content": [], "structuredContent": nested})
     else:
         _text(request_id, str(arguments.get("text", "")))
 
