@@ -24,6 +24,7 @@ from giru.api import build_api
 from giru.audit import AuditLog, AuditMetrics
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import open_secret_store
+from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
@@ -126,8 +127,14 @@ class GiruApp:
                 await self._apply_files(store, self.files)
             controller = Controller(store, bus, self._reload, poll_s=self.settings.store_poll_s)
             config = await controller.load()
+            egress = AddressPolicy(
+                allow_loopback=self.settings.egress.allow_loopback,
+                allow_private=self.settings.egress.allow_private,
+            )
             http = await stack.enter_async_context(
-                aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
+                egress_session(
+                    egress, timeout=timeout, connector=egress_connector(egress, limit=256)
+                )
             )
             gateway = self._gateway(http, metrics, config, pepper)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)

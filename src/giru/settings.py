@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "AuditSettings",
     "CatalogSettings",
+    "EgressSettings",
     "HttpSettings",
     "IdentitySettings",
     "LimitsSettings",
@@ -59,6 +60,19 @@ class CatalogSettings(BaseModel):
     health_timeout_s: float = Field(default=5.0, gt=0)
     unhealthy_after: int = Field(
         default=3, ge=1, description="failed checks in a row before a server is unhealthy"
+    )
+
+
+class EgressSettings(BaseModel):
+    """Where upstream connections may go (docs/security/ssrf.md). Link-local, metadata,
+    unspecified, multicast and reserved addresses are always refused."""
+
+    allow_loopback: bool = Field(
+        default=True, description="upstreams on 127.0.0.0/8, ::1 and localhost (development)"
+    )
+    allow_private: bool = Field(
+        default=True,
+        description="upstreams on private addresses (10/8, 172.16/12, 192.168/16, fc00::/7, ...)",
     )
 
 
@@ -288,6 +302,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

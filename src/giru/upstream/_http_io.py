@@ -1,17 +1,22 @@
-"""HTTP reading shared by the HTTP connectors: capped bodies, SSE event streams, status errors."""
+"""HTTP reading shared by the HTTP connectors: capped bodies, SSE event streams, status errors,
+and the errors for failed exchanges (an egress refusal or a redirect says so)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from giru.egress import RedirectRefusedError, egress_refusal, parse_target
 from giru.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailableError
+from giru.upstream._calls import unavailable
 from giru.upstream._sse import SseDecoder, SseEvent, SseTooLargeError
 from giru.upstream._wire import MAX_MESSAGE_BYTES, digest, protocol_error
 
 __all__ = [
+    "exchange_error",
     "iter_events",
     "media_type",
     "read_capped",
@@ -67,16 +72,47 @@ async def status_error(server: str, response: aiohttp.ClientResponse) -> Upstrea
         return UpstreamUnavailableError(
             server, f"upstream answered HTTP {response.status}", data=data
         )
+    if 300 <= response.status < 400:
+        return _redirect_error(server, response.status, data)
     data["reason"] = "upstream_protocol_error"
     return UpstreamProtocolError(
         server, f"unexpected HTTP {response.status} from upstream", data=data
     )
 
 
+def exchange_error(server: str, exc: BaseException, message: str) -> UpstreamError:
+    """The error for a failed HTTP exchange (`aiohttp.ClientError`, timeout): `message`,
+    unless the egress guard refused the connection or the upstream answered a redirect."""
+    refused = egress_refusal(exc)
+    if isinstance(refused, RedirectRefusedError):
+        data: dict[str, Any] = {"location": refused.location[:256]}
+        return _redirect_error(server, refused.status, data)
+    if refused is not None:
+        return UpstreamUnavailableError(
+            server,
+            f"connection to upstream refused by the egress guard: {refused.reason}",
+            data={"reason": "egress_refused"},
+        )
+    return unavailable(server, message, error=type(exc).__name__)
+
+
+def _redirect_error(server: str, status: int, data: dict[str, Any]) -> UpstreamProtocolError:
+    return UpstreamProtocolError(
+        server,
+        f"upstream answered HTTP {status} (a redirect); Giru does not follow upstream redirects",
+        data={**data, "reason": "upstream_redirect", "status": status},
+    )
+
+
 def resolve_endpoint(server: str, base: str, reference: str) -> str:
-    """Resolve an SSE `endpoint` against the stream URL; another origin is refused (SSRF)."""
+    """Resolve an SSE `endpoint` against the stream URL; another origin is refused (SSRF).
+
+    Origins are compared as the HTTP client will connect (normalized host, default port)."""
     target = urljoin(base, reference.strip())
-    here, there = urlsplit(base), urlsplit(target)
-    if (here.scheme, here.hostname, here.port) != (there.scheme, there.hostname, there.port):
+    try:
+        same = parse_target(base).origin == parse_target(target).origin
+    except ValueError as exc:
+        raise protocol_error(server, "upstream SSE endpoint is not a valid URL") from exc
+    if not same or urlsplit(target).username is not None:
         raise protocol_error(server, "upstream SSE endpoint is on another origin")
     return target

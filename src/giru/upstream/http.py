@@ -22,7 +22,13 @@ from giru.mcp.jsonrpc import dumps
 from giru.mcp.versions import META_PROTOCOL_VERSION as _META_VERSION
 from giru.upstream._calls import Call, Exchange, unavailable
 from giru.upstream._handshake import EraCache, HandshakeState, Negotiated, modern_meta, negotiate
-from giru.upstream._http_io import iter_events, media_type, read_capped, status_error
+from giru.upstream._http_io import (
+    exchange_error,
+    iter_events,
+    media_type,
+    read_capped,
+    status_error,
+)
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream, protocol_error
@@ -253,9 +259,7 @@ class StreamableHttpSession(HandshakeState):
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise unavailable(
-                self.server, "could not reach upstream", error=type(exc).__name__
-            ) from exc
+            raise exchange_error(self.server, exc, "could not reach upstream") from exc
 
     async def _exchange_over_post(self, call: Call, message: dict[str, Any]) -> None:
         try:
@@ -263,10 +267,7 @@ class StreamableHttpSession(HandshakeState):
         except UpstreamError as exc:
             _fail(call, exc)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            _fail(
-                call,
-                unavailable(self.server, "upstream connection failed", error=type(exc).__name__),
-            )
+            _fail(call, exchange_error(self.server, exc, "upstream connection failed"))
 
     async def _post(self, call: Call, message: dict[str, Any]) -> None:
         async with self._http.post(

@@ -17,7 +17,13 @@ from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
 from giru.upstream._calls import Call, Exchange, unavailable
 from giru.upstream._handshake import HandshakeState, Negotiated, negotiate
-from giru.upstream._http_io import iter_events, media_type, resolve_endpoint, status_error
+from giru.upstream._http_io import (
+    exchange_error,
+    iter_events,
+    media_type,
+    resolve_endpoint,
+    status_error,
+)
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream
@@ -136,7 +142,7 @@ class LegacySseSession(HandshakeState):
         except UpstreamError as exc:
             error = exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = unavailable(self.server, "upstream SSE stream failed", error=type(exc).__name__)
+            error = exchange_error(self.server, exc, "upstream SSE stream failed")
         if not endpoint.done():
             endpoint.set_exception(error)
         self._negotiated = None
@@ -179,6 +185,4 @@ class LegacySseSession(HandshakeState):
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise unavailable(
-                self.server, "could not reach upstream", error=type(exc).__name__
-            ) from exc
+            raise exchange_error(self.server, exc, "could not reach upstream") from exc

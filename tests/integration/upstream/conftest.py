@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from giru.egress import UPSTREAMS, egress_session
 from giru.upstream import ClientIdentity, ServerSpec, Timeouts
 
 SERVERS = Path(__file__).parent / "servers"
@@ -94,7 +95,8 @@ async def sse_server() -> AsyncIterator[HttpServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    """The connectors run over the same guarded session the gateway builds."""
+    async with egress_session(UPSTREAMS) as session:
         yield session
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 import pytest
 from aiohttp import web
 
+from giru.egress import UPSTREAMS, egress_session
 from giru.errors import UpstreamProtocolError
 from giru.upstream import ServerSpec, Timeouts, connect
 from tests.integration.upstream.conftest import IDENTITY, Inbox
@@ -74,7 +74,7 @@ async def test_garbage_is_a_protocol_error_with_a_hash(
 ) -> None:
     url = await fake(handler)
     spec = ServerSpec(name="g", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
-    async with aiohttp.ClientSession() as http:
+    async with egress_session(UPSTREAMS) as http:
         with pytest.raises(UpstreamProtocolError) as caught:
             await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
     assert len(caught.value.data["sha256"]) == 64

@@ -17,6 +17,8 @@ from giru.manifests.urls import upstream_url_problem
         "http://192.168.1.20:9000/mcp",
         "https://mcp.example.com/v1/mcp?tenant=a",
         "https://cafe.be/mcp",  # hex-looking letters are a name, not a number
+        "https://b\u00fccher.example/mcp",  # an internationalized name is still a name
+        "http://my_service:8080/mcp",  # container names may hold underscores
     ],
 )
 def test_allowed_upstream_urls(url: str) -> None:
@@ -29,7 +31,7 @@ def test_allowed_upstream_urls(url: str) -> None:
         ("file:///etc/passwd", "scheme must be http or https"),
         ("gopher://x/", "scheme must be http or https"),
         ("http:///mcp", "a host is required"),
-        ("http://x:99999/", "not a valid URL (Port out of range 0-65535)"),
+        ("http://x:99999/", "not a valid URL (port 99999 is out of range 0-65535)"),
         ("http://x/#frag", "a fragment is not allowed"),
         (
             "http://169.254.169.254/latest/meta-data",
@@ -38,7 +40,7 @@ def test_allowed_upstream_urls(url: str) -> None:
         ("http://[fe80::1]/", "address fe80::1 is link-local (cloud metadata lives there)"),
         (
             "http://[fd00:ec2::254]/",
-            "address fd00:ec2::254 is link-local (cloud metadata lives there)",
+            "address fd00:ec2::254 is a cloud metadata address",
         ),
         (
             "http://[::ffff:169.254.169.254]/",
@@ -53,13 +55,24 @@ def test_allowed_upstream_urls(url: str) -> None:
         ),
         (
             "http://2852039166/",
-            "host 2852039166 is an ambiguous numeric address; write it as a dotted quad",
+            "host 2852039166 is an ambiguous numeric address (resolvers read it as"
+            " 169.254.169.254); write a dotted quad",
         ),
         (
             "http://0xa9.0xfe.0xa9.0xfe/",
-            "host 0xa9.0xfe.0xa9.0xfe is an ambiguous numeric address; write it as a dotted quad",
+            "host 0xa9.0xfe.0xa9.0xfe is an ambiguous numeric address (resolvers read it as"
+            " 169.254.169.254); write a dotted quad",
         ),
         ("http://user:pw@example.com/", "credentials in the URL are not allowed; use spec.headers"),
+        (
+            "http://\uff10.\uff10.\uff10.\uff10:80/x",  # fullwidth digits
+            "host '\uff10.\uff10.\uff10.\uff10' is written with non-ASCII characters that"
+            " normalize to the numeric host 0.0.0.0; write the address in ASCII",
+        ),
+        (
+            "http://metadata\u3002google\u3002internal/",  # ideographic full stops
+            "host metadata.google.internal is a cloud metadata endpoint",
+        ),
     ],
 )
 def test_refused_upstream_urls(url: str, reason: str) -> None:
