@@ -74,7 +74,8 @@ class UpstreamPool:
         self._owned: dict[tuple[str, str], UpstreamSession] = {}
         self._owned_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._locks: dict[tuple[str, Era], asyncio.Lock] = {}
-        self._failed_at: dict[tuple[str, Era], float] = {}
+        self._failed_at: dict[tuple[str, Era], tuple[float, str]] = {}
+        """When the last connect failed, and why."""
 
     @property
     def specs(self) -> Mapping[str, ServerSpec]:
@@ -102,9 +103,9 @@ class UpstreamPool:
         spec = self._specs.get(server)
         if spec is None:
             raise UpstreamUnavailableError(server, f"no server named {server!r}")
-        failed_at = self._failed_at.get(key)
-        if failed_at is not None and time.monotonic() - failed_at < _RETRY_AFTER_S:
-            raise UpstreamUnavailableError(server, "upstream is unavailable (connect failed)")
+        failed = self._failed_at.get(key)
+        if failed is not None and time.monotonic() - failed[0] < _RETRY_AFTER_S:
+            raise UpstreamUnavailableError(server, f"connect failed just now: {failed[1]}")
         version = LATEST_MODERN_VERSION if era == "modern" else LATEST_LEGACY_VERSION
         identity = ClientIdentity(capabilities=GATEWAY_CAPABILITIES, protocol_version=version)
         try:
@@ -112,12 +113,14 @@ class UpstreamPool:
                 spec, identity, on_unsolicited=self._unsolicited_sink(server), http=self._http
             )
         except Exception as exc:
-            self._failed_at[key] = time.monotonic()
+            # an upstream that answers garbage or a redirect says so; anything else stays vague
+            message = exc.message if isinstance(exc, UpstreamError) else "upstream is unavailable"
+            self._failed_at[key] = (time.monotonic(), message)
             self._metrics.upstream_up.labels(server).set(0)
             _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
             if isinstance(exc, UpstreamUnavailableError):
                 raise
-            raise UpstreamUnavailableError(server, "upstream is unavailable") from exc
+            raise UpstreamUnavailableError(server, message) from exc
         self._failed_at.pop(key, None)
         self._metrics.upstream_up.labels(server).set(1)
         actual: Era = "modern" if era_of(session.protocol_version) == "modern" else "legacy"
