@@ -23,6 +23,7 @@ import orjson
 import structlog
 
 from giru.credentials.backend import decode_entries
+from giru.egress import UPSTREAMS, egress_connector, egress_session
 from giru.errors import ConfigError, CredentialsUnavailableError
 from giru.settings import VaultSettings
 from giru.store.records import SecretRecord
@@ -176,8 +177,13 @@ class VaultBackend:
             context: ssl.SSLContext | bool = True
             if self._settings.ca_file is not None:
                 context = ssl.create_default_context(cafile=str(self._settings.ca_file))
-            self._http = aiohttp.ClientSession(
-                timeout=timeout, connector=aiohttp.TCPConnector(limit=32, ssl=context)
+            # Vault is the operator's own service (loopback and private allowed); a standby
+            # node may redirect to the active one, so redirects are followed, each hop checked
+            self._http = egress_session(
+                UPSTREAMS,
+                follow_redirects=True,
+                timeout=timeout,
+                connector=egress_connector(UPSTREAMS, limit=32, ssl=context),
             )
         return self._http
 
