@@ -26,6 +26,7 @@ from giru.control import Controller, GatewayRuntime
 from giru.credentials import open_secret_store
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
+from giru.identity import JsonFetch, ProtectedResource, http_fetch
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
@@ -58,9 +59,11 @@ _SWEEP_INTERVAL_S = 30.0
 
 
 def build_endpoints(config: Config) -> dict[str, Endpoint]:
-    """`/mcp` offers every enabled server, prefixed; each virtual server its own bundle."""
+    """`/mcp` offers every enabled server, prefixed (to API keys, and to OAuth access tokens
+    once an IdentityProvider exists); each virtual server its own bundle."""
     enabled = tuple(name for name, server in config.servers.items() if server.enabled)
-    endpoints = {GLOBAL: Endpoint(name=GLOBAL, servers=enabled)}
+    auth = "any" if config.identity_providers else "apiKey"
+    endpoints = {GLOBAL: Endpoint(name=GLOBAL, servers=enabled, auth=auth)}
     for vs in config.virtual_servers.values():
         refs = (split_tool_ref(ref) for ref in vs.tools)
         endpoints[vs.name] = Endpoint(
@@ -89,6 +92,7 @@ class GiruApp:
         self.policy: PolicyEngine | None = None
         self.edge: EdgeControl | None = None
         self._pepper = b""
+        self._fetch: JsonFetch | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -136,6 +140,7 @@ class GiruApp:
                     egress, timeout=timeout, connector=egress_connector(egress, limit=256)
                 )
             )
+            self._fetch = http_fetch(http, timeout_s=self.settings.identity.http_timeout_s)
             gateway = self._gateway(http, metrics, config, pepper)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
                 gateway.handoff = SessionHandoff(
@@ -264,8 +269,20 @@ class GiruApp:
             endpoints=build_endpoints(config),
             sealing_key=envelope_key(pepper),
         )
+        gateway.admission.resource = self._protected(config, None)
         holder["gateway"] = gateway
         return gateway
+
+    def _protected(
+        self, config: Config, previous: ProtectedResource | None
+    ) -> ProtectedResource | None:
+        """The OAuth issuers `config` trusts (None without IdentityProviders)."""
+        if not config.identity_providers or self._fetch is None:
+            return None
+        settings = self.settings
+        return ProtectedResource.from_config(
+            config, settings.base_url, settings.identity, self._fetch, previous
+        )
 
     def _health_and_sync(
         self, tasks: asyncio.TaskGroup, gateway: Gateway, store: Store
@@ -328,7 +345,10 @@ class GiruApp:
         changed = await gateway.pool.update(config.server_specs())
         if self.policy is not None:
             self.policy.reload(config)
+        if isinstance(gateway.authenticator, ClientDirectory):
+            directory.adopt_people(gateway.authenticator)
         gateway.authenticator = directory
+        gateway.admission.resource = self._protected(config, gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
         for server in changed:
             await gateway.refresh(server)

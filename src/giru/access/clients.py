@@ -3,6 +3,11 @@
 Built once per `Config` (and again on every reload), then read on the hot path without I/O.
 Keys are never logged or kept: env-provided keys are reduced to their SHA-256 digest at compile
 time, argon2id hashes are verified through `KeyVerifier`.
+
+A person signed in over OAuth is a principal of the same kind: `person()` turns a verified access
+token into a `ClientPrincipal` named `user:<email>` (the subject when there is no email) that
+carries the `Person` and the OAuth client acting for them (`agent`), with the grants of the
+subscriptions naming that person or one of their groups.
 """
 
 from __future__ import annotations
@@ -20,14 +25,18 @@ import structlog
 from giru.access.apikeys import KeyVerifier, hmac_hash
 from giru.access.grants import Grants, Rate, SubscriptionLimits, compile_grants
 from giru.errors import ConfigError
+from giru.identity import AccessToken, Person
 from giru.manifests.config import ClientConfig, Config, split_tool_ref
 
-__all__ = ["MAX_KEY_LENGTH", "ClientDirectory", "ClientPrincipal"]
+__all__ = ["MAX_KEY_LENGTH", "PERSON_PREFIX", "ClientDirectory", "ClientPrincipal"]
 
 MAX_KEY_LENGTH = 1024
 # RFC 6750 bearer tokens are visible ASCII; refusing the rest early keeps odd input from argon2.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _HMAC_PREFIX = "hmac-sha256:"
+PERSON_PREFIX = "user:"
+"""How the name of a person's principal starts (Client names cannot contain ':')."""
+_PEOPLE_MAX = 10_000
 _log = structlog.get_logger(__name__)
 
 
@@ -46,6 +55,10 @@ class ClientPrincipal:
     subscriptions: Grants = field(default_factory=Grants, compare=False, hash=False)
     rate: Rate | None = None
     """The client's own rate limit over all its calls."""
+    person: Person | None = field(default=None, compare=False)
+    """The person signed in over OAuth (None: an API-key client)."""
+    agent: str | None = None
+    """The OAuth client (the MCP client app) acting for `person`."""
 
     def subscription_for(self, server: str, tool: str) -> str | None:
         """The subscription granting `tool` of `server`, or None (a standing grant or none)."""
@@ -67,7 +80,16 @@ class ClientPrincipal:
 class ClientDirectory:
     """Immutable map from API keys to `ClientPrincipal`s, compiled from a `Config`."""
 
-    __slots__ = ("_argon2", "_digests", "_hmacs", "_pepper", "_principals", "_verifier")
+    __slots__ = (
+        "_argon2",
+        "_digests",
+        "_grants",
+        "_hmacs",
+        "_people",
+        "_pepper",
+        "_principals",
+        "_verifier",
+    )
 
     def __init__(
         self,
@@ -77,8 +99,11 @@ class ClientDirectory:
         verifier: KeyVerifier,
         hmacs: Mapping[str, ClientPrincipal] | None = None,
         pepper: bytes = b"",
+        grants: Mapping[str, Grants] | None = None,
     ) -> None:
         self._principals = dict(principals)
+        self._grants = dict(grants or {})
+        self._people: dict[str, tuple[Person, str | None]] = {}
         self._digests = digests
         self._argon2 = argon2
         self._verifier = verifier
@@ -119,6 +144,7 @@ class ClientDirectory:
             verifier or KeyVerifier(),
             hmacs=keys.hmacs,
             pepper=pepper,
+            grants=grants,
         )
 
     async def authenticate(self, bearer_token: str) -> ClientPrincipal | None:
@@ -143,8 +169,37 @@ class ClientDirectory:
         return None
 
     def get(self, name: str) -> ClientPrincipal | None:
-        """The principal of the client named `name` (for auth modes that name the client)."""
-        return self._principals.get(name)
+        """The principal of the client named `name` (for auth modes that name the client), or
+        of a person seen signed in, with the grants in force now."""
+        found = self._principals.get(name)
+        if found is None and name.startswith(PERSON_PREFIX) and name in self._people:
+            return self._person_principal(*self._people[name])
+        return found
+
+    def person(self, token: AccessToken) -> ClientPrincipal:
+        """The principal of the person a verified access token names."""
+        principal = self._person_principal(token.person, token.client_id)
+        if len(self._people) >= _PEOPLE_MAX:
+            self._people.clear()
+        self._people[principal.name] = (token.person, token.client_id)
+        return principal
+
+    def adopt_people(self, previous: ClientDirectory) -> None:
+        """Keep knowing the people `previous` saw (their sessions outlive a reload)."""
+        self._people.update(previous._people)
+
+    def _person_principal(self, person: Person, agent: str | None) -> ClientPrincipal:
+        keys = [f"{PERSON_PREFIX}{person.email}"] if person.email else []
+        keys += [f"group:{group}" for group in person.groups]
+        grants = _merged([self._grants[k] for k in keys if k in self._grants])
+        return ClientPrincipal(
+            name=f"{PERSON_PREFIX}{person.label}",
+            servers=frozenset(grants.servers),
+            tools=frozenset(grants.tools),
+            subscriptions=grants,
+            person=person,
+            agent=agent,
+        )
 
     @property
     def verifier(self) -> KeyVerifier:
@@ -191,6 +246,23 @@ def _principal(client: ClientConfig, grants: Grants) -> ClientPrincipal:
         subscriptions=grants,
         rate=rate,
     )
+
+
+def _merged(grants: list[Grants]) -> Grants:
+    """One person's grants from their own and their groups' (the first subscription by key
+    order wins a tool granted twice, as for a client)."""
+    if len(grants) == 1:
+        return grants[0]
+    servers: dict[str, str] = {}
+    tools: dict[tuple[str, str], str] = {}
+    limits: dict[str, SubscriptionLimits] = {}
+    for granted in grants:
+        for server, sub in granted.servers.items():
+            servers.setdefault(server, sub)
+        for tool, sub in granted.tools.items():
+            tools.setdefault(tool, sub)
+        limits.update(granted.limits)
+    return Grants(servers, tools, limits)
 
 
 def _digest(client: ClientConfig, environ: Mapping[str, str]) -> bytes:

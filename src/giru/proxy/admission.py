@@ -1,5 +1,10 @@
 """Who gets in: the one decision on a request's credentials, taken by the worker for its own
-requests and for Envoy's ext_authz alike (giru.xds.authz), and the audit of every refusal."""
+requests and for Envoy's ext_authz alike (giru.xds.authz), and the audit of every refusal.
+
+An endpoint takes API keys (`apiKey`), OAuth access tokens (`oauth`), either (`any`) or nothing
+(`none`). A bearer token that looks like a JWT goes to the OAuth check where OAuth is accepted;
+anything else is an API key. When OAuth is accepted, a refusal names the endpoint's protected
+resource metadata in `WWW-Authenticate` (401), or asks for the missing scope (403)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import time
 from typing import Final, NamedTuple, Protocol
 
 from giru.errors import GiruError
+from giru.identity import AccessToken, InsufficientScopeError, ProtectedResource, TokenError
+from giru.identity import challenge as oauth_challenge
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError
 from giru.metering import new_event_id
@@ -18,12 +25,18 @@ from giru.telemetry.metrics import Metrics
 __all__ = ["Admission", "Authenticator", "Refusal", "asks_for_key", "tricky_path"]
 
 _WWW_AUTH: Final = (b"www-authenticate", b'Bearer realm="giru"')
+_OAUTH: Final = frozenset({"oauth", "any"})
+_KEYS: Final = frozenset({"apiKey", "any"})
 _JSON: Final = (b"content-type", b"application/json")
 _URL_CREDENTIALS: Final = (b"api_key=", b"access_token=")
 
 
 class Authenticator(Protocol):
     async def authenticate(self, token: str) -> Principal | None: ...
+
+    def person(self, token: AccessToken) -> Principal:
+        """The principal of the person a verified access token names."""
+        ...
 
     def get(self, name: str) -> Principal | None:
         """The client named `name` as currently configured (sessions outlive config changes)."""
@@ -47,8 +60,14 @@ class Admission:
         self, authenticator: Authenticator, metrics: Metrics, dispatcher: Dispatcher
     ) -> None:
         self.authenticator = authenticator
+        self.resource: ProtectedResource | None = None
+        """The trusted issuers of OAuth access tokens (None or inactive: API keys only)."""
         self._metrics = metrics
         self._dispatcher = dispatcher
+
+    def accepts_oauth(self, endpoint: Endpoint) -> bool:
+        resource = self.resource
+        return endpoint.auth in _OAUTH and resource is not None and resource.active
 
     async def decide(
         self,
@@ -58,6 +77,7 @@ class Admission:
         authorization: str | None,
         source: str | None,
         tls: bool,
+        tail: str = "",
     ) -> Principal | Refusal:
         if any(marker in query for marker in _URL_CREDENTIALS):
             refusal = JsonRpcError(INVALID_REQUEST, "credentials are not accepted in the URL")
@@ -66,16 +86,52 @@ class Admission:
         if endpoint.auth == "none":
             return ANONYMOUS
         scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        oauth = self.accepts_oauth(endpoint)
+        if oauth and _looks_like_jwt(token):
+            return await self._oauth(endpoint, token, tail, method, source, tls)
         principal = None
-        if scheme.lower() == "bearer" and token.strip():
-            principal = await self.authenticator.authenticate(token.strip())
+        if token and endpoint.auth in _KEYS:
+            principal = await self.authenticator.authenticate(token)
         if principal is not None:
             return principal
         self._metrics.rejections.labels("unauthenticated").inc()
+        what = "an API key or an OAuth access token" if oauth else "a valid API key"
         refusal = JsonRpcError(
-            INVALID_REQUEST, "Unauthorized: a valid API key is required", http_status=401
+            INVALID_REQUEST, f"Unauthorized: {what} is required", http_status=401
         )
-        return await self._refusal(refusal, method, source, tls)
+        challenge = self._challenge(endpoint, tail) if oauth else None
+        return await self._refusal(refusal, method, source, tls, challenge)
+
+    async def _oauth(
+        self, endpoint: Endpoint, token: str, tail: str, method: str, source: str | None, tls: bool
+    ) -> Principal | Refusal:
+        resource = self.resource
+        assert resource is not None
+        try:
+            verified = await resource.authenticate(token, endpoint.resource_paths)
+        except InsufficientScopeError as exc:
+            self._metrics.rejections.labels("insufficient_scope").inc()
+            refusal = JsonRpcError(INVALID_REQUEST, f"Forbidden: {exc}", http_status=403)
+            header = self._challenge(endpoint, tail, "insufficient_scope", str(exc))
+            return await self._refusal(refusal, method, source, tls, header)
+        except TokenError as exc:
+            self._metrics.rejections.labels("invalid_token").inc()
+            refusal = JsonRpcError(INVALID_REQUEST, f"Unauthorized: {exc}", http_status=401)
+            header = self._challenge(endpoint, tail, "invalid_token", str(exc))
+            return await self._refusal(refusal, method, source, tls, header)
+        return self.authenticator.person(verified)
+
+    def _challenge(
+        self, endpoint: Endpoint, tail: str, error: str | None = None, why: str | None = None
+    ) -> tuple[bytes, bytes]:
+        resource = self.resource
+        assert resource is not None
+        path = endpoint.legacy_path if tail in ("sse", "messages") else endpoint.path
+        value = oauth_challenge(
+            resource.metadata_url(path), resource.scopes, error=error, description=why
+        )
+        return (b"www-authenticate", value.encode())
 
     async def audited(
         self, exc: JsonRpcError, method: str, source: str | None, tls: bool
@@ -94,14 +150,29 @@ class Admission:
         return exc
 
     async def _refusal(
-        self, exc: JsonRpcError, method: str, source: str | None, tls: bool
+        self,
+        exc: JsonRpcError,
+        method: str,
+        source: str | None,
+        tls: bool,
+        challenge: tuple[bytes, bytes] | None = None,
     ) -> Refusal:
         """`exc` audited and rendered; a 503 instead when its audit record cannot be kept."""
         audited = await self.audited(exc, method, source, tls)
         if audited is not exc:
             self._metrics.rejections.labels(str(audited.code)).inc()
-        headers = (_WWW_AUTH, _JSON) if audited.http_status == 401 else (_JSON,)
+        if audited.http_status in (401, 403) and challenge is not None:
+            headers: tuple[tuple[bytes, bytes], ...] = (challenge, _JSON)
+        elif audited.http_status == 401:
+            headers = (_WWW_AUTH, _JSON)
+        else:
+            headers = (_JSON,)
         return Refusal(audited.http_status, headers, jsonrpc.dumps(audited.to_response()))
+
+
+def _looks_like_jwt(token: str) -> bool:
+    """A compact JWS (`header.payload.signature`, base64url): API keys never have dots."""
+    return token.count(".") == 2 and token.startswith("eyJ")
 
 
 def asks_for_key(tail: str, method: str) -> bool:

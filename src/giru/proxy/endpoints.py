@@ -100,6 +100,16 @@ class Endpoint:
     def path(self) -> str:
         return "/mcp" if self.name == GLOBAL else f"/mcp/{self.name}"
 
+    @property
+    def legacy_path(self) -> str:
+        """Where 2024-11-05 clients open this endpoint's SSE stream."""
+        return "/sse" if self.name == GLOBAL else f"/mcp/{self.name}/sse"
+
+    @property
+    def resource_paths(self) -> tuple[str, str]:
+        """The paths whose URLs are this endpoint's OAuth resource (an access token's `aud`)."""
+        return (self.path, self.legacy_path)
+
 
 def split_ref(ref: str) -> tuple[str, str]:
     server, _, tool = ref.partition(SEPARATOR)

@@ -13,6 +13,7 @@ import structlog
 from giru import __version__
 from giru.catalog.snapshot import ServerCatalog, fetch_catalog
 from giru.errors import GiruError
+from giru.identity import endpoint_path
 from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
@@ -206,6 +207,10 @@ class Gateway:
             if route is not None:
                 await route(request, send)
                 return
+            metadata_path = endpoint_path(request.path)
+            if metadata_path is not None:
+                await self._resource_metadata(request, send, metadata_path)
+                return
             endpoint, tail = self._endpoint(request.path)
             if endpoint is None or tricky_path(scope.get("raw_path")):
                 await send_json(send, 404, {"error": "not found"})
@@ -226,6 +231,21 @@ class Gateway:
             _log.exception("request_failed", path=request.path[:128], method=request.method)
             self.metrics.rejections.labels("internal").inc()
             await _answer_failure(send, await self._audited(request, internal_error(None)))
+
+    async def _resource_metadata(self, request: Request, send: Send, path: str) -> None:
+        """RFC 9728 metadata of the endpoint at `path`, where it takes OAuth access tokens."""
+        endpoint, tail = self._endpoint(path)
+        resource = self.admission.resource
+        if (
+            request.method not in ("GET", "HEAD")
+            or endpoint is None
+            or tail not in ("", "sse")
+            or not self.admission.accepts_oauth(endpoint)
+            or resource is None
+        ):
+            await send_json(send, 404, {"error": "not found"})
+            return
+        await send_json(send, 200, resource.metadata(path))
 
     async def _audited(self, request: Request, exc: JsonRpcError) -> JsonRpcError:
         """`Admission.audited` for a request at hand."""
@@ -265,11 +285,13 @@ class Gateway:
         endpoint, tail = self._endpoint(path)
         if endpoint is None or tricky_path(path.encode()) or not asks_for_key(tail, method):
             return None
-        admitted = await self.admission.decide(endpoint, method, query, authorization, source, tls)
+        admitted = await self.admission.decide(
+            endpoint, method, query, authorization, source, tls, tail
+        )
         return admitted if isinstance(admitted, Refusal) else None
 
     async def _authenticate(
-        self, request: Request, endpoint: Endpoint, send: Send
+        self, request: Request, endpoint: Endpoint, send: Send, tail: str = ""
     ) -> Principal | None:
         """The caller, or None once the refusal has been sent (the edge decides the same way)."""
         client = request.scope.get("client")
@@ -280,6 +302,7 @@ class Gateway:
             request.header("authorization"),
             client[0] if client else None,
             request.scope.get("scheme") == "https",
+            tail,
         )
         if not isinstance(admitted, Refusal):
             return admitted
@@ -429,7 +452,7 @@ class Gateway:
         raise refused
 
     async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
-        principal = await self._authenticate(request, endpoint, send)
+        principal = await self._authenticate(request, endpoint, send, "sse")
         if principal is None or await self._refuse_storm(principal, send):
             return
         session = self.sessions.create(
@@ -466,7 +489,7 @@ class Gateway:
         return True
 
     async def _sse_message(self, request: Request, send: Send, endpoint: Endpoint) -> None:
-        principal = await self._authenticate(request, endpoint, send)
+        principal = await self._authenticate(request, endpoint, send, "messages")
         if principal is None:
             return
         session_id = session_id_from_query(request)

@@ -33,6 +33,10 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
         _to_control({"prefix": "/ui/"}),
         _to_workers({"path": "/healthz"}, WORKERS, topology, authz=False),
         _to_workers({"path": "/readyz"}, WORKERS, topology, authz=False),
+        # OAuth protected resource metadata (RFC 9728): public, read before any token exists
+        _to_workers(
+            {"prefix": "/.well-known/oauth-protected-resource"}, WORKERS, topology, authz=False
+        ),
     ]
     for worker in topology.workers:
         session = session_cluster(worker)

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 
+from giru.identity import AccessToken
 from giru.limits import LocalLimiter
 from giru.manifests.config import VirtualServerConfig
 from giru.proxy.endpoints import Principal
@@ -221,6 +222,9 @@ class Broken:
 
     def get(self, name: str) -> Principal | None:
         return None
+
+    def person(self, token: AccessToken) -> Principal:
+        raise RuntimeError("boom")
 
 
 async def test_a_failure_while_deciding_denies_with_503_and_counts_an_error(edge: Edge) -> None:

@@ -1,0 +1,153 @@
+"""The issuers Giru trusts for access tokens, compiled from the IdentityProviders of a config.
+
+In `direct` mode an IdentityProvider's own tokens are accepted (keys from its JWKS); in `broker`
+mode the tokens Giru itself issues are (issuer `GIRU_PUBLIC_URL`, keys from the `KeySource`
+the authorization server hands in with `trust`). A token is routed to its issuer's verifier by the
+`iss` it claims, then verified in full; verified tokens are cached by hash until they expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from giru.identity.documents import JsonFetch
+from giru.identity.jwks import KeySource, RemoteJwks
+from giru.identity.metadata import metadata_url, protected_resource_metadata, resource_url
+from giru.identity.tokens import (
+    AccessToken,
+    TokenCache,
+    TokenError,
+    TokenVerifier,
+    token_hash,
+    unverified_issuer,
+)
+from giru.manifests.config import Config, IdentityProviderConfig
+from giru.settings import IdentitySettings
+
+__all__ = ["Issuer", "ProtectedResource"]
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """One trusted issuer: how its tokens are verified and what they must carry."""
+
+    verifier: TokenVerifier
+    required_scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    """A fixed `aud` accepted at every endpoint instead of the endpoint's URL (direct mode)."""
+
+
+class ProtectedResource:
+    """Giru's endpoints as OAuth protected resources (see the module docstring)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        issuers: Mapping[str, Issuer],
+        *,
+        broker: IdentityProviderConfig | None = None,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.base_url = base_url
+        self._issuers = dict(issuers)
+        self._broker = broker
+        self._cache = TokenCache(cache_size)
+        self.local_keys: KeySource | None = None
+        """Giru's own signing keys (broker mode), once the authorization server hands them in."""
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        base_url: str,
+        settings: IdentitySettings,
+        fetch: JsonFetch,
+        previous: ProtectedResource | None = None,
+    ) -> ProtectedResource:
+        """The issuers of `config` (JWKS caches of unchanged issuers kept from `previous`)."""
+        issuers: dict[str, Issuer] = {}
+        broker = None
+        for idp in config.identity_providers.values():
+            if idp.mode == "broker":
+                broker = idp
+                continue
+            keys = previous.keys_of(idp) if previous is not None else None
+            if keys is None:
+                keys = RemoteJwks(
+                    idp.issuer,
+                    fetch,
+                    jwks_uri=idp.jwks_uri,
+                    cache_s=settings.jwks_cache_s,
+                    refetch_min_s=settings.jwks_refetch_min_s,
+                )
+            verifier = TokenVerifier(
+                idp.issuer, keys, claims=idp.claims, leeway_s=settings.leeway_s
+            )
+            issuers[idp.issuer] = Issuer(verifier, idp.required_scopes, idp.audience)
+        resource = cls(base_url, issuers, broker=broker, cache_size=settings.token_cache_size)
+        if previous is not None and broker is not None and previous.local_keys is not None:
+            resource.trust(previous.local_keys, settings.leeway_s)
+        return resource
+
+    def trust(self, keys: KeySource, leeway_s: float = 30.0) -> None:
+        """Accept the access tokens Giru issues itself (broker mode), signed with `keys`."""
+        if self._broker is None:
+            return
+        self.local_keys = keys
+        verifier = TokenVerifier(self.base_url, keys, leeway_s=leeway_s)
+        self._issuers[self.base_url] = Issuer(verifier, self._broker.required_scopes)
+
+    def keys_of(self, idp: IdentityProviderConfig) -> RemoteJwks | None:
+        """The JWKS this resource fetches for `idp`, when it is configured the same way."""
+        issuer = self._issuers.get(idp.issuer)
+        keys = issuer.verifier.keys if issuer is not None else None
+        if isinstance(keys, RemoteJwks) and keys.jwks_uri_configured == idp.jwks_uri:
+            return keys
+        return None
+
+    @property
+    def active(self) -> bool:
+        """Whether any IdentityProvider is configured (OAuth is offered at all)."""
+        return self._broker is not None or bool(self._issuers)
+
+    @property
+    def authorization_servers(self) -> list[str]:
+        servers = [self.base_url] if self._broker is not None else []
+        return servers + [i for i in self._issuers if i != self.base_url]
+
+    @property
+    def scopes(self) -> list[str]:
+        scopes = list(self._broker.required_scopes) if self._broker is not None else []
+        for issuer in self._issuers.values():
+            scopes += [s for s in issuer.required_scopes if s not in scopes]
+        return scopes
+
+    def metadata(self, path: str) -> dict[str, object]:
+        """The protected resource metadata of the endpoint at `path`."""
+        return protected_resource_metadata(
+            resource_url(self.base_url, path), self.authorization_servers, self.scopes
+        )
+
+    def metadata_url(self, path: str) -> str:
+        return metadata_url(self.base_url, path)
+
+    async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
+        """The verified token, valid at the endpoint served at `paths`; `TokenError` (401) or
+        `InsufficientScopeError` (403) otherwise."""
+        token_id = token_hash(token)
+        verified = self._cache.get(token_id)
+        issuer = self._issuers.get(verified.person.issuer if verified else "")
+        if verified is None or issuer is None:
+            issuer = self._issuers.get(unverified_issuer(token) or "")
+            if issuer is None:
+                raise TokenError("the token is not from an issuer this gateway trusts")
+            verified = await issuer.verifier.verify(token)
+            self._cache.put(verified)
+        resources = (
+            (issuer.audience,)
+            if issuer.audience is not None
+            else tuple(resource_url(self.base_url, path) for path in paths)
+        )
+        verified.check(resources, issuer.required_scopes)
+        return verified
