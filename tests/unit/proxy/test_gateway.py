@@ -8,8 +8,10 @@ import httpx
 import orjson
 import pytest
 
+from giru.identity import AccessToken
 from giru.manifests.config import VirtualServerConfig
 from giru.mcp.jsonrpc import dumps
+from giru.proxy.endpoints import Principal
 from tests.unit.proxy.fakes import KEY, OTHER_KEY, FakeUpstream, config, gateway_client, tool
 
 HEADERS = {
@@ -310,6 +312,9 @@ class _Exploding:
 
     def get(self, name: str) -> None:
         return None
+
+    def person(self, token: AccessToken) -> Principal:
+        raise RuntimeError("a bug")
 
 
 async def test_a_bug_before_dispatch_is_a_json_rpc_500_not_a_bare_one() -> None:
