@@ -1,4 +1,4 @@
-"""FAULTS.md "nothing lost" for usage records, end to end.
+"""FAULTS "nothing lost" (docs/operations/faults.md, 4.3) for usage records, end to end.
 
 5,000 tools/calls at 100 a second through a real `giru run` on a real PostgreSQL. The worker is
 killed with SIGKILL once (and started again on the same spool), and PostgreSQL is stopped for

@@ -1,4 +1,4 @@
-"""BAD-INPUT catalogue (docs/BAD-INPUT.md) against a real `giru run`, over raw HTTP.
+"""BAD-INPUT catalogue (docs/security/bad-input.md) against a real `giru run`, over raw HTTP.
 
 Every case sends one hostile request and asserts the exact HTTP status, the JSON-RPC error code
 and the id Giru answers with, then proves that no upstream side effect happened: the `ledger`

@@ -1,4 +1,4 @@
-"""FAULTS.md section 4.1 (upstream MCP servers) through a real `giru run`.
+"""FAULTS section 4.1 (docs/operations/faults.md: upstream MCP servers) through a real `giru run`.
 
 Each fault is injected into one upstream while a client calls it. The client must get a JSON-RPC
 error for the same id within the configured `timeouts.call` (2 s here), the other upstreams must

@@ -1,4 +1,5 @@
-"""FAULTS.md "PostgreSQL down" and "Redis down" for the control plane, with a real `giru run`.
+"""FAULTS "PostgreSQL down" and "Redis down" (docs/operations/faults.md, 4.2) for the control
+plane, with a real `giru run`.
 
 The data path never reads the database per request: while PostgreSQL is stopped, MCP calls keep
 working on the last compiled configuration, the REST API answers 503 `store_unavailable` (never a
