@@ -23,7 +23,7 @@ from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.audit import AuditLog, AuditMetrics
 from giru.control import Controller, GatewayRuntime
-from giru.credentials import open_secret_store
+from giru.credentials import UpstreamCredentials, open_secret_store
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.identity import JsonFetch, ProtectedResource, http_fetch
@@ -91,6 +91,7 @@ class GiruApp:
         self.controller: Controller | None = None
         self.policy: PolicyEngine | None = None
         self.edge: EdgeControl | None = None
+        self.credentials: UpstreamCredentials | None = None
         self._pepper = b""
         self._fetch: JsonFetch | None = None
 
@@ -141,6 +142,20 @@ class GiruApp:
                 )
             )
             self._fetch = http_fetch(http, timeout_s=self.settings.identity.http_timeout_s)
+            audit = await AuditLog.open(  # closed after the gateway: its last calls audit
+                store,
+                audit_spool_dir(self.settings),
+                metrics=AuditMetrics(metrics.registry),
+                max_bytes=self.settings.audit.spool_max_bytes,
+                group_commit_ms=self.settings.metering.group_commit_ms,
+            )
+            stack.push_async_callback(audit.aclose)
+            node = _node(audit.spool.directory)
+            secret_store = open_secret_store(self.settings, store, audit=audit, node=node)
+            stack.push_async_callback(secret_store.aclose)
+            self.credentials = UpstreamCredentials(
+                secret_store, ttl_s=self.settings.secrets.cache_ttl_s
+            )
             gateway = self._gateway(http, metrics, config, pepper)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
                 gateway.handoff = SessionHandoff(
@@ -161,18 +176,6 @@ class GiruApp:
                 registry=metrics.registry,
             )
             stack.push_async_callback(usage.aclose)
-            audit_dir = audit_spool_dir(self.settings)
-            audit = await AuditLog.open(
-                store,
-                audit_dir,
-                metrics=AuditMetrics(metrics.registry),
-                max_bytes=self.settings.audit.spool_max_bytes,
-                group_commit_ms=metering.group_commit_ms,
-            )
-            stack.push_async_callback(audit.aclose)
-            node = _node(audit.spool.directory)
-            secret_store = open_secret_store(self.settings, store, audit=audit, node=node)
-            stack.push_async_callback(secret_store.aclose)
             policy = await self._policy(config)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)
@@ -259,7 +262,11 @@ class GiruApp:
             await holder["gateway"].on_list_changed(server, method)
 
         pool = UpstreamPool(
-            config.server_specs(), http=http, metrics=metrics, on_list_changed=on_list_changed
+            config.server_specs(),
+            http=http,
+            metrics=metrics,
+            on_list_changed=on_list_changed,
+            credentials=self.credentials,
         )
         gateway = Gateway(
             settings=self.settings,
@@ -342,6 +349,8 @@ class GiruApp:
             return
         if self.edge is not None:  # first: Envoy's routes need no upstream to be reached
             self.edge.update(config.virtual_servers)
+        if self.credentials is not None:
+            self.credentials.forget()  # a secret may have a new version: read again on use
         changed = await gateway.pool.update(config.server_specs())
         if self.policy is not None:
             self.policy.reload(config)

@@ -6,6 +6,7 @@ from giru.credentials.backend import DatabaseBackend, SecretBackend
 from giru.credentials.envelope import Keyring, Sealed
 from giru.credentials.names import DEFAULT_KEY, NAME_PATTERN, SecretTooLargeError
 from giru.credentials.secretstore import AuditSink, Rotation, SecretStore, open_secret_store
+from giru.credentials.upstream import UpstreamCredentials
 from giru.credentials.vault import VaultBackend
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SecretBackend",
     "SecretStore",
     "SecretTooLargeError",
+    "UpstreamCredentials",
     "VaultBackend",
     "open_secret_store",
 ]

@@ -15,6 +15,7 @@ from typing import Final
 import orjson
 
 from giru.errors import ValidationError
+from giru.manifests.documents import SECRET_NAME_PATTERN
 
 __all__ = [
     "DEFAULT_KEY",
@@ -26,7 +27,7 @@ __all__ = [
     "encode_entries",
 ]
 
-NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9_.]{0,98}[a-z0-9])?$"
+NAME_PATTERN: Final = SECRET_NAME_PATTERN
 DEFAULT_KEY: Final = "value"
 """The entry a secret reference reads when it names no `key`."""
 MAX_ENTRIES: Final = 32

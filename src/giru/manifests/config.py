@@ -19,11 +19,19 @@ from giru.manifests.documents import (
     IdentityProviderDocument,
     MCPServerDocument,
     PolicyDocument,
+    StaticAuth,
     SubscriptionDocument,
     SubscriptionSpec,
     VirtualServerDocument,
 )
-from giru.upstream.base import EraChoice, Isolation, ServerSpec, Timeouts, Transport
+from giru.upstream.base import (
+    EraChoice,
+    Isolation,
+    ServerSpec,
+    Timeouts,
+    Transport,
+    UpstreamAuth,
+)
 
 __all__ = [
     "ClientConfig",
@@ -79,6 +87,8 @@ class ServerConfig:
     enabled: bool = True
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
+    auth: UpstreamAuth | None = None
+    """`spec.auth` of type `static` (None: `none` or absent): resolved from the secret store."""
     source: str = field(default="", compare=False)
 
     def to_spec(self) -> ServerSpec:
@@ -96,6 +106,7 @@ class ServerConfig:
             tags=self.tags,
             isolation=self.isolation,
             era=self.era,
+            auth=self.auth,
         )
 
 
@@ -363,6 +374,7 @@ class _Compiler:
             enabled=spec.enabled,
             isolation=spec.isolation,
             era=spec.era,
+            auth=_auth(spec.auth, spec.transport),
             source=source,
         )
 
@@ -499,6 +511,19 @@ class _Compiler:
             if other != server:
                 reason = f"tool {tool!r} is listed from both {other!r} and {server!r}{_PREFIX_HINT}"
                 self.report(vs.source, f"VirtualServer/{vs.name}", f"spec.tools[{i}]", reason)
+
+
+def _auth(auth: object, transport: str) -> UpstreamAuth | None:
+    if not isinstance(auth, StaticAuth):
+        return None
+    header = None if transport == "stdio" else auth.header or "Authorization"
+    return UpstreamAuth(
+        secret=auth.secret_ref.name,
+        key=auth.secret_ref.key,
+        header=header,
+        env=auth.env,
+        prefix=auth.prefix,
+    )
 
 
 def check_unprefixed_collisions(vs_name: str, tools_by_server: dict[str, list[str]]) -> list[str]:

@@ -31,6 +31,7 @@ from giru.manifests.urls import issuer_url_problem, upstream_url_problem
 __all__ = [
     "API_VERSION",
     "KINDS",
+    "SECRET_NAME_PATTERN",
     "ClientDocument",
     "ClientSpec",
     "Document",
@@ -42,9 +43,12 @@ __all__ = [
     "MCPServerDocument",
     "MCPServerSpec",
     "Metadata",
+    "NoAuth",
     "PolicyDocument",
     "PolicySelector",
     "PolicySpec",
+    "SecretRef",
+    "StaticAuth",
     "SubscriptionDocument",
     "SubscriptionSpec",
     "ToolSpec",
@@ -81,6 +85,10 @@ _CLAIM_TYPES: dict[str, tuple[type, str]] = {
     "lawful_basis": (str, "a string"),
     "location": (str, "a string"),
 }
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_.]{0,98}[a-z0-9])?$"  # noqa: S105 -- a pattern
+"""A secret's name (giru.credentials): no `/`, no `..`, safe in a URL and a Vault path."""
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+_SECRET_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _HMAC = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 # The gateway owns these on the upstream connection; a manifest must not override them.
@@ -166,6 +174,33 @@ ClaimValue = (
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def _secret_name(value: str) -> str:
+    if not _SECRET_NAME.fullmatch(value) or ".." in value:
+        raise ValueError(
+            "a secret name is 1-100 lowercase letters, digits, '-', '_' and '.', starting and "
+            "ending with a letter or digit, without '..'"
+        )
+    return value
+
+
+def _secret_key(value: str) -> str:
+    if not _SECRET_KEY.fullmatch(value) or value in (".", ".."):
+        raise ValueError("a secret's key is 1-64 letters, digits, '_', '.' or '-'")
+    return value
+
+
+SecretName = Annotated[
+    str,
+    AfterValidator(_secret_name),
+    WithJsonSchema({"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": 100}),
+]
+SecretKey = Annotated[
+    str,
+    AfterValidator(_secret_key),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}),
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, extra="forbid", frozen=True, strict=True, populate_by_name=False
@@ -190,6 +225,33 @@ class ToolSpec(_Model):
     category: Tag | None = None
 
 
+class SecretRef(_Model):
+    """A secret by name (`giru secrets set NAME ...`) and the entry to read (default `value`)."""
+
+    name: SecretName
+    key: SecretKey = "value"
+
+
+class NoAuth(_Model):
+    """The upstream needs no credential from Giru."""
+
+    type: Literal["none"]
+
+
+class StaticAuth(_Model):
+    """A secret sent as a header (HTTP transports; default `Authorization`) or set as an
+    environment variable of the child process (stdio), `prefix` before it (`"Bearer "`)."""
+
+    type: Literal["static"]
+    secret_ref: SecretRef
+    header: str | None = None
+    env: EnvName | None = None
+    prefix: str = Field(default="", max_length=64)
+
+
+AuthSpec = Annotated[NoAuth | StaticAuth, Field(discriminator="type")]
+
+
 class MCPServerSpec(_Model):
     transport: Literal["stdio", "sse", "streamable-http"]
     url: str | None = None
@@ -204,12 +266,39 @@ class MCPServerSpec(_Model):
     enabled: bool = True
     isolation: Literal["shared", "session"] = "shared"
     era: Literal["auto", "legacy", "modern"] = "auto"
+    auth: AuthSpec | None = None
+    """How Giru authenticates to this server; values come from secrets (docs/credentials.md)."""
 
     def problems(self) -> list[Problem]:
         """Rules that depend on the transport or on several fields."""
         found = self._stdio_problems() if self.transport == "stdio" else self._http_problems()
         if self.timeouts.call_max < self.timeouts.call:
             found.append(("spec.timeouts.callMax", "must be at least spec.timeouts.call"))
+        if isinstance(self.auth, StaticAuth):
+            found += self._static_auth_problems(self.auth)
+        return found
+
+    def _static_auth_problems(self, auth: StaticAuth) -> list[Problem]:
+        found: list[Problem] = []
+        if any(c in auth.prefix for c in "\r\n\x00"):
+            found.append(("spec.auth.prefix", "must not hold line breaks or NUL"))
+        if self.transport == "stdio":
+            if auth.header is not None:
+                found.append(("spec.auth.header", "not allowed when transport is stdio; use env"))
+            if auth.env is None:
+                found.append(("spec.auth.env", "required when transport is stdio"))
+            elif auth.env in (self.env or {}):
+                found.append(("spec.auth.env", f"{auth.env} is also set in spec.env"))
+            return found
+        if auth.env is not None:
+            found.append(("spec.auth.env", "only allowed when transport is stdio; use header"))
+        header = auth.header or "Authorization"
+        if not _HEADER_NAME.fullmatch(header):
+            found.append(("spec.auth.header", "not a valid HTTP header name"))
+        elif header.lower() in _MANAGED_HEADERS:
+            found.append(("spec.auth.header", "managed by the gateway"))
+        elif header.lower() in {h.lower() for h in self.headers or {}}:
+            found.append(("spec.auth.header", f"{header} is also set in spec.headers"))
         return found
 
     def _stdio_problems(self) -> list[Problem]:

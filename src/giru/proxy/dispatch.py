@@ -12,7 +12,12 @@ import structlog
 from giru import __version__
 from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.views import Route, View
-from giru.errors import GiruError, UpstreamError, UpstreamUnavailableError
+from giru.errors import (
+    GiruError,
+    UpstreamCredentialsError,
+    UpstreamError,
+    UpstreamUnavailableError,
+)
 from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
@@ -438,6 +443,8 @@ class Dispatcher:
             data["circuit"] = "open"
         elif exc.data.get("health") == "unhealthy":
             data["health"] = "unhealthy"
+        elif isinstance(exc, UpstreamCredentialsError):
+            pass  # not the upstream's fault: its breaker stays as it is (logged by the pool)
         else:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
             if self._breakers.failed(server):

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 import structlog
 
 from giru.catalog.snapshot import ServerCatalog
-from giru.errors import GiruError
+from giru.errors import GiruError, UpstreamCredentialsError
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics
@@ -80,6 +80,8 @@ class HealthChecker:
             async with asyncio.timeout(self._timeout_s):
                 session = await self._pool.session(server, "modern")
                 await session.request("ping", None)
+        except UpstreamCredentialsError:
+            return  # says nothing of the upstream; its calls answer credentials_unavailable
         except (GiruError, TimeoutError, OSError) as exc:
             await self._failed(server, getattr(exc, "message", None) or "no answer in time")
         else:

@@ -17,14 +17,19 @@ from typing import Any, Final, Protocol
 import aiohttp
 import structlog
 
-from giru.errors import UpstreamError, UpstreamUnavailableError
+from giru.errors import (
+    CredentialsUnavailableError,
+    UpstreamCredentialsError,
+    UpstreamError,
+    UpstreamUnavailableError,
+)
 from giru.mcp import jsonrpc
 from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era, era_of
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
 
-__all__ = ["Connector", "Owner", "UpstreamPool"]
+__all__ = ["Connector", "CredentialResolver", "Owner", "UpstreamPool"]
 
 _log = structlog.get_logger(__name__)
 _RETRY_AFTER_S: Final = 1.0
@@ -55,6 +60,14 @@ class Connector(Protocol):
     ) -> UpstreamSession: ...
 
 
+class CredentialResolver(Protocol):
+    """Puts a server's secret into its spec (`giru.credentials.UpstreamCredentials`)."""
+
+    async def resolve(self, spec: ServerSpec) -> ServerSpec:
+        """Raises `CredentialsUnavailableError` when the secret cannot be read."""
+        ...
+
+
 class UpstreamPool:
     def __init__(
         self,
@@ -64,8 +77,12 @@ class UpstreamPool:
         metrics: Metrics,
         on_list_changed: ListChanged,
         connector: Connector = connect,
+        credentials: CredentialResolver | None = None,
     ) -> None:
         self._connector = connector
+        self._credentials = credentials
+        self._presented: dict[str, ServerSpec] = {}
+        """Per server with `auth`: the resolved spec its open sessions were connected with."""
         self._specs = dict(specs)
         self._http = http
         self._metrics = metrics
@@ -89,18 +106,47 @@ class UpstreamPool:
             era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
         key = (server, era)
         existing = self._sessions.get(key)
-        if existing is not None:
-            return existing
+        if spec is None or spec.auth is None:
+            if existing is not None:
+                return existing
+        else:
+            spec = await self._resolve(spec)  # every call: the secret may have expired
+            if existing is not None and self._presented.get(server) is spec:
+                return existing
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             existing = self._sessions.get(key)
-            if existing is not None:
+            if existing is not None and (spec is None or spec.auth is None):
                 return existing
-            return await self._connect(key)
+            if existing is not None and self._presented.get(server) is spec:
+                return existing
+            if existing is not None:  # a new value of its secret: reconnect with it
+                await self._drop(server)
+            return await self._connect(key, spec)
 
-    async def _connect(self, key: tuple[str, Era]) -> UpstreamSession:
+    async def _resolve(self, spec: ServerSpec) -> ServerSpec:
+        if self._credentials is None:
+            raise UpstreamCredentialsError(spec.name, "no secret store to read credentials from")
+        try:
+            return await self._credentials.resolve(spec)
+        except CredentialsUnavailableError as exc:
+            _log.warning("upstream_credentials_unavailable", server=spec.name, error=exc.message)
+            raise UpstreamCredentialsError(
+                spec.name, f"credentials unavailable: {exc.message}"
+            ) from exc
+
+    async def _drop(self, server: str) -> None:
+        """Close every session with `server` (shared and owned)."""
+        self._presented.pop(server, None)
+        for key in [k for k in self._sessions if k[0] == server]:
+            session = self._sessions.pop(key)
+            if session not in self._sessions.values():
+                await self._close(session)
+        for owned in [k for k in self._owned if k[0] == server]:
+            await self._close(self._owned.pop(owned))
+
+    async def _connect(self, key: tuple[str, Era], spec: ServerSpec | None) -> UpstreamSession:
         server, era = key
-        spec = self._specs.get(server)
         if spec is None:
             raise UpstreamUnavailableError(server, f"no server named {server!r}")
         failed = self._failed_at.get(key)
@@ -123,6 +169,8 @@ class UpstreamPool:
             raise UpstreamUnavailableError(server, message) from exc
         self._failed_at.pop(key, None)
         self._metrics.upstream_up.labels(server).set(1)
+        if spec.auth is not None:
+            self._presented[server] = spec
         actual: Era = "modern" if era_of(session.protocol_version) == "modern" else "legacy"
         existing = self._sessions.get((server, actual))
         if actual != era and existing is not None:
@@ -139,6 +187,11 @@ class UpstreamPool:
     async def owned_session(self, server: str, owner: Owner) -> UpstreamSession:
         """`owner`'s own session with an `isolation: session` server (same capabilities)."""
         key = (server, owner.id)
+        spec = self._specs.get(server)
+        if spec is not None and spec.auth is not None:
+            spec = await self._resolve(spec)
+            if self._presented.get(server) not in (None, spec):
+                await self._drop(server)
         existing = self._owned.get(key)
         if existing is not None:
             return existing
@@ -146,7 +199,6 @@ class UpstreamPool:
             existing = self._owned.get(key)
             if existing is not None:
                 return existing
-            spec = self._specs.get(server)
             if spec is None:
                 raise UpstreamUnavailableError(server, f"no server named {server!r}")
             try:
@@ -161,6 +213,8 @@ class UpstreamPool:
             except Exception as exc:
                 _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
                 raise UpstreamUnavailableError(server, "upstream is unavailable") from exc
+            if spec.auth is not None:
+                self._presented[server] = spec
             self._owned[key] = session
             return session
 
@@ -211,6 +265,8 @@ class UpstreamPool:
             n for n in specs.keys() | self._specs.keys() if specs.get(n) != self._specs.get(n)
         }
         self._specs = dict(specs)
+        for server in changed:
+            self._presented.pop(server, None)
         for key in [k for k in self._sessions.keys() | self._failed_at.keys() if k[0] in changed]:
             self._failed_at.pop(key, None)
             session = self._sessions.pop(key, None)

@@ -13,6 +13,7 @@ __all__ = [
     "MessageSink",
     "ServerSpec",
     "Timeouts",
+    "UpstreamAuth",
     "UpstreamSession",
 ]
 
@@ -44,6 +45,19 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamAuth:
+    """A secret Giru presents to the upstream (`spec.auth: {type: static}`): entry `key` of
+    secret `secret`, after `prefix`, as header `header` (HTTP) or environment variable `env`
+    (stdio). Resolved into `headers` / `env` before connecting; connectors never see it."""
+
+    secret: str
+    key: str = "value"
+    header: str | None = None
+    env: str | None = None
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     """What the gateway knows about one upstream MCP server (from an `MCPServer` manifest)."""
 
@@ -59,6 +73,7 @@ class ServerSpec:
     tags: tuple[str, ...] = ()
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
+    auth: UpstreamAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)

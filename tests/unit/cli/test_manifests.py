@@ -36,7 +36,7 @@ def test_the_example_manifests_read_in_file_order_as_canonical_documents() -> No
     assert github.source.endswith("servers.yaml:2")
     spec = github.spec()
     assert spec["timeouts"] == {"connect": 2.5, "call": 45.0, "callMax": 600.0}
-    assert spec["headers"]["Authorization"] == "Bearer ${GITHUB_TOKEN}"  # resolved server-side
+    assert spec["auth"]["secretRef"]["name"] == "github-token"  # resolved server-side
     assert github.body()["metadata"] == {"name": "github"}
 
 

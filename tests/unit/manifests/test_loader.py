@@ -8,7 +8,7 @@ import pytest
 
 from giru.errors import ConfigError
 from giru.manifests import load
-from giru.upstream.base import ServerSpec, Timeouts
+from giru.upstream.base import ServerSpec, Timeouts, UpstreamAuth
 
 REPO = Path(__file__).resolve().parents[3]
 HEADER = "apiVersion: giru.ai/v1alpha1\n"
@@ -390,7 +390,9 @@ def test_full_manifests_example_loads() -> None:
     assert sorted(config.subscriptions) == ["analyst-github", "ci-crm"]
     assert sorted(config.environments) == ["dev", "prod", "sandbox", "staging"]
     assert config.subscriptions["ci-crm"].spec.scope_type == "all"
-    assert config.servers["github"].headers["Authorization"] == "Bearer ghp_x"
+    github = config.servers["github"]
+    assert github.auth == UpstreamAuth("github-token", header="Authorization", prefix="Bearer ")
+    assert "Authorization" not in github.headers
     assert config.servers["filesystem"].tools["write_file"].sensitivity == "high"
     assert "weather" not in config.server_specs()
 

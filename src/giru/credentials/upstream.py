@@ -1,0 +1,120 @@
+"""`UpstreamCredentials`: what Giru presents to an upstream, resolved from the secret store.
+
+A server whose `spec.auth` is `static` gets its secret's entry (after the prefix) as a header or
+an environment variable of its child. The entry is read from the secret's backend on first use
+(audited: `secrets/read` for that server), then served from memory for `ttl_s` seconds (one dict
+lookup and a clock read per call); after that, or after any configuration change (`forget`), the
+next call reads it again, one read per secret however many calls wait for it. A read that fails
+refuses the call with `credentials_unavailable` (fail closed) and leaves every other server alone.
+The resolved spec stays the same object while the value is the same, so the upstream pool keeps
+its sessions; a new value makes it reconnect with the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from giru.credentials.secretstore import SecretStore
+from giru.errors import CredentialsUnavailableError, GiruError
+from giru.upstream.base import ServerSpec, UpstreamAuth
+
+__all__ = ["UpstreamCredentials"]
+
+_FORBIDDEN: Final = frozenset("\r\n\x00")
+
+
+@dataclass(slots=True)
+class _Entry:
+    entries: dict[str, str]
+    expires: float
+
+
+class UpstreamCredentials:
+    """Resolves `ServerSpec.auth` into headers / env from a `SecretStore`, cached in memory."""
+
+    def __init__(
+        self,
+        secrets: SecretStore,
+        *,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secrets = secrets
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._cache: dict[str, _Entry] = {}
+        self._reading: dict[str, asyncio.Future[_Entry]] = {}
+        self._resolved: dict[str, tuple[ServerSpec, dict[str, str], ServerSpec]] = {}
+
+    def forget(self) -> None:
+        """Read every secret again on its next use (the configuration changed: a secret may
+        have a new version)."""
+        self._cache.clear()
+
+    async def resolve(self, spec: ServerSpec) -> ServerSpec:
+        """`spec` with its secret in `headers` or `env` (itself when it has no `auth`).
+
+        Raises:
+            CredentialsUnavailableError: the secret cannot be read, lacks the entry, or holds
+                a value that cannot be sent (a line break).
+        """
+        auth = spec.auth
+        if auth is None:
+            return spec
+        entry = self._cache.get(auth.secret)
+        if entry is None or self._clock() >= entry.expires:
+            entry = await self._read(auth.secret, spec.name)
+        resolved = self._resolved.get(spec.name)
+        if resolved is not None and resolved[0] is spec and resolved[1] == entry.entries:
+            return resolved[2]
+        made = _with_secret(spec, auth, entry.entries)
+        self._resolved[spec.name] = (spec, entry.entries, made)
+        return made
+
+    async def _read(self, name: str, server: str) -> _Entry:
+        reading = self._reading.get(name)
+        if reading is not None:
+            return await asyncio.shield(reading)
+        future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
+        self._reading[name] = future
+        try:
+            record = await self._secrets.read(name, server=server)
+            entries = await self._secrets.entries(record, server=server)
+        except GiruError as exc:
+            failure = (
+                exc
+                if isinstance(exc, CredentialsUnavailableError)
+                else CredentialsUnavailableError(exc.message)
+            )
+            self._cache.pop(name, None)
+            future.set_exception(failure)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise failure from exc
+        finally:
+            self._reading.pop(name, None)
+        entry = _Entry(entries, self._clock() + self._ttl_s)
+        self._cache[name] = entry
+        future.set_result(entry)
+        return entry
+
+
+def _with_secret(spec: ServerSpec, auth: UpstreamAuth, entries: dict[str, str]) -> ServerSpec:
+    value = entries.get(auth.key)
+    if value is None:
+        raise CredentialsUnavailableError(f"secret {auth.secret!r} has no entry {auth.key!r}")
+    if _FORBIDDEN.intersection(value):
+        raise CredentialsUnavailableError(
+            f"secret {auth.secret!r} entry {auth.key!r} holds a line break or NUL; it cannot "
+            "be sent (was a file stored with its newlines?)"
+        )
+    presented = auth.prefix + value
+    if auth.env is not None:
+        return dataclasses.replace(spec, env={**spec.env, auth.env: presented})
+    return dataclasses.replace(
+        spec, headers={**spec.headers, auth.header or "Authorization": presented}
+    )
