@@ -70,8 +70,12 @@ class UpstreamCredentials:
         if entry is None or self._clock() >= entry.expires:
             entry = await self._read(auth.secret, spec.name)
         resolved = self._resolved.get(spec.name)
-        if resolved is not None and resolved[0] is spec and resolved[1] == entry.entries:
-            return resolved[2]
+        if resolved is not None and resolved[1] == entry.entries:
+            if resolved[0] is spec:
+                return resolved[2]
+            if resolved[0] == spec:  # recompiled by a reload, unchanged: keep the connection
+                self._resolved[spec.name] = (spec, resolved[1], resolved[2])
+                return resolved[2]
         made = _with_secret(spec, auth, entry.entries)
         self._resolved[spec.name] = (spec, entry.entries, made)
         return made

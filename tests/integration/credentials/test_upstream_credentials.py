@@ -5,6 +5,7 @@ secret cannot be read (and audited either way)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -70,6 +71,10 @@ async def test_after_expiry_or_a_change_the_secret_is_read_again(
     second = await credentials.resolve(HTTP)
     assert second.headers["Authorization"] == "Bearer new"
     assert await _reads(audit_log, store) == 3
+    credentials.forget()
+    recompiled = dataclasses.replace(HTTP)  # a config reload compiles equal, new specs
+    assert recompiled is not HTTP
+    assert await credentials.resolve(recompiled) is second  # so the pool keeps its session
 
 
 async def test_an_unreadable_secret_fails_closed_every_time(
