@@ -159,17 +159,10 @@ def create_environment(
     name: NameArg = None,
     display_name: Annotated[str | None, typer.Option(help="A human name.")] = None,
     auto_approval: Annotated[bool, typer.Option(help="Subscriptions need no approval.")] = False,
-    require_mfa: Annotated[bool, typer.Option(help="Require MFA.")] = False,
-    max_rate_limit: Annotated[int | None, typer.Option(help="Cap on rateLimitRps.")] = None,
     file: FileOption = None,
 ) -> None:
     """Create an Environment."""
-    spec = {
-        "displayName": display_name,
-        "allowAutoApproval": auto_approval,
-        "requireMfa": require_mfa,
-        "maxRateLimitRps": max_rate_limit,
-    }
+    spec = {"displayName": display_name, "allowAutoApproval": auto_approval}
     _create(BY_KIND["Environment"], name, spec, file)
 
 

@@ -154,8 +154,6 @@ KINDS: tuple[KindInfo, ...] = (
             _NAME,
             ("DISPLAY NAME", _spec("displayName")),
             ("AUTO-APPROVAL", _spec("allowAutoApproval")),
-            ("AUTO-RENEWAL", _spec("allowAutoRenewal")),
-            ("MFA", _spec("requireMfa")),
             _AGE,
         ),
     ),

@@ -208,9 +208,9 @@ class Config:
 def default_environments() -> dict[str, EnvironmentConfig]:
     """The environments every tenant starts with (the seed's dev / staging / prod)."""
     specs = {
-        "dev": {"displayName": "Development", "allowAutoApproval": True, "allowAutoRenewal": True},
+        "dev": {"displayName": "Development", "allowAutoApproval": True},
         "staging": {"displayName": "Staging", "allowAutoApproval": True},
-        "prod": {"displayName": "Production", "requireMfa": True},
+        "prod": {"displayName": "Production"},
     }
     return {
         name: EnvironmentConfig(name, EnvironmentSpec.model_validate(spec), "default")

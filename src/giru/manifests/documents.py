@@ -496,9 +496,6 @@ class EnvironmentSpec(_Model):
 
     display_name: str | None = Field(default=None, max_length=200)
     allow_auto_approval: bool = False
-    allow_auto_renewal: bool = False
-    require_mfa: bool = False
-    max_rate_limit_rps: int | None = Field(default=None, ge=1)
 
     def problems(self) -> list[Problem]:
         return []

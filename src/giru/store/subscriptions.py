@@ -146,13 +146,18 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
         return super().filter(key, value)
 
 
+# Environment fields that were stored but never enforced, removed from the kind: a store written
+# before keeps them in `config` (the built-in dev and prod had two), and they are not read back.
+_RETIRED = frozenset({"allowAutoRenewal", "requireMfa", "maxRateLimitRps"})
+
+
 class EnvironmentAdapter(KindAdapter[EnvironmentRow]):
     kind = "Environment"
     model = EnvironmentSpec
     row = EnvironmentRow
 
     def spec(self, row: EnvironmentRow) -> dict[str, Any]:
-        return dict(row.config)
+        return {key: value for key, value in row.config.items() if key not in _RETIRED}
 
     async def assign(
         self, tx: Tx, row: EnvironmentRow, spec: EnvironmentSpec, previous: dict[str, Any] | None

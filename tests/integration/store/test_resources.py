@@ -219,7 +219,7 @@ async def test_dangling_references_are_validation_errors(
         ("MCPServer", "github", {"transport": "stdio"}, ["spec.command"]),
         ("MCPServer", "Not_A_Name", http_server(), ["metadata.name"]),
         ("Subscription", "sub", subscription(scopeType="selective"), ["spec.scopeTools"]),
-        ("Environment", "qa", {"maxRateLimitRps": "many"}, ["spec.maxRateLimitRps"]),
+        ("Environment", "qa", {"allowAutoApproval": "many"}, ["spec.allowAutoApproval"]),
         ("Client", "ci", "not a mapping", ["spec"]),
         ("Client", "ci", {"claims": {"mfa": "yes", "Bad-Key": 1}}, ["spec.claims.Bad-Key"]),
         ("Client", "ci", {"claims": {"mfa": "yes"}}, ["spec.claims.mfa"]),

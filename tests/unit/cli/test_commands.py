@@ -104,7 +104,7 @@ def test_an_unknown_kind_exits_2(env: dict[str, str]) -> None:
             "spec.expiresAt: must be an RFC 3339 timestamp",
         ),
         (["vs", "create", "v"], "VirtualServer/v: spec: list at least one of servers or tools"),
-        (["env", "create", "qa", "--max-rate-limit", "0"], "spec.maxRateLimitRps: must be greater"),
+        (["env", "create", "qa", "--require-mfa"], "No such option: --require-mfa"),
         (["get", "servers", "-l", "status"], "--filter 'status': expected KEY=VALUE"),
     ],
 )

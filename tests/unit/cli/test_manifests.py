@@ -55,7 +55,7 @@ def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:
         + "---\n"
         + doc("Subscription", "s", "{client: c, server: web, burst: 2, scopeType: all}")
         + "---\n"
-        + doc("Environment", "qa", "{maxRateLimitRps: 0}")
+        + doc("Environment", "qa", "{displayName: 7}")
     )
     (tmp_path / "b.yml").write_text(doc("Client", "c", "{servers: [web], color: blue}"))
     (tmp_path / "ignored.txt").write_text("not: [yaml")
@@ -63,7 +63,7 @@ def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:
     assert problems(tmp_path) == [
         f"{a}:1: MCPServer/web: spec.url: required when transport is streamable-http",
         f"{a}:2: Subscription/s: spec.burst: needs spec.rateLimitRps",
-        f"{a}:3: Environment/qa: spec.maxRateLimitRps: must be greater than or equal to 1",
+        f"{a}:3: Environment/qa: spec.displayName: must be a valid string",
         f"{b}:1: Client/c: spec.color: unknown field",
     ]
 

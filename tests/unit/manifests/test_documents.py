@@ -163,14 +163,11 @@ def test_yaml_timestamps_parsed_by_the_yaml_loader_are_accepted() -> None:
 
 
 def test_environment_defaults_and_canonical_form() -> None:
-    spec = EnvironmentSpec.model_validate({"displayName": "Production", "requireMfa": True})
+    spec = EnvironmentSpec.model_validate({"displayName": "Production"})
     assert spec.problems() == []
     assert spec.model_dump(mode="json", by_alias=True) == {
         "displayName": "Production",
         "allowAutoApproval": False,
-        "allowAutoRenewal": False,
-        "requireMfa": True,
-        "maxRateLimitRps": None,
     }
 
 
@@ -178,7 +175,8 @@ def test_environment_defaults_and_canonical_form() -> None:
     ("spec", "field"),
     [
         ({"displayName": "x" * 201}, "displayName"),
-        ({"maxRateLimitRps": 0}, "maxRateLimitRps"),
+        ({"maxRateLimitRps": 50}, "maxRateLimitRps"),  # removed: stored, never enforced
+        ({"requireMfa": True}, "requireMfa"),
         ({"allowAutoApproval": "true"}, "allowAutoApproval"),
         ({"approvers": ["a"]}, "approvers"),
     ],
@@ -223,12 +221,14 @@ def test_subscription_in_a_default_environment_loads(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(
         REFERENCED + "---\n" + HEADER + "kind: Subscription\nmetadata: {name: s}\n"
         "spec: {client: ci, server: github, scopeType: all, environment: prod}\n"
-        "---\n" + HEADER + "kind: Environment\nmetadata: {name: qa}\nspec: {requireMfa: true}\n"
+        "---\n"
+        + HEADER
+        + "kind: Environment\nmetadata: {name: qa}\nspec: {allowAutoApproval: true}\n"
     )
     config = load(tmp_path, environ={}, cwd=tmp_path)
     assert config.subscriptions["s"].spec.environment == "prod"
     assert set(config.environments) == {"dev", "staging", "prod", "qa"}
-    assert config.environments["qa"].spec.require_mfa
+    assert config.environments["qa"].spec.allow_auto_approval
 
 
 @pytest.mark.parametrize(
