@@ -91,7 +91,8 @@ const provider = new Provider(issuer, {
   },
   cookies: { keys: [randomBytes(32).toString("hex")] },
   claims: {
-    openid: ["sub"],
+    // amr and auth_time in the ID token: a broker in front (Giru) passes the sign-in's on
+    openid: ["sub", "amr", "auth_time"],
     email: ["email", "email_verified"],
     profile: ["name"],
     groups: ["groups"],

@@ -27,6 +27,16 @@ from giru.credentials import UpstreamCredentials, open_secret_store
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.identity import JsonFetch, ProtectedResource, http_fetch
+from giru.identity.broker import (
+    Broker,
+    LocalKeySource,
+    broker_app,
+    broker_idp,
+    is_broker_path,
+    open_broker,
+    resource_urls,
+    use_idp,
+)
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
@@ -86,6 +96,8 @@ class GiruApp:
         self.settings = settings
         self.files = config  # manifests given with --config, already validated
         self._adopt = adopt  # take over other directories' objects on the first apply
+        self.broker: ASGIApp | None = None  # the OAuth authorization server's endpoints
+        self._authorization: tuple[Broker, aiohttp.ClientSession] | None = None
         self.gateway: Gateway | None = None
         self.api: ASGIApp | None = None
         self.controller: Controller | None = None
@@ -102,6 +114,8 @@ class GiruApp:
             await serve_bundle(self.policy, self._bundle_token(), scope, send)
         elif self.api is not None and _is_api(scope.get("path", "")):
             await self.api(scope, receive, send)
+        elif self.broker is not None and is_broker_path(scope.get("path", "")):
+            await self.broker(scope, receive, send)
         elif self.gateway is not None:
             await self.gateway(scope, receive, send)
 
@@ -182,6 +196,19 @@ class GiruApp:
             gateway.dispatcher.gate = CallGate(
                 limiter, usage, node=node, policy=policy, audit=audit
             )
+            broker = await open_broker(
+                self.settings,
+                store.database,
+                audit=audit,
+                node=node,
+                http=http,
+                resources=lambda: resource_urls(
+                    self.settings.base_url, controller.config.virtual_servers
+                ),
+                idp=broker_idp(config),
+            )
+            self.broker, self._authorization = broker_app(broker), (broker, http)
+            self._trust_own_keys(gateway.admission.resource)
             if self.settings.xds.listen is not None:
                 self.edge = await stack.enter_async_context(
                     EdgeControl.serving(
@@ -223,6 +250,7 @@ class GiruApp:
                     yield gateway
                 finally:
                     self.gateway = self.api = self.controller = self.policy = self.edge = None
+                    self.broker = self._authorization = None
                     for task in background:
                         task.cancel()
 
@@ -291,6 +319,12 @@ class GiruApp:
             config, settings.base_url, settings.identity, self._fetch, previous
         )
 
+    def _trust_own_keys(self, resource: ProtectedResource | None) -> None:
+        """Accept at Giru's endpoints the access tokens its authorization server issues."""
+        if resource is not None and self._authorization is not None:
+            keys = LocalKeySource(self._authorization[0].keys)
+            resource.trust(keys, self.settings.identity.leeway_s)
+
     def _health_and_sync(
         self, tasks: asyncio.TaskGroup, gateway: Gateway, store: Store
     ) -> list[asyncio.Task[None]]:
@@ -356,8 +390,12 @@ class GiruApp:
             self.policy.reload(config)
         if isinstance(gateway.authenticator, ClientDirectory):
             directory.adopt_people(gateway.authenticator)
+        if self._authorization is not None:
+            broker, http = self._authorization
+            use_idp(broker, broker_idp(config), http)
         gateway.authenticator = directory
         gateway.admission.resource = self._protected(config, gateway.admission.resource)
+        self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
         for server in changed:
             await gateway.refresh(server)

@@ -241,7 +241,8 @@ class XdsSettings(BaseModel):
 
 
 class IdentitySettings(BaseModel):
-    """How Giru checks OAuth access tokens (docs/identity.md)."""
+    """How Giru checks OAuth access tokens, and Giru as the OAuth 2.1 authorization server MCP
+    clients see (docs/identity.md)."""
 
     leeway_s: float = Field(
         default=30.0, ge=0, le=300, description="clock skew allowed on exp, nbf and iat"
@@ -259,6 +260,41 @@ class IdentitySettings(BaseModel):
     )
     token_cache_size: int = Field(
         default=10_000, ge=0, description="verified tokens kept (by hash) until they expire"
+    )
+
+    key_file: Path | None = Field(
+        default=None,
+        description="file holding the key that encrypts signing keys at rest; default: "
+        "<store>.identity-key beside a SQLite store (created mode 600)",
+    )
+    key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="the key-encryption key itself (64 hex digits); required with PostgreSQL "
+        "unless key_file is set; the same on every worker",
+    )
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600)
+    code_ttl_s: int = Field(default=60, ge=10, le=600)
+    sign_in_ttl_s: int = Field(
+        default=600, ge=60, le=3600, description="from /authorize to the consent answer"
+    )
+    key_rotation_days: float = Field(
+        default=30.0, gt=0, description="a new signing key after this; the previous stays published"
+    )
+    registration_expiry_s: int = Field(
+        default=86_400, ge=60, description="a dynamically registered client never used expires"
+    )
+    registrations_per_minute: int = Field(
+        default=10, ge=1, description="dynamic registrations accepted per client address"
+    )
+    document_max_bytes: int = Field(
+        default=5120, ge=512, le=65_536, description="largest client ID metadata document"
+    )
+    document_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    document_cache_s: float = Field(default=300.0, ge=0)
+    allow_loopback_documents: bool = Field(
+        default=False,
+        description="tests only: fetch client ID metadata documents from http://127.0.0.1",
     )
 
 

@@ -141,6 +141,14 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction committed when the body returns, for rows outside the manifest kinds
+        (no revision lock, no change record): their writes are made atomic by their own
+        conditions (`UPDATE … WHERE used_at IS NULL`)."""
+        async with self._session() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
     async def write(
         self, tenant_id: str, *, actor: str, pepper: bytes = b"", dry_run: bool = False
     ) -> AsyncIterator[Tx]:

@@ -42,6 +42,11 @@ __all__ = [
     "EnvironmentRow",
     "MCPServerRow",
     "MCPToolRow",
+    "OAuthClientRow",
+    "OAuthCodeRow",
+    "OAuthFamilyRow",
+    "OAuthRefreshTokenRow",
+    "OAuthSigningKeyRow",
     "PolicyRow",
     "ResourceRow",
     "RevisionRow",
@@ -383,3 +388,91 @@ class SecretRow(_Tenanted, Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_by: Mapped[str] = mapped_column(Text)
+
+
+class OAuthClientRow(_Tenanted, Base):
+    """An OAuth client registered with Giru's authorization server (RFC 7591). `expires_at`:
+    an unused registration is forgotten then; cleared by its first authorization."""
+
+    __tablename__ = "oauth_clients"
+    __table_args__ = (
+        UniqueConstraint("client_id"),
+        Index("ix_oauth_clients_registered_ip_created_at", "registered_ip", "created_at"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Text)
+    redirect_uris: Mapped[list[Any]]
+    auth_method: Mapped[str] = mapped_column(String(32))
+    grant_types: Mapped[list[Any]]
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    client_metadata: Mapped[dict[str, Any]]
+    registered_ip: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+
+
+class OAuthCodeRow(_Tenanted, Base):
+    """An authorization code, kept as its SHA-256 only; `flow_id` makes each consent single-use,
+    `family_id` names the refresh-token family it was exchanged for (revoked on a replay)."""
+
+    __tablename__ = "oauth_codes"
+    __table_args__ = (UniqueConstraint("code_hash"), UniqueConstraint("flow_id"))
+
+    code_hash: Mapped[str] = mapped_column(String(64))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(200))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    person: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    family_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class OAuthFamilyRow(_Tenanted, Base):
+    """A refresh-token family: every token rotated from one authorization code. Reuse of a
+    rotated token revokes the whole family."""
+
+    __tablename__ = "oauth_refresh_families"
+    __table_args__ = (Index("ix_oauth_refresh_families_subject", "subject"),)
+
+    client_id: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    resource: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    person: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class OAuthRefreshTokenRow(_Tenanted, Base):
+    """One refresh token of a family, as its SHA-256; `rotated_at` set once it was used."""
+
+    __tablename__ = "oauth_refresh_tokens"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64))
+    family_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("oauth_refresh_families.id", ondelete=_CASCADE), index=True
+    )
+    rotated_at: Mapped[datetime | None]
+
+
+class OAuthSigningKeyRow(_Tenanted, Base):
+    """An ES256 signing key; the private key only sealed with the key-encryption key.
+    `status`: current (signs), previous (still published), retired."""
+
+    __tablename__ = "oauth_signing_keys"
+    __table_args__ = (
+        UniqueConstraint("kid"),
+        CheckConstraint("status IN ('current', 'previous', 'retired')", name="status"),
+    )
+
+    kid: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]]
+    sealed_private_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))

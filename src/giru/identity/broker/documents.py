@@ -1,0 +1,139 @@
+"""Client ID Metadata Documents: fetched with SSRF protection, size and time limits, cached.
+
+`fetch_document` is the one place that reaches out: the host's addresses are resolved once,
+every one must be public (loopback only when tests allow it), and the connection goes to
+those addresses only (no second resolution to rebind); redirects are never followed; the body
+is cut at `max_bytes` and the whole fetch at `timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from giru.identity.broker.clients import ClientRecord, is_document_url, parse_document
+from giru.identity.broker.errors import OAuthError
+
+__all__ = ["DocumentFetcher", "DocumentLimits", "fetch_document"]
+
+_MAX_CACHED: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    max_bytes: int = 5120
+    timeout_s: float = 5.0
+    cache_s: float = 300.0
+    allow_loopback: bool = False  # tests: documents served by http://127.0.0.1
+
+
+def _allowed(address: str, allow_loopback: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global or (allow_loopback and ip.is_loopback)
+
+
+class _CheckedResolver(AbstractResolver):
+    """Resolves once and keeps only addresses the policy allows; none left: refused."""
+
+    def __init__(self, allow_loopback: bool) -> None:
+        self._allow_loopback = allow_loopback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, family=family
+        )
+        results: list[ResolveResult] = []
+        for fam, _type, proto, _name, sockaddr in infos:
+            address = str(sockaddr[0])
+            if not _allowed(address, self._allow_loopback):
+                raise OAuthError(
+                    "invalid_client", "the client metadata document's host is not public"
+                )
+            results.append(
+                {
+                    "hostname": host,
+                    "host": address,
+                    "port": port,
+                    "family": fam,
+                    "proto": proto,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+async def fetch_document(url: str, limits: DocumentLimits) -> Any:
+    """The JSON document at `url`; `OAuthError(invalid_client)` for anything else."""
+    parts = urlsplit(url)
+    loopback_test = limits.allow_loopback and parts.scheme == "http"
+    if not (is_document_url(url) or (loopback_test and parts.hostname == "127.0.0.1")):
+        raise OAuthError("invalid_client", "client_id is not an https URL")
+    connector = aiohttp.TCPConnector(resolver=_CheckedResolver(limits.allow_loopback), limit=4)
+    timeout = aiohttp.ClientTimeout(total=limits.timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=timeout) as http,
+            http.get(url, allow_redirects=False, headers={"Accept": "application/json"}) as reply,
+        ):
+            if reply.status != 200:
+                raise OAuthError(
+                    "invalid_client",
+                    f"the client metadata document answered {reply.status} (redirects are "
+                    "not followed)",
+                )
+            declared = reply.content_length
+            if declared is not None and declared > limits.max_bytes:
+                raise OAuthError("invalid_client", "the client metadata document is too large")
+            body = await reply.content.read(limits.max_bytes + 1)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise OAuthError(
+            "invalid_client",
+            f"the client metadata document cannot be fetched ({type(exc).__name__})",
+        ) from exc
+    if len(body) > limits.max_bytes:
+        raise OAuthError("invalid_client", "the client metadata document is too large")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise OAuthError("invalid_client", "the client metadata document is not JSON") from exc
+
+
+class DocumentFetcher:
+    """Clients named by metadata-document URLs, fetched and checked, cached `cache_s`."""
+
+    def __init__(self, limits: DocumentLimits) -> None:
+        self.limits = limits
+        self._cache: dict[str, tuple[float, ClientRecord]] = {}
+
+    def accepts(self, client_id: str) -> bool:
+        parts = urlsplit(client_id)
+        loopback = self.limits.allow_loopback and parts.scheme == "http"
+        return is_document_url(client_id) or (loopback and parts.hostname == "127.0.0.1")
+
+    async def client(self, url: str) -> ClientRecord:
+        cached = self._cache.get(url)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = parse_document(url, await fetch_document(url, self.limits))
+        if self.limits.cache_s > 0:
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            self._cache[url] = (now + self.limits.cache_s, record)
+        return record

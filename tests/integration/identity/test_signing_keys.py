@@ -1,0 +1,70 @@
+"""Giru's signing keys over a real SQLite store: rotated, published, sealed at rest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+
+from giru.errors import ConfigError
+from giru.identity.broker.keys import KeyRing, LocalKeySource
+from giru.identity.broker.sealing import Sealer
+from giru.identity.broker.storage import OAuthStore
+from giru.store import Database
+from giru.store.models import OAuthSigningKeyRow
+
+pytestmark = pytest.mark.integration
+
+KEK = bytes(range(32))
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[OAuthStore]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}")
+    await database.migrate()
+    try:
+        yield await OAuthStore.open(database)
+    finally:
+        await database.aclose()
+
+
+async def test_a_rotation_keeps_the_previous_key_published(store: OAuthStore) -> None:
+    ring = KeyRing(store, Sealer(KEK), rotation=timedelta(days=30))
+    old = await ring.sign({"sub": "a"}, T0)
+    first = await ring.published(T0)
+    assert len(first["keys"]) == 1
+    later = T0 + timedelta(days=31)
+    new = await ring.sign({"sub": "b"}, later)
+    published = await ring.published(later)
+    kids = [key["kid"] for key in published["keys"]]
+    assert len(kids) == 2
+    assert jwt.get_unverified_header(old)["kid"] in kids
+    assert jwt.get_unverified_header(new)["kid"] == kids[0]
+    source = LocalKeySource(ring)
+    for token in (old, new):
+        key = await source.key(jwt.get_unverified_header(token)["kid"])
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        assert jwt.decode(token, key, algorithms=["ES256"])["sub"] in ("a", "b")
+    await ring.sign({"sub": "c"}, later + timedelta(days=31))
+    retired = jwt.get_unverified_header(old)["kid"]
+    assert retired not in [k["kid"] for k in (await ring.published(later))["keys"]]
+    assert await source.key("no-such-kid") is None
+
+
+async def test_private_keys_are_stored_only_sealed(store: OAuthStore) -> None:
+    ring = KeyRing(store, Sealer(KEK), rotation=timedelta(days=30))
+    await ring.sign({"sub": "a"}, T0)
+    async with store.database.read() as session:
+        rows = list(await session.scalars(select(OAuthSigningKeyRow)))
+    assert len(rows) == 1
+    assert "PRIVATE KEY" not in rows[0].sealed_private_key
+    assert "d" not in rows[0].public_jwk
+    stranger = KeyRing(store, Sealer(bytes(32)), rotation=timedelta(days=30))
+    with pytest.raises(ConfigError, match="key-encryption key"):
+        await stranger.sign({"sub": "a"}, T0)
