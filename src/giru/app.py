@@ -196,18 +196,7 @@ class GiruApp:
             gateway.dispatcher.gate = CallGate(
                 limiter, usage, node=node, policy=policy, audit=audit
             )
-            broker = await open_broker(
-                self.settings,
-                store.database,
-                audit=audit,
-                node=node,
-                http=http,
-                resources=lambda: resource_urls(
-                    self.settings.base_url, controller.config.virtual_servers
-                ),
-                idp=broker_idp(config),
-            )
-            self.broker, self._authorization = broker_app(broker), (broker, http)
+            await self._authorization_server(store, audit, node, http, controller)
             self._trust_own_keys(gateway.admission.resource)
             if self.settings.xds.listen is not None:
                 self.edge = await stack.enter_async_context(
@@ -318,6 +307,36 @@ class GiruApp:
         return ProtectedResource.from_config(
             config, settings.base_url, settings.identity, self._fetch, previous
         )
+
+    async def _authorization_server(
+        self,
+        store: Store,
+        audit: AuditLog,
+        node: str,
+        http: aiohttp.ClientSession,
+        controller: Controller,
+    ) -> None:
+        """Giru's OAuth authorization server; without an identity key-encryption key on a shared
+        database it is not served (and Giru refuses to start when a broker IdP is configured)."""
+        config = controller.config
+        try:
+            broker = await open_broker(
+                self.settings,
+                store.database,
+                audit=audit,
+                node=node,
+                http=http,
+                resources=lambda: resource_urls(
+                    self.settings.base_url, controller.config.virtual_servers
+                ),
+                idp=broker_idp(config),
+            )
+        except ConfigError as exc:
+            if broker_idp(config) is not None:
+                raise
+            _log.warning("authorization_server_disabled", reason=exc.message)
+            return
+        self.broker, self._authorization = broker_app(broker), (broker, http)
 
     def _trust_own_keys(self, resource: ProtectedResource | None) -> None:
         """Accept at Giru's endpoints the access tokens its authorization server issues."""

@@ -69,3 +69,35 @@ def test_secrets_never_reach_the_audit_log_or_the_logs(
     for secret in (authorization.code, body["access_token"], body["refresh_token"]):
         assert secret not in text
     assert records[0]["details"]["access_token_sha256"] == digest(body["access_token"])
+
+
+def test_giru_accepts_the_tokens_it_issued_at_its_mcp_endpoint(giru: BrokeredGiru) -> None:
+    client = giru.register()
+    with httpx.Client() as http:
+        authorization = giru.authorize(http, client["client_id"], "carol")
+    token = giru.redeem(client["client_id"], authorization).json()["access_token"]
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    anonymous = httpx.post(giru.mcp, json=initialize, headers=headers)
+    assert anonymous.status_code == 401
+    assert (
+        giru.url("/.well-known/oauth-protected-resource") in anonymous.headers["www-authenticate"]
+    )
+    signed = httpx.post(
+        giru.mcp, json=initialize, headers={**headers, "Authorization": f"Bearer {token}"}
+    )
+    assert signed.status_code == 200, signed.text
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    refused = httpx.post(
+        giru.mcp, json=initialize, headers={**headers, "Authorization": f"Bearer {forged}"}
+    )
+    assert refused.status_code == 401

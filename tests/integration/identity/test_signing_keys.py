@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from giru.errors import ConfigError
+from giru.identity import UnknownKeyError
 from giru.identity.broker.keys import KeyRing, LocalKeySource
 from giru.identity.broker.sealing import Sealer
 from giru.identity.broker.storage import OAuthStore
@@ -49,12 +50,13 @@ async def test_a_rotation_keeps_the_previous_key_published(store: OAuthStore) ->
     source = LocalKeySource(ring)
     for token in (old, new):
         key = await source.key(jwt.get_unverified_header(token)["kid"])
-        assert isinstance(key, ec.EllipticCurvePublicKey)
-        assert jwt.decode(token, key, algorithms=["ES256"])["sub"] in ("a", "b")
+        assert isinstance(key.key, ec.EllipticCurvePublicKey)
+        assert jwt.decode(token, key.key, algorithms=["ES256"])["sub"] in ("a", "b")
     await ring.sign({"sub": "c"}, later + timedelta(days=31))
     retired = jwt.get_unverified_header(old)["kid"]
     assert retired not in [k["kid"] for k in (await ring.published(later))["keys"]]
-    assert await source.key("no-such-kid") is None
+    with pytest.raises(UnknownKeyError):
+        await source.key("no-such-kid")
 
 
 async def test_private_keys_are_stored_only_sealed(store: OAuthStore) -> None:

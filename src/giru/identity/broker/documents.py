@@ -1,16 +1,13 @@
 """Client ID Metadata Documents: fetched with SSRF protection, size and time limits, cached.
 
-`fetch_document` is the one place that reaches out: the host's addresses are resolved once,
-every one must be public (loopback only when tests allow it), and the connection goes to
-those addresses only (no second resolution to rebind); redirects are never followed; the body
-is cut at `max_bytes` and the whole fetch at `timeout_s`.
+`fetch_document` is the one place that reaches out, through `giru.egress` with the `PUBLIC`
+policy: every address the host resolves to must be global (loopback too when tests allow it),
+checked again at connect time; redirects are never followed; the body is cut at `max_bytes` and
+the whole fetch at `timeout_s`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,8 +15,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
 
+from giru.egress import PUBLIC, AddressPolicy, EgressRefusedError, egress_session
 from giru.identity.broker.clients import ClientRecord, is_document_url, parse_document
 from giru.identity.broker.errors import OAuthError
 
@@ -36,59 +33,17 @@ class DocumentLimits:
     allow_loopback: bool = False  # tests: documents served by http://127.0.0.1
 
 
-def _allowed(address: str, allow_loopback: bool) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global or (allow_loopback and ip.is_loopback)
-
-
-class _CheckedResolver(AbstractResolver):
-    """Resolves once and keeps only addresses the policy allows; none left: refused."""
-
-    def __init__(self, allow_loopback: bool) -> None:
-        self._allow_loopback = allow_loopback
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, family=family
-        )
-        results: list[ResolveResult] = []
-        for fam, _type, proto, _name, sockaddr in infos:
-            address = str(sockaddr[0])
-            if not _allowed(address, self._allow_loopback):
-                raise OAuthError(
-                    "invalid_client", "the client metadata document's host is not public"
-                )
-            results.append(
-                {
-                    "hostname": host,
-                    "host": address,
-                    "port": port,
-                    "family": fam,
-                    "proto": proto,
-                    "flags": socket.AI_NUMERICHOST,
-                }
-            )
-        return results
-
-    async def close(self) -> None:
-        return None
-
-
 async def fetch_document(url: str, limits: DocumentLimits) -> Any:
     """The JSON document at `url`; `OAuthError(invalid_client)` for anything else."""
     parts = urlsplit(url)
     loopback_test = limits.allow_loopback and parts.scheme == "http"
     if not (is_document_url(url) or (loopback_test and parts.hostname == "127.0.0.1")):
         raise OAuthError("invalid_client", "client_id is not an https URL")
-    connector = aiohttp.TCPConnector(resolver=_CheckedResolver(limits.allow_loopback), limit=4)
+    policy = AddressPolicy(allow_loopback=True, allow_private=False) if loopback_test else PUBLIC
     timeout = aiohttp.ClientTimeout(total=limits.timeout_s)
     try:
         async with (
-            aiohttp.ClientSession(connector=connector, timeout=timeout) as http,
+            egress_session(policy, timeout=timeout) as http,
             http.get(url, allow_redirects=False, headers={"Accept": "application/json"}) as reply,
         ):
             if reply.status != 200:
@@ -101,6 +56,10 @@ async def fetch_document(url: str, limits: DocumentLimits) -> Any:
             if declared is not None and declared > limits.max_bytes:
                 raise OAuthError("invalid_client", "the client metadata document is too large")
             body = await reply.content.read(limits.max_bytes + 1)
+    except EgressRefusedError as exc:
+        raise OAuthError(
+            "invalid_client", "the client metadata document's address or redirect is refused"
+        ) from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise OAuthError(
             "invalid_client",
