@@ -21,6 +21,7 @@ from schemathesis.config import SchemathesisConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from giru.api import build_api
+from giru.credentials import DatabaseBackend, Keyring, SecretStore
 from giru.store import Store
 from tests.integration.api.conftest import PEPPER, TOKENS, FakeRuntime
 
@@ -65,7 +66,15 @@ class _ApiOverStore:
             store = await Store.open(f"sqlite+aiosqlite:///{directory}/giru.db", pepper=PEPPER)
             try:
                 await store.ensure_admin_key("schemathesis", TOKENS["admin"], "admin")
-                self.app = build_api(store, runtime=FakeRuntime(store), pepper=PEPPER)
+                secrets = SecretStore(
+                    store,
+                    {"database": DatabaseBackend(Keyring.from_text([bytes(range(32)).hex()]))},
+                    default="database",
+                    max_bytes=64 * 1024,
+                )
+                self.app = build_api(
+                    store, runtime=FakeRuntime(store), pepper=PEPPER, secrets_store=secrets
+                )
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
             finally:
