@@ -72,7 +72,8 @@ kind: VirtualServer
 metadata: {name: keysonly}
 spec: {servers: [clinic], auth: apiKey}
 """
-    documents = [python_stdio_server("clinic"), CLIENT, provider, vs, extra]
+    nurses = subscription("nurses-clinic", "{group: nurses}")
+    documents = [python_stdio_server("clinic"), CLIENT, provider, vs, nurses, extra]
     return "\n---\n".join(d.strip() for d in documents if d.strip())
 
 
@@ -152,7 +153,8 @@ class DirectGiru:
 @contextmanager
 def direct_giru(idp: IdentityProviderPeer, workdir: Path, extra: str = "") -> Iterator[DirectGiru]:
     """Giru with the IdP in direct mode; `/mcp/ward` takes OAuth only, `/mcp/keysonly` API keys
-    only, `/mcp` both. The IdP mints tokens for Giru's `/mcp`, `/mcp/ward`, `/mcp/keysonly`."""
+    only, `/mcp` both; group `nurses` may use every tool of the `clinic` server. The IdP mints
+    tokens for Giru's `/mcp`, `/mcp/ward`, `/mcp/keysonly` and `/sse`."""
     with run_giru(_manifests(idp, extra), workdir) as giru:
         for path in ("/mcp", "/mcp/ward", "/mcp/keysonly", "/sse"):
             idp.add_resource(giru.url(path), scope="mcp")

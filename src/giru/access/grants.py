@@ -46,7 +46,8 @@ class Grants:
 
 
 def compile_grants(config: Config, now: datetime) -> dict[str, Grants]:
-    """Grants per client name, for the subscriptions of `config` in force at `now`."""
+    """Grants per client name (and per `user:<email>` / `group:<name>` for the subscriptions of
+    people), for the subscriptions of `config` in force at `now`."""
     servers: dict[str, dict[str, str]] = {}
     tools: dict[str, dict[tuple[str, str], str]] = {}
     limits: dict[str, dict[str, SubscriptionLimits]] = {}
@@ -55,11 +56,12 @@ def compile_grants(config: Config, now: datetime) -> dict[str, Grants]:
         server = config.servers.get(sub.spec.server)
         if server is None or not server.enabled or not in_force(sub, now):
             continue
-        limits.setdefault(sub.spec.client, {})[name] = _limits(sub)
+        grantee = sub.spec.grantee
+        limits.setdefault(grantee, {})[name] = _limits(sub)
         if sub.spec.scope_type == "all":
-            servers.setdefault(sub.spec.client, {}).setdefault(sub.spec.server, name)
+            servers.setdefault(grantee, {}).setdefault(sub.spec.server, name)
             continue
-        granted = tools.setdefault(sub.spec.client, {})
+        granted = tools.setdefault(grantee, {})
         for tool in sub.spec.scope_tools:
             granted.setdefault((sub.spec.server, tool), name)
     clients = servers.keys() | tools.keys()

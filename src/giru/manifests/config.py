@@ -460,7 +460,7 @@ class _Compiler:
 
     def _check_subscription(self, sub: SubscriptionConfig) -> None:
         who, spec = f"Subscription/{sub.name}", sub.spec
-        if spec.client not in self.clients:
+        if spec.client is not None and spec.client not in self.clients:
             self.report(sub.source, who, "spec.client", f"no Client named {spec.client!r}")
         if spec.server not in self.servers:
             self.report(sub.source, who, "spec.server", f"no MCPServer named {spec.server!r}")

@@ -51,6 +51,7 @@ __all__ = [
     "StaticAuth",
     "SubscriptionDocument",
     "SubscriptionSpec",
+    "SubscriptionSubject",
     "ToolSpec",
     "VirtualServerDocument",
     "VirtualServerSpec",
@@ -422,10 +423,37 @@ Timestamp = Annotated[
 SubscriptionStatus = Literal["pending", "active", "suspended", "expired"]
 
 
-class SubscriptionSpec(_Model):
-    """A grant from one client to one server's tools (the seed's `subscriptions` row)."""
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+_GROUP = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
-    client: Name
+
+class SubscriptionSubject(_Model):
+    """The people a subscription grants to: one person (by email) or everyone in an IdP group."""
+
+    user: str | None = Field(default=None, max_length=320)
+    group: str | None = Field(default=None, max_length=256)
+
+    def problems(self) -> list[Problem]:
+        if (self.user is None) == (self.group is None):
+            return [("spec.subject", "set exactly one of user or group")]
+        if self.user is not None and not _EMAIL.fullmatch(self.user):
+            return [("spec.subject.user", "must be an email address")]
+        if self.group is not None and not _GROUP.fullmatch(self.group):
+            return [("spec.subject.group", "must be 1-256 characters without control characters")]
+        return []
+
+    @property
+    def key(self) -> str:
+        """How grants are filed for these people: `user:<email>` or `group:<name>`."""
+        return f"user:{self.user}" if self.user is not None else f"group:{self.group}"
+
+
+class SubscriptionSpec(_Model):
+    """A grant from one client, or to people (`subject`), of one server's tools (the seed's
+    `subscriptions` row)."""
+
+    client: Name | None = None
+    subject: SubscriptionSubject | None = None
     server: Name
     environment: Name | None = None
     scope_type: Literal["all", "selective"] = "selective"
@@ -440,8 +468,19 @@ class SubscriptionSpec(_Model):
     status: SubscriptionStatus | None = None
     requires_approval: bool = False
 
+    @property
+    def grantee(self) -> str:
+        """Whom the grants go to: the client's name, or the subject's key (`user:…`, `group:…`)."""
+        if self.subject is not None:
+            return self.subject.key
+        return self.client or ""
+
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
+        if (self.client is None) == (self.subject is None):
+            found.append(("spec", "set exactly one of client or subject"))
+        elif self.subject is not None:
+            found += self.subject.problems()
         if self.scope_type == "selective" and not self.scope_tools:
             found.append(("spec.scopeTools", "list at least one tool when scopeType is selective"))
         if self.scope_type == "all" and self.scope_tools:

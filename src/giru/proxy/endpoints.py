@@ -117,10 +117,11 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 
 class ViewCache:
-    """Views by (endpoint, principal), dropped whenever a catalog or the config changes."""
+    """Views by (endpoint, principal), dropped whenever a catalog or the config changes. A
+    person's view is also keyed by their groups: a token with other groups sees other grants."""
 
     def __init__(self) -> None:
-        self._views: dict[tuple[str, str], View] = {}
+        self._views: dict[tuple[str, str, tuple[str, ...]], View] = {}
 
     def clear(self) -> None:
         self._views.clear()
@@ -128,7 +129,8 @@ class ViewCache:
     def get(
         self, endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]
     ) -> View:
-        key = (endpoint.name, principal.name)
+        person = getattr(principal, "person", None)
+        key = (endpoint.name, principal.name, person.groups if person is not None else ())
         view = self._views.get(key)
         if view is None:
             view = self._build(endpoint, principal, catalogs)

@@ -247,9 +247,13 @@ class SubscriptionRow(ResourceRow, Base):
         CheckConstraint("status IN ('pending', 'active', 'suspended', 'expired')", name="status"),
     )
 
-    client_id: Mapped[str] = mapped_column(
+    client_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("clients.id", ondelete=_RESTRICT), index=True
     )
+    subject_user: Mapped[str | None] = mapped_column(Text)
+    """The person granted (`spec.subject.user`), when there is no client."""
+    subject_group: Mapped[str | None] = mapped_column(Text)
+    """The IdP group granted (`spec.subject.group`), when there is no client."""
     mcp_server_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("mcp_servers.id", ondelete=_RESTRICT), index=True
     )
@@ -270,7 +274,7 @@ class SubscriptionRow(ResourceRow, Base):
     starts_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
 
-    client: Mapped[ClientRow] = relationship(lazy="raise")
+    client: Mapped[ClientRow | None] = relationship(lazy="raise")
     server: Mapped[MCPServerRow] = relationship(lazy="raise")
     environment: Mapped[EnvironmentRow | None] = relationship(lazy="raise")
 

@@ -60,7 +60,8 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
         return ordered(
             SubscriptionSpec,
             {
-                "client": row.client.name,
+                "client": None if row.client is None else row.client.name,
+                "subject": _subject(row),
                 "server": row.server.name,
                 "environment": None if row.environment is None else row.environment.name,
                 "scopeType": row.scope_type,
@@ -117,7 +118,9 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
         spec: SubscriptionSpec,
         previous: dict[str, Any] | None,
     ) -> None:
-        row.client = await _get(tx, ClientRow, spec.client)
+        row.client = None if spec.client is None else await _get(tx, ClientRow, spec.client)
+        row.subject_user = spec.subject.user if spec.subject is not None else None
+        row.subject_group = spec.subject.group if spec.subject is not None else None
         row.server = await _get(tx, MCPServerRow, spec.server)
         row.environment = (
             None if spec.environment is None else await _get(tx, EnvironmentRow, spec.environment)
@@ -144,6 +147,14 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
             environments = select(EnvironmentRow.id).where(EnvironmentRow.name == value)
             return SubscriptionRow.environment_id.in_(environments)
         return super().filter(key, value)
+
+
+def _subject(row: SubscriptionRow) -> dict[str, str] | None:
+    if row.subject_user is not None:
+        return {"user": row.subject_user}
+    if row.subject_group is not None:
+        return {"group": row.subject_group}
+    return None
 
 
 # Environment fields that were stored but never enforced, removed from the kind: a store written

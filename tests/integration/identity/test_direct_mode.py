@@ -68,12 +68,44 @@ def test_no_credentials_get_a_challenge_naming_the_metadata(direct: DirectGiru, 
     )
 
 
-def test_an_idp_token_for_the_endpoint_is_accepted(direct: DirectGiru) -> None:
+def tool_names(direct: DirectGiru, token: str, path: str = "/mcp") -> set[str]:
+    response = mcp(direct.giru, "tools/list", token=token, path=path)
+    assert response.status_code == 200, response.text
+    return {tool["name"] for tool in response.json()["result"]["tools"]}
+
+
+def test_a_person_calls_a_tool_their_group_is_subscribed_to(direct: DirectGiru) -> None:
     token = direct.token("alice")
-    for path in ("/mcp",):
-        response = mcp(direct.giru, "tools/list", token=token, path=path)
-        assert response.status_code == 200, response.text
-        assert "result" in response.json()
+    assert "clinic__echo" in tool_names(direct, token)
+    params = {"name": "clinic__echo", "arguments": {"text": "vitals"}}
+    response = mcp(direct.giru, "tools/call", params, token=token)
+    assert response.status_code == 200, response.text
+    assert "vitals" in response.text
+    ward = direct.token("alice", path="/mcp/ward")
+    assert "clinic__echo" in tool_names(direct, ward, "/mcp/ward")
+
+
+def test_a_person_outside_the_group_sees_no_tool_and_cannot_call_one(direct: DirectGiru) -> None:
+    token = direct.token("bob")
+    assert tool_names(direct, token) == set()
+    params = {"name": "clinic__echo", "arguments": {"text": "x"}}
+    response = mcp(direct.giru, "tools/call", params, token=token)
+    assert "error" in response.json()
+
+
+def test_a_person_moved_into_the_group_gets_its_tools_at_the_next_refresh(
+    direct: DirectGiru,
+) -> None:
+    resource = direct.resource()
+    tokens = direct.idp.tokens("bob", resource=resource)
+    assert tokens.refresh_token is not None
+    assert tool_names(direct, tokens.access_token) == set()
+    direct.idp.set_groups("bob", ["billing", "nurses"])
+    try:
+        refreshed = direct.idp.refresh(tokens.refresh_token, resource=resource)
+        assert "clinic__echo" in tool_names(direct, refreshed.access_token)
+    finally:
+        direct.idp.set_groups("bob", ["billing"])
 
 
 def test_a_virtual_server_takes_only_tokens_minted_for_it(direct: DirectGiru) -> None:

@@ -30,6 +30,7 @@ def test_subscription_defaults_are_selective_pending_free_and_unlimited() -> Non
     dumped = subscription().model_dump(mode="json", by_alias=True)
     assert dumped == {
         "client": "ci",
+        "subject": None,
         "server": "github",
         "environment": None,
         "scopeType": "selective",
@@ -264,3 +265,31 @@ def test_per_tool_rate_limits_in_constraints_are_checked(
     assert rates == (
         {} if problems else {k: (float(v["rps"]), v.get("burst")) for k, v in tools.items()}
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"client": None}, ("spec", "set exactly one of client or subject")),
+        ({"subject": {"user": "a@b.example"}}, ("spec", "set exactly one of client or subject")),
+        (
+            {"client": None, "subject": {"user": "a@b.example", "group": "nurses"}},
+            ("spec.subject", "set exactly one of user or group"),
+        ),
+        (
+            {"client": None, "subject": {"user": "nobody"}},
+            ("spec.subject.user", "must be an email address"),
+        ),
+    ],
+)
+def test_a_subscription_names_a_client_or_people(
+    fields: dict[str, Any], problem: tuple[str, str]
+) -> None:
+    assert problem in subscription(**fields).problems()
+
+
+def test_a_subscription_of_a_group_grants_to_the_group_key() -> None:
+    spec = subscription(client=None, subject={"group": "nurses"})
+    assert spec.problems() == []
+    assert spec.grantee == "group:nurses"
+    assert subscription().grantee == "ci"
