@@ -149,12 +149,10 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
         return super().filter(key, value)
 
 
-def _subject(row: SubscriptionRow) -> dict[str, str] | None:
-    if row.subject_user is not None:
-        return {"user": row.subject_user}
-    if row.subject_group is not None:
-        return {"group": row.subject_group}
-    return None
+def _subject(row: SubscriptionRow) -> dict[str, str | None] | None:
+    if row.subject_user is None and row.subject_group is None:
+        return None
+    return {"user": row.subject_user, "group": row.subject_group}
 
 
 # Environment fields that were stored but never enforced, removed from the kind: a store written

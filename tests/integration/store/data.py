@@ -15,7 +15,7 @@ def http_server(url: str = URL, **extra: Any) -> dict[str, Any]:
     return {"transport": "streamable-http", "url": url, **extra}
 
 
-def subscription(client: str = "ci", server: str = "github", **extra: Any) -> dict[str, Any]:
+def subscription(client: str | None = "ci", server: str = "github", **extra: Any) -> dict[str, Any]:
     return {"client": client, "server": server, "scopeType": "all", **extra}
 
 

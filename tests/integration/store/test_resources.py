@@ -29,6 +29,11 @@ CASES: list[tuple[Kind, dict[str, Any], dict[str, Any]]] = [
     ("VirtualServer", {"servers": ["github"]}, {"tools": ["jira__search"], "prefix": False}),
     ("Client", {"servers": ["github"]}, {"servers": ["*"], "tools": ["jira__search"]}),
     ("Subscription", subscription(), subscription(quotaPerDay=10, environment="dev")),
+    (
+        "Subscription",
+        subscription(client=None, subject={"group": "nurses"}),
+        subscription(client=None, subject={"user": "alice@hospital.example"}),
+    ),
     ("Environment", {"displayName": "QA"}, {"displayName": "QA", "allowAutoApproval": True}),
     (
         "Policy",
