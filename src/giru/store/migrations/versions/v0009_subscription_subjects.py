@@ -1,7 +1,7 @@
 """Subscriptions of people: `spec.subject` (`user` or `group`) instead of a client.
 
-Revision ID: 0008_subscription_subjects
-Revises: 0007_secrets
+Revision ID: 0009_subscription_subjects
+Revises: 0008_oauth
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_subscription_subjects"
-down_revision: str | None = "0007_secrets"
+revision: str = "0009_subscription_subjects"
+down_revision: str | None = "0008_oauth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
