@@ -31,6 +31,10 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
         _to_control({"prefix": "/api/"}),
         _to_control({"path": "/ui"}),
         _to_control({"prefix": "/ui/"}),
+        # Giru's OAuth authorization server (docs/identity.md): public, stateless between steps
+        _to_control({"prefix": "/oauth/"}),
+        _to_control({"prefix": "/.well-known/oauth-authorization-server"}),
+        _to_control({"prefix": "/.well-known/openid-configuration"}),
         _to_workers({"path": "/healthz"}, WORKERS, topology, authz=False),
         _to_workers({"path": "/readyz"}, WORKERS, topology, authz=False),
         # OAuth protected resource metadata (RFC 9728): public, read before any token exists

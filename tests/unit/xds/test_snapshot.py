@@ -83,7 +83,8 @@ def test_virtual_servers_get_their_own_routes_and_unknown_paths_a_404() -> None:
 def test_sessions_go_back_to_their_worker_before_any_other_mcp_route() -> None:
     routes = _routes(resource_dicts(_topology(), ["kit"], None))
     clusters = [route.get("route", {}).get("cluster") for route in routes]
-    first_generic = clusters.index("giru_workers", 7)  # after /api, /ui, /healthz, /readyz, PRM
+    # after /api, /ui, the authorization server, /healthz, /readyz and the resource metadata
+    first_generic = clusters.index("giru_workers", 10)
     headers = [
         (r["match"]["headers"][0], r["route"]["cluster"]) for r in routes if "headers" in r["match"]
     ]

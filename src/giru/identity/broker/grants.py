@@ -243,6 +243,7 @@ async def exchange(
 async def register(broker: Broker, body: Any, source_ip: str | None) -> dict[str, Any]:
     """A dynamic client registration (RFC 7591 §3.2.1 response)."""
     now = broker.clock()
+    await broker.store.purge(now)  # unused registrations past their expiry, old codes
     recent = await broker.store.registrations_since(source_ip, now - timedelta(minutes=1))
     if recent >= broker.config.registrations_per_minute:
         raise OAuthError(

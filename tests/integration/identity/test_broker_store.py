@@ -1,4 +1,5 @@
-"""Giru's signing keys over a real SQLite store: rotated, published, sealed at rest."""
+"""The authorization server's rows over a real SQLite store: signing keys (rotated, published,
+sealed at rest) and registrations (expire unused, purged)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from giru.errors import ConfigError
 from giru.identity import UnknownKeyError
+from giru.identity.broker.clients import parse_registration
 from giru.identity.broker.keys import KeyRing, LocalKeySource
 from giru.identity.broker.sealing import Sealer
 from giru.identity.broker.storage import OAuthStore
@@ -70,3 +72,22 @@ async def test_private_keys_are_stored_only_sealed(store: OAuthStore) -> None:
     stranger = KeyRing(store, Sealer(bytes(32)), rotation=timedelta(days=30))
     with pytest.raises(ConfigError, match="key-encryption key"):
         await stranger.sign({"sub": "a"}, T0)
+
+
+async def test_an_unused_registration_expires_and_is_purged(store: OAuthStore) -> None:
+    registration = parse_registration({"redirect_uris": ["http://127.0.0.1:1/cb"]})
+    expiry = T0 + timedelta(days=1)
+    await store.register(
+        "giru_client_x", registration, secret_hash=None, source_ip="127.0.0.1", now=T0,
+        expires_at=expiry,
+    )  # fmt: skip
+    assert await store.client("giru_client_x", T0) is not None
+    assert await store.client("giru_client_x", expiry) is None
+    await store.client_used("giru_client_x", T0)  # used: it no longer expires
+    assert await store.client("giru_client_x", expiry) is not None
+    await store.register(
+        "giru_client_y", registration, secret_hash=None, source_ip="127.0.0.1", now=T0,
+        expires_at=expiry,
+    )  # fmt: skip
+    assert await store.purge(expiry) == 1
+    assert await store.registrations_since("127.0.0.1", T0) == 1
