@@ -289,7 +289,9 @@ class GiruApp:
             settings=self.settings,
             pool=pool,
             metrics=metrics,
-            authenticator=ClientDirectory.from_config(config, pepper=pepper),
+            authenticator=ClientDirectory.from_config(
+                config, pepper=pepper, verifier=KeyVerifier(on_slow=metrics.slow_verifications.inc)
+            ),
             endpoints=build_endpoints(config),
             sealing_key=envelope_key(pepper),
         )
@@ -516,7 +518,11 @@ def serve(settings: Settings, *, config: Config | None = None, adopt: bool = Fal
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http=guarded_protocol(settings.http.header_timeout_s),
+            http=guarded_protocol(
+                settings.http.header_timeout_s,
+                max_headers=settings.http.max_headers,
+                max_header_bytes=settings.http.max_header_bytes,
+            ),
             lifespan="on",
             access_log=False,
             log_level="warning",

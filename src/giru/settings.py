@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AuditSettings",
+    "AuthSettings",
     "CatalogSettings",
     "EgressSettings",
     "HttpSettings",
@@ -42,6 +43,30 @@ class HttpSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, le=1000)
     header_timeout_s: float = Field(
         default=5.0, gt=0, description="a request's headers must arrive within this (H8)"
+    )
+    max_headers: int = Field(
+        default=100, ge=16, le=10_000, description="header lines per request; more: 431"
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="request line and headers, in bytes; more: 431",
+    )
+
+
+class AuthSettings(BaseModel):
+    """What a failed authentication costs its source (docs/security/limits.md)."""
+
+    failures_per_minute: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="failed authentications per source address per minute (and in a burst); "
+        "more: 429 with Retry-After, before any key is checked",
+    )
+    tracked_sources: int = Field(
+        default=10_000, ge=100, description="source addresses remembered for that limit"
     )
 
 
@@ -336,6 +361,7 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "info"
     http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)

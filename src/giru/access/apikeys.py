@@ -1,5 +1,11 @@
 """API keys: generating, hashing and verifying them (argon2id PHC strings or `sha256:` digests).
 
+A key is `giru_<id>_<secret>`: `giru_<id>` (16 characters) is its public identifier, shown in
+listings and stored beside a slow hash (`giru_<id>:$argon2id$...`), so a presented key is checked
+against the one hash filed under its identifier and an unknown identifier costs no slow hash at
+all. Keys made before identifiers existed (`giru_` and 43 characters, or any string behind a bare
+`$argon2id$` hash) keep working (docs/security/limits.md).
+
 argon2id verification costs tens of milliseconds of CPU and 64 MiB by design, so `KeyVerifier`
 runs it in a worker thread, bounds how many run at once, and remembers outcomes for a while under
 the key's SHA-256 digest (never the key itself) so the hot path does not re-run it per request.
@@ -8,8 +14,10 @@ the key's SHA-256 digest (never the key itself) so the hot path does not re-run 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -23,7 +31,9 @@ __all__ = [
     "generate_key",
     "hash_key",
     "hmac_hash",
+    "key_id",
     "sha256_hash",
+    "split_stored",
     "verify_key",
 ]
 
@@ -33,14 +43,36 @@ _HMAC_PREFIX = "hmac-sha256:"
 _ARGON2ID_PREFIX = "$argon2id$"
 
 
+_ID_LENGTH = 11
+_KEY = re.compile(r"(giru_[a-z2-7]{11})_[A-Za-z0-9_-]{43}")
+_STORED_WITH_ID = re.compile(r"(giru_[a-z2-7]{11}):(\$argon2id\$.*)", re.DOTALL)
+
+
 def generate_key() -> str:
-    """A new random API key: `giru_` and 32 random bytes, URL-safe base64 (43 characters)."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    """A new random API key, `giru_<id>_<secret>`: an 11-character base32 identifier (55 random
+    bits, public) and 32 random bytes of URL-safe base64 (43 characters, the secret)."""
+    ident = base64.b32encode(secrets.token_bytes(7)).decode().lower()[:_ID_LENGTH]
+    return f"{KEY_PREFIX}{ident}_{secrets.token_urlsafe(32)}"
+
+
+def key_id(key: str) -> str | None:
+    """The public identifier (`giru_<id>`) of a key in the current format, else None."""
+    match = _KEY.fullmatch(key)
+    return match.group(1) if match else None
+
+
+def split_stored(stored: str) -> tuple[str | None, str]:
+    """A stored hash as (key identifier or None, the hash proper)."""
+    match = _STORED_WITH_ID.fullmatch(stored)
+    return (match.group(1), match.group(2)) if match else (None, stored)
 
 
 def hash_key(key: str) -> str:
-    """The argon2id PHC string to store for `key` (CPU-heavy: call it from a thread when async)."""
-    return PasswordHasher().hash(key)
+    """The argon2id hash to store for `key`, filed under its identifier when it has one
+    (`giru_<id>:$argon2id$...`). CPU-heavy: call it from a thread when async."""
+    hashed = PasswordHasher().hash(key)
+    ident = key_id(key)
+    return hashed if ident is None else f"{ident}:{hashed}"
 
 
 def sha256_hash(key: str) -> str:
@@ -64,6 +96,9 @@ def verify_key(key: str, stored: str) -> bool:
     """
     if stored.startswith(_SHA256_PREFIX):
         return hmac.compare_digest(sha256_hash(key).encode(), stored.encode())
+    ident, stored = split_stored(stored)
+    if ident is not None and key_id(key) != ident:
+        return False
     if stored.startswith(_ARGON2ID_PREFIX):
         try:
             return PasswordHasher().verify(stored, key)
@@ -86,7 +121,10 @@ class KeyVerifier:
         max_entries: int = 10_000,
         max_concurrency: int = 2,
         clock: Callable[[], float] = time.monotonic,
+        on_slow: Callable[[], object] | None = None,
     ) -> None:
+        """`on_slow` is called for every argon2id verification actually run (a metric)."""
+        self._on_slow = on_slow
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
@@ -95,13 +133,18 @@ class KeyVerifier:
 
     async def verify(self, key: str, stored: str) -> bool:
         """Whether `key` matches `stored`; argon2id runs in a thread on a cache miss."""
-        if not stored.startswith(_ARGON2ID_PREFIX):
+        ident, bare = split_stored(stored)
+        if not bare.startswith(_ARGON2ID_PREFIX):
             return verify_key(key, stored)  # a digest comparison: cheaper than a cache lookup
+        if ident is not None and key_id(key) != ident:
+            return False  # filed under another identifier: no slow hash
         entry = (hashlib.sha256(key.encode()).digest(), stored)
         cached = self._cache.get(entry)
         if cached is not None and cached[1] > self._clock():
             return cached[0]
         async with self._slots:
+            if self._on_slow is not None:
+                self._on_slow()
             outcome = await asyncio.to_thread(verify_key, key, stored)
         self._remember(entry, outcome)
         return outcome

@@ -2,7 +2,9 @@
 
 Built once per `Config` (and again on every reload), then read on the hot path without I/O.
 Keys are never logged or kept: env-provided keys are reduced to their SHA-256 digest at compile
-time, argon2id hashes are verified through `KeyVerifier`.
+time, argon2id hashes are verified through `KeyVerifier`: only the one filed under the presented
+key's identifier, or, for a key without one, the hashes stored without one. A key found to belong
+to nobody is remembered as such (its digest, briefly, boundedly) so repeating it costs nothing.
 
 A person signed in over OAuth is a principal of the same kind: `person()` turns a verified access
 token into a `ClientPrincipal` named `user:<email>` (the subject when there is no email) that
@@ -16,13 +18,14 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from giru.access.apikeys import KeyVerifier, hmac_hash
+from giru.access.apikeys import KeyVerifier, hmac_hash, key_id, split_stored
 from giru.access.grants import Grants, Rate, SubscriptionLimits, compile_grants
 from giru.errors import ConfigError
 from giru.identity import AccessToken, Person
@@ -37,6 +40,8 @@ _HMAC_PREFIX = "hmac-sha256:"
 PERSON_PREFIX = "user:"
 """How the name of a person's principal starts (Client names cannot contain ':')."""
 _PEOPLE_MAX = 10_000
+_UNKNOWN_TTL_S = 60.0
+_UNKNOWN_MAX = 10_000
 _log = structlog.get_logger(__name__)
 
 
@@ -82,12 +87,15 @@ class ClientDirectory:
 
     __slots__ = (
         "_argon2",
+        "_by_id",
+        "_clock",
         "_digests",
         "_grants",
         "_hmacs",
         "_people",
         "_pepper",
         "_principals",
+        "_unknown",
         "_verifier",
     )
 
@@ -100,15 +108,26 @@ class ClientDirectory:
         hmacs: Mapping[str, ClientPrincipal] | None = None,
         pepper: bytes = b"",
         grants: Mapping[str, Grants] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._principals = dict(principals)
         self._grants = dict(grants or {})
         self._people: dict[str, tuple[Person, str | None]] = {}
         self._digests = digests
-        self._argon2 = argon2
+        self._by_id: dict[str, list[tuple[str, ClientPrincipal]]] = {}
+        legacy: list[tuple[str, ClientPrincipal]] = []
+        for stored, principal in argon2:
+            ident, _ = split_stored(stored)
+            if ident is None:
+                legacy.append((stored, principal))
+            else:
+                self._by_id.setdefault(ident, []).append((stored, principal))
+        self._argon2 = tuple(legacy)
         self._verifier = verifier
         self._hmacs = dict(hmacs or {})
         self._pepper = pepper
+        self._clock = clock
+        self._unknown: dict[bytes, float] = {}
 
     @classmethod
     def from_config(
@@ -141,7 +160,7 @@ class ClientDirectory:
             principals,
             tuple(keys.digests),
             tuple(keys.argon2),
-            verifier or KeyVerifier(),
+            verifier if verifier is not None else KeyVerifier(),  # an empty one is falsy
             hmacs=keys.hmacs,
             pepper=pepper,
             grants=grants,
@@ -163,10 +182,32 @@ class ClientDirectory:
                 found = principal
         if found is not None:
             return found
-        for stored, principal in self._argon2:
+        ident = key_id(bearer_token)
+        candidates = self._by_id.get(ident, ()) if ident is not None else self._argon2
+        if not candidates or self._known_unknown(presented):
+            return None
+        for stored, principal in candidates:
             if await self._verifier.verify(bearer_token, stored):
                 return principal
+        self._remember_unknown(presented)
         return None
+
+    def _known_unknown(self, digest: bytes) -> bool:
+        expires = self._unknown.get(digest)
+        if expires is None:
+            return False
+        if expires > self._clock():
+            return True
+        del self._unknown[digest]
+        return False
+
+    def _remember_unknown(self, digest: bytes) -> None:
+        """Remember a key no slow hash matched, for `_UNKNOWN_TTL_S`; the oldest entry goes
+        when `_UNKNOWN_MAX` are kept. A reload builds a new directory, so a key created since
+        is never refused from here."""
+        if len(self._unknown) >= _UNKNOWN_MAX:
+            del self._unknown[next(iter(self._unknown))]
+        self._unknown[digest] = self._clock() + _UNKNOWN_TTL_S
 
     def get(self, name: str) -> ClientPrincipal | None:
         """The principal of the client named `name` (for auth modes that name the client), or
@@ -224,7 +265,9 @@ class _Keys:
         if client.api_key_env is not None:
             self.digests.append((_digest(client, env), principal))
         for stored in hashes:
-            if stored.startswith("$argon2id$"):
+            if split_stored(stored)[1].startswith("$argon2id$"):
+                if split_stored(stored)[0] is None:
+                    _log.warning("client_key_without_id", client=client.name)
                 self.argon2.append((stored, principal))
             elif stored.startswith(_HMAC_PREFIX):
                 self.hmacs[stored] = principal

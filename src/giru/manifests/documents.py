@@ -391,13 +391,19 @@ def _key_hash_problem(value: str) -> str | None:
         if _HMAC.fullmatch(value):
             return None
         return "an hmac-sha256 hash is 'hmac-sha256:' and 64 lowercase hex digits"
+    ident = re.fullmatch(r"giru_[a-z2-7]{11}:(\$argon2id\$.*)", value, re.DOTALL)
+    if ident is not None:
+        value = ident.group(1)  # filed under the key's identifier (giru_<id>)
     if value.startswith("$argon2id$"):
         try:
             extract_parameters(value)
         except InvalidHashError:
             return "not a valid argon2id PHC string"
         return None
-    return "must be an argon2id PHC string ($argon2id$...), sha256:<hex> or hmac-sha256:<hex>"
+    return (
+        "must be an argon2id PHC string (giru_<id>:$argon2id$... or $argon2id$...), "
+        "sha256:<hex> or hmac-sha256:<hex>"
+    )
 
 
 def _timestamp(value: Any) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Final, NamedTuple, Protocol
 
+from giru.access.failures import FailureLimiter
 from giru.errors import GiruError
 from giru.identity import AccessToken, InsufficientScopeError, ProtectedResource, TokenError
 from giru.identity import challenge as oauth_challenge
@@ -57,13 +58,18 @@ class Admission:
     reloads; the audit goes through the dispatcher's gate as it is at the time."""
 
     def __init__(
-        self, authenticator: Authenticator, metrics: Metrics, dispatcher: Dispatcher
+        self,
+        authenticator: Authenticator,
+        metrics: Metrics,
+        dispatcher: Dispatcher,
+        failures: FailureLimiter | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.resource: ProtectedResource | None = None
         """The trusted issuers of OAuth access tokens (None or inactive: API keys only)."""
         self._metrics = metrics
         self._dispatcher = dispatcher
+        self._failures = failures
 
     def accepts_oauth(self, endpoint: Endpoint) -> bool:
         resource = self.resource
@@ -85,6 +91,17 @@ class Admission:
             return await self._refusal(refusal, method, source, tls)
         if endpoint.auth == "none":
             return ANONYMOUS
+        failures = self._failures if source is not None else None
+        wait = failures.retry_after_s(source) if failures is not None and source else None
+        if wait is not None:
+            self._metrics.rejections.labels("auth_failures").inc()
+            refusal = JsonRpcError(
+                INVALID_REQUEST,
+                "Too Many Requests: too many failed authentications from this address",
+                data={"reason": "auth_failures"},
+                http_status=429,
+            )
+            return await self._refusal(refusal, method, source, tls, retry_after=wait)
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         oauth = self.accepts_oauth(endpoint)
@@ -95,6 +112,8 @@ class Admission:
             principal = await self.authenticator.authenticate(token)
         if principal is not None:
             return principal
+        if failures is not None and source:
+            failures.failed(source)
         self._metrics.rejections.labels("unauthenticated").inc()
         what = "an API key or an OAuth access token" if oauth else "a valid API key"
         refusal = JsonRpcError(
@@ -116,6 +135,8 @@ class Admission:
             header = self._challenge(endpoint, tail, "insufficient_scope", str(exc))
             return await self._refusal(refusal, method, source, tls, header)
         except TokenError as exc:
+            if self._failures is not None and source:
+                self._failures.failed(source)
             self._metrics.rejections.labels("invalid_token").inc()
             refusal = JsonRpcError(INVALID_REQUEST, f"Unauthorized: {exc}", http_status=401)
             header = self._challenge(endpoint, tail, "invalid_token", str(exc))
@@ -156,6 +177,8 @@ class Admission:
         source: str | None,
         tls: bool,
         challenge: tuple[bytes, bytes] | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> Refusal:
         """`exc` audited and rendered; a 503 instead when its audit record cannot be kept."""
         audited = await self.audited(exc, method, source, tls)
@@ -165,6 +188,8 @@ class Admission:
             headers: tuple[tuple[bytes, bytes], ...] = (challenge, _JSON)
         elif audited.http_status == 401:
             headers = (_WWW_AUTH, _JSON)
+        elif audited.http_status == 429 and retry_after is not None:
+            headers = ((b"retry-after", str(retry_after).encode()), _JSON)
         else:
             headers = (_JSON,)
         return Refusal(audited.http_status, headers, jsonrpc.dumps(audited.to_response()))

@@ -208,6 +208,8 @@ class CallGate:
             outcome = "unauthenticated"
         elif status == 403:
             outcome = "forbidden"
+        elif status == 429:
+            outcome = "rate_limited"
         else:
             outcome = "error" if status >= 500 else "bad_request"
         record: AuditRecord = {

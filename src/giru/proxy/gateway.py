@@ -11,6 +11,7 @@ from typing import Any, Final, NoReturn
 import structlog
 
 from giru import __version__
+from giru.access.failures import FailureLimiter
 from giru.catalog.snapshot import ServerCatalog, fetch_catalog
 from giru.errors import GiruError
 from giru.identity import endpoint_path
@@ -85,7 +86,14 @@ class Gateway:
         self.dispatcher = Dispatcher(
             pool, metrics, page_size=settings.http.page_size, envelopes=Envelopes(sealing_key)
         )
-        self.admission = Admission(authenticator, metrics, self.dispatcher)
+        self.admission = Admission(
+            authenticator,
+            metrics,
+            self.dispatcher,
+            FailureLimiter(
+                settings.auth.failures_per_minute, max_sources=settings.auth.tracked_sources
+            ),
+        )
         self.legacy = LegacyHttp(
             dispatch=self.dispatcher.dispatch,
             context=self._session_context,

@@ -46,10 +46,16 @@ class Request:
         self.path: str = scope["path"]
         self.query: bytes = scope.get("query_string", b"")
         headers: dict[str, str] = {}
+        repeated: dict[str, list[str]] = {}
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1").strip(" \t")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            if name in headers:  # joined once at the end: linear in the number of lines
+                repeated.setdefault(name, [headers[name]]).append(value)
+            else:
+                headers[name] = value
+        for name, values in repeated.items():
+            headers[name] = ", ".join(values)
         self.headers = headers
 
     def header(self, name: str) -> str | None:

@@ -1,43 +1,120 @@
-"""The HTTP/1.1 connection protocol: uvicorn's httptools protocol plus a header read deadline.
+"""The HTTP/1.1 connection protocol: uvicorn's httptools protocol plus header limits.
 
 uvicorn arms no timer while a request's headers arrive, so a client dribbling them one byte at a
 time holds a connection forever (slowloris, BAD-INPUT H8). Here every request must complete its
 headers within `header_timeout_s` of its first byte (or of the connection opening).
+
+uvicorn also takes any number of header lines of any size: a 32 MB header section is read in
+full, and every line becomes a pair the application walks before it can answer. Here a request
+with more than `max_headers` lines, or whose request line and headers pass `max_header_bytes`, is
+answered 431 (RFC 6585) and its connection closed, before the application sees it. This one
+server carries both the data path and the control-plane API, so both get the same limits; the
+answer's body is JSON-RPC on the data path and problem+json under `/api`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["guarded_protocol"]
 
+_TOO_LARGE: Final = "Request Header Fields Too Large"
+
 
 class _GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout_s: float = 5.0
+    max_headers: int = 100
+    max_header_bytes: int = 32 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._in_headers = True
+        self._header_bytes = 0
+        self._header_count = 0
+        self._header_size = 0
+        self._refused = False
 
     # uvicorn's own override narrows BaseProtocol's signature the same way; mypy flags both.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._in_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        # A chunk may end the headers and carry body bytes: only a request still reading its
+        # headers past the limit is refused (bytes of a body never count).
+        if self._in_headers and self._header_bytes > self.max_header_bytes:
+            self._refuse()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._in_headers = True
+        self._header_count = self._header_size = 0
         self._arm()
+
+    def on_url(self, url: bytes) -> None:
+        self._header_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Counted as parsed too: a whole request can arrive in one chunk (the check in
+        # `data_received` sees only headers still incomplete at a chunk's end).
+        self._header_count += 1
+        self._header_size += len(name) + len(value) + 4
+        if self._header_count > self.max_headers or self._header_size > self.max_header_bytes:
+            self._refuse()
+            return
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._in_headers = False
+        self._header_bytes = 0
+        if self._refused:
+            return
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        super().on_message_complete()
+        self._in_headers = True  # whatever follows on this connection is the next request's
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def _refuse(self) -> None:
+        """Answer 431 and close; nothing more of this connection is read or handed on."""
+        if self._refused:
+            return
+        self._refused = True
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        url: bytes = getattr(self, "url", b"")
+        body, media = _refusal_body(url == b"/api" or url.startswith((b"/api/", b"/api?")))
+        head = (
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: " + media + b"\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n"
+        )
+        self.transport.write(head + body)
+        self.transport.close()
 
     def _arm(self) -> None:
         self._disarm()
@@ -54,10 +131,30 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def guarded_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
-    """The protocol class to hand uvicorn, with this header deadline."""
+def _refusal_body(api: bool) -> tuple[bytes, bytes]:
+    if api:
+        problem = {
+            "type": "https://giru.dev/problems/headers_too_large",
+            "title": _TOO_LARGE,
+            "status": 431,
+            "detail": "too many request headers, or too many bytes of them",
+            "code": "headers_too_large",
+        }
+        return orjson.dumps(problem), b"application/problem+json"
+    error = {"code": -32600, "message": _TOO_LARGE}
+    return orjson.dumps({"jsonrpc": "2.0", "id": None, "error": error}), b"application/json"
+
+
+def guarded_protocol(
+    header_timeout_s: float, *, max_headers: int = 100, max_header_bytes: int = 32 * 1024
+) -> type[HttpToolsProtocol]:
+    """The protocol class to hand uvicorn, with this header deadline and these header limits."""
     return type(
         "GuardedHttpToolsProtocol",
         (_GuardedHttpToolsProtocol,),
-        {"header_timeout_s": header_timeout_s},
+        {
+            "header_timeout_s": header_timeout_s,
+            "max_headers": max_headers,
+            "max_header_bytes": max_header_bytes,
+        },
     )

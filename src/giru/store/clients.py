@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from giru.access.apikeys import split_stored
 from giru.manifests.documents import ClientSpec
 from giru.store.database import Tx
 from giru.store.keys import active_keys, add_generated_key, add_key
@@ -71,7 +72,7 @@ class ClientAdapter(KindAdapter[ClientRow]):
                 .values(revoked_at=tx.now, updated_at=tx.now)
             )
         if spec.api_key_hash is not None:
-            add_key(tx, row, spec.api_key_hash, "spec", None)
+            add_key(tx, row, spec.api_key_hash, "spec", split_stored(spec.api_key_hash)[0])
 
     async def created(self, tx: Tx, row: ClientRow, spec: ClientSpec) -> str | None:
         if spec.api_key_hash is not None or spec.api_key_env is not None:

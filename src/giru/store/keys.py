@@ -13,7 +13,7 @@ from typing import Literal, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from giru.access.apikeys import generate_key, hmac_hash
+from giru.access.apikeys import generate_key, hmac_hash, key_id
 from giru.errors import ConflictError, NotFoundError, ValidationError
 from giru.store.database import Tx
 from giru.store.kinds import find_row
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 ROLES = ("admin", "operator", "viewer")
-_PREFIX_LENGTH = 10
 _ADMIN_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._@-]{0,98}[A-Za-z0-9])?")
 
 
@@ -58,7 +57,7 @@ def add_key(
 def add_generated_key(tx: Tx, client: ClientRow) -> tuple[ClientKeyRow, str]:
     """A new random key for `client`: its row (the HMAC of the key) and the key itself."""
     key = generate_key()
-    row = add_key(tx, client, hmac_hash(key, tx.pepper), "generated", key[:_PREFIX_LENGTH])
+    row = add_key(tx, client, hmac_hash(key, tx.pepper), "generated", key_id(key))
     return row, key
 
 

@@ -50,6 +50,11 @@ class Metrics:
             "Legacy sessions this worker took over from their handoff record (their worker died).",
             registry=self.registry,
         )
+        self.slow_verifications = Counter(
+            "giru_auth_slow_verifications_total",
+            "argon2id key verifications run (cache misses); an unknown key should cost none.",
+            registry=self.registry,
+        )
         self.edge_checks = Counter(
             "giru_edge_authz_checks_total",
             "Envoy ext_authz checks answered, by outcome (allowed, denied, error).",

@@ -115,13 +115,13 @@ def _connection_manager(name: str, topology: EdgeTopology) -> dict[str, Any]:
         "merge_slashes": True,
         "path_with_escaped_slashes_action": "REJECT_REQUEST",
         "server_name": "giru",
-        "max_request_headers_kb": 60,
+        "max_request_headers_kb": -(-topology.max_header_bytes // 1024),
         "request_headers_timeout": "10s",
         "stream_idle_timeout": "300s",
         "drain_timeout": "10s",
         "common_http_protocol_options": {
             "idle_timeout": "3600s",
-            "max_headers_count": 100,
+            "max_headers_count": topology.max_headers,
             "headers_with_underscores_action": "REJECT_REQUEST",
         },
         "http2_protocol_options": {

@@ -69,6 +69,9 @@ class EdgeTopology:
     session_idle_s: float
     max_body_bytes: int
     access_log: str = "/dev/stdout"
+    max_headers: int = 100
+    """Envoy's header limits are the workers' own (GIRU_HTTP__MAX_HEADERS, _MAX_HEADER_BYTES)."""
+    max_header_bytes: int = 32 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings, *, control_port: int | None = None) -> EdgeTopology:
@@ -93,6 +96,8 @@ class EdgeTopology:
             session_idle_s=settings.sessions.idle_timeout_s,
             max_body_bytes=settings.http.max_body_bytes,
             access_log=xds.access_log,
+            max_headers=settings.http.max_headers,
+            max_header_bytes=settings.http.max_header_bytes,
         )
 
 

@@ -8,6 +8,8 @@ unknown API key costs no slow hash.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -15,8 +17,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
+import orjson
 import pytest
 
+from giru.access import generate_key, hash_key
 from tests.integration.gateway import (
     ADMIN_TOKEN,
     CLIENT,
@@ -285,3 +289,198 @@ def test_deep_or_huge_json_rpc_bodies_get_a_json_rpc_error(
 
     assert response.status_code == status, response.text[:300]
     assert response.json()["error"]["code"] == code
+
+
+# -- request headers -----------------------------------------------------------------------------
+
+
+def raw_exchange(giru: RunningGiru, head: bytes, *, chunk: int = 65536) -> bytes:
+    """Send `head` (a request line and headers) on a fresh connection; what came back."""
+    host, port = giru.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        try:
+            for start in range(0, len(head), chunk):
+                sock.sendall(head[start : start + chunk])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-flood: the answer is already on its way
+        answer = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            answer += data
+    return answer
+
+
+def post_head(path: str, lines: int, line: bytes = b"X-D: v\r\n") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n".encode()
+        + line * lines
+        + b"\r\n{}"
+    )
+
+
+def status_and_body(answer: bytes) -> tuple[int, bytes, bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head.lower(), body
+
+
+@pytest.mark.parametrize(
+    ("lines", "line"),
+    [
+        pytest.param(101, b"X-D: v\r\n", id="101-lines"),
+        pytest.param(250_000, b"X-D: v\r\n", id="250k-lines-2mb"),
+        pytest.param(1, b"X-D: " + b"v" * 40_000 + b"\r\n", id="one-40kb-line"),
+        pytest.param(1, b"X-D: " + b"v" * (32 << 20) + b"\r\n", id="one-32mb-line"),
+    ],
+)
+def test_oversized_header_sections_are_431_before_authentication(
+    giru: RunningGiru, lines: int, line: bytes
+) -> None:
+    status, head, body = status_and_body(raw_exchange(giru, post_head("/mcp", lines, line)))
+
+    assert status == 431
+    assert b"content-type: application/json" in head
+    assert orjson.loads(body)["error"]["code"] == -32600
+
+
+def test_the_api_answers_oversized_header_sections_with_431_problem_json(giru: RunningGiru) -> None:
+    status, head, body = status_and_body(raw_exchange(giru, post_head("/api/v1/clients", 200)))
+
+    assert status == 431
+    assert b"content-type: application/problem+json" in head
+    assert orjson.loads(body)["status"] == 431
+
+
+def test_a_request_within_the_header_limits_is_served(
+    giru: RunningGiru, http: httpx.Client
+) -> None:
+    headers = {**MCP_HEADERS, **{f"X-Extra-{n}": "v" * 200 for n in range(80)}}
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize"}
+    init["params"] = {"protocolVersion": "2025-11-25", "capabilities": {}}
+
+    response = http.post("/mcp", json=init, headers=headers)
+
+    assert response.status_code == 200, response.text
+
+
+def test_healthz_answers_while_a_header_flood_connection_is_open(
+    giru: RunningGiru, http: httpx.Client
+) -> None:
+    host, port = giru.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as flood:
+        flood.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-D: v\r\n" * 3000)
+
+        assert http.get("/healthz").status_code == 200
+
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            flood.sendall(b"X-D: v\r\n" * 250_000)
+        assert flood.recv(65536).startswith(b"HTTP/1.1 431 ")
+    assert http.get("/healthz").status_code == 200
+
+
+# -- the cost of an unknown key ------------------------------------------------------------------
+
+KEYED: Final = generate_key()
+"""A key in the current format, `giru_<id>_<secret>`: its hash is filed under its id."""
+LEGACY_KEY: Final = "giru_" + "L" * 43
+"""A key made before identifiers, behind a bare argon2id hash."""
+
+
+def argon2_client(name: str, key: str) -> str:
+    return f"""
+apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {{name: {name}}}
+spec:
+  apiKeyHash: '{hash_key(key)}'
+  servers: ["*"]
+"""
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
+    manifests = "---".join(
+        [
+            python_stdio_server("bad", "misbehaving.py"),
+            argon2_client("keyed", KEYED),
+            argon2_client("legacy", LEGACY_KEY),
+        ]
+    )
+    env = {"GIRU_AUTH__FAILURES_PER_MINUTE": "5"}
+    with run_giru(manifests, tmp_path_factory.mktemp("keys"), extra_env=env) as running:
+        yield running
+
+
+def client_from(giru: RunningGiru, source: str) -> httpx.Client:
+    """A client whose connections come from `source` (a loopback address of its own), so each
+    test has its own failed-authentication budget."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=giru.base, transport=transport, timeout=30.0)
+
+
+def slow_verifications(giru: RunningGiru) -> float:
+    metrics = httpx.get(giru.url("/metrics")).text
+    (line,) = [
+        m for m in metrics.splitlines() if m.startswith("giru_auth_slow_verifications_total ")
+    ]
+    return float(line.split()[1])
+
+
+def ping_with(http: httpx.Client, key: str) -> httpx.Response:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {key}"}
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize"}
+    init["params"] = {"protocolVersion": "2025-11-25", "capabilities": {}}
+    return http.post("/mcp", json=init, headers=headers)
+
+
+def test_unknown_keys_in_the_current_format_cost_no_slow_verification(keyed: RunningGiru) -> None:
+    before = slow_verifications(keyed)
+    with client_from(keyed, "127.0.0.2") as http:
+        answers = [ping_with(http, generate_key()).status_code for _ in range(4)]
+        assert slow_verifications(keyed) == before
+        assert answers == [401] * 4
+
+        assert ping_with(http, KEYED).status_code == 200
+        assert ping_with(http, KEYED).status_code == 200
+    assert slow_verifications(keyed) == before + 1  # the one candidate, once, then cached
+
+
+def test_a_repeated_unknown_legacy_key_costs_one_slow_verification(keyed: RunningGiru) -> None:
+    before = slow_verifications(keyed)
+    with client_from(keyed, "127.0.0.3") as http:
+        answers = [ping_with(http, "giru_" + "x" * 43).status_code for _ in range(4)]
+
+    assert answers == [401] * 4
+    assert slow_verifications(keyed) == before + 1
+
+
+def test_failed_authentications_are_rate_limited_per_source_and_audited(
+    keyed: RunningGiru,
+) -> None:
+    with client_from(keyed, "127.0.0.4") as attacker, client_from(keyed, "127.0.0.5") as other:
+        failures = [ping_with(attacker, "giru_" + f"{n:043d}").status_code for n in range(5)]
+        before = slow_verifications(keyed)
+        limited = ping_with(attacker, "giru_" + "y" * 43)
+        still_limited = ping_with(attacker, LEGACY_KEY)
+        served = ping_with(other, LEGACY_KEY)
+
+    assert failures == [401] * 5
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["data"] == {"reason": "auth_failures"}
+    assert still_limited.status_code == 429
+    assert served.status_code == 200
+    assert slow_verifications(keyed) == before + 1  # only the other source's good key
+
+    def audited() -> bool:
+        found = httpx.get(
+            keyed.url("/api/v1/audit"), params={"outcome": "rate_limited"}, headers=ADMIN
+        ).json()["items"]
+        return any(item["sourceIp"] == "127.0.0.4" for item in found)
+
+    wait_until(audited, "an audit record of the refusal")

@@ -8,22 +8,64 @@ from collections.abc import Iterator
 import pytest
 
 from giru.access import apikeys
-from giru.access.apikeys import KeyVerifier, generate_key, hash_key, sha256_hash, verify_key
+from giru.access.apikeys import (
+    KeyVerifier,
+    generate_key,
+    hash_key,
+    key_id,
+    sha256_hash,
+    split_stored,
+    verify_key,
+)
 
 KEY = "giru_correct-horse-battery-staple"
 ARGON2 = hash_key(KEY)
 SHA256 = sha256_hash(KEY)
 
 
-def test_generated_keys_are_prefixed_random_and_urlsafe() -> None:
+def test_generated_keys_are_an_identifier_and_a_urlsafe_secret() -> None:
     keys = {generate_key() for _ in range(50)}
     assert len(keys) == 50
     for key in keys:
-        assert key.startswith("giru_")
-        assert len(key) == len("giru_") + 43
-        assert set(key[5:]) <= set(
+        ident = key_id(key)
+        assert ident is not None
+        assert key.startswith(ident + "_")
+        assert len(ident) == len("giru_") + 11
+        assert set(ident[5:]) <= set("abcdefghijklmnopqrstuvwxyz234567")
+        assert len(key) == len(ident) + 1 + 43
+        assert set(key[len(ident) + 1 :]) <= set(
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
         )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [KEY, "giru_" + "a" * 43, "giru_abcdefghijk_short", "giru_ABCDEFGHIJK_" + "a" * 43, ""],
+)
+def test_keys_without_a_well_formed_identifier_have_none(key: str) -> None:
+    assert key_id(key) is None
+
+
+def test_a_key_with_an_identifier_is_hashed_under_it_and_verified_only_there() -> None:
+    key = generate_key()
+    stored = hash_key(key)
+    assert stored.startswith(f"{key_id(key)}:$argon2id$v=19$")
+    assert split_stored(stored) == (key_id(key), stored.partition(":")[2])
+    assert verify_key(key, stored)
+    other = generate_key()
+    assert not verify_key(other, stored)
+
+
+async def test_a_key_filed_under_another_identifier_costs_no_argon2(
+    argon2_runs: list[str],
+) -> None:
+    slow: list[int] = []
+    verifier = KeyVerifier(on_slow=lambda: slow.append(1))
+    stored = hash_key(generate_key())
+    assert not await verifier.verify(generate_key(), stored)
+    assert not await verifier.verify(KEY, stored)
+    assert argon2_runs == []
+    assert slow == []
 
 
 def test_hash_key_makes_argon2id_phc_strings_with_a_fresh_salt() -> None:

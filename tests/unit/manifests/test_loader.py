@@ -201,8 +201,8 @@ INVALID_REFERENCES = [
     ),
     (
         client("{apiKeyHash: 'md5:abc'}"),
-        "Client/c: spec.apiKeyHash: must be an argon2id PHC string ($argon2id$...),"
-        " sha256:<hex> or hmac-sha256:<hex>",
+        "Client/c: spec.apiKeyHash: must be an argon2id PHC string (giru_<id>:$argon2id$... or"
+        " $argon2id$...), sha256:<hex> or hmac-sha256:<hex>",
     ),
     (
         client("{apiKeyHash: 'hmac-sha256:abc'}"),

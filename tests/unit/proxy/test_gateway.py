@@ -12,6 +12,7 @@ from giru.identity import AccessToken
 from giru.manifests.config import VirtualServerConfig
 from giru.mcp.jsonrpc import dumps
 from giru.proxy.endpoints import Principal
+from giru.proxy.http import Request
 from tests.unit.proxy.fakes import KEY, OTHER_KEY, FakeUpstream, config, gateway_client, tool
 
 HEADERS = {
@@ -324,3 +325,15 @@ async def test_a_bug_before_dispatch_is_a_json_rpc_500_not_a_bare_one() -> None:
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == -32603
+
+
+def test_repeated_headers_are_joined_in_order_once() -> None:
+    lines = [(b"x-d", b"v%d" % n) for n in range(50_000)] + [(b"Accept", b" a ")]
+    scope = {"method": "GET", "path": "/", "headers": lines}
+    request = Request(scope, _never)
+    assert request.headers["x-d"] == ", ".join(f"v{n}" for n in range(50_000))
+    assert request.headers["accept"] == "a"
+
+
+async def _never() -> dict[str, Any]:
+    raise AssertionError("the body is not read")
