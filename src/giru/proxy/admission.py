@@ -134,9 +134,7 @@ class Admission:
             refusal = JsonRpcError(INVALID_REQUEST, f"Forbidden: {exc}", http_status=403)
             header = self._challenge(endpoint, tail, "insufficient_scope", str(exc))
             return await self._refusal(refusal, method, source, tls, header)
-        except TokenError as exc:
-            if self._failures is not None and source:
-                self._failures.failed(source)
+        except TokenError as exc:  # cheap to refuse (no slow hash): no failure counted
             self._metrics.rejections.labels("invalid_token").inc()
             refusal = JsonRpcError(INVALID_REQUEST, f"Unauthorized: {exc}", http_status=401)
             header = self._challenge(endpoint, tail, "invalid_token", str(exc))

@@ -22,13 +22,13 @@ async def test_a_generated_key_is_shown_once_then_only_its_prefix(api: httpx.Asy
 
     assert created.status_code == 201
     assert key.startswith("giru_")
-    assert len(key) == 48
+    assert len(key) == 60  # giru_<11-character id>_<43-character secret>
     assert "apiKey" not in fetched.json()
     assert key not in fetched.text
     assert key not in keys.text
     [listed] = keys.json()["items"]
     assert listed["source"] == "generated"
-    assert key.startswith(listed["prefix"])
+    assert listed["prefix"] == key[:16]  # giru_<id>: the key's public identifier
     assert fetched.json()["status"]["keys"][0]["prefix"] == listed["prefix"]
 
 

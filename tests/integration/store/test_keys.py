@@ -27,9 +27,9 @@ async def test_a_client_without_key_fields_gets_a_key_shown_once(store: Store) -
     created, key = await store.create("Client", "ci", {}, actor=ACTOR)
     assert key is not None
     assert key.startswith("giru_")
-    assert len(key) == 48
+    assert len(key) == 60  # giru_<11-character id>_<43-character secret>
     [listed] = created.status["keys"]
-    assert (listed["prefix"], listed["source"]) == (key[:10], "generated")
+    assert (listed["prefix"], listed["source"]) == (key[:16], "generated")
     assert await client_hashes(store) == {"ci": (hmac_hash(key, PEPPER),)}
     for table in ("client_keys", "clients", "changes"):
         assert key not in await stored_text(store, table)
@@ -69,7 +69,7 @@ async def test_rotation_adds_a_key_and_revocation_removes_it_from_documents(stor
     assert old is not None
     revision = await store.revision()
     info, new = await store.add_client_key("ci", actor="ops")
-    assert (info.client, info.prefix, info.source) == ("ci", new[:10], "generated")
+    assert (info.client, info.prefix, info.source) == ("ci", new[:16], "generated")
     assert await client_hashes(store) == {"ci": (hmac_hash(old, PEPPER), hmac_hash(new, PEPPER))}
     [first, second] = await store.list_client_keys("ci")
     assert second == info
