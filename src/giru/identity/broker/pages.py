@@ -57,6 +57,8 @@ def consent_page(
         f"(client <code>{escape(client_id)}</code>) asks to:</p>"
         f'<ul aria-label="Requested permissions">{items}</ul>'
         f"<p>at <code>{escape(resource)}</code>.</p>"
+        "<p>The application chose its own name. Allow only if you just started this sign-in "
+        "from it.</p>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="flow" value="{escape(flow)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
