@@ -29,6 +29,13 @@ from typing import Any
 import httpx
 import yaml
 
+from giru.deployment import (
+    PORTS,
+    control_command,
+    envoy_command,
+    opa_command,
+    worker_command,
+)
 from giru.xds.bootstrap import bootstrap, find_envoy
 from giru.xds.topology import Address
 from tests.peers import LOOPBACK, REPO_ROOT, TOOLS, free_port
@@ -57,21 +64,26 @@ def envoy_binary() -> Path:
 
 @dataclass(frozen=True)
 class StackLayout:
-    """Where the stack lives and listens: the seed's ports by default (`make stack`)."""
+    """Where the stack lives and listens: the seed's ports by default (`make stack`), the same
+    ones Compose and the Helm chart use (giru.deployment.PORTS)."""
 
     root: Path
-    edge: int = 8080
-    tls: int = 8443
-    admin: int = 9901
-    control: int = 18000
-    xds: int = 19000
-    opa: int = 8181
-    postgres: int = 15432
-    redis: int = 16379
+    edge: int = PORTS.edge
+    tls: int = PORTS.tls
+    admin: int = PORTS.admin
+    control: int = PORTS.control
+    xds: int = PORTS.xds
+    opa: int = PORTS.opa
+    postgres: int = PORTS.postgres
+    redis: int = PORTS.redis
     workers: int = 2
     config: Path | None = REPO_ROOT / "examples" / "quickstart"
     quickstart_upstreams: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    advertise: str = LOOPBACK
+    """The host name the control plane gives Envoy for the workers, ext_authz, itself and the
+    xDS server: an IP (EDS) or a DNS name such as `localhost` (STRICT_DNS, as under Compose and
+    Kubernetes, where services are names)."""
 
     @classmethod
     def on_free_ports(cls, root: Path, **fields: Any) -> StackLayout:
@@ -157,14 +169,14 @@ class Stack:
         self._tls()
         database = self._start_postgres()
         self._start("redis", [str(find_redis_server()), *self._redis_args()], self.layout.redis)
-        env = self._giru_env(database)
+        env = self.giru_env(database)
         if self.layout.quickstart_upstreams:
             self._quickstart_upstreams()
         self._start_opa()
         workers = {name: (free_port(), free_port()) for name in self.worker_names}
         self._start_control(env, workers)
         for name, (http, authz) in workers.items():
-            self._start_worker(name, env, http, authz)
+            self._start(name, *self.worker_process(name, env, http, authz))
         self._start_envoy()
         self._save()
         self._wait_ready()
@@ -276,14 +288,11 @@ class Stack:
         path = self.root / "opa.yaml"
         path.write_text(yaml.safe_dump(config))
         path.chmod(0o600)
-        argv = [
-            str(TOOLS.bin / "opa"),
-            *("run", "--server", "--addr", f"{LOOPBACK}:{self.layout.opa}"),
-            *("--config-file", str(path), "--skip-version-check", "--log-level", "error"),
-        ]
-        self._start("opa", argv, self.layout.opa)
+        argv = opa_command(f"{LOOPBACK}:{self.layout.opa}", str(path))
+        self._start("opa", [str(TOOLS.bin / "opa"), *argv[1:]], self.layout.opa)
 
-    def _giru_env(self, database: str) -> dict[str, str]:
+    def giru_env(self, database: str) -> dict[str, str]:
+        """What every Giru process of the stack gets (giru.deployment.SHARED_ENV)."""
         return {
             "GIRU_DATABASE_URL": database,
             "GIRU_REDIS_URL": f"redis://{LOOPBACK}:{self.layout.redis}/0",
@@ -297,39 +306,47 @@ class Stack:
             **self.layout.extra_env,
         }
 
-    def _start_control(
+    def control_env(
         self, env: Mapping[str, str], workers: Mapping[str, tuple[int, int]]
-    ) -> None:
+    ) -> dict[str, str]:
+        """The control plane's environment: `env` (_giru_env) and the xDS settings."""
         tls = self.root / "tls"
-        control = {
+        host = self.layout.advertise
+        return {
             **env,
             **self._spools("control"),
             "GIRU_XDS__LISTEN": f"{LOOPBACK}:{self.layout.xds}",
-            "GIRU_XDS__WORKERS": json.dumps(
-                [f"{n}={LOOPBACK}:{h}" for n, (h, _) in workers.items()]
-            ),
-            "GIRU_XDS__AUTHZ": json.dumps([f"{LOOPBACK}:{a}" for _, a in workers.values()]),
+            "GIRU_XDS__WORKERS": json.dumps([f"{n}={host}:{h}" for n, (h, _) in workers.items()]),
+            "GIRU_XDS__AUTHZ": json.dumps([f"{host}:{a}" for _, a in workers.values()]),
+            "GIRU_XDS__CONTROL": f"{host}:{self.layout.control}",
             "GIRU_XDS__EDGE_LISTEN": f"{LOOPBACK}:{self.layout.edge}",
             "GIRU_XDS__TLS_LISTEN": f"{LOOPBACK}:{self.layout.tls}",
             "GIRU_XDS__TLS_CERT": str(tls / "edge.pem"),
             "GIRU_XDS__TLS_KEY": str(tls / "edge.key"),
             "GIRU_XDS__ACCESS_LOG": str(self.root / "logs" / "envoy-access.log"),
         }
-        argv = [str(GIRU), "run", "--listen", f"{LOOPBACK}:{self.layout.control}"]
-        if self.layout.config is not None:
-            argv += ["--config", str(self.layout.config)]
-        self._start("control", argv, self.layout.control, control)
+
+    def _start_control(
+        self, env: Mapping[str, str], workers: Mapping[str, tuple[int, int]]
+    ) -> None:
+        control = self.control_env(env, workers)
+        config = None if self.layout.config is None else str(self.layout.config)
+        argv = control_command(f"{LOOPBACK}:{self.layout.control}", config)
+        self._start("control", [str(GIRU), *argv[1:]], self.layout.control, control)
         _wait_http(f"{self.control}/healthz", self.processes["control"], _START_TIMEOUT)
 
-    def _start_worker(self, name: str, env: Mapping[str, str], http: int, authz: int) -> None:
+    def worker_process(
+        self, name: str, env: Mapping[str, str], http: int, authz: int
+    ) -> tuple[list[str], int, dict[str, str]]:
+        """Worker `name`'s argv, port and environment (`env`: _giru_env)."""
         worker = {
             **env,
             **self._spools(name),
             "GIRU_WORKER_NAME": name,
             "GIRU_XDS__AUTHZ_LISTEN": f"{LOOPBACK}:{authz}",
         }
-        argv = [str(GIRU), "run", "--listen", f"{LOOPBACK}:{http}"]
-        self._start(name, argv, http, worker)
+        argv = worker_command(f"{LOOPBACK}:{http}")
+        return [str(GIRU), *argv[1:]], http, worker
 
     def _spools(self, name: str) -> dict[str, str]:
         return {
@@ -338,14 +355,11 @@ class Stack:
         }
 
     def _start_envoy(self) -> None:
-        config = bootstrap(Address(LOOPBACK, self.layout.xds), Address(LOOPBACK, self.layout.admin))
+        xds = Address(self.layout.advertise, self.layout.xds)
+        config = bootstrap(xds, Address(LOOPBACK, self.layout.admin))
         path = self.root / "envoy.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        argv = [
-            str(envoy_binary()),
-            *("-c", str(path), "--disable-hot-restart", "--log-level", "warn"),
-            *("--concurrency", "2"),
-        ]
+        argv = [str(envoy_binary()), *envoy_command(str(path))[1:], "--concurrency", "2"]
         self._start("envoy", argv, self.layout.admin)
 
     def _quickstart_upstreams(self) -> None:
@@ -514,7 +528,12 @@ def _wait_http(url: str, process: _Process, timeout: float) -> None:
 
 @contextmanager
 def running_stack(
-    root: Path, manifests: str, *, workers: int = 2, env: Mapping[str, str] | None = None
+    root: Path,
+    manifests: str,
+    *,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    advertise: str = LOOPBACK,
 ) -> Iterator[Stack]:
     """A whole stack on free ports under `root`, configured by `manifests` (YAML documents
     joined by ---, applied by the control plane), stopped afterwards."""
@@ -522,7 +541,12 @@ def running_stack(
     config = root / "manifests.yaml"
     config.write_text(manifests)
     layout = StackLayout.on_free_ports(
-        root, workers=workers, config=config, quickstart_upstreams=False, extra_env=dict(env or {})
+        root,
+        workers=workers,
+        config=config,
+        quickstart_upstreams=False,
+        extra_env=dict(env or {}),
+        advertise=advertise,
     )
     stack = Stack(layout, say=lambda _: None)
     try:

@@ -7,9 +7,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 __all__ = [
+    "SECRETS_DIR",
     "AuditSettings",
     "AuthSettings",
     "CatalogSettings",
@@ -323,8 +329,32 @@ class IdentitySettings(BaseModel):
     )
 
 
+SECRETS_DIR = Path("/run/secrets")
+"""Files here named like the variables (GIRU_KEY_PEPPER, GIRU_POLICY__BUNDLE_TOKEN) are read as
+settings, after the environment: Docker Compose secrets and mounted Kubernetes Secrets."""
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GIRU_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="GIRU_",
+        env_nested_delimiter="__",
+        secrets_dir=SECRETS_DIR,
+        secrets_dir_missing="ok",
+        secrets_nested_delimiter="__",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then the environment, then files in SECRETS_DIR (nested names use `__`)."""
+        secrets = NestedSecretsSettingsSource(file_secret_settings)
+        return (init_settings, env_settings, dotenv_settings, secrets)
 
     config: Path | None = Field(
         default=None,

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from giru.xds.clusters import is_ip
 from giru.xds.topology import XDS, Address
 
 __all__ = ["bootstrap", "find_envoy"]
@@ -30,6 +31,10 @@ def find_envoy() -> Path | None:
         return bundled
     found = shutil.which("envoy")
     return Path(found) if found else None
+
+
+def _dns() -> dict[str, Any]:
+    return {"type": "STRICT_DNS", "dns_lookup_family": "V4_PREFERRED", "respect_dns_ttl": True}
 
 
 def bootstrap(
@@ -57,7 +62,8 @@ def bootstrap(
             "clusters": [
                 {
                     "name": XDS,
-                    "type": "STATIC",
+                    # a DNS name (a Compose or Kubernetes service) is resolved and followed
+                    **({"type": "STATIC"} if is_ip(xds.host) else _dns()),
                     "connect_timeout": "1s",
                     "typed_extension_protocol_options": {
                         protocol: {

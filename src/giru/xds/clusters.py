@@ -1,8 +1,13 @@
 """The edge's clusters and their endpoints (EDS): the workers, each worker alone and "that worker,
-else any" for its sessions, the control plane and ext_authz."""
+else any" for its sessions, the control plane and ext_authz.
+
+Addresses given as IP literals (`make stack`) are sent over EDS. Addresses given as DNS names
+(Docker Compose service names, Kubernetes pod and service names, whose IPs change on every
+restart) make a STRICT_DNS cluster instead: Envoy resolves the names itself and follows them."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from giru.xds.topology import (
@@ -15,20 +20,21 @@ from giru.xds.topology import (
     worker_cluster,
 )
 
-__all__ = ["clusters", "endpoints"]
+__all__ = ["clusters", "endpoints", "is_ip"]
 
 _PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
+    workers = [worker.address for worker in topology.workers]
     clusters = [
-        _eds_cluster(WORKERS, http_health="/healthz"),
-        _eds_cluster(CONTROL, http_health="/healthz"),
+        _cluster(WORKERS, workers, http_health="/healthz"),
+        _cluster(CONTROL, [topology.control], http_health="/healthz"),
     ]
     if topology.authz:
-        clusters.append(_eds_cluster(AUTHZ, http_health=None, http2=True))
+        clusters.append(_cluster(AUTHZ, list(topology.authz), http_health=None, http2=True))
     for worker in topology.workers:
-        clusters.append(_eds_cluster(worker_cluster(worker), http_health="/healthz"))
+        clusters.append(_cluster(worker_cluster(worker), [worker.address], http_health="/healthz"))
         clusters.append(
             {
                 "name": session_cluster(worker),
@@ -47,11 +53,14 @@ def clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
     return clusters
 
 
-def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> dict[str, Any]:
-    """An EDS cluster over ADS with active health checks (HTTP on `http_health`, else a TCP
-    connect) and outlier detection, so a dead worker stops getting requests within about a
-    second. ext_authz (`http2`, no HTTP check) is stricter: Envoy does not retry a failed check,
-    so one failed connect ejects the host and checks run twice a second.
+def _cluster(
+    name: str, addresses: list[Address], *, http_health: str | None, http2: bool = False
+) -> dict[str, Any]:
+    """An EDS cluster over ADS (STRICT_DNS when an address is a name) with active health
+    checks (HTTP on `http_health`, else a TCP connect) and outlier detection, so a dead worker
+    stops getting requests within about a second. ext_authz (`http2`, no HTTP check) is
+    stricter: Envoy does not retry a failed check, so one failed connect ejects the host and
+    checks run twice a second.
 
     Least request (two random choices), not round robin: requests differ wildly in length, from
     a tool call of a millisecond to an SSE stream open for minutes."""
@@ -62,8 +71,7 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
     )
     cluster: dict[str, Any] = {
         "name": name,
-        "type": "EDS",
-        "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
+        **_discovery(name, addresses),
         "connect_timeout": "1s",
         "lb_policy": "LEAST_REQUEST",
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
@@ -113,6 +121,8 @@ def _eds_cluster(name: str, *, http_health: str | None, http2: bool = False) -> 
 
 
 def endpoints(topology: EdgeTopology) -> list[dict[str, Any]]:
+    """The EDS assignments: one per cluster whose addresses are all IPs (the others resolve
+    their names themselves)."""
     assignments = [
         _assignment(WORKERS, [worker.address for worker in topology.workers]),
         _assignment(CONTROL, [topology.control]),
@@ -121,7 +131,41 @@ def endpoints(topology: EdgeTopology) -> list[dict[str, Any]]:
         assignments.append(_assignment(AUTHZ, list(topology.authz)))
     for worker in topology.workers:
         assignments.append(_assignment(worker_cluster(worker), [worker.address]))
-    return assignments
+    return [a for a in assignments if _all_ips(_addresses(a))]
+
+
+def _discovery(name: str, addresses: list[Address]) -> dict[str, Any]:
+    if _all_ips(addresses):
+        return {
+            "type": "EDS",
+            "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
+        }
+    return {
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_PREFERRED",
+        "dns_refresh_rate": "5s",
+        "respect_dns_ttl": True,
+        "load_assignment": _assignment(name, addresses),
+    }
+
+
+def _all_ips(addresses: list[Address]) -> bool:
+    return all(is_ip(address.host) for address in addresses)
+
+
+def is_ip(host: str) -> bool:
+    """True for an IPv4 or IPv6 literal, False for a DNS name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses(assignment: dict[str, Any]) -> list[Address]:
+    endpoints = assignment["endpoints"][0]["lb_endpoints"]
+    sockets = [endpoint["endpoint"]["address"]["socket_address"] for endpoint in endpoints]
+    return [Address(socket["address"], socket["port_value"]) for socket in sockets]
 
 
 def _assignment(cluster: str, addresses: list[Address]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from giru.settings import Settings, XdsSettings
 from giru.xds.bootstrap import bootstrap
 from giru.xds.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET
 from giru.xds.snapshot import build_snapshot, resource_dicts
-from giru.xds.topology import EdgeTopology, TlsFiles
+from giru.xds.topology import Address, EdgeTopology, TlsFiles
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 REPO = Path(__file__).resolve().parents[3]
@@ -176,3 +176,38 @@ def test_bad_edge_settings_are_refused_clearly(xds: dict[str, Any], message: str
 def test_the_deploy_bootstrap_is_the_default_bootstrap() -> None:
     written = yaml.safe_load((REPO / "deploy" / "envoy" / "bootstrap.yaml").read_text())
     assert written == bootstrap()
+
+
+def test_names_make_strict_dns_clusters_with_their_addresses_and_no_eds() -> None:
+    topology = _topology(
+        workers=["w1=worker-1:8081", "w2=worker-2:8081"],
+        authz=["worker-1:9001", "worker-2:9001"],
+        control="control:18000",
+    )
+    snapshot = resource_dicts(topology, [], None)
+    clusters = {cluster["name"]: cluster for cluster in snapshot["Cluster"]}
+    workers = clusters["giru_workers"]
+    assert workers["type"] == "STRICT_DNS"
+    assert "eds_cluster_config" not in workers
+    hosts = [
+        endpoint["endpoint"]["address"]["socket_address"]
+        for endpoint in workers["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    ]
+    assert hosts == [
+        {"address": "worker-1", "port_value": 8081},
+        {"address": "worker-2", "port_value": 8081},
+    ]
+    assert clusters["giru_control"]["type"] == "STRICT_DNS"
+    assert clusters["giru_authz"]["type"] == "STRICT_DNS"
+    assert snapshot["ClusterLoadAssignment"] == []
+
+
+def test_ip_addresses_stay_on_eds() -> None:
+    clusters = resource_dicts(_topology(), [], None)["Cluster"]
+    assert {c.get("type") for c in clusters if "session" not in c["name"]} == {"EDS"}
+
+
+def test_a_bootstrap_naming_its_xds_server_resolves_the_name() -> None:
+    cluster = bootstrap(Address("control", 19000))["static_resources"]["clusters"][0]
+    assert cluster["type"] == "STRICT_DNS"
+    assert bootstrap()["static_resources"]["clusters"][0]["type"] == "STATIC"
