@@ -4,10 +4,17 @@ variable, after the environment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from giru.settings import Settings
+
+
+def _settings(secrets_dir: Path) -> Settings:
+    """Settings as built at start, with files from `secrets_dir` instead of /run/secrets."""
+    options: dict[str, Any] = {"_secrets_dir": secrets_dir}  # pydantic-settings' init option
+    return Settings(**options)
 
 
 def _files(directory: Path, **values: str) -> Path:
@@ -23,7 +30,7 @@ def test_a_file_named_like_a_variable_is_that_setting(tmp_path: Path) -> None:
         GIRU_POLICY__BUNDLE_TOKEN="bundle",
         GIRU_DATABASE_URL="postgresql+asyncpg://giru:pw@postgres:5432/giru",
     )
-    settings = Settings(_secrets_dir=secrets)
+    settings = _settings(secrets)
     assert settings.key_pepper is not None
     assert settings.key_pepper.get_secret_value() == "pepper"
     assert settings.policy.bundle_token is not None
@@ -33,10 +40,10 @@ def test_a_file_named_like_a_variable_is_that_setting(tmp_path: Path) -> None:
 
 def test_the_environment_wins_over_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIRU_KEY_PEPPER", "from-env")
-    settings = Settings(_secrets_dir=_files(tmp_path, GIRU_KEY_PEPPER="from-file"))
+    settings = _settings(_files(tmp_path, GIRU_KEY_PEPPER="from-file"))
     assert settings.key_pepper is not None
     assert settings.key_pepper.get_secret_value() == "from-env"
 
 
 def test_a_missing_secrets_directory_is_no_error(tmp_path: Path) -> None:
-    assert Settings(_secrets_dir=tmp_path / "absent").key_pepper is None
+    assert _settings(tmp_path / "absent").key_pepper is None
