@@ -1,20 +1,22 @@
-"""`giru run`, `giru version` and `giru validate`: the gateway itself and its manifests."""
+"""`giru run`, `giru migrate`, `giru version` and `giru validate`: the gateway itself, its
+database schema and its manifests."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from giru import __version__
-from giru.cli.exits import EXIT_INVALID
+from giru.cli.exits import EXIT_INVALID, reported
 from giru.errors import ConfigError
 
 if TYPE_CHECKING:
     from giru.manifests import Config
 
-__all__ = ["EXIT_CONFIG", "run", "validate", "version"]
+__all__ = ["EXIT_CONFIG", "migrate", "run", "validate", "version"]
 
 EXIT_CONFIG = EXIT_INVALID
 
@@ -58,6 +60,30 @@ def run(
 
     typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
     serve(settings, config=loaded, adopt=adopt)
+
+
+def migrate() -> None:
+    """Upgrade the database schema (GIRU_DATABASE_URL) to this version's newest, then exit.
+
+    Run before rolling out a new version (the Helm chart's hook Job); every `giru run` does it
+    too. A schema newer than this version is refused and left alone.
+    """
+    from giru.settings import Settings
+
+    settings = Settings()
+    with reported():
+        asyncio.run(_migrate(settings.database_url))
+    typer.echo("schema up to date", err=True)
+
+
+async def _migrate(url: str) -> None:
+    from giru.store import Database
+
+    database = Database(url)
+    try:
+        await database.migrate()
+    finally:
+        await database.aclose()
 
 
 def version() -> None:

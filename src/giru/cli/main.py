@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 
 app.command()(gateway.run)
+app.command()(gateway.migrate)
 app.command()(gateway.version)
 app.command()(gateway.validate)
 app.command()(login.login)

@@ -18,12 +18,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from giru.errors import StoreUnavailableError
+from giru.errors import ConfigError, StoreUnavailableError
 from giru.store.models import ChangeRow, RevisionRow
 
 __all__ = ["Database", "Tx", "alembic_config", "utcnow"]
@@ -117,7 +119,11 @@ class Database:
         await self.engine.dispose()
 
     async def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema to `revision`; concurrent callers on PostgreSQL take turns."""
+        """Upgrade the schema to `revision`; concurrent callers on PostgreSQL take turns.
+
+        Raises:
+            ConfigError: the schema is newer than this Giru's migrations.
+        """
         async with self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 await connection.execute(
@@ -186,7 +192,23 @@ class Database:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(alembic_config(connection), revision)
+    config = alembic_config(connection)
+    _refuse_newer_schema(connection, ScriptDirectory.from_config(config))
+    command.upgrade(config, revision)
+
+
+def _refuse_newer_schema(connection: Connection, scripts: ScriptDirectory) -> None:
+    """A schema migrated by a newer Giru is left alone: this version would misread it (a
+    rollback of the image after an upgrade; docs/deployment/kubernetes.md, "Upgrade")."""
+    known = {script.revision for script in scripts.walk_revisions()}
+    current = MigrationContext.configure(connection).get_current_heads()
+    unknown = sorted(head for head in current if head not in known)
+    if unknown:
+        raise ConfigError(
+            f"the database schema is at revision {', '.join(unknown)}, newer than this Giru "
+            f"knows (its newest is {scripts.get_current_head()}): run the Giru version that "
+            "migrated it, or restore the backup taken before the upgrade"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, MetaData, String, inspect, text
 
+from giru.errors import ConfigError
 from giru.store import Database, Store
 from giru.store.database import alembic_config
 from giru.store.models import Base
@@ -79,5 +80,21 @@ async def test_the_models_match_the_migrated_schema(database_url: str) -> None:
             assert await connection.run_sync(_diff) == []
             [(action, *_)] = await connection.run_sync(_diff, _changed_models())
             assert action == "add_column"
+    finally:
+        await database.aclose()
+
+
+async def test_a_schema_newer_than_this_giru_is_refused_and_left_alone(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await database.migrate()
+        async with database.engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '0999_later'"))
+        with pytest.raises(ConfigError, match="0999_later, newer than this Giru knows"):
+            await database.migrate()
+        async with database.engine.connect() as connection:
+            version = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == "0999_later"
+            assert await connection.run_sync(_tables) == TABLES | {"alembic_version"}
     finally:
         await database.aclose()
