@@ -121,3 +121,4 @@ step_go_fixture
 bash "$ROOT/scripts/peers-go-client.sh"   # the Go SDK interop client (tests/interop)
 bash "$ROOT/scripts/peers-go-conformance-client.sh"   # the Go SDK conformance client (tests/conformance)
 bash "$ROOT/scripts/peers-opa.sh"   # Open Policy Agent (policy decisions, `opa test`)
+bash "$ROOT/scripts/peers-deploy.sh"   # helm, kustomize, the compose-go validator (tests/deploy)
