@@ -13,7 +13,8 @@ BIN=$ROOT/.tools/bin
 LOGS=$ROOT/.tools/logs
 STAMPS=$ROOT/.tools/stamps
 HELM_VERSION=3.21.4
-KUSTOMIZE_VERSION=5.8.3
+HELM_K8S_MINOR=36                       # the k8s.io/client-go v0.36 helm 3.21.4 is built with
+KUSTOMIZE_VERSION=5.8.2                 # 5.8.3 needs go 1.27; the machine has 1.26
 mkdir -p "$BIN" "$LOGS" "$STAMPS"
 
 say() { printf 'peers: %-34s %s\n' "$1" "$2"; }
@@ -31,14 +32,20 @@ build() {
 }
 
 step_helm() {
-  if [ -x "$BIN/helm" ] && [ "$("$BIN/helm" version --template '{{.Version}}' 2>/dev/null)" = "v$HELM_VERSION" ]; then
+  local want="helm.sh/helm/v3@v$HELM_VERSION k8s=1.$HELM_K8S_MINOR"
+  if [ -x "$BIN/helm" ] && [ "$(cat "$STAMPS/helm" 2>/dev/null)" = "$want" ] \
+    && [ "$("$BIN/helm" version --template '{{.Version}}' 2>/dev/null)" = "v$HELM_VERSION" ]; then
     say "helm v$HELM_VERSION" "up to date"
     return
   fi
-  # helm's version string is a linker flag; without it `helm version` says v3.x-dev.
-  build helm env GOBIN="$BIN" GOFLAGS=-mod=mod "$go" install \
-    -ldflags "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  # The linker flags helm's Makefile sets: its version string (else v3.x-dev) and the Kubernetes
+  # version `helm lint` and `helm template` assume (else 1.20).
+  local pkg=helm.sh/helm/v3
+  build helm env GOBIN="$BIN" GOFLAGS=-mod=mod "$go" install -ldflags "-X $pkg/internal/version.version=v$HELM_VERSION \
+-X $pkg/pkg/lint/rules.k8sVersionMajor=1 -X $pkg/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR \
+-X $pkg/pkg/chartutil.k8sVersionMajor=1 -X $pkg/pkg/chartutil.k8sVersionMinor=$HELM_K8S_MINOR" \
+    "$pkg/cmd/helm@v$HELM_VERSION"
+  printf '%s' "$want" >"$STAMPS/helm"
   say "helm v$HELM_VERSION" "installed"
 }
 
