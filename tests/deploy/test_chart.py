@@ -157,7 +157,7 @@ def test_a_long_release_name_still_gives_workers_valid_giru_worker_names() -> No
     text = helm("template", "a-very-long-release-name-for-giru", CHART, "--namespace", "giru")
     objects = [doc for doc in yaml.safe_load_all(text) if doc]
     statefulset = next(o for o in objects if o["kind"] == "StatefulSet")
-    assert len(statefulset["metadata"]["name"]) + len("-99") <= 31  # GIRU_WORKER_NAME's limit
+    assert len(statefulset["metadata"]["name"]) + len("-199") <= 31  # GIRU_WORKER_NAME's limit
 
 
 def test_a_bad_value_is_refused_by_the_values_schema() -> None:

@@ -1,5 +1,5 @@
 {{/* Names. Worker pod names are Giru worker names (^[a-z0-9][a-z0-9-]{0,30}$): the base is
-at most 27 characters, leaving room for "-NN". */}}
+at most 27 characters, leaving room for "-NNN" (200 workers at most). */}}
 {{- define "giru.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 40 | trimSuffix "-" -}}
