@@ -24,6 +24,7 @@ import orjson
 import structlog
 
 from giru.errors import ConfigError, PolicyUnavailableError
+from giru.identity.people import Person
 from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule
@@ -85,6 +86,10 @@ class Call:
     tls: bool
     time_ns: int
     protocol_version: str
+    person: Person | None = None
+    """The person signed in over OAuth (None: an API-key client or anonymous)."""
+    agent: str | None = None
+    """The OAuth client acting for `person`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +329,12 @@ class PolicyEngine:
                 "arguments": call.arguments,
                 "arguments_bytes": arguments_bytes,
             },
-            "context": self._context(call.client, environment),
+            "context": self._context(call.client, environment, call.person),
+            "subject": person_document(call.person),
+            "client": {
+                "name": call.agent if call.person is not None else call.client,
+                "kind": "oauth" if call.person is not None else "api_key",
+            },
             "request": _request(call),
             "subscription": subscription,
             "binding": facts.table.key(call.server, call.virtual_server, environment),
@@ -423,7 +433,11 @@ class PolicyEngine:
         tags = list(self._facts.server_tags.get(server, ()))
         return {"name": tool, "tags": tags, "sensitivity": "low"}
 
-    def _context(self, client: str, environment: str | None) -> dict[str, Any]:
+    def _context(
+        self, client: str, environment: str | None, person: Person | None = None
+    ) -> dict[str, Any]:
+        if person is not None:
+            return {**_person_context(client, person), "environment": environment}
         base = self._facts.contexts.get(client)
         if base is None:
             anonymous = client in ("anonymous", "")
@@ -475,6 +489,39 @@ def _client_context(name: str, client: ClientConfig) -> dict[str, Any]:
             context[key] = claims[claim]
     context["claims"] = dict(claims)
     return context
+
+
+_MFA_METHODS: Final = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc"})
+"""RFC 8176 `amr` values that mean a second factor (or a factor beyond a password)."""
+
+
+def person_document(person: Person | None) -> dict[str, Any] | None:
+    """`input.subject`: the person behind the call, from their verified access token."""
+    if person is None:
+        return None
+    return {
+        "type": "user",
+        "id": person.subject,
+        "issuer": person.issuer,
+        "email": person.email,
+        "name": person.name,
+        "groups": list(person.groups),
+        "amr": list(person.amr),
+        "auth_time": person.auth_time,
+        "mfa": bool(_MFA_METHODS.intersection(person.amr)),
+    }
+
+
+def _person_context(client: str, person: Person) -> dict[str, Any]:
+    """The packs' `context` for a person: their email as `user_id`, MFA from `amr`."""
+    return {
+        "client": client,
+        "tenant": "default",
+        "user_authenticated": True,
+        "user_id": person.email or person.subject,
+        "mfa_verified": bool(_MFA_METHODS.intersection(person.amr)),
+        "claims": {"groups": list(person.groups)},
+    }
 
 
 def _subscription(name: str, spec: SubscriptionSpec) -> dict[str, Any]:

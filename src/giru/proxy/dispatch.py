@@ -253,7 +253,7 @@ class Dispatcher:
         listing = Subject("tools/list", "", "", {}, ctx.virtual_server, ctx.protocol_version)
         try:
             visible = await policy.visible(
-                policy_call(listing, client, None), subscriptions, routes
+                policy_call(listing, client, None, principal), subscriptions, routes
             )
         except PolicyUnavailableError as exc:
             raise JsonRpcError(

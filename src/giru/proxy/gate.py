@@ -158,7 +158,7 @@ class CallGate:
         decision: Decision | None = None
         refusal: tuple[int, str, dict[str, Any]] | None = None
         if self.policy is not None:
-            decision = await self.policy.decide(policy_call(subject, name, subscription))
+            decision = await self.policy.decide(policy_call(subject, name, subscription, caller))
             refusal = None if decision.allow else policy_refusal(decision)
         if refusal is None and metered:
             refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
@@ -176,6 +176,7 @@ class CallGate:
             writes.append(self._usage.record(usage))
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
+            _name_the_person(record, caller)
             writes.append(self.audit.record(record))
         try:
             await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
@@ -341,10 +342,32 @@ def current_ingress() -> Ingress:
     return ingress
 
 
-def policy_call(subject: Subject, client: str, subscription: str | None) -> Call:
-    """The facts of one policy input document: `subject` over the request being served."""
+def _name_the_person(record: AuditRecord, caller: Principal | None) -> None:
+    """A person's call: the audit record names them and the OAuth client acting for them
+    (`actor` is `user:<email>`; `details.subject` and `details.client` say more)."""
+    person = getattr(caller, "person", None)
+    if person is None:
+        return
+    record["details"]["subject"] = {
+        "id": person.subject,
+        "issuer": person.issuer,
+        "email": person.email,
+        "groups": list(person.groups),
+        "amr": list(person.amr),
+        "auth_time": person.auth_time,
+    }
+    record["details"]["client"] = getattr(caller, "agent", None)
+
+
+def policy_call(
+    subject: Subject, client: str, subscription: str | None, caller: Principal | None = None
+) -> Call:
+    """The facts of one policy input document: `subject` over the request being served (and
+    the person and OAuth client behind `caller`, when a person signed in)."""
     ingress = current_ingress()
     return Call(
+        person=getattr(caller, "person", None),
+        agent=getattr(caller, "agent", None),
         method=subject.method,
         server=subject.server,
         target=subject.target,

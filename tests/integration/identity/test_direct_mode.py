@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.idp import IdentityProviderPeer
-from tests.integration.gateway import KEY
+from tests.integration.gateway import ADMIN_TOKEN, KEY, wait_until
 from tests.integration.oauth import DirectGiru, direct_giru, mcp
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,24 @@ def test_a_person_calls_a_tool_their_group_is_subscribed_to(direct: DirectGiru) 
     response = mcp(direct.giru, "tools/call", params, token=token)
     assert response.status_code == 200, response.text
     assert "vitals" in response.text
+    records: list[dict[str, object]] = []
+
+    def audited() -> bool:
+        response = httpx.get(
+            direct.giru.url("/api/v1/audit"),
+            params={"actor": "user:alice@hospital.example", "action": "tools/call"},
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        records[:] = response.json()["items"]
+        return bool(records)
+
+    wait_until(audited, "the audit record of alice's call")
+    details = records[0]["details"]
+    assert isinstance(details, dict)
+    assert details["client"] == "mcp-test-client"
+    assert details["subject"]["email"] == "alice@hospital.example"
+    assert details["subject"]["groups"] == ["nurses"]
+    assert token.rsplit(".", 1)[-1] not in str(records)
     ward = direct.token("alice", path="/mcp/ward")
     assert "clinic__echo" in tool_names(direct, ward, "/mcp/ward")
 
