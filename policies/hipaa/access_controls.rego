@@ -61,3 +61,20 @@ deny contains {
 controls contains "HIPAA 164.312(a)" if phi.request
 
 audit := {"emergency_access": true} if break_glass
+
+# HIPAA 45 CFR 164.312(a)(2)(iii) automatic logoff: a person whose sign-in at the IdP is older
+# than hipaa.max_session_age_s (0: no limit) must sign in again before reaching PHI; a person
+# whose token carries no auth_time is treated as signed in too long ago. API-key clients do not
+# sign in, so the rule does not apply to them.
+deny contains {
+	"control": "HIPAA 164.312(a)(2)(iii)",
+	"message": sprintf("Signed in more than %v seconds ago: sign in again to reach PHI (HIPAA 164.312(a)(2)(iii))", [max_age]),
+} if {
+	phi.request
+	call.person
+	max_age := binding.setting("hipaa", "max_session_age_s", 0)
+	max_age > 0
+	not _session_fresh(max_age)
+}
+
+_session_fresh(max_age) if call.session_age_s <= max_age

@@ -71,3 +71,24 @@ test_break_glass_lifts_tool_role_requirements if {
 test_controls_in_scope_for_phi if {
 	ac.controls == {"HIPAA 164.312(a)"} with input as fx.tool("get_patient", [], {})
 }
+
+_logoff := {
+	"control": "HIPAA 164.312(a)(2)(iii)",
+	"message": "Signed in more than 28800 seconds ago: sign in again to reach PHI (HIPAA 164.312(a)(2)(iii))",
+}
+
+_person(auth_time) := fx.call({"mcp": {"tool": {"name": "get_patient"}}, "subject": {"amr": ["pwd"], "auth_time": auth_time}})
+
+_eight_hours := fx.bindings(["hipaa"], {"hipaa": {"max_session_age_s": 28800}})
+
+test_a_person_signed_in_too_long_ago_is_logged_off_from_phi if {
+	ac.deny == {_logoff} with input as _person(1764115200 - 28801) with data.giru.bindings as _eight_hours
+	ac.deny == {_logoff} with input as fx.call({"mcp": {"tool": {"name": "get_patient"}}, "subject": {"amr": ["pwd"]}})
+		with data.giru.bindings as _eight_hours
+}
+
+test_a_recent_sign_in_an_api_key_or_no_limit_is_not_logged_off if {
+	count(ac.deny) == 0 with input as _person(1764115200 - 600) with data.giru.bindings as _eight_hours
+	count(ac.deny) == 0 with input as fx.tool("get_patient", [], {}) with data.giru.bindings as _eight_hours
+	count(ac.deny) == 0 with input as _person(0) with data.giru.bindings as fx.bindings(["hipaa"], {"hipaa": {"max_session_age_s": 0}})
+}

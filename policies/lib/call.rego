@@ -29,6 +29,21 @@ default mfa_verified := false
 
 mfa_verified if input.context.mfa_verified == true
 
+# RFC 8176 authentication methods that are a factor beyond a password.
+mfa_methods := {"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc"}
+
+# A person signed in over OAuth (input.subject): MFA when their sign-in's amr holds one.
+mfa_verified if {
+	some method in input.subject.amr
+	method in mfa_methods
+}
+
+# Whether the caller is a person signed in over OAuth (not an API-key client).
+person if is_object(input.subject)
+
+# Seconds since the person signed in at their IdP (undefined without auth_time).
+session_age_s := (now_ns / 1000000000) - input.subject.auth_time if is_number(input.subject.auth_time)
+
 claim(name) := input.context.claims[name]
 
 # The clock of the call: the request's arrival time (never time.now_ns(), so tests can set it).

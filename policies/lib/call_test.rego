@@ -77,3 +77,17 @@ test_safe_label_never_echoes_free_text if {
 	call.safe_label({"a": 1}) == "(unnamed)"
 	call.safe_label("") == "(unnamed)"
 }
+
+test_a_person_has_mfa_when_their_amr_holds_a_second_factor if {
+	call.mfa_verified with input as {"subject": {"amr": ["pwd", "otp"]}}
+	call.mfa_verified with input as {"subject": {"amr": ["hwk"]}}
+	not call.mfa_verified with input as {"subject": {"amr": ["pwd"]}}
+	not call.mfa_verified with input as {"subject": {"amr": "otp"}}
+}
+
+test_a_person_and_their_session_age if {
+	call.person with input as {"subject": {"amr": []}}
+	not call.person with input as {"subject": null}
+	call.session_age_s == 600 with input as {"subject": {"auth_time": 1764114600}, "request": {"time_ns": fx.now_ns}}
+	not call.session_age_s with input as {"subject": {}, "request": {"time_ns": fx.now_ns}}
+}
