@@ -16,7 +16,7 @@ tested here only for what Giru itself must still guarantee on its direct listene
 | H10 | Envoy; Giru for `Mcp-Param-*` | control characters in `Mcp-Param-*` -> 400 -32020 |
 | H11 | Envoy | spoofed identity headers never authenticate a request |
 | H12 | Envoy | path tricks never reach an MCP endpoint |
-| H14 | n/a | Giru authenticates API keys and has no OAuth scopes |
+| H14 | Giru | OAuth tokens and scopes: tests/integration/bad_input/test_tokens.py |
 | H15 | Envoy | not tested (h2 only; Giru's listener is HTTP/1.1) |
 | S1-S15 | Giru | legacy (2025-11-25) and modern (2026-07-28) columns |
 | J1-J15 | Giru | HTTP level: status, code, id byte-exact |
