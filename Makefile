@@ -5,12 +5,12 @@ VENV := .venv
 CONFIG ?= examples/quickstart/
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help setup peers services run stack stack-down test lint typecheck unit integration schemas bench clean
+.PHONY: help setup peers services run stack stack-down test lint typecheck unit integration schemas ui-api bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Create .venv/ (Python deps from uv.lock)
+setup: ## Create .venv/ (Python deps from uv.lock) and build the web UI into src/giru/ui/
 	@bash scripts/setup.sh
 
 peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP servers and clients
@@ -43,6 +43,10 @@ test: setup peers services lint typecheck ## Everything CI runs: lint, types, un
 
 schemas: setup ## Regenerate docs/schemas/ (one JSON Schema per manifest kind) from the models
 	$(VENV)/bin/python -m giru.manifests.schemas docs/schemas
+
+ui-api: setup ## Regenerate the web UI's API client (web/src/lib/api/) from the control plane's OpenAPI
+	$(VENV)/bin/python scripts/openapi.py web/src/lib/api/openapi.json
+	cd web && ../.tools/bin/npm run api
 
 bench: setup peers ## Benchmarks (never run as tests); results in bench/results/
 	$(VENV)/bin/python -m bench

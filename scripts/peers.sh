@@ -2,6 +2,7 @@
 # Installs the MCP test peers into .tools/: Node 22, the npm MCP servers/clients/conformance suites
 # pinned in scripts/peers/package-lock.json, and the Go conformance fixture server.
 # Idempotent: each step writes a stamp (.tools/stamps/<step>) and is skipped when it matches.
+# `peers.sh node` installs only Node 22 and the npm wrappers (what scripts/web.sh needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -116,6 +117,9 @@ step_go_fixture() {
 
 step_node
 step_wrappers
+if [ "${1:-}" = node ]; then
+  exit 0
+fi
 step_npm_packages
 step_go_fixture
 bash "$ROOT/scripts/peers-go-client.sh"   # the Go SDK interop client (tests/interop)

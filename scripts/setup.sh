@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv/ with Giru and its dev tools from the committed lock. Idempotent and quick when warm.
+# Creates .venv/ with Giru and its dev tools from the committed lock, and builds the web UI into
+# src/giru/ui/ (scripts/web.sh; needs Node 22, which it installs into .tools/). Idempotent and quick
+# when warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV_VERSION=0.13.8
@@ -7,3 +9,4 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | awk '{print $2}')" != 
   python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 uv sync --locked --quiet
+bash scripts/web.sh

@@ -22,6 +22,7 @@ from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.audit import AuditLog, AuditMetrics
+from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
 from giru.egress import AddressPolicy, egress_connector, egress_session
@@ -88,7 +89,7 @@ def build_endpoints(config: Config) -> dict[str, Endpoint]:
 
 class GiruApp:
     """The ASGI app: lifespan builds everything from settings; `/api` goes to the control-plane
-    API, every other path to the gateway."""
+    API, `/ui` to the web console, every other path to the gateway."""
 
     def __init__(
         self, settings: Settings, config: Config | None = None, *, adopt: bool = False
@@ -106,6 +107,7 @@ class GiruApp:
         self.credentials: UpstreamCredentials | None = None
         self._pepper = b""
         self._fetch: JsonFetch | None = None
+        self.console = Console(shipped_ui())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -116,6 +118,8 @@ class GiruApp:
             await self.api(scope, receive, send)
         elif self.broker is not None and is_broker_path(scope.get("path", "")):
             await self.broker(scope, receive, send)
+        elif is_console_path(scope.get("path", "")):
+            await self.console(scope, receive, send)
         elif self.gateway is not None:
             await self.gateway(scope, receive, send)
 

@@ -1,0 +1,44 @@
+// The typed API client, generated from the control plane's OpenAPI document (schema.d.ts;
+// `make ui-api` regenerates it, a test checks it matches the live API).
+import createClient from 'openapi-fetch';
+import type { components, paths } from './schema';
+import { session } from '$lib/session.svelte';
+
+export type Schemas = components['schemas'];
+
+let unauthorized: () => void = () => {};
+
+/** What to do when the API answers 401 (the layout sends the user to sign-in). */
+export function onUnauthorized(handler: () => void): void {
+	unauthorized = handler;
+}
+
+export const api = createClient<paths>({ baseUrl: '' });
+
+api.use({
+	onRequest({ request }) {
+		if (session.token !== null && !request.headers.has('Authorization')) {
+			request.headers.set('Authorization', `Bearer ${session.token}`);
+		}
+		return request;
+	},
+	onResponse({ response }) {
+		if (response.status === 401) unauthorized();
+		return response;
+	}
+});
+
+/** A readable sentence for an API error body (a problem+json document, or anything else). */
+export function problemText(error: unknown, status?: number): string {
+	if (error !== null && typeof error === 'object') {
+		const problem = error as { title?: unknown; detail?: unknown; errors?: unknown };
+		const parts = [problem.title, problem.detail].filter((p) => typeof p === 'string' && p);
+		if (Array.isArray(problem.errors)) {
+			for (const item of problem.errors as { field?: unknown; reason?: unknown }[]) {
+				if (typeof item.reason === 'string') parts.push(`${String(item.field ?? '')}: ${item.reason}`);
+			}
+		}
+		if (parts.length > 0) return parts.join(' — ');
+	}
+	return status ? `The API answered ${status}.` : 'The API could not be reached.';
+}
