@@ -2,7 +2,7 @@
 # Makes sure the binaries of the services the integration tests start themselves are installed:
 # PostgreSQL 15 server (initdb, pg_ctl, postgres) and redis-server, from Debian packages, and the
 # openssl CLI (scripts/dev-ca.sh makes the stack's development certificates with it), and Chromium
-# (the browser the sign-in tests drive with playwright-core).
+# (the browser the sign-in tests and the web UI's end-to-end tests drive with playwright-core).
 # Idempotent and instant when they are present. It starts no system service: tests/services.py
 # runs its own servers on free loopback ports in temp dirs.
 set -euo pipefail
@@ -86,7 +86,7 @@ missing=()
 pg_bindir >/dev/null || missing+=("${PG_PACKAGES[@]}")
 command -v redis-server >/dev/null 2>&1 || missing+=("${REDIS_PACKAGES[@]}")
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-[ -x /usr/bin/chromium ] || missing+=(chromium)  # the browser of the sign-in tests (playwright-core)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # sign-in and web UI tests (playwright-core)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi

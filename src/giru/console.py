@@ -52,7 +52,7 @@ def is_console_path(path: str) -> bool:
 
 
 def content_security_policy(index: bytes) -> str:
-    """The policy for every `/ui` answer: same-origin only, `index.html`'s inline scripts by hash."""
+    """The policy of every `/ui` answer: same origin only, `index.html`'s inline scripts by hash."""
     hashes = " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
         for body in _INLINE_SCRIPT.findall(index)
@@ -116,7 +116,8 @@ class Console:
             *self._headers,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        head = scope["method"] == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else body})
 
     def _load(self) -> dict[str, _File]:
         if self._files is None:
@@ -144,7 +145,8 @@ def _read_tree(root: Path) -> dict[str, _File]:
     paths = {
         name: path
         for path in root.rglob("*")
-        if path.is_file() and not (name := path.relative_to(root).as_posix()).startswith(".")
+        if path.is_file()
+        and not (name := path.relative_to(root).as_posix()).startswith(".")
         and "/." not in name
     }
     for name, path in sorted(paths.items()):
