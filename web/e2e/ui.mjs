@@ -153,6 +153,7 @@ const scenarios = {
 			['clients', '/ui/clients', 'clients'],
 			['client', '/ui/clients/demo', 'keys'],
 			['subscriptions', '/ui/subscriptions', 'subscriptions'],
+			['usage', '/ui/usage', 'usage'],
 			['audit', '/ui/audit', 'audit']
 		];
 		await page.goto(`${URL_BASE}/ui/signin`);
