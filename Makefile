@@ -5,7 +5,7 @@ VENV := .venv
 CONFIG ?= examples/quickstart/
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help setup peers services run stack stack-down test lint typecheck unit integration schemas ui-api bench clean
+.PHONY: help setup peers services run stack stack-down image image-test test lint typecheck unit integration schemas ui-api bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,12 @@ stack: setup peers services ## The production topology locally: PostgreSQL, Redi
 
 stack-down: ## Stop what `make stack` started
 	$(VENV)/bin/python scripts/stack.py down
+
+image: ## Build Giru's image without Docker (buildah on a debootstrap base; ~10 min)
+	bash scripts/image.sh
+
+image-test: setup peers ## Build the image and run it: /healthz and a tools/call (not in `make test`: slow)
+	GIRU_IMAGE_TESTS=1 $(VENV)/bin/pytest tests/deploy/test_image_build.py -v
 
 lint: setup ## ruff (lint + format check)
 	$(VENV)/bin/ruff check src tests bench scripts
