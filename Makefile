@@ -28,7 +28,7 @@ stack: setup peers services ## The production topology locally: PostgreSQL, Redi
 stack-down: ## Stop what `make stack` started
 	$(VENV)/bin/python scripts/stack.py down
 
-image: ## Build Giru's image without Docker (buildah on a debootstrap base; ~10 min)
+image: ## Build Giru's image without Docker (buildah on a debootstrap base; 4-9 min)
 	bash scripts/image.sh
 
 image-test: setup peers ## Build the image and run it: /healthz and a tools/call (not in `make test`: slow)
