@@ -25,7 +25,7 @@ test_pan_in_pci_tool_arguments_is_denied_with_req_3_4 if {
 		"message": "Full PAN detected in argument 'card'; it must be masked or truncated (PCI DSS Req 3.4)",
 	}]
 	result.redact == [{"target": "result", "kind": "pan", "action": "mask"}]
-	result.audit == {"cardholder_data": true, "controls": ["PCI DSS Req 10.2", "PCI DSS Req 3.4", "PCI DSS Req 7.1"]}
+	result.audit == {"cardholder_data": true, "controls": ["PCI DSS Req 10.2", "PCI DSS Req 3.4", "PCI DSS Req 7.1", "PCI DSS Req 8.3"]}
 	result.alerts == []
 	result.revision == "rev-7"
 }
@@ -119,6 +119,7 @@ test_all_packs_sort_reasons_by_pack_then_control if {
 		["hipaa", "HIPAA 164.312(e)(1)"],
 		["pci_dss", "PCI DSS Req 3.4"],
 		["pci_dss", "PCI DSS Req 4.1"],
+		["pci_dss", "PCI DSS Req 8.3"],
 		["soc2", "SOC 2 CC6.1"],
 	]
 }

@@ -142,8 +142,11 @@ def test_a_field_the_role_may_not_see_is_denied(giru: RunningGiru) -> None:
     assert "result" in physician.json()
 
 
-def test_a_high_sensitivity_tool_needs_mfa(giru: RunningGiru) -> None:
+def test_a_high_sensitivity_tool_and_a_cardholder_data_tool_need_mfa(giru: RunningGiru) -> None:
     assert "SOC 2 CC6.1" in controls(call(giru, NURSE, "export_ledger", {}))
+    assert "PCI DSS Req 8.3" in controls(
+        call(giru, NURSE, "charge_card", {"card": "tok", "amount": 1})
+    )
     allowed = call(giru, PHYSICIAN, "export_ledger", {})
     assert allowed.json()["result"]["content"][0]["text"] == "ledger exported"
 
@@ -173,7 +176,7 @@ def test_tools_list_hides_what_policy_would_never_allow(giru: RunningGiru) -> No
 
     assert "reg__export_ledger" not in names(NURSE)  # no MFA: never allowed
     assert {"reg__export_ledger", "reg__charge_card"} <= names(PHYSICIAN)
-    assert "reg__charge_card" in names(NURSE)  # allowed without arguments
+    assert "reg__charge_card" not in names(NURSE)  # no MFA: PCI DSS Req 8.3
 
 
 def _status(giru: RunningGiru) -> dict[str, Any]:
