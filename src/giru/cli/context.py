@@ -78,14 +78,14 @@ def save_connection(connection: Connection, environ: Mapping[str, str] | None = 
 
 
 def _read(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    import yaml  # only when there is a file: GIRU_API_URL and GIRU_TOKEN alone need no parser
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
