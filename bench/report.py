@@ -206,14 +206,16 @@ def _governance(points: list[dict[str, Any]]) -> list[str]:
 
 def _startup(points: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| command | package | wall ms (median) | min | max | CPU ms (median) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| command | package | wall ms (median) | min | max | CPU ms (median) "
+        "| to request, wall ms (median) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for p in points:
+        request = p.get("to_request_wall_ms_median")
         lines.append(
             f"| {p['command']} | {p['tree']} | {_num(p['wall_ms_median'])} "
             f"| {_num(p['wall_ms_min'])} | {_num(p['wall_ms_max'])} "
-            f"| {_num(p['cpu_ms_median'])} |"
+            f"| {_num(p['cpu_ms_median'])} | {'-' if request is None else _num(request)} |"
         )
     return lines
 

@@ -1,30 +1,36 @@
 """`python -m bench.startup [--runs N] [--ref REF] [--out DIR]`: how long a `giru` command takes
 from start to exit, for the commands that never run the gateway (issue 22: `giru --help` took
-3.4 s because every command imported the server side).
+3.4 s because every command imported the server side; an API command should start in 0.3 s).
 
 Each command runs `--runs` times (after 2 warm-up runs) as a whole process; wall time from a
-monotonic clock around the child, CPU from the children's rusage. Measured for the work tree
-and, with `--ref`, for that commit's `src/` (git archive) in the same run, alternating, so the
-two compare on the same machine state. `python -c pass` is the interpreter's own floor. Writes
-`<out>/<date>-cli-startup.json` and `<out>/latest.md` (default bench/results/startup/).
+monotonic clock around the child, CPU from the children's rusage. The API commands talk to a
+small HTTP server in this process that answers `/api/v1/...` as the gateway would (two servers,
+empty lists elsewhere); for them the wall time from the child's start to its first request
+arriving there is recorded too. Measured for the work tree and, with `--ref`, for that commit's
+`src/` (git archive) in the same run, alternating, so the two compare on the same machine
+state. `python -c pass` is the interpreter's own floor. Writes `<out>/<date>-cli-startup.json`
+and `<out>/latest.md` (default bench/results/startup/).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bench.machine import REPO, describe
-from bench.procs import free_port
 from bench.report import write_standalone
 
 SCENARIO = "cli-startup"
@@ -33,10 +39,65 @@ LAUNCH = "from giru.cli.main import app; app(prog_name='giru')"
 COMMANDS: dict[str, tuple[str, ...]] = {
     "giru --help": ("--help",),
     "giru version": ("version",),
-    "giru get servers (API, nothing listening)": ("get", "servers"),
+    "giru get servers (API, table)": ("get", "servers"),
+    "giru get servers -o json (API)": ("get", "servers", "-o", "json"),
+    "giru audit list (API)": ("audit", "list"),
     "giru audit list --help": ("audit", "list", "--help"),
     "giru validate examples/quickstart/ (manifest models)": ("validate", "examples/quickstart/"),
 }
+
+
+_SERVERS = [
+    {
+        "kind": "MCPServer",
+        "metadata": {"name": name, "createdAt": "2026-12-01T00:00:00Z", "resourceVersion": 1},
+        "spec": {"transport": "streamable-http", "url": f"https://{name}.example/mcp"},
+        "status": {"phase": "Ready", "tools": 12},
+    }
+    for name in ("github", "jira")
+]
+
+
+class _Api:
+    """What the gateway's API answers to a list, and when each request arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    def answer(self, path: str) -> bytes:
+        self.arrivals.append(time.perf_counter())
+        items = _SERVERS if path.split("?")[0] == "/api/v1/servers" else []
+        return json.dumps({"items": items, "nextCursor": None}).encode()
+
+
+@contextmanager
+def _serving(api: _Api) -> Iterator[str]:
+    """`api` on a loopback port (HTTP/1.1, keep-alive), in a thread; yields its URL."""
+
+    class Handle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = api.answer(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def _argv(args: Sequence[str]) -> list[str]:
@@ -44,26 +105,38 @@ def _argv(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", LAUNCH, *args]
 
 
-def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall s, CPU s) of one run of `argv` to its exit."""
+Sample = tuple[float, float, float | None]
+
+
+def _once(argv: list[str], env: dict[str, str], api: _Api | None = None) -> Sample:
+    """(wall s, CPU s, s to the first API request or None) of one run of `argv` to its exit."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seen = len(api.arrivals) if api is not None else 0
     began = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=REPO, capture_output=True, check=False, timeout=120)
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, check=False, timeout=120)
     wall = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    if api is None:
+        return wall, cpu, None
+    if done.returncode != 0 or len(api.arrivals) == seen:
+        raise RuntimeError(f"{argv[3:]} did not ask the API: {done.stderr.decode()[-300:]}")
+    return wall, cpu, api.arrivals[seen] - began
 
 
-def _summary(samples: list[tuple[float, float]]) -> dict[str, float]:
-    walls = [wall * 1000 for wall, _ in samples]
-    cpus = [cpu * 1000 for _, cpu in samples]
-    return {
+def _summary(samples: list[Sample]) -> dict[str, float]:
+    walls = [wall * 1000 for wall, _, _ in samples]
+    cpus = [cpu * 1000 for _, cpu, _ in samples]
+    summary = {
         "wall_ms_median": statistics.median(walls),
         "wall_ms_min": min(walls),
         "wall_ms_max": max(walls),
         "cpu_ms_median": statistics.median(cpus),
     }
+    requests = [request * 1000 for _, _, request in samples if request is not None]
+    if requests:
+        summary["to_request_wall_ms_median"] = statistics.median(requests)
+    return summary
 
 
 def _trees(ref: str | None, workdir: Path) -> dict[str, Path]:
@@ -81,23 +154,25 @@ def _trees(ref: str | None, workdir: Path) -> dict[str, Path]:
 def measure(runs: int, ref: str | None) -> dict[str, Any]:
     """Every command of every tree, `runs` times each, trees alternating run by run."""
     points: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="giru-bench-startup-") as temp:
+    api = _Api()
+    with tempfile.TemporaryDirectory(prefix="giru-bench-startup-") as temp, _serving(api) as url:
         trees = _trees(ref, Path(temp))
         environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         base = {
             **environ,
             "PYTHONPYCACHEPREFIX": str(Path(temp) / "pycache"),  # filled by the warm-up runs
-            "GIRU_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: refused at once
+            "GIRU_API_URL": url,
             "GIRU_TOKEN": "bench",
             "XDG_CONFIG_HOME": temp,
         }
         floor = [_once([sys.executable, "-c", "pass"], base) for _ in range(runs)]
         points.append({"tree": "-", "command": "python -c pass", **_summary(floor)})
         for label, args in COMMANDS.items():
-            samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            asks = api if "(API" in label else None
+            samples: dict[str, list[Sample]] = {tree: [] for tree in trees}
             for index in range(WARMUP + runs):
                 for tree, src in trees.items():
-                    sample = _once(_argv(args), {**base, "PYTHONPATH": str(src)})
+                    sample = _once(_argv(args), {**base, "PYTHONPATH": str(src)}, asks)
                     if index >= WARMUP:
                         samples[tree].append(sample)
             points += [
@@ -108,9 +183,13 @@ def measure(runs: int, ref: str | None) -> dict[str, Any]:
         "runs": f"{runs} per command and tree after {WARMUP} warm-up runs, trees alternating",
         "launch": f'`{sys.executable} -c "{LAUNCH}" ARGS` (what the console script runs), '
         "PYTHONPATH the tree's src/",
-        "API command": "GIRU_API_URL at a loopback port nothing listens on (refused at once): "
-        "start-up, reading the context, one refused connect, the error, exit 1",
-        "wall / CPU": "monotonic clock around the child; utime+stime from RUSAGE_CHILDREN",
+        "API commands": "GIRU_API_URL and GIRU_TOKEN set (no context file); a loopback HTTP/1.1 "
+        "server in the bench process answers GET /api/v1/servers with two servers, other lists "
+        "empty: start-up, one request, the output, exit 0",
+        "wall / CPU": "monotonic clock around the child; utime+stime from RUSAGE_CHILDREN (the "
+        "whole process: start-up, the request and printing the answer)",
+        "to request": "API commands only: wall time from starting the child to its first request "
+        "arriving at the server",
         "bytecode": "compiled once by the warm-up runs (PYTHONPYCACHEPREFIX in a temp dir), as "
         "on an installed system; `python -c pass` is the interpreter alone",
     }
