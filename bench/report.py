@@ -207,15 +207,17 @@ def _governance(points: list[dict[str, Any]]) -> list[str]:
 def _startup(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| command | package | wall ms (median) | min | max | CPU ms (median) "
-        "| to request, wall ms (median) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| to request: wall ms | CPU ms (medians) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
-        request = p.get("to_request_wall_ms_median")
+        request = [p.get(f"to_request_{unit}_ms_median") for unit in ("wall", "cpu")]
         lines.append(
             f"| {p['command']} | {p['tree']} | {_num(p['wall_ms_median'])} "
             f"| {_num(p['wall_ms_min'])} | {_num(p['wall_ms_max'])} "
-            f"| {_num(p['cpu_ms_median'])} | {'-' if request is None else _num(request)} |"
+            f"| {_num(p['cpu_ms_median'])} "
+            + "".join(f"| {'-' if v is None else _num(v)} " for v in request)
+            + "|"
         )
     return lines
 

@@ -3,7 +3,6 @@ database schema and its manifests."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -68,6 +67,8 @@ def migrate() -> None:
     Run before rolling out a new version (the Helm chart's hook Job); every `giru run` does it
     too. A schema newer than this version is refused and left alone.
     """
+    import asyncio  # here: every command imports this module, and asyncio is not free
+
     from giru.settings import Settings
 
     settings = Settings()
