@@ -126,3 +126,4 @@ bash "$ROOT/scripts/peers-go-client.sh"   # the Go SDK interop client (tests/int
 bash "$ROOT/scripts/peers-go-conformance-client.sh"   # the Go SDK conformance client (tests/conformance)
 bash "$ROOT/scripts/peers-opa.sh"   # Open Policy Agent (policy decisions, `opa test`)
 bash "$ROOT/scripts/peers-deploy.sh"   # helm, kustomize, the compose-go validator (tests/deploy)
+bash "$ROOT/scripts/peers-vault.sh"   # HashiCorp Vault (the `vault` secret backend's tests)

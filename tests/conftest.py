@@ -1,5 +1,5 @@
-"""Shared pytest fixtures: the real MCP test peers (tests/peers.py), services (tests/services.py)
-and the OIDC provider (tests/idp.py)."""
+"""Shared pytest fixtures: the real MCP test peers (tests/peers.py), services (tests/services.py:
+PostgreSQL, Redis, Vault) and the OIDC provider (tests/idp.py)."""
 
 from tests.idp import oidc_provider
 from tests.peers import (
@@ -13,7 +13,7 @@ from tests.peers import (
     memory_stdio_argv,
     python_dual_era,
 )
-from tests.services import postgres_server, postgres_url, redis_server, redis_url
+from tests.services import postgres_server, postgres_url, redis_server, redis_url, vault_server
 
 __all__ = [
     "everything_http",
@@ -30,4 +30,5 @@ __all__ = [
     "python_dual_era",
     "redis_server",
     "redis_url",
+    "vault_server",
 ]

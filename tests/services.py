@@ -1,4 +1,5 @@
-"""Real PostgreSQL and Redis servers for tests (binaries from `bash scripts/services.sh`).
+"""Real PostgreSQL, Redis and Vault servers for tests (PostgreSQL and Redis from
+`bash scripts/services.sh`, Vault from `make peers`: `.tools/bin/vault`).
 
 Session-scoped fixtures start one server of each on a free loopback port in a temp dir and stop
 and remove it at the end; the function-scoped `postgres_url` gives each test a fresh database and
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import text
@@ -40,12 +43,14 @@ __all__ = [
     "PostgresServer",
     "RedisServer",
     "ServiceUnavailableError",
+    "VaultServer",
     "find_postgres_bindir",
     "find_redis_server",
     "postgres_server",
     "postgres_url",
     "redis_server",
     "redis_url",
+    "vault_server",
 ]
 
 INSTALL_HINT = "install them with `bash scripts/services.sh` (or `make services`)"
@@ -395,3 +400,132 @@ def redis_url(redis_server: RedisServer) -> str:
     redis_server.start()
     redis_server.flush()
     return redis_server.url()
+
+
+# --- Vault --------------------------------------------------------------------------------------
+
+VAULT_ROOT_TOKEN = "giru-test-root-token"  # a throwaway dev server's token
+
+
+def find_vault() -> Path:
+    binary = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "vault"
+    if not os.access(binary, os.X_OK):
+        raise ServiceUnavailableError(f"{binary} is missing: install it with `make peers`")
+    return binary
+
+
+@dataclass
+class VaultServer:
+    """`vault server` on 127.0.0.1:`port` from `workdir`: the dev server (in memory, unsealed,
+    KV v2 at `secret/`, root token `VAULT_ROOT_TOKEN`), or with `storage` a file-storage server
+    that keeps its data across restarts (initialised with one unseal key on first start)."""
+
+    binary: Path
+    port: int
+    workdir: Path
+    storage: Path | None = None
+    root_token: str = VAULT_ROOT_TOKEN
+    _unseal_key: str | None = field(default=None, repr=False)
+    _process: PeerProcess | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.process.poll() is None
+
+    def start(self) -> None:
+        """Starts the server (same port, same data) and waits until it serves, unsealed."""
+        if self.running:
+            return
+        self._process = start_peer("vault", self._argv(), self.workdir, env=self._env())
+        try:
+            wait_for_port(self._process, self.port, START_TIMEOUT)
+            if self.storage is not None:
+                self._initialise_or_unseal()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
+
+    def cli(self, *args: str, token: str | None = None) -> Any:
+        """`vault ARGS -format=json` with the real binary; its decoded JSON output."""
+        done = subprocess.run(
+            [str(self.binary), *args[:2], "-format=json", *args[2:]],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self._env(token or self.root_token),
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise ServiceUnavailableError(f"vault {' '.join(args[:2])}: {done.stderr.strip()}")
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def _argv(self) -> list[str]:
+        if self.storage is None:
+            return [
+                str(self.binary),
+                *("server", "-dev", f"-dev-root-token-id={self.root_token}"),
+                f"-dev-listen-address={LOOPBACK}:{self.port}",
+            ]
+        config = self.workdir / "vault.hcl"
+        config.write_text(
+            f'storage "file" {{ path = "{self.storage}" }}\n'
+            f'listener "tcp" {{ address = "{LOOPBACK}:{self.port}"\n tls_disable = true }}\n'
+            "disable_mlock = true\n"
+        )
+        return [str(self.binary), "server", f"-config={config}"]
+
+    def _env(self, token: str | None = None) -> dict[str, str]:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir)}
+        env["VAULT_ADDR"] = self.url
+        if token is not None:
+            env["VAULT_TOKEN"] = token
+        return env
+
+    def _initialise_or_unseal(self) -> None:
+        if self._unseal_key is None:
+            init = self.cli("operator", "init", "-key-shares=1", "-key-threshold=1")
+            self._unseal_key, self.root_token = init["unseal_keys_b64"][0], init["root_token"]
+            self.cli("operator", "unseal", self._unseal_key)
+            self.cli("secrets", "enable", "-path=secret", "kv-v2")
+            return
+        self.cli("operator", "unseal", self._unseal_key)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if httpx.get(f"{self.url}/v1/sys/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() >= deadline:
+                tail = self._process.log_tail() if self._process else ""
+                raise ServiceUnavailableError(f"vault on {self.url} not ready\n{tail}")
+            time.sleep(0.05)  # poll interval of a bounded readiness wait, not synchronisation
+
+
+@pytest.fixture
+def vault_server(tmp_path: Path) -> Iterator[VaultServer]:
+    """A dev `vault server` of this test's own (in memory: a few hundred ms to start)."""
+    try:
+        binary = find_vault()
+    except ServiceUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    workdir = tmp_path / "vault"
+    workdir.mkdir()
+    server = VaultServer(binary, free_port(), workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

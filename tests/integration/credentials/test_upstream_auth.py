@@ -20,6 +20,7 @@ from tests.integration.credentials.calls import (
     stdio_auth_server,
 )
 from tests.integration.gateway import CLIENT, KEY, run_giru, wait_until
+from tests.services import VaultServer
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +100,43 @@ def test_a_missing_secret_fails_only_the_calls_that_need_it(tmp_path: Path) -> N
         assert error["data"] == {"reason": "credentials_unavailable", "server": "gh"}
         assert "github-token" in error["message"]
         assert mcp.text("plain__whoami") == "-"
+
+
+def test_with_vault_stopped_calls_needing_a_secret_fail_and_the_others_go_on(
+    tmp_path: Path, vault_server: VaultServer
+) -> None:
+    vault_env = {
+        **NO_POLICY,
+        "GIRU_SECRETS__BACKEND": "vault",
+        "GIRU_SECRETS__VAULT__URL": vault_server.url,
+        "GIRU_SECRETS__VAULT__TOKEN": vault_server.root_token,
+        "GIRU_SECRETS__ENVIRONMENT": "e2e",
+        "GIRU_SECRETS__CACHE_TTL_S": "0.5",
+    }
+    with (
+        headers_upstream(tmp_path) as upstream,
+        run_giru(
+            CLIENT + "---" + http_auth_server("plain", upstream.url, "{type: none}"),
+            tmp_path,
+            extra_env=vault_env,
+        ) as giru,
+    ):
+        put_secret(giru, "github-token", TOKEN)
+        shown = vault_server.cli("kv", "get", "-mount=secret", "giru/e2e/secrets/github-token")
+        assert shown["data"]["data"] == {"value": TOKEN}
+        apply(giru, http_auth_server("gh", upstream.url, STATIC))
+        mcp = Mcp(giru).open()
+        wait_until(lambda: "gh__whoami" in mcp.tools(), "gh's tools are listed")
+        assert mcp.text("gh__whoami") == f"Bearer {TOKEN}"
+        vault_server.stop()
+
+        def refused() -> bool:
+            error = mcp.call("gh__whoami").get("error")
+            return error is not None and error["data"]["reason"] == "credentials_unavailable"
+
+        wait_until(refused, "once the cached value expired, gh's calls are refused")
+        assert mcp.text("plain__whoami") == "-"
+        vault_server.start()  # the dev server forgot everything: the secret is gone
+        error = mcp.call("gh__whoami")["error"]
+        assert error["data"] == {"reason": "credentials_unavailable", "server": "gh"}
+        assert all(KEY not in value for headers in upstream.seen() for value in headers.values())
