@@ -456,9 +456,10 @@ class VaultServer:
             process.stop()
 
     def cli(self, *args: str, token: str | None = None) -> Any:
-        """`vault ARGS -format=json` with the real binary; its decoded JSON output."""
+        """`vault ARGS` with the real binary (`VAULT_FORMAT=json`): its decoded JSON output, or
+        its text when a command prints none (`Success! ...`)."""
         done = subprocess.run(
-            [str(self.binary), *args[:2], "-format=json", *args[2:]],
+            [str(self.binary), *args],
             capture_output=True,
             text=True,
             check=False,
@@ -467,7 +468,10 @@ class VaultServer:
         )
         if done.returncode != 0:
             raise ServiceUnavailableError(f"vault {' '.join(args[:2])}: {done.stderr.strip()}")
-        return json.loads(done.stdout) if done.stdout.strip() else None
+        try:
+            return json.loads(done.stdout)
+        except json.JSONDecodeError:
+            return done.stdout
 
     def _argv(self) -> list[str]:
         if self.storage is None:
@@ -487,6 +491,7 @@ class VaultServer:
     def _env(self, token: str | None = None) -> dict[str, str]:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir)}
         env["VAULT_ADDR"] = self.url
+        env["VAULT_FORMAT"] = "json"
         if token is not None:
             env["VAULT_TOKEN"] = token
         return env
@@ -497,8 +502,21 @@ class VaultServer:
             self._unseal_key, self.root_token = init["unseal_keys_b64"][0], init["root_token"]
             self.cli("operator", "unseal", self._unseal_key)
             self.cli("secrets", "enable", "-path=secret", "kv-v2")
+            self._wait_kv()
             return
         self.cli("operator", "unseal", self._unseal_key)
+
+    def _wait_kv(self) -> None:
+        """A new KV v2 mount refuses writes until its setup is done (about a second)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                self.cli("kv", "put", "-mount=secret", "ready", "ok=1")
+                return
+            except ServiceUnavailableError:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)  # poll interval of a bounded readiness wait, not synchronisation
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
