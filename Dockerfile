@@ -5,12 +5,20 @@
 #   worker:        giru run --listen 0.0.0.0:8081
 #   CLI:           giru get servers, giru audit verify, giru migrate, ...
 # Envoy and OPA run from their official images (envoyproxy/envoy, openpolicyagent/opa).
-# The web UI is not built yet; when it exists, a node stage builds it and the final stage copies
-# its dist/ in.
 #
-# PYTHON_IMAGE: any Debian-based image with Python 3.11 at the same path in both stages
-# (docs/deployment/compose.md shows how to pin it by digest).
+# PYTHON_IMAGE: any Debian-based image with Python 3.11 at the same path in both stages;
+# NODE_IMAGE: Node 22 with npm, for the web UI (docs/deployment/compose.md: pinning by digest).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# The web UI (web/, SvelteKit, static): built into src/giru/ui/, which the control plane serves
+# at /ui (as `make setup` does).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /build/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS build
 ARG UV_VERSION=0.13.8
@@ -22,6 +30,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-project --python "$(command -v python3)"
 COPY src/ src/
+COPY --from=web /build/src/giru/ui/ src/giru/ui/
 RUN /opt/uv/bin/uv sync --locked --no-dev --python "$(command -v python3)"
 
 FROM ${PYTHON_IMAGE}

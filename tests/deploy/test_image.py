@@ -35,10 +35,12 @@ def test_the_final_stage_is_non_root_and_has_a_health_check_and_labels() -> None
         assert f"org.opencontainers.image.{label}=" in final
     assert "uv sync" not in final  # no build tools: uv stays in the build stage
     assert "COPY --from=build /app/.venv /app/.venv" in final
+    assert "COPY --from=web /build/src/giru/ui/ src/giru/ui/" in text  # the web UI
 
 
 def test_the_build_context_holds_only_what_the_image_needs() -> None:
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert ignored[ignored.index("*")] == "*"  # everything is excluded, then allowed back
     allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src", "policies"}
+    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src", "policies", "web"}
+    assert {"src/giru/ui", "web/node_modules"} <= set(ignored)  # built in the image

@@ -1,8 +1,10 @@
 """Giru's image built for real (scripts/image.sh: a debootstrap base, `buildah bud` of the
-Dockerfile) and run: /healthz, /readyz and one MCP tools/call through it, as the image's user.
+Dockerfile) and run: /healthz, /readyz, the web UI and one MCP tools/call through it, as the
+image's user.
 
-Opt-in (GIRU_IMAGE_TESTS=1, `make image-test`): the build takes 4 to 9 minutes on a busy 2-core
-machine (25 more for the base the first time), too long for `make test`'s budget.
+Opt-in (GIRU_IMAGE_TESTS=1, `make image-test`; GIRU_IMAGE=TAG tests an image built before): the
+build takes 4 to 9 minutes on a busy 2-core machine (25 more for the base the first time), too
+long for `make test`'s budget.
 
 The container runs with `buildah run --isolation chroot` on the host network. `podman run` (and
 runc) fail on these machines before the process starts: `crun: setrlimit RLIMIT_NOFILE:
@@ -44,6 +46,9 @@ BUILDAH = ["buildah", "--storage-driver", "vfs"]
 
 @pytest.fixture(scope="module")
 def image() -> str:
+    """The image built now by scripts/image.sh, or the one named by GIRU_IMAGE (built before)."""
+    if os.environ.get("GIRU_IMAGE"):
+        return os.environ["GIRU_IMAGE"]
     script = REPO_ROOT / "scripts" / "image.sh"
     subprocess.run(["bash", str(script), TAG], check=True, timeout=3600)
     return TAG
@@ -147,3 +152,10 @@ def test_a_tool_call_through_the_image_reaches_the_upstream(giru: str) -> None:
         text = [line[5:] for line in text.splitlines() if line.startswith("data:")][-1]
     content = json.loads(text)["result"]["content"]
     assert content == [{"type": "text", "text": "This is a simple text response for testing."}]
+
+
+def test_the_image_serves_the_web_ui_it_built(giru: str) -> None:
+    page = httpx.get(f"{giru}/ui/", timeout=5)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/ui/_app/" in page.text  # the SvelteKit build, not a placeholder
