@@ -39,9 +39,21 @@ XSS_CLIENT = "xss-claims"
 FIRST_LOAD_BUDGET = 250 * 1024
 
 
+PCI_POLICY = """
+apiVersion: giru.ai/v1alpha1
+kind: Policy
+metadata: {name: cards}
+spec:
+  packs: [pci_dss]
+  selector: {servers: [everything]}
+"""
+
+
 def _quickstart(conformance: int, everything: int) -> str:
-    """examples/quickstart/ as one document stream, its HTTP upstreams moved to free ports."""
-    text = "\n---\n".join(path.read_text() for path in sorted(QUICKSTART.glob("*.yaml")))
+    """examples/quickstart/ as one document stream, its HTTP upstreams moved to free ports,
+    plus the PCI DSS pack on the `everything` server (so the audit log holds a denial)."""
+    documents = [path.read_text() for path in sorted(QUICKSTART.glob("*.yaml"))]
+    text = "\n---\n".join([*documents, PCI_POLICY])
     return text.replace("127.0.0.1:3001", f"127.0.0.1:{conformance}").replace(
         "127.0.0.1:3002", f"127.0.0.1:{everything}"
     )
@@ -64,6 +76,7 @@ def _traffic(giru: RunningGiru) -> None:
             ("everything__get-sum", {"a": 2, "b": 3}),
             ("memory__read_graph", {}),
             ("everything__echo", {"message": "again"}),
+            ("everything__echo", {"message": "card 4111 1111 1111 1111"}),
             ("nowhere__nothing", {}),
         ]
         for number, (name, arguments) in enumerate(calls, start=1):
@@ -145,6 +158,12 @@ def test_the_ui_refuses_to_be_framed(giru: RunningGiru) -> None:
     assert not seen["appInFrame"], seen
 
 
+def test_the_what_if_panel_shows_a_decision_and_refuses_bad_json(giru: RunningGiru) -> None:
+    seen = _scenario(giru, "what-if")
+    assert seen["first"].startswith(("Allowed", "Denied")), seen
+    assert "Not JSON" in seen["refused"]
+
+
 def test_a_rejected_token_signs_in_again_and_returns_to_the_page(giru: RunningGiru) -> None:
     seen = _scenario(giru, "reauth")
     assert seen["tokenStored"], "the token is kept in sessionStorage"
@@ -160,6 +179,6 @@ def test_every_page_renders_at_desktop_and_phone_width_in_both_themes(giru: Runn
         f"\nweb UI first load: {seen['firstLoadBytes'] / 1024:.1f} KB transferred "
         f"(budget {FIRST_LOAD_BUDGET // 1024} KB); overview rendered in {seen['renderMs']:.0f} ms"
     )
-    assert len(seen["written"]) == 36  # 8 pages and sign-in, 2 widths, 2 themes
+    assert len(seen["written"]) == 40  # 9 pages and sign-in, 2 widths, 2 themes
     assert all(Path(path).stat().st_size > 0 for path in seen["written"])
     assert seen["firstLoadBytes"] <= FIRST_LOAD_BUDGET

@@ -121,6 +121,20 @@ const scenarios = {
 		};
 	},
 
+	// The what-if panel shows the decision policy makes for an edited input document.
+	async 'what-if'(page) {
+		await openSignedIn(page, '/ui/policies');
+		await page.getByTestId('policy-status').waitFor();
+		await page.getByRole('button', { name: 'Evaluate' }).click();
+		const decision = page.getByTestId('decision');
+		await decision.waitFor();
+		const first = (await decision.locator('.notice').textContent()) ?? '';
+		await page.getByLabel('Input document (JSON)').fill('{"mcp": ');
+		await page.getByRole('button', { name: 'Evaluate' }).click();
+		const refused = (await page.getByRole('alert').first().textContent()) ?? '';
+		return { first, refused };
+	},
+
 	// A rejected token sends the user to sign-in, and signing in brings them back.
 	async reauth(page) {
 		const path = '/ui/audit?outcome=allowed';
@@ -153,6 +167,7 @@ const scenarios = {
 			['clients', '/ui/clients', 'clients'],
 			['client', '/ui/clients/demo', 'keys'],
 			['subscriptions', '/ui/subscriptions', 'subscriptions'],
+			['policies', '/ui/policies', 'policies'],
 			['usage', '/ui/usage', 'usage'],
 			['audit', '/ui/audit', 'audit']
 		];
