@@ -325,7 +325,8 @@ class IdentitySettings(BaseModel):
     document_cache_s: float = Field(default=300.0, ge=0)
     allow_loopback_documents: bool = Field(
         default=False,
-        description="tests only: fetch client ID metadata documents from http://127.0.0.1",
+        description="tests only: fetch client ID metadata documents from 127.0.0.1 (http, or https "
+        "without checking the certificate)",
     )
 
 

@@ -92,12 +92,24 @@ class BrokeredGiru:
         self, http: httpx.Client, client_id: str, login: str, **params: str
     ) -> dict[str, str]:
         """Signs `login` in at the IdP through Giru and returns Giru's consent form fields."""
-        url = self.idp.sign_in_at(
-            http, self.authorize_url(client_id, **params), login, stop_at=self.url("/oauth/consent")
-        )
-        page = http.get(url)
+        return self.consent_form_at(http, self.authorize_url(client_id, **params), login)
+
+    def consent_form_at(self, http: httpx.Client, url: str, login: str) -> dict[str, str]:
+        """From an authorization URL a client made: `login` signs in at the IdP, and Giru's
+        consent form fields."""
+        landed = self.idp.sign_in_at(http, url, login, stop_at=self.url("/oauth/consent"))
+        page = http.get(landed)
         assert page.status_code == 200, page.text
         return dict(_FORM_FIELD.findall(page.text))
+
+    def sign_in(self, url: str, login: str = "alice") -> str:
+        """The browser's part of an authorization URL a client made: `login` signs in at the
+        IdP and allows the client on Giru's consent page; where the client is sent back to."""
+        with httpx.Client() as http:
+            form = self.consent_form_at(http, url, login)
+            answered = http.post(self.url("/oauth/consent"), data={**form, "decision": "allow"})
+        assert answered.status_code == 303, answered.text
+        return answered.headers["location"]
 
     def authorize(
         self,
@@ -197,8 +209,9 @@ def serve_in_thread(app: GiruApp, port: int) -> Iterator[asyncio.AbstractEventLo
 
 
 @contextmanager
-def brokered_giru(workdir: Path, **identity: Any) -> Iterator[BrokeredGiru]:
-    """A Giru whose authorization server signs people in at a fresh oidc-provider."""
+def brokered_giru(workdir: Path, extra: str = "", **identity: Any) -> Iterator[BrokeredGiru]:
+    """A Giru whose authorization server signs people in at a fresh oidc-provider; `extra`:
+    more manifests (YAML documents joined by ---)."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     idp = start_identity_provider(
@@ -207,9 +220,8 @@ def brokered_giru(workdir: Path, **identity: Any) -> Iterator[BrokeredGiru]:
     try:
         os.environ[_SECRET_VARIABLE] = idp.client_secret
         manifest = workdir / "idp.yaml"
-        manifest.write_text(
-            _IDENTITY_PROVIDER.format(issuer=idp.issuer, client=CONFIDENTIAL_CLIENT)
-        )
+        provider = _IDENTITY_PROVIDER.format(issuer=idp.issuer, client=CONFIDENTIAL_CLIENT)
+        manifest.write_text("\n---\n".join(d.strip() for d in (provider, extra) if d.strip()))
         app = GiruApp(settings_for(workdir, port, **identity), load(manifest))
         with serve_in_thread(app, port):
             yield BrokeredGiru(issuer, idp, workdir)

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from giru.egress import PUBLIC, AddressPolicy, EgressRefusedError, egress_session
+from giru.egress import (
+    PUBLIC,
+    AddressPolicy,
+    EgressRefusedError,
+    egress_connector,
+    egress_session,
+)
 from giru.identity.broker.clients import ClientRecord, is_document_url, parse_document
 from giru.identity.broker.errors import OAuthError
 
@@ -30,20 +36,32 @@ class DocumentLimits:
     max_bytes: int = 5120
     timeout_s: float = 5.0
     cache_s: float = 300.0
-    allow_loopback: bool = False  # tests: documents served by http://127.0.0.1
+    allow_loopback: bool = False
+    """Tests only: documents served by 127.0.0.1, over http or over https with a certificate
+    that is not checked (a test's self-signed one)."""
+
+
+def _loopback_test(url: str, limits: DocumentLimits) -> bool:
+    parts = urlsplit(url)
+    return (
+        limits.allow_loopback
+        and parts.scheme in ("http", "https")
+        and parts.hostname == "127.0.0.1"
+        and parts.path not in ("", "/")
+    )
 
 
 async def fetch_document(url: str, limits: DocumentLimits) -> Any:
     """The JSON document at `url`; `OAuthError(invalid_client)` for anything else."""
-    parts = urlsplit(url)
-    loopback_test = limits.allow_loopback and parts.scheme == "http"
-    if not (is_document_url(url) or (loopback_test and parts.hostname == "127.0.0.1")):
+    loopback_test = _loopback_test(url, limits)
+    if not (is_document_url(url) or loopback_test):
         raise OAuthError("invalid_client", "client_id is not an https URL")
     policy = AddressPolicy(allow_loopback=True, allow_private=False) if loopback_test else PUBLIC
+    connector = egress_connector(policy, ssl=False) if loopback_test else None
     timeout = aiohttp.ClientTimeout(total=limits.timeout_s)
     try:
         async with (
-            egress_session(policy, timeout=timeout) as http,
+            egress_session(policy, connector=connector, timeout=timeout) as http,
             http.get(url, allow_redirects=False, headers={"Accept": "application/json"}) as reply,
         ):
             if reply.status != 200:
@@ -81,9 +99,7 @@ class DocumentFetcher:
         self._cache: dict[str, tuple[float, ClientRecord]] = {}
 
     def accepts(self, client_id: str) -> bool:
-        parts = urlsplit(client_id)
-        loopback = self.limits.allow_loopback and parts.scheme == "http"
-        return is_document_url(client_id) or (loopback and parts.hostname == "127.0.0.1")
+        return is_document_url(client_id) or _loopback_test(client_id, self.limits)
 
     async def client(self, url: str) -> ClientRecord:
         cached = self._cache.get(url)
