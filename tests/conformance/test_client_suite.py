@@ -31,8 +31,9 @@ SUITE = "0.2.0-alpha.12"
 CLIENT = TOOLS.bin / "everything-client"  # scripts/peers-go-conformance-client.sh
 HARNESS = Path(__file__).resolve().parent / "harness" / "giru_harness.py"
 GIRU = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "giru"
-SCENARIO_TIMEOUT_MS = 30_000  # the suite's default: it kills the client command after this
-RUN_TIMEOUT_S = 60.0
+SCENARIO_TIMEOUT_MS = 90_000  # the suite kills the client command after this (default 30 s:
+# too short for a Giru start plus a scenario on a loaded 2-core machine)
+RUN_TIMEOUT_S = 150.0
 
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
 

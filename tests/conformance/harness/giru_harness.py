@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="giru-harness-") as tmp:
         workdir = Path(tmp)
         running: RunningGiru
-        with run_giru(manifests(args.upstream), workdir, ready_timeout=15.0) as running:
+        with run_giru(manifests(args.upstream), workdir, ready_timeout=60.0) as running:
             url = running.url(f"/mcp/{VIRTUAL_SERVER}")
             done = run_client(args.client, url)
             # Only after the reference client succeeded: its tools/call came first, so the
