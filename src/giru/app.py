@@ -21,6 +21,7 @@ from giru.access.apikeys import KeyVerifier
 from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
+from giru.api.auth import RoleGroups
 from giru.audit import AuditLog, AuditMetrics
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
@@ -236,8 +237,16 @@ class GiruApp:
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway
+                identity = self.settings.identity
                 self.api = build_api(
-                    store, runtime=runtime, pepper=pepper, secrets_store=secret_store
+                    store,
+                    runtime=runtime,
+                    pepper=pepper,
+                    secrets_store=secret_store,
+                    people=lambda: gateway.admission.resource,
+                    groups=RoleGroups(
+                        identity.admin_group, identity.operator_group, identity.viewer_group
+                    ),
                 )
                 try:
                     yield gateway

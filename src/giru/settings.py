@@ -328,6 +328,17 @@ class IdentitySettings(BaseModel):
         description="tests only: fetch client ID metadata documents from 127.0.0.1 (http, or https "
         "without checking the certificate)",
     )
+    admin_group: str | None = Field(
+        default=None,
+        max_length=256,
+        description="IdP group whose members sign in to the API as admins (giru login --sso)",
+    )
+    operator_group: str | None = Field(
+        default=None, max_length=256, description="IdP group whose members are API operators"
+    )
+    viewer_group: str | None = Field(
+        default=None, max_length=256, description="IdP group whose members are API viewers"
+    )
 
 
 SECRETS_DIR = Path("/run/secrets")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,7 +20,7 @@ from giru.api import (
     subscriptions,
     usage,
 )
-from giru.api.auth import AdminAuth
+from giru.api.auth import AdminAuth, RoleGroups, TokenAuthority
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
 from giru.api.problems import Problem, problem_handlers
@@ -43,6 +44,8 @@ def build_api(
     auth_ttl: float = 5.0,
     max_body_bytes: int = MAX_BODY_BYTES,
     secrets_store: SecretStore | None = None,
+    people: Callable[[], TokenAuthority | None] | None = None,
+    groups: RoleGroups | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -55,8 +58,11 @@ def build_api(
             them immediately.
         max_body_bytes: larger request bodies are refused with 413.
         secrets_store: where `/api/v1/secrets` keeps secrets (None: those routes answer 503).
+        people: the current verifier of people's OAuth access tokens (`giru login --sso`).
+        groups: the IdP groups that grant API roles to people.
     """
-    ctx = ApiContext(store, runtime, AdminAuth(store, pepper, ttl=auth_ttl), secrets_store)
+    auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
+    ctx = ApiContext(store, runtime, auth, secrets_store)
     modules = (
         resources,
         subscriptions,

@@ -1,15 +1,20 @@
-"""Admin authentication for the REST API: `Authorization: Bearer <admin key>` and three roles.
+"""Admin authentication for the REST API: `Authorization: Bearer <admin key or access token>`
+and three roles.
 
 The store keeps only HMAC-SHA256 hashes of admin keys (keyed by a server-side pepper). They are
 cached in memory, refreshed at most every `ttl` seconds and right after a write through this API,
 so a request costs one HMAC and a dict lookup rather than a database round trip.
+
+A person signed in with the company IdP (`giru login --sso`) presents an OAuth access token whose
+audience is the API (`<GIRU_PUBLIC_URL>/api`); their role comes from the IdP groups named in
+`GIRU_IDENTITY__ADMIN_GROUP`, `__OPERATOR_GROUP` and `__VIEWER_GROUP` (the highest one they are in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
@@ -18,9 +23,22 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from giru.access.apikeys import hmac_hash
 from giru.errors import PermissionDeniedError, UnauthenticatedError
+from giru.identity.tokens import AccessToken, TokenError
 from giru.store import AdminKeyInfo
 
-__all__ = ["ROLES", "AdminAuth", "AdminKeySource", "Principal", "Role"]
+__all__ = [
+    "API_PATH",
+    "ROLES",
+    "AdminAuth",
+    "AdminKeySource",
+    "Principal",
+    "Role",
+    "RoleGroups",
+    "TokenAuthority",
+]
+
+API_PATH = "/api"
+"""The API as an OAuth protected resource: access tokens for it have `aud` = base URL + this."""
 
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
@@ -31,7 +49,8 @@ _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="adminKey",
     bearerFormat="giru_...",
-    description="An admin key (see `GIRU_ADMIN_TOKEN` and `/api/v1/admin-keys`).",
+    description="An admin key (see `GIRU_ADMIN_TOKEN` and `/api/v1/admin-keys`), or an OAuth "
+    "access token for the API from `giru login --sso`.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -42,6 +61,33 @@ class AdminKeySource(Protocol):
     async def admin_keys(self) -> Mapping[str, AdminKeyInfo]:
         """Every admin key by its `hmac-sha256:` hash."""
         ...
+
+
+class TokenAuthority(Protocol):
+    """Verifies OAuth access tokens (the gateway's `ProtectedResource`)."""
+
+    async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
+        """The verified token, valid for the endpoint at `paths`; `TokenError` otherwise."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGroups:
+    """The IdP groups whose members hold each role (None: no one does through a group)."""
+
+    admin: str | None = None
+    operator: str | None = None
+    viewer: str | None = None
+
+    def role(self, groups: Sequence[str]) -> Role | None:
+        """The highest role `groups` grant, or None."""
+        if self.admin is not None and self.admin in groups:
+            return "admin"
+        if self.operator is not None and self.operator in groups:
+            return "operator"
+        if self.viewer is not None and self.viewer in groups:
+            return "viewer"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +108,14 @@ class AdminAuth:
         *,
         ttl: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        people: Callable[[], TokenAuthority | None] | None = None,
+        groups: RoleGroups | None = None,
     ) -> None:
+        """`people` returns the current verifier of OAuth access tokens (None while no
+        IdentityProvider is configured); `groups` names the IdP groups that grant roles."""
         self._store = store
+        self._authority = people or (lambda: None)
+        self._groups = groups or RoleGroups()
         self._pepper = pepper
         self._ttl = ttl
         self._clock = clock
@@ -87,9 +139,25 @@ class AdminAuth:
             raise UnauthenticatedError("send an admin key: Authorization: Bearer <key>")
         keys = await self._current()
         info = keys.get(hmac_hash(token, self._pepper))
+        if info is None and token.count(".") == 2:  # a JWT: a person's access token
+            return await self._person(token)
         if info is None or info.revoked_at is not None or info.role not in ROLES:
             raise UnauthenticatedError("the bearer token is not a current admin key")
         return Principal(info.name, _role(info.role))
+
+    async def _person(self, token: str) -> Principal:
+        authority = self._authority()
+        if authority is None:
+            raise UnauthenticatedError("the bearer token is not a current admin key")
+        try:
+            verified = await authority.authenticate(token, (API_PATH,))
+        except TokenError as exc:
+            raise UnauthenticatedError(f"the access token is refused: {exc}") from exc
+        name = f"user:{verified.person.label}"
+        role = self._groups.role(verified.person.groups)
+        if role is None:
+            raise PermissionDeniedError(f"{name} is in no IdP group that grants an API role")
+        return Principal(name, role)
 
     def require(self, role: Role) -> Callable[[Credentials], Awaitable[Principal]]:
         """A FastAPI dependency: the caller, who must hold `role` or a higher one."""

@@ -9,7 +9,7 @@ import pytest
 from fastapi.security import HTTPAuthorizationCredentials
 
 from giru.access.apikeys import hmac_hash
-from giru.api.auth import AdminAuth, Principal, Role
+from giru.api.auth import AdminAuth, Principal, Role, RoleGroups
 from giru.errors import PermissionDeniedError, UnauthenticatedError
 from giru.store import AdminKeyInfo
 
@@ -134,3 +134,18 @@ async def test_roles_include_the_ones_below_them(
 
 def _bearer(token: str) -> HTTPAuthorizationCredentials:
     return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+
+
+def test_idp_groups_grant_the_highest_role_their_member_holds() -> None:
+    groups = RoleGroups(admin="admins", operator="ops", viewer="auditors")
+    assert groups.role(["auditors", "ops"]) == "operator"
+    assert groups.role(["admins", "auditors"]) == "admin"
+    assert groups.role(["auditors"]) == "viewer"
+    assert groups.role(["nurses"]) is None
+    assert RoleGroups().role(["admins"]) is None  # no group named: no role through groups
+
+
+async def test_a_jwt_is_refused_while_no_identity_provider_verifies_tokens() -> None:
+    auth = AdminAuth(Keys(), PEPPER)
+    with pytest.raises(UnauthenticatedError, match="not a current admin key"):
+        await auth.principal("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")

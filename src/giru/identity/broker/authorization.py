@@ -58,7 +58,7 @@ async def _checked_client(broker: Broker, params: Mapping[str, str]) -> tuple[Cl
 def _resource(broker: Broker, params: Mapping[str, str]) -> str:
     resource = params.get("resource") or broker.config.issuer + "/mcp"
     if resource not in broker.resources():
-        raise OAuthError("invalid_target", "resource is not an MCP endpoint of this Giru")
+        raise OAuthError("invalid_target", "resource is not an endpoint of this Giru")
     return resource
 
 

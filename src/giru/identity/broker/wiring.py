@@ -47,8 +47,10 @@ def use_idp(broker: Broker, idp: IdpConfig | None, http: aiohttp.ClientSession) 
 
 
 def resource_urls(issuer: str, virtual_servers: Iterable[str]) -> frozenset[str]:
-    """The MCP endpoints tokens may be minted for: `/mcp` and `/mcp/<vs>` (RFC 8707)."""
-    return frozenset({f"{issuer}/mcp", *(f"{issuer}/mcp/{name}" for name in virtual_servers)})
+    """The resources tokens may be minted for (RFC 8707): the MCP endpoints `/mcp` and
+    `/mcp/<vs>`, and the control-plane API `/api` (`giru login --sso`)."""
+    endpoints = {f"{issuer}/mcp", f"{issuer}/api"}
+    return frozenset({*endpoints, *(f"{issuer}/mcp/{name}" for name in virtual_servers)})
 
 
 async def open_broker(

@@ -28,10 +28,11 @@ def test_metadata_of_an_issuer_with_a_path_is_served_at_the_suffixed_well_known_
     )
 
 
-def test_tokens_may_be_minted_for_mcp_and_each_virtual_server() -> None:
+def test_tokens_may_be_minted_for_mcp_each_virtual_server_and_the_api() -> None:
     assert resource_urls("https://g.example", ["vs1"]) == {
         "https://g.example/mcp",
         "https://g.example/mcp/vs1",
+        "https://g.example/api",
     }
 
 
