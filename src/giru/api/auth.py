@@ -66,6 +66,8 @@ class AdminKeySource(Protocol):
 class TokenAuthority(Protocol):
     """Verifies OAuth access tokens (the gateway's `ProtectedResource`)."""
 
+    base_url: str
+
     async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
         """The verified token, valid for the endpoint at `paths`; `TokenError` otherwise."""
         ...
@@ -153,6 +155,9 @@ class AdminAuth:
             verified = await authority.authenticate(token, (API_PATH,))
         except TokenError as exc:
             raise UnauthenticatedError(f"the access token is refused: {exc}") from exc
+        if authority.base_url + API_PATH not in verified.audiences:  # a fixed audience (direct
+            # mode) is accepted at MCP endpoints, never here: an agent's token is not an admin's
+            raise UnauthenticatedError("the access token was issued for another resource (aud)")
         name = f"user:{verified.person.label}"
         role = self._groups.role(verified.person.groups)
         if role is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from giru.access.apikeys import hmac_hash
 from giru.api.auth import AdminAuth, Principal, Role, RoleGroups
 from giru.errors import PermissionDeniedError, UnauthenticatedError
+from giru.identity.people import Person
+from giru.identity.tokens import AccessToken
 from giru.store import AdminKeyInfo
 
 PEPPER = b"unit-pepper"
@@ -149,3 +151,33 @@ async def test_a_jwt_is_refused_while_no_identity_provider_verifies_tokens() -> 
     auth = AdminAuth(Keys(), PEPPER)
     with pytest.raises(UnauthenticatedError, match="not a current admin key"):
         await auth.principal("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+
+
+class Authority:
+    """Stands in for the gateway's ProtectedResource: every token verifies to `token`."""
+
+    base_url = "https://giru.example"
+
+    def __init__(self, token: AccessToken) -> None:
+        self.token = token
+
+    async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
+        return self.token
+
+
+def _token(audience: str, groups: tuple[str, ...] = ("admins",)) -> AccessToken:
+    person = Person("https://idp.example", "sub-1", "carol@example.com", groups=groups)
+    return AccessToken(person, "agent", frozenset(), (audience,), 2e9, "hash")
+
+
+async def test_a_person_in_the_admin_group_is_an_admin() -> None:
+    authority = Authority(_token("https://giru.example/api"))
+    auth = AdminAuth(Keys(), PEPPER, people=lambda: authority, groups=RoleGroups(admin="admins"))
+    assert await auth.principal("a.b.c") == Principal("user:carol@example.com", "admin")
+
+
+async def test_a_token_with_an_audience_other_than_the_api_is_refused() -> None:
+    authority = Authority(_token("api://mcp-gateway"))  # a direct IdP's fixed MCP audience
+    auth = AdminAuth(Keys(), PEPPER, people=lambda: authority, groups=RoleGroups(admin="admins"))
+    with pytest.raises(UnauthenticatedError, match="another resource"):
+        await auth.principal("a.b.c")
