@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import governance, policy
+from bench import governance, identity, policy
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -36,6 +36,7 @@ FULL = Durations(
     sessions=1000,
     decisions=5000,
     governed_calls=20_000,
+    identity_calls=1500,
 )
 QUICK = Durations(
     warmup_s=1,
@@ -47,6 +48,7 @@ QUICK = Durations(
     sessions=200,
     decisions=1000,
     governed_calls=3000,
+    identity_calls=300,
 )
 SCENARIOS = (
     "tools-call",
@@ -55,8 +57,9 @@ SCENARIOS = (
     "idle-sessions",
     policy.SCENARIO,
     governance.SCENARIO,
+    identity.SCENARIO,
 )
-FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO, governance.SCENARIO}
+FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO, governance.SCENARIO, identity.SCENARIO}
 
 
 def say(line: str) -> None:
@@ -199,6 +202,13 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         governed = governance.run(d.governed_calls, say)
         setups[governance.SCENARIO] = governed.pop("setup", {})
         results[governance.SCENARIO] = governed
+    if identity.SCENARIO in wanted:  # its own giru run and upstream, before the fleet
+        say("scenario 5b: an OAuth access token next to an API key per call (bench.identity)")
+        if args.giru_ref or args.giru_src:
+            notes.append("identity measures the work tree's giru, not --giru-*")
+        signed_in = identity.run(d.identity_calls, say)
+        setups[identity.SCENARIO] = signed_in.pop("setup", {})
+        results[identity.SCENARIO] = signed_in
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
@@ -222,6 +232,7 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
     latest = outdir / "latest.md"
     extra_setup = {f"decision {k}": v for k, v in setups.get(policy.SCENARIO, {}).items()}
     extra_setup |= {f"governance {k}": v for k, v in setups.get(governance.SCENARIO, {}).items()}
+    extra_setup |= {f"identity {k}": v for k, v in setups.get(identity.SCENARIO, {}).items()}
     latest.write_text(markdown(date, machine, {**setup, **extra_setup}, results, notes))
     say(f"wrote {latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest}")
 

@@ -204,6 +204,23 @@ def _governance(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _identity(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| credential | where | conc. | CPU µs/call (median round) | added CPU µs/call "
+        "| rounds | wall µs/call | a token's first use, CPU µs |",
+        "|---|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for p in points:
+        rounds = ", ".join(f"{r:g}" for r in p.get("cpu_us_per_call_rounds", []))
+        lines.append(
+            f"| {p['credential']} | {p.get('where', 'giru run, tools/call')} "
+            f"| {p.get('concurrency', '-')} | {_num(p['cpu_us_per_call'], 2)} "
+            f"| {_num(p.get('added_cpu_us_per_call'), 2)} | {rounds} "
+            f"| {_num(p.get('wall_us_per_call'), 1)} | {_num(p.get('first_use_cpu_us'), 1)} |"
+        )
+    return lines
+
+
 def _startup(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| command | package | wall ms (median) | min | max | CPU ms (median) "
@@ -242,6 +259,7 @@ _TABLES = {
     "idle-sessions": ("3. RSS per idle legacy session", _sessions),
     "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
     "governance": ("5. What limits, quotas and usage metering add (CallGate.run)", _governance),
+    "identity": ("5b. An OAuth access token next to an API key (bench.identity)", _identity),
     "cli-startup": ("6. `giru` command start-up, start to exit (bench.startup)", _startup),
 }
 

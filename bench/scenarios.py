@@ -42,6 +42,7 @@ class Durations:
     sessions: int
     decisions: int = 5000  # per point of the policy-decision scenario (bench.policy)
     governed_calls: int = 20_000  # per point of the governance scenario (bench.governance)
+    identity_calls: int = 1500  # per round of the identity scenario (bench.identity)
 
 
 @contextlib.contextmanager
