@@ -195,6 +195,16 @@ class IdentityProviderPeer:
         response.raise_for_status()
         self.users[login] = moved
 
+    def close_account(self, login: str) -> None:
+        """`login`'s account is gone at the IdP (its subject no longer exists): its refresh
+        tokens are refused from now on."""
+        user = self.users[login]
+        document = {**user.document(), "sub": f"closed-{user.sub}"}
+        response = httpx.put(
+            f"{self.issuer}/_test/users/{login}", json=document, headers=self._admin()
+        )
+        response.raise_for_status()
+
     def sign_in_at(
         self,
         http: httpx.Client,

@@ -433,6 +433,8 @@ class OAuthCodeRow(_Tenanted, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     family_id: Mapped[str | None] = mapped_column(String(36))
+    sealed_idp_refresh_token: Mapped[str | None] = mapped_column(Text)
+    """The IdP's refresh token of the sign-in, sealed with the identity key-encryption key."""
 
 
 class OAuthFamilyRow(_Tenanted, Base):
@@ -450,6 +452,8 @@ class OAuthFamilyRow(_Tenanted, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    sealed_idp_refresh_token: Mapped[str | None] = mapped_column(Text)
+    """The IdP's refresh token, sealed; each refresh here refreshes there first."""
 
 
 class OAuthRefreshTokenRow(_Tenanted, Base):

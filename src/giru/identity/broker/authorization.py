@@ -143,7 +143,7 @@ async def idp_callback(
         )
         return _error(broker, flow.redirect_uri, flow.state, refused)
     try:
-        person = await broker.idp.sign_in(
+        signed_in = await broker.idp.sign_in(
             code=code, verifier=flow.idp_verifier, nonce=flow.idp_nonce
         )
     except SignInError as exc:
@@ -157,6 +157,7 @@ async def idp_callback(
         )
         failed = OAuthError("access_denied", "sign-in at the identity provider failed")
         return _error(broker, flow.redirect_uri, flow.state, failed)
+    person = signed_in.person
     await broker.trail.event(
         "sign_in",
         actor=person.label,
@@ -165,7 +166,7 @@ async def idp_callback(
         source_ip=source_ip,
         details={"subject": person.subject, "amr": list(person.amr)},
     )
-    sealed = broker.flows.seal(flow.with_person(person))
+    sealed = broker.flows.seal(flow.with_person(person, signed_in.refresh_token))
     return Redirect(with_query(broker.config.issuer + CONSENT, {"flow": sealed}))
 
 
@@ -215,6 +216,7 @@ async def answer_consent(
         scope=flow.scope,
         person=person,
         expires_at=now + timedelta(seconds=broker.config.code_ttl_s),
+        idp_refresh_token=flow.idp_refresh_token,
     )
     try:
         await broker.store.save_code(digest(code), flow.flow_id, grant, now)

@@ -43,9 +43,11 @@ class Flow:
     idp_nonce: str
     idp_verifier: str
     person: Person | None = None
+    idp_refresh_token: str | None = None
+    """The IdP's refresh token of the sign-in (sealed with the rest of the flow)."""
 
-    def with_person(self, person: Person) -> Flow:
-        return dataclasses.replace(self, person=person)
+    def with_person(self, person: Person, idp_refresh_token: str | None = None) -> Flow:
+        return dataclasses.replace(self, person=person, idp_refresh_token=idp_refresh_token)
 
 
 class FlowSeal:

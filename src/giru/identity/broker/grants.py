@@ -16,8 +16,9 @@ from urllib.parse import unquote
 from giru.identity.broker.clients import ClientRecord, parse_registration
 from giru.identity.broker.errors import OAuthError
 from giru.identity.broker.pkce import verifier_matches
+from giru.identity.broker.relying_party import SignInError
 from giru.identity.broker.server import Broker
-from giru.identity.broker.storage import CodeGrant
+from giru.identity.broker.storage import CodeGrant, Family
 from giru.identity.broker.tokens import (
     REFRESH_PREFIX,
     SECRET_PREFIX,
@@ -191,16 +192,47 @@ async def _refresh_token(
         raise OAuthError("invalid_scope", "scope is wider than the one granted")
     if form.get("resource", family.resource) != family.resource:
         raise OAuthError("invalid_target", "resource is not the one of the authorization")
+    person = await _refreshed_person(broker, client, family, source_ip)
     body = await _issue(
         broker,
         client,
         resource=family.resource,
         scope=scope,
-        person=family.person,
+        person=person,
         refresh_token=new,
     )
-    await _audit_issue(broker, client, family.person, "refresh_token", body, source_ip)
+    await _audit_issue(broker, client, person, "refresh_token", body, source_ip)
     return body
+
+
+async def _refreshed_person(
+    broker: Broker, client: ClientRecord, family: Family, source_ip: str | None
+) -> Person:
+    """The person as the IdP describes them now: refreshed there first when the sign-in left an
+    IdP refresh token (else as at sign-in). A refusal there revokes the family."""
+    if family.idp_refresh_token is None:
+        return family.person
+    now = broker.clock()
+    try:
+        if broker.idp is None:
+            raise SignInError("no identity provider is configured any more")
+        refreshed = await broker.idp.refresh(family.idp_refresh_token, family.person)
+    except SignInError as exc:
+        await broker.store.revoke_family(family.id, "idp_refused", now)
+        await broker.trail.event(
+            "refresh_refused",
+            actor=family.person.label,
+            outcome="forbidden",
+            target=client.client_id,
+            source_ip=source_ip,
+            reasons=[exc.message[:200]],
+            details={"family": family.id},
+        )
+        raise OAuthError(
+            "invalid_grant", "the identity provider no longer accepts this sign-in"
+        ) from exc
+    await broker.store.refreshed(family.id, refreshed.person, refreshed.refresh_token, now)
+    return refreshed.person
 
 
 async def _audit_issue(

@@ -5,6 +5,12 @@ Giru is the IdP's confidential client; its redirect URI there is
 (fetched at discovery, fetched again on an unknown `kid` at most every 30 s), with an asymmetric
 algorithm the IdP advertises (never `none`, never HMAC), and its `iss`, `aud`, `azp`, `nonce`,
 `exp` and `iat`. Claims the ID token lacks are read from the userinfo endpoint.
+
+When the IdP offers `offline_access` (its discovery's `scopes_supported`), Giru asks for it (with
+`prompt=consent`, OIDC Core §11) and keeps the IdP's refresh token: each refresh at Giru refreshes
+there first and re-reads the person (groups, email, `amr`, `auth_time`), so a person moved to
+another group at the IdP sees the new set after their next refresh, and one the IdP no longer
+accepts loses access.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from giru.identity.broker.pkce import challenge_of
 from giru.identity.people import ClaimsError, Person, person_from_claims
 from giru.manifests.documents import IdentityClaims
 
-__all__ = ["IdpConfig", "RelyingParty", "SignInError"]
+__all__ = ["IdpConfig", "RelyingParty", "SignIn", "SignInError"]
 
 _ASYMMETRIC: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -55,6 +61,17 @@ class IdpConfig:
     client_secret: str
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     claims: IdentityClaims = field(default_factory=IdentityClaims)
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A person signed in (or refreshed) at the IdP, and the IdP's refresh token if it gave one."""
+
+    person: Person
+    refresh_token: str | None = None
+
+
+_OFFLINE: Final = "offline_access"
 
 
 class RelyingParty:
@@ -107,45 +124,86 @@ class RelyingParty:
                 self._discovery, self._discovered_at = document, time.monotonic()
             return self._discovery
 
+    def _scopes(self, discovery: Mapping[str, Any]) -> list[str]:
+        """The configured scopes, and `offline_access` when the IdP offers it."""
+        scopes = list(dict.fromkeys(self.config.scopes))
+        offered = discovery.get("scopes_supported")
+        if _OFFLINE not in scopes and isinstance(offered, list) and _OFFLINE in offered:
+            scopes.append(_OFFLINE)
+        return scopes
+
     async def authorization_url(self, *, state: str, nonce: str, verifier: str) -> str:
         discovery = await self.discovery()
+        scopes = self._scopes(discovery)
         query = {
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": " ".join(self.config.scopes),
+            "scope": " ".join(scopes),
             "state": state,
             "nonce": nonce,
             "code_challenge": challenge_of(verifier),
             "code_challenge_method": "S256",
         }
+        if _OFFLINE in scopes:  # OIDC Core §11: offline access is asked with prompt=consent
+            query["prompt"] = "consent"
         endpoint = str(discovery["authorization_endpoint"])
         separator = "&" if "?" in endpoint else "?"
         return endpoint + separator + urlencode(query)
 
-    async def sign_in(self, *, code: str, verifier: str, nonce: str) -> Person:
-        """Exchange the IdP's code and return the person its ID token names."""
+    async def sign_in(self, *, code: str, verifier: str, nonce: str) -> SignIn:
+        """Exchange the IdP's code: the person its ID token names, and its refresh token."""
         discovery = await self.discovery()
-        tokens = await self._token(discovery, code, verifier)
-        id_token = tokens.get("id_token")
-        if not isinstance(id_token, str):
-            raise SignInError("the IdP returned no ID token")
-        claims = await self._verified(discovery, id_token, nonce)
-        access_token = tokens.get("access_token")
-        userinfo = discovery.get("userinfo_endpoint")
-        if isinstance(access_token, str) and isinstance(userinfo, str) and self._lacks(claims):
-            extra = await self._get_json(userinfo, {"Authorization": f"Bearer {access_token}"})
-            if isinstance(extra, dict) and extra.get("sub") == claims["sub"]:
-                claims = {**extra, **claims}
-        return self._person(claims)
-
-    async def _token(self, discovery: dict[str, Any], code: str, verifier: str) -> dict[str, Any]:
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": self.redirect_uri,
             "code_verifier": verifier,
         }
+        tokens = await self._token(discovery, form, "the code")
+        id_token = tokens.get("id_token")
+        if not isinstance(id_token, str):
+            raise SignInError("the IdP returned no ID token")
+        claims = await self._with_userinfo(
+            discovery, await self._verified(discovery, id_token, nonce), tokens
+        )
+        return SignIn(self._person(claims), _refresh_token(tokens))
+
+    async def refresh(self, refresh_token: str, person: Person) -> SignIn:
+        """Refresh at the IdP and re-read the person (OIDC Core §12): the refreshed ID token (or
+        userinfo) must name the same subject. `SignInError` when the IdP refuses."""
+        discovery = await self.discovery()
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        tokens = await self._token(discovery, form, "the refresh token")
+        id_token = tokens.get("id_token")
+        claims: dict[str, Any] = {"sub": person.subject}
+        if isinstance(id_token, str):
+            claims = await self._verified(discovery, id_token, None)
+        claims = await self._with_userinfo(discovery, claims, tokens)
+        if claims.get("sub") != person.subject:
+            raise SignInError("the IdP's refreshed tokens name another subject")
+        refreshed = self._person(claims, sign_in=False)
+        refreshed = dataclasses.replace(
+            refreshed,
+            amr=refreshed.amr or person.amr,
+            auth_time=refreshed.auth_time or person.auth_time,
+        )
+        return SignIn(refreshed, _refresh_token(tokens) or refresh_token)
+
+    async def _with_userinfo(
+        self, discovery: Mapping[str, Any], claims: dict[str, Any], tokens: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        access_token = tokens.get("access_token")
+        userinfo = discovery.get("userinfo_endpoint")
+        if isinstance(access_token, str) and isinstance(userinfo, str) and self._lacks(claims):
+            extra = await self._get_json(userinfo, {"Authorization": f"Bearer {access_token}"})
+            if isinstance(extra, dict) and extra.get("sub") == claims["sub"]:
+                claims = {**extra, **claims}
+        return claims
+
+    async def _token(
+        self, discovery: Mapping[str, Any], form: dict[str, str], what: str
+    ) -> dict[str, Any]:
         methods = discovery.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
         headers = {"Accept": "application/json"}
         if "client_secret_basic" in methods:  # RFC 6749 §2.3.1: each part form-encoded first
@@ -172,10 +230,10 @@ class RelyingParty:
             raise SignInError("the IdP's token endpoint answered no JSON") from exc
         if status != 200 or not isinstance(tokens, dict):
             error = tokens.get("error") if isinstance(tokens, dict) else None
-            raise SignInError(f"the IdP refused the code ({str(error)[:64]})")
+            raise SignInError(f"the IdP refused {what} ({str(error)[:64]})")
         return tokens
 
-    async def _key(self, discovery: dict[str, Any], kid: str | None) -> jwt.PyJWK:
+    async def _key(self, discovery: Mapping[str, Any], kid: str | None) -> jwt.PyJWK:
         for refetch in (False, True):
             if refetch and time.monotonic() - self._jwks_at < _JWKS_REFETCH_S:
                 break
@@ -191,7 +249,11 @@ class RelyingParty:
                     return key
         raise SignInError("the ID token is signed with a key the IdP does not publish")
 
-    async def _verified(self, discovery: dict[str, Any], token: str, nonce: str) -> dict[str, Any]:
+    async def _verified(
+        self, discovery: Mapping[str, Any], token: str, nonce: str | None
+    ) -> dict[str, Any]:
+        """The ID token's claims once checked; `nonce` None for a refreshed ID token (OIDC Core
+        §12.2: the sign-in's nonce is not sent again)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -216,7 +278,9 @@ class RelyingParty:
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) > 1 and claims.get("azp") != self.config.client_id:
             raise SignInError("the ID token was issued to another party (azp)")
-        if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
+        if nonce is not None and (
+            not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce
+        ):
             raise SignInError("the ID token's nonce is not this sign-in's")
         return claims
 
@@ -224,14 +288,20 @@ class RelyingParty:
         mapping = self.config.claims
         return any(claim not in claims for claim in (mapping.email, mapping.name, mapping.groups))
 
-    def _person(self, claims: Mapping[str, Any]) -> Person:
-        """The person the checked claims name (the IdP's `auth_time`, else the token's `iat`)."""
+    def _person(self, claims: Mapping[str, Any], *, sign_in: bool = True) -> Person:
+        """The person the checked claims name (the IdP's `auth_time`, else at a sign-in the
+        token's `iat`)."""
         try:
             person = person_from_claims(self.config.issuer, claims, self.config.claims)
         except ClaimsError as exc:
             raise SignInError(f"the ID token does not describe a person: {exc}"[:200]) from exc
-        if person.auth_time is None:
+        if person.auth_time is None and sign_in:
             issued = claims.get("iat")
             when = int(issued) if isinstance(issued, (int, float)) else int(time.time())
             person = dataclasses.replace(person, auth_time=when)
         return person
+
+
+def _refresh_token(tokens: Mapping[str, Any]) -> str | None:
+    value = tokens.get("refresh_token")
+    return value if isinstance(value, str) and value else None

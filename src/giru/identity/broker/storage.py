@@ -1,13 +1,15 @@
 """`OAuthStore`: the authorization server's rows (clients, codes, refresh-token families,
 signing keys); dataclasses out. Single use is enforced by conditional updates, so two workers
-redeeming one code cannot both win."""
+redeeming one code cannot both win. The IdP's refresh token of a sign-in is stored sealed with the
+identity key-encryption key (`sealer`), never in clear."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from giru.errors import ConfigError, ConflictError
 from giru.identity.broker.clients import ClientRecord, Registration
 from giru.identity.broker.people import person_from_json, person_json
+from giru.identity.broker.sealing import Sealer
 from giru.identity.people import Person
 from giru.store.database import Database
 from giru.store.models import (
@@ -28,7 +31,17 @@ from giru.store.models import (
     new_id,
 )
 
-__all__ = ["CodeGrant", "Family", "KeyRow", "OAuthStore", "Redemption", "Rotation"]
+__all__ = [
+    "CodeGrant",
+    "Family",
+    "KeyRow",
+    "OAuthStore",
+    "PersonSeen",
+    "Redemption",
+    "Rotation",
+]
+
+_IDP_REFRESH: Final = b"giru idp refresh token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +55,7 @@ class CodeGrant:
     scope: str
     person: Person
     expires_at: datetime
+    idp_refresh_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,19 @@ class Family:
     scope: str
     person: Person
     expires_at: datetime
+    idp_refresh_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSeen:
+    """A person who holds (or held) refresh-token families, by the label they are known by."""
+
+    label: str
+    subject: str
+    groups: tuple[str, ...]
+    families: int
+    active_families: int
+    last_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,28 +125,48 @@ def _client(row: OAuthClientRow) -> ClientRecord:
     )
 
 
-def _family(row: OAuthFamilyRow) -> Family:
-    return Family(
-        row.id, row.client_id, row.resource, row.scope, person_from_json(row.person), row.expires_at
-    )
-
-
 class OAuthStore:
     """Open with `OAuthStore.open(database)` on a migrated database."""
 
-    def __init__(self, database: Database, tenant_id: str) -> None:
+    def __init__(self, database: Database, tenant_id: str, sealer: Sealer | None = None) -> None:
         self.database = database
         self._tenant = tenant_id
+        self._sealer = sealer.derive("giru identity idp refresh tokens") if sealer else None
 
     @classmethod
-    async def open(cls, database: Database) -> OAuthStore:
+    async def open(cls, database: Database, sealer: Sealer | None = None) -> OAuthStore:
+        """The store; without `sealer`, IdP refresh tokens are not kept."""
         async with database.read() as session:
             tenant = await session.scalar(
                 select(TenantRow.id).where(TenantRow.name == DEFAULT_TENANT)
             )
         if tenant is None:
             raise ConfigError(f"the database has no {DEFAULT_TENANT!r} tenant")
-        return cls(database, tenant)
+        return cls(database, tenant, sealer)
+
+    def _seal(self, token: str | None) -> str | None:
+        if token is None or self._sealer is None:
+            return None
+        return self._sealer.seal(token.encode(), _IDP_REFRESH)
+
+    def _unseal(self, sealed: str | None) -> str | None:
+        if sealed is None or self._sealer is None:
+            return None
+        try:
+            return self._sealer.open(sealed, _IDP_REFRESH).decode()
+        except ValueError:  # sealed under another key: as if the IdP gave none
+            return None
+
+    def _family(self, row: OAuthFamilyRow) -> Family:
+        return Family(
+            row.id,
+            row.client_id,
+            row.resource,
+            row.scope,
+            person_from_json(row.person),
+            row.expires_at,
+            self._unseal(row.sealed_idp_refresh_token),
+        )
 
     def _stamp(self, now: datetime) -> dict[str, Any]:
         return {"id": new_id(), "tenant_id": self._tenant, "created_at": now, "updated_at": now}
@@ -212,6 +259,7 @@ class OAuthStore:
             expires_at=grant.expires_at,
             used_at=None,
             family_id=None,
+            sealed_idp_refresh_token=self._seal(grant.idp_refresh_token),
         )
         try:
             async with self.database.transaction() as session:
@@ -248,6 +296,7 @@ class OAuthStore:
             row.scope,
             person_from_json(row.person),
             row.expires_at,
+            self._unseal(row.sealed_idp_refresh_token),
         )
         return Redemption(grant, row.id)
 
@@ -267,6 +316,7 @@ class OAuthStore:
             expires_at=now + ttl,
             revoked_at=None,
             revoked_reason=None,
+            sealed_idp_refresh_token=self._seal(grant.idp_refresh_token),
         )
         async with self.database.transaction() as session:
             session.add(row)
@@ -280,7 +330,7 @@ class OAuthStore:
                 await session.execute(
                     update(OAuthCodeRow).where(OAuthCodeRow.id == code_id).values(family_id=row.id)
                 )
-        return _family(row)
+        return self._family(row)
 
     async def family_revoked(self, family_id: str) -> bool:
         async with self.database.read() as session:
@@ -304,7 +354,7 @@ class OAuthStore:
             if family is None or family.client_id != client_id:
                 return Rotation("invalid")
             if family.revoked_at is not None or family.expires_at <= now:
-                return Rotation("invalid", _family(family) if family is not None else None)
+                return Rotation("invalid", self._family(family) if family is not None else None)
             won = await session.execute(
                 update(OAuthRefreshTokenRow)
                 .where(OAuthRefreshTokenRow.id == token.id)
@@ -313,13 +363,69 @@ class OAuthStore:
             )
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 await self._revoke(session, family.id, "refresh_reuse", now)
-                return Rotation("reused", _family(family))
+                return Rotation("reused", self._family(family))
             session.add(
                 OAuthRefreshTokenRow(
                     **self._stamp(now), token_hash=new_hash, family_id=family.id, rotated_at=None
                 )
             )
-        return Rotation("rotated", _family(family))
+        return Rotation("rotated", self._family(family))
+
+    async def refreshed(
+        self, family_id: str, person: Person, idp_refresh_token: str | None, now: datetime
+    ) -> None:
+        """The person as the IdP described them at this refresh, and its new refresh token."""
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(OAuthFamilyRow)
+                .where(OAuthFamilyRow.id == family_id)
+                .values(
+                    person=person_json(person),
+                    sealed_idp_refresh_token=self._seal(idp_refresh_token),
+                    updated_at=now,
+                )
+            )
+
+    async def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
+        async with self.database.transaction() as session:
+            await self._revoke(session, family_id, reason, now)
+
+    async def revoke_person(self, label: str, reason: str, now: datetime) -> list[str]:
+        """Revoke every live family of the person known as `label` (email, else subject);
+        the ids of the families revoked."""
+        async with self.database.transaction() as session:
+            rows = await session.scalars(
+                select(OAuthFamilyRow).where(OAuthFamilyRow.revoked_at.is_(None))
+            )
+            revoked = [r.id for r in rows if person_from_json(r.person).label == label]
+            for family_id in revoked:
+                await self._revoke(session, family_id, reason, now)
+        return revoked
+
+    async def people(self) -> list[PersonSeen]:
+        """Everyone who signed in for a refresh-token family, by label, most recent first."""
+        async with self.database.read() as session:
+            rows = list(
+                await session.scalars(
+                    select(OAuthFamilyRow).order_by(OAuthFamilyRow.updated_at.desc())
+                )
+            )
+        seen: dict[str, PersonSeen] = {}
+        for row in rows:
+            person = person_from_json(row.person)
+            active = int(row.revoked_at is None and _aware(row.expires_at) > _aware(row.updated_at))
+            known = seen.get(person.label)
+            if known is None:
+                seen[person.label] = PersonSeen(
+                    person.label, person.subject, person.groups, 1, active, row.updated_at
+                )
+            else:
+                seen[person.label] = dataclasses.replace(
+                    known,
+                    families=known.families + 1,
+                    active_families=known.active_families + active,
+                )
+        return list(seen.values())
 
     async def revoke_token(self, token_hash: str, client_id: str, now: datetime) -> Family | None:
         """Revoke the family of a refresh token held by `client_id` (RFC 7009); None when the
@@ -333,7 +439,7 @@ class OAuthStore:
             if family is None or family.client_id != client_id:
                 return None
             await self._revoke(session, family.id, "revoked", now)
-        return _family(family)
+        return self._family(family)
 
     async def _revoke(self, session: Any, family_id: str, reason: str, now: datetime) -> None:
         await session.execute(
@@ -393,3 +499,8 @@ class OAuthStore:
                 )
             )
         return True
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite gives naive datetimes back; they are UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

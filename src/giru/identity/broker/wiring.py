@@ -66,7 +66,7 @@ async def open_broker(
     identity = settings.identity
     issuer = settings.base_url
     sealer = Sealer(key_encryption_key(settings))
-    store = await OAuthStore.open(database)
+    store = await OAuthStore.open(database, sealer)
     config = BrokerConfig(
         issuer=issuer,
         access_ttl_s=identity.access_token_ttl_s,
