@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from giru.identity.broker.sealing import Sealer
-from tests.integration.gateway import python_stdio_server
+from tests.integration.gateway import python_stdio_server, wait_until
 from tests.integration.identity.broker import ADMIN_TOKEN, BrokeredGiru, brokered_giru
 from tests.integration.oauth import MODERN, subscription
 
@@ -88,8 +88,13 @@ def test_a_person_moved_to_another_group_sees_the_new_tools_after_refresh(
     after = tool_names(giru, refreshed.json()["access_token"])
     assert "pharmacy__echo" in after
     assert not any(name.startswith("clinic__") for name in after)
-    records = giru.wait_for_audit("oauth/token", actor="alice@hospital.example")
-    assert any(r["details"]["grant_type"] == "refresh_token" for r in records)
+    wait_until(
+        lambda: any(
+            r["details"]["grant_type"] == "refresh_token"
+            for r in giru.audit(action="oauth/token", actor="alice@hospital.example")
+        ),
+        "the refresh audited",
+    )
 
 
 def test_a_refresh_the_idp_refuses_revokes_the_family_and_is_audited(giru: BrokeredGiru) -> None:
