@@ -1,5 +1,5 @@
 """The authorization server's rows over a real SQLite store: signing keys (rotated, published,
-sealed at rest) and registrations (expire unused, purged)."""
+sealed at rest), registrations (expire unused, purged) and a person's refresh families."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from giru.identity import UnknownKeyError
 from giru.identity.broker.clients import parse_registration
 from giru.identity.broker.keys import KeyRing, LocalKeySource
 from giru.identity.broker.sealing import Sealer
-from giru.identity.broker.storage import OAuthStore
+from giru.identity.broker.storage import CodeGrant, OAuthStore
+from giru.identity.people import Person
 from giru.store import Database
 from giru.store.models import OAuthSigningKeyRow
 
@@ -91,3 +92,42 @@ async def test_an_unused_registration_expires_and_is_purged(store: OAuthStore) -
     )  # fmt: skip
     assert await store.purge(expiry) == 1
     assert await store.registrations_since("127.0.0.1", T0) == 1
+
+
+def _grant(person: Person, idp_refresh_token: str | None = None) -> CodeGrant:
+    return CodeGrant(
+        client_id="app",
+        redirect_uri="http://127.0.0.1:1/cb",
+        code_challenge="x" * 43,
+        resource="http://giru.test/mcp",
+        scope="mcp",
+        person=person,
+        expires_at=T0 + timedelta(minutes=1),
+        idp_refresh_token=idp_refresh_token,
+    )
+
+
+async def test_a_person_s_families_are_revoked_together_and_others_are_left(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}")
+    await database.migrate()
+    try:
+        store = await OAuthStore.open(database, Sealer(KEK))
+        alice = Person("https://idp.test", "sub-alice", "alice@hospital.example")
+        bob = Person("https://idp.test", "sub-bob", "bob@hospital.example")
+        ttl = timedelta(days=1)
+        first = await store.open_family(None, _grant(alice, "idp-rt-1"), "h1", T0, ttl)
+        second = await store.open_family(None, _grant(alice), "h2", T0, ttl)
+        other = await store.open_family(None, _grant(bob), "h3", T0, ttl)
+        assert first.idp_refresh_token == "idp-rt-1"
+        revoked = await store.revoke_person("alice@hospital.example", "admin", T0)
+        assert sorted(revoked) == sorted([first.id, second.id])
+        assert await store.family_revoked(first.id)
+        assert not await store.family_revoked(other.id)
+        seen = {p.label: p for p in await store.people()}
+        assert seen["alice@hospital.example"].families == 2
+        assert seen["alice@hospital.example"].active_families == 0
+        assert seen["bob@hospital.example"].active_families == 1
+    finally:
+        await database.aclose()
