@@ -74,6 +74,8 @@ class Gateway:
         self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
         """Called with each freshly fetched catalog (the control plane records it)."""
         self._refreshes: dict[str, asyncio.Task[None]] = {}
+        self._changed: dict[str, set[str]] = {}
+        """Per server, the list_changed methods not yet refreshed and broadcast."""
         self.handoff: SessionHandoff | None = None
         """Session records in Redis, so another worker can take a session over (app wiring)."""
         self._closing = False
@@ -183,17 +185,22 @@ class Gateway:
 
     async def on_list_changed(self, server: str, method: str) -> None:
         """Schedule one refresh per server (coalescing floods, U4); never block the upstream's
-        reader, which is what delivers this notification."""
+        reader, which is what delivers this notification. A notification that arrives while a
+        refresh is fetching runs one more refresh after it, so no change is lost."""
+        self._changed.setdefault(server, set()).add(method)
         if server in self._refreshes:
             return
-        task = asyncio.get_running_loop().create_task(self._refresh_later(server, method))
+        task = asyncio.get_running_loop().create_task(self._refresh_later(server))
         self._refreshes[server] = task
         task.add_done_callback(lambda _: self._refreshes.pop(server, None))
 
-    async def _refresh_later(self, server: str, method: str) -> None:
-        await asyncio.sleep(_LIST_CHANGED_DEBOUNCE_S)
-        await self.refresh(server)
-        await self.broadcast({"jsonrpc": "2.0", "method": method})
+    async def _refresh_later(self, server: str) -> None:
+        while server in self._changed:
+            await asyncio.sleep(_LIST_CHANGED_DEBOUNCE_S)
+            methods = self._changed.pop(server)
+            await self.refresh(server)
+            for method in sorted(methods):
+                await self.broadcast({"jsonrpc": "2.0", "method": method})
 
     async def broadcast(self, notification: dict[str, Any]) -> None:
         """Send a notification to every session's standalone stream (legacy era)."""

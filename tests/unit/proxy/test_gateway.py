@@ -337,3 +337,25 @@ def test_repeated_headers_are_joined_in_order_once() -> None:
 
 async def _never() -> dict[str, Any]:
     raise AssertionError("the body is not read")
+
+
+async def test_a_list_change_arriving_during_a_refresh_is_not_lost() -> None:
+    """The upstream changes again while Giru is fetching its list: the fetch returns the old
+    list, so Giru must fetch once more rather than drop the second notification."""
+    gateway_of: list[Any] = []
+
+    class Changing(FakeUpstream):
+        async def request(self, method: str, params: dict[str, Any] | None, **kw: Any) -> Any:
+            answer = await super().request(method, params, **kw)
+            if method == "tools/list" and len(self.tools) == 1 and gateway_of:
+                self.tools = [*self.tools, tool("late")]  # changed after this list was read
+                await gateway_of[0].on_list_changed("one", "notifications/tools/list_changed")
+            return answer
+
+    upstream = Changing("one", [tool("echo")])
+    async with gateway_client({"one": upstream}) as (_, gateway):
+        gateway_of.append(gateway)
+        await gateway.on_list_changed("one", "notifications/tools/list_changed")
+        task = gateway._refreshes["one"]
+        await task
+        assert [t["name"] for t in gateway.catalogs["one"].tools] == ["echo", "late"]
