@@ -1,32 +1,39 @@
 """The shape of one manifest document (`apiVersion: giru.ai/v1alpha1`), validated by pydantic.
 
 Rules that involve several fields of one document live in each spec's `problems()` so that every
-problem is reported with its own field path; rules across documents live in `config.py`.
+problem is reported with its own field path; rules across documents live in `config.py`. Field
+types shared by every kind are in `fields.py`; upstream auth in `upstream_auth.py`; the
+IdentityProvider kind in `identity.py`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PlainValidator,
-    WithJsonSchema,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema
 
 from giru.manifests.bounds import BoundedJson, BoundedObject
-from giru.manifests.urls import issuer_url_problem, upstream_url_problem
+from giru.manifests.fields import (
+    API_VERSION,
+    SECRET_NAME_PATTERN,
+    ClaimValue,
+    Duration,
+    EnvName,
+    Identifier,
+    Name,
+    Problem,
+    SpecModel,
+    Tag,
+    ToolName,
+    parse_duration,
+)
+from giru.manifests.identity import IdentityClaims, IdentityProviderSpec
+from giru.manifests.upstream_auth import AuthSpec, NoAuth, SecretRef, StaticAuth
+from giru.manifests.urls import upstream_url_problem
 
 __all__ = [
     "API_VERSION",
@@ -58,22 +65,7 @@ __all__ = [
     "parse_duration",
 ]
 
-API_VERSION = "giru.ai/v1alpha1"
-
-Problem = tuple[str, str]
-"""A field path (camelCase, dotted) and a reason."""
-
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_NAME_MAX = 40
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # as the catalog accepts (catalog/names.py)
-_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")  # a pack name, a claim key
-_CLAIM_TEXT_MAX = 1024
-_CLAIM_LIST_MAX = 64
 _CLAIMS_MAX = 64
 _PACKS_MAX = 20
 # Well-known claims the policy packs read (docs/policies/manifest.md): their value types.
@@ -86,10 +78,6 @@ _CLAIM_TYPES: dict[str, tuple[type, str]] = {
     "lawful_basis": (str, "a string"),
     "location": (str, "a string"),
 }
-SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_.]{0,98}[a-z0-9])?$"  # noqa: S105 -- a pattern
-"""A secret's name (giru.credentials): no `/`, no `..`, safe in a URL and a Vault path."""
-_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
-_SECRET_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _HMAC = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 # The gateway owns these on the upstream connection; a manifest must not override them.
@@ -105,120 +93,17 @@ _MANAGED_HEADERS = frozenset(
 )
 
 
-def _name(value: str) -> str:
-    if len(value) > _NAME_MAX:
-        raise ValueError(f"must be at most {_NAME_MAX} characters")
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
-        )
-    return value
-
-
-def _tag(value: str) -> str:
-    if not _TAG.fullmatch(value):
-        raise ValueError("a tag is 1-63 characters of letters, digits and _ . : / -")
-    return value
-
-
-def _tool_name(value: str) -> str:
-    if not _TOOL_NAME.fullmatch(value):
-        raise ValueError("a tool name is 1-128 characters of letters, digits and _ . -")
-    return value
-
-
-def _identifier(value: str) -> str:
-    if not _IDENTIFIER.fullmatch(value):
-        raise ValueError("must be 1-63 lowercase letters, digits and '_', starting with a letter")
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError("must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-    return value
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from `30s`, `2m`, `500ms`, `1h`, `1.5s` or a positive number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("must be a duration such as 30s, 2m, 500ms or a number of seconds")
-    if isinstance(value, str):
-        match = _DURATION.fullmatch(value.strip())
-        if match is None:
-            raise ValueError("must be a duration such as 30s, 2m, 500ms or a number of seconds")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    else:
-        seconds = float(value)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError("must be greater than zero")
-    return seconds
-
-
-Name = Annotated[str, AfterValidator(_name)]
-Tag = Annotated[str, AfterValidator(_tag)]
-ToolName = Annotated[str, AfterValidator(_tool_name)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-Identifier = Annotated[
-    str,
-    AfterValidator(_identifier),
-    WithJsonSchema({"type": "string", "pattern": f"^{_IDENTIFIER.pattern}$"}),
-]
-ClaimText = Annotated[str, Field(max_length=_CLAIM_TEXT_MAX)]
-ClaimValue = (
-    ClaimText
-    | int
-    | Annotated[float, Field(allow_inf_nan=False)]
-    | bool
-    | Annotated[list[ClaimText], Field(max_length=_CLAIM_LIST_MAX)]
-)
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-def _secret_name(value: str) -> str:
-    if not _SECRET_NAME.fullmatch(value) or ".." in value:
-        raise ValueError(
-            "a secret name is 1-100 lowercase letters, digits, '-', '_' and '.', starting and "
-            "ending with a letter or digit, without '..'"
-        )
-    return value
-
-
-def _secret_key(value: str) -> str:
-    if not _SECRET_KEY.fullmatch(value) or value in (".", ".."):
-        raise ValueError("a secret's key is 1-64 letters, digits, '_', '.' or '-'")
-    return value
-
-
-SecretName = Annotated[
-    str,
-    AfterValidator(_secret_name),
-    WithJsonSchema({"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": 100}),
-]
-SecretKey = Annotated[
-    str,
-    AfterValidator(_secret_key),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, extra="forbid", frozen=True, strict=True, populate_by_name=False
-    )
-
-
-class Metadata(_Model):
+class Metadata(SpecModel):
     name: Name
 
 
-class TimeoutsSpec(_Model):
+class TimeoutsSpec(SpecModel):
     connect: Duration = 10.0
     call: Duration = 60.0
     call_max: Duration = 600.0
 
 
-class ToolSpec(_Model):
+class ToolSpec(SpecModel):
     """Governance metadata about one upstream tool (used by policies later)."""
 
     tags: list[Tag] = Field(default_factory=list)
@@ -226,34 +111,7 @@ class ToolSpec(_Model):
     category: Tag | None = None
 
 
-class SecretRef(_Model):
-    """A secret by name (`giru secrets set NAME ...`) and the entry to read (default `value`)."""
-
-    name: SecretName
-    key: SecretKey = "value"
-
-
-class NoAuth(_Model):
-    """The upstream needs no credential from Giru."""
-
-    type: Literal["none"]
-
-
-class StaticAuth(_Model):
-    """A secret sent as a header (HTTP transports; default `Authorization`) or set as an
-    environment variable of the child process (stdio), `prefix` before it (`"Bearer "`)."""
-
-    type: Literal["static"]
-    secret_ref: SecretRef
-    header: str | None = None
-    env: EnvName | None = None
-    prefix: str = Field(default="", max_length=64)
-
-
-AuthSpec = Annotated[NoAuth | StaticAuth, Field(discriminator="type")]
-
-
-class MCPServerSpec(_Model):
+class MCPServerSpec(SpecModel):
     transport: Literal["stdio", "sse", "streamable-http"]
     url: str | None = None
     command: str | None = None
@@ -330,7 +188,7 @@ class MCPServerSpec(_Model):
         return found
 
 
-class VirtualServerSpec(_Model):
+class VirtualServerSpec(SpecModel):
     servers: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
     prefix: bool = True
@@ -343,7 +201,7 @@ class VirtualServerSpec(_Model):
         return []
 
 
-class ClientSpec(_Model):
+class ClientSpec(SpecModel):
     """With neither `apiKeyHash` nor `apiKeyEnv`, Giru generates a key and shows it once.
 
     `servers` and `tools` are standing grants; `Subscription`s add governed, time-bound ones.
@@ -433,7 +291,7 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 _GROUP = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
-class SubscriptionSubject(_Model):
+class SubscriptionSubject(SpecModel):
     """The people a subscription grants to: one person (by email) or everyone in an IdP group."""
 
     user: str | None = Field(default=None, max_length=320)
@@ -454,7 +312,7 @@ class SubscriptionSubject(_Model):
         return f"user:{self.user}" if self.user is not None else f"group:{self.group}"
 
 
-class SubscriptionSpec(_Model):
+class SubscriptionSpec(SpecModel):
     """A grant from one client, or to people (`subject`), of one server's tools (the seed's
     `subscriptions` row)."""
 
@@ -536,7 +394,7 @@ def _tool_rate_problems(tools: Any) -> list[Problem]:
     return found
 
 
-class EnvironmentSpec(_Model):
+class EnvironmentSpec(SpecModel):
     """Defaults for the subscriptions of one environment (dev, staging, prod, ...)."""
 
     display_name: str | None = Field(default=None, max_length=200)
@@ -546,7 +404,7 @@ class EnvironmentSpec(_Model):
         return []
 
 
-class PolicySelector(_Model):
+class PolicySelector(SpecModel):
     """Where a `Policy` applies: every list optional, an empty list matches any, lists AND-ed."""
 
     servers: list[Name] = Field(default_factory=list)
@@ -554,7 +412,7 @@ class PolicySelector(_Model):
     environments: list[Name] = Field(default_factory=list)
 
 
-class PolicySpec(_Model):
+class PolicySpec(SpecModel):
     """Policy packs (`core`, `pci_dss`, ...) enabled where `selector` matches, with data merged
     over each pack's defaults."""
 
@@ -582,79 +440,7 @@ class PolicySpec(_Model):
         return found
 
 
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,200}")  # RFC 6749 scope-token
-_SECRET_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
-_CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
-
-
-def _scope(value: str) -> str:
-    if not _SCOPE.fullmatch(value):
-        raise ValueError("a scope is 1-200 printable characters without spaces, quotes or '\\'")
-    return value
-
-
-def _claim_name(value: str) -> str:
-    if not _CLAIM_NAME.fullmatch(value):
-        raise ValueError("a claim name is 1-200 characters of letters, digits and _ . : / -")
-    return value
-
-
-Scope = Annotated[str, AfterValidator(_scope)]
-ClaimName = Annotated[str, AfterValidator(_claim_name)]
-
-
-class IdentityClaims(_Model):
-    """Which claim of the IdP's tokens holds each attribute of a person (OIDC names by default)."""
-
-    subject: ClaimName = "sub"
-    email: ClaimName = "email"
-    name: ClaimName = "name"
-    groups: ClaimName = "groups"
-
-
-class IdentityProviderSpec(_Model):
-    """The company IdP (OpenID Connect). `broker`: Giru is the authorization server MCP clients
-    see and signs people in at this IdP; `direct`: the IdP itself issues the access tokens MCP
-    clients present, and Giru only verifies them."""
-
-    issuer: str
-    client_id: str | None = Field(default=None, min_length=1, max_length=500)
-    client_secret: str | None = Field(default=None, min_length=1, max_length=4096)
-    """Giru's secret at the IdP, as `${VAR}`: the value stays in the environment, out of
-    manifests, the store and API answers."""
-    scopes: list[Scope] = Field(default_factory=lambda: ["openid", "email", "profile"])
-    claims: IdentityClaims = Field(default_factory=IdentityClaims)
-    mode: Literal["broker", "direct"] = "broker"
-    audience: str | None = Field(default=None, min_length=1, max_length=500)
-    """Direct mode: the `aud` this IdP puts in its access tokens when it cannot mint one per
-    endpoint; default: a token's `aud` must be the endpoint's own URL (RFC 8707)."""
-    jwks_uri: str | None = None
-    """Default: the `jwks_uri` of the issuer's discovery document."""
-    required_scopes: list[Scope] = Field(default_factory=list, max_length=20)
-    """Scopes an access token must carry (else 403 insufficient_scope); advertised to clients."""
-
-    def problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        for field, url in (("issuer", self.issuer), ("jwksUri", self.jwks_uri)):
-            reason = None if url is None else issuer_url_problem(url)
-            if reason is not None:
-                found.append((f"spec.{field}", reason))
-        if self.mode == "broker":
-            if self.client_id is None:
-                found.append(("spec.clientId", "required when mode is broker"))
-            if "openid" not in self.scopes:
-                found.append(("spec.scopes", "must include openid when mode is broker"))
-            if self.audience is not None:
-                found.append(("spec.audience", "only allowed when mode is direct"))
-        if self.client_secret is not None and not _SECRET_REFERENCE.fullmatch(self.client_secret):
-            reason = "write ${VAR}: a secret in clear is not stored (the variable holds it)"
-            found.append(("spec.clientSecret", reason))
-        if len(set(self.scopes)) != len(self.scopes):
-            found.append(("spec.scopes", "lists a scope more than once"))
-        return found
-
-
-class _Document(_Model):
+class _Document(SpecModel):
     api_version: Literal["giru.ai/v1alpha1"]
     metadata: Metadata
 
