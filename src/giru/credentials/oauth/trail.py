@@ -1,0 +1,76 @@
+"""`TokenTrail`: one audit record per token request Giru makes to an authorization server
+(action `credentials/token`): who it was for, which server, which grant (`operation`:
+`fetch`, `refresh`, `exchange`, `code`), the outcome and, on failure, the reason and the OAuth
+error code. Never a token, a secret or a client assertion."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from giru.audit.records import AuditRecord
+from giru.credentials.oauth.errors import TokenEndpointError
+from giru.credentials.secretstore import AuditSink
+from giru.errors import GiruError
+from giru.metering.records import new_event_id
+
+__all__ = ["TokenTrail"]
+
+T = TypeVar("T")
+
+
+class TokenTrail:
+    """Audits token requests into an `AuditSink` (a no-op without one)."""
+
+    def __init__(self, audit: AuditSink | None, *, node: str = "") -> None:
+        self._audit = audit
+        self._node = node
+
+    async def audited(
+        self,
+        request: Callable[[], Awaitable[T]],
+        *,
+        actor: str,
+        server: str | None,
+        operation: str,
+        grant: str,
+    ) -> T:
+        """`await request()`, with one audit record for it (outcome `allowed` or `error`)."""
+        try:
+            result = await request()
+        except GiruError as exc:
+            details: dict[str, str | int | None] = {"operation": operation, "grant": grant}
+            if isinstance(exc, TokenEndpointError):
+                details |= {"error": exc.error, "status": exc.status}
+            await self._record(actor, server, "error", [exc.message[:300]], details)
+            raise
+        await self._record(actor, server, "allowed", [], {"operation": operation, "grant": grant})
+        return result
+
+    async def _record(
+        self,
+        actor: str,
+        server: str | None,
+        outcome: str,
+        reasons: list[str],
+        details: dict[str, str | int | None],
+    ) -> None:
+        if self._audit is None:
+            return
+        await self._audit.record(
+            AuditRecord(
+                event_id=new_event_id(),
+                at=datetime.now(UTC),
+                node=self._node,
+                actor=actor,
+                action="credentials/token",
+                server=server,
+                target=str(details["operation"]),
+                outcome=outcome,
+                reasons=reasons,
+                policy_revision=None,
+                source_ip=None,
+                details=dict(details),
+            )
+        )
