@@ -432,7 +432,7 @@ class GiruApp:
         self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
         for server in changed:
-            await gateway.refresh(server)
+            await gateway.refresh(server, announce=False)  # announced below, once
         gateway.views.clear()
         await gateway.broadcast({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         _log.info("config_reloaded", servers_changed=sorted(changed))

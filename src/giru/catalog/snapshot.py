@@ -14,7 +14,7 @@ from giru.errors import UpstreamProtocolError, ValidationError
 from giru.mcp.headers import ParamHeader, param_headers
 from giru.upstream.base import UpstreamSession
 
-__all__ = ["ServerCatalog", "fetch_catalog"]
+__all__ = ["ServerCatalog", "changed_lists", "fetch_catalog"]
 
 _log = structlog.get_logger(__name__)
 _MAX_PAGES: Final = 100
@@ -39,6 +39,18 @@ class ServerCatalog:
     param_headers: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
     validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
     error: str | None = None
+
+
+def changed_lists(before: ServerCatalog, after: ServerCatalog) -> list[str]:
+    """The list_changed notifications that tell a client what differs between two catalogs."""
+    changed = []
+    if before.tools != after.tools:
+        changed.append("notifications/tools/list_changed")
+    if before.prompts != after.prompts:
+        changed.append("notifications/prompts/list_changed")
+    if (before.resources, before.templates) != (after.resources, after.templates):
+        changed.append("notifications/resources/list_changed")
+    return changed
 
 
 async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:

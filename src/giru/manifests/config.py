@@ -89,6 +89,7 @@ class ServerConfig:
     era: EraChoice = "auto"
     auth: UpstreamAuth | None = None
     """`spec.auth` of type `static` (None: `none` or absent): resolved from the secret store."""
+    keep_stale: bool = True
     source: str = field(default="", compare=False)
 
     def to_spec(self) -> ServerSpec:
@@ -107,6 +108,7 @@ class ServerConfig:
             isolation=self.isolation,
             era=self.era,
             auth=self.auth,
+            keep_stale=self.keep_stale,
         )
 
 
@@ -375,6 +377,7 @@ class _Compiler:
             isolation=spec.isolation,
             era=spec.era,
             auth=_auth(spec.auth, spec.transport),
+            keep_stale=spec.catalog.keep_stale,
             source=source,
         )
 

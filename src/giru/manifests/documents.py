@@ -39,6 +39,7 @@ __all__ = [
     "API_VERSION",
     "KINDS",
     "SECRET_NAME_PATTERN",
+    "CatalogSpec",
     "ClientDocument",
     "ClientSpec",
     "Document",
@@ -111,6 +112,14 @@ class ToolSpec(SpecModel):
     category: Tag | None = None
 
 
+class CatalogSpec(SpecModel):
+    """What clients see of this server's lists while it is unhealthy."""
+
+    keep_stale: bool = True
+    """true: its tools stay listed and calls to them fail at once with a clear error; false:
+    they leave clients' views (list_changed) until it is healthy again (list_changed)."""
+
+
 class MCPServerSpec(SpecModel):
     transport: Literal["stdio", "sse", "streamable-http"]
     url: str | None = None
@@ -127,6 +136,7 @@ class MCPServerSpec(SpecModel):
     era: Literal["auto", "legacy", "modern"] = "auto"
     auth: AuthSpec | None = None
     """How Giru authenticates to this server; values come from secrets (docs/credentials.md)."""
+    catalog: CatalogSpec = Field(default_factory=CatalogSpec)
 
     def problems(self) -> list[Problem]:
         """Rules that depend on the transport or on several fields."""

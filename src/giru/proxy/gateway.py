@@ -12,7 +12,7 @@ import structlog
 
 from giru import __version__
 from giru.access.failures import FailureLimiter
-from giru.catalog.snapshot import ServerCatalog, fetch_catalog
+from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog
 from giru.errors import GiruError
 from giru.identity import endpoint_path
 from giru.manifests import check_unprefixed_collisions
@@ -74,8 +74,10 @@ class Gateway:
         self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
         """Called with each freshly fetched catalog (the control plane records it)."""
         self._refreshes: dict[str, asyncio.Task[None]] = {}
-        self._changed: dict[str, set[str]] = {}
-        """Per server, the list_changed methods not yet refreshed and broadcast."""
+        self._stale: set[str] = set()
+        """Servers whose lists changed (or may have) since their refresh began."""
+        self._hidden: set[str] = set()
+        """Unhealthy servers with `keepStale: false`: out of clients' views."""
         self.handoff: SessionHandoff | None = None
         """Session records in Redis, so another worker can take a session over (app wiring)."""
         self._closing = False
@@ -139,13 +141,14 @@ class Gateway:
                 group.create_task(self.refresh(server))
         self.ready = True
 
-    async def refresh(self, server: str) -> None:
-        """Fetch `server`'s lists; on failure keep what we had and record the error."""
+    async def refresh(self, server: str, *, announce: bool = True) -> None:
+        """Fetch `server`'s lists; on failure keep what we had and record the error. Clients
+        are told which lists changed (`announce`), so nothing changes silently."""
+        previous = self.catalogs.get(server, ServerCatalog(server=server))
         try:
             session = await self.pool.session(server, "modern")  # the era calls prefer too
             catalog = await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
         except (GiruError, TimeoutError) as exc:
-            previous = self.catalogs.get(server, ServerCatalog(server=server))
             self.catalogs[server] = ServerCatalog(
                 **{**_fields(previous), "error": getattr(exc, "message", "timeout")}
             )
@@ -156,6 +159,30 @@ class Gateway:
             await self._catalog_fetched(catalog)
         self.views.clear()
         self._check_collisions()
+        if announce and server not in self._hidden:
+            for method in changed_lists(previous, self.catalogs[server]):
+                await self.broadcast({"jsonrpc": "2.0", "method": method})
+
+    @property
+    def listed(self) -> Mapping[str, ServerCatalog]:
+        """The catalogs clients see: all but those of down servers with `keepStale: false`."""
+        if not self._hidden:
+            return self.catalogs
+        return {name: c for name, c in self.catalogs.items() if name not in self._hidden}
+
+    async def health_changed(self, server: str, *, healthy: bool) -> None:
+        """A server with `catalog.keepStale: false` leaves clients' views while it is unhealthy
+        and comes back when it recovers, each time announced with list_changed."""
+        spec = self.pool.specs.get(server)
+        hide = not healthy and spec is not None and not spec.keep_stale
+        if hide == (server in self._hidden):
+            return
+        (self._hidden.add if hide else self._hidden.discard)(server)
+        self.views.clear()
+        _log.info("catalog_listed" if not hide else "catalog_withdrawn", server=server)
+        empty = ServerCatalog(server=server)
+        for method in changed_lists(empty, self.catalogs.get(server, empty)):
+            await self.broadcast({"jsonrpc": "2.0", "method": method})
 
     async def _catalog_fetched(self, catalog: ServerCatalog) -> None:
         if self.on_catalog is None:
@@ -185,9 +212,10 @@ class Gateway:
 
     async def on_list_changed(self, server: str, method: str) -> None:
         """Schedule one refresh per server (coalescing floods, U4); never block the upstream's
-        reader, which is what delivers this notification. A notification that arrives while a
-        refresh is fetching runs one more refresh after it, so no change is lost."""
-        self._changed.setdefault(server, set()).add(method)
+        reader, which is what delivers this notification (or the restart of its session). One
+        that arrives while a refresh is fetching runs one more refresh after it, so no change
+        is lost. The refresh tells clients which lists changed."""
+        self._stale.add(server)
         if server in self._refreshes:
             return
         task = asyncio.get_running_loop().create_task(self._refresh_later(server))
@@ -195,12 +223,10 @@ class Gateway:
         task.add_done_callback(lambda _: self._refreshes.pop(server, None))
 
     async def _refresh_later(self, server: str) -> None:
-        while server in self._changed:
+        while server in self._stale:
             await asyncio.sleep(_LIST_CHANGED_DEBOUNCE_S)
-            methods = self._changed.pop(server)
+            self._stale.discard(server)
             await self.refresh(server)
-            for method in sorted(methods):
-                await self.broadcast({"jsonrpc": "2.0", "method": method})
 
     async def broadcast(self, notification: dict[str, Any]) -> None:
         """Send a notification to every session's standalone stream (legacy era)."""
@@ -366,7 +392,7 @@ class Gateway:
         started = time.perf_counter()
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
         if era == "modern":
-            view = self.views.get(endpoint, principal, self.catalogs)
+            view = self.views.get(endpoint, principal, self.listed)
             await self.modern.post(request, send, view, principal, message, endpoint.name or None)
         elif message.method == "initialize":
             await self._initialize(send, endpoint, principal, message)
@@ -413,7 +439,7 @@ class Gateway:
         self.metrics.sessions.labels("legacy").set(len(self.sessions))
         if self.handoff is not None:
             await self.handoff.save(session)
-        view = self.views.get(endpoint, principal, self.catalogs)
+        view = self.views.get(endpoint, principal, self.listed)
         result = self.dispatcher.initialize_result(view, version)
         await send_json(
             send,
@@ -530,7 +556,7 @@ class Gateway:
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
         principal = self._current(session)
-        view = self.views.get(endpoint, principal, self.catalogs)
+        view = self.views.get(endpoint, principal, self.listed)
         return CallContext(
             view=view,
             client=session.owner,

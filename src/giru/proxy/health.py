@@ -1,8 +1,9 @@
 """Upstream health checks: an MCP `ping` per server on an interval.
 
 A server that fails `unhealthy_after` checks in a row is unhealthy: its calls are answered at
-once with a clear error (the dispatcher's `unhealthy`), its tools stay in the catalog, and the
-status is reported (metric `giru_upstream_up`, the store for the API). One good check heals it.
+once with a clear error (the dispatcher's `unhealthy`), its tools stay in the catalog (unless
+its `catalog.keepStale` is false: then they leave clients' views, announced), and the status is
+reported (metric `giru_upstream_up`, the store for the API). One good check heals it.
 """
 
 from __future__ import annotations
@@ -119,12 +120,16 @@ class Catalogs(Protocol):
 
     async def refresh(self, server: str) -> None: ...
 
+    async def health_changed(self, server: str, *, healthy: bool) -> None: ...
+
 
 class HealthRecorder:
     """What a health change does (the checker's `on_change`): it is stored, for the API; and a
     server that becomes healthy has its catalog fetched again when the one held may be stale:
     after it was unhealthy (what changed while it was down), or when the last fetch failed.
-    Its first good check at start-up fetches nothing: the start-up fetch is under way or done."""
+    Its first good check at start-up fetches nothing: the start-up fetch is under way or done.
+    The gateway hears of each change too (`catalog.keepStale: false` withdraws a down server's
+    lists from clients' views)."""
 
     def __init__(self, store: HealthStore, gateway: Catalogs) -> None:
         self._store = store
@@ -136,7 +141,10 @@ class HealthRecorder:
         before = self._last.get(server, "unknown")
         self._last[server] = health
         if health != "healthy":
+            if health == "unhealthy":
+                await self._gateway.health_changed(server, healthy=False)
             return
         held = self._gateway.catalogs.get(server)
         if before == "unhealthy" or (held is not None and held.error is not None):
             await self._gateway.refresh(server)
+        await self._gateway.health_changed(server, healthy=True)

@@ -27,11 +27,18 @@ from giru.mcp import jsonrpc
 from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era, era_of
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
-from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
+from giru.upstream.base import (
+    RESTARTED,
+    ClientIdentity,
+    MessageSink,
+    ServerSpec,
+    UpstreamSession,
+)
 
 __all__ = ["Connector", "CredentialResolver", "Owner", "UpstreamPool"]
 
 _log = structlog.get_logger(__name__)
+_RESTARTED = RESTARTED["method"]
 _RETRY_AFTER_S: Final = 1.0
 GATEWAY_CAPABILITIES: Final[dict[str, Any]] = {"sampling": {}, "elicitation": {}}
 
@@ -238,8 +245,10 @@ class UpstreamPool:
     def _owner_sink(self, server: str, owner: Owner) -> MessageSink:
         async def sink(message: dict[str, Any]) -> dict[str, Any] | None:
             method = message.get("method", "")
-            if "id" not in message and method.endswith("/list_changed"):
+            if "id" not in message and (method.endswith("/list_changed") or method == _RESTARTED):
                 await self._on_list_changed(server, method)
+                if method == _RESTARTED:
+                    return None
             return await owner.sink(message)
 
         return sink
@@ -248,7 +257,7 @@ class UpstreamPool:
         async def sink(message: dict[str, Any]) -> dict[str, Any] | None:
             method = message.get("method", "")
             if "id" not in message:
-                if method.endswith("/list_changed"):
+                if method.endswith("/list_changed") or method == _RESTARTED:
                     await self._on_list_changed(server, method)
                 return None
             if method == "ping":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 __all__ = [
+    "RESTARTED",
     "ClientIdentity",
     "EraChoice",
     "Isolation",
@@ -33,6 +34,12 @@ For a notification (progress, logging, list_changed, ...) it returns None. For a
 request (sampling/createMessage, elicitation/create, roots/list, ping) it returns the JSON-RPC
 response to send back upstream; the connector rewrites its id to the upstream's request id.
 """
+
+RESTARTED: Final = {"jsonrpc": "2.0", "method": "giru/upstream-restarted"}
+"""What an upstream session hands its `on_unsolicited` sink after it had to start over with the
+server (an HTTP session the server forgot, a stdio child that died): the server's lists may have
+changed, so the gateway fetches them again and tells clients what changed. Never sent to a
+client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,9 @@ class ServerSpec:
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
     auth: UpstreamAuth | None = None
+    keep_stale: bool = True
+    """`spec.catalog.keepStale`: an unhealthy server's lists stay in clients' views (calls fail at
+    once with a clear error); false: they leave the views, announced with list_changed."""
 
 
 @dataclass(frozen=True, slots=True)

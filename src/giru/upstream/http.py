@@ -32,24 +32,12 @@ from giru.upstream._http_io import (
 from giru.upstream._sse import SseDecoder
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import MAX_MESSAGE_BYTES, parse_upstream, protocol_error
-from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
+from giru.upstream.base import RESTARTED, ClientIdentity, MessageSink, ServerSpec
 
 __all__ = ["StreamableHttpSession"]
 
 _log = structlog.get_logger(__name__)
 
-_IDEMPOTENT: Final = frozenset(
-    {
-        "ping",
-        "tools/list",
-        "prompts/list",
-        "prompts/get",
-        "resources/list",
-        "resources/templates/list",
-        "resources/read",
-        "completion/complete",
-    }
-)
 _MAX_RESUMES: Final = 5
 
 
@@ -73,6 +61,7 @@ class StreamableHttpSession(HandshakeState):
             raise unavailable(spec.name, "streamable-http upstream has no url")
         self._spec, self._url, self._identity = spec, spec.url, identity
         self._http, self._eras = http, eras
+        self._on_unsolicited = on_unsolicited
         self._tasks = TaskSet(spec.name)
         self._exchange = Exchange(
             spec.name,
@@ -128,9 +117,10 @@ class StreamableHttpSession(HandshakeState):
         try:
             return await self._call(method, params, on_message, timeout)
         except _SessionExpiredError:
-            await self._reinitialize(expired_id)
-            if method not in _IDEMPOTENT:
-                raise unavailable(self.server, "upstream session expired", method=method) from None
+            # The server answered 404 for our session id before processing the request (MCP:
+            # the client must start a new session), so sending it again cannot repeat it.
+            if await self._reinitialize(expired_id):
+                await self._on_unsolicited(dict(RESTARTED))
         return await self._call(method, params, on_message, timeout)
 
     async def notify(self, method: str, params: dict[str, Any] | None) -> None:
@@ -195,14 +185,16 @@ class StreamableHttpSession(HandshakeState):
     def _use_modern(self, version: str | None) -> None:
         self._modern = version
 
-    async def _reinitialize(self, expired_id: str | None) -> None:
+    async def _reinitialize(self, expired_id: str | None) -> bool:
+        """Start a new upstream session; False when another request already did."""
         async with self._init_lock:
             if self._session_id != expired_id:
-                return  # another request already re-initialized
+                return False
             _log.info("upstream session expired; re-initializing", server=self.server)
             if self._listener is not None:
                 self._listener.cancel()
             await self._handshake()
+            return True
 
     async def _delete_session(self) -> None:
         try:

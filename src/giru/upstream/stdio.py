@@ -21,7 +21,7 @@ from giru.upstream._handshake import HandshakeState, Negotiated, negotiate
 from giru.upstream._process import CrashLoopGuard, StderrTail, spawn, terminate
 from giru.upstream._tasks import TaskSet
 from giru.upstream._wire import parse_upstream, protocol_error
-from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
+from giru.upstream.base import RESTARTED, ClientIdentity, MessageSink, ServerSpec
 
 __all__ = ["StdioSession"]
 
@@ -43,6 +43,9 @@ class StdioSession(HandshakeState):
     ) -> None:
         self._spec = spec
         self._identity = identity
+        self._on_unsolicited = on_unsolicited
+        self._started = False
+        """A child has been ready before: the next one is a restart (lists may differ)."""
         self._tasks = TaskSet(spec.name)
         self._exchange = Exchange(
             spec.name,
@@ -141,6 +144,9 @@ class StdioSession(HandshakeState):
                 raise
             raise unavailable(self.server, "upstream handshake timed out") from exc
         child.ready = True
+        if self._started:
+            await self._on_unsolicited(dict(RESTARTED))
+        self._started = True
 
     async def _handshake_request(
         self, method: str, params: dict[str, Any] | None

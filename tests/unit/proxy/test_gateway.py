@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from giru.manifests.config import VirtualServerConfig
 from giru.mcp.jsonrpc import dumps
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request
+from giru.upstream.base import RESTARTED
 from tests.unit.proxy.fakes import KEY, OTHER_KEY, FakeUpstream, config, gateway_client, tool
 
 HEADERS = {
@@ -359,3 +361,71 @@ async def test_a_list_change_arriving_during_a_refresh_is_not_lost() -> None:
         task = gateway._refreshes["one"]
         await task
         assert [t["name"] for t in gateway.catalogs["one"].tools] == ["echo", "late"]
+
+
+async def _announced(gateway: Any) -> list[str]:
+    told: list[str] = []
+
+    async def broadcast(notification: dict[str, Any]) -> None:
+        told.append(notification["method"])
+
+    gateway.broadcast = broadcast
+    return told
+
+
+async def test_a_refresh_announces_the_lists_that_changed_and_only_those() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    async with gateway_client({"one": upstream}) as (_, gateway):
+        told = await _announced(gateway)
+        await gateway.refresh("one")
+        assert told == []  # nothing changed: nothing to re-list
+        upstream.tools = [tool("echo"), tool("new")]
+        await gateway.refresh("one")
+        assert told == ["notifications/tools/list_changed"]
+
+
+async def test_an_upstream_that_started_over_is_listed_again_and_the_change_announced() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    async with gateway_client({"one": upstream}) as (_, gateway):
+        told = await _announced(gateway)
+        upstream.tools = [tool("after_restart")]
+        await gateway.on_list_changed("one", RESTARTED["method"])
+        await gateway._refreshes["one"]
+        assert [t["name"] for t in gateway.catalogs["one"].tools] == ["after_restart"]
+        assert told == ["notifications/tools/list_changed"]
+
+
+@pytest.mark.parametrize("keep_stale", [True, False])
+async def test_an_unhealthy_server_stays_listed_unless_keep_stale_is_false(
+    keep_stale: bool,
+) -> None:
+    upstreams = {"one": FakeUpstream("one", [tool("echo")]), "two": FakeUpstream("two")}
+    cfg = config(upstreams)
+    servers = {
+        n: dataclasses.replace(s, keep_stale=keep_stale) if n == "one" else s
+        for n, s in cfg.servers.items()
+    }
+    async with gateway_client(upstreams, cfg=dataclasses.replace(cfg, servers=servers)) as (
+        client,
+        gateway,
+    ):
+        told = await _announced(gateway)
+        session = await initialize(client)
+        await gateway.health_changed("one", healthy=False)
+        names = [
+            t["name"]
+            for t in (await call(client, session, rpc("tools/list", id=2))).json()["result"][
+                "tools"
+            ]
+        ]
+        assert names == (["one__echo"] if keep_stale else [])
+        assert told == ([] if keep_stale else ["notifications/tools/list_changed"])
+        await gateway.health_changed("one", healthy=True)
+        names = [
+            t["name"]
+            for t in (await call(client, session, rpc("tools/list", id=3))).json()["result"][
+                "tools"
+            ]
+        ]
+        assert names == ["one__echo"]
+        assert told == ([] if keep_stale else ["notifications/tools/list_changed"] * 2)

@@ -22,9 +22,13 @@ class _Store:
 class _Gateway:
     catalogs: dict[str, ServerCatalog] = field(default_factory=dict)
     refreshed: list[str] = field(default_factory=list)
+    told: list[tuple[str, bool]] = field(default_factory=list)
 
     async def refresh(self, server: str) -> None:
         self.refreshed.append(server)
+
+    async def health_changed(self, server: str, *, healthy: bool) -> None:
+        self.told.append((server, healthy))
 
 
 async def _changes(held: ServerCatalog | None, *healths: Health) -> tuple[_Store, _Gateway]:
@@ -50,6 +54,7 @@ async def test_a_server_healthy_again_after_being_unhealthy_is_fetched_again() -
     store, gateway = await _changes(ServerCatalog(server="fs"), "healthy", "unhealthy", "healthy")
     assert [health for _, health, _ in store.recorded] == ["healthy", "unhealthy", "healthy"]
     assert gateway.refreshed == ["fs"]
+    assert gateway.told == [("fs", True), ("fs", False), ("fs", True)]
 
 
 async def test_a_server_whose_last_fetch_failed_is_fetched_when_it_answers() -> None:

@@ -1,13 +1,18 @@
 """A small MCP server (Python SDK) for connector tests: `python everything.py stdio|http FD|sse FD`.
 
 Tools: echo, slow (reports progress), sample (sampling/createMessage), ask (elicitation),
-hang (never answers; counts cancellations), cancellations (that count), close_stream.
+hang (never answers; counts cancellations), cancellations (that count), close_stream; plus one
+tool per line of the file `EVERYTHING_TOOLS_FILE` names, read at start-up (a restarted server
+whose tools changed).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import mcp_types as types
@@ -102,6 +107,21 @@ async def close_stream(ctx: Context) -> str:
     return "answered after reconnect"
 
 
+def _add_listed_tools() -> None:
+    listing = os.environ.get("EVERYTHING_TOOLS_FILE")
+    if listing is None or not Path(listing).exists():
+        return
+    for name in Path(listing).read_text().split():
+        server.add_tool(_answering(name), name=name, description="listed at start-up")
+
+
+def _answering(name: str) -> Callable[[], str]:
+    def answer() -> str:
+        return name
+
+    return answer
+
+
 def _serve(app_kind: str, fd: int) -> None:
     sock = socket.socket(fileno=fd)
     if app_kind == "http":
@@ -137,6 +157,7 @@ class _MemoryEventStore(EventStore):
 
 
 if __name__ == "__main__":
+    _add_listed_tools()
     if sys.argv[1] == "stdio":
         server.run("stdio")
     else:

@@ -819,6 +819,17 @@ export interface components {
             /** Records */
             records: number;
         };
+        /**
+         * CatalogSpec
+         * @description What clients see of this server's lists while it is unhealthy.
+         */
+        CatalogSpec: {
+            /**
+             * Keepstale
+             * @default true
+             */
+            keepStale: boolean;
+        };
         /** ChainHead */
         ChainHead: {
             /**
@@ -1362,6 +1373,7 @@ export interface components {
             args?: string[] | null;
             /** Auth */
             auth?: (components["schemas"]["NoAuth"] | components["schemas"]["StaticAuth"]) | null;
+            catalog?: components["schemas"]["CatalogSpec"];
             /** Command */
             command?: string | null;
             /** Cwd */
