@@ -8,14 +8,17 @@
 //   "admin_token": "…",                 bearer token of the /_test endpoints
 //   "clients": [oidc-provider client metadata, …],
 //   "users": {"LOGIN": {"password", "sub", "email", "name", "groups": […]}, …},
-//   "resources": {"RESOURCE_URL": {"scope": "mcp …", "ttl": 300, "alg": "RS256"}, …}
+//   "resources": {"RESOURCE_URL": {"scope": "mcp …", "ttl": 300, "alg": "RS256",
+//                                  "format": "jwt" | "opaque"}, …}
 // }
 //
 // What it adds to oidc-provider: a sign-in form of its own at /interaction/UID (login, password
 // and the `amr` the sign-in claims, e.g. "pwd otp" for MFA) that a test posts without a browser;
 // consent granted at once (an IdP's first-party consent is not what the tests exercise); JWT
 // access tokens for every configured resource indicator carrying email, name, groups, amr and
-// auth_time; refresh tokens for every client allowed the grant. Test-only endpoints, behind the
+// auth_time (opaque access tokens instead for a resource whose "format" is "opaque": the same
+// claims are then in the answer of the introspection endpoint, /token/introspection, to any
+// confidential client); refresh tokens for every client allowed the grant. Test-only endpoints, behind the
 // admin token: PUT /_test/users/LOGIN replaces a user's claims (groups move), PUT
 // /_test/resources/URL (URL-encoded) adds a resource indicator, GET /_test/stats counts the JWKS
 // fetches.
@@ -64,8 +67,9 @@ async function resourceServerInfo(_ctx, resourceIndicator, _client) {
     scope: resource.scope ?? "mcp",
     audience: resourceIndicator,
     accessTokenTTL: resource.ttl ?? 300,
-    accessTokenFormat: "jwt",
-    jwt: { sign: { alg: resource.alg ?? "RS256" } },
+    ...(resource.format === "opaque"
+      ? { accessTokenFormat: "opaque" }
+      : { accessTokenFormat: "jwt", jwt: { sign: { alg: resource.alg ?? "RS256" } } }),
   };
 }
 

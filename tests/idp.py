@@ -37,6 +37,8 @@ __all__ = [
     "CONFIDENTIAL_CLIENT",
     "DEFAULT_USERS",
     "PUBLIC_CLIENT",
+    "RESOURCE_SERVER_CLIENT",
+    "RESOURCE_SERVER_SECRET",
     "IdentityProviderPeer",
     "SignInError",
     "TokenSet",
@@ -55,6 +57,8 @@ MAX_REDIRECTS = 20
 PUBLIC_CLIENT = "mcp-test-client"  # a public client (PKCE, no secret), like an MCP client
 CONFIDENTIAL_CLIENT = "giru"  # a confidential client, like Giru brokering sign-in
 CONFIDENTIAL_SECRET = "giru-test-secret"
+RESOURCE_SERVER_CLIENT = "giru-resource"  # a resource server: introspects, signs no one in
+RESOURCE_SERVER_SECRET = "giru-resource-secret"
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,10 @@ def idp_config(
     users: Sequence[User] = DEFAULT_USERS,
     redirect_uris: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The config document of tests/idp.mjs: a public and a confidential client, `users`, and
-    one JWT access-token audience per `resources` key (`{"scope": …, "ttl": …, "alg": …}`)."""
+    """The config document of tests/idp.mjs: a public and a confidential client, a resource
+    server client (introspection with `client_secret_post`), `users`, and one access-token
+    audience per `resources` key (`{"scope": …, "ttl": …, "alg": …, "format": "jwt"|"opaque"}`).
+    """
     uris = [REDIRECT_URI, *redirect_uris]
     grants = ["authorization_code", "refresh_token"]
     return {
@@ -148,6 +154,14 @@ def idp_config(
                 "redirect_uris": uris,
                 "grant_types": grants,
                 "response_types": ["code"],
+            },
+            {
+                "client_id": RESOURCE_SERVER_CLIENT,
+                "client_secret": RESOURCE_SERVER_SECRET,
+                "token_endpoint_auth_method": "client_secret_post",
+                "redirect_uris": [],
+                "grant_types": [],
+                "response_types": [],
             },
         ],
         "users": {user.login: user.document() for user in users},
@@ -237,10 +251,17 @@ class IdentityProviderPeer:
         raise SignInError(f"more than {MAX_REDIRECTS} redirects from {url}")
 
     def add_resource(
-        self, url: str, *, scope: str = "mcp", ttl: int = 300, alg: str = "RS256"
+        self,
+        url: str,
+        *,
+        scope: str = "mcp",
+        ttl: int = 300,
+        alg: str = "RS256",
+        opaque: bool = False,
     ) -> None:
-        """Lets the IdP mint JWT access tokens with `aud` = `url` (a resource indicator)."""
-        document = {"scope": scope, "ttl": ttl, "alg": alg}
+        """Lets the IdP mint access tokens with `aud` = `url` (a resource indicator): JWTs, or
+        opaque tokens its introspection endpoint describes."""
+        document = {"scope": scope, "ttl": ttl, "alg": alg, "format": "opaque" if opaque else "jwt"}
         response = httpx.put(
             f"{self.issuer}/_test/resources/{quote(url, safe='')}",
             json=document,
@@ -309,6 +330,26 @@ class IdentityProviderPeer:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "resource": resource}
         with httpx.Client() as http:
             return self._token(http, form, client_id)
+
+    def revoke(self, token: str, *, client_id: str = PUBLIC_CLIENT) -> None:
+        """Revokes an access token at the IdP (RFC 7009), as the client it was issued to."""
+        form = {"token": token, "token_type_hint": "access_token", "client_id": client_id}
+        response = httpx.post(f"{self.issuer}/token/revocation", data=form)
+        if response.status_code != 200:
+            raise SignInError(f"revocation answered {response.status_code}: {response.text}")
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """What the IdP's introspection endpoint says about `token` (as the resource server)."""
+        form = {
+            "token": token,
+            "client_id": RESOURCE_SERVER_CLIENT,
+            "client_secret": RESOURCE_SERVER_SECRET,
+        }
+        response = httpx.post(f"{self.issuer}/token/introspection", data=form)
+        response.raise_for_status()
+        answer = response.json()
+        assert isinstance(answer, dict)
+        return answer
 
     def _token(self, http: httpx.Client, form: dict[str, str], client_id: str) -> TokenSet:
         url = f"{self.issuer}/token"

@@ -28,7 +28,14 @@ from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
-from giru.identity import JsonFetch, ProtectedResource, http_fetch
+from giru.identity import (
+    MAX_ANSWER_BYTES,
+    FormPost,
+    JsonFetch,
+    ProtectedResource,
+    http_fetch,
+    http_post,
+)
 from giru.identity.broker import (
     Broker,
     LocalKeySource,
@@ -108,6 +115,7 @@ class GiruApp:
         self.credentials: UpstreamCredentials | None = None
         self._pepper = b""
         self._fetch: JsonFetch | None = None
+        self._post: FormPost | None = None
         self.console = Console(shipped_ui())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,7 +168,11 @@ class GiruApp:
                     egress, timeout=timeout, connector=egress_connector(egress, limit=256)
                 )
             )
-            self._fetch = http_fetch(http, timeout_s=self.settings.identity.http_timeout_s)
+            identity = self.settings.identity
+            self._fetch = http_fetch(http, timeout_s=identity.http_timeout_s)
+            self._post = http_post(
+                http, timeout_s=identity.introspection_timeout_s, max_bytes=MAX_ANSWER_BYTES
+            )
             audit = await AuditLog.open(  # closed after the gateway: its last calls audit
                 store,
                 audit_spool_dir(self.settings),
@@ -320,7 +332,7 @@ class GiruApp:
             return None
         settings = self.settings
         return ProtectedResource.from_config(
-            config, settings.base_url, settings.identity, self._fetch, previous
+            config, settings.base_url, settings.identity, self._fetch, previous, post=self._post
         )
 
     async def _authorization_server(

@@ -292,6 +292,21 @@ class IdentitySettings(BaseModel):
     token_cache_size: int = Field(
         default=10_000, ge=0, description="verified tokens kept (by hash) until they expire"
     )
+    introspection_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=30,
+        description="an opaque token's introspection request (RFC 7662); slower: refused, 503",
+    )
+    introspection_cache_max_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="an active introspection answer is kept (by token hash) until the token's "
+        "exp, at most this long: a token revoked at the IdP is refused within this",
+    )
+    introspection_negative_cache_s: float = Field(
+        default=10.0, ge=0, description="an inactive or refused token's answer is kept this long"
+    )
 
     key_file: Path | None = Field(
         default=None,

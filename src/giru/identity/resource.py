@@ -4,6 +4,8 @@ In `direct` mode an IdentityProvider's own tokens are accepted (keys from its JW
 mode the tokens Giru itself issues are (issuer `GIRU_PUBLIC_URL`, keys from the `KeySource`
 the authorization server hands in with `trust`). A token is routed to its issuer's verifier by the
 `iss` it claims, then verified in full; verified tokens are cached by hash until they expire.
+A token that is not a JWT goes to the introspection endpoint of the direct-mode issuers that
+have one (`giru.identity.introspection`), which keeps its own answers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from giru.identity.documents import JsonFetch
+from giru.identity.documents import FormPost, JsonFetch
+from giru.identity.introspection import Introspection
 from giru.identity.jwks import KeySource, RemoteJwks
 from giru.identity.metadata import metadata_url, protected_resource_metadata, resource_url
 from giru.identity.tokens import (
@@ -19,6 +22,7 @@ from giru.identity.tokens import (
     TokenCache,
     TokenError,
     TokenVerifier,
+    looks_like_jwt,
     token_hash,
     unverified_issuer,
 )
@@ -36,6 +40,8 @@ class Issuer:
     required_scopes: tuple[str, ...] = ()
     audience: str | None = None
     """A fixed `aud` accepted at every endpoint instead of the endpoint's URL (direct mode)."""
+    introspection: Introspection | None = None
+    """How this issuer's opaque (non-JWT) access tokens are checked, if they are."""
 
 
 class ProtectedResource:
@@ -64,8 +70,11 @@ class ProtectedResource:
         settings: IdentitySettings,
         fetch: JsonFetch,
         previous: ProtectedResource | None = None,
+        *,
+        post: FormPost | None = None,
     ) -> ProtectedResource:
-        """The issuers of `config` (JWKS caches of unchanged issuers kept from `previous`)."""
+        """The issuers of `config` (JWKS caches of unchanged issuers kept from `previous`);
+        `post` makes introspection requests (without it, opaque tokens are refused)."""
         issuers: dict[str, Issuer] = {}
         broker = None
         for idp in config.identity_providers.values():
@@ -84,7 +93,8 @@ class ProtectedResource:
             verifier = TokenVerifier(
                 idp.issuer, keys, claims=idp.claims, leeway_s=settings.leeway_s
             )
-            issuers[idp.issuer] = Issuer(verifier, idp.required_scopes, idp.audience)
+            introspection = _introspection(idp, settings, (fetch, post), previous)
+            issuers[idp.issuer] = Issuer(verifier, idp.required_scopes, idp.audience, introspection)
         resource = cls(base_url, issuers, broker=broker, cache_size=settings.token_cache_size)
         if previous is not None and broker is not None and previous.local_keys is not None:
             resource.trust(previous.local_keys, settings.leeway_s)
@@ -132,18 +142,28 @@ class ProtectedResource:
     def metadata_url(self, path: str) -> str:
         return metadata_url(self.base_url, path)
 
+    def introspection_of(self, idp: IdentityProviderConfig) -> Introspection | None:
+        """The introspection this resource does for `idp`, when it is configured the same way."""
+        issuer = self._issuers.get(idp.issuer)
+        found = issuer.introspection if issuer is not None else None
+        if found is None or (found.config, found.claims) != (idp.introspection, idp.claims):
+            return None
+        return found
+
+    @property
+    def introspects(self) -> bool:
+        """Whether opaque (non-JWT) access tokens are checked at all."""
+        return any(issuer.introspection is not None for issuer in self._issuers.values())
+
     async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
         """The verified token, valid at the endpoint served at `paths`; `TokenError` (401) or
-        `InsufficientScopeError` (403) otherwise."""
+        `InsufficientScopeError` (403) otherwise (`IntrospectionUnavailableError`, a
+        `TokenError`, when an IdP cannot tell whether an opaque token is active)."""
         token_id = token_hash(token)
         verified = self._cache.get(token_id)
         issuer = self._issuers.get(verified.person.issuer if verified else "")
         if verified is None or issuer is None:
-            issuer = self._issuers.get(unverified_issuer(token) or "")
-            if issuer is None:
-                raise TokenError("the token is not from an issuer this gateway trusts")
-            verified = await issuer.verifier.verify(token)
-            self._cache.put(verified)
+            issuer, verified = await self._verify(token)
         resources = (
             (issuer.audience,)
             if issuer.audience is not None
@@ -151,3 +171,52 @@ class ProtectedResource:
         )
         verified.check(resources, issuer.required_scopes)
         return verified
+
+    async def _verify(self, token: str) -> tuple[Issuer, AccessToken]:
+        """A token not seen before: a JWT by the issuer it names, else by introspection."""
+        claimed = unverified_issuer(token)
+        issuer = self._issuers.get(claimed or "")
+        if issuer is not None:
+            verified = await issuer.verifier.verify(token)
+            self._cache.put(verified)
+            return issuer, verified
+        opaque = claimed is None and not looks_like_jwt(token)
+        introspecting = [i for i in self._issuers.values() if i.introspection is not None]
+        if not opaque or not introspecting:
+            raise TokenError("the token is not from an issuer this gateway trusts")
+        refused: TokenError | None = None
+        for candidate in introspecting:  # usually one; else the first that knows the token
+            assert candidate.introspection is not None
+            try:
+                return candidate, await candidate.introspection.verify(token)
+            except TokenError as exc:
+                refused = refused or exc
+        assert refused is not None
+        raise refused
+
+
+def _introspection(
+    idp: IdentityProviderConfig,
+    settings: IdentitySettings,
+    http: tuple[JsonFetch, FormPost | None],
+    previous: ProtectedResource | None,
+) -> Introspection | None:
+    fetch, post = http
+    if idp.introspection is None or post is None:
+        return None
+    kept = previous.introspection_of(idp) if previous is not None else None
+    if kept is not None:
+        return kept
+    timing = (
+        settings.leeway_s,
+        settings.introspection_cache_max_s,
+        settings.introspection_negative_cache_s,
+    )
+    return Introspection(
+        idp.issuer,
+        idp.introspection,
+        (fetch, post),
+        claims=idp.claims,
+        timing=timing,
+        cache_size=settings.token_cache_size,
+    )

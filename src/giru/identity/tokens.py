@@ -34,6 +34,8 @@ __all__ = [
     "TokenCache",
     "TokenError",
     "TokenVerifier",
+    "looks_like_jwt",
+    "token_from_claims",
     "token_hash",
     "unverified_issuer",
 ]
@@ -75,6 +77,12 @@ class AccessToken:
             raise TokenError("the token was issued for another resource (aud)")
         if not self.scopes.issuperset(required_scopes):
             raise InsufficientScopeError("the token lacks a required scope")
+
+
+def looks_like_jwt(token: str) -> bool:
+    """A compact JWS (`header.payload.signature`, base64url JSON header): anything else is an
+    opaque token (or an API key, which never has dots)."""
+    return token.count(".") == 2 and token.startswith("eyJ")
 
 
 def unverified_issuer(token: str) -> str | None:
@@ -147,27 +155,35 @@ class TokenVerifier:
         issued = claims.get("iat")
         if isinstance(issued, int | float) and issued > now + self._leeway:
             raise TokenError("the token is not valid yet")
-        try:
-            person = person_from_claims(self.issuer, claims, self._claims)
-        except ClaimsError as exc:
-            raise TokenError(f"the token does not name a person ({exc})") from exc
-        audience = claims.get("aud")
-        audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
-        if not all(isinstance(a, str) for a in audiences):
-            raise TokenError("the token's aud is not a string or a list of strings")
-        client_id = claims.get("client_id", claims.get("azp"))
-        scope = claims.get("scope", claims.get("scp", ""))
-        scopes = scope.split() if isinstance(scope, str) else scope
-        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-            raise TokenError("the token's scope is not a string")
-        return AccessToken(
-            person=person,
-            client_id=client_id if isinstance(client_id, str) else None,
-            scopes=frozenset(scopes),
-            audiences=audiences,
-            expires_at=float(claims["exp"]),
-            token_id=token_hash(token),
-        )
+        return token_from_claims(self.issuer, claims, self._claims, token_hash(token))
+
+
+def token_from_claims(
+    issuer: str, claims: dict[str, Any], mapping: IdentityClaims, token_id: str
+) -> AccessToken:
+    """The access token `claims` describe (a JWT's payload, or an introspection answer), once
+    its issuer and lifetime are checked: the person, the client, the audiences and scopes."""
+    try:
+        person = person_from_claims(issuer, claims, mapping)
+    except ClaimsError as exc:
+        raise TokenError(f"the token does not name a person ({exc})") from exc
+    audience = claims.get("aud") or []
+    audiences = (audience,) if isinstance(audience, str) else audience
+    if not isinstance(audiences, tuple | list) or not all(isinstance(a, str) for a in audiences):
+        raise TokenError("the token's aud is not a string or a list of strings")
+    client_id = claims.get("client_id", claims.get("azp"))
+    scope = claims.get("scope", claims.get("scp", ""))
+    scopes = scope.split() if isinstance(scope, str) else scope
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise TokenError("the token's scope is not a string")
+    return AccessToken(
+        person=person,
+        client_id=client_id if isinstance(client_id, str) else None,
+        scopes=frozenset(scopes),
+        audiences=tuple(audiences),
+        expires_at=float(claims["exp"]),
+        token_id=token_id,
+    )
 
 
 def _header(token: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ __all__ = [
     "Config",
     "EnvironmentConfig",
     "IdentityProviderConfig",
+    "IntrospectionConfig",
     "Located",
     "ServerConfig",
     "SubscriptionConfig",
@@ -163,6 +164,16 @@ class EnvironmentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IntrospectionConfig:
+    """How opaque access tokens are checked at an IdP (RFC 7662), the secret resolved."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    endpoint: str | None = None
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityProviderConfig:
     """One `IdentityProvider`, its `clientSecret` `${VAR}` references resolved."""
 
@@ -176,6 +187,7 @@ class IdentityProviderConfig:
     audience: str | None = None
     jwks_uri: str | None = None
     required_scopes: tuple[str, ...] = ()
+    introspection: IntrospectionConfig | None = None
     source: str = field(default="", compare=False)
 
 
@@ -343,7 +355,24 @@ class _Compiler:
             audience=spec.audience,
             jwks_uri=spec.jwks_uri,
             required_scopes=tuple(spec.required_scopes),
+            introspection=self._introspection(source, doc),
             source=source,
+        )
+
+    def _introspection(
+        self, source: str, doc: IdentityProviderDocument
+    ) -> IntrospectionConfig | None:
+        spec = doc.spec.introspection
+        if spec is None:
+            return None
+        who = f"IdentityProvider/{doc.metadata.name}"
+        return IntrospectionConfig(
+            client_id=spec.client_id,
+            client_secret=self._expand(
+                spec.client_secret, source, who, "spec.introspection.clientSecret"
+            ),
+            endpoint=spec.endpoint,
+            auth_method=spec.auth_method,
         )
 
     def _server(self, source: str, doc: MCPServerDocument) -> ServerConfig:

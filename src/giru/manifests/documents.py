@@ -31,7 +31,7 @@ from giru.manifests.fields import (
     ToolName,
     parse_duration,
 )
-from giru.manifests.identity import IdentityClaims, IdentityProviderSpec
+from giru.manifests.identity import IdentityClaims, IdentityProviderSpec, IntrospectionSpec
 from giru.manifests.upstream_auth import AuthSpec, NoAuth, SecretRef, StaticAuth
 from giru.manifests.urls import upstream_url_problem
 
@@ -48,6 +48,7 @@ __all__ = [
     "IdentityClaims",
     "IdentityProviderDocument",
     "IdentityProviderSpec",
+    "IntrospectionSpec",
     "MCPServerDocument",
     "MCPServerSpec",
     "Metadata",

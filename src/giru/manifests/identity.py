@@ -40,6 +40,17 @@ class IdentityClaims(SpecModel):
     groups: ClaimName = "groups"
 
 
+class IntrospectionSpec(SpecModel):
+    """Direct mode: how Giru asks the IdP about an opaque (non-JWT) access token (RFC 7662)."""
+
+    endpoint: str | None = None
+    """Default: the `introspection_endpoint` of the issuer's discovery document."""
+    client_id: str = Field(min_length=1, max_length=500)
+    client_secret: str = Field(min_length=1, max_length=4096)
+    """As `${VAR}`, like `spec.clientSecret`."""
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+
 class IdentityProviderSpec(SpecModel):
     """The company IdP (OpenID Connect). `broker`: Giru is the authorization server MCP clients
     see and signs people in at this IdP; `direct`: the IdP itself issues the access tokens MCP
@@ -60,10 +71,16 @@ class IdentityProviderSpec(SpecModel):
     """Default: the `jwks_uri` of the issuer's discovery document."""
     required_scopes: list[Scope] = Field(default_factory=list, max_length=20)
     """Scopes an access token must carry (else 403 insufficient_scope); advertised to clients."""
+    introspection: IntrospectionSpec | None = None
+    """Direct mode: opaque access tokens are checked at the IdP's introspection endpoint."""
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
-        for field, url in (("issuer", self.issuer), ("jwksUri", self.jwks_uri)):
+        introspection = self.introspection
+        endpoint = introspection.endpoint if introspection is not None else None
+        introspection_secret = introspection.client_secret if introspection is not None else None
+        urls = (("issuer", self.issuer), ("jwksUri", self.jwks_uri))
+        for field, url in (*urls, ("introspection.endpoint", endpoint)):
             reason = None if url is None else issuer_url_problem(url)
             if reason is not None:
                 found.append((f"spec.{field}", reason))
@@ -74,9 +91,16 @@ class IdentityProviderSpec(SpecModel):
                 found.append(("spec.scopes", "must include openid when mode is broker"))
             if self.audience is not None:
                 found.append(("spec.audience", "only allowed when mode is direct"))
-        if self.client_secret is not None and not _SECRET_REFERENCE.fullmatch(self.client_secret):
-            reason = "write ${VAR}: a secret in clear is not stored (the variable holds it)"
-            found.append(("spec.clientSecret", reason))
+            if introspection is not None:
+                found.append(("spec.introspection", "only allowed when mode is direct"))
+        secrets = (
+            ("spec.clientSecret", self.client_secret),
+            ("spec.introspection.clientSecret", introspection_secret),
+        )
+        for field, secret in secrets:
+            if secret is not None and not _SECRET_REFERENCE.fullmatch(secret):
+                reason = "write ${VAR}: a secret in clear is not stored (the variable holds it)"
+                found.append((field, reason))
         if len(set(self.scopes)) != len(self.scopes):
             found.append(("spec.scopes", "lists a scope more than once"))
         return found

@@ -3,8 +3,11 @@ requests and for Envoy's ext_authz alike (giru.xds.authz), and the audit of ever
 
 An endpoint takes API keys (`apiKey`), OAuth access tokens (`oauth`), either (`any`) or nothing
 (`none`). A bearer token that looks like a JWT goes to the OAuth check where OAuth is accepted;
-anything else is an API key. When OAuth is accepted, a refusal names the endpoint's protected
-resource metadata in `WWW-Authenticate` (401), or asks for the missing scope (403)."""
+anything else is an API key, or, when it is none and an IdP introspects opaque tokens, an opaque
+access token (its refusal counts as a failed authentication: it cost the IdP a request). When
+OAuth is accepted, a refusal names the endpoint's protected resource metadata in
+`WWW-Authenticate` (401), or asks for the missing scope (403); an IdP that cannot tell whether a
+token is active makes it 503."""
 
 from __future__ import annotations
 
@@ -13,7 +16,13 @@ from typing import Final, NamedTuple, Protocol
 
 from giru.access.failures import FailureLimiter
 from giru.errors import GiruError
-from giru.identity import AccessToken, InsufficientScopeError, ProtectedResource, TokenError
+from giru.identity import (
+    AccessToken,
+    InsufficientScopeError,
+    IntrospectionUnavailableError,
+    ProtectedResource,
+    TokenError,
+)
 from giru.identity import challenge as oauth_challenge
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError
@@ -30,6 +39,7 @@ _OAUTH: Final = frozenset({"oauth", "any"})
 _KEYS: Final = frozenset({"apiKey", "any"})
 _JSON: Final = (b"content-type", b"application/json")
 _URL_CREDENTIALS: Final = (b"api_key=", b"access_token=")
+_RETRY_S: Final = 5  # Retry-After when an IdP cannot tell whether a token is active
 
 
 class Authenticator(Protocol):
@@ -112,6 +122,12 @@ class Admission:
             principal = await self.authenticator.authenticate(token)
         if principal is not None:
             return principal
+        if oauth and token and self.resource is not None and self.resource.introspects:
+            introspected = await self._oauth(endpoint, token, tail, method, source, tls)
+            refused = isinstance(introspected, Refusal) and introspected.status == 401
+            if refused and failures is not None and source:
+                failures.failed(source)
+            return introspected
         if failures is not None and source:
             failures.failed(source)
         self._metrics.rejections.labels("unauthenticated").inc()
@@ -134,6 +150,12 @@ class Admission:
             refusal = JsonRpcError(INVALID_REQUEST, f"Forbidden: {exc}", http_status=403)
             header = self._challenge(endpoint, tail, "insufficient_scope", str(exc))
             return await self._refusal(refusal, method, source, tls, header)
+        except IntrospectionUnavailableError as exc:
+            self._metrics.rejections.labels("introspection_unavailable").inc()
+            refusal = JsonRpcError(
+                jsonrpc.INTERNAL_ERROR, f"Service Unavailable: {exc}", http_status=503
+            )
+            return await self._refusal(refusal, method, source, tls, retry_after=_RETRY_S)
         except TokenError as exc:  # cheap to refuse (no slow hash): no failure counted
             self._metrics.rejections.labels("invalid_token").inc()
             refusal = JsonRpcError(INVALID_REQUEST, f"Unauthorized: {exc}", http_status=401)
@@ -186,7 +208,7 @@ class Admission:
             headers: tuple[tuple[bytes, bytes], ...] = (challenge, _JSON)
         elif audited.http_status == 401:
             headers = (_WWW_AUTH, _JSON)
-        elif audited.http_status == 429 and retry_after is not None:
+        elif audited.http_status in (429, 503) and retry_after is not None:
             headers = ((b"retry-after", str(retry_after).encode()), _JSON)
         else:
             headers = (_JSON,)

@@ -90,3 +90,21 @@ def test_jwks_fetches_are_counted(oidc_provider: IdentityProviderPeer) -> None:
     before = oidc_provider.jwks_fetches()
     httpx.get(oidc_provider.jwks_uri).raise_for_status()
     assert oidc_provider.jwks_fetches() == before + 1
+
+
+def test_an_opaque_resource_gets_tokens_its_introspection_endpoint_describes(
+    oidc_provider: IdentityProviderPeer,
+) -> None:
+    resource = "http://127.0.0.1:3/mcp"
+    oidc_provider.add_resource(resource, opaque=True)
+    token = oidc_provider.tokens("alice", resource=resource).access_token
+    assert "." not in token
+    answer = oidc_provider.introspect(token)
+    assert answer["active"] is True
+    assert answer["iss"] == oidc_provider.issuer
+    assert answer["aud"] == resource
+    assert answer["sub"] == "sub-alice"
+    assert answer["groups"] == ["nurses"]
+    assert answer["token_type"] == "Bearer"
+    oidc_provider.revoke(token)
+    assert oidc_provider.introspect(token) == {"active": False}

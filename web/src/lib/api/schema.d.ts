@@ -1249,6 +1249,7 @@ export interface components {
             clientId?: string | null;
             /** Clientsecret */
             clientSecret?: string | null;
+            introspection?: components["schemas"]["IntrospectionSpec"] | null;
             /** Issuer */
             issuer: string;
             /** Jwksuri */
@@ -1263,6 +1264,24 @@ export interface components {
             requiredScopes?: string[];
             /** Scopes */
             scopes?: string[];
+        };
+        /**
+         * IntrospectionSpec
+         * @description Direct mode: how Giru asks the IdP about an opaque (non-JWT) access token (RFC 7662).
+         */
+        IntrospectionSpec: {
+            /**
+             * Authmethod
+             * @default client_secret_basic
+             * @enum {string}
+             */
+            authMethod: "client_secret_basic" | "client_secret_post";
+            /** Clientid */
+            clientId: string;
+            /** Clientsecret */
+            clientSecret: string;
+            /** Endpoint */
+            endpoint?: string | null;
         };
         /** KeyCreated */
         KeyCreated: {
