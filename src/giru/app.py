@@ -23,6 +23,7 @@ from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.api.auth import RoleGroups
 from giru.audit import AuditLog, AuditMetrics
+from giru.catalog.search import ToolTags
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
@@ -83,6 +84,14 @@ def build_endpoints(config: Config) -> dict[str, Endpoint]:
     enabled = tuple(name for name, server in config.servers.items() if server.enabled)
     auth = "any" if config.identity_providers else "apiKey"
     endpoints = {GLOBAL: Endpoint(name=GLOBAL, servers=enabled, auth=auth)}
+    tags = ToolTags(
+        servers={name: server.tags for name, server in config.servers.items()},
+        tools={
+            (name, tool): meta.tags
+            for name, server in config.servers.items()
+            for tool, meta in server.tools.items()
+        },
+    )
     for vs in config.virtual_servers.values():
         refs = (split_tool_ref(ref) for ref in vs.tools)
         endpoints[vs.name] = Endpoint(
@@ -91,6 +100,8 @@ def build_endpoints(config: Config) -> dict[str, Endpoint]:
             tools=frozenset(ref for ref in refs if ref is not None and ref[0] in enabled),
             prefix=vs.prefix,
             auth=vs.auth,
+            search=vs.search,
+            tags=tags,
         )
     return endpoints
 

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.names import skeleton
+from giru.catalog.search import Route, ToolSearch
 from giru.catalog.snapshot import ServerCatalog
 from giru.mcp.headers import ParamHeader
 
@@ -15,9 +16,6 @@ __all__ = ["SEPARATOR", "Alternate", "Route", "View", "build_view", "exposed_nam
 
 SEPARATOR: Final = "__"
 _MAX_EXPOSED: Final = 128
-
-Route = tuple[str, str]
-"""(server, name as the server knows it)"""
 
 Alternate = tuple[Route, ArgumentsValidator | None]
 """Another server's tool of the same unprefixed name, reachable with `_giru.prefer_mcp`."""
@@ -49,6 +47,10 @@ class View:
     capabilities: Mapping[str, Any] = field(default_factory=dict)
     tool_route_list: tuple[tuple[str, str, str], ...] = ()
     """(listed name, server, upstream tool name) of every listed tool, in list order."""
+    tool_by_route: Mapping[Route, dict[str, Any]] = field(default_factory=dict)
+    """Each listed tool's definition (under its listed name) by its route."""
+    search: ToolSearch | None = None
+    """`discovery: search`: tools/list offers a few tools and `search_tools` finds the rest."""
 
     def route_resource(self, uri: str) -> str | None:
         """The server owning `uri`: an exact listed resource, else the longest template prefix."""
@@ -66,6 +68,7 @@ def build_view(
     *,
     prefix: bool,
     allow_tool: ToolFilter,
+    search: ToolSearch | None = None,
 ) -> View:
     """Merge server catalogs into one namespace; the first server wins a name collision."""
     tools: list[dict[str, Any]] = []
@@ -127,6 +130,8 @@ def build_view(
         tool_route_list=tuple(
             (t["name"], *tool_routes[t["name"]]) for t in tools if t["name"] in tool_routes
         ),
+        tool_by_route={tool_routes[t["name"]]: t for t in tools},
+        search=search,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from giru.manifests.discovery import SearchConfig, search_config
 from giru.manifests.documents import (
     ClientDocument,
     Document,
@@ -122,6 +123,8 @@ class VirtualServerConfig:
     tools: tuple[str, ...] = ()
     prefix: bool = True
     auth: Literal["apiKey", "oauth", "any", "none"] = "apiKey"
+    search: SearchConfig | None = None
+    """`discovery: search`: tools/list offers a few tools and `search_tools` (None: all)."""
     source: str = field(default="", compare=False)
 
 
@@ -324,6 +327,7 @@ class _Compiler:
                 tools=tuple(doc.spec.tools),
                 prefix=doc.spec.prefix,
                 auth=doc.spec.auth,
+                search=search_config(doc.spec.discovery),
                 source=entry.source,
             )
         elif isinstance(doc, ClientDocument):

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError
 from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema
 
 from giru.manifests.bounds import BoundedJson, BoundedObject
+from giru.manifests.discovery import Discovery, DiscoverySpec
 from giru.manifests.fields import (
     API_VERSION,
     SECRET_NAME_PATTERN,
@@ -42,6 +43,7 @@ __all__ = [
     "CatalogSpec",
     "ClientDocument",
     "ClientSpec",
+    "DiscoverySpec",
     "Document",
     "EnvironmentDocument",
     "EnvironmentSpec",
@@ -205,11 +207,14 @@ class VirtualServerSpec(SpecModel):
     prefix: bool = True
     auth: Literal["apiKey", "oauth", "any", "none"] = "apiKey"
     """`apiKey`: a Client's key; `oauth`: an access token of an IdentityProvider; `any`: either."""
+    discovery: Discovery = Field(default_factory=DiscoverySpec)
+    """`list`: tools/list lists every tool; `search`: a few, and `search_tools` finds the rest."""
 
     def problems(self) -> list[Problem]:
+        found = self.discovery.problems()
         if not self.servers and not self.tools:
-            return [("spec", "list at least one of servers or tools")]
-        return []
+            found.insert(0, ("spec", "list at least one of servers or tools"))
+        return found
 
 
 class ClientSpec(SpecModel):

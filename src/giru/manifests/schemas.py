@@ -14,6 +14,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from giru.manifests.discovery import SHORT_FORMS, short_form
 from giru.manifests.documents import API_VERSION, KINDS, parse_duration
 
 __all__ = ["SCHEMA_BASE", "kind_schema", "main", "schema_files", "write_schemas"]
@@ -36,6 +37,9 @@ class _Generator(GenerateJsonSchema):
     ) -> JsonSchemaValue:
         if schema["function"]["function"] is parse_duration:
             return dict(_DURATION)
+        if schema["function"]["function"] is short_form:  # `discovery: search`
+            short = {"type": "string", "enum": list(SHORT_FORMS)}
+            return {"anyOf": [short, super().function_before_schema(schema)]}
         return super().function_before_schema(schema)
 
 

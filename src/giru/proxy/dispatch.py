@@ -11,6 +11,7 @@ import structlog
 
 from giru import __version__
 from giru.catalog.arguments import ArgumentsValidator
+from giru.catalog.search import ToolSearch
 from giru.catalog.views import Route, View
 from giru.errors import (
     GiruError,
@@ -25,6 +26,7 @@ from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.cursors import Cursors
+from giru.proxy.discovery import SEARCH_TOOL, search_listing, search_result
 from giru.proxy.endpoints import Principal
 from giru.proxy.envelopes import (
     Binding,
@@ -227,6 +229,8 @@ class Dispatcher:
             items: tuple[dict[str, Any], ...] = getattr(ctx.view, attr)
             if method == "tools/list" and self.gate is not None and self.gate.policy is not None:
                 items = await self._visible_tools(ctx, items)
+            if method == "tools/list" and ctx.view.search is not None:
+                items = search_listing(ctx.view.search, items)
             listed = self._cursors.page(
                 items, key, message.params, self._page_size, binding_of(ctx, message)
             )
@@ -273,6 +277,8 @@ class Dispatcher:
 
     async def _tools_call(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         name = _name_param(message)
+        if name == SEARCH_TOOL and ctx.view.search is not None:
+            return await self._search_tools(ctx, message, ctx.view.search)
         route, validator = _resolve_tool(ctx.view, name, message.params)
         if route is None:
             self._metrics.count_request("tools/call", "", "", "unknown_tool")
@@ -297,6 +303,24 @@ class Dispatcher:
         outcome = "error" if "error" in response else _tool_outcome(response)
         self._metrics.count_request("tools/call", server, tool, outcome)
         return response
+
+    async def _search_tools(
+        self, ctx: CallContext, message: Message, search: ToolSearch
+    ) -> dict[str, Any]:
+        """Giru's own tool: answered here, it reaches no upstream (and is not metered)."""
+
+        async def visible() -> frozenset[str]:
+            items = await self._visible_tools(ctx, ctx.view.tools)
+            return frozenset(str(item.get("name")) for item in items)
+
+        try:
+            arguments = (message.params or {}).get("arguments")
+            result = await search_result(ctx.view, search, arguments, visible)
+        except JsonRpcError:
+            self._metrics.count_request("tools/call", "giru", SEARCH_TOOL, "invalid_arguments")
+            raise
+        self._metrics.count_request("tools/call", "giru", SEARCH_TOOL, "ok")
+        return jsonrpc.result_response(message.id, result)
 
     async def _prompts_get(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         if "prompts" not in ctx.view.capabilities:  # M2: an undeclared capability

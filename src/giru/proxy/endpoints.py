@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from giru.access.grants import Rate, SubscriptionLimits
+from giru.catalog.search import LazyIndex, ToolDocument, ToolSearch, ToolTags, document_of
 from giru.catalog.snapshot import ServerCatalog
 from giru.catalog.views import SEPARATOR, View, build_view
+from giru.manifests.discovery import SearchConfig
 
 __all__ = ["ANONYMOUS", "GLOBAL", "Endpoint", "Principal", "Revoked", "ViewCache"]
 
@@ -87,6 +89,10 @@ class Endpoint:
     tools: frozenset[tuple[str, str]] = frozenset()
     prefix: bool = True
     auth: str = "apiKey"
+    search: SearchConfig | None = None
+    """`discovery: search` (None: tools/list lists every tool)."""
+    tags: ToolTags = field(default_factory=ToolTags, compare=False)
+    """What a search matches besides names and descriptions."""
 
     def offers(self, server: str, tool: str) -> bool:
         return server in self.servers or (server, tool) in self.tools
@@ -118,13 +124,20 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 class ViewCache:
     """Views by (endpoint, principal), dropped whenever a catalog or the config changes. A
-    person's view is also keyed by their groups: a token with other groups sees other grants."""
+    person's view is also keyed by their groups: a token with other groups sees other grants.
+
+    A search endpoint's index covers everything the endpoint offers, is shared by every
+    principal's view and outlives `clear()` while the indexed text stays the same (a periodic
+    sync that finds no change rebuilds nothing)."""
 
     def __init__(self) -> None:
         self._views: dict[tuple[str, str, tuple[str, ...]], View] = {}
+        self._searches: dict[str, ToolSearch] = {}
+        self._indexes: dict[str, LazyIndex] = {}
 
     def clear(self) -> None:
         self._views.clear()
+        self._searches.clear()
 
     def get(
         self, endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]
@@ -133,13 +146,31 @@ class ViewCache:
         key = (endpoint.name, principal.name, person.groups if person is not None else ())
         view = self._views.get(key)
         if view is None:
-            view = self._build(endpoint, principal, catalogs)
+            view = self._build(endpoint, principal, catalogs, self._search(endpoint, catalogs))
             self._views[key] = view
         return view
 
+    def _search(
+        self, endpoint: Endpoint, catalogs: Mapping[str, ServerCatalog]
+    ) -> ToolSearch | None:
+        if endpoint.search is None:
+            return None
+        found = self._searches.get(endpoint.name)
+        if found is None:
+            documents = _documents(endpoint, catalogs)
+            index = self._indexes.get(endpoint.name)
+            if index is None or index.documents != documents:
+                index = self._indexes[endpoint.name] = LazyIndex(documents)
+            found = ToolSearch(index, endpoint.search.always_list, endpoint.search.limit)
+            self._searches[endpoint.name] = found
+        return found
+
     @staticmethod
     def _build(
-        endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]
+        endpoint: Endpoint,
+        principal: Principal,
+        catalogs: Mapping[str, ServerCatalog],
+        search: ToolSearch | None,
     ) -> View:
         def allow(server: str, tool: str) -> bool:
             return endpoint.offers(server, tool) and principal.allows_tool(server, tool)
@@ -151,5 +182,21 @@ class ViewCache:
 
         servers = [catalogs[s] for s in endpoint.all_servers if s in catalogs]
         return build_view(
-            [c for c in servers if visible(c)], prefix=endpoint.prefix, allow_tool=allow
+            [c for c in servers if visible(c)],
+            prefix=endpoint.prefix,
+            allow_tool=allow,
+            search=search,
         )
+
+
+def _documents(
+    endpoint: Endpoint, catalogs: Mapping[str, ServerCatalog]
+) -> tuple[ToolDocument, ...]:
+    """Every tool `endpoint` offers, in catalog order, as the search index sees it."""
+    return tuple(
+        document_of(server, tool, endpoint.tags.of(server, tool["name"]))
+        for server in endpoint.all_servers
+        if server in catalogs
+        for tool in catalogs[server].tools
+        if endpoint.offers(server, tool["name"])
+    )

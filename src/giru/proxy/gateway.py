@@ -21,6 +21,7 @@ from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.metering import new_event_id
 from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
 from giru.proxy.checks import HttpGuard, check_post_media
+from giru.proxy.discovery import SEARCH_TOOL
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
@@ -205,6 +206,13 @@ class Gateway:
                 if server in endpoint.all_servers
             }
             problems += check_unprefixed_collisions(endpoint.name, tools)
+            if endpoint.search is not None:
+                problems += [
+                    f"VirtualServer/{endpoint.name}: tool {SEARCH_TOOL!r} of {server} is hidden "
+                    "by Giru's own (discovery: search); set prefix: true to reach it"
+                    for server, names in tools.items()
+                    if SEARCH_TOOL in names
+                ]
         if problems != self.warnings:
             for problem in problems:
                 _log.warning("virtual_server_collision", problem=problem)

@@ -1064,6 +1064,22 @@ export interface components {
             /** Pack */
             pack: string;
         };
+        /** DiscoverySpec */
+        DiscoverySpec: {
+            /** Alwayslist */
+            alwaysList?: string[];
+            /**
+             * Limit
+             * @default 8
+             */
+            limit: number;
+            /**
+             * Mode
+             * @default list
+             * @enum {string}
+             */
+            mode: "list" | "search";
+        };
         /** Environment */
         Environment: {
             /**
@@ -2081,6 +2097,7 @@ export interface components {
              * @enum {string}
              */
             auth: "apiKey" | "oauth" | "any" | "none";
+            discovery?: components["schemas"]["DiscoverySpec"];
             /**
              * Prefix
              * @default true
