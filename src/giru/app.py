@@ -54,6 +54,7 @@ from giru.metering import UsageWriter
 from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
 from giru.policy.serving import BUNDLE_PATH, serve_bundle
+from giru.proxy.cors import Cors
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.envelopes import envelope_key
 from giru.proxy.gate import CallGate
@@ -128,11 +129,18 @@ class GiruApp:
         self._fetch: JsonFetch | None = None
         self._post: FormPost | None = None
         self.console = Console(shipped_ui())
+        self.cors: Cors | None = None  # CORS on the MCP and OAuth endpoints (the gateway's guard)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope.get("path") == BUNDLE_PATH and scope["type"] == "http":
+        elif self.cors is not None and self.cors.applies(scope):
+            await self.cors(scope, receive, send, self._route)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") == BUNDLE_PATH and scope["type"] == "http":
             await serve_bundle(self.policy, self._bundle_token(), scope, send)
         elif self.api is not None and _is_api(scope.get("path", "")):
             await self.api(scope, receive, send)
@@ -260,6 +268,7 @@ class GiruApp:
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway
+                self.cors = Cors(gateway.guard)
                 identity = self.settings.identity
                 self.api = build_api(
                     store,
@@ -275,6 +284,7 @@ class GiruApp:
                     yield gateway
                 finally:
                     self.gateway = self.api = self.controller = self.policy = self.edge = None
+                    self.cors = None
                     self.broker = self._authorization = None
                     for task in background:
                         task.cancel()

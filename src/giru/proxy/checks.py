@@ -33,7 +33,7 @@ class HttpGuard:
     def check(self, request: Request) -> None:
         """Raise `JsonRpcError` with HTTP 403 for a foreign Origin or Host (H1, H2)."""
         origin = request.header("origin")
-        if origin is not None and not self._origin_allowed(origin):
+        if origin is not None and not self.origin_allowed(origin):
             raise JsonRpcError(INVALID_REQUEST, "Forbidden: Origin not allowed", http_status=403)
         host = request.header("host")
         if self.loopback and host is not None and not self._host_allowed(host):
@@ -43,7 +43,8 @@ class HttpGuard:
         name = _hostname(host)
         return name in _LOOPBACK_HOSTS or name in self.allowed_hosts
 
-    def _origin_allowed(self, origin: str) -> bool:
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a browser page from `origin` may use Giru (the Origin check, and CORS)."""
         if "*" in self.allowed_origins or origin in self.allowed_origins:
             return True
         parts = urlsplit(origin)

@@ -334,6 +334,8 @@ class Gateway:
         endpoint, tail = self._endpoint(path)
         if endpoint is None or tricky_path(path.encode()) or not asks_for_key(tail, method):
             return None
+        if method == "OPTIONS":  # a CORS preflight carries no credentials: the worker answers it
+            return None
         admitted = await self.admission.decide(
             endpoint, method, query, authorization, source, tls, tail
         )

@@ -25,7 +25,13 @@ from pydantic import SecretStr
 
 from giru.app import GiruApp
 from giru.manifests import load
-from giru.settings import IdentitySettings, MeteringSettings, PolicySettings, Settings
+from giru.settings import (
+    HttpSettings,
+    IdentitySettings,
+    MeteringSettings,
+    PolicySettings,
+    Settings,
+)
 from tests.idp import CONFIDENTIAL_CLIENT, IdentityProviderPeer, pkce_pair, start_identity_provider
 from tests.integration.gateway import wait_until
 from tests.peers import free_port
@@ -177,8 +183,12 @@ class BrokeredGiru:
         return "\n".join(p.read_text(errors="replace") for p in self.workdir.rglob("*.log"))
 
 
-def settings_for(workdir: Path, port: int, **identity: Any) -> Settings:
+def settings_for(
+    workdir: Path, port: int, origins: Sequence[str] = (), **identity: Any
+) -> Settings:
+    """`origins`: `GIRU_HTTP__ALLOWED_ORIGINS`; `identity`: `IdentitySettings` fields."""
     return Settings(
+        http=HttpSettings(allowed_origins=list(origins)),
         database_url=f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
         listen=f"127.0.0.1:{port}",
         public_url=f"http://127.0.0.1:{port}",
@@ -209,9 +219,11 @@ def serve_in_thread(app: GiruApp, port: int) -> Iterator[asyncio.AbstractEventLo
 
 
 @contextmanager
-def brokered_giru(workdir: Path, extra: str = "", **identity: Any) -> Iterator[BrokeredGiru]:
+def brokered_giru(
+    workdir: Path, extra: str = "", origins: Sequence[str] = (), **identity: Any
+) -> Iterator[BrokeredGiru]:
     """A Giru whose authorization server signs people in at a fresh oidc-provider; `extra`:
-    more manifests (YAML documents joined by ---)."""
+    more manifests (YAML documents joined by ---); `origins`: browser origins allowed."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     idp = start_identity_provider(
@@ -222,7 +234,7 @@ def brokered_giru(workdir: Path, extra: str = "", **identity: Any) -> Iterator[B
         manifest = workdir / "idp.yaml"
         provider = _IDENTITY_PROVIDER.format(issuer=idp.issuer, client=CONFIDENTIAL_CLIENT)
         manifest.write_text("\n---\n".join(d.strip() for d in (provider, extra) if d.strip()))
-        app = GiruApp(settings_for(workdir, port, **identity), load(manifest))
+        app = GiruApp(settings_for(workdir, port, origins, **identity), load(manifest))
         with serve_in_thread(app, port):
             yield BrokeredGiru(issuer, idp, workdir)
     finally:

@@ -128,6 +128,8 @@ def allowed(response: Any) -> bool:
         ("/mcp/keyed/elsewhere", {"key": None}),
         ("/mcp//", {"key": None}),
         ("/mcp/keyed/%2e%2e/x", {"key": None}),
+        ("/mcp", {"key": None, "method": "OPTIONS"}),  # a CORS preflight: the worker answers
+        ("/mcp/keyed", {"key": None, "method": "OPTIONS"}),
     ],
 )
 async def test_requests_the_worker_would_not_refuse_for_credentials_are_allowed(
