@@ -270,7 +270,7 @@ def _lister(engine: PolicyEngine, listed: list[tuple[str, str, str]]) -> Decide:
     subscriptions: dict[str, str | None] = {name: None for name, _, _ in listed}
 
     async def one(index: int) -> str:
-        engine._visible.clear()  # measure the query, not Giru's per-client cache
+        engine.visibility.clear()  # measure the query, not Giru's per-client cache
         listing = dataclasses.replace(
             _call("nurse", "", "", {}),
             method="tools/list",

@@ -16,3 +16,9 @@ deny contains {
 	"control": "core.max_arguments_bytes",
 	"message": sprintf("Arguments are %d bytes, above the limit of %d bytes (core.max_arguments_bytes)", [input.mcp.arguments_bytes, limit]),
 } if input.mcp.arguments_bytes > limit
+
+# What this topic compares a tool's name with (see giru.decision.tool_names).
+tool_names := {"exact": object.keys(object.get(input, ["subscription", "constraints", "tools"], {}))}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+arguments_guard := {"bytes_at_most": limit} if is_number(limit)

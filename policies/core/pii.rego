@@ -11,3 +11,9 @@ redact contains {"target": "result", "kind": kind, "action": "mask"} if {
 	some kind in binding.setting_at("core", ["pii", "kinds"], ["ssn", "email"])
 	kind in {"pan", "ssn", "email", "phone"}
 }
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+arguments_guard := {}

@@ -31,3 +31,10 @@ deny contains {
 	"control": "core.binding",
 	"message": "No policy binding for this call; denied by default (fail closed)",
 } if not binding.known
+
+# What this topic compares a tool's name with (see giru.decision.tool_names): the deny list,
+# by name or as "<server>/<tool>".
+tool_names := {"exact": {name | some name in binding.setting("core", "denied_tools", [])}}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+arguments_guard := {}

@@ -55,3 +55,9 @@ audit := {
 	"personal_data": sort({f.kind | some f in findings}),
 	"lawful_basis": object.get(input, ["context", "claims", "lawful_basis"], null),
 } if count(findings) > 0
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+arguments_guard := {"pii_free": true}

@@ -33,3 +33,9 @@ deny contains {
 }
 
 controls contains "GDPR Art. 44" if binding.configured("gdpr", "allowed_regions")
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+arguments_guard := {}

@@ -72,9 +72,68 @@ visible contains tool.key if {
 			"arguments_bytes": 0,
 		},
 		"context": input.context,
+		"subject": object.get(input, "subject", null),
+		"client": object.get(input, "client", null),
 		"request": input.request,
 		"subscription": object.get(input, "subscription", null),
 		"binding": tool.binding,
 	}
 	allow with input as listing
 }
+
+# tools/list by class: the tool names the packs' rules compare a tool's name with, given as
+# exact names (a tool's name or "<server>/<name>") and lowercase substrings of its name. Every
+# topic of input.topics ([pack, topic] pairs) declares `tool_names` ({"exact": …,
+# "substrings": …}); two tools that differ only in names no declaration singles out are
+# decided alike, so Giru asks `visible` once per class. Undefined when a topic declares nothing:
+# every tool is then decided on its own.
+tool_names := {"exact": exact, "substrings": substrings} if {
+	every topic in input.topics {
+		data.giru.packs[topic[0]][topic[1]].tool_names
+	}
+	declared := [data.giru.packs[topic[0]][topic[1]].tool_names | some topic in input.topics]
+	exact := {name | some names in declared; some name in object.get(names, "exact", [])}
+	substrings := {lower(s) | some names in declared; some s in object.get(names, "substrings", [])}
+}
+
+# tool_names for each binding key of input.bindings (a binding whose topics do not all declare
+# is missing).
+tool_names_by_binding := {key: names |
+	some key in input.bindings
+	names := tool_names with input as {"binding": key, "topics": input.topics, "subscription": null}
+}
+
+# The fast path of a call (Giru asks once per caller, tool and binding; docs/policies/fast-path.md):
+# what the decision of this input, asked with empty arguments, needs from the real arguments and
+# the clock to stay the decision. Every topic of input.topics declares `arguments_guard`:
+#   bytes_at_most: its contributions do not change while arguments_bytes is at most this;
+#   pii_free: true when they do not change while no argument string holds a digit or "@" and
+#     no argument number reaches 10^12 (what personal data detection looks at);
+#   absent: top-level argument names whose absence keeps them unchanged;
+#   clock: true when they read the request's time.
+# Undefined when a topic declares nothing: every call is then decided in full.
+fast_plan := {
+	"bytes_at_most": _min_or_null([g.bytes_at_most | some g in _guards; is_number(g.bytes_at_most)]),
+	"pii_free": true in {object.get(g, "pii_free", false) | some g in _guards},
+	"absent": {name | some g in _guards; some name in object.get(g, "absent", [])},
+	"clock": true in {object.get(g, "clock", false) | some g in _guards},
+} if {
+	every topic in input.topics {
+		data.giru.packs[topic[0]][topic[1]].arguments_guard
+	}
+}
+
+_guards := [guard |
+	some topic in input.topics
+	topic[0] in binding.packs
+	guard := data.giru.packs[topic[0]][topic[1]].arguments_guard
+]
+
+_min_or_null(values) := min(values) if count(values) > 0
+
+else := null
+
+# The fast path's first answer: the decision and its plan together.
+fast := {"result": result, "plan": fast_plan} if fast_plan
+
+else := {"result": result, "plan": null}

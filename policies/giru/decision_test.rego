@@ -182,3 +182,74 @@ test_rule_fallbacks_decide_like_the_shipped_defaults if {
 		with_defaults == decision.result with input as call with data.giru.bindings as fx.bindings(_all, {})
 	}
 }
+
+_topics := [
+	["core", "arguments"], ["core", "pii"], ["core", "tool_access"],
+	["gdpr", "personal_data"], ["gdpr", "residency"],
+	["hipaa", "access_controls"], ["hipaa", "minimum_necessary"], ["hipaa", "phi"],
+	["hipaa", "transmission_security"],
+	["pci_dss", "access_control"], ["pci_dss", "authentication"], ["pci_dss", "cardholder_data"],
+	["soc2", "access_control"], ["soc2", "monitoring"],
+]
+
+test_tool_names_collect_what_every_topic_compares_names_with if {
+	names := decision.tool_names_by_binding with input as {"bindings": ["b"], "topics": _topics}
+		with data.giru.bindings as _binding(_all, {
+			"core": {"denied_tools": ["drop", "files/rm"]},
+			"hipaa": {"tool_role_requirements": {"chart": ["physician"]}},
+			"pci_dss": {"tool_job_requirements": {"refund": "billing"}},
+		})
+	names == {"b": {"exact": {"drop", "files/rm", "chart", "refund"}, "substrings": {"patient", "medical"}}}
+}
+
+test_tool_names_read_the_subscription_limits_by_tool if {
+	names := decision.tool_names with input as {
+		"binding": "b",
+		"topics": [["core", "arguments"]],
+		"subscription": {"constraints": {"tools": {"big": {"maxArgumentsBytes": 10}}}},
+	}
+		with data.giru.bindings as _binding(["core"], {})
+	names == {"exact": {"big"}, "substrings": set()}
+}
+
+test_tool_names_are_undefined_when_a_topic_declares_nothing if {
+	not decision.tool_names with input as {"binding": "b", "topics": [["core", "tool_access"], ["core", "custom"]]}
+		with data.giru.bindings as _binding(["core"], {})
+	decision.tool_names_by_binding == {} with input as {"bindings": ["b"], "topics": [["core", "custom"]]}
+		with data.giru.bindings as _binding(["core"], {})
+}
+
+_fast(call, settings) := answer if {
+	answer := decision.fast with input as object.union(call, {"topics": _topics})
+		with data.giru.bindings as _binding(_all, settings)
+}
+
+test_fast_plan_of_a_plain_tool_needs_only_the_byte_limit_and_pii_for_gdpr if {
+	answer := _fast(fx.base, {})
+	answer.plan == {"bytes_at_most": 1048576, "pii_free": true, "absent": set(), "clock": false}
+	answer.result == decision.result with input as fx.base with data.giru.bindings as _binding(_all, {})
+}
+
+test_fast_plan_of_phi_and_card_tools_names_arguments_and_the_clock if {
+	person := fx.call({
+		"mcp": {"tool": {"name": "charge_patient", "tags": ["pci"]}},
+		"subject": {"amr": ["otp"], "auth_time": 1764115000},
+	})
+	plan := _fast(person, {"hipaa": {"access_hours": {"nurse": {"start": 8, "end": 18}}}}).plan
+	plan == {"bytes_at_most": 1048576, "pii_free": true, "absent": {"record_count", "fields"}, "clock": true}
+	not _fast(fx.call({"mcp": {"tool": {"tags": ["phi"]}}}), {}).plan.clock
+}
+
+test_fast_plan_reads_the_clock_for_certifications_and_normal_hours if {
+	_fast(fx.base, {"soc2": {"user_certifications": {"u-17": {"last_certified": "2025-11-01T00:00:00Z"}}}}).plan.clock
+	_fast(fx.base, {"soc2": {"user_normal_hours": {"u-17": [9]}}}).plan.clock
+}
+
+test_fast_plan_is_null_when_a_topic_declares_nothing_or_the_limit_is_no_number if {
+	decision.fast.plan == null with input as object.union(fx.base, {"topics": [["core", "custom"]]})
+		with data.giru.bindings as _binding(["core"], {})
+	_fast(fx.base, {"core": {"max_arguments_bytes": "big"}}).plan == null
+	plan := decision.fast.plan with input as object.union(fx.base, {"topics": [["core", "pii"]]})
+		with data.giru.bindings as _binding(["core"], {})
+	plan.bytes_at_most == null
+}

@@ -78,3 +78,13 @@ deny contains {
 }
 
 _session_fresh(max_age) if call.session_age_s <= max_age
+
+# What this topic compares a tool's name with (see giru.decision.tool_names).
+tool_names := {"exact": object.keys(binding.setting("hipaa", "tool_role_requirements", {}))}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+# The session age rule reads the clock for a person reaching PHI.
+arguments_guard := {"clock": true} if {
+	phi.request
+	call.person
+} else := {}

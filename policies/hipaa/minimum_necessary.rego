@@ -77,3 +77,17 @@ deny contains {
 }
 
 controls contains "HIPAA 164.502(b)" if phi.request
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+# PHI calls read arguments.record_count and arguments.fields, and the clock when the role has
+# access hours.
+arguments_guard := {"absent": ["record_count", "fields"], "clock": _access_hours} if phi.request
+
+else := {}
+
+default _access_hours := false
+
+_access_hours if access_window

@@ -62,3 +62,14 @@ audit := {
 }
 
 controls contains "SOC 2 CC6.6"
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+# Re-certification reads the clock.
+arguments_guard := {"clock": _certifications}
+
+default _certifications := false
+
+_certifications if binding.configured("soc2", "user_certifications")

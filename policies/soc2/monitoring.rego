@@ -46,3 +46,12 @@ deny contains {"control": "SOC 2 CC7.2", "message": message} if {
 }
 
 controls contains "SOC 2 CC7.2"
+
+# This topic's rules do not read the tool's name (see giru.decision.tool_names).
+tool_names := {}
+
+# How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
+# The normal hours of the user read the clock.
+arguments_guard := {"clock": _hours} if {
+	_hours := binding.setting_at("soc2", ["user_normal_hours", call.user_id], null) != null
+}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import re
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +34,8 @@ CHECKOUT: Final = Path(__file__).resolve().parents[3]
 """The source checkout this package runs from (shipped policies, `.tools/` of `make peers`)."""
 FRAMEWORK: Final = frozenset({"giru", "lib"})
 """Directories of the shipped tree that are not packs (the decision entry point, helpers)."""
+_PACKAGE: Final = re.compile(r"^package[ \t]+(\S+)", re.MULTILINE)
+_TOPIC: Final = re.compile(r"giru\.packs\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def shipped_policies() -> Path | None:
@@ -48,6 +51,9 @@ class PolicySources:
     modules: Mapping[str, str]
     packs: frozenset[str]
     defaults: Mapping[str, Mapping[str, Any]]
+    topics: tuple[tuple[str, str], ...] | None = ()
+    """The `giru.packs.<pack>.<topic>` packages, sorted; None when a package under giru.packs
+    has another shape (then no topic list can be trusted to be complete)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,22 @@ def read_sources(directories: Sequence[Path]) -> PolicySources:
             loaded = orjson.loads(path.read_bytes())
             if isinstance(loaded, dict) and isinstance(loaded.get(pack), dict):
                 defaults[pack] = loaded[pack]
-    return PolicySources(modules, frozenset(packs), defaults)
+    return PolicySources(modules, frozenset(packs), defaults, _topics(modules.values()))
+
+
+def _topics(texts: Iterable[str]) -> tuple[tuple[str, str], ...] | None:
+    found: set[tuple[str, str]] = set()
+    for text in texts:
+        for package in _PACKAGE.findall(text):
+            if package in ("giru", "giru.packs"):  # rules with ref heads could land in packs
+                return None
+            if not package.startswith(("giru.packs.", "giru.packs[")):
+                continue
+            matched = _TOPIC.fullmatch(package)
+            if matched is None:
+                return None
+            found.add((matched[1], matched[2]))
+    return tuple(sorted(found))
 
 
 def build_bundle(sources: PolicySources, bindings: Mapping[str, Any]) -> Bundle:

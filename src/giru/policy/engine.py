@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,9 @@ from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
+from giru.policy.fast_path import DecisionCache, fast_result
 from giru.policy.opa import OpaChild, OpaClient
+from giru.policy.visibility import VisibilityCache, name_plan, tool_classes
 
 __all__ = ["OPA_INSTALL_HINT", "Call", "Decision", "PolicyEngine", "find_opa"]
 
@@ -38,11 +39,11 @@ OPA_INSTALL_HINT: Final = (
     "set GIRU_POLICY__OPA_BINARY, run `make peers` (installs .tools/bin/opa), or put opa on PATH"
 )
 _WATCH_S: Final = 1.0
-_VISIBLE_CACHE: Final = 4096
 _VISIBLE_TTL_S: Final = 60.0
 """Time-dependent rules (access hours) change what a list shows within this long."""
 _DECISION: Final = "giru/decision/result"
 _VISIBLE: Final = "giru/decision/visible"
+_TOOL_NAMES: Final = "giru/decision/tool_names_by_binding"
 _CLAIM_FIELDS: Final = {
     "user_id": "user_id",
     "role": "user_role",
@@ -141,6 +142,7 @@ class PolicyEngine:
         bundle_url: str,
         timeout_s: float,
         workdir: Path | None = None,
+        fast_path: bool = True,
     ) -> None:
         self.directories = tuple(directories)
         self.external = opa_url is not None
@@ -163,9 +165,10 @@ class PolicyEngine:
         self._facts = _facts(Config(), self.sources)
         self._config = Config()
         self._signature: tuple[tuple[str, int, int], ...] = ()
-        self._visible: dict[
-            tuple[str, tuple[tuple[str, str, str], ...], str], tuple[float, frozenset[str]]
-        ] = {}
+        self.visibility = VisibilityCache(_VISIBLE_TTL_S)
+        self.fast_path = fast_path
+        """Decide from what cannot change when the packs say so (giru.policy.fast_path)."""
+        self.decisions = DecisionCache()
         self._tasks: list[asyncio.Task[None]] = []
         self.changed = asyncio.Event()
 
@@ -225,6 +228,11 @@ class PolicyEngine:
             "lastError": self.last_error,
         }
 
+    @property
+    def bindings(self) -> Mapping[str, Any]:
+        """The bindings of the configuration (`data.giru.bindings` of the bundle)."""
+        return self._facts.table.bindings
+
     def reload(self, config: Config) -> None:
         """A new configuration: new bindings and facts, a new bundle if anything changed."""
         self._config = config
@@ -235,10 +243,15 @@ class PolicyEngine:
         bundle = build_bundle(self.sources, self._facts.table.bindings)
         if self.bundle is None or bundle.revision != self.bundle.revision:
             self.bundle = bundle
-            self._visible.clear()
+            self._forget()
             self.changed.set()
             self.changed = asyncio.Event()
             _log.info("policy_bundle_built", revision=bundle.revision)
+
+    def _forget(self) -> None:
+        """Drop every answer kept from OPA (the bundle or OPA's active revision changed)."""
+        self.visibility.clear()
+        self.decisions.clear()
 
     async def _load_sources(self, *, initial: bool = False) -> None:
         signature = _signature(self.directories)
@@ -305,7 +318,7 @@ class PolicyEngine:
                     revision = None
             if revision != self.active_revision:
                 _log.info("policy_revision_active", revision=revision)
-                self._visible.clear()
+                self._forget()
             self.active_revision = revision
             await asyncio.sleep(_WATCH_S if revision is not None else 0.2)
 
@@ -348,8 +361,12 @@ class PolicyEngine:
             return Decision(False, unavailable=missing, revision=self.active_revision)
         if self.client is None:
             return Decision(False, unavailable=self.last_error or "no policy engine")
+        topics = self.sources.topics
         try:
-            result = await self.client.query(_DECISION, document)
+            if self.fast_path and topics is not None:
+                result = await fast_result(self.client, self.decisions, document, topics)
+            else:
+                result = await self.client.query(_DECISION, document)
         except PolicyUnavailableError as exc:
             return Decision(False, unavailable=exc.message, revision=self.active_revision)
         return _decision(result)
@@ -376,24 +393,53 @@ class PolicyEngine:
         routes: Sequence[tuple[str, str, str]],
     ) -> frozenset[str]:
         """Which of `routes` ((listed name, server, tool)) policy lets the caller of `call` (a
-        tools/list) see at all.
+        tools/list) see at all: those a call without arguments would be allowed for.
 
-        Cached per client and route set for a minute, or until the bundle or the active
-        revision changes.
+        Cached per caller and route set for a minute (rules may read the clock), or until the
+        bundle, the configuration or the active revision changes; concurrent tools/list calls
+        of one caller share one computation.
         """
-        client, virtual_server = call.client, call.virtual_server
-        cache_key = (client, tuple(routes), virtual_server or "")
-        found = self._visible.get(cache_key)
-        now = time.monotonic()
-        if found is not None and found[0] > now:
-            return found[1]
         if self.client is None:
             raise PolicyUnavailableError(self.last_error or "no policy engine")
+        document = self._listing(call)
+        volatile = ("id", "time_ns")
+        request = {k: v for k, v in document["request"].items() if k not in volatile}
+        caller = [document["context"], document["subject"], document["client"], request]
+        key = (
+            orjson.dumps([*caller, call.virtual_server], option=orjson.OPT_SORT_KEYS),
+            tuple(routes),
+            tuple(subscriptions.get(name) for name, _, _ in routes),
+        )
+
+        async def compute() -> frozenset[str]:
+            return await self._compute_visible(document, call.virtual_server, subscriptions, routes)
+
+        return await self.visibility.get(key, compute)
+
+    def _listing(self, call: Call) -> dict[str, Any]:
+        """The caller's part of the `visible` input (the same facts a decision gets)."""
+        return {
+            "context": self._context(call.client, None, call.person),
+            "subject": person_document(call.person),
+            "client": {
+                "name": call.agent if call.person is not None else call.client,
+                "kind": "oauth" if call.person is not None else "api_key",
+            },
+            "request": _request(call),
+            "subscription": None,
+        }
+
+    async def _compute_visible(
+        self,
+        document: dict[str, Any],
+        virtual_server: str | None,
+        subscriptions: Mapping[str, str | None],
+        routes: Sequence[tuple[str, str, str]],
+    ) -> frozenset[str]:
         facts = self._facts
-        tools = []
+        tools: list[dict[str, Any]] = []
         for name, server, tool in routes:
-            subscription = subscriptions.get(name)
-            _, environment = facts.subscriptions.get(subscription or "", (None, None))
+            _, environment = facts.subscriptions.get(subscriptions.get(name) or "", (None, None))
             binding = facts.table.key(server, virtual_server, environment)
             if self._missing_packs(binding):
                 continue
@@ -406,19 +452,45 @@ class PolicyEngine:
                     "binding": binding,
                 }
             )
-        document = {
-            "context": self._context(client, None),
-            "request": _request(call),
-            "subscription": None,
-            "tools": tools,
-        }
+        if not tools:
+            return frozenset()
+        await self._name_plans({str(entry["binding"]) for entry in tools})
+        groups = tool_classes(tools, self.visibility.plans)
+        listed = [{**tools[members[0]], "key": str(index)} for index, members in enumerate(groups)]
         timeout = max(self._timeout_s * 10, 2.5)  # one query for the whole list, not per call
-        result = await self.client.query(_VISIBLE, document, timeout_s=timeout) if tools else []
-        visible = frozenset(str(key) for key in result) if isinstance(result, list) else frozenset()
-        if len(self._visible) >= _VISIBLE_CACHE:
-            self._visible.pop(next(iter(self._visible)))
-        self._visible[cache_key] = (now + _VISIBLE_TTL_S, visible)
-        return visible
+        assert self.client is not None
+        result = await self.client.query(_VISIBLE, {**document, "tools": listed}, timeout_s=timeout)
+        allowed = {str(key) for key in result} if isinstance(result, list) else set()
+        return frozenset(
+            tools[member]["key"]
+            for index, members in enumerate(groups)
+            if str(index) in allowed
+            for member in members
+        )
+
+    async def _name_plans(self, bindings: set[str]) -> None:
+        """What the packs of each binding compare tool names with, asked once per bundle."""
+        plans = self.visibility.plans
+        missing = sorted(binding for binding in bindings if binding not in plans)
+        topics = self.sources.topics
+        if not missing:
+            return
+        if topics is None:
+            plans.update(dict.fromkeys(missing))
+            return
+        assert self.client is not None
+        status, body = await self.client.request(
+            "POST",
+            f"/v1/data/{_TOOL_NAMES}",
+            orjson.dumps({"input": {"bindings": missing, "topics": topics}}),
+            timeout_s=max(self._timeout_s * 10, 2.5),
+        )
+        if status != 200:
+            raise PolicyUnavailableError(f"OPA answered HTTP {status} for the tool name plans")
+        answer = orjson.loads(body)
+        found = answer.get("result") if isinstance(answer, dict) else None
+        declared = found if isinstance(found, dict) else {}  # undefined: a decision of its own
+        plans.update({binding: name_plan(declared.get(binding)) for binding in missing})
 
     def _missing_packs(self, binding: str) -> str | None:
         missing = [p for p in self._facts.table.packs(binding) if p not in self.sources.packs]

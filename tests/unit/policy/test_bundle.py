@@ -70,3 +70,22 @@ def test_a_later_directory_overrides_a_module_at_the_same_path(tmp_path: Path) -
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_sources([tmp_path / "nope"])
+
+
+def test_topics_are_the_packages_under_giru_packs(tmp_path: Path) -> None:
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "a.rego").write_text("package giru.packs.core.access\n")
+    (tmp_path / "core" / "b.rego").write_text("# x\npackage giru.packs.core.limits\n")
+    (tmp_path / "core" / "b_test.rego").write_text("package giru.packs.core.limits_test\n")
+    (tmp_path / "lib.rego").write_text("package giru.lib.call\n")
+    assert read_sources([tmp_path]).topics == (("core", "access"), ("core", "limits"))
+
+
+@pytest.mark.parametrize(
+    "package", ["giru.packs.core", "giru.packs", "giru", 'giru.packs["x-y"].t', "giru.packs.a.b.c"]
+)
+def test_no_topic_list_when_a_package_could_put_rules_elsewhere_in_packs(
+    tmp_path: Path, package: str
+) -> None:
+    (tmp_path / "x.rego").write_text(f"package {package}\n")
+    assert read_sources([tmp_path]).topics is None

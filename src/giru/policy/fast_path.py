@@ -1,0 +1,140 @@
+"""Deciding without asking OPA what cannot change: the decision of a call with empty arguments,
+kept per caller, tool and binding, and the plan that says when the real arguments leave it as is.
+
+Each pack topic declares (`arguments_guard`) how the arguments and the clock can change what it
+contributes; `data.giru.decision.fast` answers the decision of the call asked with empty
+arguments together with the combined plan (docs/policies/fast-path.md). While a call's arguments
+satisfy the plan, that decision is the call's decision; otherwise, and whenever a rule reads the
+clock or a topic declares nothing, OPA decides the call in full. OPA stays the reference: the
+plan is only ever a sufficient condition, checked here with plain comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from giru.policy.opa import OpaClient
+
+__all__ = ["DecisionCache", "FastPlan", "fast_plan", "fast_result"]
+
+_FAST: Final = "giru/decision/fast"
+_DECISION: Final = "giru/decision/result"
+_PAN_FLOOR: Final = 1_000_000_000_000
+"""Numbers from here up are read as digits by card number detection (13 digits and more)."""
+_DIGITS: Final = frozenset("0123456789@")
+
+
+@dataclass(frozen=True, slots=True)
+class FastPlan:
+    """When the arguments leave the decision asked with empty arguments unchanged."""
+
+    bytes_at_most: float | None
+    pii_free: bool
+    absent: frozenset[str]
+
+    def holds(self, arguments: Mapping[str, Any], arguments_bytes: int) -> bool:
+        if self.bytes_at_most is not None and arguments_bytes > self.bytes_at_most:
+            return False
+        if self.absent and not self.absent.isdisjoint(arguments):
+            return False
+        return not (self.pii_free and _may_hold_personal_data(arguments))
+
+
+def fast_plan(answer: Any) -> FastPlan | None:
+    """The plan in OPA's `fast.plan`; None when there is none or the clock is read."""
+    if not isinstance(answer, dict) or answer.get("clock") is not False:
+        return None
+    limit, pii_free, absent = (
+        answer.get("bytes_at_most"),
+        answer.get("pii_free"),
+        answer.get("absent"),
+    )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
+        return None
+    if not isinstance(pii_free, bool) or not isinstance(absent, list):
+        return None
+    if not all(isinstance(name, str) for name in absent):
+        return None
+    return FastPlan(limit, pii_free, frozenset(absent))
+
+
+def _may_hold_personal_data(arguments: Mapping[str, Any]) -> bool:
+    """Whether any argument value could be read as personal data: a string with an ASCII digit
+    or "@", or a number of 13 digits or more."""
+    pending: list[Any] = [arguments]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not _DIGITS.isdisjoint(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value >= _PAN_FLOOR:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    plan: FastPlan | None
+    result: Any
+
+
+class DecisionCache:
+    """Decisions asked with empty arguments and their plans, by the rest of the input."""
+
+    def __init__(self, capacity: int = 16_384) -> None:
+        self.capacity = capacity
+        self.hits = 0
+        """Calls decided from the cache."""
+        self.asked = 0
+        """Questions to OPA for a decision with empty arguments and its plan."""
+        self.full = 0
+        """Calls OPA decided in full."""
+        self._entries: dict[bytes, _Entry] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def get(self, key: bytes) -> _Entry | None:
+        return self._entries.get(key)
+
+    def put(self, key: bytes, plan: FastPlan | None, result: Any) -> _Entry:
+        if len(self._entries) >= self.capacity:
+            self._entries.pop(next(iter(self._entries)))
+        entry = _Entry(plan, result)
+        self._entries[key] = entry
+        return entry
+
+
+async def fast_result(
+    client: OpaClient, cache: DecisionCache, document: Mapping[str, Any], topics: Any
+) -> Any:
+    """OPA's decision result for the input `document`, from the cache when the plan allows."""
+    mcp, request = document["mcp"], document["request"]
+    key = orjson.dumps(
+        {
+            **document,
+            "mcp": {**mcp, "arguments": None, "arguments_bytes": None},
+            "request": {**request, "id": None, "time_ns": None},
+        }
+    )
+    entry = cache.get(key)
+    if entry is None:
+        empty = {**mcp, "arguments": {}, "arguments_bytes": 0}
+        answer = await client.query(_FAST, {**document, "mcp": empty, "topics": topics})
+        cache.asked += 1
+        found = answer if isinstance(answer, dict) else {}
+        entry = cache.put(key, fast_plan(found.get("plan")), found.get("result"))
+    plan = entry.plan
+    if plan is not None and plan.holds(mcp["arguments"], mcp["arguments_bytes"]):
+        cache.hits += 1
+        return entry.result
+    cache.full += 1
+    return await client.query(_DECISION, document)

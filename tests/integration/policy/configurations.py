@@ -1,0 +1,147 @@
+"""Generated configurations for the differential tests: servers with tagged and rated tools,
+`kind: Policy` objects enabling random packs with random settings, clients with random claims.
+
+Seeded, so a failing seed reproduces. Settings reach every rule the shipped packs have that
+depends on a caller, a tool or a binding; tool names include the ones the packs single out.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from giru.manifests.config import Config
+from giru.manifests.loader import load
+
+API = "giru.ai/v1alpha1"
+PACKS = ("gdpr", "hipaa", "pci_dss", "soc2")
+SERVERS = ("files", "ehr", "pay", "ledger")
+NAMES = (
+    "read", "write", "lookup", "drop", "patient_lookup", "Medical_Chart", "charge_card",
+    "refund", "export", "rotate_keys", "erase_user", "chart",
+)  # fmt: skip
+TAGS = (
+    "phi", "pci", "payment", "cardholder_data", "key_management", "erasure",
+    "region:eu-west-1", "region:us-east-1",
+)  # fmt: skip
+ROLES = ("nurse", "physician", "billing", "dpo", "researcher")
+USERS = ("u-1", "u-2", "u-3")
+
+
+def _some(rng: random.Random, items: tuple[str, ...], most: int) -> list[str]:
+    return rng.sample(items, rng.randint(0, most))
+
+
+def _settings(rng: random.Random, pack: str) -> dict[str, Any]:
+    choices: dict[str, dict[str, Any]] = {
+        "core": {
+            "denied_tools": [rng.choice(NAMES), f"{rng.choice(SERVERS)}/{rng.choice(NAMES)}"],
+            "denied_tags": _some(rng, TAGS, 1),
+            "max_arguments_bytes": rng.choice([40, 200, 1048576]),
+            "pii": {"mask_results": rng.random() < 0.5, "kinds": ["ssn", "email", "phone"]},
+        },
+        "gdpr": {
+            "allowed_regions": _some(rng, ("eu-west-1", "us-east-1"), 1),
+            "erasure_roles": _some(rng, ROLES, 2),
+            "mask_results": rng.random() < 0.5,
+            "pii_kinds": _some(rng, ("email", "phone", "ssn", "pan"), 3),
+        },
+        "hipaa": {
+            "clinical_need_threshold": rng.choice([5, 50]),
+            "tool_role_requirements": {rng.choice(NAMES): _some(rng, ROLES, 2)},
+            "emergency_access_enabled": rng.random() < 0.5,
+            "role_thresholds": {rng.choice(ROLES): rng.choice([1, 100])},
+            "access_hours": {rng.choice(ROLES): {"start": 8, "end": 18}},
+            "max_session_age_s": rng.choice([0, 60]),
+        },
+        "pci_dss": {
+            "tool_job_requirements": {rng.choice(NAMES): rng.choice(["billing", "ops"])},
+            "user_job_functions": {rng.choice(USERS): ["billing"]},
+            "key_custodians": _some(rng, USERS, 1),
+            "require_explicit_grant": rng.random() < 0.3,
+            "cardholder_data_zones": _some(rng, ("secure", "dmz"), 1),
+            "require_mfa": rng.random() < 0.7,
+        },
+        "soc2": {
+            "authorized_users": _some(rng, USERS, 3),
+            "mfa_required_sensitivities": _some(rng, ("high", "medium"), 2),
+            "user_normal_hours": {rng.choice(USERS): [9, 10, 11]},
+            "user_certifications": {rng.choice(USERS): {"last_certified": "2025-11-01T00:00:00Z"}},
+            "deny_on_anomaly": rng.random() < 0.5,
+        },
+    }
+    chosen = choices[pack]
+    return {k: v for k, v in chosen.items() if rng.random() < 0.5}
+
+
+def documents(rng: random.Random) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for server in SERVERS:
+        tools = {
+            name: {"tags": _some(rng, TAGS, 2), "sensitivity": rng.choice(["low", "high"])}
+            for name in rng.sample(NAMES, rng.randint(3, len(NAMES)))
+        }
+        spec: dict[str, Any] = {
+            "transport": "streamable-http",
+            "url": f"http://127.0.0.1:9/{server}",
+        }
+        spec |= {"tags": _some(rng, TAGS, 1), "tools": tools}
+        docs.append({"kind": "MCPServer", "metadata": {"name": server}, "spec": spec})
+    for index in range(rng.randint(1, 3)):
+        packs = ["core", *_some(rng, PACKS, 4)]
+        selector = {"servers": _some(rng, SERVERS, 2)} if index else {}
+        data = {pack: found for pack in packs if (found := _settings(rng, pack))}
+        policy = {"packs": packs, "selector": selector, "data": data}
+        docs.append({"kind": "Policy", "metadata": {"name": f"p{index}"}, "spec": policy})
+    for index, user in enumerate(USERS):
+        claims: dict[str, Any] = {
+            "user_id": user,
+            "role": rng.choice(ROLES),
+            "mfa": rng.random() < 0.5,
+        }
+        if rng.random() < 0.5:
+            claims["network_zone"] = rng.choice(["secure", "dmz"])
+        if rng.random() < 0.5:
+            claims["lawful_basis"] = rng.choice(["contract", "hearsay"])
+        client = {"apiKeyHash": f"sha256:{index + 1:064x}", "servers": ["*"], "claims": claims}
+        docs.append({"kind": "Client", "metadata": {"name": f"c{index}"}, "spec": client})
+    return [{"apiVersion": API, **doc} for doc in docs]
+
+
+def configuration(seed: int, folder: Path) -> Config:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "\n---\n".join(orjson.dumps(d).decode() for d in documents(random.Random(seed)))
+    (folder / "generated.yaml").write_text(text)
+    return load(folder)
+
+
+def routes(config: Config) -> list[tuple[str, str, str]]:
+    """(listed name, server, tool) of every configured tool, plus tools no manifest names."""
+    listed = [
+        (f"{server}__{tool}", server, tool)
+        for server, spec in config.servers.items()
+        for tool in spec.tools
+    ]
+    return listed + [(f"{s}__extra_{i}", s, f"extra_{i}") for s in config.servers for i in range(3)]
+
+
+ARGUMENTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"text": "hello"},
+    {"text": "call 555-123-4567"},
+    {"card": "4111 1111 1111 1111", "amount": 12.5},
+    {"n": 4111111111111111},
+    {"to": "jane@example.com"},
+    {"record_count": 3, "fields": ["name"]},
+    {"record_count": "70"},
+    {"fields": "diagnosis"},
+    {"blob": "x" * 300},
+    {"nested": {"a": [{"ssn": "123-45-6789"}]}},
+    {"amount": 12.5, "currency": "EUR", "ok": True},
+    {"id": "abc-7"},
+)
+"""Arguments of the generated calls: none, harmless ones, personal data of every kind the
+packs detect (nested too), the argument names HIPAA reads, and a large one."""

@@ -1,0 +1,94 @@
+"""The fast path decides every call exactly as OPA's full evaluation does.
+
+For generated configurations (random packs and settings, clock-dependent ones included),
+callers (API-key clients and a person), tools, connections, times and arguments (personal data
+of every kind, HIPAA's argument names, a large value), `PolicyEngine.decide` with the fast path
+gives the same decision — allow, deny reasons, redactions, audit fields, alerts — as an engine
+that asks OPA for the full decision of every call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+import pytest
+
+from giru.identity import Person
+from giru.policy import Call
+from tests.integration.policy.configurations import ARGUMENTS, configuration, routes
+from tests.integration.policy.conftest import Opa
+
+pytestmark = pytest.mark.integration
+
+SEEDS = range(24)
+HOUR_NS = 3_600_000_000_000
+MIDNIGHT_NS = 1_764_115_200_000_000_000  # 2025-11-26T00:00:00Z
+PERSON = Person("https://idp.example", "sub-1", "u-1", "Ann", ("g",), ("pwd", "otp"), None)
+
+
+def calls(rng: random.Random, listed: list[tuple[str, str, str]]) -> list[Call]:
+    clients: list[tuple[str, Person | None]] = [(f"c{i}", None) for i in range(3)]
+    clients.append(("user:u-1", PERSON))
+    made: list[Call] = []
+    for _, server, tool in rng.sample(listed, 6):
+        for client, person in clients:
+            for tls in (True, False):
+                for arguments in rng.sample(ARGUMENTS, 3):
+                    hour = rng.choice([3, 10])
+                    made.append(
+                        Call(
+                            method="tools/call",
+                            server=server,
+                            target=tool,
+                            arguments=arguments,
+                            client=client,
+                            subscription=None,
+                            virtual_server=None,
+                            request_id=f"r-{len(made)}",
+                            source_ip="10.0.0.1" if tls else "127.0.0.1",
+                            tls=tls,
+                            time_ns=MIDNIGHT_NS + hour * HOUR_NS + len(made),
+                            protocol_version="2025-06-18",
+                            person=person,
+                            agent="agent" if person else None,
+                        )
+                    )
+    return made
+
+
+async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int]:
+    """Decide the seed's calls both ways, each twice; (calls decided from the cache, calls OPA
+    decided in full) on the fast path."""
+    config = configuration(seed, tmp_path / "manifests")
+    fast = opa.engine(config)
+    full = opa.engine(config, fast_path=False)
+    try:
+        made = calls(random.Random(seed), routes(config))
+        for call in made:
+            expected = await full.decide(call)
+            assert expected.unavailable is None, expected.unavailable
+            assert await fast.decide(call) == expected, call
+            again = dataclasses.replace(call, request_id="again", time_ns=call.time_ns + 1)
+            assert await fast.decide(again) == await full.decide(again), again
+        assert full.decisions.hits + full.decisions.asked == 0
+        assert fast.decisions.hits + fast.decisions.full == 2 * len(made)
+        return fast.decisions.hits, fast.decisions.full
+    finally:
+        for engine in (fast, full):
+            assert engine.client is not None
+            engine.client.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_the_fast_path_decides_like_the_full_evaluation(
+    opa: Opa, tmp_path: Path, seed: int
+) -> None:
+    await compare(opa, tmp_path, seed)
+
+
+async def test_a_configuration_s_calls_take_both_paths(opa: Opa, tmp_path: Path) -> None:
+    hits, full = await compare(opa, tmp_path, 0)
+    assert hits > 0
+    assert full > 0
