@@ -2,8 +2,8 @@
 
 An index covers every tool one endpoint offers, whoever asks; a search walks it best first and
 the caller keeps only what its own view lists (see `giru.proxy.discovery`). Building is CPU
-work (about 0.7 s for 10,000 tools on 2 vCPUs): `LazyIndex` builds once, in a worker thread,
-on the first search after the indexed text changed.
+work (1.5 s for 10,000 tools on 2 shared vCPUs, bench/search.py): `LazyIndex` builds once, in a
+worker thread, on the first search after the indexed text changed.
 """
 
 from __future__ import annotations
