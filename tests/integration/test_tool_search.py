@@ -14,6 +14,7 @@ from typing import Any
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.integration
 NURSE = "giru_search-e2e-nurse-0123456789abcdef"
 PHYSICIAN = "giru_search-e2e-physician-0123456789ab"
 ERAS = ["legacy", "2026-07-28"]
+TRANSPORTS = ["legacy", "sse-2024-11-05", "2026-07-28"]
 
 SERVER_TOOLS = """
   tools:
@@ -81,12 +83,17 @@ def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
 
 @asynccontextmanager
 async def connect(giru: RunningGiru, key: str, era: str) -> AsyncIterator[Client]:
+    """`era`: legacy or 2026-07-28 over Streamable HTTP, or sse-2024-11-05 (legacy HTTP+SSE)."""
     headers = {"Authorization": f"Bearer {key}"}
-    async with (
-        create_mcp_http_client(headers=headers) as http,
-        Client(streamable_http_client(giru.url("/mcp/find"), http_client=http), mode=era) as c,
-    ):
-        yield c
+    async with create_mcp_http_client(headers=headers) as http:
+        transport: Any = (
+            sse_client(giru.url("/mcp/find/sse"), headers=headers)
+            if era == "sse-2024-11-05"
+            else streamable_http_client(giru.url("/mcp/find"), http_client=http)
+        )
+        mode = "2026-07-28" if era == "2026-07-28" else "legacy"
+        async with Client(transport, mode=mode) as client:
+            yield client
 
 
 async def search(client: Client, query: str, **extra: Any) -> list[str]:
@@ -100,12 +107,12 @@ async def search(client: Client, query: str, **extra: Any) -> list[str]:
     return [tool["name"] for tool in structured["tools"]]
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", TRANSPORTS)
 async def test_a_client_of_each_era_lists_searches_and_calls_a_found_tool(
     giru: RunningGiru, era: str
 ) -> None:
     async with connect(giru, PHYSICIAN, era) as client:
-        if era != "legacy":
+        if era == "2026-07-28":
             assert client.protocol_version == era
         listed = (await client.list_tools()).tools
         assert [tool.name for tool in listed] == ["search_tools", "reg__echo"]

@@ -204,3 +204,15 @@ async def test_a_search_asks_policy_only_when_something_matches_and_drops_what_i
     assert [t["name"] for t in result["structuredContent"]["tools"]] == ["s__b"]
     with pytest.raises(JsonRpcError):
         await search_result(view, search, ["not", "an", "object"], visible)
+
+
+async def test_an_upstream_search_tools_on_an_unprefixed_endpoint_is_hidden_and_reported() -> None:
+    servers = {"one": FakeUpstream("one", [tool("search_tools"), tool("echo", description="Echo")])}
+    search = SearchConfig()
+    vs = VirtualServerConfig(name="find", servers=("one",), prefix=False, search=search)
+    async with gateway_client(servers, cfg=config(servers, find=vs)) as (client, gateway):
+        assert any("'search_tools' of one is hidden" in w for w in gateway.warnings)
+        session = await initialize(client, "/mcp/find")
+        response = await call(client, session, search_call("echo"), path="/mcp/find")
+        assert found(response) == ["echo"]
+        assert [name for name, _ in servers["one"].calls] == ["tools/list"]
