@@ -466,7 +466,7 @@ class GiruApp:
         gateway.endpoints = build_endpoints(config)
         for server in changed:
             await gateway.refresh(server, announce=False)  # announced below, once
-        gateway.views.clear()
+        gateway.views.clear(gateway.endpoints)
         await gateway.broadcast({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         _log.info("config_reloaded", servers_changed=sorted(changed))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -135,9 +135,13 @@ class ViewCache:
         self._searches: dict[str, ToolSearch] = {}
         self._indexes: dict[str, LazyIndex] = {}
 
-    def clear(self) -> None:
+    def clear(self, endpoints: Collection[str] | None = None) -> None:
+        """Drop every view; `endpoints` (after a config change): the endpoints that still
+        exist, whose search indexes may be kept."""
         self._views.clear()
         self._searches.clear()
+        if endpoints is not None:
+            self._indexes = {k: v for k, v in self._indexes.items() if k in endpoints}
 
     def get(
         self, endpoint: Endpoint, principal: Principal, catalogs: Mapping[str, ServerCatalog]

@@ -216,3 +216,14 @@ async def test_an_upstream_search_tools_on_an_unprefixed_endpoint_is_hidden_and_
         response = await call(client, session, search_call("echo"), path="/mcp/find")
         assert found(response) == ["echo"]
         assert [name for name, _ in servers["one"].calls] == ["tools/list"]
+
+
+async def test_a_removed_endpoints_index_is_dropped_when_the_config_changes() -> None:
+    servers = upstreams()
+    async with gateway_client(servers, cfg=config(servers, find=searching())) as (client, gateway):
+        session = await initialize(client, "/mcp/find")
+        await call(client, session, search_call("echo"), path="/mcp/find")
+        gateway.views.clear(gateway.endpoints)
+        assert _index_of(gateway) is not None  # the endpoint is still there
+        gateway.views.clear({"other"})
+        assert "find" not in gateway.views._indexes
