@@ -91,6 +91,8 @@ class CallContext:
     """The caller with its grants and limits (None: an endpoint without authentication)."""
     virtual_server: str | None = None
     """The virtual server's endpoint the request came through (None: the global `/mcp`)."""
+    declared: Mapping[str, Any] | None = None
+    """A 2026-07-28 request's declared client capabilities (a legacy session's are Giru's)."""
 
 
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
@@ -416,7 +418,7 @@ class Dispatcher:
         if ctx.owner is not None and self._pool.isolated(server):
             return await self._pool.owned_session(server, ctx.owner)
         era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
-        return await self._pool.session(server, era)
+        return await self._pool.session(server, era, ctx.declared)
 
     async def forward(
         self,

@@ -126,6 +126,7 @@ class ModernHttp:
             era="modern",
             principal=principal,
             virtual_server=virtual_server,
+            declared=envelope.client_capabilities,
         )
         await self._call(request, send, ctx, message, envelope)
 
@@ -314,7 +315,9 @@ def _finish(message: Message, response: dict[str, Any]) -> dict[str, Any]:
     result = response.get("result")
     if not isinstance(result, dict):
         return response
-    result = {"resultType": "complete", **result}
+    # A legacy-era result that carries `inputRequests` is asking for input (SEP-2322).
+    asking = "resultType" not in result and isinstance(result.get("inputRequests"), dict)
+    result = {"resultType": "input_required" if asking else "complete", **result}
     if message.method in _CACHEABLE and result["resultType"] == "complete":
         result.setdefault("ttlMs", _LIST_TTL_MS if message.method != "resources/read" else 0)
         result.setdefault("cacheScope", "private")

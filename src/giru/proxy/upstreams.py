@@ -43,6 +43,14 @@ _RETRY_AFTER_S: Final = 1.0
 GATEWAY_CAPABILITIES: Final[dict[str, Any]] = {"sampling": {}, "elicitation": {}}
 
 ListChanged = Callable[[str, str], Awaitable[None]]
+_ASKING: Final = frozenset({"elicitation", "roots", "sampling"})
+"""Client capabilities that let a server ask the client something during a call."""
+_Key = tuple[str, Era, frozenset[str] | None]
+"""A shared session: server, era, and what the upstream may ask (None: Giru's own set)."""
+
+
+def _asking(declared: Mapping[str, Any] | None) -> frozenset[str] | None:
+    return None if declared is None else _ASKING.intersection(declared)
 """(server, notification method) -> None"""
 
 
@@ -94,24 +102,29 @@ class UpstreamPool:
         self._http = http
         self._metrics = metrics
         self._on_list_changed = on_list_changed
-        self._sessions: dict[tuple[str, Era], UpstreamSession] = {}
+        self._sessions: dict[_Key, UpstreamSession] = {}
         self._owned: dict[tuple[str, str], UpstreamSession] = {}
         self._owned_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._locks: dict[tuple[str, Era], asyncio.Lock] = {}
-        self._failed_at: dict[tuple[str, Era], tuple[float, str]] = {}
+        self._locks: dict[_Key, asyncio.Lock] = {}
+        self._failed_at: dict[_Key, tuple[float, str]] = {}
         """When the last connect failed, and why."""
 
     @property
     def specs(self) -> Mapping[str, ServerSpec]:
         return self._specs
 
-    async def session(self, server: str, era: Era = "legacy") -> UpstreamSession:
+    async def session(
+        self, server: str, era: Era = "legacy", declared: Mapping[str, Any] | None = None
+    ) -> UpstreamSession:
         """The shared session with `server` in `era` when it speaks it (the connector falls
-        back to the other era otherwise)."""
+        back to the other era otherwise). `declared`: the capabilities the calling client
+        declared on this request (a 2026-07-28 caller): the upstream is told exactly those
+        that let it ask the client something, from a session kept per such set, so a server
+        that checks capabilities behaves as it would for that client. None: Giru's own."""
         spec = self._specs.get(server)
         if spec is not None and spec.transport != "streamable-http":
             era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
-        key = (server, era)
+        key = (server, era, _asking(declared))
         existing = self._sessions.get(key)
         if spec is None or spec.auth is None:
             if existing is not None:
@@ -152,15 +165,16 @@ class UpstreamPool:
         for owned in [k for k in self._owned if k[0] == server]:
             await self._close(self._owned.pop(owned))
 
-    async def _connect(self, key: tuple[str, Era], spec: ServerSpec | None) -> UpstreamSession:
-        server, era = key
+    async def _connect(self, key: _Key, spec: ServerSpec | None) -> UpstreamSession:
+        server, era, asking = key
         if spec is None:
             raise UpstreamUnavailableError(server, f"no server named {server!r}")
         failed = self._failed_at.get(key)
         if failed is not None and time.monotonic() - failed[0] < _RETRY_AFTER_S:
             raise UpstreamUnavailableError(server, f"connect failed just now: {failed[1]}")
         version = LATEST_MODERN_VERSION if era == "modern" else LATEST_LEGACY_VERSION
-        identity = ClientIdentity(capabilities=GATEWAY_CAPABILITIES, protocol_version=version)
+        capabilities = GATEWAY_CAPABILITIES if asking is None else {c: {} for c in sorted(asking)}
+        identity = ClientIdentity(capabilities=capabilities, protocol_version=version)
         try:
             session = await self._connector(
                 spec, identity, on_unsolicited=self._unsolicited_sink(server), http=self._http
@@ -179,12 +193,12 @@ class UpstreamPool:
         if spec.auth is not None:
             self._presented[server] = spec
         actual: Era = "modern" if era_of(session.protocol_version) == "modern" else "legacy"
-        existing = self._sessions.get((server, actual))
+        existing = self._sessions.get((server, actual, asking))
         if actual != era and existing is not None:
             await self._close(session)  # the server only speaks `actual`: one session is enough
             session = existing
         self._sessions[key] = session
-        self._sessions[(server, actual)] = session
+        self._sessions[(server, actual, asking)] = session
         return session
 
     def isolated(self, server: str) -> bool:
