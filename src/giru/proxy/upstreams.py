@@ -43,6 +43,7 @@ _RETRY_AFTER_S: Final = 1.0
 GATEWAY_CAPABILITIES: Final[dict[str, Any]] = {"sampling": {}, "elicitation": {}}
 
 ListChanged = Callable[[str, str], Awaitable[None]]
+"""(server, notification method) -> None"""
 _ASKING: Final = frozenset({"elicitation", "roots", "sampling"})
 """Client capabilities that let a server ask the client something during a call."""
 _Key = tuple[str, Era, frozenset[str] | None]
@@ -51,7 +52,6 @@ _Key = tuple[str, Era, frozenset[str] | None]
 
 def _asking(declared: Mapping[str, Any] | None) -> frozenset[str] | None:
     return None if declared is None else _ASKING.intersection(declared)
-"""(server, notification method) -> None"""
 
 
 @dataclass(frozen=True, slots=True)
