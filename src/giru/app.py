@@ -27,6 +27,7 @@ from giru.catalog.search import ToolTags
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
+from giru.credentials.upstream import open_upstream_credentials
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.identity import (
@@ -203,9 +204,10 @@ class GiruApp:
             node = _node(audit.spool.directory)
             secret_store = open_secret_store(self.settings, store, audit=audit, node=node)
             stack.push_async_callback(secret_store.aclose)
-            self.credentials = UpstreamCredentials(
-                secret_store, ttl_s=self.settings.secrets.cache_ttl_s
+            self.credentials = open_upstream_credentials(
+                self.settings, secret_store, http, audit=audit, node=node
             )
+            stack.push_async_callback(self.credentials.aclose)
             gateway = self._gateway(http, metrics, config, pepper)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
                 gateway.handoff = SessionHandoff(

@@ -1,13 +1,16 @@
 """`UpstreamCredentials`: what Giru presents to an upstream, resolved from the secret store.
 
-A server whose `spec.auth` is `static` gets its secret's entry (after the prefix) as a header or
-an environment variable of its child. The entry is read from the secret's backend on first use
-(audited: `secrets/read` for that server), then served from memory for `ttl_s` seconds (one dict
-lookup and a clock read per call); after that, or after any configuration change (`forget`), the
-next call reads it again, one read per secret however many calls wait for it. A read that fails
-refuses the call with `credentials_unavailable` (fail closed) and leaves every other server alone.
-The resolved spec stays the same object while the value is the same, so the upstream pool keeps
-its sessions; a new value makes it reconnect with the new one.
+A server whose `spec.auth` is `static` gets its secret's entry (after the prefix) as a header
+or an environment variable of its child. `oauth2-client-credentials` (and `token-exchange`)
+specs are resolved by `UpstreamTokens` (`grants.py`), `mtls` specs by `ClientCertificates`
+(`mtls.py`), both reading their secrets through `entry`. An entry is read from the secret's
+backend on first use (audited: `secrets/read` for that server), then served from memory for
+`ttl_s` seconds (one dict lookup and a clock read per call); after that, or after any
+configuration change (`forget`), the next call reads it again, one read per secret however many
+calls wait for it. A read that fails refuses the call with `credentials_unavailable` (fail
+closed) and leaves every other server alone. The resolved spec stays the same object while the
+value is the same, so the upstream pool keeps its sessions; a new value makes it reconnect with
+the new one.
 """
 
 from __future__ import annotations
@@ -19,11 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from giru.credentials.secretstore import SecretStore
+import aiohttp
+
+from giru.access.bootstrap import secrets_keys
+from giru.credentials.envelope import Keyring
+from giru.credentials.grants import UpstreamTokens
+from giru.credentials.mtls import ClientCertificates
+from giru.credentials.oauth import OAuthHttp, RedisTokens, TokenCache, TokenTrail
+from giru.credentials.secretstore import AuditSink, SecretStore
 from giru.errors import CredentialsUnavailableError, GiruError
+from giru.settings import Settings
+from giru.upstream.auth import MtlsAuth, OAuthClientAuth, SecretEntry
 from giru.upstream.base import ServerSpec, UpstreamAuth
 
-__all__ = ["UpstreamCredentials"]
+__all__ = ["UpstreamCredentials", "open_upstream_credentials"]
 
 _FORBIDDEN: Final = frozenset("\r\n\x00")
 
@@ -43,13 +55,23 @@ class UpstreamCredentials:
         *,
         ttl_s: float,
         clock: Callable[[], float] = time.monotonic,
+        tokens: Callable[[UpstreamCredentials], UpstreamTokens] | None = None,
     ) -> None:
+        """`tokens` builds the OAuth token resolver over this object's secret reads (None:
+        OAuth auth types fail with `credentials_unavailable`)."""
         self._secrets = secrets
         self._ttl_s = ttl_s
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
         self._reading: dict[str, asyncio.Future[_Entry]] = {}
         self._resolved: dict[str, tuple[ServerSpec, dict[str, str], ServerSpec]] = {}
+        self.tokens = tokens(self) if tokens is not None else None
+        self.certificates = ClientCertificates(self.entry)
+
+    async def aclose(self) -> None:
+        """Close the shared token store's connections (Redis), if any."""
+        if self.tokens is not None and self.tokens.cache.shared is not None:
+            await self.tokens.cache.shared.aclose()
 
     def forget(self) -> None:
         """Read every secret again on its next use (the configuration changed: a secret may
@@ -66,6 +88,12 @@ class UpstreamCredentials:
         auth = spec.auth
         if auth is None:
             return spec
+        if isinstance(auth, OAuthClientAuth):
+            if self.tokens is None:
+                raise CredentialsUnavailableError("OAuth upstream credentials are not set up")
+            return await self.tokens.resolve(spec, auth)
+        if isinstance(auth, MtlsAuth):
+            return await self.certificates.resolve(spec, auth)
         entry = self._cache.get(auth.secret)
         if entry is None or self._clock() >= entry.expires:
             entry = await self._read(auth.secret, spec.name)
@@ -79,6 +107,20 @@ class UpstreamCredentials:
         made = _with_secret(spec, auth, entry.entries)
         self._resolved[spec.name] = (spec, entry.entries, made)
         return made
+
+    async def entry(self, ref: SecretEntry, server: str) -> str:
+        """The value of one secret entry, read like `static` secrets (cached `ttl_s`).
+
+        Raises:
+            CredentialsUnavailableError: it cannot be read or the secret lacks the entry.
+        """
+        entry = self._cache.get(ref.secret)
+        if entry is None or self._clock() >= entry.expires:
+            entry = await self._read(ref.secret, server)
+        value = entry.entries.get(ref.key)
+        if value is None:
+            raise CredentialsUnavailableError(f"secret {ref.secret!r} has no entry {ref.key!r}")
+        return value
 
     async def _read(self, name: str, server: str) -> _Entry:
         reading = self._reading.get(name)
@@ -122,3 +164,29 @@ def _with_secret(spec: ServerSpec, auth: UpstreamAuth, entries: dict[str, str]) 
     return dataclasses.replace(
         spec, headers={**spec.headers, auth.header or "Authorization": presented}
     )
+
+
+def open_upstream_credentials(
+    settings: Settings,
+    secrets: SecretStore,
+    http: aiohttp.ClientSession,
+    *,
+    audit: AuditSink | None = None,
+    node: str = "",
+) -> UpstreamCredentials:
+    """`UpstreamCredentials` as `settings` describe: OAuth tokens through `http` (the egress-
+    guarded session), shared across workers in Redis when `redis_url` is set."""
+    shared = None
+    if settings.redis_url is not None:
+        keyring = Keyring.from_text(secrets_keys(settings).values)
+        shared = RedisTokens(settings.redis_url, keyring)
+
+    def tokens(credentials: UpstreamCredentials) -> UpstreamTokens:
+        return UpstreamTokens(
+            OAuthHttp(http),
+            TokenCache(shared=shared),
+            credentials.entry,
+            trail=TokenTrail(audit, node=node),
+        )
+
+    return UpstreamCredentials(secrets, ttl_s=settings.secrets.cache_ttl_s, tokens=tokens)

@@ -25,6 +25,8 @@ from giru.manifests.documents import (
     SubscriptionSpec,
     VirtualServerDocument,
 )
+from giru.manifests.upstream_auth import compile_credential_auth
+from giru.upstream.auth import MtlsAuth, OAuthClientAuth
 from giru.upstream.base import (
     EraChoice,
     Isolation,
@@ -89,8 +91,8 @@ class ServerConfig:
     enabled: bool = True
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
-    auth: UpstreamAuth | None = None
-    """`spec.auth` of type `static` (None: `none` or absent): resolved from the secret store."""
+    auth: UpstreamAuth | OAuthClientAuth | MtlsAuth | None = None
+    """`spec.auth` (None: `none` or absent): resolved from the secret store."""
     keep_stale: bool = True
     source: str = field(default="", compare=False)
 
@@ -549,9 +551,9 @@ class _Compiler:
                 self.report(vs.source, f"VirtualServer/{vs.name}", f"spec.tools[{i}]", reason)
 
 
-def _auth(auth: object, transport: str) -> UpstreamAuth | None:
+def _auth(auth: object, transport: str) -> UpstreamAuth | OAuthClientAuth | MtlsAuth | None:
     if not isinstance(auth, StaticAuth):
-        return None
+        return compile_credential_auth(auth)
     header = None if transport == "stdio" else auth.header or "Authorization"
     return UpstreamAuth(
         secret=auth.secret_ref.name,

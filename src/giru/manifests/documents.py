@@ -33,7 +33,13 @@ from giru.manifests.fields import (
     parse_duration,
 )
 from giru.manifests.identity import IdentityClaims, IdentityProviderSpec, IntrospectionSpec
-from giru.manifests.upstream_auth import AuthSpec, NoAuth, SecretRef, StaticAuth
+from giru.manifests.upstream_auth import (
+    AuthSpec,
+    NoAuth,
+    SecretRef,
+    StaticAuth,
+    credential_auth_problems,
+)
 from giru.manifests.urls import upstream_url_problem
 
 __all__ = [
@@ -148,6 +154,7 @@ class MCPServerSpec(SpecModel):
             found.append(("spec.timeouts.callMax", "must be at least spec.timeouts.call"))
         if isinstance(self.auth, StaticAuth):
             found += self._static_auth_problems(self.auth)
+        found += credential_auth_problems(self.auth, self.transport, self.url)
         return found
 
     def _static_auth_problems(self, auth: StaticAuth) -> list[Problem]:

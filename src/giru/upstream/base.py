@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
+
+from giru.upstream.auth import MtlsAuth, OAuthClientAuth
 
 __all__ = [
     "RESTARTED",
@@ -80,10 +83,12 @@ class ServerSpec:
     tags: tuple[str, ...] = ()
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
-    auth: UpstreamAuth | None = None
+    auth: UpstreamAuth | OAuthClientAuth | MtlsAuth | None = None
     keep_stale: bool = True
     """`spec.catalog.keepStale`: an unhealthy server's lists stay in clients' views (calls fail at
     once with a clear error); false: they leave the views, announced with list_changed."""
+    tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    """The client certificate context of `mtls` auth (set when resolved; None: the default)."""
 
 
 @dataclass(frozen=True, slots=True)

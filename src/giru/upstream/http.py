@@ -9,6 +9,7 @@ and the `Mcp-Method`/`Mcp-Name` headers, and closing the stream is the cancellat
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
@@ -60,6 +61,7 @@ class StreamableHttpSession(HandshakeState):
         if not spec.url:
             raise unavailable(spec.name, "streamable-http upstream has no url")
         self._spec, self._url, self._identity = spec, spec.url, identity
+        self._ssl: ssl.SSLContext | bool = spec.tls if spec.tls is not None else True
         self._http, self._eras = http, eras
         self._on_unsolicited = on_unsolicited
         self._tasks = TaskSet(spec.name)
@@ -199,7 +201,7 @@ class StreamableHttpSession(HandshakeState):
     async def _delete_session(self) -> None:
         try:
             async with self._http.delete(
-                self._url, headers=self._headers(None), timeout=self._short_timeout
+                self._url, headers=self._headers(None), timeout=self._short_timeout, ssl=self._ssl
             ) as response:
                 if response.status not in (200, 202, 204, 404, 405):
                     _log.info("upstream refused session delete", status=response.status)
@@ -244,6 +246,7 @@ class StreamableHttpSession(HandshakeState):
         try:
             async with self._http.post(
                 self._url,
+                ssl=self._ssl,
                 data=dumps(message),
                 headers=self._headers(message),
                 timeout=self._short_timeout,
@@ -264,6 +267,7 @@ class StreamableHttpSession(HandshakeState):
     async def _post(self, call: Call, message: dict[str, Any]) -> None:
         async with self._http.post(
             self._url,
+            ssl=self._ssl,
             data=dumps(message),
             headers=self._headers(message),
             timeout=self._stream_timeout,
@@ -322,7 +326,7 @@ class StreamableHttpSession(HandshakeState):
                 "Last-Event-ID": last_id,
             }
             async with self._http.get(
-                self._url, headers=headers, timeout=self._stream_timeout
+                self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
             ) as response:
                 if response.status != 200 or media_type(response) != "text/event-stream":
                     raise await status_error(self.server, response)
@@ -368,6 +372,7 @@ class StreamableHttpSession(HandshakeState):
         )
         async with self._http.post(
             self._url,
+            ssl=self._ssl,
             data=dumps(message),
             headers=self._headers(message),
             timeout=self._stream_timeout,
@@ -381,7 +386,9 @@ class StreamableHttpSession(HandshakeState):
     async def _listen_once(self) -> bool:
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
         headers = self._headers(None) | {"Accept": "text/event-stream"}
-        async with self._http.get(self._url, headers=headers, timeout=self._stream_timeout) as resp:
+        async with self._http.get(
+            self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
+        ) as resp:
             if resp.status != 200 or media_type(resp) != "text/event-stream":
                 _log.debug("no upstream GET stream", server=self.server, status=resp.status)
                 return False

@@ -7,6 +7,7 @@ The stream's first `endpoint` event names where to POST; it must be on the strea
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,7 @@ class LegacySseSession(HandshakeState):
         if not spec.url:
             raise unavailable(spec.name, "sse upstream has no url")
         self._spec, self._url, self._identity, self._http = spec, spec.url, identity, http
+        self._ssl: ssl.SSLContext | bool = spec.tls if spec.tls is not None else True
         self._tasks = TaskSet(spec.name)
         self._exchange = Exchange(
             spec.name,
@@ -152,7 +154,9 @@ class LegacySseSession(HandshakeState):
     async def _read_stream(self, endpoint: asyncio.Future[str]) -> None:
         headers = dict(self._spec.headers) | {"Accept": "text/event-stream"}
         timeout = aiohttp.ClientTimeout(sock_connect=self._spec.timeouts.connect)
-        async with self._http.get(self._url, headers=headers, timeout=timeout) as response:
+        async with self._http.get(
+            self._url, headers=headers, timeout=timeout, ssl=self._ssl
+        ) as response:
             if response.status != 200 or media_type(response) != "text/event-stream":
                 raise await status_error(self.server, response)
             decoder = SseDecoder(MAX_MESSAGE_BYTES)
@@ -180,7 +184,11 @@ class LegacySseSession(HandshakeState):
         headers = dict(self._spec.headers) | {"Content-Type": "application/json"}
         try:
             async with self._http.post(
-                self._endpoint, data=dumps(message), headers=headers, timeout=self._post_timeout
+                self._endpoint,
+                data=dumps(message),
+                headers=headers,
+                timeout=self._post_timeout,
+                ssl=self._ssl,
             ) as response:
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)

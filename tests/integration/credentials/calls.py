@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,28 +38,54 @@ class HeadersUpstream:
 
     def seen(self) -> list[dict[str, str]]:
         """The headers of every request it received, oldest first."""
+        return [headers for _, headers in self.requests()]
+
+    def requests(self) -> list[tuple[str, dict[str, str]]]:
+        """(path, headers) of every request it received, oldest first."""
         if not self.ledger.exists():
             return []
-        lines = self.ledger.read_text().splitlines()
-        return [json.loads(line)["headers"] for line in lines]
+        lines = [json.loads(line) for line in self.ledger.read_text().splitlines()]
+        return [(line["path"], line["headers"]) for line in lines]
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.url.removesuffix("/mcp") + "/token"
 
 
 @contextmanager
-def headers_upstream(workdir: Path) -> Iterator[HeadersUpstream]:
+def headers_upstream(
+    workdir: Path, tls: tuple[Path, Path, Path] | None = None
+) -> Iterator[HeadersUpstream]:
+    """The upstream on loopback; with `tls` (certificate, key, CA), over HTTPS requiring a
+    client certificate from that CA."""
     port = free_port()
     ledger = workdir / "headers.jsonl"
     script = str(SERVERS / "headers_http.py")
-    process = subprocess.Popen([sys.executable, script, str(port), str(ledger)])
-    upstream = HeadersUpstream(f"http://127.0.0.1:{port}/mcp", ledger, process)
+    env = dict(os.environ)
+    scheme = "http"
+    if tls is not None:
+        scheme = "https"
+        env |= {f"HEADERS_TLS_{n}": str(p) for n, p in zip(("CERT", "KEY", "CA"), tls, strict=True)}
+    process = subprocess.Popen([sys.executable, script, str(port), str(ledger)], env=env)
+    upstream = HeadersUpstream(f"{scheme}://localhost:{port}/mcp", ledger, process)
+    if tls is None:
+        upstream.url = f"http://127.0.0.1:{port}/mcp"
     try:
-        wait_until(lambda: _answers(upstream.url), "the headers upstream listens")
+        wait_until(lambda: process.poll() is None and _answers(upstream.url, tls), "it listens")
         yield upstream
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, tls: tuple[Path, Path, Path] | None = None) -> bool:
+    if tls is not None:  # it wants a client certificate: a TCP connect says it listens
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
     try:
         return httpx.get(url, timeout=1).status_code == 405
     except httpx.HTTPError:
@@ -143,10 +171,11 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def put_secret(giru: RunningGiru, name: str, value: str) -> None:
+def put_secret(giru: RunningGiru, name: str, value: str | dict[str, str]) -> None:
+    """Set secret `name` to `value` (its `value` entry) or to these entries."""
     response = httpx.put(
         giru.url(f"/api/v1/secrets/{name}"),
-        json={"data": {"value": value}},
+        json={"data": value if isinstance(value, dict) else {"value": value}},
         headers=ADMIN_HEADERS,
         timeout=30,
     )

@@ -3,12 +3,21 @@
 `python headers_http.py PORT LEDGER` serves POST /mcp on 127.0.0.1:PORT. Each request's headers
 (names lowercased) are appended to LEDGER as one JSON line before anything else, so a test can
 prove what reached the upstream (and what did not: the client's own key). Tools: `whoami`
-(answers the `Authorization` header it was sent, or `-`), `echo` (answers `text`).
+(answers the `Authorization` header it was sent, or `-`), `echo` (answers `text`), `peer`
+(answers the common name of the TLS client certificate, or `-`).
+
+It is also a tiny OAuth token endpoint, `POST /token` (recorded in the ledger like the rest):
+`client_credentials` for client `giru` with secret `cc-secret` (Basic or form), answering
+`cc-<n>` tokens that live an hour. With HEADERS_TLS_CERT / HEADERS_TLS_KEY / HEADERS_TLS_CA set
+it serves HTTPS and requires a client certificate signed by that CA.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import ssl
 import sys
 from typing import Any
 
@@ -51,8 +60,11 @@ def _handler(ledger: str) -> Any:
                 {"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": info},
             )
         if method == "tools/list":
-            tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ("whoami", "echo")]
+            names = ("whoami", "echo", "peer")
+            tools = [{"name": n, "inputSchema": {"type": "object"}} for n in names]
             return _reply(request_id, {"tools": tools})
+        if method == "tools/call" and params.get("name") == "peer":
+            return _text(request_id, _peer_name(request))
         if method == "tools/call" and params.get("name") == "whoami":
             return _text(request_id, request.headers.get("Authorization", "-"))
         if method == "tools/call":
@@ -65,10 +77,61 @@ def _handler(ledger: str) -> Any:
     return handle
 
 
+def _peer_name(request: web.Request) -> str:
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    for entry in (peer or {}).get("subject", ()):
+        for name, value in entry:
+            if name == "commonName":
+                return str(value)
+    return "-"
+
+
+def _token_endpoint(ledger: str) -> Any:
+    issued = [0]
+
+    async def token(request: web.Request) -> web.Response:
+        _record(ledger, request)
+        form = await request.post()
+        basic = request.headers.get("Authorization", "")
+        pair = base64.b64decode(basic[6:]).decode() if basic.startswith("Basic ") else ""
+        if pair:
+            client, _, secret = pair.partition(":")
+        else:
+            client, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
+        if (client, secret) != ("giru", "cc-secret"):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        issued[0] += 1
+        reply = {"access_token": f"cc-{issued[0]}", "token_type": "Bearer", "expires_in": 3600}
+        return web.json_response(reply)
+
+    return token
+
+
+def _tls() -> ssl.SSLContext | None:
+    cert, key, ca = (os.environ.get(f"HEADERS_TLS_{n}") for n in ("CERT", "KEY", "CA"))
+    if not (cert and key and ca):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+    context.load_cert_chain(cert, key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 def main() -> None:
     app = web.Application()
     app.router.add_route("*", "/mcp", _handler(sys.argv[2]))
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, handle_signals=True)
+    app.router.add_post("/token", _token_endpoint(sys.argv[2]))
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        print=None,
+        handle_signals=True,
+        ssl_context=_tls(),
+    )
 
 
 if __name__ == "__main__":
