@@ -10,6 +10,7 @@ import pytest
 
 from giru.manifests.config import Located, compile_config
 from giru.manifests.documents import MCPServerDocument, MCPServerSpec
+from giru.upstream.auth import MtlsAuth, OAuthClientAuth
 from giru.upstream.base import UpstreamAuth
 
 HTTP: dict[str, Any] = {"transport": "streamable-http", "url": "https://mcp.example.com/mcp"}
@@ -21,7 +22,9 @@ def spec(base: dict[str, Any], auth: dict[str, Any], **more: Any) -> MCPServerSp
     return MCPServerSpec.model_validate({**base, **more, "auth": auth})
 
 
-def compiled(base: dict[str, Any], auth: dict[str, Any]) -> UpstreamAuth | None:
+def compiled(
+    base: dict[str, Any], auth: dict[str, Any]
+) -> UpstreamAuth | OAuthClientAuth | MtlsAuth | None:
     document = MCPServerDocument.model_validate(
         {
             "apiVersion": "giru.ai/v1alpha1",
