@@ -54,6 +54,15 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Extension scenarios (io.modelcontextprotocol/oauth-client-credentials): Giru is the OAuth
+# client of the mock's authorization server (harness: `oauth2-client-credentials` auth). The Go
+# reference client does not implement them, so there is no direct baseline: the harness drives
+# Giru with the Python SDK (list tools, call one) and the mock judges Giru's token requests.
+EXTENSION_SCENARIOS: dict[str, tuple[str, ...]] = {
+    LEGACY: ("auth/client-credentials-basic", "auth/client-credentials-jwt"),
+    MODERN: ("auth/client-credentials-basic", "auth/client-credentials-jwt"),
+}
+
 ADD_NUMBERS_CONTENT = [{"type": "text", "text": "The sum of 5 and 3 is 8"}]
 
 
@@ -127,7 +136,7 @@ def run_scenario(label: str, command: str, scenario: str, version: str) -> Run:
             argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False
         )
         output = done.stdout + done.stderr
-        saved = sorted(out.glob("*/checks.json"))
+        saved = sorted(out.glob("**/checks.json"))  # auth/* scenarios nest a directory
         assert len(saved) == 1, f"{label}: no checks.json saved (exit {done.returncode}):\n{output}"
         checks = json.loads(saved[0].read_text())
         report_files = sorted(reports.glob("*.json"))
@@ -210,3 +219,30 @@ def _assert_add_numbers(giru: Run) -> None:
     (check,) = [c for c in giru.checks if c["id"] == "tool-add-numbers"]
     assert check["details"] == {"a": 5, "b": 3, "result": 8}, check
     assert giru.report.get("content") == ADD_NUMBERS_CONTENT, giru.explain()
+
+
+class NoBaseline(Run):
+    """The direct column of a scenario the Go reference client does not implement."""
+
+    def cell(self) -> str:
+        return "n/a (no Go client)"
+
+
+def _extension_cases() -> Iterator[Any]:
+    for version, scenarios in EXTENSION_SCENARIOS.items():
+        for scenario in scenarios:
+            yield pytest.param(version, scenario, id=f"{version}-{scenario}")
+
+
+@pytest.mark.parametrize(("version", "scenario"), list(_extension_cases()))
+def test_extension_scenario_passes_through_giru_as_the_oauth_client(
+    table: Table, version: str, scenario: str
+) -> None:
+    harness = f"{sys.executable} {HARNESS} --client {CLIENT}"
+    giru = run_scenario("through Giru", harness, scenario, version)
+    table.rows.append((version, scenario, NoBaseline("direct", 0, (), ""), giru))
+    print(f"\n  {version} {scenario}: giru {giru.cell()}")
+
+    assert giru.report, f"the harness wrote no report (did it run?):\n{giru.explain()}"
+    assert giru.report["client_exit"] == 0, giru.explain()
+    assert giru.ok, giru.explain()

@@ -31,7 +31,9 @@ REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:  # run as a script by the suite
     sys.path.insert(0, str(REPO))
 
-from tests.integration.gateway import RunningGiru, http_server, run_giru  # noqa: E402
+import httpx  # noqa: E402
+
+from tests.integration.gateway import ADMIN_TOKEN, RunningGiru, http_server, run_giru  # noqa: E402
 
 DEFAULT_CLIENT = REPO / ".tools" / "bin" / "everything-client"
 VIRTUAL_SERVER = "conformance"
@@ -54,7 +56,45 @@ spec:
     era = (
         "modern" if os.environ.get("MCP_CONFORMANCE_PROTOCOL_VERSION") == "2026-07-28" else "legacy"
     )
-    return "---".join([http_server("mock", "streamable-http", upstream_url, era), virtual])
+    server = http_server("mock", "streamable-http", upstream_url, era)
+    auth = upstream_auth(os.environ.get("MCP_CONFORMANCE_SCENARIO", ""))
+    if auth is not None:
+        server += f"  auth: {auth[0]}\n"
+    return "---".join([server, virtual])
+
+
+# The client-credentials extension scenarios: Giru itself is the OAuth client of the mock's
+# authorization server (discovered from the mock's 401), with the credentials the suite hands
+# the client in MCP_CONFORMANCE_CONTEXT, stored as a Giru secret.
+CLIENT_CREDENTIALS = {
+    "auth/client-credentials-basic": "client_secret_basic",
+    "auth/client-credentials-jwt": "private_key_jwt",
+}
+SECRET = "conformance-client"
+
+
+def upstream_auth(scenario: str) -> tuple[str, dict[str, str]] | None:
+    """(the mock's `spec.auth`, the secret's entries) for scenarios where Giru authenticates."""
+    method = CLIENT_CREDENTIALS.get(scenario)
+    if method is None:
+        return None
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    field = "privateKey" if method == "private_key_jwt" else "clientSecret"
+    value = context["private_key_pem" if method == "private_key_jwt" else "client_secret"]
+    auth = (
+        f"{{type: oauth2-client-credentials, clientId: {json.dumps(context['client_id'])}, "
+        f"authMethod: {method}, {field}: {{secretRef: {{name: {SECRET}}}}}}}"
+    )
+    return auth, {"value": value}
+
+
+def store_secret(running: RunningGiru, entries: dict[str, str]) -> None:
+    """Put the scenario's client credentials into Giru (its first connect to the mock, before
+    they existed, failed: the next one uses them)."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    url = running.url(f"/api/v1/secrets/{SECRET}")
+    response = httpx.put(url, json={"data": entries}, headers=headers, timeout=30)
+    response.raise_for_status()
 
 
 def run_client(client: Path, url: str) -> subprocess.CompletedProcess[str]:
@@ -84,6 +124,34 @@ async def call_add_numbers(url: str, version: str) -> list[dict[str, Any]]:
     return [block.model_dump(mode="json", exclude_none=True) for block in result.content]
 
 
+def run_sdk_client(url: str, version: str) -> subprocess.CompletedProcess[str]:
+    """For scenarios the Go client does not implement (Giru is the OAuth client there): the
+    Python SDK lists Giru's tools and calls the mock's `test-tool` until it answers (the mock's
+    tools appear once Giru has its token)."""
+
+    async def drive() -> str:
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        mode = "legacy" if version < "2026" else version
+        deadline = time.monotonic() + CLIENT_TIMEOUT
+        while True:
+            async with Client(streamable_http_client(url), mode=mode) as client:
+                names = [tool.name for tool in (await client.list_tools()).tools]
+                if "test-tool" in names:
+                    result = await client.call_tool("test-tool", {})
+                    return str(result.content[0].model_dump(mode="json"))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"test-tool never listed (tools: {names})")
+            await asyncio.sleep(0.2)  # the gateway syncs the mock's catalog meanwhile
+
+    try:
+        answer = asyncio.run(drive())
+    except Exception as exc:  # reported: the suite judges the exit code
+        return subprocess.CompletedProcess([], 1, "", f"{type(exc).__name__}: {exc}")
+    return subprocess.CompletedProcess([], 0, answer, "")
+
+
 def verify(scenario: str, version: str, url: str) -> dict[str, Any]:
     if scenario != "tools_call":
         return {}
@@ -107,7 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         running: RunningGiru
         with run_giru(manifests(args.upstream), workdir, ready_timeout=60.0) as running:
             url = running.url(f"/mcp/{VIRTUAL_SERVER}")
-            done = run_client(args.client, url)
+            auth = upstream_auth(scenario)
+            if auth is not None:
+                store_secret(running, auth[1])
+                done = run_sdk_client(url, version)
+            else:
+                done = run_client(args.client, url)
             # Only after the reference client succeeded: its tools/call came first, so the
             # mock's checks (which look at the first call) judge the reference client's call.
             extra = verify(scenario, version, url) if report_dir and done.returncode == 0 else {}
