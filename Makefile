@@ -13,7 +13,7 @@ help: ## List the targets
 setup: ## Create .venv/ (Python deps from uv.lock) and build the web UI into src/giru/ui/
 	@bash scripts/setup.sh
 
-peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP servers and clients
+peers: ## Install test peers: Node 22, the Go conformance fixture, npm MCP servers and clients, promtool
 	@bash scripts/peers.sh
 
 services: ## Install PostgreSQL 15 and Redis binaries (tests start their own servers)

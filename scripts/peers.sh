@@ -127,3 +127,4 @@ bash "$ROOT/scripts/peers-go-conformance-client.sh"   # the Go SDK conformance c
 bash "$ROOT/scripts/peers-opa.sh"   # Open Policy Agent (policy decisions, `opa test`)
 bash "$ROOT/scripts/peers-deploy.sh"   # helm, kustomize, the compose-go validator (tests/deploy)
 bash "$ROOT/scripts/peers-vault.sh"   # HashiCorp Vault (the `vault` secret backend's tests)
+bash "$ROOT/scripts/peers-promtool.sh"   # promtool (alert rules, dashboards' PromQL, /metrics lint)

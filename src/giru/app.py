@@ -16,13 +16,14 @@ from typing import Any
 import aiohttp
 import structlog
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from giru.access.apikeys import KeyVerifier
 from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.api.auth import RoleGroups
-from giru.audit import AuditLog, AuditMetrics
+from giru.audit import AuditLog, AuditMetrics, verify_periodically
 from giru.catalog.search import ToolTags
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
@@ -54,6 +55,7 @@ from giru.manifests.config import split_tool_ref
 from giru.metering import UsageWriter
 from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
+from giru.policy.metrics import PolicyMetrics
 from giru.policy.serving import BUNDLE_PATH, serve_bundle
 from giru.proxy.cors import Cors
 from giru.proxy.endpoints import GLOBAL, Endpoint
@@ -228,7 +230,7 @@ class GiruApp:
                 registry=metrics.registry,
             )
             stack.push_async_callback(usage.aclose)
-            policy = await self._policy(config)
+            policy = await self._policy(config, metrics.registry)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)
             gateway.dispatcher.gate = CallGate(
@@ -265,6 +267,10 @@ class GiruApp:
                     policy=policy,
                 )
                 background.append(tasks.create_task(_reconcile_quotas(store, limiter, limits)))
+                verify_every = self.settings.audit.verify_interval_s
+                if verify_every > 0:
+                    chains = verify_periodically(store.audit_chain, audit.metrics, verify_every)
+                    background.append(tasks.create_task(chains))
                 gateway.on_catalog = runtime.record
                 background += self._health_and_sync(tasks, gateway, store)
                 if self.edge is not None:
@@ -291,7 +297,7 @@ class GiruApp:
                     for task in background:
                         task.cancel()
 
-    async def _policy(self, config: Config) -> PolicyEngine | None:
+    async def _policy(self, config: Config, registry: CollectorRegistry) -> PolicyEngine | None:
         """The policy engine (a managed OPA child unless `policy.url` names one), started."""
         settings = self.settings.policy
         if not settings.enabled:
@@ -307,6 +313,7 @@ class GiruApp:
             opa_binary=settings.opa_binary,
             bundle_url=f"http://{host}:{port}{BUNDLE_PATH}",
             timeout_s=settings.timeout_ms / 1000,
+            metrics=PolicyMetrics(registry),
         )
         await engine.start(config)
         self.policy = engine

@@ -148,6 +148,11 @@ class AuditSettings(BaseModel):
         default=None, description="default: giru-audit-spool/ beside the usage spool"
     )
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    verify_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="verify every hash chain this often (metric giru_audit_chain_ok); 0: never",
+    )
 
 
 class PolicySettings(BaseModel):

@@ -6,7 +6,12 @@ from giru.audit.chain import GENESIS, Head, Problem, Verification, Verifier, lin
 from giru.audit.log import AuditLog, AuditSpoolError, AuditSpoolFullError, AuditStore
 from giru.audit.metrics import AuditMetrics
 from giru.audit.records import AUDIT_CODEC, OUTCOMES, AuditRecord, ChainedRecord, Outcome
-from giru.audit.verification import verification_body, verify
+from giru.audit.verification import (
+    verification_body,
+    verify,
+    verify_periodically,
+    verify_reported,
+)
 
 __all__ = [
     "AUDIT_CODEC",
@@ -28,4 +33,6 @@ __all__ = [
     "record_hash",
     "verification_body",
     "verify",
+    "verify_periodically",
+    "verify_reported",
 ]

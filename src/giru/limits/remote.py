@@ -112,6 +112,7 @@ class RedisLimiter:
         self._reconcile_script = Script(RECONCILE)
         # No retries: a retry would double the wait on the request path.
         self._client = RespClient(url, timeout_s=settings.redis_timeout_s)
+        self.metrics.watch_redis(lambda: self.using_redis)
 
     @property
     def using_redis(self) -> bool:
@@ -124,12 +125,15 @@ class RedisLimiter:
         if self._outage.skipping():
             admission = self._fallback(request)
         else:
+            started = time.perf_counter()
             try:
                 admission = await self._admit(request)
             except Exception as exc:  # noqa: BLE001 -- never raise into the data path; logged
+                self.metrics.redis_round_trip(time.perf_counter() - started, ok=False)
                 self._failed(exc)
                 admission = self._fallback(request)
             else:
+                self.metrics.redis_round_trip(time.perf_counter() - started, ok=True)
                 self._outage.recovered()
         if not admission.allowed:
             self.metrics.rejected(admission)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final, Generic
 
 import structlog
@@ -36,8 +37,8 @@ _HEADROOM: Final = 64 * 1024
 
 class DrainMetrics:
     """The metrics of a drained spool of `kind` records (`giru_<kind>_records_total` by
-    outcome, `giru_<kind>_spool_bytes`, `giru_<kind>_drained_total` and
-    `giru_<kind>_<failures>_total`), registered in `registry`."""
+    outcome, `giru_<kind>_spool_bytes`, `giru_<kind>_drain_lag_seconds`,
+    `giru_<kind>_drained_total` and `giru_<kind>_<failures>_total`), registered in `registry`."""
 
     def __init__(self, registry: CollectorRegistry, kind: str, *, failures: str) -> None:
         noun = kind.capitalize()
@@ -50,6 +51,12 @@ class DrainMetrics:
         self.spool_bytes = Gauge(
             f"giru_{kind}_spool_bytes",
             f"Bytes in the {kind} spool not yet stored in the database.",
+            registry=registry,
+        )
+        self.drain_lag = Gauge(
+            f"giru_{kind}_drain_lag_seconds",
+            f"Age of the oldest {kind} record in the spool not yet stored in the database "
+            "(0 when the spool is empty); grows while the drain is stalled.",
             registry=registry,
         )
         self.drained = Counter(
@@ -105,11 +112,25 @@ class Drain(Generic[R]):
         self._hurry = asyncio.Event()  # a flush: cut the backoff short
         self._acked = asyncio.Condition()
         self._outage: tuple[float, int] | None = None  # (since, failures)
+        self._pending_since: float | None = time.time() if spool.size else None
+        """When the oldest record not yet stored was made (epoch seconds; None: none waits)."""
         metrics.spool_bytes.set_function(lambda: float(spool.size))
-        spool.on_commit = self._wake.set
+        metrics.drain_lag.set_function(self._lag)
+        spool.on_commit = self._committed
         self._task = asyncio.get_running_loop().create_task(
             self._drain(), name=f"giru-{self._kind}-drain:{spool.directory.name}"
         )
+
+    def _committed(self) -> None:
+        if self._pending_since is None:
+            self._pending_since = time.time()
+        self._wake.set()
+
+    def _lag(self) -> float:
+        since = self._pending_since
+        if since is None or not self.spool.size:
+            return 0.0
+        return max(0.0, time.time() - since)
 
     def check_capacity(self) -> None:
         """Raise `SpoolFullError` when the spool is within the headroom of its cap,
@@ -173,10 +194,15 @@ class Drain(Generic[R]):
 
     async def _store_segment(self, batch: Batch[R]) -> None:
         records = batch.records
+        made = _made_at(records[0]) if records else None
+        if made is not None:
+            self._pending_since = made
         stored = 0
         for start in range(0, len(records), self._batch_size):
             stored += await self._insert(records[start : start + self._batch_size])
         await self.spool.ack(batch.segment)
+        if not self.spool.size:
+            self._pending_since = None
         self._metrics.drained.inc(stored)
         async with self._acked:
             self._acked.notify_all()
@@ -219,6 +245,12 @@ class Drain(Generic[R]):
             failures=failures,
             seconds=round(time.monotonic() - since, 3),
         )
+
+
+def _made_at(record: object) -> float | None:
+    """A record's `at` (usage and audit records carry one) as epoch seconds."""
+    at = record.get("at") if isinstance(record, Mapping) else None
+    return at.timestamp() if isinstance(at, datetime) else None
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
 from giru.policy.fast_path import DecisionCache, fast_result
+from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
 from giru.policy.visibility import VisibilityCache, name_plan, tool_classes
 
@@ -143,8 +145,10 @@ class PolicyEngine:
         timeout_s: float,
         workdir: Path | None = None,
         fast_path: bool = True,
+        metrics: PolicyMetrics | None = None,
     ) -> None:
         self.directories = tuple(directories)
+        self.metrics = metrics if metrics is not None else PolicyMetrics()
         self.external = opa_url is not None
         self._missing = ""
         try:
@@ -355,6 +359,19 @@ class PolicyEngine:
 
     async def decide(self, call: Call) -> Decision:
         """OPA's decision for `call`; a denial with `unavailable` set when there is none."""
+        started = time.perf_counter()
+        decision = await self._decide(call)
+        if decision.unavailable is not None:
+            self.metrics.decided("unavailable", time.perf_counter() - started)
+        elif decision.allow:
+            self.metrics.decided("allowed", time.perf_counter() - started)
+        else:
+            self.metrics.decided("denied", time.perf_counter() - started)
+            for rule in decision.deny:
+                self.metrics.denied_by(rule.get("pack"), rule.get("control"))
+        return decision
+
+    async def _decide(self, call: Call) -> Decision:
         document = self.input_for(call)
         missing = self._missing_packs(document["binding"])
         if missing:

@@ -49,8 +49,8 @@ class CircuitBreakers:
         """Count a failure; True when this one opened the breaker."""
         state = self._states.setdefault(server, _State())
         state.failures += 1
-        if state.failures >= self._threshold and state.opened_at is None:
-            state.opened_at = time.monotonic()
+        if state.failures >= self._threshold and not self._open(state):
+            state.opened_at = time.monotonic()  # anew after a cool-down (half-open)
             return True
         return False
 
@@ -58,5 +58,11 @@ class CircuitBreakers:
         self._states.pop(server, None)
 
     def is_open(self, server: str) -> bool:
+        """True while `server`'s calls are refused: opened, and the cool-down not over (after
+        it the next call is let through and decides)."""
         state = self._states.get(server)
-        return state is not None and state.opened_at is not None
+        return state is not None and self._open(state)
+
+    def _open(self, state: _State) -> bool:
+        opened = state.opened_at
+        return opened is not None and time.monotonic() - opened < self._cool_down_s

@@ -45,7 +45,7 @@ from giru.proxy.gate import (
     unavailable,
 )
 from giru.proxy.upstreams import Owner, UpstreamPool
-from giru.telemetry.metrics import Metrics
+from giru.telemetry.metrics import Metrics, error_type
 from giru.upstream.base import MessageSink, UpstreamSession
 
 __all__ = ["SERVER_INFO", "STATE_TTL_S", "CallContext", "Dispatcher", "binding_of"]
@@ -122,6 +122,7 @@ class Dispatcher:
         self._metrics = metrics
         self._page_size = page_size
         self._breakers = CircuitBreakers()
+        metrics.upstreams.watch_circuits(self._breakers.is_open)
         self.unhealthy: dict[str, str] = {}
         """Servers the health checker found down, with why: their calls fail fast."""
         self.gate: CallGate | None = None
@@ -163,7 +164,7 @@ class Dispatcher:
         outcome = "error" if "error" in response else "ok"
         # Metric labels never carry what a client made up: unknown methods count as "other".
         label = method if method in self._handlers or method in _LISTS else "other"
-        self._metrics.observe_latency(label, time.perf_counter() - started)
+        self._metrics.observe_server(label, error_type(response), time.perf_counter() - started)
         if method != "tools/call":
             self._metrics.count_request(label, "", "", outcome)
         return response
@@ -430,6 +431,8 @@ class Dispatcher:
     ) -> dict[str, Any]:
         """Send the request to `server` and answer with its response under the client's id."""
         sink = _Relay(ctx.relay)
+        method = message.method or ""
+        started = time.perf_counter()
         try:
             self._breakers.check(server)
             self._check_health(server)
@@ -449,8 +452,14 @@ class Dispatcher:
                     message.method or "", retry, on_message=sink, headers=headers
                 )
         except UpstreamError as exc:
+            if "circuit" not in exc.data and "health" not in exc.data:  # it was asked
+                self._metrics.observe_client(
+                    method, server, exc.code, time.perf_counter() - started
+                )
             return self._failed(message, server, exc)
         self._breakers.succeeded(server)
+        elapsed = time.perf_counter() - started
+        self._metrics.observe_client(method, server, error_type(response), elapsed)
         return {**response, "id": message.id}
 
     def _check_health(self, server: str) -> None:
@@ -473,9 +482,8 @@ class Dispatcher:
             pass  # not the upstream's fault: its breaker stays as it is (logged by the pool)
         else:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
-            if self._breakers.failed(server):
+            if self._breakers.failed(server):  # giru_upstream_up reads the breaker: now 0
                 _log.error("upstream_circuit_opened", server=server)
-                self._metrics.upstream_up.labels(server).set(0)
         return jsonrpc.error_response(
             message.id,
             jsonrpc.INTERNAL_ERROR,

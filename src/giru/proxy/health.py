@@ -3,7 +3,8 @@
 A server that fails `unhealthy_after` checks in a row is unhealthy: its calls are answered at
 once with a clear error (the dispatcher's `unhealthy`), its tools stay in the catalog (unless
 its `catalog.keepStale` is false: then they leave clients' views, announced), and the status is
-reported (metric `giru_upstream_up`, the store for the API). One good check heals it.
+reported (metric `giru_upstream_up`, the store for the API). One good check heals it
+(`giru_upstream_up` stays 0 while the server's circuit breaker is open, whatever the pings say).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class HealthChecker:
         for gone in set(self._states) - set(servers):
             del self._states[gone]
             self._dispatcher.unhealthy.pop(gone, None)
+            self._metrics.upstreams.forget([gone])
         async with asyncio.TaskGroup() as group:
             for server in servers:
                 group.create_task(self.check(server))
@@ -91,7 +93,7 @@ class HealthChecker:
     async def _passed(self, server: str) -> None:
         state = self._states.setdefault(server, _State())
         state.failures = 0
-        self._metrics.upstream_up.labels(server).set(1)
+        self._metrics.upstreams.reachable(server, answered=True)
         if state.health != "healthy":
             state.health = "healthy"
             self._dispatcher.unhealthy.pop(server, None)
@@ -105,7 +107,7 @@ class HealthChecker:
             return
         state.health = "unhealthy"
         self._dispatcher.unhealthy[server] = f"{state.failures} health checks failed: {reason}"
-        self._metrics.upstream_up.labels(server).set(0)
+        self._metrics.upstreams.reachable(server, answered=False)
         _log.warning("upstream_unhealthy", server=server, reason=reason)
         await self._on_change(server, "unhealthy", reason)
 

@@ -183,13 +183,13 @@ class UpstreamPool:
             # an upstream that answers garbage or a redirect says so; anything else stays vague
             message = exc.message if isinstance(exc, UpstreamError) else "upstream is unavailable"
             self._failed_at[key] = (time.monotonic(), message)
-            self._metrics.upstream_up.labels(server).set(0)
+            self._metrics.upstreams.reachable(server, answered=False)
             _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
             if isinstance(exc, UpstreamUnavailableError):
                 raise
             raise UpstreamUnavailableError(server, message) from exc
         self._failed_at.pop(key, None)
-        self._metrics.upstream_up.labels(server).set(1)
+        self._metrics.upstreams.reachable(server, answered=True)
         if spec.auth is not None:
             self._presented[server] = spec
         actual: Era = "modern" if era_of(session.protocol_version) == "modern" else "legacy"

@@ -59,10 +59,22 @@ class _Metrics:
             ["type"],
             registry=registry,
         )
+        self.acks = Counter(
+            "giru_xds_acks_total",
+            "Responses Envoy accepted (ACK), by type.",
+            ["type"],
+            registry=registry,
+        )
         self.nacks = Counter(
             "giru_xds_nacks_total",
-            "Responses Envoy rejected, by type.",
+            "Responses Envoy rejected (NACK), by type.",
             ["type"],
+            registry=registry,
+        )
+        self.rejected = Gauge(
+            "giru_xds_rejected",
+            "Resource types whose latest response an Envoy rejected, over the open streams "
+            "(0 once every Envoy accepted the current configuration).",
             registry=registry,
         )
 
@@ -152,6 +164,11 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
         self._metrics = _Metrics(registry if registry is not None else CollectorRegistry())
         self._snapshot: Snapshot | None = None
         self._streams: set[_Stream] = set()
+        self._metrics.rejected.set_function(self._rejected)
+
+    def _rejected(self) -> float:
+        streams = list(self._streams)
+        return float(sum(1 for s in streams for t in list(s.types.values()) if t.nack))
 
     def register(self, server: grpc.aio.Server) -> None:
         """Adds the service to `server` (the `register` callable of `grpc_server`)."""
@@ -237,6 +254,7 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
             self._nacked(stream, type_url, state, request.error_detail.message)
         elif request.response_nonce:
             state.nack = None
+            self._metrics.acks.labels(_short(type_url)).inc()
         state.legacy = state.legacy and not names
         subscription = _subscription(type_url, names, state.legacy)
         if subscription != state.names or not request.response_nonce:

@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from giru.errors import ConfigError
 from giru.settings import Settings
@@ -35,7 +35,16 @@ class EdgeControl:
         topology: EdgeTopology,
         ads: AdsServer,
         tls_paths: tuple[Path, Path] | None,
+        *,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        self._expiry = Gauge(
+            "giru_tls_certificate_expiry_timestamp_seconds",
+            "When the edge's TLS certificate in service expires (epoch seconds; the leaf's "
+            "notAfter), by listener.",
+            ["listener"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self.topology = topology
         self.ads = ads
         self._tls_paths = tls_paths
@@ -65,6 +74,7 @@ class EdgeControl:
             _log.error("edge_tls_refused", error=exc.message, kept="the last good certificate")
             return False
         self._publish()
+        self._expiry.labels("https").set(_not_after(self._tls.chain))
         _log.info("edge_tls_loaded", cert=str(self._tls_paths[0]))
         return True
 
@@ -100,12 +110,17 @@ class EdgeControl:
             raise ConfigError("xds.listen is not set")
         topology = EdgeTopology.from_settings(settings, control_port=control_port)
         paths = (xds.tls_cert, xds.tls_key) if xds.tls_cert and xds.tls_key else None
-        edge = cls(topology, AdsServer(registry=registry), paths)
+        edge = cls(topology, AdsServer(registry=registry), paths, registry=registry)
         if paths is not None and not edge.check_tls():
             raise ConfigError(f"xds.tls_cert/tls_key: {paths[0]} and {paths[1]} do not load")
         edge.update(virtual_servers)
         async with grpc_server(xds.listen, edge.ads.register, name="xds"):
             yield edge
+
+
+def _not_after(chain: str) -> float:
+    """The leaf certificate's notAfter, epoch seconds (`chain` loaded once already)."""
+    return x509.load_pem_x509_certificates(chain.encode())[0].not_valid_after_utc.timestamp()
 
 
 def read_tls(chain_path: Path, key_path: Path) -> TlsFiles:

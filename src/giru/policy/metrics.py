@@ -1,0 +1,57 @@
+"""Prometheus metrics of the policy decisions, registered on the registry the app passes in.
+
+`giru_policy_decision_duration_seconds` (histogram) times each OPA decision of a governed call;
+`giru_policy_decisions_total{outcome}` counts them as `allowed`, `denied` or `unavailable` (no
+answer from OPA in time, or an error: the call is denied, fail-closed);
+`giru_policy_denials_total{pack, control}` counts the rules that denied. `pack` and `control`
+come from the policy packs (operator code, never a client), bounded all the same.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from giru.telemetry.metrics import LATENCY_BUCKETS, BoundedLabel
+
+__all__ = ["DecisionOutcome", "PolicyMetrics"]
+
+DecisionOutcome = Literal["allowed", "denied", "unavailable"]
+_OUTCOMES: Final[tuple[DecisionOutcome, ...]] = ("allowed", "denied", "unavailable")
+
+
+class PolicyMetrics:
+    """The decision metrics on `registry` (a fresh one when None, e.g. in tests)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()
+        self.duration = Histogram(
+            "giru_policy_decision_duration_seconds",
+            "Time to get OPA's decision for a governed call (timeouts included).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.decisions = Counter(
+            "giru_policy_decisions_total",
+            "Policy decisions by outcome: allowed, denied, unavailable (no decision: denied, "
+            "fail-closed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.denials = Counter(
+            "giru_policy_denials_total",
+            "Deny rules that fired, by policy pack and control.",
+            ["pack", "control"],
+            registry=registry,
+        )
+        self._outcomes = {outcome: self.decisions.labels(outcome) for outcome in _OUTCOMES}
+        self._packs = BoundedLabel()
+        self._controls = BoundedLabel()
+
+    def decided(self, outcome: DecisionOutcome, seconds: float) -> None:
+        self._outcomes[outcome].inc()
+        self.duration.observe(seconds)
+
+    def denied_by(self, pack: object, control: object) -> None:
+        self.denials.labels(self._packs(str(pack or "")), self._controls(str(control or ""))).inc()
