@@ -37,8 +37,9 @@ _HEADROOM: Final = 64 * 1024
 
 class DrainMetrics:
     """The metrics of a drained spool of `kind` records (`giru_<kind>_records_total` by
-    outcome, `giru_<kind>_spool_bytes`, `giru_<kind>_drain_lag_seconds`,
-    `giru_<kind>_drained_total` and `giru_<kind>_<failures>_total`), registered in `registry`."""
+    outcome, `giru_<kind>_spool_bytes`, `giru_<kind>_spool_max_bytes`,
+    `giru_<kind>_drain_lag_seconds`, `giru_<kind>_drained_total` and
+    `giru_<kind>_<failures>_total`), registered in `registry`."""
 
     def __init__(self, registry: CollectorRegistry, kind: str, *, failures: str) -> None:
         noun = kind.capitalize()
@@ -51,6 +52,11 @@ class DrainMetrics:
         self.spool_bytes = Gauge(
             f"giru_{kind}_spool_bytes",
             f"Bytes in the {kind} spool not yet stored in the database.",
+            registry=registry,
+        )
+        self.spool_max_bytes = Gauge(
+            f"giru_{kind}_spool_max_bytes",
+            f"The {kind} spool's cap: near it, calls are refused (back-pressure).",
             registry=registry,
         )
         self.drain_lag = Gauge(
@@ -115,6 +121,7 @@ class Drain(Generic[R]):
         self._pending_since: float | None = time.time() if spool.size else None
         """When the oldest record not yet stored was made (epoch seconds; None: none waits)."""
         metrics.spool_bytes.set_function(lambda: float(spool.size))
+        metrics.spool_max_bytes.set(spool.max_bytes)
         metrics.drain_lag.set_function(self._lag)
         spool.on_commit = self._committed
         self._task = asyncio.get_running_loop().create_task(

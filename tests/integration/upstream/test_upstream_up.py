@@ -18,7 +18,7 @@ import pytest
 from giru.mcp.jsonrpc import parse_message
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.envelopes import Envelopes
-from giru.proxy.health import HealthChecker, HealthRecorder
+from giru.proxy.health import HealthChecker
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics
 from giru.upstream import ServerSpec, Timeouts
@@ -51,17 +51,8 @@ async def _no_list_changed(server: str, method: str) -> None:
     return None
 
 
-class _NoHealthStore:
-    async def record_health(self, server: str, health: str, error: str | None) -> None:
-        return None
-
-
-class _NoCatalogs:
-    def __init__(self) -> None:
-        self.catalogs: dict[str, object] = {}
-
-    async def refresh(self, server: str) -> None:
-        return None
+async def _health_changed(server: str, health: str, error: str | None) -> None:
+    return None
 
 
 def _gauge(metrics: Metrics, name: str, server: str) -> float:
@@ -90,7 +81,7 @@ async def test_upstream_up_is_0_while_its_breaker_is_open_though_pings_pass(
             pool,
             dispatcher,
             metrics,
-            HealthRecorder(_NoHealthStore(), _NoCatalogs()),  # type: ignore[arg-type]
+            _health_changed,
             timeout_s=5.0,
             unhealthy_after=3,
         )
