@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import governance, identity, policy
+from bench import governance, identity, policy, search
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -58,8 +58,14 @@ SCENARIOS = (
     policy.SCENARIO,
     governance.SCENARIO,
     identity.SCENARIO,
+    search.SCENARIO,
 )
-FLEET_SCENARIOS = frozenset(SCENARIOS) - {policy.SCENARIO, governance.SCENARIO, identity.SCENARIO}
+FLEET_SCENARIOS = frozenset(SCENARIOS) - {
+    policy.SCENARIO,
+    governance.SCENARIO,
+    identity.SCENARIO,
+    search.SCENARIO,
+}
 
 
 def say(line: str) -> None:
@@ -209,6 +215,9 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         signed_in = identity.run(d.identity_calls, say)
         setups[identity.SCENARIO] = signed_in.pop("setup", {})
         results[identity.SCENARIO] = signed_in
+    if search.SCENARIO in wanted:  # in process, no network; its own files in <out>/search/
+        say("scenario 6: tool search for large catalogs (bench.search)")
+        search.main(["--out", str(outdir / "search"), *(["--repeat", "3"] if args.quick else [])])
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
