@@ -37,6 +37,8 @@ FULL = Durations(
     decisions=5000,
     governed_calls=20_000,
     identity_calls=1500,
+    oauth_rounds=5,
+    oauth_round_s=4,
 )
 QUICK = Durations(
     warmup_s=1,
@@ -49,6 +51,8 @@ QUICK = Durations(
     decisions=1000,
     governed_calls=3000,
     identity_calls=300,
+    oauth_rounds=2,
+    oauth_round_s=1,
 )
 SCENARIOS = (
     "tools-call",
@@ -98,6 +102,15 @@ _EDGE_TEXT = {
 }
 
 
+_OAUTH_TEXT = {
+    "oauth": "giru also trusts an IdP in direct mode (bench/issuer.py: discovery and an ES256 "
+    "JWKS served by the bench process) and subscribes its group `bench` to s00; giru-oauth is "
+    "the giru process again, its calls carrying one ES256 access token for giru's /mcp (a "
+    "person in group `bench`, OAuth client bench-agent) instead of the API key: verified once, "
+    "then found by its SHA-256 until exp. giru-oauth minus giru is what the token costs",
+}
+
+
 def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
     return {
         "mode": "quick smoke" if quick else "full",
@@ -131,7 +144,11 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "the cost of the decision",
         "policy decision": f"bench.policy: {d.decisions} decisions per point, real OPA on a unix "
         "socket and on TCP (details in its JSON `setup`)",
-    } | (_EDGE_TEXT if spec.edge else {})
+    } | _extra_text(spec)
+
+
+def _extra_text(spec: FleetSpec) -> dict[str, str]:
+    return (_EDGE_TEXT if spec.edge else {}) | (_OAUTH_TEXT if spec.oauth else {})
 
 
 def _profile(fleet: Fleet, seconds: int, outdir: Path, date: str) -> dict[str, Any]:

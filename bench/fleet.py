@@ -27,6 +27,7 @@ import httpx
 
 from bench.client import Endpoint
 from bench.edge import WORKER, Edge, EdgePorts, start_envoy, xds_env
+from bench.issuer import Issuer
 from bench.procs import Proc, free_port, start, tree, wait_http
 from giru.xds.bootstrap import find_envoy
 
@@ -36,6 +37,7 @@ __all__ = [
     "ENVOY",
     "ENVOY_NOAUTHZ",
     "NOPOLICY",
+    "OAUTH",
     "REPO",
     "Fleet",
     "FleetSpec",
@@ -55,6 +57,7 @@ NOPOLICY = "giru-nopolicy"  # a second giru with GIRU_POLICY__ENABLED=false (too
 EDGE_WORKER = "giru"  # the giru behind Envoy (worker w1); the base the Envoy targets compare with
 ENVOY = "giru-envoy"  # giru through Envoy, ext_authz asked per request (tools/call only)
 ENVOY_NOAUTHZ = "giru-envoy-noauthz"  # the same giru through a second Envoy without ext_authz
+OAUTH = "giru-oauth"  # giru's process again, the calls with an OAuth access token (tools/call only)
 _GIRU_KEY = "bench-key-0123456789abcdef"
 _GOVERNED_KEY = "bench-governed-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
@@ -69,6 +72,7 @@ class FleetSpec:
     contextforge: bool = True
     giru_src: Path | None = None  # a snapshot's src/ to run instead of the work tree's
     edge: bool = True  # put Envoy in front of giru (the tools/call scenarios' Envoy targets)
+    oauth: bool = True  # giru trusts the bench's IdP: the giru-oauth target (tools/call only)
 
     def entry_names(self) -> list[str]:
         return [f"s{i:02d}" for i in range(self.servers)]
@@ -98,6 +102,7 @@ class Fleet:
     targets: dict[str, Target] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     standby: list[Proc] = field(default_factory=list)  # serve no target (an xDS control plane)
+    issuer: Issuer | None = None  # the IdP giru trusts in direct mode (the giru-oauth target)
 
     def gateway_procs(self) -> list[Proc]:
         """Every process a measurement may stop: gateways, the Envoys in front, standbys."""
@@ -152,6 +157,32 @@ spec:
 """
 
 
+def _identity_manifest(issuer: str) -> str:
+    """The bench's IdP in direct mode, and a Subscription of the people in group `bench` to
+    every tool of s00 (the echo calls' server)."""
+    return f"""apiVersion: giru.ai/v1alpha1
+kind: IdentityProvider
+metadata: {{name: bench-idp}}
+spec:
+  issuer: {issuer}
+  mode: direct
+  requiredScopes: [mcp]
+---
+apiVersion: giru.ai/v1alpha1
+kind: Subscription
+metadata: {{name: bench-people-s00}}
+spec:
+  subject: {{group: bench}}
+  server: s00
+  scopeType: all
+"""
+
+
+def _knows_identity(giru_src: Path | None) -> bool:
+    """Whether the benchmarked giru verifies OAuth access tokens (a snapshot may predate it)."""
+    return giru_src is None or (giru_src / "giru" / "identity" / "resource.py").exists()
+
+
 def _entry_urls(spec: FleetSpec, ports: list[int]) -> dict[str, str]:
     per_process = -(-spec.servers // spec.processes)
     return {
@@ -181,6 +212,7 @@ def _start_giru(
     name: str = "giru",
     env: Mapping[str, str] | None = None,
     port: int | None = None,
+    issuer: str | None = None,
 ) -> Target:
     """`giru run` over the generated manifests on `port` (default: a free one); `env` on top of
     the defaults (GIRU_POLICY__ENABLED=false: the same gateway without a decision per call)."""
@@ -191,6 +223,8 @@ def _start_giru(
     (config / "clients.yaml").write_text(_CLIENT_MANIFEST)
     if spec.giru_src is None:  # snapshots from before subscriptions cannot read the kind
         (config / "governed.yaml").write_text(_governed_manifest())
+    if issuer is not None:
+        (config / "identity.yaml").write_text(_identity_manifest(issuer))
     port = port or free_port()
     environ = {
         "GIRU_BENCH_KEY": _GIRU_KEY,
@@ -309,11 +343,14 @@ def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterat
     """Start everything; stop everything afterwards, whatever happened."""
     say = log if callable(log) else print
     started: list[Proc] = []
+    stack = contextlib.ExitStack()
     try:
         upstreams, ports = _start_upstreams(spec, workdir)
         started += upstreams
         urls = _entry_urls(spec, ports)
         fleet = Fleet(spec, upstreams, list(urls.values()))
+        if spec.oauth and _knows_identity(spec.giru_src):
+            fleet.issuer = stack.enter_context(Issuer().serving())
         direct = Endpoint("direct", urls["s00"], None, "echo", stateful=False)
         fleet.targets["direct"] = Target(direct, upstreams[0], "direct")
         say(f"fleet: {spec.processes} fake upstreams up, {spec.servers} entries")
@@ -324,6 +361,7 @@ def running_fleet(spec: FleetSpec, workdir: Path, log: object = print) -> Iterat
     finally:
         for proc in reversed(started):
             proc.stop()
+        stack.close()
 
 
 def _add_giru(
@@ -334,13 +372,19 @@ def _add_giru(
     say: Callable[[str], object],
 ) -> None:
     """giru (worker w1 behind Envoy when there is one: its xDS control plane and ext_authz too),
-    giru-limits (the same process, a governed client), giru-nopolicy, the Envoy targets."""
+    giru-limits and giru-oauth (the same process: a governed client; a person's access token),
+    giru-nopolicy, the Envoy targets."""
     spec = fleet.spec
     port, edge = free_port(), _edge_ports(spec, fleet, say)
     worker = {} if edge is None else {"GIRU_WORKER_NAME": WORKER, **xds_env(edge, port, workdir)}
-    giru = _start_giru(spec, urls, workdir, name=EDGE_WORKER, env=worker, port=port)
+    issuer = fleet.issuer.url if fleet.issuer is not None else None
+    giru = _start_giru(spec, urls, workdir, name=EDGE_WORKER, env=worker, port=port, issuer=issuer)
     started.append(giru.proc)
     fleet.targets[EDGE_WORKER] = giru
+    if fleet.issuer is not None:  # measured right after giru: the two figures side by side
+        token = fleet.issuer.token(giru.endpoint.url)
+        person = Endpoint(OAUTH, giru.endpoint.url, token, "s00__echo")
+        fleet.targets[OAUTH] = Target(person, giru.proc, "gateway", calls_only=True)
     if spec.giru_src is None:
         governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
         fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway", calls_only=True)

@@ -20,26 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
-import jwt
 import orjson
 import uvloop
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.fleet import GATEWAY_CPUS, GIRU, LOAD_CPUS, REPO
+from bench.issuer import Issuer
 from bench.machine import describe
 from bench.procs import Proc, cpu_seconds, free_port, start, wait_http
 from bench.report import write_standalone
@@ -55,7 +50,6 @@ __all__ = ["SCENARIO", "main", "run"]
 SCENARIO: Final = "identity"
 Say = Callable[[str], object]
 _KEY: Final = "bench-key-0123456789abcdef"
-_KID: Final = "bench-es256"
 _ROUNDS: Final = 3
 _CONCURRENCY: Final = (1, 16)
 _VERSION: Final = "2026-07-28"
@@ -63,63 +57,6 @@ _META: Final = {
     "io.modelcontextprotocol/protocolVersion": _VERSION,
     "io.modelcontextprotocol/clientCapabilities": {},
 }
-
-
-class _Issuer:
-    """An IdP's discovery document and JWKS, served from a thread; it signs access tokens."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        issuer = self
-        public = json.loads(jwt.get_algorithm_by_name("ES256").to_jwk(self.key.public_key()))
-        self.documents: dict[str, Any] = {
-            "/.well-known/openid-configuration": {"issuer": self.url, "jwks_uri": self.url + "/j"},
-            "/j": {"keys": [{**public, "kid": _KID, "use": "sig", "alg": "ES256"}]},
-        }
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                document = issuer.documents.get(self.path)
-                body = json.dumps(document).encode()
-                self.send_response(200 if document is not None else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server.RequestHandlerClass = Handler
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def token(self, audience: str, subject: str = "sub-bench") -> str:
-        now = int(time.time())
-        claims = {
-            "iss": self.url,
-            "sub": subject,
-            "aud": audience,
-            "email": "bench@example.com",
-            "groups": ["bench"],
-            "client_id": "bench-agent",
-            "scope": "mcp",
-            "amr": ["pwd"],
-            "iat": now,
-            "exp": now + 3600,
-        }
-        return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": _KID})
-
-    @contextmanager
-    def serving(self) -> Iterator[_Issuer]:
-        self._thread.start()
-        try:
-            yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
 
 
 def _manifests(upstream: str, issuer: str) -> str:
@@ -253,7 +190,7 @@ async def _measure(giru: Proc, url: str, token: str, calls: int, say: Say) -> li
 
 
 async def _admission(
-    config_path: Path, issuer: _Issuer, calls: int, say: Say
+    config_path: Path, issuer: Issuer, calls: int, say: Say
 ) -> list[dict[str, Any]]:
     """The work an admission does differently for the two credentials, in this process: an API
     key found by `ClientDirectory.authenticate`; an access token found by
@@ -342,7 +279,7 @@ def run(calls: int, say: Say = print) -> dict[str, Any]:
         workdir = Path(directory)
         placed = os.sched_getaffinity(0)
         os.sched_setaffinity(0, LOAD_CPUS)
-        with _Issuer().serving() as issuer:
+        with Issuer().serving() as issuer:
             upstream, giru, url = _start(workdir, issuer.url)
             try:
                 say("identity: giru run, tools/call with an API key and with an access token")

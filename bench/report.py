@@ -101,6 +101,58 @@ def _edge_cost(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _oauth_cost(points: list[dict[str, Any]]) -> list[str]:
+    """giru-oauth beside giru: the same process, a person's access token instead of an API key."""
+    rows = [p for p in points if "oauth_added_p50_us" in p]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "An OAuth access token next to an API key (giru-oauth: the same giru process and "
+        "tools/call, `Authorization: Bearer <ES256 JWT>` naming a person in a subscribed group, "
+        "verified once then cached by SHA-256 until exp; **added = giru-oauth minus giru**, same "
+        "concurrency, same run; issue 13's budget: 30 µs of CPU):",
+        "",
+        "| conc. / mode | api key CPU µs/call | oauth CPU µs/call | added CPU µs/call "
+        "| added p50 ms | added p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in rows:
+        cpu = p.get("gateway_cpu_us_per_call")
+        added = p.get("oauth_added_cpu_us_per_call")
+        key_cpu = cpu - added if isinstance(cpu, int | float) and added is not None else None
+        lines.append(
+            f"| {p.get('concurrency', p.get('mode', '-'))} | {_num(key_cpu)} | {_num(cpu)} "
+            f"| {_num(added, 1)} | {_ms(p['oauth_added_p50_us'])} "
+            f"| {_ms(p['oauth_added_p99_us'])} |"
+        )
+    return lines
+
+
+def _oauth_rounds(rounds: list[dict[str, Any]]) -> list[str]:
+    """giru and giru-oauth in alternating rounds: the figure for issue 13's 30 µs budget."""
+    if not rounds:
+        return []
+    lines = [
+        "",
+        "The same comparison in alternating rounds (giru, giru-oauth, giru, … on the same "
+        "process; CPU µs/call per round; **added = median of the paired differences**):",
+        "",
+        "| conc. | rounds x s | api key CPU µs/call (median) | oauth CPU µs/call (median) "
+        "| added CPU µs/call | api key rounds | oauth rounds |",
+        "|---:|---|---:|---:|---:|---|---|",
+    ]
+    for r in rounds:
+        lines.append(
+            f"| {r['concurrency']} | {r['rounds']} x {r['seconds_per_round']:g} "
+            f"| {_num(r['api_key_cpu_us_per_call'], 1)} | {_num(r['oauth_cpu_us_per_call'], 1)} "
+            f"| {_num(r['added_cpu_us_per_call'], 1)} "
+            f"| {', '.join(f'{v:g}' for v in r['api_key_rounds'])} "
+            f"| {', '.join(f'{v:g}' for v in r['oauth_rounds'])} |"
+        )
+    return lines
+
+
 def _tools_call(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | conc. | req/s | x direct | p50 ms | p99 ms | added p50 ms | added p99 ms "
@@ -117,7 +169,7 @@ def _tools_call(points: list[dict[str, Any]]) -> list[str]:
             f"| {_num(p.get('opa_cpu_us_per_call'))} | {_num(p.get('envoy_cpu_us_per_call'))} "
             f"| {p['errors']} |"
         )
-    return lines + _policy_cost(points) + _edge_cost(points)
+    return lines + _policy_cost(points) + _edge_cost(points) + _oauth_cost(points)
 
 
 def _rate(points: list[dict[str, Any]]) -> list[str]:
@@ -136,7 +188,7 @@ def _rate(points: list[dict[str, Any]]) -> list[str]:
             f"| {_num(p.get('gateway_cpu_us_per_call'))} | {_num(p.get('opa_cpu_us_per_call'))} "
             f"| {_num(p.get('envoy_cpu_us_per_call'))} | {p['errors']} |"
         )
-    return lines + _policy_cost(points) + _edge_cost(points)
+    return lines + _policy_cost(points) + _edge_cost(points) + _oauth_cost(points)
 
 
 def _tools_list(points: list[dict[str, Any]]) -> list[str]:
@@ -279,7 +331,8 @@ def markdown(
         result = results.get(scenario)
         if result is None:
             continue
-        lines += [f"## {title}", "", *table(result["points"]), ""]
+        lines += [f"## {title}", "", *table(result["points"])]
+        lines += [*_oauth_rounds(result.get("oauth_rounds") or []), ""]
     profile = results.get("profile-giru", {}).get("profile")
     if profile and "self" in profile:
         lines += _profile(profile)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from bench.client import (
     rate_run,
     stats,
 )
-from bench.fleet import EDGE_WORKER, LOAD_CPUS, NOPOLICY, Fleet, Target, opa_pid
+from bench.fleet import EDGE_WORKER, LOAD_CPUS, NOPOLICY, OAUTH, Fleet, Target, opa_pid
 from bench.procs import cpu_seconds, rss_kb, tree
 from bench.wrk import run_wrk
 
@@ -43,6 +44,8 @@ class Durations:
     decisions: int = 5000  # per point of the policy-decision scenario (bench.policy)
     governed_calls: int = 20_000  # per point of the governance scenario (bench.governance)
     identity_calls: int = 1500  # per round of the identity scenario (bench.identity)
+    oauth_rounds: int = 5  # alternating giru / giru-oauth rounds per concurrency (tools-call)
+    oauth_round_s: float = 4.0
 
 
 @contextlib.contextmanager
@@ -172,6 +175,23 @@ def _added(points: list[dict[str, Any]]) -> None:
             point["throughput_vs_direct"] = round(point["rps"] / base["rps"], 4)
     _policy_cost(points)
     _edge_cost(points)
+    _oauth_cost(points)
+
+
+def _oauth_cost(points: list[dict[str, Any]]) -> None:
+    """On each giru-oauth point: what a person's OAuth access token costs per call next to an
+    API key, giru-oauth minus giru (the same process, the same concurrency or mode, this run)."""
+    keys = {_key(p): p for p in points if p["target"] == EDGE_WORKER and "p50_us" in p}
+    for point in points:
+        key = keys.get(_key(point))
+        if point["target"] != OAUTH or key is None or "p50_us" not in point:
+            continue
+        point["oauth_vs"] = EDGE_WORKER
+        point["oauth_added_p50_us"] = round(point["p50_us"] - key["p50_us"], 1)
+        point["oauth_added_p99_us"] = round(point["p99_us"] - key["p99_us"], 1)
+        cpu, key_cpu = point.get("gateway_cpu_us_per_call"), key.get("gateway_cpu_us_per_call")
+        if cpu is not None and key_cpu is not None:
+            point["oauth_added_cpu_us_per_call"] = round(cpu - key_cpu, 1)
 
 
 def _policy_cost(points: list[dict[str, Any]]) -> None:
@@ -231,7 +251,50 @@ def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
                 f"errors {point['errors']}"
             )
     _added(points)
-    return {"points": points}
+    return {"points": points, "oauth_rounds": oauth_rounds(fleet, d, say)}
+
+
+def oauth_rounds(fleet: Fleet, d: Durations, say: Say) -> list[dict[str, Any]]:
+    """giru and giru-oauth (the same process; an API key, a cached access token) measured in
+    `d.oauth_rounds` alternating rounds per concurrency: on a shared machine one point each is
+    too noisy to show a difference of a few µs; the median of the paired differences is not."""
+    if OAUTH not in fleet.targets:
+        return []
+    pair = (fleet.targets[EDGE_WORKER], fleet.targets[OAUTH])
+    results = []
+    for connections in (1, 16):
+        cpu: dict[str, list[float]] = {target.name: [] for target in pair}
+        for _ in range(d.oauth_rounds):
+            for target in pair:
+                point = _measured_wrk(
+                    target,
+                    fleet,
+                    method="tools/call",
+                    connections=connections,
+                    seconds=d.oauth_round_s,
+                    warmup_s=1,
+                )
+                cpu[target.name].append(point["gateway_cpu_us_per_call"])
+        key, oauth = cpu[EDGE_WORKER], cpu[OAUTH]
+        added = [o - k for k, o in zip(key, oauth, strict=True)]
+        result = {
+            "concurrency": connections,
+            "rounds": d.oauth_rounds,
+            "seconds_per_round": d.oauth_round_s,
+            "api_key_cpu_us_per_call": round(statistics.median(key), 1),
+            "oauth_cpu_us_per_call": round(statistics.median(oauth), 1),
+            "added_cpu_us_per_call": round(statistics.median(added), 1),
+            "api_key_rounds": key,
+            "oauth_rounds": oauth,
+        }
+        results.append(result)
+        say(
+            f"  {OAUTH} c={connections:<3} {d.oauth_rounds} alternating rounds: api key "
+            f"{result['api_key_cpu_us_per_call']:.1f} µs, oauth "
+            f"{result['oauth_cpu_us_per_call']:.1f} µs CPU/call, added (median of pairs) "
+            f"{result['added_cpu_us_per_call']:+.1f} µs"
+        )
+    return results
 
 
 def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
@@ -282,6 +345,7 @@ def tools_call_rate(
             point["added_p99_us"] = round(point["p99_us"] - reference["p99_us"], 1)
     _policy_cost(points)
     _edge_cost(points)
+    _oauth_cost(points)
     return {"points": points}
 
 
