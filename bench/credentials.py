@@ -1,11 +1,13 @@
-"""`python -m bench.credentials [--calls N]`: what `MCPServer.spec.auth: static` adds per call.
+"""`python -m bench.credentials [--calls N]`: what `MCPServer.spec.auth` adds per call.
 
 The only code a call runs differently with `static` auth is the upstream pool's lookup of the
-resolved secret (a dict lookup and a clock read once the secret is in memory). This measures
-`UpstreamPool.session()` + a request on an in-process session that answers at once, for a
-server without auth and one with `static` auth over a real secret store (SQLite in a temp dir,
-the database backend), on uvloop in this process: CPU µs per call (`time.process_time`) and the
-difference. Numbers are printed, never asserted.
+resolved secret (a dict lookup and a clock read once the secret is in memory); with
+`oauth2-client-credentials` and a cached token, the token cache's lookup and freshness check.
+This measures `UpstreamPool.session()` + a request on an in-process session that answers at
+once, for a server without auth, one with `static` auth over a real secret store (SQLite in a
+temp dir, the database backend) and one with `oauth2-client-credentials` against a real token
+endpoint on loopback (one token request, in the warm-up), on uvloop in this process: CPU µs per
+call (`time.process_time`) and the differences. Numbers are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -13,16 +15,22 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvloop
+from aiohttp import web
 
 from giru.credentials import DatabaseBackend, Keyring, SecretStore, UpstreamCredentials
+from giru.credentials.grants import UpstreamTokens
+from giru.credentials.oauth import OAuthHttp, TokenCache
+from giru.egress import UPSTREAMS, egress_session
 from giru.proxy.upstreams import UpstreamPool
 from giru.store import Store
 from giru.telemetry.metrics import Metrics
+from giru.upstream.auth import OAuthClientAuth, SecretEntry
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamAuth
 
 URL = "http://127.0.0.1:9/mcp"
@@ -35,6 +43,42 @@ SPECS = {
         auth=UpstreamAuth("github-token", header="Authorization", prefix="Bearer "),
     ),
 }
+
+
+def _oauth_spec(token_endpoint: str) -> ServerSpec:
+    auth = OAuthClientAuth(
+        grant="client_credentials",
+        client_id="giru",
+        auth_method="client_secret_basic",
+        credential=SecretEntry("oauth-client"),
+        token_endpoint=token_endpoint,
+    )
+    return ServerSpec("oauth", "streamable-http", url=URL, auth=auth)
+
+
+async def _token_endpoint() -> tuple[web.AppRunner, str]:
+    """A token endpoint on loopback that issues hour-long tokens."""
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "at-" + "x" * 40, "expires_in": 3600})
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/token"
+
+
+def _tokens(http: aiohttp.ClientSession) -> Callable[[UpstreamCredentials], UpstreamTokens]:
+    def build(credentials: UpstreamCredentials) -> UpstreamTokens:
+        return UpstreamTokens(OAuthHttp(http), TokenCache(), credentials.entry)
+
+    return build
+
+
 ANSWER = {"jsonrpc": "2.0", "id": 1, "result": {"content": [], "isError": False}}
 
 
@@ -80,24 +124,28 @@ async def _measure(calls: int, directory: Path) -> dict[str, float]:
         max_bytes=65536,
     )
     await secrets.put("github-token", {"value": "ghp_" + "x" * 36}, actor="bench")
-    async with aiohttp.ClientSession() as http:
+    await secrets.put("oauth-client", {"value": "client-secret"}, actor="bench")
+    runner, token_endpoint = await _token_endpoint()
+    specs = {**SPECS, "oauth": _oauth_spec(token_endpoint)}
+    async with egress_session(UPSTREAMS) as http:
         pool = UpstreamPool(
-            SPECS,
+            specs,
             http=http,
             metrics=Metrics(),
             on_list_changed=_list_changed,
             connector=_connector,  # a session without I/O
-            credentials=UpstreamCredentials(secrets, ttl_s=3600),
+            credentials=UpstreamCredentials(secrets, ttl_s=3600, tokens=_tokens(http)),
         )
         results: dict[str, float] = {}
-        for _round in range(2):  # the first round warms up
-            for server in SPECS:
+        for _round in range(2):  # the first round warms up (and fetches the token)
+            for server in specs:
                 started = time.process_time()
                 for _ in range(calls):
                     session = await pool.session(server, "modern")
                     await session.request("tools/call", {"name": "echo"})
                 results[server] = (time.process_time() - started) / calls * 1e6
         await pool.aclose()
+    await runner.cleanup()
     await store.aclose()
     return results
 
@@ -111,6 +159,7 @@ def main() -> None:
     for server, cpu in results.items():
         print(f"auth {server:<8} {cpu:6.2f} µs CPU/call (pool lookup + request)", flush=True)
     print(f"static - none: {results['static'] - results['none']:+.2f} µs CPU/call", flush=True)
+    print(f"oauth - none:  {results['oauth'] - results['none']:+.2f} µs CPU/call", flush=True)
 
 
 if __name__ == "__main__":
