@@ -73,6 +73,14 @@ class UpstreamCredentials:
         if self.tokens is not None and self.tokens.cache.shared is not None:
             await self.tokens.cache.shared.aclose()
 
+    async def refused(self, spec: ServerSpec) -> None:
+        """The upstream answered 401 to `spec`'s credential: an OAuth token is obtained anew
+        on next use (for every worker); a secret is read again."""
+        if isinstance(spec.auth, OAuthClientAuth) and self.tokens is not None:
+            await self.tokens.refused(spec)
+        elif isinstance(spec.auth, UpstreamAuth):
+            self._cache.pop(spec.auth.secret, None)
+
     def forget(self) -> None:
         """Read every secret again on its next use (the configuration changed: a secret may
         have a new version)."""

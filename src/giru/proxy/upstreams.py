@@ -82,6 +82,15 @@ class CredentialResolver(Protocol):
         """Raises `CredentialsUnavailableError` when the secret cannot be read."""
         ...
 
+    async def refused(self, spec: ServerSpec) -> None:
+        """The upstream answered 401 to the credential resolved into `spec` (a token that is
+        no longer good): obtain a new one on next use."""
+        ...
+
+
+def _refused_credentials(exc: Exception) -> bool:
+    return isinstance(exc, UpstreamError) and exc.data.get("status") == 401
+
 
 class UpstreamPool:
     def __init__(
@@ -185,6 +194,8 @@ class UpstreamPool:
             self._failed_at[key] = (time.monotonic(), message)
             self._metrics.upstreams.reachable(server, answered=False)
             _log.warning("upstream_connect_failed", server=server, error=str(exc)[:300])
+            if _refused_credentials(exc) and self._credentials is not None:
+                await self._credentials.refused(spec)  # a new token after the retry pause
             if isinstance(exc, UpstreamUnavailableError):
                 raise
             raise UpstreamUnavailableError(server, message) from exc

@@ -1,0 +1,83 @@
+"""`UpstreamTokens` against a real in-process authorization server: Giru's token in the header
+(never another `Authorization`), cached, renewed after a 401, discovered when not configured."""
+
+from __future__ import annotations
+
+import pytest
+
+from giru.credentials.grants import UpstreamTokens
+from giru.credentials.oauth import OAuthHttp, TokenCache
+from giru.errors import CredentialsUnavailableError
+from giru.upstream.auth import OAuthClientAuth, SecretEntry
+from giru.upstream.base import ServerSpec
+from tests.unit.credentials.oauth.conftest import TestAS, auth_server, http, oauth_http
+
+__all__ = ["auth_server", "http", "oauth_http"]
+
+
+async def read(entry: SecretEntry, server: str) -> str:
+    return f"secret-of-{entry.secret}"
+
+
+def spec(auth_server: TestAS, *, token_endpoint: bool = True) -> ServerSpec:
+    auth = OAuthClientAuth(
+        grant="client_credentials",
+        client_id="giru",
+        auth_method="client_secret_post",
+        credential=SecretEntry("crm"),
+        token_endpoint=f"{auth_server.base}/token" if token_endpoint else None,
+    )
+    headers = {"authorization": "Bearer the-clients-own-token", "X-Team": "a"}
+    return ServerSpec(
+        "crm", "streamable-http", url=auth_server.server_url, headers=headers, auth=auth
+    )
+
+
+async def test_the_token_replaces_any_other_authorization_and_is_cached(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server = spec(auth_server)
+    assert isinstance(server.auth, OAuthClientAuth)
+    first = await tokens.resolve(server, server.auth)
+    assert first.headers == {"Authorization": "Bearer at-1", "X-Team": "a"}
+    assert await tokens.resolve(server, server.auth) is first
+    (request,) = auth_server.tokens
+    assert request.form["client_secret"] == "secret-of-crm"
+    assert request.form["resource"] == auth_server.server_url
+
+
+async def test_a_401_makes_the_next_resolve_fetch_a_new_token(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server = spec(auth_server)
+    assert isinstance(server.auth, OAuthClientAuth)
+    refused = await tokens.resolve(server, server.auth)
+    await tokens.refused(refused)
+    renewed = await tokens.resolve(server, server.auth)
+    assert renewed.headers["Authorization"] == "Bearer at-2"
+
+
+async def test_without_a_token_endpoint_it_is_discovered_with_its_resource_and_scopes(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server = spec(auth_server, token_endpoint=False)
+    assert isinstance(server.auth, OAuthClientAuth)
+    resolved = await tokens.resolve(server, server.auth)
+    assert resolved.headers["Authorization"] == "Bearer at-1"
+    (request,) = auth_server.tokens
+    assert request.form["scope"] == "mcp:read"
+    assert request.form["resource"] == auth_server.server_url
+
+
+async def test_token_exchange_without_a_caller_token_is_refused(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server = spec(auth_server)
+    auth = OAuthClientAuth("token_exchange", "giru", "client_secret_post", SecretEntry("x"))
+    with pytest.raises(CredentialsUnavailableError, match="caller's token"):
+        await tokens.resolve(server, auth)
+    assert auth_server.tokens == []
