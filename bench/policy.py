@@ -39,6 +39,7 @@ from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.machine import describe
 from bench.procs import Proc, cpu_seconds, free_port, start
 from bench.report import write_standalone
+from bench.visibility import TARGET_FIRST_LIST_US, measure_visibility
 from giru.errors import PolicyUnavailableError
 from giru.manifests.config import Config
 from giru.manifests.loader import load
@@ -129,7 +130,7 @@ def load_config(workdir: Path) -> Config:
     return load(folder)
 
 
-def engine_for(url: str, config: Config, opa: Path) -> PolicyEngine:
+def engine_for(url: str, config: Config, opa: Path, *, fast_path: bool = True) -> PolicyEngine:
     """A PolicyEngine on an already running OPA at `url`: the shipped sources and `config`
     compiled into bindings and a bundle (no watcher, no readiness monitor: nothing but the
     decisions runs in this process while measuring)."""
@@ -142,6 +143,7 @@ def engine_for(url: str, config: Config, opa: Path) -> PolicyEngine:
         opa_binary=opa,
         bundle_url="http://127.0.0.1:9/unused",
         timeout_s=TIMEOUT_S,
+        fast_path=fast_path,
     )
     engine.sources = read_sources(engine.directories)
     engine.reload(config)
@@ -266,26 +268,6 @@ def routes(per_server: int = TOOLS_PER_SERVER) -> list[tuple[str, str, str]]:
     return [(f"{s}__{t}", s, t) for s in _SERVERS for t in tool_names(s, per_server)]
 
 
-def _lister(engine: PolicyEngine, listed: list[tuple[str, str, str]]) -> Decide:
-    subscriptions: dict[str, str | None] = {name: None for name, _, _ in listed}
-
-    async def one(index: int) -> str:
-        engine.visibility.clear()  # measure the query, not Giru's per-client cache
-        listing = dataclasses.replace(
-            _call("nurse", "", "", {}),
-            method="tools/list",
-            request_id=f"bench-{index:08d}",
-            time_ns=time.time_ns(),
-        )
-        try:
-            visible = await engine.visible(listing, subscriptions, listed)
-        except PolicyUnavailableError:
-            return "unavailable"
-        return f"{len(visible)} of {len(listed)} visible"
-
-    return one
-
-
 def _baseline(engine: PolicyEngine, calls: list[Call]) -> Decide:
     """The same input to a trivial query (`data.giru.revision`): OPA's fixed cost per request
     (HTTP, input parsing) and Giru's client cost, without the decision's Rego."""
@@ -317,43 +299,119 @@ def _input_cpu_us(engine: PolicyEngine, call: Call, count: int = 20_000) -> floa
 
 
 async def _transport(
-    name: str, engine: PolicyEngine, proc: Proc, decisions: int, say: Say
+    name: str, engines: dict[str, PolicyEngine], proc: Proc, decisions: int, say: Say
 ) -> list[dict[str, Any]]:
-    await wait_ready(engine, proc)
+    """Every input through each engine ("full": every call asked in full, the code before issue
+    15; "fast": the fast path), then the baseline and, on the unix socket, visibility."""
+    full = engines["full"]
+    await wait_ready(full, proc)
     points = []
     for label, template in INPUTS.items():
         calls = _calls(template, decisions)
         extra = {
             "transport": name,
-            "input_bytes": input_bytes(engine, template),
-            "input_build_cpu_us": _input_cpu_us(engine, template),
+            "input_bytes": input_bytes(full, template),
+            "input_build_cpu_us": _input_cpu_us(full, template),
         }
-        for concurrency in CONCURRENCY:
-            point = await measure(label, decisions, concurrency, proc.pid, _decider(engine, calls))
-            points.append({**extra, **point})
-            say(_line(points[-1]))
+        for path, engine in engines.items():
+            for concurrency in CONCURRENCY:
+                engine.decisions.clear()  # the first call of a key is in the measurement too
+                decide = _decider(engine, calls)
+                point = await measure(label, decisions, concurrency, proc.pid, decide)
+                stats = engine.decisions
+                point["fast_path"] = {"hits": stats.hits, "asked": stats.asked, "full": stats.full}
+                points.append({**extra, "path": PATHS[path], **point})
+                say(_line(points[-1]))
     calls = _calls(INPUTS["small tools/call"], decisions)
     for concurrency in CONCURRENCY:
-        point = await measure(BASELINE, decisions, concurrency, proc.pid, _baseline(engine, calls))
+        point = await measure(BASELINE, decisions, concurrency, proc.pid, _baseline(full, calls))
         points.append({"transport": name, "input_bytes": points[0]["input_bytes"], **point})
+        points[-1]["path"] = "-"
         say(_line(points[-1]))
-    lists = max(decisions // 25, 100)
-    for per_server, count, levels in (
-        (TOOLS_PER_SERVER, lists, CONCURRENCY),
-        (LARGE_LIST, 20, (1,)),
-    ):
-        listed = routes(per_server)
-        for concurrency in levels:
-            label = f"tools/list visible, {len(listed)} tools"
-            point = await measure(label, count, concurrency, proc.pid, _lister(engine, listed))
-            points.append({"transport": name, **point})
-            say(_line(points[-1]))
+    if name == "unix":
+        points += await measure_visibility(engines["fast"], proc.pid, routes, say)
     return points
+
+
+PATHS = {"full": "before: full decision per call", "fast": "after: fast path"}
+
+
+def _decision_cpu(points: list[dict[str, Any]], label: str, path: str) -> float | None:
+    for p in points:
+        wanted = p.get("input") == label and p.get("path") == PATHS[path]
+        if wanted and p["concurrency"] == 16 and p.get("transport") == "unix":
+            return round(float(p["giru_cpu_us_per_decision"] + p["opa_cpu_us_per_decision"]), 1)
+    return None
+
+
+def _list_point(
+    points: list[dict[str, Any]], tools: int, concurrency: int, before: bool
+) -> dict[str, Any]:
+    prefix = "before" if before else "after"
+    for p in points:
+        same = p.get("tools") == tools and p["concurrency"] == concurrency
+        if same and p["path"].startswith(prefix):
+            return p
+    return {}
+
+
+def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 15's policy targets beside what this run measured, before and after."""
+    rows = []
+    for label, today, needs in (
+        ("PCI, 16-digit PAN", "548-770 (OPA only)", "arguments that need checking"),
+        ("PHI (hipaa)", "548-770 (OPA only)", "arguments that need checking"),
+        ("small tools/call", "548 (OPA only)", "arguments that need no checking"),
+    ):
+        rows.append(
+            {
+                "target": f"policy decision CPU µs per call, Giru + OPA, c=16: {label} ({needs})",
+                "issue_today": today,
+                "goal": "<= 60",
+                "before": _decision_cpu(points, label, "full"),
+                "after": _decision_cpu(points, label, "fast"),
+            }
+        )
+    for tools in (100, 1000):
+        before, after = _list_point(points, tools, 1, True), _list_point(points, tools, 1, False)
+        rows.append(
+            {
+                "target": f"tools/list, {tools} tools, first list after a change, p50 ms",
+                "issue_today": "219 ms" if tools == 1000 else "22.7 ms (OPA CPU)",
+                "goal": f"<= {TARGET_FIRST_LIST_US / 1000:g} ms" if tools == 1000 else "-",
+                "before": round(before.get("p50_us", 0) / 1000, 2) if before else None,
+                "after": round(after.get("p50_us", 0) / 1000, 2) if after else None,
+            }
+        )
+        for concurrency in (16, 64):
+            before = _list_point(points, tools, concurrency, True)
+            after = _list_point(points, tools, concurrency, False)
+            rows.append(
+                {
+                    "target": (
+                        f"tools/list, {tools} tools, {concurrency} concurrent right after a "
+                        "change: lists over 250 ms / unanswered"
+                    ),
+                    "issue_today": "144 of 200 over 250 ms"
+                    if (tools, concurrency) == (100, 16)
+                    else "-",
+                    "goal": "0" if concurrency == 64 else "-",
+                    "before": _slow(before),
+                    "after": _slow(after),
+                }
+            )
+    return rows
+
+
+def _slow(point: dict[str, Any]) -> str | None:
+    if not point:
+        return None
+    return f"{point['over_250ms']} of {point['lists']} / {point['unavailable']}"
 
 
 def _line(p: dict[str, Any]) -> str:
     return (
-        f"  {p['transport']:<5} {p['input']:<28} c={p['concurrency']:<3} "
+        f"  {p['transport']:<5} {p['input']:<28} {p['path'][:7]:<7} c={p['concurrency']:<3} "
         f"{p['decisions_per_s']:>8.0f}/s p50 {p['p50_us']:>7.1f} p90 {p['p90_us']:>7.1f} "
         f"p99 {p['p99_us']:>7.1f} max {p['max_us']:>8.1f} µs | CPU µs/decision giru "
         f"{p['giru_cpu_us_per_decision']:>6.1f} opa {p['opa_cpu_us_per_decision']:>6.1f} "
@@ -404,59 +462,73 @@ def setup_text(decisions: int) -> dict[str, Any]:
     }
 
 
-async def _measure_all(workdir: Path, opa: Path, decisions: int, say: Say) -> list[dict[str, Any]]:
+async def _measure_all(
+    workdir: Path, opa: Path, decisions: int, say: Say, tcp_too: bool
+) -> list[dict[str, Any]]:
     config = load_config(workdir)
     sock = workdir / "opa.sock"
     port = free_port()
-    unix = engine_for(f"unix://{sock}", config, opa)
-    tcp = engine_for(f"http://127.0.0.1:{port}", config, opa)
-    assert unix.bundle is not None
-    assert tcp.bundle is not None
-    if unix.bundle.revision != tcp.bundle.revision:
-        raise RuntimeError("the two engines built different bundles")
+    unix = {
+        "full": engine_for(f"unix://{sock}", config, opa, fast_path=False),
+        "fast": engine_for(f"unix://{sock}", config, opa),
+    }
+    tcp = {
+        "full": engine_for(f"http://127.0.0.1:{port}", config, opa, fast_path=False),
+        "fast": engine_for(f"http://127.0.0.1:{port}", config, opa),
+    }
+    bundles = {e.bundle.revision if e.bundle else None for e in [*unix.values(), *tcp.values()]}
+    if len(bundles) != 1 or None in bundles:
+        raise RuntimeError("the engines built different bundles")
+    first = unix["full"]
+    assert first.bundle is not None
     bundle = workdir / "bundle.tar.gz"
-    bundle.write_bytes(unix.bundle.archive)
+    bundle.write_bytes(first.bundle.archive)
     say(
-        f"bundle {unix.bundle.revision}: {len(unix.bundle.archive)} bytes, packs "
-        f"{', '.join(sorted(unix.bundle.packs))}"
+        f"bundle {first.bundle.revision}: {len(first.bundle.archive)} bytes, packs "
+        f"{', '.join(sorted(first.bundle.packs))}"
     )
     points: list[dict[str, Any]] = []
-    for name, engine, addr in (
-        ("unix", unix, f"unix://{sock}"),
-        ("tcp", tcp, f"127.0.0.1:{port}"),
-    ):
+    transports = [("unix", unix, f"unix://{sock}"), ("tcp", tcp, f"127.0.0.1:{port}")]
+    for name, engines, addr in transports[: 2 if tcp_too else 1]:
         proc = start_opa(opa, bundle, addr, workdir, f"opa-{name}")
         try:
-            points += await _transport(name, engine, proc, decisions, say)
+            points += await _transport(name, engines, proc, decisions, say)
         finally:
-            assert engine.client is not None
-            engine.client.close()
+            for engine in engines.values():
+                assert engine.client is not None
+                engine.client.close()
             proc.stop()
     return points
 
 
-def run(decisions: int, say: Say = print) -> dict[str, Any]:
+def run(decisions: int, say: Say = print, *, tcp_too: bool = False) -> dict[str, Any]:
     """The scenario: `{"points": [...], "setup": {...}}` (for `python -m bench` too)."""
     opa = find_opa(None)
     if opa is None:
         return {"points": [], "error": "the OPA binary was not found (make peers)"}
     workdir = Path(tempfile.mkdtemp(prefix="giru-bench-policy-"))
+    load_before = os.getloadavg()
     try:
-        points = uvloop.run(_measure_all(workdir, opa, decisions, say))
+        points = uvloop.run(_measure_all(workdir, opa, decisions, say, tcp_too))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return {"points": points, "setup": setup_text(decisions)}
+    return {
+        "points": points + targets(points),
+        "setup": setup_text(decisions),
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.policy", description=__doc__)
     parser.add_argument("--decisions", type=int, default=5000, help="decisions per point")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "policy")
+    parser.add_argument("--tcp", action="store_true", help="also OPA on loopback TCP")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)
     machine = describe(None)
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores; opa {machine['opa']}")
-    result = run(args.decisions)
+    result = run(args.decisions, tcp_too=args.tcp)
     written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "policy")
     print(f"wrote {written[0]} and {written[1]}")
 

@@ -221,20 +221,61 @@ def _sessions(points: list[dict[str, Any]]) -> list[str]:
 
 
 def _policy(points: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| OPA on | input | bytes | conc. | decisions/s | p50 µs | p90 µs | p99 µs | max µs "
+    decisions = [p for p in points if "transport" in p]
+    lists = [p for p in points if "mode" in p]
+    goals = [p for p in points if "target" in p]
+    lines = _policy_targets(goals) if goals else []
+    lines += [
+        "| OPA on | input | path | bytes | conc. | decisions/s | p50 µs | p90 µs | p99 µs | max µs "
         "| Giru CPU µs/decision | OPA CPU µs/decision | > 250 ms | outcomes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for p in points:
+    for p in decisions:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p.get("outcomes", {}).items()))
         lines.append(
-            f"| {p['transport']} | {p['input']} | {_num(p.get('input_bytes'))} "
+            f"| {p['transport']} | {p['input']} | {p.get('path', '-')} "
+            f"| {_num(p.get('input_bytes'))} "
             f"| {p['concurrency']} | {_num(p['decisions_per_s'])} | {_num(p['p50_us'], 1)} "
             f"| {_num(p['p90_us'], 1)} | {_num(p['p99_us'], 1)} | {_num(p['max_us'], 1)} "
             f"| {_num(p['giru_cpu_us_per_decision'], 1)} "
             f"| {_num(p['opa_cpu_us_per_decision'], 1)} | {_num(p.get('over_250ms'))} "
             f"| {outcomes} |"
+        )
+    return lines + (_visibility(lists) if lists else [])
+
+
+def _policy_targets(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "Issue 15's targets beside this run (before = the code before the change, after = now; "
+        "same OPA, same run):",
+        "",
+        "| what | issue's figure | target | before | after |",
+        "|---|---|---|---:|---:|",
+    ]
+    for row in rows:
+        before, after = row.get("before"), row.get("after")
+        lines.append(
+            f"| {row['target']} | {row['issue_today']} | {row['goal']} "
+            f"| {'-' if before is None else before} | {'-' if after is None else after} |"
+        )
+    return [*lines, ""]
+
+
+def _visibility(points: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "tools/list visibility (bench/visibility.py: a change, then the lists):",
+        "",
+        "| input | path | mode | conc. | lists | changes | p50 µs | p99 µs | max µs "
+        "| Giru CPU µs/list | OPA CPU µs/list | > 250 ms | unanswered |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['input']} | {p['path']} | {p['mode']} | {p['concurrency']} | {p['lists']} "
+            f"| {p['changes']} | {_num(p['p50_us'], 1)} | {_num(p['p99_us'], 1)} "
+            f"| {_num(p['max_us'], 1)} | {_num(p['giru_cpu_us_per_list'], 1)} "
+            f"| {_num(p['opa_cpu_us_per_list'], 1)} | {p['over_250ms']} | {p['unavailable']} |"
         )
     return lines
 

@@ -32,7 +32,7 @@ from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, re
 from giru.policy.fast_path import DecisionCache, fast_result
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
-from giru.policy.visibility import VisibilityCache, name_plan, tool_classes
+from giru.policy.visibility import Listed, Same, VisibilityCache, visible_by_class
 
 __all__ = ["OPA_INSTALL_HINT", "Call", "Decision", "PolicyEngine", "find_opa"]
 
@@ -44,8 +44,6 @@ _WATCH_S: Final = 1.0
 _VISIBLE_TTL_S: Final = 60.0
 """Time-dependent rules (access hours) change what a list shows within this long."""
 _DECISION: Final = "giru/decision/result"
-_VISIBLE: Final = "giru/decision/visible"
-_TOOL_NAMES: Final = "giru/decision/tool_names_by_binding"
 _CLAIM_FIELDS: Final = {
     "user_id": "user_id",
     "role": "user_role",
@@ -113,6 +111,8 @@ class _Facts:
 
     table: BindingTable
     tools: dict[tuple[str, str], dict[str, Any]]
+    tool_keys: dict[tuple[str, str], tuple[tuple[str, ...], str]]
+    """The tags and sensitivity of each configured tool, comparable (visibility classes)."""
     server_tags: dict[str, tuple[str, ...]]
     contexts: dict[str, dict[str, Any]]
     subscriptions: dict[str, tuple[dict[str, Any], str | None]]
@@ -424,8 +424,8 @@ class PolicyEngine:
         caller = [document["context"], document["subject"], document["client"], request]
         key = (
             orjson.dumps([*caller, call.virtual_server], option=orjson.OPT_SORT_KEYS),
-            tuple(routes),
-            tuple(subscriptions.get(name) for name, _, _ in routes),
+            Same(routes),
+            tuple(subscriptions.items()),
         )
 
         async def compute() -> frozenset[str]:
@@ -454,60 +454,33 @@ class PolicyEngine:
         routes: Sequence[tuple[str, str, str]],
     ) -> frozenset[str]:
         facts = self._facts
-        tools: list[dict[str, Any]] = []
+        bindings: dict[tuple[str, str | None], str | None] = {}
+        tools: list[Listed] = []
         for name, server, tool in routes:
-            _, environment = facts.subscriptions.get(subscriptions.get(name) or "", (None, None))
-            binding = facts.table.key(server, virtual_server, environment)
-            if self._missing_packs(binding):
-                continue
-            tools.append(
-                {
-                    "key": name,
-                    "server": server,
-                    "virtual_server": virtual_server,
-                    "tool": self._tool(server, tool),
-                    "binding": binding,
-                }
-            )
-        if not tools:
-            return frozenset()
-        await self._name_plans({str(entry["binding"]) for entry in tools})
-        groups = tool_classes(tools, self.visibility.plans)
-        listed = [{**tools[members[0]], "key": str(index)} for index, members in enumerate(groups)]
-        timeout = max(self._timeout_s * 10, 2.5)  # one query for the whole list, not per call
-        assert self.client is not None
-        result = await self.client.query(_VISIBLE, {**document, "tools": listed}, timeout_s=timeout)
-        allowed = {str(key) for key in result} if isinstance(result, list) else set()
-        return frozenset(
-            tools[member]["key"]
-            for index, members in enumerate(groups)
-            if str(index) in allowed
-            for member in members
-        )
+            subscription = subscriptions.get(name)
+            binding = bindings.get((server, subscription), "")
+            if binding == "":
+                _, environment = facts.subscriptions.get(subscription or "", (None, None))
+                found = facts.table.key(server, virtual_server, environment)
+                binding = None if self._missing_packs(found) else found
+                bindings[server, subscription] = binding
+            if binding is not None:
+                tools.append(
+                    Listed(name, server, tool, binding, facts.tool_keys.get((server, tool)))
+                )
 
-    async def _name_plans(self, bindings: set[str]) -> None:
-        """What the packs of each binding compare tool names with, asked once per bundle."""
-        plans = self.visibility.plans
-        missing = sorted(binding for binding in bindings if binding not in plans)
-        topics = self.sources.topics
-        if not missing:
-            return
-        if topics is None:
-            plans.update(dict.fromkeys(missing))
-            return
+        def entry(listed: Listed) -> dict[str, Any]:
+            return {
+                "server": listed.server,
+                "virtual_server": virtual_server,
+                "tool": self._tool(listed.server, listed.tool),
+                "binding": listed.binding,
+            }
+
         assert self.client is not None
-        status, body = await self.client.request(
-            "POST",
-            f"/v1/data/{_TOOL_NAMES}",
-            orjson.dumps({"input": {"bindings": missing, "topics": topics}}),
-            timeout_s=max(self._timeout_s * 10, 2.5),
-        )
-        if status != 200:
-            raise PolicyUnavailableError(f"OPA answered HTTP {status} for the tool name plans")
-        answer = orjson.loads(body)
-        found = answer.get("result") if isinstance(answer, dict) else None
-        declared = found if isinstance(found, dict) else {}  # undefined: a decision of its own
-        plans.update({binding: name_plan(declared.get(binding)) for binding in missing})
+        timeout = max(self._timeout_s * 10, 2.5)  # one query for the whole list, not per call
+        plans, topics = self.visibility.plans, self.sources.topics
+        return await visible_by_class(self.client, plans, topics, document, tools, entry, timeout)
 
     def _missing_packs(self, binding: str) -> str | None:
         missing = [p for p in self._facts.table.packs(binding) if p not in self.sources.packs]
@@ -554,7 +527,8 @@ def _facts(config: Config, sources: PolicySources) -> _Facts:
         name: (_subscription(name, sub.spec), sub.spec.environment)
         for name, sub in config.subscriptions.items()
     }
-    return _Facts(table, tools, server_tags, contexts, subscriptions)
+    keys = {route: (tuple(tool["tags"]), tool["sensitivity"]) for route, tool in tools.items()}
+    return _Facts(table, tools, keys, server_tags, contexts, subscriptions)
 
 
 def _rule(name: str, policy: PolicyDocument) -> PolicyRule:

@@ -21,9 +21,24 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["NamePlan", "VisibilityCache", "name_plan", "tool_classes"]
+import orjson
+
+from giru.errors import PolicyUnavailableError
+from giru.policy.opa import OpaClient
+
+__all__ = [
+    "Listed",
+    "NamePlan",
+    "Same",
+    "VisibilityCache",
+    "name_plan",
+    "tool_classes",
+    "visible_by_class",
+]
 
 _DEFAULT_CAPACITY: Final = 4096
+_VISIBLE: Final = "giru/decision/visible"
+_TOOL_NAMES: Final = "giru/decision/tool_names_by_binding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,35 @@ class NamePlan:
     """Names compared as a whole: a tool's name, or `<server>/<name>`."""
     substrings: tuple[str, ...]
     """Lowercase substrings looked for in the lowercased name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One tool of a tools/list, as far as its visibility goes."""
+
+    key: str
+    """Its listed name."""
+    server: str
+    tool: str
+    binding: str
+    facts: Hashable
+    """What else a decision reads of the tool (tags, sensitivity), comparable."""
+
+
+class Same:
+    """A key part compared by identity: a view's route tuple (hashing 1,000 routes on every
+    tools/list would cost more than the cached answer saves)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.value is self.value
 
 
 def name_plan(declared: Any) -> NamePlan | None:
@@ -50,38 +94,87 @@ def name_plan(declared: Any) -> NamePlan | None:
     )
 
 
-def tool_classes(
-    tools: Sequence[Mapping[str, Any]], plans: Mapping[str, NamePlan | None]
-) -> list[list[int]]:
-    """The indexes of `tools` (entries of the `visible` input: server, virtual_server, tool,
-    binding) grouped so that members of a group get the same decision."""
+def tool_classes(tools: Sequence[Listed], plans: Mapping[str, NamePlan | None]) -> list[list[int]]:
+    """The indexes of `tools` grouped so that members of a group get the same decision."""
     groups: dict[Hashable, list[int]] = {}
-    for index, entry in enumerate(tools):
-        groups.setdefault(_class_of(entry, plans.get(entry["binding"])), []).append(index)
+    for index, listed in enumerate(tools):
+        key = (listed.binding, listed.server, listed.facts, _name_facts(listed, plans))
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [index]
+        else:
+            found.append(index)
     return list(groups.values())
 
 
-def _class_of(entry: Mapping[str, Any], plan: NamePlan | None) -> Hashable:
-    tool = entry["tool"]
-    name, server = str(tool["name"]), str(entry["server"])
-    name_facts: Hashable
-    if plan is None or not name.isascii():  # Go's and Python's lower() differ beyond ASCII
-        name_facts = ("name", name)
-    else:
-        named = name in plan.exact or f"{server}/{name}" in plan.exact
-        lowered = name.lower()
-        name_facts = (
-            name if named else None,
-            tuple(part in lowered for part in plan.substrings),
-        )
-    return (
-        entry["binding"],
-        server,
-        entry.get("virtual_server"),
-        tuple(str(tag) for tag in tool.get("tags") or ()),
-        tool.get("sensitivity"),
-        name_facts,
+async def visible_by_class(
+    client: OpaClient,
+    plans: dict[str, NamePlan | None],
+    topics: Sequence[tuple[str, str]] | None,
+    document: Mapping[str, Any],
+    tools: Sequence[Listed],
+    entry: Callable[[Listed], dict[str, Any]],
+    timeout_s: float,
+) -> frozenset[str]:
+    """The keys of `tools` that OPA's `visible` lets the caller of `document` see, asking for
+    one representative of each class (`entry` makes its item of the `visible` input); `plans`
+    (by binding) is filled as needed."""
+    if not tools:
+        return frozenset()
+    missing = sorted({listed.binding for listed in tools} - plans.keys())
+    if missing:
+        plans.update(await _name_plans(client, missing, topics, timeout_s))
+    groups = tool_classes(tools, plans)
+    asked = [
+        {**entry(tools[members[0]]), "key": str(index)} for index, members in enumerate(groups)
+    ]
+    result = await client.query(_VISIBLE, {**document, "tools": asked}, timeout_s=timeout_s)
+    allowed = {str(key) for key in result} if isinstance(result, list) else set()
+    return frozenset(
+        tools[member].key
+        for index, members in enumerate(groups)
+        if str(index) in allowed
+        for member in members
     )
+
+
+async def _name_plans(
+    client: OpaClient,
+    bindings: list[str],
+    topics: Sequence[tuple[str, str]] | None,
+    timeout_s: float,
+) -> dict[str, NamePlan | None]:
+    """What the packs of each binding compare tool names with (None: not declared)."""
+    if topics is None:
+        return dict.fromkeys(bindings)
+    status, body = await client.request(
+        "POST",
+        f"/v1/data/{_TOOL_NAMES}",
+        orjson.dumps({"input": {"bindings": bindings, "topics": topics}}),
+        timeout_s=timeout_s,
+    )
+    try:
+        answer = orjson.loads(body) if status == 200 else None
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise PolicyUnavailableError(f"OPA gave no tool name plans (HTTP {status})")
+    found = answer.get("result")
+    declared = found if isinstance(found, dict) else {}  # undefined: a decision of its own
+    return {binding: name_plan(declared.get(binding)) for binding in bindings}
+
+
+def _name_facts(listed: Listed, plans: Mapping[str, NamePlan | None]) -> Hashable:
+    """What the packs of the tool's binding can tell from its name."""
+    name, plan = listed.tool, plans.get(listed.binding)
+    if plan is None or not name.isascii():  # Go's and Python's lower() differ beyond ASCII
+        return name
+    exact = plan.exact
+    named = bool(exact) and (name in exact or f"{listed.server}/{name}" in exact)
+    if not plan.substrings:
+        return named and name
+    lowered = name.lower()
+    return (named and name, tuple([part in lowered for part in plan.substrings]))
 
 
 class VisibilityCache:
