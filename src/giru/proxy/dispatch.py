@@ -358,9 +358,38 @@ class Dispatcher:
         async def forward() -> dict[str, Any]:
             return await self.forward(ctx, message, server, message.params)
 
+        if message.method != "resources/read" and ctx.owner is not None:
+            return await self._subscription(ctx, message, server, uri, ctx.owner, forward)
         if message.method != "resources/read":
             return await forward()
         return await self._governed(ctx, message, server, uri, {}, forward)
+
+    async def _subscription(
+        self,
+        ctx: CallContext,
+        message: Message,
+        server: str,
+        uri: str,
+        owner: Owner,
+        forward: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """`resources/(un)subscribe` from a client session: Giru keeps who watches what, so
+        a shared upstream session's updates reach exactly those sessions; a 2026-07-28
+        upstream (no such RPC) is asked on its listen stream and Giru answers itself."""
+        watch = self._pool.watch
+        if message.method == "resources/unsubscribe":
+            watch.remove(server, uri, owner.id)
+        elif not watch.add(server, uri, owner):
+            raise JsonRpcError(INVALID_PARAMS, "too many resources watched on this server")
+        try:
+            self._check_health(server)
+            session = await self._session(ctx, server, message.method or "")
+            if era_of(session.protocol_version) == "modern":
+                await self._pool.rewatch(server)
+                return jsonrpc.result_response(message.id, {})
+        except UpstreamError as exc:
+            return self._failed(message, server, exc)
+        return await forward()
 
     async def _governed(
         self,

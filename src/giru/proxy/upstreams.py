@@ -25,12 +25,14 @@ from giru.errors import (
 )
 from giru.mcp import jsonrpc
 from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era, era_of
+from giru.proxy.resource_watch import ResourceWatch
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
 from giru.upstream.base import (
     RESTARTED,
     ClientIdentity,
     MessageSink,
+    ResourceWatcher,
     ServerSpec,
     UpstreamSession,
 )
@@ -117,6 +119,8 @@ class UpstreamPool:
         self._locks: dict[_Key, asyncio.Lock] = {}
         self._failed_at: dict[_Key, tuple[float, str]] = {}
         """When the last connect failed, and why."""
+        self.watch = ResourceWatch()
+        """Client sessions' resource subscriptions, for the updates shared sessions deliver."""
 
     @property
     def specs(self) -> Mapping[str, ServerSpec]:
@@ -261,11 +265,26 @@ class UpstreamPool:
 
     async def close_owner(self, owner_id: str) -> None:
         """Close every upstream session a client session owned (it ended)."""
+        for server in self.watch.forget(owner_id):
+            await self.rewatch(server)
         for key in [k for k in self._owned if k[1] == owner_id]:
             session = self._owned.pop(key)
             await self._close(session)
         for key in [k for k in self._owned_locks if k[1] == owner_id]:
             del self._owned_locks[key]
+
+    async def rewatch(self, server: str) -> bool:
+        """Tell `server`'s 2026-07-28 sessions which resources clients watch now; False when it
+        has none (a legacy upstream takes `resources/subscribe` itself)."""
+        watched = False
+        uris = self.watch.uris(server)
+        for key, session in list(self._sessions.items()):
+            if key[0] == server and isinstance(session, ResourceWatcher):
+                try:
+                    watched = await session.watch_resources(uris) or watched
+                except UpstreamError as exc:
+                    _log.info("rewatch_failed", server=server, reason=exc.code)
+        return watched
 
     def _owner_sink(self, server: str, owner: Owner) -> MessageSink:
         async def sink(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -284,6 +303,8 @@ class UpstreamPool:
             if "id" not in message:
                 if method.endswith("/list_changed") or method == _RESTARTED:
                     await self._on_list_changed(server, method)
+                elif method == "notifications/resources/updated":
+                    await self.watch.deliver(server, message)
                 return None
             if method == "ping":
                 return jsonrpc.result_response(message["id"], {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from giru.upstream.auth import MtlsAuth, OAuthClientAuth
 
@@ -15,6 +15,7 @@ __all__ = [
     "EraChoice",
     "Isolation",
     "MessageSink",
+    "ResourceWatcher",
     "ServerSpec",
     "Timeouts",
     "UpstreamAuth",
@@ -142,3 +143,13 @@ class UpstreamSession(Protocol):
     async def notify(self, method: str, params: dict[str, Any] | None) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ResourceWatcher(Protocol):
+    """A session that can ask its upstream for resource updates without `resources/subscribe`
+    (a 2026-07-28 upstream: URIs on its `subscriptions/listen` stream)."""
+
+    async def watch_resources(self, uris: frozenset[str]) -> bool:
+        """Updates for exactly `uris` from now on; False when this session cannot (legacy)."""
+        ...

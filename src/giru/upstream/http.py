@@ -76,6 +76,8 @@ class StreamableHttpSession(HandshakeState):
         self._modern: str | None = None
         self._negotiated: Negotiated | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._watched: frozenset[str] = frozenset()
+        """2026-07-28: resource URIs the listen stream asks updates for (`watch_resources`)."""
         self._init_lock = asyncio.Lock()
         self._closed = False
         self._stream_timeout = aiohttp.ClientTimeout(
@@ -183,6 +185,19 @@ class StreamableHttpSession(HandshakeState):
         self, method: str, params: dict[str, Any] | None
     ) -> dict[str, Any]:
         return await self._call(method, params, None, self._spec.timeouts.connect)
+
+    async def watch_resources(self, uris: frozenset[str]) -> bool:
+        """Ask a 2026-07-28 upstream for `notifications/resources/updated` on these URIs: its
+        listen stream is reopened with them (the era has no `resources/subscribe`). False for a
+        legacy session, whose clients subscribe with the RPC itself."""
+        if self._modern is None:
+            return False
+        if uris != self._watched:
+            self._watched = uris
+            if self._listener is not None:
+                self._listener.cancel()
+            self._listener = self._tasks.spawn(self._subscribe(), "subscribe")
+        return True
 
     def _use_modern(self, version: str | None) -> None:
         self._modern = version
@@ -367,7 +382,7 @@ class StreamableHttpSession(HandshakeState):
                 "jsonrpc": "2.0",
                 "id": _LISTEN_ID,
                 "method": "subscriptions/listen",
-                "params": {"notifications": dict.fromkeys(_LIST_FILTERS, True)},
+                "params": {"notifications": self._listen_filters()},
             }
         )
         async with self._http.post(
@@ -382,6 +397,12 @@ class StreamableHttpSession(HandshakeState):
                 return False
             await self._read_stream(None, response)
         return True
+
+    def _listen_filters(self) -> dict[str, Any]:
+        filters: dict[str, Any] = dict.fromkeys(_LIST_FILTERS, True)
+        if self._watched:
+            filters["resourceSubscriptions"] = sorted(self._watched)
+        return filters
 
     async def _listen_once(self) -> bool:
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
