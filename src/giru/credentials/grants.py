@@ -8,6 +8,12 @@ lookup, a clock read and a comparison. The resolved spec stays the same object w
 is the same, so the upstream pool keeps its sessions until a new token arrives. Every token
 request is audited (`credentials/token`, actor `giru`). The client's own token to Giru is never
 used: the header is set from Giru's token alone, replacing any other `Authorization`.
+
+`token-exchange` (`resolve_for`): the caller's verified access token is exchanged at the
+configured token endpoint for a token for the upstream, cached per person; the caller's token
+goes to the token endpoint only. The data path does not call it yet (it needs the caller's
+token and per-person upstream sessions, which `oauth2-authorization-code perUser` needs too),
+so manifests with `token-exchange` are refused for now.
 """
 
 from __future__ import annotations
@@ -80,6 +86,51 @@ class UpstreamTokens:
         resolved = dataclasses.replace(spec, headers=headers)
         self._made[spec.name] = (spec, tokens.access_token, resolved)
         return resolved
+
+    async def resolve_for(
+        self, spec: ServerSpec, auth: OAuthClientAuth, subject_token: str, person: str
+    ) -> ServerSpec:
+        """`spec` with a token exchanged for `person`'s verified `subject_token` (RFC 8693),
+        cached per person until shortly before it expires. The subject token goes to the
+        token endpoint only, never upstream.
+
+        Raises:
+            CredentialsUnavailableError: the exchange failed (the reason says why).
+        """
+        if auth.grant != "token_exchange" or auth.token_endpoint is None:
+            raise CredentialsUnavailableError(f"server {spec.name!r} does not exchange tokens")
+        key = f"{self._keys.get(auth) or self._key(spec.name, auth)}:{person}"
+        tokens = self.cache.peek(key)
+        if tokens is None:
+
+            async def exchange(_: TokenSet | None) -> TokenSet:
+                return await self._exchange(spec, auth, subject_token, person)
+
+            tokens = await self.cache.get(key, exchange)
+        headers = {k: v for k, v in spec.headers.items() if k.lower() != "authorization"}
+        headers[_HEADER] = "Bearer " + tokens.access_token
+        return dataclasses.replace(spec, headers=headers)
+
+    async def _exchange(
+        self, spec: ServerSpec, auth: OAuthClientAuth, subject_token: str, person: str
+    ) -> TokenSet:
+        assert auth.token_endpoint is not None
+        secret = await self._read(auth.credential, spec.name)
+        client = ClientAuth(auth.client_id, auth.auth_method, secret)
+        endpoint = TokenEndpoint(self._http, auth.token_endpoint, client)
+
+        async def request() -> TokenSet:
+            return await endpoint.exchange(
+                subject_token,
+                auth.subject_token_type,
+                audience=auth.audience,
+                resource=auth.resource or spec.url,
+                scopes=auth.scopes or (),
+            )
+
+        return await self._trail.audited(
+            request, actor=person, server=spec.name, operation="exchange", grant="token_exchange"
+        )
 
     async def refused(self, spec: ServerSpec) -> None:
         """The upstream answered 401 to the token last resolved for `spec`: obtain a new one

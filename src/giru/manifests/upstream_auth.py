@@ -119,6 +119,14 @@ def credential_auth_problems(auth: object, transport: str, url: str | None) -> l
             return [("spec.url", "must be https with auth type mtls")]
         return []
     found: list[Problem] = []
+    if isinstance(auth, TokenExchangeAuth):
+        found.append(
+            (
+                "spec.auth.type",
+                "token-exchange is not served yet: the exchange is built, but calls do not "
+                "carry the caller's token to it (docs/configuration.md)",
+            )
+        )
     if auth.auth_method == "private_key_jwt":
         if auth.private_key is None:
             found.append(("spec.auth.privateKey", "required with authMethod private_key_jwt"))

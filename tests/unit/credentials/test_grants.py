@@ -81,3 +81,28 @@ async def test_token_exchange_without_a_caller_token_is_refused(
     with pytest.raises(CredentialsUnavailableError, match="caller's token"):
         await tokens.resolve(server, auth)
     assert auth_server.tokens == []
+
+
+async def test_token_exchange_sends_the_callers_token_to_the_idp_only_cached_per_person(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server = spec(auth_server)
+    auth = OAuthClientAuth(
+        "token_exchange",
+        "giru",
+        "client_secret_basic",
+        SecretEntry("idp-client"),
+        token_endpoint=f"{auth_server.base}/token",
+        audience="crm",
+    )
+    alice = await tokens.resolve_for(server, auth, "alice-token-to-giru", "alice")
+    again = await tokens.resolve_for(server, auth, "alice-token-to-giru", "alice")
+    bob = await tokens.resolve_for(server, auth, "bob-token-to-giru", "bob")
+    assert alice.headers["Authorization"] == again.headers["Authorization"] == "Bearer at-1"
+    assert bob.headers["Authorization"] == "Bearer at-2"
+    assert "token-to-giru" not in str(alice.headers) + str(bob.headers)
+    forms = [t.form for t in auth_server.tokens]
+    assert [f["subject_token"] for f in forms] == ["alice-token-to-giru", "bob-token-to-giru"]
+    assert all(f["grant_type"].endswith(":token-exchange") for f in forms)
+    assert all(f["audience"] == "crm" for f in forms)

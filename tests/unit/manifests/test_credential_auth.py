@@ -8,6 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from giru.manifests.upstream_auth import compile_credential_auth
 from giru.upstream.auth import MtlsAuth, OAuthClientAuth, SecretEntry
 from tests.unit.manifests.test_auth import HTTP, STDIO, compiled, spec
 
@@ -43,7 +44,7 @@ def test_token_exchange_compiles_with_its_subject_token_type() -> None:
         "clientSecret": SECRET,
         "subjectTokenType": "urn:ietf:params:oauth:token-type:jwt",
     }
-    result = compiled(HTTP, auth)
+    result = compile_credential_auth(spec(HTTP, auth).auth)
     assert isinstance(result, OAuthClientAuth)
     assert result.grant == "token_exchange"
     assert result.subject_token_type == "urn:ietf:params:oauth:token-type:jwt"
@@ -64,6 +65,16 @@ def test_mtls_compiles_its_three_references() -> None:
         (HTTP, {"type": "oauth2-client-credentials", "clientId": "g"}, "spec.auth.clientSecret"),
         (HTTP, {**CC, "privateKey": KEY}, "spec.auth.privateKey"),
         (STDIO, CC, "spec.auth.type"),
+        (
+            HTTP,
+            {
+                "type": "token-exchange",
+                "tokenEndpoint": "https://idp/t",
+                "clientId": "g",
+                "clientSecret": SECRET,
+            },
+            "spec.auth.type",
+        ),
         (
             {"transport": "streamable-http", "url": "http://mcp.example.com/mcp"},
             {"type": "mtls", "certificate": SECRET, "key": KEY},
