@@ -17,7 +17,13 @@ client side). The pieces, each usable alone:
 every error is a `CredentialsUnavailableError`. A person-made connection (authorization code)
 uses the same pieces: discover, build the authorization URL with `Pkce().challenge`, redeem
 the code with `TokenEndpoint.authorization_code`, then keep the `TokenSet` under a key of its
-own (`conn:<server>:<person>`) in a `TokenCache` whose `shared` store persists it.
+own (`conn:<server>:<person>`) in a `TokenCache` whose `shared` store persists it. `RedisTokens`
+keeps tokens only as long as they (and a month for a refresh token) live: for connections that
+must survive Redis, implement `SharedTokens` with `load`/`save` over the secret backend
+(`TokenSet.dumps`/`loads`) and `lock` delegating to a `RedisTokens(...).lock(key)` (or to an
+`asyncio.Lock` per key without Redis). `fetch(previous)` receives the stored tokens, so a
+refresh uses the newest refresh token; an `invalid_grant` `TokenEndpointError` from it means
+the connection must be made again.
 """
 
 from giru.credentials.oauth.cache import Fetch, SharedTokens, SharedTokensError, TokenCache
