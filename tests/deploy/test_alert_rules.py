@@ -62,3 +62,13 @@ def test_every_alert_has_a_severity_a_summary_and_a_runbook(name: str) -> None:
     annotations = rule["annotations"]
     assert {"summary", "description", "runbook"} <= set(annotations)
     assert len(annotations["runbook"]) > 80
+
+
+def test_the_compose_prometheus_config_loads_the_alert_rules(tmp_path: Path) -> None:
+    """As mounted by deploy/compose (the config and alerts.yaml side by side)."""
+    config = REPO_ROOT / "deploy" / "compose" / "observability" / "prometheus.yml"
+    (tmp_path / "prometheus.yml").write_text(config.read_text())
+    (tmp_path / "alerts.yaml").write_text(RULES.read_text())
+    done = promtool("check", "config", tmp_path / "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 17 rules found" in done.stdout
