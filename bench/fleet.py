@@ -39,6 +39,7 @@ __all__ = [
     "NOPOLICY",
     "OAUTH",
     "REPO",
+    "SUBSCRIBED",
     "Fleet",
     "FleetSpec",
     "Target",
@@ -58,6 +59,8 @@ EDGE_WORKER = "giru"  # the giru behind Envoy (worker w1); the base the Envoy ta
 ENVOY = "giru-envoy"  # giru through Envoy, ext_authz asked per request (tools/call only)
 ENVOY_NOAUTHZ = "giru-envoy-noauthz"  # the same giru through a second Envoy without ext_authz
 OAUTH = "giru-oauth"  # giru's process again, the calls with an OAuth access token (tools/call only)
+SUBSCRIBED = "giru-key-sub"  # giru's process again, an API key granted s00 by a Subscription
+_SUBSCRIBED_KEY = "bench-subscribed-key-0123456789abcdef"
 _GIRU_KEY = "bench-key-0123456789abcdef"
 _GOVERNED_KEY = "bench-governed-key-0123456789abcdef"
 _CF_ADMIN = "admin@bench.local"
@@ -159,8 +162,24 @@ spec:
 
 def _identity_manifest(issuer: str) -> str:
     """The bench's IdP in direct mode, and a Subscription of the people in group `bench` to
-    every tool of s00 (the echo calls' server)."""
+    every tool of s00 (the echo calls' server); the same Subscription for the API key of the
+    client `bench-subscribed` (a person's grants always come from a Subscription: this key is
+    the like-for-like baseline)."""
+    digest = hashlib.sha256(_SUBSCRIBED_KEY.encode()).hexdigest()
     return f"""apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {{name: bench-subscribed}}
+spec: {{apiKeyHash: "sha256:{digest}"}}
+---
+apiVersion: giru.ai/v1alpha1
+kind: Subscription
+metadata: {{name: bench-subscribed-s00}}
+spec:
+  client: bench-subscribed
+  server: s00
+  scopeType: all
+---
+apiVersion: giru.ai/v1alpha1
 kind: IdentityProvider
 metadata: {{name: bench-idp}}
 spec:
@@ -385,6 +404,8 @@ def _add_giru(
         token = fleet.issuer.token(giru.endpoint.url)
         person = Endpoint(OAUTH, giru.endpoint.url, token, "s00__echo")
         fleet.targets[OAUTH] = Target(person, giru.proc, "gateway", calls_only=True)
+        keyed = Endpoint(SUBSCRIBED, giru.endpoint.url, _SUBSCRIBED_KEY, "s00__echo")
+        fleet.targets[SUBSCRIBED] = Target(keyed, giru.proc, "gateway", calls_only=True)
     if spec.giru_src is None:
         governed = Endpoint("giru-limits", giru.endpoint.url, _GOVERNED_KEY, "s00__echo")
         fleet.targets["giru-limits"] = Target(governed, giru.proc, "gateway", calls_only=True)

@@ -130,25 +130,30 @@ def _oauth_cost(points: list[dict[str, Any]]) -> list[str]:
 
 
 def _oauth_rounds(rounds: list[dict[str, Any]]) -> list[str]:
-    """giru and giru-oauth in alternating rounds: the figure for issue 13's 30 µs budget."""
+    """giru, giru-key-sub and giru-oauth in alternating rounds: issue 13's 30 µs budget."""
     if not rounds:
         return []
     lines = [
         "",
-        "The same comparison in alternating rounds (giru, giru-oauth, giru, … on the same "
-        "process; CPU µs/call per round; **added = median of the paired differences**):",
+        "The same comparison in alternating rounds (giru, giru-key-sub, giru-oauth, … on the "
+        "same process; giru-key-sub: an API key granted s00 by a Subscription, as the person "
+        "is; CPU µs/call per round; **added = median of the paired differences**):",
         "",
-        "| conc. | rounds x s | api key CPU µs/call (median) | oauth CPU µs/call (median) "
-        "| added CPU µs/call | api key rounds | oauth rounds |",
-        "|---:|---|---:|---:|---:|---|---|",
+        "| conc. | rounds x s | api key | subscribed key | oauth | oauth added over api key "
+        "| over subscribed key | rounds (key / sub / oauth) |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rounds:
+        series = " / ".join(
+            ", ".join(f"{v:g}" for v in r.get(key, []))
+            for key in ("api_key_rounds", "subscribed_key_rounds", "oauth_rounds")
+        )
         lines.append(
             f"| {r['concurrency']} | {r['rounds']} x {r['seconds_per_round']:g} "
-            f"| {_num(r['api_key_cpu_us_per_call'], 1)} | {_num(r['oauth_cpu_us_per_call'], 1)} "
-            f"| {_num(r['added_cpu_us_per_call'], 1)} "
-            f"| {', '.join(f'{v:g}' for v in r['api_key_rounds'])} "
-            f"| {', '.join(f'{v:g}' for v in r['oauth_rounds'])} |"
+            f"| {_num(r['api_key_cpu_us_per_call'], 1)} "
+            f"| {_num(r.get('subscribed_key_cpu_us_per_call'), 1)} "
+            f"| {_num(r['oauth_cpu_us_per_call'], 1)} | {_num(r['added_cpu_us_per_call'], 1)} "
+            f"| {_num(r.get('added_vs_subscribed_cpu_us_per_call'), 1)} | {series} |"
         )
     return lines
 

@@ -23,7 +23,16 @@ from bench.client import (
     rate_run,
     stats,
 )
-from bench.fleet import EDGE_WORKER, LOAD_CPUS, NOPOLICY, OAUTH, Fleet, Target, opa_pid
+from bench.fleet import (
+    EDGE_WORKER,
+    LOAD_CPUS,
+    NOPOLICY,
+    OAUTH,
+    SUBSCRIBED,
+    Fleet,
+    Target,
+    opa_pid,
+)
 from bench.procs import cpu_seconds, rss_kb, tree
 from bench.wrk import run_wrk
 
@@ -255,46 +264,58 @@ def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
 
 
 def oauth_rounds(fleet: Fleet, d: Durations, say: Say) -> list[dict[str, Any]]:
-    """giru and giru-oauth (the same process; an API key, a cached access token) measured in
+    """giru, giru-key-sub and giru-oauth (the same process; an API key, an API key granted by a
+    Subscription, a cached access token whose person is granted by a Subscription) measured in
     `d.oauth_rounds` alternating rounds per concurrency: on a shared machine one point each is
     too noisy to show a difference of a few µs; the median of the paired differences is not."""
     if OAUTH not in fleet.targets:
         return []
-    pair = (fleet.targets[EDGE_WORKER], fleet.targets[OAUTH])
+    names = [EDGE_WORKER, SUBSCRIBED, OAUTH]
     results = []
     for connections in (1, 16):
-        cpu: dict[str, list[float]] = {target.name: [] for target in pair}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(d.oauth_rounds):
-            for target in pair:
+            for name in names:
                 point = _measured_wrk(
-                    target,
+                    fleet.targets[name],
                     fleet,
                     method="tools/call",
                     connections=connections,
                     seconds=d.oauth_round_s,
                     warmup_s=1,
                 )
-                cpu[target.name].append(point["gateway_cpu_us_per_call"])
-        key, oauth = cpu[EDGE_WORKER], cpu[OAUTH]
-        added = [o - k for k, o in zip(key, oauth, strict=True)]
+                cpu[name].append(point["gateway_cpu_us_per_call"])
         result = {
             "concurrency": connections,
             "rounds": d.oauth_rounds,
             "seconds_per_round": d.oauth_round_s,
-            "api_key_cpu_us_per_call": round(statistics.median(key), 1),
-            "oauth_cpu_us_per_call": round(statistics.median(oauth), 1),
-            "added_cpu_us_per_call": round(statistics.median(added), 1),
-            "api_key_rounds": key,
-            "oauth_rounds": oauth,
+            "api_key_cpu_us_per_call": _median(cpu[EDGE_WORKER]),
+            "subscribed_key_cpu_us_per_call": _median(cpu[SUBSCRIBED]),
+            "oauth_cpu_us_per_call": _median(cpu[OAUTH]),
+            "added_cpu_us_per_call": _median_added(cpu[EDGE_WORKER], cpu[OAUTH]),
+            "added_vs_subscribed_cpu_us_per_call": _median_added(cpu[SUBSCRIBED], cpu[OAUTH]),
+            "api_key_rounds": cpu[EDGE_WORKER],
+            "subscribed_key_rounds": cpu[SUBSCRIBED],
+            "oauth_rounds": cpu[OAUTH],
         }
         results.append(result)
         say(
             f"  {OAUTH} c={connections:<3} {d.oauth_rounds} alternating rounds: api key "
-            f"{result['api_key_cpu_us_per_call']:.1f} µs, oauth "
-            f"{result['oauth_cpu_us_per_call']:.1f} µs CPU/call, added (median of pairs) "
-            f"{result['added_cpu_us_per_call']:+.1f} µs"
+            f"{result['api_key_cpu_us_per_call']:.1f} µs, subscribed key "
+            f"{result['subscribed_key_cpu_us_per_call']:.1f} µs, oauth "
+            f"{result['oauth_cpu_us_per_call']:.1f} µs CPU/call; oauth added (median of pairs) "
+            f"{result['added_cpu_us_per_call']:+.1f} µs, over the subscribed key "
+            f"{result['added_vs_subscribed_cpu_us_per_call']:+.1f} µs"
         )
     return results
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 1)
+
+
+def _median_added(base: list[float], other: list[float]) -> float:
+    return _median([o - b for b, o in zip(base, other, strict=True)])
 
 
 def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
