@@ -263,11 +263,15 @@ def _start_giru(
         argv = [sys.executable, "-c", "from giru.cli.main import app; app()"]
     argv += ["run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     proc = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
-    wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)  # policy active, too
-    servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]
-    broken = {k: v for k, v in servers.items() if v != "ok"}
-    if broken:
-        raise RuntimeError(f"{name}: upstreams not ready: {broken}")
+    try:  # not yet in the fleet's started list: stop it here when it never gets ready
+        wait_http(proc, f"http://127.0.0.1:{port}/readyz", timeout=120)  # policy active, too
+        servers = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["servers"]
+        broken = {k: v for k, v in servers.items() if v != "ok"}
+        if broken:
+            raise RuntimeError(f"{name}: upstreams not ready: {broken}")
+    except BaseException:
+        proc.stop()
+        raise
     endpoint = Endpoint(name, f"http://127.0.0.1:{port}/mcp", _GIRU_KEY, "s00__echo")
     return Target(endpoint, proc, "gateway")
 
