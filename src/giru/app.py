@@ -8,7 +8,7 @@ import gc
 import hashlib
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from giru.identity import (
     FormPost,
     JsonFetch,
     ProtectedResource,
+    Revocations,
     http_fetch,
     http_post,
 )
@@ -49,6 +50,7 @@ from giru.identity.broker import (
     resource_urls,
     use_idp,
 )
+from giru.identity.broker.trail import OAuthTrail
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
 from giru.manifests.config import split_tool_ref
@@ -131,6 +133,8 @@ class GiruApp:
         self._pepper = b""
         self._fetch: JsonFetch | None = None
         self._post: FormPost | None = None
+        self.revocations = Revocations()
+        """People whose access an admin revoked; shared by every `ProtectedResource` built."""
         self.console = Console(shipped_ui())
         self.cors: Cors | None = None  # CORS on the MCP and OAuth endpoints (the gateway's guard)
 
@@ -177,6 +181,7 @@ class GiruApp:
             bus = open_change_bus(self.settings.redis_url)
             stack.push_async_callback(bus.aclose)
             await bootstrap_admin(store, self.settings)
+            self.revocations.merge(_epochs(await store.person_revocations()))
             if self.files is not None:
                 await self._apply_files(store, self.files)
             controller = Controller(store, bus, self._reload, poll_s=self.settings.store_poll_s)
@@ -287,6 +292,8 @@ class GiruApp:
                     groups=RoleGroups(
                         identity.admin_group, identity.operator_group, identity.viewer_group
                     ),
+                    revocations=self.revocations,
+                    trail=OAuthTrail(audit, node),
                 )
                 try:
                     yield gateway
@@ -362,7 +369,13 @@ class GiruApp:
             return None
         settings = self.settings
         return ProtectedResource.from_config(
-            config, settings.base_url, settings.identity, self._fetch, previous, post=self._post
+            config,
+            settings.base_url,
+            settings.identity,
+            self._fetch,
+            previous,
+            post=self._post,
+            revocations=self.revocations,
         )
 
     async def _authorization_server(
@@ -450,6 +463,7 @@ class GiruApp:
         gateway = self.gateway
         if gateway is None:
             return
+        await self._read_revocations()
         try:  # everything that can fail comes before anything changes
             directory = ClientDirectory.from_config(
                 config, verifier=self._verifier(gateway), pepper=self._pepper
@@ -479,10 +493,24 @@ class GiruApp:
         await gateway.broadcast({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         _log.info("config_reloaded", servers_changed=sorted(changed))
 
+    async def _read_revocations(self) -> None:
+        """Refuse from now on the tokens of people revoked through another worker."""
+        controller = self.controller
+        if controller is None:
+            return
+        try:
+            self.revocations.merge(_epochs(await controller.store.person_revocations()))
+        except StoreUnavailableError as exc:  # the next reload or poll reads them again
+            _log.warning("revocations_not_read", error=exc.message)
+
     @staticmethod
     def _verifier(gateway: Gateway) -> KeyVerifier | None:
         current = gateway.authenticator
         return current.verifier if isinstance(current, ClientDirectory) else None
+
+
+def _epochs(times: Mapping[str, datetime]) -> dict[str, float]:
+    return {label: at.timestamp() for label, at in times.items()}
 
 
 def _is_api(path: str) -> bool:

@@ -19,12 +19,15 @@ from giru.api import (
     secrets,
     subscriptions,
     usage,
+    users,
 )
 from giru.api.auth import AdminAuth, RoleGroups, TokenAuthority
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
 from giru.api.problems import Problem, problem_handlers
 from giru.credentials import SecretStore
+from giru.identity.broker.trail import OAuthTrail
+from giru.identity.revocations import Revocations
 from giru.store import Store
 
 __all__ = ["build_api"]
@@ -46,6 +49,8 @@ def build_api(
     secrets_store: SecretStore | None = None,
     people: Callable[[], TokenAuthority | None] | None = None,
     groups: RoleGroups | None = None,
+    revocations: Revocations | None = None,
+    trail: OAuthTrail | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -60,9 +65,12 @@ def build_api(
         secrets_store: where `/api/v1/secrets` keeps secrets (None: those routes answer 503).
         people: the current verifier of people's OAuth access tokens (`giru login --sso`).
         groups: the IdP groups that grant API roles to people.
+        revocations: this worker's revoked people (`POST /api/v1/users/{email}/revoke` applies
+            a revocation here at once).
+        trail: where identity events (a revocation) are audited.
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
-    ctx = ApiContext(store, runtime, auth, secrets_store)
+    ctx = ApiContext(store, runtime, auth, secrets_store, revocations, trail)
     modules = (
         resources,
         subscriptions,
@@ -74,6 +82,7 @@ def build_api(
         apply,
         admin,
         secrets,
+        users,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

@@ -7,11 +7,14 @@ evaluation fails with `policy_unavailable` (deny), and its status says no policy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
 from giru.api.auth import AdminAuth
 from giru.credentials import SecretStore
 from giru.errors import PolicyUnavailableError
+from giru.identity.broker.trail import OAuthTrail
+from giru.identity.revocations import Revocations
 from giru.store import Store, SyncResult
 
 __all__ = [
@@ -125,8 +128,28 @@ class ApiContext:
     runtime: ApiRuntime
     auth: AdminAuth
     secrets: SecretStore | None = None
+    revocations: Revocations | None = None
+    """This worker's revoked people (applied here at once; other workers on reload)."""
+    trail: OAuthTrail | None = None
+    """Where identity events are audited."""
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""
         self.auth.invalidate()
         self.runtime.notify()
+
+    async def revoked(self, label: str, not_before: datetime, *, families: int, actor: str) -> None:
+        """A person's access was revoked in the store: refuse their older tokens on this worker
+        now, tell the others, and audit who revoked whom."""
+        if self.revocations is not None:
+            self.revocations.merge({label: not_before.timestamp()})
+        self.committed()
+        if self.trail is not None:
+            await self.trail.event(
+                "person_revoked",
+                actor=actor,
+                outcome="allowed",
+                target=label,
+                source_ip=None,
+                details={"notBefore": not_before.isoformat(), "refreshFamilies": families},
+            )

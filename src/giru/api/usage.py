@@ -21,6 +21,7 @@ __all__ = ["UsageItem", "UsageList", "router"]
 
 _NameFilter = Annotated[str | None, Query(pattern=NAME_PATTERN, max_length=40)]
 _TOOL_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
+_PERSON_PATTERN = r"^[^\x00-\x1f\x7f]{1,320}$"
 _TIME_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
@@ -37,8 +38,8 @@ class _Out(BaseModel):
 class UsageItem(_Out):
     key: str | None = Field(
         description="the group: a client, subscription or server name, `server__tool`, a day "
-        "(`YYYY-MM-DD` in the tenant's time zone); null for the total, or calls without a "
-        "subscription"
+        "(`YYYY-MM-DD` in the tenant's time zone), a person's email or an OAuth client id; null "
+        "for the total, or calls without a subscription (or person, or agent: API-key calls)"
     )
     calls: int = Field(description="every metered call, rejected ones included")
     errors: int = Field(description="outcome `error`, `upstream_error` or `tool_error`")
@@ -93,7 +94,20 @@ def router(ctx: ApiContext) -> APIRouter:
             ),
         ] = None,
         group_by: Annotated[
-            GroupBy | None, Query(alias="groupBy", description="omitted: one total")
+            GroupBy | None,
+            Query(
+                alias="groupBy",
+                description="omitted: one total; `person`: per person signed in over OAuth, "
+                "`agent`: per OAuth client acting for them",
+            ),
+        ] = None,
+        person: Annotated[
+            str | None,
+            Query(
+                pattern=_PERSON_PATTERN,
+                max_length=320,
+                description="only this person's calls (email, else subject; any case)",
+            ),
         ] = None,
     ) -> dict[str, Any]:
         start, end = _instant(since, "from"), _instant(until, "to")
@@ -110,6 +124,7 @@ def router(ctx: ApiContext) -> APIRouter:
             since=start,
             until=end,
             group_by=group_by,
+            person=person,
         )
         return {"items": [_item(summary) for summary in found]}
 

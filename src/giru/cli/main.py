@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from giru.cli import actions, audit, gateway, login, policy, resources, secrets, usage
+from giru.cli import actions, audit, gateway, login, policy, resources, secrets, usage, users
 from giru.cli.apply import apply, diff
 from giru.cli.create import CREATORS
 from giru.cli.gateway import EXIT_CONFIG
@@ -34,6 +34,7 @@ app.command()(actions.tools)
 app.command()(usage.usage)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(users.app, name="users")
 
 _GROUPS = {
     "server": ("MCPServer", "MCP servers"),

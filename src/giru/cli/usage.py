@@ -1,4 +1,5 @@
-"""`giru usage`: calls, errors, rejections, durations and bytes, per client, tool, day, ..."""
+"""`giru usage`: calls, errors, rejections, durations and bytes, per client, tool, day, person,
+OAuth agent, ..."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class GroupBy(enum.StrEnum):
     server = "server"
     tool = "tool"
     day = "day"
+    person = "person"
+    agent = "agent"
 
 
 def _number(value: Any) -> str:
@@ -60,6 +63,9 @@ def usage(
     subscription: Annotated[str | None, typer.Option(help="Only this subscription's.")] = None,
     server: Annotated[str | None, typer.Option(help="Only calls to this server.")] = None,
     tool: Annotated[str | None, typer.Option(help="Only calls of this (upstream) tool.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Only this person's calls (their email).")
+    ] = None,
     group_by: Annotated[
         GroupBy | None, typer.Option("--group-by", "-g", help="One row per group.")
     ] = None,
@@ -75,6 +81,7 @@ def usage(
         "subscription": subscription,
         "server": server,
         "tool": tool,
+        "person": person,
         "from": since,
         "to": until,
         "groupBy": group_by.value if group_by is not None else None,

@@ -16,6 +16,7 @@ from giru.identity.jwks import KeySource, RemoteJwks, UnknownKeyError
 from giru.identity.metadata import WELL_KNOWN, challenge, endpoint_path
 from giru.identity.people import Person
 from giru.identity.resource import Issuer, ProtectedResource
+from giru.identity.revocations import REVOKED, Revocations
 from giru.identity.tokens import (
     ALGORITHMS,
     AccessToken,
@@ -29,6 +30,7 @@ from giru.identity.tokens import (
 __all__ = [
     "ALGORITHMS",
     "MAX_ANSWER_BYTES",
+    "REVOKED",
     "WELL_KNOWN",
     "AccessToken",
     "DocumentError",
@@ -42,6 +44,7 @@ __all__ = [
     "Person",
     "ProtectedResource",
     "RemoteJwks",
+    "Revocations",
     "TokenError",
     "TokenVerifier",
     "UnknownKeyError",

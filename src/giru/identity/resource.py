@@ -5,7 +5,9 @@ mode the tokens Giru itself issues are (issuer `GIRU_PUBLIC_URL`, keys from the 
 the authorization server hands in with `trust`). A token is routed to its issuer's verifier by the
 `iss` it claims, then verified in full; verified tokens are cached by hash until they expire.
 A token that is not a JWT goes to the introspection endpoint of the direct-mode issuers that
-have one (`giru.identity.introspection`), which keeps its own answers.
+have one (`giru.identity.introspection`), which keeps its own answers. Every token, cached,
+introspected or not, is then checked against the people whose access was revoked
+(`Revocations`, shared by the resources a worker builds in turn).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from giru.identity.documents import FormPost, JsonFetch
 from giru.identity.introspection import Introspection
 from giru.identity.jwks import KeySource, RemoteJwks
 from giru.identity.metadata import metadata_url, protected_resource_metadata, resource_url
+from giru.identity.revocations import Revocations
 from giru.identity.tokens import (
     AccessToken,
     TokenCache,
@@ -54,11 +57,13 @@ class ProtectedResource:
         *,
         broker: IdentityProviderConfig | None = None,
         cache_size: int = 10_000,
+        revocations: Revocations | None = None,
     ) -> None:
         self.base_url = base_url
         self._issuers = dict(issuers)
         self._broker = broker
         self._cache = TokenCache(cache_size)
+        self.revocations = revocations if revocations is not None else Revocations()
         self.local_keys: KeySource | None = None
         """Giru's own signing keys (broker mode), once the authorization server hands them in."""
 
@@ -72,9 +77,11 @@ class ProtectedResource:
         previous: ProtectedResource | None = None,
         *,
         post: FormPost | None = None,
+        revocations: Revocations | None = None,
     ) -> ProtectedResource:
         """The issuers of `config` (JWKS caches of unchanged issuers kept from `previous`);
-        `post` makes introspection requests (without it, opaque tokens are refused)."""
+        `post` makes introspection requests (without it, opaque tokens are refused); the
+        tokens of people in `revocations` are refused."""
         issuers: dict[str, Issuer] = {}
         broker = None
         for idp in config.identity_providers.values():
@@ -95,7 +102,13 @@ class ProtectedResource:
             )
             introspection = _introspection(idp, settings, (fetch, post), previous)
             issuers[idp.issuer] = Issuer(verifier, idp.required_scopes, idp.audience, introspection)
-        resource = cls(base_url, issuers, broker=broker, cache_size=settings.token_cache_size)
+        resource = cls(
+            base_url,
+            issuers,
+            broker=broker,
+            cache_size=settings.token_cache_size,
+            revocations=revocations,
+        )
         if previous is not None and broker is not None and previous.local_keys is not None:
             resource.trust(previous.local_keys, settings.leeway_s)
         return resource
@@ -158,7 +171,8 @@ class ProtectedResource:
     async def authenticate(self, token: str, paths: Sequence[str]) -> AccessToken:
         """The verified token, valid at the endpoint served at `paths`; `TokenError` (401) or
         `InsufficientScopeError` (403) otherwise (`IntrospectionUnavailableError`, a
-        `TokenError`, when an IdP cannot tell whether an opaque token is active)."""
+        `TokenError`, when an IdP cannot tell whether an opaque token is active; also a
+        `TokenError` when the token was issued before an admin revoked its person's access)."""
         token_id = token_hash(token)
         verified = self._cache.get(token_id)
         issuer = self._issuers.get(verified.person.issuer if verified else "")
@@ -169,6 +183,7 @@ class ProtectedResource:
             if issuer.audience is not None
             else tuple(resource_url(self.base_url, path) for path in paths)
         )
+        self.revocations.check(verified)
         verified.check(resources, issuer.required_scopes)
         return verified
 

@@ -69,6 +69,8 @@ class AccessToken:
     expires_at: float
     token_id: str
     """`token_hash` of the token."""
+    issued_at: float | None = None
+    """`iat`, when the token has one (revocation compares it with the person's not-before)."""
 
     def check(self, resources: Collection[str], required_scopes: Collection[str]) -> None:
         """`TokenError` unless the token was minted for one of `resources` (exact match),
@@ -172,6 +174,7 @@ def token_from_claims(
     if not isinstance(audiences, tuple | list) or not all(isinstance(a, str) for a in audiences):
         raise TokenError("the token's aud is not a string or a list of strings")
     client_id = claims.get("client_id", claims.get("azp"))
+    issued = claims.get("iat")
     scope = claims.get("scope", claims.get("scp", ""))
     scopes = scope.split() if isinstance(scope, str) else scope
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
@@ -183,6 +186,7 @@ def token_from_claims(
         audiences=tuple(audiences),
         expires_at=float(claims["exp"]),
         token_id=token_id,
+        issued_at=float(issued) if isinstance(issued, int | float) else None,
     )
 
 

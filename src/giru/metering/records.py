@@ -57,9 +57,15 @@ class UsageRecord(TypedDict):
     bytes_in: int
     bytes_out: int
     cost: float | None
+    person: str | None
+    """The person signed in over OAuth (email, else subject); None for an API-key client."""
+    agent: str | None
+    """The OAuth client (the MCP client app) acting for `person`."""
 
 
 _FIELDS: Final = frozenset(UsageRecord.__annotations__)
+_LATER: Final = frozenset({"person", "agent"})
+"""Fields a spool written by an earlier version lacks (read as None)."""
 
 
 def encode_record(record: UsageRecord) -> bytes:
@@ -69,6 +75,8 @@ def encode_record(record: UsageRecord) -> bytes:
 def decode_record(payload: bytes) -> UsageRecord:
     """The record `encode_record` wrote; `ValueError` for anything else."""
     value: Any = orjson.loads(payload)
+    if isinstance(value, dict) and set(value) == _FIELDS - _LATER:
+        value.update(dict.fromkeys(_LATER))
     if not isinstance(value, dict) or set(value) != _FIELDS or not isinstance(value["at"], str):
         raise ValueError("not a usage record")
     at = datetime.fromisoformat(value["at"])

@@ -173,6 +173,7 @@ class CallGate:
             usage = self._usage_record(
                 ingress, at, started, name, subscription, subject, message, response, refusal
             )
+            _name_the_agent(usage, caller)
             writes.append(self._usage.record(usage))
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
@@ -259,6 +260,8 @@ class CallGate:
             "bytes_in": ingress.bytes_in,
             "bytes_out": len(jsonrpc.dumps(response)),
             "cost": None,
+            "person": None,
+            "agent": None,
         }
 
     def _audit_record(
@@ -340,6 +343,14 @@ def current_ingress() -> Ingress:
         ingress = Ingress(new_event_id(), 0, time_ns=time.time_ns())
         INGRESS.set(ingress)
     return ingress
+
+
+def _name_the_agent(record: UsageRecord, caller: Principal | None) -> None:
+    """A person's call: the usage record names the person and the OAuth client apart."""
+    person = getattr(caller, "person", None)
+    if person is not None:
+        record["person"] = person.label
+        record["agent"] = getattr(caller, "agent", None)
 
 
 def _name_the_person(record: AuditRecord, caller: Principal | None) -> None:

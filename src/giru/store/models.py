@@ -47,6 +47,7 @@ __all__ = [
     "OAuthFamilyRow",
     "OAuthRefreshTokenRow",
     "OAuthSigningKeyRow",
+    "PersonRevocationRow",
     "PolicyRow",
     "ResourceRow",
     "RevisionRow",
@@ -316,6 +317,7 @@ class UsageRow(_Tenanted, Base):
         Index("ix_usage_records_client_at", "client", "at"),
         Index("ix_usage_records_subscription_at", "subscription", "at"),
         Index("ix_usage_records_at", "at"),
+        Index("ix_usage_records_person_at", "person", "at"),
     )
 
     event_id: Mapped[str] = mapped_column(String(36))
@@ -332,6 +334,10 @@ class UsageRow(_Tenanted, Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger)
     bytes_out: Mapped[int] = mapped_column(BigInteger)
     cost: Mapped[float | None] = mapped_column(Numeric(18, 6, asdecimal=False))
+    person: Mapped[str | None] = mapped_column(Text)
+    """The person signed in over OAuth (email, else subject); null for API-key clients."""
+    agent: Mapped[str | None] = mapped_column(Text)
+    """The OAuth client acting for the person (`client` is `user:<email>` then)."""
 
 
 class AuditRow(_Tenanted, Base):
@@ -484,3 +490,15 @@ class OAuthSigningKeyRow(_Tenanted, Base):
     public_jwk: Mapped[dict[str, Any]]
     sealed_private_key: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
+
+
+class PersonRevocationRow(_Tenanted, Base):
+    """A person whose access an administrator revoked: tokens issued before `not_before` are
+    refused (`giru.identity.revocations`). `label` is the email (else subject), lowercase."""
+
+    __tablename__ = "person_revocations"
+    __table_args__ = (UniqueConstraint("tenant_id", "label"),)
+
+    label: Mapped[str] = mapped_column(String(320))
+    not_before: Mapped[datetime]
+    revoked_by: Mapped[str] = mapped_column(Text)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from giru.access.apikeys import generate_key
 from giru.errors import ConfigError
 from giru.manifests.config import default_environments
-from giru.store import audit, catalog, keys, resources, usage
+from giru.store import audit, catalog, keys, people, resources, usage
 from giru.store.apply import apply_documents
 from giru.store.audit import AuditEntry, AuditOrder, AuditQuery
 from giru.store.changes import change_page
@@ -221,6 +221,19 @@ class Store:
                 client_keys[client] = (*client_keys.get(client, ()), digest)
         return revision or 0, objects, client_keys
 
+    # people
+
+    async def revoke_person(self, label: str, *, actor: str, families: int) -> datetime:
+        """Refuse every access token issued to the person `label` until now (see
+        `giru.identity.revocations`); the not-before time."""
+        async with self._write(actor) as tx:
+            return await people.revoke(tx, label, families)
+
+    async def person_revocations(self) -> dict[str, datetime]:
+        """The not-before time of every person whose access was revoked, by lowercase label."""
+        async with self.database.read() as session:
+            return await people.not_befores(session, self._tenant)
+
     # keys
 
     async def add_client_key(self, client: str, *, actor: str) -> tuple[KeyInfo, str]:
@@ -361,10 +374,11 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         group_by: GroupBy | None = None,
+        person: str | None = None,
     ) -> builtins.list[UsageSummary]:
         """Usage totals and duration percentiles per group (see `giru.store.usage.summary`);
         days are the tenant's calendar days."""
-        query = UsageQuery(client, subscription, server, tool, since, until, group_by)
+        query = UsageQuery(client, subscription, server, tool, since, until, group_by, person)
         async with self.database.read() as session:
             zone = usage.zone(await self._timezone(session))
             return await usage.summary(session, self._tenant, query, zone)

@@ -41,8 +41,16 @@ REJECTED_OUTCOMES: Final = frozenset(
     {"rate_limited", "quota_exceeded", "policy_denied", "policy_unavailable"}
 )
 """Outcomes of calls the limits refused: counted as `rejected`, never against a quota."""
-GroupBy = Literal["client", "subscription", "server", "tool", "day"]
-GROUP_BY: Final[tuple[GroupBy, ...]] = ("client", "subscription", "server", "tool", "day")
+GroupBy = Literal["client", "subscription", "server", "tool", "day", "person", "agent"]
+GROUP_BY: Final[tuple[GroupBy, ...]] = (
+    "client",
+    "subscription",
+    "server",
+    "tool",
+    "day",
+    "person",
+    "agent",
+)
 _COLUMN_TYPES: Final = {  # a usage record's fields, with their PostgreSQL types
     "event_id": "varchar",
     "at": "timestamptz",
@@ -58,6 +66,8 @@ _COLUMN_TYPES: Final = {  # a usage record's fields, with their PostgreSQL types
     "bytes_in": "bigint",
     "bytes_out": "bigint",
     "cost": "numeric",
+    "person": "text",
+    "agent": "text",
 }
 _COLUMNS: Final = tuple(_COLUMN_TYPES)
 _PICK: Final = operator.itemgetter(*_COLUMNS)
@@ -76,6 +86,8 @@ class UsageQuery:
     since: datetime | None = None
     until: datetime | None = None
     group_by: GroupBy | None = None
+    person: str | None = None
+    """A person's label (email, else subject), matched without regard to case."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +194,8 @@ async def summary(
         UsageRow.duration_ms,
         UsageRow.bytes_in,
         UsageRow.bytes_out,
+        UsageRow.person,
+        UsageRow.agent,
     )
     statement = select(*columns).where(*_filters(tenant_id, query))
     key = _key(query.group_by, tz)
@@ -204,6 +218,8 @@ def _filters(tenant_id: str, query: UsageQuery) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             where.append(column == value)
+    if query.person is not None:
+        where.append(func.lower(UsageRow.person) == query.person.lower())
     if query.since is not None:
         where.append(UsageRow.at >= query.since)
     if query.until is not None:

@@ -184,18 +184,30 @@ class BrokeredGiru:
 
 
 def settings_for(
-    workdir: Path, port: int, origins: Sequence[str] = (), **identity: Any
+    workdir: Path,
+    port: int,
+    origins: Sequence[str] = (),
+    *,
+    redis_url: str | None = None,
+    public_url: str | None = None,
+    spool: Path | None = None,
+    store_poll_s: float = 5.0,
+    **identity: Any,
 ) -> Settings:
-    """`origins`: `GIRU_HTTP__ALLOWED_ORIGINS`; `identity`: `IdentitySettings` fields."""
+    """A worker on `port` over the SQLite store in `workdir`. `origins`:
+    `GIRU_HTTP__ALLOWED_ORIGINS`; `public_url`: another worker's, when several serve one public
+    URL (`spool`: its own spool directory then); `identity`: `IdentitySettings` fields."""
     return Settings(
         http=HttpSettings(allowed_origins=list(origins)),
         database_url=f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
         listen=f"127.0.0.1:{port}",
-        public_url=f"http://127.0.0.1:{port}",
+        public_url=public_url or f"http://127.0.0.1:{port}",
         admin_token=SecretStr(ADMIN_TOKEN),
+        redis_url=redis_url,
+        store_poll_s=store_poll_s,
         log_format="json",
         policy=PolicySettings(enabled=False),
-        metering=MeteringSettings(spool_dir=workdir / "spool"),
+        metering=MeteringSettings(spool_dir=spool or workdir / "spool"),
         identity=IdentitySettings(allow_loopback_documents=True, **identity),
     )
 
@@ -220,10 +232,17 @@ def serve_in_thread(app: GiruApp, port: int) -> Iterator[asyncio.AbstractEventLo
 
 @contextmanager
 def brokered_giru(
-    workdir: Path, extra: str = "", origins: Sequence[str] = (), **identity: Any
+    workdir: Path,
+    extra: str = "",
+    origins: Sequence[str] = (),
+    *,
+    redis_url: str | None = None,
+    store_poll_s: float = 5.0,
+    **identity: Any,
 ) -> Iterator[BrokeredGiru]:
     """A Giru whose authorization server signs people in at a fresh oidc-provider; `extra`:
-    more manifests (YAML documents joined by ---); `origins`: browser origins allowed."""
+    more manifests (YAML documents joined by ---); `origins`: browser origins allowed;
+    `redis_url`: its change bus."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     idp = start_identity_provider(
@@ -234,8 +253,29 @@ def brokered_giru(
         manifest = workdir / "idp.yaml"
         provider = _IDENTITY_PROVIDER.format(issuer=idp.issuer, client=CONFIDENTIAL_CLIENT)
         manifest.write_text("\n---\n".join(d.strip() for d in (provider, extra) if d.strip()))
-        app = GiruApp(settings_for(workdir, port, origins, **identity), load(manifest))
+        settings = settings_for(
+            workdir, port, origins, redis_url=redis_url, store_poll_s=store_poll_s, **identity
+        )
+        app = GiruApp(settings, load(manifest))
         with serve_in_thread(app, port):
             yield BrokeredGiru(issuer, idp, workdir)
     finally:
         idp.peer.stop()
+
+
+@contextmanager
+def another_worker(giru: BrokeredGiru, redis_url: str, store_poll_s: float = 5.0) -> Iterator[str]:
+    """A second worker beside `giru` (same store, same public URL, changes over the Redis at
+    `redis_url`, its own spools); its base URL."""
+    port = free_port()
+    spool = giru.workdir / f"worker-{port}" / "spool"
+    settings = settings_for(
+        giru.workdir,
+        port,
+        redis_url=redis_url,
+        public_url=giru.issuer,
+        spool=spool,
+        store_poll_s=store_poll_s,
+    )
+    with serve_in_thread(GiruApp(settings), port):
+        yield f"http://127.0.0.1:{port}"

@@ -27,8 +27,8 @@ _FORM_FIELD = re.compile(r'<input type="hidden" name="(flow|csrf)" value="([^"]+
 
 @pytest.fixture(scope="module")
 def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokeredGiru]:
-    groups = {"admin_group": "admins", "viewer_group": "billing"}
-    with brokered_giru(tmp_path_factory.mktemp("admin-sso"), **groups) as running:
+    workdir = tmp_path_factory.mktemp("admin-sso")
+    with brokered_giru(workdir, admin_group="admins", viewer_group="billing") as running:
         yield running
 
 

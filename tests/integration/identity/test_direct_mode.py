@@ -99,6 +99,19 @@ def test_a_person_calls_a_tool_their_group_is_subscribed_to(direct: DirectGiru) 
     assert details["subject"]["email"] == "alice@hospital.example"
     assert details["subject"]["groups"] == ["nurses"]
     assert token.rsplit(".", 1)[-1] not in str(records)
+    usage: list[dict[str, object]] = []
+
+    def metered() -> bool:  # the usage record names the person and the agent apart
+        response = httpx.get(
+            direct.giru.url("/api/v1/usage"),
+            params={"groupBy": "agent", "person": "alice@hospital.example"},
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        usage[:] = response.json()["items"]
+        return bool(usage)
+
+    wait_until(metered, "the usage record of alice's call")
+    assert [item["key"] for item in usage] == ["mcp-test-client"]
     ward = direct.token("alice", path="/mcp/ward")
     assert "clinic__echo" in tool_names(direct, ward, "/mcp/ward")
 
@@ -147,3 +160,33 @@ def test_an_api_key_only_endpoint_refuses_tokens(direct: DirectGiru) -> None:
     response = mcp(direct.giru, "tools/list", token=token, path="/mcp/keysonly")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="giru"'
+
+
+def test_a_token_lacking_a_required_scope_gets_403_insufficient_scope_and_is_audited(
+    direct: DirectGiru,
+) -> None:
+    path = "/mcp/ward"
+    lacking = direct.token("alice", path=path, scope="openid email profile groups")
+    response = mcp(direct.giru, "tools/list", token=lacking, path=path)
+    assert response.status_code == 403
+    metadata = direct.giru.url(f"/.well-known/oauth-protected-resource{path}")
+    assert response.headers["www-authenticate"] == (
+        f'Bearer resource_metadata="{metadata}", scope="mcp", error="insufficient_scope", '
+        'error_description="the token lacks a required scope"'
+    )
+    assert "lacks a required scope" in response.json()["error"]["message"]
+    records: list[dict[str, object]] = []
+
+    def audited() -> bool:
+        found = httpx.get(
+            direct.giru.url("/api/v1/audit"),
+            params={"outcome": "forbidden", "action": "http POST"},
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        records[:] = [r for r in found.json()["items"] if "scope" in str(r["reasons"])]
+        return bool(records)
+
+    wait_until(audited, "the audit record of the refused token")
+    assert lacking.rsplit(".", 1)[-1] not in str(records)
+    granted = direct.token("alice", path=path)
+    assert mcp(direct.giru, "tools/list", token=granted, path=path).status_code == 200

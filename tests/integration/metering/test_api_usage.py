@@ -110,3 +110,37 @@ async def test_bad_usage_queries_are_problems(
 async def test_usage_needs_an_admin_key(viewer: httpx.AsyncClient) -> None:
     response = await viewer.get("/api/v1/usage", headers={"Authorization": ""})
     assert response.status_code == 401
+
+
+async def test_usage_groups_by_person_and_by_agent_and_filters_by_person(
+    database_url: str,
+) -> None:
+    store = await Store.open(database_url, pepper=PEPPER)
+    await store.ensure_admin_key("viewer-key", TOKENS["viewer"], "viewer")
+    alice = {"client": "user:alice@hospital.example", "person": "alice@hospital.example"}
+    await store.insert_usage(
+        [
+            record(**alice, agent="claude-desktop"),
+            record(**alice, agent="cursor"),
+            record(client="alice"),
+        ]
+    )
+    app = build_api(store, runtime=FakeRuntime(store), pepper=PEPPER)
+    headers = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE, headers=headers
+        ) as viewer:
+            people = await viewer.get("/api/v1/usage", params={"groupBy": "person"})
+            agents = await viewer.get(
+                "/api/v1/usage", params={"groupBy": "agent", "person": "alice@hospital.example"}
+            )
+            bad = await viewer.get("/api/v1/usage", params={"person": "a\x01b"})
+    finally:
+        await store.aclose()
+    assert [(i["key"], i["calls"]) for i in people.json()["items"]] == [
+        ("alice@hospital.example", 2),
+        (None, 1),
+    ]
+    assert [i["key"] for i in agents.json()["items"]] == ["claude-desktop", "cursor"]
+    assert bad.status_code == 422

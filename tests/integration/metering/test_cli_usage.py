@@ -71,3 +71,24 @@ def test_a_bad_time_exits_2(api: RunningApi) -> None:
     result = giru(api, "--from", "yesterday")
     assert result.exit_code == 2
     assert "query.from" in result.stderr
+
+
+async def test_usage_groups_by_person(api: RunningApi, tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}", pepper=PEPPER)
+    try:
+        await store.insert_usage(
+            [
+                record(client="user:carol@x.example", person="carol@x.example", agent="cursor"),
+                record(client="bob"),
+            ]
+        )
+    finally:
+        await store.aclose()
+    result = giru(api, "--group-by", "person")
+    assert result.exit_code == 0, result.output
+    table = rows(result.stdout)
+    assert table[0][0] == "PERSON"
+    assert [row[:2] for row in table[1:]] == [["carol@x.example", "1"], ["-", "1"]]
+    only = giru(api, "--person", "carol@x.example", "--group-by", "agent", "-o", "json")
+    assert only.exit_code == 0, only.output
+    assert [i["key"] for i in json.loads(only.stdout)["items"]] == ["cursor"]

@@ -151,3 +151,36 @@ async def test_the_daily_view_sums_each_utc_day(store: Store) -> None:
         )
         days = [(str(day), calls, errors, rejected, b) for day, calls, errors, rejected, b in rows]
     assert days == [("2026-03-14", 2, 1, 0, 240), ("2026-03-15", 1, 0, 1, 120)]
+
+
+async def test_a_persons_calls_name_the_person_and_the_agent_apart_and_group_by_either(
+    store: Store,
+) -> None:
+    alice = {"client": "user:alice@hospital.example", "person": "alice@hospital.example"}
+    await store.insert_usage(
+        [
+            record(**alice, agent="claude-desktop"),
+            record(**alice, agent="claude-desktop", outcome="tool_error"),
+            record(**alice, agent="vscode"),
+            record(
+                client="user:bob@hospital.example", person="bob@hospital.example", agent="vscode"
+            ),
+            record(client="ci"),  # an API key: no person, no agent
+        ]
+    )
+    by_person = await store.usage_summary(group_by="person")
+    assert [(s.key, s.calls, s.errors) for s in by_person] == [
+        ("alice@hospital.example", 3, 1),
+        ("bob@hospital.example", 1, 0),
+        (None, 1, 0),
+    ]
+    by_agent = await store.usage_summary(group_by="agent", person="ALICE@hospital.example")
+    assert [(s.key, s.calls) for s in by_agent] == [("claude-desktop", 2), ("vscode", 1)]
+    async with store.database.read() as session:
+        stored = (
+            await session.execute(
+                select(UsageRow.client, UsageRow.person, UsageRow.agent).order_by(UsageRow.agent)
+            )
+        ).all()
+    assert ("ci", None, None) in stored
+    assert ("user:bob@hospital.example", "bob@hospital.example", "vscode") in stored

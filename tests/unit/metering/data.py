@@ -27,6 +27,8 @@ def record(**fields: Any) -> UsageRecord:
         "bytes_in": 120,
         "bytes_out": 340,
         "cost": None,
+        "person": None,
+        "agent": None,
     }
     made.update(fields)  # type: ignore[typeddict-item]  # tests pass valid fields
     return made

@@ -56,6 +56,13 @@ def test_a_record_survives_its_json_form() -> None:
     assert decoded["at"].utcoffset() is not None
 
 
+def test_a_record_spooled_before_person_and_agent_existed_reads_them_as_none() -> None:
+    original = record(person="alice@hospital.example", agent="cursor")
+    assert decode_record(encode_record(original)) == original
+    older = {k: v for k, v in original.items() if k not in ("person", "agent")}
+    assert decode_record(orjson.dumps(older)) == {**original, "person": None, "agent": None}
+
+
 @pytest.mark.parametrize(
     "payload",
     [

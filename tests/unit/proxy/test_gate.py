@@ -11,6 +11,7 @@ from giru.access import ClientDirectory
 from giru.access.apikeys import sha256_hash
 from giru.access.clients import ClientPrincipal
 from giru.audit import AuditRecord, AuditSpoolFullError
+from giru.identity import Person
 from giru.limits import LocalLimiter
 from giru.manifests.config import ClientConfig, Config, ServerConfig, SubscriptionConfig
 from giru.manifests.documents import SubscriptionSpec
@@ -102,6 +103,24 @@ async def test_an_admitted_call_is_forwarded_then_recorded(gate: CallGate, usage
     assert record["bytes_out"] > 0
     assert record["at"].tzinfo == UTC
     assert record["at"] <= datetime.now(UTC)
+    assert (record["person"], record["agent"]) == (None, None)  # an API key: nobody signed in
+
+
+async def test_a_persons_call_is_recorded_with_the_person_and_the_agent_apart(
+    gate: CallGate, usage: Usage
+) -> None:
+    person = Person("https://idp.example", "sub-carol", email="carol@hospital.example")
+    caller = ClientPrincipal(
+        "user:carol@hospital.example", all_servers=True, person=person, agent="cursor"
+    )
+    INGRESS.set(Ingress("0190-person", 10))
+    await gate.run(caller, CALL, SUBJECT, Upstream())
+    [record] = usage.records
+    assert (record["client"], record["person"], record["agent"]) == (
+        "user:carol@hospital.example",
+        "carol@hospital.example",
+        "cursor",
+    )
 
 
 async def test_a_rate_limited_call_never_reaches_the_upstream(gate: CallGate, usage: Usage) -> None:

@@ -53,7 +53,9 @@ def access_claims(
     now: datetime,
     ttl_s: int,
 ) -> AccessToken:
-    """The claims of an access token for `resource` (its `aud`), as the resource side expects."""
+    """The claims of an access token for `resource` (its `aud`), as the resource side expects.
+    `iat` keeps milliseconds (a JWT NumericDate may be fractional), so a revocation and a sign-in
+    within the same second stay in order."""
     issued = int(now.timestamp())
     return AccessToken(
         {
@@ -67,7 +69,7 @@ def access_claims(
             "auth_time": person.auth_time,
             "client_id": client_id,
             "scope": scope,
-            "iat": issued,
+            "iat": round(now.timestamp(), 3),
             "exp": issued + ttl_s,
             "jti": str(uuid.uuid4()),
         }

@@ -576,6 +576,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** People who signed in through Giru's authorization server, most recent first */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{email}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a person's access at once: their access tokens and refresh tokens stop working on every worker; signing in again works */
+        post: operations["revokeUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/virtual-servers": {
         parameters: {
             query?: never;
@@ -1646,6 +1680,22 @@ export interface components {
              */
             target: string;
         };
+        /** Revoked */
+        Revoked: {
+            /** Email */
+            email: string;
+            /**
+             * Notbefore
+             * Format: date-time
+             * @description access tokens issued before this are refused
+             */
+            notBefore: string;
+            /**
+             * Refreshfamiliesrevoked
+             * @description refresh-token families revoked now
+             */
+            refreshFamiliesRevoked: number;
+        };
         /** RotationOut */
         RotationOut: {
             /**
@@ -2022,7 +2072,7 @@ export interface components {
             errors: number;
             /**
              * Key
-             * @description the group: a client, subscription or server name, `server__tool`, a day (`YYYY-MM-DD` in the tenant's time zone); null for the total, or calls without a subscription
+             * @description the group: a client, subscription or server name, `server__tool`, a day (`YYYY-MM-DD` in the tenant's time zone), a person's email or an OAuth client id; null for the total, or calls without a subscription (or person, or agent: API-key calls)
              */
             key: string | null;
             /**
@@ -2035,6 +2085,49 @@ export interface components {
         UsageList: {
             /** Items */
             items: components["schemas"]["UsageItem"][];
+        };
+        /** UserList */
+        UserList: {
+            /** Items */
+            items: components["schemas"]["UserOut"][];
+        };
+        /** UserOut */
+        UserOut: {
+            /**
+             * Activerefreshfamilies
+             * @description those not revoked nor expired
+             */
+            activeRefreshFamilies: number;
+            /**
+             * Email
+             * @description how Giru names the person: the email, else the subject
+             */
+            email: string;
+            /**
+             * Groups
+             * @description IdP groups at the last sign-in or refresh
+             */
+            groups: string[];
+            /**
+             * Lastseen
+             * @description the last sign-in or refresh
+             */
+            lastSeen: string | null;
+            /**
+             * Refreshfamilies
+             * @description sign-ins that got a refresh token
+             */
+            refreshFamilies: number;
+            /**
+             * Revokedat
+             * @description when an admin last revoked the person's access: tokens issued before it are refused
+             */
+            revokedAt: string | null;
+            /**
+             * Subject
+             * @description `sub` at the IdP (null: only a revocation is known)
+             */
+            subject: string | null;
         };
         /** VirtualServer */
         VirtualServer: {
@@ -6064,8 +6157,10 @@ export interface operations {
                 from?: string | null;
                 /** @description exclusive; RFC 3339 (`2026-03-15T08:00:00Z`) or a date; without an offset: UTC */
                 to?: string | null;
-                /** @description omitted: one total */
-                groupBy?: ("client" | "subscription" | "server" | "tool" | "day") | null;
+                /** @description omitted: one total; `person`: per person signed in over OAuth, `agent`: per OAuth client acting for them */
+                groupBy?: ("client" | "subscription" | "server" | "tool" | "day" | "person" | "agent") | null;
+                /** @description only this person's calls (email, else subject; any case) */
+                person?: string | null;
             };
             header?: never;
             path?: never;
@@ -6112,6 +6207,105 @@ export interface operations {
             };
             /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the person's email */
+                email: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
