@@ -975,6 +975,36 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * ClientCredentialsAuth
+         * @description Giru's own token from the upstream's authorization server (OAuth 2 client credentials
+         *     grant): `tokenEndpoint`, or discovered from the server's metadata when absent.
+         */
+        ClientCredentialsAuth: {
+            /** Audience */
+            audience?: string | null;
+            /**
+             * Authmethod
+             * @default client_secret_basic
+             * @enum {string}
+             */
+            authMethod: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+            /** Clientid */
+            clientId: string;
+            clientSecret?: components["schemas"]["SecretValue"] | null;
+            privateKey?: components["schemas"]["SecretValue"] | null;
+            /** Resource */
+            resource?: string | null;
+            /** Scopes */
+            scopes?: string[] | null;
+            /** Tokenendpoint */
+            tokenEndpoint?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "oauth2-client-credentials";
+        };
         /** ClientDocument */
         ClientDocument: {
             /**
@@ -1441,7 +1471,7 @@ export interface components {
             /** Args */
             args?: string[] | null;
             /** Auth */
-            auth?: (components["schemas"]["NoAuth"] | components["schemas"]["StaticAuth"]) | null;
+            auth?: (components["schemas"]["NoAuth"] | components["schemas"]["StaticAuth"] | components["schemas"]["ClientCredentialsAuth"] | components["schemas"]["TokenExchangeAuth"] | components["schemas"]["MtlsAuth"]) | null;
             catalog?: components["schemas"]["CatalogSpec"];
             /** Command */
             command?: string | null;
@@ -1491,6 +1521,22 @@ export interface components {
         Metadata: {
             /** Name */
             name: string;
+        };
+        /**
+         * MtlsAuth
+         * @description A client certificate (PEM, with its chain) and key, each by secret reference, presented
+         *     in the TLS handshake with an `https` upstream; `ca` (PEM) verifies the upstream's
+         *     certificate instead of the system trust store.
+         */
+        MtlsAuth: {
+            ca?: components["schemas"]["SecretValue"] | null;
+            certificate: components["schemas"]["SecretValue"];
+            key: components["schemas"]["SecretValue"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "mtls";
         };
         /**
          * NoAuth
@@ -1794,6 +1840,13 @@ export interface components {
             name: string;
         };
         /**
+         * SecretValue
+         * @description A value that is a secret: always a reference, `{secretRef: {name: NAME}}`.
+         */
+        SecretValue: {
+            secretRef: components["schemas"]["SecretRef"];
+        };
+        /**
          * StaticAuth
          * @description A secret sent as a header (HTTP transports; default `Authorization`) or set as an
          *     environment variable of the child process (stdio), `prefix` before it (`"Bearer "`).
@@ -1956,6 +2009,42 @@ export interface components {
              * @default 10
              */
             connect: number;
+        };
+        /**
+         * TokenExchangeAuth
+         * @description RFC 8693 on-behalf-of: the caller's Giru-verified access token is exchanged at the
+         *     identity provider's token endpoint for a token for this upstream, cached per person.
+         */
+        TokenExchangeAuth: {
+            /** Audience */
+            audience?: string | null;
+            /**
+             * Authmethod
+             * @default client_secret_basic
+             * @enum {string}
+             */
+            authMethod: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+            /** Clientid */
+            clientId: string;
+            clientSecret?: components["schemas"]["SecretValue"] | null;
+            privateKey?: components["schemas"]["SecretValue"] | null;
+            /** Resource */
+            resource?: string | null;
+            /** Scopes */
+            scopes?: string[] | null;
+            /**
+             * Subjecttokentype
+             * @default urn:ietf:params:oauth:token-type:access_token
+             * @enum {string}
+             */
+            subjectTokenType: "urn:ietf:params:oauth:token-type:access_token" | "urn:ietf:params:oauth:token-type:jwt";
+            /** Tokenendpoint */
+            tokenEndpoint: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "token-exchange";
         };
         /** ToolList */
         ToolList: {
