@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,27 @@ def test_every_giru_process_exports_metrics_promtool_accepts(giru_scrapes: dict[
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
 
 
-def test_calls_through_the_stack_show_in_the_semantic_convention_histograms(
-    giru_scrapes: dict[str, str],
-) -> None:
+def test_calls_through_the_stack_show_in_the_metrics(giru_scrapes: dict[str, str]) -> None:
     workers = "".join(text for name, text in giru_scrapes.items() if name != "control")
+    control = giru_scrapes["control"]
     assert re.search(r'^mcp_server_operation_duration_seconds_count\{.*"tools/call"', workers, re.M)
     assert re.search(
         r'^mcp_client_operation_duration_seconds_count\{.*giru_server="kit"', workers, re.M
     )
     assert re.search(r'^giru_upstream_up\{server="kit"\} 1\.0$', workers, re.M)
+    assert _total(workers, r'giru_policy_decisions_total\{outcome="allowed"\}') >= 5
+    assert _total(workers, r'giru_edge_authz_checks_total\{outcome="denied"\}') >= 5
+    assert _total(control, r'giru_xds_acks_total\{type="Cluster"\}') >= 1
+    assert _total(control, r"giru_xds_rejected") == 0
+    expiry = _total(control, r'giru_tls_certificate_expiry_timestamp_seconds\{listener="https"\}')
+    assert expiry > time.time()
+
+
+def _total(text: str, series: str) -> float:
+    """The sum of the samples of `series` (a regex of name and labels) in `text`."""
+    values = re.findall(rf"^{series} (\S+)$", text, re.MULTILINE)
+    assert values, f"no {series}"
+    return sum(float(value) for value in values)
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda path: path.stem)

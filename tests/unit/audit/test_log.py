@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from giru.audit import (
     AuditSpoolError,
     AuditSpoolFullError,
     Verifier,
+    verify_reported,
 )
 from giru.errors import ConflictError, StoreUnavailableError
 from giru.metering.spool import Spool
@@ -143,6 +145,20 @@ async def test_records_wait_in_the_spool_while_the_store_is_down(
     assert store.verified().ok
 
 
+async def test_the_drain_lag_is_the_age_of_the_oldest_record_not_stored(
+    log: AuditLog, store: MemoryStore, registry: CollectorRegistry
+) -> None:
+    assert registry.get_sample_value("giru_audit_drain_lag_seconds") == 0
+    store.down = True
+    await log.record(record(at=datetime.now(UTC) - timedelta(minutes=10)))
+    assert not await log.flush(0.2)
+    assert store.failed.is_set()  # the drain read the segment and tried to store it
+    assert (registry.get_sample_value("giru_audit_drain_lag_seconds") or 0) >= 600
+    store.down = False
+    assert await log.flush(WAIT)
+    assert registry.get_sample_value("giru_audit_drain_lag_seconds") == 0
+
+
 async def test_a_lost_acknowledgement_does_not_fork_the_chain(
     log: AuditLog, store: MemoryStore
 ) -> None:
@@ -265,3 +281,39 @@ async def test_two_logs_take_two_spool_slots(tmp_path: Path, store: MemoryStore)
 def test_records_are_typed_dicts() -> None:
     item: AuditRecord = record()
     assert set(item) >= {"event_id", "node", "outcome"}
+
+
+class _Entry:
+    def __init__(self, row: dict[str, Any]) -> None:
+        self._row = row
+
+    def fields(self) -> dict[str, Any]:
+        return self._row
+
+
+async def test_a_verification_that_finds_a_changed_record_sets_the_chain_metric_to_0(
+    log: AuditLog, store: MemoryStore, registry: CollectorRegistry
+) -> None:
+    for _ in range(3):
+        await log.record(record())
+    assert await log.flush(WAIT)
+
+    async def chains() -> AsyncIterator[Any]:
+        for row in sorted(store.rows, key=lambda r: (r["node"], r["seq"])):
+            yield _Entry(row)
+
+    assert (await verify_reported(chains, log.metrics) or _failed()).ok
+    assert registry.get_sample_value("giru_audit_chain_ok") == 1
+    store.rows[1]["actor"] = "mallory"
+    assert not (await verify_reported(chains, log.metrics) or _failed()).ok
+    assert registry.get_sample_value("giru_audit_chain_ok") == 0
+    assert registry.get_sample_value("giru_audit_chain_verifications_total", {"result": "ok"}) == 1
+    broken = {"result": "broken"}
+    assert registry.get_sample_value("giru_audit_chain_verifications_total", broken) == 1
+    assert (
+        registry.get_sample_value("giru_audit_chain_last_verification_timestamp_seconds") or 0
+    ) > 0
+
+
+def _failed() -> Any:
+    raise AssertionError("the verification did not run")

@@ -197,7 +197,9 @@ async def test_wildcard_cds_gets_every_cluster_with_the_snapshot_version(
     assert ads.snapshot is snapshot
 
 
-async def test_an_ack_is_recorded_and_not_answered(ads: AdsServer, envoy: _Envoy) -> None:
+async def test_an_ack_is_recorded_and_not_answered(
+    ads: AdsServer, envoy: _Envoy, registry: CollectorRegistry
+) -> None:
     ads.publish(_snapshot({"a": "1s"}))
     envoy.send(CLUSTER)
     response = await envoy.recv()
@@ -213,6 +215,8 @@ async def test_an_ack_is_recorded_and_not_answered(ads: AdsServer, envoy: _Envoy
         "acked": response.version_info,
         "nack": None,
     }
+    assert _metric(registry, "giru_xds_acks_total", type="Cluster") == 1
+    assert _metric(registry, "giru_xds_rejected") == 0
 
 
 async def test_publish_pushes_the_changed_type_only(ads: AdsServer, envoy: _Envoy) -> None:
@@ -254,6 +258,7 @@ async def test_a_nack_is_recorded_and_only_a_newer_version_is_sent(
     assert state["sent"] == rejected.version_info
     assert state["acked"] == accepted.version_info
     assert _metric(registry, "giru_xds_nacks_total", type="Cluster") == 1
+    assert _metric(registry, "giru_xds_rejected") == 1
 
     fixed = _snapshot({"a": "3s"})
     ads.publish(fixed)
@@ -262,6 +267,8 @@ async def test_a_nack_is_recorded_and_only_a_newer_version_is_sent(
     envoy.ack(pushed)
     await envoy.quiet()
     assert ads.status()[0]["types"][CLUSTER]["nack"] is None
+    assert _metric(registry, "giru_xds_acks_total", type="Cluster") >= 1
+    assert _metric(registry, "giru_xds_rejected") == 0
 
 
 async def test_eds_answers_the_named_resources_and_again_when_names_change(
