@@ -133,10 +133,13 @@ class UpstreamPool:
         back to the other era otherwise). `declared`: the capabilities the calling client
         declared on this request (a 2026-07-28 caller): the upstream is told exactly those
         that let it ask the client something, from a session kept per such set, so a server
-        that checks capabilities behaves as it would for that client. None: Giru's own."""
+        that checks capabilities behaves as it would for that client (HTTP upstreams; a stdio
+        server is one process whose state a second one would not share). None: Giru's own."""
         spec = self._specs.get(server)
         if spec is not None and spec.transport != "streamable-http":
             era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
+        if spec is not None and spec.transport == "stdio":
+            declared = None  # one process holds the server's state: never a second one
         key = (server, era, _asking(declared))
         existing = self._sessions.get(key)
         if spec is None or spec.auth is None:
