@@ -17,25 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.gateway import RunningGiru, http_server, run_giru
+from tests.integration.gateway import RunningGiru, http_server, run_giru, virtual_server
 from tests.peers import ConformanceResult, run_conformance
 
 pytestmark = pytest.mark.conformance
 
 _TIMEOUT = 600.0
 _EXPECTED = Path(__file__).with_name("cross_era_expected.yaml")
-
-
-def _vs(name: str, server: str) -> str:
-    return f"""
-apiVersion: giru.ai/v1alpha1
-kind: VirtualServer
-metadata: {{name: {name}}}
-spec:
-  servers: [{server}]
-  prefix: false
-  auth: none
-"""
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +34,8 @@ def giru(
         [
             http_server("go-legacy", "streamable-http", go_fixture_legacy, era="legacy"),
             http_server("go-modern", "streamable-http", go_fixture_modern, era="modern"),
-            _vs("legacy-only", "go-legacy"),
-            _vs("modern-only", "go-modern"),
+            virtual_server("legacy-only", ["go-legacy"], prefix=False, auth="none"),
+            virtual_server("modern-only", ["go-modern"], prefix=False, auth="none"),
         ]
     )
     with run_giru(manifests, tmp_path_factory.mktemp("giru-cross-era")) as running:

@@ -16,25 +16,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.integration.gateway import RunningGiru, http_server, run_giru
+from tests.integration.gateway import RunningGiru, http_server, run_giru, virtual_server
 from tests.peers import ConformanceResult, run_conformance
 from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.conformance
 
 _TIMEOUT = 600.0
-
-
-def _vs(name: str, server: str) -> str:
-    return f"""
-apiVersion: giru.ai/v1alpha1
-kind: VirtualServer
-metadata: {{name: {name}}}
-spec:
-  servers: [{server}]
-  prefix: false
-  auth: none
-"""
 
 
 Front = RunningGiru | Stack
@@ -54,9 +42,9 @@ def giru(
             http_server("fixture-legacy", "streamable-http", go_fixture_legacy),
             http_server("fixture-modern", "streamable-http", go_fixture_modern),
             http_server("python-dual-era", "streamable-http", python_dual_era),
-            _vs("legacy", "fixture-legacy"),
-            _vs("modern", "fixture-modern"),
-            _vs("python", "python-dual-era"),
+            virtual_server("legacy", ["fixture-legacy"], prefix=False, auth="none"),
+            virtual_server("modern", ["fixture-modern"], prefix=False, auth="none"),
+            virtual_server("python", ["python-dual-era"], prefix=False, auth="none"),
         ]
     )
     if request.param == "giru":

@@ -90,7 +90,8 @@ spec:
 """
 
 
-def virtual_server(name: str, servers: list[str], *, prefix: bool) -> str:
+def virtual_server(name: str, servers: list[str], *, prefix: bool, auth: str | None = None) -> str:
+    """A VirtualServer manifest; `auth` (e.g. `none`) when not the default."""
     return f"""
 apiVersion: giru.ai/v1alpha1
 kind: VirtualServer
@@ -98,7 +99,7 @@ metadata: {{name: {name}}}
 spec:
   servers: {servers}
   prefix: {str(prefix).lower()}
-"""
+""" + (f"  auth: {auth}\n" if auth is not None else "")
 
 
 @contextmanager
