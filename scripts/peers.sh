@@ -128,3 +128,4 @@ bash "$ROOT/scripts/peers-opa.sh"   # Open Policy Agent (policy decisions, `opa 
 bash "$ROOT/scripts/peers-deploy.sh"   # helm, kustomize, the compose-go validator (tests/deploy)
 bash "$ROOT/scripts/peers-vault.sh"   # HashiCorp Vault (the `vault` secret backend's tests)
 bash "$ROOT/scripts/peers-promtool.sh"   # promtool (alert rules, dashboards' PromQL, /metrics lint)
+bash "$ROOT/scripts/peers-jaeger.sh"  # Jaeger (the tracing tests read traces back from its query API)

@@ -74,6 +74,7 @@ from giru.store import Kind, Store
 from giru.store.events import open_change_bus
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
+from giru.telemetry.tracing import Tracing
 from giru.xds.authz import serve_authz
 from giru.xds.edge import EdgeControl
 
@@ -215,7 +216,11 @@ class GiruApp:
                 self.settings, secret_store, http, audit=audit, node=node
             )
             stack.push_async_callback(self.credentials.aclose)
+            tracing = Tracing.from_settings(self.settings.otel, metrics.registry)
+            if tracing is not None:  # closed after the gateway: its last requests' spans
+                stack.push_async_callback(tracing.aclose)
             gateway = self._gateway(http, metrics, config, pepper)
+            gateway.tracing = tracing
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
                 gateway.handoff = SessionHandoff(
                     self.settings.redis_url, ttl_s=self.settings.sessions.idle_timeout_s

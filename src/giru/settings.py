@@ -24,6 +24,7 @@ __all__ = [
     "IdentitySettings",
     "LimitsSettings",
     "MeteringSettings",
+    "OtelSettings",
     "PolicySettings",
     "SecretsSettings",
     "SessionSettings",
@@ -152,6 +153,22 @@ class AuditSettings(BaseModel):
         default=3600.0,
         ge=0,
         description="verify every hash chain this often (metric giru_audit_chain_ok); 0: never",
+    )
+
+
+class OtelSettings(BaseModel):
+    """Tracing with OpenTelemetry (docs/observability.md). The standard `OTEL_*` variables
+    configure it (endpoint, protocol, sampler, service name, export queue); these cover the rest."""
+
+    enabled: bool = Field(
+        default=False,
+        description="trace even when no OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set (to the "
+        "OTLP default address); setting one of those turns tracing on by itself",
+    )
+    trust_client_context: bool = Field(
+        default=True,
+        description="continue the trace a client's traceparent names (false: every request "
+        "starts a trace of its own, sampled by Giru's sampler alone)",
     )
 
 
@@ -431,6 +448,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     xds: XdsSettings = Field(default_factory=XdsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)

@@ -61,10 +61,12 @@ class UsageRecord(TypedDict):
     """The person signed in over OAuth (email, else subject); None for an API-key client."""
     agent: str | None
     """The OAuth client (the MCP client app) acting for `person`."""
+    trace_id: str | None
+    """The request's trace (32 hex digits) when tracing is on, else None."""
 
 
 _FIELDS: Final = frozenset(UsageRecord.__annotations__)
-_LATER: Final = frozenset({"person", "agent"})
+_LATER: Final = frozenset({"person", "agent", "trace_id"})
 """Fields a spool written by an earlier version lacks (read as None)."""
 
 
@@ -75,8 +77,9 @@ def encode_record(record: UsageRecord) -> bytes:
 def decode_record(payload: bytes) -> UsageRecord:
     """The record `encode_record` wrote; `ValueError` for anything else."""
     value: Any = orjson.loads(payload)
-    if isinstance(value, dict) and set(value) == _FIELDS - _LATER:
-        value.update(dict.fromkeys(_LATER))
+    missing = _FIELDS - set(value) if isinstance(value, dict) else set()
+    if missing and missing <= _LATER:
+        value.update(dict.fromkeys(missing))
     if not isinstance(value, dict) or set(value) != _FIELDS or not isinstance(value["at"], str):
         raise ValueError("not a usage record")
     at = datetime.fromisoformat(value["at"])

@@ -6,8 +6,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import structlog
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from giru import __version__
 from giru.catalog.arguments import ArgumentsValidator
@@ -44,6 +47,7 @@ from giru.proxy.gate import (
     policy_call,
     unavailable,
 )
+from giru.proxy.trail import child_span, current_trail, span_name, traced_params
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.telemetry.metrics import Metrics, error_type
 from giru.upstream.base import MessageSink, UpstreamSession
@@ -161,6 +165,9 @@ class Dispatcher:
             response = await self.refusal(ctx, message, internal_error(message.id))
         finally:
             self._metrics.inflight.dec()
+        trail = current_trail()
+        if trail is not None:
+            trail.answered(response)
         outcome = "error" if "error" in response else "ok"
         # Metric labels never carry what a client made up: unknown methods count as "other".
         label = method if method in self._handlers or method in _LISTS else "other"
@@ -458,7 +465,47 @@ class Dispatcher:
         params: dict[str, Any] | None,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Send the request to `server` and answer with its response under the client's id."""
+        """Send the request to `server` and answer with its response under the client's id,
+        in a client span carrying the trace context on (`_meta`, and a header over HTTP)."""
+        trail = current_trail()
+        if trail is None:
+            return await self._forward(ctx, message, server, params, headers)
+        trail.server = trail.server or server
+        method = message.method or ""
+        target = _target_name(params) if trail.recording else None
+        attributes = self._upstream_attributes(server) if trail.recording else {}
+        with child_span(span_name(method, target), SpanKind.CLIENT, **attributes) as span:
+            params, carried = traced_params(span, params)
+            if carried is not None and self._speaks_http(server):
+                headers = {**(headers or {}), **carried}
+            response = await self._forward(ctx, message, server, params, headers)
+            if "error" in response and span.is_recording():
+                span.set_status(Status(StatusCode.ERROR))
+                span.set_attribute("error.type", str(response["error"].get("code")))
+        return response
+
+    def _speaks_http(self, server: str) -> bool:
+        spec = self._pool.specs.get(server)
+        return spec is not None and spec.transport != "stdio"
+
+    def _upstream_attributes(self, server: str) -> dict[str, AttributeValue | None]:
+        spec = self._pool.specs.get(server)
+        url = urlsplit(spec.url) if spec is not None and spec.url else None
+        return {
+            "giru.server": server,
+            "server.address": url.hostname if url is not None else None,
+            "server.port": url.port if url is not None else None,
+            "network.transport": "tcp" if url is not None else "pipe",
+        }
+
+    async def _forward(
+        self,
+        ctx: CallContext,
+        message: Message,
+        server: str,
+        params: dict[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         sink = _Relay(ctx.relay)
         method = message.method or ""
         started = time.perf_counter()
@@ -604,6 +651,12 @@ class _Relay:
                 message["id"], METHOD_NOT_FOUND, "the client cannot receive requests"
             )
         return None
+
+
+def _target_name(params: Mapping[str, Any] | None) -> str | None:
+    """The tool or prompt name the upstream is asked for (its own name, not Giru's)."""
+    name = (params or {}).get("name")
+    return name[:128] if isinstance(name, str) else None
 
 
 def _name_param(message: Message) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, Protocol
 
+from opentelemetry.trace import Span
+
 from giru.audit import AuditRecord
 from giru.errors import GiruError
 from giru.limits import Admission, Limiter, admission_for
@@ -27,6 +29,7 @@ from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.metering import Outcome, UsageRecord, new_event_id
 from giru.policy import Call, Decision, PolicyEngine, redact_result
 from giru.proxy.endpoints import Principal
+from giru.proxy.trail import TRAIL, Trail, child_span
 
 __all__ = [
     "INGRESS",
@@ -154,36 +157,66 @@ class CallGate:
         ingress = current_ingress()
         at, started = datetime.now(UTC), time.perf_counter()
         name = caller.name if caller is not None else "anonymous"
+        _note_subject(subject)
         subscription = caller.subscription_for(subject.server, subject.target) if caller else None
-        decision: Decision | None = None
-        refusal: tuple[int, str, dict[str, Any]] | None = None
-        if self.policy is not None:
-            decision = await self.policy.decide(policy_call(subject, name, subscription, caller))
-            refusal = None if decision.allow else policy_refusal(decision)
-        if refusal is None and metered:
-            refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
+        trail = TRAIL.get()
+        decision, refusal = await self._decide(caller, subject, name, subscription, at, trail)
         if refusal is not None:
             response = jsonrpc.error_response(message.id, *refusal)
         else:
             response = await forward()
             if decision is not None and decision.redact:
                 response = _redacted(response, decision)
+        trace_id = trail.trace_id if trail is not None else None
         writes = []
         if metered:
             usage = self._usage_record(
                 ingress, at, started, name, subscription, subject, message, response, refusal
             )
             _name_the_agent(usage, caller)
+            usage["trace_id"] = trace_id
             writes.append(self._usage.record(usage))
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
             _name_the_person(record, caller)
+            if trace_id is not None:
+                record["details"]["trace_id"] = trace_id
             writes.append(self.audit.record(record))
+        if trail is not None:
+            trail.outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
         try:
-            await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
+            with child_span("durable record") as span:
+                span.set_attribute("giru.records", len(writes))
+                await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
         except GiruError as exc:  # not durable: the answer must not claim a recorded call
             raise unavailable(exc, message.id) from exc
         return response
+
+    async def _decide(
+        self,
+        caller: Principal | None,
+        subject: Subject,
+        name: str,
+        subscription: str | None,
+        at: datetime,
+        trail: Trail | None,
+    ) -> tuple[Decision | None, tuple[int, str, dict[str, Any]] | None]:
+        """The policy decision (None without policy), then admission for tools/call: the
+        refusal, or None when the call may go on."""
+        decision: Decision | None = None
+        if self.policy is not None:
+            with child_span("policy decision") as span:
+                call = policy_call(subject, name, subscription, caller)
+                decision = await self.policy.decide(call)
+                decided(span, trail, decision)
+            if not decision.allow:
+                return decision, policy_refusal(decision)
+        if subject.method != "tools/call":
+            return decision, None
+        with child_span("limits admission") as span:
+            refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
+            span.set_attribute("giru.admitted", refusal is None)
+        return decision, refusal
 
     async def audit_rejection(
         self,
@@ -230,6 +263,9 @@ class CallGate:
         }
         if detail:
             record["details"]["refusal"] = detail[:500]
+        trail = TRAIL.get()
+        if trail is not None and trail.trace_id is not None:
+            record["details"]["trace_id"] = trail.trace_id
         await self.audit.record(record)
 
     def _usage_record(
@@ -262,6 +298,7 @@ class CallGate:
             "cost": None,
             "person": None,
             "agent": None,
+            "trace_id": None,
         }
 
     def _audit_record(
@@ -334,6 +371,30 @@ class CallGate:
         )
         admission = await self._limiter.admit(request)
         return None if admission.allowed else refusal(admission)
+
+
+def _note_subject(subject: Subject) -> None:
+    trail = TRAIL.get()
+    if trail is not None:
+        trail.server = subject.server
+        trail.tool = subject.target[:128] if subject.method == "tools/call" else trail.tool
+
+
+def decided(span: Span, trail: Trail | None, decision: Decision) -> None:
+    """The decision on the policy span and the request's trail: allow, deny or unavailable,
+    and the rules that fired (pack and control, never a message: it may quote arguments)."""
+    verdict = "unavailable" if decision.unavailable else "allow" if decision.allow else "deny"
+    if trail is not None:
+        trail.decision = verdict
+    if not span.is_recording():
+        return
+    fired = [
+        f"{rule.get('pack')}/{rule.get('control')}"[:128]
+        for rule in (*decision.deny, *decision.redact, *decision.alerts)
+    ]
+    span.set_attributes({"giru.decision": verdict, "giru.policy.rules": fired[:32]})
+    if decision.revision:
+        span.set_attribute("giru.policy.revision", decision.revision[:64])
 
 
 def current_ingress() -> Ingress:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Final, NoReturn
 
 import structlog
@@ -34,9 +35,11 @@ from giru.proxy.modern import ModernHttp
 from giru.proxy.reconnects import ReconnectGuard
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
+from giru.proxy.trail import Arrival, Trail, open_trail, watched
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
+from giru.telemetry.tracing import Tracing
 from giru.upstream.base import ClientIdentity, MessageSink
 
 __all__ = ["Gateway"]
@@ -80,6 +83,8 @@ class Gateway:
         self._hidden: set[str] = set()
         """Unhealthy servers with `keepStale: false`: out of clients' views."""
         self.handoff: SessionHandoff | None = None
+        self.tracing: Tracing | None = None
+        """Spans of every MCP request (app wiring; None: tracing is off)."""
         """Session records in Redis, so another worker can take a session over (app wiring)."""
         self._closing = False
         self.sessions = SessionStore(
@@ -362,11 +367,12 @@ class Gateway:
         return None
 
     async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
+        started_ns = time.time_ns()
         principal = await self._authenticate(request, endpoint, send)
         if principal is None:
             return
         if request.method == "POST":
-            await self._post(request, send, endpoint, principal)
+            await self._post(request, send, endpoint, principal, started_ns)
         elif _modern_header(request) and request.method in ("GET", "DELETE"):
             # 2026-07-28: no GET stream and no session to delete (H5, S14)
             await send_bytes(send, 405, b"", content_type=None, headers=[(b"allow", b"POST")])
@@ -390,7 +396,12 @@ class Gateway:
             )
 
     async def _post(
-        self, request: Request, send: Send, endpoint: Endpoint, principal: Principal
+        self,
+        request: Request,
+        send: Send,
+        endpoint: Endpoint,
+        principal: Principal,
+        started_ns: int,
     ) -> None:
         check_post_media(request)
         try:
@@ -398,30 +409,27 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send = _identified(send, request, len(body))
-        started = time.perf_counter()
+        send, event_id = _identified(send, request, len(body))
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
-        if era == "modern":
-            view = self.views.get(endpoint, principal, self.listed)
-            await self.modern.post(request, send, view, principal, message, endpoint.name or None)
-        elif message.method == "initialize":
-            await self._initialize(send, endpoint, principal, message)
-        else:
-            session = await self._session(request, endpoint, principal)
-            await self.legacy.post(request, send, session, message)
-            if self.handoff is not None and message.method in _HANDED_OFF:
-                await self.handoff.save(session)
-        name = (message.params or {}).get("name") if message.method == "tools/call" else None
-        _log.info(
-            "mcp_request",
-            method=message.method,
-            tool=name[:128] if isinstance(name, str) else None,
-            client=principal.name,
-            endpoint=endpoint.name or "/mcp",
-            era=era,
-            session=(request.header(SESSION_HEADER) or "")[:8] or None,
-            ms=round((time.perf_counter() - started) * 1000, 3),
+        arrival = Arrival(
+            event_id, principal, endpoint.name or "/mcp", era, started_ns, time.time_ns()
         )
+        trail = open_trail(self.tracing, request, arrival, message)
+        send = watched(send, trail)
+        with _finishing(trail):
+            if era == "modern":
+                view = self.views.get(endpoint, principal, self.listed)
+                await self.modern.post(
+                    request, send, view, principal, message, endpoint.name or None
+                )
+            elif message.method == "initialize":
+                await self._initialize(send, endpoint, principal, message)
+            else:
+                session = await self._session(request, endpoint, principal)
+                trail.session = session.id
+                await self.legacy.post(request, send, session, message)
+                if self.handoff is not None and message.method in _HANDED_OFF:
+                    await self.handoff.save(session)
 
     async def _initialize(
         self, send: Send, endpoint: Endpoint, principal: Principal, message: Message
@@ -540,6 +548,7 @@ class Gateway:
         return True
 
     async def _sse_message(self, request: Request, send: Send, endpoint: Endpoint) -> None:
+        started_ns = time.time_ns()
         principal = await self._authenticate(request, endpoint, send, "messages")
         if principal is None:
             return
@@ -556,12 +565,19 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send = _identified(send, request, len(body))
+        send, event_id = _identified(send, request, len(body))
+        arrival = Arrival(
+            event_id, principal, endpoint.name or "/mcp", "legacy", started_ns, time.time_ns()
+        )
+        trail = open_trail(self.tracing, request, arrival, message)
+        trail.session = session.id
+        send = watched(send, trail)
         stream = session.listener
         context = self._session_context(
             session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
         )
-        await self.legacy_sse.post(send, session, message, context)
+        with _finishing(trail):
+            await self.legacy_sse.post(send, session, message, context)
 
     def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
@@ -641,7 +657,7 @@ class Gateway:
         await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
-def _identified(send: Send, request: Request, body_bytes: int) -> Send:
+def _identified(send: Send, request: Request, body_bytes: int) -> tuple[Send, str]:
     """Give this request an event id (usage and audit records are keyed by it) and answer it as
     the `Giru-Request-Id` header, so a client can match what it saw with what was recorded."""
     event_id = new_event_id()
@@ -657,7 +673,24 @@ def _identified(send: Send, request: Request, body_bytes: int) -> Send:
             message = {**message, "headers": [*message.get("headers", ()), header]}
         await send(message)
 
-    return send_identified
+    return send_identified, event_id
+
+
+@contextlib.contextmanager
+def _finishing(trail: Trail) -> Iterator[None]:
+    """Finish `trail` when its request is answered (unless the answer is deferred to a stream);
+    a request that raised is answered by the boundary with the error's status."""
+    try:
+        yield
+    except JsonRpcError as exc:
+        trail.status, trail.code = exc.http_status, exc.code
+        raise
+    except BaseException:
+        trail.status = 500
+        raise
+    finally:
+        if not trail.deferred:
+            trail.finish()
 
 
 async def _answer_failure(send: Send, exc: JsonRpcError) -> None:

@@ -12,6 +12,7 @@ from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.http import Request, Send, send_bytes, send_sse_start
 from giru.proxy.sessions import EventStream, Session
 from giru.proxy.streamable import stream_events
+from giru.proxy.trail import current_trail
 
 __all__ = ["LegacySse", "session_id_from_query"]
 
@@ -70,8 +71,18 @@ class LegacySse:
         self, session: Session, message: Message, context: CallContext, stream: EventStream
     ) -> None:
         key = message.id_key
+        trail = current_trail()
+        if trail is not None:
+            trail.deferred = True  # answered on the stream: finished there
 
         async def run() -> None:
+            try:
+                await answer()
+            finally:
+                if trail is not None:
+                    trail.finish()
+
+        async def answer() -> None:
             if message.method == "initialize":
                 params = message.params or {}
                 requested = params.get("protocolVersion")

@@ -338,6 +338,8 @@ class UsageRow(_Tenanted, Base):
     """The person signed in over OAuth (email, else subject); null for API-key clients."""
     agent: Mapped[str | None] = mapped_column(Text)
     """The OAuth client acting for the person (`client` is `user:<email>` then)."""
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    """The request's OpenTelemetry trace id (32 hex digits) when tracing was on."""
 
 
 class AuditRow(_Tenanted, Base):

@@ -68,6 +68,7 @@ _COLUMN_TYPES: Final = {  # a usage record's fields, with their PostgreSQL types
     "cost": "numeric",
     "person": "text",
     "agent": "text",
+    "trace_id": "varchar",
 }
 _COLUMNS: Final = tuple(_COLUMN_TYPES)
 _PICK: Final = operator.itemgetter(*_COLUMNS)

@@ -29,6 +29,7 @@ def record(**fields: Any) -> UsageRecord:
         "cost": None,
         "person": None,
         "agent": None,
+        "trace_id": None,
     }
     made.update(fields)  # type: ignore[typeddict-item]  # tests pass valid fields
     return made

@@ -38,6 +38,8 @@ class FakeUpstream:
     name: str
     tools: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    """The extra HTTP headers of each request (what an HTTP upstream would have been sent)."""
     fail: bool = False
     broken: bool = False
     """Raise what no connector should (a bug inside Giru) on tools/call."""
@@ -64,6 +66,7 @@ class FakeUpstream:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         self.calls.append((method, params))
+        self.headers.append(dict(headers or {}))
         if self.fail:
             raise UpstreamUnavailableError(self.name, "connection reset")
         if method == "tools/list":

@@ -1,0 +1,345 @@
+"""One MCP request's trail: the facts its canonical log line carries, and its spans when tracing.
+
+The gateway opens a trail where a request arrives (`TRAIL`); the dispatcher and the call gate add
+what they learn (server, decision, outcome); `finish` writes the one `mcp_request` log line and
+ends the request's server span. With tracing off the trail holds no span and every span helper is
+a no-op; with tracing on but the request not sampled, only the (non-recording) request span
+exists, so its context still reaches the upstream.
+
+Span attributes come from Giru's own facts only (names it resolved, bounded): nothing a client
+sends becomes an attribute key, and no argument value is ever recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple
+
+import structlog
+from opentelemetry.context import Context
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
+from opentelemetry.util.types import AttributeValue
+
+from giru.mcp.jsonrpc import Message
+from giru.mcp.versions import SUPPORTED_VERSIONS
+from giru.proxy.endpoints import Principal
+from giru.proxy.http import Request, Send
+from giru.telemetry.traceparent import format_traceparent, remote_parent
+from giru.telemetry.tracing import Tracing
+
+__all__ = [
+    "TRAIL",
+    "Arrival",
+    "Trail",
+    "child_span",
+    "current_trail",
+    "open_trail",
+    "span_name",
+    "traced_params",
+    "watched",
+]
+
+_log = structlog.get_logger(__name__)
+_MAX_NAME: Final = 128
+_TARGETED: Final = {"tools/call": "gen_ai.tool.name", "prompts/get": "gen_ai.prompt.name"}
+
+
+@dataclass(slots=True)
+class Trail:
+    """What one request did, filled in as it goes; `finish` once at the end."""
+
+    event_id: str
+    endpoint: str
+    method: str
+    era: str
+    client: str | None = None
+    person: str | None = None
+    tool: str | None = None
+    server: str | None = None
+    decision: str | None = None
+    outcome: str | None = None
+    status: int | None = None
+    code: int | None = None
+    session: str | None = None
+    deferred: bool = False
+    """The answer goes out later, on a stream (2024-11-05 HTTP+SSE): whoever sends it finishes."""
+    span: Span | None = None
+    tracer: Tracer | None = None
+    started: float = field(default_factory=time.perf_counter)
+    _done: bool = False
+
+    @property
+    def trace_id(self) -> str | None:
+        if self.span is None:
+            return None
+        context = self.span.get_span_context()
+        return f"{context.trace_id:032x}" if context.trace_id else None
+
+    @property
+    def recording(self) -> bool:
+        return self.span is not None and self.span.is_recording()
+
+    def set(self, **attributes: AttributeValue | None) -> None:
+        """Attributes on the request span (None values skipped); nothing when not recording."""
+        if self.recording:
+            assert self.span is not None
+            self.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+    def answered(self, response: Mapping[str, Any]) -> None:
+        """The JSON-RPC answer: its error code, and an outcome when the gate set none."""
+        error = response.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        self.code = code if isinstance(code, int) else None
+        if self.outcome is None:
+            result = response.get("result")
+            tool_error = isinstance(result, dict) and result.get("isError") is True
+            self.outcome = "error" if error is not None else "tool_error" if tool_error else "ok"
+
+    def finish(self, status: int | None = None) -> None:
+        """The canonical log line, and the end of the request span; once."""
+        if self._done:
+            return
+        self._done = True
+        if status is not None:
+            self.status = status
+        ms = round((time.perf_counter() - self.started) * 1000, 3)
+        if self.outcome is None:
+            failed = self.code is not None or (self.status or 200) >= 400
+            self.outcome = "error" if failed else "ok"
+        _log.info(
+            "mcp_request",
+            event_id=self.event_id,
+            trace_id=self.trace_id,
+            endpoint=self.endpoint,
+            client=self.client,
+            person=self.person,
+            method=self.method,
+            tool=self.tool,
+            server=self.server,
+            era=self.era,
+            session=self.session[:8] if self.session else None,
+            outcome=self.outcome,
+            decision=self.decision,
+            status=self.status,
+            code=self.code,
+            ms=ms,
+        )
+        if self.span is not None:
+            self._end_span()
+
+    def _end_span(self) -> None:
+        assert self.span is not None
+        if self.span.is_recording():
+            failed = self.code is not None or (self.status or 200) >= 500
+            self.set(
+                **{
+                    "giru.server": self.server,
+                    "giru.decision": self.decision,
+                    "giru.outcome": self.outcome,
+                    "mcp.session.id": self.session,
+                    "http.response.status_code": self.status,
+                    "rpc.response.status_code": str(self.code) if self.code is not None else None,
+                    "error.type": _error_type(self),
+                }
+            )
+            if failed:
+                self.span.set_status(Status(StatusCode.ERROR))
+        self.span.end()
+
+
+def _error_type(trail: Trail) -> str | None:
+    if trail.code is not None:
+        return str(trail.code)
+    if trail.outcome == "tool_error":
+        return "tool_error"
+    if trail.status is not None and trail.status >= 500:
+        return str(trail.status)
+    return None
+
+
+TRAIL: contextvars.ContextVar[Trail | None] = contextvars.ContextVar("giru_trail", default=None)
+
+
+def current_trail() -> Trail | None:
+    return TRAIL.get()
+
+
+def request_attributes(trail: Trail, target: str | None, version: str | None) -> dict[str, Any]:
+    """The request span's attributes known when it starts."""
+    attributes: dict[str, Any] = {
+        "mcp.method.name": trail.method,
+        "network.transport": "tcp",
+        "network.protocol.name": "http",
+        "giru.endpoint": trail.endpoint,
+        "giru.era": trail.era,
+        "giru.event_id": trail.event_id,
+    }
+    key = _TARGETED.get(trail.method)
+    if key is not None and target is not None:
+        attributes[key] = target
+    if trail.method == "tools/call":
+        attributes["gen_ai.operation.name"] = "execute_tool"
+    for name, value in (
+        ("mcp.protocol.version", version),
+        ("giru.client", trail.client),
+        ("giru.person", trail.person),
+    ):
+        if value is not None:
+            attributes[name] = value
+    return attributes
+
+
+def span_name(method: str, target: str | None) -> str:
+    """`{mcp.method.name} {target}` (the tool or prompt name), or the method alone."""
+    return f"{method} {target}" if target and method in _TARGETED else method
+
+
+def bounded_name(value: object) -> str | None:
+    return value[:_MAX_NAME] if isinstance(value, str) else None
+
+
+@contextlib.contextmanager
+def child_span(
+    name: str, kind: SpanKind = SpanKind.INTERNAL, **attributes: AttributeValue | None
+) -> Iterator[Span]:
+    """A span under the current request's span, ended on exit (an exception marks it failed);
+    a shared non-recording span when tracing is off or the request is not sampled."""
+    trail = TRAIL.get()
+    if trail is None or trail.tracer is None or not trail.recording:
+        yield INVALID_SPAN
+        return
+    assert trail.span is not None
+    span = trail.tracer.start_span(
+        name,
+        context=set_span_in_context(trail.span),
+        kind=kind,
+        attributes={k: v for k, v in attributes.items() if v is not None},
+    )
+    try:
+        yield span
+    except BaseException as exc:
+        span.set_attribute("error.type", type(exc).__name__)
+        span.set_status(Status(StatusCode.ERROR))
+        raise
+    finally:
+        span.end()
+
+
+def traced_params(
+    span: Span, params: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """`params` with `_meta.traceparent` naming `span` (or the request's span when `span` does not
+    record), and the same as an HTTP header; unchanged when tracing is off."""
+    trail = TRAIL.get()
+    if trail is None or trail.span is None:
+        return params, None
+    context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
+    if not context.is_valid:
+        return params, None
+    traceparent = format_traceparent(context)
+    carried: dict[str, str] = {"traceparent": traceparent}
+    state = context.trace_state.to_header()
+    if state:
+        carried["tracestate"] = state
+    params = dict(params or {})
+    meta = params.get("_meta")
+    params["_meta"] = {**(meta if isinstance(meta, dict) else {}), **carried}
+    return params, carried
+
+
+def open_trail(
+    tracing: Tracing | None,
+    request: Request,
+    arrival: Arrival,
+    message: Message,
+) -> Trail:
+    """The trail of `message`, current from here on (`TRAIL`), with its server span when
+    tracing: a child of the client's trace context when it sent a valid one (and
+    `GIRU_OTEL__TRUST_CLIENT_CONTEXT` allows), started when authentication started."""
+    params = message.params or {}
+    method = (message.method or "")[:_MAX_NAME]
+    person = getattr(arrival.principal, "person", None)
+    trail = Trail(
+        event_id=arrival.event_id,
+        endpoint=arrival.endpoint,
+        method=method,
+        era=arrival.era,
+        client=arrival.principal.name,
+        person=person.label if person is not None else None,
+        tool=bounded_name(params.get("name")) if method == "tools/call" else None,
+    )
+    TRAIL.set(trail)
+    if tracing is None:
+        return trail
+    parent: Span | None = None
+    if tracing.trust_client_context:
+        parent = remote_parent(
+            request.header("traceparent"), request.header("tracestate"), params.get("_meta")
+        )
+    target = bounded_name(params.get("name")) if method in _TARGETED else None
+    version = request.header("mcp-protocol-version")
+    attributes = request_attributes(
+        trail, target, version if version in SUPPORTED_VERSIONS else None
+    )
+    if message.kind == "request":
+        attributes["jsonrpc.request.id"] = str(message.id)[:_MAX_NAME]
+    trail.tracer = tracing.tracer
+    trail.span = tracing.tracer.start_span(
+        span_name(method, target),
+        context=set_span_in_context(parent) if parent is not None else Context(),
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        start_time=arrival.started_ns,
+    )
+    if trail.span.is_recording():
+        _authentication_span(trail, arrival)
+    return trail
+
+
+class Arrival(NamedTuple):
+    """A request as authenticated: by whom, through which endpoint and era, and when its
+    authentication started and ended (ns since the epoch)."""
+
+    event_id: str
+    principal: Principal
+    endpoint: str
+    era: str
+    started_ns: int
+    authenticated_ns: int
+
+
+def _authentication_span(trail: Trail, arrival: Arrival) -> None:
+    assert trail.tracer is not None
+    assert trail.span is not None
+    span = trail.tracer.start_span(
+        "authenticate",
+        context=set_span_in_context(trail.span),
+        start_time=arrival.started_ns,
+        attributes={"giru.client": arrival.principal.name},
+    )
+    if trail.person is not None:
+        span.set_attribute("giru.person", trail.person)
+    span.end(end_time=arrival.authenticated_ns)
+
+
+def watched(send: Send, trail: Trail) -> Send:
+    """`send` noting the HTTP status of the answer in `trail`."""
+
+    async def send_watched(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            trail.status = message["status"]
+        await send(message)
+
+    return send_watched

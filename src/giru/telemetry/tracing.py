@@ -1,0 +1,109 @@
+"""Tracing with OpenTelemetry, off by default; the standard `OTEL_*` variables configure it.
+
+On when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set (or
+`GIRU_OTEL__ENABLED=true`), off again with `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
+The exporter is OTLP over `http/protobuf` (default) or `grpc` (`OTEL_EXPORTER_OTLP_[TRACES_]
+PROTOCOL`); the exporters read their own endpoint, headers, timeout and TLS variables. The sampler
+is the SDK's (`OTEL_TRACES_SAMPLER`, default `parentbased_always_on`); the export queue is bounded
+(`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`) and what it
+drops is counted in `giru_trace_spans_dropped_total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Tracer
+from prometheus_client import CollectorRegistry, Counter
+
+from giru import __version__
+from giru.errors import ConfigError
+from giru.settings import OtelSettings
+from giru.telemetry.export import SpanQueue
+
+__all__ = ["Tracing", "tracing_wanted"]
+
+_ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_PROTOCOLS: Final = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+_SHUTDOWN_S: Final = 15.0
+
+
+def tracing_wanted(settings: OtelSettings, env: Mapping[str, str]) -> bool:
+    """Whether the settings and the standard variables turn tracing on."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return settings.enabled or any(env.get(name, "").strip() for name in _ENDPOINTS)
+
+
+def _exporter(env: Mapping[str, str]) -> SpanExporter:
+    protocol = next((env[n].strip() for n in _PROTOCOLS if env.get(n, "").strip()), "http/protobuf")
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    elif protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    else:
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r}: use http/protobuf or grpc")
+    return OTLPSpanExporter()
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    try:
+        return max(1, int(value)) if value else default
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {value[:32]!r}") from exc
+
+
+class Tracing:
+    """The tracer provider of one app instance; `tracer` makes Giru's spans."""
+
+    def __init__(
+        self,
+        settings: OtelSettings,
+        registry: CollectorRegistry,
+        *,
+        exporter: SpanExporter | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if env is None else env
+        self.trust_client_context = settings.trust_client_context
+        self.dropped = Counter(
+            "giru_trace_spans_dropped_total",
+            "Sampled spans not exported, by reason: queue_full (the export queue, "
+            "OTEL_BSP_MAX_QUEUE_SIZE, was full) or export_failed (the collector refused or "
+            "is down).",
+            ["reason"],
+            registry=registry,
+        )
+        attributes = {SERVICE_VERSION: __version__}
+        if not env.get("OTEL_SERVICE_NAME"):
+            attributes[SERVICE_NAME] = "giru"
+        self.provider = TracerProvider(resource=Resource.create(attributes))
+        self.queue = SpanQueue(
+            exporter if exporter is not None else _exporter(env),
+            max_queue=_int(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+            batch_size=_int(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+            delay_s=_int(env, "OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000,
+            on_drop=lambda reason, count: self.dropped.labels(reason).inc(count),
+        )
+        self.provider.add_span_processor(self.queue)
+        self.tracer: Tracer = self.provider.get_tracer("giru", __version__)
+
+    @classmethod
+    def from_settings(cls, settings: OtelSettings, registry: CollectorRegistry) -> Tracing | None:
+        """The app's tracing, or None when it is off (the default: no cost at all)."""
+        return cls(settings, registry) if tracing_wanted(settings, os.environ) else None
+
+    async def aclose(self) -> None:
+        """Export what is queued (bounded) and stop, off the event loop."""
+        await asyncio.wait_for(asyncio.to_thread(self.provider.shutdown), _SHUTDOWN_S)
