@@ -426,7 +426,7 @@ class Gateway:
                 await self._initialize(send, endpoint, principal, message)
             else:
                 session = await self._session(request, endpoint, principal)
-                trail.session = session.id
+                trail.in_session(session.id, session.protocol_version)
                 await self.legacy.post(request, send, session, message)
                 if self.handoff is not None and message.method in _HANDED_OFF:
                     await self.handoff.save(session)
@@ -570,7 +570,7 @@ class Gateway:
             event_id, principal, endpoint.name or "/mcp", "legacy", started_ns, time.time_ns()
         )
         trail = open_trail(self.tracing, request, arrival, message)
-        trail.session = session.id
+        trail.in_session(session.id, session.protocol_version)
         send = watched(send, trail)
         stream = session.listener
         context = self._session_context(

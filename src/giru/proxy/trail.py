@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import structlog
-from opentelemetry.context import Context
 from opentelemetry.trace import (
     INVALID_SPAN,
     Span,
@@ -77,15 +76,10 @@ class Trail:
     """The answer goes out later, on a stream (2024-11-05 HTTP+SSE): whoever sends it finishes."""
     span: Span | None = None
     tracer: Tracer | None = None
+    trace_id: str | None = None
+    """The span's trace id, 32 hex digits (None: tracing is off)."""
     started: float = field(default_factory=time.perf_counter)
     _done: bool = False
-
-    @property
-    def trace_id(self) -> str | None:
-        if self.span is None:
-            return None
-        context = self.span.get_span_context()
-        return f"{context.trace_id:032x}" if context.trace_id else None
 
     @property
     def recording(self) -> bool:
@@ -96,6 +90,11 @@ class Trail:
         if self.recording:
             assert self.span is not None
             self.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+    def in_session(self, session_id: str, protocol_version: str) -> None:
+        """The request belongs to a legacy session (its negotiated protocol version)."""
+        self.session = session_id
+        self.set(**{"mcp.protocol.version": protocol_version})
 
     def answered(self, response: Mapping[str, Any]) -> None:
         """The JSON-RPC answer: its error code, and an outcome when the gate set none."""
@@ -289,20 +288,20 @@ def open_trail(
             request.header("traceparent"), request.header("tracestate"), params.get("_meta")
         )
     target = bounded_name(params.get("name")) if method in _TARGETED else None
-    version = request.header("mcp-protocol-version")
-    attributes = request_attributes(
-        trail, target, version if version in SUPPORTED_VERSIONS else None
-    )
-    if message.kind == "request":
-        attributes["jsonrpc.request.id"] = str(message.id)[:_MAX_NAME]
+
+    def attributes() -> dict[str, Any]:
+        version = request.header("mcp-protocol-version")
+        known = version if version in SUPPORTED_VERSIONS else None
+        built = request_attributes(trail, target, known)
+        if message.kind == "request":
+            built["jsonrpc.request.id"] = str(message.id)[:_MAX_NAME]
+        return built
+
     trail.tracer = tracing.tracer
-    trail.span = tracing.tracer.start_span(
-        span_name(method, target),
-        context=set_span_in_context(parent) if parent is not None else Context(),
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        start_time=arrival.started_ns,
+    trail.span = tracing.start_request(
+        span_name(method, target), parent, attributes, arrival.started_ns
     )
+    trail.trace_id = f"{trail.span.get_span_context().trace_id:032x}"
     if trail.span.is_recording():
         _authentication_span(trail, arrival)
     return trail

@@ -234,9 +234,14 @@ class StreamableHttpSession(HandshakeState):
             headers["MCP-Protocol-Version"] = version
         if self._session_id is not None:
             headers["Mcp-Session-Id"] = self._session_id
-        if self._modern is not None and message is not None and "method" in message:
+        if message is None or "method" not in message:
+            return headers
+        extra = _EXTRA_HEADERS.get() or {}
+        if self._modern is not None:
             headers.update(_routing_headers(message))
-            headers.update(_EXTRA_HEADERS.get() or {})
+            headers.update(extra)
+        else:  # the trace context goes to every HTTP upstream, whatever its era
+            headers.update({k: v for k, v in extra.items() if k in _TRACE_HEADERS})
         return headers
 
     def _envelope(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -423,6 +428,9 @@ _LIST_FILTERS: Final = ("toolsListChanged", "promptsListChanged", "resourcesList
 _EXTRA_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar(
     "giru_upstream_headers", default=None
 )
+
+
+_TRACE_HEADERS: Final = frozenset({"traceparent", "tracestate"})
 
 
 def _routing_headers(message: dict[str, Any]) -> dict[str, str]:

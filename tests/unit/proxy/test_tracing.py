@@ -230,3 +230,23 @@ async def test_the_request_log_line_names_the_event_trace_server_and_outcome() -
     assert line["status"] == 200
     assert line["decision"] is None
     assert isinstance(line["ms"], float)
+
+
+async def test_an_unsampled_request_records_no_span_but_carries_its_trace_on() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    unsampled = f"00-{TRACE}-{PARENT}-00"
+    async with traced(upstream) as (client, gateway, exporter, usage):
+        with capture_logs() as logs:
+            response = await tools_call(client, {"_meta": {"traceparent": unsampled}})
+        assert response.status_code == 200
+        gateway.tracing.provider.force_flush()  # type: ignore[union-attr]
+        ours = [s for s in exporter.get_finished_spans() if f"{s.context.trace_id:032x}" == TRACE]
+        assert ours == []
+    sent = upstream.calls[-1][1]
+    assert sent is not None
+    version, trace, span, flags = sent["_meta"]["traceparent"].split("-")
+    assert (version, trace, flags) == ("00", TRACE, "00")
+    assert span != PARENT
+    assert usage.records[-1]["trace_id"] == TRACE
+    line = next(e for e in logs if e["event"] == "mcp_request" and e["method"] == "tools/call")
+    assert line["trace_id"] == TRACE

@@ -4,7 +4,8 @@
 (names lowercased) are appended to LEDGER as one JSON line before anything else, so a test can
 prove what reached the upstream (and what did not: the client's own key). Tools: `whoami`
 (answers the `Authorization` header it was sent, or `-`), `echo` (answers `text`), `peer`
-(answers the common name of the TLS client certificate, or `-`).
+(answers the common name of the TLS client certificate, or `-`), `meta` (answers the request's
+`params._meta` as JSON).
 
 It is also a tiny OAuth token endpoint, `POST /token` (recorded in the ledger like the rest):
 `client_credentials` for client `giru` with secret `cc-secret` (Basic or form), answering
@@ -60,13 +61,15 @@ def _handler(ledger: str) -> Any:
                 {"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": info},
             )
         if method == "tools/list":
-            names = ("whoami", "echo", "peer")
+            names = ("whoami", "echo", "peer", "meta")
             tools = [{"name": n, "inputSchema": {"type": "object"}} for n in names]
             return _reply(request_id, {"tools": tools})
         if method == "tools/call" and params.get("name") == "peer":
             return _text(request_id, _peer_name(request))
         if method == "tools/call" and params.get("name") == "whoami":
             return _text(request_id, request.headers.get("Authorization", "-"))
+        if method == "tools/call" and params.get("name") == "meta":
+            return _text(request_id, json.dumps(params.get("_meta") or {}))
         if method == "tools/call":
             return _text(request_id, str((params.get("arguments") or {}).get("text", "")))
         if method == "ping":

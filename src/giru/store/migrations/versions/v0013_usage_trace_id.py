@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from giru.store.migrations.versions.v0002_usage import _DAILY, _DAY, _ERRORS
+from giru.store.migrations.versions.v0005_policy_outcomes import _POLICY_REJECTED
+
 revision: str = "0013_usage_trace_id"
 down_revision: str | None = "0012_usage_people"
 branch_labels: str | Sequence[str] | None = None
@@ -24,5 +27,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """SQLite drops a column by copying the table, which the `usage_daily` view reads: the view
+    goes first and comes back as it was."""
+    op.execute("DROP VIEW usage_daily")
     with op.batch_alter_table("usage_records") as batch:
         batch.drop_column("trace_id")
+    day = _DAY[op.get_bind().dialect.name]
+    op.execute(_DAILY.format(day=day, errors=_ERRORS, rejected=_POLICY_REJECTED))
