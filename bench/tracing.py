@@ -2,9 +2,10 @@
 
 One Gateway in this process (uvloop) answers legacy-era tools/call over the ASGI interface, driven
 directly (no HTTP client in the measurement), with an upstream that answers at once and the call
-gate (limits admission and in-memory usage records, no OPA: its cost would hide a few µs). Three
+gate (limits admission and in-memory usage records, no OPA: its cost would hide a few µs). Four
 variants take turns, `--rounds` times each, `--calls` calls per turn: tracing off; on with
-`parentbased_traceidratio` 0.01 (1 % of traces); on with `parentbased_always_on` (100 %). Spans
+`parentbased_traceidratio` 0 (nothing sampled: what every request pays), 0.01 (1 % of traces);
+on with `parentbased_always_on` (100 %). Spans
 go to an exporter that encodes each batch as OTLP protobuf and drops it (the export thread's CPU
 counts: `time.process_time` is the whole process). Reported: CPU µs per call, the median turn of
 each variant, and the load average; printed and written as JSON, never asserted.
@@ -164,7 +165,11 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
         (b"accept", b"application/json, text/event-stream"),
         (b"host", b"127.0.0.1:8080"),
     ]
-    variants = {"off": None, "1%": _tracing("parentbased_traceidratio", "0.01")}
+    variants = {
+        "off": None,
+        "0%": _tracing("parentbased_traceidratio", "0"),
+        "1%": _tracing("parentbased_traceidratio", "0.01"),
+    }
     variants["100%"] = _tracing("parentbased_always_on", "")
     results: dict[str, list[float]] = {name: [] for name in variants}
     async with aiohttp.ClientSession() as http:

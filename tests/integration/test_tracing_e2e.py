@@ -204,3 +204,24 @@ def _text(answer: dict[str, Any] | None, response: httpx.Response) -> str:
     text = answer["result"]["content"][0]["text"]
     assert isinstance(text, str)
     return text
+
+
+def test_a_collector_that_is_down_costs_the_call_nothing_and_the_loss_is_counted(
+    upstream: HeadersUpstream, tmp_path: Path
+) -> None:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nothing listens
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    manifests = "---".join([http_server("up", "streamable-http", upstream.url), CLIENT])
+    with run_giru(manifests, tmp_path, extra_env=env) as giru:
+        for _ in range(3):
+            response = _call(giru.base, secrets.token_hex(16), secrets.token_hex(8))
+            assert response.status_code == 200, response.text
+
+        def counted() -> bool:
+            metrics = httpx.get(giru.url("/metrics"), timeout=5).text
+            return 'giru_trace_spans_dropped_total{reason="export_failed"}' in metrics
+
+        wait_until(counted, "spans the collector never got are counted", timeout=30)
