@@ -28,6 +28,8 @@ from giru.catalog.search import ToolTags
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
+from giru.credentials.connections import Connections, open_connections
+from giru.credentials.connections.pages import PAGE_PATHS, connection_pages
 from giru.credentials.upstream import open_upstream_credentials
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
@@ -131,6 +133,8 @@ class GiruApp:
         self.policy: PolicyEngine | None = None
         self.edge: EdgeControl | None = None
         self.credentials: UpstreamCredentials | None = None
+        self.connections: Connections | None = None
+        self.pages: ASGIApp | None = None  # connections' browser pages (/oauth/connect, ...)
         self._pepper = b""
         self._fetch: JsonFetch | None = None
         self._post: FormPost | None = None
@@ -152,6 +156,8 @@ class GiruApp:
             await serve_bundle(self.policy, self._bundle_token(), scope, send)
         elif self.api is not None and _is_api(scope.get("path", "")):
             await self.api(scope, receive, send)
+        elif self.pages is not None and scope.get("path") in PAGE_PATHS:
+            await self.pages(scope, receive, send)
         elif self.broker is not None and is_broker_path(scope.get("path", "")):
             await self.broker(scope, receive, send)
         elif is_console_path(scope.get("path", "")):
@@ -221,6 +227,17 @@ class GiruApp:
                 stack.push_async_callback(tracing.aclose)
             gateway = self._gateway(http, metrics, config, pepper)
             gateway.tracing = tracing
+            self.connections = open_connections(
+                secret_store,
+                http,
+                base_url=self.settings.base_url,
+                specs=lambda: gateway.pool.specs,
+                audit=audit,
+                node=node,
+                on_connected=gateway.refresh,
+            )
+            gateway.pool.connections = self.connections.tokens
+            self.pages = connection_pages(self.connections.flows, self.settings.base_url)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)
                 gateway.handoff = SessionHandoff(
                     self.settings.redis_url, ttl_s=self.settings.sessions.idle_timeout_s
@@ -293,6 +310,7 @@ class GiruApp:
                     runtime=runtime,
                     pepper=pepper,
                     secrets_store=secret_store,
+                    connections=self.connections,
                     people=lambda: gateway.admission.resource,
                     groups=RoleGroups(
                         identity.admin_group, identity.operator_group, identity.viewer_group
@@ -305,7 +323,7 @@ class GiruApp:
                 finally:
                     self.gateway = self.api = self.controller = self.policy = self.edge = None
                     self.cors = None
-                    self.broker = self._authorization = None
+                    self.broker = self._authorization = self.pages = self.connections = None
                     for task in background:
                         task.cancel()
 

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "ConflictError",
+    "ConnectionRequiredError",
     "CredentialsUnavailableError",
     "GiruError",
     "NotFoundError",
@@ -124,3 +125,15 @@ class UpstreamCredentialsError(UpstreamUnavailableError):
     """The server's credentials could not be read, so it was not called (no upstream fault)."""
 
     code = "credentials_unavailable"
+
+
+class ConnectionRequiredError(UpstreamCredentialsError):
+    """The server takes OAuth tokens from a connection the caller has not made (or that must be
+    made again: `needs_reconnect`); `connect_url` is where a person makes it in a browser."""
+
+    code = "connection_required"
+
+    def __init__(self, server: str, message: str, *, connect_url: str, status: str) -> None:
+        super().__init__(server, message, data={"connectUrl": connect_url, "status": status})
+        self.connect_url = connect_url
+        self.status = status

@@ -21,11 +21,13 @@ from giru.api import (
     usage,
     users,
 )
+from giru.api import connections as connection_routes
 from giru.api.auth import AdminAuth, RoleGroups, TokenAuthority
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
 from giru.api.problems import Problem, problem_handlers
 from giru.credentials import SecretStore
+from giru.credentials.connections import Connections
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
 from giru.store import Store
@@ -51,6 +53,7 @@ def build_api(
     groups: RoleGroups | None = None,
     revocations: Revocations | None = None,
     trail: OAuthTrail | None = None,
+    connections: Connections | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -68,9 +71,10 @@ def build_api(
         revocations: this worker's revoked people (`POST /api/v1/users/{email}/revoke` applies
             a revocation here at once).
         trail: where identity events (a revocation) are audited.
+        connections: people's OAuth connections to upstreams (None: those routes answer 503).
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
-    ctx = ApiContext(store, runtime, auth, secrets_store, revocations, trail)
+    ctx = ApiContext(store, runtime, auth, secrets_store, revocations, trail, connections)
     modules = (
         resources,
         subscriptions,
@@ -83,6 +87,7 @@ def build_api(
         admin,
         secrets,
         users,
+        connection_routes,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

@@ -31,6 +31,7 @@ __all__ = [
     "ROLES",
     "AdminAuth",
     "AdminKeySource",
+    "Member",
     "Principal",
     "Role",
     "RoleGroups",
@@ -100,6 +101,20 @@ class Principal:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A caller who may act for themselves: `role` None for a person no group grants one;
+    `subject` and `label` name the person (None for an admin key)."""
+
+    name: str
+    role: Role | None
+    subject: str | None = None
+    label: str | None = None
+
+    def holds(self, role: Role) -> bool:
+        return self.role is not None and ROLES.index(self.role) >= ROLES.index(role)
+
+
 class AdminAuth:
     """Resolves bearer tokens to principals against a cached copy of the store's admin keys."""
 
@@ -147,7 +162,37 @@ class AdminAuth:
             raise UnauthenticatedError("the bearer token is not a current admin key")
         return Principal(info.name, _role(info.role))
 
+    async def member(self, token: str | None) -> Member:
+        """Any admin key, or any person signed in over OAuth whether a group grants them a
+        role or not (for what people do for themselves: their own connections)."""
+        if token and token.count(".") == 2:
+            keys = await self._current()
+            if hmac_hash(token, self._pepper) not in keys:
+                verified, name = await self._verified(token)
+                person = verified.person
+                return Member(name, self._groups.role(person.groups), person.subject, person.label)
+        principal = await self.principal(token)
+        return Member(principal.name, principal.role)
+
+    def require_member(self) -> Callable[[Credentials], Awaitable[Member]]:
+        """A FastAPI dependency: the caller as `member` resolves them."""
+
+        async def dependency(credentials: Credentials) -> Member:
+            return await self.member(credentials.credentials if credentials else None)
+
+        return dependency
+
     async def _person(self, token: str) -> Principal:
+        verified, name = await self._verified(token)
+        return Principal(name, self._role_of(name, verified))
+
+    def _role_of(self, name: str, verified: AccessToken) -> Role:
+        role = self._groups.role(verified.person.groups)
+        if role is None:
+            raise PermissionDeniedError(f"{name} is in no IdP group that grants an API role")
+        return role
+
+    async def _verified(self, token: str) -> tuple[AccessToken, str]:
         authority = self._authority()
         if authority is None:
             raise UnauthenticatedError("the bearer token is not a current admin key")
@@ -158,11 +203,7 @@ class AdminAuth:
         if authority.base_url + API_PATH not in verified.audiences:  # a fixed audience (direct
             # mode) is accepted at MCP endpoints, never here: an agent's token is not an admin's
             raise UnauthenticatedError("the access token was issued for another resource (aud)")
-        name = f"user:{verified.person.label}"
-        role = self._groups.role(verified.person.groups)
-        if role is None:
-            raise PermissionDeniedError(f"{name} is in no IdP group that grants an API role")
-        return Principal(name, role)
+        return verified, f"user:{verified.person.label}"
 
     def require(self, role: Role) -> Callable[[Credentials], Awaitable[Principal]]:
         """A FastAPI dependency: the caller, who must hold `role` or a higher one."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypedDict
 
 from giru.api.auth import AdminAuth
 from giru.credentials import SecretStore
+from giru.credentials.connections import Connections
 from giru.errors import PolicyUnavailableError
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
@@ -132,6 +133,7 @@ class ApiContext:
     """This worker's revoked people (applied here at once; other workers on reload)."""
     trail: OAuthTrail | None = None
     """Where identity events are audited."""
+    connections: Connections | None = None
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,14 @@ class Keyring:
     def __init__(self, keys: Sequence[bytes]) -> None:
         self._keys = {key_id(key): AESGCM(key) for key in keys}
         self.current_id: str | None = key_id(keys[0]) if keys else None
+        self._current = keys[0] if keys else None
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for `purpose` derived from the current KEK (HMAC-SHA256): the same in
+        every process holding it, different per purpose; changes when the KEK does."""
+        if self._current is None:
+            raise _no_key()
+        return hmac.new(self._current, b"giru-derived:" + purpose.encode(), "sha256").digest()
 
     @classmethod
     def from_text(cls, values: Sequence[str]) -> Keyring:

@@ -159,6 +159,14 @@ class SecretStore:
             details.update(keyId=current, rewrapped=rewrapped, failed=failed, generated=generated)
         return Rotation(current, rewrapped, failed, generated)
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for `purpose` derived from the current key-encryption key (the same in every
+        worker); `CredentialsUnavailableError` without one."""
+        backend = self._backends.get("database")
+        if not isinstance(backend, DatabaseBackend):
+            raise CredentialsUnavailableError("the database secret backend is not configured")
+        return backend.keyring.derive(purpose)
+
     def _generate_key(self, backend: DatabaseBackend) -> bool:
         if self._key_file is None:
             return False

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from giru.manifests.discovery import SearchConfig, search_config
 from giru.manifests.documents import (
+    AuthorizationCodeAuth,
     ClientDocument,
     Document,
     EnvironmentDocument,
@@ -34,6 +35,7 @@ from giru.upstream.base import (
     Timeouts,
     Transport,
     UpstreamAuth,
+    UpstreamOAuth,
 )
 
 __all__ = [
@@ -94,6 +96,8 @@ class ServerConfig:
     auth: UpstreamAuth | OAuthClientAuth | MtlsAuth | None = None
     """`spec.auth` (None: `none` or absent): resolved from the secret store."""
     keep_stale: bool = True
+    oauth: UpstreamOAuth | None = None
+    """`spec.auth` of type `oauth2-authorization-code`: tokens from people's connections."""
     source: str = field(default="", compare=False)
 
     def to_spec(self) -> ServerSpec:
@@ -113,6 +117,7 @@ class ServerConfig:
             era=self.era,
             auth=self.auth,
             keep_stale=self.keep_stale,
+            oauth=self.oauth,
         )
 
 
@@ -413,6 +418,7 @@ class _Compiler:
             era=spec.era,
             auth=_auth(spec.auth, spec.transport),
             keep_stale=spec.catalog.keep_stale,
+            oauth=_oauth(spec.auth),
             source=source,
         )
 
@@ -561,6 +567,18 @@ def _auth(auth: object, transport: str) -> UpstreamAuth | OAuthClientAuth | Mtls
         header=header,
         env=auth.env,
         prefix=auth.prefix,
+    )
+
+
+def _oauth(auth: object) -> UpstreamOAuth | None:
+    if not isinstance(auth, AuthorizationCodeAuth):
+        return None
+    secret = auth.client_secret
+    return UpstreamOAuth(
+        connection=auth.connection,
+        client_id=auth.client_id,
+        client_secret=None if secret is None else (secret.secret_ref.name, secret.secret_ref.key),
+        scopes=tuple(auth.scopes),
     )
 
 

@@ -34,6 +34,7 @@ from giru.manifests.fields import (
 )
 from giru.manifests.identity import IdentityClaims, IdentityProviderSpec, IntrospectionSpec
 from giru.manifests.upstream_auth import (
+    AuthorizationCodeAuth,
     AuthSpec,
     NoAuth,
     SecretRef,
@@ -46,6 +47,7 @@ __all__ = [
     "API_VERSION",
     "KINDS",
     "SECRET_NAME_PATTERN",
+    "AuthorizationCodeAuth",
     "CatalogSpec",
     "ClientDocument",
     "ClientSpec",
@@ -155,6 +157,11 @@ class MCPServerSpec(SpecModel):
         if isinstance(self.auth, StaticAuth):
             found += self._static_auth_problems(self.auth)
         found += credential_auth_problems(self.auth, self.transport, self.url)
+        if isinstance(self.auth, AuthorizationCodeAuth):
+            if self.transport == "stdio":
+                found.append(("spec.auth.type", "OAuth needs an HTTP transport, not stdio"))
+            if self.auth.client_secret is not None and self.auth.client_id is None:
+                found.append(("spec.auth.clientSecret", "needs spec.auth.clientId"))
         return found
 
     def _static_auth_problems(self, auth: StaticAuth) -> list[Problem]:

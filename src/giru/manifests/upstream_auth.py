@@ -102,8 +102,29 @@ class MtlsAuth(SpecModel):
     ca: SecretValue | None = None
 
 
+class AuthorizationCodeAuth(SpecModel):
+    """OAuth 2.1 authorization code + PKCE at the upstream's authorization server, made by a
+    person in a browser (a *connection*): `shared` (one connection, an admin's, used for every
+    caller) or `perUser` (each person connects their own account). Without `clientId` Giru
+    registers itself: its Client ID Metadata Document when the server supports them, else
+    dynamic client registration (RFC 7591). An `https` URL as `clientId` is a CIMD URL."""
+
+    type: Literal["oauth2-authorization-code"]
+    connection: Literal["shared", "perUser"] = "shared"
+    client_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    client_secret: SecretValue | None = None
+    scopes: list[Annotated[str, Field(pattern=r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")]] = Field(
+        default_factory=list, max_length=64
+    )
+
+
 AuthSpec = Annotated[
-    NoAuth | StaticAuth | ClientCredentialsAuth | TokenExchangeAuth | MtlsAuth,
+    NoAuth
+    | StaticAuth
+    | ClientCredentialsAuth
+    | TokenExchangeAuth
+    | MtlsAuth
+    | AuthorizationCodeAuth,
     Field(discriminator="type"),
 ]
 

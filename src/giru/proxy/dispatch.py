@@ -17,6 +17,7 @@ from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.search import ToolSearch
 from giru.catalog.views import Route, View
 from giru.errors import (
+    ConnectionRequiredError,
     GiruError,
     UpstreamCredentialsError,
     UpstreamError,
@@ -28,6 +29,7 @@ from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Mes
 from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
+from giru.proxy.connections import caller_of, connection_answer, without_connect_state
 from giru.proxy.cursors import Cursors
 from giru.proxy.discovery import SEARCH_TOOL, search_listing, search_result
 from giru.proxy.endpoints import Principal
@@ -452,9 +454,13 @@ class Dispatcher:
         return jsonrpc.result_response(message.id, {})
 
     async def _session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
+        spec = self._pool.specs.get(server)
+        if spec is not None and spec.oauth is not None and spec.oauth.connection == "perUser":
+            era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
+            return await self._pool.connected_session(server, caller_of(ctx.principal), era)
         if ctx.owner is not None and self._pool.isolated(server):
             return await self._pool.owned_session(server, ctx.owner)
-        era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
+        era = "legacy" if method in _LEGACY_ONLY else ctx.era
         return await self._pool.session(server, era, ctx.declared)
 
     async def forward(
@@ -509,6 +515,7 @@ class Dispatcher:
         sink = _Relay(ctx.relay)
         method = message.method or ""
         started = time.perf_counter()
+        params = without_connect_state(params)
         try:
             self._breakers.check(server)
             self._check_health(server)
@@ -527,6 +534,12 @@ class Dispatcher:
                 response = await session.request(
                     message.method or "", retry, on_message=sink, headers=headers
                 )
+        except ConnectionRequiredError as exc:
+            capabilities = ctx.owner.identity.capabilities if ctx.owner is not None else None
+            answer = connection_answer(
+                message, exc, modern=ctx.era == "modern", capabilities=capabilities
+            )
+            return {**answer, "id": message.id}
         except UpstreamError as exc:
             if "circuit" not in exc.data and "health" not in exc.data:  # it was asked
                 self._metrics.observe_client(

@@ -9,6 +9,7 @@ refused on a shared one (no way to tell whom it is for).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, Final, Protocol
 import aiohttp
 import structlog
 
+from giru.credentials.connections import Caller
 from giru.errors import (
     CredentialsUnavailableError,
     UpstreamCredentialsError,
@@ -37,7 +39,7 @@ from giru.upstream.base import (
     UpstreamSession,
 )
 
-__all__ = ["Connector", "CredentialResolver", "Owner", "UpstreamPool"]
+__all__ = ["ConnectionSource", "Connector", "CredentialResolver", "Owner", "UpstreamPool"]
 
 _log = structlog.get_logger(__name__)
 _RESTARTED = RESTARTED["method"]
@@ -94,6 +96,16 @@ def _refused_credentials(exc: Exception) -> bool:
     return isinstance(exc, UpstreamError) and exc.data.get("status") == 401
 
 
+class ConnectionSource(Protocol):
+    """Access tokens from people's OAuth connections (`giru.credentials.ConnectionTokens`)."""
+
+    async def token(self, server: str, caller: Caller | None) -> str:
+        """Raises `CredentialsUnavailableError` (`ConnectionRequiredError`: none to use)."""
+        ...
+
+    async def catalog_token(self, server: str) -> str: ...
+
+
 class UpstreamPool:
     def __init__(
         self,
@@ -104,9 +116,14 @@ class UpstreamPool:
         on_list_changed: ListChanged,
         connector: Connector = connect,
         credentials: CredentialResolver | None = None,
+        connections: ConnectionSource | None = None,
     ) -> None:
         self._connector = connector
         self._credentials = credentials
+        self.connections = connections
+        self._connected: dict[tuple[str, str, Era], tuple[str, UpstreamSession]] = {}
+        """Sessions of OAuth servers per (server, whose connection, era), with their token."""
+        self._connected_locks: dict[tuple[str, str, Era], asyncio.Lock] = {}
         self._presented: dict[str, ServerSpec] = {}
         """Per server with `auth`: the resolved spec its open sessions were connected with."""
         self._specs = dict(specs)
@@ -140,6 +157,8 @@ class UpstreamPool:
             era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
         if spec is not None and spec.transport == "stdio":
             declared = None  # one process holds the server's state: never a second one
+        if spec is not None and spec.oauth is not None:
+            return await self.connected_session(server, None, era)
         key = (server, era, _asking(declared))
         existing = self._sessions.get(key)
         if spec is None or spec.auth is None:
@@ -159,6 +178,62 @@ class UpstreamPool:
             if existing is not None:  # a new value of its secret: reconnect with it
                 await self._drop(server)
             return await self._connect(key, spec)
+
+    async def connected_session(
+        self, server: str, caller: Caller | None, era: Era = "legacy"
+    ) -> UpstreamSession:
+        """A session with an OAuth server carrying `caller`'s connection's token (None: the
+        shared connection, or for a perUser server the one its tools are listed with)."""
+        spec = self._specs.get(server)
+        if spec is None or spec.oauth is None:
+            raise UpstreamUnavailableError(server, f"no OAuth server named {server!r}")
+        token = await self._token(server, caller)
+        key = (server, caller.subject if caller is not None else "", era)
+        held = self._connected.get(key)
+        if held is not None and held[0] == token:
+            return held[1]
+        async with self._connected_locks.setdefault(key, asyncio.Lock()):
+            held = self._connected.get(key)
+            if held is not None and held[0] == token:
+                return held[1]
+            if held is not None:  # refreshed or reconnected: a session with the new token
+                self._connected.pop(key, None)
+                await self._close(held[1])
+            headers = {**spec.headers, "Authorization": f"Bearer {token}"}
+            session = await self._connect_to(dataclasses.replace(spec, headers=headers), era)
+            self._connected[key] = (token, session)
+            return session
+
+    async def _token(self, server: str, caller: Caller | None) -> str:
+        if self.connections is None:
+            raise UpstreamCredentialsError(server, "no secret store to keep connections in")
+        try:
+            if caller is None:
+                return await self.connections.catalog_token(server)
+            return await self.connections.token(server, caller)
+        except UpstreamCredentialsError:
+            raise
+        except CredentialsUnavailableError as exc:
+            _log.warning("upstream_connection_unavailable", server=server, error=exc.message)
+            raise UpstreamCredentialsError(
+                server, f"credentials unavailable: {exc.message}"
+            ) from exc
+
+    async def _connect_to(self, spec: ServerSpec, era: Era) -> UpstreamSession:
+        version = LATEST_MODERN_VERSION if era == "modern" else LATEST_LEGACY_VERSION
+        identity = ClientIdentity(capabilities=GATEWAY_CAPABILITIES, protocol_version=version)
+        try:
+            session = await self._connector(
+                spec, identity, on_unsolicited=self._unsolicited_sink(spec.name), http=self._http
+            )
+        except Exception as exc:
+            message = exc.message if isinstance(exc, UpstreamError) else "upstream is unavailable"
+            _log.warning("upstream_connect_failed", server=spec.name, error=str(exc)[:300])
+            if isinstance(exc, UpstreamUnavailableError):
+                raise
+            raise UpstreamUnavailableError(spec.name, message) from exc
+        self._metrics.upstreams.reachable(spec.name, answered=True)
+        return session
 
     async def _resolve(self, spec: ServerSpec) -> ServerSpec:
         if self._credentials is None:
@@ -180,6 +255,11 @@ class UpstreamPool:
                 await self._close(session)
         for owned in [k for k in self._owned if k[0] == server]:
             await self._close(self._owned.pop(owned))
+        await self._drop_connected({server})
+
+    async def _drop_connected(self, servers: set[str]) -> None:
+        for key in [k for k in self._connected if k[0] in servers]:
+            await self._close(self._connected.pop(key)[1])
 
     async def _connect(self, key: _Key, spec: ServerSpec | None) -> UpstreamSession:
         server, era, asking = key
@@ -332,6 +412,7 @@ class UpstreamPool:
                 await self._close(session)
         for owned in [k for k in self._owned if k[0] in changed]:
             await self._close(self._owned.pop(owned))
+        await self._drop_connected(changed)
         return {name for name in changed if name in specs}
 
     async def _close(self, session: UpstreamSession) -> None:
@@ -343,7 +424,9 @@ class UpstreamPool:
     async def aclose(self) -> None:
         sessions = list({id(s): s for s in self._sessions.values()}.values())
         sessions += list(self._owned.values())
+        sessions += [held[1] for held in self._connected.values()]
         self._sessions = {}
         self._owned = {}
+        self._connected = {}
         for session in sessions:
             await self._close(session)

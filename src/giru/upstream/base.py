@@ -19,6 +19,7 @@ __all__ = [
     "ServerSpec",
     "Timeouts",
     "UpstreamAuth",
+    "UpstreamOAuth",
     "UpstreamSession",
 ]
 
@@ -69,6 +70,19 @@ class UpstreamAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamOAuth:
+    """`spec.auth: {type: oauth2-authorization-code}`: the upstream takes OAuth access tokens
+    from connections people make in a browser; `shared`: one connection for every caller,
+    `perUser`: each person's own (giru.credentials.connections)."""
+
+    connection: Literal["shared", "perUser"] = "shared"
+    client_id: str | None = None
+    client_secret: tuple[str, str] | None = None
+    """(secret name, entry) of a confidential client's secret."""
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     """What the gateway knows about one upstream MCP server (from an `MCPServer` manifest)."""
 
@@ -90,6 +104,7 @@ class ServerSpec:
     once with a clear error); false: they leave the views, announced with list_changed."""
     tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     """The client certificate context of `mtls` auth (set when resolved; None: the default)."""
+    oauth: UpstreamOAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,71 @@
+"""OAuth connections to upstream MCP servers (`spec.auth: {type: oauth2-authorization-code}`):
+people connect in a browser (`ConnectionFlows`), calls carry the connection's access token
+(`ConnectionTokens`), tokens live in the secret store (`ConnectionKeeper`), every connect,
+disconnect and refresh is audited (`ConnectionTrail`). docs/credentials.md#oauth-connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from giru.credentials.connections.flows import CONNECT_PATH, ConnectionFlows
+from giru.credentials.connections.keeper import ConnectionKeeper
+from giru.credentials.connections.records import SHARED, Connection
+from giru.credentials.connections.registration import (
+    CALLBACK_PATH,
+    CLIENT_METADATA_PATH,
+    client_metadata,
+)
+from giru.credentials.connections.states import StateError
+from giru.credentials.connections.tokens import Caller, ConnectionTokens
+from giru.credentials.connections.trail import ConnectionTrail
+from giru.credentials.secretstore import AuditSink, SecretStore
+from giru.upstream.base import ServerSpec
+
+__all__ = [
+    "CALLBACK_PATH",
+    "CLIENT_METADATA_PATH",
+    "CONNECT_PATH",
+    "SHARED",
+    "Caller",
+    "Connection",
+    "ConnectionFlows",
+    "ConnectionTokens",
+    "Connections",
+    "StateError",
+    "client_metadata",
+    "open_connections",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    flows: ConnectionFlows
+    tokens: ConnectionTokens
+    base_url: str
+
+
+def open_connections(
+    secrets: SecretStore,
+    http: aiohttp.ClientSession,
+    *,
+    base_url: str,
+    specs: Callable[[], Mapping[str, ServerSpec]],
+    audit: AuditSink | None = None,
+    node: str = "",
+    on_connected: Callable[[str], Awaitable[None]] | None = None,
+) -> Connections:
+    """The connection pieces over `secrets`, reaching authorization servers through `http`
+    (Giru's SSRF-guarded egress session)."""
+    keeper = ConnectionKeeper(secrets, http, base_url=base_url, specs=specs)
+    trail = ConnectionTrail(audit, node=node)
+    holder: list[ConnectionTokens] = []
+    flows = ConnectionFlows(
+        keeper, trail, forget=lambda s, p: holder[0].forget(s, p), on_connected=on_connected
+    )
+    tokens = ConnectionTokens(keeper, flows, trail)
+    holder.append(tokens)
+    return Connections(flows, tokens, base_url)

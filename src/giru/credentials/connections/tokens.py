@@ -1,0 +1,192 @@
+"""`ConnectionTokens`: the access token a call to an OAuth upstream carries.
+
+`shared` servers: the one shared connection, whoever calls. `perUser` servers: the caller's own
+connection (the person signed in over OAuth). Tokens are served from memory while fresh; past
+that, one caller per connection reads the kept tokens again (another worker may have refreshed
+them; the read is audited as `secrets/read`) and refreshes them at the authorization server
+when they are not fresh either (audited `connections/refresh`), the new ones kept before use.
+A connection that is missing, or whose refresh the authorization server refuses (it is then
+marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where the person
+connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Final
+
+from giru.credentials.connections.flows import ConnectionFlows
+from giru.credentials.connections.keeper import ConnectionKeeper
+from giru.credentials.connections.records import SHARED, Connection
+from giru.credentials.connections.trail import ConnectionTrail
+from giru.credentials.oauth import TokenCache, TokenEndpointError, TokenSet
+from giru.errors import ConnectionRequiredError, UpstreamCredentialsError
+
+__all__ = ["Caller", "ConnectionTokens"]
+
+_MARGIN_S: Final = 60.0
+_GATEWAY: Final = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The person a call is for: subject (the key of their connections) and label (email)."""
+
+    subject: str
+    label: str
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.label}"
+
+
+class ConnectionTokens:
+    def __init__(
+        self,
+        keeper: ConnectionKeeper,
+        flows: ConnectionFlows,
+        trail: ConnectionTrail,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keeper = keeper
+        self._flows = flows
+        self._trail = trail
+        self._clock = clock
+        self._cache = TokenCache(margin_s=_MARGIN_S, clock=clock)
+        self._urls: dict[tuple[str, str], tuple[float, str]] = {}
+        self._catalog: dict[str, str] = {}
+        """Per perUser server: a person whose connection lists its tools."""
+
+    def forget(self, server: str, subject: str) -> None:
+        """Drop the cached tokens of a connection (it was made again, or removed)."""
+        self._cache.forget(_key(server, subject))
+        self._urls.pop((server, subject), None)
+
+    def per_user(self, server: str) -> bool:
+        _, oauth = self._keeper.oauth_of(server)
+        return oauth.connection == "perUser"
+
+    async def token(self, server: str, caller: Caller | None) -> str:
+        """The access token for a call to `server` by `caller` (None: no person).
+
+        Raises:
+            ConnectionRequiredError: there is no usable connection; its `connect_url` says
+                where to make one ("" for a shared server or a caller who is not a person).
+            CredentialsUnavailableError: the tokens or the authorization server are out of reach.
+        """
+        if not self.per_user(server):
+            caller = Caller(SHARED, SHARED)
+        elif caller is None:
+            raise ConnectionRequiredError(
+                server,
+                f"{server!r} takes each person's own connection; sign in to Giru over OAuth",
+                connect_url="",
+                status="not_connected",
+            )
+        tokens = await self._tokens(server, caller)
+        if caller.subject != SHARED:
+            self._catalog[server] = caller.subject
+        return tokens.access_token
+
+    async def catalog_token(self, server: str) -> str:
+        """A token to list `server`'s tools with: the shared connection, or (perUser) a
+        connection someone made (the last one used in this process, else any connected one)."""
+        if not self.per_user(server):
+            return await self.token(server, None)
+        subject = self._catalog.get(server)
+        if subject is None:
+            for kept in await self._keeper.list(server, actor=_GATEWAY):
+                if kept.status == "connected":
+                    subject = kept.subject
+                    break
+        if subject is None:
+            raise ConnectionRequiredError(
+                server, "nobody has connected it yet", connect_url="", status="not_connected"
+            )
+        return (await self._tokens(server, Caller(subject, subject))).access_token
+
+    async def _tokens(self, server: str, caller: Caller) -> TokenSet:
+        key = _key(server, caller.subject)
+        cached = self._cache.peek(key)
+        if cached is not None:
+            return cached
+
+        async def fetch(previous: TokenSet | None) -> TokenSet:
+            kept = await self._keeper.read(server, caller.subject, actor=_GATEWAY)
+            if kept is None:
+                raise self._required(server, caller, "not_connected")
+            if kept.status == "needs_reconnect":
+                raise self._required(server, caller, "needs_reconnect")
+            if kept.tokens.fresh(self._clock(), _MARGIN_S):
+                return kept.tokens
+            return await self._refresh(kept, caller)
+
+        return await self._cache.get(key, fetch)
+
+    async def _refresh(self, kept: Connection, caller: Caller) -> TokenSet:
+        refresh_token = kept.tokens.refresh_token
+        if refresh_token is None:
+            if kept.tokens.usable(self._clock()):
+                return kept.tokens
+            await self._needs_reconnect(kept, "expired, and no refresh token was issued")
+            raise self._required(kept.server, caller, "needs_reconnect")
+        upstream = await self._keeper.upstream(kept.server)
+        try:
+            tokens = await self._keeper.token_endpoint(upstream).refresh(
+                refresh_token, resource=kept.resource
+            )
+        except TokenEndpointError as exc:
+            if exc.status is None or exc.status >= 500:  # the server is down: try again later
+                await self._audit_refresh(kept, "error", exc.message)
+                raise
+            await self._needs_reconnect(kept, exc.message)
+            raise self._required(kept.server, caller, "needs_reconnect") from exc
+        await self._keeper.keep(kept.refreshed(tokens, self._clock()), actor=_GATEWAY)
+        await self._audit_refresh(kept, "allowed", None)
+        return tokens
+
+    async def _needs_reconnect(self, kept: Connection, reason: str) -> None:
+        await self._keeper.keep(replace(kept, status="needs_reconnect"), actor=_GATEWAY)
+        await self._audit_refresh(kept, "error", reason, status="needs_reconnect")
+
+    async def _audit_refresh(
+        self, kept: Connection, outcome: str, reason: str | None, *, status: str | None = None
+    ) -> None:
+        details = {"status": status} if status is not None else {}
+        await self._trail.record(
+            "refresh",
+            actor=_GATEWAY,
+            server=kept.server,
+            owner=kept.label,
+            outcome=outcome,
+            reason=reason,
+            details=details,
+        )
+
+    def _required(self, server: str, caller: Caller, status: str) -> UpstreamCredentialsError:
+        again = "must be connected again" if status == "needs_reconnect" else "is not connected"
+        if caller.subject == SHARED:
+            message = f"{server!r} {again}: an admin connects it with `giru connect {server}`"
+            return ConnectionRequiredError(server, message, connect_url="", status=status)
+        url = self._connect_url(server, caller)
+        message = f"your account at {server!r} {again}: open {url} to connect it, then retry"
+        return ConnectionRequiredError(server, message, connect_url=url, status=status)
+
+    def _connect_url(self, server: str, caller: Caller) -> str:
+        now = self._clock()
+        made = self._urls.get((server, caller.subject))
+        if made is not None and made[0] > now:
+            return made[1]
+        state = self._flows.begin(
+            server, subject=caller.subject, label=caller.label, actor=caller.actor
+        )
+        url = self._flows.connect_url(state)
+        self._urls[(server, caller.subject)] = (now + 300.0, url)
+        return url
+
+
+def _key(server: str, subject: str) -> str:
+    return f"conn:{server}:{subject}"

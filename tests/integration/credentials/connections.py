@@ -1,0 +1,162 @@
+"""What the connection tests share: a Giru whose people sign in at the real test IdP (direct
+mode), an MCP server protected by the same IdP as its authorization server
+(`servers/protected_http.py`), and a headless "browser" that follows redirects and posts the
+IdP's sign-in form."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.idp import CONFIDENTIAL_CLIENT, IdentityProviderPeer, start_identity_provider
+from tests.integration.credentials.calls import ADMIN_HEADERS, apply, put_secret
+from tests.integration.gateway import CLIENT, SERVERS, RunningGiru, run_giru, wait_until
+from tests.integration.oauth import mcp, subscription
+from tests.peers import free_port
+
+__all__ = ["ConnectedGiru", "ProtectedUpstream", "connected_giru", "oauth_server"]
+
+NO_POLICY = {"GIRU_POLICY__ENABLED": "false"}
+
+
+@dataclass
+class ProtectedUpstream:
+    url: str
+    ledger: Path
+    process: subprocess.Popen[bytes]
+
+    def seen(self) -> list[dict[str, str]]:
+        if not self.ledger.exists():
+            return []
+        return [json.loads(line)["headers"] for line in self.ledger.read_text().splitlines()]
+
+
+@contextmanager
+def protected_upstream(workdir: Path, issuer: str) -> Iterator[ProtectedUpstream]:
+    port = free_port()
+    ledger = workdir / "protected.jsonl"
+    script = str(SERVERS / "protected_http.py")
+    process = subprocess.Popen([sys.executable, script, str(port), str(ledger), issuer])
+    upstream = ProtectedUpstream(f"http://127.0.0.1:{port}/mcp", ledger, process)
+    try:
+        wait_until(lambda: _answers(upstream.url), "the protected upstream listens")
+        yield upstream
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 401
+    except httpx.HTTPError:
+        return False
+
+
+def oauth_server(name: str, url: str, connection: str = "perUser") -> str:
+    return f"""
+apiVersion: giru.ai/v1alpha1
+kind: MCPServer
+metadata: {{name: {name}}}
+spec:
+  transport: streamable-http
+  url: {url}
+  era: legacy
+  timeouts: {{call: 5s, callMax: 20s, connect: 10s}}
+  auth:
+    type: oauth2-authorization-code
+    connection: {connection}
+    clientId: {CONFIDENTIAL_CLIENT}
+    clientSecret: {{secretRef: {{name: upstream-oauth}}}}
+    scopes: [openid, mcp]
+"""
+
+
+@dataclass
+class ConnectedGiru:
+    giru: RunningGiru
+    idp: IdentityProviderPeer
+    upstream: ProtectedUpstream
+
+    @property
+    def callback(self) -> str:
+        return self.giru.url("/oauth/callback")
+
+    def token(self, login: str, path: str = "/mcp") -> str:
+        """`login`'s access token to Giru (`/mcp` for MCP, `/api` for the API)."""
+        return self.idp.tokens(login, resource=self.giru.url(path)).access_token
+
+    def browse(self, url: str, login: str) -> httpx.Response:
+        """A browser opening `url`: redirects followed, `login` signs in at the IdP, and the
+        page Giru's callback answers."""
+        with httpx.Client(timeout=30) as browser:
+            landed = self.idp.sign_in_at(browser, url, login, stop_at=self.callback)
+            return browser.get(landed)
+
+    def connect(self, login: str, server: str = "files") -> httpx.Response:
+        """`login` connects `server` through the API and the browser."""
+        started = self.api("POST", f"/api/v1/servers/{server}/connections", login)
+        assert started.status_code == 201, started.text
+        return self.browse(started.json()["authorizationUrl"], login)
+
+    def api(self, method: str, path: str, login: str | None) -> httpx.Response:
+        headers = (
+            ADMIN_HEADERS
+            if login is None
+            else {"Authorization": f"Bearer {self.token(login, '/api')}"}
+        )
+        return httpx.request(method, self.giru.url(path), headers=headers, timeout=30)
+
+    def call(self, token: str, tool: str = "files__whoami", **extra: Any) -> dict[str, Any]:
+        response = mcp(
+            self.giru, "tools/call", {"name": tool, "arguments": {}, **extra}, token=token
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _manifests(idp: IdentityProviderPeer, upstream: ProtectedUpstream, connection: str) -> str:
+    provider = f"""
+apiVersion: giru.ai/v1alpha1
+kind: IdentityProvider
+metadata: {{name: corp}}
+spec:
+  issuer: {idp.issuer}
+  mode: direct
+  requiredScopes: [mcp]
+"""
+    people = [
+        subscription("alice-files", "{user: alice@hospital.example}", server="files"),
+        subscription("bob-files", "{user: bob@hospital.example}", server="files"),
+    ]
+    documents = [provider, oauth_server("files", upstream.url, connection), *people]
+    return "\n---\n".join(d.strip() for d in documents)
+
+
+@contextmanager
+def connected_giru(workdir: Path, connection: str = "perUser") -> Iterator[ConnectedGiru]:
+    """Giru (people from the IdP in direct mode), the IdP, and server `files` protected by the
+    IdP with `connection` connections; alice and bob may use its tools."""
+    with run_giru(CLIENT, workdir, extra_env=NO_POLICY) as giru:
+        idp_dir = workdir / "idp"
+        idp_dir.mkdir()
+        idp = start_identity_provider(idp_dir, {}, redirect_uris=[giru.url("/oauth/callback")])
+        try:
+            with protected_upstream(workdir, idp.issuer) as upstream:
+                idp.add_resource(upstream.url, scope="mcp")
+                for path in ("/mcp", "/api"):
+                    idp.add_resource(giru.url(path), scope="mcp")
+                put_secret(giru, "upstream-oauth", idp.client_secret)
+                apply(giru, _manifests(idp, upstream, connection))
+                yield ConnectedGiru(giru, idp, upstream)
+        finally:
+            idp.peer.stop()
