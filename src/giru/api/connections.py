@@ -87,11 +87,16 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=problems(401, 403, 404, 422, 503),
     )
     async def list_connections(
-        caller: Annotated[Member, Depends(member)], name: _Server
+        caller: Annotated[Member, Depends(member)],
+        name: _Server,
+        own: Annotated[
+            bool, Query(description="only the caller's own (or the shared one)")
+        ] = False,
     ) -> dict[str, Any]:
         connections = _connections(ctx)
-        own = None if caller.holds("viewer") else _owner(connections, name, caller)[0]
-        found = await connections.flows.list(name, actor=caller.name, subject=own)
+        everyone = caller.holds("viewer") and not own
+        own_subject = None if everyone else _owner(connections, name, caller, reading=True)[0]
+        found = await connections.flows.list(name, actor=caller.name, subject=own_subject)
         return {"items": [c.public() for c in found]}
 
     @api.delete(
@@ -124,8 +129,11 @@ def _connections(ctx: ApiContext) -> Connections:
     return ctx.connections
 
 
-def _owner(connections: Connections, server: str, caller: Member) -> tuple[str, str]:
-    """Whose connection the caller means: theirs (perUser) or the shared one."""
+def _owner(
+    connections: Connections, server: str, caller: Member, *, reading: bool = False
+) -> tuple[str, str]:
+    """Whose connection the caller means: theirs (perUser) or the shared one (which anyone
+    with a role may read, and an operator makes)."""
     if connections.tokens.per_user(server):
         if caller.subject is None or caller.label is None:
             raise ValidationError(
@@ -133,6 +141,6 @@ def _owner(connections: Connections, server: str, caller: Member) -> tuple[str, 
                 "(giru login --sso), not with an admin key"
             )
         return caller.subject, caller.label
-    if not caller.holds("operator"):
+    if not caller.holds("viewer" if reading else "operator"):
         raise PermissionDeniedError(f"the shared connection to {server!r} is an operator's")
     return SHARED, caller.name

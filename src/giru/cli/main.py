@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from giru.cli import actions, audit, gateway, login, policy, resources, secrets, usage, users
+from giru.cli import (
+    actions,
+    audit,
+    connections,
+    gateway,
+    login,
+    policy,
+    resources,
+    secrets,
+    usage,
+    users,
+)
 from giru.cli.apply import apply, diff
 from giru.cli.create import CREATORS
 from giru.cli.gateway import EXIT_CONFIG
@@ -32,6 +43,8 @@ app.command()(apply)
 app.command()(diff)
 app.command()(actions.tools)
 app.command()(usage.usage)
+app.command()(connections.connect)
+app.command()(connections.connections)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(users.app, name="users")

@@ -17,12 +17,23 @@ from typing import Any
 import httpx
 
 from tests.idp import CONFIDENTIAL_CLIENT, IdentityProviderPeer, start_identity_provider
-from tests.integration.credentials.calls import ADMIN_HEADERS, apply, put_secret
+from tests.integration.credentials.calls import (
+    ADMIN_HEADERS,
+    LEGACY,
+    apply,
+    put_secret,
+)
 from tests.integration.gateway import CLIENT, SERVERS, RunningGiru, run_giru, wait_until
 from tests.integration.oauth import mcp, subscription
 from tests.peers import free_port
 
-__all__ = ["ConnectedGiru", "ProtectedUpstream", "connected_giru", "oauth_server"]
+__all__ = [
+    "ConnectedGiru",
+    "ProtectedUpstream",
+    "connected_giru",
+    "legacy_call",
+    "oauth_server",
+]
 
 NO_POLICY = {"GIRU_POLICY__ENABLED": "false"}
 
@@ -160,3 +171,43 @@ def connected_giru(workdir: Path, connection: str = "perUser") -> Iterator[Conne
                 yield ConnectedGiru(giru, idp, upstream)
         finally:
             idp.peer.stop()
+
+
+def legacy_call(
+    env: ConnectedGiru, token: str, capabilities: dict[str, Any], tool: str = "files__whoami"
+) -> dict[str, Any]:
+    """One tools/call in a new 2025-11-25 session of a client declaring `capabilities`."""
+    headers = {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+    }
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": capabilities,
+            "clientInfo": {"name": "legacy", "version": "0"},
+        },
+    }
+    opened = httpx.post(env.giru.url("/mcp"), json=init, headers=headers, timeout=30)
+    assert opened.status_code == 200, opened.text
+    session = {
+        **headers,
+        "mcp-session-id": opened.headers["mcp-session-id"],
+        "mcp-protocol-version": LEGACY,
+    }
+    notice = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    httpx.post(env.giru.url("/mcp"), json=notice, headers=session, timeout=30)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}
+    response = httpx.post(env.giru.url("/mcp"), json=body, headers=session, timeout=30)
+    assert response.status_code == 200, response.text
+    if response.headers["content-type"].startswith("text/event-stream"):
+        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+        messages = [json.loads(d) for d in data if d.strip()]
+        answer: dict[str, Any] = [m for m in messages if "id" in m][-1]
+        return answer
+    single: dict[str, Any] = response.json()
+    return single

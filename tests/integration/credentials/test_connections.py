@@ -4,12 +4,15 @@ connect in a headless browser (redirects followed, the IdP's sign-in form posted
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.credentials.connections import ConnectedGiru, connected_giru
-from tests.integration.gateway import wait_until
+from tests.integration.credentials.connections import ConnectedGiru, connected_giru, legacy_call
+from tests.integration.gateway import GIRU, wait_until
 from tests.integration.oauth import mcp
 
 pytestmark = pytest.mark.integration
@@ -77,3 +80,69 @@ def test_connections_are_listed_without_tokens_and_a_disconnect_asks_again(
         assert gone.status_code == 204, gone.text
         assert env.api("GET", "/api/v1/servers/files/connections", "alice").json() == {"items": []}
         assert env.call(alice)["result"]["resultType"] == "input_required"
+
+
+def test_a_legacy_client_gets_the_url_elicitation_error_or_a_tool_error_with_the_url(
+    tmp_path: Path,
+) -> None:
+    with connected_giru(tmp_path) as env:
+        assert env.connect("alice").status_code == 200
+        alice = env.token("alice")
+        wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+        bob = env.token("bob")
+
+        error = legacy_call(env, bob, {"elicitation": {"form": {}, "url": {}}})["error"]
+        assert error["code"] == -32042
+        (elicitation,) = error["data"]["elicitations"]
+        assert elicitation["mode"] == "url"
+        assert elicitation["url"].startswith(env.giru.url("/oauth/connect?state="))
+        assert elicitation["elicitationId"]
+
+        plain = legacy_call(env, bob, {})["result"]
+        assert plain["isError"] is True
+        text = plain["content"][0]["text"]
+        assert env.giru.url("/oauth/connect?state=") in text
+
+        assert env.browse(elicitation["url"], "bob").status_code == 200
+        after = legacy_call(env, bob, {"elicitation": {"url": {}}})["result"]
+        assert after["content"][0]["text"].startswith("sub=sub-bob ")
+
+
+def test_giru_connect_waits_for_the_browser_and_giru_connections_lists_it(
+    tmp_path: Path,
+) -> None:
+    with connected_giru(tmp_path) as env:
+        cli_env = {
+            **os.environ,
+            "GIRU_API_URL": env.giru.url(""),
+            "GIRU_TOKEN": env.token("alice", "/api"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        }
+        command = [str(GIRU), "connect", "files", "--no-browser", "--timeout", "60"]
+        process = subprocess.Popen(
+            command, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stderr is not None
+            assert "open this URL" in process.stderr.readline()
+            url = process.stderr.readline().strip()
+            assert env.browse(url, "alice").status_code == 200
+            out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+            process.wait()
+        assert process.returncode == 0, err
+        assert out.startswith("connected files as alice@hospital.example")
+
+        listed = subprocess.run(
+            [str(GIRU), "connections", "files", "-o", "json"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        (item,) = json.loads(listed.stdout)["items"]
+        assert item["who"] == "alice@hospital.example"
+        assert item["status"] == "connected"

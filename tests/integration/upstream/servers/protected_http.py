@@ -68,7 +68,7 @@ def _app(port: int, ledger: str, issuer: str) -> web.Application:
             return web.Response(status=202)
         if method == "initialize":
             info = {"name": "protected-http", "version": "0"}
-            result = {
+            result: dict[str, Any] = {
                 "protocolVersion": params.get("protocolVersion"),
                 "capabilities": {"tools": {}},
                 "serverInfo": info,

@@ -437,6 +437,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/servers/{name}/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Connections to a server: who, scopes, expiry, last refresh, status (no tokens) */
+        get: operations["listConnections"];
+        put?: never;
+        /** Start a connection: the URL to open in a browser */
+        post: operations["startConnection"];
+        /** Disconnect (the caller's own, the shared one, or `subject`'s for operators) */
+        delete: operations["deleteConnection"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/servers/{name}/sync": {
         parameters: {
             query?: never;
@@ -854,6 +873,45 @@ export interface components {
             records: number;
         };
         /**
+         * AuthorizationCodeAuth
+         * @description OAuth 2.1 authorization code + PKCE at the upstream's authorization server, made by a
+         *     person in a browser (a *connection*): `shared` (one connection, an admin's, used for every
+         *     caller) or `perUser` (each person connects their own account). Without `clientId` Giru
+         *     registers itself: its Client ID Metadata Document when the server supports them, else
+         *     dynamic client registration (RFC 7591). An `https` URL as `clientId` is a CIMD URL.
+         */
+        AuthorizationCodeAuth: {
+            /** Clientid */
+            clientId?: string | null;
+            clientSecret?: components["schemas"]["SecretValue"] | null;
+            /**
+             * Connection
+             * @default shared
+             * @enum {string}
+             */
+            connection: "shared" | "perUser";
+            /** Scopes */
+            scopes?: string[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "oauth2-authorization-code";
+        };
+        /** AuthorizationOut */
+        AuthorizationOut: {
+            /**
+             * Authorizationurl
+             * @description open in a browser: the authorization server's sign-in for this connection
+             */
+            authorizationUrl: string;
+            /**
+             * Expiresin
+             * @description seconds the sign-in may take
+             */
+            expiresIn: number;
+        };
+        /**
          * CatalogSpec
          * @description What clients see of this server's lists while it is unhealthy.
          */
@@ -1087,6 +1145,45 @@ export interface components {
         ClientToolsOut: {
             /** Tools */
             tools: components["schemas"]["ClientToolOut"][];
+        };
+        /** ConnectionList */
+        ConnectionList: {
+            /** Items */
+            items: components["schemas"]["ConnectionOut"][];
+        };
+        /** ConnectionOut */
+        ConnectionOut: {
+            /** Clientid */
+            clientId: string;
+            /** Connectedat */
+            connectedAt: number;
+            /**
+             * Expiresat
+             * @description when the access token expires (seconds since epoch)
+             */
+            expiresAt: number;
+            /** Issuer */
+            issuer: string;
+            /** Refreshable */
+            refreshable: boolean;
+            /** Refreshedat */
+            refreshedAt: number | null;
+            /** Scopes */
+            scopes: string[];
+            /** Server */
+            server: string;
+            /**
+             * Status
+             * @description `connected`, or `needs_reconnect` (a refresh was refused)
+             */
+            status: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Who
+             * @description the person who made it (`shared`: the shared connection)
+             */
+            who: string;
         };
         /**
          * DecisionOut
@@ -1471,7 +1568,7 @@ export interface components {
             /** Args */
             args?: string[] | null;
             /** Auth */
-            auth?: (components["schemas"]["NoAuth"] | components["schemas"]["StaticAuth"] | components["schemas"]["ClientCredentialsAuth"] | components["schemas"]["TokenExchangeAuth"] | components["schemas"]["MtlsAuth"]) | null;
+            auth?: (components["schemas"]["NoAuth"] | components["schemas"]["StaticAuth"] | components["schemas"]["ClientCredentialsAuth"] | components["schemas"]["TokenExchangeAuth"] | components["schemas"]["MtlsAuth"] | components["schemas"]["AuthorizationCodeAuth"]) | null;
             catalog?: components["schemas"]["CatalogSpec"];
             /** Command */
             command?: string | null;
@@ -5378,6 +5475,216 @@ export interface operations {
             };
             /** @description The request is invalid; `errors` lists every problem */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listConnections: {
+        parameters: {
+            query?: {
+                /** @description only the caller's own (or the shared one) */
+                own?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description MCPServer */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionList"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCPServer */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteConnection: {
+        parameters: {
+            query?: {
+                subject?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description MCPServer */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
