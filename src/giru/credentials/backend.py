@@ -27,8 +27,17 @@ class SecretBackend(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def put(self, name: str, entries: Mapping[str, str], encoded: bytes) -> Placement:
-        """Keep a new version of secret `name` (`encoded`: its entries as canonical JSON).
+    async def put(
+        self,
+        name: str,
+        entries: Mapping[str, str],
+        encoded: bytes,
+        *,
+        connection: tuple[str, str] | None = None,
+    ) -> Placement:
+        """Keep a new version of secret `name` (`encoded`: its entries as canonical JSON);
+        `connection`: (server, subject) when it holds an OAuth connection's tokens (Vault keeps
+        those at its connection path).
 
         Raises:
             CredentialsUnavailableError: the backend cannot take it now.
@@ -58,7 +67,14 @@ class DatabaseBackend:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
 
-    async def put(self, name: str, entries: Mapping[str, str], encoded: bytes) -> Placement:
+    async def put(
+        self,
+        name: str,
+        entries: Mapping[str, str],
+        encoded: bytes,
+        *,
+        connection: tuple[str, str] | None = None,
+    ) -> Placement:
         sealed = self.keyring.seal(name, encoded)
         return Placement(
             backend=self.name,

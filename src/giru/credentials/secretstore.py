@@ -83,7 +83,12 @@ class SecretStore:
             await backend.aclose()
 
     async def put(
-        self, name: str, entries: Mapping[str, str], *, actor: str
+        self,
+        name: str,
+        entries: Mapping[str, str],
+        *,
+        actor: str,
+        connection: tuple[str, str] | None = None,
     ) -> tuple[SecretRecord, bool]:
         """Store a new version of secret `name`; (its metadata, whether it was created).
 
@@ -95,7 +100,7 @@ class SecretStore:
         async with self._audited(actor, "set", name) as details:
             encoded = check_entries(entries, self._max_bytes)
             backend = self._backends[self.default]
-            placed = await backend.put(name, entries, encoded)
+            placed = await backend.put(name, entries, encoded, connection=connection)
             async with self._store.database.write(self._store.tenant_id, actor=actor) as tx:
                 record, created = await stored.put(tx, name, placed)
             details.update(backend=record.backend, version=record.version, created=created)

@@ -88,8 +88,15 @@ class VaultBackend:
 
     # SecretBackend
 
-    async def put(self, name: str, entries: Mapping[str, str], encoded: bytes) -> Placement:
-        path = self.secret_path(name)
+    async def put(
+        self,
+        name: str,
+        entries: Mapping[str, str],
+        encoded: bytes,
+        *,
+        connection: tuple[str, str] | None = None,
+    ) -> Placement:
+        path = self.secret_path(name) if connection is None else self.connection_path(*connection)
         version = await self.write(path, entries)
         return Placement(
             backend=self.name,

@@ -30,9 +30,11 @@ from tests.peers import free_port
 __all__ = [
     "ConnectedGiru",
     "ProtectedUpstream",
+    "audit_records",
     "connected_giru",
     "legacy_call",
     "oauth_server",
+    "protected_upstream",
 ]
 
 NO_POLICY = {"GIRU_POLICY__ENABLED": "false"}
@@ -154,16 +156,23 @@ spec:
 
 
 @contextmanager
-def connected_giru(workdir: Path, connection: str = "perUser") -> Iterator[ConnectedGiru]:
+def connected_giru(
+    workdir: Path,
+    connection: str = "perUser",
+    *,
+    upstream_ttl: int = 300,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[ConnectedGiru]:
     """Giru (people from the IdP in direct mode), the IdP, and server `files` protected by the
-    IdP with `connection` connections; alice and bob may use its tools."""
-    with run_giru(CLIENT, workdir, extra_env=NO_POLICY) as giru:
+    IdP with `connection` connections (its access tokens live `upstream_ttl` seconds); alice
+    and bob may use its tools."""
+    with run_giru(CLIENT, workdir, extra_env={**NO_POLICY, **(extra_env or {})}) as giru:
         idp_dir = workdir / "idp"
         idp_dir.mkdir()
         idp = start_identity_provider(idp_dir, {}, redirect_uris=[giru.url("/oauth/callback")])
         try:
             with protected_upstream(workdir, idp.issuer) as upstream:
-                idp.add_resource(upstream.url, scope="mcp")
+                idp.add_resource(upstream.url, scope="mcp", ttl=upstream_ttl)
                 for path in ("/mcp", "/api"):
                     idp.add_resource(giru.url(path), scope="mcp")
                 put_secret(giru, "upstream-oauth", idp.client_secret)
@@ -211,3 +220,13 @@ def legacy_call(
         return answer
     single: dict[str, Any] = response.json()
     return single
+
+
+def audit_records(env: ConnectedGiru, action: str) -> list[dict[str, Any]]:
+    """The audit records of `action`, newest first."""
+    response = httpx.get(
+        env.giru.url("/api/v1/audit"), params={"action": action}, headers=ADMIN_HEADERS, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

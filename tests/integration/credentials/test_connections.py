@@ -11,9 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.credentials.connections import ConnectedGiru, connected_giru, legacy_call
+from tests.integration.credentials.connections import (
+    ConnectedGiru,
+    audit_records,
+    connected_giru,
+    legacy_call,
+)
 from tests.integration.gateway import GIRU, wait_until
 from tests.integration.oauth import mcp
+from tests.services import VaultServer
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +152,61 @@ def test_giru_connect_waits_for_the_browser_and_giru_connections_lists_it(
         (item,) = json.loads(listed.stdout)["items"]
         assert item["who"] == "alice@hospital.example"
         assert item["status"] == "connected"
+
+
+def test_a_short_lived_token_is_refreshed_and_a_refused_refresh_asks_to_reconnect(
+    tmp_path: Path,
+) -> None:
+    with connected_giru(tmp_path, upstream_ttl=2) as env:
+        assert env.connect("alice").status_code == 200
+        alice = env.token("alice")
+        wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+
+        def refreshed() -> bool:
+            assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
+            records = audit_records(env, "connections/refresh")
+            return any(r["outcome"] == "allowed" for r in records)
+
+        wait_until(refreshed, "a call after expiry refreshed the token", timeout=30)
+        (item,) = env.api("GET", "/api/v1/servers/files/connections", "alice").json()["items"]
+        assert item["refreshedAt"] is not None
+        assert item["status"] == "connected"
+
+        env.idp.close_account("alice")  # the IdP refuses alice's refresh token from now on
+
+        def asked_to_reconnect() -> bool:
+            result = env.call(alice).get("result", {})
+            return bool(result.get("resultType") == "input_required")
+
+        wait_until(
+            asked_to_reconnect, "the refused refresh asks alice to connect again", timeout=30
+        )
+        asked = env.call(alice)["result"]["inputRequests"]["connect"]["params"]
+        assert "connected again" in asked["message"]
+        (item,) = env.api("GET", "/api/v1/servers/files/connections", None).json()["items"]
+        assert item["status"] == "needs_reconnect"
+        failed = [r for r in audit_records(env, "connections/refresh") if r["outcome"] == "error"]
+        assert failed[0]["details"]["status"] == "needs_reconnect"
+        assert failed[0]["target"] == "alice@hospital.example"
+
+
+def test_with_vault_the_tokens_are_a_versioned_entry_at_the_connection_path(
+    tmp_path: Path, vault_server: VaultServer
+) -> None:
+    vault_env = {
+        "GIRU_SECRETS__BACKEND": "vault",
+        "GIRU_SECRETS__VAULT__URL": vault_server.url,
+        "GIRU_SECRETS__VAULT__TOKEN": vault_server.root_token,
+        "GIRU_SECRETS__ENVIRONMENT": "e2e",
+    }
+    with connected_giru(tmp_path, extra_env=vault_env) as env:
+        assert env.connect("alice").status_code == 200
+        shown = vault_server.cli("kv", "get", "-mount=secret", "giru/e2e/mcp/files/sub-alice")
+        assert set(shown["data"]["data"]) == {"tokens", "about"}
+        assert shown["data"]["metadata"]["version"] == 1
+        alice = env.token("alice")
+        wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+        assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
+        database = (tmp_path / "giru.db").read_bytes()
+        kept = json.loads(shown["data"]["data"]["tokens"])
+        assert kept["access_token"].encode() not in database

@@ -94,7 +94,12 @@ class ConnectionKeeper:
 
     async def keep(self, connection: Connection, *, actor: str) -> None:
         name = secret_name(connection.server, connection.subject)
-        await self.secrets.put(name, connection.entries(), actor=actor)
+        await self.secrets.put(
+            name,
+            connection.entries(),
+            actor=actor,
+            connection=(connection.server, connection.subject),
+        )
 
     async def forget(self, server: str, subject: str, *, actor: str) -> None:
         await self.secrets.delete(secret_name(server, subject), actor=actor)

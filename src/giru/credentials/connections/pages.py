@@ -25,6 +25,7 @@ from giru.credentials.connections.registration import (
     client_metadata,
 )
 from giru.credentials.connections.states import StateError
+from giru.credentials.oauth import TokenEndpointError
 from giru.errors import GiruError, ValidationError
 
 __all__ = ["PAGE_PATHS", "connection_pages"]
@@ -57,6 +58,13 @@ def _single(request: Request, name: str) -> str | None:
     return values[0] if values else None
 
 
+def _status(exc: GiruError) -> int:
+    """400 for what the browser brought (a bad state, an error, a code the authorization
+    server refuses), 502 when an authorization server could not be reached or misbehaved."""
+    refused = isinstance(exc, TokenEndpointError) and exc.status is not None and exc.status < 500
+    return 400 if isinstance(exc, ValidationError) or refused else 502
+
+
 def connection_pages(flows: ConnectionFlows, base_url: str) -> Starlette:
     async def connect(request: Request) -> Response:
         try:
@@ -83,8 +91,7 @@ def connection_pages(flows: ConnectionFlows, base_url: str) -> Starlette:
             )
         except GiruError as exc:
             _log.info("connection_callback_refused", code=exc.code, error=exc.message)
-            status = 400 if isinstance(exc, ValidationError) else 502
-            return _page(status, "Not connected", exc.message)
+            return _page(_status(exc), "Not connected", exc.message)
         return _page(
             200,
             "Connected",
