@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+import aiohttp
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from giru.api import build_api
 from giru.credentials import DatabaseBackend, Keyring, SecretStore
+from giru.credentials.connections import open_connections
 from giru.store import Store
 from tests.integration.api.conftest import PEPPER, TOKENS, FakeRuntime
 
@@ -64,6 +66,7 @@ class _ApiOverStore:
         await receive()  # lifespan.startup
         with tempfile.TemporaryDirectory(prefix="giru-api-") as directory:
             store = await Store.open(f"sqlite+aiosqlite:///{directory}/giru.db", pepper=PEPPER)
+            http = aiohttp.ClientSession()  # never used: no server takes connections here
             try:
                 await store.ensure_admin_key("schemathesis", TOKENS["admin"], "admin")
                 secrets = SecretStore(
@@ -72,13 +75,21 @@ class _ApiOverStore:
                     default="database",
                     max_bytes=64 * 1024,
                 )
+                connections = open_connections(
+                    secrets, http, base_url="http://testserver", specs=dict
+                )
                 self.app = build_api(
-                    store, runtime=FakeRuntime(store), pepper=PEPPER, secrets_store=secrets
+                    store,
+                    runtime=FakeRuntime(store),
+                    pepper=PEPPER,
+                    secrets_store=secrets,
+                    connections=connections,
                 )
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
             finally:
                 self.app = None
+                await http.close()
                 await store.aclose()
         await send({"type": "lifespan.shutdown.complete"})
 
