@@ -31,7 +31,10 @@ COPY pyproject.toml uv.lock README.md ./
 RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-project --python "$(command -v python3)"
 COPY src/ src/
 COPY --from=web /build/src/giru/ui/ src/giru/ui/
-RUN /opt/uv/bin/uv sync --locked --no-dev --python "$(command -v python3)"
+# --reinstall-package: opentelemetry-proto's files must win over xds-protos' old copy of them
+# (same paths; scripts/setup.sh says more).
+RUN /opt/uv/bin/uv sync --locked --no-dev --reinstall-package opentelemetry-proto \
+    --python "$(command -v python3)"
 
 FROM ${PYTHON_IMAGE}
 ARG GIRU_VERSION=0.0.0

@@ -11,5 +11,10 @@ fi
 # Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on some CI machines) every
 # process would otherwise recompile each module it imports (seconds of CPU per `giru` start).
 uv sync --locked --quiet --compile-bytecode
+# xds-protos ships an old copy of the OpenTelemetry protos at the very paths of opentelemetry-proto
+# (opentelemetry/proto/...); which copy a fresh install leaves is a race, and the old one breaks
+# the OTLP exporters. Reinstalling opentelemetry-proto makes its files win; Giru's xDS code never
+# imports Envoy's tracing protos, the only ones that use the old copy.
+uv sync --locked --quiet --compile-bytecode --reinstall-package opentelemetry-proto
 .venv/bin/python -m compileall -q -j 0 src >/dev/null
 bash scripts/web.sh
