@@ -9,6 +9,7 @@ and the `Mcp-Method`/`Mcp-Name` headers, and closing the stream is the cancellat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -40,6 +41,8 @@ __all__ = ["StreamableHttpSession"]
 _log = structlog.get_logger(__name__)
 
 _MAX_RESUMES: Final = 5
+_LISTEN_READY_S: Final = 2.0
+"""How long a new session waits for its standalone GET stream to be answered."""
 
 
 class _SessionExpiredError(UpstreamError):
@@ -76,6 +79,8 @@ class StreamableHttpSession(HandshakeState):
         self._modern: str | None = None
         self._negotiated: Negotiated | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        """Set once the standalone GET stream got its answer (or failed)."""
         self._watched: frozenset[str] = frozenset()
         """2026-07-28: resource URIs the listen stream asks updates for (`watch_resources`)."""
         self._init_lock = asyncio.Lock()
@@ -177,7 +182,15 @@ class StreamableHttpSession(HandshakeState):
             self._eras.remember(self.server, self._negotiated.era)
         self._exchange.cancel_by_notification = self._modern is None
         if self._modern is None:
+            self._listening = asyncio.Event()
             self._listener = self._tasks.spawn(self._listen(), "listen")
+            # The standalone stream is open (or refused) before this session serves a call: a
+            # server may hand a pending answer to whichever GET comes next (a resumption), and
+            # what it announces right after `initialize` must not be missed. Bounded.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._listening.wait(), min(self._spec.timeouts.connect, _LISTEN_READY_S)
+                )
         else:
             self._listener = self._tasks.spawn(self._subscribe(), "subscribe")
 
@@ -412,13 +425,17 @@ class StreamableHttpSession(HandshakeState):
     async def _listen_once(self) -> bool:
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
         headers = self._headers(None) | {"Accept": "text/event-stream"}
-        async with self._http.get(
-            self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
-        ) as resp:
-            if resp.status != 200 or media_type(resp) != "text/event-stream":
-                _log.debug("no upstream GET stream", server=self.server, status=resp.status)
-                return False
-            await self._read_stream(None, resp)
+        try:
+            async with self._http.get(
+                self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
+            ) as resp:
+                self._listening.set()
+                if resp.status != 200 or media_type(resp) != "text/event-stream":
+                    _log.debug("no upstream GET stream", server=self.server, status=resp.status)
+                    return False
+                await self._read_stream(None, resp)
+        finally:
+            self._listening.set()
         return True
 
 
