@@ -160,6 +160,8 @@ class PolicyEngine:
         self._workdir = workdir
         self._own_workdir = False
         self._child: OpaChild | None = None
+        self._seen_restarts = 0
+        """OPA restarts already accounted for: a restarted OPA's answers start afresh."""
         self.client: OpaClient | None = OpaClient(opa_url, timeout_s=timeout_s) if opa_url else None
         self.bundle_token: str | None = None
         self.sources = PolicySources({}, frozenset(), {})
@@ -378,6 +380,14 @@ class PolicyEngine:
             return Decision(False, unavailable=missing, revision=self.active_revision)
         if self.client is None:
             return Decision(False, unavailable=self.last_error or "no policy engine")
+        if self._child is not None:
+            # Fail closed at once when the managed OPA dies: no decision is served from the
+            # fast path's cache while it is down, and a restarted OPA is asked afresh.
+            if not self._child.running:
+                return Decision(False, unavailable="the policy engine (OPA) is not running")
+            if self._child.restarts != self._seen_restarts:
+                self._seen_restarts = self._child.restarts
+                self._forget()
         topics = self.sources.topics
         try:
             if self.fast_path and topics is not None:

@@ -250,6 +250,11 @@ class OpaChild:
             "--skip-version-check",
         )
 
+    @property
+    def running(self) -> bool:
+        """The OPA process is alive (False from its exit until the supervisor restarts it)."""
+        return self._process is not None and self._process.returncode is None
+
     async def _spawn(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
