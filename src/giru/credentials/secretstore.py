@@ -89,8 +89,13 @@ class SecretStore:
         *,
         actor: str,
         connection: tuple[str, str] | None = None,
+        state: bool = False,
     ) -> tuple[SecretRecord, bool]:
         """Store a new version of secret `name`; (its metadata, whether it was created).
+        `connection` (server, subject): a connection's tokens (Vault keeps them at the
+        connection path). `state`: runtime state that is not configuration (a connection's
+        tokens, a client registration): audited, but no new configuration revision, so
+        workers do not reload (a connection's tokens are always runtime state).
 
         Raises:
             ValidationError: a bad name or entry (`SecretTooLargeError`: over the size cap).
@@ -101,8 +106,9 @@ class SecretStore:
             encoded = check_entries(entries, self._max_bytes)
             backend = self._backends[self.default]
             placed = await backend.put(name, entries, encoded, connection=connection)
+            change = not state and connection is None
             async with self._store.database.write(self._store.tenant_id, actor=actor) as tx:
-                record, created = await stored.put(tx, name, placed)
+                record, created = await stored.put(tx, name, placed, change=change)
             details.update(backend=record.backend, version=record.version, created=created)
         return record, created
 
@@ -119,14 +125,15 @@ class SecretStore:
         async with self._store.database.read() as session:
             return await stored.page(session, self._store.tenant_id, limit=limit, cursor=cursor)
 
-    async def delete(self, name: str, *, actor: str) -> None:
-        """Forget secret `name` in its backend and the store; `NotFoundError` if unknown."""
+    async def delete(self, name: str, *, actor: str, state: bool = False) -> None:
+        """Forget secret `name` in its backend and the store; `NotFoundError` if unknown.
+        `state`: runtime state, as in `put`."""
         check_name(name)
         async with self._audited(actor, "delete", name) as details:
             record = await self.info(name)
             await self._backend(record).delete(record)
             async with self._store.database.write(self._store.tenant_id, actor=actor) as tx:
-                await stored.remove(tx, name)
+                await stored.remove(tx, name, change=not state)
             details.update(backend=record.backend, version=record.version)
 
     async def read(self, name: str, *, server: str | None, actor: str = _GATEWAY) -> SecretRecord:

@@ -1,8 +1,10 @@
 """Queries of the `secrets` table; what they return is a `SecretRecord`, never a row.
 
 Setting and deleting a secret are changes (recorded, and they bump the revision, so every worker
-drops what it read of the secret); re-wrapping a data key under a new key-encryption key is not
-(the value is the same), and is refused when the secret changed meanwhile.
+drops what it read of the secret), except for runtime state (`change=False`: a connection's
+tokens, a client registration), which is written without a change record or a new revision: a
+token refresh must not reload every worker. Re-wrapping a data key under a new key-encryption key
+is not a change either (the value is the same), and is refused when the secret changed meanwhile.
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ async def page(
     return Page(items, items[-1].name if more and items else None)
 
 
-async def put(tx: Tx, name: str, placed: Placement) -> tuple[SecretRecord, bool]:
-    """Store a new version of `name`; (its record, whether it was created)."""
+async def put(
+    tx: Tx, name: str, placed: Placement, *, change: bool = True
+) -> tuple[SecretRecord, bool]:
+    """Store a new version of `name`; (its record, whether it was created). `change=False`:
+    runtime state, no change record and no new revision."""
     row = await tx.session.scalar(_by_name(tx.tenant_id, name).with_for_update())
     created = row is None
     if row is None:
@@ -66,17 +71,23 @@ async def put(tx: Tx, name: str, placed: Placement) -> tuple[SecretRecord, bool]
     row.updated_at, row.updated_by = tx.now, tx.actor
     await tx.session.flush()
     detail = {"backend": placed.backend, "entries": list(placed.entries)}
-    tx.record("create" if created else "update", "Secret", name, row.version, detail)
+    if change:
+        tx.record("create" if created else "update", "Secret", name, row.version, detail)
+    else:
+        tx.touched = True
     return _record(row), created
 
 
-async def remove(tx: Tx, name: str) -> SecretRecord | None:
-    """Delete `name`; what it was (None: there was no such secret)."""
+async def remove(tx: Tx, name: str, *, change: bool = True) -> SecretRecord | None:
+    """Delete `name`; what it was (None: there was no such secret). `change` as in `put`."""
     row = await tx.session.scalar(_by_name(tx.tenant_id, name).with_for_update())
     if row is None:
         return None
     await tx.session.execute(delete(SecretRow).where(SecretRow.id == row.id))
-    tx.record("delete", "Secret", name, row.version, {"backend": row.backend})
+    if change:
+        tx.record("delete", "Secret", name, row.version, {"backend": row.backend})
+    else:
+        tx.touched = True
     return _record(row)
 
 

@@ -154,13 +154,25 @@ def test_giru_connect_waits_for_the_browser_and_giru_connections_lists_it(
         assert item["status"] == "connected"
 
 
-def test_a_short_lived_token_is_refreshed_and_a_refused_refresh_asks_to_reconnect(
+def _reloads(env: ConnectedGiru) -> int:
+    """How many times Giru reloaded its configuration (each reload broadcasts list_changed)."""
+    return env.giru.log.read_text(errors="replace").count('"config_reloaded"')
+
+
+def _secret_changes(env: ConnectedGiru) -> list[str]:
+    listed = env.api("GET", "/api/v1/changes?kind=Secret", None)
+    assert listed.status_code == 200, listed.text
+    return [str(change["name"]) for change in listed.json()["items"]]
+
+
+def test_a_short_lived_token_is_refreshed_without_a_reload_and_a_refused_refresh_asks_to_reconnect(
     tmp_path: Path,
 ) -> None:
     with connected_giru(tmp_path, upstream_ttl=2) as env:
         assert env.connect("alice").status_code == 200
         alice = env.token("alice")
         wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+        reloads = _reloads(env)
 
         def refreshed() -> bool:
             assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
@@ -171,6 +183,10 @@ def test_a_short_lived_token_is_refreshed_and_a_refused_refresh_asks_to_reconnec
         (item,) = env.api("GET", "/api/v1/servers/files/connections", "alice").json()["items"]
         assert item["refreshedAt"] is not None
         assert item["status"] == "connected"
+        # Tokens are runtime state: neither the connect nor the refresh is a configuration
+        # change, so no worker reloads (nor announces tools/list_changed) for them.
+        assert _reloads(env) == reloads
+        assert _secret_changes(env) == ["upstream-oauth"]
 
         env.idp.close_account("alice")  # the IdP refuses alice's refresh token from now on
 

@@ -102,7 +102,7 @@ class ConnectionKeeper:
         )
 
     async def forget(self, server: str, subject: str, *, actor: str) -> None:
-        await self.secrets.delete(secret_name(server, subject), actor=actor)
+        await self.secrets.delete(secret_name(server, subject), actor=actor, state=True)
 
     async def list(self, server: str, *, actor: str) -> builtins.list[Connection]:
         """Every connection to `server` (each read audited)."""

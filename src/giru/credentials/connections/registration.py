@@ -113,7 +113,7 @@ class ClientRegistration:
         secret = answer.get("client_secret")
         if isinstance(secret, str) and secret:
             kept["client_secret"] = secret
-        await self._secrets.put(name, kept, actor="gateway")
+        await self._secrets.put(name, kept, actor="gateway", state=True)
         return _client_auth(kept)
 
     async def _register(self, endpoint: str) -> dict[str, Any]:
