@@ -16,11 +16,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
 
-__all__ = ["ALWAYS", "BindingTable", "PolicyRule", "deep_merge"]
+from giru.manifests.config import split_tool_ref
+
+if TYPE_CHECKING:
+    from giru.manifests.config import Config
+
+__all__ = ["ALWAYS", "BindingTable", "PolicyRule", "call_routes", "deep_merge"]
+
+Route = tuple[str, str | None, str | None]
 
 ALWAYS: Final = "core"
 
@@ -54,14 +61,14 @@ class BindingTable:
     rules: tuple[PolicyRule, ...]
     defaults: Mapping[str, Mapping[str, Any]]
     bindings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _routes: dict[tuple[str, str | None, str | None], str] = field(default_factory=dict)
+    _routes: dict[Route, str] = field(default_factory=dict)
 
     @classmethod
     def compile(
         cls,
         rules: Iterable[PolicyRule],
         defaults: Mapping[str, Mapping[str, Any]],
-        routes: Iterable[tuple[str, str | None, str | None]],
+        routes: Iterable[Route],
     ) -> BindingTable:
         ordered = sorted(rules, key=lambda r: (_specificity(r), r.name))
         table = cls(tuple(ordered), defaults)
@@ -81,7 +88,7 @@ class BindingTable:
     def packs(self, key: str) -> tuple[str, ...]:
         return tuple(self.bindings[key]["packs"])
 
-    def _bind(self, route: tuple[str, str | None, str | None]) -> str:
+    def _bind(self, route: Route) -> str:
         packs: list[str] = [ALWAYS]
         data: dict[str, Any] = {ALWAYS: dict(self.defaults.get(ALWAYS, {}))}
         for rule in self.rules:
@@ -96,6 +103,28 @@ class BindingTable:
         key = hashlib.sha256(orjson.dumps(binding, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
         self.bindings[key] = binding
         return key
+
+
+def call_routes(config: Config) -> list[Route]:
+    """Every (server, virtual server, environment) a call can arrive on in `config`.
+
+    All of them are bound when the configuration is compiled, so each binding is in the bundle
+    OPA holds before the first call: a binding made at call time would be unknown to OPA, and
+    the call denied as `unknown binding`.
+    """
+    environments: list[str | None] = [None, *config.environments]  # a subscription names one
+    through: dict[str, list[str | None]] = {server: [None] for server in config.servers}
+    for vs in config.virtual_servers.values():
+        members = set(vs.servers)
+        members.update(parts[0] for ref in vs.tools if (parts := split_tool_ref(ref)))
+        for server in sorted(members & through.keys()):
+            through[server].append(vs.name)
+    return [
+        (server, virtual_server, environment)
+        for server, virtual_servers in through.items()
+        for virtual_server in virtual_servers
+        for environment in environments
+    ]
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from giru.errors import ConfigError, PolicyUnavailableError
 from giru.identity.people import Person
 from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
-from giru.policy.bindings import BindingTable, PolicyRule
+from giru.policy.bindings import BindingTable, PolicyRule, call_routes
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
 from giru.policy.fast_path import DecisionCache, fast_result
 from giru.policy.metrics import PolicyMetrics
@@ -520,8 +520,7 @@ class PolicyEngine:
 
 def _facts(config: Config, sources: PolicySources) -> _Facts:
     rules = [_rule(name, policy) for name, policy in config.policies.items()]
-    routes = [(server, None, None) for server in config.servers]  # the rest are bound on first use
-    table = BindingTable.compile(rules, sources.defaults, routes)
+    table = BindingTable.compile(rules, sources.defaults, call_routes(config))
     tools: dict[tuple[str, str], dict[str, Any]] = {}
     server_tags = {name: tuple(server.tags) for name, server in config.servers.items()}
     for name, server in config.servers.items():
