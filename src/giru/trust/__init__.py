@@ -1,0 +1,1 @@
+"""Tool trust: what Giru checks and records about the tools upstream servers offer."""

@@ -1,0 +1,82 @@
+"""Checks across a surface's names: look-alikes, normalization twins, references to tools."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Final
+
+from giru.catalog.names import skeleton, valid_tool_name
+from giru.trust.findings.surface import fold
+
+__all__ = ["confusables", "mentions", "non_ascii", "normalization_twins", "reference_names"]
+
+_IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_.\-]{2,127}")
+_SEPARATED: Final = re.compile(r"[a-z0-9][_.\-]|__")
+
+
+def confusables(names: Sequence[str], known: Iterable[str] = ()) -> Iterator[tuple[int, str]]:
+    """(index, the name it looks like) for each name whose skeleton, after folding look-alike
+    letters, equals an earlier name's (or a known tool's of another server) but not the name."""
+    seen: dict[str, tuple[str, str]] = {}  # skeleton -> (name as compared, name as shown)
+    for name in known:
+        for candidate in (name, name.partition("__")[2]):
+            if candidate:
+                seen.setdefault(_shape(candidate), (candidate, name))
+    for index, name in enumerate(names):
+        shape = _shape(name)
+        other = seen.get(shape)
+        if other is not None and other[0] != name:
+            yield index, other[1]
+        else:
+            seen[shape] = (name, name)
+
+
+def normalization_twins(names: Sequence[str]) -> Iterator[tuple[int, str]]:
+    """(index, earlier name) for names whose NFKC forms equal an earlier, different name's."""
+    seen: dict[str, str] = {}
+    for index, name in enumerate(names):
+        normal = unicodedata.normalize("NFKC", name)
+        other = seen.get(normal)
+        if other is not None and other != name:
+            yield index, other
+        else:
+            seen.setdefault(normal, name)
+
+
+def non_ascii(names: Sequence[str]) -> Iterator[int]:
+    for index, name in enumerate(names):
+        if not valid_tool_name(name) and not name.isascii():
+            yield index
+
+
+def reference_names(names: Iterable[str]) -> frozenset[str]:
+    """The names worth looking for in text: with a separator, so `search` or `echo` used as
+    words are not taken for tool names; `server__tool` also as its bare `tool`."""
+    found: set[str] = set()
+    for name in names:
+        folded = name.casefold()
+        for candidate in (folded, folded.partition("__")[2]):
+            if candidate and _SEPARATED.search(candidate):
+                found.add(candidate)
+    return frozenset(found)
+
+
+def mentions(text: str, names: frozenset[str], own: str) -> list[str]:
+    """Which of `names` (other than `own`) the folded `text` names, in order, at most 3."""
+    if not names:
+        return []
+    own = own.casefold()
+    found: list[str] = []
+    for match in _IDENTIFIER.finditer(text):
+        word = match.group(0).rstrip(".-")
+        if word in names and word != own and word not in found:
+            found.append(word)
+            if len(found) == 3:
+                break
+    return found
+
+
+def _shape(name: str) -> str:
+    return skeleton(fold(name))
