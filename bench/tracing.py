@@ -189,7 +189,7 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
             endpoints=build_endpoints(config),
             sealing_key=envelope_key(b"bench-node-secret"),
         )
-        await gateway.refresh_all()
+        await gateway.catalogs.refresh_all()
         gateway.dispatcher.gate = CallGate(LocalLimiter("UTC"), _Usage(), node="bench")
         init = {"protocolVersion": "2025-11-25", "capabilities": {}}
         body = orjson.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})

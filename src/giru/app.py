@@ -234,7 +234,7 @@ class GiruApp:
                 specs=lambda: gateway.pool.specs,
                 audit=audit,
                 node=node,
-                on_connected=gateway.refresh,
+                on_connected=gateway.catalogs.refresh,
             )
             gateway.pool.connections = self.connections.tokens
             self.pages = connection_pages(self.connections.flows, self.settings.base_url)
@@ -298,7 +298,7 @@ class GiruApp:
                 if verify_every > 0:
                     chains = verify_periodically(store.audit_chain, audit.metrics, verify_every)
                     background.append(tasks.create_task(chains))
-                gateway.on_catalog = runtime.record
+                gateway.catalogs.on_catalog = runtime.record
                 background += self._health_and_sync(tasks, gateway, store)
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
@@ -361,7 +361,7 @@ class GiruApp:
         holder: dict[str, Gateway] = {}
 
         async def on_list_changed(server: str, method: str) -> None:
-            await holder["gateway"].on_list_changed(server, method)
+            await holder["gateway"].catalogs.on_list_changed(server, method)
 
         pool = UpstreamPool(
             config.server_specs(),
@@ -445,7 +445,7 @@ class GiruApp:
             gateway.pool,
             gateway.dispatcher,
             gateway.metrics,
-            HealthRecorder(store, gateway),
+            HealthRecorder(store, gateway.catalogs),
             timeout_s=catalog.health_timeout_s,
             unhealthy_after=catalog.unhealthy_after,
         )
@@ -511,9 +511,11 @@ class GiruApp:
         self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
         for server in changed:
-            await gateway.refresh(server, announce=False)  # announced below, once
+            await gateway.catalogs.refresh(server, announce=False)  # announced below, once
         gateway.views.clear(gateway.endpoints)
-        await gateway.broadcast({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        await gateway.catalogs.broadcast(
+            {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        )
         _log.info("config_reloaded", servers_changed=sorted(changed))
 
     async def _read_revocations(self) -> None:
@@ -555,7 +557,7 @@ def manifest_documents(config: Config) -> list[tuple[Kind, str, dict[str, Any]]]
 async def _load_then_freeze(gateway: Gateway) -> None:
     """Fetch every catalog, then move the long-lived heap out of the collector's way: without
     this, each young collection rescans catalogs and sessions (measured: p99 x3 under load)."""
-    await gateway.refresh_all()
+    await gateway.catalogs.refresh_all()
     gc.collect()
     gc.freeze()
 
@@ -565,7 +567,7 @@ async def _sync_catalogs(gateway: Gateway, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await gateway.refresh_all()
+            await gateway.catalogs.refresh_all()
         except Exception:  # noqa: BLE001 - a failed round must not stop later ones
             _log.exception("catalog_sync_failed")
 

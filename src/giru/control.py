@@ -228,8 +228,8 @@ class GatewayRuntime:
         """
         if server not in self._gateway.pool.specs:
             raise NotFoundError(f"no enabled MCPServer named {server!r}")
-        await self._gateway.refresh(server)
-        catalog = self._gateway.catalogs.get(server)
+        await self._gateway.catalogs.refresh(server)
+        catalog = self._gateway.catalogs.by_server.get(server)
         if catalog is None or catalog.error is not None:
             reason = catalog.error if catalog is not None else "not connected"
             raise UpstreamUnavailableError(server, f"catalog sync failed: {reason}")
@@ -243,7 +243,7 @@ class GatewayRuntime:
         endpoint = gateway.endpoints.get(GLOBAL)
         if principal is None or endpoint is None:
             return []
-        view = gateway.views.get(endpoint, principal, gateway.catalogs)
+        view = gateway.views.get(endpoint, principal, gateway.catalogs.by_server)
         out: list[ClientTool] = []
         for tool in view.tools:
             server, upstream_name = view.tool_routes[tool["name"]]

@@ -3,39 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, NoReturn
 
 import structlog
 
 from giru import __version__
 from giru.access.failures import FailureLimiter
-from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog
 from giru.errors import GiruError
 from giru.identity import endpoint_path
-from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.metering import new_event_id
 from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
+from giru.proxy.catalogs import Catalogs
 from giru.proxy.checks import HttpGuard, check_post_media
-from giru.proxy.discovery import SEARCH_TOOL
 from giru.proxy.dispatch import CallContext, Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
-from giru.proxy.gate import INGRESS, Ingress, internal_error, unavailable
+from giru.proxy.gate import INGRESS, Ingress, identified, internal_error, unavailable
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
-from giru.proxy.legacy_sse import LegacySse, session_id_from_query
+from giru.proxy.legacy_sse import LegacySse
 from giru.proxy.listen import ListenHub
 from giru.proxy.modern import ModernHttp
-from giru.proxy.reconnects import ReconnectGuard
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
-from giru.proxy.trail import Arrival, Trail, open_trail, watched
+from giru.proxy.trail import Arrival, finishing, open_trail, watched
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
@@ -45,8 +41,6 @@ from giru.upstream.base import ClientIdentity, MessageSink
 __all__ = ["Gateway"]
 
 _log = structlog.get_logger(__name__)
-_CATALOG_TIMEOUT_S: Final = 30.0
-_LIST_CHANGED_DEBOUNCE_S: Final = 0.2
 _SESSION_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 _HANDED_OFF: Final = frozenset({"notifications/initialized", "logging/setLevel"})
 """Messages that change what a session's handoff record holds."""
@@ -71,17 +65,7 @@ class Gateway:
         self.pool = pool
         self.metrics = metrics
         self.endpoints = dict(endpoints)
-        self.catalogs: dict[str, ServerCatalog] = {}
         self.views = ViewCache()
-        self.ready = False
-        self.warnings: list[str] = []
-        self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
-        """Called with each freshly fetched catalog (the control plane records it)."""
-        self._refreshes: dict[str, asyncio.Task[None]] = {}
-        self._stale: set[str] = set()
-        """Servers whose lists changed (or may have) since their refresh began."""
-        self._hidden: set[str] = set()
-        """Unhealthy servers with `keepStale: false`: out of clients' views."""
         self.handoff: SessionHandoff | None = None
         self.tracing: Tracing | None = None
         """Spans of every MCP request (app wiring; None: tracing is off)."""
@@ -106,15 +90,16 @@ class Gateway:
         )
         self.legacy = LegacyHttp(
             dispatch=self.dispatcher.dispatch,
-            context=self._session_context,
+            context=self.session_context,
             retry_ms=settings.sessions.sse_retry_ms,
             forward=self._forward_to_owned,
         )
         self.sessions.on_close = self._session_closed
         self._background: set[asyncio.Task[Any]] = set()
-        self.reconnects = ReconnectGuard()
-        self.legacy_sse = LegacySse(self.dispatcher)
         self.listens = ListenHub()
+        self.catalogs = Catalogs(
+            pool, self.views, lambda: self.endpoints, self.sessions, self.listens
+        )
         self.modern = ModernHttp(self.dispatcher, self.listens, worker=settings.worker_name)
         self.guard = HttpGuard(
             loopback=settings.host in ("127.0.0.1", "localhost", "::1"),
@@ -122,6 +107,7 @@ class Gateway:
             allowed_origins=frozenset(settings.http.allowed_origins),
         )
         self._limits = ParseLimits(max_depth=settings.http.max_json_depth)
+        self.legacy_sse = LegacySse(self.dispatcher, self.sessions, metrics, self, self._limits)
         self._mcp_requests = metrics.http_requests.labels("mcp")
         self._ops_requests = metrics.http_requests.labels("ops")
         self._routes: dict[str, Callable[[Request, Send], Awaitable[None]]] = {
@@ -138,116 +124,6 @@ class Gateway:
     def authenticator(self, authenticator: Authenticator) -> None:
         """Swapped on config reloads (keys, clients, grants)."""
         self.admission.authenticator = authenticator
-
-    # -- catalog -------------------------------------------------------------------------------
-
-    async def refresh_all(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            for server in self.pool.specs:
-                group.create_task(self.refresh(server))
-        self.ready = True
-
-    async def refresh(self, server: str, *, announce: bool = True) -> None:
-        """Fetch `server`'s lists; on failure keep what we had and record the error. Clients
-        are told which lists changed (`announce`), so nothing changes silently."""
-        previous = self.catalogs.get(server, ServerCatalog(server=server))
-        try:
-            session = await self.pool.session(server, "modern")  # the era calls prefer too
-            catalog = await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
-        except (GiruError, TimeoutError) as exc:
-            self.catalogs[server] = ServerCatalog(
-                **{**_fields(previous), "error": getattr(exc, "message", "timeout")}
-            )
-            _log.warning("catalog_refresh_failed", server=server, error=str(exc)[:300])
-        else:
-            self.catalogs[server] = catalog
-            _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
-            await self._catalog_fetched(catalog)
-        self.views.clear()
-        self._check_collisions()
-        if announce and server not in self._hidden:
-            for method in changed_lists(previous, self.catalogs[server]):
-                await self.broadcast({"jsonrpc": "2.0", "method": method})
-
-    @property
-    def listed(self) -> Mapping[str, ServerCatalog]:
-        """The catalogs clients see: all but those of down servers with `keepStale: false`."""
-        if not self._hidden:
-            return self.catalogs
-        return {name: c for name, c in self.catalogs.items() if name not in self._hidden}
-
-    async def health_changed(self, server: str, *, healthy: bool) -> None:
-        """A server with `catalog.keepStale: false` leaves clients' views while it is unhealthy
-        and comes back when it recovers, each time announced with list_changed."""
-        spec = self.pool.specs.get(server)
-        hide = not healthy and spec is not None and not spec.keep_stale
-        if hide == (server in self._hidden):
-            return
-        (self._hidden.add if hide else self._hidden.discard)(server)
-        self.views.clear()
-        _log.info("catalog_listed" if not hide else "catalog_withdrawn", server=server)
-        empty = ServerCatalog(server=server)
-        for method in changed_lists(empty, self.catalogs.get(server, empty)):
-            await self.broadcast({"jsonrpc": "2.0", "method": method})
-
-    async def _catalog_fetched(self, catalog: ServerCatalog) -> None:
-        if self.on_catalog is None:
-            return
-        try:
-            await self.on_catalog(catalog)
-        except Exception:  # noqa: BLE001 - recording the catalog must not fail the refresh
-            _log.exception("catalog_record_failed", server=catalog.server)
-
-    def _check_collisions(self) -> None:
-        """Unprefixed virtual servers whose servers now offer the same tool name: the first
-        server keeps the name; the operator is told (and /readyz shows it)."""
-        problems: list[str] = []
-        for endpoint in self.endpoints.values():
-            if endpoint.prefix:
-                continue
-            tools = {
-                server: [t["name"] for t in catalog.tools if endpoint.offers(server, t["name"])]
-                for server, catalog in self.catalogs.items()
-                if server in endpoint.all_servers
-            }
-            problems += check_unprefixed_collisions(endpoint.name, tools)
-            if endpoint.search is not None:
-                problems += [
-                    f"VirtualServer/{endpoint.name}: tool {SEARCH_TOOL!r} of {server} is hidden "
-                    "by Giru's own (discovery: search); set prefix: true to reach it"
-                    for server, names in tools.items()
-                    if SEARCH_TOOL in names
-                ]
-        if problems != self.warnings:
-            for problem in problems:
-                _log.warning("virtual_server_collision", problem=problem)
-        self.warnings = problems
-
-    async def on_list_changed(self, server: str, method: str) -> None:
-        """Schedule one refresh per server (coalescing floods, U4); never block the upstream's
-        reader, which is what delivers this notification (or the restart of its session). One
-        that arrives while a refresh is fetching runs one more refresh after it, so no change
-        is lost. The refresh tells clients which lists changed."""
-        self._stale.add(server)
-        if server in self._refreshes:
-            return
-        task = asyncio.get_running_loop().create_task(self._refresh_later(server))
-        self._refreshes[server] = task
-        task.add_done_callback(lambda _: self._refreshes.pop(server, None))
-
-    async def _refresh_later(self, server: str) -> None:
-        while server in self._stale:
-            await asyncio.sleep(_LIST_CHANGED_DEBOUNCE_S)
-            self._stale.discard(server)
-            await self.refresh(server)
-
-    async def broadcast(self, notification: dict[str, Any]) -> None:
-        """Send a notification to every session's standalone stream (legacy era)."""
-        self.listens.publish(notification["method"])
-        data = jsonrpc.dumps(notification)
-        for session in self.sessions.all():
-            if session.listener is not None and not session.listener.closed:
-                await session.listener.push(data)
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -273,9 +149,9 @@ class Gateway:
             if tail == "":
                 await self._mcp(request, send, endpoint)
             elif tail == "sse" and request.method == "GET":
-                await self._sse_open(request, send, endpoint)
+                await self.legacy_sse.open(request, send, endpoint)
             elif tail == "messages" and request.method == "POST":
-                await self._sse_message(request, send, endpoint)
+                await self.legacy_sse.message(request, send, endpoint)
             else:
                 await send_json(send, 404, {"error": "not found"})
         except JsonRpcError as exc:
@@ -346,7 +222,7 @@ class Gateway:
         )
         return admitted if isinstance(admitted, Refusal) else None
 
-    async def _authenticate(
+    async def authenticate(
         self, request: Request, endpoint: Endpoint, send: Send, tail: str = ""
     ) -> Principal | None:
         """The caller, or None once the refusal has been sent (the edge decides the same way)."""
@@ -368,7 +244,7 @@ class Gateway:
 
     async def _mcp(self, request: Request, send: Send, endpoint: Endpoint) -> None:
         started_ns = time.time_ns()
-        principal = await self._authenticate(request, endpoint, send)
+        principal = await self.authenticate(request, endpoint, send)
         if principal is None:
             return
         if request.method == "POST":
@@ -380,7 +256,7 @@ class Gateway:
             session = await self._session(request, endpoint, principal)
             if "text/event-stream" not in (request.header("accept") or ""):
                 raise JsonRpcError(INVALID_REQUEST, "GET needs Accept: text/event-stream")
-            if await self._refuse_storm(principal, send):
+            if await self.legacy_sse.refuse_storm(principal, send):
                 return
             await self.legacy.get(request, send, session)
         elif request.method == "DELETE":
@@ -409,16 +285,16 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send, event_id = _identified(send, request, len(body))
+        send, event_id = identified(send, request, len(body))
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
         arrival = Arrival(
             event_id, principal, endpoint.name or "/mcp", era, started_ns, time.time_ns()
         )
         trail = open_trail(self.tracing, request, arrival, message)
         send = watched(send, trail)
-        with _finishing(trail):
+        with finishing(trail):
             if era == "modern":
-                view = self.views.get(endpoint, principal, self.listed)
+                view = self.views.get(endpoint, principal, self.catalogs.listed)
                 await self.modern.post(
                     request, send, view, principal, message, endpoint.name or None
                 )
@@ -457,7 +333,7 @@ class Gateway:
         self.metrics.sessions.labels("legacy").set(len(self.sessions))
         if self.handoff is not None:
             await self.handoff.save(session)
-        view = self.views.get(endpoint, principal, self.listed)
+        view = self.views.get(endpoint, principal, self.catalogs.listed)
         result = self.dispatcher.initialize_result(view, version)
         await send_json(
             send,
@@ -487,10 +363,10 @@ class Gateway:
         if session is None:
             raise refused
         if session.owner != principal.name or session.endpoint != endpoint.name:
-            await self._audit_foreign_session(principal, endpoint, "Mcp-Session-Id", refused)
+            await self.audit_foreign_session(principal, endpoint, "Mcp-Session-Id", refused)
         return session
 
-    async def _audit_foreign_session(
+    async def audit_foreign_session(
         self, principal: Principal, endpoint: Endpoint, kind: str, refused: JsonRpcError
     ) -> NoReturn:
         """A session id another client (or endpoint) was handed: the same 404 as an unknown
@@ -510,79 +386,10 @@ class Gateway:
                 raise unavailable(failure, None) from failure
         raise refused
 
-    async def _sse_open(self, request: Request, send: Send, endpoint: Endpoint) -> None:
-        principal = await self._authenticate(request, endpoint, send, "sse")
-        if principal is None or await self._refuse_storm(principal, send):
-            return
-        session = self.sessions.create(
-            owner=principal.name,
-            principal=principal,
-            endpoint=endpoint.name,
-            transport="sse",
-            protocol_version="2024-11-05",
-            client_capabilities={},
-            client_info={},
-        )
-        if session is None:
-            raise JsonRpcError(jsonrpc.INTERNAL_ERROR, "too many sessions", http_status=503)
-        messages = "/messages" if endpoint.name == GLOBAL else f"{endpoint.path}/messages"
-        self.metrics.sessions.labels("sse").inc()
-        try:
-            await self.legacy_sse.open(request, send, session, messages)
-        finally:
-            self.metrics.sessions.labels("sse").dec()
-            self.sessions.delete(session.id)
-
-    async def _refuse_storm(self, principal: Principal, send: Send) -> bool:
-        """429 when a client opens SSE streams faster than its budget (S13)."""
-        if self.reconnects.allow(principal.name):
-            return False
-        self.metrics.rejections.labels("stream_rate").inc()
-        retry = str(self.reconnects.retry_after_s()).encode()
-        await send_json(
-            send,
-            429,
-            jsonrpc.error_response(None, INVALID_REQUEST, "Too Many Requests: stream reconnects"),
-            headers=[(b"retry-after", retry)],
-        )
-        return True
-
-    async def _sse_message(self, request: Request, send: Send, endpoint: Endpoint) -> None:
-        started_ns = time.time_ns()
-        principal = await self._authenticate(request, endpoint, send, "messages")
-        if principal is None:
-            return
-        session_id = session_id_from_query(request)
-        session = self.sessions.get(session_id)
-        refused = JsonRpcError(INVALID_REQUEST, "Session not found", http_status=404)
-        if session is None or session.transport != "sse":
-            raise refused
-        if session.owner != principal.name or session.endpoint != endpoint.name:
-            await self._audit_foreign_session(principal, endpoint, "sessionId", refused)
-        check_post_media(request, need_sse=False)
-        try:
-            body = await request.body(self.settings.http.max_body_bytes)
-        except BodyTooLargeError:
-            raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
-        message = jsonrpc.parse_message(body, self._limits)
-        send, event_id = _identified(send, request, len(body))
-        arrival = Arrival(
-            event_id, principal, endpoint.name or "/mcp", "legacy", started_ns, time.time_ns()
-        )
-        trail = open_trail(self.tracing, request, arrival, message)
-        trail.in_session(session.id, session.protocol_version)
-        send = watched(send, trail)
-        stream = session.listener
-        context = self._session_context(
-            session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
-        )
-        with _finishing(trail):
-            await self.legacy_sse.post(send, session, message, context)
-
-    def _session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
+    def session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
         endpoint = self.endpoints[session.endpoint]
         principal = self._current(session)
-        view = self.views.get(endpoint, principal, self.listed)
+        view = self.views.get(endpoint, principal, self.catalogs.listed)
         return CallContext(
             view=view,
             client=session.owner,
@@ -625,9 +432,10 @@ class Gateway:
 
     async def _readyz(self, request: Request, send: Send) -> None:
         servers = {
-            name: ("error: " + c.error) if c.error else "ok" for name, c in self.catalogs.items()
+            name: ("error: " + c.error) if c.error else "ok"
+            for name, c in self.catalogs.by_server.items()
         }
-        ready = self.ready
+        ready = self.catalogs.ready
         body: dict[str, Any] = {"ready": ready, "servers": servers}
         gate = self.dispatcher.gate
         if gate is not None and gate.policy is not None:
@@ -635,8 +443,8 @@ class Gateway:
             body["policy"] = {k: status[k] for k in ("active", "revision", "lastError")}
             ready = ready and gate.policy.ready  # no policy active: nothing can be decided
             body["ready"] = ready
-        if self.warnings:
-            body["warnings"] = self.warnings
+        if self.catalogs.warnings:
+            body["warnings"] = self.catalogs.warnings
         await send_json(send, 200 if ready else 503, body)
 
     async def _metrics(self, request: Request, send: Send) -> None:
@@ -647,50 +455,11 @@ class Gateway:
     async def aclose(self) -> None:
         self._closing = True
         self.modern.close()
-        refreshes = list(self._refreshes.values())
-        for task in refreshes:
-            task.cancel()
-        await asyncio.gather(*refreshes, return_exceptions=True)
+        await self.catalogs.aclose()
         self.listens.close_all()
         for session in self.sessions.all():
             self.sessions.delete(session.id)
         await asyncio.gather(*list(self._background), return_exceptions=True)
-
-
-def _identified(send: Send, request: Request, body_bytes: int) -> tuple[Send, str]:
-    """Give this request an event id (usage and audit records are keyed by it) and answer it as
-    the `Giru-Request-Id` header, so a client can match what it saw with what was recorded."""
-    event_id = new_event_id()
-    scope = request.scope
-    client = scope.get("client")
-    source = client[0] if client else None
-    tls = scope.get("scheme") == "https"
-    INGRESS.set(Ingress(event_id, body_bytes, source, tls, time.time_ns()))
-    header = (b"giru-request-id", event_id.encode())
-
-    async def send_identified(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), header]}
-        await send(message)
-
-    return send_identified, event_id
-
-
-@contextlib.contextmanager
-def _finishing(trail: Trail) -> Iterator[None]:
-    """Finish `trail` when its request is answered (unless the answer is deferred to a stream);
-    a request that raised is answered by the boundary with the error's status."""
-    try:
-        yield
-    except JsonRpcError as exc:
-        trail.status, trail.code = exc.http_status, exc.code
-        raise
-    except BaseException:
-        trail.status = 500
-        raise
-    finally:
-        if not trail.deferred:
-            trail.finish()
 
 
 async def _answer_failure(send: Send, exc: JsonRpcError) -> None:
@@ -733,7 +502,3 @@ async def _to_listener(session: Session, message: dict[str, Any]) -> dict[str, A
             message["id"], jsonrpc.METHOD_NOT_FOUND, "the client has no open stream"
         )
     return None
-
-
-def _fields(catalog: ServerCatalog) -> dict[str, Any]:
-    return {name: getattr(catalog, name) for name in ServerCatalog.__slots__}

@@ -116,9 +116,9 @@ class HealthStore(Protocol):
     async def record_health(self, server: str, health: str, error: str | None) -> None: ...
 
 
-class Catalogs(Protocol):
+class HeldCatalogs(Protocol):
     @property
-    def catalogs(self) -> Mapping[str, ServerCatalog]: ...
+    def by_server(self) -> Mapping[str, ServerCatalog]: ...
 
     async def refresh(self, server: str) -> None: ...
 
@@ -133,9 +133,9 @@ class HealthRecorder:
     The gateway hears of each change too (`catalog.keepStale: false` withdraws a down server's
     lists from clients' views)."""
 
-    def __init__(self, store: HealthStore, gateway: Catalogs) -> None:
+    def __init__(self, store: HealthStore, catalogs: HeldCatalogs) -> None:
         self._store = store
-        self._gateway = gateway
+        self._catalogs = catalogs
         self._last: dict[str, Health] = {}
 
     async def __call__(self, server: str, health: Health, error: str | None) -> None:
@@ -144,9 +144,9 @@ class HealthRecorder:
         self._last[server] = health
         if health != "healthy":
             if health == "unhealthy":
-                await self._gateway.health_changed(server, healthy=False)
+                await self._catalogs.health_changed(server, healthy=False)
             return
-        held = self._gateway.catalogs.get(server)
+        held = self._catalogs.by_server.get(server)
         if before == "unhealthy" or (held is not None and held.error is not None):
-            await self._gateway.refresh(server)
-        await self._gateway.health_changed(server, healthy=True)
+            await self._catalogs.refresh(server)
+        await self._catalogs.health_changed(server, healthy=True)

@@ -31,7 +31,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
-from giru.mcp.jsonrpc import Message
+from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.mcp.versions import SUPPORTED_VERSIONS
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request, Send
@@ -44,6 +44,7 @@ __all__ = [
     "Trail",
     "child_span",
     "current_trail",
+    "finishing",
     "open_trail",
     "span_name",
     "traced_params",
@@ -342,3 +343,20 @@ def watched(send: Send, trail: Trail) -> Send:
         await send(message)
 
     return send_watched
+
+
+@contextlib.contextmanager
+def finishing(trail: Trail) -> Iterator[None]:
+    """Finish `trail` when its request is answered (unless the answer is deferred to a stream);
+    a request that raised is answered by the boundary with the error's status."""
+    try:
+        yield
+    except JsonRpcError as exc:
+        trail.status, trail.code = exc.http_status, exc.code
+        raise
+    except BaseException:
+        trail.status = 500
+        raise
+    finally:
+        if not trail.deferred:
+            trail.finish()

@@ -167,7 +167,7 @@ async def gateway_client(
             endpoints=build_endpoints(cfg),
             sealing_key=envelope_key(b"unit-test-node-secret"),
         )
-        await gateway.refresh_all()
+        await gateway.catalogs.refresh_all()
         transport = httpx.ASGITransport(app=gateway)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as c:
             yield c, gateway

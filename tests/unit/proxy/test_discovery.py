@@ -169,11 +169,11 @@ async def test_an_unchanged_catalog_keeps_its_index_and_a_changed_one_gets_a_new
         session = await initialize(client, "/mcp/find")
         await call(client, session, search_call("echo"), path="/mcp/find")
         first = _index_of(gateway)
-        await gateway.refresh("one")  # the same tools: the index is kept
+        await gateway.catalogs.refresh("one")  # the same tools: the index is kept
         await call(client, session, search_call("echo", 2), path="/mcp/find")
         assert _index_of(gateway) is first
         servers["one"].tools.append(tool("translate", description="Translate text"))
-        await gateway.refresh("one")
+        await gateway.catalogs.refresh("one")
         response = await call(client, session, search_call("translate", 3), path="/mcp/find")
         assert found(response) == ["one__translate"]
         assert _index_of(gateway) is not first
@@ -211,7 +211,7 @@ async def test_an_upstream_search_tools_on_an_unprefixed_endpoint_is_hidden_and_
     search = SearchConfig()
     vs = VirtualServerConfig(name="find", servers=("one",), prefix=False, search=search)
     async with gateway_client(servers, cfg=config(servers, find=vs)) as (client, gateway):
-        assert any("'search_tools' of one is hidden" in w for w in gateway.warnings)
+        assert any("'search_tools' of one is hidden" in w for w in gateway.catalogs.warnings)
         session = await initialize(client, "/mcp/find")
         response = await call(client, session, search_call("echo"), path="/mcp/find")
         assert found(response) == ["echo"]

@@ -351,16 +351,18 @@ async def test_a_list_change_arriving_during_a_refresh_is_not_lost() -> None:
             answer = await super().request(method, params, **kw)
             if method == "tools/list" and len(self.tools) == 1 and gateway_of:
                 self.tools = [*self.tools, tool("late")]  # changed after this list was read
-                await gateway_of[0].on_list_changed("one", "notifications/tools/list_changed")
+                await gateway_of[0].catalogs.on_list_changed(
+                    "one", "notifications/tools/list_changed"
+                )
             return answer
 
     upstream = Changing("one", [tool("echo")])
     async with gateway_client({"one": upstream}) as (_, gateway):
         gateway_of.append(gateway)
-        await gateway.on_list_changed("one", "notifications/tools/list_changed")
-        task = gateway._refreshes["one"]
+        await gateway.catalogs.on_list_changed("one", "notifications/tools/list_changed")
+        task = gateway.catalogs._refreshes["one"]
         await task
-        assert [t["name"] for t in gateway.catalogs["one"].tools] == ["echo", "late"]
+        assert [t["name"] for t in gateway.catalogs.by_server["one"].tools] == ["echo", "late"]
 
 
 async def _announced(gateway: Any) -> list[str]:
@@ -369,7 +371,7 @@ async def _announced(gateway: Any) -> list[str]:
     async def broadcast(notification: dict[str, Any]) -> None:
         told.append(notification["method"])
 
-    gateway.broadcast = broadcast
+    gateway.catalogs.broadcast = broadcast
     return told
 
 
@@ -377,10 +379,10 @@ async def test_a_refresh_announces_the_lists_that_changed_and_only_those() -> No
     upstream = FakeUpstream("one", [tool("echo")])
     async with gateway_client({"one": upstream}) as (_, gateway):
         told = await _announced(gateway)
-        await gateway.refresh("one")
+        await gateway.catalogs.refresh("one")
         assert told == []  # nothing changed: nothing to re-list
         upstream.tools = [tool("echo"), tool("new")]
-        await gateway.refresh("one")
+        await gateway.catalogs.refresh("one")
         assert told == ["notifications/tools/list_changed"]
 
 
@@ -389,9 +391,9 @@ async def test_an_upstream_that_started_over_is_listed_again_and_the_change_anno
     async with gateway_client({"one": upstream}) as (_, gateway):
         told = await _announced(gateway)
         upstream.tools = [tool("after_restart")]
-        await gateway.on_list_changed("one", RESTARTED["method"])
-        await gateway._refreshes["one"]
-        assert [t["name"] for t in gateway.catalogs["one"].tools] == ["after_restart"]
+        await gateway.catalogs.on_list_changed("one", RESTARTED["method"])
+        await gateway.catalogs._refreshes["one"]
+        assert [t["name"] for t in gateway.catalogs.by_server["one"].tools] == ["after_restart"]
         assert told == ["notifications/tools/list_changed"]
 
 
@@ -411,7 +413,7 @@ async def test_an_unhealthy_server_stays_listed_unless_keep_stale_is_false(
     ):
         told = await _announced(gateway)
         session = await initialize(client)
-        await gateway.health_changed("one", healthy=False)
+        await gateway.catalogs.health_changed("one", healthy=False)
         names = [
             t["name"]
             for t in (await call(client, session, rpc("tools/list", id=2))).json()["result"][
@@ -420,7 +422,7 @@ async def test_an_unhealthy_server_stays_listed_unless_keep_stale_is_false(
         ]
         assert names == (["one__echo"] if keep_stale else [])
         assert told == ([] if keep_stale else ["notifications/tools/list_changed"])
-        await gateway.health_changed("one", healthy=True)
+        await gateway.catalogs.health_changed("one", healthy=True)
         names = [
             t["name"]
             for t in (await call(client, session, rpc("tools/list", id=3))).json()["result"][

@@ -19,8 +19,8 @@ class _Store:
 
 
 @dataclass
-class _Gateway:
-    catalogs: dict[str, ServerCatalog] = field(default_factory=dict)
+class _Catalogs:
+    by_server: dict[str, ServerCatalog] = field(default_factory=dict)
     refreshed: list[str] = field(default_factory=list)
     told: list[tuple[str, bool]] = field(default_factory=list)
 
@@ -31,32 +31,32 @@ class _Gateway:
         self.told.append((server, healthy))
 
 
-async def _changes(held: ServerCatalog | None, *healths: Health) -> tuple[_Store, _Gateway]:
-    store, gateway = _Store(), _Gateway()
+async def _changes(held: ServerCatalog | None, *healths: Health) -> tuple[_Store, _Catalogs]:
+    store, catalogs = _Store(), _Catalogs()
     if held is not None:
-        gateway.catalogs[held.server] = held
-    recorder = HealthRecorder(store, gateway)
+        catalogs.by_server[held.server] = held
+    recorder = HealthRecorder(store, catalogs)
     for health in healths:
         await recorder("fs", health, "down" if health == "unhealthy" else None)
-    return store, gateway
+    return store, catalogs
 
 
 @pytest.mark.parametrize("held", [None, ServerCatalog(server="fs")])
 async def test_the_first_good_check_at_start_up_fetches_no_catalog(
     held: ServerCatalog | None,
 ) -> None:
-    store, gateway = await _changes(held, "healthy")
+    store, catalogs = await _changes(held, "healthy")
     assert store.recorded == [("fs", "healthy", None)]
-    assert gateway.refreshed == []
+    assert catalogs.refreshed == []
 
 
 async def test_a_server_healthy_again_after_being_unhealthy_is_fetched_again() -> None:
-    store, gateway = await _changes(ServerCatalog(server="fs"), "healthy", "unhealthy", "healthy")
+    store, catalogs = await _changes(ServerCatalog(server="fs"), "healthy", "unhealthy", "healthy")
     assert [health for _, health, _ in store.recorded] == ["healthy", "unhealthy", "healthy"]
-    assert gateway.refreshed == ["fs"]
-    assert gateway.told == [("fs", True), ("fs", False), ("fs", True)]
+    assert catalogs.refreshed == ["fs"]
+    assert catalogs.told == [("fs", True), ("fs", False), ("fs", True)]
 
 
 async def test_a_server_whose_last_fetch_failed_is_fetched_when_it_answers() -> None:
-    _, gateway = await _changes(ServerCatalog(server="fs", error="timeout"), "healthy")
-    assert gateway.refreshed == ["fs"]
+    _, catalogs = await _changes(ServerCatalog(server="fs", error="timeout"), "healthy")
+    assert catalogs.refreshed == ["fs"]
