@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -30,15 +30,13 @@ from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.connections import caller_of, connection_answer, without_connect_state
+from giru.proxy.context import CallContext, binding_of
 from giru.proxy.cursors import Cursors
 from giru.proxy.discovery import SEARCH_TOOL, search_listing, search_result
-from giru.proxy.endpoints import Principal
 from giru.proxy.envelopes import (
-    Binding,
     EnvelopeError,
     Envelopes,
     RefusedValueError,
-    client_principal,
 )
 from giru.proxy.gate import (
     POLICY_UNAVAILABLE,
@@ -49,16 +47,17 @@ from giru.proxy.gate import (
     policy_call,
     unavailable,
 )
+from giru.proxy.input_relay import ask_legacy_client, needs_input
+from giru.proxy.resources import Resources
 from giru.proxy.trail import child_span, current_trail, span_name, traced_params
-from giru.proxy.upstreams import Owner, UpstreamPool
+from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics, error_type
 from giru.upstream.base import MessageSink, UpstreamSession
 
-__all__ = ["SERVER_INFO", "STATE_TTL_S", "CallContext", "Dispatcher", "binding_of"]
+__all__ = ["SERVER_INFO", "STATE_TTL_S", "Dispatcher"]
 
 _log = structlog.get_logger(__name__)
 SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
-RESOURCE_NOT_FOUND: Final = -32002
 _RESERVED_META: Final = "io.modelcontextprotocol/"
 _MAX_INPUT_ROUNDS: Final = 8
 STATE_TTL_S: Final = 600.0
@@ -79,43 +78,7 @@ _LISTS: Final = {
 }
 
 
-@dataclass(slots=True)
-class CallContext:
-    """Who asks, what they can see, and how to reach them while the call runs."""
-
-    view: View
-    client: str
-    protocol_version: str
-    relay: MessageSink | None = None
-    era: Era = "legacy"
-    owner: Owner | None = None
-    """The client session, for servers that isolate upstream sessions per client."""
-    log_level: str | None = None
-    """A legacy session's `logging/setLevel`, carried to modern upstreams as `_meta`."""
-    on_set_level: Callable[[str], None] | None = None
-    principal: Principal | None = None
-    """The caller with its grants and limits (None: an endpoint without authentication)."""
-    virtual_server: str | None = None
-    """The virtual server's endpoint the request came through (None: the global `/mcp`)."""
-    declared: Mapping[str, Any] | None = None
-    """A 2026-07-28 request's declared client capabilities (a legacy session's are Giru's)."""
-
-
 Handler = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
-
-
-def binding_of(ctx: CallContext, message: Message) -> Binding:
-    """Who a value handed out in answer to `message` is bound to: the caller's principal, the
-    endpoint, the method and the tool, prompt or resource the client named."""
-    client = ctx.principal.name if ctx.principal is not None else ctx.client
-    params = message.params or {}
-    target = params.get("name", params.get("uri"))
-    return Binding(
-        principal=client_principal(client),
-        endpoint=f"/mcp/{ctx.virtual_server}" if ctx.virtual_server else "/mcp",
-        method=message.method or "",
-        target=target if isinstance(target, str) else "",
-    )
 
 
 class Dispatcher:
@@ -133,13 +96,14 @@ class Dispatcher:
         """Servers the health checker found down, with why: their calls fail fast."""
         self.gate: CallGate | None = None
         """Rate limits, quotas and usage records for tools/call (None: none of them)."""
+        resources = Resources(pool, self)
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/call": self._tools_call,
             "prompts/get": self._prompts_get,
-            "resources/read": self._by_uri,
-            "resources/subscribe": self._by_uri,
-            "resources/unsubscribe": self._by_uri,
+            "resources/read": resources.by_uri,
+            "resources/subscribe": resources.by_uri,
+            "resources/unsubscribe": resources.by_uri,
             "completion/complete": self._complete,
             "logging/setLevel": self._set_level,
         }
@@ -309,7 +273,7 @@ class Dispatcher:
             return await self.forward(ctx, message, server, params, headers)
 
         arguments = params.get("arguments")
-        response = await self._governed(
+        response = await self.governed(
             ctx, message, server, tool, arguments if isinstance(arguments, dict) else {}, forward
         )
         outcome = "error" if "error" in response else _tool_outcome(response)
@@ -352,55 +316,11 @@ class Dispatcher:
         async def forward() -> dict[str, Any]:
             return await self.forward(ctx, message, server, params)
 
-        return await self._governed(
+        return await self.governed(
             ctx, message, server, prompt, arguments if isinstance(arguments, dict) else {}, forward
         )
 
-    async def _by_uri(self, ctx: CallContext, message: Message) -> dict[str, Any]:
-        uri = (message.params or {}).get("uri")
-        if not isinstance(uri, str):
-            raise JsonRpcError(INVALID_PARAMS, "params.uri must be a string")
-        server = ctx.view.route_resource(uri)
-        if server is None:
-            raise JsonRpcError(RESOURCE_NOT_FOUND, "Resource not found", data={"uri": uri[:256]})
-
-        async def forward() -> dict[str, Any]:
-            return await self.forward(ctx, message, server, message.params)
-
-        if message.method != "resources/read" and ctx.owner is not None:
-            return await self._subscription(ctx, message, server, uri, ctx.owner, forward)
-        if message.method != "resources/read":
-            return await forward()
-        return await self._governed(ctx, message, server, uri, {}, forward)
-
-    async def _subscription(
-        self,
-        ctx: CallContext,
-        message: Message,
-        server: str,
-        uri: str,
-        owner: Owner,
-        forward: Callable[[], Awaitable[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        """`resources/(un)subscribe` from a client session: Giru keeps who watches what, so
-        a shared upstream session's updates reach exactly those sessions; a 2026-07-28
-        upstream (no such RPC) is asked on its listen stream and Giru answers itself."""
-        watch = self._pool.watch
-        if message.method == "resources/unsubscribe":
-            watch.remove(server, uri, owner.id)
-        elif not watch.add(server, uri, owner):
-            raise JsonRpcError(INVALID_PARAMS, "too many resources watched on this server")
-        try:
-            self._check_health(server)
-            session = await self._session(ctx, server, message.method or "")
-            if era_of(session.protocol_version) == "modern":
-                await self._pool.rewatch(server)
-                return jsonrpc.result_response(message.id, {})
-        except UpstreamError as exc:
-            return self._failed(message, server, exc)
-        return await forward()
-
-    async def _governed(
+    async def governed(
         self,
         ctx: CallContext,
         message: Message,
@@ -453,7 +373,7 @@ class Dispatcher:
                 _log.info("set_level_skipped", server=server, reason=exc.code)
         return jsonrpc.result_response(message.id, {})
 
-    async def _session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
+    async def upstream_session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
         spec = self._pool.specs.get(server)
         if spec is not None and spec.oauth is not None and spec.oauth.connection == "perUser":
             era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
@@ -518,8 +438,8 @@ class Dispatcher:
         params = without_connect_state(params)
         try:
             self._breakers.check(server)
-            self._check_health(server)
-            session = await self._session(ctx, server, message.method or "")
+            self.check_health(server)
+            session = await self.upstream_session(ctx, server, message.method or "")
             if era_of(session.protocol_version) != "modern":
                 params = _without_envelope(params)
             elif ctx.era == "legacy" and ctx.log_level is not None:
@@ -528,9 +448,9 @@ class Dispatcher:
                 message.method or "", params, on_message=sink, headers=headers
             )
             for _ in range(_MAX_INPUT_ROUNDS):
-                if ctx.era == "modern" or ctx.relay is None or not _needs_input(response):
+                if ctx.era == "modern" or ctx.relay is None or not needs_input(response):
                     break
-                retry = await _ask_legacy_client(ctx.relay, response["result"], params)
+                retry = await ask_legacy_client(ctx.relay, response["result"], params)
                 response = await session.request(
                     message.method or "", retry, on_message=sink, headers=headers
                 )
@@ -545,13 +465,13 @@ class Dispatcher:
                 self._metrics.observe_client(
                     method, server, exc.code, time.perf_counter() - started
                 )
-            return self._failed(message, server, exc)
+            return self.failed(message, server, exc)
         self._breakers.succeeded(server)
         elapsed = time.perf_counter() - started
         self._metrics.observe_client(method, server, error_type(response), elapsed)
         return {**response, "id": message.id}
 
-    def _check_health(self, server: str) -> None:
+    def check_health(self, server: str) -> None:
         reason = self.unhealthy.get(server)
         if reason is not None:
             message = (
@@ -560,7 +480,7 @@ class Dispatcher:
             )
             raise UpstreamUnavailableError(server, message, data={"health": "unhealthy"})
 
-    def _failed(self, message: Message, server: str, exc: UpstreamError) -> dict[str, Any]:
+    def failed(self, message: Message, server: str, exc: UpstreamError) -> dict[str, Any]:
         """The client's answer when an upstream fails; repeated failures open its breaker."""
         data: dict[str, Any] = {"reason": exc.code, "server": server}
         if exc.data.get("circuit") == "open":
@@ -594,38 +514,6 @@ def _resolve_tool(
         return route, view.tool_validators.get(name)
     alternate = view.tool_alternates.get((prefer, name))
     return alternate if alternate is not None else (None, None)
-
-
-def _needs_input(response: dict[str, Any]) -> bool:
-    result = response.get("result")
-    return isinstance(result, dict) and result.get("resultType") == "input_required"
-
-
-async def _ask_legacy_client(
-    relay: MessageSink, result: dict[str, Any], params: dict[str, Any] | None
-) -> dict[str, Any]:
-    """A modern upstream's `input_required` becomes real requests on a legacy client's session;
-    the answers go back upstream on the retry, with the upstream's `requestState` untouched."""
-    answers: dict[str, Any] = {}
-    requests = result.get("inputRequests")
-    for key, asked in (requests if isinstance(requests, dict) else {}).items():
-        if not isinstance(asked, dict):
-            continue
-        answer = await relay(
-            {
-                "jsonrpc": "2.0",
-                "id": key,
-                "method": asked.get("method"),
-                "params": asked.get("params"),
-            }
-        )
-        if answer is not None and isinstance(answer.get("result"), dict):
-            answers[key] = answer["result"]
-    retry = {k: v for k, v in (params or {}).items() if k not in ("inputResponses", "requestState")}
-    retry["inputResponses"] = answers
-    if "requestState" in result:
-        retry["requestState"] = result["requestState"]
-    return retry
 
 
 def _with_log_level(params: dict[str, Any] | None, level: str) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from giru.metering import new_event_id
 from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
 from giru.proxy.catalogs import Catalogs
 from giru.proxy.checks import HttpGuard, check_post_media
-from giru.proxy.dispatch import CallContext, Dispatcher
+from giru.proxy.context import CallContext
+from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
 from giru.proxy.gate import INGRESS, Ingress, identified, internal_error, unavailable

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs
 from giru.mcp import jsonrpc, sse, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message, ParseLimits
 from giru.proxy.checks import check_post_media
-from giru.proxy.dispatch import CallContext, Dispatcher
+from giru.proxy.context import CallContext
+from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import GLOBAL, Endpoint, Principal
 from giru.proxy.gate import identified
 from giru.proxy.http import (

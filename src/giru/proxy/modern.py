@@ -23,7 +23,8 @@ from giru.mcp.headers import (
 )
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Message
 from giru.mcp.versions import RequestEnvelope, missing_capability_error
-from giru.proxy.dispatch import SERVER_INFO, CallContext, Dispatcher, binding_of
+from giru.proxy.context import CallContext, binding_of
+from giru.proxy.dispatch import SERVER_INFO, Dispatcher
 from giru.proxy.endpoints import Principal
 from giru.proxy.envelopes import RefusedValueError
 from giru.proxy.gate import (

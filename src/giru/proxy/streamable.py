@@ -11,7 +11,7 @@ import structlog
 
 from giru.mcp import jsonrpc, sse, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message
-from giru.proxy.dispatch import CallContext
+from giru.proxy.context import CallContext
 from giru.proxy.http import (
     Request,
     Send,

@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from giru.mcp.jsonrpc import parse_message
-from giru.proxy.dispatch import CallContext, Dispatcher
+from giru.proxy.context import CallContext
+from giru.proxy.dispatch import Dispatcher
 from giru.proxy.envelopes import Envelopes
 from giru.proxy.health import HealthChecker
 from giru.proxy.upstreams import UpstreamPool
