@@ -13,8 +13,8 @@ fi
 uv sync --locked --quiet --compile-bytecode
 # xds-protos ships an old copy of the OpenTelemetry protos at the very paths of opentelemetry-proto
 # (opentelemetry/proto/...); which copy a fresh install leaves is a race, and the old one breaks
-# the OTLP exporters. Reinstalling opentelemetry-proto makes its files win; Giru's xDS code never
-# imports Envoy's tracing protos, the only ones that use the old copy.
+# the OTLP exporters. Reinstalling opentelemetry-proto makes its files win; Giru's xDS code imports
+# none of Envoy's protos that use the old copy (its OpenTelemetry tracer config does not).
 uv sync --locked --quiet --compile-bytecode --reinstall-package opentelemetry-proto
 .venv/bin/python -m compileall -q -j 0 src >/dev/null
 bash scripts/web.sh

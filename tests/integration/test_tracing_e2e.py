@@ -1,6 +1,8 @@
 """One trace through a running Giru into Jaeger: a call with a `traceparent`, read back from
 Jaeger's query API as a span tree (request → decision → upstream) with the MCP attributes, the
-upstream sent the same trace id (HTTP header and `_meta`), and the usage record names it.
+upstream sent the same trace id (HTTP header and `_meta`), and the usage record names it; and
+through the whole stack (`make stack`'s topology), one trace from Envoy's span through the
+worker's request span to the upstream span, Envoy's tracer configured over xDS.
 
 Jaeger v1.75.0 (`make peers`, `.tools/bin/jaeger`) runs with its in-memory store and OTLP over
 HTTP and gRPC on free loopback ports; Giru exports to it over each protocol in turn."""
@@ -17,9 +19,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.calls import tool_call
 from tests.integration.credentials.calls import BASE, LEGACY, HeadersUpstream, headers_upstream
-from tests.integration.gateway import CLIENT, http_server, run_giru, wait_until
+from tests.integration.gateway import (
+    CLIENT,
+    KEY,
+    http_server,
+    python_stdio_server,
+    run_giru,
+    wait_until,
+)
 from tests.peers import TOOLS, free_port, require_tools, start_peer, wait_for_port
+from tests.stack import running_stack
 
 JAEGER = TOOLS.bin / "jaeger"
 _CONFIG = """
@@ -225,3 +236,45 @@ def test_a_collector_that_is_down_costs_the_call_nothing_and_the_loss_is_counted
             return 'giru_trace_spans_dropped_total{reason="export_failed"}' in metrics
 
         wait_until(counted, "spans the collector never got are counted", timeout=30)
+
+
+@pytest.mark.timeout(400)  # the stack starts first
+def test_a_call_through_envoy_is_one_trace_from_the_edge_through_the_worker_to_the_upstream(
+    jaeger: Jaeger, tmp_path: Path
+) -> None:
+    env = {
+        "GIRU_E2E_KEY": KEY,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_grpc,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "giru-stack",
+    }
+    manifests = "---".join([python_stdio_server("kit"), CLIENT])
+    trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
+    with running_stack(tmp_path / "stack", manifests, workers=1, env=env) as stack:
+        body, headers = tool_call(KEY, "kit__echo", {"text": "traced"}, 1)
+        headers["traceparent"] = f"00-{trace_id}-{parent}-01"
+        response = httpx.post(stack.url("/mcp"), content=body, headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = {}
+
+        def stored() -> bool:
+            trace = jaeger.trace(trace_id) or {}
+            services = {k: p["serviceName"] for k, p in trace.get("processes", {}).items()}
+            names = {(services[s["processID"]], s["operationName"]) for s in trace.get("spans", [])}
+            if {("giru-stack-edge", "ingress"), ("giru-stack", "tools/call echo")} <= names:
+                found.update(trace)
+                return True
+            return False
+
+        wait_until(stored, "the edge's and the worker's spans are in Jaeger", timeout=60)
+    service = {key: p["serviceName"] for key, p in found["processes"].items()}
+    spans = {(service[s["processID"]], s["operationName"]): s for s in found["spans"]}
+    edge = spans["giru-stack-edge", "ingress"]
+    request = spans["giru-stack", "tools/call kit__echo"]
+    upstream = spans["giru-stack", "tools/call echo"]
+    assert _parent(edge) == parent
+    assert _tags(edge)["span.kind"] == "server"
+    assert _parent(request) == edge["spanID"]
+    assert _parent(upstream) == request["spanID"]
+    assert _tags(request)["giru.server"] == "kit"

@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from giru.xds.clusters import is_ip
-from giru.xds.topology import XDS, Address
+from giru.xds.topology import XDS, Address, is_ip
 
 __all__ = ["bootstrap", "find_envoy"]
 

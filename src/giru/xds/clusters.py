@@ -7,7 +7,6 @@ restart) make a STRICT_DNS cluster instead: Envoy resolves the names itself and 
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from giru.xds.topology import (
@@ -16,9 +15,11 @@ from giru.xds.topology import (
     WORKERS,
     Address,
     EdgeTopology,
+    is_ip,
     session_cluster,
     worker_cluster,
 )
+from giru.xds.tracing import otlp_cluster
 
 __all__ = ["clusters", "endpoints", "is_ip"]
 
@@ -50,6 +51,8 @@ def clusters(topology: EdgeTopology) -> list[dict[str, Any]]:
                 },
             }
         )
+    if topology.tracing is not None:
+        clusters.append(otlp_cluster(topology.tracing))
     return clusters
 
 
@@ -151,15 +154,6 @@ def _discovery(name: str, addresses: list[Address]) -> dict[str, Any]:
 
 def _all_ips(addresses: list[Address]) -> bool:
     return all(is_ip(address.host) for address in addresses)
-
-
-def is_ip(host: str) -> bool:
-    """True for an IPv4 or IPv6 literal, False for a DNS name."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _addresses(assignment: dict[str, Any]) -> list[Address]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
 import structlog
@@ -19,6 +20,7 @@ from giru.xds.ads import AdsServer
 from giru.xds.serving import grpc_server
 from giru.xds.snapshot import build_snapshot
 from giru.xds.topology import EdgeTopology, TlsFiles
+from giru.xds.tracing import edge_tracing
 
 __all__ = ["EdgeControl", "read_tls"]
 
@@ -103,12 +105,16 @@ class EdgeControl:
         *,
         registry: CollectorRegistry | None,
         control_port: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[EdgeControl]:
-        """The ADS server on `xds.listen` with the first snapshot already published."""
+        """The ADS server on `xds.listen` with the first snapshot already published; Envoy
+        traces when `env` (default: this process's environment) and the settings turn tracing
+        on."""
         xds = settings.xds
         if xds.listen is None:
             raise ConfigError("xds.listen is not set")
-        topology = EdgeTopology.from_settings(settings, control_port=control_port)
+        tracing = edge_tracing(settings.otel, os.environ if env is None else env)
+        topology = EdgeTopology.from_settings(settings, control_port=control_port, tracing=tracing)
         paths = (xds.tls_cert, xds.tls_key) if xds.tls_cert and xds.tls_key else None
         edge = cls(topology, AdsServer(registry=registry), paths, registry=registry)
         if paths is not None and not edge.check_tls():

@@ -8,6 +8,7 @@ from typing import Any
 
 from giru.xds.resources import HTTP_FILTERS
 from giru.xds.topology import AUTHZ, ROUTES, Address, EdgeTopology
+from giru.xds.tracing import connection_tracing
 
 __all__ = ["listener"]
 
@@ -105,7 +106,7 @@ def _connection_manager(name: str, topology: EdgeTopology) -> dict[str, Any]:
             },
         }
     )
-    return {
+    manager: dict[str, Any] = {
         "@type": _HCM + "HttpConnectionManager",
         "stat_prefix": name,
         "codec_type": "AUTO",
@@ -136,6 +137,9 @@ def _connection_manager(name: str, topology: EdgeTopology) -> dict[str, Any]:
         "http_filters": filters,
         "access_log": [_access_log(topology.access_log)],
     }
+    if topology.tracing is not None:
+        manager["tracing"] = connection_tracing(topology.tracing)
+    return manager
 
 
 def _ext_authz() -> dict[str, Any]:

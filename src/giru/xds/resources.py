@@ -44,6 +44,7 @@ def _import_types() -> None:
     import envoy.config.endpoint.v3.endpoint_pb2
     import envoy.config.listener.v3.listener_pb2
     import envoy.config.route.v3.route_pb2
+    import envoy.config.trace.v3.opentelemetry_pb2
     import envoy.extensions.access_loggers.file.v3.file_pb2
     import envoy.extensions.clusters.aggregate.v3.cluster_pb2
     import envoy.extensions.filters.http.buffer.v3.buffer_pb2

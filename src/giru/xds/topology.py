@@ -3,6 +3,7 @@ the names the snapshot gives its resources."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,10 @@ __all__ = [
     "XDS",
     "Address",
     "EdgeTopology",
+    "EdgeTracing",
     "TlsFiles",
     "Worker",
+    "is_ip",
     "parse_address",
     "session_cluster",
     "worker_cluster",
@@ -58,6 +61,20 @@ class TlsFiles:
 
 
 @dataclass(frozen=True)
+class EdgeTracing:
+    """Where and how Envoy sends its spans (giru.xds.tracing)."""
+
+    collector: Address
+    protocol: str
+    """`grpc` or `http/protobuf`."""
+    path: str
+    """The OTLP/HTTP path (`/v1/traces`); unused over gRPC."""
+    tls: bool
+    service_name: str
+    sampling_percent: float
+
+
+@dataclass(frozen=True)
 class EdgeTopology:
     """Where things are: Envoy's listeners, the workers, ext_authz and the control plane."""
 
@@ -72,10 +89,19 @@ class EdgeTopology:
     max_headers: int = 100
     """Envoy's header limits are the workers' own (GIRU_HTTP__MAX_HEADERS, _MAX_HEADER_BYTES)."""
     max_header_bytes: int = 32 * 1024
+    tracing: EdgeTracing | None = None
+    """Envoy's own spans; None: Envoy does not trace."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, control_port: int | None = None) -> EdgeTopology:
-        """`control_port`: the port this process really listens on (when it asked for 0)."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        control_port: int | None = None,
+        tracing: EdgeTracing | None = None,
+    ) -> EdgeTopology:
+        """`control_port`: the port this process really listens on (when it asked for 0);
+        `tracing`: giru.xds.tracing.edge_tracing of this process's settings and variables."""
         xds = settings.xds
         control = parse_address(xds.control) if xds.control else None
         if control is None:
@@ -98,7 +124,17 @@ class EdgeTopology:
             access_log=xds.access_log,
             max_headers=settings.http.max_headers,
             max_header_bytes=settings.http.max_header_bytes,
+            tracing=tracing,
         )
+
+
+def is_ip(host: str) -> bool:
+    """True for an IPv4 or IPv6 literal, False for a DNS name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_address(text: str) -> Address:
