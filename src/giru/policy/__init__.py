@@ -2,7 +2,8 @@
 the bundle Giru serves it, the input document), and redaction of results (docs/policies/)."""
 
 from giru.errors import PolicyUnavailableError
-from giru.policy.engine import Call, Decision, PolicyEngine, find_opa
+from giru.policy.engine import Decision, PolicyEngine, find_opa
+from giru.policy.inputs import Call
 from giru.policy.redact import redact_result
 
 __all__ = [

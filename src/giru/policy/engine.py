@@ -2,9 +2,10 @@
 
 `PolicyEngine` owns the OPA connection (a managed child in embedded mode, an external URL in
 production), the bundle OPA pulls from Giru (`bundle`), and what a decision needs from the
-configuration (tool tags and sensitivity, client claims, subscriptions, pack bindings). It turns
-a call into the typed input document of docs/policies/input.md and OPA's answer into a
-`Decision`; when OPA cannot answer, the decision is a denial with `unavailable` set.
+configuration (tool tags and sensitivity, client claims, subscriptions, pack bindings: the
+`Facts` of giru.policy.inputs, which builds the input document of docs/policies/input.md). It
+turns OPA's answer into a `Decision`; when OPA cannot answer, the decision is a denial with
+`unavailable` set.
 """
 
 from __future__ import annotations
@@ -24,17 +25,15 @@ import orjson
 import structlog
 
 from giru.errors import ConfigError, PolicyUnavailableError
-from giru.identity.people import Person
-from giru.manifests.config import ClientConfig, Config
-from giru.manifests.documents import PolicyDocument, SubscriptionSpec
-from giru.policy.bindings import BindingTable, PolicyRule, call_routes
+from giru.manifests.config import Config
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
 from giru.policy.fast_path import DecisionCache, fast_result
+from giru.policy.inputs import Call, compile_facts
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
 from giru.policy.visibility import Listed, Same, VisibilityCache, visible_by_class
 
-__all__ = ["OPA_INSTALL_HINT", "Call", "Decision", "PolicyEngine", "find_opa"]
+__all__ = ["OPA_INSTALL_HINT", "Decision", "PolicyEngine", "find_opa"]
 
 _log = structlog.get_logger(__name__)
 OPA_INSTALL_HINT: Final = (
@@ -44,13 +43,6 @@ _WATCH_S: Final = 1.0
 _VISIBLE_TTL_S: Final = 60.0
 """Time-dependent rules (access hours) change what a list shows within this long."""
 _DECISION: Final = "giru/decision/result"
-_CLAIM_FIELDS: Final = {
-    "user_id": "user_id",
-    "role": "user_role",
-    "mfa": "mfa_verified",
-    "network_zone": "network_zone",
-    "purpose_of_use": "purpose_of_use",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,53 +61,6 @@ class Decision:
         if self.unavailable is not None:
             return [self.unavailable]
         return [str(reason.get("message", "")) for reason in self.deny]
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """What is being asked, by whom, over which request (the facts of one input document)."""
-
-    method: str
-    server: str
-    target: str
-    arguments: Mapping[str, Any]
-    client: str
-    subscription: str | None
-    virtual_server: str | None
-    request_id: str
-    source_ip: str | None
-    tls: bool
-    time_ns: int
-    protocol_version: str
-    person: Person | None = None
-    """The person signed in over OAuth (None: an API-key client or anonymous)."""
-    agent: str | None = None
-    """The OAuth client acting for `person`."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """A `kind: Policy` as the binding table reads it."""
-
-    name: str
-    packs: tuple[str, ...]
-    servers: tuple[str, ...]
-    virtual_servers: tuple[str, ...]
-    environments: tuple[str, ...]
-    data: Mapping[str, Mapping[str, Any]]
-
-
-@dataclass(slots=True)
-class _Facts:
-    """What decisions need from one configuration, precomputed."""
-
-    table: BindingTable
-    tools: dict[tuple[str, str], dict[str, Any]]
-    tool_keys: dict[tuple[str, str], tuple[tuple[str, ...], str]]
-    """The tags and sensitivity of each configured tool, comparable (visibility classes)."""
-    server_tags: dict[str, tuple[str, ...]]
-    contexts: dict[str, dict[str, Any]]
-    subscriptions: dict[str, tuple[dict[str, Any], str | None]]
 
 
 def find_opa(configured: Path | None = None) -> Path:
@@ -168,7 +113,7 @@ class PolicyEngine:
         self.bundle: Bundle | None = None
         self.active_revision: str | None = None
         self.last_error: str | None = None
-        self._facts = _facts(Config(), self.sources)
+        self._facts = compile_facts(Config(), self.sources)
         self._config = Config()
         self._signature: tuple[tuple[str, int, int], ...] = ()
         self.visibility = VisibilityCache(_VISIBLE_TTL_S)
@@ -245,7 +190,7 @@ class PolicyEngine:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._facts = _facts(self._config, self.sources)
+        self._facts = compile_facts(self._config, self.sources)
         bundle = build_bundle(self.sources, self._facts.table.bindings)
         if self.bundle is None or bundle.revision != self.bundle.revision:
             self.bundle = bundle
@@ -332,32 +277,7 @@ class PolicyEngine:
 
     def input_for(self, call: Call) -> dict[str, Any]:
         """The decision input document for `call` (docs/policies/input.md)."""
-        facts = self._facts
-        subscription, environment = (
-            facts.subscriptions.get(call.subscription, (None, None))
-            if call.subscription
-            else (None, None)
-        )
-        arguments_bytes = len(orjson.dumps(call.arguments)) if call.arguments else 0
-        return {
-            "mcp": {
-                "method": call.method,
-                "server": call.server,
-                "virtual_server": call.virtual_server,
-                "tool": self._tool(call.server, call.target),
-                "arguments": call.arguments,
-                "arguments_bytes": arguments_bytes,
-            },
-            "context": self._context(call.client, environment, call.person),
-            "subject": person_document(call.person),
-            "client": {
-                "name": call.agent if call.person is not None else call.client,
-                "kind": "oauth" if call.person is not None else "api_key",
-            },
-            "request": _request(call),
-            "subscription": subscription,
-            "binding": facts.table.key(call.server, call.virtual_server, environment),
-        }
+        return self._facts.input_for(call)
 
     async def decide(self, call: Call) -> Decision:
         """OPA's decision for `call`; a denial with `unavailable` set when there is none."""
@@ -428,7 +348,7 @@ class PolicyEngine:
         """
         if self.client is None:
             raise PolicyUnavailableError(self.last_error or "no policy engine")
-        document = self._listing(call)
+        document = self._facts.listing(call)
         volatile = ("id", "time_ns")
         request = {k: v for k, v in document["request"].items() if k not in volatile}
         caller = [document["context"], document["subject"], document["client"], request]
@@ -442,19 +362,6 @@ class PolicyEngine:
             return await self._compute_visible(document, call.virtual_server, subscriptions, routes)
 
         return await self.visibility.get(key, compute)
-
-    def _listing(self, call: Call) -> dict[str, Any]:
-        """The caller's part of the `visible` input (the same facts a decision gets)."""
-        return {
-            "context": self._context(call.client, None, call.person),
-            "subject": person_document(call.person),
-            "client": {
-                "name": call.agent if call.person is not None else call.client,
-                "kind": "oauth" if call.person is not None else "api_key",
-            },
-            "request": _request(call),
-            "subscription": None,
-        }
 
     async def _compute_visible(
         self,
@@ -483,7 +390,7 @@ class PolicyEngine:
             return {
                 "server": listed.server,
                 "virtual_server": virtual_server,
-                "tool": self._tool(listed.server, listed.tool),
+                "tool": facts.tool(listed.server, listed.tool),
                 "binding": listed.binding,
             }
 
@@ -497,114 +404,6 @@ class PolicyEngine:
         if not missing:
             return None
         return f"policy pack(s) {', '.join(missing)} are not installed"
-
-    def _tool(self, server: str, tool: str) -> dict[str, Any]:
-        found = self._facts.tools.get((server, tool))
-        if found is not None:
-            return found
-        tags = list(self._facts.server_tags.get(server, ()))
-        return {"name": tool, "tags": tags, "sensitivity": "low"}
-
-    def _context(
-        self, client: str, environment: str | None, person: Person | None = None
-    ) -> dict[str, Any]:
-        if person is not None:
-            return {**_person_context(client, person), "environment": environment}
-        base = self._facts.contexts.get(client)
-        if base is None:
-            anonymous = client in ("anonymous", "")
-            base = {"client": client, "tenant": "default", "user_authenticated": not anonymous}
-            base["claims"] = {}
-        return {**base, "environment": environment}
-
-
-def _facts(config: Config, sources: PolicySources) -> _Facts:
-    rules = [_rule(name, policy) for name, policy in config.policies.items()]
-    table = BindingTable.compile(rules, sources.defaults, call_routes(config))
-    tools: dict[tuple[str, str], dict[str, Any]] = {}
-    server_tags = {name: tuple(server.tags) for name, server in config.servers.items()}
-    for name, server in config.servers.items():
-        for tool, meta in server.tools.items():
-            tags = list(dict.fromkeys([*server.tags, *meta.tags]))
-            tools[(name, tool)] = {
-                "name": tool,
-                "tags": tags,
-                "sensitivity": meta.sensitivity or "low",
-            }
-    contexts = {name: _client_context(name, client) for name, client in config.clients.items()}
-    subscriptions = {
-        name: (_subscription(name, sub.spec), sub.spec.environment)
-        for name, sub in config.subscriptions.items()
-    }
-    keys = {route: (tuple(tool["tags"]), tool["sensitivity"]) for route, tool in tools.items()}
-    return _Facts(table, tools, keys, server_tags, contexts, subscriptions)
-
-
-def _rule(name: str, policy: PolicyDocument) -> PolicyRule:
-    spec = policy.spec
-    selector = spec.selector
-    return _Rule(
-        name=name,
-        packs=tuple(spec.packs),
-        servers=tuple(selector.servers),
-        virtual_servers=tuple(selector.virtual_servers),
-        environments=tuple(selector.environments),
-        data={pack: dict(values) for pack, values in spec.data.items()},
-    )
-
-
-def _client_context(name: str, client: ClientConfig) -> dict[str, Any]:
-    claims = client.claims
-    context: dict[str, Any] = {"client": name, "tenant": "default", "user_authenticated": True}
-    for claim, key in _CLAIM_FIELDS.items():
-        if claim in claims:
-            context[key] = claims[claim]
-    context["claims"] = dict(claims)
-    return context
-
-
-_MFA_METHODS: Final = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc"})
-"""RFC 8176 `amr` values that mean a second factor (or a factor beyond a password)."""
-
-
-def person_document(person: Person | None) -> dict[str, Any] | None:
-    """`input.subject`: the person behind the call, from their verified access token."""
-    if person is None:
-        return None
-    return {
-        "type": "user",
-        "id": person.subject,
-        "issuer": person.issuer,
-        "email": person.email,
-        "name": person.name,
-        "groups": list(person.groups),
-        "amr": list(person.amr),
-        "auth_time": person.auth_time,
-        "mfa": bool(_MFA_METHODS.intersection(person.amr)),
-    }
-
-
-def _person_context(client: str, person: Person) -> dict[str, Any]:
-    """The packs' `context` for a person: their email as `user_id`, MFA from `amr`."""
-    return {
-        "client": client,
-        "tenant": "default",
-        "user_authenticated": True,
-        "user_id": person.email or person.subject,
-        "mfa_verified": bool(_MFA_METHODS.intersection(person.amr)),
-        "claims": {"groups": list(person.groups)},
-    }
-
-
-def _subscription(name: str, spec: SubscriptionSpec) -> dict[str, Any]:
-    return {
-        "name": name,
-        "scope": spec.scope_type,
-        "tools": list(spec.scope_tools),
-        "constraints": dict(spec.constraints),
-        "starts_at": spec.starts_at.isoformat() if spec.starts_at else None,
-        "expires_at": spec.expires_at.isoformat() if spec.expires_at else None,
-    }
 
 
 def _decision(result: Any) -> Decision:
@@ -633,15 +432,3 @@ def _signature(directories: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
                 stat = path.stat()
                 entries.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(entries)
-
-
-def _request(call: Call) -> dict[str, Any]:
-    address = call.source_ip
-    return {
-        "id": call.request_id,
-        "tls": call.tls,
-        "loopback": address is not None and (address.startswith("127.") or address == "::1"),
-        "source_ip": address,
-        "time_ns": call.time_ns,
-        "protocol_version": call.protocol_version,
-    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from giru.identity import Person
 from giru.manifests import ClientConfig, Config
-from giru.policy.engine import Call, PolicyEngine
+from giru.policy.engine import PolicyEngine
+from giru.policy.inputs import Call
 
 NURSE = Person(
     "https://idp.example",
