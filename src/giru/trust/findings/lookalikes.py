@@ -10,7 +10,14 @@ from typing import Final
 from giru.catalog.names import skeleton, valid_tool_name
 from giru.trust.findings.surface import fold
 
-__all__ = ["confusables", "mentions", "non_ascii", "normalization_twins", "reference_names"]
+__all__ = [
+    "confusables",
+    "mentions",
+    "non_ascii",
+    "normalization_twins",
+    "reference_names",
+    "words_of",
+]
 
 _IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_.\-]{2,127}")
 _SEPARATED: Final = re.compile(r"[a-z0-9][_.\-]|__")
@@ -63,19 +70,14 @@ def reference_names(names: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def mentions(text: str, names: frozenset[str], own: str) -> list[str]:
-    """Which of `names` (other than `own`) the folded `text` names, in order, at most 3."""
-    if not names:
-        return []
-    own = own.casefold()
-    found: list[str] = []
-    for match in _IDENTIFIER.finditer(text):
-        word = match.group(0).rstrip(".-")
-        if word in names and word != own and word not in found:
-            found.append(word)
-            if len(found) == 3:
-                break
-    return found
+def words_of(text: str) -> frozenset[str]:
+    """The identifier-like words of folded `text` (what a tool name could be)."""
+    return frozenset(word.rstrip(".-") for word in _IDENTIFIER.findall(text))
+
+
+def mentions(words: frozenset[str], names: frozenset[str], own: str) -> list[str]:
+    """Which of `names` (other than `own`) are among `words`, at most 3, sorted."""
+    return sorted((words & names) - {own.casefold()})[:3]
 
 
 def _shape(name: str) -> str:

@@ -39,14 +39,33 @@ class BoundedPattern:
         return self.regex.pattern
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Matches left to right, not overlapping; with `literals`, the regex is only tried
+        where one of them occurs (found by `str.find`, much faster than trying everywhere)."""
         if len(text) < self.min_length:
-            return iter(())
-        if self.literals is not None and not any(lit in text for lit in self.literals):
-            return iter(())
-        return self.regex.finditer(text)
+            return
+        if self.literals is None:
+            yield from self.regex.finditer(text)
+            return
+        upcoming = {lit: at for lit in self.literals if (at := text.find(lit)) >= 0}
+        end = 0
+        while upcoming:
+            literal, position = min(upcoming.items(), key=_position)
+            following = text.find(literal, position + 1)
+            if following < 0:
+                del upcoming[literal]
+            else:
+                upcoming[literal] = following
+            match = self.regex.match(text, position) if position >= end else None
+            if match is not None:
+                yield match
+                end = max(match.end(), position + 1)
 
     def search(self, text: str) -> re.Match[str] | None:
         return next(self.finditer(text), None)
+
+
+def _position(item: tuple[str, int]) -> int:
+    return item[1]
 
 
 def compile_bounded(pattern: str) -> BoundedPattern:
@@ -63,32 +82,6 @@ def compile_bounded(pattern: str) -> BoundedPattern:
         literals=tuple(sorted(literals)) if literals else None,
         min_length=int(tree.getwidth()[0]),
     )
-
-
-def _first_literals(items: list[tuple[Any, Any]]) -> set[str] | None:
-    """Strings one of which every match starts with; None when no such set is obvious."""
-    run: list[str] = []
-    for op, argument in items:
-        name = str(op)
-        if name in _ZERO_WIDTH and not run:
-            continue
-        if name == "LITERAL":
-            run.append(chr(argument))
-            continue
-        if run:
-            break
-        if name == "SUBPATTERN":
-            return _first_literals(list(argument[-1]))
-        if name == "BRANCH":
-            found: set[str] = set()
-            for branch in argument[1]:
-                literals = _first_literals(list(branch))
-                if literals is None:
-                    return None
-                found |= literals
-            return found
-        return None
-    return {"".join(run)} if run else None
 
 
 def _check(items: list[tuple[Any, Any]], *, inside_group_repeat: bool) -> None:
@@ -123,3 +116,35 @@ def _check_repeat(argument: tuple[int, int, Any], *, inside_group_repeat: bool) 
             f"a quantified group must be bounded by at most {_GROUP_REPEAT_MAX} (got {low}..)"
         )
     _check(items, inside_group_repeat=True)
+
+
+def _first_literals(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """Strings one of which every match starts with; None when no such set is obvious."""
+    run: list[str] = []
+    for position, (op, argument) in enumerate(items):
+        name = str(op)
+        if name in _ZERO_WIDTH and not run:
+            continue
+        if name == "LITERAL":
+            run.append(chr(argument))
+            continue
+        if run:  # a common prefix the parser factored out of alternatives: try to go on
+            rest = _first_literals(items[position:])
+            prefix = "".join(run)
+            return {prefix + r for r in rest} if rest else {prefix}
+        if name == "SUBPATTERN":
+            return _first_literals(list(argument[-1]))
+        if name == "BRANCH":
+            return _branches(argument[1])
+        return None
+    return {"".join(run)} if run else None
+
+
+def _branches(branches: list[Any]) -> set[str] | None:
+    found: set[str] = set()
+    for branch in branches:
+        literals = _first_literals(list(branch))
+        if literals is None:
+            return None
+        found |= literals
+    return found

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from giru.trust.findings import lookalikes
-from giru.trust.findings.pack import Limits, Rule, RulePack, Severity, default_pack
+from giru.trust.findings.pack import SCOPES, Limits, Rule, RulePack, Severity, default_pack
 from giru.trust.findings.surface import Field, excerpt, fields_of, fold, untagged
 
 __all__ = ["SEVERITY_RANK", "Finding", "Scanner", "flagged", "scan", "worst"]
@@ -70,6 +70,9 @@ class Scanner:
             for r in pack.rules
             if r.check in ("characters", "pattern", "longer-than", "unscanned")
         )
+        self._by_scope = {
+            scope: tuple(r for r in self._field_rules if scope in r.fields) for scope in SCOPES
+        }
         self._name_rules: dict[str, Rule] = {
             r.check: r for r in pack.rules if r not in self._field_rules
         }
@@ -117,9 +120,7 @@ class Scanner:
         limits = self.pack.limits
         for field in fields_of(tool, limits):
             folded: str | None = None
-            for rule in self._field_rules:
-                if field.scope not in rule.fields:
-                    continue
+            for rule in self._by_scope[field.scope]:
                 if rule.check == "pattern":
                     folded = fold(field.text) if folded is None else folded
                     shown = _pattern_match(rule, folded, limits)
@@ -134,9 +135,10 @@ class Scanner:
     def _references(
         self, name: str, text: str, own: frozenset[str], foreign: frozenset[str]
     ) -> Iterator[Finding]:
+        words = lookalikes.words_of(text) if own or foreign else frozenset()
         for check, names in (("foreign-reference", foreign), ("sibling-reference", own)):
             rule = self._name_rules.get(check)
-            found = lookalikes.mentions(text, names, name) if rule is not None else []
+            found = lookalikes.mentions(words, names, name) if rule is not None else []
             if rule is not None and found:
                 quoted = ", ".join(_quote(n, self.pack.limits) for n in found)
                 yield _finding(name, rule, f"{rule.reason} Names: {quoted}.", "description")

@@ -20,10 +20,10 @@ from giru.trust.findings.pack import Limits
 
 __all__ = ["Field", "excerpt", "fields_of", "fold", "untagged"]
 
-_LOOKALIKES: Final = str.maketrans(
-    "аеорсухіјѕԁԛԝӏɡαοιкνρτυχεАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-    "aeopcyxijsdqwlgaoikvptuxeABEKMHOPCTXIJSABEZHIKMNOPTYX",
-)
+_LOOKALIKE_LETTERS: Final = "аеорсухіјѕԁԛԝӏɡαοιкνρτυχεАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
+_LATIN_LETTERS: Final = "aeopcyxijsdqwlgaoikvptuxeABEKMHOPCTXIJSABEZHIKMNOPTYX"
+_LATIN_OF: Final = dict(zip(_LOOKALIKE_LETTERS, _LATIN_LETTERS, strict=True))
+_LOOKALIKE: Final = re.compile(f"[{_LOOKALIKE_LETTERS}]")
 _TAGS: Final = re.compile("[\U000e0020-\U000e007e]+")
 _INVISIBLE: Final = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
@@ -54,7 +54,7 @@ def fold(text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
         if _TAGS.search(text):
             text = _TAGS.sub(lambda m: " " + _untag(m.group(0)) + " ", text)
-        text = _INVISIBLE.sub("", text.translate(_LOOKALIKES))
+        text = _INVISIBLE.sub("", _LOOKALIKE.sub(lambda m: _LATIN_OF[m.group(0)], text))
     return " ".join(text.casefold().split())
 
 
