@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import governance, identity, policy, search
+from bench import governance, identity, policy, search, trust
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -63,12 +63,14 @@ SCENARIOS = (
     governance.SCENARIO,
     identity.SCENARIO,
     search.SCENARIO,
+    trust.SCENARIO,
 )
 FLEET_SCENARIOS = frozenset(SCENARIOS) - {
     policy.SCENARIO,
     governance.SCENARIO,
     identity.SCENARIO,
     search.SCENARIO,
+    trust.SCENARIO,
 }
 
 
@@ -235,6 +237,11 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
     if search.SCENARIO in wanted:  # in process, no network; its own files in <out>/search/
         say("scenario 6: tool search for large catalogs (bench.search)")
         search.main(["--out", str(outdir / "search"), *(["--repeat", "3"] if args.quick else [])])
+    if trust.SCENARIO in wanted:  # in process, no network; its own files in <out>/trust/
+        say(
+            "scenario 7: tool poisoning checks, corpus precision/recall and scan time (bench.trust)"
+        )
+        trust.main(["--out", str(outdir / "trust"), *(["--repeat", "3"] if args.quick else [])])
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
         edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
