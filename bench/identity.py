@@ -39,10 +39,10 @@ from bench.machine import describe
 from bench.procs import Proc, cpu_seconds, free_port, start, wait_http
 from bench.report import write_standalone
 from giru.access.clients import ClientDirectory
-from giru.app import build_endpoints
 from giru.identity import ProtectedResource
 from giru.manifests import load
 from giru.proxy.endpoints import GLOBAL
+from giru.runtime import build_endpoints
 from giru.settings import IdentitySettings
 
 __all__ = ["SCENARIO", "main", "run"]

@@ -33,7 +33,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 
 from giru.access.clients import ClientDirectory
-from giru.app import build_endpoints
 from giru.limits import LocalLimiter
 from giru.manifests import Config
 from giru.manifests.config import ClientConfig, ServerConfig
@@ -42,6 +41,7 @@ from giru.proxy.envelopes import envelope_key
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.upstreams import UpstreamPool
+from giru.runtime import build_endpoints
 from giru.settings import OtelSettings, Settings
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics

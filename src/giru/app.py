@@ -24,7 +24,6 @@ from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.api.auth import RoleGroups
 from giru.audit import AuditLog, AuditMetrics, verify_periodically
-from giru.catalog.search import ToolTags
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
@@ -55,22 +54,24 @@ from giru.identity.broker import (
 from giru.identity.broker.trail import OAuthTrail
 from giru.limits import Limiter, open_limiter
 from giru.manifests import Config, load, watch
-from giru.manifests.config import split_tool_ref
 from giru.metering import UsageWriter
 from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.serving import BUNDLE_PATH, serve_bundle
 from giru.proxy.cors import Cors
-from giru.proxy.endpoints import GLOBAL, Endpoint
-from giru.proxy.envelopes import envelope_key
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.handoff import SessionHandoff
-from giru.proxy.health import HealthChecker, HealthRecorder
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
-from giru.proxy.upstreams import UpstreamPool
+from giru.runtime import (
+    build_endpoints,
+    build_gateway,
+    health_and_sync,
+    load_then_freeze,
+    sweep_sessions,
+)
 from giru.settings import LimitsSettings, Settings
 from giru.store import Kind, Store
 from giru.store.events import open_change_bus
@@ -80,39 +81,10 @@ from giru.telemetry.tracing import Tracing
 from giru.xds.authz import serve_authz
 from giru.xds.edge import EdgeControl
 
-__all__ = ["GiruApp", "build_endpoints", "serve"]
+__all__ = ["GiruApp", "serve"]
 
 _log = structlog.get_logger(__name__)
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-_SWEEP_INTERVAL_S = 30.0
-
-
-def build_endpoints(config: Config) -> dict[str, Endpoint]:
-    """`/mcp` offers every enabled server, prefixed (to API keys, and to OAuth access tokens
-    once an IdentityProvider exists); each virtual server its own bundle."""
-    enabled = tuple(name for name, server in config.servers.items() if server.enabled)
-    auth = "any" if config.identity_providers else "apiKey"
-    endpoints = {GLOBAL: Endpoint(name=GLOBAL, servers=enabled, auth=auth)}
-    tags = ToolTags(
-        servers={name: server.tags for name, server in config.servers.items()},
-        tools={
-            (name, tool): meta.tags
-            for name, server in config.servers.items()
-            for tool, meta in server.tools.items()
-        },
-    )
-    for vs in config.virtual_servers.values():
-        refs = (split_tool_ref(ref) for ref in vs.tools)
-        endpoints[vs.name] = Endpoint(
-            name=vs.name,
-            servers=tuple(s for s in vs.servers if s in enabled),
-            tools=frozenset(ref for ref in refs if ref is not None and ref[0] in enabled),
-            prefix=vs.prefix,
-            auth=vs.auth,
-            search=vs.search,
-            tags=tags,
-        )
-    return endpoints
 
 
 class GiruApp:
@@ -225,7 +197,15 @@ class GiruApp:
             tracing = Tracing.from_settings(self.settings.otel, metrics.registry)
             if tracing is not None:  # closed after the gateway: its last requests' spans
                 stack.push_async_callback(tracing.aclose)
-            gateway = self._gateway(http, metrics, config, pepper)
+            gateway = build_gateway(
+                self.settings,
+                config,
+                http=http,
+                metrics=metrics,
+                pepper=pepper,
+                credentials=self.credentials,
+            )
+            gateway.admission.resource = self._protected(config, None)
             gateway.tracing = tracing
             self.connections = open_connections(
                 secret_store,
@@ -278,9 +258,9 @@ class GiruApp:
                 )
             async with asyncio.TaskGroup() as tasks:
                 background = [
-                    tasks.create_task(_load_then_freeze(gateway)),
+                    tasks.create_task(load_then_freeze(gateway)),
                     tasks.create_task(controller.run()),
-                    tasks.create_task(_sweep_sessions(gateway)),
+                    tasks.create_task(sweep_sessions(gateway)),
                 ]
                 if self.files is not None and self.settings.config is not None:
                     watcher = watch(self.settings.config, self._files_changed, current=self.files)
@@ -299,7 +279,7 @@ class GiruApp:
                     chains = verify_periodically(store.audit_chain, audit.metrics, verify_every)
                     background.append(tasks.create_task(chains))
                 gateway.catalogs.on_catalog = runtime.record
-                background += self._health_and_sync(tasks, gateway, store)
+                background += health_and_sync(tasks, gateway, store, self.settings.catalog)
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway
@@ -355,35 +335,6 @@ class GiruApp:
             return configured.get_secret_value()
         return self.policy.bundle_token if self.policy is not None else None
 
-    def _gateway(
-        self, http: aiohttp.ClientSession, metrics: Metrics, config: Config, pepper: bytes
-    ) -> Gateway:
-        holder: dict[str, Gateway] = {}
-
-        async def on_list_changed(server: str, method: str) -> None:
-            await holder["gateway"].catalogs.on_list_changed(server, method)
-
-        pool = UpstreamPool(
-            config.server_specs(),
-            http=http,
-            metrics=metrics,
-            on_list_changed=on_list_changed,
-            credentials=self.credentials,
-        )
-        gateway = Gateway(
-            settings=self.settings,
-            pool=pool,
-            metrics=metrics,
-            authenticator=ClientDirectory.from_config(
-                config, pepper=pepper, verifier=KeyVerifier(on_slow=metrics.slow_verifications.inc)
-            ),
-            endpoints=build_endpoints(config),
-            sealing_key=envelope_key(pepper),
-        )
-        gateway.admission.resource = self._protected(config, None)
-        holder["gateway"] = gateway
-        return gateway
-
     def _protected(
         self, config: Config, previous: ProtectedResource | None
     ) -> ProtectedResource | None:
@@ -436,23 +387,6 @@ class GiruApp:
         if resource is not None and self._authorization is not None:
             keys = LocalKeySource(self._authorization[0].keys)
             resource.trust(keys, self.settings.identity.leeway_s)
-
-    def _health_and_sync(
-        self, tasks: asyncio.TaskGroup, gateway: Gateway, store: Store
-    ) -> list[asyncio.Task[None]]:
-        catalog = self.settings.catalog
-        checker = HealthChecker(
-            gateway.pool,
-            gateway.dispatcher,
-            gateway.metrics,
-            HealthRecorder(store, gateway.catalogs),
-            timeout_s=catalog.health_timeout_s,
-            unhealthy_after=catalog.unhealthy_after,
-        )
-        return [
-            tasks.create_task(checker.run(catalog.health_interval_s)),
-            tasks.create_task(_sync_catalogs(gateway, catalog.sync_interval_s)),
-        ]
 
     async def _apply_files(self, store: Store, files: Config) -> None:
         """Apply the manifests into the store; objects they no longer hold are pruned."""
@@ -554,24 +488,6 @@ def manifest_documents(config: Config) -> list[tuple[Kind, str, dict[str, Any]]]
     ]
 
 
-async def _load_then_freeze(gateway: Gateway) -> None:
-    """Fetch every catalog, then move the long-lived heap out of the collector's way: without
-    this, each young collection rescans catalogs and sessions (measured: p99 x3 under load)."""
-    await gateway.catalogs.refresh_all()
-    gc.collect()
-    gc.freeze()
-
-
-async def _sync_catalogs(gateway: Gateway, interval_s: float) -> None:
-    """Periodic catalog sync, besides list_changed notifications and on-demand syncs."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await gateway.catalogs.refresh_all()
-        except Exception:  # noqa: BLE001 - a failed round must not stop later ones
-            _log.exception("catalog_sync_failed")
-
-
 async def _reconcile_quotas(store: Store, limiter: Limiter, settings: LimitsSettings) -> None:
     """Raise the quota counters to what the usage table holds (never lower: other workers'
     calls may not be drained yet), at start and then periodically."""
@@ -604,13 +520,6 @@ def _node(slot: Path) -> str:
     restarted worker continues its audit chain and two workers never share one."""
     place = hashlib.sha256(str(slot.parent.resolve()).encode()).hexdigest()[:6]
     return f"{socket.gethostname()}-{place}-{slot.name}"
-
-
-async def _sweep_sessions(gateway: Gateway) -> None:
-    """Close idle sessions even when nobody touches them again (BAD-INPUT S15)."""
-    while True:
-        await asyncio.sleep(_SWEEP_INTERVAL_S)
-        gateway.sessions.expire()
 
 
 def serve(settings: Settings, *, config: Config | None = None, adopt: bool = False) -> None:

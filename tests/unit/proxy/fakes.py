@@ -11,7 +11,6 @@ import aiohttp
 import httpx
 
 from giru.access.clients import ClientDirectory
-from giru.app import build_endpoints
 from giru.errors import UpstreamUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import ClientConfig, ServerConfig, VirtualServerConfig
@@ -19,6 +18,7 @@ from giru.mcp.jsonrpc import dumps
 from giru.proxy.envelopes import envelope_key
 from giru.proxy.gateway import Gateway
 from giru.proxy.upstreams import Connector, UpstreamPool
+from giru.runtime import build_endpoints
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
