@@ -7,6 +7,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from giru.trust.findings import Finding, Limits, Scanner, default_pack, flagged, scan, worst
 from giru.trust.findings.surface import fields_of
@@ -108,3 +110,35 @@ def test_the_corpus_is_caught_with_recall_095_at_precision_09() -> None:
     assert result.recall >= 0.95, result.missed
     assert result.precision >= 0.9, result.false_alarms
     assert result.wrong_family == []
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_TOOL = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.text(max_size=20) | _JSON,
+        "title": st.text(max_size=40),
+        "description": st.text(max_size=200) | _JSON,
+        "annotations": _JSON,
+        "inputSchema": _JSON,
+        "outputSchema": st.dictionaries(
+            st.sampled_from(["properties", "description", "enum"]), _JSON
+        ),
+    },
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(tools=st.lists(_TOOL, max_size=5), known=st.lists(st.text(max_size=20), max_size=3))
+def test_any_json_shaped_tools_are_scanned_without_error(
+    tools: list[dict[str, Any]], known: list[str]
+) -> None:
+    for finding in scan("s", tools, known_tools=known):
+        assert finding.severity in ("low", "medium", "high")
+        assert finding.field
