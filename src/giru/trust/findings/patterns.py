@@ -3,7 +3,7 @@
 Catastrophic backtracking needs a quantified group that can match the same text in more than
 one way, or a backreference; a pattern is refused unless every unbounded quantifier applies to
 a single character (class) and every quantified group is bounded, small and has no unbounded
-quantifier inside. Lookarounds are allowed only when they are one fixed-width character.
+quantifier inside. Lookarounds may not repeat (a fixed, short text).
 """
 
 from __future__ import annotations
@@ -97,11 +97,24 @@ def _check(items: list[tuple[Any, Any]], *, inside_group_repeat: bool) -> None:
             for branch in argument[1]:
                 _check(list(branch), inside_group_repeat=inside_group_repeat)
         elif name in ("ASSERT", "ASSERT_NOT"):
-            body = list(argument[1])
-            if len(body) != 1 or str(body[0][0]) not in _ATOMS:
-                raise ValueError("a lookaround may only test one character")
+            if _has_repeat(list(argument[1])):
+                raise ValueError("a lookaround may not repeat")
         elif name == "ATOMIC_GROUP":
             _check(list(argument), inside_group_repeat=inside_group_repeat)
+
+
+def _has_repeat(items: list[tuple[Any, Any]]) -> bool:
+    for op, argument in items:
+        name = str(op)
+        if name in _REPEATS:
+            return True
+        if name == "SUBPATTERN" and _has_repeat(list(argument[-1])):
+            return True
+        if name == "BRANCH" and any(_has_repeat(list(b)) for b in argument[1]):
+            return True
+        if name in ("ASSERT", "ASSERT_NOT") and _has_repeat(list(argument[1])):
+            return True
+    return False
 
 
 def _check_repeat(argument: tuple[int, int, Any], *, inside_group_repeat: bool) -> None:
