@@ -297,6 +297,7 @@ class GiruApp:
                     ),
                     revocations=self.revocations,
                     trail=OAuthTrail(audit, node),
+                    trace_url=self.settings.otel.trace_url,
                 )
                 try:
                     yield gateway

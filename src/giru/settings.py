@@ -170,6 +170,13 @@ class OtelSettings(BaseModel):
         description="continue the trace a client's traceparent names (false: every request "
         "starts a trace of its own, sampled by Giru's sampler alone)",
     )
+    trace_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]*\{trace_id\}[^\s]*$",
+        description="a trace's page in a tracing UI, `{trace_id}` standing for the trace id "
+        "(http://jaeger:16686/trace/{trace_id}): the audit API's traceUrl and the UI's link",
+    )
 
 
 class PolicySettings(BaseModel):

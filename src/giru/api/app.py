@@ -54,6 +54,7 @@ def build_api(
     revocations: Revocations | None = None,
     trail: OAuthTrail | None = None,
     connections: Connections | None = None,
+    trace_url: str | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -72,9 +73,12 @@ def build_api(
             a revocation here at once).
         trail: where identity events (a revocation) are audited.
         connections: people's OAuth connections to upstreams (None: those routes answer 503).
+        trace_url: a trace's page in the tracing UI, `{trace_id}` in it (audit records link it).
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
-    ctx = ApiContext(store, runtime, auth, secrets_store, revocations, trail, connections)
+    ctx = ApiContext(
+        store, runtime, auth, secrets_store, revocations, trail, connections, trace_url
+    )
     modules = (
         resources,
         subscriptions,

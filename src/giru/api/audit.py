@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads these closures' annotations at runtime.
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ _TIME_PATTERN = (
     r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
 )
 _TIME = "RFC 3339 (`2026-03-15T08:00:00Z`) or a date; without an offset: UTC"
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _Text = Annotated[str | None, Query(pattern=_TEXT_PATTERN, max_length=200)]
 
 
@@ -52,6 +54,16 @@ class AuditItem(_Out):
     details: dict[str, Any]
     prev_hash: str = Field(description="the previous record's hash (64 zeros for seq 1)")
     hash: str = Field(description="sha256(prevHash + canonical JSON of the record), hex")
+    trace_id: str | None = Field(
+        default=None,
+        description="the request's OpenTelemetry trace id (32 hex digits; `details.trace_id`), "
+        "null when tracing was off; not a hashed field",
+    )
+    trace_url: str | None = Field(
+        default=None,
+        description="the trace in the tracing UI (`GIRU_OTEL__TRACE_URL` with the trace id), "
+        "null without a trace id or that setting; not a hashed field",
+    )
 
 
 class AuditList(_Out):
@@ -126,7 +138,8 @@ def router(ctx: ApiContext) -> APIRouter:
             )
         query = AuditQuery(actor, outcome, action, server, target, node, start, end)
         page = await ctx.store.list_audit(query, cursor=cursor, limit=limit, order=order)
-        return {"items": [audit_item(e) for e in page.items], "nextCursor": page.next_cursor}
+        items = [audit_item(e, trace_url=ctx.trace_url) for e in page.items]
+        return {"items": items, "nextCursor": page.next_cursor}
 
     @api.get(
         "/audit/verify",
@@ -145,8 +158,12 @@ def router(ctx: ApiContext) -> APIRouter:
     return api
 
 
-def audit_item(entry: AuditEntry) -> dict[str, Any]:
-    """A stored record as the API shows it (and `giru audit export` writes it)."""
+def audit_item(entry: AuditEntry, *, trace_url: str | None = None) -> dict[str, Any]:
+    """A stored record as the API shows it (and `giru audit export` writes it); `trace_url`:
+    the template (GIRU_OTEL__TRACE_URL) that links a record's trace."""
+    trace_id = entry.details.get("trace_id")
+    if not (isinstance(trace_id, str) and _TRACE_ID.fullmatch(trace_id)):
+        trace_id = None
     return {
         "eventId": entry.event_id,
         "at": entry.at,
@@ -163,6 +180,10 @@ def audit_item(entry: AuditEntry) -> dict[str, Any]:
         "details": entry.details,
         "prevHash": entry.prev_hash,
         "hash": entry.hash,
+        "traceId": trace_id,
+        "traceUrl": None
+        if trace_url is None or trace_id is None
+        else trace_url.replace("{trace_id}", trace_id),
     }
 
 

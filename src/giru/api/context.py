@@ -134,6 +134,8 @@ class ApiContext:
     trail: OAuthTrail | None = None
     """Where identity events are audited."""
     connections: Connections | None = None
+    trace_url: str | None = None
+    """GIRU_OTEL__TRACE_URL: where audit records link their trace."""
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

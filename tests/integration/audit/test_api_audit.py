@@ -69,13 +69,51 @@ async def test_records_are_listed_newest_first_with_every_field(api: Api) -> Non
     assert first["at"] == "2026-03-14T15:14:26.535897Z"
     assert set(first) == {
         "eventId", "at", "node", "seq", "actor", "action", "server", "target", "outcome",
-        "reasons", "policyRevision", "sourceIp", "details", "prevHash", "hash",
+        "reasons", "policyRevision", "sourceIp", "details", "prevHash", "hash", "traceId",
+        "traceUrl",
     }  # fmt: skip
+    assert (first["traceId"], first["traceUrl"]) == (None, None)  # tracing was off
     rest = await api.viewer.get(
         "/api/v1/audit", params={"node": "node-1", "cursor": body["nextCursor"]}
     )
     assert [item["seq"] for item in rest.json()["items"]] == [4, 3, 2, 1]
     assert rest.json()["nextCursor"] is None
+
+
+async def test_a_record_with_a_trace_links_it_in_the_tracing_ui(database_url: str) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    store = await Store.open(database_url, pepper=PEPPER)
+    await store.ensure_admin_key("viewer-key", TOKENS["viewer"], "viewer")
+    made, _ = link(
+        [
+            record(details={"status": 200, "trace_id": trace_id}),
+            record(details={"status": 200, "trace_id": "javascript:alert(1)"}),
+            record(details={"status": 200}),
+        ],
+        {},
+    )
+    await store.insert_audit(made)
+    app = build_api(
+        store,
+        runtime=FakeRuntime(store),
+        pepper=PEPPER,
+        trace_url="http://jaeger:16686/trace/{trace_id}",
+    )
+    headers = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE, headers=headers
+        ) as viewer:
+            response = await viewer.get("/api/v1/audit", params={"order": "oldest"})
+    finally:
+        await store.aclose()
+    assert response.status_code == 200, response.text
+    links = [(item["traceId"], item["traceUrl"]) for item in response.json()["items"]]
+    assert links == [
+        (trace_id, f"http://jaeger:16686/trace/{trace_id}"),
+        (None, None),  # not a trace id: never turned into a link
+        (None, None),
+    ]
 
 
 @pytest.mark.parametrize(

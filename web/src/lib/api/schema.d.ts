@@ -842,6 +842,16 @@ export interface components {
              * @description tool, prompt name or resource URI
              */
             target: string | null;
+            /**
+             * Traceid
+             * @description the request's OpenTelemetry trace id (32 hex digits; `details.trace_id`), null when tracing was off; not a hashed field
+             */
+            traceId?: string | null;
+            /**
+             * Traceurl
+             * @description the trace in the tracing UI (`GIRU_OTEL__TRACE_URL` with the trace id), null without a trace id or that setting; not a hashed field
+             */
+            traceUrl?: string | null;
         };
         /** AuditList */
         AuditList: {
