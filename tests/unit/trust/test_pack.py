@@ -61,6 +61,11 @@ def test_bounded_patterns_are_accepted(pattern: str) -> None:
         ("version: 1\nrules:\n  - {id: one, severity: low, reason: x, pattern: a}", "`id`"),
         ("version: 1\nrules:\n  - {id: t.one, severity: low, pattern: a}", "`reason`"),
         (_pack("pattern: a") + "  - {id: t.one, severity: low, reason: x, pattern: b}\n", "twice"),
+        (
+            _pack("check: unscanned")
+            + "  - {id: t.two, severity: low, reason: x, check: unscanned}\n",
+            "more than one",
+        ),
     ],
 )
 def test_invalid_packs_are_refused_with_the_reason(text: str, message: str) -> None:

@@ -64,7 +64,8 @@ def test_names_differing_only_in_normalization_are_flagged() -> None:
 
 
 def test_a_name_that_looks_like_another_servers_tool_is_flagged() -> None:
-    found = scan("s", [{"name": "create_lssue"}], known_tools=["github__create_issue"])
+    known = (name for name in ["github__create_issue"])  # any iterable, read once
+    found = scan("s", [{"name": "create_lssue"}], known_tools=known)
     assert [f.rule for f in found] == ["name.confusable"]
     assert "create_issue" in found[0].reason
 

@@ -116,6 +116,10 @@ class RulePack:
         duplicate = next((i for i in ids if ids.count(i) > 1), None)
         if duplicate is not None:
             raise ConfigError(f"rule pack: rule {duplicate!r} is defined twice")
+        checks = [r.check for r in rules if r.check in _NAME_CHECKS or r.check == "unscanned"]
+        twice = next((c for c in checks if checks.count(c) > 1), None)
+        if twice is not None:
+            raise ConfigError(f"rule pack: more than one rule with `check: {twice}`")
         return cls(rules=rules, limits=limits)
 
     def rule(self, rule_id: str) -> Rule:

@@ -81,10 +81,11 @@ class Scanner:
         self, server: str, tools: Sequence[Mapping[str, Any]], *, known_tools: Iterable[str] = ()
     ) -> list[Finding]:
         names = [_name_of(tool, index) for index, tool in enumerate(tools)]
+        known = list(known_tools)
         per_tool: list[list[Finding]] = [[] for _ in tools]
-        self._names(names, list(known_tools), per_tool)
+        self._names(names, known, per_tool)
         own = lookalikes.reference_names(names)
-        foreign = lookalikes.reference_names(known_tools) - own
+        foreign = lookalikes.reference_names(known) - own
         limit = self.pack.limits.findings_per_tool
         for index, tool in enumerate(tools):
             if not isinstance(tool, Mapping):
