@@ -439,14 +439,21 @@ class Dispatcher:
         try:
             self._breakers.check(server)
             self.check_health(server)
-            session = await self.upstream_session(ctx, server, message.method or "")
-            if era_of(session.protocol_version) != "modern":
-                params = _without_envelope(params)
-            elif ctx.era == "legacy" and ctx.log_level is not None:
-                params = _with_log_level(params, ctx.log_level)
-            response = await session.request(
-                message.method or "", params, on_message=sink, headers=headers
-            )
+            for attempt in (1, 2):  # a credential the upstream refused: one retry, renewed
+                session = await self.upstream_session(ctx, server, message.method or "")
+                if era_of(session.protocol_version) != "modern":
+                    params = _without_envelope(params)
+                elif ctx.era == "legacy" and ctx.log_level is not None:
+                    params = _with_log_level(params, ctx.log_level)
+                try:
+                    response = await session.request(
+                        message.method or "", params, on_message=sink, headers=headers
+                    )
+                    break
+                except UpstreamError as exc:
+                    caller = caller_of(ctx.principal)
+                    if attempt == 2 or not await self._pool.refused(server, caller, session, exc):
+                        raise
             for _ in range(_MAX_INPUT_ROUNDS):
                 if ctx.era == "modern" or ctx.relay is None or not needs_input(response):
                     break

@@ -19,6 +19,7 @@ import aiohttp
 import structlog
 
 from giru.credentials.connections import Caller
+from giru.credentials.oauth import parse_challenge
 from giru.errors import (
     CredentialsUnavailableError,
     UpstreamCredentialsError,
@@ -30,6 +31,7 @@ from giru.mcp.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, Era,
 from giru.proxy.resource_watch import ResourceWatch
 from giru.telemetry.metrics import Metrics
 from giru.upstream import connect
+from giru.upstream.auth import OAuthClientAuth
 from giru.upstream.base import (
     RESTARTED,
     ClientIdentity,
@@ -92,6 +94,14 @@ class CredentialResolver(Protocol):
         ...
 
 
+def _insufficient_scope(exc: UpstreamError) -> tuple[str, ...] | None:
+    """The scopes a 403's `insufficient_scope` challenge asks for (None: not such a 403)."""
+    challenge = parse_challenge(exc.data.get("challenge"))
+    if challenge is None or challenge.error != "insufficient_scope" or not challenge.scope:
+        return None
+    return challenge.scope
+
+
 def _refused_credentials(exc: Exception) -> bool:
     return isinstance(exc, UpstreamError) and exc.data.get("status") == 401
 
@@ -104,6 +114,16 @@ class ConnectionSource(Protocol):
         ...
 
     async def catalog_token(self, server: str) -> str: ...
+
+    async def refused(self, server: str, caller: Caller | None, token: str | None) -> None:
+        """The upstream answered 401 to `token`: refresh it on next use."""
+        ...
+
+    async def step_up(
+        self, server: str, caller: Caller | None, scopes: tuple[str, ...]
+    ) -> UpstreamCredentialsError:
+        """The upstream asked for `scopes` more (403): the error that asks to reconnect."""
+        ...
 
 
 class UpstreamPool:
@@ -203,6 +223,41 @@ class UpstreamPool:
             session = await self._connect_to(dataclasses.replace(spec, headers=headers), era)
             self._connected[key] = (token, session)
             return session
+
+    async def refused(
+        self, server: str, caller: Caller | None, session: UpstreamSession, exc: UpstreamError
+    ) -> bool:
+        """`session` answered a call with `exc`; True when it refused the call's credential
+        (401) and a new one is ready for one retry (a connection's token refreshed, a client
+        credentials token obtained anew). A 403 `insufficient_scope` from an OAuth connection
+        raises the error that asks for the connection again with the bigger scope (step-up).
+        """
+        status = exc.data.get("status")
+        spec = self._specs.get(server)
+        if spec is None or status not in (401, 403):
+            return False
+        if spec.oauth is not None and self.connections is not None:
+            if status == 403:
+                scopes = _insufficient_scope(exc)
+                if scopes is None:
+                    return False
+                raise await self.connections.step_up(server, caller, scopes)
+            token = await self._drop_connected_session(session)
+            await self.connections.refused(server, caller, token)
+            return True
+        if status == 401 and isinstance(spec.auth, OAuthClientAuth) and self._credentials:
+            await self._credentials.refused(spec)
+            return True
+        return False
+
+    async def _drop_connected_session(self, session: UpstreamSession) -> str | None:
+        """Close the OAuth-connection session `session` (its token was refused): its token."""
+        for key, (token, held) in list(self._connected.items()):
+            if held is session:
+                del self._connected[key]
+                await self._close(session)
+                return token
+        return None
 
     async def _token(self, server: str, caller: Caller | None) -> str:
         if self.connections is None:

@@ -4,7 +4,7 @@ and the errors for failed exchanges (an egress refusal or a redirect says so).""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -23,6 +23,8 @@ __all__ = [
     "resolve_endpoint",
     "status_error",
 ]
+
+_MAX_CHALLENGE: Final = 2048
 
 
 def media_type(response: aiohttp.ClientResponse) -> str:
@@ -65,6 +67,9 @@ async def status_error(server: str, response: aiohttp.ClientResponse) -> Upstrea
     data = {"reason": "upstream_http_status", "status": response.status, **digest(body)}
     if response.status in (401, 403):
         data["reason"] = "upstream_auth_failed"
+        challenge = response.headers.get("WWW-Authenticate")
+        if challenge:  # what the credential lacks (step-up on insufficient_scope)
+            data["challenge"] = challenge[:_MAX_CHALLENGE]
         return UpstreamUnavailableError(
             server, "upstream refused the gateway's credentials", data=data
         )

@@ -312,8 +312,8 @@ class StreamableHttpSession(HandshakeState):
             kind = media_type(response)
             if kind == "text/event-stream" and response.status == 200:
                 cursor = await self._read_stream(call, response)
-            elif kind == "application/json":
-                await self._read_json(call, response)
+            elif kind == "application/json" and response.status not in (401, 403):
+                await self._read_json(call, response)  # a refused credential: status_error
                 return
             else:
                 raise await status_error(self.server, response)

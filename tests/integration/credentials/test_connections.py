@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from tests.integration.credentials.connections import (
@@ -226,3 +228,33 @@ def test_with_vault_the_tokens_are_a_versioned_entry_at_the_connection_path(
         database = (tmp_path / "giru.db").read_bytes()
         kept = json.loads(shown["data"]["data"]["tokens"])
         assert kept["access_token"].encode() not in database
+
+
+def test_a_refused_fresh_token_is_refreshed_once_and_insufficient_scope_asks_to_reconnect(
+    tmp_path: Path,
+) -> None:
+    with connected_giru(tmp_path) as env:
+        assert env.connect("alice").status_code == 200
+        alice = env.token("alice")
+        wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+        assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
+        assert env.call(alice, "files__refuse")["result"]["content"][0]["text"] == "refused"
+
+        # The upstream answers 401 to a token Giru believed fresh: one refresh, one retry.
+        assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
+        refreshes = audit_records(env, "connections/refresh")
+        assert [r["outcome"] for r in refreshes] == ["allowed"]
+
+        # 403 insufficient_scope: a URL elicitation to connect again, asking for more scope.
+        asked = env.call(alice, "files__admin")["result"]
+        assert asked["resultType"] == "input_required"
+        elicitation = asked["inputRequests"]["connect"]["params"]
+        assert "admin" in elicitation["message"]
+        opened = httpx.get(elicitation["url"], timeout=30)
+        assert opened.status_code in (302, 303, 307), opened.text
+        query = parse_qs(urlsplit(opened.headers["location"]).query)
+        assert {"openid", "mcp", "admin"} <= set(query["scope"][0].split())
+        (item,) = env.api("GET", "/api/v1/servers/files/connections", "alice").json()["items"]
+        assert item["status"] == "needs_reconnect"
+        (step_up,) = audit_records(env, "connections/step-up")
+        assert "admin" in step_up["details"]["scopes"]

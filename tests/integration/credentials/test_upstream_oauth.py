@@ -140,3 +140,31 @@ def test_mtls_presents_the_client_certificate_from_secrets(tmp_path: Path) -> No
         assert mcp.text("ledger__peer") == "giru-gateway"
         assert mcp.text("ledger__whoami") == "-"
         assert all(KEY not in value for h in upstream.seen() for value in h.values())
+
+
+def test_a_token_the_upstream_refuses_is_replaced_once_and_the_call_retried_once(
+    tmp_path: Path,
+) -> None:
+    with (
+        headers_upstream(tmp_path) as upstream,
+        run_giru(CLIENT, tmp_path, extra_env=NO_POLICY) as giru,
+    ):
+        put_secret(giru, "cc-client", "cc-secret")
+        manifest = http_auth_server(
+            "crm", upstream.url, client_credentials(upstream.token_endpoint)
+        )
+        apply(giru, manifest)
+        mcp = Mcp(giru).open()
+        wait_until(lambda: "crm__whoami" in mcp.tools(), "crm's tools are listed")
+        assert mcp.text("crm__whoami") == "Bearer cc-1"
+        assert mcp.text("crm__refuse") == "refused"  # cc-1 revoked behind Giru's back
+
+        assert mcp.text("crm__whoami") == "Bearer cc-2"  # one 401, one new token, one retry
+        assert [path for path, _ in upstream.requests()].count("/token") == 2
+
+        assert mcp.text("crm__refuse", {"every": True}) == "refused"
+        before = len(upstream.requests())
+        assert mcp.text("crm__whoami") is None  # refused again after the retry: an error
+        paths = [path for path, _ in upstream.requests()[before:]]
+        assert paths.count("/token") == 1, paths
+        assert 2 <= paths.count("/mcp") <= 3, paths  # the call and one retry: no loop

@@ -82,10 +82,19 @@ class ConnectionFlows:
             "code_challenge_method": "S256",
             "resource": upstream.found.resource,
         }
-        if upstream.scopes:
-            query["scope"] = " ".join(upstream.scopes)
+        scopes = await self._scopes(flow, upstream.scopes)
+        if scopes:
+            query["scope"] = " ".join(scopes)
         joiner = "&" if "?" in server.authorization_endpoint else "?"
         return server.authorization_endpoint + joiner + urlencode(query)
+
+    async def _scopes(self, flow: FlowState, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        """`scopes` and those the upstream asked the flow's connection for (step-up): the
+        union, in order."""
+        kept = await self._keeper.read(flow.server, flow.subject, actor=flow.actor)
+        if kept is None or not kept.wanted_scopes:
+            return scopes
+        return tuple(dict.fromkeys((*scopes, *kept.wanted_scopes)))
 
     async def start(self, server: str, *, subject: str, label: str, actor: str) -> str:
         """`begin` and `authorization_url` at once: the URL to open in a browser."""

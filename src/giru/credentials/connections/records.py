@@ -59,6 +59,9 @@ class Connection:
     status: ConnectionStatus = "connected"
     state_nonce: str = ""
     """The nonce of the flow that made it: a replayed callback of that flow is refused."""
+    wanted_scopes: tuple[str, ...] = ()
+    """Scopes the upstream asked for beyond these tokens' (a 403 `insufficient_scope`): asked
+    for, with the others, when the connection is made again (step-up)."""
 
     def entries(self) -> dict[str, str]:
         about = {
@@ -72,6 +75,7 @@ class Connection:
             "refreshedAt": self.refreshed_at,
             "status": self.status,
             "stateNonce": self.state_nonce,
+            "wantedScopes": list(self.wanted_scopes),
         }
         return {"tokens": self.tokens.dumps().decode(), "about": orjson.dumps(about).decode()}
 
@@ -116,6 +120,7 @@ def connection_from_entries(name: str, entries: dict[str, str]) -> Connection:
             refreshed_at=None if refreshed is None else float(refreshed),
             status=status,
             state_nonce=str(about.get("stateNonce", "")),
+            wanted_scopes=tuple(str(scope) for scope in about.get("wantedScopes") or ()),
         )
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError) as exc:
         raise CredentialsUnavailableError(f"secret {name!r} does not hold a connection") from exc

@@ -8,6 +8,11 @@ when they are not fresh either (audited `connections/refresh`), the new ones kep
 A connection that is missing, or whose refresh the authorization server refuses (it is then
 marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where the person
 connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
+
+An upstream's 401 to a token that looked fresh (`refused`) makes the next call refresh it once,
+whatever its expiry says (a connection without a refresh token must be made again). A 403
+`insufficient_scope` (`step_up`) marks the connection `needs_reconnect` with the scopes the
+upstream asked for, which the next connect asks for together with the others.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class ConnectionTokens:
         self._clock = clock
         self._cache = TokenCache(margin_s=_MARGIN_S, clock=clock)
         self._urls: dict[tuple[str, str], tuple[float, str]] = {}
+        self._refused: dict[str, str] = {}
+        """Per connection key: the access token its upstream answered 401 to."""
         self._catalog: dict[str, str] = {}
         """Per perUser server: a person whose connection lists its tools."""
 
@@ -64,6 +71,54 @@ class ConnectionTokens:
         """Drop the cached tokens of a connection (it was made again, or removed)."""
         self._cache.forget(_key(server, subject))
         self._urls.pop((server, subject), None)
+
+    async def refused(self, server: str, caller: Caller | None, token: str | None) -> None:
+        """The upstream answered 401 to `token` (None: the one last served for `caller`): the
+        next `token` refreshes the connection, even if the token looked fresh."""
+        subject = self._subject(server, caller)
+        if subject is None:
+            return
+        key = _key(server, subject)
+        if token is None:
+            cached = self._cache.peek(key)
+            token = cached.access_token if cached is not None else None
+        if token is not None:
+            self._refused[key] = token
+        self._cache.forget(key)
+
+    async def step_up(
+        self, server: str, caller: Caller | None, scopes: tuple[str, ...]
+    ) -> UpstreamCredentialsError:
+        """The upstream answered 403 `insufficient_scope` asking for `scopes`: the connection
+        is marked `needs_reconnect` with them (asked for at the next connect, with the scopes
+        it has); returns the error to answer the call with (the connect URL, for a person)."""
+        subject = self._subject(server, caller)
+        if subject is None:
+            return ConnectionRequiredError(
+                server, "it asks for more access", connect_url="", status="needs_reconnect"
+            )
+        who = caller if caller is not None else Caller(subject, subject)
+        kept = await self._keeper.read(server, subject, actor=_GATEWAY)
+        if kept is not None:
+            wanted = tuple(dict.fromkeys((*kept.tokens.scope, *kept.wanted_scopes, *scopes)))
+            again = replace(kept, status="needs_reconnect", wanted_scopes=wanted)
+            await self._keeper.keep(again, actor=_GATEWAY)
+            await self._trail.record(
+                "step-up",
+                actor=_GATEWAY,
+                server=server,
+                owner=kept.label,
+                outcome="error",
+                reason="the upstream answered insufficient_scope",
+                details={"scopes": list(wanted)},
+            )
+        self.forget(server, subject)
+        return self._required(server, who, "needs_reconnect", scopes=scopes)
+
+    def _subject(self, server: str, caller: Caller | None) -> str | None:
+        if not self.per_user(server):
+            return SHARED
+        return caller.subject if caller is not None else self._catalog.get(server)
 
     def per_user(self, server: str) -> bool:
         _, oauth = self._keeper.oauth_of(server)
@@ -120,18 +175,23 @@ class ConnectionTokens:
                 raise self._required(server, caller, "not_connected")
             if kept.status == "needs_reconnect":
                 raise self._required(server, caller, "needs_reconnect")
-            if kept.tokens.fresh(self._clock(), _MARGIN_S):
+            refused = self._refused.get(key) == kept.tokens.access_token
+            if not refused and kept.tokens.fresh(self._clock(), _MARGIN_S):
+                self._refused.pop(key, None)  # refreshed meanwhile (another worker)
                 return kept.tokens
-            return await self._refresh(kept, caller)
+            tokens = await self._refresh(kept, caller, refused=refused)
+            self._refused.pop(key, None)
+            return tokens
 
         return await self._cache.get(key, fetch)
 
-    async def _refresh(self, kept: Connection, caller: Caller) -> TokenSet:
+    async def _refresh(self, kept: Connection, caller: Caller, *, refused: bool) -> TokenSet:
         refresh_token = kept.tokens.refresh_token
         if refresh_token is None:
-            if kept.tokens.usable(self._clock()):
+            if kept.tokens.usable(self._clock()) and not refused:
                 return kept.tokens
-            await self._needs_reconnect(kept, "expired, and no refresh token was issued")
+            why = "refused by the upstream" if refused else "expired"
+            await self._needs_reconnect(kept, f"{why}, and no refresh token was issued")
             raise self._required(kept.server, caller, "needs_reconnect")
         upstream = await self._keeper.upstream(kept.server)
         try:
@@ -166,8 +226,12 @@ class ConnectionTokens:
             details=details,
         )
 
-    def _required(self, server: str, caller: Caller, status: str) -> UpstreamCredentialsError:
+    def _required(
+        self, server: str, caller: Caller, status: str, *, scopes: tuple[str, ...] = ()
+    ) -> UpstreamCredentialsError:
         again = "must be connected again" if status == "needs_reconnect" else "is not connected"
+        if scopes:
+            again = f"asks for more access ({' '.join(scopes)}) and {again}"
         if caller.subject == SHARED:
             message = f"{server!r} {again}: an admin connects it with `giru connect {server}`"
             return ConnectionRequiredError(server, message, connect_url="", status=status)

@@ -5,7 +5,8 @@
 prove what reached the upstream (and what did not: the client's own key). Tools: `whoami`
 (answers the `Authorization` header it was sent, or `-`), `echo` (answers `text`), `peer`
 (answers the common name of the TLS client certificate, or `-`), `meta` (answers the request's
-`params._meta` as JSON).
+`params._meta` as JSON), `refuse` (from now on answers 401 to the `Authorization` it was sent;
+with `{"every": true}` to every one: a token revoked behind Giru's back).
 
 It is also a tiny OAuth token endpoint, `POST /token` (recorded in the ledger like the rest):
 `client_credentials` for client `giru` with secret `cc-secret` (Basic or form), answering
@@ -44,10 +45,15 @@ def _record(ledger: str, request: web.Request) -> None:
 
 
 def _handler(ledger: str) -> Any:
+    refused: set[str] = set()
+
     async def handle(request: web.Request) -> web.StreamResponse:
         _record(ledger, request)
         if request.method != "POST":
             return web.Response(status=405)
+        if _refuses(refused, request.headers.get("Authorization", "-")):
+            challenge = 'Bearer error="invalid_token"'
+            return web.Response(status=401, headers={"WWW-Authenticate": challenge})
         message = await request.json()
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}
@@ -61,23 +67,36 @@ def _handler(ledger: str) -> Any:
                 {"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": info},
             )
         if method == "tools/list":
-            names = ("whoami", "echo", "peer", "meta")
+            names = ("whoami", "echo", "peer", "meta", "refuse")
             tools = [{"name": n, "inputSchema": {"type": "object"}} for n in names]
             return _reply(request_id, {"tools": tools})
-        if method == "tools/call" and params.get("name") == "peer":
-            return _text(request_id, _peer_name(request))
-        if method == "tools/call" and params.get("name") == "whoami":
-            return _text(request_id, request.headers.get("Authorization", "-"))
-        if method == "tools/call" and params.get("name") == "meta":
-            return _text(request_id, json.dumps(params.get("_meta") or {}))
         if method == "tools/call":
-            return _text(request_id, str((params.get("arguments") or {}).get("text", "")))
+            return _text(request_id, _tool(request, params, refused))
         if method == "ping":
             return _reply(request_id, {})
         error = {"code": -32601, "message": "Method not found"}
         return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
 
     return handle
+
+
+def _tool(request: web.Request, params: dict[str, Any], refused: set[str]) -> str:
+    name, arguments = params.get("name"), params.get("arguments") or {}
+    authorization = request.headers.get("Authorization", "-")
+    if name == "peer":
+        return _peer_name(request)
+    if name == "whoami":
+        return authorization
+    if name == "meta":
+        return json.dumps(params.get("_meta") or {})
+    if name == "refuse":
+        refused.add("*" if arguments.get("every") else authorization)
+        return "refused"
+    return str(arguments.get("text", ""))
+
+
+def _refuses(refused: set[str], authorization: str) -> bool:
+    return authorization in refused or ("*" in refused and authorization != "-")
 
 
 def _peer_name(request: web.Request) -> str:

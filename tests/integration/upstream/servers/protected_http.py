@@ -5,7 +5,9 @@ without `Authorization: Bearer …` is answered 401 with a `WWW-Authenticate` ch
 RFC 9728 Protected Resource Metadata (served at /.well-known/oauth-protected-resource/mcp),
 whose authorization server is ISSUER. Each request's headers are appended to LEDGER as one JSON
 line first. Tool `whoami` answers the `sub` and `aud` of the access token it was sent (read, not
-verified: this server only shows whose token arrived).
+verified: this server only shows whose token arrived). Tool `refuse` makes it answer 401 to the
+token it was sent from then on (revoked behind Giru's back); tool `admin` answers 403
+`insufficient_scope` asking for scope `admin` (step-up).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 _JSON = "application/json"
+_TOOLS = ("whoami", "refuse", "admin")
 
 
 def _reply(request_id: Any, result: dict[str, Any]) -> web.Response:
@@ -44,6 +47,7 @@ def _claims(authorization: str) -> dict[str, Any]:
 def _app(port: int, ledger: str, issuer: str) -> web.Application:
     resource = f"http://127.0.0.1:{port}/mcp"
     metadata_url = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+    refused: set[str] = set()
 
     async def metadata(request: web.Request) -> web.Response:
         document = {
@@ -56,7 +60,7 @@ def _app(port: int, ledger: str, issuer: str) -> web.Application:
     async def mcp(request: web.Request) -> web.StreamResponse:
         _record(ledger, request)
         authorization = request.headers.get("Authorization", "")
-        if not authorization.startswith("Bearer "):
+        if not authorization.startswith("Bearer ") or authorization in refused:
             challenge = f'Bearer resource_metadata="{metadata_url}", scope="openid mcp"'
             return web.Response(status=401, headers={"WWW-Authenticate": challenge})
         if request.method != "POST":
@@ -76,8 +80,18 @@ def _app(port: int, ledger: str, issuer: str) -> web.Application:
             return _reply(request_id, result)
         if method == "tools/list":
             return _reply(
-                request_id, {"tools": [{"name": "whoami", "inputSchema": {"type": "object"}}]}
+                request_id,
+                {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in _TOOLS]},
             )
+        if method == "tools/call" and params.get("name") == "refuse":
+            refused.add(authorization)
+            return _reply(request_id, {"content": [{"type": "text", "text": "refused"}]})
+        if method == "tools/call" and params.get("name") == "admin":
+            challenge = (
+                f'Bearer error="insufficient_scope", scope="admin", '
+                f'resource_metadata="{metadata_url}"'
+            )
+            return web.Response(status=403, headers={"WWW-Authenticate": challenge})
         if method == "tools/call":
             claims = _claims(authorization)
             text = f"sub={claims.get('sub', '-')} aud={claims.get('aud', '-')}"
