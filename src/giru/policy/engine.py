@@ -27,7 +27,7 @@ import structlog
 from giru.errors import ConfigError, PolicyUnavailableError
 from giru.manifests.config import Config
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
-from giru.policy.fast_path import DecisionCache, fast_result
+from giru.policy.fast_path import DecisionCache, decision_key, fast_result
 from giru.policy.inputs import Call, compile_facts
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
@@ -191,6 +191,7 @@ class PolicyEngine:
 
     def _rebuild(self) -> None:
         self._facts = compile_facts(self._config, self.sources)
+        self.decisions.clear()  # keyed by the call alone: valid for these facts only
         bundle = build_bundle(self.sources, self._facts.table.bindings)
         if self.bundle is None or bundle.revision != self.bundle.revision:
             self.bundle = bundle
@@ -311,7 +312,8 @@ class PolicyEngine:
         topics = self.sources.topics
         try:
             if self.fast_path and topics is not None:
-                result = await fast_result(self.client, self.decisions, document, topics)
+                key = decision_key(call)
+                result = await fast_result(self.client, self.decisions, document, topics, key)
             else:
                 result = await self.client.query(_DECISION, document)
         except PolicyUnavailableError as exc:

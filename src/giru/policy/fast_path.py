@@ -11,15 +11,14 @@ plan is only ever a sufficient condition, checked here with plain comparisons.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import orjson
-
+from giru.policy.inputs import Call
 from giru.policy.opa import OpaClient
 
-__all__ = ["DecisionCache", "FastPlan", "fast_plan", "fast_result"]
+__all__ = ["DecisionCache", "FastPlan", "decision_key", "fast_plan", "fast_result"]
 
 _FAST: Final = "giru/decision/fast"
 _DECISION: Final = "giru/decision/result"
@@ -87,7 +86,8 @@ class _Entry:
 
 
 class DecisionCache:
-    """Decisions asked with empty arguments and their plans, by the rest of the input."""
+    """Decisions asked with empty arguments and their plans, by `decision_key` of the call. The
+    key leaves out the configuration's facts: the engine clears the cache when they change."""
 
     def __init__(self, capacity: int = 16_384) -> None:
         self.capacity = capacity
@@ -97,15 +97,15 @@ class DecisionCache:
         """Questions to OPA for a decision with empty arguments and its plan."""
         self.full = 0
         """Calls OPA decided in full."""
-        self._entries: dict[bytes, _Entry] = {}
+        self._entries: dict[Hashable, _Entry] = {}
 
     def clear(self) -> None:
         self._entries.clear()
 
-    def get(self, key: bytes) -> _Entry | None:
+    def get(self, key: Hashable) -> _Entry | None:
         return self._entries.get(key)
 
-    def put(self, key: bytes, plan: FastPlan | None, result: Any) -> _Entry:
+    def put(self, key: Hashable, plan: FastPlan | None, result: Any) -> _Entry:
         if len(self._entries) >= self.capacity:
             self._entries.pop(next(iter(self._entries)))
         entry = _Entry(plan, result)
@@ -113,18 +113,35 @@ class DecisionCache:
         return entry
 
 
-async def fast_result(
-    client: OpaClient, cache: DecisionCache, document: Mapping[str, Any], topics: Any
-) -> Any:
-    """OPA's decision result for the input `document`, from the cache when the plan allows."""
-    mcp, request = document["mcp"], document["request"]
-    key = orjson.dumps(
-        {
-            **document,
-            "mcp": {**mcp, "arguments": None, "arguments_bytes": None},
-            "request": {**request, "id": None, "time_ns": None},
-        }
+def decision_key(call: Call) -> Hashable:
+    """What the input document of `call` is made of, but its arguments, request id and time and
+    the configuration's facts: equal keys (under the same facts) mean equal documents once those
+    are left out, so they share the decision asked with empty arguments."""
+    return (
+        call.method,
+        call.server,
+        call.target,
+        call.virtual_server,
+        call.client,
+        call.subscription,
+        call.person,
+        call.agent,
+        call.source_ip,
+        call.tls,
+        call.protocol_version,
     )
+
+
+async def fast_result(
+    client: OpaClient,
+    cache: DecisionCache,
+    document: Mapping[str, Any],
+    topics: Any,
+    key: Hashable,
+) -> Any:
+    """OPA's decision result for the input `document` (of a call whose `decision_key` is `key`),
+    from the cache when the plan allows."""
+    mcp = document["mcp"]
     entry = cache.get(key)
     if entry is None:
         empty = {**mcp, "arguments": {}, "arguments_bytes": 0}

@@ -4,7 +4,8 @@ For generated configurations (random packs and settings, clock-dependent ones in
 callers (API-key clients and a person), tools, connections, times and arguments (personal data
 of every kind, HIPAA's argument names, a large value), `PolicyEngine.decide` with the fast path
 gives the same decision — allow, deny reasons, redactions, audit fields, alerts — as an engine
-that asks OPA for the full decision of every call.
+that asks OPA for the full decision of every call; after a reload too, when only what the bundle
+does not hold (clients' claims) changed.
 """
 
 from __future__ import annotations
@@ -13,11 +14,20 @@ import dataclasses
 import random
 from pathlib import Path
 
+import orjson
 import pytest
 
 from giru.identity import Person
+from giru.manifests.config import Config
+from giru.manifests.loader import load
 from giru.policy import Call
-from tests.integration.policy.configurations import ARGUMENTS, configuration, routes
+from tests.integration.policy.configurations import (
+    ARGUMENTS,
+    ROLES,
+    configuration,
+    documents,
+    routes,
+)
 from tests.integration.policy.conftest import Opa
 
 pytestmark = pytest.mark.integration
@@ -92,3 +102,45 @@ async def test_a_configuration_s_calls_take_both_paths(opa: Opa, tmp_path: Path)
     hits, full = await compare(opa, tmp_path, 0)
     assert hits > 0
     assert full > 0
+
+
+def _recast(seed: int, folder: Path) -> Config:
+    """The seed's configuration with other claims for every client (same servers, tools and
+    policies: the same bindings and bundle)."""
+    docs = documents(random.Random(seed))
+    rng = random.Random(seed + 1000)
+    for doc in docs:
+        if doc["kind"] == "Client":
+            claims = doc["spec"]["claims"]
+            claims |= {"role": rng.choice(ROLES), "mfa": not claims["mfa"]}
+            claims["network_zone"] = rng.choice(["secure", "dmz"])
+    folder.mkdir(parents=True)
+    text = "\n---\n".join(orjson.dumps(d).decode() for d in docs)
+    (folder / "generated.yaml").write_text(text)
+    return load(folder)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_a_reload_that_changes_only_claims_is_decided_with_the_new_claims(
+    opa: Opa, tmp_path: Path, seed: int
+) -> None:
+    """The bundle stays the same when only clients' claims change, yet the decisions kept from
+    the old claims are not served for the new ones."""
+    before = configuration(seed, tmp_path / "before")
+    fast = opa.engine(before)
+    made = calls(random.Random(seed), routes(before))
+    for call in made:
+        await fast.decide(call)
+    revision = fast.bundle.revision if fast.bundle is not None else None
+    after = _recast(seed, tmp_path / "after")
+    fast.reload(after)
+    assert fast.bundle is not None
+    assert fast.bundle.revision == revision
+    full = opa.engine(after, fast_path=False)
+    try:
+        for call in made:
+            assert await fast.decide(call) == await full.decide(call), call
+    finally:
+        for engine in (fast, full):
+            assert engine.client is not None
+            engine.client.close()

@@ -3,11 +3,14 @@ unchanged (a sufficient condition, never more)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from giru.policy.fast_path import DecisionCache, FastPlan, fast_plan
+from giru.identity import Person
+from giru.policy import Call
+from giru.policy.fast_path import DecisionCache, FastPlan, decision_key, fast_plan
 
 PLAN = FastPlan(bytes_at_most=100, pii_free=True, absent=frozenset({"record_count", "fields"}))
 
@@ -73,3 +76,44 @@ def test_the_oldest_decision_makes_room_when_the_cache_is_full() -> None:
     assert cache.get(b"c") is not None
     cache.clear()
     assert cache.get(b"c") is None
+
+
+CALL = Call(
+    method="tools/call",
+    server="files",
+    target="read",
+    arguments={"path": "a"},
+    client="c0",
+    subscription=None,
+    virtual_server=None,
+    request_id="r-1",
+    source_ip="127.0.0.1",
+    tls=False,
+    time_ns=1,
+    protocol_version="2025-06-18",
+)
+
+
+def test_calls_that_differ_only_in_arguments_request_id_and_time_share_a_decision_key() -> None:
+    other = dataclasses.replace(CALL, arguments={"path": "b"}, request_id="r-2", time_ns=2)
+    assert decision_key(other) == decision_key(CALL)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"method": "prompts/get"},
+        {"server": "crm"},
+        {"target": "write"},
+        {"client": "c1"},
+        {"subscription": "gold"},
+        {"virtual_server": "vs"},
+        {"source_ip": "10.0.0.1"},
+        {"tls": True},
+        {"protocol_version": "2025-11-25"},
+        {"person": Person("https://idp.example", "sub-1")},
+        {"agent": "cursor"},
+    ],
+)
+def test_any_other_fact_of_a_call_gives_another_decision_key(change: dict[str, Any]) -> None:
+    assert decision_key(dataclasses.replace(CALL, **change)) != decision_key(CALL)
