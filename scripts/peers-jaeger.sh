@@ -9,29 +9,17 @@
 # the module source and runs `go build ./cmd/jaeger` inside it, with its own go.mod and go.sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=$ROOT/.tools/bin
-LOGS=$ROOT/.tools/logs
+source scripts/go-peer.sh
 VERSION=1.75.0
-mkdir -p "$BIN" "$LOGS"
 
-if [ -x "$BIN/jaeger" ] && "$BIN/jaeger" version 2>/dev/null | grep -q "\"gitVersion\":\"v$VERSION\""; then
-  printf 'peers: %-34s %s\n' "jaeger v$VERSION" "up to date"
-  exit 0
-fi
-go=$(command -v go || echo /usr/local/go/bin/go)
-[ -x "$go" ] || { echo "peers: FAILED: go not found (expected /usr/local/go/bin/go)" >&2; exit 1; }
-
-WORK=$(mktemp -d)
-trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
+current() {
+  [ -x "$BIN/jaeger" ] && "$BIN/jaeger" version 2>/dev/null | grep -q "\"gitVersion\":\"v$VERSION\""
+}
 
 build() {
-  local dir
-  dir=$("$go" mod download -json "github.com/jaegertracing/jaeger@v$VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$dir" ] || { echo "module directory not found for jaeger@v$VERSION"; return 1; }
-  cp -r "$dir" "$WORK/jaeger"
-  chmod -R u+w "$WORK/jaeger"
+  WORK=$(mktemp -d)
+  trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT  # the build's subshell
+  module_source "github.com/jaegertracing/jaeger@v$VERSION" "$WORK/jaeger" || return 1
   cd "$WORK/jaeger"
   GOFLAGS=-mod=mod "$go" build -trimpath -o "$BIN/jaeger.new" \
     -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$VERSION" \
@@ -39,9 +27,4 @@ build() {
   mv "$BIN/jaeger.new" "$BIN/jaeger"
 }
 
-if ! (build) >"$LOGS/jaeger.log" 2>&1; then
-  tail -n 25 "$LOGS/jaeger.log" >&2
-  echo "peers: FAILED: build jaeger v$VERSION (see .tools/logs/jaeger.log)" >&2
-  exit 1
-fi
-printf 'peers: %-34s %s\n' "jaeger v$VERSION" "installed"
+go_peer jaeger "jaeger v$VERSION" current build "build jaeger v$VERSION"

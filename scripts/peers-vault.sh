@@ -10,30 +10,16 @@
 # ~15 min cold on a busy 2-core machine; seconds when Go's module and build caches are warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=$ROOT/.tools/bin
-LOGS=$ROOT/.tools/logs
+source scripts/go-peer.sh
 VERSION=1.14.0
 SDK=github.com/hashicorp/vault/sdk@v0.9.2-0.20230530190758-08ee474850e0
-mkdir -p "$BIN" "$LOGS"
 
-if [ -x "$BIN/vault" ] && "$BIN/vault" version 2>/dev/null | grep -q "^Vault v$VERSION "; then
-  printf 'peers: %-34s %s\n' "vault v$VERSION" "up to date"
-  exit 0
-fi
-go=$(command -v go || echo /usr/local/go/bin/go)
-[ -x "$go" ] || { echo "peers: FAILED: go not found (expected /usr/local/go/bin/go)" >&2; exit 1; }
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+current() { [ -x "$BIN/vault" ] && "$BIN/vault" version 2>/dev/null | grep -q "^Vault v$VERSION "; }
 
 build() {
-  local dir
-  dir=$("$go" mod download -json "github.com/hashicorp/vault@v$VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$dir" ] || { echo "module directory not found for vault@v$VERSION"; return 1; }
-  cp -r "$dir" "$WORK/vault"
-  chmod -R u+w "$WORK/vault"
+  WORK=$(mktemp -d)
+  trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT  # the build's subshell
+  module_source "github.com/hashicorp/vault@v$VERSION" "$WORK/vault" || return 1
   cd "$WORK/vault"
   local nested
   for nested in api api/auth/approle api/auth/kubernetes api/auth/userpass sdk; do
@@ -47,9 +33,4 @@ build() {
   mv -f "$WORK/vault.bin" "$BIN/vault"
 }
 
-if ! (build) >"$LOGS/vault.log" 2>&1; then
-  tail -n 25 "$LOGS/vault.log" >&2
-  echo "peers: FAILED: vault v$VERSION from source (see .tools/logs/vault.log)" >&2
-  exit 1
-fi
-printf 'peers: %-34s %s\n' "vault v$VERSION" "installed"
+go_peer vault "vault v$VERSION" current build "vault v$VERSION from source"

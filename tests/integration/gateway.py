@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,42 @@ class RunningGiru:
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
+
+
+class RestartableServer:
+    """An HTTP MCP server process on a listening socket the test owns (`argv(fd)` serves that
+    file descriptor), so a new process can take the same port: connections wait in the backlog
+    while none serves it."""
+
+    def __init__(
+        self, argv: Callable[[int], list[str]], env: Mapping[str, str] | None = None
+    ) -> None:
+        self._argv = argv
+        self._env = env
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/mcp"
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        fd = self.sock.fileno()
+        return subprocess.Popen(self._argv(fd), pass_fds=(fd,), env=self._env)
+
+    def stop(self) -> None:
+        """Kill the serving process (SIGTERM would wait for its handlers' graceful shutdown)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = self._spawn()
+
+    def close(self) -> None:
+        self.stop()
+        self.sock.close()
 
 
 def python_stdio_server(

@@ -80,7 +80,7 @@ def test_unhealthy_server_keeps_its_tools_and_fails_calls_clearly(
         catalog = httpx.get(giru.url("/api/v1/tools"), params={"server": "web"}, headers=ADMIN)
         assert {t["name"] for t in catalog.json()["items"]} >= {"echo", "hang"}
 
-        web.kill()  # the port keeps accepting connections that nobody answers
+        web.stop()  # the port keeps accepting connections that nobody answers
         wait_until(
             lambda: httpx.get(server, headers=ADMIN).json()["status"]["health"] == "unhealthy",
             "unhealthy",

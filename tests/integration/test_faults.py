@@ -18,8 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +34,7 @@ from tests.integration.gateway import (
     CLIENT,
     KEY,
     SERVERS,
+    RestartableServer,
     RunningGiru,
     http_server,
     python_stdio_server,
@@ -63,37 +62,14 @@ def _http(name: str, url: str) -> str:
     return http_server(name, "streamable-http", url, timeouts=_TIMEOUTS)
 
 
-class WebUpstream:
-    """faulty_http.py on a listening socket that outlives the process serving it."""
+class WebUpstream(RestartableServer):
+    """faulty_http.py on a port that outlives the process serving it; it records calls in
+    `ledger`."""
 
     def __init__(self, ledger: Path) -> None:
         self.ledger = ledger
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/mcp"
-        self.process = self._spawn()
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        fd = self.sock.fileno()
         script = str(SERVERS / "faulty_http.py")
-        argv = [sys.executable, script, str(fd), str(self.ledger)]
-        return subprocess.Popen(argv, pass_fds=(fd,))
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def restart(self) -> None:
-        if self.process.poll() is None:
-            self.kill()
-        self.process = self._spawn()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.kill()  # SIGTERM would wait for the `hang` handlers' graceful shutdown
-        self.sock.close()
+        super().__init__(lambda fd: [sys.executable, script, str(fd), str(ledger)])
 
 
 @dataclass(frozen=True)
@@ -316,7 +292,7 @@ def test_http_upstream_killed_mid_call(stack: Stack, session: dict[str, str]) ->
         pending = _call_in_background(pool, stack, session, "web__hang")
         _wait_for(lambda: _ledger_names(stack.web.ledger)[-1:] == ["hang"], "the call arrived")
         killed_at = time.monotonic()
-        stack.web.kill()
+        stack.web.stop()
         request_id, response, _ = pending.result(timeout=30)
     _assert_gateway_error(request_id, response, time.monotonic() - killed_at)
     _others_still_work(stack, session, skip="web")

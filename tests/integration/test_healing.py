@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,47 +26,35 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.integration.gateway import CLIENT, SERVERS, RunningGiru, run_giru, wait_until
+from tests.integration.gateway import (
+    CLIENT,
+    SERVERS,
+    RestartableServer,
+    RunningGiru,
+    run_giru,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 _ENV = f'{{PYTHONPATH: "{os.pathsep.join(sys.path)}", EVERYTHING_TOOLS_FILE: "{{tools}}"}}'
 
 
-class Restartable:
-    """everything.py over HTTP on a listening socket this test owns, so a new process can take
-    the same port (connections wait in the backlog meanwhile); its extra tools come from a file
-    read at start-up."""
+class Restartable(RestartableServer):
+    """everything.py over HTTP on a port that outlives its process; its extra tools come from a
+    file read at start-up."""
 
     def __init__(self, workdir: Path, name: str) -> None:
         self.tools = workdir / f"{name}-tools.txt"
         self.tools.write_text("")
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/mcp"
-        self.process = self._spawn()
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        fd = self.sock.fileno()
-        argv = [sys.executable, str(SERVERS / "everything.py"), "http", str(fd)]
+        script = str(SERVERS / "everything.py")
         env = {**os.environ, "EVERYTHING_TOOLS_FILE": str(self.tools)}
-        return subprocess.Popen(argv, pass_fds=(fd,), env=env)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        super().__init__(lambda fd: [sys.executable, script, "http", str(fd)], env)
 
     def restart(self, *tools: str) -> None:
         self.stop()
         self.tools.write_text("\n".join(tools))
-        self.process = self._spawn()
-
-    def close(self) -> None:
-        self.stop()
-        self.sock.close()
+        super().restart()
 
 
 def _http(name: str, url: str, *, keep_stale: bool = True) -> str:
