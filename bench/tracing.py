@@ -8,7 +8,8 @@ variants take turns, `--rounds` times each, `--calls` calls per turn: tracing of
 on with `parentbased_always_on` (100 %). Spans
 go to an exporter that encodes each batch as OTLP protobuf and drops it (the export thread's CPU
 counts: `time.process_time` is the whole process). Reported: CPU µs per call, the median turn of
-each variant, and the load average; printed and written as JSON, never asserted.
+each variant, and the load average; and, alone, the CPU of starting a request span that is not
+sampled (Giru's own check beside the SDK sampler's); printed and written as JSON, never asserted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from giru.runtime import build_endpoints
 from giru.settings import OtelSettings, Settings
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
+from giru.telemetry.traceparent import remote_parent
 from giru.telemetry.tracing import Tracing
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
 
@@ -108,9 +110,9 @@ async def _no_list_changed(server: str, method: str) -> None:
 
 
 def _tracing(sampler: str, ratio: str) -> tuple[Tracing, _EncodingExporter]:
-    os.environ["OTEL_TRACES_SAMPLER"], os.environ["OTEL_TRACES_SAMPLER_ARG"] = sampler, ratio
+    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": ratio}
     exporter = _EncodingExporter()
-    tracing = Tracing(OtelSettings(), CollectorRegistry(), exporter=exporter, env={})
+    tracing = Tracing(OtelSettings(), CollectorRegistry(), exporter=exporter, env=env)
     return tracing, exporter
 
 
@@ -246,6 +248,31 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def _unsampled_span_us(calls: int, rounds: int) -> dict[str, float]:
+    """CPU µs to start a request span that is not sampled (0 %), a new trace and a client's
+    unsampled one, decided by Giru's check and, for comparison, by the SDK's sampler."""
+    env = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    giru = Tracing(OtelSettings(), CollectorRegistry(), exporter=_EncodingExporter(), env=env)
+    sdk = Tracing(OtelSettings(), CollectorRegistry(), exporter=_EncodingExporter(), env=env)
+    sdk._decide = None  # the SDK sampler decides, as before Giru had its own check
+    parent = remote_parent(f"00-{'ab' * 16}-{'cd' * 8}-00", None, None)
+    turns: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, tracing, parent_span in (
+            ("giru new trace", giru, None),
+            ("sdk new trace", sdk, None),
+            ("giru client's trace", giru, parent),
+            ("sdk client's trace", sdk, parent),
+        ):
+            before = time.process_time()
+            for _ in range(calls):
+                tracing.start_request("tools/call up__echo", parent_span, dict, 0)
+            turns.setdefault(name, []).append((time.process_time() - before) / calls * 1e6)
+    for tracing in (giru, sdk):
+        tracing.provider.shutdown()
+    return {name: round(statistics.median(values), 2) for name, values in turns.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tracing")
     parser.add_argument("--calls", type=int, default=5000)
@@ -255,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging("json", "info")  # the production log line (run with 2>/dev/null)
     loadavg_before = os.getloadavg()
     result = uvloop.run(_measure(args.calls, args.rounds))
+    result["unsampled_request_span_us"] = _unsampled_span_us(50 * args.calls, args.rounds)
     result["loadavg_before"] = loadavg_before
     result["cpus"] = os.cpu_count()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,9 @@ On when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is
 `GIRU_OTEL__ENABLED=true`), off again with `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
 The exporter is OTLP over `http/protobuf` (default) or `grpc` (`OTEL_EXPORTER_OTLP_[TRACES_]
 PROTOCOL`); the exporters read their own endpoint, headers, timeout and TLS variables. The sampler
-is the SDK's (`OTEL_TRACES_SAMPLER`, default `parentbased_always_on`); the export queue is bounded
-(`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`) and what it
-drops is counted in `giru_trace_spans_dropped_total`.
+is the SDK's (`OTEL_TRACES_SAMPLER`, default `parentbased_always_on`; giru.telemetry.sampling);
+the export queue is bounded (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+`OTEL_BSP_SCHEDULE_DELAY`) and what it drops is counted in `giru_trace_spans_dropped_total`.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ from giru import __version__
 from giru.errors import ConfigError
 from giru.settings import OtelSettings
 from giru.telemetry.export import SpanQueue
+from giru.telemetry.sampling import sampler_from
 
 __all__ = ["Tracing", "tracing_wanted"]
 
 _ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _PROTOCOLS: Final = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 _SHUTDOWN_S: Final = 15.0
+_NOT_SAMPLED: Final = TraceFlags(0)
 
 
 def tracing_wanted(settings: OtelSettings, env: Mapping[str, str]) -> bool:
@@ -75,6 +77,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return max(1, int(value)) if value else default
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {value[:32]!r}") from exc
+
+
+def _context(parent: Span | None) -> Context:
+    return set_span_in_context(parent) if parent is not None else Context()
 
 
 def _new_trace_id() -> int:
@@ -121,7 +127,10 @@ class Tracing:
         if not env.get("OTEL_SERVICE_NAME"):
             attributes[SERVICE_NAME] = "giru"
         self._ids = _PresetIds()
-        self.provider = TracerProvider(resource=Resource.create(attributes), id_generator=self._ids)
+        sampler, self._decide = sampler_from(env)
+        self.provider = TracerProvider(
+            sampler=sampler, resource=Resource.create(attributes), id_generator=self._ids
+        )
         self._sampler = self.provider.sampler
         self.queue = SpanQueue(
             exporter if exporter is not None else _exporter(env),
@@ -142,20 +151,26 @@ class Tracing:
     ) -> Span:
         """A request's server span under `parent` (a client's remote span; None: a new trace).
         The sampler decides first: a request not sampled gets a non-recording span with fresh
-        ids (what the SDK would make, at a third of its cost; `attributes` is not even built)."""
-        context = set_span_in_context(parent) if parent is not None else Context()
+        ids (what the SDK would make, at a fraction of its cost; `attributes` is not even
+        built). The standard samplers decide without an SDK call (giru.telemetry.sampling)."""
         parent_context = parent.get_span_context() if parent is not None else None
         trace_id = parent_context.trace_id if parent_context is not None else _new_trace_id()
-        sampled = self._sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
-        if sampled.decision is Decision.DROP:
+        if self._decide is not None:
+            sampled = self._decide(parent_context, trace_id)
+        else:
+            decision = self._sampler.should_sample(
+                _context(parent), trace_id, name, SpanKind.SERVER
+            )
+            sampled = decision.decision is not Decision.DROP
+        if not sampled:
             state = parent_context.trace_state if parent_context is not None else None
-            ids = SpanContext(trace_id, _new_span_id(), False, TraceFlags(0), state)
+            ids = SpanContext(trace_id, _new_span_id(), False, _NOT_SAMPLED, state)
             return NonRecordingSpan(ids)
         if parent_context is None:
             self._ids.next_trace_id = trace_id  # the SDK's span gets the id just sampled
         return self.tracer.start_span(
             name,
-            context=context,
+            context=_context(parent),
             kind=SpanKind.SERVER,
             attributes=attributes(),
             start_time=start_time,
