@@ -14,7 +14,7 @@ from giru.errors import UpstreamProtocolError, ValidationError
 from giru.mcp.headers import ParamHeader, param_headers
 from giru.upstream.base import UpstreamSession
 
-__all__ = ["ServerCatalog", "changed_lists", "fetch_catalog"]
+__all__ = ["HeldTool", "ServerCatalog", "changed_lists", "fetch_catalog"]
 
 _log = structlog.get_logger(__name__)
 _MAX_PAGES: Final = 100
@@ -24,6 +24,17 @@ _LISTS: Final = (
     ("resources", "resources/list", "resources"),
     ("templates", "resources/templates/list", "resourceTemplates"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldTool:
+    """A tool the server lists that is not served: a change to it awaits review, was rejected,
+    or could not be recorded (docs/tool-trust.md)."""
+
+    change: str
+    """`added`, `changed` or `removed`."""
+    state: str
+    """`pending`, `rejected` or `unrecorded`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,8 @@ class ServerCatalog:
     param_headers: Mapping[str, tuple[ParamHeader, ...]] = field(default_factory=dict)
     validators: Mapping[str, ArgumentsValidator] = field(default_factory=dict)
     error: str | None = None
+    held: Mapping[str, HeldTool] = field(default_factory=dict)
+    """Listed tools left out of `tools` until an administrator approves them (tool trust)."""
 
 
 def changed_lists(before: ServerCatalog, after: ServerCatalog) -> list[str]:

@@ -54,6 +54,9 @@ __all__ = [
     "SecretRow",
     "SubscriptionRow",
     "TenantRow",
+    "ToolPinRow",
+    "ToolReviewRow",
+    "ToolSurfaceRow",
     "UTCDateTime",
     "UsageRow",
     "VirtualServerRow",
@@ -504,3 +507,62 @@ class PersonRevocationRow(_Tenanted, Base):
     label: Mapped[str] = mapped_column(String(320))
     not_before: Mapped[datetime]
     revoked_by: Mapped[str] = mapped_column(Text)
+
+
+class ToolSurfaceRow(_Tenanted, Base):
+    """A server whose first tool surface Giru has seen (pinned on first use, or held)."""
+
+    __tablename__ = "tool_surfaces"
+    __table_args__ = (UniqueConstraint("server_id"),)
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_CASCADE)
+    )
+    first_seen_at: Mapped[datetime]
+
+
+class ToolPinRow(_Tenanted, Base):
+    """A tool's approved surface (`giru.trust`): only a definition with this hash is served.
+    `definition` is None when it was larger than the store keeps (pinned by hash alone)."""
+
+    __tablename__ = "tool_pins"
+    __table_args__ = (UniqueConstraint("server_id", "tool"),)
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_CASCADE)
+    )
+    tool: Mapped[str] = mapped_column(String(200))
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any] | None]
+    size: Mapped[int] = mapped_column(Integer)
+    approved_by: Mapped[str] = mapped_column(Text)
+    approved_at: Mapped[datetime]
+
+
+class ToolReviewRow(_Tenanted, Base):
+    """A tool's one review entry: the latest change a server offered, pending or rejected;
+    `history` keeps the last few offers (hash, time)."""
+
+    __tablename__ = "tool_reviews"
+    __table_args__ = (
+        UniqueConstraint("server_id", "tool"),
+        CheckConstraint("state IN ('pending', 'rejected')", name="state"),
+        CheckConstraint("change IN ('added', 'changed', 'removed')", name="change"),
+    )
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_CASCADE)
+    )
+    tool: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    change: Mapped[str] = mapped_column(String(16))
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any] | None]
+    size: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[list[Any]]
+    history: Mapped[list[Any]]
+    offers: Mapped[int] = mapped_column(Integer)
+    first_detected_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
