@@ -18,6 +18,7 @@ from giru.api import (
     resources,
     secrets,
     subscriptions,
+    trust,
     usage,
     users,
 )
@@ -31,6 +32,7 @@ from giru.credentials.connections import Connections
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
 from giru.store import Store
+from giru.trust import TrustTrail
 
 __all__ = ["build_api"]
 
@@ -55,6 +57,7 @@ def build_api(
     trail: OAuthTrail | None = None,
     connections: Connections | None = None,
     trace_url: str | None = None,
+    tool_trail: TrustTrail | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -74,10 +77,19 @@ def build_api(
         trail: where identity events (a revocation) are audited.
         connections: people's OAuth connections to upstreams (None: those routes answer 503).
         trace_url: a trace's page in the tracing UI, `{trace_id}` in it (audit records link it).
+        tool_trail: where tool trust decisions are audited.
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
     ctx = ApiContext(
-        store, runtime, auth, secrets_store, revocations, trail, connections, trace_url
+        store,
+        runtime,
+        auth,
+        secrets_store,
+        revocations,
+        trail,
+        connections,
+        trace_url,
+        tool_trail,
     )
     modules = (
         resources,
@@ -92,6 +104,7 @@ def build_api(
         secrets,
         users,
         connection_routes,
+        trust,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

@@ -17,6 +17,7 @@ from giru.errors import PolicyUnavailableError
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
 from giru.store import Store, SyncResult
+from giru.trust import TrustTrail
 
 __all__ = [
     "ApiContext",
@@ -136,6 +137,8 @@ class ApiContext:
     connections: Connections | None = None
     trace_url: str | None = None
     """GIRU_OTEL__TRACE_URL: where audit records link their trace."""
+    tool_trail: TrustTrail | None = None
+    """Where tool trust decisions are audited."""
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

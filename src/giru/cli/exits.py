@@ -45,6 +45,7 @@ _BY_CODE = {
     "approval_required": EXIT_CONFLICT,
     "managed_by_file": EXIT_CONFLICT,
     "precondition_failed": EXIT_CONFLICT,
+    "blocking_finding": EXIT_CONFLICT,
 }
 _BY_STATUS = {
     400: EXIT_INVALID,

@@ -13,6 +13,7 @@ from giru.cli import (
     policy,
     resources,
     secrets,
+    trust,
     usage,
     users,
 )
@@ -41,7 +42,7 @@ app.command()(login.whoami)
 app.command()(resources.get)
 app.command()(apply)
 app.command()(diff)
-app.command()(actions.tools)
+app.add_typer(trust.app, name="tools")
 app.command()(usage.usage)
 app.command()(connections.connect)
 app.command()(connections.connections)

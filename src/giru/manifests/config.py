@@ -34,6 +34,7 @@ from giru.upstream.base import (
     ServerSpec,
     Timeouts,
     Transport,
+    TrustMode,
     UpstreamAuth,
     UpstreamOAuth,
 )
@@ -96,6 +97,7 @@ class ServerConfig:
     auth: UpstreamAuth | OAuthClientAuth | MtlsAuth | None = None
     """`spec.auth` (None: `none` or absent): resolved from the secret store."""
     keep_stale: bool = True
+    trust: TrustMode = "pin"
     oauth: UpstreamOAuth | None = None
     """`spec.auth` of type `oauth2-authorization-code`: tokens from people's connections."""
     source: str = field(default="", compare=False)
@@ -117,6 +119,7 @@ class ServerConfig:
             era=self.era,
             auth=self.auth,
             keep_stale=self.keep_stale,
+            trust=self.trust,
             oauth=self.oauth,
         )
 
@@ -418,6 +421,7 @@ class _Compiler:
             era=spec.era,
             auth=_auth(spec.auth, spec.transport),
             keep_stale=spec.catalog.keep_stale,
+            trust=spec.trust,
             oauth=_oauth(spec.auth),
             source=source,
         )

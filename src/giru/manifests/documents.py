@@ -148,6 +148,10 @@ class MCPServerSpec(SpecModel):
     auth: AuthSpec | None = None
     """How Giru authenticates to this server; values come from secrets (docs/credentials.md)."""
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
+    trust: Literal["pin", "review", "auto"] = "pin"
+    """How its tool definitions are trusted: `pin` (the first surface seen is approved, every
+    later change is held for review), `review` (the first surface waits for an administrator
+    too), `auto` (no pinning: any definition is served; risky). docs/tool-trust.md."""
 
     def problems(self) -> list[Problem]:
         """Rules that depend on the transport or on several fields."""

@@ -26,6 +26,7 @@ __all__ = [
 Transport = Literal["stdio", "sse", "streamable-http"]
 Isolation = Literal["shared", "session"]
 EraChoice = Literal["auto", "legacy", "modern"]
+TrustMode = Literal["pin", "review", "auto"]
 """Which protocol era to speak to a Streamable HTTP upstream: `auto` probes (`server/discover`
 or `initialize` first, depending on the calling client's era) and remembers the answer."""
 """`shared`: one upstream session serves every client. `session`: each legacy client session gets
@@ -99,6 +100,8 @@ class ServerSpec:
     isolation: Isolation = "shared"
     era: EraChoice = "auto"
     auth: UpstreamAuth | OAuthClientAuth | MtlsAuth | None = None
+    trust: TrustMode = "pin"
+    """`spec.trust`: how its tool definitions are pinned (docs/tool-trust.md)."""
     keep_stale: bool = True
     """`spec.catalog.keepStale`: an unhealthy server's lists stay in clients' views (calls fail at
     once with a clear error); false: they leave the views, announced with list_changed."""
