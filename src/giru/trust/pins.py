@@ -42,7 +42,7 @@ async def load(
         MCPServerRow.tenant_id == tenant_id,
         *([MCPServerRow.id == server_id] if server_id is not None else []),
     )
-    names = dict((await session.execute(servers)).tuples().all())
+    names = dict((await session.execute(servers)).all())
     baselines = select(ToolSurfaceRow.server_id).where(
         ToolSurfaceRow.tenant_id == tenant_id,
         *([ToolSurfaceRow.server_id == server_id] if server_id is not None else []),
@@ -53,7 +53,7 @@ async def load(
         ToolPinRow.tenant_id == tenant_id,
         *([ToolPinRow.server_id == server_id] if server_id is not None else []),
     )
-    for owner, tool, digest in (await session.execute(pins)).tuples():
+    for owner, tool, digest in (await session.execute(pins)).all():
         state = states.setdefault(names.get(owner, ""), _ServerState())
         if state.pins is None:
             state.pins = {}
@@ -68,7 +68,7 @@ async def load(
         ToolReviewRow.tenant_id == tenant_id,
         *([ToolReviewRow.server_id == server_id] if server_id is not None else []),
     )
-    for owner, tool, state_name, change, digest in (await session.execute(reviews)).tuples():
+    for owner, tool, state_name, change, digest in (await session.execute(reviews)).all():
         state = states.setdefault(names.get(owner, ""), _ServerState())
         if state.reviews is None:
             state.reviews = {}

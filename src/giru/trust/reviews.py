@@ -67,7 +67,7 @@ async def review_items(
             query = query.where(MCPServerRow.name == server)
         if state is not None:
             query = query.where(ToolReviewRow.state == state)
-        rows = (await session.execute(query)).tuples().all()
+        rows = (await session.execute(query)).all()
     return [_item(review, name, pin) for review, name, pin in rows]
 
 
