@@ -80,9 +80,11 @@ def python_stdio_server(
     *args: str,
     isolation: str = "shared",
     timeouts: str = "{call: 5s, callMax: 20s, connect: 20s}",
+    trust: str = "pin",
 ) -> str:
     """An MCPServer manifest for one of the Python test servers (`servers/`) over stdio;
-    `args` follow the script (default: `stdio`)."""
+    `args` follow the script (default: `stdio`); `trust: auto` for a server whose tools are
+    meant to change (tool trust holds changes otherwise)."""
     argv = ", ".join(f'"{arg}"' for arg in (str(SERVERS / script), *(args or ("stdio",))))
     return f"""
 apiVersion: giru.ai/v1alpha1
@@ -95,6 +97,7 @@ spec:
   env: {{PYTHONPATH: "{os.pathsep.join(sys.path)}"}}
   timeouts: {timeouts}
   isolation: {isolation}
+  trust: {trust}
 """
 
 

@@ -36,7 +36,7 @@ def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
     manifests = "---".join(
         [
             python_stdio_server("py"),
-            python_stdio_server("py2"),
+            python_stdio_server("py2", trust="auto"),  # grows tools at run time
             python_stdio_server("own", isolation="session"),
             CLIENT,
             virtual_server("solo", ["py"], prefix=False),

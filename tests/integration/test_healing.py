@@ -5,6 +5,8 @@ a stdio child that died) is rejoined for the next call: the client's session is 
 other upstreams are not disturbed, and the tools the restarted server now offers reach the client
 with `notifications/tools/list_changed`. An unhealthy server's tools stay listed or leave the
 views according to its `catalog.keepStale`, and either way nothing changes without a list_changed.
+The upstreams here change their tools by design, so they are `trust: auto` (tool trust would hold
+the new tools for review: tests/integration/test_tool_trust.py).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ spec:
   url: {url}
   timeouts: {{call: 10s, callMax: 20s, connect: 10s}}
   catalog: {{keepStale: {str(keep_stale).lower()}}}
+  trust: auto
 """
 
 
@@ -82,6 +85,7 @@ spec:
   args: ["{script}", "stdio"]
   env: {_ENV.replace("{tools}", str(tools))}
   timeouts: {{call: 10s, callMax: 20s, connect: 20s}}
+  trust: auto
 """
 
 

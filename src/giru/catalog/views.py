@@ -9,7 +9,7 @@ from typing import Any, Final
 from giru.catalog.arguments import ArgumentsValidator
 from giru.catalog.names import skeleton
 from giru.catalog.search import Route, ToolSearch
-from giru.catalog.snapshot import ServerCatalog
+from giru.catalog.snapshot import HeldTool, ServerCatalog
 from giru.mcp.headers import ParamHeader
 
 __all__ = ["SEPARATOR", "Alternate", "Route", "View", "build_view", "exposed_name"]
@@ -51,6 +51,9 @@ class View:
     """Each listed tool's definition (under its listed name) by its route."""
     search: ToolSearch | None = None
     """`discovery: search`: tools/list offers a few tools and `search_tools` finds the rest."""
+    tool_holds: Mapping[str, tuple[Route, HeldTool]] = field(default_factory=dict)
+    """Tools this client may call that are held for review (tool trust), by exposed name: a
+    call gets a clear refusal naming the pending change, not "unknown tool"."""
 
     def route_resource(self, uri: str) -> str | None:
         """The server owning `uri`: an exact listed resource, else the longest template prefix."""
@@ -86,7 +89,9 @@ def build_view(
     template_routes: list[tuple[str, str]] = []
     servers: list[str] = []
     capabilities: list[Mapping[str, Any]] = []
+    holds: dict[str, tuple[Route, HeldTool]] = {}
     for catalog in catalogs:
+        holds.update(_holds(catalog, prefix, allow_tool))
         servers.append(catalog.server)
         capabilities.append(catalog.capabilities)
         for tool in catalog.tools:
@@ -132,7 +137,18 @@ def build_view(
         ),
         tool_by_route={tool_routes[t["name"]]: t for t in tools},
         search=search,
+        tool_holds={name: hold for name, hold in holds.items() if name not in tool_routes},
     )
+
+
+def _holds(
+    catalog: ServerCatalog, prefix: bool, allow_tool: ToolFilter
+) -> dict[str, tuple[Route, HeldTool]]:
+    return {
+        exposed_name(catalog.server, name, prefix=prefix): ((catalog.server, name), hold)
+        for name, hold in catalog.held.items()
+        if allow_tool(catalog.server, name)
+    }
 
 
 def _expose(

@@ -38,6 +38,7 @@ from giru.proxy.gate import (
 from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
 from giru.proxy.listen import ListenHub
 from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
+from giru.trust.refusals import TOOL_HELD
 
 __all__ = ["ModernHttp"]
 
@@ -69,6 +70,7 @@ _STATUS_BY_CODE: Final = {
     QUOTA_EXCEEDED: 429,
     POLICY_DENIED: 403,
     POLICY_UNAVAILABLE: 503,
+    TOOL_HELD: 403,
 }
 
 
