@@ -70,6 +70,8 @@ from giru.runtime import (
     build_gateway,
     health_and_sync,
     load_then_freeze,
+    open_pinning,
+    retrust,
     sweep_sessions,
 )
 from giru.settings import LimitsSettings, Settings
@@ -78,6 +80,7 @@ from giru.store.events import open_change_bus
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
 from giru.telemetry.tracing import Tracing
+from giru.trust import TrustTrail
 from giru.xds.authz import serve_authz
 from giru.xds.edge import EdgeControl
 
@@ -207,6 +210,8 @@ class GiruApp:
             )
             gateway.admission.resource = self._protected(config, None)
             gateway.tracing = tracing
+            tool_trail = TrustTrail(audit, node=node)
+            gateway.catalogs.pinning = await open_pinning(store, gateway, tool_trail)
             self.connections = open_connections(
                 secret_store,
                 http,
@@ -298,6 +303,7 @@ class GiruApp:
                     revocations=self.revocations,
                     trail=OAuthTrail(audit, node),
                     trace_url=self.settings.otel.trace_url,
+                    tool_trail=tool_trail,
                 )
                 try:
                     yield gateway
@@ -445,6 +451,7 @@ class GiruApp:
         gateway.admission.resource = self._protected(config, gateway.admission.resource)
         self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
+        await retrust(gateway)
         for server in changed:
             await gateway.catalogs.refresh(server, announce=False)  # announced below, once
         gateway.views.clear(gateway.endpoints)

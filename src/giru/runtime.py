@@ -14,6 +14,7 @@ from giru.access.apikeys import KeyVerifier
 from giru.access.clients import ClientDirectory
 from giru.catalog.search import ToolTags
 from giru.credentials import UpstreamCredentials
+from giru.errors import StoreUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import split_tool_ref
 from giru.proxy.endpoints import GLOBAL, Endpoint
@@ -24,12 +25,16 @@ from giru.proxy.upstreams import UpstreamPool
 from giru.settings import CatalogSettings, Settings
 from giru.store import Store
 from giru.telemetry.metrics import Metrics
+from giru.trust import Mode, Pinning, TrustTrail
+from giru.trust.findings import Scanner, default_pack
 
 __all__ = [
     "build_endpoints",
     "build_gateway",
     "health_and_sync",
     "load_then_freeze",
+    "open_pinning",
+    "retrust",
     "sweep_sessions",
 ]
 
@@ -118,6 +123,34 @@ def health_and_sync(
         tasks.create_task(checker.run(catalog.health_interval_s)),
         tasks.create_task(_sync_catalogs(gateway, catalog.sync_interval_s)),
     ]
+
+
+async def open_pinning(store: Store, gateway: Gateway, trail: TrustTrail) -> Pinning:
+    """Tool trust over the store, each server's mode from its spec (`spec.trust`), with the
+    poisoning checks run on every definition not yet approved; its state read once."""
+
+    def mode_of(server: str) -> Mode:
+        spec = gateway.pool.specs.get(server)
+        return spec.trust if spec is not None else "pin"
+
+    checks = Scanner(default_pack())
+    pinning = Pinning(
+        store.database, store.tenant_id, mode_of=mode_of, trail=trail, scan=checks.scan
+    )
+    await pinning.reload()
+    return pinning
+
+
+async def retrust(gateway: Gateway) -> None:
+    """Apply the tool trust decisions taken on any worker (each bumps the config revision, so
+    a reload follows): what is approved now is served, announced with list_changed."""
+    pinning = gateway.catalogs.pinning
+    if pinning is None:
+        return
+    try:
+        await gateway.catalogs.retrust(await pinning.reload())
+    except StoreUnavailableError as exc:  # the next reload reads them again
+        _log.warning("tool_trust_not_reloaded", error=exc.message)
 
 
 async def load_then_freeze(gateway: Gateway) -> None:

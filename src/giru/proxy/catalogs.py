@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import structlog
@@ -18,6 +19,7 @@ from giru.proxy.endpoints import Endpoint, ViewCache
 from giru.proxy.listen import ListenHub
 from giru.proxy.sessions import SessionStore
 from giru.proxy.upstreams import UpstreamPool
+from giru.trust import Pinning
 
 __all__ = ["Catalogs"]
 
@@ -44,6 +46,8 @@ class Catalogs:
         self.warnings: list[str] = []
         self.on_catalog: Callable[[ServerCatalog], Awaitable[Any]] | None = None
         """Called with each freshly fetched catalog (the control plane records it)."""
+        self.pinning: Pinning | None = None
+        """Tool trust: admits each fetched catalog, clients see approved tools only (wiring)."""
         self._pool = pool
         self._views = views
         self._endpoints = endpoints
@@ -74,7 +78,7 @@ class Catalogs:
             )
             _log.warning("catalog_refresh_failed", server=server, error=str(exc)[:300])
         else:
-            self.by_server[server] = catalog
+            self.by_server[server] = await self._admitted(catalog)
             _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
             await self._catalog_fetched(catalog)
         self._views.clear()
@@ -103,6 +107,22 @@ class Catalogs:
         empty = ServerCatalog(server=server)
         for method in changed_lists(empty, self.by_server.get(server, empty)):
             await self.broadcast({"jsonrpc": "2.0", "method": method})
+
+    async def _admitted(self, catalog: ServerCatalog) -> ServerCatalog:
+        """`catalog` with only the tools tool trust approves (all of them without it)."""
+        return catalog if self.pinning is None else await self.pinning.admit(catalog)
+
+    async def retrust(self, catalogs: Mapping[str, ServerCatalog]) -> None:
+        """Serve the catalogs tool trust approves now (after a decision), announcing changes."""
+        for server, trusted in catalogs.items():
+            previous = self.by_server.get(server)
+            if previous is None or server not in self._pool.specs:
+                continue
+            self.by_server[server] = replace(trusted, error=previous.error)
+            self._views.clear()
+            if server not in self._hidden:
+                for method in changed_lists(previous, self.by_server[server]):
+                    await self.broadcast({"jsonrpc": "2.0", "method": method})
 
     async def _catalog_fetched(self, catalog: ServerCatalog) -> None:
         if self.on_catalog is None:

@@ -52,6 +52,7 @@ from giru.proxy.resources import Resources
 from giru.proxy.trail import child_span, current_trail, span_name, traced_params
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics, error_type
+from giru.trust.refusals import held_refusal
 from giru.upstream.base import MessageSink, UpstreamSession
 
 __all__ = ["SERVER_INFO", "STATE_TTL_S", "Dispatcher"]
@@ -257,6 +258,11 @@ class Dispatcher:
             return await self._search_tools(ctx, message, ctx.view.search)
         route, validator = _resolve_tool(ctx.view, name, message.params)
         if route is None:
+            held = ctx.view.tool_holds.get(name)
+            if held is not None:  # a tool this caller may call, held for review
+                (server, tool), hold = held
+                self._metrics.count_request("tools/call", server, tool, "tool_held")
+                raise held_refusal(name, server, tool, hold, message.id)
             self._metrics.count_request("tools/call", "", "", "unknown_tool")
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         server, tool = route
