@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Connection, column, func, select, table, text
 
 from giru.audit.records import AuditRecord
 from giru.catalog.names import valid_tool_name
 from giru.catalog.snapshot import HeldTool, ServerCatalog
 from giru.errors import ConflictError, NotFoundError, PreconditionFailedError
-from giru.store import Store
+from giru.store import Database, Store
 from giru.store.models import ToolPinRow, ToolReviewRow
 from giru.trust import MAX_TOOLS, Mode, Pinning, TrustTrail, decide, review_items
-from giru.trust.pins import MAX_HISTORY
-from giru.trust.surface import MAX_DEFINITION_BYTES
+from giru.trust.pins import MAX_HISTORY, load
+from giru.trust.plans import Known
+from giru.trust.surface import MAX_DEFINITION_BYTES, surface_hash
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +188,7 @@ async def test_a_first_surface_with_a_high_finding_is_held_under_pin(store: Stor
         def __init__(self, tool: str) -> None:
             self.tool, self.rule, self.severity, self.reason = tool, "secrets", "high", "ssh key"
 
-    def scan(server: str, tools: Any) -> list[Finding]:
+    def scan(server: str, tools: Any, *, known_tools: Any = ()) -> list[Finding]:
         return [Finding(t["name"]) for t in tools if "ssh" in t.get("description", "")]
 
     records = Records()
@@ -287,3 +289,68 @@ async def test_tool_names_differing_only_in_unicode_normalization_stay_apart(
     assert await count(store, ToolPinRow) == 2
     drifted = await trust.admit(catalog(tool(composed, "changed"), tool(decomposed)))
     assert names(drifted) == [decomposed]
+
+
+async def test_the_upgrade_approves_every_server_s_current_surface(tmp_path: Path) -> None:
+    """Migration 0014 pins what each server listed before it, so the upgrade hides nothing."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await database.migrate("0013_usage_trace_id")
+        listed = tool("read", "Read a file.", title="Read", _meta={"x": 1})
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_old_catalog, listed)
+        await database.migrate()
+        async with database.read() as session:
+            tenant = str(await session.scalar(select(ToolPinRow.tenant_id)))
+            known = await load(session, tenant)
+        assert known == {"old": Known(True, {"read": surface_hash(listed)[0]}, {})}
+    finally:
+        await database.aclose()
+
+
+def _old_catalog(connection: Connection, listed: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    tenant = connection.execute(text("SELECT id FROM tenants")).scalar_one()
+    stamps = {"tenant_id": tenant, "created_at": now, "updated_at": now}
+    servers = table(
+        "mcp_servers",
+        *(column(c) for c in ("id", "tenant_id", "name", "version", "managed_by", "transport")),
+        *(column(c) for c in ("status", "health", "created_at", "updated_at")),
+        column("config", JSON),
+    )
+    connection.execute(
+        servers.insert().values(
+            id="s1",
+            name="old",
+            version=1,
+            managed_by="api",
+            transport="stdio",
+            status="active",
+            health="unknown",
+            config={},
+            **stamps,
+        )
+    )
+    tools = table(
+        "mcp_tools",
+        *(column(c) for c in ("id", "tenant_id", "server_id", "name", "definition_hash")),
+        *(column(c) for c in ("available", "first_seen_at", "last_synced_at")),
+        *(column(c) for c in ("created_at", "updated_at")),
+        *(column(c, JSON) for c in ("input_schema", "tags", "definition")),
+    )
+    for name, available in (("read", True), ("gone", False)):
+        connection.execute(
+            tools.insert().values(
+                id=f"t-{name}",
+                server_id="s1",
+                name=name,
+                definition_hash="-",
+                available=available,
+                first_seen_at=now,
+                last_synced_at=now,
+                input_schema={},
+                tags=[],
+                definition={**listed, "name": name},
+                **stamps,
+            )
+        )
