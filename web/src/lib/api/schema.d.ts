@@ -473,6 +473,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/servers/{name}/tools/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve held tool changes: the offered definitions are pinned and served */
+        post: operations["approveToolChanges"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/servers/{name}/tools/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject held tool changes: the tools stay held until the server offers an approved definition */
+        post: operations["rejectToolChanges"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/subscriptions": {
         parameters: {
             query?: never;
@@ -555,6 +589,23 @@ export interface paths {
         put?: never;
         /** Suspend an active subscription (active → suspended) */
         post: operations["suspendSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tool-reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tool changes held for review (one per tool), with their diff and findings */
+        get: operations["listToolReviews"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1195,33 +1246,40 @@ export interface components {
              */
             who: string;
         };
-        /**
-         * DecisionOut
-         * @description The decision document of `giru.decision` (docs/policies/input.md).
-         */
-        DecisionOut: {
-            /** Alerts */
-            alerts?: {
-                [key: string]: unknown;
-            }[];
+        /** Decision */
+        Decision: {
+            /** Blocking */
+            blocking: boolean;
             /**
-             * Allow
-             * @description true exactly when no deny reason applies
+             * Change
+             * @enum {string}
              */
-            allow: boolean;
-            /** Audit */
-            audit?: {
-                [key: string]: unknown;
-            };
-            /** Deny */
-            deny?: components["schemas"]["DenyReason"][];
-            /** Redact */
-            redact?: components["schemas"]["RedactInstruction"][];
+            change: "added" | "changed" | "removed";
+            /** Definitionhash */
+            definitionHash: string | null;
+            /** Tool */
+            tool: string;
+        };
+        /** DecisionIn */
+        DecisionIn: {
             /**
-             * Revision
-             * @description the bundle revision that decided
+             * Expect
+             * @description tool → the definition hash reviewed; another one now answers 412
              */
-            revision?: string | null;
+            expect?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Force
+             * @description approve despite a high-severity finding
+             * @default false
+             */
+            force: boolean;
+            /**
+             * Tools
+             * @description the tools to decide (empty: every pending change of the server)
+             */
+            tools?: string[];
         };
         /** DenyReason */
         DenyReason: {
@@ -1342,6 +1400,18 @@ export interface components {
             field: string;
             /** Reason */
             reason: string;
+        };
+        /** FindingOut */
+        FindingOut: {
+            /** Reason */
+            reason: string;
+            /** Rule */
+            rule: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "low" | "medium" | "high";
         };
         /**
          * IdentityClaims
@@ -1621,6 +1691,12 @@ export interface components {
              * @enum {string}
              */
             transport: "stdio" | "sse" | "streamable-http";
+            /**
+             * Trust
+             * @default pin
+             * @enum {string}
+             */
+            trust: "pin" | "review" | "auto";
             /** Url */
             url?: string | null;
         };
@@ -1682,6 +1758,23 @@ export interface components {
              * Format: date-time
              */
             updatedAt: string;
+        };
+        /** PathChange */
+        PathChange: {
+            /** After */
+            after?: unknown;
+            /** Before */
+            before?: unknown;
+            /**
+             * Op
+             * @enum {string}
+             */
+            op: "add" | "remove" | "replace";
+            /**
+             * Path
+             * @description JSON Pointer into the tool definition
+             */
+            path: string;
         };
         /** Policy */
         Policy: {
@@ -2231,6 +2324,102 @@ export interface components {
              */
             usedToday: number | null;
         };
+        /** ToolReview */
+        ToolReview: {
+            /**
+             * Approvedhash
+             * @description the pinned definition's hash (none: new tool)
+             */
+            approvedHash: string | null;
+            /**
+             * Blocking
+             * @description a high-severity finding: approving needs force
+             */
+            blocking: boolean;
+            /**
+             * Change
+             * @enum {string}
+             */
+            change: "added" | "changed" | "removed";
+            /** Decidedat */
+            decidedAt?: string | null;
+            /** Decidedby */
+            decidedBy?: string | null;
+            /**
+             * Definition
+             * @description the offered definition (none: removed, or larger than the store keeps)
+             */
+            definition: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Definitionhash
+             * @description the offered definition's hash (none: removed)
+             */
+            definitionHash: string | null;
+            /** Detectedat */
+            detectedAt: string;
+            /**
+             * Diff
+             * @description what differs from the approved definition
+             */
+            diff: components["schemas"]["PathChange"][];
+            /**
+             * Diffavailable
+             * @description false: a definition was too large to keep
+             */
+            diffAvailable: boolean;
+            /**
+             * Difftotal
+             * @description changed paths in all (the diff lists up to 200)
+             */
+            diffTotal: number;
+            /**
+             * Findings
+             * @description poisoning checks on the offered definition
+             */
+            findings: components["schemas"]["FindingOut"][];
+            /** Firstdetectedat */
+            firstDetectedAt: string;
+            /**
+             * History
+             * @description the last offers (hash, time)
+             */
+            history: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Offers
+             * @description how many different definitions were offered while held
+             */
+            offers: number;
+            /** Server */
+            server: string;
+            /**
+             * Size
+             * @description bytes of the offered definition (canonical JSON)
+             */
+            size: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "rejected";
+            /**
+             * Textdiff
+             * @description unified diffs of the description and title, for people to read
+             */
+            textDiff: {
+                [key: string]: string;
+            };
+            /** Tool */
+            tool: string;
+        };
+        /** ToolReviewList */
+        ToolReviewList: {
+            /** Items */
+            items: components["schemas"]["ToolReview"][];
+        };
         /**
          * ToolSpec
          * @description Governance metadata about one upstream tool (used by policies later).
@@ -2406,6 +2595,46 @@ export interface components {
              * @enum {string}
              */
             role: "viewer" | "operator" | "admin";
+        };
+        /**
+         * DecisionOut
+         * @description The decision document of `giru.decision` (docs/policies/input.md).
+         */
+        giru__api__policy__DecisionOut: {
+            /** Alerts */
+            alerts?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Allow
+             * @description true exactly when no deny reason applies
+             */
+            allow: boolean;
+            /** Audit */
+            audit?: {
+                [key: string]: unknown;
+            };
+            /** Deny */
+            deny?: components["schemas"]["DenyReason"][];
+            /** Redact */
+            redact?: components["schemas"]["RedactInstruction"][];
+            /**
+             * Revision
+             * @description the bundle revision that decided
+             */
+            revision?: string | null;
+        };
+        /** DecisionOut */
+        giru__api__trust__DecisionOut: {
+            /** Items */
+            items: components["schemas"]["Decision"][];
+            /** Server */
+            server: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "approve" | "reject";
         };
     };
     responses: never;
@@ -4677,7 +4906,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DecisionOut"];
+                    "application/json": components["schemas"]["giru__api__policy__DecisionOut"];
                 };
             };
             /** @description No valid admin key (`Authorization: Bearer <key>`) */
@@ -5809,6 +6038,224 @@ export interface operations {
             };
         };
     };
+    approveToolChanges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description object name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["giru__api__trust__DecisionOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (see `code`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names a version that is not the current one */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rejectToolChanges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description object name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["giru__api__trust__DecisionOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (see `code`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names a version that is not the current one */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listSubscriptions: {
         parameters: {
             query?: {
@@ -6476,6 +6923,57 @@ export interface operations {
             };
             /** @description The request body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listToolReviews: {
+        parameters: {
+            query?: {
+                server?: string | null;
+                state?: ("pending" | "rejected") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolReviewList"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
