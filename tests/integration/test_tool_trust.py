@@ -2,7 +2,8 @@
 
 The changed tool leaves clients' listings within one catalog refresh (announced with
 list_changed) and calls to it are refused naming the server and the pending change, while the
-server's other tools keep working; once an operator approves the change (`giru tools approve`)
+server's other tools keep working; the poisoning checks flag the new description as blocking, so
+once an operator approves the change with `giru tools approve --force`
 the tool returns with its new definition, and the audit log shows detect → approve. A server
 under `trust: review` waits for an approval even for its first surface.
 """
@@ -158,8 +159,13 @@ async def test_a_tool_changed_mid_run_is_held_until_approved(giru: RunningGiru) 
         assert '"tool": "read"' in review.stdout
         assert "+" + POISONED in review.stdout
 
+        assert '"severity": "high"' in review.stdout  # the poisoning checks caught it
+        blocked = await _cli(giru, "tools", "approve", "drift", "read")
+        assert blocked.returncode == 5  # a blocking finding: only with --force
+        assert "high-severity finding" in blocked.stderr
+
         seen = client.changes
-        approved = await _cli(giru, "tools", "approve", "drift", "read")
+        approved = await _cli(giru, "tools", "approve", "drift", "read", "--force")
         assert approved.returncode == 0, approved.stderr
         assert "read (changed) approved" in approved.stdout
         await client.until_listed(seen, "drift__read", present=True)

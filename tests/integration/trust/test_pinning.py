@@ -1,5 +1,6 @@
-"""Tool trust over a real store (SQLite file): pins on first use, drift held, reviews decided,
-and the bad inputs (1 MB definitions, 10,000 tools, look-alike names, a flapping server)."""
+"""Tool trust over a real store (SQLite and PostgreSQL): pins on first use, drift held, reviews
+decided, and the bad inputs (1 MB definitions, 10,000 tools, look-alike names, a flapping
+server)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,17 @@ class Records:
         return [(r["action"], r["target"]) for r in self.items]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}", pepper=b"p" * 16)
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url, pepper=b"p" * 16)
     await opened.create(
         "MCPServer",
         SERVER,
