@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { problemText } from '$lib/api/client';
-import { ago, millis, percent, secondsAgo } from '$lib/format';
+import { ago, millis, percent, secondsAgo, webUrl } from '$lib/format';
 
 describe('numbers on the overview', () => {
 	it('shows rates as percentages and nothing to divide as a dash', () => {
@@ -34,5 +34,18 @@ describe('API problems', () => {
 	it('fall back to the status', () => {
 		expect(problemText(undefined, 503)).toBe('The API answered 503.');
 		expect(problemText(undefined)).toBe('The API could not be reached.');
+	});
+});
+
+describe('links the UI shows', () => {
+	it('keeps http and https URLs and refuses any other scheme', () => {
+		expect(webUrl('http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736')).toBe(
+			'http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736'
+		);
+		expect(webUrl('https://traces.example.com/t/1')).toBe('https://traces.example.com/t/1');
+		expect(webUrl('javascript:alert(1)')).toBeNull();
+		expect(webUrl('data:text/html,hi')).toBeNull();
+		expect(webUrl('/relative/trace')).toBeNull();
+		expect(webUrl(null)).toBeNull();
 	});
 });

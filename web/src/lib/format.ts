@@ -25,3 +25,14 @@ export function ago(iso: string | null | undefined, now: number = Date.now()): s
 export function secondsAgo(seconds: number, now: number = Date.now()): string {
 	return new Date(now - seconds * 1000).toISOString();
 }
+
+/** `url` when it is an absolute http(s) URL (a link the UI may show), else null. */
+export function webUrl(url: string | null | undefined): string | null {
+	if (!url) return null;
+	try {
+		const parsed = new URL(url);
+		return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+	} catch {
+		return null;
+	}
+}
