@@ -12,6 +12,7 @@ from giru.cli import (
     login,
     policy,
     resources,
+    scan,
     secrets,
     trust,
     usage,
@@ -43,6 +44,7 @@ app.command()(resources.get)
 app.command()(apply)
 app.command()(diff)
 app.add_typer(trust.app, name="tools")
+trust.app.command()(scan.scan)  # offline, its own module: no API client
 app.command()(usage.usage)
 app.command()(connections.connect)
 app.command()(connections.connections)
