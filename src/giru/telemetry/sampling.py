@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanContext
 
-__all__ = ["Decide", "sampler_from"]
+__all__ = ["Decide", "ratio", "sampler_from"]
 
 Decide = Callable[[SpanContext | None, int], bool]
 """Whether a span with this (valid, remote) parent, or none, and this trace id is sampled."""
@@ -46,8 +46,8 @@ def sampler_from(env: Mapping[str, str]) -> tuple[Sampler | None, Decide | None]
         sampler: Sampler = ALWAYS_ON if on else ALWAYS_OFF
         root = _always(on)
     elif name in _RATIO:
-        ratio = TraceIdRatioBased(_rate(env.get("OTEL_TRACES_SAMPLER_ARG", "")))
-        sampler, bound = ratio, ratio.bound
+        by_ratio = TraceIdRatioBased(ratio(env))
+        sampler, bound = by_ratio, by_ratio.bound
         root = lambda trace_id: trace_id & _LOW_64 < bound  # noqa: E731 - the hot path's test
     else:
         return None, None
@@ -56,7 +56,9 @@ def sampler_from(env: Mapping[str, str]) -> tuple[Sampler | None, Decide | None]
     return ParentBased(sampler), _parent_first(root)
 
 
-def _rate(text: str) -> float:
+def ratio(env: Mapping[str, str]) -> float:
+    """`OTEL_TRACES_SAMPLER_ARG` as a ratio sampler's share: 1.0 unless a number in [0, 1]."""
+    text = env.get("OTEL_TRACES_SAMPLER_ARG", "")
     try:
         rate = float(text)
     except ValueError:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from giru.errors import ConfigError
 from giru.settings import OtelSettings
+from giru.telemetry.sampling import ratio
 from giru.telemetry.tracing import tracing_wanted
 from giru.xds.topology import Address, EdgeTracing, is_ip
 
@@ -63,20 +64,14 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str:
 
 
 def _sampling_percent(env: Mapping[str, str]) -> float:
-    """The share of new traces Envoy samples, as Giru's sampler would (the SDK's names)."""
+    """The share of new traces Envoy samples, as Giru's sampler would (the SDK's names; a bad
+    or missing ratio is 1.0, as in the SDK)."""
     sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
     if sampler in _OFF_SAMPLERS:
         return 0.0
     if sampler not in _RATIO_SAMPLERS:
         return 100.0
-    argument = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
-    try:
-        ratio = float(argument) if argument else 1.0
-    except ValueError as exc:
-        raise ConfigError(
-            f"OTEL_TRACES_SAMPLER_ARG must be a number, not {argument[:32]!r}"
-        ) from exc
-    return min(max(ratio, 0.0), 1.0) * 100
+    return ratio(env) * 100
 
 
 def connection_tracing(tracing: EdgeTracing) -> dict[str, Any]:
