@@ -8,7 +8,8 @@ variants take turns, `--rounds` times each, `--calls` calls per turn: tracing of
 on with `parentbased_always_on` (100 %). Spans
 go to an exporter that encodes each batch as OTLP protobuf and drops it (the export thread's CPU
 counts: `time.process_time` is the whole process). Reported: CPU µs per call, the median turn of
-each variant, and the load average; and, alone, the CPU of starting a request span that is not
+each variant, the median of each round's difference from off (paired), and the load average;
+and, alone, the CPU of starting a request span that is not
 sampled (Giru's own check beside the SDK sampler's); printed and written as JSON, never asserted.
 """
 
@@ -239,12 +240,22 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
     return {
         "cpu_us_per_call": median,
         "added_cpu_us_per_call": {n: round(median[n] - median["off"], 1) for n in median},
+        "paired_added_cpu_us_per_call": _paired(results),
         "turns_cpu_us_per_call": {n: [round(t, 1) for t in turns] for n, turns in results.items()},
         "spans_exported": exported,
         "spans_dropped": dropped,
         "calls_per_turn": calls,
         "rounds": rounds,
         "loadavg_after": os.getloadavg(),
+    }
+
+
+def _paired(results: dict[str, list[float]]) -> dict[str, float]:
+    """Each variant's median difference from `off` in the same round (turns of one round run
+    back to back, so a change of load between rounds cancels out)."""
+    return {
+        name: round(statistics.median(t - o for t, o in zip(turns, results["off"], strict=True)), 1)
+        for name, turns in results.items()
     }
 
 

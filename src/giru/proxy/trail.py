@@ -248,11 +248,9 @@ def traced_params(
     context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
     if not context.is_valid:
         return params, None
-    traceparent = format_traceparent(context)
-    carried: dict[str, str] = {"traceparent": traceparent}
-    state = context.trace_state.to_header()
-    if state:
-        carried["tracestate"] = state
+    carried: dict[str, str] = {"traceparent": format_traceparent(context)}
+    if context.trace_state:  # most have none: no header to render
+        carried["tracestate"] = context.trace_state.to_header()
     params = dict(params or {})
     meta = params.get("_meta")
     params["_meta"] = {**(meta if isinstance(meta, dict) else {}), **carried}
