@@ -220,6 +220,7 @@ class GiruApp:
                 audit=audit,
                 node=node,
                 on_connected=gateway.catalogs.refresh,
+                shared=self.credentials.shared_tokens,
             )
             gateway.pool.connections = self.connections.tokens
             self.pages = connection_pages(self.connections.flows, self.settings.base_url)

@@ -28,7 +28,13 @@ from giru.access.bootstrap import secrets_keys
 from giru.credentials.envelope import Keyring
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.mtls import ClientCertificates
-from giru.credentials.oauth import OAuthHttp, RedisTokens, TokenCache, TokenTrail
+from giru.credentials.oauth import (
+    OAuthHttp,
+    RedisTokens,
+    SharedTokens,
+    TokenCache,
+    TokenTrail,
+)
 from giru.credentials.secretstore import AuditSink, SecretStore
 from giru.errors import CredentialsUnavailableError, GiruError
 from giru.settings import Settings
@@ -72,6 +78,11 @@ class UpstreamCredentials:
         """Close the shared token store's connections (Redis), if any."""
         if self.tokens is not None and self.tokens.cache.shared is not None:
             await self.tokens.cache.shared.aclose()
+
+    @property
+    def shared_tokens(self) -> SharedTokens | None:
+        """The workers' shared token store and lock (Redis), when there is one."""
+        return self.tokens.cache.shared if self.tokens is not None else None
 
     async def refused(self, spec: ServerSpec) -> None:
         """The upstream answered 401 to `spec`'s credential: an OAuth token is obtained anew

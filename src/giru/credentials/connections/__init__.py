@@ -22,6 +22,7 @@ from giru.credentials.connections.registration import (
 from giru.credentials.connections.states import StateError
 from giru.credentials.connections.tokens import Caller, ConnectionTokens
 from giru.credentials.connections.trail import ConnectionTrail
+from giru.credentials.oauth import SharedTokens
 from giru.credentials.secretstore import AuditSink, SecretStore
 from giru.upstream.base import ServerSpec
 
@@ -57,15 +58,17 @@ def open_connections(
     audit: AuditSink | None = None,
     node: str = "",
     on_connected: Callable[[str], Awaitable[None]] | None = None,
+    shared: SharedTokens | None = None,
 ) -> Connections:
     """The connection pieces over `secrets`, reaching authorization servers through `http`
-    (Giru's SSRF-guarded egress session)."""
+    (Giru's SSRF-guarded egress session); `shared`: the workers' token lock (Redis), under
+    which one worker refreshes a connection."""
     keeper = ConnectionKeeper(secrets, http, base_url=base_url, specs=specs)
     trail = ConnectionTrail(audit, node=node)
     holder: list[ConnectionTokens] = []
     flows = ConnectionFlows(
         keeper, trail, forget=lambda s, p: holder[0].forget(s, p), on_connected=on_connected
     )
-    tokens = ConnectionTokens(keeper, flows, trail)
+    tokens = ConnectionTokens(keeper, flows, trail, shared=shared)
     holder.append(tokens)
     return Connections(flows, tokens, base_url)

@@ -4,7 +4,8 @@
 connection (the person signed in over OAuth). Tokens are served from memory while fresh; past
 that, one caller per connection reads the kept tokens again (another worker may have refreshed
 them; the read is audited as `secrets/read`) and refreshes them at the authorization server
-when they are not fresh either (audited `connections/refresh`), the new ones kept before use.
+when they are not fresh either (audited `connections/refresh`), the new ones kept before use;
+with Redis, under a lock every worker takes, so one worker refreshes and the others read.
 A connection that is missing, or whose refresh the authorization server refuses (it is then
 marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where the person
 connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
@@ -26,7 +27,7 @@ from giru.credentials.connections.flows import ConnectionFlows
 from giru.credentials.connections.keeper import ConnectionKeeper
 from giru.credentials.connections.records import SHARED, Connection
 from giru.credentials.connections.trail import ConnectionTrail
-from giru.credentials.oauth import TokenCache, TokenEndpointError, TokenSet
+from giru.credentials.oauth import SharedTokens, TokenCache, TokenEndpointError, TokenSet
 from giru.errors import ConnectionRequiredError, UpstreamCredentialsError
 
 __all__ = ["Caller", "ConnectionTokens"]
@@ -54,8 +55,12 @@ class ConnectionTokens:
         flows: ConnectionFlows,
         trail: ConnectionTrail,
         *,
+        shared: SharedTokens | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`shared`: the token lock every worker takes (Redis) before reading and refreshing
+        a connection's tokens, so one worker refreshes them and the others read the result."""
+        self._shared = shared
         self._keeper = keeper
         self._flows = flows
         self._trail = trail
@@ -170,6 +175,12 @@ class ConnectionTokens:
             return cached
 
         async def fetch(previous: TokenSet | None) -> TokenSet:
+            if self._shared is None:
+                return await obtain()
+            async with self._shared.lock(key):  # unreachable: no refresh (tokens rotate)
+                return await obtain()
+
+        async def obtain() -> TokenSet:
             kept = await self._keeper.read(server, caller.subject, actor=_GATEWAY)
             if kept is None:
                 raise self._required(server, caller, "not_connected")
