@@ -11,7 +11,8 @@ marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where t
 connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
 
 An upstream's 401 to a token that looked fresh (`refused`) makes the next call refresh it once,
-whatever its expiry says (a connection without a refresh token must be made again). A 403
+whatever its expiry says (a connection without a refresh token must be made again; one whose
+server now names another authorization server too: its refresh token is never sent there). A 403
 `insufficient_scope` (`step_up`) marks the connection `needs_reconnect` with the scopes the
 upstream asked for, which the next connect asks for together with the others.
 """
@@ -90,6 +91,9 @@ class ConnectionTokens:
         if token is not None:
             self._refused[key] = token
         self._cache.forget(key)
+        spec, _ = self._keeper.oauth_of(server)
+        if spec.url is not None:  # its authorization server may have moved: discover again
+            self._keeper.discovery.forget(spec.url)
 
     async def step_up(
         self, server: str, caller: Caller | None, scopes: tuple[str, ...]
@@ -205,6 +209,9 @@ class ConnectionTokens:
             await self._needs_reconnect(kept, f"{why}, and no refresh token was issued")
             raise self._required(kept.server, caller, "needs_reconnect")
         upstream = await self._keeper.upstream(kept.server)
+        if upstream.found.server.issuer != kept.issuer:  # never its refresh token to another
+            await self._needs_reconnect(kept, "the server's authorization server changed")
+            raise self._required(kept.server, caller, "needs_reconnect")
         try:
             tokens = await self._keeper.token_endpoint(upstream).refresh(
                 refresh_token, resource=kept.resource
