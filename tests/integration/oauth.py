@@ -25,6 +25,7 @@ __all__ = [
     "DirectGiru",
     "StaticIssuer",
     "direct_giru",
+    "direct_provider",
     "mcp",
     "static_issuer",
     "subscription",
@@ -51,16 +52,22 @@ spec:
 """
 
 
-def _manifests(idp: IdentityProviderPeer, extra: str) -> str:
-    provider = f"""
+def direct_provider(issuer: str) -> str:
+    """The IdentityProvider `corp`: people's tokens from `issuer`, verified directly, scope
+    `mcp` required."""
+    return f"""
 apiVersion: giru.ai/v1alpha1
 kind: IdentityProvider
 metadata: {{name: corp}}
 spec:
-  issuer: {idp.issuer}
+  issuer: {issuer}
   mode: direct
   requiredScopes: [mcp]
 """
+
+
+def _manifests(idp: IdentityProviderPeer, extra: str) -> str:
+    provider = direct_provider(idp.issuer)
     vs = """
 apiVersion: giru.ai/v1alpha1
 kind: VirtualServer

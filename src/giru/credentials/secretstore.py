@@ -12,20 +12,18 @@ import builtins
 import secrets as random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import structlog
 
 from giru.access.bootstrap import rewrite_kept_file, secrets_keys
-from giru.audit import AuditRecord
 from giru.credentials.backend import DatabaseBackend, SecretBackend
 from giru.credentials.envelope import Keyring, Sealed
 from giru.credentials.names import check_entries, check_name
+from giru.credentials.trail import AuditSink, CredentialsTrail
 from giru.credentials.vault import VaultBackend
 from giru.errors import CredentialsUnavailableError, GiruError, NotFoundError
-from giru.metering.records import new_event_id
 from giru.settings import Settings
 from giru.store import Store
 from giru.store import secrets as stored
@@ -36,12 +34,6 @@ __all__ = ["AuditSink", "Rotation", "SecretStore", "open_secret_store"]
 _log = structlog.get_logger(__name__)
 _GATEWAY: Final = "gateway"
 _BATCH: Final = 100
-
-
-class AuditSink(Protocol):
-    """Where audit records go (`giru.audit.AuditLog`)."""
-
-    async def record(self, record: AuditRecord) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +66,7 @@ class SecretStore:
         self._backends = dict(backends)
         self.default = default
         self._max_bytes = max_bytes
-        self._audit = audit
-        self._node = node
+        self._trail = CredentialsTrail(audit, node=node)
         self._key_file = key_file
 
     async def aclose(self) -> None:
@@ -250,23 +241,14 @@ class SecretStore:
         *,
         server: str | None = None,
     ) -> None:
-        if self._audit is None:
-            return
-        await self._audit.record(
-            AuditRecord(
-                event_id=new_event_id(),
-                at=datetime.now(UTC),
-                node=self._node,
-                actor=actor,
-                action=f"secrets/{operation}",
-                server=server,
-                target=name,
-                outcome=outcome,
-                reasons=reasons,
-                policy_revision=None,
-                source_ip=None,
-                details=details,
-            )
+        await self._trail.record(
+            f"secrets/{operation}",
+            actor=actor,
+            server=server,
+            target=name,
+            outcome=outcome,
+            reasons=reasons,
+            details=details,
         )
 
 

@@ -146,7 +146,7 @@ class Mcp:
         body = _rpc("tools/call", {"name": tool, "arguments": arguments or {}}, next(self._ids))
         response = httpx.post(self.giru.url("/mcp"), json=body, headers=self.headers, timeout=30)
         assert response.status_code == 200, response.text
-        return _answer(response)
+        return read_answer(response)
 
     def text(self, tool: str, arguments: dict[str, Any] | None = None) -> str | None:
         """The tool's text, or None when the call failed."""
@@ -156,14 +156,15 @@ class Mcp:
     def tools(self) -> set[str]:
         body = _rpc("tools/list", {}, next(self._ids))
         response = httpx.post(self.giru.url("/mcp"), json=body, headers=self.headers, timeout=30)
-        return {tool["name"] for tool in _answer(response).get("result", {}).get("tools", [])}
+        return {tool["name"] for tool in read_answer(response).get("result", {}).get("tools", [])}
 
 
 def _rpc(method: str, params: dict[str, Any], request_id: int) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
+def read_answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON-RPC answer in a response: its JSON body, or the last event with an `id`."""
     if response.headers["content-type"].startswith("text/event-stream"):
         data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
         messages = [json.loads(d) for d in data if d.strip()]

@@ -22,9 +22,10 @@ from tests.integration.credentials.calls import (
     LEGACY,
     apply,
     put_secret,
+    read_answer,
 )
 from tests.integration.gateway import CLIENT, SERVERS, RunningGiru, run_giru, wait_until
-from tests.integration.oauth import mcp, subscription
+from tests.integration.oauth import direct_provider, mcp, subscription
 from tests.peers import free_port
 
 __all__ = [
@@ -138,15 +139,7 @@ class ConnectedGiru:
 
 
 def _manifests(idp: IdentityProviderPeer, upstream: ProtectedUpstream, connection: str) -> str:
-    provider = f"""
-apiVersion: giru.ai/v1alpha1
-kind: IdentityProvider
-metadata: {{name: corp}}
-spec:
-  issuer: {idp.issuer}
-  mode: direct
-  requiredScopes: [mcp]
-"""
+    provider = direct_provider(idp.issuer)
     people = [
         subscription("alice-files", "{user: alice@hospital.example}", server="files"),
         subscription("bob-files", "{user: bob@hospital.example}", server="files"),
@@ -213,19 +206,14 @@ def legacy_call(
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}
     response = httpx.post(env.giru.url("/mcp"), json=body, headers=session, timeout=30)
     assert response.status_code == 200, response.text
-    if response.headers["content-type"].startswith("text/event-stream"):
-        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
-        messages = [json.loads(d) for d in data if d.strip()]
-        answer: dict[str, Any] = [m for m in messages if "id" in m][-1]
-        return answer
-    single: dict[str, Any] = response.json()
-    return single
+    return read_answer(response)
 
 
-def audit_records(env: ConnectedGiru, action: str) -> list[dict[str, Any]]:
+def audit_records(env: ConnectedGiru | RunningGiru, action: str) -> list[dict[str, Any]]:
     """The audit records of `action`, newest first."""
+    giru = env.giru if isinstance(env, ConnectedGiru) else env
     response = httpx.get(
-        env.giru.url("/api/v1/audit"), params={"action": action}, headers=ADMIN_HEADERS, timeout=30
+        giru.url("/api/v1/audit"), params={"action": action}, headers=ADMIN_HEADERS, timeout=30
     )
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]

@@ -20,6 +20,7 @@ from tests.idp import IdentityProviderPeer, start_identity_provider
 from tests.integration.credentials.calls import ADMIN_HEADERS, Mcp, apply, put_secret
 from tests.integration.credentials.connections import (
     ProtectedUpstream,
+    audit_records,
     oauth_server,
     protected_upstream,
 )
@@ -78,14 +79,7 @@ def _lists(mcp: Mcp, tool: str) -> Callable[[], bool]:
 
 
 def _refreshes(giru: RunningGiru) -> list[str]:
-    listed = httpx.get(
-        giru.url("/api/v1/audit"),
-        params={"action": "connections/refresh"},
-        headers=ADMIN_HEADERS,
-        timeout=30,
-    )
-    assert listed.status_code == 200, listed.text
-    return [str(record["outcome"]) for record in listed.json()["items"]]
+    return [str(record["outcome"]) for record in audit_records(giru, "connections/refresh")]
 
 
 def test_fifty_calls_on_two_workers_refresh_an_expired_connection_once(

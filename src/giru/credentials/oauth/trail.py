@@ -6,14 +6,11 @@ error code. Never a token, a secret or a client assertion."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
-from giru.audit.records import AuditRecord
 from giru.credentials.oauth.errors import TokenEndpointError
-from giru.credentials.secretstore import AuditSink
+from giru.credentials.trail import AuditSink, CredentialsTrail
 from giru.errors import GiruError
-from giru.metering.records import new_event_id
 
 __all__ = ["TokenTrail"]
 
@@ -24,8 +21,7 @@ class TokenTrail:
     """Audits token requests into an `AuditSink` (a no-op without one)."""
 
     def __init__(self, audit: AuditSink | None, *, node: str = "") -> None:
-        self._audit = audit
-        self._node = node
+        self._trail = CredentialsTrail(audit, node=node)
 
     async def audited(
         self,
@@ -56,21 +52,12 @@ class TokenTrail:
         reasons: list[str],
         details: dict[str, str | int | None],
     ) -> None:
-        if self._audit is None:
-            return
-        await self._audit.record(
-            AuditRecord(
-                event_id=new_event_id(),
-                at=datetime.now(UTC),
-                node=self._node,
-                actor=actor,
-                action="credentials/token",
-                server=server,
-                target=str(details["operation"]),
-                outcome=outcome,
-                reasons=reasons,
-                policy_revision=None,
-                source_ip=None,
-                details=dict(details),
-            )
+        await self._trail.record(
+            "credentials/token",
+            actor=actor,
+            server=server,
+            target=str(details["operation"]),
+            outcome=outcome,
+            reasons=reasons,
+            details=details,
         )
