@@ -11,7 +11,7 @@ from typing import Any, Final
 import structlog
 
 from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog
-from giru.errors import GiruError
+from giru.errors import GiruError, UpstreamError
 from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc
 from giru.proxy.discovery import SEARCH_TOOL
@@ -70,8 +70,7 @@ class Catalogs:
         are told which lists changed (`announce`), so nothing changes silently."""
         previous = self.by_server.get(server, ServerCatalog(server=server))
         try:
-            session = await self._pool.session(server, "modern")  # the era calls prefer too
-            catalog = await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
+            catalog = await self._fetch(server)
         except (GiruError, TimeoutError) as exc:
             self.by_server[server] = ServerCatalog(
                 **{**_fields(previous), "error": getattr(exc, "message", "timeout")}
@@ -86,6 +85,17 @@ class Catalogs:
         if announce and server not in self._hidden:
             for method in changed_lists(previous, self.by_server[server]):
                 await self.broadcast({"jsonrpc": "2.0", "method": method})
+
+    async def _fetch(self, server: str) -> ServerCatalog:
+        """`server`'s lists; a credential it refuses (401) is renewed for one retry."""
+        session = await self._pool.session(server, "modern")  # the era calls prefer too
+        try:
+            return await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
+        except UpstreamError as exc:
+            if not await self._pool.refused(server, None, session, exc):
+                raise
+        session = await self._pool.session(server, "modern")  # renewed: once more, no loop
+        return await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
 
     @property
     def listed(self) -> Mapping[str, ServerCatalog]:
