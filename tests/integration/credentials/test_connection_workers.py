@@ -82,6 +82,7 @@ def _refreshes(giru: RunningGiru) -> list[str]:
     return [str(record["outcome"]) for record in audit_records(giru, "connections/refresh")]
 
 
+@pytest.mark.timeout(300)  # two workers, the IdP, PostgreSQL and Redis on a loaded machine
 def test_fifty_calls_on_two_workers_refresh_an_expired_connection_once(
     workers: Workers,
 ) -> None:
