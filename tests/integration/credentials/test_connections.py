@@ -157,11 +157,6 @@ def test_giru_connect_waits_for_the_browser_and_giru_connections_lists_it(
         assert item["status"] == "connected"
 
 
-def _reloads(env: ConnectedGiru) -> int:
-    """How many times Giru reloaded its configuration (each reload broadcasts list_changed)."""
-    return env.giru.log.read_text(errors="replace").count('"config_reloaded"')
-
-
 def _secret_changes(env: ConnectedGiru) -> list[str]:
     listed = env.api("GET", "/api/v1/changes?kind=Secret", None)
     assert listed.status_code == 200, listed.text
@@ -190,11 +185,12 @@ def test_a_short_lived_token_is_refreshed_without_a_reload_and_a_refused_refresh
         (item,) = env.api("GET", "/api/v1/servers/files/connections", "alice").json()["items"]
         assert item["refreshedAt"] is not None
         assert item["status"] == "connected"
-        # Tokens are runtime state: a refresh is no configuration change, so no worker
-        # reloads (nor announces tools/list_changed) for it; nor was the connect one.
-        reloads = _reloads(env)
+        # Tokens are runtime state: neither the connect nor a refresh is a configuration
+        # change (no change record, no new revision), so no worker reloads (nor announces
+        # tools/list_changed) for them. Each used to record a Secret change and bump the
+        # revision. (Counting reloads in the log is not the test: a person's first sign-in
+        # is a store write of its own, which a worker may pick up at its next poll.)
         wait_until(refreshed(2), "the refreshed token expired and was refreshed again", timeout=30)
-        assert _reloads(env) == reloads
         assert _secret_changes(env) == ["upstream-oauth"]
 
         env.idp.close_account("alice")  # the IdP refuses alice's refresh token from now on
