@@ -9,6 +9,13 @@ a free loopback port, then runs the reference client (the Go SDK's conformance e
 which implements each scenario) against Giru's virtual-server URL with the same environment. The
 mock server therefore records *Giru's* behaviour as an MCP client. The exit code is the client's.
 
+For the authorization-code `auth/*` scenarios the mock is declared with a `shared`
+`oauth2-authorization-code` connection: the harness connects it as an admin would (the
+authorization URL from the API, opened by an HTTP client that follows the suite's
+auto-approving authorization server back to Giru's /oauth/callback), then runs the reference
+client; when Giru reports the connection `needs_reconnect` (step-up), it connects again and
+reruns the client, at most three rounds.
+
 With GIRU_HARNESS_REPORT_DIR set, it also writes `<dir>/<scenario>@<version>.json`: the client's
 exit code, Giru's log tail and, for `tools_call`, the content Giru returns for `add_numbers`
 (called once more with the Python SDK after the reference client succeeded, in the same era).
@@ -71,14 +78,22 @@ CLIENT_CREDENTIALS = {
     "auth/client-credentials-jwt": "private_key_jwt",
 }
 SECRET = "conformance-client"
+CIMD_URL = "https://conformance-test.local/client-metadata.json"
+"""The Client ID Metadata Document URL the basic-cimd scenario's authorization server expects
+(the reference client's too): for Giru an `https` `clientId` in the manifest is such a URL (its
+own document needs an `https` public URL, which the harness's loopback Giru lacks)."""
 
 
 def upstream_auth(scenario: str) -> tuple[str, dict[str, str]] | None:
     """(the mock's `spec.auth`, the secret's entries) for scenarios where Giru authenticates."""
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    if scenario == "auth/basic-cimd":  # the suite's Client ID Metadata Document URL
+        context = {"client_id": CIMD_URL, **context}
+    if authorization_code(scenario):
+        return connection_auth(context)
     method = CLIENT_CREDENTIALS.get(scenario)
     if method is None:
         return None
-    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
     field = "privateKey" if method == "private_key_jwt" else "clientSecret"
     value = context["private_key_pem" if method == "private_key_jwt" else "client_secret"]
     auth = (
@@ -86,6 +101,96 @@ def upstream_auth(scenario: str) -> tuple[str, dict[str, str]] | None:
         f"authMethod: {method}, {field}: {{secretRef: {{name: {SECRET}}}}}}}"
     )
     return auth, {"value": value}
+
+
+def authorization_code(scenario: str) -> bool:
+    """The `auth/*` scenarios where a person signs in (all but the extension scenarios)."""
+    return scenario.startswith("auth/") and scenario not in CLIENT_CREDENTIALS
+
+
+def connection_auth(context: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A shared connection; with the suite's pre-registered client when it hands one."""
+    fields = ["type: oauth2-authorization-code", "connection: shared"]
+    entries: dict[str, str] = {}
+    if "client_id" in context:
+        fields.append(f"clientId: {json.dumps(context['client_id'])}")
+        if context.get("client_secret"):
+            fields.append(f"clientSecret: {{secretRef: {{name: {SECRET}}}}}")
+            entries["value"] = context["client_secret"]
+    return "{" + ", ".join(fields) + "}", entries
+
+
+def connect(running: RunningGiru) -> dict[str, Any]:
+    """What an admin does with `giru connect mock`: the authorization URL, opened by a "browser"
+    that follows the conformance authorization server's (auto-approving) redirects back to
+    Giru's /oauth/callback. Returns what happened, for the report."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    started = httpx.post(
+        running.url("/api/v1/servers/mock/connections"), headers=headers, timeout=30
+    )
+    if started.status_code != 201:
+        return {"status": started.status_code, "body": started.text[:1000]}
+    url = started.json()["authorizationUrl"]
+    with httpx.Client(follow_redirects=True, timeout=30, max_redirects=10) as browser:
+        try:
+            landed = browser.get(url)
+        except httpx.HTTPError as exc:
+            return {"authorizationUrl": url, "error": f"{type(exc).__name__}: {exc}"}
+    return {"authorizationUrl": url, "status": landed.status_code, "body": landed.text[:500]}
+
+
+def connection_status(running: RunningGiru) -> str:
+    """The shared connection's status (`connected`, `needs_reconnect`) or `none`."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    listed = httpx.get(running.url("/api/v1/servers/mock/connections"), headers=headers, timeout=30)
+    items = listed.json().get("items", []) if listed.status_code == 200 else []
+    return str(items[0]["status"]) if items else "none"
+
+
+def wait_for_tools(running: RunningGiru, url: str, version: str) -> None:
+    """Until Giru lists the mock's tools (it lists them again once connected), bounded; not
+    when listing them made the connection `needs_reconnect` (no tools will come)."""
+
+    async def listed() -> None:
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        mode = "legacy" if version < "2026" else version
+        deadline = time.monotonic() + CLIENT_TIMEOUT
+        while time.monotonic() < deadline:
+            async with Client(streamable_http_client(url), mode=mode) as client:
+                if (await client.list_tools()).tools:
+                    return
+            if await asyncio.to_thread(connection_status, running) == "needs_reconnect":
+                return
+            await asyncio.sleep(0.2)
+
+    try:
+        asyncio.run(listed())
+    except Exception:  # the reference client's run says what went wrong
+        return
+
+
+CONNECT_ROUNDS = 3  # connect, then reconnect at most twice (step-up)
+
+
+def run_connected_client(
+    running: RunningGiru, client: Path, url: str, version: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """The admin connects the mock, then the reference client runs through Giru; when Giru
+    says the connection must be made again (step-up on `insufficient_scope`), the admin
+    reconnects and the client runs again, a bounded number of times."""
+    rounds: list[dict[str, Any]] = []
+    done = subprocess.CompletedProcess[str]([], 1, "", "[harness] never connected")
+    for _ in range(CONNECT_ROUNDS):
+        rounds.append(connect(running))
+        if rounds[-1].get("status") == 200:  # refused (a bad issuer...): no tools will come
+            wait_for_tools(running, url, version)
+        done = run_client(client, url)
+        rounds[-1]["client_exit"] = done.returncode
+        if done.returncode == 0 or connection_status(running) != "needs_reconnect":
+            break
+    return done, rounds
 
 
 def store_secret(running: RunningGiru, entries: dict[str, str]) -> None:
@@ -173,17 +278,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="giru-harness-") as tmp:
         workdir = Path(tmp)
         running: RunningGiru
+        extra: dict[str, Any] = {}
         with run_giru(manifests(args.upstream), workdir, ready_timeout=60.0) as running:
             url = running.url(f"/mcp/{VIRTUAL_SERVER}")
             auth = upstream_auth(scenario)
-            if auth is not None:
+            if auth is not None and auth[1]:
                 store_secret(running, auth[1])
+            if authorization_code(scenario):
+                done, rounds = run_connected_client(running, args.client, url, version)
+                extra = {"connect": rounds}
+            elif auth is not None:
                 done = run_sdk_client(url, version)
             else:
                 done = run_client(args.client, url)
             # Only after the reference client succeeded: its tools/call came first, so the
             # mock's checks (which look at the first call) judge the reference client's call.
-            extra = verify(scenario, version, url) if report_dir and done.returncode == 0 else {}
+            if report_dir and done.returncode == 0:
+                extra.update(verify(scenario, version, url))
         log = running.log.read_text(errors="replace")
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)

@@ -11,7 +11,8 @@ and reused. An authorization server offering none of these needs `clientId` in t
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Final, Literal
 
 import aiohttp
 import orjson
@@ -40,6 +41,7 @@ def client_metadata(base_url: str) -> dict[str, Any]:
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
+        "application_type": "web",  # a server-side client, redirects at its public URL
     }
 
 
@@ -86,10 +88,8 @@ class ClientRegistration:
         secret = entries.get(key)
         if secret is None:
             raise CredentialsUnavailableError(f"secret {name!r} has no entry {key!r}")
-        methods = authorization_server.token_endpoint_auth_methods_supported
-        if "client_secret_basic" not in methods and "client_secret_post" in methods:
-            return ClientAuth(oauth.client_id, "client_secret_post", secret)
-        return ClientAuth(oauth.client_id, "client_secret_basic", secret)
+        method = _secret_method(authorization_server.token_endpoint_auth_methods_supported)
+        return ClientAuth(oauth.client_id, method, secret)
 
     async def _registered(
         self, server: str, authorization_server: AuthorizationServer
@@ -100,7 +100,7 @@ class ClientRegistration:
             record = await self._secrets.info(name)
             kept = await self._secrets.entries(record, server=server)
             if kept.get("redirect_uri") == self.redirect_uri and "client_id" in kept:
-                return _client_auth(kept)
+                return _client_auth(kept, authorization_server)
         except NotFoundError:
             pass
         endpoint = authorization_server.registration_endpoint
@@ -113,8 +113,11 @@ class ClientRegistration:
         secret = answer.get("client_secret")
         if isinstance(secret, str) and secret:
             kept["client_secret"] = secret
+        method = answer.get("token_endpoint_auth_method")
+        if method in ("client_secret_basic", "client_secret_post"):
+            kept["auth_method"] = method  # what the server registered, else what it supports
         await self._secrets.put(name, kept, actor="gateway", state=True)
-        return _client_auth(kept)
+        return _client_auth(kept, authorization_server)
 
     async def _register(self, endpoint: str) -> dict[str, Any]:
         document = client_metadata(self._base_url)
@@ -145,8 +148,26 @@ class ClientRegistration:
         return answer
 
 
-def _client_auth(kept: dict[str, str]) -> ClientAuth:
+def _client_auth(kept: dict[str, str], authorization_server: AuthorizationServer) -> ClientAuth:
     secret = kept.get("client_secret")
     if secret is None:
         return ClientAuth(kept["client_id"], "none")
-    return ClientAuth(kept["client_id"], "client_secret_basic", secret)
+    method: SecretMethod = _secret_method(
+        authorization_server.token_endpoint_auth_methods_supported
+    )
+    if kept.get("auth_method") == "client_secret_post":
+        method = "client_secret_post"
+    elif kept.get("auth_method") == "client_secret_basic":
+        method = "client_secret_basic"
+    return ClientAuth(kept["client_id"], method, secret)
+
+
+SecretMethod = Literal["client_secret_basic", "client_secret_post"]
+
+
+def _secret_method(supported: Sequence[str]) -> SecretMethod:
+    """How to present a client secret: `client_secret_basic` unless the authorization server
+    supports only `client_secret_post` (RFC 8414: basic is the default when it says nothing)."""
+    if "client_secret_basic" not in supported and "client_secret_post" in supported:
+        return "client_secret_post"
+    return "client_secret_basic"
