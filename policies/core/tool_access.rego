@@ -26,15 +26,39 @@ deny contains {
 	tag in binding.setting("core", "denied_tags", [])
 }
 
+# NIST SP 800-53 AC-3(2) dual authorization: a call to a tool carrying a tag in
+# core.approval_tags (default: destructive) runs only once a person approves it (the caller
+# through an elicitation, else an administrator: `giru approvals`).
+approve contains {
+	"control": "core.approval_tags",
+	"message": sprintf("Tool '%s' is tagged '%s': a person approves each call (core.approval_tags)", [call.tool, tag]),
+} if {
+	some tag in call.tags
+	tag in binding.setting("core", "approval_tags", ["destructive"])
+}
+
+# NIST SP 800-53 AC-3(2) dual authorization: a tool named in core.approval_tools, by its name
+# or as "<server>/<tool>", runs only once a person approves the call.
+approve contains {
+	"control": "core.approval_tools",
+	"message": sprintf("Tool '%s' needs a person's approval for each call (core.approval_tools)", [call.tool]),
+} if {
+	some name in [call.tool, sprintf("%s/%s", [input.mcp.server, call.tool])]
+	name in binding.setting("core", "approval_tools", [])
+}
+
 # The call must name a known binding; without one no pack can be evaluated (fail closed).
 deny contains {
 	"control": "core.binding",
 	"message": "No policy binding for this call; denied by default (fail closed)",
 } if not binding.known
 
-# What this topic compares a tool's name with (see giru.decision.tool_names): the deny list,
-# by name or as "<server>/<tool>".
-tool_names := {"exact": {name | some name in binding.setting("core", "denied_tools", [])}}
+# What this topic compares a tool's name with (see giru.decision.tool_names): the deny and
+# approval lists, by name or as "<server>/<tool>".
+tool_names := {"exact": {name |
+	some setting in ["denied_tools", "approval_tools"]
+	some name in binding.setting("core", setting, [])
+}}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {}

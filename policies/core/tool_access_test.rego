@@ -33,3 +33,20 @@ test_unknown_binding_is_denied if {
 	fx.controls(tool_access.deny) == {"core.binding"} with input as fx.call({"binding": "missing"})
 		with data.giru.bindings as _bindings
 }
+
+test_destructive_tag_needs_an_approval_by_default if {
+	tool_access.approve == {{
+		"control": "core.approval_tags",
+		"message": "Tool 'wipe' is tagged 'destructive': a person approves each call (core.approval_tags)",
+	}} with input as fx.tool("wipe", ["destructive"], {}) with data.giru.bindings as fx.bindings(["core"], fx.defaults)
+}
+
+test_untagged_tool_needs_no_approval if {
+	count(tool_access.approve) == 0 with input as fx.tool("read", ["files"], {})
+		with data.giru.bindings as fx.bindings(["core"], fx.defaults)
+}
+
+test_tool_named_in_approval_tools_needs_an_approval if {
+	fx.controls(tool_access.approve) == {"core.approval_tools"} with input as fx.call({"mcp": {"server": "files", "tool": {"name": "move"}}})
+		with data.giru.bindings as fx.bindings(["core"], {"core": {"approval_tools": ["files/move"]}})
+}

@@ -1,7 +1,8 @@
 # The Giru decision: aggregates the packs enabled by the call's binding into one result.
 # Query data.giru.decision.result per MCP request and data.giru.decision.visible for tools/list
 # (docs/policies/input.md). A pack is every package giru.packs.<pack>.<topic>; each topic may
-# define `deny` ({control, message}), `redact`, `alerts`, `controls` (sets) and `audit` (object).
+# define `deny` ({control, message}), `redact`, `alerts`, `approve` ({control, message}: a person
+# approves the call before it runs), `controls` (sets) and `audit` (object).
 package giru.decision
 
 import data.giru.lib.binding
@@ -37,6 +38,14 @@ _alerts contains item if {
 
 alerts := [item | some item in _alerts]
 
+# Calls a person approves before they run (allowed calls only: a denial needs no approval).
+_approve contains item if {
+	some pack in binding.packs
+	some item in data.giru.packs[pack][_].approve
+}
+
+approve := [item | some item in _approve]
+
 # Controls in scope for the call, and every control a deny reason cites.
 _controls contains control if {
 	some pack in binding.packs
@@ -56,6 +65,7 @@ result := {
 	"redact": redact,
 	"audit": audit,
 	"alerts": alerts,
+	"approve": approve,
 	"revision": revision,
 }
 

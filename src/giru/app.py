@@ -23,6 +23,7 @@ from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.api.auth import RoleGroups
+from giru.approvals import ApprovalDesk, open_approvals
 from giru.audit import AuditLog, AuditMetrics, verify_periodically
 from giru.console import Console, is_console_path, shipped_ui
 from giru.control import Controller, GatewayRuntime
@@ -59,6 +60,7 @@ from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.serving import BUNDLE_PATH, serve_bundle
+from giru.proxy.consent import consent_of
 from giru.proxy.cors import Cors
 from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
@@ -246,9 +248,12 @@ class GiruApp:
             policy = await self._policy(config, metrics.registry)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)
+            board = open_approvals(self.settings.redis_url)
+            stack.push_async_callback(board.aclose)
             gateway.dispatcher.gate = CallGate(
                 limiter, usage, node=node, policy=policy, audit=audit
             )
+            gateway.dispatcher.gate.consent = consent_of(self.settings.approvals, board, node)
             await self._authorization_server(store, audit, node, http, controller)
             self._trust_own_keys(gateway.admission.resource)
             if self.settings.xds.listen is not None:
@@ -305,6 +310,7 @@ class GiruApp:
                     trail=OAuthTrail(audit, node),
                     trace_url=self.settings.otel.trace_url,
                     tool_trail=tool_trail,
+                    approvals=ApprovalDesk(board, audit, node=node),
                 )
                 try:
                     yield gateway

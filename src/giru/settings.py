@@ -16,6 +16,7 @@ from pydantic_settings import (
 
 __all__ = [
     "SECRETS_DIR",
+    "ApprovalSettings",
     "AuditSettings",
     "AuthSettings",
     "CatalogSettings",
@@ -153,6 +154,23 @@ class AuditSettings(BaseModel):
         default=3600.0,
         ge=0,
         description="verify every hash chain this often (metric giru_audit_chain_ok); 0: never",
+    )
+
+
+class ApprovalSettings(BaseModel):
+    """A person approves the calls policy holds (tools tagged destructive; docs/approvals.md)."""
+
+    elicitation_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=110,
+        description="how long the caller's client may take to answer the yes/no form",
+    )
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="how long a call waits in the admin queue (`giru approvals`) for a decision",
     )
 
 
@@ -455,6 +473,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     xds: XdsSettings = Field(default_factory=XdsSettings)

@@ -22,11 +22,13 @@ from giru.api import (
     usage,
     users,
 )
+from giru.api import approvals as approval_routes
 from giru.api import connections as connection_routes
 from giru.api.auth import AdminAuth, RoleGroups, TokenAuthority
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
 from giru.api.context import ApiContext, ApiRuntime
 from giru.api.problems import Problem, problem_handlers
+from giru.approvals import ApprovalDesk
 from giru.credentials import SecretStore
 from giru.credentials.connections import Connections
 from giru.identity.broker.trail import OAuthTrail
@@ -58,6 +60,7 @@ def build_api(
     connections: Connections | None = None,
     trace_url: str | None = None,
     tool_trail: TrustTrail | None = None,
+    approvals: ApprovalDesk | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -78,6 +81,7 @@ def build_api(
         connections: people's OAuth connections to upstreams (None: those routes answer 503).
         trace_url: a trace's page in the tracing UI, `{trace_id}` in it (audit records link it).
         tool_trail: where tool trust decisions are audited.
+        approvals: calls waiting for a person's approval (None: those routes answer 503).
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
     ctx = ApiContext(
@@ -90,6 +94,7 @@ def build_api(
         connections,
         trace_url,
         tool_trail,
+        approvals,
     )
     modules = (
         resources,
@@ -105,6 +110,7 @@ def build_api(
         users,
         connection_routes,
         trust,
+        approval_routes,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

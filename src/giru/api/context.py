@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
 from giru.api.auth import AdminAuth
+from giru.approvals import ApprovalDesk
 from giru.credentials import SecretStore
 from giru.credentials.connections import Connections
 from giru.errors import PolicyUnavailableError
@@ -139,6 +140,8 @@ class ApiContext:
     """GIRU_OTEL__TRACE_URL: where audit records link their trace."""
     tool_trail: TrustTrail | None = None
     """Where tool trust decisions are audited."""
+    approvals: ApprovalDesk | None = None
+    """Calls waiting for a person's approval (None: those routes answer 503)."""
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

@@ -6,6 +6,7 @@ import typer
 
 from giru.cli import (
     actions,
+    approvals,
     audit,
     connections,
     gateway,
@@ -51,6 +52,7 @@ app.command()(connections.connections)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(users.app, name="users")
+app.add_typer(approvals.app, name="approvals")
 
 _GROUPS = {
     "server": ("MCPServer", "MCP servers"),

@@ -53,6 +53,8 @@ class Decision:
     audit: Mapping[str, Any] = field(default_factory=dict)
     alerts: tuple[Mapping[str, Any], ...] = ()
     revision: str | None = None
+    approve: tuple[Mapping[str, Any], ...] = ()
+    """Rules that hold an allowed call until a person approves it (giru.proxy.consent)."""
     unavailable: str | None = None
     """Why OPA gave no answer (the call is denied), else None."""
 
@@ -420,6 +422,7 @@ def _decision(result: Any) -> Decision:
         audit=audit if isinstance(audit, dict) else {},
         alerts=tuple(a for a in result.get("alerts") or () if isinstance(a, dict)),
         revision=result.get("revision") if isinstance(result.get("revision"), str) else None,
+        approve=tuple(a for a in result.get("approve") or () if isinstance(a, dict)),
     )
 
 

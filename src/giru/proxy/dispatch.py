@@ -30,6 +30,7 @@ from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.connections import caller_of, connection_answer, without_connect_state
+from giru.proxy.consent import ClientChannel
 from giru.proxy.context import CallContext, binding_of
 from giru.proxy.cursors import Cursors
 from giru.proxy.discovery import SEARCH_TOOL, search_listing, search_result
@@ -346,7 +347,8 @@ class Dispatcher:
             ctx.virtual_server,
             ctx.protocol_version,
         )
-        return await self.gate.run(ctx.principal, message, subject, forward)
+        channel = ClientChannel(ctx.relay, _capabilities_of(ctx))
+        return await self.gate.run(ctx.principal, message, subject, forward, channel)
 
     async def _complete(self, ctx: CallContext, message: Message) -> dict[str, Any]:
         params = message.params or {}
@@ -527,6 +529,13 @@ def _resolve_tool(
         return route, view.tool_validators.get(name)
     alternate = view.tool_alternates.get((prefer, name))
     return alternate if alternate is not None else (None, None)
+
+
+def _capabilities_of(ctx: CallContext) -> Mapping[str, Any] | None:
+    """What the calling client declared it can do: per request (2026-07-28), else its session's."""
+    if ctx.era == "modern":
+        return ctx.declared
+    return ctx.owner.identity.capabilities if ctx.owner is not None else None
 
 
 def _with_log_level(params: dict[str, Any] | None, level: str) -> dict[str, Any]:

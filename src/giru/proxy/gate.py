@@ -21,6 +21,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from opentelemetry.trace import Span
 
+from giru.approvals import Verdict
 from giru.audit import AuditRecord
 from giru.errors import GiruError
 from giru.limits import Admission, Limiter, admission_for
@@ -28,6 +29,7 @@ from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.metering import Outcome, UsageRecord, new_event_id
 from giru.policy import Call, Decision, PolicyEngine, redact_result
+from giru.proxy.consent import ClientChannel, Consent
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request, Send
 from giru.proxy.trail import TRAIL, Trail, child_span
@@ -44,6 +46,7 @@ __all__ = [
     "Ingress",
     "Subject",
     "UsageSink",
+    "approval_refusal",
     "identified",
     "internal_error",
     "policy_call",
@@ -136,18 +139,27 @@ class CallGate:
         node: str,
         policy: PolicyEngine | None = None,
         audit: AuditSink | None = None,
+        consent: Consent | None = None,
     ) -> None:
         self._limiter = limiter
         self._usage = usage
         self._node = node
         self.policy = policy
         self.audit = audit
+        self.consent = consent
+        """Who approves the calls policy holds for a person (None: such calls are refused)."""
 
     async def run(
-        self, caller: Principal | None, message: Message, subject: Subject, forward: Forward
+        self,
+        caller: Principal | None,
+        message: Message,
+        subject: Subject,
+        forward: Forward,
+        channel: ClientChannel | None = None,
     ) -> dict[str, Any]:
-        """Decide, admit, forward, redact, record; the answer for the client (a refusal is an
-        error answer). Only tools/call is admitted and metered."""
+        """Decide, admit, approve, forward, redact, record; the answer for the client (a refusal
+        is an error answer). Only tools/call is admitted, approved and metered; `channel`
+        reaches the calling client to ask for its approval."""
         metered = subject.method == "tools/call"
         try:
             if metered:
@@ -163,6 +175,7 @@ class CallGate:
         subscription = caller.subscription_for(subject.server, subject.target) if caller else None
         trail = TRAIL.get()
         decision, refusal = await self._decide(caller, subject, name, subscription, at, trail)
+        verdict, refusal = await self._approve(name, subject, decision, refusal, channel)
         if refusal is not None:
             response = jsonrpc.error_response(message.id, *refusal)
         else:
@@ -181,6 +194,7 @@ class CallGate:
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
             _name_the_person(record, caller)
+            _note_approval(record, verdict)
             if trace_id is not None:
                 record["details"]["trace_id"] = trace_id
             writes.append(self.audit.record(record))
@@ -219,6 +233,33 @@ class CallGate:
             refusal = await self._admit(caller, subscription, subject.server, subject.target, at)
             span.set_attribute("giru.admitted", refusal is None)
         return decision, refusal
+
+    async def _approve(
+        self,
+        name: str,
+        subject: Subject,
+        decision: Decision | None,
+        refusal: tuple[int, str, dict[str, Any]] | None,
+        channel: ClientChannel | None,
+    ) -> tuple[Verdict | None, tuple[int, str, dict[str, Any]] | None]:
+        """A person's verdict on a tools/call policy holds for approval (None: not held) and
+        the refusal unless approved; an already refused call is not held."""
+        if refusal is not None or decision is None or not decision.approve:
+            return None, refusal
+        if subject.method != "tools/call":
+            return None, None
+        controls = [str(rule.get("control")) for rule in decision.approve]
+        if self.consent is None:
+            message = "Approval required, but this gateway has no approver; the call was not made"
+            return None, (POLICY_DENIED, message, {"reason": "approval_unavailable"})
+        with child_span("approval") as span:
+            verdict = await self.consent.confirm(
+                name, subject.server, subject.target, subject.arguments, controls, channel
+            )
+            span.set_attributes({"giru.approval": verdict.status, "giru.approval.via": verdict.via})
+        if verdict.approved:
+            return verdict, None
+        return verdict, approval_refusal(subject.target, verdict)
 
     async def audit_rejection(
         self,
@@ -435,6 +476,12 @@ def _name_the_agent(record: UsageRecord, caller: Principal | None) -> None:
         record["agent"] = getattr(caller, "agent", None)
 
 
+def _note_approval(record: AuditRecord, verdict: Verdict | None) -> None:
+    """A call held for approval: the audit record says who decided, how, and what."""
+    if verdict is not None:
+        record["details"]["approval"] = verdict.audit()
+
+
 def _name_the_person(record: AuditRecord, caller: Principal | None) -> None:
     """A person's call: the audit record names them and the OAuth client acting for them
     (`actor` is `user:<email>`; `details.subject` and `details.client` say more)."""
@@ -488,6 +535,20 @@ def policy_refusal(decision: Decision) -> tuple[int, str, dict[str, Any]]:
     summary = "; ".join(str(v["message"]) for v in violations[:3]) or "not allowed by policy"
     data = {"reason": "policy_denied", "violations": violations}
     return POLICY_DENIED, f"Denied by policy: {summary}", data
+
+
+def approval_refusal(tool: str, verdict: Verdict) -> tuple[int, str, dict[str, Any]]:
+    """The JSON-RPC error for a call a person did not approve (denied, or no answer in time)."""
+    data: dict[str, Any] = {"reason": f"approval_{verdict.status}", "via": verdict.via}
+    if verdict.ticket is not None:
+        data["approval"] = verdict.ticket
+    if verdict.status == "expired":
+        text = f"Not approved: no decision on {tool} in time; the call was not made"
+    else:
+        by = f" by {verdict.by}" if verdict.by else ""
+        why = f": {verdict.reason}" if verdict.reason else ""
+        text = f"Not approved: {tool} was denied{by}{why}; the call was not made"
+    return POLICY_DENIED, text[:500], data
 
 
 def _redacted(response: dict[str, Any], decision: Decision) -> dict[str, Any]:
