@@ -51,6 +51,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "in_use": 409,
     "invalid_transition": 409,
     "approval_required": 409,
+    "approval_decided": 409,
     "managed_by_file": 409,
     "managed_by_spec": 409,
     "precondition_failed": 412,

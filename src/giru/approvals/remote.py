@@ -101,9 +101,9 @@ class RedisApprovals:
         left = (ticket.expires_at - datetime.now(UTC)).total_seconds()
         verdict = f"{_key(ticket_id)}:verdict"
         try:
-            if left >= 1:  # BLPOP counts whole seconds (0 would block for ever)
+            if left > 0:  # a timeout of 0 would block for ever
                 async with asyncio.timeout(left + self._timeout_s):
-                    await self._blocking.blpop([verdict], timeout=int(left))
+                    await self._blocking.blpop([verdict], timeout=max(left, 0.01))
         except (RedisError, OSError):
             pass  # decided or not, the ticket says (expired below when still pending)
         try:

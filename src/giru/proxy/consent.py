@@ -22,6 +22,7 @@ import structlog
 
 from giru.approvals import ApprovalBoard, Ticket, Verdict, summary_of
 from giru.approvals.tickets import new_ticket_id
+from giru.errors import GiruError
 from giru.mcp.jsonrpc import METHOD_NOT_FOUND
 from giru.settings import ApprovalSettings
 from giru.upstream.base import MessageSink
@@ -55,9 +56,9 @@ def elicits_form(capabilities: Mapping[str, Any] | None) -> bool:
 
 
 def question(tool: str, summary: str) -> dict[str, Any]:
-    """The elicitation's params: one yes/no field."""
+    """The elicitation's params: one yes/no field (form mode, which a request without `mode`
+    is in every era)."""
     return {
-        "mode": "form",
         "message": f"Allow {tool} with {summary}? yes/no",
         "requestedSchema": {
             "type": "object",
@@ -152,9 +153,13 @@ class Consent:
             expires_at=now + timedelta(seconds=self._queue_timeout_s),
             node=self._node,
         )
-        await self.board.open(ticket)
-        _log.info("approval_requested", ticket=ticket.id, server=server, tool=tool, actor=actor)
-        decided = await self.board.wait(ticket.id)
+        try:
+            await self.board.open(ticket)
+            _log.info("approval_requested", ticket=ticket.id, server=server, tool=tool, actor=actor)
+            decided = await self.board.wait(ticket.id)
+        except GiruError as exc:  # full, or Redis gone: nobody can approve, so it is refused
+            _log.warning("approval_queue_unavailable", ticket=ticket.id, error=exc.message)
+            return Verdict("denied", None, "queue", exc.message, ticket.id)
         by = decided.decided_by if decided.status != "expired" else None
         _log.info("approval_decided", ticket=ticket.id, status=decided.status, by=by)
         return Verdict(decided.status, by, "queue", decided.reason, ticket.id)
