@@ -39,7 +39,7 @@ _alerts contains item if {
 alerts := [item | some item in _alerts]
 
 # Calls a person approves before they run (allowed calls only: a denial needs no approval).
-_approve contains item if {
+_approve contains object.union(item, {"pack": pack}) if {
 	some pack in binding.packs
 	some item in data.giru.packs[pack][_].approve
 }

@@ -25,6 +25,7 @@ from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailabl
 from giru.limits import Limiter
 from giru.manifests.config import Config, Located, compile_config
 from giru.manifests.documents import API_VERSION, KINDS
+from giru.policy.replay import Recorded
 from giru.proxy.endpoints import GLOBAL
 from giru.proxy.gateway import Gateway
 from giru.store import Store, SyncResult
@@ -210,6 +211,11 @@ class GatewayRuntime:
 
     def policy_bundle(self) -> tuple[bytes, str]:
         return self.policy.policy_bundle()
+
+    async def replay_policy(
+        self, files: Mapping[str, str], calls: Sequence[Recorded]
+    ) -> dict[str, Any]:
+        return await self.policy.replay_policy(files, calls)
 
     async def record(self, catalog: ServerCatalog) -> SyncResult:
         """Write `catalog`'s tools to the store (hashes decide added/changed/removed)."""

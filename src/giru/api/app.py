@@ -15,6 +15,7 @@ from giru.api import (
     catalog,
     clients,
     policy,
+    replay,
     resources,
     secrets,
     subscriptions,
@@ -111,6 +112,7 @@ def build_api(
         connection_routes,
         trust,
         approval_routes,
+        replay,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

@@ -6,6 +6,7 @@ evaluation fails with `policy_unavailable` (deny), and its status says no policy
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
@@ -17,6 +18,7 @@ from giru.credentials.connections import Connections
 from giru.errors import PolicyUnavailableError
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
+from giru.policy.replay import Recorded
 from giru.store import Store, SyncResult
 from giru.trust import TrustTrail
 
@@ -83,6 +85,18 @@ class PolicyHooks(Protocol):
         """
         ...
 
+    async def replay_policy(
+        self, files: Mapping[str, str], calls: Sequence[Recorded]
+    ) -> dict[str, Any]:
+        """What the candidate `files` (bundle path -> text) would decide over recorded calls,
+        next to what the active bundle decides (giru.policy.replay).
+
+        Raises:
+            ValidationError: the candidate does not compile or is not a policy directory.
+            PolicyUnavailableError: no engine, no OPA binary, or OPA failed.
+        """
+        ...
+
 
 class NoPolicyEngine:
     """`PolicyHooks` without an engine: nothing can be decided, so everything is denied."""
@@ -101,6 +115,11 @@ class NoPolicyEngine:
         }
 
     def policy_bundle(self) -> tuple[bytes, str]:
+        raise PolicyUnavailableError(NO_ENGINE)
+
+    async def replay_policy(
+        self, files: Mapping[str, str], calls: Sequence[Recorded]
+    ) -> dict[str, Any]:
         raise PolicyUnavailableError(NO_ENGINE)
 
 

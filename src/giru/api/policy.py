@@ -56,6 +56,9 @@ class DecisionOut(_Out):
     deny: list[DenyReason] = Field(default_factory=list)
     redact: list[RedactInstruction] = Field(default_factory=list)
     audit: dict[str, Any] = Field(default_factory=dict)
+    approve: list[DenyReason] = Field(
+        default_factory=list, description="rules holding the call for a person's approval"
+    )
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     revision: str | None = Field(default=None, description="the bundle revision that decided")
 

@@ -19,6 +19,7 @@ from giru.cli.context import connect
 from giru.cli.exits import reported
 from giru.cli.manifests import read_local
 from giru.cli.output import Format, print_table, render_json, render_yaml
+from giru.cli.replay import replay
 from giru.cli.resources import OutputOption
 from giru.errors import ConfigError, GiruError, ValidationError
 
@@ -36,12 +37,14 @@ _INDENT = "  "
 
 
 def add_commands(group: typer.Typer) -> None:
-    """Add `validate`, `test`, `apply`, `eval` and `status` to the `giru policy` group."""
+    """Add `validate`, `test`, `apply`, `eval`, `status` and `replay` to the `giru policy`
+    group."""
     group.command("validate")(validate)
     group.command("test")(run_policy_tests)
     group.command("apply")(apply)
     group.command("eval")(evaluate)
     group.command("status")(status)
+    group.command("replay")(replay)
 
 
 def validate(dirs: Dirs = None, shipped: Shipped = True) -> None:

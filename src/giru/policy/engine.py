@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +31,8 @@ from giru.policy.fast_path import DecisionCache, decision_key, fast_result
 from giru.policy.inputs import Call, compile_facts
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
+from giru.policy.replay import Recorded, replay
+from giru.policy.shapes import recorded_input
 from giru.policy.visibility import Listed, Same, VisibilityCache, visible_by_class
 
 __all__ = ["OPA_INSTALL_HINT", "Decision", "PolicyEngine", "find_opa"]
@@ -55,6 +57,8 @@ class Decision:
     revision: str | None = None
     approve: tuple[Mapping[str, Any], ...] = ()
     """Rules that hold an allowed call until a person approves it (giru.proxy.consent)."""
+    recorded: Mapping[str, Any] | None = None
+    """The input document without argument values, for the audit log (giru.policy.shapes)."""
     unavailable: str | None = None
     """Why OPA gave no answer (the call is denied), else None."""
 
@@ -298,6 +302,9 @@ class PolicyEngine:
 
     async def _decide(self, call: Call) -> Decision:
         document = self.input_for(call)
+        return replace(await self._decide_input(document), recorded=recorded_input(document))
+
+    async def _decide_input(self, document: dict[str, Any]) -> Decision:
         missing = self._missing_packs(document["binding"])
         if missing:
             return Decision(False, unavailable=missing, revision=self.active_revision)
@@ -336,6 +343,15 @@ class PolicyEngine:
         if not isinstance(result, dict):
             raise PolicyUnavailableError("the decision is not an object")
         return result
+
+    async def replay_policy(
+        self, files: Mapping[str, str], calls: Sequence[Recorded]
+    ) -> dict[str, Any]:
+        """What `files` laid over the active sources would decide over `calls` (a temporary
+        OPA; production is not touched): `giru policy replay`, giru.policy.replay."""
+        if self._binary is None:
+            raise PolicyUnavailableError(self._missing or "no opa binary for a replay")
+        return await replay(self._binary, self.sources, self.bindings, files, calls)
 
     async def visible(
         self,

@@ -356,6 +356,8 @@ class CallGate:
     ) -> AuditRecord:
         details: dict[str, Any] = {"status": _error_code(response)}
         if decision is not None:
+            if decision.recorded is not None:
+                details["input"] = decision.recorded  # what `giru policy replay` decides again
             if decision.audit:
                 details["policy"] = dict(decision.audit)
             if decision.alerts:

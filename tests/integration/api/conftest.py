@@ -16,6 +16,7 @@ import pytest
 
 from giru.api import ClientTool, build_api
 from giru.errors import PolicyUnavailableError, UpstreamUnavailableError
+from giru.policy.replay import Recorded
 from giru.store import Store, SyncResult
 
 PEPPER = b"api-tests-pepper-0123456789abcdef"
@@ -82,6 +83,11 @@ class FakeRuntime:
 
     def policy_bundle(self) -> tuple[bytes, str]:
         return b"", "rev-1"
+
+    async def replay_policy(
+        self, files: Mapping[str, str], calls: Sequence[Recorded]
+    ) -> dict[str, Any]:
+        raise PolicyUnavailableError("no OPA in these tests")
 
 
 def server_doc(name: str, **spec: Any) -> dict[str, Any]:
