@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,9 @@ from mcp.client.session import ElicitationFnT
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from typer.testing import CliRunner
 
+from giru.cli.main import app
 from tests.integration.gateway import (
     ADMIN_TOKEN,
     CLIENT,
@@ -286,3 +289,31 @@ async def test_the_audit_log_names_who_approved_a_call_and_how(giru: RunningGiru
 async def test_an_untagged_tool_runs_without_asking(giru: RunningGiru) -> None:
     async with _client(giru, "legacy", None) as client:
         assert _text(await client.call_tool("slow", {"steps": 1})) == "done after 1"
+
+
+async def test_giru_approvals_lists_and_approves_a_waiting_call(
+    giru: RunningGiru, tmp_path: Path
+) -> None:
+    env = {
+        "GIRU_API_URL": giru.url(""),
+        "GIRU_TOKEN": ADMIN_TOKEN,
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
+    cli = CliRunner(env=env)
+    async with (
+        _client(giru, "legacy", None) as client,
+        httpx.AsyncClient(base_url=giru.url(""), headers=_ADMIN) as api,
+        asyncio.TaskGroup() as tasks,
+    ):
+        call = tasks.create_task(client.call_tool("echo", {"text": "through the cli"}))
+        ticket = await _pending(api, "through the cli")
+        listed = await asyncio.to_thread(cli.invoke, app, ["approvals", "-o", "json"])
+        assert ticket["id"] in listed.output
+        table = await asyncio.to_thread(cli.invoke, app, ["approvals"])
+        assert "pending" in table.output
+        approved = await asyncio.to_thread(cli.invoke, app, ["approvals", "approve", ticket["id"]])
+        assert approved.exit_code == 0, approved.output
+        assert approved.output.strip() == f"approval/{ticket['id']} approved"
+        assert _text(await call) == "through the cli"
+    again = await asyncio.to_thread(cli.invoke, app, ["approvals", "deny", ticket["id"]])
+    assert again.exit_code != 0
