@@ -253,3 +253,19 @@ test_fast_plan_is_null_when_a_topic_declares_nothing_or_the_limit_is_no_number i
 		with data.giru.bindings as _binding(["core"], {})
 	plan.bytes_at_most == null
 }
+
+test_a_destructive_tool_is_allowed_and_held_for_approval_by_core if {
+	result := decision.result with input as fx.tool("wipe", ["destructive"], {})
+		with data.giru.bindings as _binding(["core"], {})
+	result.allow == true
+	result.approve == [{
+		"pack": "core",
+		"control": "core.approval_tags",
+		"message": "Tool 'wipe' is tagged 'destructive': a person approves each call (core.approval_tags)",
+	}]
+}
+
+test_an_untagged_tool_is_not_held if {
+	result := decision.result with input as fx.tool("read", ["files"], {}) with data.giru.bindings as _binding(["core"], {})
+	result.approve == []
+}
