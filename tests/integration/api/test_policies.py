@@ -124,6 +124,7 @@ async def test_eval_returns_the_engines_decision(
         "deny": [{"pack": "pci_dss", "control": "PCI DSS Req 3.4", "message": "PAN in 'card'"}],
         "redact": [],
         "audit": {"controls": ["PCI DSS Req 10.2"]},
+        "approve": [],
         "alerts": [],
         "revision": "rev-1",
     }

@@ -22,6 +22,7 @@ from schemathesis.config import SchemathesisConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from giru.api import build_api
+from giru.approvals import ApprovalDesk, LocalApprovals
 from giru.credentials import DatabaseBackend, Keyring, SecretStore
 from giru.credentials.connections import open_connections
 from giru.store import Store
@@ -84,6 +85,7 @@ class _ApiOverStore:
                     pepper=PEPPER,
                     secrets_store=secrets,
                     connections=connections,
+                    approvals=ApprovalDesk(LocalApprovals(), None, node="schemathesis"),
                 )
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
