@@ -302,9 +302,10 @@ class PolicyEngine:
 
     async def _decide(self, call: Call) -> Decision:
         document = self.input_for(call)
-        return replace(await self._decide_input(document), recorded=recorded_input(document))
+        decision = await self._decide_input(call, document)
+        return replace(decision, recorded=recorded_input(document))
 
-    async def _decide_input(self, document: dict[str, Any]) -> Decision:
+    async def _decide_input(self, call: Call, document: dict[str, Any]) -> Decision:
         missing = self._missing_packs(document["binding"])
         if missing:
             return Decision(False, unavailable=missing, revision=self.active_revision)

@@ -56,6 +56,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calls waiting for a person's approval, then those decided in the last hour */
+        get: operations["listApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a waiting call (once: a decided call is a conflict) */
+        post: operations["approveApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deny a waiting call (once: a decided call is a conflict) */
+        post: operations["denyApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -321,6 +372,23 @@ export interface paths {
         put?: never;
         /** The decision policy would make for one input document (a what-if) */
         post: operations["evaluatePolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What a candidate bundle would change over the recorded calls (newly denied, newly allowed, newly held, by control), decided by a temporary OPA */
+        post: operations["replayPolicy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -825,6 +893,62 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** ApprovalList */
+        ApprovalList: {
+            /** Items */
+            items: components["schemas"]["ApprovalOut"][];
+        };
+        /** ApprovalOut */
+        ApprovalOut: {
+            /**
+             * Actor
+             * @description the client (or person) whose call waits
+             */
+            actor: string;
+            /**
+             * Controls
+             * @description the policy rules that asked for an approval
+             */
+            controls: string[];
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Decidedat */
+            decidedAt: string | null;
+            /** Decidedby */
+            decidedBy: string | null;
+            /**
+             * Expiresat
+             * Format: date-time
+             * @description the call fails unless decided before this
+             */
+            expiresAt: string;
+            /** Id */
+            id: string;
+            /**
+             * Node
+             * @description the worker holding the call
+             */
+            node: string;
+            /** Reason */
+            reason: string | null;
+            /** Server */
+            server: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "denied" | "expired";
+            /**
+             * Summary
+             * @description the call's arguments, redacted: never secrets in clear
+             */
+            summary: string;
+            /** Tool */
+            tool: string;
+        };
         /** AuditItem */
         AuditItem: {
             /**
@@ -1246,8 +1370,32 @@ export interface components {
              */
             who: string;
         };
+        /** ControlChanges */
+        ControlChanges: {
+            /** Control */
+            control: string;
+            /** Newlyallowed */
+            newlyAllowed: number;
+            /** Newlydenied */
+            newlyDenied: number;
+            /**
+             * Newlyheld
+             * @description calls the control now holds for a person's approval
+             */
+            newlyHeld: number;
+            /** Pack */
+            pack: string;
+        };
         /** Decision */
-        Decision: {
+        "Decision-Input": {
+            /**
+             * Reason
+             * @description why (shown to the caller)
+             */
+            reason?: string | null;
+        };
+        /** Decision */
+        "Decision-Output": {
             /** Blocking */
             blocking: boolean;
             /**
@@ -1925,6 +2073,78 @@ export interface components {
              * @description `result` or `arguments`
              */
             target: string;
+        };
+        /** ReplayOut */
+        ReplayOut: {
+            /**
+             * Calls
+             * @description recorded decisions in the window
+             */
+            calls: number;
+            /**
+             * Changes
+             * @description the first 100 changed calls, oldest first
+             */
+            changes: components["schemas"]["ReplayedCall"][];
+            /** Controls */
+            controls: components["schemas"]["ControlChanges"][];
+            /** Newlyallowed */
+            newlyAllowed: number;
+            /** Newlydenied */
+            newlyDenied: number;
+            /** Newlyheld */
+            newlyHeld: number;
+            /** Replayed */
+            replayed: number;
+            /**
+             * Skipped
+             * @description beyond the first 50000, or recorded without input
+             */
+            skipped: number;
+            /**
+             * Unreproduced
+             * @description calls the active bundle now decides otherwise than recorded (rules that read argument values, or a configuration changed since)
+             */
+            unreproduced: number;
+        };
+        /** ReplayRequest */
+        ReplayRequest: {
+            /**
+             * Files
+             * @description the candidate: bundle path (`<pack>/<file>.rego`, `<pack>/data.json`) -> text, laid over the active sources
+             */
+            files: {
+                [key: string]: string;
+            };
+            /**
+             * Since
+             * @description the oldest call replayed: a duration back from now (`30m`, `24h`, `7d`) or an RFC 3339 time
+             * @default 7d
+             */
+            since: string;
+        };
+        /** ReplayedCall */
+        ReplayedCall: {
+            /** Actor */
+            actor: string;
+            /** At */
+            at: string;
+            /**
+             * Change
+             * @description `newlyDenied`, `newlyAllowed` or `newlyHeld`
+             */
+            change: string;
+            /**
+             * Controls
+             * @description `<pack>/<control>` that made the change
+             */
+            controls: string[];
+            /** Eventid */
+            eventId: string;
+            /** Server */
+            server: string | null;
+            /** Target */
+            target: string | null;
         };
         /** Revoked */
         Revoked: {
@@ -2610,6 +2830,11 @@ export interface components {
              * @description true exactly when no deny reason applies
              */
             allow: boolean;
+            /**
+             * Approve
+             * @description rules holding the call for a person's approval
+             */
+            approve?: components["schemas"]["DenyReason"][];
             /** Audit */
             audit?: {
                 [key: string]: unknown;
@@ -2627,7 +2852,7 @@ export interface components {
         /** DecisionOut */
         giru__api__trust__DecisionOut: {
             /** Items */
-            items: components["schemas"]["Decision"][];
+            items: components["schemas"]["Decision-Output"][];
             /** Server */
             server: string;
             /**
@@ -2911,6 +3136,236 @@ export interface operations {
             };
             /** @description The request is invalid; `errors` lists every problem */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listApprovals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalList"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approveApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the approval's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Decision-Input"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (see `code`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    denyApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the approval's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Decision-Input"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (see `code`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4907,6 +5362,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["giru__api__policy__DecisionOut"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replayPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
                 };
             };
             /** @description No valid admin key (`Authorization: Bearer <key>`) */
