@@ -1,4 +1,5 @@
-"""A 2026-07-28 `tools/call` as raw HTTP: body and headers (the end-to-end tests' load)."""
+"""2026-07-28 `tools/call` and `tools/list` requests as raw HTTP: body and headers (the
+end-to-end tests' load)."""
 
 from __future__ import annotations
 
@@ -25,5 +26,20 @@ def tool_call(
         "mcp-protocol-version": MODERN,
         "mcp-method": "tools/call",
         "mcp-name": name,
+    }
+    return body, headers
+
+
+def tool_list(key: str, id: int) -> tuple[bytes, dict[str, str]]:
+    """A 2026-07-28 `tools/list` as raw HTTP: body and headers."""
+    body = orjson.dumps(
+        {"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {"_meta": META}}
+    )
+    headers = {
+        "authorization": f"Bearer {key}",
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN,
+        "mcp-method": "tools/list",
     }
     return body, headers

@@ -1,12 +1,15 @@
 """The web UI end to end: a real `giru run` over the quickstart configuration (its two HTTP
 upstreams on free ports), driven by Debian's Chromium through playwright-core
-(web/e2e/ui.mjs, one scenario per test). The screenshot run writes docs/ui/ and prints the
-first load's transfer size and the overview's render time.
+(web/e2e/ui.mjs, one scenario per test). The screenshot run writes docs/ui/ and checks the
+acceptance budgets: the first load of /ui transfers at most 250 KB, the overview renders within
+1 s (both printed too). The chain-tampering test runs last: it breaks the store's audit chain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.calls import tool_call
-from tests.integration.gateway import ADMIN_TOKEN, RunningGiru, run_giru
+from tests.e2e.calls import tool_call, tool_list
+from tests.integration.gateway import ADMIN_TOKEN, RunningGiru, run_giru, wait_until
 from tests.peers import (
     TOOLS,
     everything_argv,
@@ -37,6 +40,11 @@ DEMO_KEY = "giru-ui-e2e-demo-key-0123456789"
 MARKUP = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">'
 XSS_CLIENT = "xss-claims"
 FIRST_LOAD_BUDGET = 250 * 1024
+RENDER_BUDGET_MS = 1000.0
+SUBSCRIBER = "ui-subscriber"
+SUBSCRIBER_KEY = "giru_ui-subscriber-key-0123456789abcdef"
+SUBSCRIPTION = "ui-subscriber-memory"
+PAN_TEXT = "card 4111 1111 1111 1111"
 
 
 PCI_POLICY = """
@@ -49,11 +57,19 @@ spec:
 """
 
 
+# The first server in servers.yaml is `everything`: its tags line, and governance for its echo.
+EVERYTHING_TAGS = "  tags: [demo]\n"
+ECHO_HANDLES_CARDS = "  tools:\n    echo: {tags: [pci], sensitivity: high, category: data}\n"
+
+
 def _quickstart(conformance: int, everything: int) -> str:
     """examples/quickstart/ as one document stream, its HTTP upstreams moved to free ports,
-    plus the PCI DSS pack on the `everything` server (so the audit log holds a denial)."""
+    plus the PCI DSS pack on the `everything` server, whose `echo` handles cardholder data (so
+    the audit log holds a denial)."""
     documents = [path.read_text() for path in sorted(QUICKSTART.glob("*.yaml"))]
     text = "\n---\n".join([*documents, PCI_POLICY])
+    assert text.count(EVERYTHING_TAGS) >= 1
+    text = text.replace(EVERYTHING_TAGS, EVERYTHING_TAGS + ECHO_HANDLES_CARDS, 1)
     return text.replace("127.0.0.1:3001", f"127.0.0.1:{conformance}").replace(
         "127.0.0.1:3002", f"127.0.0.1:{everything}"
     )
@@ -70,13 +86,34 @@ def _traffic(giru: RunningGiru) -> None:
             json={"metadata": {"name": XSS_CLIENT}, "spec": {"claims": {"team": MARKUP}}},
         )
         assert created.status_code == 201, created.text
+        digest = hashlib.sha256(SUBSCRIBER_KEY.encode()).hexdigest()
+        subscriber = api.post(
+            "/api/v1/clients",
+            json={"metadata": {"name": SUBSCRIBER}, "spec": {"apiKeyHash": f"sha256:{digest}"}},
+        )
+        assert subscriber.status_code == 201, subscriber.text
+        requested = api.post(
+            "/api/v1/subscriptions",
+            json={
+                "metadata": {"name": SUBSCRIPTION},
+                "spec": {
+                    "client": SUBSCRIBER,
+                    "server": "memory",
+                    "scopeType": "selective",
+                    "scopeTools": ["read_graph", "search_nodes"],
+                    "requiresApproval": True,
+                },
+            },
+        )
+        assert requested.status_code == 201, requested.text
+        assert requested.json()["spec"]["status"] == "pending", requested.text
     with httpx.Client(base_url=giru.base, timeout=30.0) as mcp:
         calls: list[tuple[str, dict[str, Any]]] = [
             ("everything__echo", {"message": "hello from the UI test"}),
             ("everything__get-sum", {"a": 2, "b": 3}),
             ("memory__read_graph", {}),
             ("everything__echo", {"message": "again"}),
-            ("everything__echo", {"message": "card 4111 1111 1111 1111"}),
+            ("everything__echo", {"message": PAN_TEXT}),
             ("nowhere__nothing", {}),
         ]
         for number, (name, arguments) in enumerate(calls, start=1):
@@ -111,6 +148,24 @@ def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
     finally:
         for peer in peers:
             peer.stop()
+
+
+def _tools_of(giru: RunningGiru, key: str) -> set[str]:
+    """The tool names `key` sees, through a real MCP `tools/list`."""
+    body, headers = tool_list(key, 1)
+    answer = httpx.post(giru.url("/mcp"), content=body, headers=headers, timeout=30.0)
+    assert answer.status_code == 200, answer.text
+    message = orjson.loads(answer.content)
+    return {tool["name"] for tool in message.get("result", {}).get("tools", [])}
+
+
+def _audit(giru: RunningGiru, **query: str) -> list[dict[str, Any]]:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    answer = httpx.get(giru.url("/api/v1/audit"), params=query, headers=admin, timeout=10.0)
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert isinstance(items, list)
+    return items
 
 
 def _scenario(giru: RunningGiru, name: str, **env: str) -> dict[str, Any]:
@@ -182,3 +237,70 @@ def test_every_page_renders_at_desktop_and_phone_width_in_both_themes(giru: Runn
     assert len(seen["written"]) == 40  # 9 pages and sign-in, 2 widths, 2 themes
     assert all(Path(path).stat().st_size > 0 for path in seen["written"])
     assert seen["firstLoadBytes"] <= FIRST_LOAD_BUDGET
+    assert seen["renderMs"] <= RENDER_BUDGET_MS
+
+
+def test_approving_a_subscription_changes_the_clients_tools(giru: RunningGiru) -> None:
+    assert not any(name.startswith("memory__") for name in _tools_of(giru, SUBSCRIBER_KEY))
+    seen = _scenario(giru, "approve", GIRU_SUBSCRIPTION=SUBSCRIPTION)
+    assert "approved (now active)" in seen["notice"], seen
+    assert seen["status"] == "active", seen
+    wait_until(
+        lambda: "memory__read_graph" in _tools_of(giru, SUBSCRIBER_KEY),
+        "the approved subscription's tools in the client's tools/list",
+    )
+    body, headers = tool_call(SUBSCRIBER_KEY, "memory__read_graph", {}, 2)
+    answer = httpx.post(giru.url("/mcp"), content=body, headers=headers, timeout=30.0)
+    assert "error" not in orjson.loads(answer.content), answer.text
+
+
+def _pan_denial(giru: RunningGiru) -> dict[str, Any]:
+    denied: list[dict[str, Any]] = []
+
+    def found() -> bool:
+        denied[:] = _audit(giru, outcome="policy_denied", target="echo")
+        return bool(denied)
+
+    wait_until(found, "the PAN call's denial in the audit log")
+    return denied[0]
+
+
+def test_a_denied_pan_call_is_in_the_audit_page_with_its_pci_control(giru: RunningGiru) -> None:
+    record = _pan_denial(giru)
+    seen = _scenario(giru, "pan-denial", GIRU_EVENT=record["eventId"])
+    assert seen["outcome"] == "policy_denied", seen
+    assert "PCI DSS" in seen["controls"], seen
+    assert record["eventId"] in seen["detail"]
+    assert PAN_TEXT not in seen["detail"], "the card number reached the audit record"
+
+
+def test_usage_exports_as_csv(giru: RunningGiru) -> None:
+    seen = _scenario(giru, "usage-csv")
+    lines = seen["csv"].splitlines()
+    assert seen["filename"] == "giru-usage-by-client-week.csv"
+    assert lines[0].startswith("client,calls,errors,rejected,duration_ms_p50,"), lines
+    demo = next(line for line in lines[1:] if line.startswith("demo,"))
+    assert int(demo.split(",")[1]) >= 3, lines
+
+
+def test_a_tampered_audit_row_is_named_by_the_chain_check(giru: RunningGiru) -> None:
+    """Runs last in this module: the store's chain stays broken afterwards."""
+    intact = _scenario(giru, "verify")
+    assert intact["ok"], intact
+    assert intact["text"].startswith("Chain intact"), intact
+    record = _pan_denial(giru)
+    database = sqlite3.connect(giru.log.parent / "giru.db")  # as the file's owner could
+    try:
+        database.execute("DROP TRIGGER audit_records_no_update")
+        database.execute(
+            "UPDATE audit_records SET outcome = 'allowed' WHERE event_id = ?", (record["eventId"],)
+        )
+        database.commit()
+    finally:
+        database.close()
+    seen = _scenario(giru, "verify", GIRU_EVENT=record["eventId"])
+    assert not seen["ok"], seen
+    assert record["eventId"] in seen["text"], seen
+    assert f"record #{record['seq']}" in seen["text"], seen
+    assert "hash mismatch" in seen["text"], seen
+    assert seen["highlighted"] == [record["eventId"]], seen

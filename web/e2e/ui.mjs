@@ -2,7 +2,7 @@
 // `giru run`: `node web/e2e/ui.mjs <scenario>` prints one JSON line with what it saw.
 // Debian's Chromium through playwright-core (never `playwright install`), a fresh profile each run.
 // Environment: GIRU_URL (http://127.0.0.1:port), GIRU_ADMIN_TOKEN, GIRU_SHOTS (screenshots dir).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -156,6 +156,69 @@ const scenarios = {
 		};
 	},
 
+	// Approve a pending subscription from the subscriptions page (the test then lists the
+	// client's tools over MCP).
+	async approve(page) {
+		const name = process.env.GIRU_SUBSCRIPTION ?? '';
+		await openSignedIn(page, '/ui/subscriptions?status=pending');
+		const row = page.getByTestId('subscriptions').getByRole('row').filter({ hasText: name });
+		await row.getByRole('button', { name: 'Approve' }).click();
+		const notice = (await page.getByRole('status').first().textContent()) ?? '';
+		await page.goto(`${URL_BASE}/ui/subscriptions?status=active`);
+		const active = page.getByTestId('subscriptions').getByRole('row').filter({ hasText: name });
+		await active.waitFor();
+		const status = (await active.getByRole('cell').nth(3).textContent()) ?? '';
+		return { notice, status: status.trim() };
+	},
+
+	// The policy denial of a call carrying a card number, found in the audit page by its
+	// outcome, with the PCI DSS control it cites.
+	async 'pan-denial'(page) {
+		const event = process.env.GIRU_EVENT ?? '';
+		await openSignedIn(page, '/ui/audit');
+		await page.getByLabel('Outcome').selectOption('policy_denied');
+		await page.getByRole('button', { name: 'Apply' }).click();
+		await page.waitForURL(/outcome=policy_denied/);
+		const table = page.getByTestId('audit');
+		await table.getByRole('button', { name: `Details of ${event}` }).click();
+		const detail = page.getByTestId('audit-detail');
+		await detail.waitFor();
+		const row = table.getByRole('row').filter({ has: page.getByRole('button', { name: `Details of ${event}` }) });
+		return {
+			outcome: ((await row.getByRole('cell').nth(4).textContent()) ?? '').trim(),
+			controls: (await detail.getByTestId('controls').textContent()) ?? '',
+			detail: (await detail.textContent()) ?? ''
+		};
+	},
+
+	// Export the usage table (per client, last week) as CSV: the downloaded file's contents.
+	async 'usage-csv'(page) {
+		await openSignedIn(page, '/ui/usage');
+		await page.getByTestId('usage').getByRole('row').nth(1).waitFor();
+		const [file] = await Promise.all([
+			page.waitForEvent('download'),
+			page.getByRole('button', { name: 'Export CSV' }).click()
+		]);
+		const path = await file.path();
+		return { filename: file.suggestedFilename(), csv: readFileSync(path, 'utf8') };
+	},
+
+	// Verify the audit chain from the audit page (the echo calls' records on screen): the
+	// result, and the rows marked broken.
+	async verify(page) {
+		await openSignedIn(page, '/ui/audit?server=everything&target=echo');
+		await page.getByTestId('audit').waitFor();
+		await page.getByRole('button', { name: 'Verify chain' }).click();
+		const result = page.getByTestId('verify-result');
+		await result.waitFor();
+		const text = ((await result.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		const ok = !(await result.getAttribute('class'))?.includes('bad');
+		const highlighted = await page
+			.locator('[data-testid="audit"] tr.broken')
+			.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-event')));
+		return { ok, text, highlighted };
+	},
+
 	// Every page at desktop and phone width, light and dark; first-load size and render time.
 	async screenshots(page, context) {
 		// First load of the overview, signed in, with an empty cache: bytes on the wire, render time.
@@ -180,6 +243,7 @@ const scenarios = {
 		cdp.on('Network.loadingFinished', (event) => (bytes += event.encodedDataLength));
 		await page.goto(`${URL_BASE}/ui`);
 		await page.getByTestId('overview-cards').waitFor();
+		// From navigation start to the overview's cards on screen.
 		const renderMs = await page.evaluate(() => performance.now());
 		await page.waitForLoadState('networkidle');
 		const firstLoadBytes = bytes;
