@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from tests.e2e.calls import tool_call, tool_list
+from tests.integration.credentials.connections import connected_giru
 from tests.integration.gateway import ADMIN_TOKEN, RunningGiru, run_giru, wait_until
 from tests.peers import (
     TOOLS,
@@ -54,6 +55,7 @@ metadata: {name: cards}
 spec:
   packs: [pci_dss]
   selector: {servers: [everything]}
+  data: {pci_dss: {require_mfa: false}}  # API-key clients: no second factor to show
 """
 
 
@@ -234,7 +236,7 @@ def test_every_page_renders_at_desktop_and_phone_width_in_both_themes(giru: Runn
         f"\nweb UI first load: {seen['firstLoadBytes'] / 1024:.1f} KB transferred "
         f"(budget {FIRST_LOAD_BUDGET // 1024} KB); overview rendered in {seen['renderMs']:.0f} ms"
     )
-    assert len(seen["written"]) == 40  # 9 pages and sign-in, 2 widths, 2 themes
+    assert len(seen["written"]) == 44  # 10 pages and sign-in, 2 widths, 2 themes
     assert all(Path(path).stat().st_size > 0 for path in seen["written"])
     assert seen["firstLoadBytes"] <= FIRST_LOAD_BUDGET
     assert seen["renderMs"] <= RENDER_BUDGET_MS
@@ -281,6 +283,32 @@ def test_usage_exports_as_csv(giru: RunningGiru) -> None:
     assert lines[0].startswith("client,calls,errors,rejected,duration_ms_p50,"), lines
     demo = next(line for line in lines[1:] if line.startswith("demo,"))
     assert int(demo.split(",")[1]) >= 3, lines
+
+
+def test_an_oauth_connection_is_made_listed_and_disconnected_from_the_ui(
+    tmp_path: Path,
+) -> None:
+    """Its own Giru: server `files` takes OAuth tokens from the test IdP, one shared connection
+    made by the signed-in operator (the IdP's sign-in form is posted by the test, as a browser)."""
+    require_web(CHROMIUM, WEB / "node_modules" / "playwright-core")
+    with connected_giru(tmp_path, connection="shared") as env:
+        started = _scenario(env.giru, "connect", GIRU_SERVER="files")
+        assert started["before"] == "Not connected yet.", started
+        assert started["url"].startswith(env.idp.issuer), started
+        landed = env.browse(started["url"], "alice")
+        assert landed.status_code == 200, landed.text
+        seen = _scenario(env.giru, "disconnect", GIRU_SERVER="files")
+        who, status, scopes, expires = seen["cells"][:4]
+        assert status == "connected", seen
+        assert "mcp" in scopes.split(), seen
+        assert expires != "—", seen
+        assert "disconnected" in seen["notice"], seen
+        listed = httpx.get(
+            env.giru.url("/api/v1/servers/files/connections"),
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=10.0,
+        )
+        assert listed.json() == {"items": []}, (who, listed.text)
 
 
 def test_a_tampered_audit_row_is_named_by_the_chain_check(giru: RunningGiru) -> None:

@@ -219,6 +219,37 @@ const scenarios = {
 		return { ok, text, highlighted };
 	},
 
+	// Start an OAuth connection to server GIRU_SERVER: the sign-in URL the page opened.
+	async connect(page, context) {
+		const server = process.env.GIRU_SERVER ?? '';
+		await openSignedIn(page, '/ui/connections');
+		const section = page.getByTestId(`connections-${server}`);
+		await section.waitFor();
+		const before = ((await section.locator('tbody').textContent()) ?? '').trim();
+		const opened = context.waitForEvent('page');
+		await section.getByRole('button', { name: `Connect ${server}` }).click();
+		const popup = await opened;
+		const link = page.getByTestId('connect-started').getByRole('link', { name: 'open the sign-in page' });
+		const url = (await link.getAttribute('href')) ?? '';
+		await popup.close();
+		return { before, url };
+	},
+
+	// Server GIRU_SERVER's connections as the page lists them; then disconnect the first.
+	async disconnect(page) {
+		const server = process.env.GIRU_SERVER ?? '';
+		page.on('dialog', (dialog) => void dialog.accept());
+		await openSignedIn(page, '/ui/connections');
+		const section = page.getByTestId(`connections-${server}`);
+		const row = section.locator('tbody tr').first();
+		await row.getByRole('button', { name: /^Disconnect / }).waitFor();
+		const cells = await row.getByRole('cell').allTextContents();
+		await row.getByRole('button', { name: /^Disconnect / }).click();
+		const notice = (await page.getByRole('status').first().textContent()) ?? '';
+		await section.getByText('Not connected yet.').waitFor();
+		return { cells: cells.map((c) => c.trim()), notice };
+	},
+
 	// Every page at desktop and phone width, light and dark; first-load size and render time.
 	async screenshots(page, context) {
 		// First load of the overview, signed in, with an empty cache: bytes on the wire, render time.
@@ -230,6 +261,7 @@ const scenarios = {
 			['clients', '/ui/clients', 'clients'],
 			['client', '/ui/clients/demo', 'keys'],
 			['subscriptions', '/ui/subscriptions', 'subscriptions'],
+			['connections', '/ui/connections', 'no-oauth-servers'],
 			['policies', '/ui/policies', 'policies'],
 			['usage', '/ui/usage', 'usage'],
 			['audit', '/ui/audit', 'audit']

@@ -36,3 +36,8 @@ export function webUrl(url: string | null | undefined): string | null {
 		return null;
 	}
 }
+
+/** A time given in seconds since the epoch (as connections report them), local and readable. */
+export function epochWhen(seconds: number | null | undefined): string {
+	return seconds === null || seconds === undefined ? '—' : new Date(seconds * 1000).toLocaleString();
+}
