@@ -15,7 +15,7 @@ const config = {
 		}),
 		paths: { base: '/ui', relative: false },
 		appDir: '_app',
-		output: { bundleStrategy: 'split' },
+		output: { bundleStrategy: 'single' },
 		version: { pollInterval: 0 }
 	}
 };

@@ -163,12 +163,43 @@ const scenarios = {
 		await openSignedIn(page, '/ui/subscriptions?status=pending');
 		const row = page.getByTestId('subscriptions').getByRole('row').filter({ hasText: name });
 		await row.getByRole('button', { name: 'Approve' }).click();
+		await page.getByLabel(`Reason to approve ${name} (optional)`).fill('requested for the UI test');
+		await page.getByRole('button', { name: `Approve ${name}` }).click();
 		const notice = (await page.getByRole('status').first().textContent()) ?? '';
 		await page.goto(`${URL_BASE}/ui/subscriptions?status=active`);
 		const active = page.getByTestId('subscriptions').getByRole('row').filter({ hasText: name });
 		await active.waitFor();
 		const status = (await active.getByRole('cell').nth(3).textContent()) ?? '';
 		return { notice, status: status.trim() };
+	},
+
+	// Request a subscription with the form (client, server, two tools picked, a daily quota),
+	// then reject it with a reason.
+	async 'request-reject'(page) {
+		const name = process.env.GIRU_SUBSCRIPTION ?? '';
+		await openSignedIn(page, '/ui/subscriptions');
+		await page.getByRole('button', { name: 'Request a subscription' }).click();
+		const form = page.getByTestId('subscription-request');
+		await form.getByRole('combobox', { name: /^Client/ }).selectOption('demo');
+		await form.getByRole('combobox', { name: /^Server/ }).selectOption('memory');
+		await form.getByLabel('Name').fill(name);
+		await form.getByLabel('every tool of the server, now and later').uncheck();
+		const picker = form.getByTestId('tool-picker');
+		await picker.getByLabel('read_graph').check();
+		await picker.getByLabel('search_nodes').check();
+		await form.getByLabel('Calls per day').fill('100');
+		await form.getByRole('button', { name: 'Request', exact: true }).click();
+		const requested = (await page.locator('[role=status], [role=alert]').first().textContent()) ?? '';
+		const row = page.getByTestId('subscriptions').getByRole('row').filter({ hasText: name });
+		await row.getByRole('button', { name: 'Reject' }).click();
+		await page.getByRole('button', { name: `Reject ${name}` }).click(); // no reason: refused
+		const refused = await page.getByLabel(`Reason to reject ${name}`).evaluate((input) => !input.validity.valid);
+		await page.getByLabel(`Reason to reject ${name}`).fill('memory is for the pilot team only');
+		await page.getByRole('button', { name: `Reject ${name}` }).click();
+		await page.getByText(`${name}: rejected`).waitFor();
+		await row.getByRole('cell', { name: 'rejected', exact: true }).waitFor();
+		const cells = await row.getByRole('cell').allTextContents();
+		return { requested, refused, cells: cells.map((c) => c.replace(/\s+/g, ' ').trim()) };
 	},
 
 	// The policy denial of a call carrying a card number, found in the audit page by its
@@ -277,6 +308,11 @@ const scenarios = {
 		await page.getByTestId('overview-cards').waitFor();
 		// From navigation start to the overview's cards on screen.
 		const renderMs = await page.evaluate(() => performance.now());
+		const timings = await page.evaluate(() =>
+			performance
+				.getEntriesByType('resource')
+				.map((e) => `${e.name.replace(location.origin, '')} ${Math.round(e.startTime)}+${Math.round(e.duration)}`)
+		);
 		await page.waitForLoadState('networkidle');
 		const firstLoadBytes = bytes;
 		await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
@@ -305,7 +341,7 @@ const scenarios = {
 				await signIn(page);
 			}
 		}
-		return { written, firstLoadBytes, renderMs };
+		return { written, firstLoadBytes, renderMs, timings };
 	}
 };
 

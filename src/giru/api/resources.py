@@ -138,7 +138,7 @@ async def _server_filters(
 async def _subscription_filters(
     client: _NameQuery = None,
     server: _NameQuery = None,
-    status: Literal["pending", "active", "suspended", "expired"] | None = None,
+    status: Literal["pending", "active", "suspended", "rejected", "expired"] | None = None,
     environment: _NameQuery = None,
 ) -> dict[str, str]:
     return _present(client=client, server=server, status=status, environment=environment)

@@ -74,6 +74,7 @@ __all__ = [
     "SyncOut",
     "ToolList",
     "ToolOut",
+    "TransitionRequest",
     "VirtualServer",
     "VirtualServerInput",
     "VirtualServerList",
@@ -259,6 +260,15 @@ class KeyList(_Out):
 class AdminKeyCreate(_Request):
     name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=40)]
     role: Role
+
+
+class TransitionRequest(_Request):
+    """The optional body of a subscription's approve, reject, suspend or resume."""
+
+    reason: Annotated[
+        str | None,
+        Field(min_length=1, max_length=500, description="why, kept in the change log"),
+    ] = None
 
 
 class AdminKeyOut(_Out):

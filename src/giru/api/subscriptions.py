@@ -1,7 +1,8 @@
-"""Subscription lifecycle: `POST /api/v1/subscriptions/{name}/approve|suspend|resume`.
+"""Subscription lifecycle: `POST /api/v1/subscriptions/{name}/approve|reject|suspend|resume`.
 
-approve moves pending → active, suspend active → suspended, resume suspended → active; any other
-move is 409 `invalid_transition`. The approver (the admin key's name) is recorded by the store.
+approve moves pending → active, reject pending → rejected, suspend active → suspended, resume
+suspended → active; any other move is 409 `invalid_transition`. The approver (the admin key's
+name) is recorded by the store; an optional body `{"reason": …}` goes to the change log.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these closures' annotations at runtime.
@@ -14,13 +15,14 @@ from giru.api.auth import Principal
 from giru.api.context import ApiContext
 from giru.api.problems import problems
 from giru.api.resources import API, IfMatch, ObjectName, etag, expected_version, resource_body
-from giru.api.schemas import Subscription
+from giru.api.schemas import Subscription, TransitionRequest
 
 __all__ = ["router"]
 
-Transition = Literal["approve", "suspend", "resume"]
+Transition = Literal["approve", "reject", "suspend", "resume"]
 _SUMMARIES: dict[Transition, str] = {
     "approve": "Approve a pending subscription (pending → active)",
+    "reject": "Reject a pending subscription (pending → rejected)",
     "suspend": "Suspend an active subscription (active → suspended)",
     "resume": "Resume a suspended subscription (suspended → active)",
 }
@@ -52,9 +54,14 @@ def _add_transition(api: APIRouter, ctx: ApiContext, action: Transition, summary
         name: ObjectName,
         response: Response,
         if_match: IfMatch = None,
+        body: TransitionRequest | None = None,
     ) -> dict[str, Any]:
         resource = await ctx.store.transition(
-            name, action, actor=principal.name, expected_version=expected_version(if_match)
+            name,
+            action,
+            actor=principal.name,
+            expected_version=expected_version(if_match),
+            reason=None if body is None else body.reason,
         )
         ctx.committed()
         response.headers["ETag"] = etag(resource.version)

@@ -15,6 +15,7 @@ from giru.cli.resources import OutputOption
 __all__ = [
     "approve",
     "client_keys",
+    "reject",
     "resume",
     "revoke_key",
     "rotate_key",
@@ -29,26 +30,37 @@ _SERVER = BY_KIND["MCPServer"]
 _DESCRIPTION = 60
 
 
-def _transition(name: str, action: Literal["approve", "suspend", "resume"]) -> None:
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the change log).")]
+
+
+def _transition(
+    name: str, action: Literal["approve", "reject", "suspend", "resume"], reason: str | None
+) -> None:
+    body = {} if reason is None else {"reason": reason}
     with reported(), connect() as client:
-        updated = client.post(f"{_SUBSCRIPTION.item_path(name)}/{action}")
+        updated = client.post(f"{_SUBSCRIPTION.item_path(name)}/{action}", body)
     status = (updated or {}).get("spec", {}).get("status") or "updated"
     typer.echo(f"{_SUBSCRIPTION.resource}/{name} {status}")
 
 
-def approve(name: str) -> None:
+def approve(name: str, reason: ReasonOption = None) -> None:
     """Approve a pending subscription (pending → active)."""
-    _transition(name, "approve")
+    _transition(name, "approve", reason)
 
 
-def suspend(name: str) -> None:
+def reject(name: str, reason: ReasonOption = None) -> None:
+    """Reject a pending subscription (pending → rejected)."""
+    _transition(name, "reject", reason)
+
+
+def suspend(name: str, reason: ReasonOption = None) -> None:
     """Suspend an active subscription (active → suspended)."""
-    _transition(name, "suspend")
+    _transition(name, "suspend", reason)
 
 
-def resume(name: str) -> None:
+def resume(name: str, reason: ReasonOption = None) -> None:
     """Resume a suspended subscription (suspended → active)."""
-    _transition(name, "resume")
+    _transition(name, "resume", reason)
 
 
 _KEY_COLUMNS: tuple[Column, ...] = (

@@ -318,7 +318,7 @@ Timestamp = Annotated[
     PlainSerializer(lambda v: v.isoformat().replace("+00:00", "Z"), return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-SubscriptionStatus = Literal["pending", "active", "suspended", "expired"]
+SubscriptionStatus = Literal["pending", "active", "suspended", "rejected", "expired"]
 
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")

@@ -248,7 +248,9 @@ class SubscriptionRow(ResourceRow, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
         CheckConstraint("scope_type IN ('all', 'selective')", name="scope_type"),
-        CheckConstraint("status IN ('pending', 'active', 'suspended', 'expired')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'active', 'suspended', 'expired', 'rejected')", name="status"
+        ),
     )
 
     client_id: Mapped[str | None] = mapped_column(

@@ -157,16 +157,17 @@ class Store:
     async def transition(
         self,
         name: str,
-        action: Literal["approve", "suspend", "resume"],
+        action: Literal["approve", "reject", "suspend", "resume"],
         *,
         actor: str,
         expected_version: int | None = None,
+        reason: str | None = None,
     ) -> Resource:
-        """Approve, suspend or resume a subscription."""
+        """Approve, reject, suspend or resume a subscription; `reason` goes to the change log."""
         found = resources.adapter("Subscription")
         async with self._write(actor) as tx:
             row = await resources.load(tx.session, self._tenant, found, name, expected_version)
-            transition(tx, row, action)
+            transition(tx, row, action, reason)
             moved = await resources.resources(tx.session, found, [row])
         return moved[0]
 

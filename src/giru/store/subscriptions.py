@@ -26,14 +26,16 @@ from giru.store.specs import Problem, dump, ordered, timestamp_text
 
 __all__ = ["TRANSITIONS", "EnvironmentAdapter", "SubscriptionAdapter", "expire", "transition"]
 
-Action = Literal["approve", "suspend", "resume"]
+Action = Literal["approve", "reject", "suspend", "resume"]
 TRANSITIONS: dict[str, tuple[str, str]] = {
     "approve": ("pending", "active"),
+    "reject": ("pending", "rejected"),
     "suspend": ("active", "suspended"),
     "resume": ("suspended", "active"),
 }
 """Each action and the (from, to) statuses it moves between."""
 AUTO_APPROVER = "system:auto-approval"
+_UNAPPROVED = ("pending", "rejected")  # never approved: activating one needs approval
 _REFERENCES = (
     ("client", ClientRow, "Client"),
     ("server", MCPServerRow, "MCPServer"),
@@ -106,7 +108,7 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
             status = spec.status or ("pending" if needs_approval else "active")
         else:
             status = spec.status or current.status
-            if current.status == "pending" and status == "active" and needs_approval:
+            if current.status in _UNAPPROVED and status == "active" and needs_approval:
                 message = f"Subscription/{current.name} requires approval; approve it instead"
                 raise ConflictError(message, code="approval_required")
         return spec.model_copy(update={"status": status})
@@ -128,7 +130,7 @@ class SubscriptionAdapter(KindAdapter[SubscriptionRow]):
         for column, value in _columns(spec).items():
             setattr(row, column, value)
         was = None if previous is None else previous["status"]
-        if spec.requires_approval and spec.status == "active" and was in (None, "pending"):
+        if spec.requires_approval and spec.status == "active" and was in (None, *_UNAPPROVED):
             # Active without `approve`: the environment auto-approved it, or its writer said so.
             auto = await _auto_approves(tx, spec.environment)
             row.approved_by, row.approved_at = AUTO_APPROVER if auto else tx.actor, tx.now
@@ -183,8 +185,9 @@ class EnvironmentAdapter(KindAdapter[EnvironmentRow]):
         return found + await policy_users(session, row, "environments")
 
 
-def transition(tx: Tx, row: SubscriptionRow, action: Action) -> None:
-    """Move `row` by `action`; `ConflictError` code `invalid_transition` from any other status."""
+def transition(tx: Tx, row: SubscriptionRow, action: Action, reason: str | None = None) -> None:
+    """Move `row` by `action`; `ConflictError` code `invalid_transition` from any other status.
+    The change record keeps `reason` (why, in the mover's words) when one is given."""
     source, target = TRANSITIONS[action]
     if row.status != source:
         message = f"Subscription/{row.name} is {row.status}; {action} needs {source}"
@@ -195,7 +198,10 @@ def transition(tx: Tx, row: SubscriptionRow, action: Action) -> None:
         row.approved_by, row.approved_at = tx.actor, tx.now
     row.version += 1
     row.updated_at = tx.now
-    tx.record(action, "Subscription", row.name, row.version, {"from": source, "to": target})
+    detail = {"from": source, "to": target}
+    if reason:
+        detail["reason"] = reason
+    tx.record(action, "Subscription", row.name, row.version, detail)
 
 
 async def expire(tx: Tx) -> list[str]:

@@ -104,3 +104,72 @@ async def test_viewers_may_not_approve(clients: dict[str, httpx.AsyncClient], pe
     response = await clients["viewer"].post(f"/api/v1/subscriptions/{pending}/approve")
 
     assert response.status_code == 403
+
+
+async def test_reject_turns_a_request_down_and_the_change_log_keeps_the_reason(
+    clients: dict[str, httpx.AsyncClient], pending: str
+) -> None:
+    response = await clients["operator"].post(
+        f"/api/v1/subscriptions/{pending}/reject", json={"reason": "not for contractors"}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["spec"]["status"] == "rejected"
+    changes = await clients["operator"].get(
+        "/api/v1/changes", params={"kind": "Subscription", "name": pending}
+    )
+    newest = changes.json()["items"][0]
+    assert (newest["action"], newest["actor"]) == ("reject", "operator-key")
+    assert newest["detail"] == {
+        "from": "pending",
+        "to": "rejected",
+        "reason": "not for contractors",
+    }
+
+
+async def test_a_suspension_without_a_body_records_no_reason(
+    api: httpx.AsyncClient, pending: str
+) -> None:
+    await api.post(f"/api/v1/subscriptions/{pending}/approve", json={"reason": "ok by the CISO"})
+    await api.post(f"/api/v1/subscriptions/{pending}/suspend")
+
+    changes = await api.get("/api/v1/changes", params={"kind": "Subscription", "name": pending})
+
+    suspended, approved = changes.json()["items"][:2]
+    assert suspended["detail"] == {"from": "active", "to": "suspended"}
+    assert approved["detail"]["reason"] == "ok by the CISO"
+
+
+@pytest.mark.parametrize("reason", ["", "x" * 501, 42])
+async def test_a_reason_that_is_empty_too_long_or_not_text_is_422(
+    api: httpx.AsyncClient, pending: str, reason: object
+) -> None:
+    response = await api.post(f"/api/v1/subscriptions/{pending}/reject", json={"reason": reason})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_failed"
+
+
+async def test_only_a_pending_subscription_can_be_rejected(
+    api: httpx.AsyncClient, pending: str
+) -> None:
+    await api.post(f"/api/v1/subscriptions/{pending}/approve")
+
+    response = await api.post(f"/api/v1/subscriptions/{pending}/reject")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_transition"
+
+
+async def test_a_rejected_subscription_is_not_activated_by_a_put(
+    api: httpx.AsyncClient, pending: str
+) -> None:
+    await api.post(f"/api/v1/subscriptions/{pending}/reject", json={"reason": "no"})
+    document = subscription_doc(
+        pending, "ana", "files", requiresApproval=True, environment="prod", status="active"
+    )
+
+    response = await api.put(f"/api/v1/subscriptions/{pending}", json=document)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "approval_required"

@@ -629,6 +629,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/subscriptions/{name}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a pending subscription (pending → rejected) */
+        post: operations["rejectSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/subscriptions/{name}/resume": {
         parameters: {
             query?: never;
@@ -2383,7 +2400,7 @@ export interface components {
             /** Startsat */
             startsAt?: string | null;
             /** Status */
-            status?: ("pending" | "active" | "suspended" | "expired") | null;
+            status?: ("pending" | "active" | "suspended" | "rejected" | "expired") | null;
             subject?: components["schemas"]["SubscriptionSubject"] | null;
         };
         /**
@@ -2651,6 +2668,17 @@ export interface components {
             sensitivity?: ("low" | "medium" | "high") | null;
             /** Tags */
             tags?: string[];
+        };
+        /**
+         * TransitionRequest
+         * @description The optional body of a subscription's approve, reject, suspend or resume.
+         */
+        TransitionRequest: {
+            /**
+             * Reason
+             * @description why, kept in the change log
+             */
+            reason?: string | null;
         };
         /** UsageItem */
         UsageItem: {
@@ -6799,7 +6827,7 @@ export interface operations {
                 name?: string | null;
                 client?: string | null;
                 server?: string | null;
-                status?: ("pending" | "active" | "suspended" | "expired") | null;
+                status?: ("pending" | "active" | "suspended" | "rejected" | "expired") | null;
                 environment?: string | null;
             };
             header?: never;
@@ -7188,7 +7216,115 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (see `code`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names a version that is not the current one */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rejectSubscription: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `"<resourceVersion>"` from an ETag */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description object name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7288,7 +7424,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7388,7 +7528,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
