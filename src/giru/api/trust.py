@@ -16,7 +16,7 @@ from giru.api.resources import API, ObjectName
 from giru.api.schemas import NAME_PATTERN
 from giru.trust import Verdict, decide, review_items
 
-__all__ = ["DecisionIn", "DecisionOut", "ToolReviewList", "router"]
+__all__ = ["DecisionIn", "ReviewDecisionOut", "ToolReviewList", "router"]
 
 _TOOL = r"^[A-Za-z0-9_./-]{1,128}$"
 
@@ -91,7 +91,7 @@ class Decision(_Model):
     blocking: bool
 
 
-class DecisionOut(_Model):
+class ReviewDecisionOut(_Model):
     server: str
     verdict: Literal["approve", "reject"]
     items: list[Decision]
@@ -137,7 +137,7 @@ def _add_decision(api: APIRouter, ctx: ApiContext, verdict: Verdict) -> None:
 
     @api.post(
         f"/servers/{{name}}/tools/{verdict}",
-        response_model=DecisionOut,
+        response_model=ReviewDecisionOut,
         operation_id=f"{verdict}ToolChanges",
         summary=summaries[verdict],
         tags=["Tool trust"],

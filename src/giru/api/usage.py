@@ -46,6 +46,7 @@ class UsageItem(_Out):
     rejected: int = Field(description="refused by a rate limit or quota")
     duration_ms_p50: float | None = Field(description="median duration of admitted calls")
     duration_ms_p95: float | None
+    duration_ms_p99: float | None
     bytes_in: int
     bytes_out: int
 
@@ -153,6 +154,7 @@ def _item(summary: UsageSummary) -> dict[str, Any]:
         "rejected": summary.rejected,
         "durationMsP50": summary.duration_ms_p50,
         "durationMsP95": summary.duration_ms_p95,
+        "durationMsP99": summary.duration_ms_p99,
         "bytesIn": summary.bytes_in,
         "bytesOut": summary.bytes_out,
     }

@@ -104,6 +104,7 @@ class UsageSummary:
     duration_ms_p95: float | None
     bytes_in: int
     bytes_out: int
+    duration_ms_p99: float | None = None
 
 
 @dataclass(slots=True)
@@ -261,6 +262,7 @@ def _summary(key: str | None, group: _Group) -> UsageSummary:
         duration_ms_p95=percentile(group.durations, 0.95),
         bytes_in=group.bytes_in,
         bytes_out=group.bytes_out,
+        duration_ms_p99=percentile(group.durations, 0.99),
     )
 
 

@@ -79,12 +79,13 @@ async def test_summaries_group_count_and_take_percentiles(store: Store) -> None:
     by_client = await store.usage_summary(group_by="client")
     # alice's admitted durations: 1..100 and 5 (linear interpolation between ranks)
     assert by_client == [
-        UsageSummary("alice", 103, 1, 2, 50.0, 95.0, 103 * 120, 103 * 340),
-        UsageSummary("bob", 2, 2, 0, 8.0, pytest.approx(8.9), 240, 680),  # type: ignore[arg-type]
+        UsageSummary("alice", 103, 1, 2, 50.0, 95.0, 103 * 120, 103 * 340, 99.0),
+        UsageSummary("bob", 2, 2, 0, 8.0, pytest.approx(8.9), 240, 680, pytest.approx(8.98)),  # type: ignore[arg-type]
     ]
     [echo] = await store.usage_summary(client="alice", tool="echo")
     assert echo.duration_ms_p50 == 50.5
     assert echo.duration_ms_p95 == pytest.approx(95.05)
+    assert echo.duration_ms_p99 == pytest.approx(99.01)
     by_tool = await store.usage_summary(group_by="tool", client="alice")
     assert [(s.key, s.calls, s.errors) for s in by_tool] == [
         ("kit__add", 1, 1),

@@ -1446,6 +1446,39 @@ export interface components {
              */
             tools?: string[];
         };
+        /**
+         * DecisionOut
+         * @description The decision document of `giru.decision` (docs/policies/input.md).
+         */
+        DecisionOut: {
+            /** Alerts */
+            alerts?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Allow
+             * @description true exactly when no deny reason applies
+             */
+            allow: boolean;
+            /**
+             * Approve
+             * @description rules holding the call for a person's approval
+             */
+            approve?: components["schemas"]["DenyReason"][];
+            /** Audit */
+            audit?: {
+                [key: string]: unknown;
+            };
+            /** Deny */
+            deny?: components["schemas"]["DenyReason"][];
+            /** Redact */
+            redact?: components["schemas"]["RedactInstruction"][];
+            /**
+             * Revision
+             * @description the bundle revision that decided
+             */
+            revision?: string | null;
+        };
         /** DenyReason */
         DenyReason: {
             /**
@@ -2163,6 +2196,18 @@ export interface components {
             /** Target */
             target: string | null;
         };
+        /** ReviewDecisionOut */
+        ReviewDecisionOut: {
+            /** Items */
+            items: components["schemas"]["Decision-Output"][];
+            /** Server */
+            server: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "approve" | "reject";
+        };
         /** Revoked */
         Revoked: {
             /** Email */
@@ -2698,6 +2743,8 @@ export interface components {
             durationMsP50: number | null;
             /** Durationmsp95 */
             durationMsP95: number | null;
+            /** Durationmsp99 */
+            durationMsP99: number | null;
             /**
              * Errors
              * @description outcome `error`, `upstream_error` or `tool_error`
@@ -2843,51 +2890,6 @@ export interface components {
              * @enum {string}
              */
             role: "viewer" | "operator" | "admin";
-        };
-        /**
-         * DecisionOut
-         * @description The decision document of `giru.decision` (docs/policies/input.md).
-         */
-        giru__api__policy__DecisionOut: {
-            /** Alerts */
-            alerts?: {
-                [key: string]: unknown;
-            }[];
-            /**
-             * Allow
-             * @description true exactly when no deny reason applies
-             */
-            allow: boolean;
-            /**
-             * Approve
-             * @description rules holding the call for a person's approval
-             */
-            approve?: components["schemas"]["DenyReason"][];
-            /** Audit */
-            audit?: {
-                [key: string]: unknown;
-            };
-            /** Deny */
-            deny?: components["schemas"]["DenyReason"][];
-            /** Redact */
-            redact?: components["schemas"]["RedactInstruction"][];
-            /**
-             * Revision
-             * @description the bundle revision that decided
-             */
-            revision?: string | null;
-        };
-        /** DecisionOut */
-        giru__api__trust__DecisionOut: {
-            /** Items */
-            items: components["schemas"]["Decision-Output"][];
-            /** Server */
-            server: string;
-            /**
-             * Verdict
-             * @enum {string}
-             */
-            verdict: "approve" | "reject";
         };
     };
     responses: never;
@@ -5389,7 +5391,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["giru__api__policy__DecisionOut"];
+                    "application/json": components["schemas"]["DecisionOut"];
                 };
             };
             /** @description No valid admin key (`Authorization: Bearer <key>`) */
@@ -6622,7 +6624,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["giru__api__trust__DecisionOut"];
+                    "application/json": components["schemas"]["ReviewDecisionOut"];
                 };
             };
             /** @description No valid admin key (`Authorization: Bearer <key>`) */
@@ -6731,7 +6733,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["giru__api__trust__DecisionOut"];
+                    "application/json": components["schemas"]["ReviewDecisionOut"];
                 };
             };
             /** @description No valid admin key (`Authorization: Bearer <key>`) */
