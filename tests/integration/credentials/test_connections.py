@@ -9,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -206,7 +207,13 @@ def test_a_short_lived_token_is_refreshed_without_a_reload_and_a_refused_refresh
         assert "connected again" in asked["message"]
         (item,) = env.api("GET", "/api/v1/servers/files/connections", None).json()["items"]
         assert item["status"] == "needs_reconnect"
-        failed = [r for r in audit_records(env, "connections/refresh") if r["outcome"] == "error"]
+
+        def refused() -> list[dict[str, Any]]:
+            records = audit_records(env, "connections/refresh")
+            return [r for r in records if r["outcome"] == "error"]
+
+        wait_until(lambda: bool(refused()), "the refused refresh is audited")
+        failed = refused()
         assert failed[0]["details"]["status"] == "needs_reconnect"
         assert failed[0]["target"] == "alice@hospital.example"
 
@@ -245,6 +252,10 @@ def test_a_refused_fresh_token_is_refreshed_once_and_insufficient_scope_asks_to_
 
         # The upstream answers 401 to a token Giru believed fresh: one refresh, one retry.
         assert env.call(alice)["result"]["content"][0]["text"].startswith("sub=sub-alice ")
+        # Audit records reach the store through the spool's drain: wait for it, then compare.
+        wait_until(
+            lambda: bool(audit_records(env, "connections/refresh")), "the refresh is audited"
+        )
         refreshes = audit_records(env, "connections/refresh")
         assert [r["outcome"] for r in refreshes] == ["allowed"]
 
@@ -259,5 +270,6 @@ def test_a_refused_fresh_token_is_refreshed_once_and_insufficient_scope_asks_to_
         assert {"openid", "mcp", "admin"} <= set(query["scope"][0].split())
         (item,) = env.api("GET", "/api/v1/servers/files/connections", "alice").json()["items"]
         assert item["status"] == "needs_reconnect"
+        wait_until(lambda: bool(audit_records(env, "connections/step-up")), "step-up audited")
         (step_up,) = audit_records(env, "connections/step-up")
         assert "admin" in step_up["details"]["scopes"]
