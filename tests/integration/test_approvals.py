@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,14 +141,15 @@ async def test_no_answer_from_a_modern_client_refuses_the_parked_call_after_the_
     """The 2026-07-28 client got `input_required` and went quiet: the parked call is refused
     (and audited) at the timeout; a late retry hears the refusal, not a run."""
     async with httpx.AsyncClient(base_url=giru.url(""), headers=_ADMIN) as api:
-        before = await _expired(api)
+        # Only this call's records: an earlier test's expiry may drain into the store late.
+        started = datetime.now(UTC).isoformat()
 
         async def late(
             context: ClientRequestContext, params: types.ElicitRequestParams
         ) -> types.ElicitResult:
             async with asyncio.timeout(20):
                 # the audit log is the only sign of the timeout: polled
-                while await _expired(api) == before:  # noqa: ASYNC110
+                while not await _expired(api, since=started):  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
             return types.ElicitResult(action="accept", content={"allow": True})
 
@@ -157,9 +159,10 @@ async def test_no_answer_from_a_modern_client_refuses_the_parked_call_after_the_
     assert refused.value.error.data["reason"] == "approval_expired"
 
 
-async def _expired(api: httpx.AsyncClient) -> int:
-    """How many echo calls were refused for want of an answer to the elicitation."""
-    found = await api.get("/api/v1/audit", params={"target": "echo", "limit": 500})
+async def _expired(api: httpx.AsyncClient, *, since: str) -> int:
+    """How many echo calls recorded at or after `since` were refused for want of an answer to
+    the elicitation."""
+    found = await api.get("/api/v1/audit", params={"target": "echo", "limit": 500, "since": since})
     expired = 0
     for item in found.json()["items"]:
         approval = (item.get("details") or {}).get("approval") or {}
