@@ -29,7 +29,8 @@ from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError
 from giru.metering import new_event_id
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, Endpoint, Principal
-from giru.proxy.gate import INGRESS, Ingress, unavailable
+from giru.proxy.gate import INGRESS, Ingress
+from giru.proxy.refusals import unavailable
 from giru.telemetry.metrics import Metrics
 
 __all__ = ["Admission", "Authenticator", "Refusal", "asks_for_key", "tricky_path"]

@@ -39,16 +39,9 @@ from giru.proxy.envelopes import (
     Envelopes,
     RefusedValueError,
 )
-from giru.proxy.gate import (
-    POLICY_UNAVAILABLE,
-    SPOOL_REASONS,
-    CallGate,
-    Subject,
-    internal_error,
-    policy_call,
-    unavailable,
-)
+from giru.proxy.gate import SPOOL_REASONS, CallGate, Subject, policy_call
 from giru.proxy.input_relay import ask_legacy_client, needs_input
+from giru.proxy.refusals import POLICY_UNAVAILABLE, internal_error, unavailable
 from giru.proxy.resources import Resources
 from giru.proxy.trail import child_span, current_trail, span_name, traced_params
 from giru.proxy.upstreams import UpstreamPool

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from opentelemetry.trace import Span
 from giru.approvals import Verdict
 from giru.audit import AuditRecord
 from giru.errors import GiruError
-from giru.limits import Admission, Limiter, admission_for
+from giru.limits import Limiter, admission_for
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.metering import Outcome, UsageRecord, new_event_id
@@ -32,32 +31,30 @@ from giru.policy import Call, Decision, PolicyEngine, redact_result
 from giru.proxy.consent import ClientChannel, Consent
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request, Send
+from giru.proxy.refusals import (
+    POLICY_DENIED,
+    POLICY_UNAVAILABLE,
+    QUOTA_EXCEEDED,
+    RATE_LIMITED,
+    approval_refusal,
+    error_code,
+    policy_refusal,
+    refusal,
+    unavailable,
+)
 from giru.proxy.trail import TRAIL, Trail, child_span
 
 __all__ = [
     "INGRESS",
-    "POLICY_DENIED",
-    "POLICY_UNAVAILABLE",
-    "QUOTA_EXCEEDED",
-    "RATE_LIMITED",
     "SPOOL_REASONS",
     "AuditSink",
     "CallGate",
     "Ingress",
     "Subject",
     "UsageSink",
-    "approval_refusal",
     "identified",
-    "internal_error",
     "policy_call",
-    "retry_after",
-    "unavailable",
 ]
-
-RATE_LIMITED: Final = -31429
-QUOTA_EXCEEDED: Final = -31430
-POLICY_DENIED: Final = -31403
-POLICY_UNAVAILABLE: Final = -31503
 
 
 class Ingress(NamedTuple):
@@ -335,7 +332,7 @@ class CallGate:
             "request_id": jsonrpc.dumps(message.id).decode(),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "outcome": outcome,
-            "status": _error_code(response),
+            "status": error_code(response),
             "bytes_in": ingress.bytes_in,
             "bytes_out": len(jsonrpc.dumps(response)),
             "cost": None,
@@ -354,7 +351,7 @@ class CallGate:
         response: dict[str, Any],
         refusal: tuple[int, str, dict[str, Any]] | None,
     ) -> AuditRecord:
-        details: dict[str, Any] = {"status": _error_code(response)}
+        details: dict[str, Any] = {"status": error_code(response)}
         if decision is not None:
             if decision.recorded is not None:
                 details["input"] = decision.recorded  # what `giru policy replay` decides again
@@ -525,34 +522,6 @@ def policy_call(
     )
 
 
-def policy_refusal(decision: Decision) -> tuple[int, str, dict[str, Any]]:
-    """The JSON-RPC error for a call policy did not allow: the reasons a client may see."""
-    if decision.unavailable is not None:
-        data: dict[str, Any] = {"reason": "policy_unavailable"}
-        return POLICY_UNAVAILABLE, "Policy decision unavailable; the call was not made", data
-    violations = [
-        {"pack": r.get("pack"), "control": r.get("control"), "message": r.get("message")}
-        for r in decision.deny
-    ]
-    summary = "; ".join(str(v["message"]) for v in violations[:3]) or "not allowed by policy"
-    data = {"reason": "policy_denied", "violations": violations}
-    return POLICY_DENIED, f"Denied by policy: {summary}", data
-
-
-def approval_refusal(tool: str, verdict: Verdict) -> tuple[int, str, dict[str, Any]]:
-    """The JSON-RPC error for a call a person did not approve (denied, or no answer in time)."""
-    data: dict[str, Any] = {"reason": f"approval_{verdict.status}", "via": verdict.via}
-    if verdict.ticket is not None:
-        data["approval"] = verdict.ticket
-    if verdict.status == "expired":
-        text = f"Not approved: no decision on {tool} in time; the call was not made"
-    else:
-        by = f" by {verdict.by}" if verdict.by else ""
-        why = f": {verdict.reason}" if verdict.reason else ""
-        text = f"Not approved: {tool} was denied{by}{why}; the call was not made"
-    return POLICY_DENIED, text[:500], data
-
-
 def _redacted(response: dict[str, Any], decision: Decision) -> dict[str, Any]:
     result = response.get("result")
     kinds = [
@@ -566,33 +535,6 @@ def _redacted(response: dict[str, Any], decision: Decision) -> dict[str, Any]:
     return {**response, "result": masked} if changed else response
 
 
-def unavailable(exc: GiruError, id: Any) -> JsonRpcError:
-    """The 503 answer for a request whose records cannot be made durable (a spool is full)."""
-    data = {"reason": exc.code}
-    text = f"Service unavailable: {exc.message}"
-    return JsonRpcError(jsonrpc.INTERNAL_ERROR, text, id=id, data=data, http_status=503)
-
-
-def internal_error(id: Any) -> JsonRpcError:
-    """The answer for a call that failed inside Giru (a bug, or a value it cannot encode): the
-    details are in the log, never in the answer."""
-    data = {"reason": "internal_error"}
-    return JsonRpcError(jsonrpc.INTERNAL_ERROR, "Internal error", id=id, data=data, http_status=500)
-
-
-def refusal(admission: Admission) -> tuple[int, str, dict[str, Any]]:
-    """The JSON-RPC error (code, message, data) for a denied admission."""
-    if admission.reason == "rate_limited":
-        data: dict[str, Any] = {"reason": "rate_limited", "limit": admission.limit}
-        code, message = RATE_LIMITED, "Rate limit exceeded"
-    else:
-        period, value = admission.limit, int(admission.value)
-        data = {"reason": admission.reason, "period": period, "limit": value}
-        code, message = QUOTA_EXCEEDED, "Quota exceeded"
-    data["retryAfterMs"] = admission.retry_after_ms
-    return code, message, data
-
-
 def outcome_of(response: Mapping[str, Any]) -> Outcome:
     error = response.get("error")
     if isinstance(error, dict):
@@ -601,18 +543,3 @@ def outcome_of(response: Mapping[str, Any]) -> Outcome:
         return "upstream_error" if reason in _UPSTREAM_REASONS else "error"
     result = response.get("result")
     return "tool_error" if isinstance(result, dict) and result.get("isError") else "ok"
-
-
-def retry_after(response: Mapping[str, Any]) -> bytes | None:
-    """The `Retry-After` value (whole seconds, rounded up) of a limit refusal, else None."""
-    code = _error_code(response)
-    if code not in (RATE_LIMITED, QUOTA_EXCEEDED):
-        return None
-    data = response["error"].get("data") or {}
-    return str(max(1, math.ceil(int(data.get("retryAfterMs", 1000)) / 1000))).encode()
-
-
-def _error_code(response: Mapping[str, Any]) -> int | None:
-    error = response.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, int) else None

@@ -24,12 +24,13 @@ from giru.proxy.context import CallContext
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
 from giru.proxy.envelopes import Envelopes
-from giru.proxy.gate import INGRESS, Ingress, identified, internal_error, unavailable
+from giru.proxy.gate import INGRESS, Ingress, identified
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import BodyTooLargeError, Receive, Request, Scope, Send, send_bytes, send_json
 from giru.proxy.legacy_sse import LegacySse
 from giru.proxy.listen import ListenHub
 from giru.proxy.modern import ModernHttp
+from giru.proxy.refusals import internal_error, unavailable
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
 from giru.proxy.trail import Arrival, finishing, open_trail, watched

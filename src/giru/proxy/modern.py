@@ -27,17 +27,17 @@ from giru.proxy.context import CallContext, binding_of
 from giru.proxy.dispatch import SERVER_INFO, Dispatcher
 from giru.proxy.endpoints import Principal
 from giru.proxy.envelopes import RefusedValueError
-from giru.proxy.gate import (
+from giru.proxy.gate import SPOOL_REASONS
+from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
+from giru.proxy.listen import ListenHub
+from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
+from giru.proxy.refusals import (
     POLICY_DENIED,
     POLICY_UNAVAILABLE,
     QUOTA_EXCEEDED,
     RATE_LIMITED,
-    SPOOL_REASONS,
     retry_after,
 )
-from giru.proxy.http import Request, Send, send_bytes, send_json, send_sse_event, send_sse_start
-from giru.proxy.listen import ListenHub
-from giru.proxy.mrtr import STATE_PREFIX, Ask, ParkedCalls, Run, required_capability
 from giru.trust.refusals import TOOL_HELD
 
 __all__ = ["ModernHttp"]

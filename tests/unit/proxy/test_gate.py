@@ -17,15 +17,8 @@ from giru.manifests.config import ClientConfig, Config, ServerConfig, Subscripti
 from giru.manifests.documents import SubscriptionSpec
 from giru.mcp.jsonrpc import JsonRpcError, parse_message
 from giru.metering import SpoolFullError, UsageRecord
-from giru.proxy.gate import (
-    INGRESS,
-    QUOTA_EXCEEDED,
-    RATE_LIMITED,
-    CallGate,
-    Ingress,
-    Subject,
-    retry_after,
-)
+from giru.proxy.gate import INGRESS, CallGate, Ingress, Subject
+from giru.proxy.refusals import QUOTA_EXCEEDED, RATE_LIMITED, retry_after
 
 CALL = parse_message(
     b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"kit__echo"}}'
