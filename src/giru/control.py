@@ -23,7 +23,8 @@ from giru.api.context import ClientTool, NoPolicyEngine, PolicyHooks, ToolQuota
 from giru.catalog.snapshot import ServerCatalog
 from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
 from giru.limits import Limiter
-from giru.manifests.config import Config, Located, compile_config
+from giru.manifests.compiler import compile_config
+from giru.manifests.config import Config, Located
 from giru.manifests.documents import API_VERSION, KINDS
 from giru.policy.replay import Recorded
 from giru.proxy.endpoints import GLOBAL

@@ -4,13 +4,13 @@
 hot-reloads it. See docs/configuration.md for every kind and field.
 """
 
+from giru.manifests.compiler import check_unprefixed_collisions
 from giru.manifests.config import (
     ClientConfig,
     Config,
     ServerConfig,
     ToolMeta,
     VirtualServerConfig,
-    check_unprefixed_collisions,
     split_tool_ref,
 )
 from giru.manifests.documents import API_VERSION, parse_duration

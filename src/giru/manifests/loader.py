@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from giru.errors import ConfigError
-from giru.manifests.config import Config, Located, compile_config
+from giru.manifests.compiler import compile_config
+from giru.manifests.config import Config, Located
 from giru.manifests.documents import API_VERSION, KINDS, Document
 from giru.manifests.problems import field_path, reason
 

@@ -8,7 +8,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from giru.manifests.config import Located, compile_config
+from giru.manifests.compiler import compile_config
+from giru.manifests.config import Located
 from giru.manifests.documents import MCPServerDocument, MCPServerSpec
 from giru.upstream.auth import MtlsAuth, OAuthClientAuth
 from giru.upstream.base import UpstreamAuth
