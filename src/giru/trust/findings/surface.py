@@ -59,7 +59,8 @@ def fold(text: str) -> str:
 
 
 def excerpt(text: str, start: int, end: int, limit: int) -> str:
-    """At most `limit` characters of `text[start:end]`, invisible ones shown as `<U+XXXX>`."""
+    """At most `limit` characters of `text[start:end]`, each invisible one shown by its code
+    point (a zero-width space as `<U+200B>`)."""
     part = text[start : min(end, start + limit)]
     shown = "".join(c if c.isprintable() and c != "\u00ad" else f"<U+{ord(c):04X}>" for c in part)
     return shown + ("…" if end - start > limit else "")
