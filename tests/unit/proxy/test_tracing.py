@@ -74,9 +74,13 @@ def spans(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
     return found
 
 
+# An argument value no span may carry (distinct enough not to occur in a random id).
+SECRET = "never-in-a-span"
+
+
 async def tools_call(client: httpx.AsyncClient, params: dict[str, Any], **headers: str) -> Any:
     session = await initialize(client)
-    body = rpc("tools/call", {"name": "one__echo", "arguments": {"secret": "s3"}, **params}, 9)
+    body = rpc("tools/call", {"name": "one__echo", "arguments": {"secret": SECRET}, **params}, 9)
     response = await client.post(
         "/mcp",
         content=body,
@@ -97,7 +101,7 @@ async def test_a_call_continues_the_clients_trace_in_one_span_tree() -> None:
         session = await initialize(client)
         params = {
             "name": "one__echo",
-            "arguments": {"secret": "s3"},
+            "arguments": {"secret": SECRET},
             "_meta": {"traceparent": TRACEPARENT},
         }
         response = await call(client, session, rpc("tools/call", params, 9))
@@ -135,7 +139,7 @@ async def test_a_call_continues_the_clients_trace_in_one_span_tree() -> None:
     assert attributes["giru.outcome"] == "ok"
     assert attributes["mcp.session.id"] == session
     assert attributes["giru.event_id"] == response.headers["giru-request-id"]
-    assert "s3" not in repr([s.attributes for s in exporter.get_finished_spans()])
+    assert SECRET not in repr([s.attributes for s in exporter.get_finished_spans()])
     sent = upstream.calls[-1][1]
     assert sent is not None
     meta_trace, meta_span = sent["_meta"]["traceparent"].split("-")[1:3]
