@@ -172,14 +172,21 @@ async def test_a_tool_changed_mid_run_is_held_until_approved(giru: RunningGiru) 
         assert (await client.tools())["drift__read"].description == POISONED
         assert await client.text("drift__read", {"path": "a"}) == "read a"
 
-    audit = await _api(
-        giru,
-        "GET",
-        "/api/v1/audit",
-        params={"server": "drift", "target": "read", "order": "oldest"},
-    )
-    actions = [item["action"] for item in audit.json()["items"]]
+    actions = await _trust_actions(giru, until="tool-trust/approved")
     assert actions.index("tool-trust/detected") < actions.index("tool-trust/approved")
+
+
+async def _trust_actions(giru: RunningGiru, *, until: str) -> list[str]:
+    """The audit actions on drift's `read`, oldest first, once `until` is among them (audit
+    records reach the store through the spool's drain, a moment after the answer)."""
+    params = {"server": "drift", "target": "read", "order": "oldest"}
+    async with asyncio.timeout(15):
+        while True:
+            audit = await _api(giru, "GET", "/api/v1/audit", params=params)
+            actions = [str(item["action"]) for item in audit.json()["items"]]
+            if until in actions:
+                return actions
+            await asyncio.sleep(0.05)
 
 
 async def test_a_server_under_review_waits_for_its_first_surface(giru: RunningGiru) -> None:
