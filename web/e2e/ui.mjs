@@ -52,6 +52,34 @@ async function openSignedIn(page, path) {
 	await page.waitForURL((url) => url.pathname + url.search === path);
 }
 
+// Poll `condition` (async) until it holds; fail naming `what` after `timeoutMs`.
+async function until(condition, what, timeoutMs = 30000) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (await condition()) return;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	throw new Error(`not within ${timeoutMs} ms: ${what}`);
+}
+
+// A 2026-07-28 `tools/call` straight to the gateway's /mcp, as a client with `key` would make it.
+async function mcpCall(key, name, args) {
+	const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+	const response = await fetch(`${URL_BASE}/mcp`, {
+		method: 'POST',
+		headers: {
+			authorization: `Bearer ${key}`,
+			'content-type': 'application/json',
+			accept: 'application/json, text/event-stream',
+			'mcp-protocol-version': '2026-07-28',
+			'mcp-method': 'tools/call',
+			'mcp-name': name
+		},
+		body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, _meta: meta } })
+	});
+	return { status: response.status, text: await response.text() };
+}
+
 const scenarios = {
 	// Create a client in the UI: its key is shown once, then never again.
 	async 'key-once'(page) {
@@ -281,6 +309,53 @@ const scenarios = {
 		return { cells: cells.map((c) => c.trim()), notice };
 	},
 
+	// Tool trust: GIRU_SERVER's tool GIRU_TOOL was changed and is held. The page shows the change;
+	// the server changes it again (GIRU_AGAIN, through GIRU_CLIENT_KEY's MCP call to the server's
+	// `redescribe`) before the approval is sent, so the approval names a hash no longer under
+	// review and is refused (412), explained; the reloaded page shows the new offer, blocked by a
+	// high-severity finding, which is approved with force.
+	async 'tool-review'(page) {
+		const server = process.env.GIRU_SERVER ?? '';
+		const tool = process.env.GIRU_TOOL ?? '';
+		await openSignedIn(page, '/ui/tool-reviews');
+		const nav = await page
+			.getByRole('navigation', { name: 'Main' })
+			.getByRole('link', { name: 'Tool reviews' })
+			.getAttribute('aria-current');
+		const card = page.getByTestId(`review-${server}-${tool}`);
+		await card.waitFor();
+		const firstAdded = await card.getByTestId('text-diff-description').locator('.line.add').allTextContents();
+		const offered = async () => {
+			const answer = await fetch(`${URL_BASE}/api/v1/tool-reviews?server=${server}`, {
+				headers: { authorization: `Bearer ${TOKEN}` }
+			});
+			return (await answer.json()).items.find((item) => item.tool === tool)?.definitionHash ?? null;
+		};
+		const firstHash = await offered();
+		const again = await mcpCall(process.env.GIRU_CLIENT_KEY ?? '', `${server}__redescribe`, {
+			text: process.env.GIRU_AGAIN ?? ''
+		});
+		// Until the gateway has caught the new offer (the upstream announced it with list_changed).
+		await until(async () => (await offered()) !== firstHash, 'the second offer under review');
+		await card.getByRole('button', { name: `Approve ${tool}` }).click();
+		const stale = ((await page.getByRole('alert').first().textContent()) ?? '').trim();
+		await card.getByTestId(`blocked-${tool}`).waitFor();
+		const why = ((await card.getByTestId(`blocked-${tool}`).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		const findings = await card
+			.getByTestId(`findings-${tool}`)
+			.locator('tbody tr')
+			.evaluateAll((rows) => rows.map((row) => [...row.cells].map((cell) => (cell.textContent ?? '').trim())));
+		const added = await card.getByTestId('text-diff-description').locator('.line.add').allTextContents();
+		const paths = await card.getByTestId('json-diff').locator('tbody tr td:first-child').allTextContents();
+		const approve = card.getByRole('button', { name: `Approve ${tool}` });
+		const blocked = await approve.isDisabled();
+		await card.getByRole('checkbox', { name: /approve despite the high-severity finding/ }).check();
+		await approve.click();
+		const notice = ((await page.getByRole('status').first().textContent()) ?? '').trim();
+		await page.getByTestId('no-reviews').waitFor();
+		return { nav, firstAdded, againStatus: again.status, stale, why, findings, added, paths, blocked, notice };
+	},
+
 	// Every page at desktop and phone width, light and dark; first-load size and render time.
 	async screenshots(page, context) {
 		// First load of the overview, signed in, with an empty cache: bytes on the wire, render time.
@@ -293,6 +368,7 @@ const scenarios = {
 			['client', '/ui/clients/demo', 'keys'],
 			['subscriptions', '/ui/subscriptions', 'subscriptions'],
 			['connections', '/ui/connections', 'no-oauth-servers'],
+			['tool-reviews', '/ui/tool-reviews', 'tool-reviews'],
 			['policies', '/ui/policies', 'policies'],
 			['usage', '/ui/usage', 'usage'],
 			['audit', '/ui/audit', 'audit']
