@@ -352,10 +352,11 @@ def test_an_oauth_connection_is_made_listed_and_disconnected_from_the_ui(
 
 def test_a_held_tool_change_is_approved_in_the_ui_and_listed_again(tmp_path: Path) -> None:
     """Its own Giru: a Python upstream (stdio) whose `read` tool gets a new description mid-run
-    (its `redescribe` tool, announced with list_changed), held from clients. The page shows the
-    change; the upstream changes it again before the approval is sent, so the approval (naming
-    the hash the page showed) is refused and explained; the new offer, blocked by its finding,
-    is approved with force, and a real MCP tools/list lists the tool again, as offered."""
+    (its `redescribe` tool, announced with list_changed), held from clients. The overview shows
+    the server degraded; the Tool reviews page shows the change; the upstream changes it again
+    before the approval is sent, so the approval (naming the hash the page showed) is refused
+    and explained; the new offer, blocked by its finding, is approved with force, and a real MCP
+    tools/list lists the tool again, as offered."""
     require_web(CHROMIUM, WEB / "node_modules" / "playwright-core")
     drift = python_stdio_server("drift", "drifting.py")
     with run_giru("---".join([drift, CLIENT]), tmp_path) as running:
@@ -376,6 +377,8 @@ def test_a_held_tool_change_is_approved_in_the_ui_and_listed_again(tmp_path: Pat
             GIRU_CLIENT_KEY=KEY,
             GIRU_AGAIN=POISONED,
         )
+        assert seen["heldTools"] == "1 tool change held for review", seen
+        assert seen["health"].startswith("degraded 1 tool held for review"), seen
         assert seen["nav"] == "page", seen
         assert seen["firstAdded"] == [f"added: +{REVIEWED}"], seen
         assert seen["againStatus"] == 200, seen

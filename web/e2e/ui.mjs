@@ -309,7 +309,8 @@ const scenarios = {
 		return { cells: cells.map((c) => c.trim()), notice };
 	},
 
-	// Tool trust: GIRU_SERVER's tool GIRU_TOOL was changed and is held. The page shows the change;
+	// Tool trust: GIRU_SERVER's tool GIRU_TOOL was changed and is held. The overview shows the
+	// server degraded; the Tool reviews page shows the change;
 	// the server changes it again (GIRU_AGAIN, through GIRU_CLIENT_KEY's MCP call to the server's
 	// `redescribe`) before the approval is sent, so the approval names a hash no longer under
 	// review and is refused (412), explained; the reloaded page shows the new offer, blocked by a
@@ -317,7 +318,15 @@ const scenarios = {
 	async 'tool-review'(page) {
 		const server = process.env.GIRU_SERVER ?? '';
 		const tool = process.env.GIRU_TOOL ?? '';
-		await openSignedIn(page, '/ui/tool-reviews');
+		// The overview shows the server degraded, its held tool linked; the navigation leads on.
+		await page.goto(`${URL_BASE}/ui/signin`);
+		await signIn(page);
+		await page.goto(`${URL_BASE}/ui`);
+		const heldTools = ((await page.getByTestId('held-tools').textContent()) ?? '').trim();
+		const upstream = page.getByTestId('upstreams').getByRole('row').filter({ hasText: server });
+		const health = ((await upstream.getByRole('cell').nth(1).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tool reviews' }).click();
+		await page.waitForURL(/\/ui\/tool-reviews/);
 		const nav = await page
 			.getByRole('navigation', { name: 'Main' })
 			.getByRole('link', { name: 'Tool reviews' })
@@ -353,7 +362,7 @@ const scenarios = {
 		await approve.click();
 		const notice = ((await page.getByRole('status').first().textContent()) ?? '').trim();
 		await page.getByTestId('no-reviews').waitFor();
-		return { nav, firstAdded, againStatus: again.status, stale, why, findings, added, paths, blocked, notice };
+		return { heldTools, health, nav, firstAdded, againStatus: again.status, stale, why, findings, added, paths, blocked, notice };
 	},
 
 	// Every page at desktop and phone width, light and dark; first-load size and render time.

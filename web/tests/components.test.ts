@@ -42,6 +42,16 @@ describe('upstream health', () => {
 		render(Health, { health });
 		expect(screen.getByText(label)).toBeTruthy();
 	});
+
+	it('reads as degraded when up with tool changes held for review', () => {
+		render(Health, { health: 'healthy', held: 2 });
+		expect(screen.getByText('degraded').getAttribute('title')).toBe('healthy; 2 tool changes held for review');
+	});
+
+	it('reads as down, not degraded, when down with tool changes held', () => {
+		render(Health, { health: 'unhealthy', held: 2 });
+		expect(screen.getByText('down')).toBeTruthy();
+	});
 });
 
 describe('an API problem', () => {

@@ -17,6 +17,7 @@ from giru.store.models import (
     MCPServerRow,
     MCPToolRow,
     SubscriptionRow,
+    ToolReviewRow,
     VirtualServerRow,
 )
 from giru.store.policies import policy_users
@@ -49,13 +50,16 @@ class MCPServerAdapter(KindAdapter[MCPServerRow]):
     async def statuses(
         self, session: AsyncSession, rows: Sequence[MCPServerRow]
     ) -> dict[str, dict[str, Any]]:
-        counts = await _available_tools(session, [row.id for row in rows])
+        ids = [row.id for row in rows]
+        counts = await _available_tools(session, ids)
+        held = await _held_tools(session, ids)
         return {
             row.id: {
                 "health": row.health,
                 "healthError": row.health_error,
                 "lastHealthCheck": timestamp_text(row.last_health_check),
                 "tools": counts.get(row.id, 0),
+                "heldTools": held.get(row.id, 0),
             }
             for row in rows
         }
@@ -113,5 +117,18 @@ async def _available_tools(session: AsyncSession, server_ids: list[str]) -> dict
         select(MCPToolRow.server_id, func.count())
         .where(MCPToolRow.server_id.in_(server_ids), MCPToolRow.available.is_(True))
         .group_by(MCPToolRow.server_id)
+    )
+    return {server_id: count for server_id, count in await session.execute(query)}
+
+
+async def _held_tools(session: AsyncSession, server_ids: list[str]) -> dict[str, int]:
+    """Tool changes waiting for review per server (tool trust): the server is served only in
+    part until they are decided."""
+    if not server_ids:
+        return {}
+    query = (
+        select(ToolReviewRow.server_id, func.count())
+        .where(ToolReviewRow.server_id.in_(server_ids), ToolReviewRow.state == "pending")
+        .group_by(ToolReviewRow.server_id)
     )
     return {server_id: count for server_id, count in await session.execute(query)}

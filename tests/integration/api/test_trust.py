@@ -52,6 +52,20 @@ async def test_a_held_change_is_listed_with_its_diff(
     assert other.json()["items"] == []
 
 
+async def test_a_servers_status_counts_its_tool_changes_waiting_for_review(
+    clients: dict[str, httpx.AsyncClient], held: Pinning
+) -> None:
+    listed = await clients["viewer"].get("/api/v1/servers")
+    (server,) = listed.json()["items"]
+    assert server["status"]["heldTools"] == 1
+    rejected = await clients["operator"].post(
+        "/api/v1/servers/files/tools/reject", json={"tools": ["read"]}
+    )
+    assert rejected.status_code == 200, rejected.text
+    status = (await clients["viewer"].get("/api/v1/servers/files")).json()["status"]
+    assert status["heldTools"] == 0  # rejected: decided, no longer waiting
+
+
 async def test_only_operators_and_admins_decide(
     clients: dict[str, httpx.AsyncClient], held: Pinning, runtime: FakeRuntime
 ) -> None:
