@@ -248,7 +248,9 @@ class GiruApp:
             policy = await self._policy(config, metrics.registry)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)
-            board = open_approvals(self.settings.redis_url)
+            board = open_approvals(
+                self.settings.redis_url, lease_s=self.settings.approvals.holder_lease_s
+            )
             stack.push_async_callback(board.aclose)
             gateway.dispatcher.gate = CallGate(
                 limiter, usage, node=node, policy=policy, audit=audit

@@ -172,6 +172,13 @@ class ApprovalSettings(BaseModel):
         le=3600,
         description="how long a call waits in the admin queue (`giru approvals`) for a decision",
     )
+    holder_lease_s: float = Field(
+        default=15.0,
+        ge=1,
+        le=300,
+        description="with Redis, a queued call whose worker has not renewed its hold for this "
+        "long (crashed, restarted) is listed as expired rather than pending",
+    )
 
 
 class OtelSettings(BaseModel):

@@ -1,5 +1,6 @@
 """The approval queue shared by workers through a real Redis: a call waiting on one worker is
-decided from another, once; nobody deciding expires it."""
+decided from another, once; nobody deciding expires it; a call whose worker stopped holding it
+is listed as expired once its lease lapses, not pending until the timeout."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from giru.approvals import RedisApprovals, Ticket
+from giru.approvals.remote import ABANDONED
 from giru.errors import ConflictError, NotFoundError
 
 pytestmark = pytest.mark.integration
@@ -85,3 +87,50 @@ async def test_deciding_an_unknown_ticket_is_not_found(
 ) -> None:
     with pytest.raises(NotFoundError):
         await workers[1].decide("apr-nothing", "approved", "admin", None)
+
+
+async def test_a_ticket_whose_holder_stopped_renewing_is_listed_as_expired(
+    redis_url: str,
+) -> None:
+    """The holder opened the ticket and died before waiting (no renewal): once its one-second
+    lease lapses the queue shows the ticket expired, and approving it is a conflict."""
+    holder, other = RedisApprovals(redis_url, lease_s=1.0), RedisApprovals(redis_url)
+    try:
+        await holder.open(_ticket("h1", seconds=60.0))
+        await holder.aclose()
+        async with asyncio.timeout(10):
+            # polled: the lease lapses on Redis's clock, nothing here can signal it
+            while (listed := {t.id: t for t in await other.tickets()})[  # noqa: ASYNC110
+                "apr-h1"
+            ].status == "pending":
+                await asyncio.sleep(0.1)
+        assert listed["apr-h1"].status == "expired"
+        assert listed["apr-h1"].reason == ABANDONED
+        with pytest.raises(ConflictError) as late:
+            await other.decide("apr-h1", "approved", "admin", None)
+        assert ABANDONED in late.value.message
+    finally:
+        await other.aclose()
+
+
+async def test_a_waiting_holder_keeps_its_ticket_pending_past_its_lease(
+    workers: tuple[RedisApprovals, RedisApprovals], redis_url: str
+) -> None:
+    """Renewed while it waits: a worker with a one-second lease still holds its call after
+    three seconds, and the approval reaches it."""
+    waiting = RedisApprovals(redis_url, lease_s=1.0)
+    deciding = workers[1]
+    try:
+        await waiting.open(_ticket("r1", seconds=30.0))
+        async with asyncio.TaskGroup() as tasks:
+            wait = tasks.create_task(waiting.wait("apr-r1"))
+            # listed pending at every look while three leases pass
+            passed = asyncio.get_running_loop().time() + 3.0
+            while asyncio.get_running_loop().time() < passed:
+                listed = {t.id: t for t in await deciding.tickets()}
+                assert listed["apr-r1"].status == "pending"
+                await asyncio.sleep(0.2)
+            await deciding.decide("apr-r1", "approved", "admin", None)
+        assert wait.result().status == "approved"
+    finally:
+        await waiting.aclose()

@@ -56,9 +56,11 @@ class ApprovalBoard(Protocol):
 
 
 def settled(ticket: Ticket) -> ConflictError:
+    why = f": {ticket.reason}" if ticket.status == "expired" and ticket.reason else ""
     return ConflictError(
         f"approval {ticket.id} was {ticket.status} already"
-        + (f" by {ticket.decided_by}" if ticket.decided_by else ""),
+        + (f" by {ticket.decided_by}" if ticket.decided_by else "")
+        + why,
         code="approval_decided",
     )
 
