@@ -18,6 +18,7 @@ from tests.deploy.rendering import (
     containers,
     helm,
     pod_security_violations,
+    pod_spec,
     render_chart,
     schema_errors,
     tool,
@@ -169,6 +170,88 @@ def test_a_bad_value_is_refused_by_the_values_schema() -> None:
     )
     assert done.returncode != 0
     assert "replicas" in done.stderr
+
+
+def _env(obj: dict[str, Any]) -> dict[str, str | None]:
+    [container] = containers(obj)
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def _tracing_env(env: dict[str, str | None]) -> dict[str, str | None]:
+    return {k: v for k, v in env.items() if k.startswith(("OTEL_", "GIRU_OTEL__"))}
+
+
+def test_tracing_is_off_by_default_no_pod_gets_an_otel_variable(
+    rendered: list[dict[str, Any]],
+) -> None:
+    pods = [obj for obj in rendered if pod_spec(obj) is not None]
+    assert pods
+    assert [
+        name
+        for obj in pods
+        for c in containers(obj)
+        for name in _tracing_env({e["name"]: e.get("value") for e in c.get("env", [])})
+    ] == []
+
+
+def test_tracing_values_give_the_workers_and_the_control_plane_the_otel_variables() -> None:
+    objects = render_chart(
+        tracing__enabled="true",
+        tracing__endpoint="http://otel-collector.observability:4318",
+        tracing__serviceName="giru-prod",
+        tracing__traceUrl="http://jaeger.observability:16686/trace/{trace_id}",
+    )
+    expected = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.01",
+        "OTEL_SERVICE_NAME": "giru-prod",
+        "GIRU_OTEL__TRACE_URL": "http://jaeger.observability:16686/trace/{trace_id}",
+    }
+    assert _tracing_env(_env(_named(objects, "StatefulSet", "-worker"))) == expected
+    assert _tracing_env(_env(_named(objects, "Deployment", "-control"))) == expected
+    assert schema_errors(objects) == []
+    output = helm(
+        "lint",
+        "--strict",
+        CHART,
+        "--set",
+        "tracing.enabled=true",
+        "--set",
+        "tracing.endpoint=http://otel:4317",
+        "--set",
+        "tracing.protocol=grpc",
+    )
+    assert "0 chart(s) failed" in output
+
+
+def test_tracing_without_edge_leaves_the_control_plane_and_so_envoy_untraced() -> None:
+    objects = render_chart(
+        tracing__enabled="true", tracing__endpoint="http://otel:4318", tracing__edge="false"
+    )
+    worker = _tracing_env(_env(_named(objects, "StatefulSet", "-worker")))
+    assert worker["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel:4318"
+    assert _tracing_env(_env(_named(objects, "Deployment", "-control"))) == {}
+
+
+@pytest.mark.parametrize(
+    ("sets", "named"),
+    [
+        (["tracing.enabled=true"], "tracing.endpoint"),
+        (
+            ["tracing.enabled=true", "tracing.endpoint=http://o:4318", "tracing.protocol=thrift"],
+            "protocol",
+        ),
+        (["tracing.sampler=sometimes"], "sampler"),
+    ],
+)
+def test_a_tracing_value_that_cannot_work_is_refused_by_name(sets: list[str], named: str) -> None:
+    argv = [str(tool("helm")), "template", "giru", str(CHART)]
+    argv += [arg for each in sets for arg in ("--set", each)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert named in done.stderr
 
 
 def test_the_checks_themselves_catch_a_bad_pod_and_a_bad_field() -> None:

@@ -142,6 +142,31 @@ log format come from the image's environment). */}}
   value: {{ .Values.logFormat | quote }}
 {{- end -}}
 
+{{/* giru.tracingEnv: the OTEL_* variables of a pod that traces (tracing.enabled; the control
+plane's only with tracing.edge) and GIRU_OTEL__TRACE_URL. Call with (list $ "worker"). */}}
+{{- define "giru.tracingEnv" -}}
+{{- $root := index . 0 -}}
+{{- $tracing := $root.Values.tracing -}}
+{{- if and $tracing.enabled (or (eq (index . 1) "worker") $tracing.edge) }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ required "tracing.endpoint (the OTLP collector's URL) when tracing.enabled" $tracing.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $tracing.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $tracing.sampler | quote }}
+{{- if $tracing.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $tracing.samplerArg | quote }}
+{{- end }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $tracing.serviceName | quote }}
+{{- end }}
+{{- with $tracing.traceUrl }}
+- name: GIRU_OTEL__TRACE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
 {{- define "giru.maxWorkers" -}}
 {{- if .Values.worker.autoscaling.enabled -}}
 {{- .Values.worker.autoscaling.maxReplicas -}}
