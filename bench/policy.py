@@ -39,7 +39,8 @@ from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.machine import describe
 from bench.procs import Proc, cpu_seconds, free_port, start
 from bench.report import write_standalone
-from bench.visibility import TARGET_FIRST_LIST_US, measure_visibility
+from bench.visibility import measure_visibility
+from bench.visibility import targets as visibility_targets
 from giru.errors import PolicyUnavailableError
 from giru.manifests.config import Config
 from giru.manifests.loader import load
@@ -344,17 +345,6 @@ def _decision_cpu(points: list[dict[str, Any]], label: str, path: str) -> float 
     return None
 
 
-def _list_point(
-    points: list[dict[str, Any]], tools: int, concurrency: int, before: bool
-) -> dict[str, Any]:
-    prefix = "before" if before else "after"
-    for p in points:
-        same = p.get("tools") == tools and p["concurrency"] == concurrency
-        if same and p["path"].startswith(prefix):
-            return p
-    return {}
-
-
 def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 15's policy targets beside what this run measured, before and after."""
     rows = []
@@ -372,41 +362,7 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "after": _decision_cpu(points, label, "fast"),
             }
         )
-    for tools in (100, 1000):
-        before, after = _list_point(points, tools, 1, True), _list_point(points, tools, 1, False)
-        rows.append(
-            {
-                "target": f"tools/list, {tools} tools, first list after a change, p50 ms",
-                "issue_today": "219 ms" if tools == 1000 else "22.7 ms (OPA CPU)",
-                "goal": f"<= {TARGET_FIRST_LIST_US / 1000:g} ms" if tools == 1000 else "-",
-                "before": round(before.get("p50_us", 0) / 1000, 2) if before else None,
-                "after": round(after.get("p50_us", 0) / 1000, 2) if after else None,
-            }
-        )
-        for concurrency in (16, 64):
-            before = _list_point(points, tools, concurrency, True)
-            after = _list_point(points, tools, concurrency, False)
-            rows.append(
-                {
-                    "target": (
-                        f"tools/list, {tools} tools, {concurrency} concurrent right after a "
-                        "change: lists over 250 ms / unanswered"
-                    ),
-                    "issue_today": "144 of 200 over 250 ms"
-                    if (tools, concurrency) == (100, 16)
-                    else "-",
-                    "goal": "0" if concurrency == 64 else "-",
-                    "before": _slow(before),
-                    "after": _slow(after),
-                }
-            )
-    return rows
-
-
-def _slow(point: dict[str, Any]) -> str | None:
-    if not point:
-        return None
-    return f"{point['over_250ms']} of {point['lists']} / {point['unavailable']}"
+    return rows + visibility_targets(points)
 
 
 def _line(p: dict[str, Any]) -> str:

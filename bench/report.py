@@ -266,6 +266,12 @@ def _policy_targets(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _lists_alone(points: list[dict[str, Any]]) -> list[str]:
+    goals = [p for p in points if "target" in p]
+    lists = [p for p in points if "mode" in p]
+    return (_policy_targets(goals) if goals else []) + _visibility(lists)
+
+
 def _visibility(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
@@ -356,6 +362,7 @@ _TABLES = {
     "tools-list": ("2. tools/list over all upstream entries (wrk)", _tools_list),
     "idle-sessions": ("3. RSS per idle legacy session", _sessions),
     "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
+    "tools-list-visibility": ("4b. tools/list visibility (bench.visibility)", _lists_alone),
     "governance": ("5. What limits, quotas and usage metering add (CallGate.run)", _governance),
     "identity": ("5b. An OAuth access token next to an API key (bench.identity)", _identity),
     "cli-startup": ("6. `giru` command start-up, start to exit (bench.startup)", _startup),

@@ -1,27 +1,50 @@
-"""tools/list visibility points of `bench.policy`: before (every tool decided on its own, no
-sharing: the code before issue 15) and after (by class, cached, single flight), same OPA, same run.
+"""`python -m bench.visibility [--out DIR]`: tools/list visibility, before and after, printed.
 
-A *change* is `engine.visibility.clear()` (what a new bundle, configuration or catalog does).
-At concurrency 1 every list follows a change: the cost of the first tools/list after it. At
-concurrency 16 and 64, each round makes one change and then that many clients list at once
-(callers alternate between the two configured clients): what a fleet of agents sees right after
-a policy or catalog change. `over_250ms` counts lists slower than Giru's default decision
-timeout, `unavailable` the lists that got no answer within the bench's own 10 s.
+Also the visibility points of `bench.policy`: before (every tool decided on its own, no
+sharing: the code before issue 15) and after (one `visible` query per caller and catalog over
+one tool per class, cached, single flight), same OPA, same run.
+
+A *change* is what Giru does when something changes: a new bundle forgets the answers, the
+classes and the packs' name plans (`engine.visibility.clear(policy=True)`: the first list asks
+OPA twice, the plans then `visible`, unless the plans were asked when the bundle became active,
+which `giru run` does); a new configuration or catalog forgets the answers and the classes only
+(`clear()`). At concurrency 1 every list follows a change: the cost of the first tools/list
+after it. At concurrency 16 and 64, each round makes one bundle change and then that many
+clients list at once (callers alternate between the two configured clients): what a fleet of
+agents sees right after a policy change. `over_250ms` counts lists slower than Giru's default
+decision timeout, `unavailable` the lists that got no answer within the bench's own 10 s.
+
+Standalone, it writes `<out>/<date>-tools-list-visibility.json` and `<out>/latest.md` (default
+bench/results/visibility/), with the machine and the load average before and after.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import uvloop
 
 from bench.client import stats
 from bench.procs import cpu_seconds
 from giru.errors import PolicyUnavailableError
-from giru.policy import Call, PolicyEngine
+from giru.policy import Call, PolicyEngine, find_opa
 
-__all__ = ["TARGET_FIRST_LIST_US", "measure_visibility"]
+__all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "measure_visibility", "targets"]
+
+SCENARIO = "tools-list-visibility"
+BUNDLE, CONFIG = "bundle", "config"
+MODES = {
+    BUNDLE: "first list after a bundle change",
+    CONFIG: "first list after a configuration or catalog change",
+}
 
 GIRU_TIMEOUT_US = 250_000
 TARGET_FIRST_LIST_US = 5_000
@@ -46,8 +69,8 @@ def _listing(client: str, index: int) -> Call:
     )
 
 
-def _change(engine: PolicyEngine, before: bool) -> None:
-    engine.visibility.clear()
+def _change(engine: PolicyEngine, before: bool, change: str = BUNDLE) -> None:
+    engine.visibility.clear(policy=change == BUNDLE or before)
     if before:  # no name plans: every tool in a class of its own, as the old query sent them
         engine.visibility.plans.update(dict.fromkeys(engine.bindings))
 
@@ -64,13 +87,13 @@ async def _one(engine: PolicyEngine, routes: Routes, client: str, index: int) ->
 
 
 async def _rounds(
-    engine: PolicyEngine, routes: Routes, concurrency: int, rounds: int, before: bool
+    engine: PolicyEngine, routes: Routes, concurrency: int, rounds: int, before: bool, change: str
 ) -> tuple[list[float], dict[str, int]]:
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
     clients = ("nurse", "physician")
     for round_ in range(rounds):
-        _change(engine, before)
+        _change(engine, before, change)
         if before:  # no single flight before: every list computed on its own
             jobs = []
             for i in range(concurrency):
@@ -98,19 +121,26 @@ async def _unshared(
 
 
 async def _point(
-    engine: PolicyEngine, opa_pid: int, routes: Routes, concurrency: int, rounds: int, before: bool
+    engine: PolicyEngine,
+    opa_pid: int,
+    routes: Routes,
+    concurrency: int,
+    rounds: int,
+    before: bool,
+    change: str = BUNDLE,
 ) -> dict[str, Any]:
     if not before:  # warm: connections, OPA's caches (before is slow enough without)
-        await _rounds(engine, routes, concurrency, 1, before)
+        await _rounds(engine, routes, concurrency, 1, before, change)
     opa0, cpu0, wall0 = cpu_seconds(opa_pid), time.process_time(), time.perf_counter()
-    latencies, outcomes = await _rounds(engine, routes, concurrency, rounds, before)
+    latencies, outcomes = await _rounds(engine, routes, concurrency, rounds, before, change)
     wall = time.perf_counter() - wall0
     cpu, opa = time.process_time() - cpu0, cpu_seconds(opa_pid) - opa0
     count = len(latencies)
     return {
         "input": f"tools/list visible, {len(routes)} tools",
-        "path": "before: tool by tool" if before else "after: by class, cached",
-        "mode": "first list after a change" if concurrency == 1 else "lists right after a change",
+        "path": "before: tool by tool" if before else "after: one query per caller",
+        "mode": MODES[change] if concurrency == 1 else "lists right after a bundle change",
+        "change": change,
         "tools": len(routes),
         "concurrency": concurrency,
         "lists": count,
@@ -129,12 +159,13 @@ async def _point(
 # each take OPA minutes (0.2 s of CPU per list on one core), so those points are after only.
 PLAN: tuple[tuple[int, int, int, bool], ...] = (
     (20, 1, 30, True),
-    (200, 1, 10, True),
-    (20, 16, 3, True),
-    (20, 64, 2, True),
-    (200, 16, 5, False),
-    (200, 64, 5, False),
+    (200, 1, 30, True),
+    (20, 16, 5, True),
+    (20, 64, 3, True),
+    (200, 16, 10, False),
+    (200, 64, 10, False),
 )
+BEFORE_ROUNDS_1000 = 10  # tool by tool, 1,000 tools: ~0.4 s of OPA CPU per list
 
 
 async def measure_visibility(
@@ -143,18 +174,161 @@ async def measure_visibility(
     points = []
     for per_server, concurrency, rounds, with_before in PLAN:
         routes = routes_for(per_server)
-        for before in (True, False) if with_before else (False,):
-            point = await _point(engine, opa_pid, routes, concurrency, rounds, before)
+        if with_before:
+            few = min(rounds, BEFORE_ROUNDS_1000) if per_server > 20 else rounds
+            points.append(await _point(engine, opa_pid, routes, concurrency, few, True))
+            say(_line(points[-1]))
+        changes = (BUNDLE, CONFIG) if concurrency == 1 else (BUNDLE,)
+        for change in changes:
+            point = await _point(engine, opa_pid, routes, concurrency, rounds, False, change)
             points.append(point)
             say(_line(point))
     _change(engine, False)
     return points
 
 
+def _list_point(
+    points: list[dict[str, Any]], tools: int, concurrency: int, before: bool, change: str = BUNDLE
+) -> dict[str, Any]:
+    for p in points:
+        if p.get("tools") != tools or p["concurrency"] != concurrency or "mode" not in p:
+            continue
+        if p["path"].startswith("before") if before else p.get("change") == change:
+            return p
+    return {}
+
+
+def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 15's visibility targets beside what this run measured, before and after."""
+    rows = []
+    for tools in (100, 1000):
+        before = _list_point(points, tools, 1, True)
+        for change in (BUNDLE, CONFIG):
+            after = _list_point(points, tools, 1, False, change)
+            rows.append(
+                {
+                    "target": f"tools/list, {tools} tools, {MODES[change]}, p50 ms",
+                    "issue_today": "219 ms" if tools == 1000 else "22.7 ms (OPA CPU)",
+                    "goal": f"<= {TARGET_FIRST_LIST_US / 1000:g} ms" if tools == 1000 else "-",
+                    "before": round(before["p50_us"] / 1000, 2) if before else None,
+                    "after": round(after["p50_us"] / 1000, 2) if after else None,
+                }
+            )
+        for concurrency in (16, 64):
+            before = _list_point(points, tools, concurrency, True)
+            after = _list_point(points, tools, concurrency, False)
+            rows.append(
+                {
+                    "target": (
+                        f"tools/list, {tools} tools, {concurrency} concurrent right after a "
+                        "bundle change: lists over 250 ms / unanswered"
+                    ),
+                    "issue_today": "144 of 200 over 250 ms"
+                    if (tools, concurrency) == (100, 16)
+                    else "-",
+                    "goal": "0" if concurrency == 64 else "-",
+                    "before": _slow(before),
+                    "after": _slow(after),
+                }
+            )
+    return rows
+
+
+def _slow(point: dict[str, Any]) -> str | None:
+    if not point:
+        return None
+    return f"{point['over_250ms']} of {point['lists']} / {point['unavailable']}"
+
+
 def _line(p: dict[str, Any]) -> str:
     return (
-        f"  {p['input']:<30} {p['path']:<24} c={p['concurrency']:<3} p50 {p['p50_us']:>10.1f} "
+        f"  {p['input']:<30} {p['path'][:6]:<6} {p['change']:<6} c={p['concurrency']:<3} "
+        f"p50 {p['p50_us']:>10.1f} "
         f"p99 {p['p99_us']:>10.1f} µs | CPU µs/list giru {p['giru_cpu_us_per_list']:>8.1f} opa "
         f"{p['opa_cpu_us_per_list']:>9.1f} | over 250 ms {p['over_250ms']}, unavailable "
         f"{p['unavailable']}"
     )
+
+
+async def _measure(workdir: Path, opa: Path, say: Say) -> list[dict[str, Any]]:
+    from bench.policy import engine_for, load_config, routes, start_opa, wait_ready
+
+    config = load_config(workdir)
+    sock = workdir / "opa.sock"
+    engine = engine_for(f"unix://{sock}", config, opa)
+    assert engine.bundle is not None
+    bundle = workdir / "bundle.tar.gz"
+    bundle.write_bytes(engine.bundle.archive)
+    proc = start_opa(opa, bundle, f"unix://{sock}", workdir, "opa-unix")
+    try:
+        await wait_ready(engine, proc)
+        return await measure_visibility(engine, proc.pid, routes, say)
+    finally:
+        assert engine.client is not None
+        engine.client.close()
+        proc.stop()
+
+
+def setup_text() -> dict[str, Any]:
+    from bench.policy import setup_text as policy_setup
+
+    common = policy_setup(0)
+    return {
+        "policy bundle": common["policy bundle"],
+        "opa": "opa run --server -b bundle.tar.gz on a unix socket (Giru's managed child's way)",
+        "client": (
+            "PolicyEngine.visible (listing input, classes, Giru's OpaClient keep-alive pool) on "
+            "uvloop, the bench's own timeout 10 s (slow lists are measured, not refused)"
+        ),
+        "catalogs": (
+            "100 tools (5 servers x 20) and 1,000 (5 x 200: the first 20 of each server "
+            "configured, the rest with their server's tags only)"
+        ),
+        "points": (
+            "c=1: 30 lists, each right after a change (before: 10 at 1,000 tools); c=16 and 64: "
+            "rounds of one bundle change then that many lists at once, callers alternating "
+            "between two clients (nurse, physician); one warm-up round before each after point"
+        ),
+        "cores": common["cores"],
+        "CPU µs/list": (
+            "giru: time.process_time of this process ÷ lists (the gateway's side); opa: "
+            "Δ(utime+stime) of the OPA process from /proc/<pid>/stat ÷ lists (10 ms ticks)"
+        ),
+    }
+
+
+def run(say: Say = print) -> dict[str, Any]:
+    """The scenario: `{"points": [...], "setup": {...}, "load": {...}}`."""
+    opa = find_opa(None)
+    workdir = Path(tempfile.mkdtemp(prefix="giru-bench-visibility-"))
+    load_before = os.getloadavg()
+    try:
+        points = uvloop.run(_measure(workdir, opa, say))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "points": points + targets(points),
+        "setup": setup_text(),
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench.fleet import LOAD_CPUS, REPO
+    from bench.machine import describe
+    from bench.report import write_standalone
+
+    parser = argparse.ArgumentParser(prog="python -m bench.visibility", description=__doc__)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "visibility")
+    args = parser.parse_args(argv)
+    os.sched_setaffinity(0, LOAD_CPUS)
+    machine = describe(None)
+    print(f"machine: {machine['cpu_model']}, {machine['cores']} cores; opa {machine['opa']}")
+    result = run()
+    machine["load average at end"] = ", ".join(f"{x:.2f}" for x in result["load"]["after"])
+    written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "latest")
+    print(f"wrote {written[0]} and {written[1]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -33,7 +33,15 @@ from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
 from giru.policy.replay import Recorded, replay
 from giru.policy.shapes import recorded_input
-from giru.policy.visibility import Listed, Same, VisibilityCache, visible_by_class
+from giru.policy.visibility import (
+    NamePlan,
+    Same,
+    ToolClasses,
+    VisibilityCache,
+    name_plan,
+    tool_classes,
+    visible_by_class,
+)
 
 __all__ = ["OPA_INSTALL_HINT", "Decision", "PolicyEngine", "find_opa"]
 
@@ -45,6 +53,7 @@ _WATCH_S: Final = 1.0
 _VISIBLE_TTL_S: Final = 60.0
 """Time-dependent rules (access hours) change what a list shows within this long."""
 _DECISION: Final = "giru/decision/result"
+_TOOL_NAMES: Final = "giru/decision/tool_names_by_binding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +131,7 @@ class PolicyEngine:
         self._facts = compile_facts(Config(), self.sources)
         self._config = Config()
         self._signature: tuple[tuple[str, int, int], ...] = ()
-        self.visibility = VisibilityCache(_VISIBLE_TTL_S)
+        self.visibility = VisibilityCache(_VISIBLE_TTL_S, count=self.metrics.listed)
         self.fast_path = fast_path
         """Decide from what cannot change when the packs say so (giru.policy.fast_path)."""
         self.decisions = DecisionCache()
@@ -198,6 +207,7 @@ class PolicyEngine:
     def _rebuild(self) -> None:
         self._facts = compile_facts(self._config, self.sources)
         self.decisions.clear()  # keyed by the call alone: valid for these facts only
+        self.visibility.clear()  # tool tags, claims and subscriptions are not in the bundle
         bundle = build_bundle(self.sources, self._facts.table.bindings)
         if self.bundle is None or bundle.revision != self.bundle.revision:
             self.bundle = bundle
@@ -208,7 +218,7 @@ class PolicyEngine:
 
     def _forget(self) -> None:
         """Drop every answer kept from OPA (the bundle or OPA's active revision changed)."""
-        self.visibility.clear()
+        self.visibility.clear(policy=True)
         self.decisions.clear()
 
     async def _load_sources(self, *, initial: bool = False) -> None:
@@ -277,7 +287,9 @@ class PolicyEngine:
             if revision != self.active_revision:
                 _log.info("policy_revision_active", revision=revision)
                 self._forget()
-            self.active_revision = revision
+                self.active_revision = revision
+                if revision is not None:
+                    await self._prefetch_plans()
             await asyncio.sleep(_WATCH_S if revision is not None else 0.2)
 
     # -- decisions ---------------------------------------------------------------------------
@@ -363,62 +375,116 @@ class PolicyEngine:
         """Which of `routes` ((listed name, server, tool)) policy lets the caller of `call` (a
         tools/list) see at all: those a call without arguments would be allowed for.
 
-        Cached per caller and route set for a minute (rules may read the clock), or until the
-        bundle, the configuration or the active revision changes; concurrent tools/list calls
-        of one caller share one computation.
+        One `visible` query per caller and catalog (giru.policy.visibility), cached for a
+        minute (rules may read the clock) or until the bundle, the configuration or the active
+        revision changes; concurrent tools/list calls of one caller share one computation.
+        `PolicyUnavailableError` when OPA gives no answer: nothing is shown (fail-closed).
         """
         if self.client is None:
+            self.metrics.listed("unavailable")
             raise PolicyUnavailableError(self.last_error or "no policy engine")
         document = self._facts.listing(call)
         volatile = ("id", "time_ns")
         request = {k: v for k, v in document["request"].items() if k not in volatile}
         caller = [document["context"], document["subject"], document["client"], request]
-        key = (
-            orjson.dumps([*caller, call.virtual_server], option=orjson.OPT_SORT_KEYS),
-            Same(routes),
-            tuple(subscriptions.items()),
-        )
+        granted = tuple(subscriptions.items()) if any(subscriptions.values()) else None
+        catalog = (Same(routes), call.virtual_server, granted)
+        key = (orjson.dumps(caller, option=orjson.OPT_SORT_KEYS), catalog)
 
         async def compute() -> frozenset[str]:
-            return await self._compute_visible(document, call.virtual_server, subscriptions, routes)
+            started = time.perf_counter()
+            try:
+                return await self._compute_visible(document, catalog, subscriptions, routes)
+            finally:
+                self.metrics.visibility_duration.observe(time.perf_counter() - started)
 
         return await self.visibility.get(key, compute)
 
     async def _compute_visible(
         self,
         document: dict[str, Any],
-        virtual_server: str | None,
+        catalog: tuple[Same, str | None, object],
         subscriptions: Mapping[str, str | None],
         routes: Sequence[tuple[str, str, str]],
     ) -> frozenset[str]:
-        facts = self._facts
-        bindings: dict[tuple[str, str | None], str | None] = {}
-        tools: list[Listed] = []
-        for name, server, tool in routes:
+        facts, virtual_server = self._facts, catalog[1]
+        generation = self.visibility.generation
+        timeout = self._visible_timeout_s
+        found: dict[tuple[str, str | None], str | None] = {}
+        bindings: list[str | None] = []
+        for name, server, _ in routes:
             subscription = subscriptions.get(name)
-            binding = bindings.get((server, subscription), "")
+            binding = found.get((server, subscription), "")
             if binding == "":
                 _, environment = facts.subscriptions.get(subscription or "", (None, None))
-                found = facts.table.key(server, virtual_server, environment)
-                binding = None if self._missing_packs(found) else found
-                bindings[server, subscription] = binding
-            if binding is not None:
-                tools.append(
-                    Listed(name, server, tool, binding, facts.tool_keys.get((server, tool)))
-                )
+                key = facts.table.key(server, virtual_server, environment)
+                binding = None if self._missing_packs(key) else key
+                found[server, subscription] = binding
+            bindings.append(binding)
+        used = {binding for binding in found.values() if binding is not None}
 
-        def entry(listed: Listed) -> dict[str, Any]:
+        async def fetch(missing: list[str]) -> Mapping[str, NamePlan | None]:
+            return await self._name_plans(missing, timeout)
+
+        plans = await self.visibility.plans_for(used, fetch)
+
+        def make() -> ToolClasses:
+            return tool_classes(routes, bindings, facts.tool_keys, plans)
+
+        classes = self.visibility.classes_for(catalog, make, generation)
+
+        def entry(binding: str, server: str, tool: str) -> dict[str, Any]:
             return {
-                "server": listed.server,
+                "server": server,
                 "virtual_server": virtual_server,
-                "tool": facts.tool(listed.server, listed.tool),
-                "binding": listed.binding,
+                "tool": facts.tool(server, tool),
+                "binding": binding,
             }
 
         assert self.client is not None
-        timeout = max(self._timeout_s * 10, 2.5)  # one query for the whole list, not per call
-        plans, topics = self.visibility.plans, self.sources.topics
-        return await visible_by_class(self.client, plans, topics, document, tools, entry, timeout)
+        return await visible_by_class(self.client, classes, document, entry, timeout)
+
+    @property
+    def _visible_timeout_s(self) -> float:
+        """One query answers a whole tools/list: ten decisions' time, at least 2.5 s."""
+        return max(self._timeout_s * 10, 2.5)
+
+    async def _prefetch_plans(self) -> None:
+        """The name plans of every binding, asked as soon as a bundle is active, so that the
+        first tools/list after a change needs one query, not two."""
+        if self.client is None or not self.bindings:
+            return
+        timeout = self._visible_timeout_s
+
+        async def fetch(missing: list[str]) -> Mapping[str, NamePlan | None]:
+            return await self._name_plans(missing, timeout)
+
+        with contextlib.suppress(PolicyUnavailableError):  # asked again by the first list
+            await self.visibility.plans_for(list(self.bindings), fetch)
+
+    async def _name_plans(self, missing: list[str], timeout_s: float) -> dict[str, NamePlan | None]:
+        """What the packs of each binding compare tool names with (None: not declared): asked
+        for every binding of the configuration at once, so a bundle needs this query once."""
+        bindings = sorted({*missing, *self.bindings})
+        topics = self.sources.topics
+        if topics is None:
+            return dict.fromkeys(bindings)
+        assert self.client is not None
+        status, body = await self.client.request(
+            "POST",
+            f"/v1/data/{_TOOL_NAMES}",
+            orjson.dumps({"input": {"bindings": bindings, "topics": topics}}),
+            timeout_s=timeout_s,
+        )
+        try:
+            answer = orjson.loads(body) if status == 200 else None
+        except orjson.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise PolicyUnavailableError(f"OPA gave no tool name plans (HTTP {status})")
+        result = answer.get("result")
+        declared = result if isinstance(result, dict) else {}  # undefined: a decision of its own
+        return {binding: name_plan(declared.get(binding)) for binding in bindings}
 
     def _missing_packs(self, binding: str) -> str | None:
         missing = [p for p in self._facts.table.packs(binding) if p not in self.sources.packs]

@@ -5,6 +5,9 @@
 answer from OPA in time, or an error: the call is denied, fail-closed);
 `giru_policy_denials_total{pack, control}` counts the rules that denied. `pack` and `control`
 come from the policy packs (operator code, never a client), bounded all the same.
+`giru_policy_visibility_total{outcome}` counts tools/list visibility answers (`cached`,
+`shared`, `computed`, `unavailable`: the list is refused, no tool shown) and
+`giru_policy_visibility_duration_seconds` times the computations (one OPA query each).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from typing import Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from giru.policy.visibility import VisibilityOutcome
 from giru.telemetry.metrics import LATENCY_BUCKETS, BoundedLabel
 
 __all__ = ["DecisionOutcome", "PolicyMetrics"]
 
 DecisionOutcome = Literal["allowed", "denied", "unavailable"]
 _OUTCOMES: Final[tuple[DecisionOutcome, ...]] = ("allowed", "denied", "unavailable")
+_LISTED: Final[tuple[VisibilityOutcome, ...]] = ("cached", "shared", "computed", "unavailable")
 
 
 class PolicyMetrics:
@@ -26,6 +31,7 @@ class PolicyMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry
         self.duration = Histogram(
             "giru_policy_decision_duration_seconds",
             "Time to get OPA's decision for a governed call (timeouts included).",
@@ -45,13 +51,31 @@ class PolicyMetrics:
             ["pack", "control"],
             registry=registry,
         )
+        self.visibility = Counter(
+            "giru_policy_visibility_total",
+            "tools/list visibility answers: cached, shared (joined a computation under way), "
+            "computed (one OPA query), unavailable (no answer: no tool shown, fail-closed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.visibility_duration = Histogram(
+            "giru_policy_visibility_duration_seconds",
+            "Time to compute a caller's visible tools (one OPA query; failures included).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self._outcomes = {outcome: self.decisions.labels(outcome) for outcome in _OUTCOMES}
+        self._listed = {outcome: self.visibility.labels(outcome) for outcome in _LISTED}
         self._packs = BoundedLabel()
         self._controls = BoundedLabel()
 
     def decided(self, outcome: DecisionOutcome, seconds: float) -> None:
         self._outcomes[outcome].inc()
         self.duration.observe(seconds)
+
+    def listed(self, outcome: VisibilityOutcome) -> None:
+        """A tools/list got its visible set this way."""
+        self._listed[outcome].inc()
 
     def denied_by(self, pack: object, control: object) -> None:
         self.denials.labels(self._packs(str(pack or "")), self._controls(str(control or ""))).inc()

@@ -4,41 +4,48 @@ Deciding every tool of a large catalog on its own costs OPA a full decision per 
 0.2 ms each for the shipped packs). Most tools differ only in names that no rule looks at, so
 the packs declare what they compare a tool's name with (`tool_names` in each topic, gathered
 by `data.giru.decision.tool_names_by_binding`); tools that agree on everything a decision reads
-(binding, server, tags, sensitivity and the declared name facts) form one class, and OPA's
-`visible` query is asked once per class, in one query for the whole list. A binding whose
-topics do not all declare keeps every tool in a class of its own.
+(binding, server, tags, sensitivity and the declared name facts) form one class
+(`ToolClasses`), and OPA's `visible` query is asked once per class, in one query for the whole
+list. A binding whose topics do not all declare keeps every tool in a class of its own.
 
-The answer is cached per caller and catalog (`VisibilityCache`): concurrent tools/list calls of
-the same caller share one computation (single flight), and any change of policy, configuration
-or catalog starts over.
+`VisibilityCache` keeps, per bundle, the name plans (one query for every binding); per catalog
+(its route tuple, virtual server and subscriptions), the classes, which do not depend on the
+caller; and per caller and catalog, the visible names. Concurrent tools/list calls of the same
+caller share one computation (single flight). A new configuration or catalog starts the classes
+and answers over (`clear`), a new bundle the plans too (`clear(policy=True)`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from itertools import chain
+from typing import Any, Final, Literal
 
-import orjson
-
-from giru.errors import PolicyUnavailableError
 from giru.policy.opa import OpaClient
 
 __all__ = [
-    "Listed",
     "NamePlan",
     "Same",
+    "ToolClasses",
     "VisibilityCache",
+    "VisibilityOutcome",
     "name_plan",
     "tool_classes",
     "visible_by_class",
 ]
 
 _DEFAULT_CAPACITY: Final = 4096
+_CLASSES_CAPACITY: Final = 256
 _VISIBLE: Final = "giru/decision/visible"
-_TOOL_NAMES: Final = "giru/decision/tool_names_by_binding"
+
+Route = tuple[str, str, str]
+"""(listed name, server, tool) of one listed tool."""
+VisibilityOutcome = Literal["cached", "shared", "computed", "unavailable"]
+"""How a tools/list got its visible set: kept, joined a computation under way, asked OPA, or
+none (OPA failed or timed out: the list is refused and no tool is shown, fail-closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +59,19 @@ class NamePlan:
 
 
 @dataclass(frozen=True, slots=True)
-class Listed:
-    """One tool of a tools/list, as far as its visibility goes."""
+class ToolClasses:
+    """A catalog's tools in classes whose members get the same decision."""
 
-    key: str
-    """Its listed name."""
-    server: str
-    tool: str
-    binding: str
-    facts: Hashable
-    """What else a decision reads of the tool (tags, sensitivity), comparable."""
+    representatives: tuple[tuple[str, str, str], ...]
+    """(binding, server, tool) of one member per class: what `visible` is asked about."""
+    members: tuple[tuple[str, ...], ...]
+    """The listed names of each class."""
+
+    def visible(self, allowed: Iterable[object]) -> frozenset[str]:
+        """The listed names of the classes whose index (as a string) is in `allowed`."""
+        count = len(self.members)
+        indexes = {int(key) for key in allowed if isinstance(key, str) and key.isdigit()}
+        return frozenset(chain.from_iterable(self.members[i] for i in indexes if i < count))
 
 
 class Same:
@@ -94,125 +104,165 @@ def name_plan(declared: Any) -> NamePlan | None:
     )
 
 
-def tool_classes(tools: Sequence[Listed], plans: Mapping[str, NamePlan | None]) -> list[list[int]]:
-    """The indexes of `tools` grouped so that members of a group get the same decision."""
-    groups: dict[Hashable, list[int]] = {}
-    for index, listed in enumerate(tools):
-        key = (listed.binding, listed.server, listed.facts, _name_facts(listed, plans))
+def tool_classes(
+    routes: Iterable[Route],
+    bindings: Iterable[str | None],
+    facts: Mapping[tuple[str, str], Hashable],
+    plans: Mapping[str, NamePlan | None],
+) -> ToolClasses:
+    """`routes` grouped so that members of a class get the same decision: same binding (the
+    route's item of `bindings`; None leaves the tool out), server, tool facts (tags,
+    sensitivity: `facts` by (server, tool)) and what the binding's packs can tell from the name."""
+    groups: dict[Hashable, tuple[tuple[str, str, str], list[str]]] = {}
+    for (name, server, tool), binding in zip(routes, bindings, strict=True):
+        if binding is None:
+            continue
+        plan = plans.get(binding)
+        if plan is None or not tool.isascii():  # Go's and Python's lower() differ beyond ASCII
+            named: Hashable = tool
+        else:
+            exact = plan.exact
+            named = bool(exact) and (tool in exact or f"{server}/{tool}" in exact) and tool
+            if plan.substrings:
+                lowered = tool.lower()
+                named = (named, tuple([part in lowered for part in plan.substrings]))
+        key = (binding, server, facts.get((server, tool)), named)
         found = groups.get(key)
         if found is None:
-            groups[key] = [index]
+            groups[key] = ((binding, server, tool), [name])
         else:
-            found.append(index)
-    return list(groups.values())
+            found[1].append(name)
+    return ToolClasses(
+        tuple(first for first, _ in groups.values()),
+        tuple(tuple(names) for _, names in groups.values()),
+    )
 
 
 async def visible_by_class(
     client: OpaClient,
-    plans: dict[str, NamePlan | None],
-    topics: Sequence[tuple[str, str]] | None,
+    classes: ToolClasses,
     document: Mapping[str, Any],
-    tools: Sequence[Listed],
-    entry: Callable[[Listed], dict[str, Any]],
+    entry: Callable[[str, str, str], dict[str, Any]],
     timeout_s: float,
 ) -> frozenset[str]:
-    """The keys of `tools` that OPA's `visible` lets the caller of `document` see, asking for
-    one representative of each class (`entry` makes its item of the `visible` input); `plans`
-    (by binding) is filled as needed."""
-    if not tools:
+    """The listed names that OPA's `visible` lets the caller of `document` see: one query
+    asking about one representative per class (`entry(binding, server, tool)` makes its item
+    of the `visible` input)."""
+    if not classes.representatives:
         return frozenset()
-    missing = sorted({listed.binding for listed in tools} - plans.keys())
-    if missing:
-        plans.update(await _name_plans(client, missing, topics, timeout_s))
-    groups = tool_classes(tools, plans)
     asked = [
-        {**entry(tools[members[0]]), "key": str(index)} for index, members in enumerate(groups)
+        {**entry(binding, server, tool), "key": str(index)}
+        for index, (binding, server, tool) in enumerate(classes.representatives)
     ]
     result = await client.query(_VISIBLE, {**document, "tools": asked}, timeout_s=timeout_s)
-    allowed = {str(key) for key in result} if isinstance(result, list) else set()
-    return frozenset(
-        tools[member].key
-        for index, members in enumerate(groups)
-        if str(index) in allowed
-        for member in members
-    )
-
-
-async def _name_plans(
-    client: OpaClient,
-    bindings: list[str],
-    topics: Sequence[tuple[str, str]] | None,
-    timeout_s: float,
-) -> dict[str, NamePlan | None]:
-    """What the packs of each binding compare tool names with (None: not declared)."""
-    if topics is None:
-        return dict.fromkeys(bindings)
-    status, body = await client.request(
-        "POST",
-        f"/v1/data/{_TOOL_NAMES}",
-        orjson.dumps({"input": {"bindings": bindings, "topics": topics}}),
-        timeout_s=timeout_s,
-    )
-    try:
-        answer = orjson.loads(body) if status == 200 else None
-    except orjson.JSONDecodeError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise PolicyUnavailableError(f"OPA gave no tool name plans (HTTP {status})")
-    found = answer.get("result")
-    declared = found if isinstance(found, dict) else {}  # undefined: a decision of its own
-    return {binding: name_plan(declared.get(binding)) for binding in bindings}
-
-
-def _name_facts(listed: Listed, plans: Mapping[str, NamePlan | None]) -> Hashable:
-    """What the packs of the tool's binding can tell from its name."""
-    name, plan = listed.tool, plans.get(listed.binding)
-    if plan is None or not name.isascii():  # Go's and Python's lower() differ beyond ASCII
-        return name
-    exact = plan.exact
-    named = bool(exact) and (name in exact or f"{listed.server}/{name}" in exact)
-    if not plan.substrings:
-        return named and name
-    lowered = name.lower()
-    return (named and name, tuple([part in lowered for part in plan.substrings]))
+    return classes.visible(result if isinstance(result, list) else ())
 
 
 class VisibilityCache:
     """Visible tool names per key (caller, catalog), kept for `ttl_s` (rules that read the
-    clock) or until `clear()`; concurrent misses of one key share one computation."""
+    clock) or until `clear()`; concurrent misses of one key share one computation. Also the
+    name plans of the current bundle and the classes of each catalog (`classes_for`)."""
 
-    def __init__(self, ttl_s: float, capacity: int = _DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        capacity: int = _DEFAULT_CAPACITY,
+        count: Callable[[VisibilityOutcome], None] | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
         self.capacity = capacity
         self.plans: dict[str, NamePlan | None] = {}
         """Name plans by binding key, for the current bundle."""
         self.computations = 0
+        self._count = count
         self._entries: dict[Hashable, tuple[float, frozenset[str]]] = {}
         self._inflight: dict[Hashable, asyncio.Future[frozenset[str]]] = {}
+        self._classes: dict[Hashable, ToolClasses] = {}
         self._generation = 0
+        self._policy_generation = 0
+        self._plans_lock = asyncio.Lock()
 
-    def clear(self) -> None:
-        """Forget everything: answers being computed are not kept either."""
+    def clear(self, *, policy: bool = False) -> None:
+        """Forget the answers and the classes (a new configuration or catalog); answers being
+        computed are not kept either. With `policy` (a new bundle), the name plans too."""
         self._generation += 1
         self._entries.clear()
         self._inflight.clear()
-        self.plans.clear()
+        self._classes.clear()
+        if policy:
+            self._policy_generation += 1
+            self.plans.clear()
+
+    async def plans_for(
+        self,
+        bindings: Collection[str],
+        fetch: Callable[[list[str]], Awaitable[Mapping[str, NamePlan | None]]],
+    ) -> Mapping[str, NamePlan | None]:
+        """The name plans of `bindings`, asking `fetch` for the missing ones (one at a time:
+        concurrent first lists wait for the same answer)."""
+        plans = self.plans
+        if all(binding in plans for binding in bindings):
+            return plans
+        async with self._plans_lock:
+            missing = sorted(set(bindings) - self.plans.keys())
+            if not missing:
+                return self.plans
+            generation = self._policy_generation
+            found = await fetch(missing)
+            if generation != self._policy_generation:  # a new bundle meanwhile: not kept
+                return {**self.plans, **found}
+            self.plans.update(found)
+            return self.plans
+
+    @property
+    def generation(self) -> int:
+        """Changes with every `clear()`: what was read before is stale after."""
+        return self._generation
+
+    def classes_for(
+        self, key: Hashable, make: Callable[[], ToolClasses], generation: int
+    ) -> ToolClasses:
+        """The classes of one catalog (they do not depend on the caller), made once; kept only
+        while nothing changed since `generation`."""
+        found = self._classes.get(key) if generation == self._generation else None
+        if found is None:
+            found = make()
+            if generation != self._generation:
+                return found
+            if len(self._classes) >= _CLASSES_CAPACITY:
+                self._classes.pop(next(iter(self._classes)))
+            self._classes[key] = found
+        return found
 
     async def get(
         self, key: Hashable, compute: Callable[[], Awaitable[frozenset[str]]]
     ) -> frozenset[str]:
         found = self._entries.get(key)
         if found is not None and found[0] > time.monotonic():
+            self._counted("cached")
             return found[1]
-        while (shared := self._inflight.get(key)) is not None:
-            try:
-                return await asyncio.shield(shared)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not shared.cancelled() or (task is not None and task.cancelling()):
-                    raise
-                # the caller computing it went away: compute it here instead
-        return await self._compute(key, compute)
+        try:
+            while (shared := self._inflight.get(key)) is not None:
+                try:
+                    visible = await asyncio.shield(shared)
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if not shared.cancelled() or (task is not None and task.cancelling()):
+                        raise
+                    # the caller computing it went away: compute it here instead
+                else:
+                    self._counted("shared")
+                    return visible
+            visible = await self._compute(key, compute)
+        except Exception:
+            self._counted("unavailable")
+            raise
+        self._counted("computed")
+        return visible
+
+    def _counted(self, outcome: VisibilityOutcome) -> None:
+        if self._count is not None:
+            self._count(outcome)
 
     async def _compute(
         self, key: Hashable, compute: Callable[[], Awaitable[frozenset[str]]]

@@ -145,3 +145,50 @@ ARGUMENTS: tuple[dict[str, Any], ...] = (
 )
 """Arguments of the generated calls: none, harmless ones, personal data of every kind the
 packs detect (nested too), the argument names HIPAA reads, and a large one."""
+
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def large_documents(rng: random.Random, tools_per_server: int) -> list[dict[str, Any]]:
+    """`documents`, each server with `tools_per_server` configured tools (the names the packs
+    single out among many they do not), subscriptions of every client in every environment,
+    and policies selected by environment."""
+    docs = documents(rng)
+    for doc in docs:
+        if doc["kind"] != "MCPServer":
+            continue
+        tools = doc["spec"]["tools"]
+        for index in range(tools_per_server - len(tools)):
+            base = rng.choice(NAMES) if rng.random() < 0.2 else "op"
+            tools[f"{base}_{index:04d}"] = (
+                {"tags": _some(rng, TAGS, 1), "sensitivity": rng.choice(["low", "high"])}
+                if rng.random() < 0.3
+                else {}
+            )
+    for index, environment in enumerate(ENVIRONMENTS):
+        packs = ["core", *_some(rng, PACKS, 4)]
+        data = {pack: found for pack in packs if (found := _settings(rng, pack))}
+        selector = {"environments": [environment]}
+        policy = {"packs": packs, "selector": selector, "data": data}
+        docs.append({"kind": "Policy", "metadata": {"name": f"env{index}"}, "spec": policy})
+    for index in range(len(USERS)):
+        for server in rng.sample(SERVERS, 2):
+            spec: dict[str, Any] = {
+                "client": f"c{index}",
+                "server": server,
+                "environment": rng.choice(ENVIRONMENTS),
+                "scopeType": "all",
+                "status": "active",
+            }
+            name = f"c{index}-{server}"
+            docs.append({"kind": "Subscription", "metadata": {"name": name}, "spec": spec})
+    return [{"apiVersion": API, **doc} if "apiVersion" not in doc else doc for doc in docs]
+
+
+def large_configuration(seed: int, folder: Path, tools_per_server: int) -> Config:
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = large_documents(random.Random(seed), tools_per_server)
+    text = "\n---\n".join(orjson.dumps(d).decode() for d in docs)
+    (folder / "generated.yaml").write_text(text)
+    return load(folder)

@@ -38,7 +38,9 @@ class Opa:
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 204"), answer[:200]
 
-    def engine(self, config: Config, *, fast_path: bool = True) -> PolicyEngine:
+    def engine(
+        self, config: Config, *, fast_path: bool = True, timeout_s: float = 10
+    ) -> PolicyEngine:
         """An engine deciding with this OPA, its bindings loaded into it."""
         shipped = shipped_policies()
         assert shipped is not None
@@ -47,7 +49,7 @@ class Opa:
             opa_url=self.url,
             opa_binary=None,
             bundle_url="",
-            timeout_s=10,
+            timeout_s=timeout_s,
             fast_path=fast_path,
         )
         engine.sources = read_sources(engine.directories)

@@ -79,7 +79,9 @@ async def test_visibility_by_class_equals_the_full_decision_tool_by_tool(
         engine.client.close()
 
 
-async def test_concurrent_lists_of_one_caller_are_computed_once(opa: Opa, tmp_path: Path) -> None:
+async def test_concurrent_lists_of_one_caller_are_computed_once_until_a_change(
+    opa: Opa, tmp_path: Path
+) -> None:
     config = configuration(0, tmp_path / "manifests")
     engine = opa.engine(config)
     listed = routes(config)
@@ -91,11 +93,12 @@ async def test_concurrent_lists_of_one_caller_are_computed_once(opa: Opa, tmp_pa
         )
         assert len(set(answers)) == 1
         assert engine.visibility.computations == 1
-        engine.reload(config)  # same configuration, same bundle: kept
-        await engine.visible(call, subscriptions, listed)
-        assert engine.visibility.computations == 1
         await engine.visible(call, subscriptions, listed[1:])  # another catalog
         assert engine.visibility.computations == 2
+        # a new configuration (tool tags, claims and subscriptions are not in the bundle)
+        engine.reload(config)
+        await engine.visible(call, subscriptions, listed)
+        assert engine.visibility.computations == 3
     finally:
         assert engine.client is not None
         engine.client.close()

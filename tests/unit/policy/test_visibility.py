@@ -4,14 +4,15 @@ shared by concurrent calls, forgotten on any change."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 
 from giru.errors import PolicyUnavailableError
 from giru.policy.visibility import (
-    Listed,
     NamePlan,
     Same,
+    ToolClasses,
     VisibilityCache,
     name_plan,
     tool_classes,
@@ -20,43 +21,62 @@ from giru.policy.visibility import (
 PLAN = NamePlan(frozenset({"drop", "files/rm"}), ("medical", "patient"))
 
 
-def entry(
-    name: str,
-    server: str = "files",
-    tags: tuple[str, ...] = (),
-    sensitivity: str = "low",
-    binding: str = "b",
-) -> Listed:
-    return Listed(f"{server}__{name}", server, name, binding, (tags, sensitivity))
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    server: str = "files"
+    tags: tuple[str, ...] = ()
+    sensitivity: str = "low"
+    binding: str | None = "b"
+
+
+def grouped(tools: list[Tool], plans: dict[str, NamePlan | None]) -> list[list[str]]:
+    """The listed names of each class of `tools`."""
+    routes = [(f"{t.server}__{t.name}", t.server, t.name) for t in tools]
+    facts = {(t.server, t.name): (t.tags, t.sensitivity) for t in tools}
+    classes = tool_classes(routes, [t.binding for t in tools], facts, plans)
+    return [list(members) for members in classes.members]
 
 
 def test_tools_differing_only_in_undeclared_names_share_a_class() -> None:
-    tools = [entry("read"), entry("write"), entry("list")]
-    assert tool_classes(tools, {"b": PLAN}) == [[0, 1, 2]]
+    tools = [Tool("read"), Tool("write"), Tool("list")]
+    assert grouped(tools, {"b": PLAN}) == [["files__read", "files__write", "files__list"]]
 
 
 @pytest.mark.parametrize(
     ("other", "why"),
     [
-        (entry("drop"), "a name a pack compares"),
-        (entry("rm"), "a <server>/<name> a pack compares"),
-        (entry("Patient_chart"), "a declared substring, case-insensitively"),
-        (entry("read2", server="crm"), "another server"),
-        (entry("read3", tags=("phi",)), "other tags"),
-        (entry("read4", sensitivity="high"), "another sensitivity"),
-        (entry("read5", binding="c"), "another binding"),
-        (entry("réad"), "a name beyond ASCII (lowercasing differs between Go and Python)"),
+        (Tool("drop"), "a name a pack compares"),
+        (Tool("rm"), "a <server>/<name> a pack compares"),
+        (Tool("Patient_chart"), "a declared substring, case-insensitively"),
+        (Tool("read2", server="crm"), "another server"),
+        (Tool("read3", tags=("phi",)), "other tags"),
+        (Tool("read4", sensitivity="high"), "another sensitivity"),
+        (Tool("read5", binding="c"), "another binding"),
+        (Tool("réad"), "a name beyond ASCII (lowercasing differs between Go and Python)"),
     ],
 )
 def test_a_tool_that_differs_in_what_a_decision_reads_gets_its_own_class(
-    other: Listed, why: str
+    other: Tool, why: str
 ) -> None:
-    assert tool_classes([entry("read"), other], {"b": PLAN, "c": PLAN}) == [[0], [1]], why
+    assert len(grouped([Tool("read"), other], {"b": PLAN, "c": PLAN})) == 2, why
 
 
 def test_without_a_plan_every_tool_is_its_own_class() -> None:
-    assert tool_classes([entry("read"), entry("write")], {"b": None}) == [[0], [1]]
-    assert tool_classes([entry("read"), entry("write")], {}) == [[0], [1]]
+    assert len(grouped([Tool("read"), Tool("write")], {"b": None})) == 2
+    assert len(grouped([Tool("read"), Tool("write")], {})) == 2
+
+
+def test_a_tool_without_a_binding_is_in_no_class() -> None:
+    assert grouped([Tool("read"), Tool("gone", binding=None)], {"b": PLAN}) == [["files__read"]]
+
+
+def test_the_visible_names_are_the_members_of_the_allowed_classes() -> None:
+    classes = ToolClasses((("b", "files", "read"), ("b", "files", "drop")), (("a", "b"), ("c",)))
+    assert classes.visible(["0"]) == frozenset({"a", "b"})
+    assert classes.visible(["1", "0"]) == frozenset({"a", "b", "c"})
+    assert classes.visible([]) == frozenset()
+    assert classes.visible(["7", 1, "x", None]) == frozenset()  # nothing OPA was not asked
 
 
 def test_plans_come_from_the_declared_names_and_substrings() -> None:
@@ -181,3 +201,100 @@ def test_a_route_tuple_is_the_same_key_only_as_itself() -> None:
     assert hash(Same(routes)) == hash(Same(routes))
     assert Same(routes) != Same(tuple([("a", "s", "t")]))  # equal, but another catalog
     assert Same(routes) != routes
+
+
+async def test_each_list_is_counted_by_how_it_got_its_answer() -> None:
+    counted: list[str] = []
+    cache = VisibilityCache(ttl_s=60, count=counted.append)
+    release = asyncio.Event()
+
+    async def compute() -> frozenset[str]:
+        await release.wait()
+        return frozenset({"a"})
+
+    async with asyncio.TaskGroup() as tasks:
+        for _ in range(3):
+            tasks.create_task(cache.get("k", compute))
+        await asyncio.sleep(0)
+        release.set()
+    await cache.get("k", compute)
+
+    async def failing() -> frozenset[str]:
+        raise PolicyUnavailableError("OPA timed out")
+
+    with pytest.raises(PolicyUnavailableError):
+        await cache.get("other", failing)
+    assert sorted(counted) == ["cached", "computed", "shared", "shared", "unavailable"]
+
+
+async def test_concurrent_first_lists_ask_for_the_name_plans_once() -> None:
+    cache = VisibilityCache(ttl_s=60)
+    asked: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def fetch(missing: list[str]) -> dict[str, NamePlan | None]:
+        asked.append(missing)
+        await release.wait()
+        return dict.fromkeys(missing, PLAN)
+
+    async with asyncio.TaskGroup() as tasks:
+        waiting = [tasks.create_task(cache.plans_for({"b", "c"}, fetch)) for _ in range(16)]
+        await asyncio.sleep(0)
+        release.set()
+    assert asked == [["b", "c"]]
+    assert all(dict(task.result()) == {"b": PLAN, "c": PLAN} for task in waiting)
+    await cache.plans_for({"c"}, fetch)
+    assert len(asked) == 1
+
+
+async def test_name_plans_outlive_a_new_configuration_but_not_a_new_bundle() -> None:
+    cache = VisibilityCache(ttl_s=60)
+    asked: list[list[str]] = []
+
+    async def fetch(missing: list[str]) -> dict[str, NamePlan | None]:
+        asked.append(missing)
+        return dict.fromkeys(missing, PLAN)
+
+    await cache.plans_for({"b"}, fetch)
+    cache.clear()
+    await cache.plans_for({"b"}, fetch)
+    assert len(asked) == 1
+    cache.clear(policy=True)
+    await cache.plans_for({"b"}, fetch)
+    assert len(asked) == 2
+
+
+async def test_name_plans_asked_before_a_new_bundle_are_used_once_and_not_kept() -> None:
+    cache = VisibilityCache(ttl_s=60)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def fetch(missing: list[str]) -> dict[str, NamePlan | None]:
+        started.set()
+        await release.wait()
+        return dict.fromkeys(missing, PLAN)
+
+    async with asyncio.TaskGroup() as tasks:
+        first = tasks.create_task(cache.plans_for({"b"}, fetch))
+        await started.wait()
+        cache.clear(policy=True)
+        release.set()
+    assert dict(first.result()) == {"b": PLAN}
+    assert cache.plans == {}
+
+
+def test_a_catalogs_classes_are_made_once_until_something_changes() -> None:
+    cache = VisibilityCache(ttl_s=60)
+    made: list[int] = []
+
+    def make() -> ToolClasses:
+        made.append(1)
+        return ToolClasses((), ())
+
+    generation = cache.generation
+    cache.classes_for("catalog", make, generation)
+    cache.classes_for("catalog", make, generation)
+    assert len(made) == 1
+    cache.classes_for("catalog", make, generation - 1)  # read before a change: not kept
+    cache.clear()
+    cache.classes_for("catalog", make, cache.generation)
+    assert len(made) == 3
