@@ -193,7 +193,8 @@ def _list_point(
     for p in points:
         if p.get("tools") != tools or p["concurrency"] != concurrency or "mode" not in p:
             continue
-        if p["path"].startswith("before") if before else p.get("change") == change:
+        earlier = p["path"].startswith("before")
+        if earlier == before and (before or p.get("change") == change):
             return p
     return {}
 
