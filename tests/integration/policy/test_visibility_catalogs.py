@@ -213,3 +213,25 @@ async def test_when_opa_does_not_answer_the_list_shows_nothing_and_is_counted(
     finally:
         assert engine.client is not None
         engine.client.close()
+
+
+async def test_a_person_whose_token_carries_other_groups_is_asked_about_again(
+    opa: Opa, tmp_path: Path
+) -> None:
+    config = large_configuration(3, tmp_path / "manifests", tools_per_server=20)
+    engine = opa.engine(config)
+    routes = tuple((f"{s}__{t}", s, t) for s, spec in config.servers.items() for t in spec.tools)
+    subscriptions = dict.fromkeys((name for name, _, _ in routes), None)
+    before = listing("user:u-1", tls=True, person=PERSON)
+    regrouped = dataclasses.replace(PERSON, groups=("g", "clinicians"))
+    after = listing("user:u-1", tls=True, person=regrouped)
+    try:
+        await engine.visible(before, subscriptions, routes)
+        await engine.visible(before, subscriptions, routes)
+        assert engine.visibility.computations == 1
+        answer = await engine.visible(after, subscriptions, routes)
+        assert engine.visibility.computations == 2
+        assert answer == await reference(engine, after, subscriptions, list(routes))
+    finally:
+        assert engine.client is not None
+        engine.client.close()
