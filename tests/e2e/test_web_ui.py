@@ -315,6 +315,21 @@ def test_a_denied_pan_call_is_in_the_audit_page_with_its_pci_control(giru: Runni
     assert PAN_TEXT not in seen["detail"], "the card number reached the audit record"
 
 
+def test_the_audit_page_filters_by_a_control_and_links_each_control_to_its_records(
+    giru: RunningGiru,
+) -> None:
+    record = _pan_denial(giru)
+    cited, scope = "PCI DSS Req 3.4", "PCI DSS Req 10.2"
+    seen = _scenario(
+        giru, "control-filter", GIRU_EVENT=record["eventId"], GIRU_CONTROL=cited, GIRU_SCOPE=scope
+    )
+    assert seen["cited"] == [item["eventId"] for item in _audit(giru, control=cited, limit="50")]
+    assert record["eventId"] in seen["cited"], seen
+    assert seen["inScope"] == [item["eventId"] for item in _audit(giru, control=scope, limit="50")]
+    assert set(seen["cited"]) < set(seen["inScope"]), "the allowed echo calls had Req 10.2 in scope"
+    assert seen["field"] == scope
+
+
 def test_usage_exports_as_csv(giru: RunningGiru) -> None:
     seen = _scenario(giru, "usage-csv")
     lines = seen["csv"].splitlines()

@@ -250,6 +250,32 @@ const scenarios = {
 		};
 	},
 
+	// The audit page filtered by a compliance control: typed in the filter (GIRU_CONTROL), then
+	// followed from a record's detail to another control it had in scope (GIRU_SCOPE). The event
+	// ids listed each time.
+	async 'control-filter'(page) {
+		const event = process.env.GIRU_EVENT ?? '';
+		const control = process.env.GIRU_CONTROL ?? '';
+		const scope = process.env.GIRU_SCOPE ?? '';
+		const table = page.getByTestId('audit');
+		const details = table.getByRole('button', { name: `Details of ${event}` });
+		const listed = () => table.locator('tr[data-event]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event')));
+		await openSignedIn(page, '/ui/audit?control=no-such-control');
+		await table.getByText('No records match.').waitFor();
+		await page.getByLabel('Control').fill(control);
+		await page.getByRole('button', { name: 'Apply' }).click();
+		await page.waitForURL((url) => url.searchParams.get('control') === control);
+		await details.waitFor();
+		const cited = await listed();
+		await details.click();
+		const detail = page.getByTestId('audit-detail');
+		await detail.getByTestId('controls-in-scope').getByRole('link', { name: scope }).click();
+		await page.waitForURL((url) => url.searchParams.get('control') === scope);
+		await until(async () => !(await detail.isVisible()), 'the detail closed on the new listing');
+		await details.waitFor();
+		return { cited, inScope: await listed(), field: await page.getByLabel('Control').inputValue() };
+	},
+
 	// Export the usage table (per client, last week) as CSV: the downloaded file's contents.
 	async 'usage-csv'(page) {
 		await openSignedIn(page, '/ui/usage');

@@ -116,6 +116,15 @@ def router(ctx: ApiContext) -> APIRouter:
         server: _Text = None,
         target: Annotated[str | None, Query(pattern=_TARGET_PATTERN, max_length=2048)] = None,
         node: _Text = None,
+        control: Annotated[
+            str | None,
+            Query(
+                pattern=_TEXT_PATTERN,
+                max_length=200,
+                description="a compliance control, whole (`PCI DSS Req 3.4`): records whose policy "
+                "decision had it in scope or whose violations cite it",
+            ),
+        ] = None,
         since: Annotated[
             str | None,
             Query(pattern=_TIME_PATTERN, max_length=40, description=f"inclusive; {_TIME}"),
@@ -136,7 +145,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "`since` must be before `until`",
                 data={"errors": [{"field": "query.until", "reason": "must be after `since`"}]},
             )
-        query = AuditQuery(actor, outcome, action, server, target, node, start, end)
+        query = AuditQuery(actor, outcome, action, server, target, node, start, end, control)
         page = await ctx.store.list_audit(query, cursor=cursor, limit=limit, order=order)
         items = [audit_item(e, trace_url=ctx.trace_url) for e in page.items]
         return {"items": items, "nextCursor": page.next_cursor}

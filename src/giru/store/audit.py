@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +109,9 @@ class AuditQuery:
     node: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    control: str | None = None
+    """A compliance control (`PCI DSS Req 3.4`): records whose policy decision had it in scope
+    (`details.policy.controls`) or whose violations cite it (`details.violations[].control`)."""
 
 
 async def insert_records(
@@ -160,11 +176,12 @@ async def page(
     order: AuditOrder = "newest",
     limit: int,
     cursor: str | None,
+    dialect: str = "sqlite",
 ) -> Page[AuditEntry]:
     """The tenant's records matching `query` by (at, node, seq), newest or oldest first, after
     `cursor`."""
     check_limit(limit)
-    where = [AuditRow.tenant_id == tenant_id, *_filters(query)]
+    where = [AuditRow.tenant_id == tenant_id, *_filters(query, dialect)]
     newest = order == "newest"
     if cursor is not None:
         where.append(_after(_position(cursor), newest=newest))
@@ -209,7 +226,7 @@ async def chain(
         after = (rows[-1].node, rows[-1].seq)
 
 
-def _filters(query: AuditQuery) -> list[ColumnElement[bool]]:
+def _filters(query: AuditQuery, dialect: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     for column, value in (
         (AuditRow.actor, query.actor),
@@ -225,7 +242,33 @@ def _filters(query: AuditQuery) -> list[ColumnElement[bool]]:
         where.append(AuditRow.at >= query.since)
     if query.until is not None:
         where.append(AuditRow.at < query.until)
+    if query.control is not None:
+        where.append(_cites(dialect, query.control))
     return where
+
+
+# Where a record names its controls: the decision's controls in scope (a list of strings) and
+# each violation's control. Lax JSON path on PostgreSQL, json_each on SQLite: a record whose
+# details hold something else there (or nothing) simply does not match.
+_CONTROL_PATH: Final = "$ ? (@.policy.controls[*] == $c || @.violations[*].control == $c)"
+
+
+def _cites(dialect: str, control: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return func.jsonb_path_exists(
+            cast(AuditRow.details, JSONB),
+            literal_column(f"'{_CONTROL_PATH}'::jsonpath"),
+            func.jsonb_build_object(literal_column("'c'"), cast(control, Text)),
+        )
+    in_scope = func.json_each(AuditRow.details, "$.policy.controls").table_valued("value")
+    violations = func.json_each(AuditRow.details, "$.violations").table_valued("fullkey")
+    cited = func.json_extract(AuditRow.details, violations.c.fullkey.concat(".control"))
+    return or_(
+        exists(
+            select(literal_column("1")).select_from(in_scope).where(in_scope.c.value == control)
+        ),
+        exists(select(literal_column("1")).select_from(violations).where(cited == control)),
+    )
 
 
 def _after(position: tuple[datetime, str, int], *, newest: bool) -> ColumnElement[bool]:

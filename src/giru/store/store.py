@@ -429,6 +429,7 @@ class Store:
                 order=order,
                 limit=limit,
                 cursor=cursor,
+                dialect=self.database.dialect,
             )
 
     async def count_audit(self, node: str | None = None) -> int:

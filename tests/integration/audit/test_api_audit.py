@@ -19,6 +19,15 @@ from tests.unit.audit.data import AT, record
 pytestmark = pytest.mark.integration
 
 
+_PCI = "PCI DSS Req 3.4"
+_DENIED = {
+    "status": 403,
+    "policy": {"controls": [_PCI, "PCI DSS Req 10.2"]},
+    "violations": [{"pack": "pci_dss", "control": _PCI}],
+}
+_ALLOWED = {"status": 200, "policy": {"controls": ["PCI DSS Req 10.2"]}}
+
+
 @dataclass
 class Api:
     store: Store
@@ -38,6 +47,7 @@ async def api(database_url: str) -> AsyncIterator[Api]:
                     at=AT + timedelta(minutes=i),
                     outcome="policy_denied" if i % 2 else "allowed",
                     reasons=["PCI DSS Req 3.4"] if i % 2 else [],
+                    details=_DENIED if i % 2 else _ALLOWED,
                 )
                 for i in range(6)
             ),
@@ -131,6 +141,12 @@ async def test_a_record_with_a_trace_links_it_in_the_tracing_ui(database_url: st
             [("node-1", 5), ("node-1", 4)],
         ),
         ({"since": "2026-03-15"}, []),
+        ({"control": _PCI}, [("node-1", 6), ("node-1", 4), ("node-1", 2)]),
+        (
+            {"control": "PCI DSS Req 10.2", "outcome": "allowed", "limit": 2},
+            [("node-1", 5), ("node-1", 3)],
+        ),
+        ({"control": "HIPAA 164.312(b)"}, []),
     ],
 )
 async def test_filters_narrow_the_listing(
@@ -150,6 +166,8 @@ async def test_filters_narrow_the_listing(
         ({"limit": "0"}, "query.limit"),
         ({"order": "random"}, "query.order"),
         ({"actor": "a\x01b"}, "query.actor"),
+        ({"control": "PCI\x00"}, "query.control"),
+        ({"control": "x" * 201}, "query.control"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )

@@ -122,6 +122,37 @@ async def test_listings_filter_and_page_newest_first(store: Store) -> None:
     assert (await store.list_audit(AuditQuery(actor="carol"))).items == []
 
 
+async def test_listings_filter_by_a_control_in_scope_or_cited_by_a_violation(
+    store: Store,
+) -> None:
+    pci = {"pack": "pci_dss", "control": "PCI DSS Req 3.4"}
+    details: list[dict[str, object]] = [
+        {"policy": {"controls": ["HIPAA 164.312(b)", "PCI DSS Req 3.4"]}, "violations": [pci]},
+        {"policy": {"controls": ["HIPAA 164.312(b)"]}},
+        {"violations": [{"pack": "pci_dss", "control": "PCI DSS Req 8.3"}, pci]},
+        {"policy": {"controls": []}, "violations": "PCI DSS Req 3.4"},  # not the shape: no match
+        {"policy": "PCI DSS Req 3.4", "violations": [1, "PCI DSS Req 3.4", {"control": 5}]},
+        {"status": 200},
+    ]
+    made, _ = link(
+        [record(at=AT + timedelta(seconds=i), details=d) for i, d in enumerate(details)], {}
+    )
+    await store.insert_audit(made)
+
+    async def seqs(control: str, outcome: str | None = None) -> list[int]:
+        query = AuditQuery(control=control, outcome=outcome)
+        page = await store.list_audit(query, order="oldest")
+        return [entry.seq for entry in page.items]
+
+    assert await seqs("PCI DSS Req 3.4") == [1, 3]
+    assert await seqs("HIPAA 164.312(b)") == [1, 2]
+    assert await seqs("PCI DSS Req 8.3") == [3]
+    assert await seqs("PCI DSS Req 3.4", outcome="policy_denied") == []
+    assert await seqs("PCI DSS") == []  # a whole control, not a prefix
+    assert await seqs("'; DROP TABLE audit_records; --") == []
+    assert await store.count_audit() == len(details)
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "WyJ4IiwieSJd", "WyJ4IiwieSIsInoiXQ"])
 async def test_a_cursor_this_listing_did_not_hand_out_is_refused(store: Store, cursor: str) -> None:
     with pytest.raises(ValidationError, match="cursor"):

@@ -3415,6 +3415,8 @@ export interface operations {
                 server?: string | null;
                 target?: string | null;
                 node?: string | null;
+                /** @description a compliance control, whole (`PCI DSS Req 3.4`): records whose policy decision had it in scope or whose violations cite it */
+                control?: string | null;
                 /** @description inclusive; RFC 3339 (`2026-03-15T08:00:00Z`) or a date; without an offset: UTC */
                 since?: string | null;
                 /** @description exclusive; RFC 3339 (`2026-03-15T08:00:00Z`) or a date; without an offset: UTC */
