@@ -20,8 +20,16 @@
 // claims are then in the answer of the introspection endpoint, /token/introspection, to any
 // confidential client); refresh tokens for every client allowed the grant. Test-only endpoints, behind the
 // admin token: PUT /_test/users/LOGIN replaces a user's claims (groups move), PUT
-// /_test/resources/URL (URL-encoded) adds a resource indicator, GET /_test/stats counts the JWKS
-// fetches.
+// /_test/resources/URL (URL-encoded) adds a resource indicator, PUT /_test/exchange
+// {"refuse": true|false} makes token exchanges fail (invalid_grant) or work again, GET
+// /_test/stats counts the JWKS fetches and the token exchange requests.
+//
+// RFC 8693 token exchange (oidc-provider has none built in; registered with registerGrantType):
+// a client allowed grant type urn:ietf:params:oauth:grant-type:token-exchange sends a
+// subject_token (an access token this IdP issued as a JWT, verified here: signature, issuer,
+// expiry, `typ` at+jwt, a known `sub`) with `resource` (a configured resource indicator) or
+// `audience` (the same), and gets a JWT access token for that resource whose `sub` is the
+// subject's, `act` {sub: the client}, the person's claims, and the resource's scopes.
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -38,10 +46,19 @@ const config = JSON.parse(readFileSync(configPath, "utf8"));
 const { default: Provider, errors } = await import(
   pathToFileURL(path.join(modules, "oidc-provider", "lib", "index.js")).href
 );
+const { createLocalJWKSet, jwtVerify } = await import(
+  pathToFileURL(path.join(modules, "jose", "dist", "webapi", "index.js")).href
+);
 
 const issuer = `http://127.0.0.1:${config.port}`;
 const users = new Map(Object.entries(config.users));
-const stats = { jwks: 0 };
+const stats = { jwks: 0, exchanges: 0 };
+const exchange = { refuse: false };
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const SUBJECT_TYPES = new Set([
+  "urn:ietf:params:oauth:token-type:access_token",
+  "urn:ietf:params:oauth:token-type:jwt",
+]);
 
 function signingKey(type, options, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
@@ -77,6 +94,9 @@ async function extraTokenClaims(ctx, token) {
   if (token.kind !== "AccessToken") return undefined;
   const user = userBySub(token.accountId);
   if (!user) return undefined;
+  if (token.gty === TOKEN_EXCHANGE) {
+    return { ...personClaims(user), act: { sub: token.clientId } };
+  }
   const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
   return {
     ...personClaims(user),
@@ -85,14 +105,19 @@ async function extraTokenClaims(ctx, token) {
   };
 }
 
+const signingKeys = [
+  signingKey("rsa", { modulusLength: 2048 }, "RS256"),
+  signingKey("ec", { namedCurve: "P-256" }, "ES256"),
+];
+const PRIVATE_PARTS = new Set(["d", "p", "q", "dp", "dq", "qi"]);
+const publicKeys = createLocalJWKSet({
+  keys: signingKeys.map((key) =>
+    Object.fromEntries(Object.entries(key).filter(([name]) => !PRIVATE_PARTS.has(name)))),
+});
+
 const provider = new Provider(issuer, {
   clients: config.clients,
-  jwks: {
-    keys: [
-      signingKey("rsa", { modulusLength: 2048 }, "RS256"),
-      signingKey("ec", { namedCurve: "P-256" }, "ES256"),
-    ],
-  },
+  jwks: { keys: signingKeys },
   cookies: { keys: [randomBytes(32).toString("hex")] },
   claims: {
     // amr and auth_time in the ID token: a broker in front (Giru) passes the sign-in's on
@@ -126,6 +151,67 @@ const provider = new Provider(issuer, {
   ttl: { IdToken: 3600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
 });
 provider.on("server_error", (_ctx, err) => console.error("server_error", err));
+
+// --- RFC 8693 token exchange ------------------------------------------------------------------
+
+// The shape oidc-provider gives its tokens' resource servers (lib/helpers/resource_server.js).
+class ExchangeResource {
+  constructor(identifier, info) {
+    Object.assign(this, info);
+    this._identifier = identifier;
+  }
+  get scopes() { return new Set(this.scope?.split(" ")); }
+  identifier() { return this._identifier; }
+}
+
+async function subjectOf(subjectToken) {
+  try {
+    const { payload } = await jwtVerify(subjectToken, publicKeys, { issuer, typ: "at+jwt" });
+    return typeof payload.sub === "string" ? userBySub(payload.sub) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function tokenExchange(ctx) {
+  stats.exchanges += 1;
+  const { client, params } = ctx.oidc;
+  if (exchange.refuse) throw new errors.InvalidGrant("token exchange refused (test switch)");
+  if (!params.subject_token) throw new errors.InvalidRequest("missing subject_token");
+  if (!SUBJECT_TYPES.has(params.subject_token_type)) {
+    throw new errors.InvalidRequest("unsupported subject_token_type");
+  }
+  const user = await subjectOf(params.subject_token);
+  if (!user) throw new errors.InvalidGrant("subject_token is not an active token of this IdP");
+  const target = params.resource ?? params.audience;
+  if (!target) throw new errors.InvalidTarget("resource or audience is required");
+  const info = await resourceServerInfo(ctx, target, client);
+  const granted = new Set(info.scope.split(" "));
+  const asked = params.scope ? params.scope.split(" ") : [...granted];
+  const token = new provider.AccessToken({
+    accountId: user.sub,
+    client,
+    gty: TOKEN_EXCHANGE,
+    scope: asked.filter((scope) => granted.has(scope)).join(" ") || undefined,
+  });
+  token.resourceServer = new ExchangeResource(target, info);
+  ctx.oidc.entity("AccessToken", token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    token_type: "Bearer",
+    expires_in: token.expiration,
+    scope: token.scope,
+  };
+}
+
+provider.registerGrantType(
+  TOKEN_EXCHANGE,
+  tokenExchange,
+  ["subject_token", "subject_token_type", "resource", "audience", "scope",
+    "requested_token_type", "actor_token", "actor_token_type"],
+);
 
 // --- the sign-in form -------------------------------------------------------------------------
 
@@ -195,6 +281,12 @@ async function testEndpoint(req, res, pathname) {
   }
   if (pathname === "/_test/stats" && req.method === "GET") {
     return send(res, 200, "application/json", JSON.stringify(stats));
+  }
+  if (pathname === "/_test/exchange" && req.method === "PUT") {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    exchange.refuse = Boolean(JSON.parse(Buffer.concat(chunks).toString("utf8")).refuse);
+    return send(res, 204, "application/json", "");
   }
   const match = pathname.match(/^\/_test\/(users|resources)\/([^/]+)$/);
   if (match && req.method === "PUT") {

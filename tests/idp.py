@@ -39,6 +39,7 @@ __all__ = [
     "PUBLIC_CLIENT",
     "RESOURCE_SERVER_CLIENT",
     "RESOURCE_SERVER_SECRET",
+    "TOKEN_EXCHANGE",
     "IdentityProviderPeer",
     "SignInError",
     "TokenSet",
@@ -59,6 +60,8 @@ CONFIDENTIAL_CLIENT = "giru"  # a confidential client, like Giru brokering sign-
 CONFIDENTIAL_SECRET = "giru-test-secret"
 RESOURCE_SERVER_CLIENT = "giru-resource"  # a resource server: introspects, signs no one in
 RESOURCE_SERVER_SECRET = "giru-resource-secret"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+"""RFC 8693, added by tests/idp.mjs; the confidential client may use it."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def idp_config(
                 "client_secret": CONFIDENTIAL_SECRET,
                 "token_endpoint_auth_method": "client_secret_basic",
                 "redirect_uris": uris,
-                "grant_types": grants,
+                "grant_types": [*grants, TOKEN_EXCHANGE],
                 "response_types": ["code"],
             },
             {
@@ -198,6 +201,18 @@ class IdentityProviderPeer:
         """How many times the JWKS was fetched since the IdP started."""
         stats = httpx.get(f"{self.issuer}/_test/stats", headers=self._admin()).json()
         return int(stats["jwks"])
+
+    def token_exchanges(self) -> int:
+        """How many token exchange requests (RFC 8693) the IdP answered since it started."""
+        stats = httpx.get(f"{self.issuer}/_test/stats", headers=self._admin()).json()
+        return int(stats["exchanges"])
+
+    def refuse_exchanges(self, refuse: bool) -> None:
+        """From now on, token exchanges fail with `invalid_grant` (`refuse`) or work again."""
+        response = httpx.put(
+            f"{self.issuer}/_test/exchange", json={"refuse": refuse}, headers=self._admin()
+        )
+        response.raise_for_status()
 
     def set_groups(self, login: str, groups: Sequence[str]) -> None:
         """Moves `login` to `groups` at the IdP (tokens minted afterwards carry them)."""

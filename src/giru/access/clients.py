@@ -28,7 +28,7 @@ import structlog
 from giru.access.apikeys import KeyVerifier, hmac_hash, key_id, split_stored
 from giru.access.grants import Grants, Rate, SubscriptionLimits, compile_grants
 from giru.errors import ConfigError
-from giru.identity import AccessToken, Person
+from giru.identity import AccessToken, Person, PresentedToken
 from giru.manifests.config import ClientConfig, Config, split_tool_ref
 
 __all__ = ["MAX_KEY_LENGTH", "PERSON_PREFIX", "ClientDirectory", "ClientPrincipal"]
@@ -64,6 +64,9 @@ class ClientPrincipal:
     """The person signed in over OAuth (None: an API-key client)."""
     agent: str | None = None
     """The OAuth client (the MCP client app) acting for `person`."""
+    presented: PresentedToken | None = field(default=None, compare=False, repr=False)
+    """The access token this request presented (a person's): what a `token-exchange`
+    upstream exchanges on their behalf. Never sent upstream itself."""
 
     def subscription_for(self, server: str, tool: str) -> str | None:
         """The subscription granting `tool` of `server`, or None (a standing grant or none)."""
@@ -217,9 +220,12 @@ class ClientDirectory:
             return self._person_principal(*self._people[name])
         return found
 
-    def person(self, token: AccessToken) -> ClientPrincipal:
-        """The principal of the person a verified access token names."""
-        principal = self._person_principal(token.person, token.client_id)
+    def person(
+        self, token: AccessToken, presented: PresentedToken | None = None
+    ) -> ClientPrincipal:
+        """The principal of the person a verified access token names (`presented`: that
+        token itself, for exchanges on the person's behalf)."""
+        principal = self._person_principal(token.person, token.client_id, presented)
         if len(self._people) >= _PEOPLE_MAX:
             self._people.clear()
         self._people[principal.name] = (token.person, token.client_id)
@@ -229,7 +235,9 @@ class ClientDirectory:
         """Keep knowing the people `previous` saw (their sessions outlive a reload)."""
         self._people.update(previous._people)
 
-    def _person_principal(self, person: Person, agent: str | None) -> ClientPrincipal:
+    def _person_principal(
+        self, person: Person, agent: str | None, presented: PresentedToken | None = None
+    ) -> ClientPrincipal:
         keys = [f"{PERSON_PREFIX}{person.email}"] if person.email else []
         keys += [f"group:{group}" for group in person.groups]
         grants = _merged([self._grants[k] for k in keys if k in self._grants])
@@ -240,6 +248,7 @@ class ClientDirectory:
             subscriptions=grants,
             person=person,
             agent=agent,
+            presented=presented,
         )
 
     @property

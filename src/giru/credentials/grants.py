@@ -9,20 +9,22 @@ is the same, so the upstream pool keeps its sessions until a new token arrives. 
 request is audited (`credentials/token`, actor `giru`). The client's own token to Giru is never
 used: the header is set from Giru's token alone, replacing any other `Authorization`.
 
-`token-exchange` (`resolve_for`): the caller's verified access token is exchanged at the
-configured token endpoint for a token for the upstream, cached per person; the caller's token
-goes to the token endpoint only. The data path does not call it yet (it needs the caller's
-token and per-person upstream sessions, which `oauth2-authorization-code perUser` needs too),
-so manifests with `token-exchange` are refused for now.
+`token-exchange` (`exchanged`): the access token the calling person presented to Giru (one the
+identity provider issued and Giru verified) is exchanged at the configured token endpoint for a
+token for the upstream, cached by the presented token's hash; the presented token goes to the
+token endpoint only. Each exchange is audited (`credentials/token`, operation `exchange`, the
+person as actor, the first 16 hex digits of the presented token's SHA-256 as `subject`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from giru.credentials.connections.tokens import Caller
 from giru.credentials.oauth import (
     ClientAuth,
     Discovery,
@@ -33,6 +35,7 @@ from giru.credentials.oauth import (
     TokenTrail,
 )
 from giru.errors import CredentialsUnavailableError
+from giru.identity import PresentedToken
 from giru.upstream.auth import OAuthClientAuth, SecretEntry
 from giru.upstream.base import ServerSpec
 
@@ -63,6 +66,9 @@ class UpstreamTokens:
         self.discovery = discovery or Discovery(http)
         self._keys: dict[OAuthClientAuth, str] = {}
         self._made: dict[str, tuple[ServerSpec, str, ServerSpec]] = {}
+        self._listing: dict[str, Caller] = {}
+        """Per token-exchange server: the person who called it last (its tools are listed with
+        their exchanged token)."""
 
     async def resolve(self, spec: ServerSpec, auth: OAuthClientAuth) -> ServerSpec:
         """`spec` with Giru's token in `Authorization`.
@@ -87,32 +93,60 @@ class UpstreamTokens:
         self._made[spec.name] = (spec, tokens.access_token, resolved)
         return resolved
 
-    async def resolve_for(
-        self, spec: ServerSpec, auth: OAuthClientAuth, subject_token: str, person: str
-    ) -> ServerSpec:
-        """`spec` with a token exchanged for `person`'s verified `subject_token` (RFC 8693),
-        cached per person until shortly before it expires. The subject token goes to the
+    async def exchanged(
+        self, spec: ServerSpec, auth: OAuthClientAuth, caller: Caller | None
+    ) -> str:
+        """The access token for `caller`'s calls to `spec`: exchanged (RFC 8693) for the access
+        token their request presented, cached by that token's hash until shortly before the
+        exchanged one expires (the cached path: one dict lookup). None: the token of the person
+        who last called (to list the server's tools with). The presented token goes to the
         token endpoint only, never upstream.
 
         Raises:
-            CredentialsUnavailableError: the exchange failed (the reason says why).
+            CredentialsUnavailableError: the caller presented no token the identity provider
+                can exchange, or the exchange failed (the reason says why).
         """
         if auth.grant != "token_exchange" or auth.token_endpoint is None:
             raise CredentialsUnavailableError(f"server {spec.name!r} does not exchange tokens")
-        key = f"{self._keys.get(auth) or self._key(spec.name, auth)}:{person}"
+        if caller is None:
+            caller = self._listing.get(spec.name)
+            if caller is None:
+                raise CredentialsUnavailableError(
+                    f"server {spec.name!r} is listed with a token exchanged for a person, and "
+                    "no person signed in over OAuth has used Giru since it was configured"
+                )
+        subject = _subject_of(spec.name, caller)
+        base = self._keys.get(auth) or self._key(spec.name, auth)
+        key = f"{base}:{subject.token_id}"
         tokens = self.cache.peek(key)
         if tokens is None:
+            if subject.expires_at <= time.time():
+                raise CredentialsUnavailableError("the token to exchange has expired")
+            person = caller
 
             async def exchange(_: TokenSet | None) -> TokenSet:
-                return await self._exchange(spec, auth, subject_token, person)
+                return await self._exchange(spec, auth, subject, person)
 
             tokens = await self.cache.get(key, exchange)
-        headers = {k: v for k, v in spec.headers.items() if k.lower() != "authorization"}
-        headers[_HEADER] = "Bearer " + tokens.access_token
-        return dataclasses.replace(spec, headers=headers)
+        self._listing[spec.name] = caller
+        return tokens.access_token
+
+    async def exchange_refused(
+        self, spec: ServerSpec, auth: OAuthClientAuth, caller: Caller | None
+    ) -> None:
+        """The upstream answered 401 to the token exchanged for `caller`: exchange again on
+        next use."""
+        caller = caller if caller is not None else self._listing.get(spec.name)
+        if caller is None or caller.token is None:
+            return
+        base = self._keys.get(auth) or self._key(spec.name, auth)
+        key = f"{base}:{caller.token.token_id}"
+        tokens = self.cache.peek(key)
+        if tokens is not None:
+            await self.cache.expire(key, tokens)
 
     async def _exchange(
-        self, spec: ServerSpec, auth: OAuthClientAuth, subject_token: str, person: str
+        self, spec: ServerSpec, auth: OAuthClientAuth, subject: PresentedToken, caller: Caller
     ) -> TokenSet:
         assert auth.token_endpoint is not None
         secret = await self._read(auth.credential, spec.name)
@@ -121,7 +155,7 @@ class UpstreamTokens:
 
         async def request() -> TokenSet:
             return await endpoint.exchange(
-                subject_token,
+                subject.value,
                 auth.subject_token_type,
                 audience=auth.audience,
                 resource=auth.resource or spec.url,
@@ -129,7 +163,12 @@ class UpstreamTokens:
             )
 
         return await self._trail.audited(
-            request, actor=person, server=spec.name, operation="exchange", grant="token_exchange"
+            request,
+            actor=caller.actor,
+            server=spec.name,
+            operation="exchange",
+            grant="token_exchange",
+            subject=subject.token_id[:16],
         )
 
     async def refused(self, spec: ServerSpec) -> None:
@@ -182,3 +221,21 @@ class UpstreamTokens:
             auth.resource or found.resource,
             scopes,
         )
+
+
+def _subject_of(server: str, caller: Caller) -> PresentedToken:
+    """The token `caller` presented, when the identity provider can exchange it."""
+    subject = caller.token
+    if subject is None:
+        raise CredentialsUnavailableError(
+            f"server {server!r} takes a token exchanged for the calling person's own access "
+            "token, and this caller presented none (an API key is not a person's token)"
+        )
+    if subject.issued_by_gateway:
+        raise CredentialsUnavailableError(
+            f"server {server!r} takes a token exchanged at the identity provider, and the "
+            "caller's token was issued by Giru (broker mode), which the identity provider "
+            "cannot exchange: token exchange needs people signed in with the identity "
+            "provider's own tokens (direct mode)"
+        )
+    return subject

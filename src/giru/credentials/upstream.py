@@ -2,7 +2,8 @@
 
 A server whose `spec.auth` is `static` gets its secret's entry (after the prefix) as a header
 or an environment variable of its child. `oauth2-client-credentials` (and `token-exchange`)
-specs are resolved by `UpstreamTokens` (`grants.py`), `mtls` specs by `ClientCertificates`
+specs are resolved by `UpstreamTokens` (`grants.py`; `token-exchange` per calling person,
+through `exchanged`), `mtls` specs by `ClientCertificates`
 (`mtls.py`), both reading their secrets through `entry`. An entry is read from the secret's
 backend on first use (audited: `secrets/read` for that server), then served from memory for
 `ttl_s` seconds (one dict lookup and a clock read per call); after that, or after any
@@ -25,6 +26,7 @@ from typing import Final
 import aiohttp
 
 from giru.access.bootstrap import secrets_keys
+from giru.credentials.connections.tokens import Caller
 from giru.credentials.envelope import Keyring
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.mtls import ClientCertificates
@@ -91,6 +93,22 @@ class UpstreamCredentials:
             await self.tokens.refused(spec)
         elif isinstance(spec.auth, UpstreamAuth):
             self._cache.pop(spec.auth.secret, None)
+
+    async def exchanged(self, spec: ServerSpec, caller: Caller | None) -> str:
+        """The access token for `caller`'s calls to a `token-exchange` server (None: the one
+        its tools are listed with).
+
+        Raises:
+            CredentialsUnavailableError: none can be had (the reason says why).
+        """
+        if self.tokens is None or not isinstance(spec.auth, OAuthClientAuth):
+            raise CredentialsUnavailableError("OAuth upstream credentials are not set up")
+        return await self.tokens.exchanged(spec, spec.auth, caller)
+
+    async def exchange_refused(self, spec: ServerSpec, caller: Caller | None) -> None:
+        """The upstream answered 401 to the token exchanged for `caller`: exchange again."""
+        if self.tokens is not None and isinstance(spec.auth, OAuthClientAuth):
+            await self.tokens.exchange_refused(spec, spec.auth, caller)
 
     def forget(self) -> None:
         """Read every secret again on its next use (the configuration changed: a secret may

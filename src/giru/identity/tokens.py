@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jwt
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_TOKEN_BYTES",
     "AccessToken",
     "InsufficientScopeError",
+    "PresentedToken",
     "TokenCache",
     "TokenError",
     "TokenVerifier",
@@ -79,6 +80,20 @@ class AccessToken:
             raise TokenError("the token was issued for another resource (aud)")
         if not self.scopes.issuperset(required_scopes):
             raise InsufficientScopeError("the token lacks a required scope")
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    """The access token a request presented, once verified: what a `token-exchange` upstream's
+    exchange sends to the identity provider as its `subject_token`. Its text is never logged
+    nor shown (`repr` leaves it out); caches name it by `token_id`."""
+
+    value: str = field(repr=False)
+    token_id: str
+    """`token_hash` of the token."""
+    expires_at: float
+    issued_by_gateway: bool = False
+    """Giru issued it (broker mode): the identity provider cannot exchange it."""
 
 
 def looks_like_jwt(token: str) -> bool:

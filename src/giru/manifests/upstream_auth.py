@@ -71,8 +71,10 @@ class ClientCredentialsAuth(SpecModel):
 
 
 class TokenExchangeAuth(SpecModel):
-    """RFC 8693 on-behalf-of: the caller's Giru-verified access token is exchanged at the
-    identity provider's token endpoint for a token for this upstream, cached per person."""
+    """RFC 8693 on-behalf-of: the access token the calling person presented to Giru (issued by
+    the identity provider, verified by Giru) is exchanged at the identity provider's token
+    endpoint for a token for this upstream (`audience`, `resource`, `scopes`), cached by the
+    presented token's hash; only the exchanged token is sent upstream."""
 
     type: Literal["token-exchange"]
     token_endpoint: Annotated[str, _URL]
@@ -140,14 +142,6 @@ def credential_auth_problems(auth: object, transport: str, url: str | None) -> l
             return [("spec.url", "must be https with auth type mtls")]
         return []
     found: list[Problem] = []
-    if isinstance(auth, TokenExchangeAuth):
-        found.append(
-            (
-                "spec.auth.type",
-                "token-exchange is not served yet: the exchange is built, but calls do not "
-                "carry the caller's token to it (docs/configuration.md)",
-            )
-        )
     if auth.auth_method == "private_key_jwt":
         if auth.private_key is None:
             found.append(("spec.auth.privateKey", "required with authMethod private_key_jwt"))

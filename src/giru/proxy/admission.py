@@ -20,6 +20,7 @@ from giru.identity import (
     AccessToken,
     InsufficientScopeError,
     IntrospectionUnavailableError,
+    PresentedToken,
     ProtectedResource,
     TokenError,
 )
@@ -46,8 +47,9 @@ _RETRY_S: Final = 5  # Retry-After when an IdP cannot tell whether a token is ac
 class Authenticator(Protocol):
     async def authenticate(self, token: str) -> Principal | None: ...
 
-    def person(self, token: AccessToken) -> Principal:
-        """The principal of the person a verified access token names."""
+    def person(self, token: AccessToken, presented: PresentedToken | None = None) -> Principal:
+        """The principal of the person a verified access token names (`presented`: the token
+        itself, kept for token exchanges on their behalf)."""
         ...
 
     def get(self, name: str) -> Principal | None:
@@ -162,7 +164,9 @@ class Admission:
             refusal = JsonRpcError(INVALID_REQUEST, f"Unauthorized: {exc}", http_status=401)
             header = self._challenge(endpoint, tail, "invalid_token", str(exc))
             return await self._refusal(refusal, method, source, tls, header)
-        return self.authenticator.person(verified)
+        broker = verified.person.issuer == resource.base_url  # Giru issued it
+        presented = PresentedToken(token, verified.token_id, verified.expires_at, broker)
+        return self.authenticator.person(verified, presented)
 
     def _challenge(
         self, endpoint: Endpoint, tail: str, error: str | None = None, why: str | None = None

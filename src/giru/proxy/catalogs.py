@@ -4,6 +4,7 @@ and health changes, checked for name collisions, and every change announced to c
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
@@ -14,11 +15,12 @@ from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog
 from giru.errors import GiruError, UpstreamError
 from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc
+from giru.proxy.connections import caller_of
 from giru.proxy.discovery import SEARCH_TOOL
-from giru.proxy.endpoints import Endpoint, ViewCache
+from giru.proxy.endpoints import Endpoint, Principal, ViewCache
 from giru.proxy.listen import ListenHub
 from giru.proxy.sessions import SessionStore
-from giru.proxy.upstreams import UpstreamPool
+from giru.proxy.upstreams import UpstreamPool, exchanges
 from giru.trust import Pinning
 
 __all__ = ["Catalogs"]
@@ -26,6 +28,7 @@ __all__ = ["Catalogs"]
 _log = structlog.get_logger(__name__)
 _CATALOG_TIMEOUT_S: Final = 30.0
 _LIST_CHANGED_DEBOUNCE_S: Final = 0.2
+_PRIME_RETRY_S: Final = 30.0
 
 
 class Catalogs:
@@ -58,6 +61,9 @@ class Catalogs:
         """Servers whose lists changed (or may have) since their refresh began."""
         self._hidden: set[str] = set()
         """Unhealthy servers with `keepStale: false`: out of clients' views."""
+        self.awaiting_person: dict[str, float] = {}
+        """`token-exchange` servers never listed yet, each with when a person's token may next
+        be tried to list them (their tools are listed with a token exchanged for a person)."""
 
     async def refresh_all(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -76,8 +82,11 @@ class Catalogs:
                 **{**_fields(previous), "error": getattr(exc, "message", "timeout")}
             )
             _log.warning("catalog_refresh_failed", server=server, error=str(exc)[:300])
+            if exchanges(self._pool.specs.get(server)) and not previous.server_info:
+                self.awaiting_person.setdefault(server, 0.0)
         else:
             self.by_server[server] = await self._admitted(catalog)
+            self.awaiting_person.pop(server, None)
             _log.info("catalog_refreshed", server=server, tools=len(catalog.tools))
             await self._catalog_fetched(catalog)
         self._views.clear()
@@ -96,6 +105,25 @@ class Catalogs:
                 raise
         session = await self._pool.session(server, "modern")  # renewed: once more, no loop
         return await asyncio.wait_for(fetch_catalog(session), _CATALOG_TIMEOUT_S)
+
+    async def prime(self, principal: Principal) -> None:
+        """List the `token-exchange` servers never listed yet with a token exchanged for the
+        person `principal` is (their first request after such a server is configured waits
+        for it; a failure is retried with another request after `_PRIME_RETRY_S`)."""
+        caller = caller_of(principal)
+        if caller is None or caller.token is None or caller.token.issued_by_gateway:
+            return
+        now = time.monotonic()
+        for server, after in list(self.awaiting_person.items()):
+            if after > now or not self._pool.per_person(server):
+                continue
+            self.awaiting_person[server] = now + _PRIME_RETRY_S
+            try:
+                await self._pool.connected_session(server, caller, "modern")
+            except GiruError as exc:
+                _log.warning("catalog_prime_failed", server=server, error=exc.message[:300])
+                continue
+            await self.refresh(server)
 
     @property
     def listed(self) -> Mapping[str, ServerCatalog]:

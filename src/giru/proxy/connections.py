@@ -11,6 +11,7 @@ client asking (never a hang):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any, Final
 
@@ -19,12 +20,14 @@ from giru.credentials.connections import Caller
 from giru.errors import ConnectionRequiredError
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import Message
+from giru.proxy.endpoints import Principal
 
 __all__ = [
     "CONNECT_STATE",
     "URL_ELICITATION_REQUIRED",
     "caller_of",
     "connection_answer",
+    "with_presented",
     "without_connect_state",
 ]
 
@@ -36,8 +39,22 @@ CONNECT_STATE: Final = "giru-connect"
 def caller_of(principal: object) -> Caller | None:
     """The person a call is for (None: an API-key client or anonymous)."""
     if isinstance(principal, ClientPrincipal) and principal.person is not None:
-        return Caller(principal.person.subject, principal.person.label)
+        person = principal.person
+        return Caller(person.subject, person.label, principal.presented)
     return None
+
+
+def with_presented(current: Principal, arrived: Principal | None) -> Principal:
+    """`current` (a session owner's principal as it is now) with the access token the request
+    `arrived` with, when both are the same person's: a token-exchange upstream exchanges it."""
+    if (
+        isinstance(arrived, ClientPrincipal)
+        and arrived.presented is not None
+        and isinstance(current, ClientPrincipal)
+        and current.name == arrived.name
+    ):
+        return dataclasses.replace(current, presented=arrived.presented)
+    return current
 
 
 def without_connect_state(params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -375,10 +375,12 @@ class Dispatcher:
         return jsonrpc.result_response(message.id, {})
 
     async def upstream_session(self, ctx: CallContext, server: str, method: str) -> UpstreamSession:
-        spec = self._pool.specs.get(server)
-        if spec is not None and spec.oauth is not None and spec.oauth.connection == "perUser":
+        if self._pool.per_person(server):
+            caller = caller_of(ctx.principal)
+            if caller is None:  # None would mean the token the tools are listed with
+                raise self._pool.without_person(server)
             era: Era = "legacy" if method in _LEGACY_ONLY else ctx.era
-            return await self._pool.connected_session(server, caller_of(ctx.principal), era)
+            return await self._pool.connected_session(server, caller, era)
         if ctx.owner is not None and self._pool.isolated(server):
             return await self._pool.owned_session(server, ctx.owner)
         era = "legacy" if method in _LEGACY_ONLY else ctx.era

@@ -20,6 +20,7 @@ from giru.metering import new_event_id
 from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
 from giru.proxy.catalogs import Catalogs
 from giru.proxy.checks import HttpGuard, check_post_media
+from giru.proxy.connections import with_presented
 from giru.proxy.context import CallContext
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
@@ -239,6 +240,8 @@ class Gateway:
             tail,
         )
         if not isinstance(admitted, Refusal):
+            if self.catalogs.awaiting_person:  # token-exchange servers wait for a person
+                await self.catalogs.prime(admitted)
             return admitted
         status, headers, body = admitted
         await send_bytes(send, status, body, content_type=None, headers=list(headers))
@@ -305,7 +308,7 @@ class Gateway:
             else:
                 session = await self._session(request, endpoint, principal)
                 trail.in_session(session.id, session.protocol_version)
-                await self.legacy.post(request, send, session, message)
+                await self.legacy.post(request, send, session, message, principal)
                 if self.handoff is not None and message.method in _HANDED_OFF:
                     await self.handoff.save(session)
 
@@ -388,9 +391,13 @@ class Gateway:
                 raise unavailable(failure, None) from failure
         raise refused
 
-    def session_context(self, session: Session, relay: MessageSink | None) -> CallContext:
+    def session_context(
+        self, session: Session, relay: MessageSink | None, arrived: Principal | None = None
+    ) -> CallContext:
+        """`arrived`: the principal this request authenticated as (its presented token is
+        kept for token exchanges; the grants are the session owner's as they are now)."""
         endpoint = self.endpoints[session.endpoint]
-        principal = self._current(session)
+        principal = with_presented(self._current(session), arrived)
         view = self.views.get(endpoint, principal, self.catalogs.listed)
         return CallContext(
             view=view,

@@ -44,7 +44,9 @@ class Entrance(Protocol):
         self, request: Request, endpoint: Endpoint, send: Send, tail: str = ""
     ) -> Principal | None: ...
 
-    def session_context(self, session: Session, relay: MessageSink | None) -> CallContext: ...
+    def session_context(
+        self, session: Session, relay: MessageSink | None, arrived: Principal | None = None
+    ) -> CallContext: ...
 
     async def audit_foreign_session(
         self, principal: Principal, endpoint: Endpoint, kind: str, refused: JsonRpcError
@@ -138,7 +140,9 @@ class LegacySse:
         send = watched(send, trail)
         stream = session.listener
         context = self._entrance.session_context(
-            session, (lambda m: relay_to(session, stream, m)) if stream is not None else None
+            session,
+            (lambda m: relay_to(session, stream, m)) if stream is not None else None,
+            principal,
         )
         with finishing(trail):
             await self._accept(send, session, message, context)

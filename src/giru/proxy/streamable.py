@@ -12,6 +12,7 @@ import structlog
 from giru.mcp import jsonrpc, sse, versions
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError, Message
 from giru.proxy.context import CallContext
+from giru.proxy.endpoints import Principal
 from giru.proxy.http import (
     Request,
     Send,
@@ -37,7 +38,8 @@ __all__ = [
 _log = structlog.get_logger(__name__)
 SESSION_HEADER: Final = "mcp-session-id"
 _PRIMING_FROM: Final = "2025-11-25"
-ContextFactory = Callable[[Session, MessageSink | None], CallContext]
+ContextFactory = Callable[[Session, MessageSink | None, Principal | None], CallContext]
+"""(session, relay, the principal this request authenticated as) -> the call's context"""
 Dispatch = Callable[[CallContext, Message], Awaitable[dict[str, Any]]]
 
 
@@ -57,7 +59,14 @@ class LegacyHttp:
         self._context = context
         self._retry_ms = retry_ms
 
-    async def post(self, request: Request, send: Send, session: Session, message: Message) -> None:
+    async def post(
+        self,
+        request: Request,
+        send: Send,
+        session: Session,
+        message: Message,
+        principal: Principal | None = None,
+    ) -> None:
         check_version_header(request, session)
         if message.kind == "notification":
             await self._notification(session, message)
@@ -67,7 +76,7 @@ class LegacyHttp:
                 raise JsonRpcError(INVALID_REQUEST, "response to no pending request")
             await send_bytes(send, 202, b"", content_type=None)
         else:
-            await self._request(request, send, session, message)
+            await self._request(request, send, session, message, principal)
 
     async def _notification(self, session: Session, message: Message) -> None:
         if message.method == "notifications/initialized":
@@ -78,7 +87,12 @@ class LegacyHttp:
             await self._forward(session, message)  # to the session's own upstream sessions
 
     async def _request(
-        self, request: Request, send: Send, session: Session, message: Message
+        self,
+        request: Request,
+        send: Send,
+        session: Session,
+        message: Message,
+        principal: Principal | None,
     ) -> None:
         key = message.id_key
         if not session.initialized and message.method != "ping":  # M3: lifecycle first
@@ -92,7 +106,7 @@ class LegacyHttp:
         if request.header("last-event-id") is not None:
             raise JsonRpcError(INVALID_REQUEST, "Last-Event-ID is not allowed on POST")
         reply = _Reply(send, session, self._retry_ms)
-        ctx = self._context(session, reply.relay)
+        ctx = self._context(session, reply.relay, principal)
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - ASGI always runs a request in a task
             raise RuntimeError("a request must run in a task")

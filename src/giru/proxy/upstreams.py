@@ -21,6 +21,7 @@ import structlog
 from giru.credentials.connections import Caller
 from giru.credentials.oauth import parse_challenge
 from giru.errors import (
+    ConnectionRequiredError,
     CredentialsUnavailableError,
     UpstreamCredentialsError,
     UpstreamError,
@@ -41,7 +42,14 @@ from giru.upstream.base import (
     UpstreamSession,
 )
 
-__all__ = ["ConnectionSource", "Connector", "CredentialResolver", "Owner", "UpstreamPool"]
+__all__ = [
+    "ConnectionSource",
+    "Connector",
+    "CredentialResolver",
+    "Owner",
+    "UpstreamPool",
+    "exchanges",
+]
 
 _log = structlog.get_logger(__name__)
 _RESTARTED = RESTARTED["method"]
@@ -93,6 +101,15 @@ class CredentialResolver(Protocol):
         no longer good): obtain a new one on next use."""
         ...
 
+    async def exchanged(self, spec: ServerSpec, caller: Caller | None) -> str:
+        """The token exchanged for `caller` at a `token-exchange` server (None: the one its
+        tools are listed with); raises `CredentialsUnavailableError`."""
+        ...
+
+    async def exchange_refused(self, spec: ServerSpec, caller: Caller | None) -> None:
+        """The upstream answered 401 to the token exchanged for `caller`."""
+        ...
+
 
 def _insufficient_scope(exc: UpstreamError) -> tuple[str, ...] | None:
     """The scopes a 403's `insufficient_scope` challenge asks for (None: not such a 403)."""
@@ -100,6 +117,15 @@ def _insufficient_scope(exc: UpstreamError) -> tuple[str, ...] | None:
     if challenge is None or challenge.error != "insufficient_scope" or not challenge.scope:
         return None
     return challenge.scope
+
+
+def exchanges(spec: ServerSpec | None) -> bool:
+    """Whether `spec`'s calls carry a token exchanged for the calling person (`token-exchange`)."""
+    return (
+        spec is not None
+        and isinstance(spec.auth, OAuthClientAuth)
+        and spec.auth.grant == "token_exchange"
+    )
 
 
 def _refused_credentials(exc: Exception) -> bool:
@@ -177,7 +203,7 @@ class UpstreamPool:
             era = "legacy"  # stdio and HTTP+SSE upstreams speak the legacy era only
         if spec is not None and spec.transport == "stdio":
             declared = None  # one process holds the server's state: never a second one
-        if spec is not None and spec.oauth is not None:
+        if spec is not None and (spec.oauth is not None or exchanges(spec)):
             return await self.connected_session(server, None, era)
         key = (server, era, _asking(declared))
         existing = self._sessions.get(key)
@@ -199,15 +225,44 @@ class UpstreamPool:
                 await self._drop(server)
             return await self._connect(key, spec)
 
+    def per_person(self, server: str) -> bool:
+        """Whether `server`'s sessions are each person's own: `perUser` connections, and
+        tokens exchanged for the caller (`token-exchange`)."""
+        spec = self._specs.get(server)
+        if spec is None:
+            return False
+        return (spec.oauth is not None and spec.oauth.connection == "perUser") or exchanges(spec)
+
+    def without_person(self, server: str) -> UpstreamCredentialsError:
+        """The refusal of a call to a per-person server by a caller who is no person (an API
+        key): it never gets someone else's token."""
+        if exchanges(self._specs.get(server)):
+            return UpstreamCredentialsError(
+                server,
+                f"credentials unavailable: {server!r} takes a token exchanged for the calling "
+                "person's own access token, and this caller presented none (an API key is not "
+                "a person's token)",
+            )
+        return ConnectionRequiredError(
+            server,
+            f"{server!r} takes each person's own connection; sign in to Giru over OAuth",
+            connect_url="",
+            status="not_connected",
+        )
+
     async def connected_session(
         self, server: str, caller: Caller | None, era: Era = "legacy"
     ) -> UpstreamSession:
-        """A session with an OAuth server carrying `caller`'s connection's token (None: the
-        shared connection, or for a perUser server the one its tools are listed with)."""
+        """A session with an OAuth server carrying `caller`'s token: their connection's, or
+        one exchanged for theirs (None: the shared connection, or for a per-person server the
+        token its tools are listed with)."""
         spec = self._specs.get(server)
-        if spec is None or spec.oauth is None:
+        if spec is None or (spec.oauth is None and not exchanges(spec)):
             raise UpstreamUnavailableError(server, f"no OAuth server named {server!r}")
-        token = await self._token(server, caller)
+        if spec.oauth is None:
+            token = await self._exchanged(spec, caller)
+        else:
+            token = await self._token(server, caller)
         key = (server, caller.subject if caller is not None else "", era)
         held = self._connected.get(key)
         if held is not None and held[0] == token:
@@ -219,7 +274,8 @@ class UpstreamPool:
             if held is not None:  # refreshed or reconnected: a session with the new token
                 self._connected.pop(key, None)
                 await self._close(held[1])
-            headers = {**spec.headers, "Authorization": f"Bearer {token}"}
+            headers = {k: v for k, v in spec.headers.items() if k.lower() != "authorization"}
+            headers["Authorization"] = f"Bearer {token}"
             session = await self._connect_to(dataclasses.replace(spec, headers=headers), era)
             self._connected[key] = (token, session)
             return session
@@ -244,6 +300,10 @@ class UpstreamPool:
                 raise await self.connections.step_up(server, caller, scopes)
             token = await self._drop_connected_session(session)
             await self.connections.refused(server, caller, token)
+            return True
+        if status == 401 and exchanges(spec) and self._credentials is not None:
+            await self._drop_connected_session(session)
+            await self._credentials.exchange_refused(spec, caller)
             return True
         if status == 401 and isinstance(spec.auth, OAuthClientAuth) and self._credentials:
             await self._credentials.refused(spec)
@@ -272,6 +332,17 @@ class UpstreamPool:
             _log.warning("upstream_connection_unavailable", server=server, error=exc.message)
             raise UpstreamCredentialsError(
                 server, f"credentials unavailable: {exc.message}"
+            ) from exc
+
+    async def _exchanged(self, spec: ServerSpec, caller: Caller | None) -> str:
+        if self._credentials is None:
+            raise UpstreamCredentialsError(spec.name, "no secret store to read credentials from")
+        try:
+            return await self._credentials.exchanged(spec, caller)
+        except CredentialsUnavailableError as exc:
+            _log.warning("upstream_exchange_unavailable", server=spec.name, error=exc.message)
+            raise UpstreamCredentialsError(
+                spec.name, f"credentials unavailable: {exc.message}"
             ) from exc
 
     async def _connect_to(self, spec: ServerSpec, era: Era) -> UpstreamSession:

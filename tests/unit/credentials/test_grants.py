@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from giru.credentials.connections import Caller
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.oauth import OAuthHttp, TokenCache
 from giru.errors import CredentialsUnavailableError
+from giru.identity import PresentedToken, token_hash
 from giru.upstream.auth import OAuthClientAuth, SecretEntry
 from giru.upstream.base import ServerSpec
 from tests.unit.credentials.oauth.conftest import TestAS, auth_server, http, oauth_http
@@ -83,12 +87,14 @@ async def test_token_exchange_without_a_caller_token_is_refused(
     assert auth_server.tokens == []
 
 
-async def test_token_exchange_sends_the_callers_token_to_the_idp_only_cached_per_person(
-    auth_server: TestAS, oauth_http: OAuthHttp
-) -> None:
-    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
-    server = spec(auth_server)
-    auth = OAuthClientAuth(
+def caller(login: str, *, broker: bool = False) -> Caller:
+    value = f"{login}-token-to-giru"
+    presented = PresentedToken(value, token_hash(value), time.time() + 300, broker)
+    return Caller(f"sub-{login}", f"{login}@example.com", presented)
+
+
+def exchange_auth(auth_server: TestAS) -> OAuthClientAuth:
+    return OAuthClientAuth(
         "token_exchange",
         "giru",
         "client_secret_basic",
@@ -96,13 +102,47 @@ async def test_token_exchange_sends_the_callers_token_to_the_idp_only_cached_per
         token_endpoint=f"{auth_server.base}/token",
         audience="crm",
     )
-    alice = await tokens.resolve_for(server, auth, "alice-token-to-giru", "alice")
-    again = await tokens.resolve_for(server, auth, "alice-token-to-giru", "alice")
-    bob = await tokens.resolve_for(server, auth, "bob-token-to-giru", "bob")
-    assert alice.headers["Authorization"] == again.headers["Authorization"] == "Bearer at-1"
-    assert bob.headers["Authorization"] == "Bearer at-2"
-    assert "token-to-giru" not in str(alice.headers) + str(bob.headers)
+
+
+async def test_token_exchange_sends_the_callers_token_to_the_idp_only_cached_per_token(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server, auth = spec(auth_server), exchange_auth(auth_server)
+    alice = await tokens.exchanged(server, auth, caller("alice"))
+    again = await tokens.exchanged(server, auth, caller("alice"))
+    bob = await tokens.exchanged(server, auth, caller("bob"))
+    assert alice == again == "at-1"
+    assert bob == "at-2"
+    assert await tokens.exchanged(server, auth, None) == "at-2"  # the last caller's, to list
     forms = [t.form for t in auth_server.tokens]
     assert [f["subject_token"] for f in forms] == ["alice-token-to-giru", "bob-token-to-giru"]
     assert all(f["grant_type"].endswith(":token-exchange") for f in forms)
     assert all(f["audience"] == "crm" for f in forms)
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        (Caller("client", "client"), "presented none"),
+        (caller("alice", broker=True), "broker mode"),
+        (None, "no person"),
+    ],
+)
+async def test_token_exchange_without_an_exchangeable_token_is_refused_before_any_request(
+    auth_server: TestAS, oauth_http: OAuthHttp, who: Caller | None, reason: str
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    with pytest.raises(CredentialsUnavailableError, match=reason):
+        await tokens.exchanged(spec(auth_server), exchange_auth(auth_server), who)
+    assert auth_server.tokens == []
+
+
+async def test_an_upstreams_401_makes_the_next_call_exchange_again(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    server, auth = spec(auth_server), exchange_auth(auth_server)
+    assert await tokens.exchanged(server, auth, caller("alice")) == "at-1"
+    await tokens.exchange_refused(server, auth, caller("alice"))
+    assert await tokens.exchanged(server, auth, caller("alice")) == "at-2"

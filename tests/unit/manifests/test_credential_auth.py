@@ -50,6 +50,18 @@ def test_token_exchange_compiles_with_its_subject_token_type() -> None:
     assert result.subject_token_type == "urn:ietf:params:oauth:token-type:jwt"
 
 
+def test_a_token_exchange_manifest_is_accepted() -> None:
+    auth = {
+        "type": "token-exchange",
+        "tokenEndpoint": "https://idp.example.com/token",
+        "clientId": "giru",
+        "clientSecret": SECRET,
+        "audience": "crm",
+        "scopes": ["crm.read"],
+    }
+    assert spec(HTTP, auth).problems() == []
+
+
 def test_mtls_compiles_its_three_references() -> None:
     auth = {"type": "mtls", "certificate": SECRET, "key": KEY, "ca": SECRET}
     assert compiled(HTTP, auth) == MtlsAuth(
@@ -66,7 +78,7 @@ def test_mtls_compiles_its_three_references() -> None:
         (HTTP, {**CC, "privateKey": KEY}, "spec.auth.privateKey"),
         (STDIO, CC, "spec.auth.type"),
         (
-            HTTP,
+            STDIO,
             {
                 "type": "token-exchange",
                 "tokenEndpoint": "https://idp/t",
@@ -74,6 +86,11 @@ def test_mtls_compiles_its_three_references() -> None:
                 "clientSecret": SECRET,
             },
             "spec.auth.type",
+        ),
+        (
+            HTTP,
+            {"type": "token-exchange", "tokenEndpoint": "https://idp/t", "clientId": "g"},
+            "spec.auth.clientSecret",
         ),
         (
             {"transport": "streamable-http", "url": "http://mcp.example.com/mcp"},

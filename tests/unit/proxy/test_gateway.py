@@ -316,7 +316,7 @@ class _Exploding:
     def get(self, name: str) -> None:
         return None
 
-    def person(self, token: AccessToken) -> Principal:
+    def person(self, token: AccessToken, presented: object = None) -> Principal:
         raise RuntimeError("a bug")
 
 

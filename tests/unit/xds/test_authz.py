@@ -225,7 +225,7 @@ class Broken:
     def get(self, name: str) -> Principal | None:
         return None
 
-    def person(self, token: AccessToken) -> Principal:
+    def person(self, token: AccessToken, presented: object = None) -> Principal:
         raise RuntimeError("boom")
 
 

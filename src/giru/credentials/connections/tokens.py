@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from giru.credentials.connections.flows import ConnectionFlows
@@ -30,6 +30,7 @@ from giru.credentials.connections.records import SHARED, Connection
 from giru.credentials.connections.trail import ConnectionTrail
 from giru.credentials.oauth import SharedTokens, TokenCache, TokenEndpointError, TokenSet
 from giru.errors import ConnectionRequiredError, UpstreamCredentialsError
+from giru.identity import PresentedToken
 
 __all__ = ["Caller", "ConnectionTokens"]
 
@@ -39,10 +40,12 @@ _GATEWAY: Final = "gateway"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The person a call is for: subject (the key of their connections) and label (email)."""
+    """The person a call is for: subject (the key of their connections), label (email) and
+    the access token their request presented (for `token-exchange` upstreams)."""
 
     subject: str
     label: str
+    token: PresentedToken | None = field(default=None, compare=False, repr=False)
 
     @property
     def actor(self) -> str:

@@ -31,17 +31,21 @@ class TokenTrail:
         server: str | None,
         operation: str,
         grant: str,
+        subject: str | None = None,
     ) -> T:
-        """`await request()`, with one audit record for it (outcome `allowed` or `error`)."""
+        """`await request()`, with one audit record for it (outcome `allowed` or `error`);
+        `subject`: how the token exchanged is named (a prefix of its hash, never the token)."""
+        details: dict[str, str | int | None] = {"operation": operation, "grant": grant}
+        if subject is not None:
+            details["subject"] = subject
         try:
             result = await request()
         except GiruError as exc:
-            details: dict[str, str | int | None] = {"operation": operation, "grant": grant}
             if isinstance(exc, TokenEndpointError):
                 details |= {"error": exc.error, "status": exc.status}
             await self._record(actor, server, "error", [exc.message[:300]], details)
             raise
-        await self._record(actor, server, "allowed", [], {"operation": operation, "grant": grant})
+        await self._record(actor, server, "allowed", [], details)
         return result
 
     async def _record(
