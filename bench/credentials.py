@@ -6,8 +6,10 @@ resolved secret (a dict lookup and a clock read once the secret is in memory); w
 This measures `UpstreamPool.session()` + a request on an in-process session that answers at
 once, for a server without auth, one with `static` auth over a real secret store (SQLite in a
 temp dir, the database backend) and one with `oauth2-client-credentials` against a real token
-endpoint on loopback (one token request, in the warm-up), on uvloop in this process: CPU µs per
-call (`time.process_time`) and the differences. Numbers are printed, never asserted.
+endpoint on loopback (one token request, in the warm-up), and `token-exchange` for one person
+with a cached exchanged token (`UpstreamPool.connected_session()`: the lookup by the presented
+token's hash, then the person's session), on uvloop in this process: CPU µs per call
+(`time.process_time`) and the differences. Numbers are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import uvloop
 from aiohttp import web
 
 from giru.credentials import DatabaseBackend, Keyring, SecretStore, UpstreamCredentials
+from giru.credentials.connections import Caller
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.oauth import OAuthHttp, TokenCache
 from giru.egress import UPSTREAMS, egress_session
+from giru.identity import PresentedToken, token_hash
 from giru.proxy.upstreams import UpstreamPool
 from giru.store import Store
 from giru.telemetry.metrics import Metrics
@@ -45,15 +49,23 @@ SPECS = {
 }
 
 
-def _oauth_spec(token_endpoint: str) -> ServerSpec:
+def _oauth_spec(token_endpoint: str, name: str = "oauth") -> ServerSpec:
     auth = OAuthClientAuth(
-        grant="client_credentials",
+        grant="token_exchange" if name == "exchange" else "client_credentials",
         client_id="giru",
         auth_method="client_secret_basic",
         credential=SecretEntry("oauth-client"),
         token_endpoint=token_endpoint,
     )
-    return ServerSpec("oauth", "streamable-http", url=URL, auth=auth)
+    return ServerSpec(name, "streamable-http", url=URL, auth=auth)
+
+
+_SUBJECT = "eyJ" + "p" * 600  # a person's access token to Giru, as presented
+PERSON = Caller(
+    "sub-alice",
+    "alice@example.com",
+    PresentedToken(_SUBJECT, token_hash(_SUBJECT), time.time() + 86_400),
+)
 
 
 async def _token_endpoint() -> tuple[web.AppRunner, str]:
@@ -126,7 +138,11 @@ async def _measure(calls: int, directory: Path) -> dict[str, float]:
     await secrets.put("github-token", {"value": "ghp_" + "x" * 36}, actor="bench")
     await secrets.put("oauth-client", {"value": "client-secret"}, actor="bench")
     runner, token_endpoint = await _token_endpoint()
-    specs = {**SPECS, "oauth": _oauth_spec(token_endpoint)}
+    specs = {
+        **SPECS,
+        "oauth": _oauth_spec(token_endpoint),
+        "exchange": _oauth_spec(token_endpoint, "exchange"),
+    }
     async with egress_session(UPSTREAMS) as http:
         pool = UpstreamPool(
             specs,
@@ -141,7 +157,10 @@ async def _measure(calls: int, directory: Path) -> dict[str, float]:
             for server in specs:
                 started = time.process_time()
                 for _ in range(calls):
-                    session = await pool.session(server, "modern")
+                    if server == "exchange":
+                        session = await pool.connected_session(server, PERSON, "modern")
+                    else:
+                        session = await pool.session(server, "modern")
                     await session.request("tools/call", {"name": "echo"})
                 results[server] = (time.process_time() - started) / calls * 1e6
         await pool.aclose()
@@ -160,6 +179,8 @@ def main() -> None:
         print(f"auth {server:<8} {cpu:6.2f} µs CPU/call (pool lookup + request)", flush=True)
     print(f"static - none: {results['static'] - results['none']:+.2f} µs CPU/call", flush=True)
     print(f"oauth - none:  {results['oauth'] - results['none']:+.2f} µs CPU/call", flush=True)
+    exchange = results["exchange"] - results["none"]
+    print(f"exchange - none: {exchange:+.2f} µs CPU/call", flush=True)
 
 
 if __name__ == "__main__":
