@@ -115,7 +115,10 @@ class Catalogs:
             return
         now = time.monotonic()
         for server, after in list(self.awaiting_person.items()):
-            if after > now or not self._pool.per_person(server):
+            if not exchanges(self._pool.specs.get(server)):  # removed or changed since
+                self.awaiting_person.pop(server, None)
+                continue
+            if after > now:
                 continue
             self.awaiting_person[server] = now + _PRIME_RETRY_S
             try:
