@@ -21,7 +21,7 @@ from tests.integration.credentials.connections import (
     connected_giru,
     legacy_call,
 )
-from tests.integration.gateway import GIRU, wait_until
+from tests.integration.gateway import GIRU, KEY, wait_until
 from tests.integration.oauth import mcp
 from tests.services import VaultServer
 
@@ -68,6 +68,20 @@ def test_each_person_calls_with_their_own_connection_and_one_without_is_asked_to
         seen = [value for headers in env.upstream.seen() for value in headers.values()]
         assert seen
         assert not [value for value in seen if alice in value or bob in value]
+
+
+def test_an_api_key_caller_never_gets_a_persons_connection(tmp_path: Path) -> None:
+    with connected_giru(tmp_path) as env:
+        assert env.connect("alice").status_code == 200
+        alice = env.token("alice")
+        wait_until(lambda: "files__whoami" in _tools(env, alice), "the server's tools are listed")
+        params = {"name": "files__whoami", "arguments": {}}
+        response = mcp(env.giru, "tools/call", params, token=KEY)
+        assert response.status_code == 200, response.text
+        error = response.json()["error"]
+        assert error["data"]["reason"] == "connection_required"
+        assert "sign in to Giru over OAuth" in error["message"]
+        assert KEY not in json.dumps(env.upstream.seen())
 
 
 def test_connections_are_listed_without_tokens_and_a_disconnect_asks_again(
