@@ -36,7 +36,7 @@ FULL = Durations(
     sessions=1000,
     decisions=5000,
     governed_calls=20_000,
-    identity_calls=1500,
+    identity_calls=200,
     oauth_rounds=5,
     oauth_round_s=4,
 )
@@ -50,7 +50,7 @@ QUICK = Durations(
     sessions=200,
     decisions=1000,
     governed_calls=3000,
-    identity_calls=300,
+    identity_calls=50,
     oauth_rounds=2,
     oauth_round_s=1,
 )
@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         say("scenario 5b: an OAuth access token next to an API key per call (bench.identity)")
         if args.giru_ref or args.giru_src:
             notes.append("identity measures the work tree's giru, not --giru-*")
-        signed_in = identity.run(d.identity_calls, say)
+        signed_in = identity.run(d.identity_calls, 10 if args.quick else 40, say)
         setups[identity.SCENARIO] = signed_in.pop("setup", {})
         results[identity.SCENARIO] = signed_in
     if search.SCENARIO in wanted:  # in process, no network; its own files in <out>/search/

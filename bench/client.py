@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 
 __all__ = [
+    "Caller",
     "Endpoint",
     "RateResult",
     "close_sessions",
@@ -183,3 +184,66 @@ async def rate_run(
                 group.create_task(one(due))
         elapsed = time.perf_counter() - started
     return RateResult(rps, round(len(latencies) / elapsed, 1), total, errors, latencies)
+
+
+_STATELESS = "2026-07-28"
+_STATELESS_BODY = orjson.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "s00__echo",
+            "arguments": {"text": "bench"},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": _STATELESS,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+)
+
+
+class Caller:
+    """2026-07-28 stateless tools/calls of `s00__echo` (no session) with one bearer credential,
+    over `concurrency` keep-alive connections kept open between blocks (`async with`)."""
+
+    def __init__(self, url: str, credential: str, concurrency: int) -> None:
+        self.url = url
+        self.concurrency = concurrency
+        self.headers = {
+            **_BASE_HEADERS,
+            "mcp-protocol-version": _STATELESS,
+            "mcp-method": "tools/call",
+            "mcp-name": "s00__echo",
+            "authorization": f"Bearer {credential}",
+        }
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Caller:
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        self._http = aiohttp.ClientSession(connector=connector)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    async def calls(self, calls: int) -> float:
+        """`calls` tools/calls (split over the connections); the wall seconds they took. An
+        answer that is not a 200 with a result raises."""
+        assert self._http is not None
+        http, share = self._http, calls // self.concurrency
+
+        async def loop() -> None:
+            for _ in range(share):
+                async with http.post(self.url, data=_STATELESS_BODY, headers=self.headers) as reply:
+                    body = await reply.read()
+                    if reply.status != 200 or b'"isError":true' in body or b"error" in body:
+                        raise RuntimeError(f"tools/call answered {reply.status}: {body[:300]!r}")
+
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.concurrency):
+                group.create_task(loop())
+        return time.perf_counter() - started

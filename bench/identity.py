@@ -1,43 +1,42 @@
-"""`python -m bench.identity [--calls N] [--out DIR]`: what an OAuth access token costs a
-tools/call next to an API key, in Giru CPU µs per call (issue 13: at most 30 µs more).
+"""`python -m bench.identity [--calls N] [--rounds R] [--out DIR]`: what an OAuth access token
+costs a tools/call next to an API key, in Giru CPU µs per call (issue 13: at most 30 µs more).
 
-One `giru run` (policy off, so OPA's CPU is not in the figure) in front of one fake upstream
-(bench/upstream.py) trusts an IdP in direct mode: an issuer served by this process (its
-discovery document and its JWKS, an ES256 key) that signs one access token for Giru's `/mcp`.
-The same gateway then answers the same 2026-07-28 tools/call (no session) with
+One `giru run` (policy off, so there is no OPA child and the process is all of Giru's CPU) in
+front of one fake upstream (bench/upstream.py) trusts an IdP in direct mode: an issuer served by
+this process (its discovery document and its JWKS, an ES256 key) that signs one access token for
+Giru's `/mcp`. The same gateway then answers the same 2026-07-28 tools/call (no session) with
 `Authorization: Bearer <api key>` (a Client) and with `Authorization: Bearer <jwt>` (a person in
-a group subscribed to the server, acting through the OAuth client `bench-agent`), in alternating
-rounds at concurrency 1 and 16. The token is verified once and then found by its SHA-256 until
-its `exp` (giru.identity.tokens.TokenCache), as every call after a client's first.
+a group subscribed to the server, acting through the OAuth client `bench-agent`), in paired
+rounds (bench.pairs: short blocks, shuffled order, median of the per-round differences with a
+bootstrap interval) at concurrency 1 and 16. The token is verified once and then found by its
+SHA-256 until its `exp` (giru.identity.tokens.TokenCache), as every call after a client's first.
 
-CPU is Δ(utime+stime) of the gateway process tree from /proc ÷ calls: the machine may be shared,
-and CPU time per call is what another process's load changes least (wall time is reported but
-not the figure). The median round of each credential is kept. Numbers are printed and written
-to `<out>/<date>-identity.json` and `<out>/identity.md`, never asserted.
+CPU is the gateway process's CPU clock (every thread, ns) around each block ÷ calls. The same
+comparison of the admission step alone runs in this process afterwards. Numbers are printed and
+written to `<out>/<date>-identity.json` and `<out>/identity.md`, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import hashlib
 import os
-import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
-import orjson
 import uvloop
 
-from bench.fleet import GATEWAY_CPUS, GIRU, LOAD_CPUS, REPO
+from bench.client import Caller
+from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.issuer import Issuer
-from bench.machine import describe
-from bench.procs import Proc, cpu_seconds, free_port, start, wait_http
+from bench.machine import describe as describe_machine
+from bench.pairs import Side, alternate, describe, process_cpu_ns, tree_cpu_ns
+from bench.procs import Proc
 from bench.report import write_standalone
+from bench.solo import KEY, client_manifest, start_giru, start_upstream
 from giru.access.clients import ClientDirectory
 from giru.identity import ProtectedResource
 from giru.manifests import load
@@ -49,30 +48,31 @@ __all__ = ["SCENARIO", "main", "run"]
 
 SCENARIO: Final = "identity"
 Say = Callable[[str], object]
-_KEY: Final = "bench-key-0123456789abcdef"
-_ROUNDS: Final = 3
-_CONCURRENCY: Final = (1, 16)
-_VERSION: Final = "2026-07-28"
-_META: Final = {
-    "io.modelcontextprotocol/protocolVersion": _VERSION,
-    "io.modelcontextprotocol/clientCapabilities": {},
-}
+
+
+_SUBSCRIBED_KEY: Final = "bench-subscribed-key-0123456789"
 
 
 def _manifests(upstream: str, issuer: str) -> str:
-    return f"""apiVersion: giru.ai/v1alpha1
-kind: MCPServer
-metadata: {{name: s00}}
-spec:
-  transport: streamable-http
-  url: {upstream}
----
+    """The Client `bench` (every server), the Client `bench-subscribed` granted s00 by a
+    Subscription (a person's grants always come from one: the like-for-like baseline), the IdP
+    in direct mode and the Subscription of the people in group `bench` to s00."""
+    digest = hashlib.sha256(_SUBSCRIBED_KEY.encode()).hexdigest()
+    return (
+        client_manifest(upstream)
+        + f"""---
 apiVersion: giru.ai/v1alpha1
 kind: Client
-metadata: {{name: bench}}
+metadata: {{name: bench-subscribed}}
+spec: {{apiKeyHash: "sha256:{digest}"}}
+---
+apiVersion: giru.ai/v1alpha1
+kind: Subscription
+metadata: {{name: bench-subscribed-s00}}
 spec:
-  apiKeyEnv: GIRU_BENCH_KEY
-  servers: ["*"]
+  client: bench-subscribed
+  server: s00
+  scopeType: all
 ---
 apiVersion: giru.ai/v1alpha1
 kind: IdentityProvider
@@ -90,114 +90,53 @@ spec:
   server: s00
   scopeType: all
 """
+    )
 
 
-def _start(workdir: Path, issuer: str) -> tuple[Proc, Proc, str]:
-    """The upstream (load core) and `giru run` (gateway core); Giru's `/mcp` URL."""
-    port = free_port()
-    argv = [sys.executable, "-m", "bench.upstream", "--port", str(port), "--tools", "20"]
-    upstream = start("upstream", argv, workdir, cpus=LOAD_CPUS, cwd=REPO)
-    wait_http(upstream, f"http://127.0.0.1:{port}/mcp", ok=(405,))
-    config = workdir / "giru.yaml"
-    config.write_text(_manifests(f"http://127.0.0.1:{port}/mcp", issuer))
-    giru_port = free_port()
-    env = {
-        "GIRU_BENCH_KEY": _KEY,
-        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'giru.db'}",
-        "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
-        "GIRU_POLICY__ENABLED": "false",
-        "GIRU_METERING__SPOOL_DIR": str(workdir / "spool"),
-    }
-    argv = [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{giru_port}"]
-    giru = start("giru", argv, workdir, cpus=GATEWAY_CPUS, env=env, cwd=REPO)
-    wait_http(giru, f"http://127.0.0.1:{giru_port}/readyz", timeout=120)
-    return upstream, giru, f"http://127.0.0.1:{giru_port}/mcp"
-
-
-def _headers(credential: str) -> dict[str, str]:
-    return {
-        "content-type": "application/json",
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": _VERSION,
-        "mcp-method": "tools/call",
-        "mcp-name": "s00__echo",
-        "authorization": f"Bearer {credential}",
-    }
-
-
-_BODY: Final = orjson.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "s00__echo", "arguments": {"text": "bench"}, "_meta": _META},
-    }
-)
-
-
-async def _calls(url: str, credential: str, calls: int, concurrency: int) -> float:
-    """`calls` tools/calls at `concurrency`; the wall seconds they took."""
-    headers = _headers(credential)
-    share = calls // concurrency
-    async with aiohttp.ClientSession() as http:
-
-        async def loop() -> None:
-            for _ in range(share):
-                async with http.post(url, data=_BODY, headers=headers) as reply:
-                    body = await reply.read()
-                    if reply.status != 200 or b'"isError":true' in body or b"error" in body:
-                        raise RuntimeError(f"tools/call answered {reply.status}: {body[:300]!r}")
-
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
-                group.create_task(loop())
-        return time.perf_counter() - started
-
-
-async def _measure(giru: Proc, url: str, token: str, calls: int, say: Say) -> list[dict[str, Any]]:
-    credentials = {"api key": _KEY, "oauth": token}
-    for credential in credentials.values():  # warm up: connections, the token's one verification
-        await _calls(url, credential, 200, 1)
+async def _measure(
+    giru: Proc,
+    url: str,
+    token: str,
+    calls: int,
+    rounds: int,
+    concurrency: tuple[int, ...],
+    say: Say,
+) -> list[dict[str, Any]]:
+    """The credentials on the same process in paired rounds (bench.pairs) per concurrency."""
+    async with Caller(url, token, 1) as first:
+        await first.calls(1)  # the token's one verification (and JWKS fetch), alone
     points = []
-    for concurrency in _CONCURRENCY:
-        rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in credentials}
-        for _ in range(_ROUNDS):
-            for name, credential in credentials.items():
-                before = cpu_seconds(giru.pid)
-                wall = await _calls(url, credential, calls, concurrency)
-                cpu = (cpu_seconds(giru.pid) - before) / calls * 1e6
-                rounds[name].append((cpu, wall / calls * 1e6))
-        for name, measured in rounds.items():
-            cpu = statistics.median(c for c, _ in measured)
-            point = {
-                "credential": name,
-                "concurrency": concurrency,
-                "calls": calls,
-                "cpu_us_per_call": round(cpu, 1),
-                "cpu_us_per_call_rounds": [round(c, 1) for c, _ in measured],
-                "wall_us_per_call": round(statistics.median(w for _, w in measured), 1),
-            }
-            points.append(point)
-        here = {p["credential"]: p for p in points if p["concurrency"] == concurrency}
-        key, oauth = here["api key"], here["oauth"]
-        oauth["added_cpu_us_per_call"] = round(oauth["cpu_us_per_call"] - key["cpu_us_per_call"], 1)
-        say(
-            f"  c={concurrency:<3} api key {key['cpu_us_per_call']:7.1f} µs  oauth "
-            f"{oauth['cpu_us_per_call']:7.1f} µs  added {oauth['added_cpu_us_per_call']:+.1f} µs"
-        )
+    for each in concurrency:
+        async with (
+            Caller(url, KEY, each) as key,
+            Caller(url, _SUBSCRIBED_KEY, each) as subscribed,
+            Caller(url, token, each) as oauth,
+        ):
+            for caller in (key, subscribed, oauth):  # warm up: connections
+                await caller.calls(max(200, each * 20))
+            clock = lambda: tree_cpu_ns(giru.pid)  # noqa: E731
+            sides = [
+                Side("api key", key.calls, clock),
+                Side("api key again", key.calls, clock),  # A/A: what no difference reads as
+                Side("subscribed key", subscribed.calls, clock),
+                Side("oauth", oauth.calls, clock),
+            ]
+            versus = [("oauth", "subscribed key")]
+            compared = await alternate(sides, calls=calls, rounds=rounds, versus=versus)
+        say(f"  c={each}\n{describe(compared)}")
+        points.append({"concurrency": each, "where": "giru run, tools/call", **compared})
     return points
 
 
 async def _admission(
-    config_path: Path, issuer: Issuer, calls: int, say: Say
-) -> list[dict[str, Any]]:
+    config_path: Path, issuer: Issuer, calls: int, rounds: int, say: Say
+) -> dict[str, Any]:
     """The work an admission does differently for the two credentials, in this process: an API
     key found by `ClientDirectory.authenticate`; an access token found by
     `ProtectedResource.authenticate` (cache by hash, audience and scope checks) and made a
     person's principal by `ClientDirectory.person` (their groups' grants merged)."""
-    config = load(config_path, environ={"GIRU_BENCH_KEY": _KEY})
-    directory = ClientDirectory.from_config(config, environ={"GIRU_BENCH_KEY": _KEY})
+    config = load(config_path, environ={"GIRU_BENCH_KEY": KEY})
+    directory = ClientDirectory.from_config(config, environ={"GIRU_BENCH_KEY": KEY})
     base = "http://127.0.0.1:1"
     documents = issuer.documents
 
@@ -209,100 +148,104 @@ async def _admission(
     token = issuer.token(base + "/mcp")
 
     async def by_key() -> None:
-        assert await directory.authenticate(_KEY) is not None
+        assert await directory.authenticate(KEY) is not None
 
     async def by_token() -> None:
         directory.person(await resource.authenticate(token, paths))
 
-    variants = {"api key": by_key, "oauth": by_token}
-    for variant in variants.values():
-        await variant()
-    rounds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(_ROUNDS * 3):
-        for name, variant in variants.items():
-            started = time.process_time()
-            for _ in range(calls):
+    async def many(variant: Callable[[], Awaitable[None]]) -> Callable[[int], Awaitable[None]]:
+        async def block(n: int) -> None:
+            for _ in range(n):
                 await variant()
-            rounds[name].append((time.process_time() - started) / calls * 1e6)
-    fresh = [issuer.token(base + "/mcp", subject=f"sub-{i}") for i in range(min(calls, 500))]
+
+        return block
+
+    await by_key()
+    await by_token()
+    clock = lambda: process_cpu_ns(os.getpid())  # noqa: E731
+    sides = [Side("api key", await many(by_key), clock), Side("oauth", await many(by_token), clock)]
+    compared = await alternate(sides, calls=calls, rounds=rounds)
+    fresh = [issuer.token(base + "/mcp", subject=f"sub-{i}") for i in range(500)]
     started = time.process_time()
     for each in fresh:
         directory.person(await resource.authenticate(each, paths))
     first = (time.process_time() - started) / len(fresh) * 1e6
-    points = [
-        {
-            "credential": name,
-            "where": "admission, in process",
-            "calls": calls,
-            "cpu_us_per_call": round(statistics.median(measured), 2),
-            "cpu_us_per_call_rounds": [round(m, 2) for m in measured],
-        }
-        for name, measured in rounds.items()
-    ]
-    points[1]["added_cpu_us_per_call"] = round(
-        points[1]["cpu_us_per_call"] - points[0]["cpu_us_per_call"], 2
-    )
-    points[1]["first_use_cpu_us"] = round(first, 1)
-    say(
-        f"  admission: api key {points[0]['cpu_us_per_call']:.2f} µs, oauth (cached) "
-        f"{points[1]['cpu_us_per_call']:.2f} µs, added {points[1]['added_cpu_us_per_call']:+.2f}"
-        f" µs; a token's first use (signature verified) {first:.1f} µs"
-    )
-    return points
+    say(f"  admission, in process\n{describe(compared)}")
+    say(f"    a token's first use (signature verified) {first:.1f} µs")
+    return {"where": "admission, in process", "first_use_cpu_us": round(first, 1), **compared}
 
 
-def setup_text(calls: int) -> dict[str, Any]:
+def setup_text(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[str, Any]:
     return {
         "gateway": "giru run, one process, policy off (GIRU_POLICY__ENABLED=false), SQLite, "
         "info logging; an IdentityProvider in direct mode (ES256 JWKS served by the bench)",
         "upstream": "bench/upstream.py, one process, 20 tools; calls go to s00__echo",
-        "calls": f"{calls} per round, {_ROUNDS} rounds per credential alternating, median kept; "
-        f"concurrency {', '.join(map(str, _CONCURRENCY))}; 2026-07-28 stateless tools/call, "
-        "aiohttp keep-alive",
+        "calls": f"paired rounds (bench.pairs): {rounds} rounds per concurrency, each one block of "
+        f"{calls} calls per credential in a shuffled order, on the same process; concurrency "
+        f"{', '.join(map(str, concurrency))}; 2026-07-28 stateless tools/call, aiohttp "
+        "keep-alive connections kept across blocks",
         "credentials": "api key: a Client whose key comes from apiKeyEnv (found by its SHA-256, "
-        "compared in constant time); oauth: one "
+        "compared in constant time), allowed every server; api key again: the same, measured "
+        "as a side of its own (an A/A pair: the spread of a difference that is not there); "
+        "subscribed key: a Client granted s00 by a Subscription, as the person is (the "
+        "like-for-like baseline; 'oauth - subscribed key' is paired too); oauth: one "
         "ES256 access token for /mcp naming a person in group `bench` (Subscription) and the "
         "OAuth client bench-agent, verified once then cached by SHA-256 until exp",
-        "CPU": "Δ(utime+stime) of the giru process tree from /proc ÷ calls (wall time printed, "
-        "not the figure: the machine may be shared)",
+        "CPU": "the giru process's CPU clock (clock_gettime on its process CPU-time clock: every "
+        "thread, ns) around each block ÷ calls; added = median over rounds of oauth minus api "
+        "key in the same round, 95 % percentile-bootstrap interval of that median",
         "cores": "giru on the gateway core, the upstream and this client on the load core",
+        "files": "giru's SQLite store and spools on tmpfs (/dev/shm): an fsync on disk costs "
+        "what other processes' IO makes it cost, for both sides alike, adding only noise",
         "admission": "the same config compiled in this process (ClientDirectory, "
-        "ProtectedResource): CPU (time.process_time) of what the admission runs differently "
-        "per credential, 4x the calls, 9 alternating rounds, median; 'first use' is a new "
-        "token's signature verification (ES256) and claims, once per token until exp",
+        "ProtectedResource): this process's CPU clock around blocks of what the admission runs "
+        "differently per credential, paired rounds as above (10x the calls per block); 'first "
+        "use' is a new token's signature verification (ES256) and claims, once per token until "
+        "exp",
     }
 
 
-def run(calls: int, say: Say = print) -> dict[str, Any]:
-    """The scenario: `{"points": [...], "setup": {...}}` (for `python -m bench` too)."""
-    with tempfile.TemporaryDirectory(prefix="giru-bench-identity-") as directory:
+def run(
+    calls: int, rounds: int = 40, say: Say = print, concurrency: tuple[int, ...] = (16,)
+) -> dict[str, Any]:
+    """The scenario: `{"points": [...], "setup": {...}}`, a paired comparison (bench.pairs) per
+    concurrency and one of the admission step in process (for `python -m bench` too)."""
+    shm = Path("/dev/shm")  # the store and spools on tmpfs: fsync's cost follows others' disk IO
+    home = shm if shm.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="giru-bench-identity-", dir=home) as directory:
         workdir = Path(directory)
         placed = os.sched_getaffinity(0)
         os.sched_setaffinity(0, LOAD_CPUS)
         with Issuer().serving() as issuer:
-            upstream, giru, url = _start(workdir, issuer.url)
+            upstream, upstream_url = start_upstream(workdir)
             try:
-                say("identity: giru run, tools/call with an API key and with an access token")
-                points = uvloop.run(_measure(giru, url, issuer.token(url), calls, say))
+                giru, url = start_giru(workdir, "giru", _manifests(upstream_url, issuer.url))
+                try:
+                    say("identity: giru run, tools/call with an API key and with an access token")
+                    token = issuer.token(url)
+                    points = uvloop.run(_measure(giru, url, token, calls, rounds, concurrency, say))
+                finally:
+                    giru.stop()
             finally:
-                giru.stop()
                 upstream.stop()
             os.sched_setaffinity(0, GATEWAY_CPUS)
             try:
-                config = workdir / "giru.yaml"
-                points += uvloop.run(_admission(config, issuer, calls * 4, say))
+                config = workdir / "giru" / "giru.yaml"
+                admission = uvloop.run(_admission(config, issuer, calls * 10, rounds, say))
             finally:
                 os.sched_setaffinity(0, placed)
-    return {"points": points, "setup": setup_text(calls)}
+    return {"points": [*points, admission], "setup": setup_text(calls, rounds, concurrency)}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.identity", description=__doc__)
-    parser.add_argument("--calls", type=int, default=1500, help="calls per round")
+    parser.add_argument("--calls", type=int, default=200, help="calls per block")
+    parser.add_argument("--rounds", type=int, default=40, help="paired rounds per concurrency")
+    parser.add_argument("--concurrency", type=int, action="append", help="default: 16")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "identity")
     args = parser.parse_args(argv)
-    machine = describe(None)
-    result = run(args.calls)
+    machine = describe_machine(None)
+    result = run(args.calls, args.rounds, concurrency=tuple(args.concurrency or (16,)))
     written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "identity")
     print(f"wrote {written[0]} and {written[1]}")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["markdown", "write_json", "write_standalone"]
+__all__ = ["markdown", "paired", "write_json", "write_standalone"]
 
 
 def write_json(outdir: Path, date: str, scenario: str, document: dict[str, Any]) -> Path:
@@ -40,6 +40,10 @@ def _num(value: Any, digits: int = 0) -> str:
     if not isinstance(value, int | float):
         return "-"
     return f"{value:,.{digits}f}"
+
+
+def _signed(value: Any) -> str:
+    return f"{value:+,.2f}" if isinstance(value, int | float) else "-"
 
 
 def _machine(machine: dict[str, Any]) -> list[str]:
@@ -308,20 +312,39 @@ def _governance(points: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _identity(points: list[dict[str, Any]]) -> list[str]:
+def paired(points: list[dict[str, Any]]) -> list[str]:
+    """Paired comparisons (bench.pairs): per side its CPU per call and, beside the baseline's,
+    the median of the per-round differences with its 95 % bootstrap interval."""
     lines = [
-        "| credential | where | conc. | CPU µs/call (median round) | added CPU µs/call "
-        "| rounds | wall µs/call | a token's first use, CPU µs |",
-        "|---|---|---:|---:|---:|---|---:|---:|",
+        "| where | conc. | side | CPU µs/call (median round) | Q1 to Q3 | added CPU µs/call "
+        "(median of paired differences) | 95 % CI | rounds x calls | load avg before → after |",
+        "|---|---:|---|---:|---|---:|---|---|---|",
     ]
     for p in points:
-        rounds = ", ".join(f"{r:g}" for r in p.get("cpu_us_per_call_rounds", []))
-        lines.append(
-            f"| {p['credential']} | {p.get('where', 'giru run, tools/call')} "
-            f"| {p.get('concurrency', '-')} | {_num(p['cpu_us_per_call'], 2)} "
-            f"| {_num(p.get('added_cpu_us_per_call'), 2)} | {rounds} "
-            f"| {_num(p.get('wall_us_per_call'), 1)} | {_num(p.get('first_use_cpu_us'), 1)} |"
+        load = (
+            f"{', '.join(f'{v:g}' for v in p['loadavg_before'])} → "
+            f"{', '.join(f'{v:g}' for v in p['loadavg_after'])}"
         )
+        for name, side in p["sides"].items():
+            low_high = side.get("added_ci95")
+            q1, q3 = side["cpu_us_per_call_q1_q3"]
+            lines.append(
+                f"| {p.get('where', '-')} | {p.get('concurrency', '-')} | {name} "
+                f"| {_num(side['cpu_us_per_call'], 2)} | {q1:,.1f} to {q3:,.1f} "
+                f"| {_signed(side.get('added_cpu_us_per_call'))} "
+                f"| {f'{low_high[0]:+.2f} … {low_high[1]:+.2f}' if low_high else '-'} "
+                f"| {p['rounds']} x {p['calls_per_block']} | {load} |"
+            )
+        for name, difference in p.get("differences", {}).items():
+            low, high = difference["added_ci95"]
+            lines.append(
+                f"| {p.get('where', '-')} | {p.get('concurrency', '-')} | {name} | | "
+                f"| {_signed(difference['added_cpu_us_per_call'])} | {low:+.2f} … {high:+.2f} "
+                f"| {p['rounds']} x {p['calls_per_block']} | {load} |"
+            )
+    first = [p["first_use_cpu_us"] for p in points if "first_use_cpu_us" in p]
+    if first:
+        lines += ["", f"A token's first use (ES256 signature verified, claims): {first[0]:,.1f} µs"]
     return lines
 
 
@@ -364,7 +387,7 @@ _TABLES = {
     "policy-decision": ("4. OPA policy decision (PolicyEngine.decide on uvloop)", _policy),
     "tools-list-visibility": ("4b. tools/list visibility (bench.visibility)", _lists_alone),
     "governance": ("5. What limits, quotas and usage metering add (CallGate.run)", _governance),
-    "identity": ("5b. An OAuth access token next to an API key (bench.identity)", _identity),
+    "identity": ("5b. An OAuth access token next to an API key (bench.identity)", paired),
     "cli-startup": ("6. `giru` command start-up, start to exit (bench.startup)", _startup),
 }
 

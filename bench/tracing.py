@@ -1,30 +1,45 @@
-"""`python -m bench.tracing [--calls N] [--rounds R]`: what tracing costs per tools/call.
+"""`python -m bench.tracing [--calls N] [--rounds R] [--gateway-calls N] [--gateway-rounds R]`:
+what tracing costs per tools/call, in Giru CPU µs (issue 17: off costs nothing measurable, 1 %
+sampled at most 10 µs, 100 % reported).
 
-One Gateway in this process (uvloop) answers legacy-era tools/call over the ASGI interface, driven
-directly (no HTTP client in the measurement), with an upstream that answers at once and the call
-gate (limits admission and in-memory usage records, no OPA: its cost would hide a few µs). Four
-variants take turns, `--rounds` times each, `--calls` calls per turn: tracing off; on with
-`parentbased_traceidratio` 0 (nothing sampled: what every request pays), 0.01 (1 % of traces);
-on with `parentbased_always_on` (100 %). Spans
-go to an exporter that encodes each batch as OTLP protobuf and drops it (the export thread's CPU
-counts: `time.process_time` is the whole process). Reported: CPU µs per call, the median turn of
-each variant, the median of each round's difference from off (paired), and the load average;
-and, alone, the CPU of starting a request span that is not
-sampled (Giru's own check beside the SDK sampler's); printed and written as JSON, never asserted.
+Whole process: five `giru run` started alike (bench.solo: policy off, one upstream) except for
+tracing: **off**, **off again** (an A/A pair: the same configuration, what the method reads
+when there is no difference), on with `parentbased_traceidratio` **0** (nothing sampled: what
+every request pays), **0.01** (1 %) and `parentbased_always_on` (**100 %**), exporting OTLP
+http/protobuf to a collector stand-in in this process (it reads each export and answers 200).
+They answer 2026-07-28 tools/calls with an API key in paired rounds (bench.pairs: a short block
+per gateway per round, shuffled, the per-round differences from off, their median and its 95 %
+bootstrap interval), each gateway's CPU read from its process CPU clock (every thread, the
+export thread included).
+
+In process: one Gateway on uvloop answers legacy-era tools/call over the ASGI interface (no HTTP
+in the measurement) with an upstream that answers at once and the call gate (limits admission,
+in-memory usage records, no OPA), its `tracing` switched per block between off, 0 %, 1 % and
+100 % (spans encoded as OTLP protobuf and dropped), in paired rounds on this process's CPU clock:
+the gateway's own share, with far less around it. And, alone, the CPU of starting a request span
+that is not sampled (Giru's own check beside the SDK sampler's). Printed and written as JSON,
+never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import hashlib
+import itertools
 import json
 import os
 import statistics
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -34,6 +49,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 
+from bench.client import Caller
+from bench.fleet import LOAD_CPUS
+from bench.machine import describe as describe_machine
+from bench.pairs import Side, alternate, describe, process_cpu_ns
+from bench.report import markdown, paired
+from bench.solo import KEY, client_manifest, start_giru, start_upstream
 from giru.access.clients import ClientDirectory
 from giru.limits import LocalLimiter
 from giru.manifests import Config
@@ -51,7 +72,7 @@ from giru.telemetry.traceparent import remote_parent
 from giru.telemetry.tracing import Tracing
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
 
-KEY = "bench-key-0123456789"
+Block = Callable[[int], Awaitable[None]]
 ANSWER = {"jsonrpc": "2.0", "id": 1, "result": {"content": [], "isError": False}}
 OUT = Path(__file__).parent / "results" / "tracing"
 
@@ -151,7 +172,8 @@ async def _post(app: Gateway, body: bytes, headers: list[tuple[bytes, bytes]]) -
     return started
 
 
-async def _measure(calls: int, rounds: int) -> dict[str, Any]:
+async def _in_process(calls: int, rounds: int) -> dict[str, Any]:
+    """The Gateway in this process, its `tracing` switched per block (paired rounds)."""
     config = Config(
         servers={"up": ServerConfig(name="up", transport="stdio", command="/bin/true")},
         clients={
@@ -172,9 +194,8 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
         "off": None,
         "0%": _tracing("parentbased_traceidratio", "0"),
         "1%": _tracing("parentbased_traceidratio", "0.01"),
+        "100%": _tracing("parentbased_always_on", ""),
     }
-    variants["100%"] = _tracing("parentbased_always_on", "")
-    results: dict[str, list[float]] = {name: [] for name in variants}
     async with aiohttp.ClientSession() as http:
         metrics = Metrics()
         pool = UpstreamPool(
@@ -208,22 +229,30 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
                 "method": "tools/call",
                 "params": {"name": "up__echo", "arguments": {"text": "hi"}},
             }
-        )
-        for _ in range(calls):  # warm up
-            await _post(gateway, call, headers)
-        for _ in range(rounds):
-            for name, variant in variants.items():
+        ).replace(b'"id":1', b'"id":%d')
+        ids = itertools.count(1)  # a session refuses a request id it has seen
+
+        def block(variant: tuple[Tracing, _EncodingExporter] | None) -> Block:
+            async def run(n: int) -> None:
                 gateway.tracing = variant[0] if variant is not None else None
-                before = time.process_time()
-                for _ in range(calls):
-                    await _post(gateway, call, headers)
+                for _ in range(n):
+                    answer = await _post(gateway, call % next(ids), headers)
+                    if answer["status"] != 200:
+                        raise RuntimeError(f"tools/call answered {answer['status']}")
                 if variant is not None:
                     variant[0].queue.force_flush()
-                results[name].append((time.process_time() - before) / calls * 1e6)
+
+            return run
+
+        for variant in variants.values():  # warm up
+            await block(variant)(calls)
+        clock = lambda: process_cpu_ns(os.getpid())  # noqa: E731
+        sides = [Side(name, block(variant), clock) for name, variant in variants.items()]
+        result = await alternate(sides, calls=calls, rounds=rounds)
         gateway.tracing = None
         await gateway.aclose()
-    exported = {name: v[1].spans for name, v in variants.items() if v is not None}
-    dropped = {
+    result["spans_exported"] = {n: v[1].spans for n, v in variants.items() if v is not None}
+    result["spans_dropped"] = {
         name: {
             sample.labels["reason"]: sample.value
             for metric in v[0].dropped.collect()
@@ -236,27 +265,100 @@ async def _measure(calls: int, rounds: int) -> dict[str, Any]:
     for variant in variants.values():
         if variant is not None:
             variant[0].provider.shutdown()
-    median = {name: round(statistics.median(turns), 1) for name, turns in results.items()}
-    return {
-        "cpu_us_per_call": median,
-        "added_cpu_us_per_call": {n: round(median[n] - median["off"], 1) for n in median},
-        "paired_added_cpu_us_per_call": _paired(results),
-        "turns_cpu_us_per_call": {n: [round(t, 1) for t in turns] for n, turns in results.items()},
-        "spans_exported": exported,
-        "spans_dropped": dropped,
-        "calls_per_turn": calls,
-        "rounds": rounds,
-        "loadavg_after": os.getloadavg(),
-    }
+    return result
 
 
-def _paired(results: dict[str, list[float]]) -> dict[str, float]:
-    """Each variant's median difference from `off` in the same round (turns of one round run
-    back to back, so a change of load between rounds cancels out)."""
-    return {
-        name: round(statistics.median(t - o for t, o in zip(turns, results["off"], strict=True)), 1)
-        for name, turns in results.items()
-    }
+_GATEWAYS: Final = {
+    "off": {},
+    "off again": {},
+    "0%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
+    "1%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"},
+    "100%": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+}
+
+
+class _Collector:
+    """An OTLP/HTTP collector stand-in on a thread of this process: reads each export, 200."""
+
+    def __init__(self) -> None:
+        self.exports = 0
+        self.bytes = 0
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                collector.bytes += len(self.rfile.read(length))
+                collector.exports += 1
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Collector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+async def _gateways(
+    urls: dict[str, str], pids: dict[str, int], calls: int, rounds: int, concurrency: int
+) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        callers = {
+            name: await stack.enter_async_context(Caller(url, KEY, concurrency))
+            for name, url in urls.items()
+        }
+        for caller in callers.values():  # warm up
+            await caller.calls(max(200, 20 * concurrency))
+        sides = [
+            Side(name, caller.calls, functools.partial(process_cpu_ns, pids[name]))
+            for name, caller in callers.items()
+        ]
+        return await alternate(sides, calls=calls, rounds=rounds)
+
+
+def _processes(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[str, Any]:
+    """The five `giru run` (`_GATEWAYS`) in paired rounds, per concurrency."""
+    placed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, LOAD_CPUS)
+    shm = Path("/dev/shm")
+    with (
+        tempfile.TemporaryDirectory(
+            prefix="giru-bench-tracing-", dir=shm if shm.is_dir() else None
+        ) as directory,
+        _Collector() as collector,
+        contextlib.ExitStack() as stack,
+    ):
+        workdir = Path(directory)
+        upstream, upstream_url = start_upstream(workdir)
+        stack.callback(upstream.stop)
+        urls, pids = {}, {}
+        for name, tracing in _GATEWAYS.items():
+            env = {**tracing, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url} if tracing else {}
+            giru, urls[name] = start_giru(workdir, name, client_manifest(upstream_url), env)
+            stack.callback(giru.stop)
+            pids[name] = giru.pid
+        points = {}
+        for each in concurrency:
+            compared = uvloop.run(_gateways(urls, pids, calls, rounds, each))
+            print(f"  giru run, c={each}\n{describe(compared)}", file=sys.stderr)
+            points[f"c={each}"] = {"concurrency": each, **compared}
+        os.sched_setaffinity(0, placed)
+        points["otlp_exports_received"] = {"requests": collector.exports, "bytes": collector.bytes}
+    return points
 
 
 def _unsampled_span_us(calls: int, rounds: int) -> dict[str, float]:
@@ -285,21 +387,61 @@ def _unsampled_span_us(calls: int, rounds: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.tracing")
-    parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = argparse.ArgumentParser(prog="python -m bench.tracing", description=__doc__)
+    parser.add_argument("--calls", type=int, default=200, help="calls per block, giru run")
+    parser.add_argument("--rounds", type=int, default=40, help="paired rounds, giru run")
+    parser.add_argument("--concurrency", type=int, action="append", help="default: 16")
+    parser.add_argument("--gateway-calls", type=int, default=1000, help="in process")
+    parser.add_argument("--gateway-rounds", type=int, default=40, help="in process")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    configure_logging("json", "info")  # the production log line (run with 2>/dev/null)
-    loadavg_before = os.getloadavg()
-    result = uvloop.run(_measure(args.calls, args.rounds))
-    result["unsampled_request_span_us"] = _unsampled_span_us(50 * args.calls, args.rounds)
-    result["loadavg_before"] = loadavg_before
-    result["cpus"] = os.cpu_count()
+    machine = describe_machine(None)
+    concurrency = tuple(args.concurrency or (16,))
+    result: dict[str, Any] = {"giru_run": _processes(args.calls, args.rounds, concurrency)}
+    with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+        configure_logging("json", "info")  # the production log line, in process, to /dev/null
+        in_process = uvloop.run(_in_process(args.gateway_calls, args.gateway_rounds))
+    print(f"  in process\n{describe(in_process)}", file=sys.stderr)
+    result["in_process"] = in_process
+    result["unsampled_request_span_us"] = _unsampled_span_us(
+        50 * args.gateway_calls, args.gateway_rounds // 4 or 1
+    )
+    result["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
     (args.out / f"{stamp}-tracing.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "tracing.md").write_text(_markdown(stamp, result, args))
     print(json.dumps(result, indent=2))
+
+
+def _markdown(date: str, result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The run's tables: the machine, each paired comparison, the unsampled span alone."""
+    setup = {
+        "giru run": "five processes started alike (policy off, SQLite and spools on tmpfs, one "
+        "upstream, API key, 2026-07-28 tools/call) except for tracing: off, off again (A/A), "
+        "parentbased_traceidratio 0 and 0.01, parentbased_always_on; OTLP http/protobuf to a "
+        "stand-in collector in the bench process; CPU = each process's CPU clock",
+        "rounds": f"giru run: {args.rounds} rounds x {args.calls} calls per process; in "
+        f"process: {args.gateway_rounds} rounds x {args.gateway_calls} calls per variant "
+        "(bench.pairs: shuffled per round, median of paired differences from off, 95 % "
+        "bootstrap interval)",
+        "in process": "one Gateway (ASGI, legacy-era tools/call, call gate without OPA, an "
+        "upstream that answers at once), its tracing switched per block; this process's CPU "
+        "clock (the export thread included)",
+    }
+    lines = [markdown(date, result["machine"], setup, {}, []).rstrip(), ""]
+    runs = [v for v in result["giru_run"].values() if isinstance(v, dict) and "sides" in v]
+    for each in runs:
+        each.setdefault("where", "giru run")
+    lines += ["## Tracing off, 0 %, 1 %, 100 % sampled: giru run", "", *paired(runs), ""]
+    received = result["giru_run"].get("otlp_exports_received", {})
+    lines += [f"OTLP exports received by the stand-in collector: {received}", ""]
+    inside = {"where": "in process", **result["in_process"]}
+    lines += ["## The same, in process", "", *paired([inside]), ""]
+    lines += [f"Spans exported: {inside.get('spans_exported')}", ""]
+    lines += ["## Starting a request span that is not sampled, alone (CPU µs)", ""]
+    lines += [f"- {name}: {value}" for name, value in result["unsampled_request_span_us"].items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

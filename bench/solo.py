@@ -1,0 +1,70 @@
+"""One upstream and lone `giru run` processes in front of it, for the scenarios that compare
+gateways started alike except for one setting (bench.identity, bench.tracing): the upstream on
+the load core, each gateway on the gateway core, policy off (no OPA child: the gateway's CPU is
+its own process), SQLite and the usage spool in the scenario's temp dir."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Final
+
+from bench.fleet import GATEWAY_CPUS, GIRU, LOAD_CPUS, REPO
+from bench.procs import Proc, free_port, start, wait_http
+
+__all__ = ["KEY", "client_manifest", "start_giru", "start_upstream"]
+
+KEY: Final = "bench-key-0123456789abcdef"
+"""The API key of the Client `bench` (apiKeyEnv GIRU_BENCH_KEY)."""
+
+
+def client_manifest(upstream: str) -> str:
+    """The server `s00` at `upstream` and the Client `bench` allowed every server."""
+    return f"""apiVersion: giru.ai/v1alpha1
+kind: MCPServer
+metadata: {{name: s00}}
+spec:
+  transport: streamable-http
+  url: {upstream}
+---
+apiVersion: giru.ai/v1alpha1
+kind: Client
+metadata: {{name: bench}}
+spec:
+  apiKeyEnv: GIRU_BENCH_KEY
+  servers: ["*"]
+"""
+
+
+def start_upstream(workdir: Path) -> tuple[Proc, str]:
+    """bench/upstream.py (20 tools) on the load core; its `/mcp` URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.upstream", "--port", str(port), "--tools", "20"]
+    upstream = start("upstream", argv, workdir, cpus=LOAD_CPUS, cwd=REPO)
+    url = f"http://127.0.0.1:{port}/mcp"
+    wait_http(upstream, url, ok=(405,))
+    return upstream, url
+
+
+def start_giru(
+    workdir: Path, name: str, manifests: str, env: dict[str, str] | None = None
+) -> tuple[Proc, str]:
+    """`giru run` over `manifests` on the gateway core, ready; its `/mcp` URL. `env` is added
+    to the bench's defaults (policy off, SQLite and the spool under `workdir/name`)."""
+    home = workdir / name
+    home.mkdir()
+    config = home / "giru.yaml"
+    config.write_text(manifests)
+    port = free_port()
+    environ = {
+        "GIRU_BENCH_KEY": KEY,
+        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'giru.db'}",
+        "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
+        "GIRU_POLICY__ENABLED": "false",
+        "GIRU_METERING__SPOOL_DIR": str(home / "spool"),
+        **(env or {}),
+    }
+    argv = [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    giru = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
+    wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    return giru, f"http://127.0.0.1:{port}/mcp"
