@@ -109,9 +109,10 @@ class Catalogs:
     async def prime(self, principal: Principal) -> None:
         """List the `token-exchange` servers never listed yet with a token exchanged for the
         person `principal` is (their first request after such a server is configured waits
-        for it; a failure is retried with another request after `_PRIME_RETRY_S`)."""
+        for it; a failure becomes the catalog's error, e.g. a broker-mode token, and is tried
+        again with another request after `_PRIME_RETRY_S`)."""
         caller = caller_of(principal)
-        if caller is None or caller.token is None or caller.token.issued_by_gateway:
+        if caller is None or caller.token is None:
             return
         now = time.monotonic()
         for server, after in list(self.awaiting_person.items()):
@@ -123,8 +124,10 @@ class Catalogs:
             self.awaiting_person[server] = now + _PRIME_RETRY_S
             try:
                 await self._pool.connected_session(server, caller, "modern")
-            except GiruError as exc:
+            except GiruError as exc:  # why, where /readyz and the servers API show it
                 _log.warning("catalog_prime_failed", server=server, error=exc.message[:300])
+                previous = self.by_server.get(server, ServerCatalog(server=server))
+                self.by_server[server] = replace(previous, error=exc.message)
                 continue
             await self.refresh(server)
 

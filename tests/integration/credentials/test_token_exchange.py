@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 
@@ -27,9 +28,14 @@ from tests.integration.credentials.connections import (
     protected_upstream,
 )
 from tests.integration.gateway import CLIENT, KEY, RunningGiru, run_giru, wait_until
-from tests.integration.oauth import direct_provider, mcp, subscription
+from tests.integration.identity.broker import brokered_giru
+from tests.integration.oauth import MODERN, direct_provider, mcp, subscription
 
 pytestmark = pytest.mark.integration
+_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 
 
 def _exchanging_server(url: str, token_endpoint: str) -> str:
@@ -190,3 +196,35 @@ def test_a_refused_exchange_is_a_clear_error_and_audited_and_an_api_key_is_never
         assert KEY not in env.bearers()
         assert again not in env.bearers()
         assert alice not in env.bearers()
+
+
+def test_a_broker_issued_token_is_not_exchanged_and_the_server_says_why(tmp_path: Path) -> None:
+    extra = "\n---\n".join(
+        [
+            _exchanging_server("http://127.0.0.1:9/mcp", "http://127.0.0.1:9/token"),
+            subscription("alice-files", "{user: alice@hospital.example}", server="files"),
+        ]
+    )
+    with brokered_giru(tmp_path, extra) as giru:
+        client = giru.register()
+        with httpx.Client() as http:
+            authorization = giru.authorize(http, client["client_id"], "alice")
+        redeemed = giru.redeem(client["client_id"], authorization)
+        assert redeemed.status_code == 200, redeemed.text
+        token = redeemed.json()["access_token"]
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": _META}}
+        headers = {
+            "authorization": f"Bearer {token}",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": MODERN,
+            "mcp-method": "tools/list",
+        }
+        listed = httpx.post(giru.mcp, json=body, headers=headers, timeout=30)
+        assert listed.status_code == 200, listed.text
+
+        def explained() -> bool:
+            servers = httpx.get(giru.url("/readyz"), timeout=10).json()["servers"]
+            return "broker mode" in servers.get("files", "")
+
+        wait_until(explained, "the server's catalog says why it is not listed")
+        assert giru.idp.token_exchanges() == 0
