@@ -28,12 +28,15 @@ class Connection:
     url: str
     token: str = field(repr=False)
 
-    def client(self) -> ApiClient:
+    def client(self, *, read_s: float | None = None) -> ApiClient:
+        """An API client; `read_s` for a command whose answer takes long (default 30 s)."""
         # Imported on first use: the HTTP stack is most of an API command's start-up, and
         # `giru --help` (or a command that never connects) should not pay for it.
-        from giru.cli.client import ApiClient
+        from giru.cli.client import DEFAULT_TIMEOUT, ApiClient, Timeout
 
-        return ApiClient(self.url, self.token)
+        if read_s is None:
+            return ApiClient(self.url, self.token)
+        return ApiClient(self.url, self.token, timeout=Timeout(DEFAULT_TIMEOUT.connect, read_s))
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -56,9 +59,9 @@ def load_connection(environ: Mapping[str, str] | None = None) -> Connection:
     return Connection(url.rstrip("/"), token)
 
 
-def connect(environ: Mapping[str, str] | None = None) -> ApiClient:
-    """An API client for the current connection."""
-    return load_connection(environ).client()
+def connect(environ: Mapping[str, str] | None = None, *, read_s: float | None = None) -> ApiClient:
+    """An API client for the current connection (`read_s`: see Connection.client)."""
+    return load_connection(environ).client(read_s=read_s)
 
 
 def save_connection(connection: Connection, environ: Mapping[str, str] | None = None) -> Path:

@@ -18,6 +18,7 @@ from giru.errors import ConfigError
 __all__ = ["read_bundle", "replay"]
 
 _MAX_FILES = 500
+_READ_S = 900.0  # a replay of the most calls it takes (50,000) runs for minutes
 _INDENT = "  "
 _COUNTS = ("newlyDenied", "newlyAllowed", "newlyHeld")
 
@@ -37,7 +38,7 @@ def replay(
     """What DIR would change over the recorded calls: newly denied, allowed, held, by control."""
     with reported():
         files = read_bundle(bundle)
-        with connect() as client:
+        with connect(read_s=_READ_S) as client:
             report = client.post("/policy/replay", {"files": files, "since": since})
     if output is Format.table:
         typer.echo(_render(report))
