@@ -138,12 +138,15 @@ def giru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGiru]:
         "GIRU_DEMO_KEY": _KEYS["demo"],
         "GIRU_SUPPORT_KEY": _KEYS["support"],
         "GIRU_REPORTS_KEY": _KEYS["reports"],
+        # on a loaded machine OPA sometimes takes longer than the 250 ms default, and a call it
+        # did not decide in time is refused: a recording whose outcomes are not policy's
+        "GIRU_POLICY__TIMEOUT_MS": "10000",
     }
     try:
         for peer, port in zip(peers, (conformance, everything), strict=True):
             wait_for_port(peer, port)
         manifests = _quickstart(conformance, everything, root / "memory.jsonl")
-        with run_giru(manifests, root, extra_env=env) as running:
+        with run_giru(manifests, root, extra_env=env, ready_timeout=180) as running:
             yield running
     finally:
         for peer in peers:
