@@ -40,10 +40,11 @@ from giru.policy import Call, PolicyEngine, find_opa
 __all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "measure_visibility", "targets"]
 
 SCENARIO = "tools-list-visibility"
-BUNDLE, CONFIG = "bundle", "config"
+BUNDLE, CONFIG, CATALOG = "bundle", "config", "catalog"
 MODES = {
     BUNDLE: "first list after a bundle change",
-    CONFIG: "first list after a configuration or catalog change",
+    CONFIG: "first list after a configuration change",
+    CATALOG: "first list after a catalog change (a tool added)",
 }
 
 GIRU_TIMEOUT_US = 250_000
@@ -70,6 +71,8 @@ def _listing(client: str, index: int) -> Call:
 
 
 def _change(engine: PolicyEngine, before: bool, change: str = BUNDLE) -> None:
+    if change == CATALOG and not before:
+        return  # a new route tuple: nothing is cleared (see _catalog)
     engine.visibility.clear(policy=change == BUNDLE or before)
     if before:  # no name plans: every tool in a class of its own, as the old query sent them
         engine.visibility.plans.update(dict.fromkeys(engine.bindings))
@@ -94,6 +97,7 @@ async def _rounds(
     clients = ("nurse", "physician")
     for round_ in range(rounds):
         _change(engine, before, change)
+        routes = _catalog(routes, round_) if change == CATALOG else routes
         if before:  # no single flight before: every list computed on its own
             jobs = []
             for i in range(concurrency):
@@ -110,6 +114,12 @@ async def _rounds(
             latencies.append(latency)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return latencies, outcomes
+
+
+def _catalog(routes: Routes, round_: int) -> Routes:
+    """The catalog after an upstream added one tool: a new route tuple, as a view rebuilt."""
+    server = routes[0][1]
+    return [*routes, (f"{server}__added_{round_:04d}", server, f"added_{round_:04d}")]
 
 
 async def _unshared(
@@ -178,7 +188,7 @@ async def measure_visibility(
             few = min(rounds, BEFORE_ROUNDS_1000) if per_server > 20 else rounds
             points.append(await _point(engine, opa_pid, routes, concurrency, few, True))
             say(_line(points[-1]))
-        changes = (BUNDLE, CONFIG) if concurrency == 1 else (BUNDLE,)
+        changes = (BUNDLE, CONFIG, CATALOG) if concurrency == 1 else (BUNDLE,)
         for change in changes:
             point = await _point(engine, opa_pid, routes, concurrency, rounds, False, change)
             points.append(point)
@@ -204,7 +214,7 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for tools in (100, 1000):
         before = _list_point(points, tools, 1, True)
-        for change in (BUNDLE, CONFIG):
+        for change in (BUNDLE, CONFIG, CATALOG):
             after = _list_point(points, tools, 1, False, change)
             rows.append(
                 {

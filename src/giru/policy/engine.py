@@ -394,7 +394,7 @@ class PolicyEngine:
         async def compute() -> frozenset[str]:
             started = time.perf_counter()
             try:
-                return await self._compute_visible(document, catalog, subscriptions, routes)
+                return await self._compute_visible(document, key[0], catalog, subscriptions, routes)
             finally:
                 self.metrics.visibility_duration.observe(time.perf_counter() - started)
 
@@ -403,6 +403,7 @@ class PolicyEngine:
     async def _compute_visible(
         self,
         document: dict[str, Any],
+        caller: bytes,
         catalog: tuple[Same, str | None, object],
         subscriptions: Mapping[str, str | None],
         routes: Sequence[tuple[str, str, str]],
@@ -441,8 +442,14 @@ class PolicyEngine:
                 "binding": binding,
             }
 
+        signatures = [(caller, virtual_server, sig) for sig in classes.signatures]
+        known = self.visibility.decided(signatures)
         assert self.client is not None
-        return await visible_by_class(self.client, classes, document, entry, timeout)
+        visible, fresh = await visible_by_class(
+            self.client, classes, document, entry, timeout, known
+        )
+        self.visibility.remember({signatures[i]: ok for i, ok in fresh.items()}, generation)
+        return visible
 
     @property
     def _visible_timeout_s(self) -> float:

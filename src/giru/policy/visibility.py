@@ -10,16 +10,18 @@ list. A binding whose topics do not all declare keeps every tool in a class of i
 
 `VisibilityCache` keeps, per bundle, the name plans (one query for every binding); per catalog
 (its route tuple, virtual server and subscriptions), the classes, which do not depend on the
-caller; and per caller and catalog, the visible names. Concurrent tools/list calls of the same
-caller share one computation (single flight). A new configuration or catalog starts the classes
-and answers over (`clear`), a new bundle the plans too (`clear(policy=True)`).
+caller; per caller and catalog, the visible names; and per caller, OPA's decision for each class
+signature, so a new catalog whose tools fall in classes already decided needs no query.
+Concurrent tools/list calls of the same caller share one computation (single flight). A new
+configuration starts it all over (`clear`), a new bundle the name plans too
+(`clear(policy=True)`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Final, Literal
@@ -39,6 +41,7 @@ __all__ = [
 
 _DEFAULT_CAPACITY: Final = 4096
 _CLASSES_CAPACITY: Final = 256
+_DECIDED_CAPACITY: Final = 65536
 _VISIBLE: Final = "giru/decision/visible"
 
 Route = tuple[str, str, str]
@@ -66,6 +69,9 @@ class ToolClasses:
     """(binding, server, tool) of one member per class: what `visible` is asked about."""
     members: tuple[tuple[str, ...], ...]
     """The listed names of each class."""
+    signatures: tuple[Hashable, ...]
+    """What each class's decision depends on besides the caller (binding, server, tool facts,
+    name facts): the same in every catalog, so a caller's decision for it outlives a catalog."""
 
     def visible(self, allowed: Iterable[object]) -> frozenset[str]:
         """The listed names of the classes whose index (as a string) is in `allowed`."""
@@ -135,6 +141,7 @@ def tool_classes(
     return ToolClasses(
         tuple(first for first, _ in groups.values()),
         tuple(tuple(names) for _, names in groups.values()),
+        tuple(groups),
     )
 
 
@@ -144,18 +151,26 @@ async def visible_by_class(
     document: Mapping[str, Any],
     entry: Callable[[str, str, str], dict[str, Any]],
     timeout_s: float,
-) -> frozenset[str]:
-    """The listed names that OPA's `visible` lets the caller of `document` see: one query
-    asking about one representative per class (`entry(binding, server, tool)` makes its item
-    of the `visible` input)."""
-    if not classes.representatives:
-        return frozenset()
-    asked = [
-        {**entry(binding, server, tool), "key": str(index)}
-        for index, (binding, server, tool) in enumerate(classes.representatives)
+    known: Sequence[bool | None] = (),
+) -> tuple[frozenset[str], dict[int, bool]]:
+    """The listed names that OPA's `visible` lets the caller of `document` see, and what OPA
+    decided for each class it was asked about (by index): one query asking about one
+    representative of each class whose decision `known` (by index) does not hold yet, none
+    when it holds them all (`entry(binding, server, tool)` makes a class's item of the input)."""
+    ask = [i for i in range(len(classes.representatives)) if i >= len(known) or known[i] is None]
+    fresh: dict[int, bool] = {}
+    if ask:
+        items = []
+        for index in ask:
+            binding, server, tool = classes.representatives[index]
+            items.append({**entry(binding, server, tool), "key": str(index)})
+        result = await client.query(_VISIBLE, {**document, "tools": items}, timeout_s=timeout_s)
+        allowed = {str(key) for key in result} if isinstance(result, list) else set()
+        fresh = {index: str(index) in allowed for index in ask}
+    granted = [str(i) for i, ok in enumerate(known) if ok] + [
+        str(i) for i, ok in fresh.items() if ok
     ]
-    result = await client.query(_VISIBLE, {**document, "tools": asked}, timeout_s=timeout_s)
-    return classes.visible(result if isinstance(result, list) else ())
+    return classes.visible(granted), fresh
 
 
 class VisibilityCache:
@@ -174,10 +189,13 @@ class VisibilityCache:
         self.plans: dict[str, NamePlan | None] = {}
         """Name plans by binding key, for the current bundle."""
         self.computations = 0
+        self.classes_asked = 0
+        """Class decisions OPA was asked for (the others came from kept decisions)."""
         self._count = count
         self._entries: dict[Hashable, tuple[float, frozenset[str]]] = {}
         self._inflight: dict[Hashable, asyncio.Future[frozenset[str]]] = {}
         self._classes: dict[Hashable, ToolClasses] = {}
+        self._decided: dict[Hashable, tuple[float, bool]] = {}
         self._generation = 0
         self._policy_generation = 0
         self._plans_lock = asyncio.Lock()
@@ -189,6 +207,7 @@ class VisibilityCache:
         self._entries.clear()
         self._inflight.clear()
         self._classes.clear()
+        self._decided.clear()
         if policy:
             self._policy_generation += 1
             self.plans.clear()
@@ -233,6 +252,26 @@ class VisibilityCache:
                 self._classes.pop(next(iter(self._classes)))
             self._classes[key] = found
         return found
+
+    def decided(self, keys: Sequence[Hashable]) -> list[bool | None]:
+        """A caller's decision for each class signature (`keys`: caller and signature), None
+        where there is none kept (or it is older than `ttl_s`)."""
+        now, found = time.monotonic(), []
+        for key in keys:
+            kept = self._decided.get(key)
+            found.append(kept[1] if kept is not None and kept[0] > now else None)
+        return found
+
+    def remember(self, decided: Mapping[Hashable, bool], generation: int) -> None:
+        """Keep decisions by class signature, unless something changed since `generation`."""
+        self.classes_asked += len(decided)
+        if generation != self._generation:
+            return
+        expires = time.monotonic() + self.ttl_s
+        for key, allowed in decided.items():
+            if len(self._decided) >= _DECIDED_CAPACITY:
+                self._decided.pop(next(iter(self._decided)))
+            self._decided[key] = (expires, allowed)
 
     async def get(
         self, key: Hashable, compute: Callable[[], Awaitable[frozenset[str]]]

@@ -235,3 +235,32 @@ async def test_a_person_whose_token_carries_other_groups_is_asked_about_again(
     finally:
         assert engine.client is not None
         engine.client.close()
+
+
+async def test_a_new_catalog_asks_opa_only_about_classes_the_caller_has_not_been_decided_for(
+    opa: Opa, tmp_path: Path
+) -> None:
+    config = large_configuration(5, tmp_path / "manifests", tools_per_server=250)
+    engine = opa.engine(config)
+    routes = [(f"{s}__{t}", s, t) for s, spec in config.servers.items() for t in spec.tools]
+    call = listing("c1", tls=True)
+    subscriptions = subscriptions_of(config, "c1", routes)
+    try:
+        await engine.visible(call, subscriptions, tuple(routes))
+        asked = engine.visibility.classes_asked
+        assert asked > 0
+        same = tuple(routes)  # the same tools in a new catalog (a view rebuilt)
+        assert await engine.visible(call, subscriptions, same) == await reference(
+            engine, call, subscriptions, routes
+        )
+        assert engine.visibility.classes_asked == asked
+        server = routes[0][1]
+        grown = [*routes[10:], (f"{server}__brand_new", server, "brand_new")]  # a tool added
+        grown_subscriptions = subscriptions_of(config, "c1", grown)
+        answer = await engine.visible(call, grown_subscriptions, tuple(grown))
+        assert answer == await reference(engine, call, grown_subscriptions, grown)
+        assert engine.visibility.classes_asked - asked <= 1  # at most the new tool's class
+        assert engine.visibility.computations == 3
+    finally:
+        assert engine.client is not None
+        engine.client.close()

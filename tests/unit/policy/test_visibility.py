@@ -72,7 +72,9 @@ def test_a_tool_without_a_binding_is_in_no_class() -> None:
 
 
 def test_the_visible_names_are_the_members_of_the_allowed_classes() -> None:
-    classes = ToolClasses((("b", "files", "read"), ("b", "files", "drop")), (("a", "b"), ("c",)))
+    classes = ToolClasses(
+        (("b", "files", "read"), ("b", "files", "drop")), (("a", "b"), ("c",)), ("s0", "s1")
+    )
     assert classes.visible(["0"]) == frozenset({"a", "b"})
     assert classes.visible(["1", "0"]) == frozenset({"a", "b", "c"})
     assert classes.visible([]) == frozenset()
@@ -288,7 +290,7 @@ def test_a_catalogs_classes_are_made_once_until_something_changes() -> None:
 
     def make() -> ToolClasses:
         made.append(1)
-        return ToolClasses((), ())
+        return ToolClasses((), (), ())
 
     generation = cache.generation
     cache.classes_for("catalog", make, generation)
@@ -298,3 +300,25 @@ def test_a_catalogs_classes_are_made_once_until_something_changes() -> None:
     cache.clear()
     cache.classes_for("catalog", make, cache.generation)
     assert len(made) == 3
+
+
+def test_a_class_signature_is_the_same_in_another_catalog() -> None:
+    one = tool_classes([("files__read", "files", "read")], ["b"], {}, {"b": PLAN})
+    other = tool_classes(
+        [("x__write", "files", "write"), ("x__drop", "files", "drop")], ["b", "b"], {}, {"b": PLAN}
+    )
+    assert one.signatures[0] == other.signatures[0]
+    assert other.signatures[1] != other.signatures[0]
+
+
+def test_kept_class_decisions_are_found_until_a_change_or_their_time_is_up() -> None:
+    cache = VisibilityCache(ttl_s=60)
+    cache.remember({"a": True, "b": False}, cache.generation)
+    assert cache.decided(["a", "b", "c"]) == [True, False, None]
+    cache.remember({"c": True}, cache.generation - 1)  # asked before a change: not kept
+    assert cache.decided(["c"]) == [None]
+    cache.clear()
+    assert cache.decided(["a", "b"]) == [None, None]
+    expired = VisibilityCache(ttl_s=0)
+    expired.remember({"a": True}, expired.generation)
+    assert expired.decided(["a"]) == [None]
