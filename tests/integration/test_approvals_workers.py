@@ -79,6 +79,8 @@ def workers(
         "GIRU_KEY_PEPPER": "approval-workers-pepper-0123456789",
         "GIRU_APPROVALS__TIMEOUT_S": "60",
         "GIRU_APPROVALS__HOLDER_LEASE_S": str(_LEASE_S),
+        # a decision OPA makes late on a loaded machine is a refusal, not a parked call
+        "GIRU_POLICY__TIMEOUT_MS": "10000",
     }
     root = tmp_path_factory.mktemp("approval-workers")
     try:
@@ -89,7 +91,8 @@ def workers(
                 workdir.mkdir()
                 manifests = _MANIFESTS if name == "w1" else None  # w2 reads the store
                 env = {**shared, "GIRU_WORKER_NAME": name}
-                running.append(stack.enter_context(run_giru(manifests, workdir, extra_env=env)))
+                start = run_giru(manifests, workdir, extra_env=env, ready_timeout=180)
+                running.append(stack.enter_context(start))
             yield Workers(running[0], running[1], root / "w1", {**shared, "GIRU_WORKER_NAME": "w1"})
     finally:
         postgres_server.ensure_running()
@@ -261,7 +264,9 @@ async def test_a_ticket_whose_worker_was_killed_expires_and_the_restarted_worker
         assert ABANDONED in late.json()["detail"]
 
         with ExitStack() as stack:
-            start = run_giru(_MANIFESTS, workers.holder_dir, extra_env=workers.env)
+            start = run_giru(
+                _MANIFESTS, workers.holder_dir, extra_env=workers.env, ready_timeout=180
+            )
             restarted = await asyncio.to_thread(stack.enter_context, start)
             try:
                 async with _client(restarted) as client, asyncio.TaskGroup() as tasks:
