@@ -68,6 +68,7 @@ from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import Receive, Scope, Send
 from giru.proxy.protocol import guarded_protocol
 from giru.runtime import (
+    breaker_reports,
     build_endpoints,
     build_gateway,
     health_and_sync,
@@ -293,6 +294,8 @@ class GiruApp:
                     background.append(tasks.create_task(chains))
                 gateway.catalogs.on_catalog = runtime.record
                 background += health_and_sync(tasks, gateway, store, self.settings.catalog)
+                breakers = breaker_reports(gateway, store, node)
+                background.append(tasks.create_task(breakers.run()))
                 if self.edge is not None:
                     background.append(tasks.create_task(self.edge.watch_tls()))
                 self.controller, self.gateway = controller, gateway

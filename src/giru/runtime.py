@@ -17,6 +17,7 @@ from giru.credentials import UpstreamCredentials
 from giru.errors import StoreUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import split_tool_ref
+from giru.proxy.breaker_reports import BreakerReports
 from giru.proxy.endpoints import GLOBAL, Endpoint
 from giru.proxy.envelopes import envelope_key
 from giru.proxy.gateway import Gateway
@@ -24,11 +25,13 @@ from giru.proxy.health import HealthChecker, HealthRecorder
 from giru.proxy.upstreams import UpstreamPool
 from giru.settings import CatalogSettings, Settings
 from giru.store import Store
+from giru.store.breakers import BreakerBoard
 from giru.telemetry.metrics import Metrics
 from giru.trust import Mode, Pinning, TrustTrail
 from giru.trust.findings import Scanner, default_pack
 
 __all__ = [
+    "breaker_reports",
     "build_endpoints",
     "build_gateway",
     "health_and_sync",
@@ -123,6 +126,14 @@ def health_and_sync(
         tasks.create_task(checker.run(catalog.health_interval_s)),
         tasks.create_task(_sync_catalogs(gateway, catalog.sync_interval_s)),
     ]
+
+
+def breaker_reports(gateway: Gateway, store: Store, node: str) -> BreakerReports:
+    """This worker's breaker transitions, published to the store for the admin API (run its
+    `run()` as a background task)."""
+    reports = BreakerReports(BreakerBoard(store.database, store.tenant_id, node))
+    gateway.dispatcher.breakers.watch(reports.offer)
+    return reports
 
 
 async def open_pinning(store: Store, gateway: Gateway, trail: TrustTrail) -> Pinning:

@@ -2,7 +2,7 @@
 // `giru run`: `node web/e2e/ui.mjs <scenario>` prints one JSON line with what it saw.
 // Debian's Chromium through playwright-core (never `playwright install`), a fresh profile each run.
 // Environment: GIRU_URL (http://127.0.0.1:port), GIRU_ADMIN_TOKEN, GIRU_SHOTS (screenshots dir).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -122,6 +122,35 @@ const scenarios = {
 			scripts: await claims.locator('script').count(),
 			pwned: await page.evaluate(() => window.__pwned ?? null),
 			dialogs
+		};
+	},
+
+	// An upstream that went away: the overview shows its breaker open (the server down) and,
+	// once the test brought it back and a call passed, closed again without a reload.
+	// GIRU_MARK: a file written when the open breaker is on screen (the test then brings the
+	// upstream back); GIRU_SERVER: the server.
+	async breaker(page) {
+		const server = process.env.GIRU_SERVER ?? '';
+		await openSignedIn(page, '/ui/');
+		const alert = page.getByTestId('breakers');
+		await alert.waitFor({ timeout: 30000 });
+		const row = page.getByTestId('upstreams').getByRole('row').filter({ hasText: server });
+		const open = {
+			alert: ((await alert.textContent()) ?? '').replace(/\s+/g, ' ').trim(),
+			badge: ((await row.locator('.badge').textContent()) ?? '').trim(),
+			line: ((await row.getByTestId('breaker').textContent()) ?? '').trim(),
+			card: ((await page.getByTestId('overview-cards').locator('.card').first().textContent()) ?? '')
+				.replace(/\s+/g, ' ')
+				.trim()
+		};
+		const url = page.url();
+		writeFileSync(process.env.GIRU_MARK ?? '', 'open');
+		await alert.waitFor({ state: 'detached', timeout: 60000 });
+		return {
+			open,
+			closedBadge: ((await row.locator('.badge').textContent()) ?? '').trim(),
+			breakerLines: await row.getByTestId('breaker').count(),
+			reloaded: page.url() !== url
 		};
 	},
 

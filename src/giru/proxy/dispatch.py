@@ -103,6 +103,11 @@ class Dispatcher:
             "logging/setLevel": self._set_level,
         }
 
+    @property
+    def breakers(self) -> CircuitBreakers:
+        """This worker's circuit breakers, one per upstream server."""
+        return self._breakers
+
     def initialize_result(self, view: View, protocol_version: str) -> dict[str, Any]:
         return {
             "protocolVersion": protocol_version,
@@ -501,7 +506,7 @@ class Dispatcher:
             pass  # not the upstream's fault: its breaker stays as it is (logged by the pool)
         else:
             _log.warning("upstream_call_failed", server=server, reason=exc.code, error=exc.message)
-            if self._breakers.failed(server):  # giru_upstream_up reads the breaker: now 0
+            if self._breakers.failed(server, exc.code):  # giru_upstream_up reads the breaker: now 0
                 _log.error("upstream_circuit_opened", server=server)
         return jsonrpc.error_response(
             message.id,

@@ -58,6 +58,7 @@ __all__ = [
     "ToolReviewRow",
     "ToolSurfaceRow",
     "UTCDateTime",
+    "UpstreamBreakerRow",
     "UsageRow",
     "VirtualServerRow",
     "new_id",
@@ -568,3 +569,23 @@ class ToolReviewRow(_Tenanted, Base):
     detected_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
+
+
+class UpstreamBreakerRow(_Tenanted, Base):
+    """A gateway worker's (`node`) circuit breaker for one server, as the worker last reported
+    it: its state since when, until when an open one refuses calls, the last failure's code."""
+
+    __tablename__ = "upstream_breakers"
+    __table_args__ = (
+        UniqueConstraint("server_id", "node"),
+        CheckConstraint("state IN ('open', 'half-open', 'closed')", name="state"),
+    )
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("mcp_servers.id", ondelete=_CASCADE)
+    )
+    node: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime]
+    until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(100))

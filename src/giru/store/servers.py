@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from giru.manifests.documents import MCPServerSpec, VirtualServerSpec
-from giru.store.database import Tx
+from giru.store.breakers import breaker_statuses
+from giru.store.database import Tx, utcnow
 from giru.store.kinds import KindAdapter, server_refs, uses_server
 from giru.store.models import (
     ClientRow,
@@ -53,6 +54,7 @@ class MCPServerAdapter(KindAdapter[MCPServerRow]):
         ids = [row.id for row in rows]
         counts = await _available_tools(session, ids)
         held = await _held_tools(session, ids)
+        breakers = await breaker_statuses(session, ids, utcnow())
         return {
             row.id: {
                 "health": row.health,
@@ -60,6 +62,7 @@ class MCPServerAdapter(KindAdapter[MCPServerRow]):
                 "lastHealthCheck": timestamp_text(row.last_health_check),
                 "tools": counts.get(row.id, 0),
                 "heldTools": held.get(row.id, 0),
+                "breaker": breakers[row.id],
             }
             for row in rows
         }

@@ -1,0 +1,86 @@
+"""The overview's live panels against a real `giru run` (web/e2e/ui.mjs): an upstream's circuit
+breaker (`breaker`: a real upstream goes away, calls through Giru open its breaker, the overview
+says so prominently and counts the server down; the upstream comes back, a call passes, and the
+overview shows it up again without a reload)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.breaking import (
+    HEALTH_CHECKS_OFF,
+    NAME,
+    FlakyUpstream,
+    bring_back,
+    call,
+    take_down,
+)
+from tests.integration.gateway import (
+    ADMIN_TOKEN,
+    CLIENT,
+    RunningGiru,
+    run_giru,
+    wait_until,
+)
+from tests.peers import TOOLS, node_env
+from tests.web import CHROMIUM, WEB, require_web
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def flaky(tmp_path: Path) -> Iterator[tuple[RunningGiru, FlakyUpstream]]:
+    require_web(CHROMIUM, WEB / "node_modules" / "playwright-core")
+    upstream = FlakyUpstream()
+    try:
+        manifests = "---".join([upstream.manifest(), CLIENT])
+        with run_giru(manifests, tmp_path, extra_env=HEALTH_CHECKS_OFF) as giru:
+            yield giru, upstream
+    finally:
+        upstream.close()
+
+
+def test_the_overview_shows_an_open_breaker_as_down_then_up_when_it_closes(
+    flaky: tuple[RunningGiru, FlakyUpstream], tmp_path: Path
+) -> None:
+    giru, upstream = flaky
+    assert "result" in call(giru, 0)
+    take_down(giru, upstream)
+    mark = tmp_path / "open-seen"
+    env = {"GIRU_URL": giru.base, "GIRU_ADMIN_TOKEN": ADMIN_TOKEN, "GIRU_SERVER": NAME}
+    browser = subprocess.Popen(
+        [str(TOOLS.node), "e2e/ui.mjs", "breaker"],
+        cwd=WEB,
+        env=node_env({**env, "GIRU_MARK": str(mark)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: mark.exists() or browser.poll() is not None, "the open breaker shown", 90
+        )
+        assert mark.exists(), browser.communicate()
+        bring_back(giru, upstream)
+        out, err = browser.communicate(timeout=120)
+    finally:
+        if browser.poll() is None:
+            browser.kill()
+            browser.communicate()
+    assert browser.returncode == 0, f"{out[-4000:]}\n{err[-4000:]}"
+    seen = json.loads(out.strip().splitlines()[-1])
+    open_ = seen["open"]
+    assert open_["alert"].startswith("1 upstream failing: circuit breaker not closed"), open_
+    assert f"{NAME}: breaker open since" in open_["alert"], open_
+    assert "(upstream_timeout), 1 of 1 worker" in open_["line"], open_
+    assert open_["badge"] == "down", open_
+    assert open_["card"].startswith("Upstreams 0 up"), open_
+    assert "1 down" in open_["card"], open_
+    assert seen["closedBadge"] == "up", seen
+    assert seen["breakerLines"] == 0, seen
+    assert not seen["reloaded"], seen
