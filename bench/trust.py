@@ -29,7 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tests.unit.trust.labelled import CORPUS, Case, load_corpus, score
+from tests.unit.trust.labelled import CORPUS, Case, findings_of, load_corpus, score
 
 from bench.machine import REPO, describe
 from bench.report import write_json
@@ -94,14 +94,17 @@ def run(repeat: int) -> dict[str, Any]:
     poisoned_hits: Counter[str] = Counter()
     clean_hits: Counter[str] = Counter()
     for case in cases:
-        found = scanner.scan(case.server, case.tools, known_tools=case.known_tools)
-        rules = {f.rule for f in found if f.tool == case.target}
+        rules = {f.rule for f in findings_of(scanner, case)}
         (poisoned_hits if case.poisoned else clean_hits).update(rules)
     tiled, hostile, big = _tiled(cases, 10_000), _hostile(10_000), _megabyte()
 
     def corpus() -> list[Finding]:
         return [
-            f for c in cases for f in scanner.scan(c.server, c.tools, known_tools=c.known_tools)
+            f
+            for c in cases
+            for f in scanner.scan(
+                c.server, c.tools, known_tools=c.known_tools, approved_tools=c.approved_tools
+            )
         ]
 
     return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import structlog
@@ -14,7 +14,7 @@ from giru.errors import UpstreamProtocolError, ValidationError
 from giru.mcp.headers import ParamHeader, param_headers
 from giru.upstream.base import UpstreamSession
 
-__all__ = ["HeldTool", "ServerCatalog", "changed_lists", "fetch_catalog"]
+__all__ = ["HeldTool", "ServerCatalog", "changed_lists", "fetch_catalog", "without_lookalikes"]
 
 _log = structlog.get_logger(__name__)
 _MAX_PAGES: Final = 100
@@ -67,7 +67,9 @@ def changed_lists(before: ServerCatalog, after: ServerCatalog) -> list[str]:
 
 
 async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
-    """Page through every list method the server declares; drop definitions that are unsafe."""
+    """Page through every list method the server declares; drop definitions that are unsafe.
+    Look-alike names are kept here: tool trust holds an unapproved one for review with a
+    finding, then `without_lookalikes` serves only the first of those left."""
     init = session.initialize_result
     capabilities = init.get("capabilities") or {}
     lists: dict[str, tuple[dict[str, Any], ...]] = {}
@@ -75,9 +77,7 @@ async def fetch_catalog(session: UpstreamSession) -> ServerCatalog:
         capability = "resources" if attr == "templates" else attr
         if capability in capabilities:
             lists[attr] = await _fetch_all(session, method, key)
-    tools = _without_lookalikes(
-        session.server, [t for t in lists.get("tools", ()) if _keep_tool(session.server, t)]
-    )
+    tools = tuple(t for t in lists.get("tools", ()) if _keep_tool(session.server, t))
     annotated = {t["name"]: param_headers(t["inputSchema"]) for t in tools}
     compiled = {t["name"]: compile_arguments(t["inputSchema"]) for t in tools}
     return ServerCatalog(
@@ -116,23 +116,27 @@ async def _fetch_all(session: UpstreamSession, method: str, key: str) -> tuple[d
     return tuple(items)
 
 
-def _without_lookalikes(server: str, tools: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """Keep the first of tools whose names look alike: the later one may shadow it (M6)."""
+def without_lookalikes(catalog: ServerCatalog) -> ServerCatalog:
+    """`catalog` serving only the first of tools whose names look alike: a later one may shadow
+    it (M6). Applied to what tool trust serves, so an approved tool is not pushed out by an
+    unapproved look-alike listed before it (that one is held for review, with a finding)."""
     seen: dict[str, str] = {}
     kept: list[dict[str, Any]] = []
-    for tool in tools:
+    for tool in catalog.tools:
         shape = skeleton(tool["name"])
         if shape in seen:
             _log.warning(
                 "upstream_tool_rejected",
-                server=server,
+                server=catalog.server,
                 reason=f"looks like {seen[shape]!r}",
                 name=tool["name"],
             )
             continue
         seen[shape] = tool["name"]
         kept.append(tool)
-    return tuple(kept)
+    if len(kept) == len(catalog.tools):
+        return catalog
+    return replace(catalog, tools=tuple(kept))
 
 
 def _keep_tool(server: str, tool: dict[str, Any]) -> bool:

@@ -38,6 +38,12 @@ def scan(
     known: Annotated[
         list[str] | None, typer.Option(help="Another server's tool (server__tool); repeatable.")
     ] = None,
+    approved: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A tool of this server already approved (FILE: what changed); repeatable."
+        ),
+    ] = None,
     fail_on: Annotated[
         str | None, typer.Option(help="Exit 1 when a finding is at least: low, medium or high.")
     ] = None,
@@ -50,7 +56,8 @@ def scan(
     if fail_on is not None and fail_on not in _RANK:
         _refuse(f"--fail-on must be low, medium or high, not {fail_on!r}")
     tools = _tools(_read(file))
-    findings = [_shown(f) for f in scan_tools(server, tools, known_tools=known or ())]
+    found = scan_tools(server, tools, known_tools=known or (), approved_tools=approved or ())
+    findings = [_shown(f) for f in found]
     if not findings and output is Format.table:
         typer.echo(f"No findings in {len(tools)} tools.", err=True)
     else:

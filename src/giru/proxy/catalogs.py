@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import structlog
 
-from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog
+from giru.catalog.snapshot import ServerCatalog, changed_lists, fetch_catalog, without_lookalikes
 from giru.errors import GiruError, UpstreamError
 from giru.manifests import check_unprefixed_collisions
 from giru.mcp import jsonrpc
@@ -153,8 +153,10 @@ class Catalogs:
             await self.broadcast({"jsonrpc": "2.0", "method": method})
 
     async def _admitted(self, catalog: ServerCatalog) -> ServerCatalog:
-        """`catalog` with only the tools tool trust approves (all of them without it)."""
-        return catalog if self.pinning is None else await self.pinning.admit(catalog)
+        """`catalog` with only the tools tool trust approves (all of them without it), and of
+        those whose names look alike only the first (docs/security/bad-input.md M6)."""
+        trusted = catalog if self.pinning is None else await self.pinning.admit(catalog)
+        return without_lookalikes(trusted)
 
     async def retrust(self, catalogs: Mapping[str, ServerCatalog]) -> None:
         """Serve the catalogs tool trust approves now (after a decision), announcing changes."""
@@ -162,7 +164,7 @@ class Catalogs:
             previous = self.by_server.get(server)
             if previous is None or server not in self._pool.specs:
                 continue
-            self.by_server[server] = replace(trusted, error=previous.error)
+            self.by_server[server] = replace(without_lookalikes(trusted), error=previous.error)
             self._views.clear()
             if server not in self._hidden:
                 for method in changed_lists(previous, self.by_server[server]):

@@ -36,16 +36,26 @@ _AUTO: Final = "auto"
 
 
 class Checks(Protocol):
-    """Poisoning checks (`giru.trust.findings.Scanner.scan`): findings for one server's tools;
-    `known_tools` names other servers' tools (`server__tool`), for look-alikes and references."""
+    """Poisoning checks (`giru.trust.findings.Scanner.scan`): findings for one server's tools
+    not yet approved; `known_tools` names other servers' tools (`server__tool`), and
+    `approved_tools` the server's own approved ones, for look-alikes and references."""
 
     def __call__(
-        self, server: str, tools: Sequence[Mapping[str, Any]], *, known_tools: Iterable[str] = ()
+        self,
+        server: str,
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        known_tools: Iterable[str] = (),
+        approved_tools: Iterable[str] = (),
     ) -> Sequence[Finding]: ...
 
 
 def no_findings(
-    server: str, tools: Sequence[Mapping[str, Any]], *, known_tools: Iterable[str] = ()
+    server: str,
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    known_tools: Iterable[str] = (),
+    approved_tools: Iterable[str] = (),
 ) -> Sequence[Finding]:
     """The checks when none are configured."""
     return ()
@@ -110,7 +120,8 @@ class Pinning:
 
     async def _record(self, server: str, mode: Mode, offers: Sequence[Offer]) -> Plan:
         remembered = self._known.get(server, Known())
-        findings = await self._findings(server, _unpinned(mode, remembered, offers), {})
+        unpinned = _unpinned(mode, remembered, offers)
+        findings = await self._findings(server, unpinned, {}, remembered.pins)
         async with self._database.write(self._tenant, actor="system") as tx:
             row = await find_row(tx.session, self._tenant, MCPServerRow, server)
             if row is None:  # not in the store (yet): serve what is approved, record nothing
@@ -119,7 +130,7 @@ class Pinning:
                 server, Known()
             )
             missing = [o for o in _unpinned(mode, known, offers) if o.name not in findings]
-            findings = await self._findings(server, missing, findings)
+            findings = await self._findings(server, missing, findings, known.pins)
             decided = plan(mode, known, offers, findings)
             await pins.record(tx, row, decided, _AUTO if mode == _AUTO else FIRST_USE)
         self._known[server] = _after(known, decided)
@@ -127,8 +138,14 @@ class Pinning:
         return decided
 
     async def _findings(
-        self, server: str, offers: Sequence[Offer], found: dict[str, list[Finding]]
+        self,
+        server: str,
+        offers: Sequence[Offer],
+        found: dict[str, list[Finding]],
+        approved: Iterable[str],
     ) -> dict[str, list[Finding]]:
+        """`found` with the findings of `offers`, checked against other servers' tools and
+        `approved` (the names of this server's approved tools: a look-alike of one is held)."""
         if not offers or self.scan is no_findings:
             return found
         definitions = [o.definition for o in offers]
@@ -139,7 +156,9 @@ class Pinning:
             for t in catalog.tools
         ]
         try:
-            results = await asyncio.to_thread(self.scan, server, definitions, known_tools=known)
+            results = await asyncio.to_thread(
+                self.scan, server, definitions, known_tools=known, approved_tools=list(approved)
+            )
         except Exception:  # noqa: BLE001 - a failing check must not stop the refresh
             _log.exception("tool_trust_scan_failed", server=server)
             return found

@@ -20,6 +20,7 @@ from giru.errors import ConflictError, NotFoundError, PreconditionFailedError
 from giru.store import Database, Store
 from giru.store.models import ToolPinRow, ToolReviewRow
 from giru.trust import MAX_TOOLS, Mode, Pinning, TrustTrail, decide, review_items
+from giru.trust.findings import Scanner, default_pack
 from giru.trust.pins import MAX_HISTORY, load
 from giru.trust.plans import Known
 from giru.trust.surface import MAX_DEFINITION_BYTES, surface_hash
@@ -197,7 +198,7 @@ async def test_a_first_surface_with_a_high_finding_is_held_under_pin(store: Stor
         def __init__(self, tool: str) -> None:
             self.tool, self.rule, self.severity, self.reason = tool, "secrets", "high", "ssh key"
 
-    def scan(server: str, tools: Any, *, known_tools: Any = ()) -> list[Finding]:
+    def scan(server: str, tools: Any, **names: Any) -> list[Finding]:
         return [Finding(t["name"]) for t in tools if "ssh" in t.get("description", "")]
 
     records = Records()
@@ -211,6 +212,38 @@ async def test_a_first_surface_with_a_high_finding_is_held_under_pin(store: Stor
     assert refused.value.code == "blocking_finding"
     await approve(store, records, "leak", force=True)
     assert names((await trust.reload())[SERVER]) == ["read", "leak"]
+
+
+async def test_a_new_look_alike_of_an_approved_tool_is_held_with_a_finding(store: Store) -> None:
+    trust = pinning(store, Records(), scan=Scanner(default_pack()).scan)
+    await trust.admit(catalog(tool("read_file"), tool("delete_file", "Delete a file.")))
+    listed = catalog(  # the look-alike listed first: the approved tool is still the one served
+        tool("delete_flie", "Delete a file, faster."),
+        tool("read_file"),
+        tool("delete_file", "Delete a file."),
+    )
+    served = await trust.admit(listed)
+    assert names(served) == ["read_file", "delete_file"]
+    assert served.held == {"delete_flie": HeldTool("added", "pending")}
+    (item,) = await review_items(store.database, store.tenant_id)
+    assert item["blocking"]
+    assert [f["rule"] for f in item["findings"]] == ["name.confusable"]
+    assert "delete_file" in item["findings"][0]["reason"]
+
+
+async def test_a_new_tool_naming_an_approved_sibling_is_held_without_a_blocking_finding(
+    store: Store,
+) -> None:
+    trust = pinning(store, Records(), scan=Scanner(default_pack()).scan)
+    await trust.admit(catalog(tool("list_files"), tool("read_file")))
+    mover = tool("move_file", "Move a file; use list_files first.")
+    served = await trust.admit(catalog(tool("list_files"), tool("read_file"), mover))
+    assert served.held == {"move_file": HeldTool("added", "pending")}
+    (item,) = await review_items(store.database, store.tenant_id)
+    assert not item["blocking"]
+    assert [(f["rule"], f["severity"]) for f in item["findings"]] == [
+        ("reference.sibling-tool", "low")
+    ]
 
 
 async def test_an_approval_of_another_offer_than_the_reviewed_one_is_refused(store: Store) -> None:

@@ -67,6 +67,14 @@ def test_known_tools_of_other_servers_are_compared(app: typer.Typer) -> None:
     assert "rule: name.confusable" in result.stdout
 
 
+def test_a_changed_tool_is_compared_with_the_servers_approved_tools(app: typer.Typer) -> None:
+    tools = json.dumps([{"name": "delete_flie"}])
+    args = ["tools", "scan", "-", "--approved", "delete_file", "--fail-on", "high", "-o", "yaml"]
+    result = CliRunner().invoke(app, args, input=tools)
+    assert result.exit_code == 1
+    assert "rule: name.confusable" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

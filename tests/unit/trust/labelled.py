@@ -27,6 +27,8 @@ class Case:
     target: str
     families: frozenset[str] = frozenset()
     known_tools: tuple[str, ...] = ()
+    approved_tools: tuple[str, ...] = ()
+    """The server's own tools already approved (`tools` is then what changed)."""
 
 
 @dataclass
@@ -77,11 +79,14 @@ def _case(raw: dict[str, Any], poisoned: bool) -> Case:
         target=raw.get("target", tools[0]["name"]),
         families=frozenset(raw.get("families", ())),
         known_tools=tuple(raw.get("known_tools", ())),
+        approved_tools=tuple(raw.get("approved_tools", ())),
     )
 
 
 def findings_of(scanner: Scanner, case: Case) -> list[Finding]:
-    found = scanner.scan(case.server, case.tools, known_tools=case.known_tools)
+    found = scanner.scan(
+        case.server, case.tools, known_tools=case.known_tools, approved_tools=case.approved_tools
+    )
     return [f for f in found if f.tool == case.target]
 
 

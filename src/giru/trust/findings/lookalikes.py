@@ -23,10 +23,17 @@ _IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_.\-]{2,127}")
 _SEPARATED: Final = re.compile(r"[a-z0-9][_.\-]|__")
 
 
-def confusables(names: Sequence[str], known: Iterable[str] = ()) -> Iterator[tuple[int, str]]:
+def confusables(
+    names: Sequence[str], known: Iterable[str] = (), approved: Iterable[str] = ()
+) -> Iterator[tuple[int, str]]:
     """(index, the name it looks like) for each name whose skeleton, after folding look-alike
-    letters, equals an earlier name's (or a known tool's of another server) but not the name."""
+    letters, equals an earlier name's, an `approved` one's (this server's tools already
+    approved) or a `known` tool's (of another server), but not the name. A name that is itself
+    approved was compared when it was approved: it is not flagged again."""
     seen: dict[str, tuple[str, str]] = {}  # skeleton -> (name as compared, name as shown)
+    exact = set(approved)
+    for name in exact:
+        seen.setdefault(_shape(name), (name, name))
     for name in known:
         for candidate in (name, name.partition("__")[2]):
             if candidate:
@@ -34,19 +41,23 @@ def confusables(names: Sequence[str], known: Iterable[str] = ()) -> Iterator[tup
     for index, name in enumerate(names):
         shape = _shape(name)
         other = seen.get(shape)
-        if other is not None and other[0] != name:
+        if other is not None and other[0] != name and name not in exact:
             yield index, other[1]
         else:
             seen[shape] = (name, name)
 
 
-def normalization_twins(names: Sequence[str]) -> Iterator[tuple[int, str]]:
-    """(index, earlier name) for names whose NFKC forms equal an earlier, different name's."""
-    seen: dict[str, str] = {}
+def normalization_twins(
+    names: Sequence[str], approved: Iterable[str] = ()
+) -> Iterator[tuple[int, str]]:
+    """(index, other name) for names whose NFKC forms equal an earlier or an `approved`,
+    different name's."""
+    exact = set(approved)
+    seen: dict[str, str] = {unicodedata.normalize("NFKC", name): name for name in sorted(exact)}
     for index, name in enumerate(names):
         normal = unicodedata.normalize("NFKC", name)
         other = seen.get(normal)
-        if other is not None and other != name:
+        if other is not None and other != name and name not in exact:
             yield index, other
         else:
             seen.setdefault(normal, name)

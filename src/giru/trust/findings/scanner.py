@@ -53,11 +53,17 @@ def scan(
     tools: Sequence[Mapping[str, Any]],
     *,
     known_tools: Iterable[str] = (),
+    approved_tools: Iterable[str] = (),
     pack: RulePack | None = None,
 ) -> list[Finding]:
-    """Findings for `tools` (one server's `tools/list`), in tool order. `known_tools`: names
-    of other servers' tools (`server__tool` or bare), for look-alike and reference checks."""
-    return Scanner(pack or default_pack()).scan(server, tools, known_tools=known_tools)
+    """Findings for `tools` (one server's `tools/list`, or the part of it not yet approved), in
+    tool order. `known_tools`: names of other servers' tools (`server__tool` or bare), for
+    look-alike and reference checks. `approved_tools`: names of this server's tools already
+    approved (when `tools` is only what changed): a new name that looks like one of them is a
+    look-alike; a description that names one is a sibling reference, not a foreign one."""
+    return Scanner(pack or default_pack()).scan(
+        server, tools, known_tools=known_tools, approved_tools=approved_tools
+    )
 
 
 class Scanner:
@@ -78,13 +84,19 @@ class Scanner:
         }
 
     def scan(
-        self, server: str, tools: Sequence[Mapping[str, Any]], *, known_tools: Iterable[str] = ()
+        self,
+        server: str,
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        known_tools: Iterable[str] = (),
+        approved_tools: Iterable[str] = (),
     ) -> list[Finding]:
         names = [_name_of(tool, index) for index, tool in enumerate(tools)]
         known = list(known_tools)
+        approved = list(approved_tools)
         per_tool: list[list[Finding]] = [[] for _ in tools]
-        self._names(names, known, per_tool)
-        own = lookalikes.reference_names(names)
+        self._names(names, known, approved, per_tool)
+        own = lookalikes.reference_names([*names, *approved])
         foreign = lookalikes.reference_names(known) - own
         limit = self.pack.limits.findings_per_tool
         for index, tool in enumerate(tools):
@@ -97,11 +109,13 @@ class Scanner:
                 found.append(finding)
         return [finding for found in per_tool for finding in found[:limit]]
 
-    def _names(self, names: list[str], known: list[str], per_tool: list[list[Finding]]) -> None:
+    def _names(
+        self, names: list[str], known: list[str], approved: list[str], per_tool: list[list[Finding]]
+    ) -> None:
         limits = self.pack.limits
         checks: list[tuple[str, Iterator[tuple[int, str]]]] = [
-            ("confusable-name", lookalikes.confusables(names, known)),
-            ("normalization-name", lookalikes.normalization_twins(names)),
+            ("confusable-name", lookalikes.confusables(names, known, approved)),
+            ("normalization-name", lookalikes.normalization_twins(names, approved)),
             ("non-ascii-name", ((i, "") for i in lookalikes.non_ascii(names))),
         ]
         for check, hits in checks:
