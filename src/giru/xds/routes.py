@@ -102,13 +102,15 @@ def _to_workers(
     match: Mapping[str, Any], cluster: str, topology: EdgeTopology, *, authz: bool = True
 ) -> dict[str, Any]:
     """No overall timeout (a response may be a long SSE stream); idle streams end with the
-    session idle timeout. Retries only when the request cannot have reached a worker."""
+    session idle timeout, or later when a call held for a person's approval may stay silent
+    longer (`EdgeTopology.stream_idle_s`, docs/approvals.md). Retries only when the request
+    cannot have reached a worker."""
     route: dict[str, Any] = {
         "match": dict(match),
         "route": {
             "cluster": cluster,
             "timeout": "0s",
-            "idle_timeout": f"{int(topology.session_idle_s)}s",
+            "idle_timeout": f"{topology.stream_idle_s}s",
             "retry_policy": {
                 "retry_on": "connect-failure,refused-stream,reset-before-request",
                 "num_retries": 2,

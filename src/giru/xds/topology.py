@@ -4,11 +4,13 @@ the names the snapshot gives its resources."""
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from giru.errors import ConfigError
 from giru.settings import Settings
+from giru.upstream.base import Timeouts
 
 __all__ = [
     "AUTHZ",
@@ -35,6 +37,9 @@ CONTROL = "giru_control"
 AUTHZ = "giru_authz"
 XDS = "giru_xds"
 """The bootstrap's static cluster (deploy/envoy/bootstrap.yaml): ADS and SDS come from it."""
+_ANSWER_MARGIN_S = 10.0
+"""After the longest silent wait, time for the worker to write its answer (a refusal at the
+approval timeout, an upstream call cancelled at its deadline) before the edge gives up."""
 
 
 @dataclass(frozen=True, order=True)
@@ -91,6 +96,18 @@ class EdgeTopology:
     max_header_bytes: int = 32 * 1024
     tracing: EdgeTracing | None = None
     """Envoy's own spans; None: Envoy does not trace."""
+    call_silence_s: float = 0.0
+    """The longest a tools/call may send nothing back: a person's approval (the caller's
+    yes/no form, then the admin queue) and then the upstream call (an MCPServer's default
+    `spec.timeouts.callMax`). The MCP routes' idle timeout is never shorter."""
+
+    @property
+    def stream_idle_s(self) -> int:
+        """The MCP routes' idle timeout: the session idle timeout, or longer when a call parked
+        for approval could stay silent longer (whole seconds, rounded up; never 0, which Envoy
+        takes for no timeout)."""
+        longest = self.call_silence_s + _ANSWER_MARGIN_S if self.call_silence_s else 0.0
+        return max(1, math.ceil(max(self.session_idle_s, longest)))
 
     @classmethod
     def from_settings(
@@ -125,6 +142,9 @@ class EdgeTopology:
             max_headers=settings.http.max_headers,
             max_header_bytes=settings.http.max_header_bytes,
             tracing=tracing,
+            call_silence_s=settings.approvals.elicitation_timeout_s
+            + settings.approvals.timeout_s
+            + Timeouts().call_max,
         )
 
 

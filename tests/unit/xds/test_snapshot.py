@@ -13,10 +13,11 @@ import yaml
 
 from giru.errors import ConfigError
 from giru.settings import Settings, XdsSettings
+from giru.upstream.base import Timeouts
 from giru.xds.bootstrap import bootstrap
 from giru.xds.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET
 from giru.xds.snapshot import build_snapshot, resource_dicts
-from giru.xds.topology import Address, EdgeTopology, TlsFiles
+from giru.xds.topology import CONTROL, Address, EdgeTopology, TlsFiles
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 REPO = Path(__file__).resolve().parents[3]
@@ -116,6 +117,47 @@ def test_a_dead_workers_sessions_fall_through_to_the_others() -> None:
     workers = clusters["giru_workers"]
     assert workers["health_checks"][0]["http_health_check"]["path"] == "/healthz"
     assert workers["common_lb_config"]["healthy_panic_threshold"] == {}  # 0: never to a dead one
+
+
+def _idle_s(route: dict[str, Any]) -> int:
+    text: str = route["route"]["idle_timeout"]
+    return int(text.removesuffix("s"))
+
+
+@pytest.mark.parametrize(
+    ("sessions", "approvals"),
+    [
+        ({}, {}),  # defaults: 1800 s sessions, 60 s form + 120 s queue
+        ({"idle_timeout_s": 60}, {}),  # sessions idle sooner than an approval waits
+        ({}, {"timeout_s": 3600, "elicitation_timeout_s": 110}),  # the longest approval wait
+        ({"idle_timeout_s": 0.5}, {"timeout_s": 0.5, "elicitation_timeout_s": 0.5}),
+    ],
+    ids=["defaults", "short-sessions", "longest-approval", "sub-second"],
+)
+def test_no_mcp_route_cuts_off_a_call_parked_for_approval_and_then_run(
+    sessions: dict[str, Any], approvals: dict[str, Any]
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "listen": "127.0.0.1:18000",
+            "xds": {"listen": "127.0.0.1:19000", "workers": ["w1=127.0.0.1:8101"]},
+            "sessions": sessions,
+            "approvals": approvals,
+        }
+    )
+    topology = EdgeTopology.from_settings(settings)
+    longest = (
+        settings.approvals.elicitation_timeout_s
+        + settings.approvals.timeout_s
+        + Timeouts().call_max
+    )
+    routes = _routes(resource_dicts(topology, ["solo"], None))
+    mcp = [r for r in routes if "route" in r and r["route"]["cluster"] != CONTROL]
+    assert {r["match"].get("path") for r in mcp} >= {"/mcp", "/mcp/solo", "/sse", "/messages"}
+    for route in mcp:
+        assert route["route"]["timeout"] == "0s"  # no overall deadline
+        assert _idle_s(route) > longest
+        assert _idle_s(route) >= settings.sessions.idle_timeout_s
 
 
 def test_the_api_skips_ext_authz_and_mcp_routes_use_it_fail_closed() -> None:
