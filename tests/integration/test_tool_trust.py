@@ -4,8 +4,10 @@ The changed tool leaves clients' listings within one catalog refresh (announced 
 list_changed) and calls to it are refused naming the server and the pending change, while the
 server's other tools keep working; the poisoning checks flag the new description as blocking, so
 once an operator approves the change with `giru tools approve --force`
-the tool returns with its new definition, and the audit log shows detect → approve. A server
-under `trust: review` waits for an approval even for its first surface.
+the tool returns with its new definition, and the audit log shows detect → approve. A new tool
+whose name looks like an approved one (`Iist` beside `list`) is held for review with a blocking
+finding, not dropped unseen. A server under `trust: review` waits for an approval even for its
+first surface.
 """
 
 from __future__ import annotations
@@ -176,6 +178,33 @@ async def test_a_tool_changed_mid_run_is_held_until_approved(giru: RunningGiru) 
     assert actions.index("tool-trust/detected") < actions.index("tool-trust/approved")
 
 
+async def test_a_look_alike_of_an_approved_tool_is_held_with_a_finding_not_dropped(
+    giru: RunningGiru,
+) -> None:
+    async with session(giru) as client:
+        assert await client.text("drift__imitate", {"name": "Iist"}) == "imitated"
+        item = await _review(giru, "drift", "Iist")
+        assert (item["change"], item["state"], item["blocking"]) == ("added", "pending", True)
+        assert [f["rule"] for f in item["findings"]] == ["name.confusable"]
+        assert "list" in item["findings"][0]["reason"]
+        assert "drift__Iist" not in await client.tools()
+        with pytest.raises(MCPError) as refused:
+            await client.client.call_tool("drift__Iist", {})
+        assert refused.value.error.data["reason"] == "tool_held"
+        assert await client.text("drift__list") == "listed"
+
+
+async def _review(giru: RunningGiru, server: str, tool: str) -> dict[str, Any]:
+    """`server`'s review entry for `tool`, once the catalog refresh has recorded it."""
+    async with asyncio.timeout(15):
+        while True:
+            listed = await _api(giru, "GET", "/api/v1/tool-reviews", params={"server": server})
+            for item in listed.json()["items"]:
+                if item["tool"] == tool:
+                    return dict(item)
+            await asyncio.sleep(0.05)
+
+
 async def _trust_actions(giru: RunningGiru, *, until: str) -> list[str]:
     """The audit actions on drift's `read`, oldest first, once `until` is among them (audit
     records reach the store through the spool's drain, a moment after the answer)."""
@@ -202,6 +231,11 @@ async def test_a_server_under_review_waits_for_its_first_surface(giru: RunningGi
         seen = client.changes
         decided = await _api(giru, "POST", path, json={})
         assert decided.status_code == 200, decided.text
-        assert {i["tool"] for i in decided.json()["items"]} == {"read", "list", "redescribe"}
+        assert {i["tool"] for i in decided.json()["items"]} == {
+            "read",
+            "list",
+            "redescribe",
+            "imitate",
+        }
         await client.until_listed(seen, "outside__read", present=True)
         assert await client.text("outside__list") == "listed"
