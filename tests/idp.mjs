@@ -9,7 +9,9 @@
 //   "clients": [oidc-provider client metadata, …],
 //   "users": {"LOGIN": {"password", "sub", "email", "name", "groups": […]}, …},
 //   "resources": {"RESOURCE_URL": {"scope": "mcp …", "ttl": 300, "alg": "RS256",
-//                                  "format": "jwt" | "opaque"}, …}
+//                                  "format": "jwt" | "opaque"}, …},
+//   "token_delays_ms": {"refresh_token": 1000}   optional: how long the token endpoint takes to
+//                                                answer a grant type (a slow authorization server)
 // }
 //
 // What it adds to oidc-provider: a sign-in form of its own at /interaction/UID (login, password
@@ -22,7 +24,8 @@
 // admin token: PUT /_test/users/LOGIN replaces a user's claims (groups move), PUT
 // /_test/resources/URL (URL-encoded) adds a resource indicator, PUT /_test/exchange
 // {"refuse": true|false} makes token exchanges fail (invalid_grant) or work again, GET
-// /_test/stats counts the JWKS fetches and the token exchange requests.
+// /_test/stats counts the JWKS fetches, the token exchange requests and the token requests per
+// grant type (answered or refused).
 //
 // RFC 8693 token exchange (oidc-provider has none built in; registered with registerGrantType):
 // a client allowed grant type urn:ietf:params:oauth:grant-type:token-exchange sends a
@@ -52,7 +55,8 @@ const { createLocalJWKSet, jwtVerify } = await import(
 
 const issuer = `http://127.0.0.1:${config.port}`;
 const users = new Map(Object.entries(config.users));
-const stats = { jwks: 0, exchanges: 0 };
+const stats = { jwks: 0, exchanges: 0, tokens: {} };
+const tokenDelays = config.token_delays_ms ?? {};
 const exchange = { refuse: false };
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SUBJECT_TYPES = new Set([
@@ -212,6 +216,19 @@ provider.registerGrantType(
   ["subject_token", "subject_token_type", "resource", "audience", "scope",
     "requested_token_type", "actor_token", "actor_token_type"],
 );
+
+// Token requests are counted per grant type, and answered after that grant type's delay.
+provider.use(async (ctx, next) => {
+  if (ctx.path !== "/token" || ctx.method !== "POST") return next();
+  try {
+    await next();
+  } finally {
+    const grantType = String(ctx.oidc?.params?.grant_type ?? "unknown");
+    stats.tokens[grantType] = (stats.tokens[grantType] ?? 0) + 1;
+    const delay = Number(tokenDelays[grantType] ?? 0);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+});
 
 // --- the sign-in form -------------------------------------------------------------------------
 

@@ -132,10 +132,12 @@ def idp_config(
     resources: Mapping[str, Mapping[str, Any]],
     users: Sequence[User] = DEFAULT_USERS,
     redirect_uris: Sequence[str] = (),
+    token_delays_ms: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The config document of tests/idp.mjs: a public and a confidential client, a resource
     server client (introspection with `client_secret_post`), `users`, and one access-token
-    audience per `resources` key (`{"scope": …, "ttl": …, "alg": …, "format": "jwt"|"opaque"}`).
+    audience per `resources` key (`{"scope": …, "ttl": …, "alg": …, "format": "jwt"|"opaque"}`);
+    `token_delays_ms`: how long the token endpoint takes per grant type (a slow AS).
     """
     uris = [REDIRECT_URI, *redirect_uris]
     grants = ["authorization_code", "refresh_token"]
@@ -169,6 +171,7 @@ def idp_config(
         ],
         "users": {user.login: user.document() for user in users},
         "resources": {url: dict(info) for url, info in resources.items()},
+        "token_delays_ms": dict(token_delays_ms or {}),
     }
 
 
@@ -213,6 +216,11 @@ class IdentityProviderPeer:
             f"{self.issuer}/_test/exchange", json={"refuse": refuse}, headers=self._admin()
         )
         response.raise_for_status()
+
+    def token_requests(self, grant_type: str) -> int:
+        """How many token requests of `grant_type` the IdP received (answered or refused)."""
+        stats = httpx.get(f"{self.issuer}/_test/stats", headers=self._admin()).json()
+        return int(stats["tokens"].get(grant_type, 0))
 
     def set_groups(self, login: str, groups: Sequence[str]) -> None:
         """Moves `login` to `groups` at the IdP (tokens minted afterwards carry them)."""
@@ -382,11 +390,13 @@ def start_identity_provider(
     resources: Mapping[str, Mapping[str, Any]],
     users: Sequence[User] = DEFAULT_USERS,
     redirect_uris: Sequence[str] = (),
+    token_delays_ms: Mapping[str, int] | None = None,
 ) -> IdentityProviderPeer:
-    """Starts tests/idp.mjs in `directory` (config and log there); the caller stops `.peer`."""
+    """Starts tests/idp.mjs in `directory` (config and log there); the caller stops `.peer`.
+    `token_delays_ms`: how long its token endpoint takes to answer, per grant type."""
     require_tools(TOOLS.node, TOOLS.package(PACKAGE))
     port = free_port()
-    config = idp_config(port, resources, users, redirect_uris)
+    config = idp_config(port, resources, users, redirect_uris, token_delays_ms)
     config_path = directory / "idp.json"
     config_path.write_text(json.dumps(config))
     env = node_env({"IDP_NODE_MODULES": str(TOOLS.npm_modules)})

@@ -224,7 +224,9 @@ class GiruApp:
                 node=node,
                 on_connected=gateway.catalogs.refresh,
                 shared=self.credentials.shared_tokens,
+                redis_url=self.settings.redis_url,
             )
+            stack.push_async_callback(self.connections.aclose)
             gateway.pool.connections = self.connections.tokens
             self.pages = connection_pages(self.connections.flows, self.settings.base_url)
             if self.settings.redis_url is not None:  # closed after the gateway (LIFO)

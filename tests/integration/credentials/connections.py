@@ -33,6 +33,7 @@ __all__ = [
     "ProtectedUpstream",
     "audit_records",
     "connected_giru",
+    "connection_manifests",
     "legacy_call",
     "oauth_server",
     "protected_upstream",
@@ -48,9 +49,20 @@ class ProtectedUpstream:
     process: subprocess.Popen[bytes]
 
     def seen(self) -> list[dict[str, str]]:
+        return [line["headers"] for line in self._lines()]
+
+    def authorizations(self, tool: str) -> list[str]:
+        """The `Authorization` of every `tools/call` of `tool` it received, oldest first."""
+        return [
+            line["headers"].get("authorization", "")
+            for line in self._lines()
+            if line.get("tool") == tool
+        ]
+
+    def _lines(self) -> list[dict[str, Any]]:
         if not self.ledger.exists():
             return []
-        return [json.loads(line)["headers"] for line in self.ledger.read_text().splitlines()]
+        return [json.loads(line) for line in self.ledger.read_text().splitlines()]
 
 
 @contextmanager
@@ -138,7 +150,11 @@ class ConnectedGiru:
         return body
 
 
-def _manifests(idp: IdentityProviderPeer, upstream: ProtectedUpstream, connection: str) -> str:
+def connection_manifests(
+    idp: IdentityProviderPeer, upstream: ProtectedUpstream, connection: str
+) -> str:
+    """The IdP in direct mode, server `files` with `connection` connections, alice and bob
+    subscribed to it."""
     provider = direct_provider(idp.issuer)
     people = [
         subscription("alice-files", "{user: alice@hospital.example}", server="files"),
@@ -169,7 +185,7 @@ def connected_giru(
                 for path in ("/mcp", "/api"):
                     idp.add_resource(giru.url(path), scope="mcp")
                 put_secret(giru, "upstream-oauth", idp.client_secret)
-                apply(giru, _manifests(idp, upstream, connection))
+                apply(giru, connection_manifests(idp, upstream, connection))
                 yield ConnectedGiru(giru, idp, upstream)
         finally:
             idp.peer.stop()

@@ -1,8 +1,15 @@
-"""Two `giru run` workers sharing PostgreSQL and Redis, one server with a `shared` OAuth
-connection whose access token expires 2 s after it was issued (the test IdP is its
-authorization server): fifty concurrent calls spread over both workers once it has expired are
-served after exactly one refresh (the workers take the Redis token lock in turn; the second
-reads the tokens the first kept)."""
+"""Two `giru run` workers sharing PostgreSQL and Redis, one server whose OAuth connections the
+test IdP (oidc-provider) authorizes; the IdP takes a second to answer a refresh.
+
+Refresh: a `shared` connection whose access token expires 2 s after it was issued; once it has
+expired, fifty concurrent calls spread over both workers are served after exactly one refresh
+token request at the IdP (the workers take the Redis token lock in turn; the second reads the
+tokens the first kept). Without the lock both workers would refresh: the IdP's second is far
+longer than they take to collide.
+
+Notices: a person reconnects or disconnects through one worker, and the other's next call
+carries the new token, or asks the person to connect, instead of the token it held.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,14 +29,18 @@ from tests.integration.credentials.calls import ADMIN_HEADERS, Mcp, apply, put_s
 from tests.integration.credentials.connections import (
     ProtectedUpstream,
     audit_records,
+    connection_manifests,
     oauth_server,
     protected_upstream,
 )
 from tests.integration.gateway import CLIENT, RunningGiru, run_giru, wait_until
+from tests.integration.oauth import mcp
 
 pytestmark = pytest.mark.integration
 
 SHARED_KEK = bytes(range(32)).hex()
+REFRESH_DELAY_MS = 1000
+"""How long the IdP takes to answer a refresh: far longer than the workers take to collide."""
 
 
 @dataclass
@@ -37,6 +49,41 @@ class Workers:
     b: RunningGiru
     idp: IdentityProviderPeer
     upstream: ProtectedUpstream
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def token(self, giru: RunningGiru, login: str, path: str = "/mcp") -> str:
+        """`login`'s access token to `giru` (`/mcp` for MCP, `/api` for the API)."""
+        resource = giru.url(path)
+        if (resource, login) not in self.tokens:
+            self.tokens[resource, login] = self.idp.tokens(login, resource=resource).access_token
+        return self.tokens[resource, login]
+
+    def connect(self, giru: RunningGiru, login: str | None) -> None:
+        """`login` (None: an admin, for the shared connection) connects `files` through
+        `giru`'s API and the browser."""
+        headers = (
+            ADMIN_HEADERS
+            if login is None
+            else {"Authorization": f"Bearer {self.token(giru, login, '/api')}"}
+        )
+        started = httpx.post(
+            giru.url("/api/v1/servers/files/connections"), headers=headers, timeout=30
+        )
+        assert started.status_code == 201, started.text
+        with httpx.Client(timeout=30) as browser:
+            callback = giru.url("/oauth/callback")
+            url = started.json()["authorizationUrl"]
+            landed = self.idp.sign_in_at(browser, url, login or "alice", stop_at=callback)
+            page = browser.get(landed)
+            assert page.status_code == 200, page.text
+
+    def call(self, giru: RunningGiru, login: str) -> dict[str, Any]:
+        """`login` calls `files__whoami` through `giru` (2026-07-28): the JSON-RPC result."""
+        params = {"name": "files__whoami", "arguments": {}}
+        response = mcp(giru, "tools/call", params, token=self.token(giru, login))
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()["result"]
+        return result
 
 
 @pytest.fixture
@@ -47,6 +94,9 @@ def workers(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Worke
         "GIRU_KEY_PEPPER": "connection-workers-pepper-01234567",
         "GIRU_SECRETS__KEY": SHARED_KEK,
         "GIRU_POLICY__ENABLED": "false",
+        # each worker pings the upstream every second with the connection's token: once it is
+        # due, both workers need the refresh within the IdP's second even before the calls do
+        "GIRU_CATALOG__HEALTH_INTERVAL_S": "1",
     }
     with ExitStack() as stack:
         running = []
@@ -59,19 +109,29 @@ def workers(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Worke
         a, b = running
         idp_dir = tmp_path / "idp"
         idp_dir.mkdir()
-        idp = start_identity_provider(idp_dir, {}, redirect_uris=[a.url("/oauth/callback")])
+        idp = start_identity_provider(
+            idp_dir,
+            {},
+            redirect_uris=[a.url("/oauth/callback"), b.url("/oauth/callback")],
+            token_delays_ms={"refresh_token": REFRESH_DELAY_MS},
+        )
         stack.callback(idp.peer.stop)
         upstream = stack.enter_context(protected_upstream(tmp_path, idp.issuer))
+        idp.add_resource(upstream.url, scope="mcp", ttl=300)
+        for giru in (a, b):
+            for path in ("/mcp", "/api"):
+                idp.add_resource(giru.url(path), scope="mcp")
+        put_secret(a, "upstream-oauth", idp.client_secret)
         yield Workers(a, b, idp, upstream)
 
 
-def _connection(giru: RunningGiru) -> dict[str, float]:
+def _expires_at(giru: RunningGiru) -> float:
     listed = httpx.get(
         giru.url("/api/v1/servers/files/connections"), headers=ADMIN_HEADERS, timeout=30
     )
     assert listed.status_code == 200, listed.text
     (item,) = listed.json()["items"]
-    return {"expiresAt": float(item["expiresAt"])}
+    return float(item["expiresAt"])
 
 
 def _lists(mcp: Mcp, tool: str) -> Callable[[], bool]:
@@ -83,36 +143,69 @@ def _refreshes(giru: RunningGiru) -> list[str]:
 
 
 @pytest.mark.timeout(300)  # two workers, the IdP, PostgreSQL and Redis on a loaded machine
-def test_fifty_calls_on_two_workers_refresh_an_expired_connection_once(
+def test_fifty_calls_on_two_workers_refresh_a_two_second_token_with_one_token_request(
     workers: Workers,
 ) -> None:
-    a, b, idp, upstream = workers.a, workers.b, workers.idp, workers.upstream
-    idp.add_resource(upstream.url, scope="mcp", ttl=2)
-    put_secret(a, "upstream-oauth", idp.client_secret)
-    apply(a, oauth_server("files", upstream.url, connection="shared"))
-    started = httpx.post(
-        a.url("/api/v1/servers/files/connections"), headers=ADMIN_HEADERS, timeout=30
-    )
-    assert started.status_code == 201, started.text
-    with httpx.Client(timeout=30) as browser:
-        callback = a.url("/oauth/callback")
-        landed = idp.sign_in_at(
-            browser, started.json()["authorizationUrl"], "alice", stop_at=callback
-        )
-        assert browser.get(landed).status_code == 200
+    a, b, idp = workers.a, workers.b, workers.idp
+    apply(a, oauth_server("files", workers.upstream.url, connection="shared"))
+    workers.connect(a, None)
     sessions = [Mcp(a).open(), Mcp(b).open()]
-    for mcp in sessions:
-        wait_until(_lists(mcp, "files__whoami"), "files is listed on both workers")
-    idp.add_resource(upstream.url, scope="mcp", ttl=300)  # the refreshed token lives on
-    wait_until(
-        lambda: _connection(a)["expiresAt"] < time.time(),
-        "the connection's 2-second token has expired",
-    )
-    before = _refreshes(a)
+    for session in sessions:
+        wait_until(_lists(session, "files__whoami"), "files is listed on both workers")
+    before, audited = idp.token_requests("refresh_token"), len(_refreshes(a))
+
+    # Both workers have listed with a long-lived token; now the connection gets one that
+    # expires 2 s after it is issued (the other worker is told to drop the one it holds),
+    # and the refreshed one lives on.
+    idp.add_resource(workers.upstream.url, scope="mcp", ttl=2)
+    workers.connect(a, None)
+    idp.add_resource(workers.upstream.url, scope="mcp", ttl=300)
+    expires_at = _expires_at(a)
+    assert expires_at < time.time() + 3
+    wait_until(lambda: time.time() > expires_at, "the connection's 2-second token has expired")
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda i: sessions[i % 2].text("files__whoami"), range(50)))
 
+    assert len(answers) == 50
     assert all(answer is not None and answer.startswith("sub=") for answer in answers), answers
-    new = _refreshes(a)[: len(_refreshes(a)) - len(before)]
-    assert new == ["allowed"], new
+    assert idp.token_requests("refresh_token") - before == 1
+    wait_until(lambda: len(_refreshes(a)) > audited, "the refresh is audited")
+    refreshes = _refreshes(a)
+    assert refreshes[: len(refreshes) - audited] == ["allowed"]
+
+
+@pytest.mark.timeout(300)
+def test_a_reconnect_or_disconnect_on_one_worker_reaches_the_other_workers_next_call(
+    workers: Workers,
+) -> None:
+    a, b, upstream = workers.a, workers.b, workers.upstream
+    apply(a, connection_manifests(workers.idp, upstream, "perUser"))
+    workers.connect(a, "alice")
+    bob = workers.token(b, "bob")
+    wait_until(lambda: "files__whoami" in _tools(b, bob), "files is listed on the second worker")
+    assert workers.call(b, "alice")["content"][0]["text"].startswith("sub=sub-alice ")
+    first = upstream.authorizations("whoami")[-1]
+
+    workers.connect(a, "alice")  # a new connection: new tokens, kept through worker a
+    assert workers.call(b, "alice")["content"][0]["text"].startswith("sub=sub-alice ")
+    second = upstream.authorizations("whoami")[-1]
+    assert second != first
+    assert workers.call(a, "alice")["content"][0]["text"].startswith("sub=sub-alice ")
+    assert upstream.authorizations("whoami")[-1] == second
+
+    alice_api = {"Authorization": f"Bearer {workers.token(a, 'alice', '/api')}"}
+    gone = httpx.delete(a.url("/api/v1/servers/files/connections"), headers=alice_api, timeout=30)
+    assert gone.status_code == 204, gone.text
+    calls = len(upstream.authorizations("whoami"))
+    asked = workers.call(b, "alice")
+    assert asked["resultType"] == "input_required", asked
+    elicitation = asked["inputRequests"]["connect"]["params"]
+    assert elicitation["mode"] == "url"
+    assert elicitation["url"].startswith(b.url("/oauth/connect?state="))
+    assert len(upstream.authorizations("whoami")) == calls
+
+
+def _tools(giru: RunningGiru, token: str) -> set[str]:
+    body = mcp(giru, "tools/list", token=token).json()
+    return {tool["name"] for tool in body.get("result", {}).get("tools", [])}

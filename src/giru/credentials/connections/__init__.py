@@ -1,7 +1,8 @@
 """OAuth connections to upstream MCP servers (`spec.auth: {type: oauth2-authorization-code}`):
 people connect in a browser (`ConnectionFlows`), calls carry the connection's access token
 (`ConnectionTokens`), tokens live in the secret store (`ConnectionKeeper`), every connect,
-disconnect and refresh is audited (`ConnectionTrail`). docs/credentials.md#oauth-connections.
+disconnect and refresh is audited (`ConnectionTrail`) and told to the other workers
+(`ConnectionNotices`). docs/credentials.md#oauth-connections.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import aiohttp
 
 from giru.credentials.connections.flows import CONNECT_PATH, ConnectionFlows
 from giru.credentials.connections.keeper import ConnectionKeeper
+from giru.credentials.connections.notices import ConnectionNotices
 from giru.credentials.connections.records import SHARED, Connection
 from giru.credentials.connections.registration import (
     CALLBACK_PATH,
@@ -34,6 +36,7 @@ __all__ = [
     "Caller",
     "Connection",
     "ConnectionFlows",
+    "ConnectionNotices",
     "ConnectionTokens",
     "Connections",
     "StateError",
@@ -47,6 +50,12 @@ class Connections:
     flows: ConnectionFlows
     tokens: ConnectionTokens
     base_url: str
+    notices: ConnectionNotices | None = None
+
+    async def aclose(self) -> None:
+        """Stop listening to the other workers' connection notices."""
+        if self.notices is not None:
+            await self.notices.aclose()
 
 
 def open_connections(
@@ -59,11 +68,15 @@ def open_connections(
     node: str = "",
     on_connected: Callable[[str], Awaitable[None]] | None = None,
     shared: SharedTokens | None = None,
+    redis_url: str | None = None,
 ) -> Connections:
     """The connection pieces over `secrets`, reaching authorization servers through `http`
     (Giru's SSRF-guarded egress session); `shared`: the workers' token lock (Redis), under
-    which one worker refreshes a connection."""
-    keeper = ConnectionKeeper(secrets, http, base_url=base_url, specs=specs)
+    which one worker refreshes a connection; `redis_url`: where workers tell each other of a
+    connection kept or removed (`ConnectionNotices`), so none calls with tokens it replaced.
+    Call from the event loop; `aclose()` the result."""
+    notices = ConnectionNotices(redis_url) if redis_url else None
+    keeper = ConnectionKeeper(secrets, http, base_url=base_url, specs=specs, notices=notices)
     trail = ConnectionTrail(audit, node=node)
     holder: list[ConnectionTokens] = []
     flows = ConnectionFlows(
@@ -71,4 +84,6 @@ def open_connections(
     )
     tokens = ConnectionTokens(keeper, flows, trail, shared=shared)
     holder.append(tokens)
-    return Connections(flows, tokens, base_url)
+    if notices is not None:
+        notices.start(tokens.changed)
+    return Connections(flows, tokens, base_url, notices)

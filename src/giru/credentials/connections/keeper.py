@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from giru.credentials.connections.notices import ConnectionNotices
 from giru.credentials.connections.records import (
     PREFIX,
     Connection,
@@ -47,8 +48,11 @@ class ConnectionKeeper:
         *,
         base_url: str,
         specs: Callable[[], Mapping[str, ServerSpec]],
+        notices: ConnectionNotices | None = None,
     ) -> None:
+        """`notices`: told of every connection kept or forgotten here, for the other workers."""
         self.secrets = secrets
+        self.notices = notices
         self.oauth_http = OAuthHttp(http)
         self.discovery = Discovery(self.oauth_http)
         self.registration = ClientRegistration(secrets, http, base_url=base_url)
@@ -100,9 +104,16 @@ class ConnectionKeeper:
             actor=actor,
             connection=(connection.server, connection.subject),
         )
+        await self._notify(name)
 
     async def forget(self, server: str, subject: str, *, actor: str) -> None:
-        await self.secrets.delete(secret_name(server, subject), actor=actor, state=True)
+        name = secret_name(server, subject)
+        await self.secrets.delete(name, actor=actor, state=True)
+        await self._notify(name)
+
+    async def _notify(self, name: str) -> None:
+        if self.notices is not None:
+            await self.notices.publish(name)
 
     async def list(self, server: str, *, actor: str) -> builtins.list[Connection]:
         """Every connection to `server` (each read audited)."""

@@ -5,7 +5,9 @@ connection (the person signed in over OAuth). Tokens are served from memory whil
 that, one caller per connection reads the kept tokens again (another worker may have refreshed
 them; the read is audited as `secrets/read`) and refreshes them at the authorization server
 when they are not fresh either (audited `connections/refresh`), the new ones kept before use;
-with Redis, under a lock every worker takes, so one worker refreshes and the others read.
+with Redis, under a lock every worker takes, so one worker refreshes and the others read. When
+another worker keeps or removes a connection, its notice (`ConnectionNotices`) makes `changed`
+drop this process's copy, so the next call reads the kept tokens (or finds none).
 A connection that is missing, or whose refresh the authorization server refuses (it is then
 marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where the person
 connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
@@ -26,7 +28,7 @@ from typing import Final
 
 from giru.credentials.connections.flows import ConnectionFlows
 from giru.credentials.connections.keeper import ConnectionKeeper
-from giru.credentials.connections.records import SHARED, Connection
+from giru.credentials.connections.records import SHARED, Connection, secret_name
 from giru.credentials.connections.trail import ConnectionTrail
 from giru.credentials.oauth import SharedTokens, TokenCache, TokenEndpointError, TokenSet
 from giru.errors import ConnectionRequiredError, UpstreamCredentialsError
@@ -36,6 +38,7 @@ __all__ = ["Caller", "ConnectionTokens"]
 
 _MARGIN_S: Final = 60.0
 _GATEWAY: Final = "gateway"
+_MAX_NAMES: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +78,23 @@ class ConnectionTokens:
         """Per connection key: the access token its upstream answered 401 to."""
         self._catalog: dict[str, str] = {}
         """Per perUser server: a person whose connection lists its tools."""
+        self._named: dict[str, str] = {}
+        """Per connection secret name: its key here (notices name connections by secret)."""
 
     def forget(self, server: str, subject: str) -> None:
         """Drop the cached tokens of a connection (it was made again, or removed)."""
         self._cache.forget(_key(server, subject))
         self._urls.pop((server, subject), None)
+
+    def changed(self, name: str | None) -> None:
+        """Another worker kept or removed the connection held in secret `name` (None: maybe
+        any connection): drop its cached tokens, so the next call reads the kept ones."""
+        if name is None:
+            self._cache.forget()
+            return
+        key = self._named.get(name)
+        if key is not None:
+            self._cache.forget(key)
 
     async def refused(self, server: str, caller: Caller | None, token: str | None) -> None:
         """The upstream answered 401 to `token` (None: the one last served for `caller`): the
@@ -188,6 +203,7 @@ class ConnectionTokens:
                 return await obtain()
 
         async def obtain() -> TokenSet:
+            self._name(key, server, caller.subject)
             kept = await self._keeper.read(server, caller.subject, actor=_GATEWAY)
             if kept is None:
                 raise self._required(server, caller, "not_connected")
@@ -202,6 +218,12 @@ class ConnectionTokens:
             return tokens
 
         return await self._cache.get(key, fetch)
+
+    def _name(self, key: str, server: str, subject: str) -> None:
+        if len(self._named) >= _MAX_NAMES:
+            self._named.clear()  # only notices need it: the cache is dropped with it
+            self._cache.forget()
+        self._named.setdefault(secret_name(server, subject), key)
 
     async def _refresh(self, kept: Connection, caller: Caller, *, refused: bool) -> TokenSet:
         refresh_token = kept.tokens.refresh_token

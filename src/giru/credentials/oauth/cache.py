@@ -70,6 +70,8 @@ class TokenCache:
         self._clock = clock
         self._memory: dict[str, TokenSet] = {}
         self._flights: dict[str, asyncio.Future[TokenSet]] = {}
+        self._stale: set[str] = set()
+        """Keys forgotten while their tokens were being obtained: not kept when they arrive."""
         self.fetches = 0
         """Token requests made through this cache (for metrics and tests)."""
 
@@ -98,11 +100,15 @@ class TokenCache:
             _log.warning("oauth_token_store_unavailable", key=key, error=exc.message)
 
     def forget(self, key: str | None = None) -> None:
-        """Drop the tokens for `key` (or every key) from memory."""
+        """Drop the tokens for `key` (or every key) from memory; tokens being obtained for it
+        meanwhile are handed to the calls that wait for them but not kept."""
         if key is None:
             self._memory.clear()
+            self._stale.update(self._flights)
         else:
             self._memory.pop(key, None)
+            if key in self._flights:
+                self._stale.add(key)
 
     async def get(self, key: str, fetch: Fetch) -> TokenSet:
         """Fresh tokens for `key` (module docstring). Raises what `fetch` raises."""
@@ -138,9 +144,12 @@ class TokenCache:
             raise
         finally:
             self._flights.pop(key, None)
+            stale = key in self._stale
+            self._stale.discard(key)
         if len(self._memory) >= _MAX_KEYS:
             self._memory.clear()
-        self._memory[key] = tokens
+        if not stale:
+            self._memory[key] = tokens
         future.set_result(tokens)
         return tokens
 

@@ -3,11 +3,11 @@
 `python protected_http.py PORT LEDGER ISSUER` serves POST /mcp on 127.0.0.1:PORT. A request
 without `Authorization: Bearer …` is answered 401 with a `WWW-Authenticate` challenge naming its
 RFC 9728 Protected Resource Metadata (served at /.well-known/oauth-protected-resource/mcp),
-whose authorization server is ISSUER. Each request's headers are appended to LEDGER as one JSON
-line first. Tool `whoami` answers the `sub` and `aud` of the access token it was sent (read, not
-verified: this server only shows whose token arrived). Tool `refuse` makes it answer 401 to the
-token it was sent from then on (revoked behind Giru's back); tool `admin` answers 403
-`insufficient_scope` asking for scope `admin` (step-up).
+whose authorization server is ISSUER. Each request's headers (and the tool a `tools/call` names)
+are appended to LEDGER as one JSON line first. Tool `whoami` answers the `sub` and `aud` of
+the access token it was sent (read, not verified: this server only shows whose token arrived).
+Tool `refuse` makes it answer 401 to the token it was sent from then on (revoked behind Giru's
+back); tool `admin` answers 403 `insufficient_scope` asking for scope `admin` (step-up).
 """
 
 from __future__ import annotations
@@ -28,11 +28,23 @@ def _reply(request_id: Any, result: dict[str, Any]) -> web.Response:
     return web.Response(text=body, content_type=_JSON)
 
 
-def _record(ledger: str, request: web.Request) -> None:
+def _record(ledger: str, request: web.Request, message: dict[str, Any]) -> None:
     """Append one line (a tiny synchronous write: this is a test server)."""
     headers = {name.lower(): value for name, value in request.headers.items()}
+    params = message.get("params") or {}
+    tool = params.get("name") if message.get("method") == "tools/call" else None
     with open(ledger, "a", encoding="utf-8") as sink:
-        sink.write(json.dumps({"path": request.path, "headers": headers}) + "\n")
+        sink.write(json.dumps({"path": request.path, "headers": headers, "tool": tool}) + "\n")
+
+
+async def _message(request: web.Request) -> dict[str, Any]:
+    if request.method != "POST":
+        return {}
+    try:
+        message = await request.json()
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
 
 
 def _claims(authorization: str) -> dict[str, Any]:
@@ -58,14 +70,14 @@ def _app(port: int, ledger: str, issuer: str) -> web.Application:
         return web.json_response(document)
 
     async def mcp(request: web.Request) -> web.StreamResponse:
-        _record(ledger, request)
+        message = await _message(request)
+        _record(ledger, request, message)
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or authorization in refused:
             challenge = f'Bearer resource_metadata="{metadata_url}", scope="openid mcp"'
             return web.Response(status=401, headers={"WWW-Authenticate": challenge})
         if request.method != "POST":
             return web.Response(status=405)
-        message = await request.json()
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}
         if request_id is None:

@@ -182,3 +182,34 @@ async def test_an_expired_token_is_obtained_again() -> None:
     assert cache.peek("k") is None
     assert (await cache.get("k", issuer)).access_token == "at-2"
     assert issuer.requests == [None, "rt-1"]
+
+
+async def test_tokens_forgotten_while_being_obtained_reach_their_callers_but_are_not_kept() -> None:
+    clock = Clock()
+    issuer = Issuer(clock)
+    issuer.gate = asyncio.Event()
+    cache = TokenCache(clock=clock)
+    async with asyncio.TaskGroup() as tasks:
+        obtaining = tasks.create_task(cache.get("k", issuer))
+        await issuer.entered.wait()
+        cache.forget("k")  # the connection changed meanwhile (another worker said so)
+        issuer.gate.set()
+    assert obtaining.result().access_token == "at-1"
+    assert cache.peek("k") is None
+    issuer.gate = None
+    assert (await cache.get("k", issuer)).access_token == "at-2"
+    assert cache.peek("k") is not None
+
+
+async def test_forgetting_every_key_also_drops_tokens_being_obtained() -> None:
+    clock = Clock()
+    issuer = Issuer(clock)
+    issuer.gate = asyncio.Event()
+    cache = TokenCache(clock=clock)
+    async with asyncio.TaskGroup() as tasks:
+        obtaining = tasks.create_task(cache.get("k", issuer))
+        await issuer.entered.wait()
+        cache.forget()
+        issuer.gate.set()
+    assert obtaining.result().access_token == "at-1"
+    assert cache.peek("k") is None
