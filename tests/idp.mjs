@@ -29,8 +29,8 @@
 //
 // RFC 8693 token exchange (oidc-provider has none built in; registered with registerGrantType):
 // a client allowed grant type urn:ietf:params:oauth:grant-type:token-exchange sends a
-// subject_token (an access token this IdP issued as a JWT, verified here: signature, issuer,
-// expiry, `typ` at+jwt, a known `sub`) with `resource` (a configured resource indicator) or
+// subject_token (an access token this IdP issued: a JWT, verified here: signature, issuer,
+// expiry, `typ` at+jwt, a known `sub`; or an opaque one it still holds as active) with `resource` (a configured resource indicator) or
 // `audience` (the same), and gets a JWT access token for that resource whose `sub` is the
 // subject's, `act` {sub: the client}, the person's claims, and the resource's scopes.
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
@@ -173,7 +173,9 @@ async function subjectOf(subjectToken) {
     const { payload } = await jwtVerify(subjectToken, publicKeys, { issuer, typ: "at+jwt" });
     return typeof payload.sub === "string" ? userBySub(payload.sub) : undefined;
   } catch {
-    return undefined;
+    // an opaque access token of this IdP (a refresh without a resource gives one): still active
+    const token = await provider.AccessToken.find(subjectToken).catch(() => undefined);
+    return token && !token.isExpired ? userBySub(token.accountId) : undefined;
   }
 }
 

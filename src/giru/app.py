@@ -30,6 +30,8 @@ from giru.control import Controller, GatewayRuntime
 from giru.credentials import UpstreamCredentials, open_secret_store
 from giru.credentials.connections import Connections, open_connections
 from giru.credentials.connections.pages import PAGE_PATHS, connection_pages
+from giru.credentials.oauth import TokenTrail
+from giru.credentials.sign_ins import SignInTokens
 from giru.credentials.upstream import open_upstream_credentials
 from giru.egress import AddressPolicy, egress_connector, egress_session
 from giru.errors import ConfigError, StoreUnavailableError
@@ -402,6 +404,9 @@ class GiruApp:
             _log.warning("authorization_server_disabled", reason=exc.message)
             return
         self.broker, self._authorization = broker_app(broker), (broker, http)
+        if self.credentials is not None and self.credentials.tokens is not None:
+            trail = TokenTrail(audit, node=node)  # token-exchange upstreams, for broker tokens
+            self.credentials.tokens.sign_ins = SignInTokens(broker, trail)
 
     def _trust_own_keys(self, resource: ProtectedResource | None) -> None:
         """Accept at Giru's endpoints the access tokens its authorization server issues."""

@@ -14,6 +14,9 @@ identity provider issued and Giru verified) is exchanged at the configured token
 token for the upstream, cached by the presented token's hash; the presented token goes to the
 token endpoint only. Each exchange is audited (`credentials/token`, operation `exchange`, the
 person as actor, the first 16 hex digits of the presented token's SHA-256 as `subject`).
+In broker mode the presented token is Giru's own; the person's sign-in stands for it: its
+identity provider refresh token yields a fresh IdP access token (`sign_ins`,
+`giru.credentials.sign_ins.SignInTokens`), which is exchanged and names the cache entry.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 from giru.credentials.connections.tokens import Caller
 from giru.credentials.oauth import (
@@ -39,10 +42,20 @@ from giru.identity import PresentedToken
 from giru.upstream.auth import OAuthClientAuth, SecretEntry
 from giru.upstream.base import ServerSpec
 
-__all__ = ["EntryReader", "UpstreamTokens"]
+__all__ = ["EntryReader", "SignInSubjects", "UpstreamTokens"]
 
 EntryReader = Callable[[SecretEntry, str], Awaitable[str]]
 """(secret entry, server) -> its value; raises `CredentialsUnavailableError`."""
+
+
+class SignInSubjects(Protocol):
+    """Where the identity provider's access token of a person signed in through Giru's broker
+    comes from (`giru.credentials.sign_ins.SignInTokens`)."""
+
+    def peek(self, caller: Caller) -> PresentedToken | None: ...
+
+    async def subject_token(self, server: str, caller: Caller) -> PresentedToken: ...
+
 
 _HEADER: Final = "Authorization"
 
@@ -69,6 +82,9 @@ class UpstreamTokens:
         self._listing: dict[str, Caller] = {}
         """Per token-exchange server: the person who called it last (its tools are listed with
         their exchanged token)."""
+        self.sign_ins: SignInSubjects | None = None
+        """In broker mode: the IdP access tokens of people signed in through Giru (what their
+        Giru-issued tokens stand for in an exchange); None: such tokens are refused."""
 
     async def resolve(self, spec: ServerSpec, auth: OAuthClientAuth) -> ServerSpec:
         """`spec` with Giru's token in `Authorization`.
@@ -115,7 +131,7 @@ class UpstreamTokens:
                     f"server {spec.name!r} is listed with a token exchanged for a person, and "
                     "no person signed in over OAuth has used Giru since it was configured"
                 )
-        subject = _subject_of(spec.name, caller)
+        subject = await self._subject(spec.name, caller)
         base = self._keys.get(auth) or self._key(spec.name, auth)
         key = f"{base}:{subject.token_id}"
         tokens = self.cache.peek(key)
@@ -139,11 +155,25 @@ class UpstreamTokens:
         caller = caller if caller is not None else self._listing.get(spec.name)
         if caller is None or caller.token is None:
             return
+        subject = caller.token
+        if subject.issued_by_gateway:  # the sign-in's IdP token was exchanged
+            kept = self.sign_ins.peek(caller) if self.sign_ins is not None else None
+            if kept is None:
+                return
+            subject = kept
         base = self._keys.get(auth) or self._key(spec.name, auth)
-        key = f"{base}:{caller.token.token_id}"
+        key = f"{base}:{subject.token_id}"
         tokens = self.cache.peek(key)
         if tokens is not None:
             await self.cache.expire(key, tokens)
+
+    async def _subject(self, server: str, caller: Caller) -> PresentedToken:
+        """The token to exchange for `caller`: the one they presented (direct mode), or, for a
+        token Giru issued (broker mode), their sign-in's fresh IdP access token."""
+        presented = _subject_of(server, caller, brokered=self.sign_ins is not None)
+        if presented.issued_by_gateway and self.sign_ins is not None:
+            return await self.sign_ins.subject_token(server, caller)
+        return presented
 
     async def _exchange(
         self, spec: ServerSpec, auth: OAuthClientAuth, subject: PresentedToken, caller: Caller
@@ -223,19 +253,20 @@ class UpstreamTokens:
         )
 
 
-def _subject_of(server: str, caller: Caller) -> PresentedToken:
-    """The token `caller` presented, when the identity provider can exchange it."""
+def _subject_of(server: str, caller: Caller, *, brokered: bool = False) -> PresentedToken:
+    """The token `caller` presented, when the identity provider can exchange it (or, when
+    `brokered`, one Giru's broker issued: its sign-in's IdP token stands for it)."""
     subject = caller.token
     if subject is None:
         raise CredentialsUnavailableError(
             f"server {server!r} takes a token exchanged for the calling person's own access "
             "token, and this caller presented none (an API key is not a person's token)"
         )
-    if subject.issued_by_gateway:
+    if subject.issued_by_gateway and not brokered:
         raise CredentialsUnavailableError(
             f"server {server!r} takes a token exchanged at the identity provider, and the "
             "caller's token was issued by Giru (broker mode), which the identity provider "
-            "cannot exchange: token exchange needs people signed in with the identity "
-            "provider's own tokens (direct mode)"
+            "cannot exchange, and Giru's authorization server is not running here to stand "
+            "for it with the person's sign-in"
         )
     return subject

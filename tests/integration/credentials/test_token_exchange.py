@@ -3,7 +3,9 @@
 records the `Authorization` it saw. Each person's calls carry a token the IdP exchanged for
 theirs (their `sub`, the upstream's audience), never their own token; one exchange per presented
 token while it is fresh; a refused exchange is a clear error and an audit record; an API-key
-caller gets a refusal, never a passthrough."""
+caller gets a refusal, never a passthrough. In broker mode (people sign in through Giru, which
+issues their tokens) the IdP token of each person's sign-in is what is exchanged; a sign-in the
+IdP no longer accepts is a clear error."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import yaml
 
 from tests.idp import CONFIDENTIAL_CLIENT, IdentityProviderPeer, start_identity_provider
 from tests.integration.credentials.calls import apply, put_secret
@@ -28,7 +31,8 @@ from tests.integration.credentials.connections import (
     protected_upstream,
 )
 from tests.integration.gateway import CLIENT, KEY, RunningGiru, run_giru, wait_until
-from tests.integration.identity.broker import brokered_giru
+from tests.integration.identity.broker import ADMIN_TOKEN as BROKER_ADMIN_TOKEN
+from tests.integration.identity.broker import BrokeredGiru, brokered_giru
 from tests.integration.oauth import MODERN, direct_provider, mcp, subscription
 
 pytestmark = pytest.mark.integration
@@ -198,33 +202,104 @@ def test_a_refused_exchange_is_a_clear_error_and_audited_and_an_api_key_is_never
         assert alice not in env.bearers()
 
 
-def test_a_broker_issued_token_is_not_exchanged_and_the_server_says_why(tmp_path: Path) -> None:
-    extra = "\n---\n".join(
-        [
-            _exchanging_server("http://127.0.0.1:9/mcp", "http://127.0.0.1:9/token"),
-            subscription("alice-files", "{user: alice@hospital.example}", server="files"),
+_BROKER_ADMIN = {"Authorization": f"Bearer {BROKER_ADMIN_TOKEN}"}
+
+
+def _broker_token(giru: BrokeredGiru, login: str) -> str:
+    """`login` signs in through Giru's broker (at the real IdP, consent at Giru): Giru's token."""
+    client = giru.register()
+    with httpx.Client() as http:
+        authorization = giru.authorize(http, client["client_id"], login)
+    redeemed = giru.redeem(client["client_id"], authorization)
+    assert redeemed.status_code == 200, redeemed.text
+    token: str = redeemed.json()["access_token"]
+    return token
+
+
+def _broker_call(giru: BrokeredGiru, token: str, method: str, params: Any) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": _META}}
+    headers = {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN,
+        "mcp-method": method,
+    }
+    if method == "tools/call":
+        headers["mcp-name"] = params["name"]
+    response = httpx.post(giru.mcp, json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_people_signed_in_through_the_broker_call_with_tokens_exchanged_for_their_sign_in(
+    tmp_path: Path,
+) -> None:
+    with brokered_giru(tmp_path) as giru, protected_upstream(tmp_path, giru.idp.issuer) as upstream:
+        giru.idp.add_resource(upstream.url, scope="mcp", ttl=300)
+        secret = {"data": {"value": giru.idp.client_secret}}
+        stored = httpx.put(
+            giru.url("/api/v1/secrets/idp-client"), json=secret, headers=_BROKER_ADMIN
+        )
+        assert stored.status_code in (200, 201), stored.text
+        documents = [
+            _exchanging_server(upstream.url, f"{giru.idp.issuer}/token"),
+            *(
+                subscription(f"{login}-files", f"{{user: {login}@hospital.example}}", "files")
+                for login in ("alice", "bob", "carol")
+            ),
         ]
-    )
-    with brokered_giru(tmp_path, extra) as giru:
-        client = giru.register()
-        with httpx.Client() as http:
-            authorization = giru.authorize(http, client["client_id"], "alice")
-        redeemed = giru.redeem(client["client_id"], authorization)
-        assert redeemed.status_code == 200, redeemed.text
-        token = redeemed.json()["access_token"]
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": _META}}
-        headers = {
-            "authorization": f"Bearer {token}",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": MODERN,
-            "mcp-method": "tools/list",
-        }
-        listed = httpx.post(giru.mcp, json=body, headers=headers, timeout=30)
-        assert listed.status_code == 200, listed.text
+        applied = httpx.post(
+            giru.url("/api/v1/apply"),
+            json={"documents": [yaml.safe_load(d) for d in documents]},
+            headers=_BROKER_ADMIN,
+            timeout=60,
+        )
+        assert applied.status_code == 200, applied.text
+        alice, bob, carol = (_broker_token(giru, login) for login in ("alice", "bob", "carol"))
 
-        def explained() -> bool:
-            servers = httpx.get(giru.url("/readyz"), timeout=10).json()["servers"]
-            return "broker mode" in servers.get("files", "")
+        def listed() -> bool:
+            tools = _broker_call(giru, alice, "tools/list", {}).get("result", {}).get("tools", [])
+            return "files__whoami" in {tool["name"] for tool in tools}
 
-        wait_until(explained, "the server's catalog says why it is not listed")
-        assert giru.idp.token_exchanges() == 0
+        wait_until(listed, "the server's tools are listed with alice's exchanged token")
+        whoami = {"name": "files__whoami", "arguments": {}}
+        for _ in range(2):
+            answer = _broker_call(giru, alice, "tools/call", whoami)
+            assert answer["result"]["content"][0]["text"] == f"sub=sub-alice aud={upstream.url}"
+            answer = _broker_call(giru, bob, "tools/call", whoami)
+            assert answer["result"]["content"][0]["text"] == f"sub=sub-bob aud={upstream.url}"
+        assert giru.idp.token_exchanges() == 2  # one per person's sign-in token, then cached
+
+        seen = [h.get("authorization", "").removeprefix("Bearer ") for h in upstream.seen()]
+        bearers = {value for value in seen if value}
+        assert bearers
+        assert not {alice, bob, carol} & bearers  # never Giru's tokens
+        for bearer in bearers:  # each one the IdP exchanged for the person (never its own token)
+            key = jwt.PyJWKClient(giru.idp.jwks_uri).get_signing_key_from_jwt(bearer)
+            claims = jwt.decode(
+                bearer, key.key, algorithms=["RS256"], audience=upstream.url, issuer=giru.idp.issuer
+            )
+            assert claims["act"] == {"sub": CONFIDENTIAL_CLIENT}
+            assert claims["sub"] in {"sub-alice", "sub-bob"}
+
+        giru.idp.close_account("carol")  # the IdP no longer accepts carol's sign-in
+        exchanges = giru.idp.token_exchanges()
+        error = _broker_call(giru, carol, "tools/call", whoami)["error"]
+        assert error["data"] == {"reason": "credentials_unavailable", "server": "files"}
+        assert "must sign in again" in error["message"]
+        assert giru.idp.token_exchanges() == exchanges
+        assert carol not in str(upstream.seen())
+
+        def audited() -> bool:
+            records = giru.audit(action="credentials/token")
+            refreshes = [r for r in records if r["target"] == "sign-in-refresh"]
+            return {(r["actor"], r["outcome"]) for r in refreshes} >= {
+                ("user:alice@hospital.example", "allowed"),
+                ("user:bob@hospital.example", "allowed"),
+                ("user:carol@hospital.example", "error"),
+            }
+
+        wait_until(audited, "each sign-in refresh audited, carol's refusal too")
+        text = str(giru.audit(action="credentials/token"))
+        assert not [token for token in (alice, bob, carol) if token in text]

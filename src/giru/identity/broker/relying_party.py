@@ -65,10 +65,14 @@ class IdpConfig:
 
 @dataclass(frozen=True, slots=True)
 class SignIn:
-    """A person signed in (or refreshed) at the IdP, and the IdP's refresh token if it gave one."""
+    """A person signed in (or refreshed) at the IdP, and the IdP's refresh token if it gave one.
+    A refresh also keeps the IdP's access token and its lifetime (what a `token-exchange`
+    upstream exchanges for a person signed in through the broker); `repr` leaves tokens out."""
 
     person: Person
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    expires_in: float | None = None
 
 
 _OFFLINE: Final = "offline_access"
@@ -188,7 +192,13 @@ class RelyingParty:
             amr=refreshed.amr or person.amr,
             auth_time=refreshed.auth_time or person.auth_time,
         )
-        return SignIn(refreshed, _refresh_token(tokens) or refresh_token)
+        access, lifetime = tokens.get("access_token"), tokens.get("expires_in")
+        return SignIn(
+            refreshed,
+            _refresh_token(tokens) or refresh_token,
+            access if isinstance(access, str) and access else None,
+            float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else None,
+        )
 
     async def _with_userinfo(
         self, discovery: Mapping[str, Any], claims: dict[str, Any], tokens: Mapping[str, Any]

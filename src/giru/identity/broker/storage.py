@@ -386,6 +386,24 @@ class OAuthStore:
                 )
             )
 
+    async def sign_in_of(self, subject: str, now: datetime) -> Family | None:
+        """The person's most recent live sign-in (refresh-token family) that holds an IdP
+        refresh token; None when they have none (signed out, revoked, expired, or the IdP gave
+        no refresh token)."""
+        async with self.database.read() as session:
+            rows = await session.scalars(
+                select(OAuthFamilyRow)
+                .where(OAuthFamilyRow.subject == subject)
+                .where(OAuthFamilyRow.revoked_at.is_(None))
+                .where(OAuthFamilyRow.sealed_idp_refresh_token.is_not(None))
+                .order_by(OAuthFamilyRow.updated_at.desc())
+            )
+            for row in rows:
+                family = self._family(row)
+                if _aware(row.expires_at) > _aware(now) and family.idp_refresh_token is not None:
+                    return family
+        return None
+
     async def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
         async with self.database.transaction() as session:
             await self._revoke(session, family_id, reason, now)
