@@ -131,3 +131,36 @@ async def test_a_person_s_families_are_revoked_together_and_others_are_left(
         assert seen["bob@hospital.example"].active_families == 1
     finally:
         await database.aclose()
+
+
+async def test_a_person_s_sign_in_is_their_latest_live_family_holding_an_idp_refresh_token(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'giru.db'}")
+    await database.migrate()
+    try:
+        store = await OAuthStore.open(database, Sealer(KEK))
+        alice = Person("https://idp.test", "sub-alice", "alice@hospital.example")
+        ttl = timedelta(days=1)
+        assert await store.sign_in_of("sub-alice", T0) is None
+        older = await store.open_family(None, _grant(alice, "idp-rt-1"), "h1", T0, ttl)
+        await store.open_family(None, _grant(alice), "h2", T0 + timedelta(minutes=1), ttl)
+        newer = await store.open_family(
+            None, _grant(alice, "idp-rt-2"), "h3", T0 + timedelta(minutes=2), ttl
+        )
+        found = await store.sign_in_of("sub-alice", T0 + timedelta(minutes=3))
+        assert found is not None
+        assert found.id == newer.id
+        assert found.idp_refresh_token == "idp-rt-2"
+        await store.refreshed(newer.id, alice, "idp-rt-3", T0 + timedelta(minutes=4))
+        found = await store.sign_in_of("sub-alice", T0 + timedelta(minutes=5))
+        assert found is not None
+        assert found.idp_refresh_token == "idp-rt-3"
+        await store.revoke_family(newer.id, "revoked", T0 + timedelta(minutes=6))
+        found = await store.sign_in_of("sub-alice", T0 + timedelta(minutes=7))
+        assert found is not None
+        assert found.id == older.id
+        assert await store.sign_in_of("sub-alice", T0 + timedelta(days=2)) is None  # expired
+        assert await store.sign_in_of("sub-bob", T0) is None
+    finally:
+        await database.aclose()

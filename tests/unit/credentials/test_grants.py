@@ -146,3 +146,35 @@ async def test_an_upstreams_401_makes_the_next_call_exchange_again(
     assert await tokens.exchanged(server, auth, caller("alice")) == "at-1"
     await tokens.exchange_refused(server, auth, caller("alice"))
     assert await tokens.exchanged(server, auth, caller("alice")) == "at-2"
+
+
+class SignIns:
+    """People's sign-in IdP tokens, as `SignInTokens` would give them (one per person)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, PresentedToken] = {}
+
+    def peek(self, caller: Caller) -> PresentedToken | None:
+        return self.tokens.get(caller.subject)
+
+    async def subject_token(self, server: str, caller: Caller) -> PresentedToken:
+        value = f"idp-token-of-{caller.subject}"
+        token = PresentedToken(value, token_hash(value), time.time() + 300)
+        self.tokens[caller.subject] = token
+        return token
+
+
+async def test_a_broker_issued_token_is_exchanged_as_the_persons_sign_in_idp_token(
+    auth_server: TestAS, oauth_http: OAuthHttp
+) -> None:
+    tokens = UpstreamTokens(oauth_http, TokenCache(), read)
+    tokens.sign_ins = SignIns()
+    server, auth = spec(auth_server), exchange_auth(auth_server)
+    alice = caller("alice", broker=True)
+    assert await tokens.exchanged(server, auth, alice) == "at-1"
+    assert await tokens.exchanged(server, auth, alice) == "at-1"
+    assert await tokens.exchanged(server, auth, caller("bob", broker=True)) == "at-2"
+    subjects = [t.form["subject_token"] for t in auth_server.tokens]
+    assert subjects == ["idp-token-of-sub-alice", "idp-token-of-sub-bob"]
+    await tokens.exchange_refused(server, auth, alice)
+    assert await tokens.exchanged(server, auth, alice) == "at-3"
