@@ -19,10 +19,10 @@ import structlog
 from pydantic import ValidationError as PydanticValidationError
 
 from giru.access.grants import next_change
-from giru.api.context import ClientTool, NoPolicyEngine, PolicyHooks, ToolQuota
+from giru.api.context import ClientTool, NoPolicyEngine, PolicyHooks, QuotaUse, ToolQuota
 from giru.catalog.snapshot import ServerCatalog
 from giru.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
-from giru.limits import Limiter
+from giru.limits import Limiter, QuotaPeriod
 from giru.manifests.compiler import compile_config
 from giru.manifests.config import Config, Located
 from giru.manifests.documents import API_VERSION, KINDS
@@ -267,6 +267,35 @@ class GatewayRuntime:
                 }
             )
         return sorted(out, key=lambda t: t["name"])
+
+    async def quota_use(self) -> list[QuotaUse]:
+        """Every quota of the active subscriptions, with the calls admitted in its period."""
+        now = datetime.now(UTC)
+        found: list[QuotaUse] = []
+        for sub in self._config().subscriptions.values():
+            spec = sub.spec
+            periods: tuple[tuple[QuotaPeriod, int | None], ...] = (
+                ("day", spec.quota_per_day),
+                ("month", spec.quota_per_month),
+            )
+            if spec.status not in (None, "active") or all(q is None for _, q in periods):
+                continue
+            used = await self._limiter.quota_usage(sub.name, now)
+            subject = spec.subject.model_dump(exclude_none=True) if spec.subject else None
+            for (period, limit), count in zip(periods, used, strict=True):
+                if limit is not None:
+                    found.append(
+                        {
+                            "subscription": sub.name,
+                            "client": spec.client,
+                            "subject": subject,
+                            "server": spec.server,
+                            "period": period,
+                            "limit": limit,
+                            "used": count,
+                        }
+                    )
+        return found
 
     async def _quota(self, subscription: str | None) -> ToolQuota:
         sub = self._config().subscriptions.get(subscription) if subscription else None

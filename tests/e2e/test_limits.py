@@ -165,3 +165,27 @@ def _metric(giru: RunningGiru, name: str) -> float:
         for line in text.splitlines()
         if line.startswith(name) and not line.startswith("#")
     )
+
+
+def test_the_quotas_api_lists_a_quota_near_its_limit(tmp_path: Path) -> None:
+    with run_giru(manifests("  quotaPerDay: 5\n  quotaPerMonth: 100"), tmp_path) as giru:
+        answers = asyncio.run(_calls(giru, 4))
+        assert [outcome(a) for a in answers] == ["ok"] * 4
+        near = httpx.get(giru.url("/api/v1/quotas?minUsed=0.8"), headers=ADMIN).json()["items"]
+        assert near == [
+            {
+                "subscription": "alice-kit",
+                "client": "alice",
+                "subject": None,
+                "server": "kit",
+                "period": "day",
+                "limit": 5,
+                "used": 4,
+                "usedFraction": 0.8,
+            }
+        ]
+        every = httpx.get(giru.url("/api/v1/quotas"), headers=ADMIN).json()["items"]
+        assert [(q["period"], q["used"], q["limit"]) for q in every] == [
+            ("day", 4, 5),
+            ("month", 4, 100),
+        ]

@@ -154,6 +154,24 @@ const scenarios = {
 		};
 	},
 
+	// Quotas near their limit: the overview's panel lists the subscription's daily quota with
+	// its use, and its link opens the subscription on the subscriptions page.
+	async quotas(page) {
+		await openSignedIn(page, '/ui/');
+		const table = page.getByTestId('quotas-near');
+		await table.waitFor();
+		const rows = await table
+			.locator('tbody tr')
+			.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+		await table.getByRole('link').first().click();
+		await page.getByTestId('subscriptions').waitFor();
+		return {
+			rows,
+			url: page.url(),
+			targetRow: (await page.locator('tr[id="subscription-alice-kit"]').count()) === 1
+		};
+	},
+
 	// Another page cannot frame the UI.
 	async framing(page) {
 		const blocked = [];

@@ -18,6 +18,7 @@ from giru.credentials.connections import Connections
 from giru.errors import PolicyUnavailableError
 from giru.identity.broker.trail import OAuthTrail
 from giru.identity.revocations import Revocations
+from giru.limits import QuotaPeriod
 from giru.policy.replay import Recorded
 from giru.store import Store, SyncResult
 from giru.trust import TrustTrail
@@ -28,6 +29,7 @@ __all__ = [
     "ClientTool",
     "NoPolicyEngine",
     "PolicyHooks",
+    "QuotaUse",
     "ToolProvider",
     "ToolQuota",
 ]
@@ -47,6 +49,19 @@ class ToolQuota(TypedDict):
     usedThisMonth: int | None
     remainingToday: int | None
     remainingThisMonth: int | None
+
+
+class QuotaUse(TypedDict):
+    """One quota of an active subscription and the calls admitted against it in the current
+    period (`GET /api/v1/quotas`)."""
+
+    subscription: str
+    client: str | None
+    subject: dict[str, str] | None
+    server: str
+    period: QuotaPeriod
+    limit: int
+    used: int
 
 
 class ClientTool(TypedDict):
@@ -137,6 +152,11 @@ class ApiRuntime(PolicyHooks, Protocol):
 
     async def client_tools(self, client: str) -> list[ClientTool]:
         """The tools `client` may call now (its compiled view), `server__tool` names sorted."""
+        ...
+
+    async def quota_use(self) -> list[QuotaUse]:
+        """Every quota of the active subscriptions with its use in the current day or month,
+        as the limiter counts it."""
         ...
 
     def notify(self) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from giru.api import ClientTool, build_api
+from giru.api.context import QuotaUse
 from giru.errors import PolicyUnavailableError, UpstreamUnavailableError
 from giru.policy.replay import Recorded
 from giru.store import Store, SyncResult
@@ -36,6 +37,7 @@ class FakeRuntime:
         self.notified = 0
         self.tools: dict[str, list[dict[str, Any]]] = {}
         self.views: dict[str, list[ClientTool]] = {}
+        self.quotas: list[QuotaUse] = []
         self.unreachable: set[str] = set()
         self.policy_active = True
         self.evaluated: list[dict[str, Any]] = []
@@ -47,6 +49,9 @@ class FakeRuntime:
 
     async def client_tools(self, client: str) -> list[ClientTool]:
         return self.views.get(client, [])
+
+    async def quota_use(self) -> list[QuotaUse]:
+        return self.quotas
 
     def notify(self) -> None:
         self.notified += 1

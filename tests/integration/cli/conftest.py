@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from giru.api import build_api
-from giru.api.context import ClientTool, NoPolicyEngine
+from giru.api.context import ClientTool, NoPolicyEngine, QuotaUse
 from giru.credentials import DatabaseBackend, Keyring, SecretStore
 from giru.store import Store, SyncResult
 
@@ -47,6 +47,9 @@ class FakeRuntime(NoPolicyEngine):
         return await self.store.sync_tools(server, FAKE_TOOLS, tags={"echo": ["demo"]})
 
     async def client_tools(self, client: str) -> list[ClientTool]:
+        return []
+
+    async def quota_use(self) -> list[QuotaUse]:
         return []
 
     def notify(self) -> None:

@@ -412,6 +412,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Quotas of active subscriptions and their use in the current day or month */
+        get: operations["listQuotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/secrets": {
         parameters: {
             query?: never;
@@ -2106,6 +2123,54 @@ export interface components {
              */
             type: string;
         };
+        /** QuotaItem */
+        QuotaItem: {
+            /**
+             * Client
+             * @description the client subscribed (null: a person or group)
+             */
+            client: string | null;
+            /**
+             * Limit
+             * @description calls the subscription may make in the period
+             */
+            limit: number;
+            /**
+             * Period
+             * @description the calendar day or month, in the tenant's zone
+             * @enum {string}
+             */
+            period: "day" | "month";
+            /** Server */
+            server: string;
+            /**
+             * Subject
+             * @description the people subscribed: `{user: EMAIL}` or `{group: NAME}` (null: a client)
+             */
+            subject: {
+                [key: string]: string;
+            } | null;
+            /** Subscription */
+            subscription: string;
+            /**
+             * Used
+             * @description calls admitted in the current period
+             */
+            used: number;
+            /**
+             * Usedfraction
+             * @description used / limit (1 when the limit is 0)
+             */
+            usedFraction: number;
+        };
+        /** QuotaList */
+        QuotaList: {
+            /**
+             * Items
+             * @description the most used first
+             */
+            items: components["schemas"]["QuotaItem"][];
+        };
         /** RedactInstruction */
         RedactInstruction: {
             /**
@@ -2494,8 +2559,10 @@ export interface components {
         };
         /**
          * TokenExchangeAuth
-         * @description RFC 8693 on-behalf-of: the caller's Giru-verified access token is exchanged at the
-         *     identity provider's token endpoint for a token for this upstream, cached per person.
+         * @description RFC 8693 on-behalf-of: the access token the calling person presented to Giru (issued by
+         *     the identity provider, verified by Giru) is exchanged at the identity provider's token
+         *     endpoint for a token for this upstream (`audience`, `resource`, `scopes`), cached by the
+         *     presented token's hash; only the exchanged token is sent upstream.
          */
         TokenExchangeAuth: {
             /** Audience */
@@ -5562,6 +5629,66 @@ export interface operations {
             };
             /** @description The admin key's role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listQuotas: {
+        parameters: {
+            query?: {
+                /** @description only quotas used at least this much (0.8: 80 % or more) */
+                minUsed?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaList"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
