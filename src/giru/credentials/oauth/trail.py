@@ -1,7 +1,8 @@
 """`TokenTrail`: one audit record per token request Giru makes to an authorization server
 (action `credentials/token`): who it was for, which server, which grant (`operation`:
-`fetch`, `refresh`, `exchange`, `code`), the outcome and, on failure, the reason and the OAuth
-error code. Never a token, a secret or a client assertion."""
+`fetch`, `refresh`, `exchange`, `code`, `sign-in-refresh` for a broker sign-in's IdP token), the
+outcome and, on failure, the reason and the OAuth error code.
+Never a token, a secret or a client assertion."""
 
 from __future__ import annotations
 
