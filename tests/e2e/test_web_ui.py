@@ -330,6 +330,20 @@ def test_the_audit_page_filters_by_a_control_and_links_each_control_to_its_recor
     assert seen["field"] == scope
 
 
+def test_a_servers_tools_show_their_governance_and_every_object_its_yaml(
+    giru: RunningGiru,
+) -> None:
+    seen = _scenario(giru, "server-tools", GIRU_SERVER="everything", GIRU_TOOL="echo")
+    assert seen["tags"] == "demo, pci, data", seen  # the server's tag, echo's tag and category
+    assert seen["sensitivity"] == "high", seen
+    assert seen["definition"] == "pinned", seen  # the quickstart trusts on first use
+    for yaml in (seen["yaml"], seen["manifest"]):
+        assert "kind: MCPServer\nmetadata:\n  name: everything\n" in yaml, seen
+        assert "sensitivity: high" in yaml, seen
+        assert "status:" not in yaml, seen
+        assert "resourceVersion" not in yaml, seen
+
+
 def test_usage_exports_as_csv(giru: RunningGiru) -> None:
     seen = _scenario(giru, "usage-csv")
     lines = seen["csv"].splitlines()
@@ -384,6 +398,12 @@ def test_a_held_tool_change_is_approved_in_the_ui_and_listed_again(tmp_path: Pat
             "the changed tool held from tools/list",
             timeout=30.0,
         )
+        held = _scenario(
+            running, "server-tools", GIRU_SERVER="drift", GIRU_TOOL="read", GIRU_FOLLOW="1"
+        )
+        assert held["definition"] == "held: changed — review", held
+        assert held["followed"] == "/ui/tool-reviews?server=drift", held
+        assert "transport: stdio" in held["yaml"], held
         seen = _scenario(
             running,
             "tool-review",
@@ -410,6 +430,8 @@ def test_a_held_tool_change_is_approved_in_the_ui_and_listed_again(tmp_path: Pat
             timeout=30.0,
         )
         assert _listed(running, KEY)["drift__read"]["description"] == POISONED
+        pinned = _scenario(running, "server-tools", GIRU_SERVER="drift", GIRU_TOOL="read")
+        assert pinned["definition"] == "pinned", pinned
         audit = _audit(running, server="drift", target="read", action="tool-trust/approved")
         assert [(a["outcome"], a["details"]["blocking"]) for a in audit] == [("allowed", True)]
 

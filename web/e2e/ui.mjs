@@ -382,6 +382,37 @@ const scenarios = {
 		return { cells: cells.map((c) => c.trim()), notice };
 	},
 
+	// The Servers page: GIRU_SERVER's YAML opened from the list, then its detail's row of tool
+	// GIRU_TOOL (tags, sensitivity, definition state); with GIRU_FOLLOW, the held change's link
+	// is followed to the Tool reviews page.
+	async 'server-tools'(page) {
+		const server = process.env.GIRU_SERVER ?? '';
+		const tool = process.env.GIRU_TOOL ?? '';
+		await openSignedIn(page, '/ui/servers');
+		const listed = page.getByTestId('servers').getByRole('row').filter({ hasText: server }).first();
+		await listed.getByText('YAML').click();
+		const yaml = (await listed.getByTestId('yaml').textContent()) ?? '';
+		await listed.getByRole('link', { name: server, exact: true }).click();
+		await page.waitForURL((url) => url.pathname === `/ui/servers/${server}`);
+		const row = page.locator(`[data-tool="${tool}"]`);
+		await row.waitFor();
+		const cell = async (id) => ((await row.getByTestId(id).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		const seen = {
+			yaml,
+			tags: await cell('tool-tags'),
+			sensitivity: await cell('tool-sensitivity'),
+			definition: await cell('tool-definition'),
+			manifest: (await page.getByTestId('yaml').textContent()) ?? ''
+		};
+		if (process.env.GIRU_FOLLOW) {
+			await row.getByTestId('tool-definition').getByRole('link').click();
+			await page.waitForURL(/\/ui\/tool-reviews/);
+			await page.getByTestId(`review-${server}-${tool}`).waitFor();
+			seen.followed = new URL(page.url()).pathname + new URL(page.url()).search;
+		}
+		return seen;
+	},
+
 	// Tool trust: GIRU_SERVER's tool GIRU_TOOL was changed and is held. The overview shows the
 	// server degraded; the Tool reviews page shows the change;
 	// the server changes it again (GIRU_AGAIN, through GIRU_CLIENT_KEY's MCP call to the server's

@@ -45,6 +45,7 @@ describe('the controls a record names', () => {
 			`/ui/audit?control=${encodeURIComponent(MARKUP)}`
 		]);
 		expect(links[1]?.textContent).toBe(MARKUP);
+		expect(container.textContent).toBe(`HIPAA 164.312(b); ${MARKUP}`);
 		expect(container.querySelector('img')).toBeNull();
 	});
 

@@ -1,6 +1,6 @@
 import type { Schemas } from '$lib/api/client';
 
-type Stored = { apiVersion?: string; kind: string; metadata: Schemas['ObjectMeta']; spec: unknown };
+export type Stored = { apiVersion?: string; kind: string; metadata: Schemas['ObjectMeta']; spec: unknown };
 
 /** An object as the manifest `giru apply` takes (apiVersion, kind, metadata.name, spec), in YAML. */
 export async function manifestYaml(object: Stored): Promise<string> {
