@@ -18,7 +18,6 @@ consumer is the safety net.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 from types import TracebackType
@@ -27,10 +26,11 @@ from urllib.parse import urlsplit
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from giru.store.pubsub import close_quietly, receive, subscribe
 
 __all__ = [
     "CHANNEL",
@@ -277,13 +277,11 @@ class RedisChangeBus:
         client = self._client(Retry(NoBackoff(), 0))  # failures surface here, not retried inside
         pubsub = client.pubsub()
         try:
-            async with asyncio.timeout(2 * self._timeout):
-                await pubsub.subscribe(self._channel)
-                await self._confirmed(pubsub)
+            await subscribe(pubsub, self._channel, timeout_s=self._timeout)
             self._on_connected(outage_since)
-            await self._receive(pubsub)
+            await receive(pubsub, self._deliver, heartbeat_s=self._heartbeat)
         finally:
-            await self._close_quietly(pubsub, client)
+            await close_quietly(pubsub, client, timeout_s=self._timeout)
 
     def _on_connected(self, outage_since: float | None) -> None:
         self._connected = True
@@ -294,28 +292,6 @@ class RedisChangeBus:
             _log.info("config change bus reconnected to redis", outage_s=round(outage, 3))
         self._subscribers.offer(RESYNC)
 
-    async def _confirmed(self, pubsub: PubSub) -> None:
-        while True:
-            message = await pubsub.get_message(timeout=self._timeout)
-            if message is not None and message["type"] == "subscribe":
-                return
-
-    async def _receive(self, pubsub: PubSub) -> None:
-        """Delivers messages until the connection fails; a ping unanswered for a heartbeat
-        interval counts as a failure."""
-        awaiting_pong = False
-        while True:
-            message = await pubsub.get_message(timeout=self._heartbeat)
-            if message is None:
-                if awaiting_pong:
-                    raise TimeoutError(f"redis did not answer a ping within {self._heartbeat}s")
-                await pubsub.ping()
-                awaiting_pong = True
-                continue
-            awaiting_pong = False
-            if message["type"] == "message":
-                self._deliver(message["data"])
-
     def _deliver(self, data: Any) -> None:
         try:
             revision = int(data)
@@ -325,14 +301,6 @@ class RedisChangeBus:
             _log.warning("ignored a malformed config change message", data=repr(data)[:100])
             return
         self._subscribers.offer(revision)
-
-    async def _close_quietly(self, pubsub: PubSub, client: Redis) -> None:
-        with contextlib.suppress(RedisError, OSError):  # TimeoutError included
-            async with asyncio.timeout(self._timeout):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        with contextlib.suppress(RedisError, OSError):
-            async with asyncio.timeout(self._timeout):
-                await client.aclose()
 
     def _delay(self, failures: int) -> float:
         low, high = self._backoff

@@ -14,7 +14,6 @@ workers then keep the tokens they hold until they expire or the upstream refuses
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import secrets
 from collections.abc import Callable
@@ -22,10 +21,11 @@ from typing import Final
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from giru.store.pubsub import close_quietly, receive, subscribe
 
 __all__ = ["CHANNEL", "ConnectionNotices", "OnChange"]
 
@@ -111,35 +111,11 @@ class ConnectionNotices:
         client = self._client(Retry(NoBackoff(), 0))
         pubsub = client.pubsub()
         try:
-            async with asyncio.timeout(2 * self._timeout_s):
-                await pubsub.subscribe(CHANNEL)
-                await self._confirmed(pubsub)
+            await subscribe(pubsub, CHANNEL, timeout_s=self._timeout_s)
             self._deliver_all()
-            await self._receive(pubsub)
+            await receive(pubsub, self._deliver, heartbeat_s=self._heartbeat_s)
         finally:
-            await self._close_quietly(pubsub, client)
-
-    async def _confirmed(self, pubsub: PubSub) -> None:
-        while True:
-            message = await pubsub.get_message(timeout=self._timeout_s)
-            if message is not None and message["type"] == "subscribe":
-                return
-
-    async def _receive(self, pubsub: PubSub) -> None:
-        """Delivers notices until the connection fails (a ping unanswered for a heartbeat
-        interval counts as a failure)."""
-        awaiting_pong = False
-        while True:
-            message = await pubsub.get_message(timeout=self._heartbeat_s)
-            if message is None:
-                if awaiting_pong:
-                    raise TimeoutError(f"redis did not answer a ping within {self._heartbeat_s}s")
-                await pubsub.ping()
-                awaiting_pong = True
-                continue
-            awaiting_pong = False
-            if message["type"] == "message":
-                self._deliver(message["data"])
+            await close_quietly(pubsub, client, timeout_s=self._timeout_s)
 
     def _deliver(self, data: object) -> None:
         text = data.decode("ascii", "replace") if isinstance(data, bytes) else str(data)
@@ -150,11 +126,3 @@ class ConnectionNotices:
     def _deliver_all(self) -> None:
         if self._on_change is not None:
             self._on_change(None)
-
-    async def _close_quietly(self, pubsub: PubSub, client: Redis) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            async with asyncio.timeout(self._timeout_s):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        with contextlib.suppress(RedisError, OSError):
-            async with asyncio.timeout(self._timeout_s):
-                await client.aclose()
