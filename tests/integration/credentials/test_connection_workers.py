@@ -7,6 +7,10 @@ token request at the IdP (the workers take the Redis token lock in turn; the sec
 tokens the first kept). Without the lock both workers would refresh: the IdP's second is far
 longer than they take to collide.
 
+Disconnect during a refresh: a person's token has expired, a call through one worker refreshes
+it (the IdP takes three seconds), the person disconnects through the other meanwhile; the
+refresh does not bring the connection back, and the next calls ask the person to connect.
+
 Notices: a person reconnects or disconnects through one worker, and the other's next call
 carries the new token, or asks the person to connect, instead of the token it held.
 """
@@ -41,6 +45,8 @@ pytestmark = pytest.mark.integration
 SHARED_KEK = bytes(range(32)).hex()
 REFRESH_DELAY_MS = 1000
 """How long the IdP takes to answer a refresh: far longer than the workers take to collide."""
+SLOW_REFRESH_MS = 3000
+"""A refresh slow enough for a disconnect to be made while it is under way."""
 
 
 @dataclass
@@ -87,7 +93,11 @@ class Workers:
 
 
 @pytest.fixture
-def workers(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Workers]:
+def workers(
+    request: pytest.FixtureRequest, postgres_url: str, redis_url: str, tmp_path: Path
+) -> Iterator[Workers]:
+    """`request.param` (indirect): how long the IdP takes to answer a refresh, in ms."""
+    delay_ms = int(getattr(request, "param", REFRESH_DELAY_MS))
     shared = {
         "GIRU_DATABASE_URL": postgres_url,
         "GIRU_REDIS_URL": redis_url,
@@ -113,7 +123,7 @@ def workers(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Worke
             idp_dir,
             {},
             redirect_uris=[a.url("/oauth/callback"), b.url("/oauth/callback")],
-            token_delays_ms={"refresh_token": REFRESH_DELAY_MS},
+            token_delays_ms={"refresh_token": delay_ms},
         )
         stack.callback(idp.peer.stop)
         upstream = stack.enter_context(protected_upstream(tmp_path, idp.issuer))
@@ -203,6 +213,49 @@ def test_a_reconnect_or_disconnect_on_one_worker_reaches_the_other_workers_next_
     elicitation = asked["inputRequests"]["connect"]["params"]
     assert elicitation["mode"] == "url"
     assert elicitation["url"].startswith(b.url("/oauth/connect?state="))
+    assert len(upstream.authorizations("whoami")) == calls
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers", [SLOW_REFRESH_MS], indirect=True)
+def test_a_disconnect_during_a_refresh_on_another_worker_leaves_the_connection_removed(
+    workers: Workers,
+) -> None:
+    a, b, idp, upstream = workers.a, workers.b, workers.idp, workers.upstream
+    apply(a, connection_manifests(idp, upstream, "perUser"))
+    idp.add_resource(upstream.url, scope="mcp", ttl=2)
+    before = idp.token_requests("refresh_token")
+    workers.connect(a, "alice")  # a token that expires 2 s after it is issued
+    idp.add_resource(upstream.url, scope="mcp", ttl=300)
+    expires_at = _expires_at(a)
+    # (the health pings may start the refresh too, on either worker, once the token is due)
+    wait_until(lambda: time.time() > expires_at, "alice's 2-second token has expired")
+    calls = len(upstream.authorizations("whoami"))
+
+    alice_api = {"Authorization": f"Bearer {workers.token(a, 'alice', '/api')}"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        in_flight = pool.submit(workers.call, b, "alice")
+        wait_until(
+            lambda: idp.token_requests("refresh_token") > before,
+            "the refresh is under way (the IdP answered it and waits before sending it)",
+        )
+        gone = httpx.delete(
+            a.url("/api/v1/servers/files/connections"), headers=alice_api, timeout=30
+        )
+        assert gone.status_code == 204, gone.text
+        asked = in_flight.result(timeout=60)
+
+    assert asked["resultType"] == "input_required", asked
+    listed = httpx.get(
+        a.url("/api/v1/servers/files/connections"), headers=ADMIN_HEADERS, timeout=30
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+    for giru in (a, b):
+        again = workers.call(giru, "alice")
+        assert again["resultType"] == "input_required", again
+        elicitation = again["inputRequests"]["connect"]["params"]
+        assert elicitation["url"].startswith(giru.url("/oauth/connect?state="))
     assert len(upstream.authorizations("whoami")) == calls
 
 

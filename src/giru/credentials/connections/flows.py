@@ -179,7 +179,7 @@ class ConnectionFlows:
         kept = await self._keeper.read(server, subject, actor=actor)
         if kept is None:
             return False
-        revoked = await self._revoke(kept)
+        revoked = await self.revoke(kept)
         await self._keeper.forget(server, subject, actor=actor)
         self._forget(server, subject)
         await self._trail.record(
@@ -187,7 +187,9 @@ class ConnectionFlows:
         )
         return True
 
-    async def _revoke(self, connection: Connection) -> bool:
+    async def revoke(self, connection: Connection) -> bool:
+        """Revoke `connection`'s tokens at its authorization server when it offers revocation
+        (best effort: False when it does not, or failed)."""
         try:
             upstream = await self._keeper.upstream(connection.server)
             endpoint = upstream.found.server.revocation_endpoint

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 
@@ -21,6 +21,7 @@ from giru.credentials.connections.registration import ClientRegistration
 from giru.credentials.oauth import ClientAuth, Discovered, Discovery, OAuthHttp, TokenEndpoint
 from giru.credentials.secretstore import SecretStore
 from giru.errors import NotFoundError, ValidationError
+from giru.store.records import SecretRecord
 from giru.upstream.base import ServerSpec, UpstreamOAuth
 
 __all__ = ["ConnectionKeeper", "Upstream"]
@@ -92,9 +93,17 @@ class ConnectionKeeper:
             record = await self.secrets.info(name)
         except NotFoundError:
             return None
-        return connection_from_entries(
-            name, await self.secrets.entries(record, server=server, actor=actor)
-        )
+        entries = await self.secrets.entries(record, server=server, actor=actor)
+        return replace(connection_from_entries(name, entries), mark=_mark(record))
+
+    async def unchanged(self, connection: Connection) -> bool | None:
+        """Whether `connection`'s secret is still the version it was read from (its metadata
+        only: no read is audited); None when the secret is gone."""
+        try:
+            record = await self.secrets.info(secret_name(connection.server, connection.subject))
+        except NotFoundError:
+            return None
+        return _mark(record) == connection.mark
 
     async def keep(self, connection: Connection, *, actor: str) -> None:
         name = secret_name(connection.server, connection.subject)
@@ -129,3 +138,9 @@ class ConnectionKeeper:
             if page.next_cursor is None:
                 return found
             cursor = page.next_cursor
+
+
+def _mark(record: SecretRecord) -> str:
+    """A secret's version: every write raises `version`; made again after a delete, it has
+    another `created_at`."""
+    return f"{record.created_at.isoformat()}#{record.version}"

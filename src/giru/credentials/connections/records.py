@@ -62,6 +62,9 @@ class Connection:
     wanted_scopes: tuple[str, ...] = ()
     """Scopes the upstream asked for beyond these tokens' (a 403 `insufficient_scope`): asked
     for, with the others, when the connection is made again (step-up)."""
+    mark: str = field(default="", compare=False, repr=False)
+    """Which version of its secret it was read from ("": not read from the store), for
+    `ConnectionKeeper.unchanged` to tell whether the secret changed since."""
 
     def entries(self) -> dict[str, str]:
         about = {

@@ -8,6 +8,9 @@ when they are not fresh either (audited `connections/refresh`), the new ones kep
 with Redis, under a lock every worker takes, so one worker refreshes and the others read. When
 another worker keeps or removes a connection, its notice (`ConnectionNotices`) makes `changed`
 drop this process's copy, so the next call reads the kept tokens (or finds none).
+A refresh keeps its result only if the connection's secret is still the version it read
+(`ConnectionKeeper.unchanged`): a connection removed meanwhile stays removed (the refresh's
+tokens are revoked), one made again meanwhile is used as made.
 A connection that is missing, or whose refresh the authorization server refuses (it is then
 marked `needs_reconnect`), raises `ConnectionRequiredError` with the URL where the person
 connects; for a `shared` server only an admin connects it (`giru connect SERVER`).
@@ -245,11 +248,41 @@ class ConnectionTokens:
             if exc.status is None or exc.status >= 500:  # the server is down: try again later
                 await self._audit_refresh(kept, "error", exc.message)
                 raise
+            moved = await self._moved(kept, caller, None)
+            if moved is not None:
+                return moved
             await self._needs_reconnect(kept, exc.message)
             raise self._required(kept.server, caller, "needs_reconnect") from exc
+        moved = await self._moved(kept, caller, tokens)
+        if moved is not None:
+            return moved
         await self._keeper.keep(kept.refreshed(tokens, self._clock()), actor=_GATEWAY)
         await self._audit_refresh(kept, "allowed", None)
         return tokens
+
+    async def _moved(
+        self, kept: Connection, caller: Caller, tokens: TokenSet | None
+    ) -> TokenSet | None:
+        """None when `kept` is still the stored connection (the refresh may keep its result).
+        Otherwise the connection was removed or made again (another worker, another call)
+        while its refresh was under way, and keeping would bring the old one back: removed,
+        the refresh's `tokens` are revoked (best effort) and the caller must connect; made
+        again (or refreshed elsewhere), the kept connection's tokens serve the call."""
+        unchanged = await self._keeper.unchanged(kept)
+        if unchanged:
+            return None
+        again = None
+        if unchanged is False:
+            again = await self._keeper.read(kept.server, kept.subject, actor=_GATEWAY)
+        if again is None:
+            if tokens is not None:
+                await self._flows.revoke(replace(kept, tokens=tokens))
+            await self._audit_refresh(kept, "error", "the connection was removed meanwhile")
+            raise self._required(kept.server, caller, "not_connected")
+        await self._audit_refresh(kept, "error", "the connection changed meanwhile")
+        if again.status == "needs_reconnect":
+            raise self._required(kept.server, caller, "needs_reconnect")
+        return again.tokens
 
     async def _needs_reconnect(self, kept: Connection, reason: str) -> None:
         await self._keeper.keep(replace(kept, status="needs_reconnect"), actor=_GATEWAY)
