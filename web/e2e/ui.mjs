@@ -367,6 +367,29 @@ const scenarios = {
 		return { before, url };
 	},
 
+	// A person follows the connect URL GIRU_CONNECT_URL (from a URL elicitation): Giru sends the
+	// browser to the authorization server, whose sign-in form is filled as GIRU_LOGIN with
+	// GIRU_PASSWORD; the browser comes back to Giru's callback page. What each page showed.
+	async 'idp-connect'(page) {
+		await page.goto(process.env.GIRU_CONNECT_URL ?? '');
+		await page.getByRole('button', { name: 'Sign in' }).waitFor();
+		const signIn = { url: page.url(), title: await page.title() };
+		await page.getByLabel('Login', { exact: true }).fill(process.env.GIRU_LOGIN ?? '');
+		await page.getByLabel('Password', { exact: true }).fill(process.env.GIRU_PASSWORD ?? '');
+		await page.getByRole('button', { name: 'Sign in' }).click();
+		await page.waitForURL((url) => `${url.origin}${url.pathname}` === `${URL_BASE}/oauth/callback`);
+		const heading = page.locator('main h1'); // role "status" when connected, else "alert"
+		await heading.waitFor();
+		const text = (await page.locator('main').textContent()) ?? '';
+		return {
+			signIn,
+			landed: page.url(),
+			heading: ((await heading.textContent()) ?? '').trim(),
+			role: await heading.getAttribute('role'),
+			text: text.replace(/\s+/g, ' ').trim()
+		};
+	},
+
 	// Server GIRU_SERVER's connections as the page lists them; then disconnect the first.
 	async disconnect(page) {
 		const server = process.env.GIRU_SERVER ?? '';
