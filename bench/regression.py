@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import subprocess
 import tarfile
@@ -22,31 +21,12 @@ from typing import Any
 
 import uvloop
 
-from bench.client import Caller
 from bench.fleet import REPO
 from bench.machine import describe as describe_machine
-from bench.pairs import Side, alternate, describe, process_cpu_ns
-from bench.solo import KEY, client_manifest, start_giru, start_upstream
+from bench.pairs import describe
+from bench.solo import client_manifest, compare_processes, start_giru, start_upstream
 
 __all__ = ["main"]
-
-
-async def _compare(
-    urls: dict[str, str], pids: dict[str, int], calls: int, rounds: int, concurrency: int
-) -> dict[str, Any]:
-    async with contextlib.AsyncExitStack() as stack:
-        callers = {
-            name: await stack.enter_async_context(Caller(url, KEY, concurrency))
-            for name, url in urls.items()
-        }
-        for caller in callers.values():  # warm up
-            await caller.calls(max(200, 20 * concurrency))
-        sides = [
-            Side(name, caller.calls, functools.partial(process_cpu_ns, pids[name]))
-            for name, caller in callers.items()
-        ]
-        versus = [("work tree again", "work tree")]
-        return await alternate(sides, calls=calls, rounds=rounds, versus=versus)
 
 
 def run(ref: str, calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[str, Any]:
@@ -75,7 +55,16 @@ def run(ref: str, calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict
             pids[name] = giru.pid
         points = []
         for each in concurrency:
-            compared = uvloop.run(_compare(urls, pids, calls, rounds, each))
+            compared = uvloop.run(
+                compare_processes(
+                    urls,
+                    pids,
+                    calls=calls,
+                    rounds=rounds,
+                    concurrency=each,
+                    versus=[("work tree again", "work tree")],
+                )
+            )
             print(f"  c={each}\n{describe(compared)}")
             points.append({"concurrency": each, "where": "giru run, tools/call", **compared})
     return {"ref": ref, "points": points}

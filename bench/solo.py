@@ -5,11 +5,16 @@ its own process), SQLite and the usage spool in the scenario's temp dir."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from bench.client import Caller
 from bench.fleet import GATEWAY_CPUS, GIRU, LOAD_CPUS, REPO
+from bench.pairs import Side, alternate, process_cpu_ns
 from bench.procs import Proc, free_port, start, wait_http
 
 __all__ = ["KEY", "client_manifest", "start_giru", "start_upstream"]
@@ -68,3 +73,28 @@ def start_giru(
     giru = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
     wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
     return giru, f"http://127.0.0.1:{port}/mcp"
+
+
+async def compare_processes(
+    urls: dict[str, str],
+    pids: dict[str, int],
+    *,
+    calls: int,
+    rounds: int,
+    concurrency: int,
+    versus: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """The same tools/call against one Giru process per side (`urls`, the first the baseline),
+    each warmed up, then in paired rounds (`bench.pairs.alternate`) of each process's own CPU."""
+    async with contextlib.AsyncExitStack() as stack:
+        callers = {
+            name: await stack.enter_async_context(Caller(url, KEY, concurrency))
+            for name, url in urls.items()
+        }
+        for caller in callers.values():  # warm up
+            await caller.calls(max(200, 20 * concurrency))
+        sides = [
+            Side(name, caller.calls, functools.partial(process_cpu_ns, pids[name]))
+            for name, caller in callers.items()
+        ]
+        return await alternate(sides, calls=calls, rounds=rounds, versus=versus)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import hashlib
 import itertools
 import json
@@ -49,12 +48,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 
-from bench.client import Caller
 from bench.fleet import LOAD_CPUS
 from bench.machine import describe as describe_machine
 from bench.pairs import Side, alternate, describe, process_cpu_ns
 from bench.report import markdown, paired
-from bench.solo import KEY, client_manifest, start_giru, start_upstream
+from bench.solo import KEY, client_manifest, compare_processes, start_giru, start_upstream
 from giru.access.clients import ClientDirectory
 from giru.limits import LocalLimiter
 from giru.manifests import Config
@@ -313,23 +311,6 @@ class _Collector:
         self._server.server_close()
 
 
-async def _gateways(
-    urls: dict[str, str], pids: dict[str, int], calls: int, rounds: int, concurrency: int
-) -> dict[str, Any]:
-    async with contextlib.AsyncExitStack() as stack:
-        callers = {
-            name: await stack.enter_async_context(Caller(url, KEY, concurrency))
-            for name, url in urls.items()
-        }
-        for caller in callers.values():  # warm up
-            await caller.calls(max(200, 20 * concurrency))
-        sides = [
-            Side(name, caller.calls, functools.partial(process_cpu_ns, pids[name]))
-            for name, caller in callers.items()
-        ]
-        return await alternate(sides, calls=calls, rounds=rounds)
-
-
 def _processes(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[str, Any]:
     """The five `giru run` (`_GATEWAYS`) in paired rounds, per concurrency."""
     placed = os.sched_getaffinity(0)
@@ -353,7 +334,9 @@ def _processes(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[st
             pids[name] = giru.pid
         points = {}
         for each in concurrency:
-            compared = uvloop.run(_gateways(urls, pids, calls, rounds, each))
+            compared = uvloop.run(
+                compare_processes(urls, pids, calls=calls, rounds=rounds, concurrency=each)
+            )
             print(f"  giru run, c={each}\n{describe(compared)}", file=sys.stderr)
             points[f"c={each}"] = {"concurrency": each, **compared}
         os.sched_setaffinity(0, placed)
