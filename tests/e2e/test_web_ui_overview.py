@@ -17,16 +17,15 @@ import pytest
 
 from tests.e2e.calls import tool_call
 from tests.integration.breaking import (
-    HEALTH_CHECKS_OFF,
     NAME,
     FlakyUpstream,
     bring_back,
     call,
+    flaky_giru,
     take_down,
 )
 from tests.integration.gateway import (
     ADMIN_TOKEN,
-    CLIENT,
     RunningGiru,
     python_stdio_server,
     run_giru,
@@ -41,13 +40,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def flaky(tmp_path: Path) -> Iterator[tuple[RunningGiru, FlakyUpstream]]:
     require_web(CHROMIUM, WEB / "node_modules" / "playwright-core")
-    upstream = FlakyUpstream()
-    try:
-        manifests = "---".join([upstream.manifest(), CLIENT])
-        with run_giru(manifests, tmp_path, extra_env=HEALTH_CHECKS_OFF) as giru:
-            yield giru, upstream
-    finally:
-        upstream.close()
+    with flaky_giru(tmp_path) as flaky:
+        yield flaky
 
 
 def test_the_overview_shows_an_open_breaker_as_down_then_up_when_it_closes(

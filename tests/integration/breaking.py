@@ -4,8 +4,11 @@ everything.py over HTTP on a port the test owns, and calls through Giru that ope
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +17,12 @@ import orjson
 from tests.e2e.calls import tool_call
 from tests.integration.gateway import (
     ADMIN_TOKEN,
+    CLIENT,
     KEY,
     SERVERS,
     RestartableServer,
     RunningGiru,
+    run_giru,
     wait_until,
 )
 
@@ -46,6 +51,18 @@ spec:
   timeouts: {{call: 1s, callMax: 2s, connect: 1s}}
   trust: auto
 """
+
+
+@contextlib.contextmanager
+def flaky_giru(tmp_path: Path) -> Iterator[tuple[RunningGiru, FlakyUpstream]]:
+    """A `giru run` over the flaky upstream (health checks off), and that upstream."""
+    upstream = FlakyUpstream()
+    try:
+        manifests = "---".join([upstream.manifest(), CLIENT])
+        with run_giru(manifests, tmp_path, extra_env=HEALTH_CHECKS_OFF) as giru:
+            yield giru, upstream
+    finally:
+        upstream.close()
 
 
 def call(giru: RunningGiru, number: int) -> dict[str, Any]:

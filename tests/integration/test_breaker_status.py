@@ -14,28 +14,23 @@ import httpx
 import pytest
 
 from tests.integration.breaking import (
-    HEALTH_CHECKS_OFF,
     NAME,
     FlakyUpstream,
     breaker,
     bring_back,
     call,
+    flaky_giru,
     take_down,
 )
-from tests.integration.gateway import CLIENT, RunningGiru, run_giru, wait_until
+from tests.integration.gateway import RunningGiru, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def flaky(tmp_path: Path) -> Iterator[tuple[RunningGiru, FlakyUpstream]]:
-    upstream = FlakyUpstream()
-    try:
-        manifests = "---".join([upstream.manifest(), CLIENT])
-        with run_giru(manifests, tmp_path, extra_env=HEALTH_CHECKS_OFF) as giru:
-            yield giru, upstream
-    finally:
-        upstream.close()
+    with flaky_giru(tmp_path) as flaky:
+        yield flaky
 
 
 def _gauge(giru: RunningGiru, name: str) -> float:
