@@ -424,10 +424,7 @@ class PolicyEngine:
             bindings.append(binding)
         used = {binding for binding in found.values() if binding is not None}
 
-        async def fetch(missing: list[str]) -> Mapping[str, NamePlan | None]:
-            return await self._name_plans(missing, timeout)
-
-        plans = await self.visibility.plans_for(used, fetch)
+        plans = await self.visibility.plans_for(used, self._name_plans)
 
         def make() -> ToolClasses:
             return tool_classes(routes, bindings, facts.tool_keys, plans)
@@ -461,15 +458,10 @@ class PolicyEngine:
         first tools/list after a change needs one query, not two."""
         if self.client is None or not self.bindings:
             return
-        timeout = self._visible_timeout_s
-
-        async def fetch(missing: list[str]) -> Mapping[str, NamePlan | None]:
-            return await self._name_plans(missing, timeout)
-
         with contextlib.suppress(PolicyUnavailableError):  # asked again by the first list
-            await self.visibility.plans_for(list(self.bindings), fetch)
+            await self.visibility.plans_for(list(self.bindings), self._name_plans)
 
-    async def _name_plans(self, missing: list[str], timeout_s: float) -> dict[str, NamePlan | None]:
+    async def _name_plans(self, missing: list[str]) -> dict[str, NamePlan | None]:
         """What the packs of each binding compare tool names with (None: not declared): asked
         for every binding of the configuration at once, so a bundle needs this query once."""
         bindings = sorted({*missing, *self.bindings})
@@ -481,7 +473,7 @@ class PolicyEngine:
             "POST",
             f"/v1/data/{_TOOL_NAMES}",
             orjson.dumps({"input": {"bindings": bindings, "topics": topics}}),
-            timeout_s=timeout_s,
+            timeout_s=self._visible_timeout_s,
         )
         try:
             answer = orjson.loads(body) if status == 200 else None
