@@ -109,11 +109,17 @@ def list_command(
         str | None, typer.Option(help="From this time (RFC 3339 or date, UTC).")
     ] = None,
     until: Annotated[str | None, typer.Option(help="Up to this time (exclusive).")] = None,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            help="Only records citing this compliance control, whole ('PCI DSS Req 3.4')."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     output: OutputOption = Format.table,
 ) -> None:
     """Audit records, newest first, via the REST API."""
-    filters = _filters(actor, outcome, action, server, target, node, since, until)
+    filters = _filters(actor, outcome, action, server, target, node, since, until, control)
     with reported(), connect() as api:
         items = list(
             _take(_pages(api.get, {**filters, "order": "newest"}, min(limit, _PAGE)), limit)
@@ -140,10 +146,11 @@ def export_command(
     node: NodeOption = None,
     since: Annotated[str | None, typer.Option(help="From this time (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this time (exclusive).")] = None,
+    control: Annotated[str | None, typer.Option(help="Only records citing this control.")] = None,
 ) -> None:
     """Audit records as JSON lines: oldest first via the API (with filters), or every chain in
     (node, seq) order from the database with `--database-url` (only `--node` applies)."""
-    filters = _filters(actor, outcome, action, server, target, node, since, until)
+    filters = _filters(actor, outcome, action, server, target, node, since, until, control)
     with reported(), _sink(output_file) as out:
         if database_url is not None:
             from giru.cli import chains  # the store: imported only by the commands that read it
@@ -156,7 +163,7 @@ def export_command(
 
 
 def _filters(*values: str | None) -> dict[str, str]:
-    names = ("actor", "outcome", "action", "server", "target", "node", "since", "until")
+    names = ("actor", "outcome", "action", "server", "target", "node", "since", "until", "control")
     return {name: value for name, value in zip(names, values, strict=True) if value}
 
 

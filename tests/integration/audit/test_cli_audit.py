@@ -20,6 +20,9 @@ from tests.unit.audit.data import AT, record
 
 pytestmark = pytest.mark.integration
 
+_PCI = "PCI DSS Req 3.4"
+_DENIED = {"status": 403, "policy": {"controls": [_PCI]}, "violations": [{"control": _PCI}]}
+
 
 def giru(api: RunningApi, *args: str) -> Result:
     return CliRunner(env=api.env(VIEWER_TOKEN)).invoke(app, ["audit", *args])
@@ -31,13 +34,13 @@ def database(tmp_path: Path) -> str:
 
 async def seed(tmp_path: Path) -> list[str]:
     """Audit records in the API's database (the `api` fixture's SQLite file); their event ids
-    in (node, seq) order."""
+    in (node, seq) order. The third, denied, cites `_PCI`."""
     made, _ = link(
         [
             *(
-                record(
-                    at=AT + timedelta(seconds=i), outcome="policy_denied" if i == 2 else "allowed"
-                )
+                record(at=AT + timedelta(seconds=i))
+                if i != 2
+                else record(at=AT + timedelta(seconds=i), outcome="policy_denied", details=_DENIED)
                 for i in range(4)
             ),
             record(node="node-2", at=AT + timedelta(seconds=10), actor="bob"),
@@ -75,6 +78,25 @@ async def test_list_filters_and_prints_json_or_yaml(api: RunningApi, tmp_path: P
     assert [item["seq"] for item in yaml.safe_load(as_yaml.stdout)["items"]] == [1]
     nothing = giru(api, "list", "--node", "node-9")
     assert (nothing.exit_code, nothing.stdout) == (0, "")
+
+
+async def test_list_keeps_the_records_citing_a_control(api: RunningApi, tmp_path: Path) -> None:
+    ids = await seed(tmp_path)
+    table = giru(api, "list", "--control", _PCI)
+    assert table.exit_code == 0, table.output
+    assert [(row[2], row[-1]) for row in rows(table.stdout)[1:]] == [("3", "policy_denied")]
+    as_json = giru(api, "list", "--control", _PCI, "-o", "json")
+    assert [item["eventId"] for item in json.loads(as_json.stdout)["items"]] == [ids[2]]
+    as_yaml = giru(api, "list", "--control", "HIPAA 164.312(b)", "-o", "yaml")
+    assert yaml.safe_load(as_yaml.stdout) == {"items": []}
+    exported = giru(api, "export", "--control", _PCI)
+    assert [json.loads(line)["eventId"] for line in exported.stdout.splitlines()] == [ids[2]]
+
+
+async def test_a_bad_control_is_reported_with_its_field(api: RunningApi) -> None:
+    result = giru(api, "list", "--control", "x" * 201)
+    assert result.exit_code == 2
+    assert "query.control" in result.stderr
 
 
 async def test_a_bad_filter_is_reported_with_its_field(api: RunningApi, tmp_path: Path) -> None:
