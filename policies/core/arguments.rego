@@ -18,7 +18,7 @@ deny contains {
 } if input.mcp.arguments_bytes > limit
 
 # What this topic compares a tool's name with (see giru.decision.tool_names).
-tool_names := {"exact": object.keys(object.get(input, ["subscription", "constraints", "tools"], {}))}
+tool_names := {"server": false, "exact": object.keys(object.get(input, ["subscription", "constraints", "tools"], {}))}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {"bytes_at_most": limit} if is_number(limit)

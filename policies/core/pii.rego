@@ -12,8 +12,8 @@ redact contains {"target": "result", "kind": kind, "action": "mask"} if {
 	kind in {"pan", "ssn", "email", "phone"}
 }
 
-# This topic's rules do not read the tool's name (see giru.decision.tool_names).
-tool_names := {}
+# This topic's rules read neither the tool's name nor its server (see giru.decision.tool_names).
+tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {}

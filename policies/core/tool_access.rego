@@ -55,7 +55,7 @@ deny contains {
 
 # What this topic compares a tool's name with (see giru.decision.tool_names): the deny and
 # approval lists, by name or as "<server>/<tool>".
-tool_names := {"exact": {name |
+tool_names := {"server": false, "exact": {name |
 	some setting in ["denied_tools", "approval_tools"]
 	some name in binding.setting("core", setting, [])
 }}

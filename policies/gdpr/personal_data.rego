@@ -56,8 +56,8 @@ audit := {
 	"lawful_basis": object.get(input, ["context", "claims", "lawful_basis"], null),
 } if count(findings) > 0
 
-# This topic's rules do not read the tool's name (see giru.decision.tool_names).
-tool_names := {}
+# This topic's rules read neither the tool's name nor its server (see giru.decision.tool_names).
+tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {"pii_free": true}

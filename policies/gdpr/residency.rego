@@ -34,8 +34,8 @@ deny contains {
 
 controls contains "GDPR Art. 44" if binding.configured("gdpr", "allowed_regions")
 
-# This topic's rules do not read the tool's name (see giru.decision.tool_names).
-tool_names := {}
+# This topic's rules read neither the tool's name nor its server (see giru.decision.tool_names).
+tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {}

@@ -95,15 +95,18 @@ visible contains tool.key if {
 # exact names (a tool's name or "<server>/<name>") and lowercase substrings of its name. Every
 # topic of input.topics ([pack, topic] pairs) declares `tool_names` ({"exact": …,
 # "substrings": …}); two tools that differ only in names no declaration singles out are
-# decided alike, so Giru asks `visible` once per class. Undefined when a topic declares nothing:
-# every tool is then decided on its own.
-tool_names := {"exact": exact, "substrings": substrings} if {
+# decided alike, so Giru asks `visible` once per class. A topic that reads `input.mcp.server`
+# only as the "<server>/<name>" of its exact names declares `"server": false`; when every topic
+# does, tools of different servers fall in one class too (`"server": false` in the answer).
+# Undefined when a topic declares nothing: every tool is then decided on its own.
+tool_names := {"exact": exact, "substrings": substrings, "server": server} if {
 	every topic in input.topics {
 		data.giru.packs[topic[0]][topic[1]].tool_names
 	}
 	declared := [data.giru.packs[topic[0]][topic[1]].tool_names | some topic in input.topics]
 	exact := {name | some names in declared; some name in object.get(names, "exact", [])}
 	substrings := {lower(s) | some names in declared; some s in object.get(names, "substrings", [])}
+	server := count([1 | some names in declared; object.get(names, "server", true) != false]) > 0
 }
 
 # tool_names for each binding key of input.bindings (a binding whose topics do not all declare

@@ -199,7 +199,14 @@ test_tool_names_collect_what_every_topic_compares_names_with if {
 			"hipaa": {"tool_role_requirements": {"chart": ["physician"]}},
 			"pci_dss": {"tool_job_requirements": {"refund": "billing"}},
 		})
-	names == {"b": {"exact": {"drop", "files/rm", "chart", "refund"}, "substrings": {"patient", "medical"}}}
+	names == {"b": {"exact": {"drop", "files/rm", "chart", "refund"}, "substrings": {"patient", "medical"}, "server": false}}
+}
+
+test_tool_names_keep_the_server_when_a_topic_does_not_say_it_reads_it_only_in_names if {
+	names := decision.tool_names with input as {"binding": "b", "topics": [["core", "tool_access"], ["core", "custom"]]}
+		with data.giru.bindings as _binding(["core"], {})
+		with data.giru.packs.core.custom.tool_names as {"exact": ["x"]}
+	names == {"exact": {"x"}, "substrings": set(), "server": true}
 }
 
 test_tool_names_read_the_subscription_limits_by_tool if {
@@ -209,7 +216,7 @@ test_tool_names_read_the_subscription_limits_by_tool if {
 		"subscription": {"constraints": {"tools": {"big": {"maxArgumentsBytes": 10}}}},
 	}
 		with data.giru.bindings as _binding(["core"], {})
-	names == {"exact": {"big"}, "substrings": set()}
+	names == {"exact": {"big"}, "substrings": set(), "server": false}
 }
 
 test_tool_names_are_undefined_when_a_topic_declares_nothing if {

@@ -80,7 +80,7 @@ deny contains {
 _session_fresh(max_age) if call.session_age_s <= max_age
 
 # What this topic compares a tool's name with (see giru.decision.tool_names).
-tool_names := {"exact": object.keys(binding.setting("hipaa", "tool_role_requirements", {}))}
+tool_names := {"server": false, "exact": object.keys(binding.setting("hipaa", "tool_role_requirements", {}))}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 # The session age rule reads the clock for a person reaching PHI.

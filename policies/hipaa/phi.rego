@@ -22,7 +22,7 @@ audit := {
 controls contains "HIPAA 164.312(b)" if request
 
 # What this topic compares a tool's name with (see giru.decision.tool_names).
-tool_names := {"substrings": ["patient", "medical"]}
+tool_names := {"server": false, "substrings": ["patient", "medical"]}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {}

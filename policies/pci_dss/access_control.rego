@@ -51,7 +51,7 @@ deny contains {
 controls contains "PCI DSS Req 7.1" if cardholder_data.request
 
 # What this topic compares a tool's name with (see giru.decision.tool_names).
-tool_names := {"exact": object.keys(binding.setting("pci_dss", "tool_job_requirements", {}))}
+tool_names := {"server": false, "exact": object.keys(binding.setting("pci_dss", "tool_job_requirements", {}))}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 arguments_guard := {}

@@ -63,8 +63,8 @@ audit := {
 
 controls contains "SOC 2 CC6.6"
 
-# This topic's rules do not read the tool's name (see giru.decision.tool_names).
-tool_names := {}
+# This topic's rules read neither the tool's name nor its server (see giru.decision.tool_names).
+tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 # Re-certification reads the clock.

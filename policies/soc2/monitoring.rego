@@ -47,8 +47,8 @@ deny contains {"control": "SOC 2 CC7.2", "message": message} if {
 
 controls contains "SOC 2 CC7.2"
 
-# This topic's rules do not read the tool's name (see giru.decision.tool_names).
-tool_names := {}
+# This topic's rules read neither the tool's name nor its server (see giru.decision.tool_names).
+tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
 # The normal hours of the user read the clock.

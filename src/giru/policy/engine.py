@@ -427,7 +427,7 @@ class PolicyEngine:
         plans = await self.visibility.plans_for(used, self._name_plans)
 
         def make() -> ToolClasses:
-            return tool_classes(routes, bindings, facts.tool_keys, plans)
+            return tool_classes(routes, bindings, facts.tool_keys, plans, facts.server_keys)
 
         classes = self.visibility.classes_for(catalog, make, generation)
 

@@ -69,6 +69,8 @@ class Facts:
     tool_keys: dict[tuple[str, str], tuple[tuple[str, ...], str]]
     """The tags and sensitivity of each configured tool, comparable (visibility classes)."""
     server_tags: dict[str, tuple[str, ...]]
+    server_keys: dict[str, tuple[tuple[str, ...], str]]
+    """`tool_keys` of each configured server's tools that have no configuration of their own."""
     contexts: dict[str, dict[str, Any]]
     subscriptions: dict[str, tuple[dict[str, Any], str | None]]
 
@@ -152,7 +154,8 @@ def compile_facts(config: Config, sources: PolicySources) -> Facts:
         for name, sub in config.subscriptions.items()
     }
     keys = {route: (tuple(tool["tags"]), tool["sensitivity"]) for route, tool in tools.items()}
-    return Facts(table, tools, keys, server_tags, contexts, subscriptions)
+    server_keys = {name: (tags, "low") for name, tags in server_tags.items()}
+    return Facts(table, tools, keys, server_tags, server_keys, contexts, subscriptions)
 
 
 def _rule(name: str, policy: PolicyDocument) -> PolicyRule:

@@ -4,9 +4,10 @@ Deciding every tool of a large catalog on its own costs OPA a full decision per 
 0.2 ms each for the shipped packs). Most tools differ only in names that no rule looks at, so
 the packs declare what they compare a tool's name with (`tool_names` in each topic, gathered
 by `data.giru.decision.tool_names_by_binding`); tools that agree on everything a decision reads
-(binding, server, tags, sensitivity and the declared name facts) form one class
-(`ToolClasses`), and OPA's `visible` query is asked once per class, in one query for the whole
-list. A binding whose topics do not all declare keeps every tool in a class of its own.
+(binding, tags, sensitivity, the declared name facts, and the server unless every topic says it
+reads the server only as `<server>/<name>`) form one class (`ToolClasses`), and OPA's `visible`
+query is asked once per class, in one query for the whole list. A binding whose topics do not
+all declare keeps every tool in a class of its own.
 
 `VisibilityCache` keeps, per bundle, the name plans (one query for every binding); per catalog
 (its route tuple, virtual server and subscriptions), the classes, which do not depend on the
@@ -59,6 +60,9 @@ class NamePlan:
     """Names compared as a whole: a tool's name, or `<server>/<name>`."""
     substrings: tuple[str, ...]
     """Lowercase substrings looked for in the lowercased name."""
+    server: bool = True
+    """Whether a rule may read the server other than as `<server>/<name>` (False: tools of
+    different servers can share a class)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,9 @@ def name_plan(declared: Any) -> NamePlan | None:
     if not all(isinstance(s, str) for s in substrings):
         return None
     return NamePlan(
-        frozenset(n for n in exact if isinstance(n, str)), tuple(sorted(set(substrings)))
+        frozenset(n for n in exact if isinstance(n, str)),
+        tuple(sorted(set(substrings))),
+        declared.get("server") is not False,
     )
 
 
@@ -115,24 +121,39 @@ def tool_classes(
     bindings: Iterable[str | None],
     facts: Mapping[tuple[str, str], Hashable],
     plans: Mapping[str, NamePlan | None],
+    server_facts: Mapping[str, Hashable] | None = None,
 ) -> ToolClasses:
     """`routes` grouped so that members of a class get the same decision: same binding (the
-    route's item of `bindings`; None leaves the tool out), server, tool facts (tags,
-    sensitivity: `facts` by (server, tool)) and what the binding's packs can tell from the name."""
+    route's item of `bindings`; None leaves the tool out), server (unless the binding's packs
+    read it only as `<server>/<name>`), tool facts (tags, sensitivity: `facts` by (server,
+    tool; the server's `server_facts` for a tool `facts` does not hold, and without them such
+    a tool keeps its server) and what the binding's packs can tell from the name."""
     groups: dict[Hashable, tuple[tuple[str, str, str], list[str]]] = {}
     for (name, server, tool), binding in zip(routes, bindings, strict=True):
         if binding is None:
             continue
         plan = plans.get(binding)
+        place: str | None = server
         if plan is None or not tool.isascii():  # Go's and Python's lower() differ beyond ASCII
             named: Hashable = tool
         else:
             exact = plan.exact
-            named = bool(exact) and (tool in exact or f"{server}/{tool}" in exact) and tool
+            if plan.server:
+                named = bool(exact) and (tool in exact or f"{server}/{tool}" in exact) and tool
+            else:  # the server matters only where an exact name holds it
+                place, qualified = None, f"{server}/{tool}"
+                named = bool(exact) and (
+                    tool in exact and tool,
+                    qualified in exact and qualified,
+                )
             if plan.substrings:
                 lowered = tool.lower()
                 named = (named, tuple([part in lowered for part in plan.substrings]))
-        key = (binding, server, facts.get((server, tool)), named)
+        fact = facts.get((server, tool))
+        if fact is None and place is None:
+            fact = server_facts.get(server) if server_facts is not None else None
+            place = None if fact is not None else server
+        key = (binding, place, fact, named)
         found = groups.get(key)
         if found is None:
             groups[key] = ((binding, server, tool), [name])

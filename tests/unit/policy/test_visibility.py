@@ -62,6 +62,47 @@ def test_a_tool_that_differs_in_what_a_decision_reads_gets_its_own_class(
     assert len(grouped([Tool("read"), other], {"b": PLAN, "c": PLAN})) == 2, why
 
 
+ANY_SERVER = NamePlan(frozenset({"drop", "files/rm"}), ("medical", "patient"), server=False)
+
+
+def test_tools_of_other_servers_share_a_class_when_the_packs_read_the_server_only_in_names() -> (
+    None
+):
+    tools = [Tool("read"), Tool("list", server="crm"), Tool("drop", server="crm"), Tool("drop")]
+    assert grouped(tools, {"b": ANY_SERVER}) == [
+        ["files__read", "crm__list"],
+        ["crm__drop", "files__drop"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        (Tool("rm"), "its <server>/<name> is a name a pack compares"),
+        (Tool("list", tags=("phi",)), "other tags"),
+        (Tool("list", binding="c"), "another binding"),
+        (Tool("patient_list"), "a declared substring"),
+    ],
+)
+def test_a_tool_of_another_server_still_differs_in_what_a_decision_reads(
+    other: Tool, why: str
+) -> None:
+    plans: dict[str, NamePlan | None] = {"b": ANY_SERVER, "c": ANY_SERVER}
+    assert len(grouped([Tool("rm", server="crm"), other], plans)) == 2, why
+    assert len(grouped([Tool("rm", server="crm"), Tool("list")], plans)) == 1
+
+
+def test_an_unconfigured_tool_shares_a_class_only_with_the_facts_of_its_server() -> None:
+    routes = [("pay__a", "pay", "a"), ("files__b", "files", "b"), ("crm__c", "crm", "c")]
+    configured = {("files", "b"): ((), "low")}
+    plans: dict[str, NamePlan | None] = {"b": ANY_SERVER}
+    by_server = {"pay": (("pci",), "low"), "crm": ((), "low")}
+    classes = tool_classes(routes, ["b"] * 3, configured, plans, by_server)
+    assert classes.members == (("pay__a",), ("files__b", "crm__c"))
+    unknown = tool_classes(routes, ["b"] * 3, configured, plans)  # no server facts: per server
+    assert len(unknown.members) == 3
+
+
 def test_without_a_plan_every_tool_is_its_own_class() -> None:
     assert len(grouped([Tool("read"), Tool("write")], {"b": None})) == 2
     assert len(grouped([Tool("read"), Tool("write")], {})) == 2
@@ -85,6 +126,10 @@ def test_plans_come_from_the_declared_names_and_substrings() -> None:
     assert name_plan({"exact": ["drop", 3], "substrings": ["patient", "medical"]}) == NamePlan(
         frozenset({"drop"}), ("medical", "patient")
     )
+    declared = {"exact": [], "substrings": [], "server": False}
+    assert name_plan(declared) == NamePlan(frozenset(), (), server=False)
+    for server in (True, None, 0, "no"):
+        assert name_plan({**declared, "server": server}) == NamePlan(frozenset(), ())
     answers: tuple[object, ...] = (None, [], {"exact": []}, {"exact": [], "substrings": [1]})
     for answer in answers:
         assert name_plan(answer) is None
