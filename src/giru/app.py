@@ -23,6 +23,7 @@ from giru.access.bootstrap import bootstrap_admin, key_pepper
 from giru.access.clients import ClientDirectory
 from giru.api import build_api
 from giru.api.auth import RoleGroups
+from giru.api.context import SignInOffer
 from giru.approvals import ApprovalDesk, open_approvals
 from giru.audit import AuditLog, AuditMetrics, verify_periodically
 from giru.console import Console, is_console_path, shipped_ui
@@ -49,6 +50,7 @@ from giru.identity.broker import (
     LocalKeySource,
     broker_app,
     broker_idp,
+    broker_provider,
     is_broker_path,
     open_broker,
     resource_urls,
@@ -320,6 +322,7 @@ class GiruApp:
                     trace_url=self.settings.otel.trace_url,
                     tool_trail=tool_trail,
                     approvals=ApprovalDesk(board, audit, node=node),
+                    sign_in=self._sign_in_offer,
                 )
                 try:
                     yield gateway
@@ -407,6 +410,17 @@ class GiruApp:
         if self.credentials is not None and self.credentials.tokens is not None:
             trail = TokenTrail(audit, node=node)  # token-exchange upstreams, for broker tokens
             self.credentials.tokens.sign_ins = SignInTokens(broker, trail)
+
+    def _sign_in_offer(self) -> SignInOffer | None:
+        """The IdP people may sign in to the console at: the broker's, once a group grants a
+        role (else no one could sign in there)."""
+        identity = self.settings.identity
+        groups = (identity.admin_group, identity.operator_group, identity.viewer_group)
+        if self._authorization is None or self.controller is None or not any(groups):
+            return None
+        provider = broker_provider(self.controller.config)
+        issuer = self._authorization[0].config.issuer
+        return SignInOffer(provider.name, issuer) if provider is not None else None
 
     def _trust_own_keys(self, resource: ProtectedResource | None) -> None:
         """Accept at Giru's endpoints the access tokens its authorization server issues."""

@@ -80,6 +80,31 @@ async function mcpCall(key, name, args) {
 	return { status: response.status, text: await response.text() };
 }
 
+// The IdP's sign-in form as GIRU_LOGIN, then Giru's consent page (`beforeAllow` runs there).
+async function idpAndConsent(page, beforeAllow = async () => {}) {
+	await page.getByLabel('Login', { exact: true }).waitFor();
+	const idp = new URL(page.url()).origin;
+	await page.getByLabel('Login', { exact: true }).fill(process.env.GIRU_LOGIN ?? '');
+	await page.getByLabel('Password', { exact: true }).fill(process.env.GIRU_PASSWORD ?? '');
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await page.waitForURL((url) => `${url.origin}${url.pathname}` === `${URL_BASE}/oauth/consent`);
+	const consent = ((await page.locator('h1').textContent()) ?? '').trim();
+	await beforeAllow();
+	await page.getByRole('button', { name: 'Allow' }).click();
+	return { idp, consent };
+}
+
+// Where the console keeps what it knows: this origin's storage and cookies.
+async function kept(page, context) {
+	const storage = await page.evaluate(() => ({
+		session: Object.keys(sessionStorage).sort(),
+		local: Object.keys(window.localStorage).sort(), // read only: to show it holds nothing
+		url: location.href
+	}));
+	const cookies = (await context.cookies(URL_BASE)).map((cookie) => cookie.name).sort();
+	return { sessionKeys: storage.session, localKeys: storage.local, cookies, at: storage.url };
+}
+
 const scenarios = {
 	// Create a client in the UI: its key is shown once, then never again.
 	async 'key-once'(page) {
@@ -387,6 +412,95 @@ const scenarios = {
 			heading: ((await heading.textContent()) ?? '').trim(),
 			role: await heading.getAttribute('role'),
 			text: text.replace(/\s+/g, ' ').trim()
+		};
+	},
+
+	// A person signs in to the console with the IdP (Giru's authorization server in front of it):
+	// from GIRU_PAGE, 'Sign in with <IdP>', the IdP's form as GIRU_LOGIN, Giru's consent, back to
+	// the page. What the console then shows and keeps; with GIRU_EXPIRE, the access token is
+	// made due for refresh and the next page's requests must renew it.
+	async 'idp-sign-in'(page, context) {
+		const start = process.env.GIRU_PAGE ?? '/ui/clients';
+		const authorizations = [];
+		page.on('request', (request) => {
+			if (new URL(request.url()).pathname.startsWith('/api/v1/') && !request.url().endsWith('/api/v1/sign-in')) {
+				authorizations.push(request.headers().authorization ?? null);
+			}
+		});
+		await page.goto(`${URL_BASE}${start}`);
+		await page.waitForURL(/\/ui\/signin/);
+		const button = page.getByRole('button', { name: /^Sign in with / });
+		const offered = ((await button.textContent()) ?? '').trim();
+		await button.click();
+		await idpAndConsent(page);
+		const error = page.getByTestId('signin-error');
+		const whoami = page.getByTestId('whoami');
+		await Promise.race([error.waitFor(), whoami.waitFor()]);
+		if (await error.isVisible()) {
+			return { offered, error: ((await error.textContent()) ?? '').trim(), ...(await kept(page, context)) };
+		}
+		await page.waitForURL((url) => url.pathname + url.search === start);
+		await page.getByTestId('clients').waitFor();
+		const seen = {
+			offered,
+			landed: new URL(page.url()).pathname + new URL(page.url()).search,
+			whoami: ((await whoami.textContent()) ?? '').trim(),
+			newClient: await page.getByRole('button', { name: 'New client' }).count(),
+			authorizations: [...new Set(authorizations.map((a) => (a === null ? null : a.split('.').length === 3 ? 'Bearer JWT' : a)))],
+			...(await kept(page, context))
+		};
+		if (process.env.GIRU_EXPIRE) {
+			const before = await page.evaluate(() => sessionStorage.getItem('giru.adminToken'));
+			const grantBefore = await page.evaluate(() => JSON.parse(sessionStorage.getItem('giru.sso.grant') ?? 'null'));
+			await page.evaluate(() => {
+				const grant = JSON.parse(sessionStorage.getItem('giru.sso.grant') ?? '{}');
+				sessionStorage.setItem('giru.sso.grant', JSON.stringify({ ...grant, expiresAt: Date.now() }));
+			});
+			authorizations.length = 0;
+			await page.getByRole('link', { name: 'Audit' }).click();
+			await page.getByTestId('audit').waitFor();
+			const after = await page.evaluate(() => sessionStorage.getItem('giru.adminToken'));
+			const grantAfter = await page.evaluate(() => JSON.parse(sessionStorage.getItem('giru.sso.grant') ?? 'null'));
+			seen.refreshed = {
+				tokenChanged: before !== after,
+				refreshRotated: grantBefore.refreshToken !== grantAfter.refreshToken,
+				stillDue: grantAfter.expiresAt <= Date.now(),
+				sentNew: authorizations.length > 0 && authorizations.every((a) => a === `Bearer ${after}`),
+				whoami: ((await whoami.textContent()) ?? '').trim()
+			};
+		}
+		return seen;
+	},
+
+	// Answers that do not belong to this tab's sign-in: a callback opened with no sign-in started,
+	// then a real sign-in whose answer comes back with another state than the tab stored.
+	async 'idp-state-mismatch'(page, context) {
+		const issuer = URL_BASE;
+		let tokenRequests = 0;
+		page.on('request', (request) => {
+			if (new URL(request.url()).pathname === '/oauth/token') tokenRequests += 1;
+		});
+		await page.goto(`${URL_BASE}/ui/signin/callback?code=forged&state=forged&iss=${encodeURIComponent(issuer)}`);
+		const error = page.getByTestId('signin-error');
+		await error.waitFor();
+		const unstarted = { error: ((await error.textContent()) ?? '').trim(), url: page.url() };
+		await page.goto(`${URL_BASE}/ui/signin?next=${encodeURIComponent('/ui/clients')}`);
+		await page.getByRole('button', { name: /^Sign in with / }).click();
+		await idpAndConsent(page, async () => {
+			// On Giru's consent page (same origin and tab as the console): the stored state changes,
+			// as if this answer had been started by someone else (a forged or injected response).
+			await page.evaluate(() => {
+				const pending = JSON.parse(sessionStorage.getItem('giru.sso.pending') ?? '{}');
+				sessionStorage.setItem('giru.sso.pending', JSON.stringify({ ...pending, state: 'not-the-one-sent' }));
+			});
+		});
+		await error.waitFor();
+		return {
+			unstarted,
+			mismatched: ((await error.textContent()) ?? '').trim(),
+			back: await page.getByRole('link', { name: 'Back to sign-in' }).getAttribute('href'),
+			tokenRequests,
+			...(await kept(page, context))
 		};
 	},
 

@@ -19,6 +19,7 @@ from giru.api import (
     replay,
     resources,
     secrets,
+    signin,
     subscriptions,
     trust,
     usage,
@@ -28,7 +29,7 @@ from giru.api import approvals as approval_routes
 from giru.api import connections as connection_routes
 from giru.api.auth import AdminAuth, RoleGroups, TokenAuthority
 from giru.api.bodies import MAX_BODY_BYTES, BodyGuard
-from giru.api.context import ApiContext, ApiRuntime
+from giru.api.context import ApiContext, ApiRuntime, SignInOffer
 from giru.api.problems import Problem, problem_handlers
 from giru.approvals import ApprovalDesk
 from giru.credentials import SecretStore
@@ -63,6 +64,7 @@ def build_api(
     trace_url: str | None = None,
     tool_trail: TrustTrail | None = None,
     approvals: ApprovalDesk | None = None,
+    sign_in: Callable[[], SignInOffer | None] | None = None,
 ) -> FastAPI:
     """The REST API, routing full paths (`/api/v1/...`, `/api/openapi.json`, `/api/docs`).
 
@@ -84,6 +86,7 @@ def build_api(
         trace_url: a trace's page in the tracing UI, `{trace_id}` in it (audit records link it).
         tool_trail: where tool trust decisions are audited.
         approvals: calls waiting for a person's approval (None: those routes answer 503).
+        sign_in: the IdP people may sign in to the console at now (`GET /api/v1/sign-in`).
     """
     auth = AdminAuth(store, pepper, ttl=auth_ttl, people=people, groups=groups)
     ctx = ApiContext(
@@ -97,6 +100,7 @@ def build_api(
         trace_url,
         tool_trail,
         approvals,
+        sign_in,
     )
     modules = (
         resources,
@@ -115,6 +119,7 @@ def build_api(
         trust,
         approval_routes,
         replay,
+        signin,
     )
     routers = [m.router(ctx) for m in modules]
     app = FastAPI(

@@ -6,7 +6,7 @@ evaluation fails with `policy_unavailable` (deny), and its status says no policy
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
@@ -30,6 +30,7 @@ __all__ = [
     "NoPolicyEngine",
     "PolicyHooks",
     "QuotaUse",
+    "SignInOffer",
     "ToolProvider",
     "ToolQuota",
 ]
@@ -165,6 +166,15 @@ class ApiRuntime(PolicyHooks, Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SignInOffer:
+    """People may sign in to the console at the IdP `provider` (its `IdentityProvider` name)
+    through Giru's authorization server `issuer`."""
+
+    provider: str
+    issuer: str
+
+
+@dataclass(frozen=True, slots=True)
 class ApiContext:
     store: Store
     runtime: ApiRuntime
@@ -181,6 +191,8 @@ class ApiContext:
     """Where tool trust decisions are audited."""
     approvals: ApprovalDesk | None = None
     """Calls waiting for a person's approval (None: those routes answer 503)."""
+    sign_in: Callable[[], SignInOffer | None] | None = None
+    """The IdP people may sign in to the console at now (None: admin keys only)."""
 
     def committed(self) -> None:
         """Call after every successful write: workers reload, the admin key cache refreshes."""

@@ -119,6 +119,14 @@ async def test_unknown_routes_and_methods_are_problems(api: httpx.AsyncClient) -
     assert "GET" in method.headers["allow"]
 
 
+async def test_without_an_identity_provider_sign_in_offers_admin_keys_only(
+    clients: dict[str, httpx.AsyncClient],
+) -> None:
+    response = await clients["anonymous"].get("/api/v1/sign-in")
+
+    assert (response.status_code, response.json()) == (200, {"identityProvider": None})
+
+
 async def test_openapi_and_docs_are_served_without_auth(
     clients: dict[str, httpx.AsyncClient],
 ) -> None:

@@ -113,6 +113,25 @@ def test_a_token_minted_for_the_mcp_endpoint_is_refused_at_the_api(giru: Brokere
     assert refused.status_code == 401
 
 
+def test_the_sign_in_options_name_the_idp_and_giru_s_endpoints_without_auth(
+    giru: BrokeredGiru,
+) -> None:
+    offered = httpx.get(giru.url("/api/v1/sign-in"))
+    assert offered.status_code == 200, offered.text
+    metadata = httpx.get(giru.url("/.well-known/oauth-authorization-server")).json()
+    assert offered.json() == {
+        "identityProvider": {
+            "name": "company",
+            "issuer": metadata["issuer"],
+            "authorizationEndpoint": metadata["authorization_endpoint"],
+            "tokenEndpoint": metadata["token_endpoint"],
+            "registrationEndpoint": metadata["registration_endpoint"],
+            "revocationEndpoint": metadata["revocation_endpoint"],
+            "resource": giru.url("/api"),
+        }
+    }
+
+
 def test_the_bootstrap_admin_token_keeps_working(giru: BrokeredGiru) -> None:
     assert cli(giru, ADMIN_TOKEN, "whoami").stdout.startswith("bootstrap (admin)")
 

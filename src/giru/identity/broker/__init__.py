@@ -11,7 +11,13 @@ from giru.identity.broker.errors import OAuthError
 from giru.identity.broker.keys import KeyRing, LocalKeySource
 from giru.identity.broker.relying_party import IdpConfig, RelyingParty, SignInError
 from giru.identity.broker.server import Broker, BrokerConfig
-from giru.identity.broker.wiring import broker_idp, open_broker, resource_urls, use_idp
+from giru.identity.broker.wiring import (
+    broker_idp,
+    broker_provider,
+    open_broker,
+    resource_urls,
+    use_idp,
+)
 
 __all__ = [
     "Broker",
@@ -25,6 +31,7 @@ __all__ = [
     "SignInError",
     "broker_app",
     "broker_idp",
+    "broker_provider",
     "is_broker_path",
     "open_broker",
     "resource_urls",

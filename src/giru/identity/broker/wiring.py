@@ -16,25 +16,33 @@ from giru.identity.broker.sealing import Sealer, key_encryption_key
 from giru.identity.broker.server import Broker, BrokerConfig
 from giru.identity.broker.storage import OAuthStore
 from giru.identity.broker.trail import AuditSink, OAuthTrail
-from giru.manifests.config import Config
+from giru.manifests.config import Config, IdentityProviderConfig
 from giru.settings import Settings
 from giru.store.database import Database
 
-__all__ = ["broker_idp", "open_broker", "resource_urls", "use_idp"]
+__all__ = ["broker_idp", "broker_provider", "open_broker", "resource_urls", "use_idp"]
+
+
+def broker_provider(config: Config) -> IdentityProviderConfig | None:
+    """The `IdentityProvider` in broker mode (at most one) people sign in at."""
+    for idp in config.identity_providers.values():
+        if idp.mode == "broker" and idp.client_id and idp.client_secret:
+            return idp
+    return None
 
 
 def broker_idp(config: Config) -> IdpConfig | None:
     """The `IdentityProvider` in broker mode (at most one), as Giru's OIDC client sees it."""
-    for idp in config.identity_providers.values():
-        if idp.mode == "broker" and idp.client_id and idp.client_secret:
-            return IdpConfig(
-                issuer=idp.issuer,
-                client_id=idp.client_id,
-                client_secret=idp.client_secret,
-                scopes=idp.scopes,
-                claims=idp.claims,
-            )
-    return None
+    idp = broker_provider(config)
+    if idp is None or idp.client_id is None or idp.client_secret is None:
+        return None
+    return IdpConfig(
+        issuer=idp.issuer,
+        client_id=idp.client_id,
+        client_secret=idp.client_secret,
+        scopes=idp.scopes,
+        claims=idp.claims,
+    )
 
 
 def use_idp(broker: Broker, idp: IdpConfig | None, http: aiohttp.ClientSession) -> None:

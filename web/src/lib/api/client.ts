@@ -2,7 +2,7 @@
 // `make ui-api` regenerates it, a test checks it matches the live API).
 import createClient from 'openapi-fetch';
 import type { components, paths } from './schema';
-import { session } from '$lib/session.svelte';
+import { freshToken } from '$lib/sso';
 
 export type Schemas = components['schemas'];
 
@@ -16,10 +16,10 @@ export function onUnauthorized(handler: () => void): void {
 export const api = createClient<paths>({ baseUrl: '' });
 
 api.use({
-	onRequest({ request }) {
-		if (session.token !== null && !request.headers.has('Authorization')) {
-			request.headers.set('Authorization', `Bearer ${session.token}`);
-		}
+	async onRequest({ request }) {
+		if (request.headers.has('Authorization')) return request;
+		const token = await freshToken(); // an IdP sign-in's token is refreshed before it expires
+		if (token !== null) request.headers.set('Authorization', `Bearer ${token}`);
 		return request;
 	},
 	onResponse({ response }) {

@@ -592,6 +592,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How people sign in to the console: the company IdP, if any (no authentication) */
+        get: operations["signInOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/subscriptions": {
         parameters: {
             query?: never;
@@ -1707,6 +1724,32 @@ export interface components {
              */
             nextCursor: string | null;
         };
+        /** IdentityProviderSignIn */
+        IdentityProviderSignIn: {
+            /** Authorizationendpoint */
+            authorizationEndpoint: string;
+            /**
+             * Issuer
+             * @description Giru's authorization server (`iss` of its answers)
+             */
+            issuer: string;
+            /**
+             * Name
+             * @description the `IdentityProvider` people sign in at
+             */
+            name: string;
+            /** Registrationendpoint */
+            registrationEndpoint: string;
+            /**
+             * Resource
+             * @description the API as an OAuth resource: the token's audience
+             */
+            resource: string;
+            /** Revocationendpoint */
+            revocationEndpoint: string;
+            /** Tokenendpoint */
+            tokenEndpoint: string;
+        };
         /**
          * IdentityProviderSpec
          * @description The company IdP (OpenID Connect). `broker`: Giru is the authorization server MCP clients
@@ -2392,6 +2435,11 @@ export interface components {
          */
         SecretValue: {
             secretRef: components["schemas"]["SecretRef"];
+        };
+        /** SignInOptions */
+        SignInOptions: {
+            /** @description null: sign in with an admin key only */
+            identityProvider: components["schemas"]["IdentityProviderSignIn"] | null;
         };
         /**
          * StaticAuth
@@ -6945,6 +6993,26 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInOptions"];
                 };
             };
         };
