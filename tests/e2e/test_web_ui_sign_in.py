@@ -106,6 +106,12 @@ def test_a_person_no_group_allows_is_told_so_and_nothing_is_kept(giru: BrokeredG
     assert seen["at"] == giru.url("/ui/signin/callback"), seen  # the code left the address bar
 
 
+def test_a_denied_consent_is_explained_and_nothing_is_kept(giru: BrokeredGiru) -> None:
+    seen = _in_chromium(giru, "idp-sign-in", "carol", GIRU_DECISION="Deny")
+    assert seen["error"].startswith("The sign-in was refused or cancelled."), seen
+    assert "giru.adminToken" not in seen["sessionKeys"], seen
+
+
 def test_an_answer_with_another_state_is_refused_and_its_code_never_redeemed(
     giru: BrokeredGiru,
 ) -> None:

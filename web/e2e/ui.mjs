@@ -80,7 +80,8 @@ async function mcpCall(key, name, args) {
 	return { status: response.status, text: await response.text() };
 }
 
-// The IdP's sign-in form as GIRU_LOGIN, then Giru's consent page (`beforeAllow` runs there).
+// The IdP's sign-in form as GIRU_LOGIN, then Giru's consent page (`beforeAllow` runs there),
+// answered with GIRU_DECISION (Allow unless it says Deny).
 async function idpAndConsent(page, beforeAllow = async () => {}) {
 	await page.getByLabel('Login', { exact: true }).waitFor();
 	const idp = new URL(page.url()).origin;
@@ -90,7 +91,7 @@ async function idpAndConsent(page, beforeAllow = async () => {}) {
 	await page.waitForURL((url) => `${url.origin}${url.pathname}` === `${URL_BASE}/oauth/consent`);
 	const consent = ((await page.locator('h1').textContent()) ?? '').trim();
 	await beforeAllow();
-	await page.getByRole('button', { name: 'Allow' }).click();
+	await page.getByRole('button', { name: process.env.GIRU_DECISION ?? 'Allow', exact: true }).click();
 	return { idp, consent };
 }
 

@@ -29,6 +29,12 @@ def test_metadata_issuer_is_the_url_it_is_served_under(giru: BrokeredGiru) -> No
         assert document["client_id_metadata_document_supported"] is True
 
 
+def test_without_a_role_group_the_console_does_not_offer_the_idp(giru: BrokeredGiru) -> None:
+    # No GIRU_IDENTITY__*_GROUP here: no one signed in at the IdP could hold an API role.
+    offered = httpx.get(giru.url("/api/v1/sign-in"))
+    assert (offered.status_code, offered.json()) == (200, {"identityProvider": None})
+
+
 def test_a_registered_client_gets_an_es256_token_for_the_resource_it_asked_for(
     giru: BrokeredGiru,
 ) -> None:
