@@ -1,7 +1,8 @@
 """`POST /api/v1/apply`: many manifest documents in one transaction, like `kubectl apply`.
 
 Every document is validated first and every problem reported with its document index
-(`errors: [{document, field, reason}]`); if any is invalid nothing is written. `dryRun=true`
+(`errors: [{document, field, reason}]`, the field paths and reasons `giru apply` prints for the
+same manifest); if any is invalid nothing is written. `dryRun=true`
 reports what would happen and rolls back.
 """
 
@@ -24,6 +25,7 @@ from giru.api.resources import API
 from giru.api.schemas import ApplyOut, ApplyRequest, Manifest
 from giru.errors import ValidationError
 from giru.manifests.documents import KINDS, Document
+from giru.manifests.loader import check_document
 from giru.store import Kind
 
 __all__ = ["router"]
@@ -58,8 +60,18 @@ def _all_problems(body: Any, errors: Sequence[Any]) -> list[dict[str, Any]]:
         try:
             valid.append((index, _MANIFEST.validate_python(raw)))
         except PydanticValidationError as exc:
-            found += [_document_error(index, error) for error in exc.errors()]
+            found += _checked(index, raw, exc.errors())
     return sorted(found + _problems(valid), key=lambda e: e.get("document", -1))
+
+
+def _checked(index: int, raw: Any, errors: Sequence[ErrorDetails]) -> list[dict[str, Any]]:
+    """An invalid document's problems as `giru apply` prints them (the loader's check: the
+    same paths and reasons, and the cross-field rules its valid fields break); pydantic's own
+    where the loader finds nothing to say."""
+    _, checked = check_document(raw)
+    if isinstance(raw, dict) and checked:
+        return [{"document": index, "field": path, "reason": why} for path, why in checked]
+    return [_document_error(index, error) for error in errors]
 
 
 def _document_error(index: int, error: ErrorDetails) -> dict[str, Any]:

@@ -19,9 +19,17 @@ from giru.errors import ConfigError
 from giru.manifests.compiler import compile_config
 from giru.manifests.config import Config, Located
 from giru.manifests.documents import API_VERSION, KINDS, Document
+from giru.manifests.fields import Problem
 from giru.manifests.problems import field_path, reason
 
-__all__ = ["load", "manifest_files", "parse_document", "read_documents", "sort_problems"]
+__all__ = [
+    "check_document",
+    "load",
+    "manifest_files",
+    "parse_document",
+    "read_documents",
+    "sort_problems",
+]
 
 _KINDS = KINDS
 _SUFFIXES = (".yaml", ".yml")
@@ -113,40 +121,49 @@ def _read(file: Path, problems: list[str]) -> list[Any]:
 
 def parse_document(raw: Any, source: str, problems: list[str]) -> Document | None:
     """Validate one document read from `source` (`file:index`); None when it is unusable."""
+    document, found = check_document(raw)
     if not isinstance(raw, dict):
-        problems.append(
-            f"{source}: document must be a mapping with apiVersion, kind, metadata, spec"
-        )
+        problems.extend(f"{source}: {reason}" for _, reason in found)
         return None
-    kind, name = raw.get("kind"), _name_of(raw)
-    who = f"{kind if isinstance(kind, str) else '?'}/{name}"
+    kind = raw.get("kind")
+    who = f"{kind if isinstance(kind, str) else '?'}/{_name_of(raw)}"
+    problems.extend(f"{source}: {who}: {path}: {reason}" for path, reason in found)
+    return document
+
+
+def check_document(raw: Any) -> tuple[Document | None, list[Problem]]:
+    """One document checked on its own: the document (None when unusable) and every problem as
+    `(field.path, reason)`, the very pairs `giru apply` and `giru validate` print. The API's
+    apply reports these too, so a form validated there reads like the command line."""
+    if not isinstance(raw, dict):
+        return None, [("", "document must be a mapping with apiVersion, kind, metadata, spec")]
     if raw.get("apiVersion") != API_VERSION:
         got = raw.get("apiVersion")
         reason = "required" if got is None else f"unsupported {got!r}; expected {API_VERSION}"
-        problems.append(f"{source}: {who}: apiVersion: {reason}")
-        return None
+        return None, [("apiVersion", reason)]
+    kind = raw.get("kind")
     model = _KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         expected = ", ".join(sorted(_KINDS))
         reason = (
             "required" if kind is None else f"unknown kind {kind!r}; expected one of {expected}"
         )
-        problems.append(f"{source}: {who}: kind: {reason}")
-        return None
+        return None, [("kind", reason)]
+    found: list[Problem] = []
     dropped: set[str] = set()
     try:
         document: Document | None = model.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
-        problems.extend(f"{source}: {who}: {_describe(err)}" for err in errors)
+        found.extend(_described(err) for err in errors)
         document, dropped = _without_bad_fields(model, raw, errors)
     if document is not None:
-        problems.extend(
-            f"{source}: {who}: {path}: {reason}"
+        found.extend(
+            (path, reason)
             for path, reason in document.spec.problems()
             if not _depends_on(path, dropped)
         )
-    return document
+    return document, found
 
 
 def _depends_on(path: str, dropped: set[str]) -> bool:
@@ -185,9 +202,9 @@ def _name_of(raw: dict[Any, Any]) -> str:
     return name if isinstance(name, str) and name else "?"
 
 
-def _describe(error: ErrorDetails) -> str:
+def _described(error: ErrorDetails) -> Problem:
     path, is_key = field_path(error["loc"])
-    return f"{path or '(document)'}: {'key: ' if is_key else ''}{reason(error)}"
+    return path or "(document)", f"{'key: ' if is_key else ''}{reason(error)}"
 
 
 class _StrictLoader(yaml.SafeLoader):

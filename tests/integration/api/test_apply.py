@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from giru.cli.manifests import read_local
+from giru.errors import ValidationError
 from tests.integration.api.conftest import (
     FakeRuntime,
     client_doc,
+    errors_of,
     manifest,
     server_doc,
     subscription_doc,
@@ -92,6 +97,31 @@ async def test_one_invalid_document_fails_the_batch_with_its_index(api: httpx.As
     assert {(e["document"], e["field"]) for e in errors} == {(3, "spec.url"), (4, "colour")}
     assert await names(api, "/api/v1/servers") == []
     assert await names(api, "/api/v1/clients") == []
+
+
+async def test_a_dry_runs_problems_are_the_ones_giru_apply_prints_for_the_manifest(
+    api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """An invalid field and a rule the valid ones break: the API reports both, in the words of
+    `giru apply`'s own check of the same file (what the web UI's server form shows)."""
+    bad = manifest(
+        "MCPServer",
+        server_doc("web", transport="sse", url="ftp://x", command=None, timeouts={"call": "soon"}),
+    )
+    file = tmp_path / "web.yaml"
+    file.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValidationError) as raised:
+        read_local([file])
+    printed = raised.value.data["problems"]
+
+    response = await api.post("/api/v1/apply", params={"dryRun": "true"}, json={"documents": [bad]})
+
+    assert response.status_code == 422, response.text
+    reported = [
+        f"{file}:1: MCPServer/web: {e['field']}: {e['reason']}" for e in errors_of(response)
+    ]
+    assert sorted(reported) == sorted(printed)
+    assert {e["field"] for e in errors_of(response)} == {"spec.url", "spec.timeouts.call"}
 
 
 async def test_unknown_kinds_and_api_versions_are_reported_per_document(
