@@ -551,6 +551,98 @@ const scenarios = {
 		return seen;
 	},
 
+	// The server form: GIRU_SERVER created with a bad URL and call timeout (Validate shows the
+	// dry run's problems beside the fields), fixed to GIRU_URL_GOOD, created, listed, synced,
+	// then edited. Prints the document each dry run sent, for the test to give `giru apply`.
+	// With GIRU_SHOTS, the form with its problems is photographed at both widths and themes.
+	async 'server-form'(page) {
+		const name = process.env.GIRU_SERVER ?? '';
+		const shots = process.env.GIRU_SHOTS ?? '';
+		const sent = [];
+		page.on('request', (request) => {
+			if (request.method() === 'POST' && request.url().includes('/api/v1/apply')) {
+				sent.push({ query: new URL(request.url()).search, body: request.postDataJSON() });
+			}
+		});
+		await openSignedIn(page, '/ui/servers');
+		await page.getByRole('button', { name: 'New server' }).click();
+		const form = page.getByTestId('server-form');
+		await form.getByLabel('Name', { exact: true }).fill(name);
+		await form.getByLabel('Transport').selectOption('streamable-http');
+		const url = form.getByRole('textbox', { name: 'URL', exact: true });
+		const call = form.getByRole('textbox', { name: 'Call', exact: true });
+		await url.fill(process.env.GIRU_URL_BAD ?? '');
+		await call.fill(process.env.GIRU_CALL_BAD ?? '');
+		await form.getByRole('button', { name: 'Validate' }).click();
+		await form.getByTestId('problems').waitFor();
+		const beside = async (input) => {
+			const id = await input.getAttribute('aria-describedby');
+			return id ? (await form.locator(`#${id}`).getByTestId('problem').allTextContents()) : [];
+		};
+		const invalid = {
+			url: await beside(url),
+			call: await beside(call),
+			all: await form.getByTestId('problems').getByRole('listitem').allTextContents(),
+			sent: sent.at(-1)
+		};
+		const written = [];
+		if (shots) {
+			for (const scheme of ['light', 'dark']) {
+				await page.emulateMedia({ colorScheme: scheme });
+				for (const [size, viewport] of [
+					['desktop', DESKTOP],
+					['phone', PHONE]
+				]) {
+					await page.setViewportSize(viewport);
+					const file = join(shots, `server-form-${size}-${scheme}.png`);
+					await form.screenshot({ path: file });
+					written.push(file);
+				}
+			}
+			await page.setViewportSize(DESKTOP);
+		}
+		await url.fill(process.env.GIRU_URL_GOOD ?? '');
+		await call.fill('30s');
+		await form.getByRole('button', { name: 'Validate' }).click();
+		const valid = (await form.getByTestId('valid').textContent()) ?? '';
+		const stored = sent.length;
+		await form.getByRole('button', { name: 'Create server' }).click();
+		const created = (await page.getByTestId('saved').textContent()) ?? '';
+		const link = page.getByTestId('servers').getByRole('link', { name, exact: true });
+		await link.click();
+		await page.waitForURL((u) => u.pathname === `/ui/servers/${name}`);
+		await page.getByRole('button', { name: 'Sync catalog now' }).click();
+		await page.locator('[data-tool]').first().waitFor({ timeout: 30000 });
+		const tools = await page.locator('[data-tool]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-tool')));
+		await page.getByRole('button', { name: 'Edit server' }).click();
+		const edit = page.getByTestId('server-form');
+		const loaded = {
+			name: await edit.getByLabel('Name', { exact: true }).inputValue(),
+			readonly: await edit.getByLabel('Name', { exact: true }).getAttribute('readonly'),
+			url: await edit.getByRole('textbox', { name: 'URL', exact: true }).inputValue(),
+			call: await edit.getByRole('textbox', { name: 'Call', exact: true }).inputValue()
+		};
+		await edit.getByLabel('Tags (comma-separated)').fill('edited, e2e');
+		await edit.getByRole('button', { name: 'Save changes' }).click();
+		const status = page.getByRole('status').filter({ hasText: 'Applied' });
+		await status.waitFor();
+		const edited = (await status.textContent()) ?? '';
+		return { invalid, valid, created, tools, loaded, edited, written, applies: sent.slice(stored).map((s) => s.query) };
+	},
+
+	// Signed in as a viewer (GIRU_ADMIN_TOKEN is a viewer's key): the Servers pages offer no
+	// way to create or edit GIRU_SERVER.
+	async 'viewer-servers'(page) {
+		const name = process.env.GIRU_SERVER ?? '';
+		await openSignedIn(page, '/ui/servers');
+		await page.getByTestId('servers').getByRole('link', { name, exact: true }).waitFor();
+		const onList = await page.getByRole('button').allTextContents();
+		await page.goto(`${URL_BASE}/ui/servers/${name}`);
+		await page.getByTestId('tools').waitFor();
+		const onDetail = await page.getByRole('button').allTextContents();
+		return { role: (await page.getByTestId('whoami').textContent()) ?? '', buttons: [...onList, ...onDetail], forms: await page.getByTestId('server-form').count() };
+	},
+
 	// Tool trust: GIRU_SERVER's tool GIRU_TOOL was changed and is held. The overview shows the
 	// server degraded; the Tool reviews page shows the change;
 	// the server changes it again (GIRU_AGAIN, through GIRU_CLIENT_KEY's MCP call to the server's
