@@ -49,6 +49,9 @@ class View:
     """(listed name, server, upstream tool name) of every listed tool, in list order."""
     tool_by_route: Mapping[Route, dict[str, Any]] = field(default_factory=dict)
     """Each listed tool's definition (under its listed name) by its route."""
+    tool_subscriptions: Mapping[str, str] = field(default_factory=dict)
+    """The subscription granting each listed tool to this view's client, by listed name (a tool
+    left out: a standing grant or none), what tools/list visibility reads."""
     search: ToolSearch | None = None
     """`discovery: search`: tools/list offers a few tools and `search_tools` finds the rest."""
     tool_holds: Mapping[str, tuple[Route, HeldTool]] = field(default_factory=dict)
@@ -72,8 +75,10 @@ def build_view(
     prefix: bool,
     allow_tool: ToolFilter,
     search: ToolSearch | None = None,
+    subscription_of: Callable[[str, str], str | None] | None = None,
 ) -> View:
-    """Merge server catalogs into one namespace; the first server wins a name collision."""
+    """Merge server catalogs into one namespace; the first server wins a name collision.
+    `subscription_of(server, tool)`: the subscription granting a tool (`tool_subscriptions`)."""
     tools: list[dict[str, Any]] = []
     prompts: list[dict[str, Any]] = []
     tool_routes: dict[str, Route] = {}
@@ -117,6 +122,9 @@ def build_view(
         for template in catalog.templates:
             templates.append(template)
             template_routes.append((template["uriTemplate"].split("{", 1)[0], catalog.server))
+    route_list = tuple(
+        (t["name"], *tool_routes[t["name"]]) for t in tools if t["name"] in tool_routes
+    )
     return View(
         servers=tuple(servers),
         prefix=prefix,
@@ -132,13 +140,24 @@ def build_view(
         tool_validators=tool_validators,
         tool_alternates=alternates,
         capabilities=_capabilities(capabilities),
-        tool_route_list=tuple(
-            (t["name"], *tool_routes[t["name"]]) for t in tools if t["name"] in tool_routes
-        ),
+        tool_route_list=route_list,
         tool_by_route={tool_routes[t["name"]]: t for t in tools},
+        tool_subscriptions=_subscriptions(route_list, subscription_of),
         search=search,
         tool_holds={name: hold for name, hold in holds.items() if name not in tool_routes},
     )
+
+
+def _subscriptions(
+    routes: Iterable[tuple[str, str, str]], subscription_of: Callable[[str, str], str | None] | None
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if subscription_of is not None:
+        for name, server, tool in routes:
+            subscription = subscription_of(server, tool)
+            if subscription is not None:
+                found[name] = subscription
+    return found
 
 
 def _holds(

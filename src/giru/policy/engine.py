@@ -374,6 +374,7 @@ class PolicyEngine:
     ) -> frozenset[str]:
         """Which of `routes` ((listed name, server, tool)) policy lets the caller of `call` (a
         tools/list) see at all: those a call without arguments would be allowed for.
+        `subscriptions`: the subscription granting each listed name (a name left out: none).
 
         One `visible` query per caller and catalog (giru.policy.visibility), cached for a
         minute (rules may read the clock) or until the bundle, the configuration or the active

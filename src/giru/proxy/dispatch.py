@@ -226,10 +226,7 @@ class Dispatcher:
         principal = ctx.principal
         client = principal.name if principal is not None else "anonymous"
         routes = ctx.view.tool_route_list
-        subscriptions = {
-            name: principal.subscription_for(server, tool) if principal else None
-            for name, server, tool in routes
-        }
+        subscriptions = ctx.view.tool_subscriptions if principal is not None else {}
         listing = Subject("tools/list", "", "", {}, ctx.virtual_server, ctx.protocol_version)
         try:
             visible = await policy.visible(

@@ -190,6 +190,7 @@ class ViewCache:
             prefix=endpoint.prefix,
             allow_tool=allow,
             search=search,
+            subscription_of=principal.subscription_for,
         )
 
 
