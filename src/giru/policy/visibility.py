@@ -138,14 +138,15 @@ def tool_classes(
             named: Hashable = tool
         else:
             exact = plan.exact
-            if plan.server:
-                named = bool(exact) and (tool in exact or f"{server}/{tool}" in exact) and tool
-            else:  # the server matters only where an exact name holds it
-                place, qualified = None, f"{server}/{tool}"
-                named = bool(exact) and (
-                    tool in exact and tool,
-                    qualified in exact and qualified,
-                )
+            if not plan.server:  # the server matters only where an exact name holds it
+                place = None
+            if not exact:
+                named = False
+            elif plan.server:
+                named = (tool in exact or f"{server}/{tool}" in exact) and tool
+            else:
+                qualified = f"{server}/{tool}"
+                named = (tool in exact and tool, qualified in exact and qualified)
             if plan.substrings:
                 lowered = tool.lower()
                 named = (named, tuple([part in lowered for part in plan.substrings]))
