@@ -14,6 +14,13 @@ clients list at once (callers alternate between the two configured clients): wha
 agents sees right after a policy change. `over_250ms` counts lists slower than Giru's default
 decision timeout, `unavailable` the lists that got no answer within the bench's own 10 s.
 
+The paired point (`PAIRED_ROUNDS` rounds, 1,000 tools, first list after a configuration
+change) measures what declaring `"server": false` in the packs' `tool_names` is worth, in
+alternating rounds of one process: *per server* (the name plans with `server` set, as before
+the declaration: one class per server and facts, 8 classes), *across servers* (the plans as
+the packs declare them: 5 classes) and *across servers (A/A)*, the same again to show the
+noise of this machine.
+
 Standalone, it writes `<out>/<date>-tools-list-visibility.json` and `<out>/latest.md` (default
 bench/results/visibility/), with the machine and the load average before and after.
 """
@@ -26,16 +33,19 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvloop
 
 from bench.client import stats
 from bench.procs import cpu_seconds
 from giru.errors import PolicyUnavailableError
 from giru.policy import Call, PolicyEngine, find_opa
+from giru.policy.visibility import NamePlan, tool_classes
 
 __all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "measure_visibility", "targets"]
 
@@ -79,7 +89,7 @@ def _change(engine: PolicyEngine, before: bool, change: str = BUNDLE) -> None:
 
 
 async def _one(engine: PolicyEngine, routes: Routes, client: str, index: int) -> tuple[float, str]:
-    subscriptions: dict[str, str | None] = dict.fromkeys((name for name, _, _ in routes), None)
+    subscriptions: dict[str, str] = {}  # as a view holds them: only granted tools (none here)
     began = time.perf_counter_ns()
     try:
         visible = await engine.visible(_listing(client, index), subscriptions, routes)
@@ -165,6 +175,110 @@ async def _point(
     }
 
 
+PAIRED_ROUNDS = 150
+PAIRED = (
+    ("after: classes per server (server read)", True),
+    ("after: classes across servers", False),
+    ("after: classes across servers (A/A)", False),
+)
+
+
+async def _paired(
+    engine: PolicyEngine, opa_pid: int, routes: Routes, rounds: int
+) -> list[dict[str, Any]]:
+    """Alternating rounds of the PAIRED variants: a configuration change, then one list."""
+    latencies: dict[str, list[float]] = {label: [] for label, _ in PAIRED}
+    giru = dict.fromkeys(latencies, 0.0)
+    opa = dict.fromkeys(latencies, 0.0)
+    declared = await engine._name_plans(list(engine.bindings))
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for label, server in PAIRED:
+            engine.visibility.clear()
+            engine.visibility.plans.update(_variant(declared, server))
+            opa0, cpu0 = cpu_seconds(opa_pid), time.process_time()
+            latency, outcome = await _one(engine, routes, "nurse", round_)
+            if round_ and outcome != "unavailable":
+                latencies[label].append(latency)
+                giru[label] += time.process_time() - cpu0
+                opa[label] += cpu_seconds(opa_pid) - opa0
+    evaluation = await _opa_eval_us(engine, routes, declared)
+    points = []
+    for label, _ in PAIRED:
+        count = len(latencies[label])
+        points.append(
+            {
+                "input": f"tools/list visible, {len(routes)} tools",
+                "path": f"{label}, {_classes(engine, routes, declared, label)} classes",
+                "mode": "paired: " + MODES[CONFIG],
+                "change": CONFIG,
+                "tools": len(routes),
+                "concurrency": 1,
+                "lists": count,
+                "changes": rounds,
+                **stats(latencies[label]),
+                "over_250ms": sum(1 for x in latencies[label] if x > GIRU_TIMEOUT_US),
+                "unavailable": rounds - count,
+                "giru_cpu_us_per_list": round(giru[label] / max(count, 1) * 1e6, 1),
+                "opa_cpu_us_per_list": round(opa[label] / max(count, 1) * 1e6, 1),
+                "opa_eval_us": evaluation[label],
+            }
+        )
+    return points
+
+
+async def _opa_eval_us(
+    engine: PolicyEngine, routes: Routes, declared: Mapping[str, NamePlan | None], times: int = 100
+) -> dict[str, float]:
+    """OPA's own time (median `timer_server_handler_ns` of `?metrics=true`) for the `visible`
+    query each PAIRED variant sends, the variants alternating: precise where /proc's 10 ms
+    ticks are not."""
+    facts, client = engine._facts, engine.client
+    assert client is not None
+    bindings = [facts.table.key(server, None, None) for _, server, _ in routes]
+    bodies = {}
+    for label, server_read in PAIRED:
+        plans = _variant(declared, server_read)
+        classes = tool_classes(routes, bindings, facts.tool_keys, plans, facts.server_keys)
+        items = [
+            {
+                "server": server,
+                "virtual_server": None,
+                "tool": facts.tool(server, tool),
+                "binding": binding,
+                "key": str(index),
+            }
+            for index, (binding, server, tool) in enumerate(classes.representatives)
+        ]
+        document = {**facts.listing(_listing("nurse", 0)), "tools": items}
+        bodies[label] = orjson.dumps({"input": document})
+    path = "/v1/data/giru/decision/visible?metrics=true"
+    found: dict[str, list[float]] = {label: [] for label in bodies}
+    for _ in range(times):
+        for label, body in bodies.items():
+            _, answer = await client.request("POST", path, body, timeout_s=10.0)
+            found[label].append(orjson.loads(answer)["metrics"]["timer_server_handler_ns"] / 1e3)
+    return {label: round(sorted(xs)[len(xs) // 2], 1) for label, xs in found.items()}
+
+
+def _variant(declared: Mapping[str, NamePlan | None], server: bool) -> dict[str, NamePlan | None]:
+    """The declared name plans, with `server` set when `server` (the packs before they said
+    they read the server only in names)."""
+    return {
+        binding: replace(plan, server=True) if plan is not None and server else plan
+        for binding, plan in declared.items()
+    }
+
+
+def _classes(
+    engine: PolicyEngine, routes: Routes, declared: Mapping[str, NamePlan | None], label: str
+) -> int:
+    """How many classes the catalog makes under the variant `label`."""
+    plans = _variant(declared, dict(PAIRED)[label])
+    facts = engine._facts
+    bindings = [facts.table.key(server_, None, None) for _, server_, _ in routes]
+    return len(tool_classes(routes, bindings, facts.tool_keys, plans, facts.server_keys).members)
+
+
 # (tools per server, concurrency, rounds, before too). Before, 16 or 64 lists of 1,000 tools
 # each take OPA minutes (0.2 s of CPU per list on one core), so those points are after only.
 PLAN: tuple[tuple[int, int, int, bool], ...] = (
@@ -193,6 +307,10 @@ async def measure_visibility(
             point = await _point(engine, opa_pid, routes, concurrency, rounds, False, change)
             points.append(point)
             say(_line(point))
+        if per_server > 20 and concurrency == 1:
+            for point in await _paired(engine, opa_pid, routes, PAIRED_ROUNDS):
+                points.append(point)
+                say(_line(point))
     _change(engine, False)
     return points
 
@@ -202,6 +320,8 @@ def _list_point(
 ) -> dict[str, Any]:
     for p in points:
         if p.get("tools") != tools or p["concurrency"] != concurrency or "mode" not in p:
+            continue
+        if p["mode"].startswith("paired"):
             continue
         earlier = p["path"].startswith("before")
         if earlier == before and (before or p.get("change") == change):
@@ -252,12 +372,13 @@ def _slow(point: dict[str, Any]) -> str | None:
 
 
 def _line(p: dict[str, Any]) -> str:
+    evaluation = f" | OPA's own time {p['opa_eval_us']:.1f} µs" if "opa_eval_us" in p else ""
     return (
-        f"  {p['input']:<30} {p['path'][:6]:<6} {p['change']:<6} c={p['concurrency']:<3} "
+        f"  {p['input']:<30} {p['path'][:26]:<26} {p['change']:<6} c={p['concurrency']:<3} "
         f"p50 {p['p50_us']:>10.1f} "
         f"p99 {p['p99_us']:>10.1f} µs | CPU µs/list giru {p['giru_cpu_us_per_list']:>8.1f} opa "
         f"{p['opa_cpu_us_per_list']:>9.1f} | over 250 ms {p['over_250ms']}, unavailable "
-        f"{p['unavailable']}"
+        f"{p['unavailable']}{evaluation}"
     )
 
 
@@ -298,7 +419,11 @@ def setup_text() -> dict[str, Any]:
         "points": (
             "c=1: 30 lists, each right after a change (before: 10 at 1,000 tools); c=16 and 64: "
             "rounds of one bundle change then that many lists at once, callers alternating "
-            "between two clients (nurse, physician); one warm-up round before each after point"
+            "between two clients (nurse, physician); one warm-up round before each after point; "
+            f"paired (1,000 tools): {PAIRED_ROUNDS} rounds alternating the name plans with "
+            "`server` read (classes per server) and as declared (across servers), plus an A/A; "
+            "OPA's own time: the median handler time OPA reports (?metrics=true) for each "
+            "variant's visible query, the variants alternating"
         ),
         "cores": common["cores"],
         "CPU µs/list": (
