@@ -31,7 +31,8 @@ async function withBrowser(run) {
 	});
 	try {
 		const page = context.pages()[0] ?? (await context.newPage());
-		page.setDefaultTimeout(15000);
+		// Generous for a loaded CI machine: every wait is for a condition, not a fixed time.
+		page.setDefaultTimeout(30000);
 		return await run(page, context);
 	} finally {
 		await context.close();
@@ -658,7 +659,11 @@ const scenarios = {
 		await page.goto(`${URL_BASE}/ui`);
 		const heldTools = ((await page.getByTestId('held-tools').textContent()) ?? '').trim();
 		const upstream = page.getByTestId('upstreams').getByRole('row').filter({ hasText: server });
-		const health = ((await upstream.getByRole('cell').nth(1).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		// Until the server's first health check the badge says unknown; the overview polls, so
+		// wait (bounded) for a known state before reading it.
+		const badge = upstream.getByRole('cell').nth(1);
+		await badge.filter({ hasNotText: /^\s*unknown/ }).waitFor({ timeout: 60000 });
+		const health = ((await badge.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 		await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tool reviews' }).click();
 		await page.waitForURL(/\/ui\/tool-reviews/);
 		const nav = await page
