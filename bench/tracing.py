@@ -14,11 +14,11 @@ export thread included).
 
 In process: one Gateway on uvloop answers legacy-era tools/call over the ASGI interface (no HTTP
 in the measurement) with an upstream that answers at once and the call gate (limits admission,
-in-memory usage records, no OPA), its `tracing` switched per block between off, 0 %, 1 % and
-100 % (spans encoded as OTLP protobuf and dropped), in paired rounds on this process's CPU clock:
-the gateway's own share, with far less around it. And, alone, the CPU of starting a request span
-that is not sampled (Giru's own check beside the SDK sampler's). Printed and written as JSON,
-never asserted.
+in-memory usage records, no OPA), its `tracing` switched per block between off, off again (the
+A/A pair), 0 %, 1 % and 100 % (spans encoded as OTLP protobuf and dropped), in paired rounds on
+this process's CPU clock: the gateway's own share, with far less around it. And, alone, the CPU
+of deciding that a request is not sampled (Giru's own check beside the SDK sampler's). Printed
+and written as JSON, never asserted.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import hashlib
 import itertools
 import json
 import os
+import pstats
+import random
 import statistics
 import sys
 import tempfile
@@ -46,6 +49,7 @@ import uvloop
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, set_span_in_context
 from prometheus_client import CollectorRegistry
 
 from bench.fleet import LOAD_CPUS
@@ -66,7 +70,7 @@ from giru.runtime import build_endpoints
 from giru.settings import OtelSettings, Settings
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
-from giru.telemetry.traceparent import remote_parent
+from giru.telemetry.traceparent import remote_context
 from giru.telemetry.tracing import Tracing
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
 
@@ -170,8 +174,12 @@ async def _post(app: Gateway, body: bytes, headers: list[tuple[bytes, bytes]]) -
     return started
 
 
-async def _in_process(calls: int, rounds: int) -> dict[str, Any]:
-    """The Gateway in this process, its `tracing` switched per block (paired rounds)."""
+Measure = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def _in_process(calls: int, rounds: int, measure: Measure = alternate) -> dict[str, Any]:
+    """The Gateway in this process, its `tracing` switched per block (paired rounds; or what
+    `measure` does with the sides)."""
     config = Config(
         servers={"up": ServerConfig(name="up", transport="stdio", command="/bin/true")},
         clients={
@@ -190,6 +198,7 @@ async def _in_process(calls: int, rounds: int) -> dict[str, Any]:
     ]
     variants = {
         "off": None,
+        "off again": None,  # an A/A pair: what the method reads when there is no difference
         "0%": _tracing("parentbased_traceidratio", "0"),
         "1%": _tracing("parentbased_traceidratio", "0.01"),
         "100%": _tracing("parentbased_always_on", ""),
@@ -246,7 +255,7 @@ async def _in_process(calls: int, rounds: int) -> dict[str, Any]:
             await block(variant)(calls)
         clock = lambda: process_cpu_ns(os.getpid())  # noqa: E731
         sides = [Side(name, block(variant), clock) for name, variant in variants.items()]
-        result = await alternate(sides, calls=calls, rounds=rounds)
+        result = await measure(sides, calls=calls, rounds=rounds)
         gateway.tracing = None
         await gateway.aclose()
     result["spans_exported"] = {n: v[1].spans for n, v in variants.items() if v is not None}
@@ -344,29 +353,90 @@ def _processes(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[st
     return points
 
 
-def _unsampled_span_us(calls: int, rounds: int) -> dict[str, float]:
-    """CPU µs to start a request span that is not sampled (0 %), a new trace and a client's
-    unsampled one, decided by Giru's check and, for comparison, by the SDK's sampler."""
+def _unsampled_decision_us(calls: int, rounds: int) -> dict[str, float]:
+    """CPU µs to decide that a request is not sampled (0 %), a new trace and a client's
+    unsampled one: Giru's check (`Tracing.decide`, all such a request costs before it goes on
+    without a span) and, for comparison, the SDK sampler's `should_sample` on the same input."""
     env = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
-    giru = Tracing(OtelSettings(), CollectorRegistry(), exporter=_EncodingExporter(), env=env)
-    sdk = Tracing(OtelSettings(), CollectorRegistry(), exporter=_EncodingExporter(), env=env)
-    sdk._decide = None  # the SDK sampler decides, as before Giru had its own check
-    parent = remote_parent(f"00-{'ab' * 16}-{'cd' * 8}-00", None, None)
+    tracing = Tracing(OtelSettings(), CollectorRegistry(), exporter=_EncodingExporter(), env=env)
+    sampler = tracing.provider.sampler
+    parent = remote_context(f"00-{'ab' * 16}-{'cd' * 8}-00", None, None)
+    name = "tools/call up__echo"
+
+    def sdk(context: SpanContext | None) -> None:
+        outer = set_span_in_context(NonRecordingSpan(context)) if context is not None else None
+        trace_id = context.trace_id if context is not None else random.getrandbits(128)
+        sampler.should_sample(outer, trace_id, name, SpanKind.SERVER)
+
     turns: dict[str, list[float]] = {}
     for _ in range(rounds):
-        for name, tracing, parent_span in (
-            ("giru new trace", giru, None),
+        for label, decide, context in (
+            ("giru new trace", tracing.decide, None),
             ("sdk new trace", sdk, None),
-            ("giru client's trace", giru, parent),
+            ("giru client's trace", tracing.decide, parent),
             ("sdk client's trace", sdk, parent),
         ):
             before = time.process_time()
             for _ in range(calls):
-                tracing.start_request("tools/call up__echo", parent_span, dict, 0)
-            turns.setdefault(name, []).append((time.process_time() - before) / calls * 1e6)
-    for tracing in (giru, sdk):
-        tracing.provider.shutdown()
-    return {name: round(statistics.median(values), 2) for name, values in turns.items()}
+                decide(context)
+            turns.setdefault(label, []).append((time.process_time() - before) / calls * 1e6)
+    tracing.provider.shutdown()
+    return {label: round(statistics.median(values), 2) for label, values in turns.items()}
+
+
+async def _profiled(sides: Sequence[Side], *, calls: int, rounds: int) -> dict[str, Any]:
+    """Each side's block once more under cProfile: per function, the calls per tools/call and
+    the profiled CPU µs per call (cProfile's own overhead included, so only the counts are
+    exact)."""
+    per_side: dict[str, dict[str, tuple[float, float]]] = {}
+    for side in sides:
+        profile = cProfile.Profile(time.process_time_ns, 1e-9)
+        profile.enable()
+        await side.block(calls)
+        profile.disable()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        per_side[side.name] = {
+            _function(where): (counts[1] / calls, counts[2] / calls * 1e6)
+            for where, counts in stats.items()
+        }
+    return {"sides": per_side}
+
+
+def _function(where: tuple[str, int, str]) -> str:
+    path, line, name = where
+    for marker in ("site-packages/", "/src/", "lib/python3.11/"):
+        path = path.split(marker, 1)[-1]
+    return f"{path}:{line}:{name}" if line else name
+
+
+def _profile_markdown(date: str, sides: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """Per variant, the functions whose calls per tools/call differ from off."""
+    off = sides["off"]
+    lines = [
+        f"# What an unsampled call does beyond tracing off — {date}",
+        "",
+        "`python -m bench.tracing --profile`: the in-process gateway (as in tracing.md), one "
+        "block per variant under cProfile after a warm-up. Calls per tools/call beyond off are "
+        "exact; profiled µs include cProfile's own cost per call and are only a guide.",
+        "",
+    ]
+    for name, functions in sides.items():
+        if name in ("off", "off again", "100%"):
+            continue
+        rows = []
+        for function in functions.keys() | off.keys():
+            count, own = functions.get(function, (0.0, 0.0))
+            base_count, base_own = off.get(function, (0.0, 0.0))
+            if abs(count - base_count) >= 0.005:
+                rows.append((count - base_count, own - base_own, function))
+        rows.sort(key=lambda row: (-abs(row[0]), row[2]))
+        total = sum(abs(row[0]) for row in rows if abs(row[0]) >= 0.5)
+        lines += [f"## {name}: {total:.0f} more function calls per tools/call", ""]
+        lines += ["| function | calls per call beyond off | profiled own µs beyond off |"]
+        lines += ["|---|---:|---:|"]
+        lines += [f"| `{f}` | {c:+.2f} | {us:+.2f} |" for c, us, f in rows[:40]]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -377,7 +447,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--gateway-calls", type=int, default=1000, help="in process")
     parser.add_argument("--gateway-rounds", type=int, default=40, help="in process")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only profile the in-process variants (writes profile.md; no timing)",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            configure_logging("json", "info")
+            profiled = uvloop.run(_in_process(args.gateway_calls, 1, _profiled))
+        args.out.mkdir(parents=True, exist_ok=True)
+        page = _profile_markdown(time.strftime("%Y-%m-%d", time.gmtime()), profiled["sides"])
+        (args.out / "profile.md").write_text(page)
+        print(page)
+        return
     machine = describe_machine(None)
     concurrency = tuple(args.concurrency or (16,))
     result: dict[str, Any] = {"giru_run": _processes(args.calls, args.rounds, concurrency)}
@@ -386,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         in_process = uvloop.run(_in_process(args.gateway_calls, args.gateway_rounds))
     print(f"  in process\n{describe(in_process)}", file=sys.stderr)
     result["in_process"] = in_process
-    result["unsampled_request_span_us"] = _unsampled_span_us(
+    result["unsampled_decision_us"] = _unsampled_decision_us(
         50 * args.gateway_calls, args.gateway_rounds // 4 or 1
     )
     result["machine"] = machine
@@ -422,8 +506,8 @@ def _markdown(date: str, result: dict[str, Any], args: argparse.Namespace) -> st
     inside = {"where": "in process", **result["in_process"]}
     lines += ["## The same, in process", "", *paired([inside]), ""]
     lines += [f"Spans exported: {inside.get('spans_exported')}", ""]
-    lines += ["## Starting a request span that is not sampled, alone (CPU µs)", ""]
-    lines += [f"- {name}: {value}" for name, value in result["unsampled_request_span_us"].items()]
+    lines += ["## Deciding that a request is not sampled, alone (CPU µs)", ""]
+    lines += [f"- {name}: {value}" for name, value in result["unsampled_decision_us"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -3,8 +3,9 @@
 The gateway opens a trail where a request arrives (`TRAIL`); the dispatcher and the call gate add
 what they learn (server, decision, outcome); `finish` writes the one `mcp_request` log line and
 ends the request's server span. With tracing off the trail holds no span and every span helper is
-a no-op; with tracing on but the request not sampled, only the (non-recording) request span
-exists, so its context still reaches the upstream.
+a no-op. With tracing on but the request not sampled it holds no span either: only the trace id
+(for the log line and the records) and the client's context, so the trace still reaches the
+upstream (a fresh span id, the sampled flag off); no attributes are built, no child span is made.
 
 Span attributes come from Giru's own facts only (names it resolved, bounded): nothing a client
 sends becomes an attribute key, and no argument value is ever recorded.
@@ -16,6 +17,7 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -23,10 +25,12 @@ import structlog
 from opentelemetry.trace import (
     INVALID_SPAN,
     Span,
+    SpanContext,
     SpanKind,
     Status,
     StatusCode,
     Tracer,
+    TraceState,
     set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
@@ -35,7 +39,7 @@ from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.mcp.versions import SUPPORTED_VERSIONS
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request, Send
-from giru.telemetry.traceparent import format_traceparent, remote_parent
+from giru.telemetry.traceparent import format_traceparent, remote_context, unsampled_traceparent
 from giru.telemetry.tracing import Tracing
 
 __all__ = [
@@ -76,15 +80,16 @@ class Trail:
     deferred: bool = False
     """The answer goes out later, on a stream (2024-11-05 HTTP+SSE): whoever sends it finishes."""
     span: Span | None = None
+    """The request's server span, when the request is sampled (None otherwise)."""
+    recording: bool = False
+    """Whether the request is sampled: `span` is set and child spans are made."""
     tracer: Tracer | None = None
     trace_id: str | None = None
-    """The span's trace id, 32 hex digits (None: tracing is off)."""
+    """The request's trace id, 32 hex digits, sampled or not (None: tracing is off)."""
+    parent: SpanContext | None = None
+    """The client's context the trace continues (its `tracestate` goes on with it)."""
     started: float = field(default_factory=time.perf_counter)
     _done: bool = False
-
-    @property
-    def recording(self) -> bool:
-        return self.span is not None and self.span.is_recording()
 
     def set(self, **attributes: AttributeValue | None) -> None:
         """Attributes on the request span (None values skipped); nothing when not recording."""
@@ -141,21 +146,20 @@ class Trail:
 
     def _end_span(self) -> None:
         assert self.span is not None
-        if self.span.is_recording():
-            failed = self.code is not None or (self.status or 200) >= 500
-            self.set(
-                **{
-                    "giru.server": self.server,
-                    "giru.decision": self.decision,
-                    "giru.outcome": self.outcome,
-                    "mcp.session.id": self.session,
-                    "http.response.status_code": self.status,
-                    "rpc.response.status_code": str(self.code) if self.code is not None else None,
-                    "error.type": _error_type(self),
-                }
-            )
-            if failed:
-                self.span.set_status(Status(StatusCode.ERROR))
+        failed = self.code is not None or (self.status or 200) >= 500
+        self.set(
+            **{
+                "giru.server": self.server,
+                "giru.decision": self.decision,
+                "giru.outcome": self.outcome,
+                "mcp.session.id": self.session,
+                "http.response.status_code": self.status,
+                "rpc.response.status_code": str(self.code) if self.code is not None else None,
+                "error.type": _error_type(self),
+            }
+        )
+        if failed:
+            self.span.set_status(Status(StatusCode.ERROR))
         self.span.end()
 
 
@@ -210,16 +214,27 @@ def bounded_name(value: object) -> str | None:
     return value[:_MAX_NAME] if isinstance(value, str) else None
 
 
-@contextlib.contextmanager
+_NOT_RECORDED: Final[contextlib.nullcontext[Span]] = contextlib.nullcontext(INVALID_SPAN)
+"""What `child_span` gives when nothing is recorded: one shared, reusable no-op."""
+
+
 def child_span(
     name: str, kind: SpanKind = SpanKind.INTERNAL, **attributes: AttributeValue | None
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """A span under the current request's span, ended on exit (an exception marks it failed);
-    a shared non-recording span when tracing is off or the request is not sampled."""
+    a shared non-recording span, and nothing else, when tracing is off or the request is not
+    sampled."""
     trail = TRAIL.get()
-    if trail is None or trail.tracer is None or not trail.recording:
-        yield INVALID_SPAN
-        return
+    if trail is None or not trail.recording:
+        return _NOT_RECORDED
+    return _recorded_span(trail, name, kind, attributes)
+
+
+@contextlib.contextmanager
+def _recorded_span(
+    trail: Trail, name: str, kind: SpanKind, attributes: Mapping[str, AttributeValue | None]
+) -> Iterator[Span]:
+    assert trail.tracer is not None
     assert trail.span is not None
     span = trail.tracer.start_span(
         name,
@@ -241,16 +256,21 @@ def traced_params(
     span: Span, params: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
     """`params` with `_meta.traceparent` naming `span` (or the request's span when `span` does not
-    record), and the same as an HTTP header; unchanged when tracing is off."""
+    record; a fresh unsampled span of the request's trace when the request is not sampled), and
+    the same as an HTTP header; unchanged when tracing is off."""
     trail = TRAIL.get()
-    if trail is None or trail.span is None:
+    if trail is None or trail.trace_id is None:
         return params, None
-    context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
-    if not context.is_valid:
-        return params, None
-    carried: dict[str, str] = {"traceparent": format_traceparent(context)}
-    if context.trace_state:  # most have none: no header to render
-        carried["tracestate"] = context.trace_state.to_header()
+    state: TraceState | None
+    if trail.span is not None:
+        context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
+        traceparent, state = format_traceparent(context), context.trace_state
+    else:
+        traceparent = unsampled_traceparent(trail.trace_id)
+        state = trail.parent.trace_state if trail.parent is not None else None
+    carried: dict[str, str] = {"traceparent": traceparent}
+    if state:  # most have none: no header to render
+        carried["tracestate"] = state.to_header()
     params = dict(params or {})
     meta = params.get("_meta")
     params["_meta"] = {**(meta if isinstance(meta, dict) else {}), **carried}
@@ -281,27 +301,27 @@ def open_trail(
     TRAIL.set(trail)
     if tracing is None:
         return trail
-    parent: Span | None = None
+    parent: SpanContext | None = None
     if tracing.trust_client_context:
-        parent = remote_parent(
-            request.header("traceparent"), request.header("tracestate"), params.get("_meta")
-        )
+        header = request.header("traceparent")
+        state = request.header("tracestate") if header is not None else None
+        parent = remote_context(header, state, params.get("_meta"))
+    trace_id, sampled = tracing.decide(parent)
+    trail.trace_id = f"{trace_id:032x}"
+    trail.parent = parent
+    if sampled is False:  # all a request not sampled costs: the lines above
+        return trail
     target = bounded_name(params.get("name")) if method in _TARGETED else None
-
-    def attributes() -> dict[str, Any]:
-        version = request.header("mcp-protocol-version")
-        known = version if version in SUPPORTED_VERSIONS else None
-        built = request_attributes(trail, target, known)
-        if message.kind == "request":
-            built["jsonrpc.request.id"] = str(message.id)[:_MAX_NAME]
-        return built
-
-    trail.tracer = tracing.tracer
-    trail.span = tracing.start_request(
-        span_name(method, target), parent, attributes, arrival.started_ns
+    version = request.header("mcp-protocol-version")
+    attributes = request_attributes(
+        trail, target, version if version in SUPPORTED_VERSIONS else None
     )
-    trail.trace_id = f"{trail.span.get_span_context().trace_id:032x}"
-    if trail.span.is_recording():
+    if message.kind == "request":
+        attributes["jsonrpc.request.id"] = str(message.id)[:_MAX_NAME]
+    name = span_name(method, target)
+    span = tracing.start_request(name, parent, trace_id, attributes, arrival.started_ns)
+    if span.is_recording():
+        trail.span, trail.recording, trail.tracer = span, True, tracing.tracer
         _authentication_span(trail, arrival)
     return trail
 

@@ -7,20 +7,25 @@ error for the call and never copied anywhere: only the parsed ids and flags go o
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Mapping
 from typing import Final
 
 from opentelemetry.trace import (
     INVALID_SPAN_ID,
     INVALID_TRACE_ID,
-    NonRecordingSpan,
     SpanContext,
     TraceFlags,
     TraceState,
 )
 
-__all__ = ["MAX_TRACEPARENT", "MAX_TRACESTATE", "format_traceparent", "remote_parent"]
+__all__ = [
+    "MAX_TRACEPARENT",
+    "MAX_TRACESTATE",
+    "format_traceparent",
+    "remote_context",
+    "unsampled_traceparent",
+]
 
 MAX_TRACEPARENT: Final = 256
 """Longer values are ignored unread (version 00 is 55 characters; later versions may add fields)."""
@@ -59,25 +64,31 @@ def _trace_state(value: object) -> TraceState | None:
     return state if len(state) else None
 
 
-def remote_parent(
+def remote_context(
     header_parent: str | None, header_state: str | None, meta: object
-) -> NonRecordingSpan | None:
-    """The client's span to continue: `params._meta`'s context when valid (MCP's own carrier,
+) -> SpanContext | None:
+    """The client's span context to continue: `params._meta`'s when valid (MCP's own carrier,
     per message), unless the HTTP header names a span of the same trace (a hop in between, such
     as the edge proxy, that continued it); the header's alone otherwise; None without either."""
     from_meta: SpanContext | None = None
-    if isinstance(meta, Mapping):
-        from_meta = _span_context(meta.get("traceparent"), meta.get("tracestate"))
+    if isinstance(meta, dict) and "traceparent" in meta:  # parsed JSON: a dict or not at all
+        from_meta = _span_context(meta["traceparent"], meta.get("tracestate"))
+    if header_parent is None:
+        return from_meta
     from_header = _span_context(header_parent, header_state)
-    chosen = from_meta
-    same_trace = from_meta is None or (
-        from_header is not None and from_header.trace_id == from_meta.trace_id
-    )
-    if from_header is not None and same_trace:
-        chosen = from_header
-    return NonRecordingSpan(chosen) if chosen is not None else None
+    if from_header is not None and (
+        from_meta is None or from_header.trace_id == from_meta.trace_id
+    ):
+        return from_header
+    return from_meta
 
 
 def format_traceparent(context: SpanContext) -> str:
     """The `traceparent` value naming `context` (version 00)."""
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def unsampled_traceparent(trace_id: str) -> str:
+    """The `traceparent` value naming a fresh span of `trace_id` (32 hex digits) that is not
+    sampled: how a request Giru does not record carries its trace on."""
+    return f"00-{trace_id}-{random.getrandbits(64) or 1:016x}-00"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 from opentelemetry.context import Context
@@ -22,13 +22,11 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
     SpanContext,
     SpanKind,
-    TraceFlags,
     Tracer,
     set_span_in_context,
 )
@@ -46,7 +44,6 @@ __all__ = ["Tracing", "tracing_wanted"]
 _ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _PROTOCOLS: Final = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 _SHUTDOWN_S: Final = 15.0
-_NOT_SAMPLED: Final = TraceFlags(0)
 
 
 def tracing_wanted(settings: OtelSettings, env: Mapping[str, str]) -> bool:
@@ -79,16 +76,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value[:32]!r}") from exc
 
 
-def _context(parent: Span | None) -> Context:
-    return set_span_in_context(parent) if parent is not None else Context()
+def _context(parent: SpanContext | None) -> Context:
+    return set_span_in_context(NonRecordingSpan(parent)) if parent is not None else Context()
 
 
 def _new_trace_id() -> int:
     return random.getrandbits(128) or 1
-
-
-def _new_span_id() -> int:
-    return random.getrandbits(64) or 1
 
 
 class _PresetIds(RandomIdGenerator):
@@ -131,7 +124,6 @@ class Tracing:
         self.provider = TracerProvider(
             sampler=sampler, resource=Resource.create(attributes), id_generator=self._ids
         )
-        self._sampler = self.provider.sampler
         self.queue = SpanQueue(
             exporter if exporter is not None else _exporter(env),
             max_queue=_int(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
@@ -142,37 +134,31 @@ class Tracing:
         self.provider.add_span_processor(self.queue)
         self.tracer: Tracer = self.provider.get_tracer("giru", __version__)
 
+    def decide(self, parent: SpanContext | None) -> tuple[int, bool | None]:
+        """The trace id of a request under `parent` (a client's remote context; None: a new
+        trace) and whether it is sampled, before any span or attribute exists: a flag test or
+        one comparison for the standard samplers (giru.telemetry.sampling); None for a sampler
+        only the SDK knows, which decides when `start_request` starts the span."""
+        trace_id = parent.trace_id if parent is not None else _new_trace_id()
+        return trace_id, self._decide(parent, trace_id) if self._decide is not None else None
+
     def start_request(
         self,
         name: str,
-        parent: Span | None,
-        attributes: Callable[[], Mapping[str, AttributeValue]],
+        parent: SpanContext | None,
+        trace_id: int,
+        attributes: Mapping[str, AttributeValue],
         start_time: int,
     ) -> Span:
-        """A request's server span under `parent` (a client's remote span; None: a new trace).
-        The sampler decides first: a request not sampled gets a non-recording span with fresh
-        ids (what the SDK would make, at a fraction of its cost; `attributes` is not even
-        built). The standard samplers decide without an SDK call (giru.telemetry.sampling)."""
-        parent_context = parent.get_span_context() if parent is not None else None
-        trace_id = parent_context.trace_id if parent_context is not None else _new_trace_id()
-        if self._decide is not None:
-            sampled = self._decide(parent_context, trace_id)
-        else:
-            decision = self._sampler.should_sample(
-                _context(parent), trace_id, name, SpanKind.SERVER
-            )
-            sampled = decision.decision is not Decision.DROP
-        if not sampled:
-            state = parent_context.trace_state if parent_context is not None else None
-            ids = SpanContext(trace_id, _new_span_id(), False, _NOT_SAMPLED, state)
-            return NonRecordingSpan(ids)
-        if parent_context is None:
+        """The server span of a request `decide` sampled (or left to the SDK's sampler: then it
+        may not record), in trace `trace_id`."""
+        if parent is None:
             self._ids.next_trace_id = trace_id  # the SDK's span gets the id just sampled
         return self.tracer.start_span(
             name,
             context=_context(parent),
             kind=SpanKind.SERVER,
-            attributes=attributes(),
+            attributes=attributes,
             start_time=start_time,
         )
 

@@ -53,11 +53,11 @@ KNOWN = {
 
 @asynccontextmanager
 async def traced(
-    upstream: FakeUpstream, *, trust: bool = True
+    upstream: FakeUpstream, *, trust: bool = True, env: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway, InMemorySpanExporter, Usage]]:
     exporter, usage = InMemorySpanExporter(), Usage()
     settings = OtelSettings(enabled=True, trust_client_context=trust)
-    tracing = Tracing(settings, CollectorRegistry(), exporter=exporter, env={})
+    tracing = Tracing(settings, CollectorRegistry(), exporter=exporter, env=env or {})
     async with gateway_client({"one": upstream}) as (client, gateway):
         gateway.tracing = tracing
         gateway.dispatcher.gate = CallGate(LocalLimiter("UTC"), usage, node="unit")
@@ -254,3 +254,52 @@ async def test_an_unsampled_request_records_no_span_but_carries_its_trace_on() -
     assert usage.records[-1]["trace_id"] == TRACE
     line = next(e for e in logs if e["event"] == "mcp_request" and e["method"] == "tools/call")
     assert line["trace_id"] == TRACE
+
+
+NOTHING_SAMPLED = {
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "0",
+}
+
+
+async def test_a_new_trace_not_sampled_records_nothing_but_carries_the_logged_trace_id_on() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    async with traced(upstream, env=NOTHING_SAMPLED) as (client, gateway, exporter, usage):
+        with capture_logs() as logs:
+            response = await tools_call(client, {})
+        assert response.status_code == 200
+        gateway.tracing.provider.force_flush()  # type: ignore[union-attr]
+        assert exporter.get_finished_spans() == ()
+    sent = upstream.calls[-1][1]
+    assert sent is not None
+    version, trace, span, flags = sent["_meta"]["traceparent"].split("-")
+    assert (version, len(trace), len(span), flags) == ("00", 32, 16, "00")
+    assert usage.records[-1]["trace_id"] == trace
+    line = next(e for e in logs if e["event"] == "mcp_request" and e["method"] == "tools/call")
+    assert line["trace_id"] == trace
+
+
+async def test_an_unsampled_clients_tracestate_goes_on_with_its_trace() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    unsampled = f"00-{TRACE}-{PARENT}-00"
+    async with traced(upstream) as (client, _, _, _):
+        meta = {"traceparent": unsampled, "tracestate": "vendor=abc"}
+        response = await tools_call(client, {"_meta": meta})
+        assert response.status_code == 200
+    sent = upstream.calls[-1][1]
+    assert sent is not None
+    assert sent["_meta"]["traceparent"].startswith(f"00-{TRACE}-")
+    assert sent["_meta"]["tracestate"] == "vendor=abc"
+
+
+async def test_a_sampler_only_the_sdk_knows_decides_when_the_request_span_starts() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    async with traced(upstream) as (client, gateway, exporter, _):
+        assert gateway.tracing is not None
+        gateway.tracing._decide = None  # as for a sampler named by an entry point
+        response = await tools_call(client, {"_meta": {"traceparent": TRACEPARENT}})
+        assert response.status_code == 200
+        gateway.tracing.provider.force_flush()
+        request = spans(exporter)["request"]
+    assert f"{request.context.trace_id:032x}" == TRACE
+    assert {"authenticate", "limits admission", "durable record"} <= set(spans(exporter))
