@@ -9,7 +9,8 @@ to nobody is remembered as such (its digest, briefly, boundedly) so repeating it
 A person signed in over OAuth is a principal of the same kind: `person()` turns a verified access
 token into a `ClientPrincipal` named `user:<email>` (the subject when there is no email) that
 carries the `Person` and the OAuth client acting for them (`agent`), with the grants of the
-subscriptions naming that person or one of their groups.
+subscriptions naming that person or one of their groups; it is made once per access token and
+kept by the token's hash (revocation and expiry are checked before, on every call).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class ClientDirectory:
     __slots__ = (
         "_argon2",
         "_by_id",
+        "_by_token",
         "_clock",
         "_digests",
         "_grants",
@@ -116,6 +118,10 @@ class ClientDirectory:
         self._principals = dict(principals)
         self._grants = dict(grants or {})
         self._people: dict[str, tuple[Person, str | None]] = {}
+        self._by_token: dict[str, tuple[AccessToken, ClientPrincipal]] = {}
+        """A person's principal by the hash of the access token it was made for: the token's
+        claims and this directory's grants never change, so its next call reuses it (a new
+        token, a refresh with other groups, or a reload's new directory makes a new one)."""
         self._digests = digests
         self._by_id: dict[str, list[tuple[str, ClientPrincipal]]] = {}
         legacy: list[tuple[str, ClientPrincipal]] = []
@@ -225,10 +231,19 @@ class ClientDirectory:
     ) -> ClientPrincipal:
         """The principal of the person a verified access token names (`presented`: that
         token itself, for exchanges on the person's behalf)."""
+        made_for, known = self._by_token.get(token.token_id, (None, None))
+        same = made_for is token or made_for == token
+        if known is not None and same and known.presented == presented:
+            if known.name not in self._people:  # cleared since (it is bounded)
+                self._people[known.name] = (token.person, token.client_id)
+            return known
         principal = self._person_principal(token.person, token.client_id, presented)
         if len(self._people) >= _PEOPLE_MAX:
             self._people.clear()
         self._people[principal.name] = (token.person, token.client_id)
+        if len(self._by_token) >= _PEOPLE_MAX:
+            self._by_token.clear()
+        self._by_token[token.token_id] = (token, principal)
         return principal
 
     def adopt_people(self, previous: ClientDirectory) -> None:

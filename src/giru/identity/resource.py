@@ -4,9 +4,11 @@ In `direct` mode an IdentityProvider's own tokens are accepted (keys from its JW
 mode the tokens Giru itself issues are (issuer `GIRU_PUBLIC_URL`, keys from the `KeySource`
 the authorization server hands in with `trust`). A token is routed to its issuer's verifier by the
 `iss` it claims, then verified in full; verified tokens are cached by hash until they expire.
-A token that is not a JWT goes to the introspection endpoint of the direct-mode issuers that
-have one (`giru.identity.introspection`), which keeps its own answers. Every token, cached,
-introspected or not, is then checked against the people whose access was revoked
+A verified JWT admitted at an endpoint is also kept with that endpoint's paths, so presenting
+it there again skips the audience and scope checks until it expires. A token that is not a JWT
+goes to the introspection endpoint of the direct-mode issuers that have one
+(`giru.identity.introspection`), which keeps its own answers. Every token, cached, introspected
+or not, is then checked against the people whose access was revoked
 (`Revocations`, shared by the resources a worker builds in turn).
 """
 
@@ -22,6 +24,7 @@ from giru.identity.metadata import metadata_url, protected_resource_metadata, re
 from giru.identity.revocations import Revocations
 from giru.identity.tokens import (
     AccessToken,
+    AdmittedTokens,
     TokenCache,
     TokenError,
     TokenVerifier,
@@ -63,6 +66,10 @@ class ProtectedResource:
         self._issuers = dict(issuers)
         self._broker = broker
         self._cache = TokenCache(cache_size)
+        self._admitted = AdmittedTokens(cache_size)
+        """Tokens that passed the audience and scope checks of an endpoint, by hash and that
+        endpoint's paths: a cached token's next call there costs a lookup and the revocation
+        check (this resource's issuers and their scopes are fixed: a reload builds another)."""
         self.revocations = revocations if revocations is not None else Revocations()
         self.local_keys: KeySource | None = None
         """Giru's own signing keys (broker mode), once the authorization server hands them in."""
@@ -174,6 +181,10 @@ class ProtectedResource:
         `TokenError`, when an IdP cannot tell whether an opaque token is active; also a
         `TokenError` when the token was issued before an admin revoked its person's access)."""
         token_id = token_hash(token)
+        admitted = self._admitted.get(token_id, paths)
+        if admitted is not None:  # verified and checked at these paths before, not expired
+            self.revocations.check(admitted)
+            return admitted
         verified = self._cache.get(token_id)
         issuer = self._issuers.get(verified.person.issuer if verified else "")
         if verified is None or issuer is None:
@@ -185,6 +196,8 @@ class ProtectedResource:
         )
         self.revocations.check(verified)
         verified.check(resources, issuer.required_scopes)
+        if self._cache.get(token_id) is verified:  # a JWT (introspection keeps its own answers)
+            self._admitted.put(verified, tuple(paths))
         return verified
 
     async def _verify(self, token: str) -> tuple[Issuer, AccessToken]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "ALGORITHMS",
     "MAX_TOKEN_BYTES",
     "AccessToken",
+    "AdmittedTokens",
     "InsufficientScopeError",
     "PresentedToken",
     "TokenCache",
@@ -237,6 +238,35 @@ class TokenCache:
         if self._size == 0:
             return
         self._tokens[token.token_id] = token
+        while len(self._tokens) > self._size:
+            self._tokens.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+
+class AdmittedTokens:
+    """Verified tokens found valid at an endpoint (its audience and scope checks passed), by
+    token hash and the endpoint's resource paths, until they expire; at most `size`, the oldest
+    dropped first. The revocation check is not kept: it runs on every call."""
+
+    def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
+        self._size = size
+        self._clock = clock
+        self._tokens: OrderedDict[tuple[str, tuple[str, ...]], AccessToken] = OrderedDict()
+
+    def get(self, token_id: str, paths: Sequence[str]) -> AccessToken | None:
+        key = (token_id, tuple(paths))
+        found = self._tokens.get(key)
+        if found is not None and found.expires_at <= self._clock():
+            del self._tokens[key]
+            return None
+        return found
+
+    def put(self, token: AccessToken, paths: tuple[str, ...]) -> None:
+        if self._size == 0:
+            return
+        self._tokens[(token.token_id, paths)] = token
         while len(self._tokens) > self._size:
             self._tokens.popitem(last=False)
 

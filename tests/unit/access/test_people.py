@@ -85,3 +85,28 @@ def test_a_person_seen_before_is_found_by_name_with_the_grants_in_force_now() ->
     assert again is not None
     assert again.allows_server("ehr")
     assert after.get("user:nobody@hospital.example") is None
+
+
+def test_a_persons_principal_is_made_once_per_access_token() -> None:
+    people = directory(subscription("nurses-ehr", {"group": "nurses"}))
+    verified = token(groups=("nurses",))
+    first = people.person(verified)
+    assert people.person(verified) is first
+    assert people.get("user:alice@hospital.example") == first
+
+
+def test_a_refreshed_token_with_other_groups_gets_the_grants_of_its_groups() -> None:
+    people = directory(subscription("nurses-ehr", {"group": "nurses"}))
+    assert people.person(token(groups=("nurses",))).allows_server("ehr")
+    person = Person("https://idp.example", "sub-1", "alice@hospital.example", "Alice", ("billing",))
+    refreshed = AccessToken(person, "claude-desktop", frozenset({"mcp"}), ("x",), 2e9, "r" * 64)
+    assert not people.person(refreshed).allows_server("ehr")
+
+
+def test_a_reload_makes_the_principal_with_the_new_grants() -> None:
+    before = directory(subscription("nurses-ehr", {"group": "nurses"}))
+    verified = token(groups=("nurses",))
+    assert before.person(verified).allows_server("ehr")
+    after = directory()
+    after.adopt_people(before)
+    assert not after.person(verified).allows_server("ehr")

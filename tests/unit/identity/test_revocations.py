@@ -90,3 +90,29 @@ def test_people_are_matched_without_regard_to_case_and_not_befores_only_move_for
     assert revocations.not_before("alice@hospital.example") == 300.0
     assert revocations.not_before("bob@hospital.example") is None
     assert len(revocations) == 1
+
+
+async def test_a_token_admitted_at_an_endpoint_is_refused_there_once_its_person_is_revoked(
+    signer: Signer,
+) -> None:
+    revocations = Revocations()
+    resource = _resource(signer, revocations)
+    now = time.time()
+    token = signer.token(RESOURCE, iat=int(now) - 10)
+    first = await resource.authenticate(token, ("/mcp", "/sse"))
+    assert await resource.authenticate(token, ("/mcp", "/sse")) is first  # admitted: kept
+
+    revocations.merge({"alice@hospital.example": now})
+
+    with pytest.raises(TokenError, match="revoked by an administrator"):
+        await resource.authenticate(token, ("/mcp", "/sse"))
+
+
+async def test_a_token_admitted_at_one_endpoint_is_still_checked_at_another(
+    signer: Signer,
+) -> None:
+    resource = _resource(signer, Revocations())
+    token = signer.token(RESOURCE)
+    await resource.authenticate(token, ("/mcp", "/sse"))
+    with pytest.raises(TokenError, match="another resource"):
+        await resource.authenticate(token, ("/mcp/other", "/mcp/other/sse"))

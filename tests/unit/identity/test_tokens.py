@@ -16,7 +16,7 @@ from giru.identity import (
     UnknownKeyError,
     token_hash,
 )
-from giru.identity.tokens import TokenCache
+from giru.identity.tokens import AdmittedTokens, TokenCache
 from giru.manifests.documents import IdentityClaims
 from tests.tokens import Signer, forge_hs256, forge_none, tamper
 
@@ -139,3 +139,17 @@ def test_the_cache_forgets_expired_tokens_and_keeps_at_most_its_size() -> None:
     now[0] = 2000.0
     assert cache.get("b") is None
     assert len(cache) == 1
+
+
+def test_admitted_tokens_are_kept_per_endpoint_paths_until_they_expire() -> None:
+    now = [1000.0]
+    admitted = AdmittedTokens(2, clock=lambda: now[0])
+    admitted.put(_access("a", 1500), ("/mcp", "/sse"))
+    assert admitted.get("a", ("/mcp", "/sse")) is not None
+    assert admitted.get("a", ("/mcp/other", "/mcp/other/sse")) is None  # checked there apart
+    admitted.put(_access("b", 2000), ("/mcp", "/sse"))
+    admitted.put(_access("c", 2000), ("/mcp", "/sse"))
+    assert admitted.get("a", ("/mcp", "/sse")) is None  # the oldest went first
+    now[0] = 2000.0
+    assert admitted.get("b", ("/mcp", "/sse")) is None
+    assert len(admitted) == 1
