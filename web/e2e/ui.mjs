@@ -552,6 +552,27 @@ const scenarios = {
 		return seen;
 	},
 
+	// GIRU_SERVER's page: its health card and its health history (each row's time, badge and
+	// error), newest first, and the circuit breaker line above them.
+	async 'health-history'(page) {
+		const server = process.env.GIRU_SERVER ?? '';
+		await openSignedIn(page, `/ui/servers/${server}`);
+		const table = page.getByRole('table', { name: 'Health history' });
+		await table.waitFor();
+		const rows = [];
+		for (const row of await table.locator('tbody tr').all()) {
+			const cells = await row.getByRole('cell').allTextContents();
+			rows.push(cells.map((cell) => cell.replace(/\s+/g, ' ').trim()));
+		}
+		const heading = page.getByRole('heading', { name: 'Health history' });
+		return {
+			rows,
+			times: await table.locator('tbody time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime'))),
+			breaker: ((await page.getByText(/^Circuit breaker now:/).textContent()) ?? '').trim(),
+			heading: await heading.count()
+		};
+	},
+
 	// The server form: GIRU_SERVER created with a bad URL and call timeout (Validate shows the
 	// dry run's problems beside the fields), fixed to GIRU_URL_GOOD, created, listed, synced,
 	// then edited. Prints the document each dry run sent, for the test to give `giru apply`.

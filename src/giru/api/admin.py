@@ -84,10 +84,13 @@ def _add_changes(api: APIRouter, ctx: ApiContext) -> None:
         principal: Annotated[Principal, Depends(viewer)],
         kind: Annotated[str | None, Query(max_length=40, examples=list(_KINDS))] = None,
         name: Annotated[str | None, Query(max_length=40)] = None,
+        action: Annotated[str | None, Query(max_length=32, examples=["health"])] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(max_length=1024)] = None,
     ) -> dict[str, Any]:
-        page = await ctx.store.list_changes(kind=kind, name=name, limit=limit, cursor=cursor)
+        page = await ctx.store.list_changes(
+            kind=kind, name=name, action=action, limit=limit, cursor=cursor
+        )
         items = [
             {
                 "id": change.id,

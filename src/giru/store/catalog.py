@@ -25,6 +25,7 @@ from giru.store.specs import decode_cursor, encode_cursor
 
 __all__ = [
     "HEALTH",
+    "HEALTH_ERROR_KEPT",
     "ToolQuery",
     "definition_hash",
     "record_health",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 HEALTH = ("healthy", "unhealthy", "unknown")
+HEALTH_ERROR_KEPT = 500
+"""How much of a health error a health change record keeps (the server's row keeps it whole)."""
 
 
 def definition_hash(tool: Mapping[str, Any]) -> str:
@@ -101,14 +104,22 @@ async def set_available(tx: Tx, server: MCPServerRow, available: bool) -> None:
 
 
 def record_health(tx: Tx, server: MCPServerRow, health: str, error: str | None) -> None:
-    """Store a health check; a change of health (or of its error) counts as a change."""
+    """Store a health check; a change of health (or of its error) counts as a change.
+
+    A change of health (healthy, unhealthy, unknown) is also a change record (action `health`,
+    detail `{health, error}`: the server's health history); a new error text while the health
+    stays the same is not, so a server whose error message varies adds no records. The error
+    kept in the record is cut to `HEALTH_ERROR_KEPT` characters."""
     if health not in HEALTH:
         reason = f"must be one of {', '.join(HEALTH)}"
         raise ValidationError(
             f"health: {reason}", data={"errors": [{"field": "health", "reason": reason}]}
         )
     tx.touched = True
-    if (server.health, server.health_error) != (health, error):
+    if server.health != health:
+        kept = None if error is None else error[:HEALTH_ERROR_KEPT]
+        tx.record("health", "MCPServer", server.name, None, {"health": health, "error": kept})
+    elif server.health_error != error:
         tx.changed = True
     server.health, server.health_error, server.last_health_check = health, error, tx.now
 

@@ -21,16 +21,19 @@ async def change_page(
     *,
     kind: str | None,
     name: str | None,
+    action: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[ChangeRecord]:
-    """Changes (of `kind`, of `name`) from the newest, after `cursor`."""
+    """Changes (of `kind`, of `name`, of `action`) from the newest, after `cursor`."""
     check_limit(limit)
     conditions = [ChangeRow.tenant_id == tenant_id]
     if kind is not None:
         conditions.append(ChangeRow.kind == kind)
     if name is not None:
         conditions.append(ChangeRow.name == name)
+    if action is not None:
+        conditions.append(ChangeRow.action == action)
     if cursor is not None:
         at, change_id = _position(cursor)
         conditions.append(or_(ChangeRow.at < at, (ChangeRow.at == at) & (ChangeRow.id < change_id)))

@@ -343,12 +343,19 @@ class Store:
         *,
         kind: str | None = None,
         name: str | None = None,
+        action: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[ChangeRecord]:
         async with self.database.read() as session:
             return await change_page(
-                session, self._tenant, kind=kind, name=name, limit=limit, cursor=cursor
+                session,
+                self._tenant,
+                kind=kind,
+                name=name,
+                action=action,
+                limit=limit,
+                cursor=cursor,
             )
 
     # usage

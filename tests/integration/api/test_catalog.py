@@ -93,3 +93,30 @@ async def test_changes_record_the_admin_key_that_made_them(
     assert ("admin-key", "create", "Client", "ana") in made
     assert ("admin-key", "delete", "MCPServer", "files") in made
     assert {c["name"] for c in for_files.json()["items"]} == {"files"}
+
+
+async def test_a_servers_health_history_is_in_the_change_log(
+    clients: dict[str, httpx.AsyncClient], runtime: FakeRuntime
+) -> None:
+    await create_all(clients["operator"], "/api/v1/servers", [server_doc("files")])
+    for health, error in [
+        ("healthy", None),
+        ("unhealthy", "<script>alert(1)</script> refused"),
+        ("unhealthy", "<script>alert(1)</script> refused"),
+        ("healthy", None),
+    ]:
+        await runtime.store.record_health("files", health, error)
+    query = {"kind": "MCPServer", "name": "files", "action": "health", "limit": "20"}
+
+    history = await clients["viewer"].get("/api/v1/changes", params=query)
+    everything = await clients["viewer"].get(
+        "/api/v1/changes", params={"kind": "MCPServer", "name": "files"}
+    )
+
+    assert history.status_code == 200, history.text
+    assert [(c["action"], c["actor"], c["detail"]) for c in history.json()["items"]] == [
+        ("health", "system", {"health": "healthy", "error": None}),
+        ("health", "system", {"health": "unhealthy", "error": "<script>alert(1)</script> refused"}),
+        ("health", "system", {"health": "healthy", "error": None}),
+    ]
+    assert [c["action"] for c in everything.json()["items"]] == ["health"] * 3 + ["create"]

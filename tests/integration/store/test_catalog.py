@@ -176,3 +176,30 @@ async def test_health_is_recorded_and_changes_bump_the_revision(github: Store) -
     assert await github.revision() == revision + 1
     with pytest.raises(ValidationError):
         await github.record_health("github", "sick", None)
+
+
+async def test_a_change_of_health_writes_one_change_record_and_repeated_checks_none(
+    github: Store,
+) -> None:
+    await github.record_health("github", "healthy", None)
+    await github.record_health("github", "healthy", None)
+    await github.record_health("github", "unhealthy", "connection refused")
+    await github.record_health("github", "unhealthy", "connection refused")
+    await github.record_health("github", "unhealthy", "connection reset")  # same health
+    await github.record_health("github", "healthy", None)
+    changes = await github.list_changes(kind="MCPServer", name="github", action="health")
+    assert [(c.actor, c.version, c.detail) for c in changes.items] == [
+        ("system", None, {"health": "healthy", "error": None}),
+        ("system", None, {"health": "unhealthy", "error": "connection refused"}),
+        ("system", None, {"health": "healthy", "error": None}),
+    ]
+    everything = await github.list_changes(kind="MCPServer", name="github")
+    assert [c.action for c in everything.items] == ["health", "health", "health", "create"]
+
+
+async def test_a_health_change_record_keeps_the_start_of_a_long_error(github: Store) -> None:
+    await github.record_health("github", "unhealthy", "x" * 5000)
+    [change] = (await github.list_changes(action="health")).items
+    assert change.detail["error"] == "x" * 500
+    status = (await github.get("MCPServer", "github")).status
+    assert status["healthError"] == "x" * 5000

@@ -3659,6 +3659,7 @@ export interface operations {
             query?: {
                 kind?: string | null;
                 name?: string | null;
+                action?: string | null;
                 limit?: number;
                 cursor?: string | null;
             };
