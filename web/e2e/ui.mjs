@@ -506,6 +506,64 @@ const scenarios = {
 		};
 	},
 
+	// The People pages as an admin: GIRU_PERSON in the list and in detail (GIRU_SHOTS: screenshots
+	// of both, desktop and phone, light and dark), then "Revoke grants" and its confirmation.
+	async people(page) {
+		const email = process.env.GIRU_PERSON ?? '';
+		const shots = process.env.GIRU_SHOTS ?? '';
+		const cells = async (testid) =>
+			page
+				.getByTestId(testid)
+				.locator('tbody tr')
+				.evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+		await openSignedIn(page, '/ui/people');
+		const nav = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
+		const row = page.locator(`tr[data-person="${email}"]`);
+		await row.waitFor();
+		const listed = await row.locator('td').allTextContents();
+		await row.getByRole('link', { name: email }).click();
+		await page.getByTestId('person-groups').waitFor();
+		const detailUrl = new URL(page.url()).pathname;
+		const groups = ((await page.getByTestId('person-groups').textContent()) ?? '').trim();
+		const subscriptions = await cells('person-subscriptions');
+		const calls = await cells('person-calls');
+		const usage = await cells('person-usage');
+		const written = [];
+		if (shots) {
+			for (const scheme of ['light', 'dark']) {
+				await page.emulateMedia({ colorScheme: scheme });
+				for (const [size, viewport] of [
+					['desktop', DESKTOP],
+					['phone', PHONE]
+				]) {
+					await page.setViewportSize(viewport);
+					for (const [name, path, ready] of [
+						['people', '/ui/people', 'people'],
+						['person', detailUrl, 'person-calls']
+					]) {
+						await page.goto(`${URL_BASE}${path}`);
+						await page.getByTestId(ready).waitFor();
+						await page.waitForLoadState('networkidle');
+						const file = join(shots, `${name}-${size}-${scheme}.png`);
+						await page.screenshot({ path: file });
+						written.push(file);
+					}
+				}
+			}
+			await page.emulateMedia({ colorScheme: 'light' });
+			await page.setViewportSize(DESKTOP);
+		}
+		await page.goto(`${URL_BASE}${detailUrl}`);
+		await page.getByTestId('person-calls').waitFor();
+		await page.getByRole('button', { name: 'Revoke grants', exact: true }).click();
+		const confirmation = page.getByRole('group', { name: 'Confirm revoking grants' });
+		const warning = ((await confirmation.locator('p').textContent()) ?? '').replace(/\s+/g, ' ').trim();
+		await confirmation.getByRole('button', { name: `Revoke grants of ${email}` }).click();
+		const notice = ((await page.getByRole('status').textContent()) ?? '').trim();
+		const revoked = ((await page.getByTestId('person-revoked').textContent()) ?? '').trim();
+		return { nav, listed, detailUrl, groups, subscriptions, calls, usage, warning, notice, revoked, written };
+	},
+
 	// Server GIRU_SERVER's connections as the page lists them; then disconnect the first.
 	async disconnect(page) {
 		const server = process.env.GIRU_SERVER ?? '';
