@@ -101,7 +101,7 @@ def test_an_admin_sees_a_signed_in_person_and_revoking_their_grants_refuses_thei
     nav = seen["nav"]
     assert nav[nav.index("Clients") + 1] == "People", seen
     assert seen["listed"][:2] == [ALICE, "nurses"], seen
-    assert unquote(seen["detailUrl"]) == f"/ui/people/{ALICE}", seen
+    assert unquote(seen["detailUrl"]) == f"/ui/people/person?email={ALICE}", seen
     assert seen["groups"] == "nurses", seen
     assert seen["subscriptions"] == [["nurses-clinic", "clinic", "group nurses", "active"]], seen
     call = next(row for row in seen["calls"] if row[1] == "tools/call")

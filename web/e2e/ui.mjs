@@ -523,7 +523,7 @@ const scenarios = {
 		const listed = await row.locator('td').allTextContents();
 		await row.getByRole('link', { name: email }).click();
 		await page.getByTestId('person-groups').waitFor();
-		const detailUrl = new URL(page.url()).pathname;
+		const detailUrl = new URL(page.url()).pathname + new URL(page.url()).search;
 		const groups = ((await page.getByTestId('person-groups').textContent()) ?? '').trim();
 		const subscriptions = await cells('person-subscriptions');
 		const calls = await cells('person-calls');
