@@ -348,6 +348,15 @@ def test_a_servers_tools_show_their_governance_and_every_object_its_yaml(
         assert "resourceVersion" not in yaml, seen
 
 
+def test_a_clients_page_lists_its_latest_calls_linked_to_the_audit_log(giru: RunningGiru) -> None:
+    wait_until(lambda: bool(_audit(giru, actor="demo")), "the demo client's calls in the audit log")
+    seen = _scenario(giru, "client-calls", GIRU_CLIENT="demo")
+    latest = [item["eventId"] for item in _audit(giru, actor="demo", limit="20")]
+    assert seen["events"] == latest[: len(seen["events"])], seen
+    assert seen["events"], seen
+    assert seen["url"].endswith("/ui/audit?actor=demo"), seen
+
+
 def test_usage_exports_as_csv(giru: RunningGiru) -> None:
     seen = _scenario(giru, "usage-csv")
     lines = seen["csv"].splitlines()

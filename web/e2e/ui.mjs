@@ -350,6 +350,19 @@ const scenarios = {
 		return { cited, inScope: await listed(), field: await page.getByLabel('Control').inputValue() };
 	},
 
+	// A client's page lists its latest audit records (GIRU_CLIENT): their event ids, newest
+	// first, and where its link to the audit log leads.
+	async 'client-calls'(page) {
+		const client = process.env.GIRU_CLIENT ?? '';
+		await openSignedIn(page, `/ui/clients/${encodeURIComponent(client)}`);
+		const table = page.getByTestId('client-calls');
+		await table.locator('tr[data-event]').first().waitFor();
+		const events = await table.locator('tr[data-event]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event')));
+		await page.getByRole('link', { name: 'All their records in the audit log' }).click();
+		await page.waitForURL(/\/ui\/audit\?/);
+		return { events, url: page.url() };
+	},
+
 	// Export the usage table (per client, last week) as CSV: the downloaded file's contents.
 	async 'usage-csv'(page) {
 		await openSignedIn(page, '/ui/usage');
