@@ -12,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +356,21 @@ def test_a_clients_page_lists_its_latest_calls_linked_to_the_audit_log(giru: Run
     assert seen["events"] == latest[: len(seen["events"])], seen
     assert seen["events"], seen
     assert seen["url"].endswith("/ui/audit?actor=demo"), seen
+
+
+def test_usage_narrowed_to_a_tool_counts_only_its_calls(giru: RunningGiru) -> None:
+    seen = _scenario(giru, "usage-filter", GIRU_TOOL="echo")
+    week = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+
+    def usage(group_by: str) -> list[list[str]]:
+        query = {"tool": "echo", "groupBy": group_by, "from": week}
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        answer = httpx.get(giru.url("/api/v1/usage"), params=query, headers=admin, timeout=10.0)
+        return sorted([item["key"], str(item["calls"])] for item in answer.json()["items"])
+
+    assert [key for key, _ in seen["perTool"]] == ["everything__echo"], seen
+    assert sorted(seen["perTool"]) == usage("tool"), seen
+    assert sorted(seen["perClient"]) == usage("client"), seen
 
 
 def test_usage_exports_as_csv(giru: RunningGiru) -> None:

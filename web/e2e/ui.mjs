@@ -363,6 +363,25 @@ const scenarios = {
 		return { events, url: page.url() };
 	},
 
+	// The usage page narrowed to one tool (GIRU_TOOL), grouped per tool and per client: the
+	// rows' keys and calls each time.
+	async 'usage-filter'(page) {
+		await openSignedIn(page, '/ui/usage');
+		const table = page.getByTestId('usage');
+		const rows = () =>
+			table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent.trim())));
+		const per = page.locator('label', { hasText: /^\s*Per\b/ }).locator('select');
+		await table.getByRole('row').nth(1).waitFor();
+		await page.getByLabel('Tool', { exact: true }).fill(process.env.GIRU_TOOL ?? '');
+		await per.selectOption('tool');
+		await table.locator('th', { hasText: /^tool$/ }).waitFor();
+		await page.waitForFunction(() => document.querySelectorAll('[data-testid=usage] tbody tr').length === 1);
+		const perTool = await rows();
+		await per.selectOption('client');
+		await table.locator('th', { hasText: /^client$/ }).waitFor();
+		return { perTool, perClient: await rows() };
+	},
+
 	// Export the usage table (per client, last week) as CSV: the downloaded file's contents.
 	async 'usage-csv'(page) {
 		await openSignedIn(page, '/ui/usage');
