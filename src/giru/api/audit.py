@@ -1,4 +1,5 @@
-"""The audit log: `GET /api/v1/audit` (records, filtered and paged), `GET /api/v1/audit/verify`."""
+"""The audit log: `GET /api/v1/audit` (records, filtered and paged), `GET /api/v1/audit/verify`,
+`GET /api/v1/audit/{eventId}/input` (a record's decision input, rebuilt as policy replay does)."""
 
 # No `from __future__ import annotations`: FastAPI reads these closures' annotations at runtime.
 
@@ -6,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -16,10 +17,11 @@ from giru.api.problems import problems
 from giru.api.resources import API
 from giru.api.schemas import NextCursor
 from giru.audit import verification_body, verify
-from giru.errors import ValidationError
+from giru.errors import NotFoundError, ValidationError
+from giru.policy.shapes import replayed_input
 from giru.store import AuditEntry, AuditOrder, AuditQuery
 
-__all__ = ["AuditItem", "AuditList", "AuditVerification", "audit_item", "router"]
+__all__ = ["AuditInput", "AuditItem", "AuditList", "AuditVerification", "audit_item", "router"]
 
 _TEXT_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
 _TARGET_PATTERN = r"^[^\x00-\x1f\x7f]{1,2048}$"
@@ -93,6 +95,22 @@ class AuditVerification(_Out):
     problems: list[ChainProblem] = Field(description="the first bad record of each bad chain")
 
 
+class AuditInput(_Out):
+    event_id: str
+    at: datetime
+    actor: str
+    action: str
+    server: str | None
+    target: str | None
+    outcome: str
+    policy_revision: str | None = Field(description="the bundle revision that decided the call")
+    input: dict[str, Any] = Field(
+        description="the decision input the record keeps (`details.input`) with placeholder "
+        "argument values of the recorded shapes, as `giru policy replay` decides it; the "
+        "argument values themselves are never stored (docs/policies/replay.md)"
+    )
+
+
 def router(ctx: ApiContext) -> APIRouter:
     api = APIRouter(prefix=API)
     viewer = ctx.auth.require("viewer")
@@ -163,6 +181,46 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> dict[str, Any]:
         result = await verify(ctx.store.audit_chain(node=node))
         return verification_body(result)
+
+    @api.get(
+        "/audit/{eventId}/input",
+        response_model=AuditInput,
+        operation_id="auditRecordInput",
+        summary="A record's policy decision input, argument values replaced by placeholders",
+        tags=["Audit"],
+        responses=problems(401, 403, 404, 422, 503),
+    )
+    async def audit_record_input(
+        principal: Annotated[Principal, Depends(viewer)],
+        event_id: Annotated[
+            str,
+            Path(
+                alias="eventId",
+                pattern=_TEXT_PATTERN,
+                max_length=200,
+                description="the record's `eventId`",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        entry = await ctx.store.audit_record(event_id)
+        if entry is None:
+            raise NotFoundError(f"no audit record {event_id!r}")
+        recorded = entry.details.get("input")
+        if not isinstance(recorded, dict):
+            raise NotFoundError(
+                f"audit record {event_id!r} keeps no decision input (only calls policy decided do)"
+            )
+        return {
+            "eventId": entry.event_id,
+            "at": entry.at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "server": entry.server,
+            "target": entry.target,
+            "outcome": entry.outcome,
+            "policyRevision": entry.policy_revision,
+            "input": replayed_input(recorded),
+        }
 
     return api
 

@@ -147,6 +147,14 @@ async def known(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
     return found
 
 
+async def record(session: AsyncSession, tenant_id: str, event_id: str) -> AuditEntry | None:
+    """The tenant's record with `event_id`; None when there is none."""
+    row = await session.scalar(
+        select(AuditRow).where(AuditRow.tenant_id == tenant_id, AuditRow.event_id == event_id)
+    )
+    return None if row is None else _entry(row)
+
+
 async def head(session: AsyncSession, node: str) -> tuple[int, str] | None:
     """(seq, hash) of the node's newest record; None when it has none."""
     row = (

@@ -414,6 +414,11 @@ class Store:
         async with self.database.read() as session:
             return await audit.known(session, event_ids)
 
+    async def audit_record(self, event_id: str) -> AuditEntry | None:
+        """The audit record with `event_id`; None when there is none."""
+        async with self.database.read() as session:
+            return await audit.record(session, self._tenant, event_id)
+
     async def audit_head(self, node: str) -> tuple[int, str] | None:
         """(seq, hash) of the newest audit record of `node`; None when it has none."""
         async with self.database.read() as session:
