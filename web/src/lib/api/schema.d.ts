@@ -141,6 +141,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/{eventId}/input": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A record's policy decision input, argument values replaced by placeholders */
+        get: operations["auditRecordInput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/changes": {
         parameters: {
             query?: never;
@@ -999,6 +1016,38 @@ export interface components {
             summary: string;
             /** Tool */
             tool: string;
+        };
+        /** AuditInput */
+        AuditInput: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Eventid */
+            eventId: string;
+            /**
+             * Input
+             * @description the decision input the record keeps (`details.input`) with placeholder argument values of the recorded shapes, as `giru policy replay` decides it; the argument values themselves are never stored (docs/policies/replay.md)
+             */
+            input: {
+                [key: string]: unknown;
+            };
+            /** Outcome */
+            outcome: string;
+            /**
+             * Policyrevision
+             * @description the bundle revision that decided the call
+             */
+            policyRevision: string | null;
+            /** Server */
+            server: string | null;
+            /** Target */
+            target: string | null;
         };
         /** AuditItem */
         AuditItem: {
@@ -3627,6 +3676,75 @@ export interface operations {
             };
             /** @description The admin key's role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid; `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable (an upstream server, the store, the policy engine, the secret backend) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    auditRecordInput: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the record's `eventId` */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditInput"];
+                };
+            };
+            /** @description No valid admin key (`Authorization: Bearer <key>`) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The admin key's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
