@@ -320,6 +320,31 @@ def test_a_denied_pan_call_is_in_the_audit_page_with_its_pci_control(giru: Runni
     assert PAN_TEXT not in seen["detail"], "the card number reached the audit record"
 
 
+def test_a_denied_calls_audit_record_opens_the_what_if_with_its_rebuilt_input(
+    giru: RunningGiru,
+) -> None:
+    record = _pan_denial(giru)
+    event = record["eventId"]
+    seen = _scenario(giru, "what-if-audit", GIRU_EVENT=event)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=giru.base, headers=admin, timeout=30.0) as api:
+        rebuilt = api.get(f"/api/v1/audit/{event}/input").json()["input"]
+        shown = json.loads(seen["input"])
+        expected = api.post("/api/v1/policy/eval", json={"input": shown}).json()
+    assert shown == rebuilt  # exact, `request.time_ns` beyond 2^53 included
+    assert (shown["mcp"]["server"], shown["mcp"]["tool"]["name"]) == (
+        record["server"],
+        record["target"],
+    )
+    assert shown["context"]["client"] == record["actor"]
+    assert PAN_TEXT not in seen["input"], "an argument value reached the audit record"
+    assert event in seen["source"]
+    assert "placeholders" in seen["source"]
+    assert event in seen["options"], "the denied call is among the recent decided calls"
+    assert seen["first"].startswith("Allowed" if expected["allow"] else "Denied"), seen
+    assert seen["controls"] == [reason["control"] for reason in expected["deny"]]
+
+
 def test_the_audit_page_filters_by_a_control_and_links_each_control_to_its_records(
     giru: RunningGiru,
 ) -> None:

@@ -237,6 +237,41 @@ const scenarios = {
 		return { first, refused };
 	},
 
+	// The what-if panel opened from an audit record's detail (GIRU_EVENT): preloaded with the
+	// record's rebuilt input, evaluated unedited; then the same record picked from the recent ones.
+	async 'what-if-audit'(page) {
+		const event = process.env.GIRU_EVENT ?? '';
+		await openSignedIn(page, '/ui/audit?outcome=policy_denied');
+		await page.getByTestId('audit').getByRole('button', { name: `Details of ${event}` }).click();
+		await page.getByTestId('audit-detail').getByRole('link', { name: 'What if…' }).click();
+		await page.waitForURL((url) => url.pathname === '/ui/policies' && url.searchParams.get('event') === event);
+		const source = page.getByTestId('whatif-source');
+		await source.waitFor();
+		const editor = page.getByLabel('Input document (JSON)');
+		const input = await editor.inputValue();
+		await page.getByRole('button', { name: 'Evaluate' }).click();
+		const decision = page.getByTestId('decision');
+		await decision.waitFor();
+		const first = ((await decision.locator('.notice').textContent()) ?? '').trim();
+		const controls = await decision.locator('tbody tr td:nth-child(2)').allTextContents();
+		const options = await page
+			.getByTestId('whatif-records')
+			.locator('option')
+			.evaluateAll((items) => items.map((item) => item.value).filter((value) => value));
+		await page.getByRole('button', { name: 'Reset to the sample' }).click();
+		await until(async () => (await page.getByTestId('whatif-source').count()) === 0, 'the source notice cleared');
+		await page.getByLabel('Load from an audit record').selectOption(event);
+		await page.getByTestId('whatif-source').waitFor();
+		await until(async () => (await editor.inputValue()) === input, 'the picked record in the editor');
+		return {
+			source: ((await source.textContent()) ?? '').replace(/\s+/g, ' ').trim(),
+			input,
+			first,
+			controls: controls.map((c) => c.trim()),
+			options
+		};
+	},
+
 	// A rejected token sends the user to sign-in, and signing in brings them back.
 	async reauth(page) {
 		const path = '/ui/audit?outcome=allowed';

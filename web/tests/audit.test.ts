@@ -1,7 +1,9 @@
 import { render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import Controls from '$lib/components/Controls.svelte';
+import type { Schemas } from '$lib/api/client';
 import { auditQuery, recordControls } from '$lib/audit';
+import { decidedRecords, parseExact, recordLabel } from '$lib/whatIf';
 
 const MARKUP = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">';
 
@@ -52,5 +54,39 @@ describe('the controls a record names', () => {
 	it('read as a dash when there are none', () => {
 		const { container } = render(Controls, { controls: [] });
 		expect(container.textContent).toBe('—');
+	});
+});
+
+describe('the audit records the what-if panel offers', () => {
+	const item = (eventId: string, details: Record<string, unknown>) =>
+		({ eventId, actor: 'alice', server: 'kit', target: 'echo', outcome: 'allowed', details }) as unknown as Schemas['AuditItem'];
+
+	it('are those that keep a decision input, newest first, at most the limit', () => {
+		const records = [
+			item('a', { input: { mcp: {} } }),
+			item('b', { status: 200 }),
+			item('c', { input: null }),
+			item('d', { input: { mcp: {} } }),
+			item('e', { input: { mcp: {} } })
+		];
+		expect(decidedRecords(records, 2).map((r) => r.eventId)).toEqual(['a', 'd']);
+	});
+
+	it('are named by client, server/tool and outcome', () => {
+		expect(recordLabel({ actor: 'alice', server: 'kit', target: 'echo', outcome: 'policy_denied' })).toBe(
+			'alice · kit/echo · policy_denied'
+		);
+		expect(recordLabel({ actor: 'bob', server: null, target: null, outcome: 'allowed' })).toBe('bob · — · allowed');
+	});
+});
+
+describe('an input document read for the what-if panel', () => {
+	it('keeps integers beyond 2^53 exact through parsing and writing back', () => {
+		const text = '{"request":{"time_ns":1796609497827039726,"port":8080},"amount":1.5}';
+		expect(JSON.stringify(parseExact(text))).toBe(text);
+	});
+
+	it('refuses what is not JSON', () => {
+		expect(() => parseExact('{"mcp": ')).toThrow(SyntaxError);
 	});
 });
