@@ -249,6 +249,36 @@ def test_a_rejected_token_signs_in_again_and_returns_to_the_page(giru: RunningGi
     assert seen["back"] == "/ui/audit?outcome=allowed"
 
 
+def test_every_page_passes_the_wcag_2_1_aa_rules_of_axe_core_in_both_themes(
+    giru: RunningGiru,
+) -> None:
+    seen = _scenario(giru, "a11y")
+    # 11 pages, People and sign-in; 2 widths, 2 themes
+    assert len(seen["checked"]) == 52, seen["checked"]
+    found = [
+        f"{v['where']}: {v['rule']} ({v['impact']}) at {v['target']}: {v['summary']}"
+        for v in seen["violations"]
+    ]
+    assert not found, f"{len(found)} WCAG 2.1 AA violations:\n" + "\n".join(found)
+
+
+def test_a_keyboard_alone_signs_in_skips_to_the_content_and_filters_the_audit_log(
+    giru: RunningGiru,
+) -> None:
+    wait_until(lambda: bool(_audit(giru, action="tools/call")), "a tools/call in the audit log")
+    seen = _scenario(giru, "keyboard")
+    assert seen["signedInAt"] == "/ui/audit", seen
+    assert seen["first"] == "a Skip to content", seen
+    assert seen["skipOnScreen"], "the skip link stays off screen when it has the focus"
+    assert seen["afterSkipInMain"], "Tab after the skip link did not land in the content"
+    assert seen["tabsToContent"] > 10, seen  # what the skip link saves: the header's links
+    assert seen["backInHeader"], "Shift+Tab from the content did not go back to the header"
+    assert seen["filteredUrl"] == "/ui/audit?action=tools%2Fcall", seen
+    assert seen["rows"] > 0, seen
+    assert all("tools/call" in row for row in seen["actions"]), seen["actions"]
+    assert not seen["unseen"], f"focus not visible on: {seen['unseen']}"
+
+
 def test_every_page_renders_at_desktop_and_phone_width_in_both_themes(giru: RunningGiru) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     seen = _scenario(giru, "screenshots", GIRU_SHOTS=str(SHOTS))

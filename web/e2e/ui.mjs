@@ -3,6 +3,7 @@
 // Debian's Chromium through playwright-core (never `playwright install`), a fresh profile each run.
 // Environment: GIRU_URL (http://127.0.0.1:port), GIRU_ADMIN_TOKEN, GIRU_SHOTS (screenshots dir).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -105,6 +106,62 @@ async function kept(page, context) {
 	}));
 	const cookies = (await context.cookies(URL_BASE)).map((cookie) => cookie.name).sort();
 	return { sessionKeys: storage.session, localKeys: storage.local, cookies, at: storage.url };
+}
+
+// Every signed-in page of the quickstart: [name, path, test id that shows it has loaded]. The
+// screenshot run photographs them; the accessibility check runs axe-core over them (plus People).
+const PAGES = [
+	['overview', '/ui', 'overview-cards'],
+	['servers', '/ui/servers', 'servers'],
+	['server', '/ui/servers/everything', 'tools'],
+	['clients', '/ui/clients', 'clients'],
+	['client', '/ui/clients/demo', 'keys'],
+	['subscriptions', '/ui/subscriptions', 'subscriptions'],
+	['connections', '/ui/connections', 'no-oauth-servers'],
+	['tool-reviews', '/ui/tool-reviews', 'tool-reviews'],
+	['policies', '/ui/policies', 'policies'],
+	['usage', '/ui/usage', 'usage'],
+	['audit', '/ui/audit', 'audit']
+];
+
+// WCAG 2.0 and 2.1, levels A and AA: the rules axe-core runs.
+const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// axe-core's violations on the page as it is now, one entry per failing element. The pages' CSP
+// (script-src 'self' plus a hash) would refuse an injected <script>, so axe's source is evaluated
+// through the DevTools protocol (page.evaluate → Runtime.evaluate), which CSP does not govern;
+// the page's own CSP stays in force (no bypassCSP).
+async function axeViolations(page, where) {
+	await page.evaluate(AXE_SOURCE);
+	const violations = await page.evaluate(
+		(tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }).then((r) => r.violations),
+		WCAG_AA
+	);
+	return violations.flatMap((violation) =>
+		violation.nodes.map((node) => ({
+			where,
+			rule: violation.id,
+			impact: violation.impact,
+			target: node.target.join(' '),
+			summary: (node.failureSummary ?? violation.help).replace(/\s+/g, ' ').slice(0, 300)
+		}))
+	);
+}
+
+// Whether the focused element shows it: a visible outline or a box shadow.
+async function focusShown(page) {
+	return page.evaluate(() => {
+		const element = document.activeElement;
+		if (!element || element === document.body) return { shown: false, what: 'body' };
+		const style = getComputedStyle(element);
+		const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+		const shadow = style.boxShadow !== 'none';
+		const name = (element.getAttribute('aria-label') ?? element.textContent ?? '').trim().slice(0, 40);
+		const label = element.closest('label')?.textContent?.trim().split(/\s/)[0] ?? '';
+		const how = `outline ${style.outlineStyle} ${style.outlineWidth}, box-shadow ${style.boxShadow}`;
+		return { shown: outline || shadow, what: `${element.tagName.toLowerCase()} ${name || label}`.trim(), how };
+	});
 }
 
 const scenarios = {
@@ -850,23 +907,118 @@ const scenarios = {
 		return { heldTools, health, nav, firstAdded, againStatus: again.status, stale, why, findings, added, paths, blocked, notice };
 	},
 
+	// axe-core's WCAG 2.0/2.1 A and AA rules over every page (PAGES, People and sign-in), light and
+	// dark, at desktop and phone width: every violation found.
+	async a11y(page) {
+		const pages = [...PAGES, ['people', '/ui/people', 'people']];
+		await page.goto(`${URL_BASE}/ui/signin`);
+		await signIn(page);
+		const violations = [];
+		const checked = [];
+		for (const scheme of ['light', 'dark']) {
+			await page.emulateMedia({ colorScheme: scheme });
+			for (const [size, viewport] of [
+				['desktop', DESKTOP],
+				['phone', PHONE]
+			]) {
+				await page.setViewportSize(viewport);
+				for (const [name, path, ready] of pages) {
+					await page.goto(`${URL_BASE}${path}`);
+					await page.getByTestId(ready).waitFor();
+					await page.waitForLoadState('networkidle');
+					violations.push(...(await axeViolations(page, `${name} ${size} ${scheme}`)));
+					checked.push(`${name} ${size} ${scheme}`);
+				}
+				await page.goto(`${URL_BASE}/ui/signin`);
+				await page.getByLabel('Admin token').waitFor();
+				violations.push(...(await axeViolations(page, `signin ${size} ${scheme}`)));
+				checked.push(`signin ${size} ${scheme}`);
+				await signIn(page);
+			}
+		}
+		return { checked, violations };
+	},
+
+	// Only the keyboard: sign in with the admin token, skip the navigation to the content, go to
+	// Audit through the main navigation and apply a filter there. Every element Tab reaches must
+	// show its focus; returns where each step landed.
+	async keyboard(page) {
+		const unseen = [];
+		const tabbed = [];
+		// Tab (or Shift+Tab) once; the focused element must show it has the focus.
+		const tab = async (back = false) => {
+			await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+			const focus = await focusShown(page);
+			tabbed.push(focus.what);
+			if (!focus.shown) unseen.push(`${focus.what} (${focus.how})`);
+			return focus.what;
+		};
+		// Tab until the focused element matches `wanted` (a predicate run in the page); at most 40 presses.
+		const tabTo = async (wanted, arg, what) => {
+			for (let presses = 1; presses <= 40; presses++) {
+				await tab();
+				if (await page.evaluate(wanted, arg)) return presses;
+			}
+			throw new Error(`Tab never reached ${what}; it went through ${tabbed.slice(-40).join(' | ')}`);
+		};
+		const isLabelled = (label) => document.activeElement?.closest('label')?.textContent?.trim().startsWith(label) ?? false;
+		const isNamed = (name) => (document.activeElement?.textContent ?? '').trim() === name;
+
+		await page.goto(`${URL_BASE}/ui/audit`);
+		await page.waitForURL(/\/ui\/signin/);
+		await page.getByLabel('Admin token').waitFor();
+		await tabTo(isLabelled, 'Admin token', 'the Admin token field');
+		await page.keyboard.type(TOKEN);
+		await tabTo(isNamed, 'Sign in', 'the Sign in button');
+		await page.keyboard.press('Enter');
+		await page.getByTestId('whoami').waitFor();
+		const signedInAt = new URL(page.url()).pathname;
+
+		// Back to the top of the page: the first Tab reaches the skip link, which must be on screen.
+		await page.evaluate(() => (document.activeElement instanceof HTMLElement ? document.activeElement.blur() : undefined));
+		await page.goto(`${URL_BASE}/ui`);
+		await page.getByTestId('overview-cards').waitFor();
+		const first = await tab();
+		const skipBox = await page.getByRole('link', { name: 'Skip to content' }).boundingBox();
+		const skipOnScreen = skipBox !== null && skipBox.x >= 0 && skipBox.y >= 0 && skipBox.width > 0;
+		await page.keyboard.press('Enter');
+		await tab();
+		const afterSkipInMain = await page.evaluate(() => document.activeElement?.closest('main') !== null);
+
+		// Without the skip link: Tabs from the top of the page to the first control of the content.
+		await page.goto(`${URL_BASE}/ui`);
+		await page.getByTestId('overview-cards').waitFor();
+		const tabsToContent = await tabTo(() => document.activeElement?.closest('main') !== null, null, 'the content');
+
+		// Shift+Tab goes back into the header; then forward to Audit in the main navigation.
+		await tab(true);
+		const backInHeader = await page.evaluate(() => document.activeElement?.closest('header') !== null);
+		await page.goto(`${URL_BASE}/ui`);
+		await page.getByTestId('overview-cards').waitFor();
+		await tabTo(() => document.activeElement?.closest('nav')?.getAttribute('aria-label') === 'Main' && document.activeElement?.textContent?.trim() === 'Audit', null, 'Audit in the main navigation');
+		await page.keyboard.press('Enter');
+		await page.waitForURL((url) => url.pathname === '/ui/audit');
+		await page.getByTestId('audit').waitFor();
+
+		// A filter: type an action, Tab to Apply and press it with Space.
+		await tabTo(isLabelled, 'Action', 'the Action filter');
+		await page.keyboard.type('tools/call');
+		await tabTo(isNamed, 'Apply', 'the Apply button');
+		await page.keyboard.press('Space');
+		await page.waitForURL((url) => url.searchParams.get('action') === 'tools/call');
+		await page.getByTestId('audit').waitFor();
+		const actions = await page
+			.getByTestId('audit')
+			.locator('tbody tr')
+			.evaluateAll((rows) => rows.map((row) => (row.textContent ?? '').replace(/\s+/g, ' ').trim()));
+		const filteredUrl = new URL(page.url()).pathname + new URL(page.url()).search;
+		return { signedInAt, first, skipOnScreen, afterSkipInMain, tabsToContent, backInHeader, filteredUrl, rows: actions.length, actions: actions.slice(0, 5), unseen, tabbed };
+	},
+
 	// Every page at desktop and phone width, light and dark; first-load size and render time.
 	async screenshots(page, context) {
 		// First load of the overview, signed in, with an empty cache: bytes on the wire, render time.
 		const shots = process.env.GIRU_SHOTS ?? '';
-		const pages = [
-			['overview', '/ui', 'overview-cards'],
-			['servers', '/ui/servers', 'servers'],
-			['server', '/ui/servers/everything', 'tools'],
-			['clients', '/ui/clients', 'clients'],
-			['client', '/ui/clients/demo', 'keys'],
-			['subscriptions', '/ui/subscriptions', 'subscriptions'],
-			['connections', '/ui/connections', 'no-oauth-servers'],
-			['tool-reviews', '/ui/tool-reviews', 'tool-reviews'],
-			['policies', '/ui/policies', 'policies'],
-			['usage', '/ui/usage', 'usage'],
-			['audit', '/ui/audit', 'audit']
-		];
 		await page.goto(`${URL_BASE}/ui/signin`);
 		await signIn(page);
 		const cdp = await context.newCDPSession(page);
@@ -895,7 +1047,7 @@ const scenarios = {
 				['phone', PHONE]
 			]) {
 				await page.setViewportSize(viewport);
-				for (const [name, path, ready] of pages) {
+				for (const [name, path, ready] of PAGES) {
 					await page.goto(`${URL_BASE}${path}`);
 					await page.getByTestId(ready).waitFor();
 					await page.waitForLoadState('networkidle');
