@@ -32,12 +32,12 @@ from typing import Any, Final
 import uvloop
 
 from bench.client import Caller
-from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
+from bench.fleet import LOAD_CPUS, REPO
 from bench.identity import _SUBSCRIBED_KEY, _manifests
 from bench.issuer import Issuer
 from bench.pairs import median_ci
-from bench.procs import Proc, free_port, start, wait_http
-from bench.solo import KEY, start_upstream
+from bench.procs import Proc
+from bench.solo import KEY, start_giru, start_upstream
 
 __all__ = ["main"]
 
@@ -49,26 +49,13 @@ Diff = dict[str, Any]
 def _start_profiled(
     workdir: Path, name: str, manifests: str, env: dict[str, str]
 ) -> tuple[Proc, str, Path]:
-    home = workdir / name
-    home.mkdir()
-    (home / "prof").mkdir()
-    config = home / "giru.yaml"
-    config.write_text(manifests)
-    port = free_port()
-    environ = {
-        "GIRU_BENCH_KEY": KEY,
-        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'giru.db'}",
-        "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
-        "GIRU_POLICY__ENABLED": "false",
-        "GIRU_METERING__SPOOL_DIR": str(home / "spool"),
-        "GIRU_BENCH_PROFILE_DIR": str(home / "prof"),
-        **env,
-    }
-    argv = [sys.executable, "-m", "bench.profiled", "run", "--config", str(config)]
-    argv += ["--listen", f"127.0.0.1:{port}"]
-    giru = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
-    wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
-    return giru, f"http://127.0.0.1:{port}/mcp", home / "prof"
+    """`bench.solo.start_giru` run under `bench.profiled`; the folder it writes profiles to."""
+    prof = workdir / f"{name}-prof"
+    prof.mkdir()
+    profiled = {**env, "GIRU_BENCH_PROFILE_DIR": str(prof)}
+    command = (sys.executable, "-m", "bench.profiled")
+    giru, url = start_giru(workdir, name, manifests, profiled, command=command)
+    return giru, url, prof
 
 
 def _label(key: tuple[str, int, str]) -> str:

@@ -52,10 +52,15 @@ def start_upstream(workdir: Path) -> tuple[Proc, str]:
 
 
 def start_giru(
-    workdir: Path, name: str, manifests: str, env: dict[str, str] | None = None
+    workdir: Path,
+    name: str,
+    manifests: str,
+    env: dict[str, str] | None = None,
+    command: Sequence[str] = (str(GIRU),),
 ) -> tuple[Proc, str]:
     """`giru run` over `manifests` on the gateway core, ready; its `/mcp` URL. `env` is added
-    to the bench's defaults (policy off, SQLite and the spool under `workdir/name`)."""
+    to the bench's defaults (policy off, SQLite and the spool under `workdir/name`); `command`
+    is what runs `giru` (e.g. a profiling wrapper of it)."""
     home = workdir / name
     home.mkdir()
     config = home / "giru.yaml"
@@ -69,7 +74,7 @@ def start_giru(
         "GIRU_METERING__SPOOL_DIR": str(home / "spool"),
         **(env or {}),
     }
-    argv = [str(GIRU), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    argv = [*command, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     giru = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
     wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
     return giru, f"http://127.0.0.1:{port}/mcp"
