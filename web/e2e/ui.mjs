@@ -164,6 +164,33 @@ async function focusShown(page) {
 	});
 }
 
+/**
+ * Every page of `pages` ([name, path, ready test id]) and then the sign-in page, in the light and
+ * dark themes at desktop and phone width, each loaded and settled before `visit` gets its view
+ * ("<name> <desktop|phone> <light|dark>"); signed in again after each sign-in page.
+ */
+async function everyView(page, pages, visit) {
+	for (const scheme of ['light', 'dark']) {
+		await page.emulateMedia({ colorScheme: scheme });
+		for (const [size, viewport] of [
+			['desktop', DESKTOP],
+			['phone', PHONE]
+		]) {
+			await page.setViewportSize(viewport);
+			for (const [name, path, ready] of pages) {
+				await page.goto(`${URL_BASE}${path}`);
+				await page.getByTestId(ready).waitFor();
+				await page.waitForLoadState('networkidle');
+				await visit(`${name} ${size} ${scheme}`);
+			}
+			await page.goto(`${URL_BASE}/ui/signin`);
+			await page.getByLabel('Admin token').waitFor();
+			await visit(`signin ${size} ${scheme}`);
+			await signIn(page);
+		}
+	}
+}
+
 const scenarios = {
 	// Create a client in the UI: its key is shown once, then never again.
 	async 'key-once'(page) {
@@ -915,27 +942,10 @@ const scenarios = {
 		await signIn(page);
 		const violations = [];
 		const checked = [];
-		for (const scheme of ['light', 'dark']) {
-			await page.emulateMedia({ colorScheme: scheme });
-			for (const [size, viewport] of [
-				['desktop', DESKTOP],
-				['phone', PHONE]
-			]) {
-				await page.setViewportSize(viewport);
-				for (const [name, path, ready] of pages) {
-					await page.goto(`${URL_BASE}${path}`);
-					await page.getByTestId(ready).waitFor();
-					await page.waitForLoadState('networkidle');
-					violations.push(...(await axeViolations(page, `${name} ${size} ${scheme}`)));
-					checked.push(`${name} ${size} ${scheme}`);
-				}
-				await page.goto(`${URL_BASE}/ui/signin`);
-				await page.getByLabel('Admin token').waitFor();
-				violations.push(...(await axeViolations(page, `signin ${size} ${scheme}`)));
-				checked.push(`signin ${size} ${scheme}`);
-				await signIn(page);
-			}
-		}
+		await everyView(page, pages, async (view) => {
+			violations.push(...(await axeViolations(page, view)));
+			checked.push(view);
+		});
 		return { checked, violations };
 	},
 
@@ -1040,29 +1050,11 @@ const scenarios = {
 		await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
 		await cdp.detach();
 		const written = [];
-		for (const scheme of ['light', 'dark']) {
-			await page.emulateMedia({ colorScheme: scheme });
-			for (const [size, viewport] of [
-				['desktop', DESKTOP],
-				['phone', PHONE]
-			]) {
-				await page.setViewportSize(viewport);
-				for (const [name, path, ready] of PAGES) {
-					await page.goto(`${URL_BASE}${path}`);
-					await page.getByTestId(ready).waitFor();
-					await page.waitForLoadState('networkidle');
-					const file = join(shots, `${name}-${size}-${scheme}.png`);
-					await page.screenshot({ path: file });
-					written.push(file);
-				}
-				await page.goto(`${URL_BASE}/ui/signin`);
-				await page.getByLabel('Admin token').waitFor();
-				const file = join(shots, `signin-${size}-${scheme}.png`);
-				await page.screenshot({ path: file });
-				written.push(file);
-				await signIn(page);
-			}
-		}
+		await everyView(page, PAGES, async (view) => {
+			const file = join(shots, `${view.replaceAll(' ', '-')}.png`);
+			await page.screenshot({ path: file });
+			written.push(file);
+		});
 		return { written, firstLoadBytes, renderMs, timings };
 	}
 };
