@@ -1,7 +1,8 @@
-"""`python -m bench [--quick] [--no-contextforge] [--profile] [--out DIR]`: run the scenarios of
-issue 2 against the direct upstream, Giru and ContextForge in one run, and the OPA decision
-micro-bench of issue 4 (`bench.policy`); write `<out>/<date>-<scenario>.json` per scenario and
-`<out>/latest.md`."""
+"""`python -m bench [--quick] [--no-contextforge] [--profile] [--out DIR]`: run the governed
+scenario of issue 15 (`bench.governed`, the headline: its targets table comes first in
+latest.md), the scenarios of issue 2 against the direct upstream, Giru and ContextForge in one
+run, and the OPA decision micro-bench of issue 4 (`bench.policy`); write
+`<out>/<date>-<scenario>.json` per scenario and `<out>/latest.md`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import governance, identity, policy, search, trust
+from bench import governance, governed, identity, policy, search, trust
 from bench.client import initialize
 from bench.fleet import CF_PYTHON, LOAD_CPUS, REPO, Fleet, FleetSpec, running_fleet
 from bench.machine import describe
@@ -55,6 +56,7 @@ QUICK = Durations(
     oauth_round_s=1,
 )
 SCENARIOS = (
+    governed.SCENARIO,
     "tools-call",
     "tools-call-rate",
     "tools-list",
@@ -146,6 +148,11 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "the cost of the decision",
         "policy decision": f"bench.policy: {d.decisions} decisions per point, real OPA on a unix "
         "socket and on TCP (details in its JSON `setup`)",
+        "governed": "giru-limits: the giru process (policy on, managed OPA child, shipped packs, "
+        "no kind: Policy: core only), an API key whose client has a Subscription with rate "
+        "limits and quotas far above the load, durable usage and audit records per call; "
+        f"closed loop at c={governed.CONCURRENCY} beside direct, giru-nopolicy, giru, the Envoy "
+        "targets and ContextForge when they run, then open loop beside direct",
     } | _extra_text(spec)
 
 
@@ -184,6 +191,9 @@ def _scenarios(
     if "idle-sessions" in wanted:  # first: on fresh processes, before load leaves free heap
         say(f"scenario 3: RSS per idle session ({d.sessions} sessions)")
         results["idle-sessions"] = idle_sessions(fleet, d.sessions, say)
+    if governed.SCENARIO in wanted:  # the headline: the first of the load scenarios
+        say(f"governed: a governed tools/call (c={governed.CONCURRENCY}), issue 15's targets")
+        results[governed.SCENARIO] = governed.run(fleet, d, say)
     max_rps: dict[str, float] = {}
     if "tools-call" in wanted or "tools-call-rate" in wanted:
         say("scenario 1: tools/call direct vs gateways (closed loop)")
@@ -201,6 +211,14 @@ def _scenarios(
         profile = _profile(fleet, args.profile, outdir, date)
         results["profile-giru"] = {"points": [], "profile": profile}
     return results
+
+
+def _read_targets(results: dict[str, dict[str, Any]], mode: str) -> None:
+    """Issue 15's targets onto the governed result, read off every scenario of the run (the
+    policy-decision scenario's points too)."""
+    if governed.SCENARIO in results:
+        results[governed.SCENARIO]["targets"] = governed.targets(results)
+        results[governed.SCENARIO]["mode"] = mode
 
 
 def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str]) -> None:
@@ -224,9 +242,9 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         say("scenario 5: what limits, quotas and usage metering add per call (bench.governance)")
         if args.giru_ref or args.giru_src:
             notes.append("governance measures the work tree's giru, not --giru-*")
-        governed = governance.run(d.governed_calls, say)
-        setups[governance.SCENARIO] = governed.pop("setup", {})
-        results[governance.SCENARIO] = governed
+        gated = governance.run(d.governed_calls, say)
+        setups[governance.SCENARIO] = gated.pop("setup", {})
+        results[governance.SCENARIO] = gated
     if identity.SCENARIO in wanted:  # its own giru run and upstream, before the fleet
         say("scenario 5b: an OAuth access token next to an API key per call (bench.identity)")
         if args.giru_ref or args.giru_src:
@@ -244,13 +262,14 @@ def _run(args: argparse.Namespace, d: Durations, outdir: Path, notes: list[str])
         trust.main(["--out", str(outdir / "trust"), *(["--repeat", "3"] if args.quick else [])])
     with tempfile.TemporaryDirectory(prefix="giru-bench-") as tmp:
         giru_src = _snapshot(args.giru_ref, Path(tmp)) if args.giru_ref else args.giru_src
-        edge = bool(wanted & {"tools-call", "tools-call-rate"})  # Envoy targets: tools/call only
+        edge = bool(wanted & {governed.SCENARIO, "tools-call", "tools-call-rate"})  # tools/call
         spec = FleetSpec(contextforge=not args.no_contextforge, giru_src=giru_src, edge=edge)
         setup = _setup_text(d, spec, args.quick)
         if wanted & FLEET_SCENARIOS or args.profile:
             with running_fleet(spec, Path(tmp), say) as fleet:
                 notes += [f"{name}: {note}" for name, note in fleet.notes.items()]
                 results.update(_scenarios(args, d, fleet, outdir, date))
+    _read_targets(results, setup["mode"])
     for scenario, result in results.items():
         document = {
             "scenario": scenario,

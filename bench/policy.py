@@ -47,7 +47,7 @@ from giru.manifests.loader import load
 from giru.policy import Call, PolicyEngine, find_opa
 from giru.policy.bundle import read_sources, shipped_policies
 
-__all__ = ["SCENARIO", "run"]
+__all__ = ["SCENARIO", "decision_cpu", "run"]
 
 SCENARIO = "policy-decision"
 CONCURRENCY = (1, 16)
@@ -337,7 +337,7 @@ async def _transport(
 PATHS = {"full": "before: full decision per call", "fast": "after: fast path"}
 
 
-def _decision_cpu(points: list[dict[str, Any]], label: str, path: str) -> float | None:
+def decision_cpu(points: list[dict[str, Any]], label: str, path: str) -> float | None:
     for p in points:
         wanted = p.get("input") == label and p.get("path") == PATHS[path]
         if wanted and p["concurrency"] == 16 and p.get("transport") == "unix":
@@ -358,8 +358,8 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "target": f"policy decision CPU µs per call, Giru + OPA, c=16: {label} ({needs})",
                 "issue_today": today,
                 "goal": "<= 60",
-                "before": _decision_cpu(points, label, "full"),
-                "after": _decision_cpu(points, label, "fast"),
+                "before": decision_cpu(points, label, "full"),
+                "after": decision_cpu(points, label, "fast"),
             }
         )
     return rows + visibility_targets(points)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["markdown", "paired", "write_json", "write_standalone"]
+__all__ = ["governed", "markdown", "paired", "write_json", "write_standalone"]
 
 
 def write_json(outdir: Path, date: str, scenario: str, document: dict[str, Any]) -> Path:
@@ -379,6 +379,40 @@ def _profile(profile: dict[str, Any], top: int = 20) -> list[str]:
     return [*lines, ""]
 
 
+def _met(met: Any) -> str:
+    return "-" if met is None else ("yes" if met else "no")
+
+
+def _load(load: dict[str, Any]) -> str:
+    before, after = (", ".join(f"{v:g}" for v in load.get(k, [])) for k in ("before", "after"))
+    return f"{before} → {after}"
+
+
+def governed(result: dict[str, Any]) -> list[str]:
+    """The `governed` scenario (bench.governed): issue 15's targets beside what this run
+    measured, then its closed-loop and open-loop tables."""
+    lines = [
+        "## Issue 15's targets: the governed tools/call (bench.governed)",
+        "",
+        f"Mode: {result.get('mode', '-')}; load average (1, 5, 15 min) before → after the "
+        f"governed points: {_load(result.get('load', {}))}. **today** is the issue's figure; "
+        "**measured** is this run; a row not measured in this run says why.",
+        "",
+        "| what | issue's today | target | measured (this run) | met? |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result.get("targets", []):
+        lines.append(
+            f"| {row['what']} | {row['today']} | {row['target']} | {row['measured']} "
+            f"| {_met(row['met'])} |"
+        )
+    lines += ["", "Governed (giru-limits) beside what it is compared with, closed loop (wrk):", ""]
+    lines += _tools_call(result.get("points", []))
+    if result.get("rate"):
+        lines += ["", "Open loop, governed beside direct:", "", *_rate(result["rate"])]
+    return [*lines, ""]
+
+
 _TABLES = {
     "tools-call": ("1. tools/call, closed loop (wrk)", _tools_call),
     "tools-call-rate": ("1b. tools/call at about 1000 req/s", _rate),
@@ -399,7 +433,10 @@ def markdown(
     results: dict[str, dict[str, Any]],
     notes: list[str],
 ) -> str:
-    lines = [f"# Giru benchmarks — {date}", "", "## Machine", "", *_machine(machine), ""]
+    lines = [f"# Giru benchmarks — {date}", ""]
+    if "governed" in results:  # the headline, first
+        lines += governed(results["governed"])
+    lines += ["## Machine", "", *_machine(machine), ""]
     lines += ["## Setup", ""]
     lines += [f"- **{key}**: {value}" for key, value in setup.items()]
     lines.append("")

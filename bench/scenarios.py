@@ -8,7 +8,7 @@ import os
 import signal
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,15 @@ from bench.fleet import (
 from bench.procs import cpu_seconds, rss_kb, tree
 from bench.wrk import run_wrk
 
-__all__ = ["Durations", "alone", "idle_sessions", "tools_call", "tools_call_rate", "tools_list"]
+__all__ = [
+    "Durations",
+    "alone",
+    "closed_loop",
+    "idle_sessions",
+    "tools_call",
+    "tools_call_rate",
+    "tools_list",
+]
 
 Say = Callable[[str], None]
 
@@ -240,11 +248,20 @@ def _key(point: dict[str, Any]) -> Any:
     return point.get("concurrency", point.get("mode"))
 
 
-def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
-    """Scenario 1: tools/call closed loop at each concurrency, direct vs each gateway."""
+def closed_loop(
+    fleet: Fleet,
+    d: Durations,
+    say: Say,
+    concurrency: tuple[int, ...],
+    names: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """tools/call closed loop at each of `concurrency`, direct vs each gateway (only the targets
+    named in `names`, when given), with what each adds over direct, policy and Envoy."""
     points = []
-    for connections in d.concurrency:
+    for connections in concurrency:
         for target in fleet.targets.values():
+            if names is not None and target.name not in names:
+                continue
             point = _measured_wrk(
                 target,
                 fleet,
@@ -260,6 +277,12 @@ def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
                 f"errors {point['errors']}"
             )
     _added(points)
+    return points
+
+
+def tools_call(fleet: Fleet, d: Durations, say: Say) -> dict[str, Any]:
+    """Scenario 1: tools/call closed loop at each concurrency, direct vs each gateway."""
+    points = closed_loop(fleet, d, say, d.concurrency)
     return {"points": points, "oauth_rounds": oauth_rounds(fleet, d, say)}
 
 
@@ -335,15 +358,22 @@ def _open_loop(target: Target, fleet: Fleet, d: Durations) -> dict[str, Any]:
 
 
 def tools_call_rate(
-    fleet: Fleet, d: Durations, say: Say, max_rps: dict[str, float]
+    fleet: Fleet,
+    d: Durations,
+    say: Say,
+    max_rps: dict[str, float],
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Scenario 1b: tools/call at `rate_rps` from an open-loop asyncio client (no coordinated
     omission; ~0.7 ms of Python client is in every number, hence "added" = gateway minus direct).
     A target whose closed-loop maximum is below 1.2x the rate is skipped (it cannot keep up; its
     latency would be queueing, not overhead). Paced wrk is not used here: its connections fall
-    into lockstep and arrive in bursts, which measures burst queueing, not overhead."""
+    into lockstep and arrive in bursts, which measures burst queueing, not overhead. `names`:
+    only these targets."""
     points: list[dict[str, Any]] = []
     for target in fleet.targets.values():
+        if names is not None and target.name not in names:
+            continue
         ceiling = max_rps.get(target.name, 0.0)
         if ceiling < d.rate_rps * 1.2:
             reason = f"saturates at {ceiling:.0f} req/s (closed loop)"

@@ -47,7 +47,7 @@ from giru.errors import PolicyUnavailableError
 from giru.policy import Call, PolicyEngine, find_opa
 from giru.policy.visibility import NamePlan, tool_classes
 
-__all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "measure_visibility", "targets"]
+__all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "list_point", "measure_visibility", "targets"]
 
 SCENARIO = "tools-list-visibility"
 BUNDLE, CONFIG, CATALOG = "bundle", "config", "catalog"
@@ -315,7 +315,7 @@ async def measure_visibility(
     return points
 
 
-def _list_point(
+def list_point(
     points: list[dict[str, Any]], tools: int, concurrency: int, before: bool, change: str = BUNDLE
 ) -> dict[str, Any]:
     for p in points:
@@ -333,9 +333,9 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 15's visibility targets beside what this run measured, before and after."""
     rows = []
     for tools in (100, 1000):
-        before = _list_point(points, tools, 1, True)
+        before = list_point(points, tools, 1, True)
         for change in (BUNDLE, CONFIG, CATALOG):
-            after = _list_point(points, tools, 1, False, change)
+            after = list_point(points, tools, 1, False, change)
             rows.append(
                 {
                     "target": f"tools/list, {tools} tools, {MODES[change]}, p50 ms",
@@ -346,8 +346,8 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
         for concurrency in (16, 64):
-            before = _list_point(points, tools, concurrency, True)
-            after = _list_point(points, tools, concurrency, False)
+            before = list_point(points, tools, concurrency, True)
+            after = list_point(points, tools, concurrency, False)
             rows.append(
                 {
                     "target": (
