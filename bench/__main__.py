@@ -308,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)  # the asyncio client shares core 0 with wrk/upstreams
     notes = [] if args.no_setup else _setup(not args.no_contextforge)
+    if args.no_contextforge:
+        notes.append("contextforge: not run (--no-contextforge)")
     default_out = REPO / "bench" / "results" / ("quick" if args.quick else "")
     outdir = (args.out or default_out).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
