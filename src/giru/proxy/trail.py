@@ -29,9 +29,7 @@ from opentelemetry.trace import (
     SpanKind,
     Status,
     StatusCode,
-    Tracer,
     TraceState,
-    set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
 
@@ -83,7 +81,8 @@ class Trail:
     """The request's server span, when the request is sampled (None otherwise)."""
     recording: bool = False
     """Whether the request is sampled: `span` is set and child spans are made."""
-    tracer: Tracer | None = None
+    tracing: Tracing | None = None
+    """The tracing that makes the request's child spans, when recording."""
     trace_id: str | None = None
     """The request's trace id, 32 hex digits, sampled or not (None: tracing is off)."""
     parent: SpanContext | None = None
@@ -234,13 +233,10 @@ def child_span(
 def _recorded_span(
     trail: Trail, name: str, kind: SpanKind, attributes: Mapping[str, AttributeValue | None]
 ) -> Iterator[Span]:
-    assert trail.tracer is not None
+    assert trail.tracing is not None
     assert trail.span is not None
-    span = trail.tracer.start_span(
-        name,
-        context=set_span_in_context(trail.span),
-        kind=kind,
-        attributes={k: v for k, v in attributes.items() if v is not None},
+    span = trail.tracing.start_child(
+        trail.span, name, kind, {k: v for k, v in attributes.items() if v is not None}
     )
     try:
         yield span
@@ -321,7 +317,7 @@ def open_trail(
     name = span_name(method, target)
     span = tracing.start_request(name, parent, trace_id, attributes, arrival.started_ns)
     if span.is_recording():
-        trail.span, trail.recording, trail.tracer = span, True, tracing.tracer
+        trail.span, trail.recording, trail.tracing = span, True, tracing
         _authentication_span(trail, arrival)
     return trail
 
@@ -339,13 +335,14 @@ class Arrival(NamedTuple):
 
 
 def _authentication_span(trail: Trail, arrival: Arrival) -> None:
-    assert trail.tracer is not None
+    assert trail.tracing is not None
     assert trail.span is not None
-    span = trail.tracer.start_span(
+    span = trail.tracing.start_child(
+        trail.span,
         "authenticate",
-        context=set_span_in_context(trail.span),
-        start_time=arrival.started_ns,
-        attributes={"giru.client": arrival.principal.name},
+        SpanKind.INTERNAL,
+        {"giru.client": arrival.principal.name},
+        arrival.started_ns,
     )
     if trail.person is not None:
         span.set_attribute("giru.person", trail.person)

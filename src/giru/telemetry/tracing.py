@@ -19,7 +19,8 @@ from typing import Final
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import (
@@ -38,6 +39,7 @@ from giru.errors import ConfigError
 from giru.settings import OtelSettings
 from giru.telemetry.export import SpanQueue
 from giru.telemetry.sampling import sampler_from
+from giru.telemetry.spans import RecordedSpan, SpanMaker
 
 __all__ = ["Tracing", "tracing_wanted"]
 
@@ -84,6 +86,18 @@ def _new_trace_id() -> int:
     return random.getrandbits(128) or 1
 
 
+class _Resource(Resource):
+    """The SDK's resource, hashed once: the OTLP encoder hashes a span's resource per span (a
+    sorted JSON dump of its attributes each time), and this one never changes."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 class _PresetIds(RandomIdGenerator):
     """Random ids, except a root span's trace id when the sampler was asked about it first."""
 
@@ -121,9 +135,8 @@ class Tracing:
             attributes[SERVICE_NAME] = "giru"
         self._ids = _PresetIds()
         sampler, self._decide = sampler_from(env)
-        self.provider = TracerProvider(
-            sampler=sampler, resource=Resource.create(attributes), id_generator=self._ids
-        )
+        resource = _Resource(Resource.create(attributes))
+        self.provider = TracerProvider(sampler=sampler, resource=resource, id_generator=self._ids)
         self.queue = SpanQueue(
             exporter if exporter is not None else _exporter(env),
             max_queue=_int(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
@@ -133,6 +146,15 @@ class Tracing:
         )
         self.provider.add_span_processor(self.queue)
         self.tracer: Tracer = self.provider.get_tracer("giru", __version__)
+        sdk_tracer = self.tracer
+        assert isinstance(sdk_tracer, SdkTracer)
+        self._spans = SpanMaker(
+            resource,
+            sdk_tracer._instrumentation_scope,
+            sdk_tracer.instrumentation_info,
+            self.queue.on_end,
+            SpanLimits(),
+        )
 
     def decide(self, parent: SpanContext | None) -> tuple[int, bool | None]:
         """The trace id of a request under `parent` (a client's remote context; None: a new
@@ -152,12 +174,35 @@ class Tracing:
     ) -> Span:
         """The server span of a request `decide` sampled (or left to the SDK's sampler: then it
         may not record), in trace `trace_id`."""
+        if self._decide is not None:  # sampled already: the span is Giru's record (spans.py)
+            return self._spans.start(
+                name, trace_id, parent, SpanKind.SERVER, attributes, start_time
+            )
         if parent is None:
             self._ids.next_trace_id = trace_id  # the SDK's span gets the id just sampled
         return self.tracer.start_span(
             name,
             context=_context(parent),
             kind=SpanKind.SERVER,
+            attributes=attributes,
+            start_time=start_time,
+        )
+
+    def start_child(
+        self,
+        parent: Span,
+        name: str,
+        kind: SpanKind,
+        attributes: Mapping[str, AttributeValue],
+        start_time: int | None = None,
+    ) -> Span:
+        """A span under `parent`, a recording span `start_request` gave."""
+        if isinstance(parent, RecordedSpan):
+            return parent.child(name, kind, attributes, start_time)
+        return self.tracer.start_span(
+            name,
+            context=set_span_in_context(parent),
+            kind=kind,
             attributes=attributes,
             start_time=start_time,
         )

@@ -303,3 +303,67 @@ async def test_a_sampler_only_the_sdk_knows_decides_when_the_request_span_starts
         request = spans(exporter)["request"]
     assert f"{request.context.trace_id:032x}" == TRACE
     assert {"authenticate", "limits admission", "durable record"} <= set(spans(exporter))
+
+
+def portraits(exported: tuple[ReadableSpan, ...]) -> list[tuple[Any, ...]]:
+    """What each exported span says, with what differs from call to call (ids, times, the event
+    id and session id) replaced by where it points: the parent by name, the times by order."""
+    names = {span.context.span_id: span.name for span in exported}
+    volatile = {"giru.event_id", "mcp.session.id"}
+    found = []
+    for span in exported:
+        parent = span.parent
+        assert span.start_time is not None
+        assert span.end_time is not None
+        found.append(
+            (
+                span.name,
+                span.kind,
+                names.get(parent.span_id, "remote") if parent is not None else None,
+                parent.is_remote if parent is not None else None,
+                sorted((k, v) for k, v in (span.attributes or {}).items() if k not in volatile),
+                sorted(k for k in (span.attributes or {}) if k in volatile),
+                (span.status.status_code, span.status.description),
+                int(span.context.trace_flags),
+                span.context.trace_state.to_header(),
+                span.context.is_remote,
+                dict(span.resource.attributes),
+                span.instrumentation_scope,
+                (span.dropped_attributes, span.dropped_events, span.dropped_links),
+                (span.events, span.links),
+                span.start_time <= span.end_time,
+            )
+        )
+    return sorted(found, key=repr)
+
+
+async def test_a_sampled_call_exports_the_same_spans_as_the_sdks_own_would() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    meta = {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"}
+    exported: dict[tuple[str, bool], tuple[ReadableSpan, ...]] = {}
+    for sdk in (False, True):
+        for continued in (False, True):
+            async with traced(upstream) as (client, gateway, exporter, _):
+                assert gateway.tracing is not None
+                if sdk:
+                    gateway.tracing._decide = None  # the SDK's sampler and spans decide
+                response = await tools_call(client, {"_meta": meta} if continued else {})
+                assert response.status_code == 200
+                gateway.tracing.provider.force_flush()
+                exported[("sdk" if sdk else "giru", continued)] = exporter.get_finished_spans()
+    for continued in (False, True):
+        ours, sdks = exported[("giru", continued)], exported[("sdk", continued)]
+        assert portraits(ours) == portraits(sdks)
+        assert len({span.context.span_id for span in ours}) == len(ours)
+        request = next(span for span in ours if span.name == "tools/call one__echo")
+        assert (request.context.trace_id == int(TRACE, 16)) is continued
+        assert request.context.trace_state.to_header() == ("vendor=abc" if continued else "")
+        assert int(request.context.trace_flags) == (0x01 if continued else 0x03)
+    names = {span.name for span in exported[("giru", True)]}
+    assert names >= {
+        "tools/call one__echo",
+        "authenticate",
+        "limits admission",
+        "durable record",
+        "tools/call echo",
+    }
