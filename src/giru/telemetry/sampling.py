@@ -49,6 +49,8 @@ def sampler_from(env: Mapping[str, str]) -> tuple[Sampler | None, Decide | None]
         by_ratio = TraceIdRatioBased(ratio(env))
         sampler, bound = by_ratio, by_ratio.bound
         root = lambda trace_id: trace_id & _LOW_64 < bound  # noqa: E731 - the hot path's test
+        if parent_based:
+            return ParentBased(sampler), _parent_or_ratio(bound)
     else:
         return None, None
     if not parent_based:
@@ -68,6 +70,17 @@ def ratio(env: Mapping[str, str]) -> float:
 
 def _always(on: bool) -> Callable[[int], bool]:
     return lambda _trace_id: on
+
+
+def _parent_or_ratio(bound: int) -> Decide:
+    """`_parent_first` of the ratio test, in one call: what every request at a ratio pays."""
+
+    def decide(parent: SpanContext | None, trace_id: int) -> bool:
+        if parent is not None:
+            return parent.trace_flags.sampled
+        return trace_id & _LOW_64 < bound
+
+    return decide
 
 
 def _parent_first(root: Callable[[int], bool]) -> Decide:

@@ -82,10 +82,6 @@ def _context(parent: SpanContext | None) -> Context:
     return set_span_in_context(NonRecordingSpan(parent)) if parent is not None else Context()
 
 
-def _new_trace_id() -> int:
-    return random.getrandbits(128) or 1
-
-
 class _Resource(Resource):
     """The SDK's resource, hashed once: the OTLP encoder hashes a span's resource per span (a
     sorted JSON dump of its attributes each time), and this one never changes."""
@@ -161,7 +157,7 @@ class Tracing:
         trace) and whether it is sampled, before any span or attribute exists: a flag test or
         one comparison for the standard samplers (giru.telemetry.sampling); None for a sampler
         only the SDK knows, which decides when `start_request` starts the span."""
-        trace_id = parent.trace_id if parent is not None else _new_trace_id()
+        trace_id = parent.trace_id if parent is not None else random.getrandbits(128) or 1
         return trace_id, self._decide(parent, trace_id) if self._decide is not None else None
 
     def start_request(
