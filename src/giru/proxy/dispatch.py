@@ -548,9 +548,12 @@ def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
     meta = (params or {}).get("_meta")
     if params is None or not isinstance(meta, dict):
         return params
-    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
-    if len(kept) == len(meta):
+    for key in meta:  # most carry none (a traced call: the trace context alone): no copy
+        if key.startswith(_RESERVED_META):
+            break
+    else:
         return params
+    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
     trimmed = {**params, "_meta": kept}
     if not kept:
         del trimmed["_meta"]

@@ -267,10 +267,9 @@ def traced_params(
     carried: dict[str, str] = {"traceparent": traceparent}
     if state:  # most have none: no header to render
         carried["tracestate"] = state.to_header()
-    params = dict(params or {})
-    meta = params.get("_meta")
-    params["_meta"] = {**(meta if isinstance(meta, dict) else {}), **carried}
-    return params, carried
+    meta = params.get("_meta") if params is not None else None
+    traced_meta = {**meta, **carried} if isinstance(meta, dict) else dict(carried)
+    return {**(params or {}), "_meta": traced_meta}, carried
 
 
 def open_trail(
