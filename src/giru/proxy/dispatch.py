@@ -407,17 +407,13 @@ class Dispatcher:
         attributes = self._upstream_attributes(server) if trail.recording else {}
         with child_span(span_name(method, target), SpanKind.CLIENT, **attributes) as span:
             params, carried = traced_params(span, params)
-            if carried is not None and self._speaks_http(server):
-                headers = {**(headers or {}), **carried}
+            if carried is not None:  # the header for an HTTP upstream (the others ignore it)
+                headers = carried if headers is None else {**headers, **carried}
             response = await self._forward(ctx, message, server, params, headers)
             if "error" in response and span.is_recording():
                 span.set_status(Status(StatusCode.ERROR))
                 span.set_attribute("error.type", str(response["error"].get("code")))
         return response
-
-    def _speaks_http(self, server: str) -> bool:
-        spec = self._pool.specs.get(server)
-        return spec is not None and spec.transport != "stdio"
 
     def _upstream_attributes(self, server: str) -> dict[str, AttributeValue | None]:
         spec = self._pool.specs.get(server)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from random import getrandbits
 from typing import Any, Final, NamedTuple
 
 import structlog
@@ -37,7 +38,7 @@ from giru.mcp.jsonrpc import JsonRpcError, Message
 from giru.mcp.versions import SUPPORTED_VERSIONS
 from giru.proxy.endpoints import Principal
 from giru.proxy.http import Request, Send
-from giru.telemetry.traceparent import format_traceparent, remote_context, unsampled_traceparent
+from giru.telemetry.traceparent import format_traceparent, remote_context
 from giru.telemetry.tracing import Tracing
 
 __all__ = [
@@ -261,15 +262,18 @@ def traced_params(
     if trail.span is not None:
         context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
         traceparent, state = format_traceparent(context), context.trace_state
-    else:
-        traceparent = unsampled_traceparent(trail.trace_id)
+    else:  # a fresh span id of the request's trace, the sampled flag off
+        traceparent = f"00-{trail.trace_id}-{getrandbits(64) or 1:016x}-00"
         state = trail.parent.trace_state if trail.parent is not None else None
-    carried: dict[str, str] = {"traceparent": traceparent}
-    if state:  # most have none: no header to render
-        carried["tracestate"] = state.to_header()
-    meta = params.get("_meta") if params is not None else None
-    traced_meta = {**meta, **carried} if isinstance(meta, dict) else dict(carried)
-    return {**(params or {}), "_meta": traced_meta}, carried
+    if state:
+        carried = {"traceparent": traceparent, "tracestate": state.to_header()}
+    else:  # most have none: no header to render
+        carried = {"traceparent": traceparent}
+    if params is None or "_meta" not in params:  # most: the trace context is the whole `_meta`
+        return {**(params or {}), "_meta": {**carried}}, carried
+    meta = params["_meta"]
+    traced_meta = {**meta, **carried} if isinstance(meta, dict) else {**carried}
+    return {**params, "_meta": traced_meta}, carried
 
 
 def open_trail(
@@ -297,9 +301,10 @@ def open_trail(
     if tracing is None:
         return trail
     parent: SpanContext | None = None
-    if tracing.trust_client_context:
-        header = request.header("traceparent")
-        state = request.header("tracestate") if header is not None else None
+    headers = request.headers  # most requests carry no context: nothing to look up or parse
+    if tracing.trust_client_context and ("traceparent" in headers or "_meta" in params):
+        header = headers.get("traceparent")
+        state = headers.get("tracestate") if header is not None else None
         parent = remote_context(header, state, params.get("_meta"))
     trace_id, sampled = tracing.decide(parent)
     trail.trace_id = f"{trace_id:032x}"

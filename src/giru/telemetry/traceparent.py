@@ -7,7 +7,6 @@ error for the call and never copied anywhere: only the parsed ids and flags go o
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Final
 
@@ -24,7 +23,6 @@ __all__ = [
     "MAX_TRACESTATE",
     "format_traceparent",
     "remote_context",
-    "unsampled_traceparent",
 ]
 
 MAX_TRACEPARENT: Final = 256
@@ -86,9 +84,3 @@ def remote_context(
 def format_traceparent(context: SpanContext) -> str:
     """The `traceparent` value naming `context` (version 00)."""
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
-
-
-def unsampled_traceparent(trace_id: str) -> str:
-    """The `traceparent` value naming a fresh span of `trace_id` (32 hex digits) that is not
-    sampled: how a request Giru does not record carries its trace on."""
-    return f"00-{trace_id}-{random.getrandbits(64) or 1:016x}-00"
