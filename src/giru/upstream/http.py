@@ -254,7 +254,9 @@ class StreamableHttpSession(HandshakeState):
             headers.update(_routing_headers(message))
             headers.update(extra)
         else:  # the trace context goes to every HTTP upstream, whatever its era
-            headers.update({k: v for k, v in extra.items() if k in _TRACE_HEADERS})
+            for name in _TRACE_HEADERS:
+                if name in extra:
+                    headers[name] = extra[name]
         return headers
 
     def _envelope(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -447,7 +449,7 @@ _EXTRA_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar(
 )
 
 
-_TRACE_HEADERS: Final = frozenset({"traceparent", "tracestate"})
+_TRACE_HEADERS: Final = ("traceparent", "tracestate")
 
 
 def _routing_headers(message: dict[str, Any]) -> dict[str, str]:

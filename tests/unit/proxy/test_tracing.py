@@ -274,6 +274,7 @@ async def test_a_new_trace_not_sampled_records_nothing_but_carries_the_logged_tr
     assert sent is not None
     version, trace, span, flags = sent["_meta"]["traceparent"].split("-")
     assert (version, len(trace), len(span), flags) == ("00", 32, 16, "00")
+    assert upstream.headers[-1] == {"traceparent": sent["_meta"]["traceparent"]}
     assert usage.records[-1]["trace_id"] == trace
     line = next(e for e in logs if e["event"] == "mcp_request" and e["method"] == "tools/call")
     assert line["trace_id"] == trace
@@ -290,6 +291,32 @@ async def test_an_unsampled_clients_tracestate_goes_on_with_its_trace() -> None:
     assert sent is not None
     assert sent["_meta"]["traceparent"].startswith(f"00-{TRACE}-")
     assert sent["_meta"]["tracestate"] == "vendor=abc"
+
+
+async def test_an_unsampled_context_in_the_headers_goes_on_beside_the_clients_own_meta() -> None:
+    upstream = FakeUpstream("one", [tool("echo")])
+    unsampled = f"00-{TRACE}-{PARENT}-00"
+    async with traced(upstream) as (client, _, _, usage):
+        with capture_logs() as logs:
+            response = await tools_call(
+                client,
+                {"_meta": {"example.com/note": "kept"}},
+                traceparent=unsampled,
+                tracestate="vendor=abc",
+            )
+        assert response.status_code == 200
+    sent = upstream.calls[-1][1]
+    assert sent is not None
+    meta = sent["_meta"]
+    version, trace, span, flags = meta["traceparent"].split("-")
+    assert (version, trace, flags) == ("00", TRACE, "00")
+    assert span != PARENT
+    assert meta["tracestate"] == "vendor=abc"
+    assert meta["example.com/note"] == "kept"
+    assert upstream.headers[-1] == {"traceparent": meta["traceparent"], "tracestate": "vendor=abc"}
+    assert usage.records[-1]["trace_id"] == TRACE
+    line = next(e for e in logs if e["event"] == "mcp_request" and e["method"] == "tools/call")
+    assert line["trace_id"] == TRACE
 
 
 async def test_a_sampler_only_the_sdk_knows_decides_when_the_request_span_starts() -> None:
