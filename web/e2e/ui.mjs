@@ -164,12 +164,9 @@ async function focusShown(page) {
 	});
 }
 
-/**
- * Every page of `pages` ([name, path, ready test id]) and then the sign-in page, in the light and
- * dark themes at desktop and phone width, each loaded and settled before `visit` gets its view
- * ("<name> <desktop|phone> <light|dark>"); signed in again after each sign-in page.
- */
-async function everyView(page, pages, visit) {
+/** `look(size, scheme)` once per look of the console: the light and dark themes, each at desktop
+ * and phone width, set on `page` before each call. */
+async function eachLook(page, look) {
 	for (const scheme of ['light', 'dark']) {
 		await page.emulateMedia({ colorScheme: scheme });
 		for (const [size, viewport] of [
@@ -177,18 +174,34 @@ async function everyView(page, pages, visit) {
 			['phone', PHONE]
 		]) {
 			await page.setViewportSize(viewport);
-			for (const [name, path, ready] of pages) {
-				await page.goto(`${URL_BASE}${path}`);
-				await page.getByTestId(ready).waitFor();
-				await page.waitForLoadState('networkidle');
-				await visit(`${name} ${size} ${scheme}`);
-			}
-			await page.goto(`${URL_BASE}/ui/signin`);
-			await page.getByLabel('Admin token').waitFor();
-			await visit(`signin ${size} ${scheme}`);
-			await signIn(page);
+			await look(size, scheme);
 		}
 	}
+}
+
+/** Page `path` loaded and settled: its `ready` test id shown and the network quiet. */
+async function settled(page, path, ready) {
+	await page.goto(`${URL_BASE}${path}`);
+	await page.getByTestId(ready).waitFor();
+	await page.waitForLoadState('networkidle');
+}
+
+/**
+ * Every page of `pages` ([name, path, ready test id]) and then the sign-in page, in each look
+ * (eachLook), each loaded and settled before `visit` gets its view
+ * ("<name> <desktop|phone> <light|dark>"); signed in again after each sign-in page.
+ */
+async function everyView(page, pages, visit) {
+	await eachLook(page, async (size, scheme) => {
+		for (const [name, path, ready] of pages) {
+			await settled(page, path, ready);
+			await visit(`${name} ${size} ${scheme}`);
+		}
+		await page.goto(`${URL_BASE}/ui/signin`);
+		await page.getByLabel('Admin token').waitFor();
+		await visit(`signin ${size} ${scheme}`);
+		await signIn(page);
+	});
 }
 
 const scenarios = {
@@ -681,26 +694,17 @@ const scenarios = {
 		const usage = await cells('person-usage');
 		const written = [];
 		if (shots) {
-			for (const scheme of ['light', 'dark']) {
-				await page.emulateMedia({ colorScheme: scheme });
-				for (const [size, viewport] of [
-					['desktop', DESKTOP],
-					['phone', PHONE]
+			await eachLook(page, async (size, scheme) => {
+				for (const [name, path, ready] of [
+					['people', '/ui/people', 'people'],
+					['person', detailUrl, 'person-calls']
 				]) {
-					await page.setViewportSize(viewport);
-					for (const [name, path, ready] of [
-						['people', '/ui/people', 'people'],
-						['person', detailUrl, 'person-calls']
-					]) {
-						await page.goto(`${URL_BASE}${path}`);
-						await page.getByTestId(ready).waitFor();
-						await page.waitForLoadState('networkidle');
-						const file = join(shots, `${name}-${size}-${scheme}.png`);
-						await page.screenshot({ path: file });
-						written.push(file);
-					}
+					await settled(page, path, ready);
+					const file = join(shots, `${name}-${size}-${scheme}.png`);
+					await page.screenshot({ path: file });
+					written.push(file);
 				}
-			}
+			});
 			await page.emulateMedia({ colorScheme: 'light' });
 			await page.setViewportSize(DESKTOP);
 		}
@@ -818,18 +822,11 @@ const scenarios = {
 		};
 		const written = [];
 		if (shots) {
-			for (const scheme of ['light', 'dark']) {
-				await page.emulateMedia({ colorScheme: scheme });
-				for (const [size, viewport] of [
-					['desktop', DESKTOP],
-					['phone', PHONE]
-				]) {
-					await page.setViewportSize(viewport);
-					const file = join(shots, `server-form-${size}-${scheme}.png`);
-					await form.screenshot({ path: file });
-					written.push(file);
-				}
-			}
+			await eachLook(page, async (size, scheme) => {
+				const file = join(shots, `server-form-${size}-${scheme}.png`);
+				await form.screenshot({ path: file });
+				written.push(file);
+			});
 			await page.setViewportSize(DESKTOP);
 		}
 		await url.fill(process.env.GIRU_URL_GOOD ?? '');
