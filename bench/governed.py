@@ -2,8 +2,9 @@
 issue 15's targets beside what the run measured.
 
 A governed call is what the fleet's `giru-limits` target sends: the `giru` process (policy on,
-every tools/call decided by its managed OPA child with the shipped packs as `giru run` ships
-them: no `kind: Policy`, so `core`), an API key whose client has a Subscription with a rate
+every tools/call decided with the shipped packs as `giru run` ships them: no `kind: Policy`, so
+`core`; by its managed OPA child, or from the fast path's cache when the arguments cannot change
+the decision, giru.policy.fast_path), an API key whose client has a Subscription with a rate
 limit, a per-tool rate and day/month quotas (all far above what the bench sends), and the
 durable usage and audit records every call writes before it is answered. It is measured closed
 loop at c=16 (the concurrency of the issue's targets) beside the targets the issue compares it
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench import policy, visibility
@@ -63,15 +64,6 @@ class Goal:
     target: str
     measured: str
     met: bool | None
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "what": self.what,
-            "today": self.today,
-            "target": self.target,
-            "measured": self.measured,
-            "met": self.met,
-        }
 
 
 def _point(results: Results, target: str) -> dict[str, Any] | None:
@@ -217,4 +209,4 @@ def targets(results: Results) -> list[dict[str, Any]]:
             None,
         ),
     ]
-    return [goal.row() for goal in goals]
+    return [asdict(goal) for goal in goals]
