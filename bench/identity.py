@@ -14,18 +14,27 @@ SHA-256 until its `exp` (giru.identity.tokens.TokenCache), as every call after a
 CPU is the gateway process's CPU clock (every thread, ns) around each block ÷ calls. The same
 comparison of the admission step alone runs in this process afterwards. Numbers are printed and
 written to `<out>/<date>-identity.json` and `<out>/identity.md`, never asserted.
+
+With `--ref REV`, a second `giru run` of commit REV's package (`git archive REV src`, through
+PYTHONPATH, with the work tree's `.venv`, as bench.regression) answers the API key and the token
+too, in the same rounds: what the work tree changed is the median over rounds of
+(oauth - api key) - (oauth @REV - api key @REV), with its bootstrap interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
+import statistics
+import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import uvloop
 
@@ -33,7 +42,7 @@ from bench.client import Caller
 from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
 from bench.issuer import Issuer
 from bench.machine import describe as describe_machine
-from bench.pairs import Side, alternate, describe, process_cpu_ns, tree_cpu_ns
+from bench.pairs import Side, alternate, describe, median_ci, process_cpu_ns, tree_cpu_ns
 from bench.procs import Proc
 from bench.report import write_standalone
 from bench.solo import KEY, client_manifest, start_giru, start_upstream
@@ -93,39 +102,102 @@ spec:
     )
 
 
+class Gateway(NamedTuple):
+    """A `giru run` measured: its process, its `/mcp` URL and the access token minted for it."""
+
+    proc: Proc
+    url: str
+    token: str
+
+
 async def _measure(
-    giru: Proc,
-    url: str,
-    token: str,
+    giru: Gateway,
+    ref: tuple[str, Gateway] | None,
     calls: int,
     rounds: int,
     concurrency: tuple[int, ...],
     say: Say,
 ) -> list[dict[str, Any]]:
-    """The credentials on the same process in paired rounds (bench.pairs) per concurrency."""
-    async with Caller(url, token, 1) as first:
-        await first.calls(1)  # the token's one verification (and JWKS fetch), alone
+    """The credentials on the same process in paired rounds (bench.pairs) per concurrency;
+    with `ref` (a revision and its gateway), the API key and the token on it too."""
+    for gateway in (giru, *([ref[1]] if ref else [])):
+        async with Caller(gateway.url, gateway.token, 1) as first:
+            await first.calls(1)  # the token's one verification (and JWKS fetch), alone
     points = []
     for each in concurrency:
-        async with (
-            Caller(url, KEY, each) as key,
-            Caller(url, _SUBSCRIBED_KEY, each) as subscribed,
-            Caller(url, token, each) as oauth,
-        ):
-            for caller in (key, subscribed, oauth):  # warm up: connections
-                await caller.calls(max(200, each * 20))
-            clock = lambda: tree_cpu_ns(giru.pid)  # noqa: E731
+        async with contextlib.AsyncExitStack() as stack:
+            callers: dict[tuple[str, str], Caller] = {}
             sides = [
-                Side("api key", key.calls, clock),
-                Side("api key again", key.calls, clock),  # A/A: what no difference reads as
-                Side("subscribed key", subscribed.calls, clock),
-                Side("oauth", oauth.calls, clock),
+                await _side(stack, callers, name, giru, secret, each) for name, secret in _SIDES
             ]
+            if ref is not None:
+                revision, other = ref
+                for name, secret in (("api key", KEY), ("oauth", None)):
+                    named = f"{name} @{revision}"
+                    sides.append(await _side(stack, callers, named, other, secret, each))
             versus = [("oauth", "subscribed key")]
             compared = await alternate(sides, calls=calls, rounds=rounds, versus=versus)
+        if ref is not None:
+            compared["differences"].update(_changed(compared, ref[0]))
         say(f"  c={each}\n{describe(compared)}")
         points.append({"concurrency": each, "where": "giru run, tools/call", **compared})
     return points
+
+
+_SIDES: Final = (
+    ("api key", KEY),
+    ("api key again", KEY),  # A/A: what no difference reads as
+    ("subscribed key", _SUBSCRIBED_KEY),
+    ("oauth", None),  # the gateway's access token
+)
+
+
+async def _side(
+    stack: contextlib.AsyncExitStack,
+    callers: dict[tuple[str, str], Caller],
+    name: str,
+    giru: Gateway,
+    secret: str | None,
+    each: int,
+) -> Side:
+    """`name`'s calls on `giru` with `secret` (None: its access token), warmed up; the sides of
+    one credential on one gateway share a caller (its connections)."""
+    bearer = secret or giru.token
+    caller = callers.get((giru.url, bearer))
+    if caller is None:
+        caller = await stack.enter_async_context(Caller(giru.url, bearer, each))
+        await caller.calls(max(200, each * 20))  # warm up: connections
+        callers[(giru.url, bearer)] = caller
+    return Side(name, caller.calls, lambda: tree_cpu_ns(giru.proc.pid))
+
+
+def _changed(compared: dict[str, Any], revision: str) -> dict[str, Any]:
+    """Per round, oauth - api key here minus the same on `revision`: the median and its 95 %
+    interval (what the work tree changed in the token's extra CPU)."""
+    sides = compared["sides"]
+
+    def extra(suffix: str) -> list[float]:
+        oauth = sides[f"oauth{suffix}"]["cpu_us_per_call_rounds"]
+        key = sides[f"api key{suffix}"]["cpu_us_per_call_rounds"]
+        return [o - k for o, k in zip(oauth, key, strict=True)]
+
+    here, there = extra(""), extra(f" @{revision}")
+    changes = [h - t for h, t in zip(here, there, strict=True)]
+    low, high = median_ci(changes)
+    name = f"(oauth - api key) - (oauth - api key) @{revision}"
+    extra_there = {
+        "added_cpu_us_per_call": round(statistics.median(there), 2),
+        "added_ci95": [round(v, 2) for v in median_ci(there)],
+        "added_mean": round(statistics.fmean(there), 2),
+    }
+    return {
+        f"oauth @{revision} - api key @{revision}": extra_there,
+        name: {
+            "added_cpu_us_per_call": round(statistics.median(changes), 2),
+            "added_ci95": [round(low, 2), round(high, 2)],
+            "added_mean": round(statistics.fmean(changes), 2),
+        },
+    }
 
 
 async def _admission(
@@ -205,36 +277,66 @@ def setup_text(calls: int, rounds: int, concurrency: tuple[int, ...]) -> dict[st
     }
 
 
+def _source_of(revision: str, workdir: Path) -> Path:
+    """`src` of `revision` unpacked under `workdir` (for PYTHONPATH)."""
+    argv = ["git", "archive", "--format=tar", revision, "src"]
+    archive = subprocess.run(argv, cwd=REPO, check=True, capture_output=True).stdout
+    (workdir / "ref.tar").write_bytes(archive)
+    with tarfile.open(workdir / "ref.tar") as tar:
+        tar.extractall(workdir / "ref", filter="data")
+    return workdir / "ref" / "src"
+
+
 def run(
-    calls: int, rounds: int = 40, say: Say = print, concurrency: tuple[int, ...] = (16,)
+    calls: int,
+    rounds: int = 40,
+    say: Say = print,
+    concurrency: tuple[int, ...] = (16,),
+    ref: str | None = None,
 ) -> dict[str, Any]:
     """The scenario: `{"points": [...], "setup": {...}}`, a paired comparison (bench.pairs) per
-    concurrency and one of the admission step in process (for `python -m bench` too)."""
+    concurrency and one of the admission step in process (for `python -m bench` too); `ref`: a
+    revision whose gateway is measured beside the work tree's."""
     shm = Path("/dev/shm")  # the store and spools on tmpfs: fsync's cost follows others' disk IO
     home = shm if shm.is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="giru-bench-identity-", dir=home) as directory:
+    with (
+        tempfile.TemporaryDirectory(prefix="giru-bench-identity-", dir=home) as directory,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(directory)
         placed = os.sched_getaffinity(0)
         os.sched_setaffinity(0, LOAD_CPUS)
         with Issuer().serving() as issuer:
             upstream, upstream_url = start_upstream(workdir)
-            try:
-                giru, url = start_giru(workdir, "giru", _manifests(upstream_url, issuer.url))
-                try:
-                    say("identity: giru run, tools/call with an API key and with an access token")
-                    token = issuer.token(url)
-                    points = uvloop.run(_measure(giru, url, token, calls, rounds, concurrency, say))
-                finally:
-                    giru.stop()
-            finally:
-                upstream.stop()
+            stack.callback(upstream.stop)
+            manifests = _manifests(upstream_url, issuer.url)
+            giru, url = start_giru(workdir, "giru", manifests)
+            stack.callback(giru.stop)
+            other = None
+            if ref is not None:
+                env = {"PYTHONPATH": str(_source_of(ref, workdir))}
+                proc, ref_url = start_giru(workdir, "giru-ref", manifests, env)
+                stack.callback(proc.stop)
+                other = (ref, Gateway(proc, ref_url, issuer.token(ref_url)))
+            say("identity: giru run, tools/call with an API key and with an access token")
+            here = Gateway(giru, url, issuer.token(url))
+            points = uvloop.run(_measure(here, other, calls, rounds, concurrency, say))
+            stack.close()
             os.sched_setaffinity(0, GATEWAY_CPUS)
             try:
                 config = workdir / "giru" / "giru.yaml"
                 admission = uvloop.run(_admission(config, issuer, calls * 10, rounds, say))
             finally:
                 os.sched_setaffinity(0, placed)
-    return {"points": [*points, admission], "setup": setup_text(calls, rounds, concurrency)}
+    setup = setup_text(calls, rounds, concurrency)
+    if ref is not None:
+        setup["ref"] = (
+            f"a second giru run of {ref}'s src (git archive, PYTHONPATH, this .venv), same "
+            f"manifests and core, its 'api key @{ref}' and 'oauth @{ref}' sides in the same "
+            f"rounds; '(oauth - api key) - (oauth - api key) @{ref}' is per round the work "
+            f"tree's token extra minus {ref}'s"
+        )
+    return {"points": [*points, admission], "setup": setup}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,9 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=40, help="paired rounds per concurrency")
     parser.add_argument("--concurrency", type=int, action="append", help="default: 16")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "identity")
+    parser.add_argument("--ref", help="a revision measured beside the work tree (e.g. main)")
     args = parser.parse_args(argv)
     machine = describe_machine(None)
-    result = run(args.calls, args.rounds, concurrency=tuple(args.concurrency or (16,)))
+    concurrency = tuple(args.concurrency or (16,))
+    result = run(args.calls, args.rounds, concurrency=concurrency, ref=args.ref)
     written = write_standalone(args.out.resolve(), SCENARIO, machine, result, "identity")
     print(f"wrote {written[0]} and {written[1]}")
 

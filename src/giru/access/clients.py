@@ -246,6 +246,14 @@ class ClientDirectory:
         self._by_token[token.token_id] = (token, principal)
         return principal
 
+    def recall(self, principal: object) -> None:
+        """A person's principal admitted again without `person` (from the admitted bearers):
+        `get` knows them by name again if the bounded list of people seen was cleared since."""
+        if not isinstance(principal, ClientPrincipal) or principal.person is None:
+            return
+        if principal.name not in self._people:
+            self._people[principal.name] = (principal.person, principal.agent)
+
     def adopt_people(self, previous: ClientDirectory) -> None:
         """Keep knowing the people `previous` saw (their sessions outlive a reload)."""
         self._people.update(previous._people)

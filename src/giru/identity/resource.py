@@ -200,6 +200,11 @@ class ProtectedResource:
             self._admitted.put(verified, tuple(paths))
         return verified
 
+    def keeps(self, token: AccessToken) -> bool:
+        """Whether `token` is a verified JWT kept until its `exp` (not an introspection answer,
+        whose own cache bounds how long it holds): one a caller may keep as long."""
+        return self._cache.get(token.token_id) is token
+
     async def _verify(self, token: str) -> tuple[Issuer, AccessToken]:
         """A token not seen before: a JWT by the issuer it names, else by introspection."""
         claimed = unverified_issuer(token)

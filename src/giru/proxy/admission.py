@@ -12,6 +12,7 @@ token is active makes it 503."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final, NamedTuple, Protocol
 
 from giru.access.failures import FailureLimiter
@@ -23,11 +24,13 @@ from giru.identity import (
     PresentedToken,
     ProtectedResource,
     TokenError,
+    token_hash,
 )
 from giru.identity import challenge as oauth_challenge
 from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import INVALID_REQUEST, JsonRpcError
 from giru.metering import new_event_id
+from giru.proxy.bearers import AdmittedBearer, AdmittedBearers
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, Endpoint, Principal
 from giru.proxy.gate import INGRESS, Ingress
@@ -56,6 +59,11 @@ class Authenticator(Protocol):
         """The client named `name` as currently configured (sessions outlive config changes)."""
         ...
 
+    def recall(self, principal: Principal) -> None:
+        """`principal` (a person's, from `person`) admitted again from the admitted bearers:
+        `get` knows them by name as long as their token is used."""
+        ...
+
 
 class Refusal(NamedTuple):
     """The answer to a request refused for its credentials, ready to send as it is (by the
@@ -67,8 +75,9 @@ class Refusal(NamedTuple):
 
 
 class Admission:
-    """Credentials in, a principal or a refusal out. `authenticator` is swapped on config
-    reloads; the audit goes through the dispatcher's gate as it is at the time."""
+    """Credentials in, a principal or a refusal out. `authenticator` and `resource` are swapped
+    on config reloads (which forgets the admitted bearers); the audit goes through the
+    dispatcher's gate as it is at the time."""
 
     def __init__(
         self,
@@ -76,16 +85,37 @@ class Admission:
         metrics: Metrics,
         dispatcher: Dispatcher,
         failures: FailureLimiter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.authenticator = authenticator
-        self.resource: ProtectedResource | None = None
-        """The trusted issuers of OAuth access tokens (None or inactive: API keys only)."""
+        self._authenticator = authenticator
+        self._resource: ProtectedResource | None = None
+        self._clock = clock
+        self._bearers = AdmittedBearers(clock=clock)
         self._metrics = metrics
         self._dispatcher = dispatcher
         self._failures = failures
 
+    @property
+    def authenticator(self) -> Authenticator:
+        return self._authenticator
+
+    @authenticator.setter
+    def authenticator(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator  # other grants: every principal is made again
+        self._bearers = AdmittedBearers(clock=self._clock)
+
+    @property
+    def resource(self) -> ProtectedResource | None:
+        """The trusted issuers of OAuth access tokens (None or inactive: API keys only)."""
+        return self._resource
+
+    @resource.setter
+    def resource(self, resource: ProtectedResource | None) -> None:
+        self._resource = resource  # other issuers or scopes: every token is checked again
+        self._bearers = AdmittedBearers(clock=self._clock)
+
     def accepts_oauth(self, endpoint: Endpoint) -> bool:
-        resource = self.resource
+        resource = self._resource
         return endpoint.auth in _OAUTH and resource is not None and resource.active
 
     async def decide(
@@ -144,9 +174,15 @@ class Admission:
     async def _oauth(
         self, endpoint: Endpoint, token: str, tail: str, method: str, source: str | None, tls: bool
     ) -> Principal | Refusal:
-        resource = self.resource
+        resource = self._resource
         assert resource is not None
+        bearers = self._bearers  # a reload while verifying keeps what it admits out of the new
         try:
+            kept = bearers.get(token_hash(token), endpoint.name)
+            if kept is not None:  # admitted here before, not expired: revoked since?
+                resource.revocations.check(kept.token)
+                self._authenticator.recall(kept.principal)
+                return kept.principal
             verified = await resource.authenticate(token, endpoint.resource_paths)
         except InsufficientScopeError as exc:
             self._metrics.rejections.labels("insufficient_scope").inc()
@@ -166,7 +202,10 @@ class Admission:
             return await self._refusal(refusal, method, source, tls, header)
         broker = verified.person.issuer == resource.base_url  # Giru issued it
         presented = PresentedToken(token, verified.token_id, verified.expires_at, broker)
-        return self.authenticator.person(verified, presented)
+        principal = self._authenticator.person(verified, presented)
+        if resource.keeps(verified):
+            bearers.put(endpoint.name, AdmittedBearer(verified, principal))
+        return principal
 
     def _challenge(
         self, endpoint: Endpoint, tail: str, error: str | None = None, why: str | None = None

@@ -316,6 +316,9 @@ class _Exploding:
     def get(self, name: str) -> None:
         return None
 
+    def recall(self, principal: Principal) -> None:
+        return None
+
     def person(self, token: AccessToken, presented: object = None) -> Principal:
         raise RuntimeError("a bug")
 

@@ -225,6 +225,9 @@ class Broken:
     def get(self, name: str) -> Principal | None:
         return None
 
+    def recall(self, principal: Principal) -> None:
+        return None
+
     def person(self, token: AccessToken, presented: object = None) -> Principal:
         raise RuntimeError("boom")
 
