@@ -118,3 +118,37 @@ def test_string_id_written_with_escapes_is_echoed_as_written(raw_id: bytes) -> N
 def test_plain_string_id_stays_a_string_when_other_members_have_escapes() -> None:
     message = parse_message(b'{"jsonrpc":"2.0","id":"plain","method":"ping","params":{"x":"\\n"}}')
     assert message.id == "plain"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        b'{"a":1,"a":2}',
+        b'{"a":{"b":1,"b":1}}',
+        b'{"a:":1,"a:":2}',
+        b'{"x":"q\\"uo:te","x":1}',
+        b'[{"k":1},{"k":1,"k":1}]',
+    ],
+)
+def test_a_key_written_twice_anywhere_is_refused(params: bytes) -> None:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"a","params":{"p":' + params + b"}}"
+    with pytest.raises(JsonRpcError) as caught:
+        parse_message(body)
+    assert caught.value.code == INVALID_REQUEST
+    assert "duplicate" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"1.50", b"-0", b"1E5", b"9223372036854775808", b"-9223372036854775809", b"[0.1, -0]"],
+)
+def test_numbers_in_params_are_forwarded_as_written(value: bytes) -> None:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"a","params":{"n":' + value + b"}}"
+    message = parse_message(body)
+    assert dumps(message.params) == b'{"n":' + value.replace(b" ", b"") + b"}"
+
+
+def test_a_body_with_a_byte_order_mark_is_refused() -> None:
+    with pytest.raises(JsonRpcError) as caught:
+        parse_message(b'\xef\xbb\xbf{"jsonrpc":"2.0","id":1,"method":"a"}')
+    assert caught.value.code == PARSE_ERROR

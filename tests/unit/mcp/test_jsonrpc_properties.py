@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from giru.mcp import jsonrpc
 from giru.mcp.jsonrpc import JsonRpcError, dumps, parse_message, result_response
 from giru.mcp.versions import request_era
 
@@ -72,3 +75,50 @@ def test_ids_round_trip_byte_for_byte(raw_id: str) -> None:
         return  # e.g. not JSON grammar ("inf", "1.") or an over-long string id
     echoed = dumps(result_response(message.id, None))
     assert echoed == f'{{"jsonrpc":"2.0","id":{raw_id},"result":null}}'.encode()
+
+
+def _careful(raw: bytes) -> Any:
+    """What the stdlib decoder with the parser's hooks makes of `raw` (the reference)."""
+    return jsonrpc._DECODER.decode(raw.decode("utf-8"))
+
+
+_keys = st.sampled_from(["a", "b", "id", 'q"uo:te', "é", "\\"]) | st.text(max_size=4)
+_texts = st.recursive(
+    st.sampled_from(["1", "-0", "0.5", "1e5", "12345678901234567890", '"x:y"', "true", "null"])
+    | st.text(max_size=6).map(lambda t: orjson.dumps(t).decode()),
+    lambda inner: (
+        st.lists(inner, max_size=4).map(lambda items: "[" + " , ".join(items) + "]")
+        | st.lists(st.tuples(_keys, inner), max_size=4).map(
+            lambda pairs: "{" + ",".join(f"{orjson.dumps(k).decode()} :{v}" for k, v in pairs) + "}"
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(_texts)
+def test_params_decode_to_what_the_careful_decoder_makes_of_them(params: str) -> None:
+    raw = f'{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"x":{params}}}}}'.encode()
+    try:
+        expected: Any = _careful(raw)
+    except ValueError:  # a key twice: refused either way
+        with pytest.raises(JsonRpcError):
+            parse_message(raw)
+        return
+    try:
+        jsonrpc._check_shape(expected, jsonrpc.ParseLimits())
+    except JsonRpcError as error:  # too deep or too wide: said by both
+        with pytest.raises(JsonRpcError, match=re.escape(error.message)):
+            parse_message(raw)
+        return
+    message = parse_message(raw)
+    assert dumps(message.raw) == dumps(expected)
+    assert _types(message.raw) == _types(expected)
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value).__name__
