@@ -97,12 +97,15 @@ async def _profiled(caller: Caller, giru: Proc, prof: Path, calls: int, index: i
         if time.monotonic() > deadline:
             raise RuntimeError(f"no profile at {target}: {giru.log.read_text()[-2000:]}")
         await asyncio.sleep(0.02)
-    return pstats.Stats(str(target)).stats  # type: ignore[attr-defined]
+    figures = json.loads(target.with_suffix(".gc.json").read_text())
+    stats = pstats.Stats(str(target)).stats  # type: ignore[attr-defined]
+    return stats, figures["gc"]
 
 
 async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -> dict[str, Any]:
     rows: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     plain: list[dict[str, float]] = []
+    gc_rows = [[0.0, 0.0] for _ in range(3)]  # per generation: per 1000 calls, µs per call
     key = KEY if args.plain else _GOVERNED_KEY
     async with Caller(url, key, _CONCURRENCY) as caller:
         await caller.calls(3000)  # warm up: caches, limiter keys, connections
@@ -111,7 +114,10 @@ async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -
             plain.append(await _block(caller, giru.pid, args.calls))
         profiled_total = 0.0
         for index in range(1, args.windows + 1):
-            stats = await _profiled(caller, giru, prof, args.calls, index)
+            stats, collected = await _profiled(caller, giru, prof, args.calls, index)
+            for generation, (count, seconds) in enumerate(collected):
+                gc_rows[generation][0] += count / args.calls / args.windows * 1000
+                gc_rows[generation][1] += seconds * 1e6 / args.calls / args.windows
             for key, (_cc, nc, tt, ct, _callers) in stats.items():
                 row = rows[_label(key)]
                 row["calls"] += nc / args.calls / args.windows
@@ -133,6 +139,10 @@ async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -
         "loop_thread_us_per_call": round(loop_us, 1),
         "profiled_own_us_per_call": round(profiled_total, 1),
         "scale": round(scale, 4),
+        "gc_per_generation": [
+            {"collections_per_1000_calls": round(n, 2), "us_per_call_profiled": round(us, 2)}
+            for n, us in gc_rows
+        ],
         "functions": {k: {m: round(v, 3) for m, v in r.items()} for k, r in rows.items()},
         "py_spy": spy,
     }
@@ -156,7 +166,9 @@ async def _spy(caller: Caller, giru: Proc, seconds: int, outdir: Path) -> dict[s
                 continue
     if spy.returncode != 0 or not raw.exists():
         return None
-    return summarize(raw, top=40)
+    summary = summarize(raw, top=40)
+    summary["raw"] = raw.read_text()
+    return summary
 
 
 def _table(result: dict[str, Any], top: int) -> list[str]:
@@ -225,6 +237,13 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
             f"{result['loop_thread_us_per_call']} µs. cProfile own times (inflated by the "
             f"profiler: {result['profiled_own_us_per_call']} µs/call in total) are scaled by "
             f"{result['scale']} to the unprofiled loop-thread CPU below; call counts are exact.",
+            "Garbage collector, per generation (0, 1, 2), while profiled: "
+            + "; ".join(
+                f"{g['collections_per_1000_calls']} collections per 1000 calls, "
+                f"{g['us_per_call_profiled']} µs per call"
+                for g in result["gc_per_generation"]
+            )
+            + ".",
             "",
             *_table(result, top),
             *spy_lines,
@@ -285,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
     stem = f"{stamp}-{'plain' if args.plain else 'governed'}" + (f"-{args.ref}" if args.ref else "")
+    raw = (result.get("py_spy") or {}).pop("raw", None)
+    if raw is not None:  # py-spy's collapsed stacks, for flame graphs or a closer look
+        (args.out / f"{stem}-py-spy.txt").write_text(raw)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / f"{stem}.md").write_text(_markdown(result, command.strip(), args.top))
     print(_markdown(result, command.strip(), args.top))

@@ -55,6 +55,7 @@ NAME_SOURCES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 _OWS: Final = " \t"
+_PREFIXES: Final = frozenset({"mcp-", b"mcp-"})
 _FIELD_VALUE: Final = re.compile(r"[\x20-\x7e\t]*")
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _B64_PREFIX: Final = "=?base64?"
@@ -94,9 +95,9 @@ class McpHeaders:
         """Collect MCP headers from raw (ASGI-style) pairs; reject duplicates and bad bytes."""
         found: dict[str, str] = {}
         for raw_name, raw_value in pairs:
-            name = _text(raw_name).lower()
-            if not name.startswith("mcp-"):
+            if raw_name[:4].lower() not in _PREFIXES:  # most headers: not decoded at all
                 continue
+            name = _text(raw_name).lower()
             value = _text(raw_value).strip(_OWS)
             if name in found:
                 raise _mismatch(f"{name} sent more than once")
