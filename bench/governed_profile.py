@@ -8,7 +8,9 @@ CPU per call and the loop thread's share (/proc schedstat) over `windows` blocks
 tools/calls at 16 connections; then `windows` blocks each under a fresh cProfile of the loop
 thread, summed per call (calls per tools/call are exact; times are the profiler's, scaled in
 the report to the unprofiled loop-thread CPU); then, when py-spy is there, `--spy` seconds of
-py-spy samples (no cProfile on) under the same load. Written as JSON and Markdown to `--out`.
+py-spy samples of whichever thread holds the GIL (`--gil`; no cProfile on) under the same load.
+Written as JSON and Markdown to `--out` (`--plain`: bench.regression's call; `--ref REV`: that
+commit's `src`, for comparing call counts across revisions).
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ async def _spy(caller: Caller, giru: Proc, seconds: int, outdir: Path) -> dict[s
         return None
     raw = outdir / "py-spy.txt"
     argv = [str(PY_SPY), "record", "--pid", str(giru.pid), "--duration", str(seconds)]
-    argv += ["--rate", "250", "--format", "raw", "--nonblocking", "--output", str(raw)]
+    argv += ["--rate", "250", "--gil", "--format", "raw", "--nonblocking", "--output", str(raw)]
     spy = await asyncio.create_subprocess_exec(
         *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -215,7 +217,7 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
     if spy:
         spy_lines = [
             "",
-            f"## py-spy (no cProfile; {spy['samples']} samples, share of samples)",
+            f"## py-spy --gil (no cProfile; {spy['samples']} samples, share of samples)",
             "",
             "| inclusive | share | | self | share |",
             "|---|---:|---|---|---:|",
