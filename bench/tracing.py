@@ -46,7 +46,6 @@ from typing import Any, Final
 import aiohttp
 import orjson
 import uvloop
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, set_span_in_context
@@ -70,6 +69,7 @@ from giru.runtime import build_endpoints
 from giru.settings import OtelSettings, Settings
 from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
+from giru.telemetry.otlp import SpanEncoder
 from giru.telemetry.traceparent import remote_context
 from giru.telemetry.tracing import Tracing
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec
@@ -108,13 +108,14 @@ class _Usage:
 
 
 class _EncodingExporter(SpanExporter):
-    """Encodes each batch as an OTLP request would carry it, then drops it."""
+    """Encodes each batch as Giru's OTLP exporters do (giru.telemetry.otlp), then drops it."""
 
     def __init__(self) -> None:
         self.spans = 0
+        self._encoder = SpanEncoder()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        encode_spans(spans).SerializeToString()
+        self._encoder.encode(spans)
         self.spans += len(spans)
         return SpanExportResult.SUCCESS
 

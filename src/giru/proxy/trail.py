@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from random import getrandbits
+from types import TracebackType
 from typing import Any, Final, NamedTuple
 
 import structlog
@@ -227,26 +228,37 @@ def child_span(
     trail = TRAIL.get()
     if trail is None or not trail.recording:
         return _NOT_RECORDED
-    return _recorded_span(trail, name, kind, attributes)
+    return _RecordedSpan(trail, name, kind, attributes)
 
 
-@contextlib.contextmanager
-def _recorded_span(
-    trail: Trail, name: str, kind: SpanKind, attributes: Mapping[str, AttributeValue | None]
-) -> Iterator[Span]:
-    assert trail.tracing is not None
-    assert trail.span is not None
-    span = trail.tracing.start_child(
-        trail.span, name, kind, {k: v for k, v in attributes.items() if v is not None}
-    )
-    try:
-        yield span
-    except BaseException as exc:
-        span.set_attribute("error.type", type(exc).__name__)
-        span.set_status(Status(StatusCode.ERROR))
-        raise
-    finally:
-        span.end()
+class _RecordedSpan(AbstractContextManager[Span]):
+    """A child span of a sampled request, ended on exit (an exception marks it failed); a
+    class rather than a generator: entering and leaving are one call each."""
+
+    __slots__ = ("_span",)
+
+    def __init__(
+        self, trail: Trail, name: str, kind: SpanKind, attributes: Mapping[str, Any]
+    ) -> None:
+        assert trail.tracing is not None
+        assert trail.span is not None
+        self._span = trail.tracing.start_child(
+            trail.span, name, kind, {k: v for k, v in attributes.items() if v is not None}
+        )
+
+    def __enter__(self) -> Span:
+        return self._span
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            self._span.set_attribute("error.type", kind.__name__)
+            self._span.set_status(Status(StatusCode.ERROR))
+        self._span.end()
 
 
 def traced_params(

@@ -52,7 +52,13 @@ class SpanQueue(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        if self._stopping or not span.context.trace_flags.sampled:
+        if not span.context.trace_flags.sampled:
+            return
+        self.put(span)
+
+    def put(self, span: ReadableSpan) -> None:
+        """Queue a sampled span (Giru's own spans are, by construction: no flag to test)."""
+        if self._stopping:
             return
         if len(self._queue) >= self._max_queue:
             self._on_drop("queue_full", 1)

@@ -3,7 +3,8 @@
 On when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set (or
 `GIRU_OTEL__ENABLED=true`), off again with `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
 The exporter is OTLP over `http/protobuf` (default) or `grpc` (`OTEL_EXPORTER_OTLP_[TRACES_]
-PROTOCOL`); the exporters read their own endpoint, headers, timeout and TLS variables. The sampler
+PROTOCOL`): the SDK's, reading their own endpoint, headers, timeout and TLS variables, with
+Giru's encoder (giru.telemetry.otlp) in place of the SDK's. The sampler
 is the SDK's (`OTEL_TRACES_SAMPLER`, default `parentbased_always_on`; giru.telemetry.sampling);
 the export queue is bounded (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
 `OTEL_BSP_SCHEDULE_DELAY`) and what it drops is counted in `giru_trace_spans_dropped_total`.
@@ -59,15 +60,16 @@ def tracing_wanted(settings: OtelSettings, env: Mapping[str, str]) -> bool:
 
 def _exporter(env: Mapping[str, str]) -> SpanExporter:
     protocol = next((env[n].strip() for n in _PROTOCOLS if env.get(n, "").strip()), "http/protobuf")
+    # imported when chosen: the grpc exporter loads grpcio, which http/protobuf never needs
     if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    elif protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    else:
-        raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r}: use http/protobuf or grpc")
-    return OTLPSpanExporter()
+        from giru.telemetry.otlp_http import HttpSpanExporter
+
+        return HttpSpanExporter()
+    if protocol == "grpc":
+        from giru.telemetry.otlp_grpc import GrpcSpanExporter
+
+        return GrpcSpanExporter()
+    raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r}: use http/protobuf or grpc")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -148,7 +150,7 @@ class Tracing:
             resource,
             sdk_tracer._instrumentation_scope,
             sdk_tracer.instrumentation_info,
-            self.queue.on_end,
+            self.queue.put,
             SpanLimits(),
         )
 

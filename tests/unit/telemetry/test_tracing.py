@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
 from giru.errors import ConfigError
 from giru.settings import OtelSettings
+from giru.telemetry.otlp_grpc import GrpcSpanExporter as GrpcExporter
+from giru.telemetry.otlp_http import HttpSpanExporter as HttpExporter
 from giru.telemetry.tracing import Tracing, tracing_wanted
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
