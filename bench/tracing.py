@@ -15,10 +15,11 @@ export thread included).
 In process: one Gateway on uvloop answers legacy-era tools/call over the ASGI interface (no HTTP
 in the measurement) with an upstream that answers at once and the call gate (limits admission,
 in-memory usage records, no OPA), its `tracing` switched per block between off, off again (the
-A/A pair), 0 %, 1 % and 100 % (spans encoded as OTLP protobuf and dropped), in paired rounds on
-this process's CPU clock: the gateway's own share, with far less around it. And, alone, the CPU
-of deciding that a request is not sampled (Giru's own check beside the SDK sampler's). Printed
-and written as JSON, never asserted.
+A/A pair), 0 %, 1 % and 100 % (spans encoded as OTLP protobuf by Giru's encoder, as its
+exporters encode them, and dropped), in paired rounds (200-call blocks, 300 rounds by default)
+on this process's CPU clock, the export thread's included: the gateway's own share, with far
+less around it. And, alone, the CPU of deciding that a request is not sampled (Giru's own check
+beside the SDK sampler's). Printed and written as JSON, never asserted.
 """
 
 from __future__ import annotations
@@ -445,8 +446,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per block, giru run")
     parser.add_argument("--rounds", type=int, default=40, help="paired rounds, giru run")
     parser.add_argument("--concurrency", type=int, action="append", help="default: 16")
-    parser.add_argument("--gateway-calls", type=int, default=1000, help="in process")
-    parser.add_argument("--gateway-rounds", type=int, default=40, help="in process")
+    # in process: short blocks, many rounds (each round's sides see the same load; see README)
+    parser.add_argument("--gateway-calls", type=int, default=200, help="in process")
+    parser.add_argument("--gateway-rounds", type=int, default=300, help="in process")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--profile",
