@@ -14,8 +14,10 @@ all declare keeps every tool in a class of its own.
 caller; per caller and catalog, the visible names; and per caller, OPA's decision for each class
 signature, so a new catalog whose tools fall in classes already decided needs no query.
 Concurrent tools/list calls of the same caller share one computation (single flight). A new
-configuration starts it all over (`clear`), a new bundle the name plans too
-(`clear(policy=True)`).
+configuration forgets the answers and the classes (`clear`) but keeps the class decisions: a
+decision is kept under all it reads besides the bundle, so the first list after a new
+configuration asks OPA only about classes whose inputs changed. A new bundle forgets the
+decisions and the name plans too (`clear(policy=True)`).
 """
 
 from __future__ import annotations
@@ -126,34 +128,55 @@ def tool_classes(
     """`routes` grouped so that members of a class get the same decision: same binding (the
     route's item of `bindings`; None leaves the tool out), server (unless the binding's packs
     read it only as `<server>/<name>`), tool facts (tags, sensitivity: `facts` by (server,
-    tool; the server's `server_facts` for a tool `facts` does not hold, and without them such
-    a tool keeps its server) and what the binding's packs can tell from the name."""
+    tool), else the server's `server_facts`; without either, a tool keeps its server) and what
+    the binding's packs can tell from the name.
+
+    A signature holds everything its class's decision reads besides the caller and the bundle
+    (the tool facts included, also where the server is kept), so a decision kept by signature
+    stays right across a new configuration. One pass over the catalog; what depends only on
+    the binding and the server is worked out once per run of routes that share them."""
+    by_server = server_facts if server_facts is not None else {}
     groups: dict[Hashable, tuple[tuple[str, str, str], list[str]]] = {}
+    last_binding: str | None = None
+    last_server: str | None = None
+    plan: NamePlan | None = None
+    exact: frozenset[str] = frozenset()
+    contains: Callable[[str], tuple[bool, ...]] | None = None
+    home: str | None = None
+    server_fact: Hashable = None
+    prefix = ""
     for (name, server, tool), binding in zip(routes, bindings, strict=True):
         if binding is None:
             continue
-        plan = plans.get(binding)
-        place: str | None = server
+        if binding != last_binding or server != last_server:
+            last_binding, last_server = binding, server
+            plan = plans.get(binding)
+            server_fact = by_server.get(server)
+            prefix = f"{server}/"
+            if plan is not None:
+                exact = plan.exact
+                contains = _substrings(plan.substrings)
+                home = server if plan.server else None  # else the server matters only in names
+        place: str | None
+        named: Hashable
         if plan is None or not tool.isascii():  # Go's and Python's lower() differ beyond ASCII
-            named: Hashable = tool
+            place, named = server, tool
         else:
-            exact = plan.exact
-            if not plan.server:  # the server matters only where an exact name holds it
-                place = None
+            place = home
             if not exact:
                 named = False
-            elif plan.server:
-                named = (tool in exact or f"{server}/{tool}" in exact) and tool
+            elif home is not None:
+                named = (tool in exact or prefix + tool in exact) and tool
             else:
-                qualified = f"{server}/{tool}"
+                qualified = prefix + tool
                 named = (tool in exact and tool, qualified in exact and qualified)
-            if plan.substrings:
-                lowered = tool.lower()
-                named = (named, tuple([part in lowered for part in plan.substrings]))
+            if contains is not None:
+                named = (named, contains(tool.lower()))
         fact = facts.get((server, tool))
-        if fact is None and place is None:
-            fact = server_facts.get(server) if server_facts is not None else None
-            place = None if fact is not None else server
+        if fact is None:
+            fact = server_fact
+            if fact is None:
+                place = server
         key = (binding, place, fact, named)
         found = groups.get(key)
         if found is None:
@@ -165,6 +188,17 @@ def tool_classes(
         tuple(tuple(names) for _, names in groups.values()),
         tuple(groups),
     )
+
+
+def _substrings(substrings: tuple[str, ...]) -> Callable[[str], tuple[bool, ...]] | None:
+    """Which of `substrings` a lowercased name holds, as a tuple (None when there are none)."""
+    if not substrings:
+        return None
+
+    def holds(lowered: str) -> tuple[bool, ...]:
+        return tuple(map(lowered.__contains__, substrings))
+
+    return holds
 
 
 async def visible_by_class(
@@ -223,16 +257,22 @@ class VisibilityCache:
         self._plans_lock = asyncio.Lock()
 
     def clear(self, *, policy: bool = False) -> None:
-        """Forget the answers and the classes (a new configuration or catalog); answers being
-        computed are not kept either. With `policy` (a new bundle), the name plans too."""
+        """Forget the answers and the classes (a new configuration); answers being computed are
+        not kept either. With `policy` (a new bundle, or OPA's active revision changed), the
+        name plans and the class decisions too.
+
+        A new configuration keeps the class decisions: each is kept under everything it reads
+        besides the bundle (the caller's document, the virtual server, the class signature with
+        binding key and tool facts), so one whose inputs changed is not found and OPA is asked
+        again, while the rest need no query."""
         self._generation += 1
         self._entries.clear()
         self._inflight.clear()
         self._classes.clear()
-        self._decided.clear()
         if policy:
             self._policy_generation += 1
             self.plans.clear()
+            self._decided.clear()
 
     async def plans_for(
         self,

@@ -118,14 +118,31 @@ def configuration(seed: int, folder: Path) -> Config:
     return load(folder)
 
 
+def reconfiguration(seed: int, servers: int, clients: int, folder: Path) -> Config:
+    """The `kind: Policy` objects of `seed` (so the same bindings and bundle) with the servers
+    and tools of `servers` and the clients of `clients`: a new configuration that changes tool
+    and server tags, sensitivities or client claims, but not the bundle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = [
+        *(d for d in documents(random.Random(servers)) if d["kind"] == "MCPServer"),
+        *(d for d in documents(random.Random(seed)) if d["kind"] == "Policy"),
+        *(d for d in documents(random.Random(clients)) if d["kind"] == "Client"),
+    ]
+    text = "\n---\n".join(orjson.dumps(d).decode() for d in chosen)
+    (folder / "generated.yaml").write_text(text)
+    return load(folder)
+
+
 def routes(config: Config) -> list[tuple[str, str, str]]:
-    """(listed name, server, tool) of every configured tool, plus tools no manifest names."""
+    """(listed name, server, tool) of every configured tool, plus tools no manifest names (one
+    named beyond ASCII: such a tool keeps its server in its class)."""
     listed = [
         (f"{server}__{tool}", server, tool)
         for server, spec in config.servers.items()
         for tool in spec.tools
     ]
-    return listed + [(f"{s}__extra_{i}", s, f"extra_{i}") for s in config.servers for i in range(3)]
+    extra = [*(f"extra_{i}" for i in range(3)), "extra_é"]
+    return listed + [(f"{s}__{tool}", s, tool) for s in config.servers for tool in extra]
 
 
 ARGUMENTS: tuple[dict[str, Any], ...] = (

@@ -16,7 +16,7 @@ import pytest
 
 from giru.identity import Person
 from giru.policy import Call, PolicyEngine
-from tests.integration.policy.configurations import configuration, routes
+from tests.integration.policy.configurations import configuration, reconfiguration, routes
 from tests.integration.policy.conftest import Opa
 
 pytestmark = pytest.mark.integration
@@ -74,6 +74,33 @@ async def test_visibility_by_class_equals_the_full_decision_tool_by_tool(
         plans = engine.visibility.plans
         assert plans
         assert all(plan is not None for plan in plans.values())
+    finally:
+        assert engine.client is not None
+        engine.client.close()
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_after_a_new_configuration_the_next_list_equals_the_full_decision_tool_by_tool(
+    opa: Opa, tmp_path: Path, seed: int
+) -> None:
+    """Class decisions outlive a new configuration (same bundle): what they read that the
+    configuration changed (tool and server tags, sensitivity, then client claims) must make
+    the very next list ask again."""
+    engine = opa.engine(configuration(seed, tmp_path / "before"))
+    try:
+        revision = engine.bundle.revision if engine.bundle else None
+        callers = [listing(f"c{i}", tls=tls) for i in range(3) for tls in (True, False)]
+        changes = [(seed, seed), (seed + 1000, seed), (seed + 1000, seed + 1000)]
+        for index, (servers, clients) in enumerate(changes):
+            config = reconfiguration(seed, servers, clients, tmp_path / str(index))
+            engine.reload(config)
+            assert engine.bundle is not None
+            assert engine.bundle.revision == revision
+            listed = routes(config)
+            subscriptions: dict[str, str | None] = dict.fromkeys((n for n, _, _ in listed), None)
+            for call in callers:
+                expected = await reference(engine, call, listed)
+                assert await engine.visible(call, subscriptions, listed) == expected, call
     finally:
         assert engine.client is not None
         engine.client.close()

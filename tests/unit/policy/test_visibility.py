@@ -356,13 +356,32 @@ def test_a_class_signature_is_the_same_in_another_catalog() -> None:
     assert other.signatures[1] != other.signatures[0]
 
 
-def test_kept_class_decisions_are_found_until_a_change_or_their_time_is_up() -> None:
+def test_a_signature_holds_the_server_facts_of_an_unconfigured_tool_where_the_server_counts() -> (
+    None
+):
+    routes = [("files__a", "files", "a")]
+    for plans in ({"b": PLAN}, {"b": None}):
+        before = tool_classes(routes, ["b"], {}, plans, {"files": ((), "low")})
+        after = tool_classes(routes, ["b"], {}, plans, {"files": (("phi",), "low")})
+        assert before.signatures != after.signatures, plans
+
+
+def test_a_configured_tool_with_its_servers_facts_shares_a_class_with_unconfigured_ones() -> None:
+    routes = [("files__a", "files", "a"), ("files__b", "files", "b")]
+    configured = {("files", "a"): (("phi",), "low")}
+    by_server = {"files": (("phi",), "low")}
+    assert len(tool_classes(routes, ["b"] * 2, configured, {"b": PLAN}, by_server).members) == 1
+
+
+def test_kept_class_decisions_are_found_until_a_new_bundle_or_their_time_is_up() -> None:
     cache = VisibilityCache(ttl_s=60)
     cache.remember({"a": True, "b": False}, cache.generation)
     assert cache.decided(["a", "b", "c"]) == [True, False, None]
     cache.remember({"c": True}, cache.generation - 1)  # asked before a change: not kept
     assert cache.decided(["c"]) == [None]
-    cache.clear()
+    cache.clear()  # a new configuration: the keys hold all a decision reads besides the bundle
+    assert cache.decided(["a", "b"]) == [True, False]
+    cache.clear(policy=True)
     assert cache.decided(["a", "b"]) == [None, None]
     expired = VisibilityCache(ttl_s=0)
     expired.remember({"a": True}, expired.generation)
