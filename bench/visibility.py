@@ -5,21 +5,27 @@ sharing: the code before issue 15) and after (one `visible` query per caller and
 one tool per class, cached, single flight), same OPA, same run.
 
 A *change* is what Giru does when something changes: a new bundle forgets the answers, the
-classes and the packs' name plans (`engine.visibility.clear(policy=True)`: the first list asks
-OPA twice, the plans then `visible`, unless the plans were asked when the bundle became active,
-which `giru run` does); a new configuration or catalog forgets the answers and the classes only
-(`clear()`). At concurrency 1 every list follows a change: the cost of the first tools/list
-after it. At concurrency 16 and 64, each round makes one bundle change and then that many
-clients list at once (callers alternate between the two configured clients): what a fleet of
-agents sees right after a policy change. `over_250ms` counts lists slower than Giru's default
-decision timeout, `unavailable` the lists that got no answer within the bench's own 10 s.
+classes, the class decisions and the packs' name plans (`engine.visibility.clear(policy=True)`:
+the first list asks OPA twice, the plans then `visible`, unless the plans were asked when the
+bundle became active, which `giru run` does). A new configuration goes through `engine.reload`,
+which forgets the answers and the classes but keeps the class decisions under all they read:
+*config* changes the listing caller's claims (a claim `shift` takes a new value each round), so
+every class is asked about again, the worst case of a configuration change; *config-other*
+reloads a configuration that changes nothing the caller's decisions read (the same one), so the
+classes are made again and OPA is not asked. A new catalog (a tool added) is a new route tuple
+and forgets nothing. At concurrency 1 every list follows a change: the cost of the first
+tools/list after it. At concurrency 16 and 64, each round makes one bundle change and then that
+many clients list at once (callers alternate between the two configured clients): what a fleet
+of agents sees right after a policy change. `over_250ms` counts lists slower than Giru's
+default decision timeout, `unavailable` the lists that got no answer within the bench's own
+10 s.
 
-The paired point (`PAIRED_ROUNDS` rounds, 1,000 tools, first list after a configuration
-change) measures what declaring `"server": false` in the packs' `tool_names` is worth, in
-alternating rounds of one process: *per server* (the name plans with `server` set, as before
-the declaration: one class per server and facts, 8 classes), *across servers* (the plans as
-the packs declare them: 5 classes) and *across servers (A/A)*, the same again to show the
-noise of this machine.
+The paired point (`PAIRED_ROUNDS` rounds, 1,000 tools, first list after every answer and class
+decision was forgotten, the name plans given) measures what declaring `"server": false` in the
+packs' `tool_names` is worth, in alternating rounds of one process: *per server* (the name
+plans with `server` set, as before the declaration: one class per server and facts, 8 classes),
+*across servers* (the plans as the packs declare them: 5 classes) and *across servers (A/A)*,
+the same again to show the noise of this machine.
 
 Standalone, it writes `<out>/<date>-tools-list-visibility.json` and `<out>/latest.md` (default
 bench/results/visibility/), with the machine and the load average before and after.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import shutil
 import tempfile
@@ -44,18 +51,22 @@ import uvloop
 from bench.client import stats
 from bench.procs import cpu_seconds
 from giru.errors import PolicyUnavailableError
+from giru.manifests.config import Config
 from giru.policy import Call, PolicyEngine, find_opa
 from giru.policy.visibility import NamePlan, tool_classes
 
 __all__ = ["SCENARIO", "TARGET_FIRST_LIST_US", "list_point", "measure_visibility", "targets"]
 
 SCENARIO = "tools-list-visibility"
-BUNDLE, CONFIG, CATALOG = "bundle", "config", "catalog"
+BUNDLE, CONFIG, CONFIG_OTHER, CATALOG = "bundle", "config", "config-other", "catalog"
 MODES = {
     BUNDLE: "first list after a bundle change",
     CONFIG: "first list after a configuration change",
+    CONFIG_OTHER: "first list after a configuration change the caller's decisions do not read",
     CATALOG: "first list after a catalog change (a tool added)",
 }
+_SHIFTS = itertools.count(1)
+"""The value of the listing clients' claim `shift` after each `config` change."""
 
 GIRU_TIMEOUT_US = 250_000
 TARGET_FIRST_LIST_US = 5_000
@@ -81,11 +92,25 @@ def _listing(client: str, index: int) -> Call:
 
 
 def _change(engine: PolicyEngine, before: bool, change: str = BUNDLE) -> None:
-    if change == CATALOG and not before:
-        return  # a new route tuple: nothing is cleared (see _catalog)
-    engine.visibility.clear(policy=change == BUNDLE or before)
     if before:  # no name plans: every tool in a class of its own, as the old query sent them
+        engine.visibility.clear(policy=True)
         engine.visibility.plans.update(dict.fromkeys(engine.bindings))
+    elif change == BUNDLE:
+        engine.visibility.clear(policy=True)
+    elif change == CONFIG:
+        engine.reload(_shifted(engine._config, next(_SHIFTS)))
+    elif change == CONFIG_OTHER:
+        engine.reload(engine._config)
+    # CATALOG: a new route tuple, nothing is cleared (see _catalog)
+
+
+def _shifted(config: Config, shift: int) -> Config:
+    """`config` with the claim `shift` of every client set to `shift` (the bundle stays)."""
+    clients = {
+        name: replace(client, claims={**client.claims, "shift": shift})
+        for name, client in config.clients.items()
+    }
+    return replace(config, clients=clients)
 
 
 async def _one(engine: PolicyEngine, routes: Routes, client: str, index: int) -> tuple[float, str]:
@@ -193,7 +218,7 @@ async def _paired(
     declared = await engine._name_plans(list(engine.bindings))
     for round_ in range(rounds + 1):  # round 0 warms up
         for label, server in PAIRED:
-            engine.visibility.clear()
+            engine.visibility.clear(policy=True)  # every class asked about: the OPA cost
             engine.visibility.plans.update(_variant(declared, server))
             opa0, cpu0 = cpu_seconds(opa_pid), time.process_time()
             latency, outcome = await _one(engine, routes, "nurse", round_)
@@ -209,7 +234,7 @@ async def _paired(
             {
                 "input": f"tools/list visible, {len(routes)} tools",
                 "path": f"{label}, {_classes(engine, routes, declared, label)} classes",
-                "mode": "paired: " + MODES[CONFIG],
+                "mode": "paired: first list asking OPA about every class (name plans given)",
                 "change": CONFIG,
                 "tools": len(routes),
                 "concurrency": 1,
@@ -290,24 +315,31 @@ PLAN: tuple[tuple[int, int, int, bool], ...] = (
     (200, 64, 10, False),
 )
 BEFORE_ROUNDS_1000 = 10  # tool by tool, 1,000 tools: ~0.4 s of OPA CPU per list
+FOCUS: tuple[tuple[int, int, int, bool], ...] = ((200, 1, 30, False), (200, 64, 10, False))
+"""`--focus`: the 1,000-tool points of issue 15's target only (what bench.visibility_ab runs)."""
 
 
 async def measure_visibility(
-    engine: PolicyEngine, opa_pid: int, routes_for: Callable[[int], Routes], say: Say
+    engine: PolicyEngine,
+    opa_pid: int,
+    routes_for: Callable[[int], Routes],
+    say: Say,
+    plan: tuple[tuple[int, int, int, bool], ...] = PLAN,
+    paired: bool = True,
 ) -> list[dict[str, Any]]:
     points = []
-    for per_server, concurrency, rounds, with_before in PLAN:
+    for per_server, concurrency, rounds, with_before in plan:
         routes = routes_for(per_server)
         if with_before:
             few = min(rounds, BEFORE_ROUNDS_1000) if per_server > 20 else rounds
             points.append(await _point(engine, opa_pid, routes, concurrency, few, True))
             say(_line(points[-1]))
-        changes = (BUNDLE, CONFIG, CATALOG) if concurrency == 1 else (BUNDLE,)
+        changes = (BUNDLE, CONFIG, CONFIG_OTHER, CATALOG) if concurrency == 1 else (BUNDLE,)
         for change in changes:
             point = await _point(engine, opa_pid, routes, concurrency, rounds, False, change)
             points.append(point)
             say(_line(point))
-        if per_server > 20 and concurrency == 1:
+        if paired and per_server > 20 and concurrency == 1:
             for point in await _paired(engine, opa_pid, routes, PAIRED_ROUNDS):
                 points.append(point)
                 say(_line(point))
@@ -334,7 +366,7 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for tools in (100, 1000):
         before = list_point(points, tools, 1, True)
-        for change in (BUNDLE, CONFIG, CATALOG):
+        for change in (BUNDLE, CONFIG, CONFIG_OTHER, CATALOG):
             after = list_point(points, tools, 1, False, change)
             rows.append(
                 {
@@ -382,7 +414,7 @@ def _line(p: dict[str, Any]) -> str:
     )
 
 
-async def _measure(workdir: Path, opa: Path, say: Say) -> list[dict[str, Any]]:
+async def _measure(workdir: Path, opa: Path, say: Say, focus: bool = False) -> list[dict[str, Any]]:
     from bench.policy import engine_for, load_config, routes, start_opa, wait_ready
 
     config = load_config(workdir)
@@ -394,6 +426,8 @@ async def _measure(workdir: Path, opa: Path, say: Say) -> list[dict[str, Any]]:
     proc = start_opa(opa, bundle, f"unix://{sock}", workdir, "opa-unix")
     try:
         await wait_ready(engine, proc)
+        if focus:
+            return await measure_visibility(engine, proc.pid, routes, say, FOCUS, paired=False)
         return await measure_visibility(engine, proc.pid, routes, say)
     finally:
         assert engine.client is not None
@@ -433,13 +467,13 @@ def setup_text() -> dict[str, Any]:
     }
 
 
-def run(say: Say = print) -> dict[str, Any]:
+def run(say: Say = print, focus: bool = False) -> dict[str, Any]:
     """The scenario: `{"points": [...], "setup": {...}, "load": {...}}`."""
     opa = find_opa(None)
     workdir = Path(tempfile.mkdtemp(prefix="giru-bench-visibility-"))
     load_before = os.getloadavg()
     try:
-        points = uvloop.run(_measure(workdir, opa, say))
+        points = uvloop.run(_measure(workdir, opa, say, focus))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
@@ -456,8 +490,15 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m bench.visibility", description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "visibility")
+    parser.add_argument(
+        "--focus", type=Path, help="only the 1,000-tool points, as JSON to this file (nothing else)"
+    )
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, LOAD_CPUS)
+    if args.focus is not None:
+        focused = run(focus=True)
+        args.focus.write_bytes(orjson.dumps(focused["points"]))
+        return
     machine = describe(None)
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores; opa {machine['opa']}")
     result = run()

@@ -413,22 +413,31 @@ class PolicyEngine:
         generation = self.visibility.generation
         timeout = self._visible_timeout_s
         found: dict[tuple[str, str | None], str | None] = {}
-        bindings: list[str | None] = []
-        for name, server, _ in routes:
-            subscription = subscriptions.get(name)
-            binding = found.get((server, subscription), "")
-            if binding == "":
-                _, environment = facts.subscriptions.get(subscription or "", (None, None))
-                key = facts.table.key(server, virtual_server, environment)
-                binding = None if self._missing_packs(key) else key
-                found[server, subscription] = binding
-            bindings.append(binding)
+
+        def bound(server: str, subscription: str | None) -> str | None:
+            _, environment = facts.subscriptions.get(subscription or "", (None, None))
+            key = facts.table.key(server, virtual_server, environment)
+            binding = None if self._missing_packs(key) else key
+            found[server, subscription] = binding
+            return binding
+
+        bindings: list[str | None]
+        if subscriptions:
+            bindings = []
+            for name, server, _ in routes:
+                subscription = subscriptions.get(name)
+                binding = found.get((server, subscription), "")
+                bindings.append(bound(server, subscription) if binding == "" else binding)
+        else:  # no subscription grants a tool: the binding is the server's
+            by_server = {server: bound(server, None) for server in {r[1] for r in routes}}
+            bindings = [by_server[server] for _, server, _ in routes]
         used = {binding for binding in found.values() if binding is not None}
 
         plans = await self.visibility.plans_for(used, self._name_plans)
+        names = self.visibility.names
 
         def make() -> ToolClasses:
-            return tool_classes(routes, bindings, facts.tool_keys, plans, facts.server_keys)
+            return tool_classes(routes, bindings, facts.tool_keys, plans, facts.server_keys, names)
 
         classes = self.visibility.classes_for(catalog, make, generation)
 

@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 from giru.policy.opa import OpaClient
 
 __all__ = [
+    "NameFacts",
     "NamePlan",
     "Same",
     "ToolClasses",
@@ -45,6 +46,8 @@ __all__ = [
 _DEFAULT_CAPACITY: Final = 4096
 _CLASSES_CAPACITY: Final = 256
 _DECIDED_CAPACITY: Final = 65536
+_NAMES_CAPACITY: Final = 65536
+_NAME_TABLES: Final = 256
 _VISIBLE: Final = "giru/decision/visible"
 
 Route = tuple[str, str, str]
@@ -118,87 +121,112 @@ def name_plan(declared: Any) -> NamePlan | None:
     )
 
 
+class NameFacts:
+    """What a binding's name plan tells from each tool name (and whether the tool keeps its
+    server in its class), kept per plan and server across lists: a plan is a value, so what
+    it told holds as long as the plans do, also across a new configuration or bundle whose
+    plans are the same. Bounded: a table past `capacity` names starts over."""
+
+    __slots__ = ("_capacity", "_tables")
+
+    def __init__(self, capacity: int = _NAMES_CAPACITY) -> None:
+        self._capacity = capacity
+        self._tables: dict[tuple[NamePlan | None, str], dict[str, tuple[bool, Hashable]]] = {}
+
+    def table(self, plan: NamePlan | None, server: str) -> dict[str, tuple[bool, Hashable]]:
+        """The kept name facts of `plan` for the tools of `server` (filled by `tool_classes`)."""
+        key = (plan, server)
+        found = self._tables.get(key)
+        if found is None or len(found) > self._capacity:
+            if found is None and len(self._tables) >= _NAME_TABLES:
+                self._tables.pop(next(iter(self._tables)))
+            found = self._tables[key] = {}
+        return found
+
+
+def _named(plan: NamePlan | None, server: str, tool: str) -> tuple[bool, Hashable]:
+    """(whether the tool keeps its server in its class, what `plan` can tell from its name)."""
+    if plan is None or not tool.isascii():  # Go's and Python's lower() differ beyond ASCII
+        return True, tool
+    exact = plan.exact
+    named: Hashable
+    if not exact:
+        named = False
+    elif plan.server:
+        named = (tool in exact or f"{server}/{tool}" in exact) and tool
+    else:
+        qualified = f"{server}/{tool}"
+        named = (tool in exact and tool, qualified in exact and qualified)
+    if plan.substrings:
+        lowered = tool.lower()
+        named = (named, tuple([part in lowered for part in plan.substrings]))
+    return plan.server, named
+
+
 def tool_classes(
     routes: Iterable[Route],
     bindings: Iterable[str | None],
     facts: Mapping[tuple[str, str], Hashable],
     plans: Mapping[str, NamePlan | None],
     server_facts: Mapping[str, Hashable] | None = None,
+    names: NameFacts | None = None,
 ) -> ToolClasses:
     """`routes` grouped so that members of a class get the same decision: same binding (the
     route's item of `bindings`; None leaves the tool out), server (unless the binding's packs
     read it only as `<server>/<name>`), tool facts (tags, sensitivity: `facts` by (server,
     tool), else the server's `server_facts`; without either, a tool keeps its server) and what
-    the binding's packs can tell from the name.
+    the binding's packs can tell from the name (kept in `names` across calls).
 
     A signature holds everything its class's decision reads besides the caller and the bundle
     (the tool facts included, also where the server is kept), so a decision kept by signature
-    stays right across a new configuration. One pass over the catalog; what depends only on
-    the binding and the server is worked out once per run of routes that share them."""
+    stays right across a new configuration. One pass over the catalog: per tool, its name
+    facts and configured facts select a group of its binding and server, resolved into a
+    class once per group."""
     by_server = server_facts if server_facts is not None else {}
-    groups: dict[Hashable, tuple[tuple[str, str, str], list[str]]] = {}
+    kept = names if names is not None else NameFacts()
+    configured: dict[str, dict[str, Hashable]] = {}
+    for (server, tool), fact in facts.items():
+        configured.setdefault(server, {})[tool] = fact
+    classes: dict[Hashable, tuple[tuple[str, str, str], list[str]]] = {}
+    runs: dict[tuple[str, str], tuple[Any, ...]] = {}
     last_binding: str | None = None
     last_server: str | None = None
     plan: NamePlan | None = None
-    exact: frozenset[str] = frozenset()
-    contains: Callable[[str], tuple[bool, ...]] | None = None
-    home: str | None = None
-    server_fact: Hashable = None
-    prefix = ""
+    told: dict[str, tuple[bool, Hashable]] = {}
+    tool_facts: dict[str, Hashable] = {}
+    local: dict[Hashable, list[str]] = {}
     for (name, server, tool), binding in zip(routes, bindings, strict=True):
         if binding is None:
             continue
         if binding != last_binding or server != last_server:
             last_binding, last_server = binding, server
-            plan = plans.get(binding)
-            server_fact = by_server.get(server)
-            prefix = f"{server}/"
-            if plan is not None:
-                exact = plan.exact
-                contains = _substrings(plan.substrings)
-                home = server if plan.server else None  # else the server matters only in names
-        place: str | None
-        named: Hashable
-        if plan is None or not tool.isascii():  # Go's and Python's lower() differ beyond ASCII
-            place, named = server, tool
-        else:
-            place = home
-            if not exact:
-                named = False
-            elif home is not None:
-                named = (tool in exact or prefix + tool in exact) and tool
-            else:
-                qualified = prefix + tool
-                named = (tool in exact and tool, qualified in exact and qualified)
-            if contains is not None:
-                named = (named, contains(tool.lower()))
-        fact = facts.get((server, tool))
-        if fact is None:
-            fact = server_fact
+            run = runs.get((binding, server))
+            if run is None:
+                plan = plans.get(binding)
+                run = (plan, kept.table(plan, server), configured.get(server, {}), {})
+                runs[binding, server] = run
+            plan, told, tool_facts, local = run
+        named = told.get(tool)
+        if named is None:
+            named = told[tool] = _named(plan, server, tool)
+        fact = tool_facts.get(tool)
+        group = (fact, named)
+        members = local.get(group)
+        if members is None:
             if fact is None:
-                place = server
-        key = (binding, place, fact, named)
-        found = groups.get(key)
-        if found is None:
-            groups[key] = ((binding, server, tool), [name])
-        else:
-            found[1].append(name)
+                fact = by_server.get(server)
+            place = server if named[0] or fact is None else None
+            key = (binding, place, fact, named[1])
+            found = classes.get(key)
+            if found is None:
+                found = classes[key] = ((binding, server, tool), [])
+            members = local[group] = found[1]
+        members.append(name)
     return ToolClasses(
-        tuple(first for first, _ in groups.values()),
-        tuple(tuple(names) for _, names in groups.values()),
-        tuple(groups),
+        tuple(first for first, _ in classes.values()),
+        tuple(tuple(members) for _, members in classes.values()),
+        tuple(classes),
     )
-
-
-def _substrings(substrings: tuple[str, ...]) -> Callable[[str], tuple[bool, ...]] | None:
-    """Which of `substrings` a lowercased name holds, as a tuple (None when there are none)."""
-    if not substrings:
-        return None
-
-    def holds(lowered: str) -> tuple[bool, ...]:
-        return tuple(map(lowered.__contains__, substrings))
-
-    return holds
 
 
 async def visible_by_class(
@@ -244,6 +272,8 @@ class VisibilityCache:
         self.capacity = capacity
         self.plans: dict[str, NamePlan | None] = {}
         """Name plans by binding key, for the current bundle."""
+        self.names = NameFacts()
+        """What each plan told from each tool name (values: nothing to forget on a change)."""
         self.computations = 0
         self.classes_asked = 0
         """Class decisions OPA was asked for (the others came from kept decisions)."""
