@@ -10,6 +10,7 @@ import pytest
 
 from giru.errors import PolicyUnavailableError
 from giru.policy.visibility import (
+    NameFacts,
     NamePlan,
     Same,
     ToolClasses,
@@ -371,6 +372,21 @@ def test_a_configured_tool_with_its_servers_facts_shares_a_class_with_unconfigur
     configured = {("files", "a"): (("phi",), "low")}
     by_server = {"files": (("phi",), "low")}
     assert len(tool_classes(routes, ["b"] * 2, configured, {"b": PLAN}, by_server).members) == 1
+
+
+@pytest.mark.parametrize("capacity", [65536, 1])
+def test_name_facts_kept_across_lists_give_the_classes_of_a_fresh_start(capacity: int) -> None:
+    routes = [
+        (f"{server}__{tool}", server, tool)
+        for server in ("files", "crm")
+        for tool in ("read", "drop", "rm", "patient_list", "réad")
+    ]
+    names = NameFacts(capacity)
+    no_plan: dict[str, NamePlan | None] = {"b": None}
+    for plans in ({"b": PLAN}, {"b": ANY_SERVER}, no_plan, {"b": PLAN}, {"b": ANY_SERVER}):
+        kept = tool_classes(routes, ["b"] * len(routes), {}, plans, None, names)
+        fresh = tool_classes(routes, ["b"] * len(routes), {}, plans)
+        assert (kept.members, kept.signatures) == (fresh.members, fresh.signatures), plans
 
 
 def test_kept_class_decisions_are_found_until_a_new_bundle_or_their_time_is_up() -> None:
