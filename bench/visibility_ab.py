@@ -7,7 +7,8 @@ change) once per side, in an order shuffled per round (seeded), each side in a p
 own with an OPA of its own: REV (its `src` and `policies` from `git archive`, imported through
 PYTHONPATH, with the work tree's bench and .venv), the work tree, and the work tree again (an
 A/A pair: how far two runs of the same code differ at this load). A side's figure is the median
-over rounds of that round's p50; the load average is written before and after. Printed and
+over rounds of that round's p50 (and of its Giru CPU µs per list, the change itself left out);
+the load average is written before and after. Printed and
 written as JSON to `<out>/<date>-visibility-ab.json`, never asserted.
 """
 
@@ -46,6 +47,7 @@ def _figures(points: list[dict[str, Any]]) -> dict[str, float | str]:
     for change in (BUNDLE, CONFIG, CONFIG_OTHER, CATALOG):
         point = list_point(points, 1000, 1, False, change)
         found[change] = round(point["p50_us"] / 1000, 2) if point else "-"
+        found[f"{change}_giru_cpu_us"] = point["giru_cpu_us_per_list"] if point else "-"
     crowd = list_point(points, 1000, 64, False)
     found["c64"] = f"{crowd['over_250ms']} of {crowd['lists']} / {crowd['unavailable']}"
     found["c64_p50"] = round(crowd["p50_us"] / 1000, 2)
