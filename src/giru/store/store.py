@@ -405,7 +405,9 @@ class Store:
         event id or a (node, seq) is stored already."""
         # Not `_write`: like usage, audit rows take no revision lock and leave it alone.
         async with self.database.read() as session:
-            inserted = await audit.insert_records(session, self._tenant, records, utcnow())
+            inserted = await audit.insert_records(
+                session, self._tenant, records, utcnow(), self.database.dialect
+            )
             await session.commit()
         return inserted
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from giru.audit import ChainedRecord, Head, link
+from giru.audit import ChainedRecord, Head, link, verify
 from giru.errors import ConflictError, ValidationError
 from giru.store import AuditQuery, Store
 from tests.unit.audit.data import AT, record
@@ -38,6 +38,22 @@ async def test_appended_records_come_back_with_every_field(store: Store) -> None
     [entry] = [e async for e in store.audit_chain()]
     assert entry.fields() == item
     assert entry.stored_at >= AT
+
+
+async def test_reasons_and_details_of_any_json_come_back_equal_and_the_chain_verifies(
+    store: Store,
+) -> None:
+    details: dict[str, object] = {
+        "input": {"text": 'café ☕ \u0000 "quoted" \\', "n": [0, -1, 2**63 - 1, 1.5, 1e-7]},
+        "empty": {},
+        "nothing": None,
+        "flags": [True, False, None, []],
+    }
+    items = chained(2, reasons=["naïve", "", "a\nb"], details=details)
+    assert await store.insert_audit(items) == 2
+    entries = [e async for e in store.audit_chain()]
+    assert [e.fields() for e in entries] == items
+    assert (await verify(store.audit_chain())).ok
 
 
 async def test_the_head_is_the_newest_record_of_the_node(store: Store) -> None:

@@ -1,0 +1,142 @@
+"""`python -m bench.audit_insert [--batch N] [--rounds R]`: CPU per audit record of inserting
+chained records into SQLite the way the audit drain does (`giru.store.audit.insert_records` in
+one transaction per batch), with the JSON columns written by orjson as text (what SQLite gets
+now) beside the JSON type's own `json.dumps` (what PostgreSQL gets, and SQLite got before), in
+paired rounds on this process's CPU clock (the aiosqlite thread included), an A/A pair beside.
+
+The records carry the details of a governed call (a recorded policy input, the packs in scope).
+SQLite is a fresh file on /dev/shm. Printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import uvloop
+
+from bench.pairs import median_ci
+from giru.audit import AuditRecord, ChainedRecord, Head, link
+from giru.metering import new_event_id
+from giru.store import Store
+from giru.store.audit import insert_records
+
+__all__ = ["main"]
+
+_DETAILS: Final = {
+    "status": None,
+    "input": {
+        "binding": {"packs": ["core", "pci"], "params": {"core": {"max_argument_bytes": 65536}}},
+        "request": {"protocol_version": "2026-07-28", "era": "modern"},
+        "subject": {"client": "bench-governed", "person": None, "groups": [], "scopes": []},
+        "client": {"name": "bench-governed", "labels": {}, "rate": None},
+        "context": {"virtual_server": None, "source_ip": "127.0.0.1"},
+        "mcp": {
+            "method": "tools/call",
+            "server": "s00",
+            "tool": "echo",
+            "tool_tags": [],
+            "argument_bytes": 25,
+            "argument_shapes": {"type": "object", "keys": {"text": {"type": "string"}}},
+        },
+    },
+    "policy": {"packs": ["core", "pci"], "controls": ["PCI DSS Req 3.4"]},
+    "result": "ok",
+}
+
+
+def _records(count: int, heads: dict[str, Head]) -> list[ChainedRecord]:
+    made: list[AuditRecord] = []
+    for _ in range(count):
+        made.append(
+            {
+                "event_id": new_event_id(),
+                "at": datetime.now(UTC),
+                "node": "bench",
+                "actor": "bench-governed",
+                "action": "tools/call",
+                "server": "s00",
+                "target": "echo",
+                "outcome": "allowed",
+                "reasons": [],
+                "policy_revision": "rev-1",
+                "source_ip": "127.0.0.1",
+                "details": _DETAILS,
+            }
+        )
+    chained, after = link(made, heads)
+    heads.update(after)
+    return chained
+
+
+async def _run(batch: int, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="giru-bench-audit-", dir="/dev/shm") as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'giru.db'}"
+        store = await Store.open(url, pepper=b"bench-pepper-0123456789abcdef")
+        heads: dict[str, Head] = {}
+        tenant = store._tenant  # what Store.insert_audit passes
+
+        def side(dialect: str) -> Callable[[], Awaitable[float]]:
+            async def block() -> float:
+                records = _records(batch, heads)
+                started = time.process_time_ns()
+                async with store.database.read() as session:
+                    await insert_records(session, tenant, records, datetime.now(UTC), dialect)
+                    await session.commit()
+                return (time.process_time_ns() - started) / batch / 1000
+
+            return block
+
+        sides = {
+            "json type (before)": side("postgresql"),
+            "orjson text": side("sqlite"),
+            "orjson text again": side("sqlite"),
+        }
+        for block in sides.values():
+            for _ in range(5):
+                await block()
+        seen: dict[str, list[float]] = {name: [] for name in sides}
+        rng = random.Random(11)
+        load = os.getloadavg()
+        for _ in range(rounds):
+            order = list(sides)
+            rng.shuffle(order)
+            for name in order:
+                seen[name].append(await sides[name]())
+        await store.aclose()
+
+    def versus(a: str, b: str) -> str:
+        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
+        low, high = median_ci(diffs)
+        return f"{statistics.median(diffs):+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
+
+    return {
+        "per_record_us": {k: round(statistics.median(v), 2) for k, v in seen.items()},
+        "orjson - json": versus("orjson text", "json type (before)"),
+        "A/A": versus("orjson text again", "orjson text"),
+        "load": [round(v, 2) for v in (*load, *os.getloadavg())],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.audit_insert", description=__doc__)
+    parser.add_argument("--batch", type=int, default=60, help="records per insert")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args(argv)
+    result = uvloop.run(_run(args.batch, args.rounds))
+    for name, us in result["per_record_us"].items():
+        print(f"{name:>20}: {us:8.2f} µs CPU per record")
+    print(f"orjson - json: {result['orjson - json']}; A/A: {result['A/A']}")
+    print(f"load (1, 5, 15 min) before, after: {result['load']}")
+
+
+if __name__ == "__main__":
+    main()
