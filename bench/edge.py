@@ -38,11 +38,15 @@ class EdgePorts:
         return cls(free_port(), free_port(), free_port(), free_port() if authz else None)
 
 
-def xds_env(ports: EdgePorts, worker_port: int, workdir: Path) -> dict[str, str]:
+def xds_env(
+    ports: EdgePorts, worker_port: int, workdir: Path, *, edge_check: str = "off"
+) -> dict[str, str]:
     """The env making a giru the control plane of one Envoy whose only worker is the giru on
     `worker_port` (`w1`), and, when `ports.authz` is set, that giru also the ext_authz service
-    Envoy asks per request (so set it on the worker itself, as here)."""
+    Envoy asks per request (so set it on the worker itself, as here). Without ext_authz,
+    `edge_check` is what Envoy checks itself (`off`: nothing; `keys`: giru.xds.keycheck)."""
     env = {
+        "GIRU_XDS__EDGE_CHECK": edge_check,
         "GIRU_XDS__LISTEN": f"{_HOST}:{ports.xds}",
         "GIRU_XDS__WORKERS": json.dumps([f"{WORKER}={_HOST}:{worker_port}"]),
         "GIRU_XDS__EDGE_LISTEN": f"{_HOST}:{ports.edge}",

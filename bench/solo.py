@@ -57,15 +57,17 @@ def start_giru(
     manifests: str,
     env: dict[str, str] | None = None,
     command: Sequence[str] = (str(GIRU),),
+    port: int | None = None,
 ) -> tuple[Proc, str]:
     """`giru run` over `manifests` on the gateway core, ready; its `/mcp` URL. `env` is added
     to the bench's defaults (policy off, SQLite and the spool under `workdir/name`); `command`
-    is what runs `giru` (e.g. a profiling wrapper of it)."""
+    is what runs `giru` (e.g. a profiling wrapper of it); `port`: where it listens (default:
+    a free one)."""
     home = workdir / name
     home.mkdir()
     config = home / "giru.yaml"
     config.write_text(manifests)
-    port = free_port()
+    port = port or free_port()
     environ = {
         "GIRU_BENCH_KEY": KEY,
         "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'giru.db'}",

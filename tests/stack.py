@@ -84,6 +84,8 @@ class StackLayout:
     """The host name the control plane gives Envoy for the workers, ext_authz, itself and the
     xDS server: an IP (EDS) or a DNS name such as `localhost` (STRICT_DNS, as under Compose and
     Kubernetes, where services are names)."""
+    authz: bool = True
+    """Envoy asks the workers' ext_authz per request; False: Envoy's own check (`edge_check`)."""
 
     @classmethod
     def on_free_ports(cls, root: Path, **fields: Any) -> StackLayout:
@@ -317,7 +319,9 @@ class Stack:
             **self._spools("control"),
             "GIRU_XDS__LISTEN": f"{LOOPBACK}:{self.layout.xds}",
             "GIRU_XDS__WORKERS": json.dumps([f"{n}={host}:{h}" for n, (h, _) in workers.items()]),
-            "GIRU_XDS__AUTHZ": json.dumps([f"{host}:{a}" for _, a in workers.values()]),
+            "GIRU_XDS__AUTHZ": json.dumps(
+                [f"{host}:{a}" for _, a in workers.values()] if self.layout.authz else []
+            ),
             "GIRU_XDS__CONTROL": f"{host}:{self.layout.control}",
             "GIRU_XDS__EDGE_LISTEN": f"{LOOPBACK}:{self.layout.edge}",
             "GIRU_XDS__TLS_LISTEN": f"{LOOPBACK}:{self.layout.tls}",
@@ -534,6 +538,7 @@ def running_stack(
     workers: int = 2,
     env: Mapping[str, str] | None = None,
     advertise: str = LOOPBACK,
+    authz: bool = True,
 ) -> Iterator[Stack]:
     """A whole stack on free ports under `root`, configured by `manifests` (YAML documents
     joined by ---, applied by the control plane), stopped afterwards."""
@@ -547,6 +552,7 @@ def running_stack(
         quickstart_upstreams=False,
         extra_env=dict(env or {}),
         advertise=advertise,
+        authz=authz,
     )
     stack = Stack(layout, say=lambda _: None)
     try:

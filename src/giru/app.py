@@ -90,6 +90,7 @@ from giru.telemetry.tracing import Tracing
 from giru.trust import TrustTrail
 from giru.xds.authz import serve_authz
 from giru.xds.edge import EdgeControl
+from giru.xds.keycheck import EdgeAccess
 
 __all__ = ["GiruApp", "serve"]
 
@@ -268,7 +269,10 @@ class GiruApp:
             if self.settings.xds.listen is not None:
                 self.edge = await stack.enter_async_context(
                     EdgeControl.serving(
-                        self.settings, config.virtual_servers, registry=metrics.registry
+                        self.settings,
+                        config.virtual_servers,
+                        registry=metrics.registry,
+                        access=_edge_access(gateway),
                     )
                 )
             authz_listen = self.settings.xds.authz_listen
@@ -484,6 +488,8 @@ class GiruApp:
         gateway.admission.resource = self._protected(config, gateway.admission.resource)
         self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
+        if self.edge is not None:  # the live keys and endpoints the edge checks against
+            self.edge.update(config.virtual_servers, _edge_access(gateway))
         await retrust(gateway)
         for server in changed:
             await gateway.catalogs.refresh(server, announce=False)  # announced below, once
@@ -590,3 +596,11 @@ def serve(settings: Settings, *, config: Config | None = None, adopt: bool = Fal
         )
     )
     server.run()
+
+
+def _edge_access(gateway: Gateway) -> EdgeAccess:
+    """What the edge's own credential check holds for `gateway` as it is now: its endpoints,
+    their refusals and the live API keys' public identifiers (giru.xds.keycheck)."""
+    directory = gateway.authenticator
+    ids = directory.key_ids if isinstance(directory, ClientDirectory) else None
+    return EdgeAccess.of(gateway.endpoints, gateway.admission, ids)

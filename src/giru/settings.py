@@ -322,6 +322,12 @@ class XdsSettings(BaseModel):
     authz_listen: str | None = Field(
         default=None, description="serve Envoy's ext_authz gRPC here (a gateway worker)"
     )
+    edge_check: Literal["keys", "off"] = Field(
+        default="keys",
+        description="without ext_authz (`authz` empty): `keys` has Envoy itself refuse a missing "
+        "credential or an API key whose identifier is not a live key (giru.xds.keycheck); "
+        "`off` checks nothing at the edge. Workers authenticate every call either way",
+    )
     access_log: str = Field(default="/dev/stdout", description="Envoy's JSON access log file")
 
 

@@ -45,7 +45,9 @@ _ARGON2ID_PREFIX = "$argon2id$"
 
 _ID_LENGTH = 11
 _KEY = re.compile(r"(giru_[a-z2-7]{11})_[A-Za-z0-9_-]{43}")
-_STORED_WITH_ID = re.compile(r"(giru_[a-z2-7]{11}):(\$argon2id\$.*)", re.DOTALL)
+_STORED_WITH_ID = re.compile(
+    r"(giru_[a-z2-7]{11}):((?:\$argon2id\$|hmac-sha256:|sha256:).*)", re.DOTALL
+)
 
 
 def generate_key() -> str:
@@ -62,7 +64,8 @@ def key_id(key: str) -> str | None:
 
 
 def split_stored(stored: str) -> tuple[str | None, str]:
-    """A stored hash as (key identifier or None, the hash proper)."""
+    """A stored hash as (key identifier or None, the hash proper): an argon2id hash, or an
+    `hmac-sha256:`/`sha256:` digest, may be filed under its key's identifier."""
     match = _STORED_WITH_ID.fullmatch(stored)
     return (match.group(1), match.group(2)) if match else (None, stored)
 
@@ -94,11 +97,11 @@ def verify_key(key: str, stored: str) -> bool:
 
     Blocking and CPU-heavy for argon2id: async callers use `KeyVerifier.verify`.
     """
-    if stored.startswith(_SHA256_PREFIX):
-        return hmac.compare_digest(sha256_hash(key).encode(), stored.encode())
     ident, stored = split_stored(stored)
     if ident is not None and key_id(key) != ident:
         return False
+    if stored.startswith(_SHA256_PREFIX):
+        return hmac.compare_digest(sha256_hash(key).encode(), stored.encode())
     if stored.startswith(_ARGON2ID_PREFIX):
         try:
             return PasswordHasher().verify(stored, key)

@@ -97,6 +97,7 @@ class ClientDirectory:
         "_digests",
         "_grants",
         "_hmacs",
+        "_key_ids",
         "_people",
         "_pepper",
         "_principals",
@@ -114,7 +115,10 @@ class ClientDirectory:
         pepper: bytes = b"",
         grants: Mapping[str, Grants] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        key_ids: frozenset[str] | None = None,
     ) -> None:
+        """`key_ids`: the public identifiers of every key, None when some key has none."""
+        self._key_ids = key_ids
         self._principals = dict(principals)
         self._grants = dict(grants or {})
         self._people: dict[str, tuple[Person, str | None]] = {}
@@ -173,6 +177,7 @@ class ClientDirectory:
             hmacs=keys.hmacs,
             pepper=pepper,
             grants=grants,
+            key_ids=None if keys.ids is None else frozenset(keys.ids),
         )
 
     async def authenticate(self, bearer_token: str) -> ClientPrincipal | None:
@@ -275,6 +280,13 @@ class ClientDirectory:
         )
 
     @property
+    def key_ids(self) -> frozenset[str] | None:
+        """The public identifier (`giru_<id>`) of every key that lets a client in, or None when
+        some key has none (a key from before identifiers, or one in another format): what the
+        edge may check a presented key's identifier against (giru.xds.keycheck)."""
+        return self._key_ids
+
+    @property
     def verifier(self) -> KeyVerifier:
         return self._verifier
 
@@ -289,24 +301,37 @@ class _Keys:
         self.digests: list[tuple[bytes, ClientPrincipal]] = []
         self.argon2: list[tuple[str, ClientPrincipal]] = []
         self.hmacs: dict[str, ClientPrincipal] = {}
+        self.ids: set[str] | None = set()
+        """The public identifiers of every key; None once a key has none (docs/security)."""
 
     def add(self, client: ClientConfig, principal: ClientPrincipal, env: Mapping[str, str]) -> None:
         hashes = list(client.key_hashes)
         if client.api_key_hash is not None and client.api_key_hash not in hashes:
             hashes.append(client.api_key_hash)
         if client.api_key_env is not None:
-            self.digests.append((_digest(client, env), principal))
+            digest, ident = _digest(client, env)
+            self.digests.append((digest, principal))
+            self._identified(ident)
         for stored in hashes:
-            if split_stored(stored)[1].startswith("$argon2id$"):
-                if split_stored(stored)[0] is None:
+            ident, bare = split_stored(stored)
+            if bare.startswith("$argon2id$"):
+                if ident is None:
                     _log.warning("client_key_without_id", client=client.name)
                 self.argon2.append((stored, principal))
-            elif stored.startswith(_HMAC_PREFIX):
-                self.hmacs[stored] = principal
-            elif stored.startswith("sha256:"):
-                self.digests.append((bytes.fromhex(stored.removeprefix("sha256:")), principal))
+            elif bare.startswith(_HMAC_PREFIX):
+                self.hmacs[bare] = principal
+            elif bare.startswith("sha256:"):
+                self.digests.append((bytes.fromhex(bare.removeprefix("sha256:")), principal))
             else:
                 _log.warning("client_key_format_unknown", client=client.name)
+                continue
+            self._identified(ident)
+
+    def _identified(self, ident: str | None) -> None:
+        if ident is None:
+            self.ids = None
+        elif self.ids is not None:
+            self.ids.add(ident)
 
 
 def _principal(client: ClientConfig, grants: Grants) -> ClientPrincipal:
@@ -340,13 +365,14 @@ def _merged(grants: list[Grants]) -> Grants:
     return Grants(servers, tools, limits)
 
 
-def _digest(client: ClientConfig, environ: Mapping[str, str]) -> bytes:
+def _digest(client: ClientConfig, environ: Mapping[str, str]) -> tuple[bytes, str | None]:
+    """The SHA-256 digest of the key in the client's `apiKeyEnv` variable, and its identifier."""
     variable = client.api_key_env or ""
     key = environ.get(variable, "")
     if not key:
         message = f"Client/{client.name}: spec.apiKeyEnv: environment variable {variable} is unset"
         raise ConfigError(message, data={"problems": [message]})
-    return hashlib.sha256(key.encode()).digest()
+    return hashlib.sha256(key.encode()).digest(), key_id(key)
 
 
 def _refuse_shared_digests(digests: list[tuple[bytes, ClientPrincipal]]) -> None:

@@ -164,12 +164,16 @@ class Admission:
         if failures is not None and source:
             failures.failed(source)
         self._metrics.rejections.labels("unauthenticated").inc()
-        what = "an API key or an OAuth access token" if oauth else "a valid API key"
-        refusal = JsonRpcError(
-            INVALID_REQUEST, f"Unauthorized: {what} is required", http_status=401
-        )
         challenge = self._challenge(endpoint, tail) if oauth else None
-        return await self._refusal(refusal, method, source, tls, challenge)
+        return await self._refusal(_unauthenticated(oauth), method, source, tls, challenge)
+
+    def unauthenticated(self, endpoint: Endpoint, tail: str = "") -> Refusal:
+        """The answer to a request at `endpoint` (`tail`: "", "sse" or "messages") without
+        valid credentials, as `decide` renders it, unaudited: what the edge sends when it
+        refuses such a request itself (giru.xds.keycheck)."""
+        oauth = self.accepts_oauth(endpoint)
+        challenge = self._challenge(endpoint, tail) if oauth else None
+        return _rendered(_unauthenticated(oauth), challenge)
 
     async def _oauth(
         self, endpoint: Endpoint, token: str, tail: str, method: str, source: str | None, tls: bool
@@ -248,15 +252,26 @@ class Admission:
         audited = await self.audited(exc, method, source, tls)
         if audited is not exc:
             self._metrics.rejections.labels(str(audited.code)).inc()
-        if audited.http_status in (401, 403) and challenge is not None:
-            headers: tuple[tuple[bytes, bytes], ...] = (challenge, _JSON)
-        elif audited.http_status == 401:
-            headers = (_WWW_AUTH, _JSON)
-        elif audited.http_status in (429, 503) and retry_after is not None:
-            headers = ((b"retry-after", str(retry_after).encode()), _JSON)
-        else:
-            headers = (_JSON,)
-        return Refusal(audited.http_status, headers, jsonrpc.dumps(audited.to_response()))
+        return _rendered(audited, challenge, retry_after)
+
+
+def _unauthenticated(oauth: bool) -> JsonRpcError:
+    what = "an API key or an OAuth access token" if oauth else "a valid API key"
+    return JsonRpcError(INVALID_REQUEST, f"Unauthorized: {what} is required", http_status=401)
+
+
+def _rendered(
+    exc: JsonRpcError, challenge: tuple[bytes, bytes] | None, retry_after: int | None = None
+) -> Refusal:
+    if exc.http_status in (401, 403) and challenge is not None:
+        headers: tuple[tuple[bytes, bytes], ...] = (challenge, _JSON)
+    elif exc.http_status == 401:
+        headers = (_WWW_AUTH, _JSON)
+    elif exc.http_status in (429, 503) and retry_after is not None:
+        headers = ((b"retry-after", str(retry_after).encode()), _JSON)
+    else:
+        headers = (_JSON,)
+    return Refusal(exc.http_status, headers, jsonrpc.dumps(exc.to_response()))
 
 
 def _looks_like_jwt(token: str) -> bool:

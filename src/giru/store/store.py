@@ -198,7 +198,8 @@ class Store:
 
     async def documents(self) -> Documents:
         """(revision, every object as (kind, name, spec), client name → its generated keys'
-        hashes): one consistent snapshot, what the data path compiles its config from."""
+        hashes, each filed under its key's identifier when it has one: `giru_<id>:hmac-…`):
+        one consistent snapshot, what the data path compiles its config from."""
         async with self.database.snapshot(self._tenant) as session:
             revision = await session.scalar(
                 select(RevisionRow.value).where(RevisionRow.tenant_id == self._tenant)
@@ -208,7 +209,7 @@ class Store:
                 everything = await resources.every(session, self._tenant, kind)
                 objects += [(kind, item.name, item.spec) for item in everything]
             hashes = await session.execute(
-                select(ClientRow.name, ClientKeyRow.hash)
+                select(ClientRow.name, ClientKeyRow.hash, ClientKeyRow.prefix)
                 .join(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
                 .where(
                     ClientRow.tenant_id == self._tenant,
@@ -218,8 +219,9 @@ class Store:
                 .order_by(ClientRow.name, ClientKeyRow.created_at, ClientKeyRow.id)
             )
             client_keys: dict[str, tuple[str, ...]] = {}
-            for client, digest in hashes:
-                client_keys[client] = (*client_keys.get(client, ()), digest)
+            for client, digest, prefix in hashes:
+                filed = digest if prefix is None else f"{prefix}:{digest}"  # its identifier
+                client_keys[client] = (*client_keys.get(client, ()), filed)
         return revision or 0, objects, client_keys
 
     # people

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from giru.errors import ConfigError
 from giru.settings import Settings
 from giru.xds.ads import AdsServer
+from giru.xds.keycheck import EdgeAccess
 from giru.xds.serving import grpc_server
 from giru.xds.snapshot import build_snapshot
 from giru.xds.topology import EdgeTopology, TlsFiles
@@ -53,9 +54,14 @@ class EdgeControl:
         self._tls: TlsFiles | None = None
         self._tls_stamp: tuple[float, float] | None = None
         self._virtual_servers: tuple[str, ...] = ()
+        self._access: EdgeAccess | None = None
 
-    def update(self, virtual_servers: Iterable[str]) -> None:
+    def update(self, virtual_servers: Iterable[str], access: EdgeAccess | None = None) -> None:
+        """Publish the routes of `virtual_servers` and, when given, what the edge's own
+        credential check holds now (else the last one given)."""
         self._virtual_servers = tuple(sorted(virtual_servers))
+        if access is not None:
+            self._access = access
         self._publish()
 
     def check_tls(self) -> bool:
@@ -87,13 +93,16 @@ class EdgeControl:
             self.check_tls()
 
     def _publish(self) -> None:
-        snapshot = build_snapshot(self.topology, self._virtual_servers, self._tls)
+        access = self._access
+        snapshot = build_snapshot(self.topology, self._virtual_servers, self._tls, access)
         self.ads.publish(snapshot)
         _log.info(
             "edge_snapshot_published",
             virtual_servers=len(self._virtual_servers),
             workers=len(self.topology.workers),
             tls=self._tls is not None,
+            edge_check=self.topology.edge_check and not self.topology.authz,
+            live_key_ids=None if access is None or access.key_ids is None else len(access.key_ids),
         )
 
     @classmethod
@@ -106,6 +115,7 @@ class EdgeControl:
         registry: CollectorRegistry | None,
         control_port: int | None = None,
         env: Mapping[str, str] | None = None,
+        access: EdgeAccess | None = None,
     ) -> AsyncIterator[EdgeControl]:
         """The ADS server on `xds.listen` with the first snapshot already published; Envoy
         traces when `env` (default: this process's environment) and the settings turn tracing
@@ -119,7 +129,7 @@ class EdgeControl:
         edge = cls(topology, AdsServer(registry=registry), paths, registry=registry)
         if paths is not None and not edge.check_tls():
             raise ConfigError(f"xds.tls_cert/tls_key: {paths[0]} and {paths[1]} do not load")
-        edge.update(virtual_servers)
+        edge.update(virtual_servers, access)
         async with grpc_server(xds.listen, edge.ads.register, name="xds"):
             yield edge
 

@@ -1,11 +1,12 @@
 """The edge's listeners: one HTTP connection manager per listener (plain and TLS), hardened after
-Envoy's edge best practices, with ext_authz, the body limit, the retry routing and JSON access
-logs."""
+Envoy's edge best practices, with ext_authz or the edge's own credential check, the body limit,
+the retry routing and JSON access logs."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from giru.xds.keycheck import check_filter
 from giru.xds.resources import HTTP_FILTERS
 from giru.xds.topology import AUTHZ, ROUTES, Address, EdgeTopology
 from giru.xds.tracing import connection_tracing
@@ -78,6 +79,8 @@ def _connection_manager(name: str, topology: EdgeTopology) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
     if topology.authz:
         filters.append(_ext_authz())
+    elif topology.edge_check:
+        filters.append(check_filter())
     filters.append(
         {
             "name": "envoy.filters.http.buffer",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from giru.xds.keycheck import EdgeAccess, check_off, check_on
 from giru.xds.resources import HTTP_FILTERS
 from giru.xds.topology import CONTROL, ROUTES, WORKERS, EdgeTopology, session_cluster
 
@@ -25,22 +26,25 @@ _WORKER_HEADER = "x-giru-worker"
 reaches a worker."""
 
 
-def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str, Any]:
+def route_table(
+    topology: EdgeTopology, virtual_servers: list[str], access: EdgeAccess | None = None
+) -> dict[str, Any]:
+    """`access`: what the edge checks credentials against (`topology.edge_check`)."""
+    checks = _Checks(topology, access)
+    off, on = checks.off(), checks.on()
     routes: list[dict[str, Any]] = [
-        _to_control({"path": "/api"}),
-        _to_control({"prefix": "/api/"}),
-        _to_control({"path": "/ui"}),
-        _to_control({"prefix": "/ui/"}),
+        _to_control({"path": "/api"}, off),
+        _to_control({"prefix": "/api/"}, off),
+        _to_control({"path": "/ui"}, off),
+        _to_control({"prefix": "/ui/"}, off),
         # Giru's OAuth authorization server (docs/identity.md): public, stateless between steps
-        _to_control({"prefix": "/oauth/"}),
-        _to_control({"prefix": "/.well-known/oauth-authorization-server"}),
-        _to_control({"prefix": "/.well-known/openid-configuration"}),
-        _to_workers({"path": "/healthz"}, WORKERS, topology, authz=False),
-        _to_workers({"path": "/readyz"}, WORKERS, topology, authz=False),
+        _to_control({"prefix": "/oauth/"}, off),
+        _to_control({"prefix": "/.well-known/oauth-authorization-server"}, off),
+        _to_control({"prefix": "/.well-known/openid-configuration"}, off),
+        _to_workers({"path": "/healthz"}, WORKERS, topology, off),
+        _to_workers({"path": "/readyz"}, WORKERS, topology, off),
         # OAuth protected resource metadata (RFC 9728): public, read before any token exists
-        _to_workers(
-            {"prefix": "/.well-known/oauth-protected-resource"}, WORKERS, topology, authz=False
-        ),
+        _to_workers({"prefix": "/.well-known/oauth-protected-resource"}, WORKERS, topology, off),
     ]
     for worker in topology.workers:
         session = session_cluster(worker)
@@ -50,6 +54,7 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
                 {"prefix": "/", "headers": [_exact(_WORKER_HEADER, worker.name)]},
                 session,
                 topology,
+                on,
             )
         )
         routes.append(
@@ -57,6 +62,7 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
                 {"prefix": "/", "headers": [{"name": "mcp-session-id", "string_match": prefix}]},
                 session,
                 topology,
+                on,
             )
         )
         routes.append(
@@ -67,21 +73,23 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
                 },
                 session,
                 topology,
+                on,
             )
         )
     for path in ("/mcp", "/mcp/", "/sse", "/messages"):
-        routes.append(_to_workers({"path": path}, WORKERS, topology))
+        routes.append(_to_workers({"path": path}, WORKERS, topology, on))
     for name in virtual_servers:
-        routes.append(_to_workers({"path": f"/mcp/{name}"}, WORKERS, topology))
-        routes.append(_to_workers({"prefix": f"/mcp/{name}/"}, WORKERS, topology))
-    routes.append(
-        {
-            "name": "not_found",
-            "match": {"prefix": "/"},
-            "direct_response": {"status": 404, "body": {"inline_string": _NOT_FOUND}},
-            "response_headers_to_add": [_header("content-type", "application/json")],
-        }
-    )
+        routes.append(_to_workers({"path": f"/mcp/{name}"}, WORKERS, topology, on))
+        routes.append(_to_workers({"prefix": f"/mcp/{name}/"}, WORKERS, topology, on))
+    not_found: dict[str, Any] = {
+        "name": "not_found",
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 404, "body": {"inline_string": _NOT_FOUND}},
+        "response_headers_to_add": [_header("content-type", "application/json")],
+    }
+    if topology.edge_check and not topology.authz:
+        not_found["typed_per_filter_config"] = off
+    routes.append(not_found)
     return {
         "name": ROUTES,
         "internal_only_headers": list(_INTERNAL_HEADERS),
@@ -90,16 +98,34 @@ def route_table(topology: EdgeTopology, virtual_servers: list[str]) -> dict[str,
     }
 
 
-def _to_control(match: Mapping[str, Any]) -> dict[str, Any]:
+class _Checks:
+    """The per-route configs of the edge's credential check, whichever it is: ext_authz (on
+    by default, turned off where nothing is asked), the edge's own (giru.xds.keycheck), or
+    none."""
+
+    def __init__(self, topology: EdgeTopology, access: EdgeAccess | None) -> None:
+        self._own = topology.edge_check and not topology.authz
+        self._access = access
+
+    def off(self) -> dict[str, Any]:
+        """Routes that ask for no credentials (the control plane checks its own)."""
+        return check_off() if self._own else _authz_off()
+
+    def on(self) -> dict[str, Any]:
+        """Worker routes."""
+        return check_on(self._access) if self._own else {}
+
+
+def _to_control(match: Mapping[str, Any], checks: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "match": dict(match),
         "route": {"cluster": CONTROL, "timeout": "60s"},
-        "typed_per_filter_config": _authz_off(),
+        "typed_per_filter_config": dict(checks),
     }
 
 
 def _to_workers(
-    match: Mapping[str, Any], cluster: str, topology: EdgeTopology, *, authz: bool = True
+    match: Mapping[str, Any], cluster: str, topology: EdgeTopology, checks: Mapping[str, Any]
 ) -> dict[str, Any]:
     """No overall timeout (a response may be a long SSE stream); idle streams end with the
     session idle timeout, or later when a call held for a person's approval may stay silent
@@ -119,8 +145,8 @@ def _to_workers(
             },
         },
     }
-    if not authz:
-        route["typed_per_filter_config"] = _authz_off()
+    if checks:
+        route["typed_per_filter_config"] = dict(checks)
     return route
 
 

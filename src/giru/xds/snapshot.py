@@ -2,7 +2,8 @@
 the TLS certificate. Pure: the same inputs give the same snapshot (tests compare it with files).
 
 Routing (docs/deployment/local-stack.md):
-- `/api`, `/ui` go to the control plane, without ext_authz (the API checks its own keys);
+- `/api`, `/ui` go to the control plane, without ext_authz or the edge's own credential check
+  (the API checks its own keys);
 - a legacy session id starts with its worker's name (`w1.…`, header `Mcp-Session-Id` or the
   2024-11-05 `sessionId` query), so its requests go back to that worker; when that worker is
   down they fall through to any worker, which takes the session over from its Redis record
@@ -21,6 +22,7 @@ from typing import Any
 from google.protobuf import json_format, symbol_database
 
 from giru.xds.clusters import clusters, endpoints
+from giru.xds.keycheck import EdgeAccess
 from giru.xds.listeners import listener
 from giru.xds.resources import (
     CLUSTER,
@@ -39,9 +41,13 @@ __all__ = ["build_snapshot", "resource_dicts"]
 
 
 def build_snapshot(
-    topology: EdgeTopology, virtual_servers: Iterable[str], tls: TlsFiles | None
+    topology: EdgeTopology,
+    virtual_servers: Iterable[str],
+    tls: TlsFiles | None,
+    access: EdgeAccess | None = None,
 ) -> Snapshot:
-    """Every resource Envoy needs, checked against Envoy's own message types."""
+    """Every resource Envoy needs, checked against Envoy's own message types. `access`: what
+    the edge's own credential check holds (routes only: a key change drains no listener)."""
     listeners = [listener("giru_http", topology.edge, None, topology)]
     if topology.tls is not None and tls is not None:
         listeners.append(listener("giru_https", topology.tls, CERT_SECRET, topology))
@@ -49,7 +55,7 @@ def build_snapshot(
         CLUSTER: {c["name"]: c for c in clusters(topology)},
         ENDPOINT: {e["cluster_name"]: e for e in endpoints(topology)},
         LISTENER: {item["name"]: item for item in listeners},
-        ROUTE: {ROUTES: route_table(topology, sorted(set(virtual_servers)))},
+        ROUTE: {ROUTES: route_table(topology, sorted(set(virtual_servers)), access)},
         SECRET: {} if tls is None else {CERT_SECRET: _secret(tls)},
     }
     return Snapshot(
@@ -61,10 +67,13 @@ def build_snapshot(
 
 
 def resource_dicts(
-    topology: EdgeTopology, virtual_servers: Iterable[str], tls: TlsFiles | None
+    topology: EdgeTopology,
+    virtual_servers: Iterable[str],
+    tls: TlsFiles | None,
+    access: EdgeAccess | None = None,
 ) -> dict[str, Any]:
     """The snapshot in proto3 JSON, as Envoy's docs write it (the snapshot files hold this)."""
-    snapshot = build_snapshot(topology, virtual_servers, tls)
+    snapshot = build_snapshot(topology, virtual_servers, tls, access)
     out: dict[str, Any] = {}
     for type_url in TYPE_ORDER:
         out[type_url.rpartition(".")[2]] = [

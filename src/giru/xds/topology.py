@@ -96,6 +96,8 @@ class EdgeTopology:
     max_header_bytes: int = 32 * 1024
     tracing: EdgeTracing | None = None
     """Envoy's own spans; None: Envoy does not trace."""
+    edge_check: bool = False
+    """Envoy checks credentials itself (giru.xds.keycheck); never with ext_authz."""
     call_silence_s: float = 0.0
     """The longest a tools/call may send nothing back: a person's approval (the caller's
     yes/no form, then the admin queue) and then the upstream call (an MCPServer's default
@@ -142,6 +144,7 @@ class EdgeTopology:
             max_headers=settings.http.max_headers,
             max_header_bytes=settings.http.max_header_bytes,
             tracing=tracing,
+            edge_check=xds.edge_check == "keys" and not xds.authz,
             call_silence_s=settings.approvals.elicitation_timeout_s
             + settings.approvals.timeout_s
             + Timeouts().call_max,
