@@ -35,6 +35,7 @@ __all__ = [
     "CF_PYTHON",
     "EDGE_WORKER",
     "ENVOY",
+    "ENVOY_CHECK",
     "ENVOY_NOAUTHZ",
     "NOPOLICY",
     "OAUTH",
@@ -57,7 +58,8 @@ LOAD_CPUS = {0} if _PIN else {0, 1}
 NOPOLICY = "giru-nopolicy"  # a second giru with GIRU_POLICY__ENABLED=false (tools/call only)
 EDGE_WORKER = "giru"  # the giru behind Envoy (worker w1); the base the Envoy targets compare with
 ENVOY = "giru-envoy"  # giru through Envoy, ext_authz asked per request (tools/call only)
-ENVOY_NOAUTHZ = "giru-envoy-noauthz"  # the same giru through a second Envoy without ext_authz
+ENVOY_NOAUTHZ = "giru-envoy-noauthz"  # the same giru through a second Envoy without any check
+ENVOY_CHECK = "giru-envoy-check"  # through a third Envoy checking credentials itself (Lua, RDS)
 OAUTH = "giru-oauth"  # giru's process again, the calls with an OAuth access token (tools/call only)
 SUBSCRIBED = "giru-key-sub"  # giru's process again, an API key granted s00 by a Subscription
 _SUBSCRIBED_KEY = "bench-subscribed-key-0123456789abcdef"
@@ -471,9 +473,10 @@ def _add_edge(
     say: Callable[[str], object],
 ) -> None:
     """giru-envoy: Envoy in front of giru, configured by giru itself over xDS and asking giru's
-    ext_authz per request. giru-envoy-noauthz: a second Envoy in front of the same giru, whose
-    control plane is a standby giru (policy off, stopped while anything is measured) that
-    configures no ext_authz. Both measure the CPU of giru and of their Envoy."""
+    ext_authz per request. giru-envoy-noauthz and giru-envoy-check: more Envoys in front of the
+    same giru, each configured by a standby giru of its own (policy off, stopped while anything
+    is measured): no edge check at all, and the edge's own check (giru.xds.keycheck). Each
+    measures the CPU of giru and of its Envoy."""
     giru = fleet.targets[EDGE_WORKER]
     port = urlsplit(giru.endpoint.url).port or 80
     try:
@@ -481,15 +484,17 @@ def _add_edge(
         started.append(edge.proc)
         fleet.targets[ENVOY] = _through(ENVOY, giru, edge)
         say(f"fleet: {ENVOY} up (envoy pid {edge.proc.pid}, ext_authz by giru)")
-        bare_ports = EdgePorts.free(authz=False)
-        control_env = {**_NO_POLICY, **xds_env(bare_ports, port, workdir)}
-        control = _start_giru(fleet.spec, urls, workdir, name="giru-xds", env=control_env)
-        started.append(control.proc)
-        fleet.standby.append(control.proc)
-        bare = start_envoy(ENVOY_NOAUTHZ, bare_ports, workdir, GATEWAY_CPUS)
-        started.append(bare.proc)
-        fleet.targets[ENVOY_NOAUTHZ] = _through(ENVOY_NOAUTHZ, giru, bare)
-        say(f"fleet: {ENVOY_NOAUTHZ} up (envoy pid {bare.proc.pid}, xDS from giru-xds)")
+        for name, check in ((ENVOY_NOAUTHZ, "off"), (ENVOY_CHECK, "keys")):
+            bare_ports = EdgePorts.free(authz=False)
+            control_env = {**_NO_POLICY, **xds_env(bare_ports, port, workdir, edge_check=check)}
+            xds = f"giru-xds-{check}"
+            control = _start_giru(fleet.spec, urls, workdir, name=xds, env=control_env)
+            started.append(control.proc)
+            fleet.standby.append(control.proc)
+            bare = start_envoy(name, bare_ports, workdir, GATEWAY_CPUS)
+            started.append(bare.proc)
+            fleet.targets[name] = _through(name, giru, bare)
+            say(f"fleet: {name} up (envoy pid {bare.proc.pid}, xDS from {xds})")
     except RuntimeError as exc:
         fleet.notes["envoy"] = f"could not start: {str(exc)[:500]}"
         say(f"fleet: envoy failed to start: {str(exc)[:300]}")

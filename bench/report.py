@@ -84,7 +84,8 @@ def _edge_cost(points: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         "Envoy at the edge: giru direct vs the same giru process through Envoy (giru-envoy: "
-        "ext_authz asked per request, answered by giru; giru-envoy-noauthz: no ext_authz). "
+        "ext_authz asked per request, answered by giru; giru-envoy-noauthz: no edge check; "
+        "giru-envoy-check: Envoy's own check, a Lua filter fed over RDS). "
         "**added = through Envoy minus giru direct, same concurrency, same run** (not minus the "
         "direct upstream); added CPU = (giru + Envoy) minus giru direct:",
         "",

@@ -86,6 +86,8 @@ class StackLayout:
     Kubernetes, where services are names)."""
     authz: bool = True
     """Envoy asks the workers' ext_authz per request; False: Envoy's own check (`edge_check`)."""
+    public_at_edge: bool = False
+    """Every Giru process names Envoy's plain listener as its public URL (OAuth resources)."""
 
     @classmethod
     def on_free_ports(cls, root: Path, **fields: Any) -> StackLayout:
@@ -305,6 +307,7 @@ class Stack:
             "GIRU_POLICY__BUNDLE_TOKEN": self.secrets["bundle_token"],
             "GIRU_DEMO_KEY": os.environ.get("GIRU_DEMO_KEY", DEMO_KEY),
             "GIRU_LOG_FORMAT": "json",
+            **({"GIRU_PUBLIC_URL": self.edge} if self.layout.public_at_edge else {}),
             **self.layout.extra_env,
         }
 
@@ -539,6 +542,7 @@ def running_stack(
     env: Mapping[str, str] | None = None,
     advertise: str = LOOPBACK,
     authz: bool = True,
+    public_at_edge: bool = False,
 ) -> Iterator[Stack]:
     """A whole stack on free ports under `root`, configured by `manifests` (YAML documents
     joined by ---, applied by the control plane), stopped afterwards."""
@@ -553,6 +557,7 @@ def running_stack(
         extra_env=dict(env or {}),
         advertise=advertise,
         authz=authz,
+        public_at_edge=public_at_edge,
     )
     stack = Stack(layout, say=lambda _: None)
     try:

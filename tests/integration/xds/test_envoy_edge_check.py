@@ -2,7 +2,9 @@
 configured by the control plane of a whole stack: a missing, malformed or unknown key is refused
 by Envoy itself with the worker's own answer (the worker never sees the request); a live key
 passes, and so does a key made after start once xDS has pushed its identifier, while a revoked
-one is refused at the edge again."""
+one is refused at the edge again. Where OAuth is accepted, the refusal carries the worker's
+`resource_metadata` challenge, a good access token passes and a forged one goes on to the worker
+(only it can verify a signature)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import pytest
 from giru.access.apikeys import generate_key, key_id
 from tests.e2e.calls import tool_list
 from tests.integration.gateway import python_stdio_server, wait_until
+from tests.integration.oauth import StaticIssuer, static_issuer, subscription
 from tests.stack import Stack, running_stack
+from tests.tokens import tamper
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +129,47 @@ def test_envoy_config_holds_key_identifiers_but_no_secret(stack: Stack) -> None:
     listeners = httpx.get(f"{stack.admin}/config_dump?resource=dynamic_listeners", timeout=10).text
     assert "giru.edge_check" in listeners
     assert "ext_authz.v3.ExtAuthz" not in listeners
+
+
+@pytest.fixture(scope="module")
+def oauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, StaticIssuer]]:
+    """A stack whose `/mcp` takes API keys and OAuth access tokens from a test issuer."""
+    root = tmp_path_factory.mktemp("edge-check-oauth") / "stack"
+    with static_issuer() as lab:
+        grant = subscription("nurses-kit", "{group: nurses}", server="kit")
+        manifests = "---".join([python_stdio_server("kit"), _CLIENT, lab.manifest(), grant])
+        env = {"GIRU_EDGE_KEY": KEY}
+        with running_stack(
+            root, manifests, workers=1, env=env, authz=False, public_at_edge=True
+        ) as up:
+            yield up, lab
+
+
+def test_with_oauth_envoy_refuses_a_missing_credential_with_the_metadata_challenge(
+    oauth: tuple[Stack, StaticIssuer],
+) -> None:
+    stack, _ = oauth
+    worker = _list(stack.worker_url("w1"), None)
+    before = _worker_saw(stack)
+    edge = _list(stack.edge, None)
+    assert _worker_saw(stack) == before
+    assert edge.status_code == worker.status_code == 401
+    challenge = edge.headers["www-authenticate"]
+    assert challenge == worker.headers["www-authenticate"]
+    metadata = f"{stack.edge}/.well-known/oauth-protected-resource/mcp"
+    assert challenge.startswith(f'Bearer resource_metadata="{metadata}"')
+    assert edge.content == worker.content
+
+
+def test_with_oauth_a_good_token_passes_and_a_forged_one_is_the_worker_s_to_refuse(
+    oauth: tuple[Stack, StaticIssuer],
+) -> None:
+    stack, lab = oauth
+    token = lab.signer.token(f"{stack.edge}/mcp")
+    assert _list(stack.edge, f"Bearer {token}").status_code == 200
+    before = _worker_saw(stack)
+    forged = _list(stack.edge, f"Bearer {tamper(token, sub='mallory')}")
+    assert forged.status_code == 401
+    assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+    assert _worker_saw(stack) == before + 1  # a JWT goes on: only the worker can verify it
+    assert _list(stack.edge, f"Bearer {KEY}").status_code == 200

@@ -26,6 +26,7 @@ def governed_run(governed_cpu: float = 1100.0) -> dict[str, dict[str, Any]]:
         closed("giru", 910.0, 1_090.0, policy_added_cpu_us_per_call=590.0),
         closed("giru-envoy", 450.0, 1_900.0, edge_added_cpu_us_per_call=1_200.0),
         closed("giru-envoy-noauthz", 750.0, 1_200.0, edge_added_cpu_us_per_call=200.0),
+        closed("giru-envoy-check", 740.0, 1_210.0, edge_added_cpu_us_per_call=240.0),
     ]
     rate = [
         {"mode": "open loop", "target": "direct", "rps": 1000.0, "errors": 0, "p50_us": 700.0}
@@ -85,8 +86,24 @@ def test_throughput_and_edge_rows_are_read_off_the_same_run() -> None:
     assert upstream["measured"] == "0.018x (900 / 50,000 req/s)"
     assert upstream["met"] is False
     edge = rows["ext_authz (or what replaces it) at the edge, added CPU per call, c=16"]
-    assert edge["measured"].startswith("1,200 µs")
-    assert "without ext_authz: 200 µs" in edge["measured"]
+    assert edge["measured"].startswith("40 µs (the edge's own check: giru + Envoy minus")
+    assert "the edge's own check vs giru direct 240 µs" in edge["measured"]
+    assert "ext_authz 1,000 µs" in edge["measured"]
+    assert "Envoy without a check vs giru direct 200 µs" in edge["measured"]
+    assert edge["met"] is True
+
+
+def test_without_the_edge_check_target_the_edge_row_reads_ext_authz_over_no_check() -> None:
+    run = governed_run()
+    points = run["governed"]["points"]
+    run["governed"]["points"] = [p for p in points if p["target"] != "giru-envoy-check"]
+
+    edge = by_what(targets(run))[
+        "ext_authz (or what replaces it) at the edge, added CPU per call, c=16"
+    ]
+
+    assert edge["measured"].startswith("1,000 µs (ext_authz: giru + Envoy minus")
+    assert edge["met"] is False
 
 
 def test_latest_md_opens_with_the_targets_table_and_the_load_average() -> None:
