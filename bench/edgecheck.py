@@ -5,13 +5,14 @@ Envoy without any check).
 One upstream and one `giru run` (worker `w1`, policy off, an API key of the current format)
 reached four ways: **direct**; through an Envoy with **no edge check** (`edge_check: off`);
 through an Envoy with the edge's **own check** (`edge_check: keys`, a Lua filter fed over RDS);
-through an Envoy asking the worker's **ext_authz** per request. Each Envoy gets its config over
+through an Envoy asking the worker's **ext_authz** per request; and through a second Envoy
+without a check, configured like the first (the A/A pair). Each Envoy gets its config over
 xDS from a giru of its own (the ext_authz one from the worker itself, the others from standby
 girus, stopped while anything is measured). The sides answer 2026-07-28 tools/calls in paired
 rounds (bench.pairs: a short block per side per round, shuffled; per-round differences from the
 baseline, their median and its 95 % bootstrap interval), each side's CPU read from the process
-CPU clocks of the worker and of that side's Envoy. The baseline is Envoy without a check; the
-same Envoy measured again is the A/A pair. Printed, written as JSON and Markdown under
+CPU clocks of the worker and of that side's Envoy, and Envoy's alone. The baseline is Envoy
+without a check. Printed, written as JSON and Markdown under
 bench/results/envoy/, never asserted.
 """
 
@@ -24,6 +25,7 @@ import functools
 import json
 import os
 import signal
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,7 +36,7 @@ from bench.client import Caller
 from bench.edge import WORKER, EdgePorts, start_envoy, xds_env
 from bench.fleet import GATEWAY_CPUS
 from bench.machine import describe as describe_machine
-from bench.pairs import Side, alternate, describe, process_cpu_ns
+from bench.pairs import Side, alternate, describe, median_ci, process_cpu_ns
 from bench.procs import Proc, free_port
 from bench.solo import client_manifest, start_giru, start_upstream
 
@@ -43,7 +45,8 @@ KEY: Final = "giru_benchedgeck_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 edge checks its identifier."""
 OUT: Final = Path(__file__).parent / "results" / "envoy"
 BASELINE: Final = "envoy-nocheck"
-SIDES: Final = ("direct", "envoy-check", "envoy-ext_authz", "envoy-nocheck-again")
+AGAIN: Final = "envoy-nocheck-again"
+SIDES: Final = ("direct", "envoy-check", "envoy-ext_authz", AGAIN)
 
 
 @contextlib.contextmanager
@@ -85,7 +88,7 @@ async def measure(calls: int, rounds: int, concurrency: int, workdir: Path) -> d
         procs.append(edge.proc)
         urls["envoy-ext_authz"], envoys["envoy-ext_authz"] = f"{edge.url}/mcp", edge.proc.pid
         standby = []
-        for name, check in ((BASELINE, "off"), ("envoy-check", "keys")):
+        for name, check in ((BASELINE, "off"), (AGAIN, "off"), ("envoy-check", "keys")):
             ports = EdgePorts.free(authz=False)
             env = {"GIRU_BENCH_KEY": key, **xds_env(ports, port, workdir, edge_check=check)}
             control, _ = start_giru(workdir, f"xds-{name}", manifests, env)
@@ -94,10 +97,6 @@ async def measure(calls: int, rounds: int, concurrency: int, workdir: Path) -> d
             envoy = start_envoy(name, ports, workdir, GATEWAY_CPUS)
             procs.append(envoy.proc)
             urls[name], envoys[name] = f"{envoy.url}/mcp", envoy.proc.pid
-        urls["envoy-nocheck-again"], envoys["envoy-nocheck-again"] = (
-            urls[BASELINE],
-            envoys[BASELINE],
-        )
         with _stopped(standby):
             return await _rounds(urls, envoys, giru.pid, key, calls, rounds, concurrency)
     finally:
@@ -115,6 +114,7 @@ async def _rounds(
     concurrency: int,
 ) -> dict[str, Any]:
     order = [BASELINE, *SIDES]
+    envoy_only: dict[str, list[float]] = {name: [] for name in envoys}
     async with contextlib.AsyncExitStack() as stack:
         callers = {
             name: await stack.enter_async_context(Caller(urls[name], key, concurrency))
@@ -125,13 +125,45 @@ async def _rounds(
         sides = [
             Side(
                 name,
-                callers[name].calls,
+                functools.partial(_block, callers[name], envoys.get(name), envoy_only.get(name)),
                 functools.partial(_cpu, worker, *([envoys[name]] if name in envoys else [])),
             )
             for name in order
         ]
-        versus = [("envoy-check", "direct"), ("envoy-ext_authz", "envoy-check")]
-        return await alternate(sides, calls=calls, rounds=rounds, versus=versus)
+        versus = [
+            ("envoy-check", AGAIN),
+            ("envoy-check", "direct"),
+            ("envoy-ext_authz", "envoy-check"),
+        ]
+        result = await alternate(sides, calls=calls, rounds=rounds, versus=versus)
+    result["envoy_only"] = _envoy_only(envoy_only)
+    return result
+
+
+async def _block(caller: Caller, envoy: int | None, out: list[float] | None, calls: int) -> None:
+    """`calls` calls; when `envoy` is given, its CPU µs per call in the block appended to `out`."""
+    before = process_cpu_ns(envoy) if envoy is not None else 0
+    await caller.calls(calls)
+    if envoy is not None and out is not None:
+        out.append((process_cpu_ns(envoy) - before) / calls / 1000)
+
+
+def _envoy_only(per_call: dict[str, list[float]]) -> dict[str, Any]:
+    """Envoy's CPU alone, each side minus the baseline's in the same round (the worker does the
+    same work behind every Envoy, and its CPU is most of the noise)."""
+    base = per_call[BASELINE]
+    out: dict[str, Any] = {BASELINE: {"cpu_us_per_call": round(statistics.median(base), 2)}}
+    for name, values in per_call.items():
+        if name == BASELINE:
+            continue
+        differences = [v - b for v, b in zip(values, base, strict=True)]
+        low, high = median_ci(differences)
+        out[name] = {
+            "cpu_us_per_call": round(statistics.median(values), 2),
+            "added_cpu_us_per_call": round(statistics.median(differences), 2),
+            "added_ci95": [round(low, 2), round(high, 2)],
+        }
+    return out
 
 
 def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
@@ -147,8 +179,8 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> s
         "",
         "CPU = the giru worker's process + that side's Envoy (none for direct). **added** = "
         f"the side minus `{BASELINE}` (Envoy without any edge check) in the same round: the "
-        "median over rounds and its 95 % bootstrap interval. `envoy-nocheck-again` is the same "
-        "Envoy measured as a second side (A/A: what the method reads when nothing differs).",
+        f"median over rounds and its 95 % bootstrap interval. `{AGAIN}` is a second Envoy "
+        "configured exactly like the baseline (A/A: what the method reads when nothing differs).",
         "",
         "| side | CPU µs/call (median) | added vs Envoy without a check | 95 % CI |",
         "|---|---:|---:|---|",
@@ -163,7 +195,24 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> s
             + ("-" if ci is None else f"{ci[0]:+,.1f} … {ci[1]:+,.1f}")
             + " |"
         )
-    lines += ["", "Other paired differences, same rounds:", ""]
+    lines += [
+        "",
+        "Envoy's CPU alone (the worker does the same work behind each Envoy, and its CPU is "
+        "most of the noise above), each side minus `envoy-nocheck` in the same round:",
+        "",
+        "| side | Envoy CPU µs/call (median) | added | 95 % CI |",
+        "|---|---:|---:|---|",
+    ]
+    for name, side in result["envoy_only"].items():
+        added, ci = side.get("added_cpu_us_per_call"), side.get("added_ci95")
+        lines.append(
+            f"| {name} | {side['cpu_us_per_call']:,.1f} | "
+            + ("-" if added is None else f"{added:+,.1f}")
+            + " | "
+            + ("-" if ci is None else f"{ci[0]:+,.1f} … {ci[1]:+,.1f}")
+            + " |"
+        )
+    lines += ["", "Other paired differences (Giru + Envoy), same rounds:", ""]
     for name, difference in result["differences"].items():
         low, high = difference["added_ci95"]
         lines.append(
@@ -188,6 +237,8 @@ def main() -> None:
     )
     machine = describe_machine(None)
     print(describe(result))
+    for name, side in result["envoy_only"].items():
+        print(f"    envoy only {name}: {side}")
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d")
     document = {"command": command, "machine": machine, **result}

@@ -12,6 +12,7 @@ from giru.access.apikeys import (
     KeyVerifier,
     generate_key,
     hash_key,
+    hmac_hash,
     key_id,
     sha256_hash,
     split_stored,
@@ -54,6 +55,16 @@ def test_a_key_with_an_identifier_is_hashed_under_it_and_verified_only_there() -
     assert verify_key(key, stored)
     other = generate_key()
     assert not verify_key(other, stored)
+
+
+def test_digests_may_be_filed_under_their_key_s_identifier_too() -> None:
+    key = generate_key()
+    for digest in (sha256_hash(key), hmac_hash(key, b"pepper")):
+        assert split_stored(f"{key_id(key)}:{digest}") == (key_id(key), digest)
+    filed = f"{key_id(key)}:{sha256_hash(key)}"
+    assert verify_key(key, filed)
+    assert not verify_key(generate_key(), filed)
+    assert split_stored(f"{key_id(key)}:plain") == (None, f"{key_id(key)}:plain")
 
 
 async def test_a_key_filed_under_another_identifier_costs_no_argon2(

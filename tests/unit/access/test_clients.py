@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from giru.access import ClientDirectory, ClientPrincipal, hash_key, sha256_hash
+from giru.access.apikeys import generate_key, hmac_hash, key_id
 from giru.errors import ConfigError
 from giru.manifests import ClientConfig, Config
 
@@ -112,3 +113,45 @@ async def test_reload_can_reuse_the_verifier_cache(directory: ClientDirectory) -
     principal = await again.authenticate(ARGON_KEY)
     assert principal is not None
     assert principal.name == "analyst"
+
+
+def test_the_directory_knows_every_live_key_s_identifier_when_each_has_one() -> None:
+    env_key, stored_key = generate_key(), generate_key()
+    filed = f"{key_id(stored_key)}:{hmac_hash(stored_key, b'pepper')}"
+    directory = ClientDirectory.from_config(
+        config(
+            ClientConfig("env", api_key_env="KEY", servers=("*",)),
+            ClientConfig("stored", key_hashes=(filed,), servers=("*",)),
+        ),
+        environ={"KEY": env_key},
+        pepper=b"pepper",
+    )
+    assert directory.key_ids == {key_id(env_key), key_id(stored_key)}
+
+
+async def test_a_stored_hash_filed_under_its_identifier_still_lets_its_key_in() -> None:
+    key = generate_key()
+    filed = f"{key_id(key)}:{hmac_hash(key, b'pepper')}"
+    directory = ClientDirectory.from_config(
+        config(ClientConfig("stored", key_hashes=(filed,), servers=("*",))), pepper=b"pepper"
+    )
+    found = await directory.authenticate(key)
+    assert found is not None
+    assert found.name == "stored"
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        ClientConfig("legacy", api_key_hash=sha256_hash("giru_sha-client-key")),
+        ClientConfig("argon", api_key_hash=hash_key("giru_argon-client-key")),
+        ClientConfig("env", api_key_env="KEY"),
+    ],
+    ids=["sha256", "argon2-without-id", "env-of-another-format"],
+)
+def test_a_key_without_identifier_leaves_the_identifiers_unknown(client: ClientConfig) -> None:
+    directory = ClientDirectory.from_config(
+        config(client, ClientConfig("new", api_key_hash=hash_key(generate_key()))),
+        environ={"KEY": "giru-demo-key"},
+    )
+    assert directory.key_ids is None

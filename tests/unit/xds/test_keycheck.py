@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from giru.access.apikeys import generate_key, key_id
+from giru.manifests.config import VirtualServerConfig
 from giru.proxy.admission import Refusal
 from giru.settings import Settings, XdsSettings
 from giru.xds.keycheck import FILTER, EdgeAccess, EndpointAccess
 from giru.xds.resources import LISTENER, ROUTE
 from giru.xds.snapshot import build_snapshot, resource_dicts
 from giru.xds.topology import EdgeTopology
+from tests.unit.proxy.fakes import FakeUpstream, config, gateway_client, tool
 
 _JSON = (b"content-type", b"application/json")
 _PUBLIC = ("/healthz", "/readyz", "/.well-known/oauth-protected-resource")
@@ -108,3 +110,22 @@ def test_before_anything_is_known_worker_routes_refuse() -> None:
     source = mcp["typed_per_filter_config"][FILTER]["source_code"]["inline_string"]
     assert "edge_check_unconfigured" in source
     assert "ids" not in source
+
+
+async def test_each_endpoint_s_refusal_is_the_worker_s_answer_to_no_credentials() -> None:
+    upstreams = {"one": FakeUpstream("one", [tool("echo")])}
+    cfg = config(
+        upstreams,
+        open=VirtualServerConfig(name="open", servers=("one",), auth="none"),
+        keyed=VirtualServerConfig(name="keyed", servers=("one",)),
+    )
+    async with gateway_client(upstreams, cfg=cfg) as (worker, gateway):
+        access = EdgeAccess.of(gateway.endpoints, gateway.admission, None)
+        assert [e.name for e in access.endpoints] == ["", "keyed"]  # `open` asks for nothing
+        for endpoint, path in zip(access.endpoints, ("/mcp", "/mcp/keyed"), strict=True):
+            answer = await worker.post(path, content=b"{}", headers={"accept": "*/*"})
+            assert (endpoint.keys, endpoint.jwt, endpoint.opaque) == (True, False, False)
+            assert endpoint.refusal.status == answer.status_code == 401
+            assert endpoint.refusal.body == answer.content
+            for name, value in endpoint.refusal.headers:
+                assert answer.headers[name.decode()] == value.decode()
