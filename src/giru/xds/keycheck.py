@@ -15,9 +15,10 @@ paths and methods where the worker asks: `giru.proxy.admission.asks_for_key`):
   token where an IdP introspects opaque access tokens.
 
 The rules and the data (each endpoint's refusal, the live identifiers: public, neither secrets
-nor hashes) are one Lua script put on each worker route (RDS), so a new or revoked key changes
-the routes only, never the listeners (no drain). The listener's filter itself refuses with a 503
-on a route that carries no script (fail closed).
+nor hashes) are one Lua script in the route table's virtual host (RDS: one copy, however many
+routes), which every worker route inherits; every other route turns the filter off. A new or
+revoked key changes the routes only, never the listeners (no drain). The listener's filter
+itself refuses with a 503 wherever no script reaches (fail closed).
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ class EdgeAccess:
 
 
 def check_filter() -> dict[str, Any]:
-    """The listener's filter: a fixed script that refuses (fail closed); each worker route
-    replaces it with its own (`check_on`), every other route turns it off (`check_off`)."""
+    """The listener's filter: a fixed script that refuses (fail closed); the virtual host
+    replaces it for the worker routes (`check_on`), every other route turns it off
+    (`check_off`)."""
     return {
         "name": FILTER,
         "typed_config": {
@@ -118,7 +120,8 @@ def check_filter() -> dict[str, Any]:
 
 
 def check_on(access: EdgeAccess | None) -> dict[str, Any]:
-    """The per-route config of a worker route; without `access` yet, the route refuses."""
+    """The virtual host's per-filter config (the worker routes inherit it); without `access`
+    yet, they refuse."""
     source = access.script() if access is not None else _refuse_all()
     return {
         FILTER: {

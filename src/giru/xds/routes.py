@@ -31,7 +31,7 @@ def route_table(
 ) -> dict[str, Any]:
     """`access`: what the edge checks credentials against (`topology.edge_check`)."""
     checks = _Checks(topology, access)
-    off, on = checks.off(), checks.on()
+    off = checks.off()
     routes: list[dict[str, Any]] = [
         _to_control({"path": "/api"}, off),
         _to_control({"prefix": "/api/"}, off),
@@ -54,7 +54,7 @@ def route_table(
                 {"prefix": "/", "headers": [_exact(_WORKER_HEADER, worker.name)]},
                 session,
                 topology,
-                on,
+                {},
             )
         )
         routes.append(
@@ -62,7 +62,7 @@ def route_table(
                 {"prefix": "/", "headers": [{"name": "mcp-session-id", "string_match": prefix}]},
                 session,
                 topology,
-                on,
+                {},
             )
         )
         routes.append(
@@ -73,14 +73,14 @@ def route_table(
                 },
                 session,
                 topology,
-                on,
+                {},
             )
         )
     for path in ("/mcp", "/mcp/", "/sse", "/messages"):
-        routes.append(_to_workers({"path": path}, WORKERS, topology, on))
+        routes.append(_to_workers({"path": path}, WORKERS, topology, {}))
     for name in virtual_servers:
-        routes.append(_to_workers({"path": f"/mcp/{name}"}, WORKERS, topology, on))
-        routes.append(_to_workers({"prefix": f"/mcp/{name}/"}, WORKERS, topology, on))
+        routes.append(_to_workers({"path": f"/mcp/{name}"}, WORKERS, topology, {}))
+        routes.append(_to_workers({"prefix": f"/mcp/{name}/"}, WORKERS, topology, {}))
     not_found: dict[str, Any] = {
         "name": "not_found",
         "match": {"prefix": "/"},
@@ -94,7 +94,7 @@ def route_table(
         "name": ROUTES,
         "internal_only_headers": list(_INTERNAL_HEADERS),
         "request_headers_to_remove": list(_INTERNAL_HEADERS),
-        "virtual_hosts": [{"name": "giru", "domains": ["*"], "routes": routes}],
+        "virtual_hosts": [{"name": "giru", "domains": ["*"], "routes": routes, **checks.host()}],
     }
 
 
@@ -111,9 +111,10 @@ class _Checks:
         """Routes that ask for no credentials (the control plane checks its own)."""
         return check_off() if self._own else _authz_off()
 
-    def on(self) -> dict[str, Any]:
-        """Worker routes."""
-        return check_on(self._access) if self._own else {}
+    def host(self) -> dict[str, Any]:
+        """The virtual host's: what every route without its own config gets (the worker
+        routes). One script for the whole table, however many routes and keys."""
+        return {"typed_per_filter_config": check_on(self._access)} if self._own else {}
 
 
 def _to_control(match: Mapping[str, Any], checks: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,14 +49,16 @@ def test_without_ext_authz_the_edge_checks_credentials_itself_by_default() -> No
     dicts = resource_dicts(_topology(), ["kit"], None, _access(generate_key()))
     assert FILTER in _filters(dicts)
     assert "envoy.filters.http.ext_authz" not in _filters(dicts)
+    host = dicts["RouteConfiguration"][0]["virtual_hosts"][0]
+    assert "source_code" in host["typed_per_filter_config"][FILTER]  # one copy for every route
     checked = []
     for route in _routes(dicts):
-        config = route["typed_per_filter_config"][FILTER]
+        config = route.get("typed_per_filter_config", {}).get(FILTER)
         match = route["match"]
         to_worker = route.get("route", {}).get("cluster", "").startswith(("giru_w", "giru_s"))
         public = match.get("path") in _PUBLIC or match.get("prefix") in _PUBLIC
         if to_worker and not public:
-            assert "source_code" in config, match
+            assert config is None, match  # inherits the virtual host's script
             checked.append(match.get("path") or match.get("prefix"))
         else:
             assert config["disabled"] is True, match
@@ -76,6 +78,7 @@ def test_ext_authz_or_off_leaves_the_edge_s_own_check_out(
     dicts = resource_dicts(_topology(**xds), ["kit"], None, _access(generate_key()))
     assert FILTER not in _filters(dicts)
     assert all(FILTER not in r.get("typed_per_filter_config", {}) for r in _routes(dicts))
+    assert "typed_per_filter_config" not in dicts["RouteConfiguration"][0]["virtual_hosts"][0]
     if present is not None:
         assert present in _filters(dicts)
 
@@ -106,8 +109,8 @@ def test_an_unknown_key_format_turns_identifier_checks_off() -> None:
 
 def test_before_anything_is_known_worker_routes_refuse() -> None:
     dicts = resource_dicts(_topology(), [], None, None)
-    mcp = next(r for r in _routes(dicts) if r["match"].get("path") == "/mcp")
-    source = mcp["typed_per_filter_config"][FILTER]["source_code"]["inline_string"]
+    host = dicts["RouteConfiguration"][0]["virtual_hosts"][0]
+    source = host["typed_per_filter_config"][FILTER]["source_code"]["inline_string"]
     assert "edge_check_unconfigured" in source
     assert "ids" not in source
 
