@@ -126,7 +126,7 @@ def test_the_directory_knows_every_live_key_s_identifier_when_each_has_one() -> 
         environ={"KEY": env_key},
         pepper=b"pepper",
     )
-    assert directory.key_ids == {key_id(env_key), key_id(stored_key)}
+    assert directory.key_ids == frozenset({env_key[:16], stored_key[:16]})
 
 
 async def test_a_stored_hash_filed_under_its_identifier_still_lets_its_key_in() -> None:
