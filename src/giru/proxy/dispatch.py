@@ -43,7 +43,13 @@ from giru.proxy.gate import SPOOL_REASONS, CallGate, Subject, policy_call
 from giru.proxy.input_relay import ask_legacy_client, needs_input
 from giru.proxy.refusals import POLICY_UNAVAILABLE, internal_error, unavailable
 from giru.proxy.resources import Resources
-from giru.proxy.trail import child_span, current_trail, span_name, traced_params
+from giru.proxy.trail import (
+    child_span,
+    current_trail,
+    span_name,
+    traced_params,
+    unsampled_params,
+)
 from giru.proxy.upstreams import UpstreamPool
 from giru.telemetry.metrics import Metrics, error_type
 from giru.trust.refusals import held_refusal
@@ -54,6 +60,7 @@ __all__ = ["SERVER_INFO", "STATE_TTL_S", "Dispatcher"]
 _log = structlog.get_logger(__name__)
 SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
 _RESERVED_META: Final = "io.modelcontextprotocol/"
+_TRACE_CONTEXT: Final = frozenset({"traceparent", "tracestate"})
 _MAX_INPUT_ROUNDS: Final = 8
 STATE_TTL_S: Final = 600.0
 """How long a client may take to answer an upstream's `input_required` (a person may be
@@ -402,9 +409,13 @@ class Dispatcher:
         if trail is None:
             return await self._forward(ctx, message, server, params, headers)
         trail.server = trail.server or server
-        method = message.method or ""
-        target = _target_name(params) if trail.recording else None
-        attributes = self._upstream_attributes(server) if trail.recording else {}
+        if trail.span is None:  # tracing off, or the request not sampled: no span to make
+            if trail.trace_id is not None:  # not sampled: its trace still goes on (flags 00)
+                params, context = unsampled_params(trail, params)
+                headers = context if headers is None else {**headers, **context}
+            return await self._forward(ctx, message, server, params, headers)
+        method, target = message.method or "", _target_name(params)
+        attributes = self._upstream_attributes(server)
         with child_span(span_name(method, target), SpanKind.CLIENT, **attributes) as span:
             params, carried = traced_params(span, params)
             if carried is not None:  # the header for an HTTP upstream (the others ignore it)
@@ -542,9 +553,9 @@ def _with_log_level(params: dict[str, Any] | None, level: str) -> dict[str, Any]
 def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
     """Drop a modern client's `_meta` envelope before it reaches a legacy upstream."""
     meta = (params or {}).get("_meta")
-    if params is None or not isinstance(meta, dict):
-        return params
-    for key in meta:  # most carry none (a traced call: the trace context alone): no copy
+    if params is None or not isinstance(meta, dict) or meta.keys() <= _TRACE_CONTEXT:
+        return params  # most: no `_meta`, or a traced call's trace context alone
+    for key in meta:  # most of the rest carry none: no copy
         if key.startswith(_RESERVED_META):
             break
     else:

@@ -31,7 +31,6 @@ from opentelemetry.trace import (
     SpanKind,
     Status,
     StatusCode,
-    TraceState,
 )
 from opentelemetry.util.types import AttributeValue
 
@@ -52,6 +51,7 @@ __all__ = [
     "open_trail",
     "span_name",
     "traced_params",
+    "unsampled_params",
     "watched",
 ]
 
@@ -270,22 +270,43 @@ def traced_params(
     trail = TRAIL.get()
     if trail is None or trail.trace_id is None:
         return params, None
-    state: TraceState | None
-    if trail.span is not None:
-        context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
-        traceparent, state = format_traceparent(context), context.trace_state
-    else:  # a fresh span id of the request's trace, the sampled flag off
-        traceparent = f"00-{trail.trace_id}-{getrandbits(64) or 1:016x}-00"
-        state = trail.parent.trace_state if trail.parent is not None else None
-    if state:
-        carried = {"traceparent": traceparent, "tracestate": state.to_header()}
-    else:  # most have none: no header to render
-        carried = {"traceparent": traceparent}
-    if params is None or "_meta" not in params:  # most: the trace context is the whole `_meta`
-        return {**(params or {}), "_meta": {**carried}}, carried
-    meta = params["_meta"]
-    traced_meta = {**meta, **carried} if isinstance(meta, dict) else {**carried}
-    return {**params, "_meta": traced_meta}, carried
+    if trail.span is None:
+        return unsampled_params(trail, params)
+    context = span.get_span_context() if span.is_recording() else trail.span.get_span_context()
+    carried = {"traceparent": format_traceparent(context)}
+    if context.trace_state:
+        carried["tracestate"] = context.trace_state.to_header()
+    return with_context(params, carried), carried
+
+
+def unsampled_params(
+    trail: Trail, params: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """`params` carrying the trace of a request not sampled on (a fresh span id of its trace, the
+    sampled flag off, the client's `tracestate`), and the same as an HTTP header: no span, and
+    only the work this takes (no context object, the span id's hex from its bytes)."""
+    span_id = (getrandbits(64) or 1).to_bytes(8, "big").hex()
+    carried = {"traceparent": f"00-{trail.trace_id}-{span_id}-00"}
+    parent = trail.parent
+    if parent is not None and parent.trace_state:  # most have none: no header to render
+        carried["tracestate"] = parent.trace_state.to_header()
+    return with_context(params, carried), carried
+
+
+_NO_META: Final = object()
+
+
+def with_context(params: dict[str, Any] | None, carried: dict[str, str]) -> dict[str, Any]:
+    """`params` with the trace context `carried` in its `_meta` (a copy; `params` is left as
+    it was). `carried` itself becomes the `_meta` of params that had none (or not an object):
+    nothing downstream changes a `_meta` or a header mapping in place (they copy), so the
+    `_meta` and the header share it."""
+    if params is None:
+        return {"_meta": carried}
+    meta = params.get("_meta", _NO_META)
+    if meta is _NO_META:  # most: the trace context is the whole `_meta`
+        return {**params, "_meta": carried}
+    return {**params, "_meta": {**meta, **carried} if isinstance(meta, dict) else carried}
 
 
 def open_trail(
@@ -319,7 +340,7 @@ def open_trail(
         state = headers.get("tracestate") if header is not None else None
         parent = remote_context(header, state, params.get("_meta"))
     trace_id, sampled = tracing.decide(parent)
-    trail.trace_id = f"{trace_id:032x}"
+    trail.trace_id = trace_id.to_bytes(16, "big").hex()  # 32 hex digits, faster than a format
     trail.parent = parent
     if sampled is False:  # all a request not sampled costs: the lines above
         return trail

@@ -44,6 +44,8 @@ class SpanQueue(SpanProcessor):
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
         self._flushed = threading.Event()
+        self._draining = False
+        """The export thread is taking spans off the queue or exporting them."""
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="giru-span-export", daemon=True)
         self._thread.start()
@@ -72,7 +74,9 @@ class SpanQueue(SpanProcessor):
             self._wake.wait(self._delay_s)
             self._wake.clear()
             stopping = self._stopping
+            self._draining = True
             self._drain()
+            self._draining = False
             self._flushed.set()
             if stopping:
                 return
@@ -93,7 +97,11 @@ class SpanQueue(SpanProcessor):
             self._on_drop("export_failed", len(batch))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export what is queued now; False if that took longer than `timeout_millis`."""
+        """Export what is queued now; False if that took longer than `timeout_millis`. Nothing
+        queued and nothing being exported: True at once, without waking the export thread (the
+        queue is tested first: a span leaves it only once the thread is draining)."""
+        if not self._queue and not self._draining:
+            return True
         self._flushed.clear()
         self._wake.set()
         return self._flushed.wait(timeout_millis / 1000)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 from collections.abc import Mapping
+from random import getrandbits
 from typing import Final
 
 from opentelemetry.context import Context
@@ -159,7 +159,7 @@ class Tracing:
         trace) and whether it is sampled, before any span or attribute exists: a flag test or
         one comparison for the standard samplers (giru.telemetry.sampling); None for a sampler
         only the SDK knows, which decides when `start_request` starts the span."""
-        trace_id = parent.trace_id if parent is not None else random.getrandbits(128) or 1
+        trace_id = parent.trace_id if parent is not None else getrandbits(128) or 1
         return trace_id, self._decide(parent, trace_id) if self._decide is not None else None
 
     def start_request(

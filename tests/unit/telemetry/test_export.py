@@ -17,12 +17,14 @@ class Collector(SpanExporter):
 
     def __init__(self, *, hang: bool = False, fail: bool = False) -> None:
         self.released = threading.Event()
+        self.exporting = threading.Event()
         if not hang:
             self.released.set()
         self.fail = fail
         self.exported: list[ReadableSpan] = []
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.exporting.set()
         self.released.wait(10)
         if self.fail:
             return SpanExportResult.FAILURE
@@ -76,4 +78,28 @@ def test_spans_not_sampled_are_never_queued() -> None:
     provider.get_tracer("test").start_span("call").end()
     assert queue.force_flush(10_000)
     assert collector.exported == []
+    provider.shutdown()
+
+
+def test_a_flush_with_nothing_queued_or_being_exported_is_done_at_once() -> None:
+    collector, drops = Collector(), Drops()
+    provider, queue = traced(collector, drops)
+    assert queue.force_flush(0)  # no round trip through the export thread to wait for
+    provider.get_tracer("test").start_span("call").end()
+    assert queue.force_flush(10_000)
+    assert queue.force_flush(0)
+    assert len(collector.exported) == 1
+    provider.shutdown()
+
+
+def test_a_flush_waits_for_a_batch_being_exported_though_the_queue_is_empty() -> None:
+    collector, drops = Collector(hang=True), Drops()
+    provider, queue = traced(collector, drops)
+    for _ in range(4):  # a whole batch: the export thread takes it off the queue at once
+        provider.get_tracer("test").start_span("call").end()
+    assert collector.exporting.wait(10)
+    assert not queue.force_flush(50)  # the batch is still with the (hung) collector
+    collector.released.set()
+    assert queue.force_flush(10_000)
+    assert len(collector.exported) == 4
     provider.shutdown()
