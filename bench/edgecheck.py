@@ -28,7 +28,7 @@ import signal
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -185,16 +185,7 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> s
         "| side | CPU µs/call (median) | added vs Envoy without a check | 95 % CI |",
         "|---|---:|---:|---|",
     ]
-    for name, side in sides.items():
-        added = side.get("added_cpu_us_per_call")
-        ci = side.get("added_ci95")
-        lines.append(
-            f"| {name} | {side['cpu_us_per_call']:,.1f} | "
-            + ("-" if added is None else f"{added:+,.1f}")
-            + " | "
-            + ("-" if ci is None else f"{ci[0]:+,.1f} … {ci[1]:+,.1f}")
-            + " |"
-        )
+    lines += [_row(name, side) for name, side in sides.items()]
     lines += [
         "",
         "Envoy's CPU alone (the worker does the same work behind each Envoy, and its CPU is "
@@ -203,15 +194,7 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> s
         "| side | Envoy CPU µs/call (median) | added | 95 % CI |",
         "|---|---:|---:|---|",
     ]
-    for name, side in result["envoy_only"].items():
-        added, ci = side.get("added_cpu_us_per_call"), side.get("added_ci95")
-        lines.append(
-            f"| {name} | {side['cpu_us_per_call']:,.1f} | "
-            + ("-" if added is None else f"{added:+,.1f}")
-            + " | "
-            + ("-" if ci is None else f"{ci[0]:+,.1f} … {ci[1]:+,.1f}")
-            + " |"
-        )
+    lines += [_row(name, side) for name, side in result["envoy_only"].items()]
     lines += ["", "Other paired differences (Giru + Envoy), same rounds:", ""]
     for name, difference in result["differences"].items():
         low, high = difference["added_ci95"]
@@ -220,6 +203,18 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> s
             f"{high:+,.1f})"
         )
     return "\n".join(lines) + "\n"
+
+
+def _row(name: str, side: Mapping[str, Any]) -> str:
+    """A table row: the side's CPU per call, what it adds and that figure's interval."""
+    added, ci = side.get("added_cpu_us_per_call"), side.get("added_ci95")
+    return (
+        f"| {name} | {side['cpu_us_per_call']:,.1f} | "
+        + ("-" if added is None else f"{added:+,.1f}")
+        + " | "
+        + ("-" if ci is None else f"{ci[0]:+,.1f} … {ci[1]:+,.1f}")
+        + " |"
+    )
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWK
 
+from giru.identity import UnknownKeyError
+
 __all__ = ["Signer", "b64url", "claims_of", "forge_hs256", "forge_none", "tamper"]
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -128,3 +130,15 @@ def tamper(token: str, **changes: Any) -> str:
     claims = json.loads(_unb64(payload))
     claims.update(changes)
     return f"{header}.{b64url(json.dumps(claims).encode())}.{signature}"
+
+
+class SignerKeys:
+    """A signer's published keys, as the KeySource Giru verifies tokens with."""
+
+    def __init__(self, signer: Signer) -> None:
+        self._keys = {k["kid"]: PyJWK(k) for k in signer.jwks()["keys"]}
+
+    async def key(self, kid: str) -> PyJWK:
+        if kid not in self._keys:
+            raise UnknownKeyError(kid)
+        return self._keys[kid]

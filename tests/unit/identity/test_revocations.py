@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from jwt import PyJWK
 
 from giru.identity import (
     REVOKED,
@@ -14,23 +13,12 @@ from giru.identity import (
     Revocations,
     TokenError,
     TokenVerifier,
-    UnknownKeyError,
 )
-from tests.tokens import Signer
+from tests.tokens import Signer, SignerKeys
 
 ISSUER = "https://idp.example"
 BASE = "https://giru.example"
 RESOURCE = f"{BASE}/mcp"
-
-
-class Keys:
-    def __init__(self, signer: Signer) -> None:
-        self._keys = {k["kid"]: PyJWK(k) for k in signer.jwks()["keys"]}
-
-    async def key(self, kid: str) -> PyJWK:
-        if kid not in self._keys:
-            raise UnknownKeyError(kid)
-        return self._keys[kid]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +27,7 @@ def signer() -> Signer:
 
 
 def _resource(signer: Signer, revocations: Revocations) -> ProtectedResource:
-    verifier = TokenVerifier(ISSUER, Keys(signer), leeway_s=30)
+    verifier = TokenVerifier(ISSUER, SignerKeys(signer), leeway_s=30)
     return ProtectedResource(BASE, {ISSUER: Issuer(verifier)}, revocations=revocations)
 
 
@@ -71,7 +59,7 @@ async def test_a_token_without_iat_is_refused_once_its_person_is_revoked(signer:
 
 
 async def test_the_revocation_is_checked_before_the_scope(signer: Signer) -> None:
-    verifier = TokenVerifier(ISSUER, Keys(signer), leeway_s=30)
+    verifier = TokenVerifier(ISSUER, SignerKeys(signer), leeway_s=30)
     revocations = Revocations({"alice@hospital.example": time.time()})
     resource = ProtectedResource(
         BASE, {ISSUER: Issuer(verifier, ("admin",))}, revocations=revocations

@@ -6,34 +6,20 @@ import time
 from typing import Any
 
 import pytest
-from jwt import PyJWK
 
 from giru.identity import (
     AccessToken,
     InsufficientScopeError,
     TokenError,
     TokenVerifier,
-    UnknownKeyError,
     token_hash,
 )
 from giru.identity.tokens import AdmittedTokens, TokenCache
 from giru.manifests.documents import IdentityClaims
-from tests.tokens import Signer, forge_hs256, forge_none, tamper
+from tests.tokens import Signer, SignerKeys, forge_hs256, forge_none, tamper
 
 ISSUER = "https://idp.example"
 RESOURCE = "https://giru.example/mcp"
-
-
-class Keys:
-    """The issuer's published keys, as a KeySource."""
-
-    def __init__(self, signer: Signer) -> None:
-        self._keys = {k["kid"]: PyJWK(k) for k in signer.jwks()["keys"]}
-
-    async def key(self, kid: str) -> PyJWK:
-        if kid not in self._keys:
-            raise UnknownKeyError(kid)
-        return self._keys[kid]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +29,7 @@ def signer() -> Signer:
 
 @pytest.fixture
 def verifier(signer: Signer) -> TokenVerifier:
-    return TokenVerifier(ISSUER, Keys(signer), leeway_s=30)
+    return TokenVerifier(ISSUER, SignerKeys(signer), leeway_s=30)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "EdDSA"])
@@ -115,7 +101,7 @@ async def test_a_missing_required_scope_is_insufficient_scope(
 
 async def test_the_claims_mapping_reads_the_idp_names(signer: Signer) -> None:
     mapping = IdentityClaims(subject="oid", email="upn", groups="roles")
-    verifier = TokenVerifier(ISSUER, Keys(signer), claims=mapping)
+    verifier = TokenVerifier(ISSUER, SignerKeys(signer), claims=mapping)
     token = signer.token(RESOURCE, oid="o-1", upn="a@corp.example", roles=["nurses"], groups=None)
     person = (await verifier.verify(token)).person
     assert (person.subject, person.email, person.groups) == ("o-1", "a@corp.example", ("nurses",))

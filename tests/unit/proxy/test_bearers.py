@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from jwt import PyJWK
 
 from giru.access.apikeys import KeyVerifier
 from giru.access.clients import ClientDirectory, ClientPrincipal
@@ -20,29 +19,18 @@ from giru.identity import (
     PresentedToken,
     ProtectedResource,
     TokenVerifier,
-    UnknownKeyError,
 )
 from giru.proxy.admission import Admission, Refusal
 from giru.proxy.bearers import AdmittedBearer, AdmittedBearers
 from giru.proxy.endpoints import GLOBAL, Endpoint, Principal
 from giru.telemetry.metrics import Metrics
-from tests.tokens import Signer
+from tests.tokens import Signer, SignerKeys
 from tests.unit.proxy.fakes import FakeUpstream, gateway_client
 
 ISSUER = "https://idp.example"
 BASE = "https://giru.example"
 GLOBAL_MCP = Endpoint(GLOBAL, (), auth="oauth")
 WARD = Endpoint("ward", (), auth="oauth")
-
-
-class Keys:
-    def __init__(self, signer: Signer) -> None:
-        self._keys = {k["kid"]: PyJWK(k) for k in signer.jwks()["keys"]}
-
-    async def key(self, kid: str) -> PyJWK:
-        if kid not in self._keys:
-            raise UnknownKeyError(kid)
-        return self._keys[kid]
 
 
 class People(ClientDirectory):
@@ -78,7 +66,7 @@ async def admission(signer: Signer, now: list[float]) -> AsyncIterator[Admission
 
 
 def _resource(signer: Signer) -> ProtectedResource:
-    verifier = TokenVerifier(ISSUER, Keys(signer), leeway_s=30)
+    verifier = TokenVerifier(ISSUER, SignerKeys(signer), leeway_s=30)
     return ProtectedResource(BASE, {ISSUER: Issuer(verifier, ("mcp",))})
 
 
