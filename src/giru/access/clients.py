@@ -98,6 +98,7 @@ class ClientDirectory:
         "_grants",
         "_hmacs",
         "_key_ids",
+        "_made",
         "_people",
         "_pepper",
         "_principals",
@@ -122,6 +123,9 @@ class ClientDirectory:
         self._principals = dict(principals)
         self._grants = dict(grants or {})
         self._people: dict[str, tuple[Person, str | None]] = {}
+        self._made: dict[str, tuple[tuple[Person, str | None], ClientPrincipal]] = {}
+        """A seen person's principal by name, with the `_people` entry it was made from: this
+        directory's grants never change, so it holds until that entry is replaced."""
         self._by_token: dict[str, tuple[AccessToken, ClientPrincipal]] = {}
         """A person's principal by the hash of the access token it was made for: the token's
         claims and this directory's grants never change, so its next call reuses it (a new
@@ -227,9 +231,17 @@ class ClientDirectory:
         """The principal of the client named `name` (for auth modes that name the client), or
         of a person seen signed in, with the grants in force now."""
         found = self._principals.get(name)
-        if found is None and name.startswith(PERSON_PREFIX) and name in self._people:
-            return self._person_principal(*self._people[name])
-        return found
+        if found is not None or not name.startswith(PERSON_PREFIX):
+            return found
+        seen = self._people.get(name)
+        if seen is None:
+            return None
+        made = self._made.get(name)
+        if made is None or made[0] is not seen:
+            if len(self._made) >= _PEOPLE_MAX:
+                self._made.clear()
+            made = self._made[name] = (seen, self._person_principal(*seen))
+        return made[1]
 
     def person(
         self, token: AccessToken, presented: PresentedToken | None = None

@@ -25,6 +25,7 @@ from giru.proxy.endpoints import Principal
 __all__ = [
     "CONNECT_STATE",
     "URL_ELICITATION_REQUIRED",
+    "PresentedPrincipals",
     "caller_of",
     "connection_answer",
     "with_presented",
@@ -55,6 +56,33 @@ def with_presented(current: Principal, arrived: Principal | None) -> Principal:
     ):
         return dataclasses.replace(current, presented=arrived.presented)
     return current
+
+
+class PresentedPrincipals:
+    """`with_presented`, remembered: a person's session answers call after call with the same
+    owner principal and the same token, and making the principal again costs more than the
+    call's admission. An entry holds while both are the very objects it was made from (a reload
+    or a new token makes new ones); at most `size` entries, all dropped when full."""
+
+    __slots__ = ("_made", "_size")
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._made: dict[tuple[int, int], tuple[Principal, object, Principal]] = {}
+
+    def __call__(self, current: Principal, arrived: Principal | None) -> Principal:
+        presented = getattr(arrived, "presented", None)
+        if presented is None:  # an API key, or no token to carry: `current` as it is
+            return current
+        key = (id(current), id(presented))
+        kept = self._made.get(key)
+        if kept is not None and kept[0] is current and kept[1] is presented:
+            return kept[2]
+        made = with_presented(current, arrived)
+        if len(self._made) >= self._size:
+            self._made.clear()
+        self._made[key] = (current, presented, made)
+        return made
 
 
 def without_connect_state(params: dict[str, Any] | None) -> dict[str, Any] | None:

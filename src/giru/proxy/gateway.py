@@ -20,7 +20,7 @@ from giru.metering import new_event_id
 from giru.proxy.admission import Admission, Authenticator, Refusal, asks_for_key, tricky_path
 from giru.proxy.catalogs import Catalogs
 from giru.proxy.checks import HttpGuard, check_post_media
-from giru.proxy.connections import with_presented
+from giru.proxy.connections import PresentedPrincipals
 from giru.proxy.context import CallContext
 from giru.proxy.dispatch import Dispatcher
 from giru.proxy.endpoints import ANONYMOUS, GLOBAL, Endpoint, Principal, Revoked, ViewCache
@@ -69,6 +69,7 @@ class Gateway:
         self.metrics = metrics
         self.endpoints = dict(endpoints)
         self.views = ViewCache()
+        self._presented = PresentedPrincipals()
         self.handoff: SessionHandoff | None = None
         self.tracing: Tracing | None = None
         """Spans of every MCP request (app wiring; None: tracing is off)."""
@@ -397,7 +398,7 @@ class Gateway:
         """`arrived`: the principal this request authenticated as (its presented token is
         kept for token exchanges; the grants are the session owner's as they are now)."""
         endpoint = self.endpoints[session.endpoint]
-        principal = with_presented(self._current(session), arrived)
+        principal = self._presented(self._current(session), arrived)
         view = self.views.get(endpoint, principal, self.catalogs.listed)
         return CallContext(
             view=view,

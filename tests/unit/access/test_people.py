@@ -110,3 +110,17 @@ def test_a_reload_makes_the_principal_with_the_new_grants() -> None:
     after = directory()
     after.adopt_people(before)
     assert not after.person(verified).allows_server("ehr")
+
+
+def test_a_person_found_by_name_is_one_principal_until_their_token_changes_their_groups() -> None:
+    people = directory(subscription("nurses-ehr", {"group": "nurses"}))
+    people.person(token(groups=("nurses",)))
+    first = people.get("user:alice@hospital.example")
+    assert first is not None
+    assert people.get("user:alice@hospital.example") is first
+    people.person(token(groups=("billing",)))  # a new token: other groups, other grants
+    moved = people.get("user:alice@hospital.example")
+    assert moved is not None
+    assert not moved.allows_server("ehr")
+    assert moved.person is not None
+    assert moved.person.groups == ("billing",)
