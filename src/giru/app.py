@@ -272,7 +272,7 @@ class GiruApp:
                         self.settings,
                         config.virtual_servers,
                         registry=metrics.registry,
-                        access=_edge_access(gateway),
+                        access=EdgeAccess.of_gateway(gateway),
                     )
                 )
             authz_listen = self.settings.xds.authz_listen
@@ -489,7 +489,7 @@ class GiruApp:
         self._trust_own_keys(gateway.admission.resource)
         gateway.endpoints = build_endpoints(config)
         if self.edge is not None:  # the live keys and endpoints the edge checks against
-            self.edge.update(config.virtual_servers, _edge_access(gateway))
+            self.edge.update(config.virtual_servers, EdgeAccess.of_gateway(gateway))
         await retrust(gateway)
         for server in changed:
             await gateway.catalogs.refresh(server, announce=False)  # announced below, once
@@ -596,11 +596,3 @@ def serve(settings: Settings, *, config: Config | None = None, adopt: bool = Fal
         )
     )
     server.run()
-
-
-def _edge_access(gateway: Gateway) -> EdgeAccess:
-    """What the edge's own credential check holds for `gateway` as it is now: its endpoints,
-    their refusals and the live API keys' public identifiers (giru.xds.keycheck)."""
-    directory = gateway.authenticator
-    ids = directory.key_ids if isinstance(directory, ClientDirectory) else None
-    return EdgeAccess.of(gateway.endpoints, gateway.admission, ids)

@@ -26,7 +26,7 @@ from giru.errors import (
 from giru.mcp import jsonrpc
 from giru.mcp.headers import param_values
 from giru.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Message
-from giru.mcp.versions import LOG_LEVELS, META_LOG_LEVEL, Era, era_of
+from giru.mcp.versions import LOG_LEVELS, Era, era_of
 from giru.policy import PolicyUnavailableError
 from giru.proxy.breaker import CircuitBreakers
 from giru.proxy.connections import caller_of, connection_answer, without_connect_state
@@ -41,6 +41,7 @@ from giru.proxy.envelopes import (
 )
 from giru.proxy.gate import SPOOL_REASONS, CallGate, Subject, policy_call
 from giru.proxy.input_relay import ask_legacy_client, needs_input
+from giru.proxy.legacy_meta import with_log_level, without_envelope
 from giru.proxy.refusals import POLICY_UNAVAILABLE, internal_error, unavailable
 from giru.proxy.resources import Resources
 from giru.proxy.trail import (
@@ -59,8 +60,6 @@ __all__ = ["SERVER_INFO", "STATE_TTL_S", "Dispatcher"]
 
 _log = structlog.get_logger(__name__)
 SERVER_INFO: Final = {"name": "giru", "title": "Giru MCP gateway", "version": __version__}
-_RESERVED_META: Final = "io.modelcontextprotocol/"
-_TRACE_CONTEXT: Final = frozenset({"traceparent", "tracestate"})
 _MAX_INPUT_ROUNDS: Final = 8
 STATE_TTL_S: Final = 600.0
 """How long a client may take to answer an upstream's `input_required` (a person may be
@@ -454,9 +453,9 @@ class Dispatcher:
             for attempt in (1, 2):  # a credential the upstream refused: one retry, renewed
                 session = await self.upstream_session(ctx, server, message.method or "")
                 if era_of(session.protocol_version) != "modern":
-                    params = _without_envelope(params)
+                    params = without_envelope(params)
                 elif ctx.era == "legacy" and ctx.log_level is not None:
-                    params = _with_log_level(params, ctx.log_level)
+                    params = with_log_level(params, ctx.log_level)
                 try:
                     response = await session.request(
                         message.method or "", params, on_message=sink, headers=headers
@@ -540,31 +539,6 @@ def _capabilities_of(ctx: CallContext) -> Mapping[str, Any] | None:
     if ctx.era == "modern":
         return ctx.declared
     return ctx.owner.identity.capabilities if ctx.owner is not None else None
-
-
-def _with_log_level(params: dict[str, Any] | None, level: str) -> dict[str, Any]:
-    """A legacy client's `logging/setLevel`, as the per-request opt-in a modern upstream reads."""
-    params = dict(params or {})
-    meta = params.get("_meta")
-    params["_meta"] = {**(meta if isinstance(meta, dict) else {}), META_LOG_LEVEL: level}
-    return params
-
-
-def _without_envelope(params: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Drop a modern client's `_meta` envelope before it reaches a legacy upstream."""
-    meta = (params or {}).get("_meta")
-    if params is None or not isinstance(meta, dict) or meta.keys() <= _TRACE_CONTEXT:
-        return params  # most: no `_meta`, or a traced call's trace context alone
-    for key in meta:  # most of the rest carry none: no copy
-        if key.startswith(_RESERVED_META):
-            break
-    else:
-        return params
-    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
-    trimmed = {**params, "_meta": kept}
-    if not kept:
-        del trimmed["_meta"]
-    return trimmed
 
 
 class _Relay:

@@ -27,8 +27,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from giru.access.clients import ClientDirectory
 from giru.proxy.admission import Admission, Refusal
 from giru.proxy.endpoints import GLOBAL, Endpoint
+from giru.proxy.gateway import Gateway
 from giru.xds.resources import HTTP_FILTERS
 
 __all__ = ["FILTER", "EdgeAccess", "EndpointAccess", "check_filter", "check_off", "check_on"]
@@ -96,6 +98,14 @@ class EdgeAccess:
     ) -> EdgeAccess:
         found = (EndpointAccess.of(endpoints[name], admission) for name in sorted(endpoints))
         return cls(tuple(e for e in found if e is not None), key_ids)
+
+    @classmethod
+    def of_gateway(cls, gateway: Gateway) -> EdgeAccess:
+        """What the check holds for `gateway` as it is now: its endpoints, their refusals and
+        the live API keys' public identifiers."""
+        directory = gateway.authenticator
+        ids = directory.key_ids if isinstance(directory, ClientDirectory) else None
+        return cls.of(gateway.endpoints, gateway.admission, ids)
 
     def script(self) -> str:
         """The route's Lua: the data as tables, then the rules (`_RULES`)."""
