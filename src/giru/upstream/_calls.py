@@ -273,10 +273,19 @@ class Exchange:
         return self._calls.get(value) if _is_int(value) else None
 
     def _only_call(self) -> Call | None:
-        """The single call in flight, if there is exactly one: stdio and SSE carry no relation."""
-        if len(self._calls) != 1:
-            return None
-        return next(iter(self._calls.values()))
+        """The single call in flight with a client behind it, if there is exactly one.
+
+        Stdio and SSE carry no relation, so a server's request goes to the one caller that can
+        answer it; Giru's own requests (list refreshes, health pings: no `on_message`) in flight
+        at the same moment do not make that ambiguous. Two callers do: nobody is asked.
+        """
+        found: Call | None = None
+        for call in self._calls.values():
+            if call.on_message is not None:
+                if found is not None:
+                    return None
+                found = call
+        return found
 
 
 def _reply(request_id: Any, reply: dict[str, Any] | None) -> dict[str, Any]:

@@ -75,6 +75,26 @@ async def test_sampling_request_is_relayed_and_answered(http: aiohttp.ClientSess
         await session.aclose()
 
 
+async def test_sampling_finds_its_caller_while_gateway_requests_are_in_flight(
+    http: aiohttp.ClientSession,
+) -> None:
+    # stdio carries no relation: a request of Giru's own (a list refresh, no client behind it)
+    # in flight beside the caller's must not leave the server's sampling request unrouted
+    session = await _open("everything.py", http)
+    inbox = Inbox(replies={"sampling/createMessage": {"result": SAMPLED}})
+    own = asyncio.create_task(session.request("tools/call", {"name": "hang", "arguments": {}}))
+    try:
+        await asyncio.sleep(0)  # one step: the gateway's own call is registered and sent first
+        params = {"name": "sample", "arguments": {"prompt": "hello"}}
+        response = await session.request("tools/call", params, on_message=inbox)
+        assert _text(response) == "from the model"
+        assert not own.done()
+    finally:
+        own.cancel()
+        await asyncio.gather(own, return_exceptions=True)
+        await session.aclose()
+
+
 async def test_timeout_raises_and_upstream_sees_cancelled(http: aiohttp.ClientSession) -> None:
     session = await _open("everything.py", http)
     try:
