@@ -82,16 +82,16 @@ async def test_sampling_finds_its_caller_while_gateway_requests_are_in_flight(
     # in flight beside the caller's must not leave the server's sampling request unrouted
     session = await _open("everything.py", http)
     inbox = Inbox(replies={"sampling/createMessage": {"result": SAMPLED}})
-    own = asyncio.create_task(session.request("tools/call", {"name": "hang", "arguments": {}}))
+    params = {"name": "sample", "arguments": {"prompt": "hello"}}
     try:
-        await asyncio.sleep(0)  # one step: the gateway's own call is registered and sent first
-        params = {"name": "sample", "arguments": {"prompt": "hello"}}
-        response = await session.request("tools/call", params, on_message=inbox)
+        async with asyncio.TaskGroup() as group:
+            own = group.create_task(session.request("tools/call", {"name": "hang"}))
+            await asyncio.sleep(0)  # one step: the gateway's own call is registered and sent
+            response = await session.request("tools/call", params, on_message=inbox)
+            assert not own.done()
+            own.cancel()
         assert _text(response) == "from the model"
-        assert not own.done()
     finally:
-        own.cancel()
-        await asyncio.gather(own, return_exceptions=True)
         await session.aclose()
 
 
