@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -301,7 +301,8 @@ class PolicyEngine:
     async def decide(self, call: Call) -> Decision:
         """OPA's decision for `call`; a denial with `unavailable` set when there is none."""
         started = time.perf_counter()
-        decision = await self._decide(call)
+        document = self.input_for(call)
+        decision = await self._decide_input(call, document, recorded_input(document))
         if decision.unavailable is not None:
             self.metrics.decided("unavailable", time.perf_counter() - started)
         elif decision.allow:
@@ -312,22 +313,24 @@ class PolicyEngine:
                 self.metrics.denied_by(rule.get("pack"), rule.get("control"))
         return decision
 
-    async def _decide(self, call: Call) -> Decision:
-        document = self.input_for(call)
-        decision = await self._decide_input(call, document)
-        return replace(decision, recorded=recorded_input(document))
-
-    async def _decide_input(self, call: Call, document: dict[str, Any]) -> Decision:
+    async def _decide_input(
+        self, call: Call, document: dict[str, Any], recorded: Mapping[str, Any]
+    ) -> Decision:
+        """The decision on `document` (the input of `call`), `recorded` for the audit log."""
         missing = self._missing_packs(document["binding"])
         if missing:
-            return Decision(False, unavailable=missing, revision=self.active_revision)
+            return Decision(
+                False, unavailable=missing, revision=self.active_revision, recorded=recorded
+            )
         if self.client is None:
-            return Decision(False, unavailable=self.last_error or "no policy engine")
+            unavailable = self.last_error or "no policy engine"
+            return Decision(False, unavailable=unavailable, recorded=recorded)
         if self._child is not None:
             # Fail closed at once when the managed OPA dies: no decision is served from the
             # fast path's cache while it is down, and a restarted OPA is asked afresh.
             if not self._child.running:
-                return Decision(False, unavailable="the policy engine (OPA) is not running")
+                unavailable = "the policy engine (OPA) is not running"
+                return Decision(False, unavailable=unavailable, recorded=recorded)
             if self._child.restarts != self._seen_restarts:
                 self._seen_restarts = self._child.restarts
                 self._forget()
@@ -339,8 +342,9 @@ class PolicyEngine:
             else:
                 result = await self.client.query(_DECISION, document)
         except PolicyUnavailableError as exc:
-            return Decision(False, unavailable=exc.message, revision=self.active_revision)
-        return _decision(result)
+            revision = self.active_revision
+            return Decision(False, unavailable=exc.message, revision=revision, recorded=recorded)
+        return _decision(result, recorded)
 
     def policy_bundle(self) -> tuple[bytes, str]:
         """The bundle served to OPA (tar.gz) and its revision."""
@@ -502,20 +506,28 @@ class PolicyEngine:
         return f"policy pack(s) {', '.join(missing)} are not installed"
 
 
-def _decision(result: Any) -> Decision:
+def _decision(result: Any, recorded: Mapping[str, Any]) -> Decision:
     if not isinstance(result, dict):
-        return Decision(False, unavailable="the decision is not an object")
-    deny = tuple(r for r in result.get("deny") or () if isinstance(r, dict))
-    audit = result.get("audit")
+        return Decision(False, unavailable="the decision is not an object", recorded=recorded)
+    deny = _objects(result.get("deny"))
+    audit, revision = result.get("audit"), result.get("revision")
     return Decision(
         allow=result.get("allow") is True and not deny,
         deny=deny,
-        redact=tuple(r for r in result.get("redact") or () if isinstance(r, dict)),
+        redact=_objects(result.get("redact")),
         audit=audit if isinstance(audit, dict) else {},
-        alerts=tuple(a for a in result.get("alerts") or () if isinstance(a, dict)),
-        revision=result.get("revision") if isinstance(result.get("revision"), str) else None,
-        approve=tuple(a for a in result.get("approve") or () if isinstance(a, dict)),
+        alerts=_objects(result.get("alerts")),
+        revision=revision if isinstance(revision, str) else None,
+        approve=_objects(result.get("approve")),
+        recorded=recorded,
     )
+
+
+def _objects(found: Any) -> tuple[Mapping[str, Any], ...]:
+    """The objects of a list in OPA's answer (anything else in it left out)."""
+    if not found:  # the usual answer: nothing, at no generator's cost
+        return ()
+    return tuple(item for item in found if isinstance(item, dict))
 
 
 def _signature(directories: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:

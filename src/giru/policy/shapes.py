@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any, Final
 
 from giru.policy.redact import KINDS
@@ -32,6 +33,8 @@ _SAMPLES: Final = {
 }
 _PAN_NUMBER: Final = 4111111111111111
 _FILLER: Final = "x"
+_MAY_FIND: Final = re.compile(r"[\d@]")
+"""Only text with a digit or "@" can hold a kind the detectors find (KINDS)."""
 
 
 def recorded_input(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def shape_of(value: Any, depth: int = 0) -> dict[str, Any]:
     if depth >= _MAX_DEPTH:
         return {"type": "object" if isinstance(value, dict) else "array", "truncated": True}
     if isinstance(value, dict):
-        keys = {str(k): shape_of(v, depth + 1) for k, v in list(value.items())[:_MAX_KEYS]}
+        keys = {str(k): shape_of(v, depth + 1) for k, v in islice(value.items(), _MAX_KEYS)}
         return {"type": "object", "keys": keys, "size": len(value)}
     if isinstance(value, list | tuple):
         items = [shape_of(v, depth + 1) for v in value[:_MAX_ITEMS]]
@@ -103,7 +106,7 @@ def _number(value: int | float) -> dict[str, Any]:
 
 def _findings(text: str) -> list[str]:
     text = text[:_MAX_SCAN]
-    if not re.search(r"[\d@]", text):
+    if not _MAY_FIND.search(text):
         return []
     return [kind for kind, (pattern, mask) in KINDS.items() if _detected(pattern, mask, text)]
 

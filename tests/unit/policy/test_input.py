@@ -1,7 +1,11 @@
 """The decision input for a person signed in over OAuth: `subject`, `client`, and the packs'
-`context` from real claims (MFA from `amr`); an API-key client keeps its own shape."""
+`context` from real claims (MFA from `amr`); an API-key client keeps its own shape. A call
+denied for want of a decision still carries its input, without argument values, for the audit
+log."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from giru.identity import Person
 from giru.manifests import ClientConfig, Config
@@ -79,3 +83,21 @@ def test_an_api_key_client_has_no_subject() -> None:
     assert document["subject"] is None
     assert document["client"] == {"name": "ci", "kind": "api_key"}
     assert document["context"]["client"] == "ci"
+
+
+async def test_a_decision_without_an_answer_still_records_the_input_without_values() -> None:
+    asked = dataclasses.replace(call("ci"), arguments={"card": "4111 1111 1111 1111"})
+    decision = await engine().decide(asked)  # no pack installed: no decision, fail-closed
+    assert (decision.allow, decision.unavailable) == (
+        False,
+        "policy pack(s) core are not installed",
+    )
+    assert decision.recorded is not None
+    assert decision.recorded["mcp"]["argument_shapes"] == {
+        "type": "object",
+        "keys": {"card": {"type": "string", "length": 19, "findings": ["pan"]}},
+        "size": 1,
+    }
+    assert "arguments" not in decision.recorded["mcp"]
+    assert decision.recorded["request"]["id"] == "r1"
+    assert decision.recorded["context"]["client"] == "ci"
