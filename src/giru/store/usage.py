@@ -10,7 +10,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from giru.errors import ValidationError
 from giru.store.models import UsageRow
+from giru.store.sqlite import datetime_text
 
 __all__ = [
     "ERROR_OUTCOMES",
@@ -147,7 +148,7 @@ async def insert(
         columns = list(zip(*map(_PICK, records), strict=True))  # one array per column
         result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
     else:
-        stamp = _sqlite_time(now)
+        stamp = datetime_text(now)
         rows = [(tenant_id, stamp, *_sqlite_row(_PICK(record))) for record in records]
         result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
     return max(result.rowcount, 0)
@@ -169,17 +170,9 @@ _SQLITE_INSERT: Final = (
 )
 
 
-def _sqlite_time(value: datetime) -> str:
-    """A UTC time as SQLAlchemy's SQLite `DATETIME` stores it (and reads it back)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    return text if value.microsecond else text + ".000000"
-
-
 def _sqlite_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """`_PICK`'s values with the time (`at`, the second) as SQLite stores it."""
-    return (values[0], _sqlite_time(values[1]), *values[2:])
+    return (values[0], datetime_text(values[1]), *values[2:])
 
 
 async def summary(
