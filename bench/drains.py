@@ -1,16 +1,17 @@
-"""`python -m bench.drains [--ref REV] [--batch N] [--rounds R]`: CPU per audit record of what
-the audit drain does per batch (`AuditLog._chain_and_insert`: chain the records, store them in
-one transaction) on SQLite, in commit REV's code (default: main) beside the work tree's, in this
-one process, paired rounds with an A/A pair.
+"""`python -m bench.drains [--ref REV] [--batch N] [--rounds R]`: CPU per record of what the
+drains do per batch on SQLite: the audit drain's `AuditLog._chain_and_insert` (chain the
+records, store them in one transaction) and the usage drain's `insert_usage`, in commit REV's
+code (default: main) beside the work tree's, in this one process, paired rounds with A/A pairs.
 
-REV's `giru/audit/log.py` and `giru/store/audit.py` are loaded from `git archive REV src` under
-other module names (what they import from giru is the work tree's); REV's `Store` methods are
-redone over them (a session per call). The sides: REV's drain and store; REV's drain (a query
-for stored event ids before each insert) with the work tree's `Store`; the work tree's, twice.
-Each round times every side's batch of fresh records, chained after its own node's head, in a
-shuffled order, on this process's CPU clock (the aiosqlite thread included); a difference is
-the median of the per-round differences with a bootstrap 95 % interval (bench.pairs.median_ci).
-SQLite is a fresh file on /dev/shm. Printed, never asserted.
+REV's `giru/audit/log.py`, `giru/store/audit.py` and `giru/store/usage.py` are loaded from
+`git archive REV src` under other module names (what they import from giru is the work tree's);
+REV's `Store` methods are redone over them (a session per call). The sides: REV's drain and
+store; REV's drain (a query for stored event ids before each insert) with the work tree's
+`Store`; the work tree's, twice; REV's usage insert and the work tree's, twice. Each round
+times every side's batch of fresh records (audit ones chained after the side's own node's
+head) in a shuffled order, on this process's CPU clock (the aiosqlite thread included); a
+difference is the median of the per-round differences with a bootstrap 95 % interval
+(bench.pairs.median_ci). SQLite is a fresh file on /dev/shm. Printed, never asserted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 import uvloop
 
@@ -49,11 +50,33 @@ _VERSUS = (
     ("work tree", "REV drain + work tree insert"),
     ("work tree", "REV"),
     ("work tree again", "work tree"),
+    ("usage: work tree", "usage: REV"),
+    ("usage: work tree again", "usage: work tree"),
 )
 
 
-def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
-    """REV's giru.audit.log and giru.store.audit as modules of their own."""
+_USAGE: Final = {
+    "node": "bench",
+    "subscription": "bench-subscription",
+    "client": "bench-governed",
+    "server": "s00",
+    "tool": "echo",
+    "request_id": "17",
+    "duration_ms": 1.25,
+    "outcome": "ok",
+    "status": None,
+    "bytes_in": 150,
+    "bytes_out": 98,
+    "cost": None,
+    "person": None,
+    "agent": None,
+    "trace_id": None,
+}
+"""A governed call's usage record but for its `event_id` and `at`."""
+
+
+def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """REV's giru.audit.log, giru.store.audit and giru.store.usage as modules of their own."""
     archive = subprocess.run(
         ["git", "archive", "--format=tar", ref, "src/giru"],
         cwd=REPO,
@@ -67,6 +90,7 @@ def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
     for name, path in (
         ("audit.log", root / "audit" / "log.py"),
         ("store.audit", root / "store" / "audit.py"),
+        ("store.usage", root / "store" / "usage.py"),
     ):
         spec = importlib.util.spec_from_file_location(f"ref_giru.{name}", path)
         assert spec is not None
@@ -75,15 +99,25 @@ def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         loaded.append(module)
-    return loaded[0], loaded[1]
+    return loaded[0], loaded[1], loaded[2]
 
 
 class _RefStore:
-    """The `Store`'s audit methods as REV's did them, with REV's queries (`queries`)."""
+    """The `Store`'s drain methods as REV's did them (a session per call), with REV's queries
+    (`queries`: audit, `usage`)."""
 
-    def __init__(self, store: Store, queries: ModuleType) -> None:
+    def __init__(self, store: Store, queries: ModuleType, usage: ModuleType) -> None:
         self._store = store
         self._queries = queries
+        self._usage = usage
+
+    async def insert_usage(self, records: Sequence[Any]) -> int:
+        async with self._store.database.read() as session:
+            inserted: int = await self._usage.insert(
+                session, "sqlite", self._store.tenant_id, records, utcnow()
+            )
+            await session.commit()
+        return inserted
 
     async def audit_head(self, node: str) -> tuple[int, str] | None:
         return await self._store.audit_head(node)
@@ -123,10 +157,11 @@ def _records(count: int, node: str) -> list[AuditRecord]:
 
 
 async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, Any]:
-    ref_log, ref_audit = _load(ref, directory / "ref")
+    ref_log, ref_audit, ref_usage = _load(ref, directory / "ref")
     store = await Store.open(f"sqlite+aiosqlite:///{directory / 'giru.db'}", pepper=b"bench" * 8)
+    ref_store = _RefStore(store, ref_audit, ref_usage)
     kinds = {
-        "REV": (ref_log.AuditLog, _RefStore(store, ref_audit)),
+        "REV": (ref_log.AuditLog, ref_store),
         "REV drain + work tree insert": (ref_log.AuditLog, store),
         "work tree": (AuditLog, store),
         "work tree again": (AuditLog, store),
@@ -137,6 +172,9 @@ async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, 
         log = await kind.open(audit_store, directory / f"spool-{index}")
         logs.append(log)
         sides[name] = _side(log, batch, f"bench-{index}")
+    sides["usage: REV"] = _usage_side(ref_store, batch)
+    sides["usage: work tree"] = _usage_side(store, batch)
+    sides["usage: work tree again"] = _usage_side(store, batch)
     try:
         for block in sides.values():
             for _ in range(5):
@@ -171,6 +209,18 @@ def _side(log: Any, batch: int, node: str) -> Callable[[], Awaitable[float]]:
         records = _records(batch, node)
         started = time.process_time_ns()
         stored = await log._chain_and_insert(records)
+        spent = time.process_time_ns() - started
+        assert stored == batch
+        return spent / batch / 1000
+
+    return block
+
+
+def _usage_side(store: Any, batch: int) -> Callable[[], Awaitable[float]]:
+    async def block() -> float:
+        records = [{**_USAGE, "event_id": new_event_id(), "at": utcnow()} for _ in range(batch)]
+        started = time.process_time_ns()
+        stored = await store.insert_usage(records)
         spent = time.process_time_ns() - started
         assert stored == batch
         return spent / batch / 1000

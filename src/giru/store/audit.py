@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from giru.errors import ConflictError
 from giru.store.database import Database
@@ -116,13 +116,13 @@ class AuditQuery:
 
 
 async def insert_records(
-    session: AsyncSession,
+    connection: AsyncConnection,
     tenant_id: str,
     records: Sequence[Mapping[str, Any]],
     now: datetime,
     dialect: str = "sqlite",
 ) -> int:
-    """Insert chained records in the session's transaction (committed by the caller); the
+    """Insert chained records in the connection's transaction (committed by the caller); the
     number inserted. `ConflictError` (rolled back) when one is stored already.
 
     On SQLite one driver-level statement binds a plain tuple per record, the JSON columns
@@ -134,15 +134,14 @@ async def insert_records(
         return 0
     try:
         if dialect == "sqlite":
-            connection = await session.connection()
             await connection.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(tenant_id, records, now))
         else:
             stamps = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
             rows = [{"id": new_id(), **stamps, **{c: r[c] for c in COLUMNS}} for r in records]
             table: Table = AuditRow.__table__  # type: ignore[assignment]  # a mapped class's Table
-            await session.execute(insert(table), rows)
+            await connection.execute(insert(table), rows)
     except IntegrityError as exc:
-        await session.rollback()
+        await connection.rollback()
         first = records[0]
         raise ConflictError(
             f"audit records of node {first['node']!r} from seq {first['seq']} conflict with "

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from giru.errors import ValidationError
 from giru.store.models import UsageRow
@@ -127,7 +127,7 @@ def zone(name: str) -> ZoneInfo:
 
 
 async def insert(
-    session: AsyncSession,
+    connection: AsyncConnection,
     dialect: str,
     tenant_id: str,
     records: Sequence[Mapping[str, Any]],
@@ -143,7 +143,6 @@ async def insert(
     """
     if not records:
         return 0
-    connection = await session.connection()
     if dialect == "postgresql":
         columns = list(zip(*map(_PICK, records), strict=True))  # one array per column
         result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
