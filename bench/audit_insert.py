@@ -1,8 +1,10 @@
 """`python -m bench.audit_insert [--batch N] [--rounds R]`: CPU per audit record of inserting
 chained records into SQLite the way the audit drain does (`giru.store.audit.insert_records` in
-one transaction per batch), with the JSON columns written by orjson as text (what SQLite gets
-now) beside the JSON type's own `json.dumps` (what PostgreSQL gets, and SQLite got before), in
-paired rounds on this process's CPU clock (the aiosqlite thread included), an A/A pair beside.
+one transaction per batch): SQLite's insert (since perf-drains a driver-level statement of
+plain tuples, the JSON columns as orjson text) beside the Core insert with the JSON type's own
+`json.dumps` (what PostgreSQL gets, and SQLite got before), in paired rounds on this process's
+CPU clock (the aiosqlite thread included), an A/A pair beside. `python -m bench.drains` compares
+a commit's drain with the work tree's.
 
 The records carry the details of a governed call (a recorded policy input, the packs in scope).
 SQLite is a fresh file on /dev/shm. Printed, never asserted.
@@ -29,9 +31,9 @@ from giru.metering import new_event_id
 from giru.store import Store
 from giru.store.audit import insert_records
 
-__all__ = ["main"]
+__all__ = ["DETAILS", "main"]
 
-_DETAILS: Final = {
+DETAILS: Final = {
     "status": None,
     "input": {
         "binding": {"packs": ["core", "pci"], "params": {"core": {"max_argument_bytes": 65536}}},
@@ -69,7 +71,7 @@ def _records(count: int, heads: dict[str, Head]) -> list[ChainedRecord]:
                 "reasons": [],
                 "policy_revision": "rev-1",
                 "source_ip": "127.0.0.1",
-                "details": _DETAILS,
+                "details": DETAILS,
             }
         )
     chained, after = link(made, heads)
@@ -88,17 +90,17 @@ async def _run(batch: int, rounds: int) -> dict[str, Any]:
             async def block() -> float:
                 records = _records(batch, heads)
                 started = time.process_time_ns()
-                async with store.database.read() as session:
-                    await insert_records(session, tenant, records, datetime.now(UTC), dialect)
-                    await session.commit()
+                async with store.database.connection() as connection:
+                    await insert_records(connection, tenant, records, datetime.now(UTC), dialect)
+                    await connection.commit()
                 return (time.process_time_ns() - started) / batch / 1000
 
             return block
 
         sides = {
-            "json type (before)": side("postgresql"),
-            "orjson text": side("sqlite"),
-            "orjson text again": side("sqlite"),
+            "core, json type": side("postgresql"),
+            "sqlite insert": side("sqlite"),
+            "sqlite insert again": side("sqlite"),
         }
         for block in sides.values():
             for _ in range(5):
@@ -120,8 +122,8 @@ async def _run(batch: int, rounds: int) -> dict[str, Any]:
 
     return {
         "per_record_us": {k: round(statistics.median(v), 2) for k, v in seen.items()},
-        "orjson - json": versus("orjson text", "json type (before)"),
-        "A/A": versus("orjson text again", "orjson text"),
+        "sqlite - core": versus("sqlite insert", "core, json type"),
+        "A/A": versus("sqlite insert again", "sqlite insert"),
         "load": [round(v, 2) for v in (*load, *os.getloadavg())],
     }
 
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     result = uvloop.run(_run(args.batch, args.rounds))
     for name, us in result["per_record_us"].items():
         print(f"{name:>20}: {us:8.2f} µs CPU per record")
-    print(f"orjson - json: {result['orjson - json']}; A/A: {result['A/A']}")
+    print(f"sqlite - core: {result['sqlite - core']}; A/A: {result['A/A']}")
     print(f"load (1, 5, 15 min) before, after: {result['load']}")
 
 

@@ -1,10 +1,11 @@
 """`AuditLog`: records go to a local spool on the request path; a drain task chains and stores them.
 
 `record` returns once the record is on disk (see `giru.metering.spool`). The drain takes sealed
-segments oldest first and, per batch: drops the records whose event id is stored already (a
-segment stored but not deleted before a crash), links the rest after their node's head (loaded
-from the store on first sight, then kept), inserts them in one transaction, and deletes a
-segment only after its last batch committed. So this process is the single writer of the nodes
+segments oldest first and, per batch: links the records after their node's head (loaded from
+the store on first sight, then kept) and inserts them in one transaction; when that conflicts
+with records whose event id is stored already (a segment stored but not deleted before a
+crash), it drops those and links the rest again. It deletes a segment only after its last batch
+committed. So this process is the single writer of the nodes
 whose records sit in its spool. Any failure forgets the heads (they are reloaded): an insert
 whose commit was lost in the outage, or another writer of the node, cannot fork the chain, only
 delay it. While the store is down it retries with a bounded exponential backoff; records keep
@@ -20,7 +21,7 @@ from typing import Any, Final, Protocol
 
 from giru.audit.chain import Head, link
 from giru.audit.metrics import AuditMetrics
-from giru.audit.records import AUDIT_CODEC, AuditRecord
+from giru.audit.records import AUDIT_CODEC, AuditRecord, ChainedRecord
 from giru.errors import ConflictError, GiruError, StoreUnavailableError
 from giru.metering.drain import Drain
 from giru.metering.spool import Spool, SpoolError, SpoolFullError
@@ -153,22 +154,42 @@ class AuditLog:
         await self._drain.aclose(timeout)
 
     async def _chain_and_insert(self, records: Sequence[AuditRecord]) -> int:
-        """Drop the records stored already, chain the rest and insert them in one transaction;
-        any failure forgets the heads (the insert may have committed after all: reload)."""
+        """Chain the records and insert them in one transaction; any failure forgets the heads
+        (the insert may have committed after all: reload).
+
+        No query for stored event ids first: the table's unique event id makes an insert that
+        commits the one that query would have let through. One that conflicts changed nothing;
+        then the records stored already (a segment stored but not deleted before a crash, a
+        commit whose acknowledgement was lost) are dropped and the rest chained again, and when
+        none was stored the conflict stands (another writer of the node)."""
         try:
-            stored = await self._store.audit_known([r["event_id"] for r in records])
-            fresh = [r for r in records if r["event_id"] not in stored]
-            for node in {r["node"] for r in fresh} - set(self._heads):
-                found = await self._store.audit_head(node)
-                self._heads[node] = Head(*found) if found is not None else Head()
-            chained, heads = link(fresh, self._heads)
-            if chained:
-                await self._store.insert_audit(chained)
+            try:
+                chained, heads = await self._link(records)
+                if chained:
+                    await self._store.insert_audit(chained)
+            except ConflictError:
+                stored = await self._store.audit_known([r["event_id"] for r in records])
+                if not stored:
+                    raise
+                chained, heads = await self._link(
+                    [r for r in records if r["event_id"] not in stored]
+                )
+                if chained:
+                    await self._store.insert_audit(chained)
         except Exception:
             self._heads.clear()
             raise
         self._heads.update(heads)
         return len(chained)
+
+    async def _link(
+        self, records: Sequence[AuditRecord]
+    ) -> tuple[list[ChainedRecord], dict[str, Head]]:
+        """`records` chained after their nodes' heads (loaded from the store on first sight)."""
+        for node in {r["node"] for r in records} - set(self._heads):
+            found = await self._store.audit_head(node)
+            self._heads[node] = Head(*found) if found is not None else Head()
+        return link(records, self._heads)
 
 
 def _translated(exc: SpoolError) -> AuditSpoolError:

@@ -23,7 +23,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.store.models import ChangeRow, RevisionRow
@@ -138,6 +143,17 @@ class Database:
         try:
             async with self.sessions() as session:
                 yield session
+        except (OperationalError, InterfaceError, OSError) as exc:
+            raise StoreUnavailableError(f"the database is unavailable: {exc}"[:300]) from exc
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection, no ORM session (the drains' batch inserts: a session's bookkeeping
+        per batch is CPU on the event loop), whose connection failures surface as
+        `StoreUnavailableError`; rolled back unless the body commits."""
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
         except (OperationalError, InterfaceError, OSError) as exc:
             raise StoreUnavailableError(f"the database is unavailable: {exc}"[:300]) from exc
 

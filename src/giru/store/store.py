@@ -367,11 +367,11 @@ class Store:
         whose `event_id` is stored already; the number inserted."""
         # Not `_write`: usage rows change nothing the data path reads, so they take no revision
         # lock and leave the revision alone (the drain must not wait behind config writes).
-        async with self.database.read() as session:
+        async with self.database.connection() as connection:
             inserted = await usage.insert(
-                session, self.database.dialect, self._tenant, records, utcnow()
+                connection, self.database.dialect, self._tenant, records, utcnow()
             )
-            await session.commit()
+            await connection.commit()
         return inserted
 
     async def usage_summary(
@@ -406,11 +406,11 @@ class Store:
         number inserted. `ConflictError` (code `audit_conflict`, nothing inserted) when an
         event id or a (node, seq) is stored already."""
         # Not `_write`: like usage, audit rows take no revision lock and leave it alone.
-        async with self.database.read() as session:
+        async with self.database.connection() as connection:
             inserted = await audit.insert_records(
-                session, self._tenant, records, utcnow(), self.database.dialect
+                connection, self._tenant, records, utcnow(), self.database.dialect
             )
-            await session.commit()
+            await connection.commit()
         return inserted
 
     async def audit_known(self, event_ids: Sequence[str]) -> set[str]:

@@ -10,15 +10,16 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from giru.errors import ValidationError
 from giru.store.models import UsageRow
+from giru.store.sqlite import datetime_text
 
 __all__ = [
     "ERROR_OUTCOMES",
@@ -126,7 +127,7 @@ def zone(name: str) -> ZoneInfo:
 
 
 async def insert(
-    session: AsyncSession,
+    connection: AsyncConnection,
     dialect: str,
     tenant_id: str,
     records: Sequence[Mapping[str, Any]],
@@ -142,12 +143,11 @@ async def insert(
     """
     if not records:
         return 0
-    connection = await session.connection()
     if dialect == "postgresql":
         columns = list(zip(*map(_PICK, records), strict=True))  # one array per column
         result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
     else:
-        stamp = _sqlite_time(now)
+        stamp = datetime_text(now)
         rows = [(tenant_id, stamp, *_sqlite_row(_PICK(record))) for record in records]
         result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
     return max(result.rowcount, 0)
@@ -169,17 +169,9 @@ _SQLITE_INSERT: Final = (
 )
 
 
-def _sqlite_time(value: datetime) -> str:
-    """A UTC time as SQLAlchemy's SQLite `DATETIME` stores it (and reads it back)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    return text if value.microsecond else text + ".000000"
-
-
 def _sqlite_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """`_PICK`'s values with the time (`at`, the second) as SQLite stores it."""
-    return (values[0], _sqlite_time(values[1]), *values[2:])
+    return (values[0], datetime_text(values[1]), *values[2:])
 
 
 async def summary(

@@ -3,15 +3,17 @@ and the append-only guard (UPDATE and DELETE refused by the database itself)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from giru.audit import ChainedRecord, Head, link, verify
 from giru.errors import ConflictError, ValidationError
 from giru.store import AuditQuery, Store
+from giru.store.models import AuditRow
 from tests.unit.audit.data import AT, record
 
 pytestmark = pytest.mark.integration
@@ -53,6 +55,25 @@ async def test_reasons_and_details_of_any_json_come_back_equal_and_the_chain_ver
     assert await store.insert_audit(items) == 2
     entries = [e async for e in store.audit_chain()]
     assert [e.fields() for e in entries] == items
+    assert (await verify(store.audit_chain())).ok
+
+
+async def test_times_and_ids_read_back_through_the_orm(store: Store) -> None:
+    """On SQLite the insert binds plain values below the ORM: they must read back like ORM
+    rows, and time ranges must compare them in order."""
+    at = datetime(2026, 3, 1, 23, 59, 59, 120, tzinfo=UTC)
+    whole = datetime(2026, 3, 2, 0, 0, 0, tzinfo=UTC)  # no microseconds: still one format
+    items, _ = link([record(at=at), record(at=whole)], {})
+    await store.insert_audit(items)
+    async with store.database.read() as session:
+        rows = (await session.execute(select(AuditRow).order_by(AuditRow.seq))).scalars().all()
+        in_march = await session.scalar(
+            select(func.count()).where(AuditRow.at >= whole - timedelta(microseconds=1))
+        )
+    assert [(row.at, row.seq) for row in rows] == [(at, 1), (whole, 2)]
+    assert all(row.created_at.tzinfo is UTC and row.created_at == row.updated_at for row in rows)
+    assert all(uuid.UUID(row.id).version == 4 and row.tenant_id == store.tenant_id for row in rows)
+    assert in_march == 1
     assert (await verify(store.audit_chain())).ok
 
 

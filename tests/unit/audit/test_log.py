@@ -19,7 +19,9 @@ from giru.audit import (
     AuditRecord,
     AuditSpoolError,
     AuditSpoolFullError,
+    Head,
     Verifier,
+    link,
     verify_reported,
 )
 from giru.errors import ConflictError, StoreUnavailableError
@@ -198,6 +200,44 @@ async def test_a_segment_stored_before_a_crash_is_not_stored_again(
     assert [r["seq"] for r in store.rows] == list(range(1, 12))
     assert store.rows[-1]["event_id"] == later["event_id"]
     assert store.verified().ok
+
+
+async def test_a_record_appended_again_later_is_stored_once(
+    log: AuditLog, store: MemoryStore, registry: CollectorRegistry
+) -> None:
+    made = [record() for _ in range(5)]
+    for item in made:
+        await log.record(item)
+    assert await log.flush(WAIT)
+    later = [made[2], record(), made[4], record()]  # two of them a second time, in a new segment
+    for item in later:
+        await log.record(item)
+    assert await log.flush(WAIT)
+    assert [r["event_id"] for r in store.rows] == [
+        r["event_id"] for r in [*made, later[1], later[3]]
+    ]
+    assert [r["seq"] for r in store.rows] == list(range(1, 8))
+    assert store.verified().ok
+    assert registry.get_sample_value("giru_audit_store_failures_total") == 0
+
+
+async def test_another_writer_of_the_node_delays_the_chain_but_never_forks_it(
+    log: AuditLog, store: MemoryStore, registry: CollectorRegistry
+) -> None:
+    await log.record(record())
+    assert await log.flush(WAIT)
+    [theirs], _ = link([record()], {"node-1": Head(1, store.rows[0]["hash"])})
+    store.rows.append(dict(theirs))  # seq 2, behind the log's back
+    mine = record()
+    await log.record(mine)
+    assert await log.flush(WAIT)
+    assert [(r["seq"], r["event_id"]) for r in store.rows] == [
+        (1, store.rows[0]["event_id"]),
+        (2, theirs["event_id"]),
+        (3, mine["event_id"]),
+    ]
+    assert store.verified().ok
+    assert (registry.get_sample_value("giru_audit_store_failures_total") or 0) >= 1
 
 
 async def test_a_restart_continues_each_nodes_chain(tmp_path: Path, store: MemoryStore) -> None:

@@ -1,0 +1,247 @@
+"""`python -m bench.drains [--ref REV] [--batch N] [--rounds R]`: CPU per record of what the
+drains do per batch on SQLite: the audit drain's `AuditLog._chain_and_insert` (chain the
+records, store them in one transaction) and the usage drain's `insert_usage`, in commit REV's
+code (default: main) beside the work tree's, in this one process, paired rounds with A/A pairs.
+
+REV's `giru/audit/log.py`, `giru/store/audit.py` and `giru/store/usage.py` are loaded from
+`git archive REV src` under other module names (what they import from giru is the work tree's);
+REV's `Store` methods are redone over them (a session per call). The sides: REV's drain and
+store; REV's drain (a query for stored event ids before each insert) with the work tree's
+`Store`; the work tree's, twice; REV's usage insert and the work tree's, twice. Each round
+times every side's batch of fresh records (audit ones chained after the side's own node's
+head) in a shuffled order, on this process's CPU clock (the aiosqlite thread included); a
+difference is the median of the per-round differences with a bootstrap 95 % interval
+(bench.pairs.median_ci). SQLite is a fresh file on /dev/shm. Printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+import uvloop
+
+from bench.audit_insert import DETAILS
+from bench.fleet import REPO
+from bench.pairs import median_ci
+from giru.audit import AuditLog, AuditRecord
+from giru.metering import new_event_id
+from giru.store import Store
+from giru.store.database import utcnow
+
+__all__ = ["main"]
+
+_VERSUS = (
+    ("REV drain + work tree insert", "REV"),
+    ("work tree", "REV drain + work tree insert"),
+    ("work tree", "REV"),
+    ("work tree again", "work tree"),
+    ("usage: work tree", "usage: REV"),
+    ("usage: work tree again", "usage: work tree"),
+)
+
+
+_USAGE: Final = {
+    "node": "bench",
+    "subscription": "bench-subscription",
+    "client": "bench-governed",
+    "server": "s00",
+    "tool": "echo",
+    "request_id": "17",
+    "duration_ms": 1.25,
+    "outcome": "ok",
+    "status": None,
+    "bytes_in": 150,
+    "bytes_out": 98,
+    "cost": None,
+    "person": None,
+    "agent": None,
+    "trace_id": None,
+}
+"""A governed call's usage record but for its `event_id` and `at`."""
+
+
+def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """REV's giru.audit.log, giru.store.audit and giru.store.usage as modules of their own."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "src/giru"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(workdir, filter="data")
+    root = workdir / "src" / "giru"
+    loaded = []
+    for name, path in (
+        ("audit.log", root / "audit" / "log.py"),
+        ("store.audit", root / "store" / "audit.py"),
+        ("store.usage", root / "store" / "usage.py"),
+    ):
+        spec = importlib.util.spec_from_file_location(f"ref_giru.{name}", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        loaded.append(module)
+    return loaded[0], loaded[1], loaded[2]
+
+
+class _RefStore:
+    """The `Store`'s drain methods as REV's did them (a session per call), with REV's queries
+    (`queries`: audit, `usage`)."""
+
+    def __init__(self, store: Store, queries: ModuleType, usage: ModuleType) -> None:
+        self._store = store
+        self._queries = queries
+        self._usage = usage
+
+    async def insert_usage(self, records: Sequence[Any]) -> int:
+        async with self._store.database.read() as session:
+            inserted: int = await self._usage.insert(
+                session, "sqlite", self._store.tenant_id, records, utcnow()
+            )
+            await session.commit()
+        return inserted
+
+    async def audit_head(self, node: str) -> tuple[int, str] | None:
+        return await self._store.audit_head(node)
+
+    async def audit_known(self, event_ids: Sequence[str]) -> set[str]:
+        async with self._store.database.read() as session:
+            found: set[str] = await self._queries.known(session, event_ids)
+            return found
+
+    async def insert_audit(self, records: Sequence[Any]) -> int:
+        async with self._store.database.read() as session:
+            inserted: int = await self._queries.insert_records(
+                session, self._store.tenant_id, records, utcnow(), "sqlite"
+            )
+            await session.commit()
+        return inserted
+
+
+def _records(count: int, node: str) -> list[AuditRecord]:
+    return [
+        {
+            "event_id": new_event_id(),
+            "at": datetime.now(UTC),
+            "node": node,
+            "actor": "bench-governed",
+            "action": "tools/call",
+            "server": "s00",
+            "target": "echo",
+            "outcome": "allowed",
+            "reasons": [],
+            "policy_revision": "rev-1",
+            "source_ip": "127.0.0.1",
+            "details": DETAILS,
+        }
+        for _ in range(count)
+    ]
+
+
+async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, Any]:
+    ref_log, ref_audit, ref_usage = _load(ref, directory / "ref")
+    store = await Store.open(f"sqlite+aiosqlite:///{directory / 'giru.db'}", pepper=b"bench" * 8)
+    ref_store = _RefStore(store, ref_audit, ref_usage)
+    kinds = {
+        "REV": (ref_log.AuditLog, ref_store),
+        "REV drain + work tree insert": (ref_log.AuditLog, store),
+        "work tree": (AuditLog, store),
+        "work tree again": (AuditLog, store),
+    }
+    logs = []
+    sides: dict[str, Callable[[], Awaitable[float]]] = {}
+    for index, (name, (kind, audit_store)) in enumerate(kinds.items()):
+        log = await kind.open(audit_store, directory / f"spool-{index}")
+        logs.append(log)
+        sides[name] = _side(log, batch, f"bench-{index}")
+    sides["usage: REV"] = _usage_side(ref_store, batch)
+    sides["usage: work tree"] = _usage_side(store, batch)
+    sides["usage: work tree again"] = _usage_side(store, batch)
+    try:
+        for block in sides.values():
+            for _ in range(5):
+                await block()
+        seen: dict[str, list[float]] = {name: [] for name in sides}
+        rng = random.Random(11)
+        load = os.getloadavg()
+        for _ in range(rounds):
+            order = list(sides)
+            rng.shuffle(order)
+            for name in order:
+                seen[name].append(await sides[name]())
+    finally:
+        for log in logs:
+            await log.aclose()
+        await store.aclose()
+
+    def versus(a: str, b: str) -> str:
+        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
+        low, high = median_ci(diffs)
+        return f"{statistics.median(diffs):+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
+
+    return {
+        "per_record_us": {k: round(statistics.median(v), 2) for k, v in seen.items()},
+        "differences": {f"{a} - {b}": versus(a, b) for a, b in _VERSUS},
+        "load": [round(v, 2) for v in (*load, *os.getloadavg())],
+    }
+
+
+def _side(log: Any, batch: int, node: str) -> Callable[[], Awaitable[float]]:
+    async def block() -> float:
+        records = _records(batch, node)
+        started = time.process_time_ns()
+        stored = await log._chain_and_insert(records)
+        spent = time.process_time_ns() - started
+        assert stored == batch
+        return spent / batch / 1000
+
+    return block
+
+
+def _usage_side(store: Any, batch: int) -> Callable[[], Awaitable[float]]:
+    async def block() -> float:
+        records = [{**_USAGE, "event_id": new_event_id(), "at": utcnow()} for _ in range(batch)]
+        started = time.process_time_ns()
+        stored = await store.insert_usage(records)
+        spent = time.process_time_ns() - started
+        assert stored == batch
+        return spent / batch / 1000
+
+    return block
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.drains", description=__doc__)
+    parser.add_argument("--ref", default="main")
+    parser.add_argument("--batch", type=int, default=60, help="records per batch")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="giru-bench-drains-", dir="/dev/shm") as directory:
+        result = uvloop.run(_run(args.ref, args.batch, args.rounds, Path(directory)))
+    for name, us in result["per_record_us"].items():
+        print(f"{name:>30}: {us:8.2f} µs CPU per record")
+    for name, difference in result["differences"].items():
+        print(f"{name}: {difference}")
+    print(f"load (1, 5, 15 min) before, after: {result['load']}")
+
+
+if __name__ == "__main__":
+    main()
