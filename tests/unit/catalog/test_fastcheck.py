@@ -74,10 +74,18 @@ def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 _schemas = st.recursive(st.booleans() | _leaf_keywords, _nested, max_leaves=6)
+_drafts = st.sampled_from(
+    [
+        None,  # 2020-12
+        "https://json-schema.org/draft/2019-09/schema",
+        _DRAFT7,
+        "http://json-schema.org/draft-06/schema#",
+    ]
+)
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(_schemas, st.sampled_from([None, _DRAFT7]), _instances)
+@given(_schemas, _drafts, _instances)
 def test_what_the_quick_check_passes_jsonschema_finds_valid(
     schema: Any, draft: str | None, instance: Any
 ) -> None:
