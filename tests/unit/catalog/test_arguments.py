@@ -70,3 +70,13 @@ def test_remote_refs_are_found_and_local_ones_are_not() -> None:
         },
     }
     assert list(remote_refs(schema)) == ["https://evil.example/schema.json"]
+
+
+def test_formats_are_annotations_not_checks() -> None:
+    """The quick check (catalog/fastcheck.py) passes any `format`: it holds while jsonschema is
+    given no format checker. `not` keeps this schema away from the quick check."""
+    validator = compile_arguments(
+        {"properties": {"day": {"type": "string", "format": "date", "not": {"const": "x"}}}}
+    )
+    assert validator is not None
+    assert validator.problem({"day": "not a date"}) is None
