@@ -1,14 +1,14 @@
 """A quick check, compiled once per tool, that arguments plainly fit the tool's `inputSchema`.
 
-jsonschema builds a validator for every subschema it descends into, on every call: 15-30 µs of
-CPU for a one-property schema (bench/results/profile/2026-12-07-argument-validation.md). For a
-draft 6 to 2020-12 schema whose assertions are only `type`, `enum`, `const`, `required`,
-`properties`, `additionalProperties`, `items` (one schema), `anyOf`, `allOf`, the length and number
-bounds, `pattern` and `format`, `compile_fast_check` returns a predicate built once at catalog
-time. True means jsonschema finds no error either; False means "not shown here", and the
+jsonschema builds a validator for every subschema it descends into, on every call: ~7 µs of CPU
+for a one-property schema, ~40 for five (bench/results/profile/2026-12-07-argument-validation.md).
+For a draft 6 to 2020-12 schema whose assertions are only `type`, `enum`, `const`, `required`,
+`properties`, `additionalProperties`, `items` (one schema), `anyOf`, `allOf`, the length and
+number bounds, `pattern` and `format`, `compile_fast_check` returns a predicate built once at
+catalog time. True means jsonschema finds no error either; False means "not shown here", and the
 caller asks jsonschema, so every refusal, and its message, stays jsonschema's. Anything this
-module does not follow exactly (a `$ref`, `oneOf`, `not`, an exact-text number, a float against
-`enum`) makes it answer False or compile to None.
+module does not follow exactly (a `$ref`, `oneOf`, `not`, a `$schema` below the root, an
+exact-text number, a float against `enum`) makes it answer False or compile to None.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def _compile(schema: Any, keywords: frozenset[str], depth: int) -> Check | None:
     if schema is False:
         return _never
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
+        return None
+    if depth and "$schema" in schema:  # jsonschema switches to that draft's keywords there
         return None
     parts: list[Check] = []
     for keyword in schema:

@@ -183,6 +183,7 @@ def test_arguments_outside_the_schema_or_exact_numbers_are_left_to_jsonschema(
         {"type": "array", "prefixItems": [{"type": "string"}]},
         {"$schema": _DRAFT7, "type": "array", "items": [{"type": "string"}]},
         {"$schema": "http://json-schema.org/draft-04/schema#", "minimum": 1},
+        {"properties": {"a": {"$schema": _DRAFT7, "dependencies": {"x": ["y"]}}}},
     ],
 )
 def test_schemas_beyond_the_quick_check_are_left_to_jsonschema(schema: dict[str, Any]) -> None:
