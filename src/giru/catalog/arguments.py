@@ -1,7 +1,9 @@
 """Tool arguments checked against the tool's `inputSchema` before any upstream sees them (M8).
 
-Validators are compiled once per tool when the catalog is fetched. Schemas that reference the
-network are refused at catalog time (M9): the gateway never fetches a `$ref`.
+Validators are compiled once per tool when the catalog is fetched, each with a quick check
+(`giru.catalog.fastcheck`) that passes plainly fitting arguments without jsonschema's per-call
+work; jsonschema decides everything else, so refusals read as they always have. Schemas that
+reference the network are refused at catalog time (M9): the gateway never fetches a `$ref`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import orjson
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
+
+from giru.catalog.fastcheck import Check, compile_fast_check
 
 __all__ = ["ArgumentsValidator", "compile_arguments", "remote_refs"]
 
@@ -40,10 +44,11 @@ _TYPES: Final = Draft202012Validator.TYPE_CHECKER.redefine_many(
 class ArgumentsValidator:
     """One tool's compiled `inputSchema`."""
 
-    __slots__ = ("_validator",)
+    __slots__ = ("_fast", "_validator")
 
-    def __init__(self, validator: Validator) -> None:
+    def __init__(self, validator: Validator, fast: Check | None) -> None:
         self._validator = validator
+        self._fast = fast
 
     def problem(self, arguments: Any) -> str | None:
         """Why `arguments` do not fit the schema, or None when they do.
@@ -52,8 +57,11 @@ class ArgumentsValidator:
         forwarded arguments are not changed)."""
         if isinstance(arguments, dict) and None in arguments.values():
             arguments = {k: v for k, v in arguments.items() if v is not None}
+        arguments = arguments or {}
+        if self._fast is not None and self._fast(arguments):
+            return None
         try:
-            error = next(iter(self._validator.iter_errors(arguments or {})), None)
+            error = next(iter(self._validator.iter_errors(arguments)), None)
         except (TypeError, ValueError):  # an exact-text number compared numerically: let it pass
             return None
         if error is None:
@@ -71,7 +79,7 @@ def compile_arguments(schema: dict[str, Any]) -> ArgumentsValidator | None:
     except SchemaError:
         return None
     checked = validators.extend(cls, type_checker=_TYPES)  # type: ignore[no-untyped-call]  # untyped in jsonschema
-    return ArgumentsValidator(checked(schema))
+    return ArgumentsValidator(checked(schema), compile_fast_check(schema, cls))
 
 
 def remote_refs(schema: Any) -> Iterator[str]:
