@@ -14,14 +14,8 @@ twice) says what the method resolves. Printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import io
 import os
-import random
 import statistics
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,8 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from bench.fleet import REPO
-from bench.pairs import median_ci
+from bench.pairs import paired, shuffled
+from bench.refcode import ref_modules
 from bench.upstream import build_tools
 from giru.catalog import arguments as work_arguments
 
@@ -91,27 +85,6 @@ _ALSO_COMPARED: Final[list[tuple[dict[str, Any], Any]]] = [
 ]
 
 
-def _load(ref: str, workdir: Path) -> ModuleType:
-    """REV's giru.catalog.arguments as a module of its own (what it imports from giru is the
-    work tree's)."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru/catalog/arguments.py"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    path = workdir / "src" / "giru" / "catalog" / "arguments.py"
-    spec = importlib.util.spec_from_file_location("ref_giru.catalog.arguments", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _problem(module: ModuleType, schema: dict[str, Any]) -> Callable[[Any], str | None]:
     validator = module.compile_arguments(schema)
     assert validator is not None, "the bench's schemas are valid JSON Schema"
@@ -146,20 +119,11 @@ def _pair(ref: ModuleType, workload: str, rounds: int, calls: int) -> dict[str, 
     for problem in sides.values():
         _time(problem, arguments, calls)  # warm up
     seen: dict[str, list[float]] = {name: [] for name in sides}
-    rng = random.Random(7)
-    for _ in range(rounds):
-        order = list(sides)
-        rng.shuffle(order)
-        for name in order:
-            seen[name].append(_time(sides[name], arguments, calls))
+    for name in shuffled(sides, rounds, seed=7):
+        seen[name].append(_time(sides[name], arguments, calls))
 
     def versus(a: str, b: str) -> dict[str, Any]:
-        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
-        low, high = median_ci(diffs)
-        return {
-            "median": round(statistics.median(diffs), 2),
-            "ci95": [round(low, 2), round(high, 2)],
-        }
+        return paired(seen[a], seen[b])
 
     return {
         "us_per_call": {name: round(statistics.median(v), 2) for name, v in seen.items()},
@@ -170,7 +134,7 @@ def _pair(ref: ModuleType, workload: str, rounds: int, calls: int) -> dict[str, 
 
 def run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-arguments-") as directory:
-        ref_module = _load(ref, Path(directory))
+        (ref_module,) = ref_modules(ref, Path(directory), ("catalog.arguments",))
         compared = _same_answers(ref_module)
         load_before = os.getloadavg()
         pairs = {name: _pair(ref_module, name, rounds, calls) for name in WORKLOADS}

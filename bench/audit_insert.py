@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ from typing import Any, Final
 
 import uvloop
 
-from bench.pairs import median_ci
+from bench.pairs import paired, said, shuffled
 from giru.audit import AuditRecord, ChainedRecord, Head, link
 from giru.metering import new_event_id
 from giru.store import Store
@@ -106,19 +105,13 @@ async def _run(batch: int, rounds: int) -> dict[str, Any]:
             for _ in range(5):
                 await block()
         seen: dict[str, list[float]] = {name: [] for name in sides}
-        rng = random.Random(11)
         load = os.getloadavg()
-        for _ in range(rounds):
-            order = list(sides)
-            rng.shuffle(order)
-            for name in order:
-                seen[name].append(await sides[name]())
+        for name in shuffled(sides, rounds, seed=11):
+            seen[name].append(await sides[name]())
         await store.aclose()
 
     def versus(a: str, b: str) -> str:
-        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
-        low, high = median_ci(diffs)
-        return f"{statistics.median(diffs):+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
+        return said(paired(seen[a], seen[b]))
 
     return {
         "per_record_us": {k: round(statistics.median(v), 2) for k, v in seen.items()},

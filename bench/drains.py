@@ -17,14 +17,8 @@ difference is the median of the per-round differences with a bootstrap 95 % inte
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import io
 import os
-import random
 import statistics
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,8 +30,8 @@ from typing import Any, Final
 import uvloop
 
 from bench.audit_insert import DETAILS
-from bench.fleet import REPO
-from bench.pairs import median_ci
+from bench.pairs import paired, said, shuffled
+from bench.refcode import ref_modules
 from giru.audit import AuditLog, AuditRecord
 from giru.metering import new_event_id
 from giru.store import Store
@@ -73,33 +67,6 @@ _USAGE: Final = {
     "trace_id": None,
 }
 """A governed call's usage record but for its `event_id` and `at`."""
-
-
-def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType, ModuleType]:
-    """REV's giru.audit.log, giru.store.audit and giru.store.usage as modules of their own."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    root = workdir / "src" / "giru"
-    loaded = []
-    for name, path in (
-        ("audit.log", root / "audit" / "log.py"),
-        ("store.audit", root / "store" / "audit.py"),
-        ("store.usage", root / "store" / "usage.py"),
-    ):
-        spec = importlib.util.spec_from_file_location(f"ref_giru.{name}", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        loaded.append(module)
-    return loaded[0], loaded[1], loaded[2]
 
 
 class _RefStore:
@@ -157,7 +124,9 @@ def _records(count: int, node: str) -> list[AuditRecord]:
 
 
 async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, Any]:
-    ref_log, ref_audit, ref_usage = _load(ref, directory / "ref")
+    ref_log, ref_audit, ref_usage = ref_modules(
+        ref, directory / "ref", ("audit.log", "store.audit", "store.usage")
+    )
     store = await Store.open(f"sqlite+aiosqlite:///{directory / 'giru.db'}", pepper=b"bench" * 8)
     ref_store = _RefStore(store, ref_audit, ref_usage)
     kinds = {
@@ -180,22 +149,16 @@ async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, 
             for _ in range(5):
                 await block()
         seen: dict[str, list[float]] = {name: [] for name in sides}
-        rng = random.Random(11)
         load = os.getloadavg()
-        for _ in range(rounds):
-            order = list(sides)
-            rng.shuffle(order)
-            for name in order:
-                seen[name].append(await sides[name]())
+        for name in shuffled(sides, rounds, seed=11):
+            seen[name].append(await sides[name]())
     finally:
         for log in logs:
             await log.aclose()
         await store.aclose()
 
     def versus(a: str, b: str) -> str:
-        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
-        low, high = median_ci(diffs)
-        return f"{statistics.median(diffs):+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
+        return said(paired(seen[a], seen[b]))
 
     return {
         "per_record_us": {k: round(statistics.median(v), 2) for k, v in seen.items()},

@@ -13,14 +13,8 @@ Printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import io
 import os
-import random
 import statistics
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,8 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from bench.fleet import REPO
-from bench.pairs import median_ci
+from bench.pairs import paired, shuffled
+from bench.refcode import ref_modules
 from giru.mcp import headers as work_headers
 from giru.mcp import jsonrpc as work_jsonrpc
 
@@ -57,32 +51,6 @@ HEADERS: Final = [
 ]
 
 
-def _load(ref: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
-    """REV's giru.mcp.jsonrpc and giru.mcp.headers as modules of their own (what they import
-    from giru is the work tree's)."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    root = workdir / "src" / "giru"
-    modules = []
-    for name in ("jsonrpc", "headers"):
-        spec = importlib.util.spec_from_file_location(
-            f"ref_giru.mcp.{name}", root / "mcp" / f"{name}.py"
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        modules.append(module)
-    return modules[0], modules[1]
-
-
 def _work(jsonrpc: ModuleType, headers: ModuleType) -> Callable[[], object]:
     parse, pairs = jsonrpc.parse_message, headers.McpHeaders.from_pairs
 
@@ -103,7 +71,7 @@ def _time(work: Callable[[], object], calls: int) -> float:
 
 def run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-envelope-") as directory:
-        ref_jsonrpc, ref_headers = _load(ref, Path(directory))
+        ref_jsonrpc, ref_headers = ref_modules(ref, Path(directory), ("mcp.jsonrpc", "mcp.headers"))
         sides = {
             ref: _work(ref_jsonrpc, ref_headers),
             "work tree": _work(work_jsonrpc, work_headers),
@@ -112,22 +80,13 @@ def run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
         for work in sides.values():
             _time(work, calls)  # warm up
         seen: dict[str, list[float]] = {name: [] for name in sides}
-        rng = random.Random(7)
         load_before = os.getloadavg()
-        for _ in range(rounds):
-            order = list(sides)
-            rng.shuffle(order)
-            for name in order:
-                seen[name].append(_time(sides[name], calls))
+        for name in shuffled(sides, rounds, seed=7):
+            seen[name].append(_time(sides[name], calls))
         load_after = os.getloadavg()
 
     def versus(a: str, b: str) -> dict[str, Any]:
-        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
-        low, high = median_ci(diffs)
-        return {
-            "median": round(statistics.median(diffs), 2),
-            "ci95": [round(low, 2), round(high, 2)],
-        }
+        return paired(seen[a], seen[b])
 
     return {
         "ref": ref,

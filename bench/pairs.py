@@ -22,13 +22,23 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from bench.procs import tree
 
-__all__ = ["Side", "alternate", "describe", "median_ci", "process_cpu_ns", "tree_cpu_ns"]
+__all__ = [
+    "Side",
+    "alternate",
+    "describe",
+    "median_ci",
+    "paired",
+    "process_cpu_ns",
+    "said",
+    "shuffled",
+    "tree_cpu_ns",
+]
 
 _RESAMPLES: Final = 4000
 _CPUCLOCK_SCHED: Final = 2
@@ -63,6 +73,30 @@ def median_ci(values: Sequence[float], seed: int = 0, level: float = 0.95) -> tu
     medians = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(_RESAMPLES))
     tail = (1 - level) / 2
     return medians[int(tail * _RESAMPLES)], medians[int((1 - tail) * _RESAMPLES) - 1]
+
+
+def shuffled(names: Iterable[str], rounds: int, seed: int) -> Iterator[str]:
+    """Every name once per round, `rounds` times, in an order shuffled per round (seeded): the
+    order in which a diagnostic bench times its sides."""
+    rng = random.Random(seed)
+    order = list(names)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        yield from order
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """The median of the per-round differences `a - b` and its 95 % bootstrap interval (µs,
+    two decimals)."""
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    low, high = median_ci(diffs)
+    return {"median": round(statistics.median(diffs), 2), "ci95": [round(low, 2), round(high, 2)]}
+
+
+def said(difference: dict[str, Any]) -> str:
+    """A `paired` difference as text: "+1.23 µs (95 % CI +0.50 … +2.00)"."""
+    low, high = difference["ci95"]
+    return f"{difference['median']:+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
 
 
 async def alternate(

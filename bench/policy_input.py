@@ -22,14 +22,10 @@ import argparse
 import dataclasses
 import gc
 import importlib
-import io
 import os
-import random
 import re
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -40,9 +36,10 @@ from typing import Any, Final
 import uvloop
 
 from bench.fleet import REPO, _governed_manifest
-from bench.pairs import median_ci
+from bench.pairs import paired, shuffled
 from bench.policy import start_opa, wait_ready
 from bench.procs import Proc
+from bench.refcode import ref_source
 from giru.manifests.config import Config
 from giru.manifests.loader import load
 from giru.policy import Call, PolicyEngine, find_opa
@@ -87,15 +84,7 @@ Engine = Any  # a PolicyEngine of either code
 def _load_ref(ref: str, workdir: Path) -> ModuleType:
     """REV's `giru.policy.engine`, with REV's copy of every `giru.policy` module that differs
     from the work tree's (imported as `ref_giru.policy.<name>`)."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru/policy"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    old = workdir / "src" / "giru" / "policy"
+    old = ref_source(ref, workdir, "src/giru/policy") / "policy"
     work = REPO / "src" / "giru" / "policy"
     changed = sorted(
         path.stem
@@ -177,25 +166,16 @@ async def _rounds(engines: dict[str, Engine], rounds: int, count: int, ref: str)
     hits = {name: engine.decisions.hits for name, engine in engines.items()}
     gc.freeze()  # as giru.runtime does after start-up
     seen: dict[str, list[float]] = {name: [] for name in sides}
-    rng = random.Random(7)
     load_before = os.getloadavg()
-    for _ in range(rounds):
-        order = list(sides)
-        rng.shuffle(order)
-        for name in order:
-            seen[name].append(await _time(sides[name], count))
+    for name in shuffled(sides, rounds, seed=7):
+        seen[name].append(await _time(sides[name], count))
     load_after = os.getloadavg()
     for name, engine in engines.items():
         if engine.decisions.hits - hits[name] != rounds * count:
             raise RuntimeError(f"{name}: not every timed call was a cache hit")
 
     def versus(a: str, b: str) -> dict[str, Any]:
-        diffs = [x - y for x, y in zip(seen[a], seen[b], strict=True)]
-        low, high = median_ci(diffs)
-        return {
-            "median": round(statistics.median(diffs), 2),
-            "ci95": [round(low, 2), round(high, 2)],
-        }
+        return paired(seen[a], seen[b])
 
     return {
         "ref": ref,
