@@ -129,24 +129,39 @@ class GiruApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif self.cors is not None and self.cors.applies(scope):
-            await self.cors(scope, receive, send, self._route)
-        else:
-            await self._route(scope, receive, send)
+            return
+        # Most requests carry no Origin: one check, then straight to the app that answers.
+        origin = self.cors.allowed_origin(scope) if self.cors is not None else None
+        if origin is not None and self.cors is not None:
+            await self.cors(scope, receive, send, self._route, origin)
+            return
+        app = self._app_for(scope)
+        if app is not None:
+            await app(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("path") == BUNDLE_PATH and scope["type"] == "http":
-            await serve_bundle(self.policy, self._bundle_token(), scope, send)
-        elif self.api is not None and _is_api(scope.get("path", "")):
-            await self.api(scope, receive, send)
-        elif self.pages is not None and scope.get("path") in PAGE_PATHS:
-            await self.pages(scope, receive, send)
-        elif self.broker is not None and is_broker_path(scope.get("path", "")):
-            await self.broker(scope, receive, send)
-        elif is_console_path(scope.get("path", "")):
-            await self.console(scope, receive, send)
-        elif self.gateway is not None:
-            await self.gateway(scope, receive, send)
+        app = self._app_for(scope)
+        if app is not None:
+            await app(scope, receive, send)
+
+    def _app_for(self, scope: Scope) -> ASGIApp | None:
+        """Who answers `scope`: the policy bundle, `/api`, the connections' pages, the OAuth
+        broker, the console, else the gateway (None before it is built)."""
+        path = scope.get("path", "")
+        if path == BUNDLE_PATH and scope["type"] == "http":
+            return self._bundle
+        if self.api is not None and _is_api(path):
+            return self.api
+        if self.pages is not None and path in PAGE_PATHS:
+            return self.pages
+        if self.broker is not None and is_broker_path(path):
+            return self.broker
+        if is_console_path(path):
+            return self.console
+        return self.gateway
+
+    async def _bundle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_bundle(self.policy, self._bundle_token(), scope, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup

@@ -69,16 +69,22 @@ class Cors:
     def __init__(self, guard: HttpGuard) -> None:
         self._guard = guard
 
-    def applies(self, scope: Scope) -> bool:
-        return scope["type"] == "http" and cors_path(scope.get("path", ""))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: App) -> None:
+    def allowed_origin(self, scope: Scope) -> bytes | None:
+        """The Origin of a request at a `cors_path` when the guard allows it, else None (then
+        the request goes to the app as it is)."""
+        if scope["type"] != "http" or not cors_path(scope.get("path", "")):
+            return None
         raw = _header(scope, b"origin")
-        origin = raw.decode("latin-1") if raw is not None else None
-        if origin is None or not self._guard.origin_allowed(origin):
-            await app(scope, receive, send)
-            return
-        allowed = (b"access-control-allow-origin", raw or b"")
+        if raw is None or not self._guard.origin_allowed(raw.decode("latin-1")):
+            return None
+        return raw
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, app: App, raw: bytes
+    ) -> None:
+        """Answer a request whose origin `raw` is allowed (`allowed_origin`): a preflight here,
+        anything else by `app` with the CORS headers added to its answer."""
+        allowed = (b"access-control-allow-origin", raw)
         if scope.get("method") == "OPTIONS" and _header(scope, b"access-control-request-method"):
             await _preflight(scope, send, allowed)
             return

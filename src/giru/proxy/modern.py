@@ -142,29 +142,26 @@ class ModernHttp:
         envelope: RequestEnvelope,
     ) -> None:
         state = (message.params or {}).get("requestState")
-        binding = orjson.dumps(binding_of(ctx, message).fields()).decode()
         if isinstance(state, str) and state.startswith(STATE_PREFIX):
             try:
-                run = self._resume(binding, message, state)
+                run = self._resume(_binding_text(ctx, message), message, state)
             except RefusedValueError as exc:  # audited like every other refused requestState
                 refusal = await self._dispatcher.refusal(ctx, message, exc, exc.detail)
                 await _answer(send, refusal, False)
                 return
         else:
-            run = self._start(ctx, message, envelope, binding)
+            run = self._start(ctx, message, envelope)
         waiting = asyncio.get_running_loop().create_task(request.wait_disconnect())
         parked = False
         try:
-            parked = await self._respond(send, run, waiting, message)
+            parked = await self._respond(send, run, waiting, ctx, message)
         finally:
             waiting.cancel()
             if not parked:
                 run.task.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
 
-    def _start(
-        self, ctx: CallContext, message: Message, envelope: RequestEnvelope, binding: str
-    ) -> Run:
+    def _start(self, ctx: CallContext, message: Message, envelope: RequestEnvelope) -> Run:
         capabilities = envelope.client_capabilities
         holder: list[Run] = []
 
@@ -181,7 +178,7 @@ class ModernHttp:
 
         ctx.relay = relay
         task = asyncio.get_running_loop().create_task(self._dispatcher.dispatch(ctx, message))
-        holder.append(Run(binding=binding, task=task))
+        holder.append(Run(task=task))
         return holder[0]
 
     async def _ask(
@@ -222,9 +219,15 @@ class ModernHttp:
         return run
 
     async def _respond(
-        self, send: Send, run: Run, waiting: asyncio.Task[None], message: Message
+        self,
+        send: Send,
+        run: Run,
+        waiting: asyncio.Task[None],
+        ctx: CallContext,
+        message: Message,
     ) -> bool:
-        """Stream the run to the client; True when it was parked for the client's input."""
+        """Stream the run to the client; True when it was parked for the client's input (bound
+        to this request's binding: a resumed run's was checked equal to its first one's)."""
         streaming = False
         loop = asyncio.get_running_loop()
         while True:
@@ -242,7 +245,7 @@ class ModernHttp:
                 await _answer(send, item.to_response(), streaming, status=item.http_status)
                 return False
             if isinstance(item, Ask):
-                state = self._parked.park(run)
+                state = self._parked.park(run, _binding_text(ctx, message))
                 question = {
                     "method": item.request.get("method"),
                     "params": item.request.get("params"),
@@ -279,6 +282,11 @@ async def _answer(
 
 
 _LEVELS: Final = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def _binding_text(ctx: CallContext, message: Message) -> str:
+    """Who may resume a call parked for input: computed only when a call parks or resumes."""
+    return orjson.dumps(binding_of(ctx, message).fields()).decode()
 
 
 def _wanted_log(notification: dict[str, Any], log_level: str | None) -> bool:

@@ -53,8 +53,6 @@ class Ask:
 class Run:
     """One modern call in flight: its dispatch task and what it emits towards the client."""
 
-    binding: str
-    """Who may resume it: the text of the binding it was started under."""
     task: asyncio.Task[dict[str, Any]]
     out: asyncio.Queue[bytes | Ask | JsonRpcError] = field(
         default_factory=lambda: asyncio.Queue(256)
@@ -80,8 +78,9 @@ class ParkedCalls:
     def next_key(self) -> str:
         return f"giru-{next(self._ids)}"
 
-    def park(self, run: Run) -> str:
-        """Keep `run` until its client retries; returns the sealed requestState."""
+    def park(self, run: Run, binding: str) -> str:
+        """Keep `run` until its client retries under `binding` (the text of the binding it
+        was started under); returns the sealed requestState."""
         self.expire()
         if len(self._parked) >= _MAX_PARKED:
             run.task.cancel()
@@ -90,7 +89,7 @@ class ParkedCalls:
         expires = time.time() + self._ttl_s
         self._parked[call_id] = (run, expires)
         body = f"{self._route}{call_id}.{int(expires)}"
-        return f"{STATE_PREFIX}{body}.{self._mac(body, run.binding)}"
+        return f"{STATE_PREFIX}{body}.{self._mac(body, binding)}"
 
     def resume(self, state: str, binding: str) -> Run:
         """The run a sealed state names, for the same `binding` only.

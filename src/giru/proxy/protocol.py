@@ -73,7 +73,11 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_count > self.max_headers or self._header_size > self.max_header_bytes:
             self._refuse()
             return
-        super().on_header(name, value)
+        # uvicorn's own `on_header` (0.54, pinned in uv.lock), inline: no super() call per line.
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._disarm()

@@ -11,18 +11,18 @@ from giru.mcp.jsonrpc import JsonRpcError
 from giru.proxy.mrtr import ParkedCalls, Run
 
 
-async def _run(client: str) -> Run:
+async def _run() -> Run:
     async def never() -> dict[str, Any]:
         await asyncio.Event().wait()
         return {}
 
-    return Run(binding=client, task=asyncio.get_running_loop().create_task(never()))
+    return Run(task=asyncio.get_running_loop().create_task(never()))
 
 
 async def test_a_workers_state_names_it_and_resumes_there() -> None:
     parked = ParkedCalls(worker="w1")
-    run = await _run("alice")
-    state = parked.park(run)
+    run = await _run()
+    state = parked.park(run, "alice")
     assert state.startswith("giru1.w1~")
     assert parked.resume(state, "alice") is run
     parked.close()
@@ -30,8 +30,8 @@ async def test_a_workers_state_names_it_and_resumes_there() -> None:
 
 async def test_a_state_with_another_workers_name_is_refused() -> None:
     parked = ParkedCalls(worker="w1")
-    run = await _run("alice")
-    state = parked.park(run)
+    run = await _run()
+    state = parked.park(run, "alice")
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
         parked.resume(state.replace("giru1.w1~", "giru1.w2~"), "alice")
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
@@ -42,8 +42,8 @@ async def test_a_state_with_another_workers_name_is_refused() -> None:
 
 async def test_without_a_worker_name_the_state_has_no_route() -> None:
     parked = ParkedCalls()
-    run = await _run("alice")
-    state = parked.park(run)
+    run = await _run()
+    state = parked.park(run, "alice")
     assert "~" not in state
     assert parked.resume(state, "alice") is run
     with pytest.raises(JsonRpcError, match="expired or already used"):
@@ -62,8 +62,8 @@ async def test_without_a_worker_name_the_state_has_no_route() -> None:
 )
 async def test_a_parked_call_resumes_only_for_the_binding_it_was_parked_under(other: str) -> None:
     parked = ParkedCalls()
-    run = await _run('["client:alice","/mcp","tools/call","py__ask"]')
-    state = parked.park(run)
+    run = await _run()
+    state = parked.park(run, '["client:alice","/mcp","tools/call","py__ask"]')
     with pytest.raises(JsonRpcError, match="Invalid requestState"):
         parked.resume(state, other)
     assert parked.resume(state, '["client:alice","/mcp","tools/call","py__ask"]') is run
