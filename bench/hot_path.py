@@ -16,12 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import io
 import json
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,8 +30,8 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from bench.envelope import HEADERS, REQUEST
-from bench.fleet import REPO
 from bench.pairs import Side, alternate, describe
+from bench.refcode import ref_modules
 from giru import app as work_app
 from giru.catalog.views import build_view
 from giru.mcp.jsonrpc import parse_message
@@ -58,32 +53,6 @@ _WIRE: Final = (
     + b"\r\n"
     + REQUEST
 )
-
-
-def _load(ref: str, workdir: Path) -> dict[str, ModuleType]:
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    root = workdir / "src" / "giru"
-    modules = {}
-    for name, path in (
-        ("protocol", root / "proxy" / "protocol.py"),
-        ("cors", root / "proxy" / "cors.py"),
-        ("app", root / "app.py"),
-    ):
-        spec = importlib.util.spec_from_file_location(f"ref_giru.{name}", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        modules[name] = module
-    return modules
 
 
 class _Transport(asyncio.Transport):
@@ -178,15 +147,17 @@ def _sides(blocks: dict[str, Callable[[int], Awaitable[None]]]) -> list[Side]:
 
 async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-hot-path-") as directory:
-        old = _load(ref, Path(directory))
+        protocol, cors, app = ref_modules(
+            ref, Path(directory), ("proxy.protocol", "proxy.cors", "app")
+        )
         benches = {
             "protocol (one request's bytes, 10 headers)": {
-                ref: _protocol_block(old["protocol"]),
+                ref: _protocol_block(protocol),
                 "work tree": _protocol_block(work_protocol),
                 "work tree again": _protocol_block(work_protocol),
             },
             "app: CORS check + routing (POST /mcp, no Origin)": {
-                ref: _route_block(old["app"], old["cors"]),
+                ref: _route_block(app, cors),
                 "work tree": _route_block(work_app, work_cors),
                 "work tree again": _route_block(work_app, work_cors),
             },

@@ -1,5 +1,6 @@
 """Another revision's Giru code beside the work tree's, in one process: what the diagnostic
-benches (bench.envelope, bench.drains, bench.arguments, bench.policy_input) time REV against.
+benches (bench.envelope, bench.drains, bench.arguments, bench.policy_input, bench.hot_path)
+time REV against.
 
 `git archive REV` is unpacked into a temporary directory and the modules asked for are loaded
 from there under `ref_giru.<name>`; what they import from `giru` stays the work tree's.
