@@ -4,7 +4,8 @@ It holds usage records by default; another `Codec` makes it hold other records (
 
 `append` returns once its record's frame (see `giru.metering.frames`) is on disk: appends made
 within `group_commit_ms` of each other share one write and one `fdatasync`, done in a worker
-thread, one batch at a time. The newest segment is the active one; `seal` closes it, and sealed
+thread, one batch at a time, by a `Committer` that spools may share (the usage and the audit
+spool: one thread hop for both). The newest segment is the active one; `seal` closes it, and sealed
 segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their records are
 stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file held with
 `flock` keeps two processes (or two spools) off one directory.
@@ -19,6 +20,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Generic, cast
 
@@ -26,6 +28,7 @@ import structlog
 from typing_extensions import TypeVar
 
 from giru.errors import GiruError
+from giru.metering.committer import Committer
 from giru.metering.frames import encode_frame
 from giru.metering.records import UsageRecord, decode_record, encode_record
 from giru.metering.segments import (
@@ -109,6 +112,7 @@ class Spool(Generic[R]):
         segment_bytes: int,
         fsync: Callable[[int], None],
         codec: Codec[R],
+        committer: Committer,
     ) -> None:
         self.directory = directory
         self.codec = codec
@@ -123,6 +127,8 @@ class Spool(Generic[R]):
         self._window = group_commit_ms / 1000
         self._segment_bytes = segment_bytes
         self._fsync = fsync
+        self.committer = committer
+        """Runs this spool's commits in a worker thread (shared: one hop for several spools)."""
         self._stored = sum(s.size for s in sealed)
         self._queue: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -144,9 +150,11 @@ class Spool(Generic[R]):
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         fsync: Callable[[int], None] = os.fdatasync,
         codec: Codec[R] | None = None,
+        committer: Committer | None = None,
     ) -> Spool[R]:
         """Lock `directory` (created if missing), recover it and start accepting appends;
-        `codec`: of usage records unless given.
+        `codec`: of usage records unless given; `committer`: shared with other spools, else
+        one of its own.
 
         Raises:
             SpoolLockedError: another spool holds the directory.
@@ -171,6 +179,7 @@ class Spool(Generic[R]):
             segment_bytes=segment_bytes,
             fsync=fsync,
             codec=chosen,
+            committer=committer if committer is not None else Committer(),
         )
 
     @classmethod
@@ -363,7 +372,7 @@ class Spool(Generic[R]):
             self._active = active
             self._next_seq += 1
         try:
-            await asyncio.to_thread(_append, active, data, self._fsync)
+            await self.committer.run(partial(_append, active, data, self._fsync))
         except OSError:
             await self._seal(active)
             raise
