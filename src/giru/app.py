@@ -251,7 +251,6 @@ class GiruApp:
                 group_commit_ms=metering.group_commit_ms,
                 batch_size=metering.batch_size,
                 registry=metrics.registry,
-                committer=audit.spool.committer,  # one thread hop for a call's two records
             )
             stack.push_async_callback(usage.aclose)
             policy = await self._policy(config, metrics.registry)

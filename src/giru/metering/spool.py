@@ -3,12 +3,11 @@
 It holds usage records by default; another `Codec` makes it hold other records (the audit log).
 
 `append` returns once its record's frame (see `giru.metering.frames`) is on disk: appends made
-within `group_commit_ms` of each other share one write and one `fdatasync`, done in a worker
-thread, one batch at a time, by a `Committer` that spools may share (the usage and the audit
-spool: one thread hop for both). The newest segment is the active one; `seal` closes it, and sealed
-segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their records are
-stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file held with
-`flock` keeps two processes (or two spools) off one directory.
+within `group_commit_ms` of each other share one write and one `fdatasync`, done in the spool's
+`Committer` thread, one batch at a time. The newest segment is the active one; `seal` closes it,
+and sealed segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their
+records are stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file
+held with `flock` keeps two processes (or two spools) off one directory.
 """
 
 from __future__ import annotations
@@ -112,7 +111,6 @@ class Spool(Generic[R]):
         segment_bytes: int,
         fsync: Callable[[int], None],
         codec: Codec[R],
-        committer: Committer,
     ) -> None:
         self.directory = directory
         self.codec = codec
@@ -127,8 +125,7 @@ class Spool(Generic[R]):
         self._window = group_commit_ms / 1000
         self._segment_bytes = segment_bytes
         self._fsync = fsync
-        self.committer = committer
-        """Runs this spool's commits in a worker thread (shared: one hop for several spools)."""
+        self._commits = Committer()
         self._stored = sum(s.size for s in sealed)
         self._queue: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -150,11 +147,9 @@ class Spool(Generic[R]):
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         fsync: Callable[[int], None] = os.fdatasync,
         codec: Codec[R] | None = None,
-        committer: Committer | None = None,
     ) -> Spool[R]:
         """Lock `directory` (created if missing), recover it and start accepting appends;
-        `codec`: of usage records unless given; `committer`: shared with other spools, else
-        one of its own.
+        `codec`: of usage records unless given.
 
         Raises:
             SpoolLockedError: another spool holds the directory.
@@ -179,7 +174,6 @@ class Spool(Generic[R]):
             segment_bytes=segment_bytes,
             fsync=fsync,
             codec=chosen,
-            committer=committer if committer is not None else Committer(),
         )
 
     @classmethod
@@ -372,7 +366,7 @@ class Spool(Generic[R]):
             self._active = active
             self._next_seq += 1
         try:
-            await self.committer.run(partial(_append, active, data, self._fsync))
+            await self._commits.run(partial(_append, active, data, self._fsync))
         except OSError:
             await self._seal(active)
             raise

@@ -14,7 +14,6 @@ from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from giru.metering.committer import Committer
 from giru.metering.drain import Drain, DrainMetrics
 from giru.metering.records import UsageRecord
 from giru.metering.spool import Spool
@@ -78,14 +77,11 @@ class UsageWriter:
         group_commit_ms: float,
         batch_size: int,
         registry: CollectorRegistry | None = None,
-        committer: Committer | None = None,
     ) -> UsageWriter:
         """Take the first free spool slot under `base` (see `Spool.open_slot`), recover it and
         start draining it (`GIRU_METERING__*` settings: spool_max_bytes, group_commit_ms,
-        batch_size); `committer`: shared with the audit spool (one thread hop for both)."""
-        spool = await Spool.open_slot(
-            base, max_bytes=max_bytes, group_commit_ms=group_commit_ms, committer=committer
-        )
+        batch_size)."""
+        spool = await Spool.open_slot(base, max_bytes=max_bytes, group_commit_ms=group_commit_ms)
         return cls(sink, spool, registry=registry, batch_size=batch_size)
 
     def check_capacity(self) -> None:
