@@ -1,6 +1,7 @@
 """Usage metering: one record per tools/call, durable in a local spool before the gateway
 answers, drained in order into the store's `usage_records` table (see docs/api.md, "Usage")."""
 
+from giru.metering.committer import Committer
 from giru.metering.records import (
     ERROR_OUTCOMES,
     OUTCOMES,
@@ -17,6 +18,7 @@ __all__ = [
     "OUTCOMES",
     "REJECTED_OUTCOMES",
     "Batch",
+    "Committer",
     "Outcome",
     "Spool",
     "SpoolError",

@@ -3,11 +3,11 @@
 It holds usage records by default; another `Codec` makes it hold other records (the audit log).
 
 `append` returns once its record's frame (see `giru.metering.frames`) is on disk: appends made
-within `group_commit_ms` of each other share one write and one `fdatasync`, done in a worker
-thread, one batch at a time. The newest segment is the active one; `seal` closes it, and sealed
-segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their records are
-stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file held with
-`flock` keeps two processes (or two spools) off one directory.
+within `group_commit_ms` of each other share one write and one `fdatasync`, done in the spool's
+`Committer` thread, one batch at a time. The newest segment is the active one; `seal` closes it,
+and sealed segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their
+records are stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file
+held with `flock` keeps two processes (or two spools) off one directory.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Generic, cast
 
@@ -26,6 +27,7 @@ import structlog
 from typing_extensions import TypeVar
 
 from giru.errors import GiruError
+from giru.metering.committer import Committer
 from giru.metering.frames import encode_frame
 from giru.metering.records import UsageRecord, decode_record, encode_record
 from giru.metering.segments import (
@@ -123,6 +125,7 @@ class Spool(Generic[R]):
         self._window = group_commit_ms / 1000
         self._segment_bytes = segment_bytes
         self._fsync = fsync
+        self._commits = Committer()
         self._stored = sum(s.size for s in sealed)
         self._queue: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -363,7 +366,7 @@ class Spool(Generic[R]):
             self._active = active
             self._next_seq += 1
         try:
-            await asyncio.to_thread(_append, active, data, self._fsync)
+            await self._commits.run(partial(_append, active, data, self._fsync))
         except OSError:
             await self._seal(active)
             raise

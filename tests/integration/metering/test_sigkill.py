@@ -40,7 +40,9 @@ def append_then_kill(directory: Path) -> list[str]:
             lines.append(line)
     finally:
         child.send_signal(signal.SIGKILL)
-        rest, _ = child.communicate(timeout=WAIT)
+        rest = child.stdout.read()  # with what readline buffered (communicate(timeout) skips it)
+        child.stdout.close()
+        child.wait(WAIT)
     assert child.returncode == -signal.SIGKILL
     lines += rest.splitlines(keepends=True)
     return [line.decode().strip() for line in lines if line.endswith(b"\n")]
