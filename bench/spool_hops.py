@@ -15,7 +15,7 @@ to `--pause-us` (spreads the calls as a gateway's arrive; 0: back to back, the b
 commits). The CPU per call printed includes that work; the differences cancel it. Between blocks
 (not timed) the spools are sealed, read and acked as the drains do. The clock is this process's CPU
 time (the worker threads included); the difference is the median of the per-round differences with a
-bootstrap 95 % interval (bench.pairs.median_ci). The process is pinned to the gateway's core
+bootstrap 95 % interval (bench.pairs.paired). The process is pinned to the gateway's core
 (bench.fleet.GATEWAY_CPUS) as `giru run` is in the benches. Printed, never asserted.
 """
 
@@ -23,14 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import io
 import os
 import random
 import statistics
 import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,7 +40,8 @@ import uvloop
 
 from bench.drains import _USAGE, _records
 from bench.fleet import GATEWAY_CPUS, REPO
-from bench.pairs import median_ci
+from bench.pairs import paired, said, shuffled
+from bench.refcode import ref_modules
 from giru.audit.records import AUDIT_CODEC
 from giru.metering import Spool, new_event_id
 
@@ -86,21 +83,7 @@ def _load(ref: str, workdir: Path) -> ModuleType:
     ).stdout.split()
     if changed:
         raise SystemExit(f"{changed} differ from {ref}: REV's spool would run the work tree's")
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src/giru/metering/spool.py"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")
-    path = workdir / "src" / "giru" / "metering" / "spool.py"
-    spec = importlib.util.spec_from_file_location("ref_giru.metering.spool", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    (module,) = ref_modules(ref, workdir, ("metering.spool",))
     return module
 
 
@@ -163,28 +146,22 @@ async def _run(
         for pair in pairs.values():  # warm up
             await _calls(*pair, calls, work_us, pause_us)
             await _drained(*pair)
-        rng = random.Random(11)
         load = os.getloadavg()
-        for _ in range(rounds):
-            order = list(kinds)
-            rng.shuffle(order)
-            for kind in order:
-                hopped = executor.hops
-                started, clock = time.process_time_ns(), time.monotonic()
-                await _calls(*pairs[kind], calls, work_us, pause_us)
-                cpu[kind].append((time.process_time_ns() - started) / calls / 1000)
-                wall[kind].append((time.monotonic() - clock) / calls * 1e6)
-                hops[kind].append((executor.hops - hopped) / calls)
-                await _drained(*pairs[kind])
+        for kind in shuffled(kinds, rounds, seed=11):
+            hopped = executor.hops
+            started, clock = time.process_time_ns(), time.monotonic()
+            await _calls(*pairs[kind], calls, work_us, pause_us)
+            cpu[kind].append((time.process_time_ns() - started) / calls / 1000)
+            wall[kind].append((time.monotonic() - clock) / calls * 1e6)
+            hops[kind].append((executor.hops - hopped) / calls)
+            await _drained(*pairs[kind])
     finally:
         for pair in pairs.values():
             for spool in pair:
                 await spool.aclose()
 
     def versus(a: str, b: str, clock: dict[str, list[float]]) -> str:
-        diffs = [x - y for x, y in zip(clock[a], clock[b], strict=True)]
-        low, high = median_ci(diffs)
-        return f"{statistics.median(diffs):+.2f} µs (95 % CI {low:+.2f} … {high:+.2f})"
+        return said(paired(clock[a], clock[b]))
 
     return {
         "cpu_us_per_call": {k: round(statistics.median(v), 2) for k, v in cpu.items()},
