@@ -72,9 +72,17 @@ class Workers:
             if login is None
             else {"Authorization": f"Bearer {self.token(giru, login, '/api')}"}
         )
-        started = httpx.post(
-            giru.url("/api/v1/servers/files/connections"), headers=headers, timeout=30
-        )
+        answers: list[httpx.Response] = []
+
+        def started_here() -> bool:
+            # an apply reaches the worker's running config a moment after it answers (the
+            # reload runs after the commit): until then the worker knows no `files` (404)
+            url = giru.url("/api/v1/servers/files/connections")
+            answers.append(httpx.post(url, headers=headers, timeout=30))
+            return answers[-1].status_code != 404
+
+        wait_until(started_here, "the worker has loaded the applied MCPServer files")
+        started = answers[-1]
         assert started.status_code == 201, started.text
         with httpx.Client(timeout=30) as browser:
             callback = giru.url("/oauth/callback")
