@@ -207,7 +207,7 @@ class GiruApp:
             )
             audit = await AuditLog.open(  # closed after the gateway: its last calls audit
                 store,
-                audit_spool_dir(self.settings),
+                self.settings.audit_spool_dir,
                 metrics=AuditMetrics(metrics.registry),
                 max_bytes=self.settings.audit.spool_max_bytes,
                 group_commit_ms=self.settings.metering.group_commit_ms,
@@ -261,7 +261,7 @@ class GiruApp:
             stack.push_async_callback(limiter.aclose)
             usage = await UsageWriter.open(
                 store,
-                spool_dir(self.settings),
+                self.settings.usage_spool_dir,
                 max_bytes=metering.spool_max_bytes,
                 group_commit_ms=metering.group_commit_ms,
                 batch_size=metering.batch_size,
@@ -560,21 +560,6 @@ async def _reconcile_quotas(store: Store, limiter: Limiter, settings: LimitsSett
         except StoreUnavailableError as exc:
             _log.warning("quota_reconcile_skipped", error=exc.message)
         await asyncio.sleep(settings.reconcile_s)
-
-
-def spool_dir(settings: Settings) -> Path:
-    """`GIRU_METERING__SPOOL_DIR`, else `giru-spool/` beside a SQLite store, else `./giru-spool`."""
-    if settings.metering.spool_dir is not None:
-        return settings.metering.spool_dir
-    database = settings.sqlite_file
-    return Path("giru-spool") if database is None else database.parent / "giru-spool"
-
-
-def audit_spool_dir(settings: Settings) -> Path:
-    """`GIRU_AUDIT__SPOOL_DIR`, else `giru-audit-spool/` beside the usage spool."""
-    if settings.audit.spool_dir is not None:
-        return settings.audit.spool_dir
-    return spool_dir(settings).parent / "giru-audit-spool"
 
 
 def _node(slot: Path) -> str:

@@ -521,6 +521,22 @@ class Settings(BaseSettings):
         return Path(self.database_url.removeprefix(prefix) or "giru.db")
 
     @property
+    def usage_spool_dir(self) -> Path:
+        """`GIRU_METERING__SPOOL_DIR`, else `giru-spool/` beside a SQLite store, else
+        `./giru-spool`."""
+        if self.metering.spool_dir is not None:
+            return self.metering.spool_dir
+        database = self.sqlite_file
+        return Path("giru-spool") if database is None else database.parent / "giru-spool"
+
+    @property
+    def audit_spool_dir(self) -> Path:
+        """`GIRU_AUDIT__SPOOL_DIR`, else `giru-audit-spool/` beside the usage spool."""
+        if self.audit.spool_dir is not None:
+            return self.audit.spool_dir
+        return self.usage_spool_dir.parent / "giru-audit-spool"
+
+    @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0].strip("[]")
 

@@ -1,5 +1,5 @@
 """Settings from files (Compose secrets, mounted Kubernetes Secrets): a file named like the
-variable, after the environment."""
+variable, after the environment; where the record spools live when no setting names them."""
 
 from __future__ import annotations
 
@@ -47,3 +47,20 @@ def test_the_environment_wins_over_a_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_a_missing_secrets_directory_is_no_error(tmp_path: Path) -> None:
     assert _settings(tmp_path / "absent").key_pepper is None
+
+
+def test_the_spools_sit_beside_a_sqlite_store_unless_set(tmp_path: Path) -> None:
+    embedded = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'giru.db'}")
+    assert embedded.usage_spool_dir == tmp_path / "data" / "giru-spool"
+    assert embedded.audit_spool_dir == tmp_path / "data" / "giru-audit-spool"
+    shared = Settings(database_url="postgresql+asyncpg://giru@db/giru")
+    assert (shared.usage_spool_dir, shared.audit_spool_dir) == (
+        Path("giru-spool"),
+        Path("giru-audit-spool"),
+    )
+    chosen: dict[str, Any] = {
+        "metering": {"spool_dir": tmp_path / "u"},
+        "audit": {"spool_dir": tmp_path / "a"},
+    }
+    placed = Settings(**chosen)
+    assert (placed.usage_spool_dir, placed.audit_spool_dir) == (tmp_path / "u", tmp_path / "a")
