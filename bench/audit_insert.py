@@ -54,25 +54,29 @@ DETAILS: Final = {
 }
 
 
+def governed_records(count: int, node: str) -> list[AuditRecord]:
+    """`count` audit records of a governed call (bench-governed's echo on s00) from `node`."""
+    return [
+        {
+            "event_id": new_event_id(),
+            "at": datetime.now(UTC),
+            "node": node,
+            "actor": "bench-governed",
+            "action": "tools/call",
+            "server": "s00",
+            "target": "echo",
+            "outcome": "allowed",
+            "reasons": [],
+            "policy_revision": "rev-1",
+            "source_ip": "127.0.0.1",
+            "details": DETAILS,
+        }
+        for _ in range(count)
+    ]
+
+
 def _records(count: int, heads: dict[str, Head]) -> list[ChainedRecord]:
-    made: list[AuditRecord] = []
-    for _ in range(count):
-        made.append(
-            {
-                "event_id": new_event_id(),
-                "at": datetime.now(UTC),
-                "node": "bench",
-                "actor": "bench-governed",
-                "action": "tools/call",
-                "server": "s00",
-                "target": "echo",
-                "outcome": "allowed",
-                "reasons": [],
-                "policy_revision": "rev-1",
-                "source_ip": "127.0.0.1",
-                "details": DETAILS,
-            }
-        )
+    made = governed_records(count, "bench")
     chained, after = link(made, heads)
     heads.update(after)
     return chained

@@ -22,17 +22,16 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
 import uvloop
 
-from bench.audit_insert import DETAILS
+from bench.audit_insert import governed_records
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
-from giru.audit import AuditLog, AuditRecord
+from giru.audit import AuditLog
 from giru.metering import new_event_id
 from giru.store import Store
 from giru.store.database import utcnow
@@ -103,26 +102,6 @@ class _RefStore:
         return inserted
 
 
-def _records(count: int, node: str) -> list[AuditRecord]:
-    return [
-        {
-            "event_id": new_event_id(),
-            "at": datetime.now(UTC),
-            "node": node,
-            "actor": "bench-governed",
-            "action": "tools/call",
-            "server": "s00",
-            "target": "echo",
-            "outcome": "allowed",
-            "reasons": [],
-            "policy_revision": "rev-1",
-            "source_ip": "127.0.0.1",
-            "details": DETAILS,
-        }
-        for _ in range(count)
-    ]
-
-
 async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, Any]:
     ref_log, ref_audit, ref_usage = ref_modules(
         ref, directory / "ref", ("audit.log", "store.audit", "store.usage")
@@ -169,7 +148,7 @@ async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, 
 
 def _side(log: Any, batch: int, node: str) -> Callable[[], Awaitable[float]]:
     async def block() -> float:
-        records = _records(batch, node)
+        records = governed_records(batch, node)
         started = time.process_time_ns()
         stored = await log._chain_and_insert(records)
         spent = time.process_time_ns() - started

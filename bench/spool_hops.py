@@ -38,7 +38,8 @@ from typing import Any, Final
 
 import uvloop
 
-from bench.drains import _USAGE, _records
+from bench.audit_insert import governed_records
+from bench.drains import _USAGE
 from bench.fleet import GATEWAY_CPUS, REPO
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
@@ -114,7 +115,7 @@ async def _calls(usage: Any, audit: Any, calls: int, work_us: float, pause_us: f
             left -= 1
             _spin(work_us)
             made = {**_USAGE, "event_id": new_event_id(), "at": datetime.now(UTC)}
-            await asyncio.gather(usage.append(made), audit.append(_records(1, "bench")[0]))
+            await asyncio.gather(usage.append(made), audit.append(governed_records(1, "bench")[0]))
             if pause_us:
                 await asyncio.sleep(rng.uniform(0, pause_us) / 1e6)
 
