@@ -175,7 +175,8 @@ async def wait_ready(engine: PolicyEngine, proc: Proc, within_s: float = 30.0) -
     raise RuntimeError(f"{proc.name} not ready after {within_s}s:\n{proc.tail()}")
 
 
-def _call(client: str, server: str, tool: str, arguments: dict[str, Any]) -> Call:
+def tools_call(client: str, server: str, tool: str, arguments: dict[str, Any]) -> Call:
+    """The policy input of `client` calling `tool` on `server` with `arguments`."""
     return Call(
         method="tools/call",
         server=server,
@@ -193,11 +194,13 @@ def _call(client: str, server: str, tool: str, arguments: dict[str, Any]) -> Cal
 
 
 INPUTS: dict[str, Call] = {
-    "small tools/call": _call("physician", "files", "echo", {"text": "hello"}),
-    "PHI (hipaa)": _call(
+    "small tools/call": tools_call("physician", "files", "echo", {"text": "hello"}),
+    "PHI (hipaa)": tools_call(
         "nurse", "ehr", "patient_records", {"record_count": 10, "fields": ["name"]}
     ),
-    "PCI, 16-digit PAN": _call("physician", "pay", "charge_card", {"card": PAN, "amount": 12.5}),
+    "PCI, 16-digit PAN": tools_call(
+        "physician", "pay", "charge_card", {"card": PAN, "amount": 12.5}
+    ),
 }
 
 

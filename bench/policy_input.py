@@ -37,7 +37,7 @@ import uvloop
 
 from bench.fleet import REPO, _governed_manifest
 from bench.pairs import paired, shuffled
-from bench.policy import start_opa, wait_ready
+from bench.policy import start_opa, tools_call, wait_ready
 from bench.procs import Proc
 from bench.refcode import ref_source
 from giru.manifests.config import Config
@@ -54,19 +54,9 @@ spec:
   transport: streamable-http
   url: http://127.0.0.1:9/mcp
 """
-GOVERNED: Final = Call(
-    method="tools/call",
-    server="s00",
-    target="echo",
-    arguments={"text": "hello"},
-    client="bench-governed",
+GOVERNED: Final = dataclasses.replace(
+    tools_call("bench-governed", "s00", "echo", {"text": "hello"}),
     subscription="bench-governed-s00",
-    virtual_server=None,
-    request_id="",
-    source_ip="127.0.0.1",
-    tls=False,
-    time_ns=0,
-    protocol_version="2025-06-18",
 )
 CHECKED: Final = (
     GOVERNED,
