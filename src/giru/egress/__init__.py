@@ -23,7 +23,7 @@ from giru.egress.guard import (
     parse_target,
     url_problem,
 )
-from giru.egress.sessions import egress_connector, egress_session
+from giru.egress.sessions import egress_connector, egress_session, refuse_redirect
 from giru.egress.transports import Resolve, egress_transport
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "egress_transport",
     "normalize_host",
     "parse_target",
+    "refuse_redirect",
     "url_problem",
 ]

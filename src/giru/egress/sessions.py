@@ -4,7 +4,8 @@ Two hooks on the connector see what is really connected to: a resolver that refu
 name when any address it resolves to is refused (so the whole name fails, with the name in the
 message), and a socket factory that refuses each address just before `connect()` (IP literals
 never reach a resolver). Redirects raise `RedirectRefusedError` unless the session follows them,
-and then each hop's URL is checked like the first one's.
+and then each hop's URL is checked like the first one's. A session keeps no cookies: what one
+upstream sets is never sent again on another caller's behalf.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp.resolver import ThreadedResolver
 
 from giru.egress.guard import AddressPolicy, EgressRefusedError, RedirectRefusedError, url_problem
 
-__all__ = ["egress_connector", "egress_session"]
+__all__ = ["egress_connector", "egress_session", "refuse_redirect"]
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
@@ -97,13 +98,16 @@ def egress_session(
     Args:
         policy: Where connections may go.
         follow_redirects: False: a 3xx answer with a Location raises `RedirectRefusedError`
-            (also an `aiohttp.ClientError`), whatever `allow_redirects` a request passes.
+            (also an `aiohttp.ClientError`), whatever `allow_redirects` a request passes; a
+            request that passes `middlewares=()` (the upstream connector's hot path) must pass
+            `allow_redirects=False` and call `refuse_redirect` on its answer instead.
             True: redirects are followed and each hop is checked before it is requested.
         connector: Keyword arguments for the connector instead (`limit`, `ssl`, ...) go in
             `egress_connector`; a connector passed here must come from it.
         **kwargs: Passed to `aiohttp.ClientSession` (`timeout`, `headers`, ...).
     """
     middleware = _hop_checker(policy) if follow_redirects else _redirect_refuser
+    kwargs.setdefault("cookie_jar", aiohttp.DummyCookieJar())
     return aiohttp.ClientSession(
         connector=connector or egress_connector(policy),
         connector_owner=True,
@@ -113,14 +117,20 @@ def egress_session(
     )
 
 
+def refuse_redirect(response: aiohttp.ClientResponse) -> None:
+    """Raise `RedirectRefusedError` (also an `aiohttp.ClientError`) when `response` is a redirect
+    (a 3xx with a Location), after releasing its connection."""
+    location = response.headers.get("Location")
+    if response.status in _REDIRECTS and location is not None:
+        response.release()
+        raise _ClientRedirectRefusedError(str(response.url), response.status, location)
+
+
 async def _redirect_refuser(
     request: aiohttp.ClientRequest, handler: ClientHandlerType
 ) -> aiohttp.ClientResponse:
     response = await handler(request)
-    location = response.headers.get("Location")
-    if response.status in _REDIRECTS and location is not None:
-        response.release()
-        raise _ClientRedirectRefusedError(str(request.url), response.status, location)
+    refuse_redirect(response)
     return response
 
 

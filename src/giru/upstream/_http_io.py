@@ -35,8 +35,11 @@ async def read_capped(
     server: str, response: aiohttp.ClientResponse, cap: int = MAX_MESSAGE_BYTES
 ) -> bytes:
     """The whole body, or `UpstreamProtocolError` past `cap` bytes (nothing unbounded)."""
-    if response.content_length is not None and response.content_length > cap:
-        raise protocol_error(server, "upstream body exceeds the size limit")
+    length = response.content_length
+    if length is not None:
+        if length > cap:
+            raise protocol_error(server, "upstream body exceeds the size limit")
+        return await response.content.read()  # the parser stops at Content-Length
     body = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):
         body += chunk

@@ -17,7 +17,9 @@ from typing import Any, Final
 
 import aiohttp
 import structlog
+from yarl import URL
 
+from giru.egress import refuse_redirect
 from giru.errors import UpstreamError
 from giru.mcp.headers import NAME_SOURCES, encode_header_value
 from giru.mcp.jsonrpc import dumps
@@ -63,7 +65,8 @@ class StreamableHttpSession(HandshakeState):
     ) -> None:
         if not spec.url:
             raise unavailable(spec.name, "streamable-http upstream has no url")
-        self._spec, self._url, self._identity = spec, spec.url, identity
+        self._spec, self._identity = spec, identity
+        self._url = URL(spec.url)  # parsed once, not on every request
         self._ssl: ssl.SSLContext | bool = spec.tls if spec.tls is not None else True
         self._http, self._eras = http, eras
         self._on_unsolicited = on_unsolicited
@@ -228,9 +231,10 @@ class StreamableHttpSession(HandshakeState):
 
     async def _delete_session(self) -> None:
         try:
-            async with self._http.delete(
-                self._url, headers=self._headers(None), timeout=self._short_timeout, ssl=self._ssl
+            async with self._request(
+                "DELETE", self._headers(None), self._short_timeout
             ) as response:
+                refuse_redirect(response)
                 if response.status not in (200, 202, 204, 404, 405):
                     _log.info("upstream refused session delete", status=response.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -271,6 +275,27 @@ class StreamableHttpSession(HandshakeState):
         params["_meta"][_META_VERSION] = self._modern
         return {**message, "params": params}
 
+    def _request(
+        self,
+        method: str,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+        data: bytes | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """One request to the upstream, answering its redirects neither by following them nor
+        through the session's middleware (per-request cost): each caller passes the answer to
+        `refuse_redirect` first, which raises what that middleware would."""
+        return self._http.request(
+            method,
+            self._url,
+            ssl=self._ssl,
+            data=data,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            middlewares=(),
+        )
+
     async def _transmit(self, call: Call, message: dict[str, Any]) -> None:
         task = self._tasks.spawn(self._exchange_over_post(call, message), f"post:{call.method}")
         call.future.add_done_callback(lambda _: task.cancel())
@@ -279,13 +304,10 @@ class StreamableHttpSession(HandshakeState):
         """POST a notification or a response; the upstream answers 202."""
         message = self._envelope(message)
         try:
-            async with self._http.post(
-                self._url,
-                ssl=self._ssl,
-                data=dumps(message),
-                headers=self._headers(message),
-                timeout=self._short_timeout,
+            async with self._request(
+                "POST", self._headers(message), self._short_timeout, dumps(message)
             ) as response:
+                refuse_redirect(response)
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -300,13 +322,10 @@ class StreamableHttpSession(HandshakeState):
             _fail(call, exchange_error(self.server, exc, "upstream connection failed"))
 
     async def _post(self, call: Call, message: dict[str, Any]) -> None:
-        async with self._http.post(
-            self._url,
-            ssl=self._ssl,
-            data=dumps(message),
-            headers=self._headers(message),
-            timeout=self._stream_timeout,
+        async with self._request(
+            "POST", self._headers(message), self._stream_timeout, dumps(message)
         ) as response:
+            refuse_redirect(response)
             if call.method == "initialize":
                 self._session_id = _session_header(self.server, response)
             if response.status == 404 and self._session_id is not None:
@@ -360,9 +379,8 @@ class StreamableHttpSession(HandshakeState):
                 "Accept": "text/event-stream",
                 "Last-Event-ID": last_id,
             }
-            async with self._http.get(
-                self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
-            ) as response:
+            async with self._request("GET", headers, self._stream_timeout) as response:
+                refuse_redirect(response)
                 if response.status != 200 or media_type(response) != "text/event-stream":
                     raise await status_error(self.server, response)
                 cursor = await self._read_stream(call, response)
@@ -405,13 +423,10 @@ class StreamableHttpSession(HandshakeState):
                 "params": {"notifications": self._listen_filters()},
             }
         )
-        async with self._http.post(
-            self._url,
-            ssl=self._ssl,
-            data=dumps(message),
-            headers=self._headers(message),
-            timeout=self._stream_timeout,
+        async with self._request(
+            "POST", self._headers(message), self._stream_timeout, dumps(message)
         ) as response:
+            refuse_redirect(response)
             if response.status != 200 or media_type(response) != "text/event-stream":
                 _log.info("no upstream listen stream", server=self.server, status=response.status)
                 return False
@@ -428,10 +443,9 @@ class StreamableHttpSession(HandshakeState):
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
         headers = self._headers(None) | {"Accept": "text/event-stream"}
         try:
-            async with self._http.get(
-                self._url, headers=headers, timeout=self._stream_timeout, ssl=self._ssl
-            ) as resp:
+            async with self._request("GET", headers, self._stream_timeout) as resp:
                 self._listening.set()
+                refuse_redirect(resp)
                 if resp.status != 200 or media_type(resp) != "text/event-stream":
                     _log.debug("no upstream GET stream", server=self.server, status=resp.status)
                     return False

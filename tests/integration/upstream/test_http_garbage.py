@@ -1,4 +1,4 @@
-"""HTTP upstreams that answer garbage: every case is an UpstreamProtocolError with a hash."""
+"""HTTP upstreams that answer garbage, a redirect or too much: each is an UpstreamProtocolError."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 from giru.egress import UPSTREAMS, egress_session
 from giru.errors import UpstreamProtocolError
 from giru.upstream import ServerSpec, Timeouts, connect
+from giru.upstream._wire import MAX_MESSAGE_BYTES
 from tests.integration.upstream.conftest import IDENTITY, Inbox
 
 pytestmark = pytest.mark.integration
@@ -78,3 +79,77 @@ async def test_garbage_is_a_protocol_error_with_a_hash(
         with pytest.raises(UpstreamProtocolError) as caught:
             await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
     assert len(caught.value.data["sha256"]) == 64
+
+
+def _initialized_then(answer: Handler) -> Handler:
+    """Answers `initialize` (and 405 to GET); every later POST gets `answer`."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        message = await request.json()
+        if message.get("method") == "initialize":
+            result = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {}}
+            return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        if "id" not in message:
+            return web.Response(status=202)
+        return await answer(request)
+
+    return handle
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_answering_a_call_is_refused_and_never_followed(
+    fake: Callable[[Handler], Awaitable[str]], status: int
+) -> None:
+    landed: list[str] = []
+
+    async def landing(request: web.Request) -> web.StreamResponse:
+        landed.append(request.method)
+        return web.json_response({"jsonrpc": "2.0", "id": 2, "result": {}})
+
+    elsewhere = await fake(landing)
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": elsewhere})
+
+    url = await fake(_initialized_then(redirect))
+    spec = ServerSpec(name="r", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
+    async with egress_session(UPSTREAMS) as http:
+        session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
+        try:
+            with pytest.raises(UpstreamProtocolError) as caught:
+                await session.request("tools/call", {"name": "echo", "arguments": {}})
+        finally:
+            await session.aclose()
+    assert caught.value.message == (
+        f"upstream answered HTTP {status} (a redirect); Giru does not follow upstream redirects"
+    )
+    assert caught.value.data == {
+        "location": elsewhere,
+        "reason": "upstream_redirect",
+        "status": status,
+    }
+    assert landed == []
+
+
+async def test_a_body_declared_over_the_size_limit_is_refused_unread(
+    fake: Callable[[Handler], Awaitable[str]],
+) -> None:
+    async def declared(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = MAX_MESSAGE_BYTES + 1
+        await response.prepare(request)
+        await response.write(b"{")
+        return response
+
+    url = await fake(_initialized_then(declared))
+    spec = ServerSpec(name="b", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
+    async with egress_session(UPSTREAMS) as http:
+        session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
+        try:
+            with pytest.raises(UpstreamProtocolError) as caught:
+                await session.request("tools/call", {"name": "echo", "arguments": {}})
+        finally:
+            await session.aclose()
+    assert caught.value.message == "upstream body exceeds the size limit"

@@ -16,6 +16,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 class Origin:
     port: int
     hits: Counter[str] = field(default_factory=Counter)
+    cookies: list[str] = field(default_factory=list)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -23,12 +24,16 @@ class Origin:
 
 @pytest.fixture
 async def origin() -> AsyncIterator[Origin]:
-    """`/ok` answers 200; `/redirect?to=URL` answers 307 to URL. Every hit is counted by path."""
+    """`/ok` answers 200 setting a cookie (the cookies it is sent are kept); `/redirect?to=URL`
+    answers 307 to URL. Every hit is counted by path."""
     state = Origin(port=0)
 
     async def ok(request: web.Request) -> web.Response:
         state.hits[request.path] += 1
-        return web.json_response({"ok": True})
+        state.cookies.extend(request.cookies)
+        response = web.json_response({"ok": True})
+        response.set_cookie("origin", "set-by-the-origin")
+        return response
 
     async def redirect(request: web.Request) -> web.Response:
         state.hits[request.path] += 1

@@ -12,6 +12,7 @@ from giru.egress import (
     egress_connector,
     egress_refusal,
     egress_session,
+    refuse_redirect,
 )
 from tests.unit.egress.conftest import FakeResolver, Origin
 
@@ -97,6 +98,32 @@ async def test_a_redirect_is_refused_whatever_the_request_asks(
     assert isinstance(caught.value, aiohttp.ClientError)
     assert (caught.value.status, caught.value.location) == (307, target)
     assert origin.hits == {"/redirect": 1}
+
+
+async def test_a_request_without_the_middleware_refuses_a_redirect_with_refuse_redirect(
+    origin: Origin,
+) -> None:
+    target = origin.url("/ok", "0.0.0.0")
+    async with _session() as http:
+        async with http.post(
+            origin.url("/redirect"), params={"to": target}, allow_redirects=False, middlewares=()
+        ) as response:
+            with pytest.raises(RedirectRefusedError) as caught:
+                refuse_redirect(response)
+        async with http.get(origin.url("/ok"), middlewares=()) as ok:
+            refuse_redirect(ok)  # not a redirect: nothing to refuse
+    assert isinstance(caught.value, aiohttp.ClientError)
+    assert (caught.value.status, caught.value.location) == (307, target)
+    assert origin.hits == {"/redirect": 1, "/ok": 1}
+
+
+async def test_a_cookie_an_origin_sets_is_never_sent_back(origin: Origin) -> None:
+    async with _session() as http:
+        for _ in range(2):
+            async with http.get(origin.url("/ok", "good.test")) as response:
+                assert "origin" in response.cookies
+    assert origin.hits["/ok"] == 2
+    assert origin.cookies == []
 
 
 @pytest.mark.parametrize(
