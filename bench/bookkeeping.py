@@ -2,7 +2,10 @@
 bookkeeping around a governed tools/call in commit REV's code (default: main) beside the work
 tree's, paired in this one process (issue 15): the modern transport's answer loop
 (`giru.proxy.modern.ModernHttp`: a call's dispatch task streamed to the client while the
-request watches for the client going away), with a dispatcher that suspends once and answers.
+request watches for the client going away), with a dispatcher that suspends once and answers;
+what `/mcp` POST handling wraps around a call (`gate.identified`, the trail's send wrappers and
+`finishing`: the event id, the `Giru-Request-Id` header, the status noted, the log line); and
+the secret redaction over the canonical log line's fields (`giru.telemetry.logging`).
 
 REV's modules are loaded from `git archive REV src/giru` under `ref_giru.*` (what they import
 from giru is the work tree's). Each bench is its own bench.pairs run on this thread's CPU clock:
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -23,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import structlog
 import uvloop
 
 from bench.envelope import ANSWER, HEADERS, REQUEST
@@ -31,10 +36,14 @@ from bench.refcode import ref_modules
 from giru.catalog.views import build_view
 from giru.mcp.jsonrpc import Message, parse_message
 from giru.mcp.versions import RequestEnvelope
+from giru.proxy import gate as work_gate
 from giru.proxy import modern as work_modern
+from giru.proxy import trail as work_trail
 from giru.proxy.context import CallContext
+from giru.proxy.endpoints import ANONYMOUS
 from giru.proxy.http import Request
 from giru.proxy.listen import ListenHub
+from giru.telemetry import logging as work_logging
 
 __all__ = ["main"]
 
@@ -80,14 +89,82 @@ def _modern_block(module: ModuleType) -> Block:
     return block
 
 
+def _wrappers_block(gate: ModuleType, trail: ModuleType) -> Block:
+    """`n` requests' wrapping in `gate` and `trail`'s code, as `Gateway._post` does it: the
+    event id, the trail (tracing off), the send wrappers, `finishing`, and a JSON answer's two
+    sends (to a send that drops them). Logging is off (the log line is the same both sides)."""
+    message = parse_message(REQUEST)
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": HEADERS}
+    request = Request(scope, _never)
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"a", b"b")]}
+    body = {"type": "http.response.body", "body": ANSWER}
+
+    main_shape = hasattr(trail, "watched")  # identified wrapped send; watched noted the status
+
+    async def block(n: int) -> None:
+        for _ in range(n):
+            if main_shape:
+                send, event_id = gate.identified(_ignore, request, len(REQUEST))
+            else:
+                event_id = gate.identified(request, len(REQUEST))
+            arrival = trail.Arrival(event_id, ANONYMOUS, "/mcp", "modern", 0, 0)
+            found = trail.open_trail(None, request, arrival, message)
+            send = trail.watched(send, found) if main_shape else trail.answering(_ignore, found)
+            with trail.finishing(found):
+                await send(start)
+                await send(body)
+
+    return block
+
+
+def _redaction_block(logging_module: ModuleType) -> Block:
+    """`n` canonical log lines' fields (as structlog hands them on) through `logging_module`'s
+    `redact_secrets`."""
+    redact = logging_module.redact_secrets
+    fields = {
+        "event": "mcp_request",
+        "event_id": "0190abcd-1234-7000-8000-000000000000",
+        **dict.fromkeys(("trace_id", "person", "session", "code")),
+        **dict.fromkeys(("endpoint", "client", "method", "tool", "server", "era"), "x"),
+        **{"outcome": "ok", "decision": "allow", "status": 200, "ms": 1.2, "level": "info"},
+        "timestamp": "2026-12-07T14:40:00.000000Z",
+    }
+
+    async def block(n: int) -> None:
+        for _ in range(n):
+            redact(None, "info", dict(fields))
+
+    return block
+
+
+async def _never() -> MutableMapping[str, Any]:
+    await asyncio.Event().wait()
+    return {"type": "http.disconnect"}
+
+
 async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-bookkeeping-") as directory:
-        (modern,) = ref_modules(ref, Path(directory), ("proxy.modern",))
+        modern, gate, trail, logs = ref_modules(
+            ref,
+            Path(directory),
+            ("proxy.modern", "proxy.gate", "proxy.trail", "telemetry.logging"),
+        )
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
         benches: dict[str, dict[str, Block]] = {
             "modern answer loop (a call answered after one suspension)": {
                 ref: _modern_block(modern),
                 "work tree": _modern_block(work_modern),
                 "work tree again": _modern_block(work_modern),
+            },
+            "request wrappers (event id, send wrappers, finishing; two sends)": {
+                ref: _wrappers_block(gate, trail),
+                "work tree": _wrappers_block(work_gate, work_trail),
+                "work tree again": _wrappers_block(work_gate, work_trail),
+            },
+            "canonical log line: secret redaction": {
+                ref: _redaction_block(logs),
+                "work tree": _redaction_block(work_logging),
+                "work tree again": _redaction_block(work_logging),
             },
         }
         results = {}
