@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -30,7 +30,7 @@ from giru.metering import Outcome, UsageRecord, new_event_id
 from giru.policy import Call, Decision, PolicyEngine, redact_result
 from giru.proxy.consent import ClientChannel, Consent
 from giru.proxy.endpoints import Principal
-from giru.proxy.http import Request, Send
+from giru.proxy.http import Request
 from giru.proxy.refusals import (
     POLICY_DENIED,
     POLICY_UNAVAILABLE,
@@ -439,23 +439,17 @@ def decided(span: Span, trail: Trail | None, decision: Decision) -> None:
         span.set_attribute("giru.policy.revision", decision.revision[:64])
 
 
-def identified(send: Send, request: Request, body_bytes: int) -> tuple[Send, str]:
-    """Give this request an event id (usage and audit records are keyed by it) and answer it as
-    the `Giru-Request-Id` header, so a client can match what it saw with what was recorded."""
+def identified(request: Request, body_bytes: int) -> str:
+    """Give this request an event id (usage and audit records are keyed by it), answered as
+    the `Giru-Request-Id` header (`giru.proxy.trail.answering`), so a client can match what it
+    saw with what was recorded."""
     event_id = new_event_id()
     scope = request.scope
     client = scope.get("client")
     source = client[0] if client else None
     tls = scope.get("scheme") == "https"
     INGRESS.set(Ingress(event_id, body_bytes, source, tls, time.time_ns()))
-    header = (b"giru-request-id", event_id.encode())
-
-    async def send_identified(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), header]}
-        await send(message)
-
-    return send_identified, event_id
+    return event_id
 
 
 def current_ingress() -> Ingress:

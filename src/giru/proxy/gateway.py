@@ -34,7 +34,7 @@ from giru.proxy.modern import ModernHttp
 from giru.proxy.refusals import internal_error, unavailable
 from giru.proxy.sessions import Session, SessionStore
 from giru.proxy.streamable import SESSION_HEADER, LegacyHttp, relay_to, send_legacy_error
-from giru.proxy.trail import Arrival, finishing, open_trail, watched
+from giru.proxy.trail import Arrival, answering, finishing, open_trail
 from giru.proxy.upstreams import Owner, UpstreamPool
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
@@ -291,13 +291,13 @@ class Gateway:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send, event_id = identified(send, request, len(body))
+        event_id = identified(request, len(body))
         era = versions.request_era("POST", request.header("mcp-protocol-version"), message)
         arrival = Arrival(
             event_id, principal, endpoint.name or "/mcp", era, started_ns, time.time_ns()
         )
         trail = open_trail(self.tracing, request, arrival, message)
-        send = watched(send, trail)
+        send = answering(send, trail)
         with finishing(trail):
             if era == "modern":
                 view = self.views.get(endpoint, principal, self.catalogs.listed)

@@ -25,7 +25,7 @@ from giru.proxy.http import (
 from giru.proxy.reconnects import ReconnectGuard
 from giru.proxy.sessions import EventStream, Session, SessionStore
 from giru.proxy.streamable import relay_to, stream_events
-from giru.proxy.trail import Arrival, current_trail, finishing, open_trail, watched
+from giru.proxy.trail import Arrival, answering, current_trail, finishing, open_trail
 from giru.settings import Settings
 from giru.telemetry.metrics import Metrics
 from giru.telemetry.tracing import Tracing
@@ -131,13 +131,13 @@ class LegacySse:
         except BodyTooLargeError:
             raise JsonRpcError(INVALID_REQUEST, "Payload Too Large", http_status=413) from None
         message = jsonrpc.parse_message(body, self._limits)
-        send, event_id = identified(send, request, len(body))
+        event_id = identified(request, len(body))
         arrival = Arrival(
             event_id, principal, endpoint.name or "/mcp", "legacy", started_ns, time.time_ns()
         )
         trail = open_trail(self._entrance.tracing, request, arrival, message)
         trail.in_session(session.id, session.protocol_version)
-        send = watched(send, trail)
+        send = answering(send, trail)
         stream = session.listener
         context = self._entrance.session_context(
             session,

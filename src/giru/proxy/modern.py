@@ -228,18 +228,41 @@ class ModernHttp:
     ) -> bool:
         """Stream the run to the client; True when it was parked for the client's input (bound
         to this request's binding: a resumed run's was checked equal to its first one's)."""
+        wakeup = _Wakeup()
+        run.out.on_put = wakeup
+        run.task.add_done_callback(wakeup)
+        waiting.add_done_callback(wakeup)
+        try:
+            return await self._stream(send, run, waiting, wakeup, ctx, message)
+        finally:
+            run.out.on_put = None
+            run.task.remove_done_callback(wakeup)
+            waiting.remove_done_callback(wakeup)
+
+    async def _stream(
+        self,
+        send: Send,
+        run: Run,
+        waiting: asyncio.Task[None],
+        wakeup: _Wakeup,
+        ctx: CallContext,
+        message: Message,
+    ) -> bool:
+        """`_respond`'s loop: the client going away first, then what the run emitted, one item
+        a turn, then its answer once it is done and has nothing more to emit."""
         streaming = False
-        loop = asyncio.get_running_loop()
         while True:
-            getter = loop.create_task(run.out.get())
-            await asyncio.wait({run.task, getter, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                await asyncio.gather(getter, return_exceptions=True)
             if waiting.done():
                 _log.info("modern_request_cancelled", method=message.method)  # close = cancel
                 return False
-            item = getter.result() if getter.done() and not getter.cancelled() else None
+            item = None if run.out.empty() else run.out.get_nowait()
+            if item is None:
+                if not run.task.done():
+                    await wakeup.wait()
+                    continue
+                response = {**run.task.result(), "id": message.id}  # a retry has a new id
+                await _answer(send, _finish(message, response), streaming)
+                return False
             if isinstance(item, JsonRpcError):
                 item.id = message.id
                 await _answer(send, item.to_response(), streaming, status=item.http_status)
@@ -257,15 +280,32 @@ class ModernHttp:
                 }
                 await _answer(send, jsonrpc.result_response(message.id, result), streaming)
                 return True
-            if item is not None:
-                if not streaming:
-                    await send_sse_start(send)
-                    streaming = True
-                await send_sse_event(send, item)
-            elif run.task.done() and run.out.empty():
-                response = {**run.task.result(), "id": message.id}  # a retry has a new id
-                await _answer(send, _finish(message, response), streaming)
-                return False
+            if not streaming:
+                await send_sse_start(send)
+                streaming = True
+            await send_sse_event(send, item)
+
+
+class _Wakeup:
+    """The one future a response loop awaits at a time, set by an item put in the run's
+    outbox, the run's end or the client going away (their callbacks)."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+
+    def __call__(self, _: object = None) -> None:
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def wait(self) -> None:
+        self._future = asyncio.get_running_loop().create_future()
+        try:
+            await self._future
+        finally:
+            self._future = None
 
 
 async def _answer(

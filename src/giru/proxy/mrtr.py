@@ -17,13 +17,14 @@ import hmac
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from giru.mcp.jsonrpc import JsonRpcError
 from giru.proxy.envelopes import RefusedValueError
 
-__all__ = ["STATE_PREFIX", "Ask", "ParkedCalls", "Run", "required_capability"]
+__all__ = ["STATE_PREFIX", "Ask", "Outbox", "ParkedCalls", "Run", "required_capability"]
 
 STATE_PREFIX: Final = "giru1."
 _KIND: Final = "requestState"
@@ -49,14 +50,27 @@ class Ask:
     future: asyncio.Future[dict[str, Any]]
 
 
+class Outbox(asyncio.Queue[bytes | Ask | JsonRpcError]):
+    """What a run emits towards the client, bounded (the run waits while it is full);
+    `on_put` hears every item put, so the request answering the run waits on one future of
+    its own instead of a getter task per item."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.on_put: Callable[[], None] | None = None
+
+    def _put(self, item: bytes | Ask | JsonRpcError) -> None:
+        super()._put(item)
+        if self.on_put is not None:
+            self.on_put()
+
+
 @dataclass(eq=False)
 class Run:
     """One modern call in flight: its dispatch task and what it emits towards the client."""
 
     task: asyncio.Task[dict[str, Any]]
-    out: asyncio.Queue[bytes | Ask | JsonRpcError] = field(
-        default_factory=lambda: asyncio.Queue(256)
-    )
+    out: Outbox = field(default_factory=Outbox)
     asks: dict[str, Ask] = field(default_factory=dict)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from random import getrandbits
@@ -45,6 +45,7 @@ __all__ = [
     "TRAIL",
     "Arrival",
     "Trail",
+    "answering",
     "child_span",
     "current_trail",
     "finishing",
@@ -52,7 +53,6 @@ __all__ = [
     "span_name",
     "traced_params",
     "unsampled_params",
-    "watched",
 ]
 
 _log = structlog.get_logger(__name__)
@@ -386,29 +386,47 @@ def _authentication_span(trail: Trail, arrival: Arrival) -> None:
     span.end(end_time=arrival.authenticated_ns)
 
 
-def watched(send: Send, trail: Trail) -> Send:
-    """`send` noting the HTTP status of the answer in `trail`."""
+def answering(send: Send, trail: Trail) -> Send:
+    """`send` answering the request's event id as the `Giru-Request-Id` header and noting the
+    HTTP status of the answer in `trail`."""
+    header = (b"giru-request-id", trail.event_id.encode())
 
-    async def send_watched(message: MutableMapping[str, Any]) -> None:
+    async def send_answer(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             trail.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), header]}
         await send(message)
 
-    return send_watched
+    return send_answer
 
 
-@contextlib.contextmanager
-def finishing(trail: Trail) -> Iterator[None]:
+def finishing(trail: Trail) -> AbstractContextManager[None]:
     """Finish `trail` when its request is answered (unless the answer is deferred to a stream);
     a request that raised is answered by the boundary with the error's status."""
-    try:
-        yield
-    except JsonRpcError as exc:
-        trail.status, trail.code = exc.http_status, exc.code
-        raise
-    except BaseException:
-        trail.status = 500
-        raise
-    finally:
+    return _Finishing(trail)
+
+
+class _Finishing(AbstractContextManager[None]):
+    """`finishing`: a class rather than a generator, entering and leaving are one call each."""
+
+    __slots__ = ("_trail",)
+
+    def __init__(self, trail: Trail) -> None:
+        self._trail = trail
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        trail = self._trail
+        if isinstance(exc, JsonRpcError):
+            trail.status, trail.code = exc.http_status, exc.code
+        elif exc is not None:
+            trail.status = 500
         if not trail.deferred:
             trail.finish()

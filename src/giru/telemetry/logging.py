@@ -24,6 +24,12 @@ _SECRET_MARKERS: Final = (
 )
 
 
+_MAX_PLAIN_KEYS: Final = 1024
+_plain_keys: set[str] = set()
+"""Field names seen that do not look like a secret (at most `_MAX_PLAIN_KEYS`): a log line
+whose names are all here is checked by one set difference."""
+
+
 @functools.lru_cache(maxsize=1024)
 def _is_secret(key: str) -> bool:
     lowered = key.lower()
@@ -34,8 +40,11 @@ def redact_secrets(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Replace the value of any field whose name looks like a secret."""
-    for key in [k for k in event if _is_secret(k)]:
-        event[key] = "[redacted]"
+    for key in event.keys() - _plain_keys:
+        if _is_secret(key):
+            event[key] = "[redacted]"
+        elif len(_plain_keys) < _MAX_PLAIN_KEYS:
+            _plain_keys.add(key)
     return event
 
 
