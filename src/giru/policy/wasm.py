@@ -242,7 +242,7 @@ def _instance(engine: wasmtime.Engine, policy: WasmPolicy) -> _Instance:
 
 
 class _Ticker:
-    """Advances the engine's epoch every `interval_s` while a policy is in use."""
+    """Advances the engine's epoch every `interval_s` from the first policy activated on."""
 
     def __init__(self, engine: wasmtime.Engine, interval_s: float) -> None:
         self._engine = engine
@@ -282,7 +282,7 @@ class WasmEvaluator:
         self._instance: _Instance | None = None
         self._build: asyncio.Task[None] | None = None
         self._tick_s = timeout_s / _TICKS
-        self._ticker = _Ticker(self.engine, self._tick_s)
+        self._ticker: _Ticker | None = None
 
     @property
     def revision(self) -> str | None:
@@ -309,6 +309,8 @@ class WasmEvaluator:
         """Decide with `policy` from now on (its instance is made here, data parsed in)."""
         self._instance = _instance(self.engine, policy)
         self.policy, self.error = policy, None
+        if self._ticker is None:
+            self._ticker = _Ticker(self.engine, self._tick_s)
         _log.info("policy_wasm_active", revision=policy.revision)
         self._on_active()
 
@@ -349,4 +351,5 @@ class WasmEvaluator:
             self._build.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._build
-        self._ticker.close()
+        if self._ticker is not None:
+            self._ticker.close()
