@@ -34,7 +34,14 @@ from giru.errors import PolicyUnavailableError
 from giru.policy.bundle import Bundle
 from giru.policy.wasm_builtins import BUILTINS, BuiltinError, UnsupportedBuiltinError
 
-__all__ = ["ENTRYPOINTS", "WasmEvaluator", "WasmPolicy", "compile_bundle", "wasm_engine"]
+__all__ = [
+    "ENTRYPOINTS",
+    "WasmEvaluator",
+    "WasmPolicy",
+    "compile_bundle",
+    "load_policy",
+    "wasm_engine",
+]
 
 _log = structlog.get_logger(__name__)
 ENTRYPOINTS: Final = ("giru/decision/result", "giru/decision/fast")
@@ -219,18 +226,22 @@ async def compile_bundle(
         if process.returncode != 0:
             problem = output.decode("utf-8", "replace").replace(tmp + "/", "").strip()[:2000]
             raise PolicyUnavailableError(f"opa build -t wasm failed: {problem}")
-        wasm, data = _unpack(target.read_bytes())
+        archive = target.read_bytes()
+    return await asyncio.to_thread(load_policy, bundle.revision, archive, engine)
 
-    def load() -> WasmPolicy:
-        try:
-            module = wasmtime.Module(engine, wasm)
-        except wasmtime.WasmtimeError as exc:
-            raise PolicyUnavailableError(f"the policy module does not compile: {exc}") from None
-        policy = WasmPolicy(bundle.revision, module, data)
-        _instance(engine, policy)  # refuses a module needing builtins Giru lacks
-        return policy
 
-    return await asyncio.to_thread(load)
+def load_policy(revision: str, archive: bytes, engine: wasmtime.Engine) -> WasmPolicy:
+    """The policy of an `opa build -t wasm` archive, compiled by wasmtime (CPU-bound: call it
+    off the event loop) and checked by instantiating it once (a module needing builtins Giru
+    lacks is refused); `PolicyUnavailableError` saying why when it cannot be used."""
+    wasm, data = _unpack(archive)
+    try:
+        module = wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as exc:
+        raise PolicyUnavailableError(f"the policy module does not compile: {exc}") from None
+    policy = WasmPolicy(revision, module, data)
+    _instance(engine, policy)
+    return policy
 
 
 def _instance(engine: wasmtime.Engine, policy: WasmPolicy) -> _Instance:

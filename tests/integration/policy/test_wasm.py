@@ -5,16 +5,19 @@ included), callers, tools, connections, times and arguments (personal data of ev
 HIPAA's argument names, a large value), the same input documents go to a real OPA and to the
 bundle built by `opa build -t wasm` and run by giru.policy.wasm: the full decision, the fast
 path's question and `PolicyEngine.decide` (fast path on) give equal answers. Documents with
-fields missing or of odd types too. OPA is the reference.
+fields missing or of odd types too. And the packs' own Rego tests, compiled to WebAssembly and
+run with Giru's host builtins, all pass. OPA is the reference.
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from giru.errors import PolicyUnavailableError
@@ -22,7 +25,7 @@ from giru.manifests.config import Config
 from giru.policy import PolicyEngine, find_opa
 from giru.policy.bundle import read_sources, shipped_policies
 from giru.policy.fast_path import Querier
-from giru.policy.wasm import WasmEvaluator
+from giru.policy.wasm import WasmEvaluator, load_policy
 from tests.integration.policy.configurations import configuration, routes
 from tests.integration.policy.conftest import Opa
 from tests.integration.policy.test_fast_path import calls
@@ -144,3 +147,38 @@ async def test_an_evaluator_without_a_module_fails_closed() -> None:
             await evaluator.query(RESULT, {})
     finally:
         await evaluator.aclose()
+
+
+def compiled_pack_tests(out: Path) -> tuple[list[str], bytes]:
+    """The Rego tests of policies/ (what `opa test` runs) and an `opa build -t wasm` archive
+    with each of them as an entrypoint."""
+    opa, policies = find_opa(), shipped_policies()
+    assert policies is not None
+    listed = subprocess.run(
+        [str(opa), "test", "--format", "json", str(policies)],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    tests = [
+        f"{found['package'].removeprefix('data.').replace('.', '/')}/{found['name']}"
+        for found in orjson.loads(listed.stdout)
+    ]
+    argv = [str(opa), "build", "-t", "wasm", "-o", str(out)]
+    argv += [flag for test in tests for flag in ("-e", test)]
+    subprocess.run([*argv, str(policies)], capture_output=True, check=True, timeout=120)
+    return tests, out.read_bytes()
+
+
+async def test_every_pack_test_passes_in_process(tmp_path: Path) -> None:
+    """The packs' Rego tests, evaluated by the in-process evaluator with Giru's host builtins:
+    every one is true, as under `opa test`."""
+    tests, archive = compiled_pack_tests(tmp_path / "tests.tar.gz")
+    assert len(tests) > 100
+    evaluator = WasmEvaluator(None, timeout_s=10)
+    try:
+        evaluator.activate(load_policy("tests", archive, evaluator.engine))
+        failed = [test for test in tests if await answer(evaluator, test, {}) is not True]
+    finally:
+        await evaluator.aclose()
+    assert failed == []
