@@ -35,7 +35,13 @@ from wasmtime._func import maybe_raise_last_exn
 
 from giru.errors import PolicyUnavailableError
 from giru.policy.bundle import Bundle
-from giru.policy.wasm_builtins import BUILTINS, BuiltinError, UnsupportedBuiltinError
+from giru.policy.wasm_builtins import (
+    BUILTINS,
+    REGO_TEXT,
+    BuiltinError,
+    UnsupportedBuiltinError,
+    parse_rego,
+)
 
 __all__ = [
     "ENTRYPOINTS",
@@ -74,6 +80,7 @@ class _Instance:
         self.store = wasmtime.Store(engine)
         self.store.set_epoch_deadline(_NEVER)
         self.by_id: dict[int, Callable[..., Any]] = {}
+        self.as_text: frozenset[int] = frozenset()
         self.memory = wasmtime.Memory(self.store, _memory_type(module))
         imports = [self._import(entry.name or "") for entry in module.imports]
         exports = wasmtime.Instance(self.store, module, imports).exports(self.store)
@@ -84,7 +91,10 @@ class _Instance:
                 raise PolicyUnavailableError(f"the policy module does not export {name}")
             return found
 
-        names = ("opa_malloc", "opa_json_parse", "opa_json_dump", "opa_eval", "opa_heap_ptr_get")
+        names = (
+            *("opa_malloc", "opa_json_parse", "opa_json_dump", "opa_value_dump"),
+            *("opa_eval", "opa_heap_ptr_get"),
+        )
         self.call = {name: _Export(function(name), self.store) for name in names}
         required = self._json(_Export(function("builtins"), self.store)(self.store))
         missing = sorted(name for name in required if name not in BUILTINS)
@@ -93,6 +103,7 @@ class _Instance:
                 f"the policy needs builtins the in-process evaluator lacks: {', '.join(missing)}"
             )
         self.by_id = {number: BUILTINS[name] for name, number in required.items()}
+        self.as_text = frozenset(n for name, n in required.items() if name in REGO_TEXT)
         found = self._json(_Export(function("entrypoints"), self.store)(self.store))
         self.entrypoints: dict[str, int] = found
         self.data = self._parse(self.store, data)
@@ -118,6 +129,11 @@ class _Instance:
         where = self.store if store is None else store
         return orjson.loads(self._string(where, self.call["opa_json_dump"](where, address)))
 
+    def _text(self, address: int, store: wasmtime.Store | wasmtime.Caller) -> Any:
+        """The value at `address` read from its Rego text (sets stay sets)."""
+        dumped = self._string(store, self.call["opa_value_dump"](store, address))
+        return parse_rego(dumped.decode("utf-8", "replace"))
+
     def _parse(self, store: wasmtime.Store | wasmtime.Caller, text: bytes) -> int:
         address = int(self.call["opa_malloc"](store, len(text)))
         self.memory.write(store, text, address)
@@ -125,7 +141,8 @@ class _Instance:
 
     def _builtin(self, caller: wasmtime.Caller, number: int, _ctx: int, *args: int) -> int:
         try:
-            result = self.by_id[number](*(self._json(arg, caller) for arg in args))
+            read = self._text if number in self.as_text else self._json
+            result = self.by_id[number](*(read(arg, caller) for arg in args))
         except BuiltinError:
             return 0  # undefined, as OPA makes a builtin's error outside strict mode
         return self._parse(caller, orjson.dumps(result))

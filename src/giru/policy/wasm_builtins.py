@@ -2,9 +2,10 @@
 
 OPA's compiled policies import the builtins it does not implement in Wasm (`opa_builtin0..4`);
 the shipped packs need `sprintf`, `regex.find_n`, `regex.split`, `time.clock` and
-`time.parse_rfc3339_ns`. A `BuiltinError` is what OPA makes of a builtin's error outside
-strict mode: the expression is undefined. What cannot be reproduced exactly (a `sprintf` verb
-or argument beyond the ones implemented) raises `UnsupportedBuiltinError`, which fails the decision
+`time.parse_rfc3339_ns`. `sprintf` reads its values as Rego text (`parse_rego`), so that a set
+prints as a set, sorted, as OPA prints it. A `BuiltinError` is what OPA makes of a builtin's
+error outside strict mode: the expression is undefined. What cannot be reproduced exactly (a
+`sprintf` verb beyond %s, %v, %d) raises `UnsupportedBuiltinError`, which fails the decision
 closed instead of answering differently from OPA.
 """
 
@@ -19,7 +20,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["BUILTINS", "BuiltinError", "UnsupportedBuiltinError", "go_sprintf"]
+import orjson
+
+__all__ = [
+    "BUILTINS",
+    "REGO_TEXT",
+    "BuiltinError",
+    "RegoSet",
+    "UnsupportedBuiltinError",
+    "go_sprintf",
+    "parse_rego",
+]
 
 
 class BuiltinError(Exception):
@@ -57,8 +68,130 @@ def _go_float(value: float) -> str:
     return prefix + format(Decimal(repr(abs(value))).normalize(), "f")
 
 
+class RegoSet(tuple[Any, ...]):
+    """A set of Rego values (JSON has none: `opa_json_dump` writes sets as arrays)."""
+
+    __slots__ = ()
+
+
+_TOKEN: Final = re.compile(
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>-?[0-9][0-9.eE+-]*)'
+    r"|(?P<word>null|true|false|set\(\))|(?P<punct>[][{},:]))"
+)
+_WORDS: Final[dict[str, Any]] = {"null": None, "true": True, "false": False}
+
+
+def parse_rego(text: str) -> Any:
+    """A value as `opa_value_dump` writes it (Rego syntax: JSON plus sets, `set()`)."""
+    tokens = list(_TOKEN.finditer(text))
+    if "".join(m[0] for m in tokens).strip() != text.strip():
+        raise _unknown()
+    reader = _Reader(tokens)
+    try:
+        parsed = reader.value()
+    except (IndexError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise _unknown() from None
+    if reader.position != len(tokens):
+        raise _unknown()
+    return parsed
+
+
+class _Reader:
+    """Recursive descent over the tokens of a Rego value."""
+
+    def __init__(self, tokens: list[re.Match[str]]) -> None:
+        self.tokens = tokens
+        self.kinds = [m["punct"] or "" for m in tokens] + ["<end>"]
+        self.position = 0
+
+    def value(self) -> Any:
+        token = self.tokens[self.position]
+        self.position += 1
+        if token["string"] is not None or token["number"] is not None:
+            return orjson.loads(token[0])
+        if token["word"] is not None:
+            return RegoSet() if token["word"] == "set()" else _WORDS[token["word"]]
+        if token["punct"] == "[":
+            return self.sequence("]", [])
+        if token["punct"] != "{":
+            raise _unknown()
+        if self.skip("}"):
+            return {}
+        first = self.value()
+        if not self.skip(":"):
+            return RegoSet(self.sequence("}", [first]))
+        found = {first: self.value()}
+        while self.skip(","):
+            key = self.value()
+            self.expect(":")
+            found[key] = self.value()
+        self.expect("}")
+        return found
+
+    def sequence(self, end: str, found: list[Any]) -> list[Any]:
+        if not found and self.skip(end):
+            return found
+        if not found:
+            found.append(self.value())
+        while self.skip(","):
+            found.append(self.value())
+        self.expect(end)
+        return found
+
+    def skip(self, kind: str) -> bool:
+        if self.kinds[self.position] != kind:
+            return False
+        self.position += 1
+        return True
+
+    def expect(self, kind: str) -> None:
+        if not self.skip(kind):
+            raise _unknown()
+
+
+def _unknown() -> UnsupportedBuiltinError:
+    return UnsupportedBuiltinError("a value OPA's Wasm wrote in an unknown form")
+
+
+_RANK: Final = {type(None): 0, bool: 1, int: 2, float: 2, str: 3, list: 6, dict: 7, RegoSet: 8}
+
+
+def _order(value: Any) -> tuple[Any, ...]:
+    """The sort key of a Rego value: OPA's order of types, then of values."""
+    rank = _RANK[type(value)]
+    if isinstance(value, RegoSet):
+        return (rank, tuple(sorted(map(_order, value))))
+    if isinstance(value, list):
+        return (rank, tuple(map(_order, value)))
+    if isinstance(value, dict):
+        return (rank, tuple(sorted((_order(k), _order(v)) for k, v in value.items())))
+    return (rank, value)
+
+
+def _rego_text(value: Any) -> str:
+    """Go OPA's text of a value (`ast.Value.String()`): sets and object keys sorted."""
+    if isinstance(value, str):
+        return orjson.dumps(value).decode()
+    if isinstance(value, RegoSet):
+        members = sorted(value, key=_order)
+        return "{" + ", ".join(map(_rego_text, members)) + "}" if members else "set()"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_rego_text, value)) + "]"
+    if isinstance(value, dict):
+        pairs = sorted(value.items(), key=lambda pair: _order(pair[0]))
+        return "{" + ", ".join(f"{_rego_text(k)}: {_rego_text(v)}" for k, v in pairs) + "}"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return str(value) if isinstance(value, int) else _go_float(value)
+
+
 def _format(verb: str, value: Any) -> str:
-    """One `%<verb>` of OPA's sprintf: numbers as Go integers or float64, strings as is."""
+    """One `%<verb>` of OPA's sprintf: numbers as Go integers or float64, strings as is, other
+    values as their Rego text."""
+    if isinstance(value, list | dict | RegoSet):
+        if verb in "sv":
+            return _rego_text(value)
+        raise UnsupportedBuiltinError(f"sprintf %{verb} of a {type(value).__name__}")
     if isinstance(value, bool) or value is None:
         text = "null" if value is None else str(value).lower()
         if verb in "sv":
@@ -75,6 +208,9 @@ def _format(verb: str, value: Any) -> str:
     elif isinstance(value, str) and verb in "sv":
         return value
     raise UnsupportedBuiltinError(f"sprintf %{verb} of a {type(value).__name__}")
+
+
+_END: Final = object()
 
 
 def go_sprintf(pattern: Any, values: Any) -> str:
@@ -95,7 +231,7 @@ def go_sprintf(pattern: Any, values: Any) -> str:
             raise UnsupportedBuiltinError("sprintf with too few values") from None
 
     text = _VERB.sub(one, pattern)
-    if next(remaining, None) is not None:
+    if next(remaining, _END) is not _END:
         raise UnsupportedBuiltinError("sprintf with too many values")
     return text
 
@@ -189,6 +325,8 @@ def _clock(value: Any) -> list[int]:
     return [moment.hour, moment.minute, moment.second]
 
 
+REGO_TEXT: Final = frozenset({"sprintf"})
+"""Builtins whose operands are read as Rego text (`opa_value_dump`, sets kept), not JSON."""
 BUILTINS: Final[dict[str, Callable[..., Any]]] = {
     "sprintf": go_sprintf,
     "regex.find_n": _find_n,

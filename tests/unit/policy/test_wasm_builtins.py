@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from giru.policy.wasm_builtins import BUILTINS, BuiltinError, UnsupportedBuiltinError, go_sprintf
+from giru.policy.wasm_builtins import (
+    BUILTINS,
+    BuiltinError,
+    RegoSet,
+    UnsupportedBuiltinError,
+    go_sprintf,
+    parse_rego,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +39,11 @@ from giru.policy.wasm_builtins import BUILTINS, BuiltinError, UnsupportedBuiltin
         ("%v", [None], "null"),
         ("100%%", [], "100%"),
         ("%s", [7], "7"),
+        ("%s", [["nurse", 3]], '["nurse", 3]'),
+        ("%v", [{"z": 1, "a": [2]}], '{"a": [2], "z": 1}'),
+        ("%s", [RegoSet(["b", "a", 1])], '{1, "a", "b"}'),
+        ("%v", [RegoSet()], "set()"),
+        ("%s", [[None, True, 'q"x\n']], '[null, true, "q\\"x\\n"]'),
     ],
 )
 def test_sprintf_formats_as_opa_does(pattern: str, values: list[Any], expected: str) -> None:
@@ -40,7 +52,7 @@ def test_sprintf_formats_as_opa_does(pattern: str, values: list[Any], expected: 
 
 @pytest.mark.parametrize(
     ("pattern", "values"),
-    [("%s", [["nurse"]]), ("%v", [{"a": 1}]), ("%x", [255]), ("%s %s", ["a"]), ("%s", ["a", "b"])],
+    [("%x", [255]), ("%d", [["a"]]), ("%s %s", ["a"]), ("%s", ["a", None]), ("%d", ["a"])],
 )
 def test_sprintf_beyond_what_is_reproduced_fails_closed(pattern: str, values: list[Any]) -> None:
     with pytest.raises(UnsupportedBuiltinError):
@@ -121,3 +133,29 @@ def test_time_clock(value: Any, expected: list[int]) -> None:
 def test_time_clock_of_a_bad_operand_is_undefined(value: Any) -> None:
     with pytest.raises(BuiltinError):
         BUILTINS["time.clock"](value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[["nurse", 3], {"z": 1}, {"b", "a"}, set(), null]',
+            [["nurse", 3], {"z": 1}, ("b", "a"), (), None],
+        ),
+        ("{}", {}),
+        ("[]", []),
+        ('{{"a"}: 1.5}', {("a",): 1.5}),
+        (r'"caf\u00e9 \"x\""', 'café "x"'),
+    ],
+)
+def test_rego_text_is_read_with_sets_kept(text: str, expected: Any) -> None:
+    parsed = parse_rego(text)
+    assert parsed == expected
+    if isinstance(expected, list) and len(expected) > 2:
+        assert isinstance(parsed[2], RegoSet)
+
+
+@pytest.mark.parametrize("text", ["[1,", "{1: }", "x", "[1] 2", "{1, 2: 3}"])
+def test_rego_text_in_an_unknown_form_fails_closed(text: str) -> None:
+    with pytest.raises(UnsupportedBuiltinError):
+        parse_rego(text)
