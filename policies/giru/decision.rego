@@ -29,14 +29,15 @@ _redact contains item if {
 	some item in data.giru.packs[pack][_].redact
 }
 
-redact := [item | some item in _redact]
+# Sorted (what iterating a set gives in OPA; a set compiled to Wasm iterates in another order).
+redact := sort(_redact)
 
 _alerts contains item if {
 	some pack in binding.packs
 	some item in data.giru.packs[pack][_].alerts
 }
 
-alerts := [item | some item in _alerts]
+alerts := sort(_alerts)
 
 # Calls a person approves before they run (allowed calls only: a denial needs no approval).
 _approve contains object.union(item, {"pack": pack}) if {
@@ -44,7 +45,7 @@ _approve contains object.union(item, {"pack": pack}) if {
 	some item in data.giru.packs[pack][_].approve
 }
 
-approve := [item | some item in _approve]
+approve := sort(_approve)
 
 # Controls in scope for the call, and every control a deny reason cites.
 _controls contains control if {
@@ -54,8 +55,13 @@ _controls contains control if {
 
 _controls contains r[1] if some r in _reasons
 
+# The leading {} keeps the union defined when no pack has audit fields: OPA's Wasm
+# object.union_n([]) is undefined, where OPA's own is {}.
 audit := object.union(
-	object.union_n([fields | some pack in binding.packs; fields := data.giru.packs[pack][_].audit]),
+	object.union_n(array.concat([{}], [fields |
+		some pack in binding.packs
+		fields := data.giru.packs[pack][_].audit
+	])),
 	{"controls": sort(_controls)},
 )
 

@@ -369,6 +369,7 @@ class GiruApp:
             bundle_url=f"http://{host}:{port}{BUNDLE_PATH}",
             timeout_s=settings.timeout_ms / 1000,
             metrics=PolicyMetrics(registry),
+            evaluator=settings.evaluator,
         )
         await engine.start(config)
         self.policy = engine

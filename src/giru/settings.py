@@ -222,6 +222,11 @@ class PolicySettings(BaseModel):
     timeout_ms: int = Field(
         default=250, ge=1, le=60_000, description="a decision not made in time is a deny"
     )
+    evaluator: Literal["opa", "wasm"] = Field(
+        default="opa",
+        description="what decides each call: `opa` asks OPA over HTTP; `wasm` runs the bundle "
+        "compiled to WebAssembly in process (docs/policies/evaluator.md)",
+    )
     bundle_token: SecretStr | None = Field(
         default=None,
         description="bearer token an external OPA presents to pull /api/v1/policy/bundle.tar.gz",

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 import structlog
@@ -27,7 +27,7 @@ import structlog
 from giru.errors import ConfigError, PolicyUnavailableError
 from giru.manifests.config import Config
 from giru.policy.bundle import CHECKOUT, Bundle, PolicySources, build_bundle, read_sources
-from giru.policy.fast_path import DecisionCache, decision_key, fast_result
+from giru.policy.fast_path import DecisionCache, Querier, decision_key, fast_result
 from giru.policy.inputs import Call, compile_facts
 from giru.policy.metrics import PolicyMetrics
 from giru.policy.opa import OpaChild, OpaClient
@@ -42,6 +42,7 @@ from giru.policy.visibility import (
     tool_classes,
     visible_by_class,
 )
+from giru.policy.wasm import WasmEvaluator
 
 __all__ = ["OPA_INSTALL_HINT", "Decision", "PolicyEngine", "find_opa"]
 
@@ -106,6 +107,7 @@ class PolicyEngine:
         workdir: Path | None = None,
         fast_path: bool = True,
         metrics: PolicyMetrics | None = None,
+        evaluator: Literal["opa", "wasm"] = "opa",
     ) -> None:
         self.directories = tuple(directories)
         self.metrics = metrics if metrics is not None else PolicyMetrics()
@@ -135,6 +137,11 @@ class PolicyEngine:
         self.fast_path = fast_path
         """Decide from what cannot change when the packs say so (giru.policy.fast_path)."""
         self.decisions = DecisionCache()
+        self.wasm: WasmEvaluator | None = None
+        """Decides calls in process when `evaluator` is "wasm" (giru.policy.wasm); OPA still
+        answers tools/list visibility, `giru policy eval` and replays."""
+        if evaluator == "wasm":
+            self.wasm = WasmEvaluator(self._binary, timeout_s=timeout_s, on_active=self._forget)
         self._tasks: list[asyncio.Task[None]] = []
         self.changed = asyncio.Event()
 
@@ -167,6 +174,8 @@ class PolicyEngine:
                 await task
         if self._child is not None:
             await self._child.aclose()
+        if self.wasm is not None:
+            await self.wasm.aclose()
         if self.client is not None:
             self.client.close()
         if self._own_workdir and self._workdir is not None:
@@ -174,8 +183,10 @@ class PolicyEngine:
 
     @property
     def ready(self) -> bool:
-        """OPA has activated a bundle of ours (it can decide)."""
-        return self.active_revision is not None
+        """OPA has activated a bundle of ours (it can decide), and so has the in-process
+        evaluator when it decides."""
+        in_process = self.wasm is None or self.wasm.revision is not None
+        return self.active_revision is not None and in_process
 
     @property
     def opa_pid(self) -> int | None:
@@ -188,10 +199,12 @@ class PolicyEngine:
             "servedRevision": self.bundle.revision if self.bundle else None,
             "packs": sorted(self.sources.packs),
             "opa": "external" if self.external else "embedded",
+            "evaluator": "opa" if self.wasm is None else "wasm",
+            "wasmRevision": self.wasm.revision if self.wasm is not None else None,
             "url": self.client.url if self.client else None,
             "pid": self.opa_pid,
             "restarts": self._child.restarts if self._child else 0,
-            "lastError": self.last_error,
+            "lastError": self.last_error or (self.wasm.error if self.wasm is not None else None),
         }
 
     @property
@@ -212,6 +225,8 @@ class PolicyEngine:
         if self.bundle is None or bundle.revision != self.bundle.revision:
             self.bundle = bundle
             self._forget()
+            if self.wasm is not None and _loop_running():
+                self.wasm.schedule(bundle)
             self.changed.set()
             self.changed = asyncio.Event()
             _log.info("policy_bundle_built", revision=bundle.revision)
@@ -322,6 +337,8 @@ class PolicyEngine:
             return Decision(
                 False, unavailable=missing, revision=self.active_revision, recorded=recorded
             )
+        if self.wasm is not None:
+            return await self._ask(self.wasm, call, document, recorded, self.wasm.revision)
         if self.client is None:
             unavailable = self.last_error or "no policy engine"
             return Decision(False, unavailable=unavailable, recorded=recorded)
@@ -334,15 +351,25 @@ class PolicyEngine:
             if self._child.restarts != self._seen_restarts:
                 self._seen_restarts = self._child.restarts
                 self._forget()
+        return await self._ask(self.client, call, document, recorded, self.active_revision)
+
+    async def _ask(
+        self,
+        querier: Querier,
+        call: Call,
+        document: dict[str, Any],
+        recorded: Mapping[str, Any],
+        revision: str | None,
+    ) -> Decision:
+        """`querier`'s decision on `document`, through the fast path when the packs allow."""
         topics = self.sources.topics
         try:
             if self.fast_path and topics is not None:
                 key = decision_key(call)
-                result = await fast_result(self.client, self.decisions, document, topics, key)
+                result = await fast_result(querier, self.decisions, document, topics, key)
             else:
-                result = await self.client.query(_DECISION, document)
+                result = await querier.query(_DECISION, document)
         except PolicyUnavailableError as exc:
-            revision = self.active_revision
             return Decision(False, unavailable=exc.message, revision=revision, recorded=recorded)
         return _decision(result, recorded)
 
@@ -528,6 +555,16 @@ def _objects(found: Any) -> tuple[Mapping[str, Any], ...]:
     if not found:  # the usual answer: nothing, at no generator's cost
         return ()
     return tuple(item for item in found if isinstance(item, dict))
+
+
+def _loop_running() -> bool:
+    """Whether an event loop runs here (a bundle built outside one, by a bench or a test, is
+    built into the in-process evaluator by awaiting `WasmEvaluator.build`)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _signature(directories: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:

@@ -13,18 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from giru.policy.inputs import Call
-from giru.policy.opa import OpaClient
 
-__all__ = ["DecisionCache", "FastPlan", "decision_key", "fast_plan", "fast_result"]
+__all__ = ["DecisionCache", "FastPlan", "Querier", "decision_key", "fast_plan", "fast_result"]
 
 _FAST: Final = "giru/decision/fast"
 _DECISION: Final = "giru/decision/result"
 _PAN_FLOOR: Final = 1_000_000_000_000
 """Numbers from here up are read as digits by card number detection (13 digits and more)."""
 _DIGITS: Final = frozenset("0123456789@")
+
+
+class Querier(Protocol):
+    """What answers decision queries: OPA over HTTP (giru.policy.opa.OpaClient) or the bundle
+    compiled to WebAssembly in process (giru.policy.wasm.WasmEvaluator)."""
+
+    async def query(self, path: str, payload: Any, *, timeout_s: float | None = None) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +139,7 @@ def decision_key(call: Call) -> Hashable:
 
 
 async def fast_result(
-    client: OpaClient,
+    client: Querier,
     cache: DecisionCache,
     document: Mapping[str, Any],
     topics: Any,
