@@ -87,8 +87,10 @@ class DroppedUsage:
     def check_capacity(self) -> None:
         return None
 
-    async def record(self, record: UsageRecord) -> None:
-        return None
+    def submit(self, record: UsageRecord) -> asyncio.Future[None]:
+        durable = asyncio.get_running_loop().create_future()
+        durable.set_result(None)
+        return durable
 
 
 UsageSinkLike = DroppedUsage | UsageWriter

@@ -29,12 +29,12 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import uvloop
 
@@ -103,6 +103,14 @@ def _spin(us: float) -> None:
         pass
 
 
+def _appended(spool: Any, record: Any) -> Awaitable[None]:
+    """The record's durable write: `submit` (the work tree's future) or `append` (REV's
+    coroutine, before spools had `submit`)."""
+    if hasattr(spool, "submit"):
+        return cast("Awaitable[None]", spool.submit(record))
+    return cast("Awaitable[None]", spool.append(record))
+
+
 async def _calls(usage: Any, audit: Any, calls: int, work_us: float, pause_us: float) -> None:
     """`calls` calls' records by CONCURRENCY callers, each call's two at once after `work_us`
     of CPU on the event loop; a caller then sleeps up to `pause_us` (uniform) before its next."""
@@ -115,7 +123,8 @@ async def _calls(usage: Any, audit: Any, calls: int, work_us: float, pause_us: f
             left -= 1
             _spin(work_us)
             made = {**_USAGE, "event_id": new_event_id(), "at": datetime.now(UTC)}
-            await asyncio.gather(usage.append(made), audit.append(governed_records(1, "bench")[0]))
+            audited = governed_records(1, "bench")[0]
+            await asyncio.gather(_appended(usage, made), _appended(audit, audited))
             if pause_us:
                 await asyncio.sleep(rng.uniform(0, pause_us) / 1e6)
 

@@ -3,9 +3,17 @@ before the gateway answers, chained per node (sha256) and stored append-only (se
 """
 
 from giru.audit.chain import GENESIS, Head, Problem, Verification, Verifier, link, record_hash
-from giru.audit.log import AuditLog, AuditSpoolError, AuditSpoolFullError, AuditStore
+from giru.audit.log import AuditLog, AuditStore
 from giru.audit.metrics import AuditMetrics
-from giru.audit.records import AUDIT_CODEC, OUTCOMES, AuditRecord, ChainedRecord, Outcome
+from giru.audit.records import (
+    AUDIT_CODEC,
+    OUTCOMES,
+    AuditRecord,
+    AuditSpoolError,
+    AuditSpoolFullError,
+    ChainedRecord,
+    Outcome,
+)
 from giru.audit.verification import (
     verification_body,
     verify,

@@ -15,32 +15,28 @@ going to the spool until it is full, then `check_capacity` / `record` raise
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from giru.audit.chain import Head, link
 from giru.audit.metrics import AuditMetrics
-from giru.audit.records import AUDIT_CODEC, AuditRecord, ChainedRecord
-from giru.errors import ConflictError, GiruError, StoreUnavailableError
+from giru.audit.records import (
+    AUDIT_CODEC,
+    AuditRecord,
+    AuditSpoolError,
+    AuditSpoolFullError,
+    ChainedRecord,
+)
+from giru.errors import ConflictError, StoreUnavailableError
 from giru.metering.drain import Drain
 from giru.metering.spool import Spool, SpoolError, SpoolFullError
 
 __all__ = ["AuditLog", "AuditSpoolError", "AuditSpoolFullError", "AuditStore"]
 
 _LINGER_S: Final = 0.1
-
-
-class AuditSpoolError(GiruError):
-    """The audit spool cannot take the record (closed, or the disk failed): answer 503."""
-
-    code = "audit_spool_unavailable"
-
-
-class AuditSpoolFullError(AuditSpoolError):
-    """The audit spool is at its cap (the store is behind): back-pressure, answer 503."""
-
-    code = "audit_spool_full"
 
 
 class AuditStore(Protocol):
@@ -128,20 +124,31 @@ class AuditLog:
         except SpoolError as exc:
             raise _translated(exc) from exc
 
-    async def record(self, record: AuditRecord) -> None:
-        """Return once `record` is durable in the spool.
+    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
+        """Queue `record` for the spool's next group commit; the future is done once it is
+        durable (await it; its exception: `AuditSpoolError`, the write failed).
 
         Raises:
             AuditSpoolFullError: the spool is at its cap; answer 503, the record was not taken.
-            AuditSpoolError: the spool is closed, could not write, or the record is malformed
-                (a field of the wrong type: a bug in the caller).
+            AuditSpoolError: the spool is closed or the record is malformed (a field of the
+                wrong type: a bug in the caller).
         """
         try:
-            await self.spool.append(record)
+            durable = self.spool.submit(record)
         except SpoolError as exc:
             self.metrics.refused.inc()
             raise _translated(exc) from exc
-        self.metrics.count_record(record["outcome"])
+        durable.add_done_callback(partial(self._counted, record["outcome"]))
+        return durable
+
+    async def record(self, record: AuditRecord) -> None:
+        """Return once `record` is durable in the spool (`submit`, awaited).
+
+        Raises:
+            AuditSpoolFullError: the spool is at its cap; answer 503, the record was not taken.
+            AuditSpoolError: the spool is closed, could not write, or the record is malformed.
+        """
+        await self.submit(record)
 
     async def flush(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 -- a bound, not I/O
         """Store every record `record()` returned for before this call; False when that did not
@@ -152,6 +159,15 @@ class AuditLog:
         """Flush (at most `timeout` seconds), stop the drain and close the spool; records not
         stored stay in the spool for the next start."""
         await self._drain.aclose(timeout)
+
+    def _counted(self, outcome: str, durable: asyncio.Future[None]) -> None:
+        """(done callback of a submitted record) Count it as recorded, or refused."""
+        if durable.cancelled():  # its caller stopped waiting: the record is written all the same
+            return
+        if durable.exception() is None:
+            self.metrics.count_record(outcome)
+        else:
+            self.metrics.refused.inc()
 
     async def _chain_and_insert(self, records: Sequence[AuditRecord]) -> int:
         """Chain the records and insert them in one transaction; any failure forgets the heads

@@ -15,12 +15,15 @@ from typing import Any, Final, Literal, TypedDict, get_args
 
 import orjson
 
+from giru.errors import GiruError
 from giru.metering.spool import Codec
 
 __all__ = [
     "AUDIT_CODEC",
     "OUTCOMES",
     "AuditRecord",
+    "AuditSpoolError",
+    "AuditSpoolFullError",
     "ChainedRecord",
     "Outcome",
     "decode_record",
@@ -98,7 +101,21 @@ def decode_record(payload: bytes) -> AuditRecord:
     return record
 
 
-AUDIT_CODEC: Final[Codec[AuditRecord]] = Codec("audit", encode_record, decode_record)
+class AuditSpoolError(GiruError):
+    """The audit spool cannot take the record (closed, or the disk failed): answer 503."""
+
+    code = "audit_spool_unavailable"
+
+
+class AuditSpoolFullError(AuditSpoolError):
+    """The audit spool is at its cap (the store is behind): back-pressure, answer 503."""
+
+    code = "audit_spool_full"
+
+
+AUDIT_CODEC: Final[Codec[AuditRecord]] = Codec(
+    "audit", encode_record, decode_record, unavailable=AuditSpoolError
+)
 
 
 def _check(record: Mapping[str, Any]) -> None:

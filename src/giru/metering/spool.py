@@ -2,12 +2,13 @@
 
 It holds usage records by default; another `Codec` makes it hold other records (the audit log).
 
-`append` returns once its record's frame (see `giru.metering.frames`) is on disk: appends made
-within `group_commit_ms` of each other share one write and one `fdatasync`, done in the spool's
-`Committer` thread, one batch at a time. The newest segment is the active one; `seal` closes it,
-and sealed segments are read in order (`next_batch`, `pending`) and deleted by `ack` once their
-records are stored. `open` truncates a torn last frame and seals everything found. A `LOCK` file
-held with `flock` keeps two processes (or two spools) off one directory.
+`submit` queues a record and returns a future done once its frame (see `giru.metering.frames`)
+is on disk: records submitted within `group_commit_ms` of each other share one write and one
+`fdatasync`, done in the spool's `Committer` thread, one batch at a time. The newest segment is
+the active one; `seal` closes it, and sealed segments are read in order (`next_batch`,
+`pending`) and deleted by `ack` once their records are stored. `open` truncates a torn last
+frame and seals everything found. A `LOCK` file held with `flock` keeps two processes (or two
+spools) off one directory.
 """
 
 from __future__ import annotations
@@ -56,19 +57,6 @@ _log = structlog.get_logger(__name__)
 R = TypeVar("R", default=UsageRecord)
 
 
-@dataclass(frozen=True, slots=True)
-class Codec(Generic[R]):
-    """How a spool stores its records: `encode` to a frame's payload, `decode` back (raising
-    `ValueError` for a payload that is not a record); `name` appears in messages and logs."""
-
-    name: str
-    encode: Callable[[R], bytes]
-    decode: Callable[[bytes], R]
-
-
-USAGE_CODEC: Final[Codec[UsageRecord]] = Codec("usage", encode_record, decode_record)
-
-
 class SpoolError(GiruError):
     """The spool cannot take the record (closed, or the disk failed): answer 503."""
 
@@ -85,6 +73,21 @@ class SpoolLockedError(SpoolError):
     """Another spool (this process or another) holds the directory."""
 
     code = "usage_spool_locked"
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[R]):
+    """How a spool stores its records: `encode` to a frame's payload, `decode` back (raising
+    `ValueError` for a payload that is not a record); `name` appears in messages and logs;
+    `unavailable`: the error a failed write is answered with (the future of `Spool.submit`)."""
+
+    name: str
+    encode: Callable[[R], bytes]
+    decode: Callable[[bytes], R]
+    unavailable: type[GiruError] = SpoolError
+
+
+USAGE_CODEC: Final[Codec[UsageRecord]] = Codec("usage", encode_record, decode_record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,12 +237,14 @@ class Spool(Generic[R]):
             data={"bytes": self.size, "maxBytes": self._max_bytes},
         )
 
-    async def append(self, record: R) -> None:
-        """Return once `record` is on disk.
+    def submit(self, record: R) -> asyncio.Future[None]:
+        """Queue `record` for the next group commit; the future is done once it is on disk
+        (its exception: the codec's `unavailable` error, the write failed). A caller that
+        stops waiting cancels the future: the record is written all the same.
 
         Raises:
-            SpoolFullError: the spool holds `max_bytes` already; nothing was written.
-            SpoolError: the spool is closed or the write failed.
+            SpoolFullError: the spool holds `max_bytes` already; nothing was queued.
+            SpoolError: the spool is closed or the record cannot be encoded.
         """
         try:
             frame = encode_frame(self.codec.encode(record))
@@ -252,7 +257,7 @@ class Spool(Generic[R]):
         self._waiters.append(done)
         self._queued += len(frame)
         self._wake.set()
-        await done
+        return done
 
     async def seal(self) -> int | None:
         """Seal the active segment if it holds data; the newest sealed segment (None: none)."""
@@ -350,7 +355,7 @@ class Spool(Generic[R]):
             if failure is None:
                 waiter.set_result(None)
             else:
-                waiter.set_exception(SpoolError(failure))
+                waiter.set_exception(self.codec.unavailable(failure))
         if failure is None and self.on_commit is not None:
             self.on_commit()
 

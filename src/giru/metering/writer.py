@@ -8,7 +8,9 @@ retries while the store is down; records keep going to the spool until it is ful
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -86,7 +88,7 @@ class UsageWriter:
 
     def check_capacity(self) -> None:
         """Raise unless the spool has room for the records of the calls in flight (call it
-        before any upstream side effect; `record` may still refuse when they overtake it).
+        before any upstream side effect; `submit` may still refuse when they overtake it).
 
         Raises:
             SpoolFullError: the spool is (nearly) at its cap.
@@ -94,18 +96,25 @@ class UsageWriter:
         """
         self._drain.check_capacity()
 
-    async def record(self, record: UsageRecord) -> None:
-        """Return once `record` is durable in the spool.
+    def submit(self, record: UsageRecord) -> asyncio.Future[None]:
+        """Queue `record` for the spool's next group commit; the future is done once it is
+        durable (await it; its exception: `SpoolError`, the write failed).
 
         Raises:
             SpoolFullError: the spool is at its cap; answer 503, the record was not taken.
-            SpoolError: the spool is closed or could not write.
+            SpoolError: the spool is closed or the record cannot be encoded.
         """
-        await self.spool.append(record)
-        self.metrics.count_record(record["outcome"])
+        durable = self.spool.submit(record)
+        durable.add_done_callback(partial(self._counted, record["outcome"]))
+        return durable
+
+    def _counted(self, outcome: str, durable: asyncio.Future[None]) -> None:
+        """(done callback of a submitted record) Count it once durable."""
+        if not durable.cancelled() and durable.exception() is None:
+            self.metrics.count_record(outcome)
 
     async def flush(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 -- a bound, not I/O
-        """Store every record `record()` returned for before this call; False when that did not
+        """Store every record submitted and durable before this call; False when that did not
         happen within `timeout` seconds (the store is down: they stay in the spool)."""
         return await self._drain.flush(timeout)
 

@@ -101,8 +101,9 @@ class UsageSink(Protocol):
         """Raise `GiruError` when no more records can be accepted (back-pressure)."""
         ...
 
-    async def record(self, record: UsageRecord) -> None:
-        """Return once the record is durable."""
+    def submit(self, record: UsageRecord) -> asyncio.Future[None]:
+        """Queue the record; the future is done once it is durable (its exception, or the one
+        raised here: `GiruError`, it cannot be made durable)."""
         ...
 
 
@@ -113,8 +114,9 @@ class AuditSink(Protocol):
         """Raise `GiruError` when no more records can be accepted (back-pressure)."""
         ...
 
-    async def record(self, record: AuditRecord) -> None:
-        """Return once the record is durable."""
+    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
+        """Queue the record; the future is done once it is durable (its exception, or the one
+        raised here: `GiruError`, it cannot be made durable)."""
         ...
 
 
@@ -180,27 +182,27 @@ class CallGate:
             if decision is not None and decision.redact:
                 response = _redacted(response, decision)
         trace_id = trail.trace_id if trail is not None else None
-        writes = []
+        records: list[tuple[Callable[[Any], asyncio.Future[None]], Any]] = []
         if metered:
             usage = self._usage_record(
                 ingress, at, started, name, subscription, subject, message, response, refusal
             )
             _name_the_agent(usage, caller)
             usage["trace_id"] = trace_id
-            writes.append(self._usage.record(usage))
+            records.append((self._usage.submit, usage))
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
             _name_the_person(record, caller)
             _note_approval(record, verdict)
             if trace_id is not None:
                 record["details"]["trace_id"] = trace_id
-            writes.append(self.audit.record(record))
+            records.append((self.audit.submit, record))
         if trail is not None:
             trail.outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
         try:
             with child_span("durable record") as span:
-                span.set_attribute("giru.records", len(writes))
-                await asyncio.gather(*writes) if len(writes) > 1 else await writes[0]
+                span.set_attribute("giru.records", len(records))
+                await _durable(records)
         except GiruError as exc:  # not durable: the answer must not claim a recorded call
             raise unavailable(exc, message.id) from exc
         return response
@@ -306,7 +308,7 @@ class CallGate:
         trail = TRAIL.get()
         if trail is not None and trail.trace_id is not None:
             record["details"]["trace_id"] = trail.trace_id
-        await self.audit.record(record)
+        await self.audit.submit(record)
 
     def _usage_record(
         self,
@@ -413,6 +415,39 @@ class CallGate:
         )
         admission = await self._limiter.admit(request)
         return None if admission.allowed else refusal(admission)
+
+
+async def _durable(records: list[tuple[Callable[[Any], asyncio.Future[None]], Any]]) -> None:
+    """Submit each record to its sink (all in the same commit window), then wait until all are
+    durable. The first failure is raised (a sink refusing at once: after the others were
+    submitted, as their writes go on); the other outcomes are still observed, and a cancelled
+    caller cancels the waits (the records are written all the same)."""
+    futures: list[asyncio.Future[None]] = []
+    refused: GiruError | None = None
+    for submit, record in records:
+        try:
+            futures.append(submit(record))
+        except GiruError as exc:
+            refused = refused or exc
+    try:
+        if refused is not None:
+            raise refused
+        for future in futures:
+            await future
+    except BaseException as exc:
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        for future in futures:
+            if cancelled:
+                future.cancel()
+            future.add_done_callback(_observed)
+        raise
+
+
+def _observed(future: asyncio.Future[None]) -> None:
+    """(done callback) Retrieve an outcome nobody awaits, so its exception is not reported as
+    never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _note_subject(subject: Subject) -> None:

@@ -19,7 +19,7 @@ APPENDERS = 16
 async def _append_forever(spool: Spool) -> None:
     while True:
         item = record()
-        await spool.append(item)
+        await spool.submit(item)
         sys.stdout.write(item["event_id"] + "\n")
         sys.stdout.flush()
 

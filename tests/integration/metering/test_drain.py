@@ -53,7 +53,7 @@ async def test_the_writer_stores_records_in_the_order_they_were_made(
     try:
         made = [record() for _ in range(50)]
         for item in made:
-            await writer.record(item)
+            await writer.submit(item)
         assert await writer.flush(WAIT)
     finally:
         await writer.aclose()
@@ -70,12 +70,12 @@ async def test_records_made_while_postgresql_is_down_are_stored_once_it_is_back(
     spool = await Spool.open(tmp_path, group_commit_ms=1)
     writer = UsageWriter(sink, spool, registry=registry, batch_size=100, backoff_s=(0.05, 0.5))
     try:
-        await writer.record(record())  # the drain works before the outage
+        await writer.submit(record())  # the drain works before the outage
         assert await writer.flush(WAIT)
         await asyncio.to_thread(postgres_server.stop)
         try:
             made = [record() for _ in range(1000)]
-            await asyncio.gather(*(writer.record(item) for item in made))
+            await asyncio.gather(*(writer.submit(item) for item in made))
             async with asyncio.timeout(WAIT):
                 await sink.unavailable.wait()
             assert (registry.get_sample_value("giru_usage_drain_failures_total") or 0) >= 1
@@ -97,7 +97,7 @@ async def test_a_crash_between_insert_and_delete_stores_each_record_once(
     spool = await Spool.open(tmp_path / "0", group_commit_ms=0)
     made = [record() for _ in range(20)]
     for item in made:
-        await spool.append(item)
+        await spool.submit(item)
     await spool.seal()
     batch = await spool.next_batch()
     assert batch is not None
@@ -109,7 +109,7 @@ async def test_a_crash_between_insert_and_delete_stores_each_record_once(
     try:
         assert writer.spool.directory == tmp_path / "0"
         later = record()
-        await writer.record(later)
+        await writer.submit(later)
         assert await writer.flush(WAIT)
         assert writer.spool.sealed == []
     finally:

@@ -187,7 +187,7 @@ async def test_a_segment_stored_before_a_crash_is_not_stored_again(
     # The "crash": the same records are back in a segment as if it had never been acked.
     spool = await Spool.open(tmp_path / "0", group_commit_ms=0, codec=AUDIT_CODEC)
     for item in made:
-        await spool.append(item)
+        await spool.submit(item)
     await spool.aclose()
     again = await AuditLog.open(store, tmp_path, batch_size=4)
     try:

@@ -64,7 +64,7 @@ def segments(directory: Path) -> list[Path]:
 async def test_appended_records_come_back_in_order_once_sealed(spool: Spool) -> None:
     made = [record() for _ in range(10)]
     for item in made:
-        await spool.append(item)
+        await spool.submit(item)
     assert spool.sealed == []
     assert await spool.next_batch() is None
     assert await drain(spool) == made
@@ -76,7 +76,7 @@ async def test_a_reopened_spool_has_what_was_appended_sealed(tmp_path: Path) -> 
     first = await Spool.open(tmp_path, group_commit_ms=0)
     made = [record() for _ in range(3)]
     for item in made:
-        await first.append(item)
+        await first.submit(item)
     await first.aclose()
     again = await Spool.open(tmp_path)
     try:
@@ -91,7 +91,7 @@ async def test_a_torn_last_frame_is_cut_on_open(tmp_path: Path) -> None:
     first = await Spool.open(tmp_path, group_commit_ms=0)
     made = [record() for _ in range(3)]
     for item in made:
-        await first.append(item)
+        await first.submit(item)
     await first.aclose()
     [last] = segments(tmp_path)
     whole = last.stat().st_size
@@ -105,7 +105,7 @@ async def test_a_torn_last_frame_is_cut_on_open(tmp_path: Path) -> None:
         [note] = [log for log in logs if log["event"] == "usage spool tail truncated"]
         assert "a truncated frame" in note["detail"]
         later = record()
-        await again.append(later)
+        await again.submit(later)
         assert await drain(again) == [*made, later]
     finally:
         await again.aclose()
@@ -115,7 +115,7 @@ async def test_a_corrupt_last_frame_is_cut_on_open(tmp_path: Path) -> None:
     first = await Spool.open(tmp_path, group_commit_ms=0)
     made = [record() for _ in range(3)]
     for item in made:
-        await first.append(item)
+        await first.submit(item)
     await first.aclose()
     [last] = segments(tmp_path)
     data = bytearray(last.read_bytes())
@@ -135,10 +135,10 @@ async def test_corruption_in_a_sealed_segment_is_reported_and_the_file_kept(
 ) -> None:
     made = [record() for _ in range(4)]
     for item in made[:2]:
-        await spool.append(item)
+        await spool.submit(item)
     await spool.seal()
     for item in made[2:]:
-        await spool.append(item)
+        await spool.submit(item)
     first = segments(spool.directory)[0]
     data = bytearray(first.read_bytes())
     data[len(encode_frame(encode_record(made[0]))) + HEADER_SIZE + 10] ^= 0x20
@@ -160,7 +160,7 @@ async def test_concurrent_appends_share_one_fsync(tmp_path: Path, fsync: FsyncCo
     try:
         made = [record() for _ in range(200)]
         async with asyncio.timeout(WAIT):
-            await asyncio.gather(*(spool.append(item) for item in made))
+            await asyncio.gather(*(spool.submit(item) for item in made))
         assert 1 <= fsync.calls <= 5
         assert sorted(await drain(spool), key=lambda r: r["event_id"]) == made
     finally:
@@ -171,7 +171,7 @@ async def test_without_a_window_each_lone_append_is_synced(
     spool: Spool, fsync: FsyncCounter
 ) -> None:
     for _ in range(5):
-        await spool.append(record())
+        await spool.submit(record())
     assert fsync.calls == 5
 
 
@@ -182,10 +182,10 @@ async def test_a_full_spool_refuses_appends_and_loses_nothing(tmp_path: Path) ->
     try:
         for _ in range(10):
             item = record()
-            await spool.append(item)
+            await spool.submit(item)
             accepted.append(item)
         with pytest.raises(SpoolFullError) as refused:
-            await spool.append(record())
+            await spool.submit(record())
         assert refused.value.code == "usage_spool_full"
         assert refused.value.data == {"bytes": 10 * frame, "maxBytes": 10 * frame}
     finally:
@@ -193,7 +193,7 @@ async def test_a_full_spool_refuses_appends_and_loses_nothing(tmp_path: Path) ->
     again = await Spool.open(tmp_path, max_bytes=10 * frame, group_commit_ms=0)
     try:
         assert await drain(again) == accepted
-        await again.append(record())  # acked segments free the space
+        await again.submit(record())  # acked segments free the space
     finally:
         await again.aclose()
 
@@ -204,7 +204,7 @@ async def test_segments_rotate_at_their_size_and_drain_in_order(tmp_path: Path) 
     try:
         made = [record() for _ in range(10)]
         for item in made:
-            await spool.append(item)
+            await spool.submit(item)
         assert len(spool.sealed) == 3  # and a fourth, active one
         assert spool.active_bytes == frame
         assert await drain(spool) == made
@@ -233,21 +233,21 @@ async def test_a_failed_write_fails_its_appends_and_the_next_ones_work(
     spool: Spool, fsync: FsyncCounter
 ) -> None:
     kept = record()
-    await spool.append(kept)
+    await spool.submit(kept)
     fsync.failing = True
     with capture_logs() as logs, pytest.raises(SpoolError, match="could not write"):
-        await spool.append(record())
+        await spool.submit(record())
     assert logs[0]["event"] == "usage spool write failed"
     fsync.failing = False
     later = record()
-    await spool.append(later)
+    await spool.submit(later)
     assert await drain(spool) == [kept, later]
 
 
 async def test_a_closed_spool_refuses_appends(spool: Spool) -> None:
     await spool.aclose()
     with pytest.raises(SpoolError, match="closed"):
-        await spool.append(record())
+        await spool.submit(record())
 
 
 class BlockingFsync:
@@ -263,12 +263,14 @@ class BlockingFsync:
         os.fdatasync(fd)
 
 
-async def test_a_cancelled_append_is_written_all_the_same(tmp_path: Path) -> None:
+async def test_a_record_whose_caller_stops_waiting_is_written_all_the_same(
+    tmp_path: Path,
+) -> None:
     hook = BlockingFsync()
     spool = await Spool.open(tmp_path, group_commit_ms=0, fsync=hook)
     try:
         item = record()
-        appending = asyncio.get_running_loop().create_task(spool.append(item))
+        appending = spool.submit(item)
         assert await asyncio.to_thread(hook.entered.wait, WAIT)
         appending.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -287,12 +289,12 @@ async def test_acking_an_unknown_segment_is_an_error(spool: Spool) -> None:
 
 async def test_a_record_too_large_for_a_frame_is_refused(spool: Spool) -> None:
     with pytest.raises(SpoolError, match="cannot be spooled"):
-        await spool.append(record(request_id="x" * (1 << 20)))
+        await spool.submit(record(request_id="x" * (1 << 20)))
     assert spool.size == 0
 
 
 async def test_a_sealed_segment_deleted_behind_the_spools_back_is_reported(spool: Spool) -> None:
-    await spool.append(record())
+    await spool.submit(record())
     await spool.seal()
     segments(spool.directory)[0].unlink()
     with capture_logs() as logs:
@@ -310,7 +312,7 @@ async def test_capacity_is_checked_with_headroom(tmp_path: Path) -> None:
     spool = await Spool.open(tmp_path, max_bytes=3 * frame, group_commit_ms=0)
     try:
         spool.check_capacity(3 * frame)
-        await spool.append(record())
+        await spool.submit(record())
         spool.check_capacity(2 * frame)
         with pytest.raises(SpoolFullError):
             spool.check_capacity(2 * frame + 1)

@@ -76,7 +76,7 @@ async def test_records_are_stored_in_the_order_they_were_made(
 ) -> None:
     made = [record() for _ in range(10)]
     for item in made:
-        await writer.record(item)
+        await writer.submit(item)
     assert await writer.flush(WAIT)
     assert [event for call in sink.calls for event in call] == [r["event_id"] for r in made]
     assert all(len(call) <= 3 for call in sink.calls)  # batch_size
@@ -91,7 +91,7 @@ async def test_records_wait_in_the_spool_while_the_store_is_down(
     made = [record() for _ in range(7)]
     with capture_logs() as logs:
         for item in made:
-            await writer.record(item)
+            await writer.submit(item)
         async with asyncio.timeout(WAIT):
             await sink.failed.wait()
         assert not await writer.flush(0.1)
@@ -112,7 +112,7 @@ async def test_a_batch_stored_but_not_acknowledged_is_stored_once(
     sink.lose_acks = 2
     made = [record() for _ in range(5)]
     for item in made:
-        await writer.record(item)
+        await writer.submit(item)
     assert await writer.flush(WAIT)
     assert list(sink.rows.values()) == made
     assert sink.calls[0] == sink.calls[1] == sink.calls[2]  # the same batch, tried again
@@ -123,7 +123,7 @@ async def test_an_unexpected_insert_error_is_logged_and_retried(
 ) -> None:
     sink.bug = RuntimeError("a bug")
     with capture_logs() as logs:
-        await writer.record(record())
+        await writer.submit(record())
         async with asyncio.timeout(WAIT):
             await sink.failed.wait()
         sink.bug = None
@@ -137,9 +137,9 @@ async def test_an_unexpected_insert_error_is_logged_and_retried(
 async def test_metrics_count_records_by_outcome_and_drained_ones(
     writer: UsageWriter, registry: CollectorRegistry
 ) -> None:
-    await writer.record(record())
-    await writer.record(record(outcome="rate_limited", status=-31429))
-    await writer.record(record(outcome="rate_limited", status=-31429))
+    await writer.submit(record())
+    await writer.submit(record(outcome="rate_limited", status=-31429))
+    await writer.submit(record(outcome="rate_limited", status=-31429))
     assert metric(registry, "giru_usage_spool_bytes") > 0
     assert await writer.flush(WAIT)
     assert metric(registry, "giru_usage_records_total", outcome="ok") == 1
@@ -161,7 +161,7 @@ async def test_closing_while_the_store_is_down_keeps_the_records_for_the_next_st
     )
     made = [record() for _ in range(4)]
     for item in made:
-        await first.record(item)
+        await first.submit(item)
     with capture_logs() as logs:
         await first.aclose(timeout=0.1)
     assert "usage records left in the spool" in [log["event"] for log in logs]
@@ -185,9 +185,9 @@ async def test_capacity_is_refused_near_the_cap(tmp_path: Path, sink: MemorySink
         writer.check_capacity()
         headroom = (1 << 20) // 16
         while spool.size + headroom <= spool.max_bytes:
-            await writer.record(record(request_id="x" * 4000))
+            await writer.submit(record(request_id="x" * 4000))
         with pytest.raises(SpoolFullError):
             writer.check_capacity()
-        await writer.record(record())  # the headroom is for records of calls in flight
+        await writer.submit(record())  # the headroom is for records of calls in flight
     finally:
         await writer.aclose(timeout=0.1)

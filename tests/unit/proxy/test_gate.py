@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,13 +12,14 @@ import pytest
 from giru.access import ClientDirectory
 from giru.access.apikeys import sha256_hash
 from giru.access.clients import ClientPrincipal
-from giru.audit import AuditRecord, AuditSpoolFullError
+from giru.audit import AuditRecord, AuditSpoolError, AuditSpoolFullError
+from giru.errors import GiruError
 from giru.identity import Person
 from giru.limits import LocalLimiter
 from giru.manifests.config import ClientConfig, Config, ServerConfig, SubscriptionConfig
 from giru.manifests.documents import SubscriptionSpec
 from giru.mcp.jsonrpc import JsonRpcError, parse_message
-from giru.metering import SpoolFullError, UsageRecord
+from giru.metering import SpoolError, SpoolFullError, UsageRecord
 from giru.proxy.gate import INGRESS, CallGate, Ingress, Subject
 from giru.proxy.refusals import QUOTA_EXCEEDED, RATE_LIMITED, retry_after
 
@@ -27,22 +30,37 @@ OK = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text":
 SUBJECT = Subject("tools/call", "kit", "echo", {}, None, "2025-06-18")
 
 
+def settled(failure: GiruError | None = None) -> asyncio.Future[None]:
+    """A submitted record's future: durable, or `failure` (its write failed)."""
+    durable = asyncio.get_running_loop().create_future()
+    if failure is None:
+        durable.set_result(None)
+    else:
+        durable.set_exception(failure)
+    return durable
+
+
 class Usage:
-    """An in-memory usage sink that can be made full or broken."""
+    """An in-memory usage sink that can be made full (it refuses records), filled by calls in
+    flight (it passes the capacity check, then refuses), or broken (its writes fail)."""
 
     def __init__(self) -> None:
         self.records: list[UsageRecord] = []
         self.full = False
+        self.filled = False
         self.broken = False
 
     def check_capacity(self) -> None:
         if self.full:
             raise SpoolFullError("usage spool is full")
 
-    async def record(self, record: UsageRecord) -> None:
-        if self.broken:
+    def submit(self, record: UsageRecord) -> asyncio.Future[None]:
+        if self.full or self.filled:
             raise SpoolFullError("usage spool is full")
+        if self.broken:
+            return settled(SpoolError("the usage spool could not write"))
         self.records.append(record)
+        return settled()
 
 
 class Upstream:
@@ -168,20 +186,24 @@ async def test_anonymous_calls_are_recorded_without_admission(gate: CallGate, us
 
 
 class Audit:
-    """An in-memory audit sink that can be made full."""
+    """An in-memory audit sink that can be made full, or broken (its writes fail)."""
 
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
         self.full = False
+        self.broken = False
 
     def check_capacity(self) -> None:
         if self.full:
             raise AuditSpoolFullError("audit spool is full")
 
-    async def record(self, record: AuditRecord) -> None:
+    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
         if self.full:
             raise AuditSpoolFullError("audit spool is full")
+        if self.broken:
+            return settled(AuditSpoolError("the audit spool could not write"))
         self.records.append(record)
+        return settled()
 
 
 async def test_every_call_leaves_an_audit_record_keyed_like_its_usage_record(
@@ -220,3 +242,53 @@ async def test_a_full_audit_spool_refuses_before_the_upstream_with_503(usage: Us
     assert refused.value.data == {"reason": "audit_spool_full"}
     assert upstream.calls == 0
     assert usage.records == []
+
+
+async def test_a_call_whose_audit_record_cannot_be_made_durable_is_answered_503(
+    usage: Usage,
+) -> None:
+    audit, upstream = Audit(), Upstream()
+    audit.broken = True
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    with pytest.raises(JsonRpcError) as refused:
+        await gate.run(await alice(), CALL, SUBJECT, upstream)
+    assert refused.value.http_status == 503
+    assert refused.value.data == {"reason": "audit_spool_unavailable"}
+    assert upstream.calls == 1
+    assert len(usage.records) == 1  # submitted in the same commit window
+
+
+async def test_a_usage_record_refused_after_the_upstream_still_leaves_its_audit_record(
+    usage: Usage,
+) -> None:
+    audit = Audit()
+    usage.filled = True  # calls in flight filled the spool after this one was admitted
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    with pytest.raises(JsonRpcError) as refused:
+        await gate.run(await alice(), CALL, SUBJECT, Upstream())
+    assert refused.value.http_status == 503
+    assert refused.value.data == {"reason": "usage_spool_full"}
+    [record] = audit.records
+    assert record["outcome"] == "allowed"
+
+
+async def test_when_both_records_fail_the_usage_failure_is_answered_and_none_goes_unseen(
+    usage: Usage,
+) -> None:
+    unseen: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: unseen.append(context))
+    audit = Audit()
+    usage.broken = audit.broken = True
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    try:
+        with pytest.raises(JsonRpcError) as refused:
+            await gate.run(await alice(), CALL, SUBJECT, Upstream())
+        answered = refused.value.data
+        del refused  # its traceback holds the futures
+        await asyncio.sleep(0)  # one loop turn: done callbacks run
+        gc.collect()  # a future whose exception nobody retrieved reports it when collected
+    finally:
+        loop.set_exception_handler(None)
+    assert answered == {"reason": "usage_spool_unavailable"}
+    assert unseen == []
