@@ -1,11 +1,15 @@
-"""`python -m bench.bookkeeping [--ref REV] [--rounds R] [--calls N]`: the data path's own
-bookkeeping around a governed tools/call in commit REV's code (default: main) beside the work
-tree's, paired in this one process (issue 15): the modern transport's answer loop
-(`giru.proxy.modern.ModernHttp`: a call's dispatch task streamed to the client while the
-request watches for the client going away), with a dispatcher that suspends once and answers;
+"""`python -m bench.bookkeeping [--ref REV] [--rounds R] [--calls N] [--only TEXT]`: the data
+path's own bookkeeping around a governed tools/call in commit REV's code (default: main) beside
+the work tree's (only the benches whose name holds TEXT), paired in this one process (issue
+15): the modern transport's answer loop (`giru.proxy.modern.ModernHttp`: a call's dispatch
+task streamed to the client while the request watches for the client going away), with a
+dispatcher that suspends once and answers;
 what `/mcp` POST handling wraps around a call (`gate.identified`, the trail's send wrappers and
 `finishing`: the event id, the `Giru-Request-Id` header, the status noted, the log line); and
-the secret redaction over the canonical log line's fields (`giru.telemetry.logging`).
+the secret redaction over the canonical log line's fields (`giru.telemetry.logging`); and a
+governed call through `giru.proxy.gate.CallGate.run` making its usage and audit records durable
+(sinks over a model spool whose group commit resolves every waiting record one loop turn later;
+REV's gate awaits `record`, the work tree's awaits the futures of `submit`).
 
 REV's modules are loaded from `git archive REV src/giru` under `ref_giru.*` (what they import
 from giru is the work tree's). Each bench is its own bench.pairs run on this thread's CPU clock:
@@ -23,19 +27,24 @@ import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import structlog
 import uvloop
+from prometheus_client import CollectorRegistry
 
 from bench.envelope import ANSWER, HEADERS, REQUEST
 from bench.pairs import Side, alternate, describe
 from bench.refcode import ref_modules
+from giru.audit import AuditMetrics
 from giru.catalog.views import build_view
+from giru.limits import LocalLimiter
 from giru.mcp.jsonrpc import Message, parse_message
 from giru.mcp.versions import RequestEnvelope
+from giru.metering import UsageMetrics
 from giru.proxy import gate as work_gate
 from giru.proxy import modern as work_modern
 from giru.proxy import trail as work_trail
@@ -137,12 +146,80 @@ def _redaction_block(logging_module: ModuleType) -> Block:
     return block
 
 
+class _ModelSpool:
+    """A spool's request-path part: a future per record, all set one loop turn later (the
+    group commit, without the disk)."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def submit(self, record: Any) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        if not self._waiters:
+            loop.call_soon(self._commit)
+        self._waiters.append(done)
+        return done
+
+    def _commit(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class _ModelSink:
+    """The usage writer or audit log over a model spool, in REV's shape (`record`: await the
+    append, then count the record) and the work tree's (`submit`: the future, counted by its
+    done callback), counting into real metrics as they do."""
+
+    def __init__(self, count: Callable[[str], None]) -> None:
+        self._spool = _ModelSpool()
+        self._count = count
+
+    def check_capacity(self) -> None:
+        return None
+
+    async def record(self, record: Any) -> None:
+        await self._spool.submit(record)
+        self._count(record["outcome"])
+
+    def submit(self, record: Any) -> asyncio.Future[None]:
+        durable = self._spool.submit(record)
+        durable.add_done_callback(partial(self._counted, record["outcome"]))
+        return durable
+
+    def _counted(self, outcome: str, durable: asyncio.Future[None]) -> None:
+        if not durable.cancelled() and durable.exception() is None:
+            self._count(outcome)
+
+
+def _gate_block(gate: ModuleType) -> Block:
+    """`n` anonymous tools/calls through `gate`'s `CallGate.run` (no policy, no limits, an
+    upstream answering at once): the records made, submitted and awaited durable."""
+    usage = _ModelSink(UsageMetrics(CollectorRegistry()).count_record)
+    audit = _ModelSink(AuditMetrics(CollectorRegistry()).count_record)
+    call_gate = gate.CallGate(LocalLimiter("UTC"), usage, node="bench", audit=audit)
+    message = parse_message(REQUEST)
+    subject = gate.Subject("tools/call", "kit", "echo", {}, None, "2025-06-18")
+    answer = {"jsonrpc": "2.0", "id": message.id, "result": parse_message(ANSWER).raw["result"]}
+
+    async def forward() -> dict[str, Any]:
+        return answer
+
+    async def block(n: int) -> None:
+        for _ in range(n):
+            await call_gate.run(None, message, subject, forward)
+
+    return block
+
+
 async def _never() -> MutableMapping[str, Any]:
     await asyncio.Event().wait()
     return {"type": "http.disconnect"}
 
 
-async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
+async def _run(ref: str, rounds: int, calls: int, only: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-bookkeeping-") as directory:
         modern, gate, trail, logs = ref_modules(
             ref,
@@ -161,6 +238,11 @@ async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
                 "work tree": _wrappers_block(work_gate, work_trail),
                 "work tree again": _wrappers_block(work_gate, work_trail),
             },
+            "gate: a governed call's usage and audit records made durable": {
+                ref: _gate_block(gate),
+                "work tree": _gate_block(work_gate),
+                "work tree again": _gate_block(work_gate),
+            },
             "canonical log line: secret redaction": {
                 ref: _redaction_block(logs),
                 "work tree": _redaction_block(work_logging),
@@ -169,6 +251,8 @@ async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
         }
         results = {}
         for name, blocks in benches.items():
+            if only not in name:
+                continue
             sides = [Side(side, block, time.thread_time_ns) for side, block in blocks.items()]
             for side in sides:
                 await side.block(calls)  # warm up
@@ -185,9 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", default="main")
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--calls", type=int, default=2000, help="calls per side per round")
+    parser.add_argument("--only", default="", help="the benches whose name holds this text")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
-    result = uvloop.run(_run(args.ref, args.rounds, args.calls))
+    result = uvloop.run(_run(args.ref, args.rounds, args.calls, args.only))
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
 
