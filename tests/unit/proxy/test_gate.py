@@ -40,11 +40,26 @@ def settled(failure: GiruError | None = None) -> asyncio.Future[None]:
     return durable
 
 
-class Usage:
+class Disk:
+    """Where a sink's records go: `slow`, its writes stay pending (`waiting`, `writing` set)."""
+
+    def __init__(self) -> None:
+        self.slow = False
+        self.waiting: list[asyncio.Future[None]] = []
+        self.writing = asyncio.Event()
+
+    def pending(self) -> asyncio.Future[None]:
+        self.waiting.append(asyncio.get_running_loop().create_future())
+        self.writing.set()
+        return self.waiting[-1]
+
+
+class Usage(Disk):
     """An in-memory usage sink that can be made full (it refuses records), filled by calls in
     flight (it passes the capacity check, then refuses), or broken (its writes fail)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.records: list[UsageRecord] = []
         self.full = False
         self.filled = False
@@ -57,6 +72,8 @@ class Usage:
     def submit(self, record: UsageRecord) -> asyncio.Future[None]:
         if self.full or self.filled:
             raise SpoolFullError("usage spool is full")
+        if self.slow:
+            return self.pending()
         if self.broken:
             return settled(SpoolError("the usage spool could not write"))
         self.records.append(record)
@@ -185,10 +202,11 @@ async def test_anonymous_calls_are_recorded_without_admission(gate: CallGate, us
     assert len(record["event_id"]) == 36
 
 
-class Audit:
+class Audit(Disk):
     """An in-memory audit sink that can be made full, or broken (its writes fail)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.records: list[AuditRecord] = []
         self.full = False
         self.broken = False
@@ -202,6 +220,8 @@ class Audit:
             raise AuditSpoolFullError("audit spool is full")
         if self.broken:
             return settled(AuditSpoolError("the audit spool could not write"))
+        if self.slow:
+            return self.pending()
         self.records.append(record)
         return settled()
 
@@ -292,3 +312,21 @@ async def test_when_both_records_fail_the_usage_failure_is_answered_and_none_goe
         loop.set_exception_handler(None)
     assert answered == {"reason": "usage_spool_unavailable"}
     assert unseen == []
+
+
+async def test_a_caller_that_goes_away_while_its_records_are_written_stops_waiting(
+    usage: Usage,
+) -> None:
+    audit = Audit()
+    usage.slow = audit.slow = True
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    running = asyncio.get_running_loop().create_task(
+        gate.run(await alice(), CALL, SUBJECT, Upstream())
+    )
+    await audit.writing.wait()  # both records submitted (the usage record first)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    waits = usage.waiting + audit.waiting
+    assert len(waits) == 2
+    assert all(wait.cancelled() for wait in waits)  # the spools write the records all the same
