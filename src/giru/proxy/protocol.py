@@ -164,8 +164,9 @@ class _HeadHolding(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.hold_next:
             self.hold_next = False
-            self._held = bytes(data)
-            self._loop.call_soon(self._flush)
+            if not self._held:  # else a bodiless answer's head is held and its flush is due
+                self._loop.call_soon(self._flush)
+            self._held += data
             return
         if self._held:
             data, self._held = self._held + data, b""

@@ -171,3 +171,16 @@ async def test_an_http_1_0_answer_is_written_whole_before_the_connection_closes(
     assert b"connection: close\r\n" in transport.written
     assert transport.written.endswith(b"\r\n\r\n" + app.body)
     protocol.connection_lost(None)
+
+
+async def test_pipelined_head_requests_get_every_head_in_order() -> None:
+    # A HEAD answer writes no body: its head is still held when the next answer's head comes.
+    app = _Answers()
+    protocol, transport = await _connected(app)
+    protocol.data_received(b"HEAD /mcp HTTP/1.1\r\nHost: a\r\n\r\n" * 2)
+    while transport.written.count(b"HTTP/1.1 200 OK\r\n") < 2:
+        transport.wrote.clear()
+        await asyncio.wait_for(transport.wrote.wait(), 5)
+    assert app.done.qsize() == 2
+    assert transport.written.endswith(b"content-length: %d\r\n\r\n" % len(app.body))
+    protocol.connection_lost(None)
