@@ -10,7 +10,8 @@ client, in this thread too, holds 16 keep-alive connections and POSTs a small JS
 `/mcp` with the ten headers an MCP client sends; its cost is the same for every side. Sides:
 REV's `guarded_protocol` (Giru today), the work tree's (twice: the A/A pair), uvicorn's own
 `HttpToolsProtocol` (what the header-limit overrides add), and a bare `asyncio.Protocol` +
-httptools server calling the same app (the floor: no limits, no flow control, no pipelining).
+httptools server calling the same app (the floor: no limits, no flow control, no pipelining),
+twice: writing an answer's head and body in two writes as uvicorn does, and in one.
 The clock is this thread's CPU time; bench.pairs gives the median per-round paired difference
 with a bootstrap 95 % interval. Printed and written as JSON, never asserted. `--profile SIDE`
 instead prints cProfile's calls and own time per request of that side's server and client.
@@ -204,7 +205,9 @@ async def _side(factory: Callable[[], asyncio.Protocol]) -> AsyncIterator[Block]
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    pool = [(await loop.create_connection(_Client, "127.0.0.1", port))[1] for _ in range(16)]
+    pool = []
+    for _ in range(CONCURRENCY):
+        pool.append((await loop.create_connection(_Client, "127.0.0.1", port))[1])
 
     async def block(calls: int) -> None:
         left = calls
