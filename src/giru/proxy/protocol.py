@@ -10,6 +10,12 @@ with more than `max_headers` lines, or whose request line and headers pass `max_
 answered 431 (RFC 6585) and its connection closed, before the application sees it. This one
 server carries both the data path and the control-plane API, so both get the same limits; the
 answer's body is JSON-RPC on the data path and problem+json under `/api`.
+
+uvicorn writes a response's head as soon as the app sends `http.response.start` and its body at
+the next send: two `write` calls, two syscalls (and two segments) for every JSON answer. Here a
+response's head is held until its first body bytes or the end of this turn of the event loop,
+whichever is first, so head and body usually leave in one write (issue 15), and a streamed answer
+(SSE) still has its head on the wire before the app waits for its first event.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import asyncio
 from typing import Any, Final
 
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = ["guarded_protocol"]
 
@@ -41,8 +48,15 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # uvicorn's own override narrows BaseProtocol's signature the same way; mypy flags both.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._writer = _HeadHolding(transport, self.loop)
+        super().connection_made(self._writer)
         self._arm()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # The response's first write is its head, unless the app may first ask for the body of
+        # a request that expects `100 Continue` (that interim answer is never held).
+        self._writer.hold_next = not cycle.waiting_for_100_continue
+        super()._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -133,6 +147,69 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class _HeadHolding(asyncio.Transport):
+    """The connection's transport as its protocol and responses see it: the write after
+    `hold_next` is set (a response's head) is held until the next write, which carries it, or
+    the end of this turn of the loop; closing sends what is held first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held = b""
+        self.hold_next = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.hold_next:
+            self.hold_next = False
+            if not self._held:  # else a bodiless answer's head is held and its flush is due
+                self._loop.call_soon(self._flush)
+            self._held += data
+            return
+        if self._held:
+            data, self._held = self._held + data, b""
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._flush()
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + len(self._held)
+
+    def abort(self) -> None:
+        self._held = b""
+        self._transport.abort()
 
 
 def _refusal_body(api: bool) -> tuple[bytes, bytes]:
