@@ -10,6 +10,7 @@ are not followed unless asked for, and then every hop is checked the same way:
     client = httpx.AsyncClient(transport=egress_transport(PUBLIC))  # httpx, checked per hop
 """
 
+from giru.egress.addresses import Resolve, checked_addresses
 from giru.egress.guard import (
     PUBLIC,
     UPSTREAMS,
@@ -24,7 +25,7 @@ from giru.egress.guard import (
     url_problem,
 )
 from giru.egress.sessions import egress_connector, egress_session, refuse_redirect
-from giru.egress.transports import Resolve, egress_transport
+from giru.egress.transports import egress_transport
 
 __all__ = [
     "PUBLIC",
@@ -35,6 +36,7 @@ __all__ = [
     "RedirectRefusedError",
     "Resolve",
     "Target",
+    "checked_addresses",
     "egress_connector",
     "egress_refusal",
     "egress_session",
