@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -403,3 +404,15 @@ async def test_tls_refuses_a_certificate_for_another_name(
             async with client.request("GET", url, {}, tls=trusting, connect_timeout=5):
                 pass
     assert isinstance(failed.value.__cause__, ssl.SSLCertVerificationError)
+
+
+def test_the_client_runs_on_uvloop_as_the_gateway_does() -> None:
+    async def exchange_twice() -> tuple[bytes, bytes, int]:
+        async for running in _serve(Server(answers=[ok(b"1"), ok(b"2")])):
+            async with LeanClient(UPSTREAMS) as client:
+                first = await _get(client, running.url())
+                second = await _get(client, running.url())
+            return first, second, running.connections
+        raise AssertionError("no server")
+
+    assert uvloop.run(exchange_twice()) == (b"1", b"2", 1)
