@@ -231,14 +231,22 @@ class LeanClient:
     Args:
         policy: Where connections may go (judged on every new connection).
         max_idle: Idle connections kept per origin (and TLS context); more are closed.
+        max_active: Exchanges in flight at once, over all origins; more wait for a turn (as
+            the aiohttp connector's `limit`).
         resolve: Resolves names before the policy judges the answer (default: the system's).
     """
 
     def __init__(
-        self, policy: AddressPolicy, *, max_idle: int = 32, resolve: Resolve | None = None
+        self,
+        policy: AddressPolicy,
+        *,
+        max_idle: int = 32,
+        max_active: int = 256,
+        resolve: Resolve | None = None,
     ) -> None:
         self._policy = policy
         self._max_idle = max_idle
+        self._active = asyncio.Semaphore(max_active)
         self._resolve = resolve or system_resolve
         self._idle: dict[tuple[object, ...], list[_Connection]] = {}
         self._default_tls: ssl.SSLContext | None = None
@@ -264,7 +272,7 @@ class LeanClient:
             total_timeout: Bounds the whole exchange, body included (None: unbounded).
         """
         data = _encode(method, url, headers, body)
-        async with asyncio.timeout(total_timeout):
+        async with asyncio.timeout(total_timeout), self._active:
             connection = await self._connection(url, tls, connect_timeout)
             try:
                 await connection.send(data)

@@ -155,6 +155,14 @@ async def test_response_headers_are_read_whatever_their_case(server: Server) -> 
         assert response.content_length == 2
 
 
+async def test_exchanges_past_the_limit_wait_for_a_connection(server: Server) -> None:
+    server.answers = [ok(b"1"), ok(b"2"), ok(b"3")]
+    async with LeanClient(UPSTREAMS, max_active=1) as client, asyncio.TaskGroup() as group:
+        calls = [group.create_task(_get(client, server.url())) for _ in range(3)]
+    assert sorted(call.result() for call in calls) == [b"1", b"2", b"3"]
+    assert server.connections == 1  # without the limit, three would have been opened
+
+
 @pytest.mark.parametrize(
     "answer",
     [
