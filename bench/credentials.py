@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvloop
 from aiohttp import web
 
@@ -29,7 +28,8 @@ from giru.credentials import DatabaseBackend, Keyring, SecretStore, UpstreamCred
 from giru.credentials.connections import Caller
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.oauth import OAuthHttp, TokenCache
-from giru.egress import UPSTREAMS, egress_session
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.identity import PresentedToken, token_hash
 from giru.proxy.upstreams import UpstreamPool
 from giru.store import Store
@@ -84,7 +84,7 @@ async def _token_endpoint() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/token"
 
 
-def _tokens(http: aiohttp.ClientSession) -> Callable[[UpstreamCredentials], UpstreamTokens]:
+def _tokens(http: LeanClient) -> Callable[[UpstreamCredentials], UpstreamTokens]:
     def build(credentials: UpstreamCredentials) -> UpstreamTokens:
         return UpstreamTokens(OAuthHttp(http), TokenCache(), credentials.entry)
 
@@ -118,7 +118,7 @@ async def _connector(
     identity: ClientIdentity,
     *,
     on_unsolicited: MessageSink,
-    http: aiohttp.ClientSession,
+    http: LeanClient,
 ) -> _Session:
     return _Session(spec.name)
 
@@ -143,7 +143,7 @@ async def _measure(calls: int, directory: Path) -> dict[str, float]:
         "oauth": _oauth_spec(token_endpoint),
         "exchange": _oauth_spec(token_endpoint, "exchange"),
     }
-    async with egress_session(UPSTREAMS) as http:
+    async with LeanClient(UPSTREAMS) as http:
         pool = UpstreamPool(
             specs,
             http=http,

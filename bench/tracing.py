@@ -44,7 +44,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
 import orjson
 import uvloop
 from opentelemetry.sdk.trace import ReadableSpan
@@ -58,6 +57,8 @@ from bench.pairs import Side, alternate, describe, process_cpu_ns
 from bench.report import markdown, paired
 from bench.solo import KEY, client_manifest, compare_processes, start_giru, start_upstream
 from giru.access.clients import ClientDirectory
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.limits import LocalLimiter
 from giru.manifests import Config
 from giru.manifests.config import ClientConfig, ServerConfig
@@ -128,7 +129,7 @@ async def _connector(
     identity: ClientIdentity,
     *,
     on_unsolicited: MessageSink,
-    http: aiohttp.ClientSession,
+    http: LeanClient,
 ) -> _Upstream:
     return _Upstream(spec.name)
 
@@ -207,7 +208,7 @@ async def _in_process(calls: int, rounds: int, measure: Measure = alternate) -> 
         "1%": _tracing("parentbased_traceidratio", "0.01"),
         "100%": _tracing("parentbased_always_on", ""),
     }
-    async with aiohttp.ClientSession() as http:
+    async with LeanClient(UPSTREAMS) as http:
         metrics = Metrics()
         pool = UpstreamPool(
             config.server_specs(),

@@ -1,17 +1,19 @@
 """`python -m bench.upstream_client [--ref REV] [--rounds R] [--calls N]`: the CPU of one
 stateless tools/call exchange through Giru's Streamable HTTP connector (`giru.upstream.http`
-over the egress-guarded aiohttp session the app builds), in commit REV's code (default: main)
-beside the work tree's, paired in this one process (issue 15).
+over the client the app builds: the lean `giru.egress.lean.LeanClient` where the code has one,
+else the egress-guarded aiohttp session), in commit REV's code (default: main) beside the work
+tree's, paired in this one process (issue 15).
 
 bench.upstream's fake MCP server runs as a child process on a free loopback port, pinned away
 from this process (bench.fleet.LOAD_CPUS); this process is pinned to GATEWAY_CPUS. Each side is
-a started `StreamableHttpSession` (its own aiohttp session and pool); a block is `calls`
-tools/calls made by 16 concurrent callers. REV's `egress/sessions.py`, `upstream/_http_io.py`
-and `upstream/http.py` are loaded from `git archive REV` (each sees REV's modules loaded before
-it; the rest of giru is the work tree's). Two more sides give the floor: a bare aiohttp POST
-(a plain `ClientSession`, body read) and a bare keep-alive POST on an `asyncio.Protocol` with
-httptools' response parser. The clock is this thread's CPU time (`time.thread_time_ns`); the
-figures are the median per-call CPU over rounds, and the median of the per-round paired
+a started `StreamableHttpSession` (its own client and pool); a block is `calls`
+tools/calls made by 16 concurrent callers. REV's `egress/sessions.py`, `egress/lean.py` (when
+it has one), `upstream/_http_io.py` and `upstream/http.py` are loaded from `git archive REV`
+(each sees REV's modules loaded before it; the rest of giru is the work tree's). Two more sides
+give the floor: a bare aiohttp POST (a plain `ClientSession`, body read) and a bare keep-alive
+POST on an `asyncio.Protocol` with httptools' response parser. The clock is this thread's CPU
+time (`time.thread_time_ns`); the figures are the median per-call CPU over rounds, and the
+median of the per-round paired
 differences with a bootstrap 95 % interval, with an A/A pair (the work tree twice). Printed,
 never asserted.
 """
@@ -43,6 +45,7 @@ from bench.pairs import paired, said, shuffled
 from bench.procs import Proc, free_port, start, wait_http
 from bench.refcode import ref_source
 from giru.egress import AddressPolicy
+from giru.egress import lean as work_lean
 from giru.egress import sessions as work_sessions
 from giru.upstream import ClientIdentity, ServerSpec
 from giru.upstream import http as work_http
@@ -50,7 +53,7 @@ from giru.upstream import http as work_http
 __all__ = ["main"]
 
 CONCURRENCY: Final = 16
-_REF_MODULES: Final = ("egress.sessions", "upstream._http_io", "upstream.http")
+_REF_MODULES: Final = ("egress.sessions", "egress.lean", "upstream._http_io", "upstream.http")
 _VERSUS: Final = (
     ("work tree", "REV"),
     ("work tree again", "work tree"),
@@ -103,11 +106,10 @@ async def _sink(message: dict[str, Any]) -> dict[str, Any] | None:
 
 @contextlib.asynccontextmanager
 async def _connector_side(url: str, modules: dict[str, Any]) -> AsyncIterator[Block]:
-    """A started `StreamableHttpSession` of `modules` ("egress.sessions", "upstream.http")."""
-    sessions, http_module = modules["egress.sessions"], modules["upstream.http"]
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    connector = sessions.egress_connector(_POLICY, limit=256)
-    async with sessions.egress_session(_POLICY, timeout=timeout, connector=connector) as http:
+    """A started `StreamableHttpSession` of `modules` ("egress.sessions", "upstream.http",
+    and "egress.lean" when the code has it)."""
+    http_module = modules["upstream.http"]
+    async with _client(modules) as http:
         spec = ServerSpec(name="bench", transport="streamable-http", url=url)
         session = http_module.StreamableHttpSession(
             spec, ClientIdentity(), on_unsolicited=_sink, http=http
@@ -121,6 +123,18 @@ async def _connector_side(url: str, modules: dict[str, Any]) -> AsyncIterator[Bl
             yield _blocks(call)
         finally:
             await session.aclose()
+
+
+def _client(modules: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The client the app gives the connectors in this code: lean, or an aiohttp session."""
+    if "egress.lean" in modules:
+        return modules["egress.lean"].LeanClient(_POLICY)  # type: ignore[no-any-return]
+    sessions = modules["egress.sessions"]
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    connector = sessions.egress_connector(_POLICY, limit=256)
+    return sessions.egress_session(  # type: ignore[no-any-return]
+        _POLICY, timeout=timeout, connector=connector
+    )
 
 
 @contextlib.asynccontextmanager
@@ -219,7 +233,7 @@ def _blocks(call: Callable[[], Awaitable[None]]) -> Block:
 
 async def _run(ref: str, port: int, calls: int, rounds: int, workdir: Path) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/mcp"
-    work = {"egress.sessions": work_sessions, "upstream.http": work_http}
+    work = {"egress.sessions": work_sessions, "egress.lean": work_lean, "upstream.http": work_http}
     sides = {
         "REV": _connector_side(url, _ref(ref, workdir)),
         "work tree": _connector_side(url, work),

@@ -35,6 +35,7 @@ from giru.credentials.oauth import TokenTrail
 from giru.credentials.sign_ins import SignInTokens
 from giru.credentials.upstream import open_upstream_credentials
 from giru.egress import AddressPolicy, egress_connector, egress_session
+from giru.egress.lean import LeanClient
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.identity import (
     MAX_ANSWER_BYTES,
@@ -223,10 +224,12 @@ class GiruApp:
             tracing = Tracing.from_settings(self.settings.otel, metrics.registry)
             if tracing is not None:  # closed after the gateway: its last requests' spans
                 stack.push_async_callback(tracing.aclose)
+            upstream_http = LeanClient(egress)  # the MCP connectors' client (keep-alive pool)
+            stack.push_async_callback(upstream_http.aclose)
             gateway = build_gateway(
                 self.settings,
                 config,
-                http=http,
+                http=upstream_http,
                 metrics=metrics,
                 pepper=pepper,
                 credentials=self.credentials,

@@ -7,13 +7,13 @@ import asyncio
 import gc
 from typing import Final
 
-import aiohttp
 import structlog
 
 from giru.access.apikeys import KeyVerifier
 from giru.access.clients import ClientDirectory
 from giru.catalog.search import ToolTags
 from giru.credentials import UpstreamCredentials
+from giru.egress.lean import LeanClient
 from giru.errors import StoreUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import split_tool_ref
@@ -77,7 +77,7 @@ def build_gateway(
     settings: Settings,
     config: Config,
     *,
-    http: aiohttp.ClientSession,
+    http: LeanClient,
     metrics: Metrics,
     pepper: bytes,
     credentials: UpstreamCredentials | None,

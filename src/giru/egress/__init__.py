@@ -8,8 +8,12 @@ are not followed unless asked for, and then every hop is checked the same way:
     async with egress_session(UPSTREAMS) as http:            # aiohttp; redirects refused
         async with http.get(url) as response: ...
     client = httpx.AsyncClient(transport=egress_transport(PUBLIC))  # httpx, checked per hop
+    async with LeanClient(UPSTREAMS) as http:                  # giru.egress.lean: the MCP
+        async with http.request("POST", url, headers, body, connect_timeout=10) as answer:
+            refuse_redirect(answer)                              # connectors' keep-alive client
 """
 
+from giru.egress.addresses import Resolve, checked_addresses
 from giru.egress.guard import (
     PUBLIC,
     UPSTREAMS,
@@ -24,7 +28,7 @@ from giru.egress.guard import (
     url_problem,
 )
 from giru.egress.sessions import egress_connector, egress_session, refuse_redirect
-from giru.egress.transports import Resolve, egress_transport
+from giru.egress.transports import egress_transport
 
 __all__ = [
     "PUBLIC",
@@ -35,6 +39,7 @@ __all__ = [
     "RedirectRefusedError",
     "Resolve",
     "Target",
+    "checked_addresses",
     "egress_connector",
     "egress_refusal",
     "egress_session",

@@ -11,7 +11,7 @@ upstream sets is never sent again on another caller's behalf.
 from __future__ import annotations
 
 import socket
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -117,7 +117,23 @@ def egress_session(
     )
 
 
-def refuse_redirect(response: aiohttp.ClientResponse) -> None:
+class _Headers(Protocol):
+    def get(self, name: str, /) -> str | None: ...
+
+
+class _Answer(Protocol):
+    """An answer of either client (`aiohttp.ClientResponse`, `giru.egress.lean.LeanResponse`)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> _Headers: ...
+    @property
+    def url(self) -> object: ...
+    def release(self) -> None: ...
+
+
+def refuse_redirect(response: _Answer) -> None:
     """Raise `RedirectRefusedError` (also an `aiohttp.ClientError`) when `response` is a redirect
     (a 3xx with a Location), after releasing its connection."""
     location = response.headers.get("Location")

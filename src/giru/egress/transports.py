@@ -9,24 +9,16 @@ this transport, so every hop is checked.
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
+from giru.egress.addresses import Resolve, checked_addresses, system_resolve
 from giru.egress.guard import AddressPolicy, EgressRefusedError
 
-__all__ = ["Resolve", "egress_transport"]
-
-Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
-"""(host, port) -> the addresses it resolves to."""
-
-
-async def _system_resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+__all__ = ["egress_transport"]
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -45,7 +37,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                addresses = await self._addresses(host, port)
+                addresses = await checked_addresses(self._policy, host, port, self._resolve)
         except EgressRefusedError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         except TimeoutError as exc:
@@ -72,19 +64,6 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-    async def _addresses(self, host: str, port: int) -> Sequence[str]:
-        name = host.lower().removesuffix(".")
-        reason = self._policy.host_refusal(name)
-        if reason is not None:
-            raise EgressRefusedError(f"{host}:{port}", reason)
-        addresses = await self._resolve(host, port)
-        for address in addresses:
-            reason = self._policy.refusal(address)
-            if reason is not None:
-                shown = reason if address == host else f"{host} resolves to {address}: {reason}"
-                raise EgressRefusedError(f"{host}:{port}", shown)
-        return addresses
 
 
 class _EgressTransport(httpx.AsyncHTTPTransport):
@@ -136,7 +115,7 @@ def egress_transport(
     """
     return _EgressTransport(
         policy,
-        resolve or _system_resolve,
+        resolve or system_resolve,
         verify=verify,
         http2=http2,
         limits=limits or httpx.Limits(max_connections=100),

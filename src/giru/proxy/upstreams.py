@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import aiohttp
 import structlog
 
 from giru.credentials.connections import Caller
 from giru.credentials.oauth import parse_challenge
+from giru.egress.lean import LeanClient
 from giru.errors import (
     ConnectionRequiredError,
     CredentialsUnavailableError,
@@ -85,7 +85,7 @@ class Connector(Protocol):
         identity: ClientIdentity,
         *,
         on_unsolicited: MessageSink,
-        http: aiohttp.ClientSession,
+        http: LeanClient,
     ) -> UpstreamSession: ...
 
 
@@ -157,7 +157,7 @@ class UpstreamPool:
         self,
         specs: Mapping[str, ServerSpec],
         *,
-        http: aiohttp.ClientSession,
+        http: LeanClient,
         metrics: Metrics,
         on_list_changed: ListChanged,
         connector: Connector = connect,

@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-
 from giru.egress import RedirectRefusedError, egress_refusal, parse_target
+from giru.egress.lean import LeanResponse
 from giru.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailableError
 from giru.upstream._calls import unavailable
 from giru.upstream._sse import SseDecoder, SseEvent, SseTooLargeError
@@ -27,21 +26,19 @@ __all__ = [
 _MAX_CHALLENGE: Final = 2048
 
 
-def media_type(response: aiohttp.ClientResponse) -> str:
-    return response.content_type.lower()
+def media_type(response: LeanResponse) -> str:
+    return response.content_type
 
 
-async def read_capped(
-    server: str, response: aiohttp.ClientResponse, cap: int = MAX_MESSAGE_BYTES
-) -> bytes:
+async def read_capped(server: str, response: LeanResponse, cap: int = MAX_MESSAGE_BYTES) -> bytes:
     """The whole body, or `UpstreamProtocolError` past `cap` bytes (nothing unbounded)."""
     length = response.content_length
     if length is not None:
         if length > cap:
             raise protocol_error(server, "upstream body exceeds the size limit")
-        return await response.content.read()  # the parser stops at Content-Length
+        return await response.read()  # the parser stops at Content-Length
     body = bytearray()
-    async for chunk in response.content.iter_chunked(64 * 1024):
+    async for chunk in response.iter_chunks():
         body += chunk
         if len(body) > cap:
             raise protocol_error(server, "upstream body exceeds the size limit", bytes(body))
@@ -49,10 +46,10 @@ async def read_capped(
 
 
 async def iter_events(
-    server: str, response: aiohttp.ClientResponse, decoder: SseDecoder
+    server: str, response: LeanResponse, decoder: SseDecoder
 ) -> AsyncIterator[SseEvent]:
     """Decode an SSE body incrementally; bad bytes become `UpstreamProtocolError`."""
-    async for chunk in response.content.iter_any():
+    async for chunk in response.iter_chunks():
         try:
             events = decoder.feed(chunk)
         except (SseTooLargeError, UnicodeDecodeError) as exc:
@@ -61,11 +58,11 @@ async def iter_events(
             yield event
 
 
-async def status_error(server: str, response: aiohttp.ClientResponse) -> UpstreamError:
+async def status_error(server: str, response: LeanResponse) -> UpstreamError:
     """The error for an HTTP answer that carries no usable JSON-RPC message."""
     try:
         body = await read_capped(server, response, cap=64 * 1024)
-    except (UpstreamError, aiohttp.ClientError):
+    except (UpstreamError, OSError):
         body = b""
     data = {"reason": "upstream_http_status", "status": response.status, **digest(body)}
     if response.status in (401, 403):
@@ -89,7 +86,7 @@ async def status_error(server: str, response: aiohttp.ClientResponse) -> Upstrea
 
 
 def exchange_error(server: str, exc: BaseException, message: str) -> UpstreamError:
-    """The error for a failed HTTP exchange (`aiohttp.ClientError`, timeout): `message`,
+    """The error for a failed HTTP exchange (`HttpError`, timeout): `message`,
     unless the egress guard refused the connection or the upstream answered a redirect."""
     refused = egress_refusal(exc)
     if isinstance(refused, RedirectRefusedError):

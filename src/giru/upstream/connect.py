@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import aiohttp
-
+from giru.egress.lean import LeanClient
 from giru.upstream._handshake import EraCache
 from giru.upstream.base import ClientIdentity, MessageSink, ServerSpec, UpstreamSession
 from giru.upstream.http import StreamableHttpSession
@@ -18,7 +17,7 @@ async def connect(
     identity: ClientIdentity,
     *,
     on_unsolicited: MessageSink,
-    http: aiohttp.ClientSession,
+    http: LeanClient,
     eras: EraCache | None = None,
 ) -> UpstreamSession:
     """Open a session with one upstream and complete the MCP handshake.
@@ -27,7 +26,7 @@ async def connect(
         spec: The upstream (transport, command or URL, headers, timeouts).
         identity: The downstream client's capabilities and version, mirrored upstream.
         on_unsolicited: Receives server messages tied to no request (list_changed, roots/list).
-        http: The gateway's pooled aiohttp session (unused for stdio).
+        http: The gateway's upstream HTTP client (unused for stdio).
         eras: Remembers per server which era (legacy or 2026-07-28) worked last time.
 
     Raises:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
-import aiohttp
 import structlog
 from yarl import URL
 
 from giru.egress import refuse_redirect
+from giru.egress.lean import LeanClient, LeanResponse
 from giru.errors import UpstreamError
 from giru.mcp.headers import NAME_SOURCES, encode_header_value
 from giru.mcp.jsonrpc import dumps
@@ -52,7 +51,7 @@ class _SessionExpiredError(UpstreamError):
 
 
 class StreamableHttpSession(HandshakeState):
-    """An `UpstreamSession` over Streamable HTTP, sharing the gateway's aiohttp connection pool."""
+    """An `UpstreamSession` over Streamable HTTP, sharing the gateway's upstream HTTP client."""
 
     def __init__(
         self,
@@ -60,14 +59,13 @@ class StreamableHttpSession(HandshakeState):
         identity: ClientIdentity,
         *,
         on_unsolicited: MessageSink,
-        http: aiohttp.ClientSession,
+        http: LeanClient,
         eras: EraCache | None = None,
     ) -> None:
         if not spec.url:
             raise unavailable(spec.name, "streamable-http upstream has no url")
         self._spec, self._identity = spec, identity
         self._url = URL(spec.url)  # parsed once, not on every request
-        self._ssl: ssl.SSLContext | bool = spec.tls if spec.tls is not None else True
         self._http, self._eras = http, eras
         self._on_unsolicited = on_unsolicited
         self._tasks = TaskSet(spec.name)
@@ -88,10 +86,8 @@ class StreamableHttpSession(HandshakeState):
         """2026-07-28: resource URIs the listen stream asks updates for (`watch_resources`)."""
         self._init_lock = asyncio.Lock()
         self._closed = False
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=spec.timeouts.connect, sock_read=None
-        )
-        self._short_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
+        self._short_timeout = spec.timeouts.connect
+        """Bounds a whole exchange that answers no request (DELETE, notifications, responses)."""
 
     @property
     def era(self) -> str:
@@ -237,7 +233,7 @@ class StreamableHttpSession(HandshakeState):
                 refuse_redirect(response)
                 if response.status not in (200, 202, 204, 404, 405):
                     _log.info("upstream refused session delete", status=response.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
             _log.info("could not delete upstream session", server=self.server, error=str(exc))
 
     # -- outbound ---------------------------------------------------------------------------
@@ -279,21 +275,19 @@ class StreamableHttpSession(HandshakeState):
         self,
         method: str,
         headers: dict[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: float | None,  # the whole exchange's bound; None for streams
         data: bytes | None = None,
-    ) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
-        """One request to the upstream, answering its redirects neither by following them nor
-        through the session's middleware (per-request cost): each caller passes the answer to
-        `refuse_redirect` first, which raises what that middleware would."""
+    ) -> contextlib.AbstractAsyncContextManager[LeanResponse]:
+        """One request to the upstream; redirects are not followed: each caller passes the
+        answer to `refuse_redirect` first."""
         return self._http.request(
             method,
             self._url,
-            ssl=self._ssl,
-            data=data,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-            middlewares=(),
+            headers,
+            data,
+            tls=self._spec.tls,
+            connect_timeout=self._spec.timeouts.connect,
+            total_timeout=timeout,
         )
 
     async def _transmit(self, call: Call, message: dict[str, Any]) -> None:
@@ -310,7 +304,7 @@ class StreamableHttpSession(HandshakeState):
                 refuse_redirect(response)
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
             raise exchange_error(self.server, exc, "could not reach upstream") from exc
 
     async def _exchange_over_post(self, call: Call, message: dict[str, Any]) -> None:
@@ -318,13 +312,11 @@ class StreamableHttpSession(HandshakeState):
             await self._post(call, self._envelope(message))
         except UpstreamError as exc:
             _fail(call, exc)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
             _fail(call, exchange_error(self.server, exc, "upstream connection failed"))
 
     async def _post(self, call: Call, message: dict[str, Any]) -> None:
-        async with self._request(
-            "POST", self._headers(message), self._stream_timeout, dumps(message)
-        ) as response:
+        async with self._request("POST", self._headers(message), None, dumps(message)) as response:
             refuse_redirect(response)
             if call.method == "initialize":
                 self._session_id = _session_header(self.server, response)
@@ -340,7 +332,7 @@ class StreamableHttpSession(HandshakeState):
                 raise await status_error(self.server, response)
         await self._resume(call, cursor)
 
-    async def _read_json(self, call: Call, response: aiohttp.ClientResponse) -> None:
+    async def _read_json(self, call: Call, response: LeanResponse) -> None:
         body = await read_capped(self.server, response)
         message = parse_upstream(self.server, body)
         if not self._exchange.response_for(call, message):
@@ -350,7 +342,7 @@ class StreamableHttpSession(HandshakeState):
         await self._exchange.deliver(message, via=call)
 
     async def _read_stream(
-        self, call: Call | None, response: aiohttp.ClientResponse
+        self, call: Call | None, response: LeanResponse
     ) -> tuple[str | None, float]:
         """Deliver every event; returns (last event id, retry seconds) if the stream ended early."""
         decoder = SseDecoder(MAX_MESSAGE_BYTES)
@@ -379,7 +371,7 @@ class StreamableHttpSession(HandshakeState):
                 "Accept": "text/event-stream",
                 "Last-Event-ID": last_id,
             }
-            async with self._request("GET", headers, self._stream_timeout) as response:
+            async with self._request("GET", headers, None) as response:
                 refuse_redirect(response)
                 if response.status != 200 or media_type(response) != "text/event-stream":
                     raise await status_error(self.server, response)
@@ -406,7 +398,7 @@ class StreamableHttpSession(HandshakeState):
                 if not await once():
                     return
                 delay = 1.0
-            except (UpstreamError, aiohttp.ClientError, TimeoutError) as exc:
+            except (UpstreamError, OSError) as exc:
                 _log.info(
                     "upstream stream failed", server=self.server, stream=stream, error=str(exc)
                 )
@@ -423,9 +415,7 @@ class StreamableHttpSession(HandshakeState):
                 "params": {"notifications": self._listen_filters()},
             }
         )
-        async with self._request(
-            "POST", self._headers(message), self._stream_timeout, dumps(message)
-        ) as response:
+        async with self._request("POST", self._headers(message), None, dumps(message)) as response:
             refuse_redirect(response)
             if response.status != 200 or media_type(response) != "text/event-stream":
                 _log.info("no upstream listen stream", server=self.server, status=response.status)
@@ -443,7 +433,7 @@ class StreamableHttpSession(HandshakeState):
         """One GET stream; False when the upstream does not offer one (405) or refuses it."""
         headers = self._headers(None) | {"Accept": "text/event-stream"}
         try:
-            async with self._request("GET", headers, self._stream_timeout) as resp:
+            async with self._request("GET", headers, None) as resp:
                 self._listening.set()
                 refuse_redirect(resp)
                 if resp.status != 200 or media_type(resp) != "text/event-stream":
@@ -476,7 +466,7 @@ def _routing_headers(message: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _session_header(server: str, response: aiohttp.ClientResponse) -> str | None:
+def _session_header(server: str, response: LeanResponse) -> str | None:
     value = response.headers.get("Mcp-Session-Id")
     if value is None:
         return None

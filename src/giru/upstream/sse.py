@@ -7,13 +7,14 @@ The stream's first `endpoint` event names where to POST; it must be on the strea
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import structlog
+from yarl import URL
 
+from giru.egress import refuse_redirect
+from giru.egress.lean import LeanClient
 from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
 from giru.upstream._calls import Call, Exchange, unavailable
@@ -44,12 +45,11 @@ class LegacySseSession(HandshakeState):
         identity: ClientIdentity,
         *,
         on_unsolicited: MessageSink,
-        http: aiohttp.ClientSession,
+        http: LeanClient,
     ) -> None:
         if not spec.url:
             raise unavailable(spec.name, "sse upstream has no url")
         self._spec, self._url, self._identity, self._http = spec, spec.url, identity, http
-        self._ssl: ssl.SSLContext | bool = spec.tls if spec.tls is not None else True
         self._tasks = TaskSet(spec.name)
         self._exchange = Exchange(
             spec.name,
@@ -58,12 +58,11 @@ class LegacySseSession(HandshakeState):
             send=self._send,
             tasks=self._tasks,
         )
-        self._endpoint: str | None = None
+        self._endpoint: URL | None = None
         self._stream: asyncio.Task[None] | None = None
         self._negotiated: Negotiated | None = None
         self._lock = asyncio.Lock()
         self._closed = False
-        self._post_timeout = aiohttp.ClientTimeout(total=spec.timeouts.connect)
 
     async def start(self) -> None:
         async with self._lock:
@@ -107,7 +106,7 @@ class LegacySseSession(HandshakeState):
 
     async def _connect(self) -> None:
         self._negotiated, self._endpoint = None, None
-        endpoint: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        endpoint: asyncio.Future[URL] = asyncio.get_running_loop().create_future()
         self._stream = self._tasks.spawn(self._run_stream(endpoint), "sse-stream")
         try:
             async with asyncio.timeout(self._spec.timeouts.connect):
@@ -137,13 +136,13 @@ class LegacySseSession(HandshakeState):
             transmit=self._transmit,
         )
 
-    async def _run_stream(self, endpoint: asyncio.Future[str]) -> None:
+    async def _run_stream(self, endpoint: asyncio.Future[URL]) -> None:
         try:
             await self._read_stream(endpoint)
             error: UpstreamError = unavailable(self.server, "upstream SSE stream ended")
         except UpstreamError as exc:
             error = exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
             error = exchange_error(self.server, exc, "upstream SSE stream failed")
         if not endpoint.done():
             endpoint.set_exception(error)
@@ -151,18 +150,23 @@ class LegacySseSession(HandshakeState):
         self._exchange.fail_all(error)
         _log.info("upstream SSE stream closed", server=self.server, reason=error.message)
 
-    async def _read_stream(self, endpoint: asyncio.Future[str]) -> None:
+    async def _read_stream(self, endpoint: asyncio.Future[URL]) -> None:
         headers = dict(self._spec.headers) | {"Accept": "text/event-stream"}
-        timeout = aiohttp.ClientTimeout(sock_connect=self._spec.timeouts.connect)
-        async with self._http.get(
-            self._url, headers=headers, timeout=timeout, ssl=self._ssl
+        async with self._http.request(
+            "GET",
+            URL(self._url),
+            headers,
+            tls=self._spec.tls,
+            connect_timeout=self._spec.timeouts.connect,
         ) as response:
+            refuse_redirect(response)
             if response.status != 200 or media_type(response) != "text/event-stream":
                 raise await status_error(self.server, response)
             decoder = SseDecoder(MAX_MESSAGE_BYTES)
             async for event in iter_events(self.server, response, decoder):
                 if event.event == "endpoint" and not endpoint.done():
-                    endpoint.set_result(resolve_endpoint(self.server, self._url, event.data))
+                    resolved = resolve_endpoint(self.server, self._url, event.data)
+                    endpoint.set_result(URL(resolved))
                 elif event.event == "message" and event.data:
                     message = parse_upstream(self.server, event.data.encode())
                     await self._exchange.deliver(message)
@@ -183,14 +187,17 @@ class LegacySseSession(HandshakeState):
             raise unavailable(self.server, "upstream SSE stream is not connected")
         headers = dict(self._spec.headers) | {"Content-Type": "application/json"}
         try:
-            async with self._http.post(
+            async with self._http.request(
+                "POST",
                 self._endpoint,
-                data=dumps(message),
-                headers=headers,
-                timeout=self._post_timeout,
-                ssl=self._ssl,
+                headers,
+                dumps(message),
+                tls=self._spec.tls,
+                connect_timeout=self._spec.timeouts.connect,
+                total_timeout=self._spec.timeouts.connect,
             ) as response:
+                refuse_redirect(response)
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
             raise exchange_error(self.server, exc, "could not reach upstream") from exc

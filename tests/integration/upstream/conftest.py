@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from giru.egress import UPSTREAMS, egress_session
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.upstream import ClientIdentity, ServerSpec, Timeouts
 
 SERVERS = Path(__file__).parent / "servers"
@@ -94,9 +94,9 @@ async def sse_server() -> AsyncIterator[HttpServer]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
+async def http() -> AsyncIterator[LeanClient]:
     """The connectors run over the same guarded session the gateway builds."""
-    async with egress_session(UPSTREAMS) as session:
+    async with LeanClient(UPSTREAMS) as session:
         yield session
 
 

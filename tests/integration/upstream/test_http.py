@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import pytest
 
+from giru.egress.lean import LeanClient
 from giru.errors import UpstreamTimeoutError
 from giru.upstream import (
     EraCache,
@@ -33,7 +33,7 @@ def _text(response: dict[str, Any]) -> str:
 
 async def _open(
     server: HttpServer,
-    http: aiohttp.ClientSession,
+    http: LeanClient,
     transport: str,
     *,
     version: str = "2025-11-25",
@@ -57,9 +57,7 @@ async def _exercise(session: UpstreamSession) -> None:
     assert tokens == [7, 7]
 
 
-async def test_streamable_http_legacy_session(
-    http_server: HttpServer, http: aiohttp.ClientSession
-) -> None:
+async def test_streamable_http_legacy_session(http_server: HttpServer, http: LeanClient) -> None:
     session = await _open(http_server, http, "streamable-http")
     try:
         assert isinstance(session, StreamableHttpSession)
@@ -71,7 +69,7 @@ async def test_streamable_http_legacy_session(
 
 
 async def test_streamable_http_relays_sampling_and_elicitation(
-    http_server: HttpServer, http: aiohttp.ClientSession
+    http_server: HttpServer, http: LeanClient
 ) -> None:
     session = await _open(http_server, http, "streamable-http")
     inbox = Inbox(
@@ -95,7 +93,7 @@ async def test_streamable_http_relays_sampling_and_elicitation(
 
 
 async def test_streamable_http_timeout_sends_cancelled(
-    http_server: HttpServer, http: aiohttp.ClientSession
+    http_server: HttpServer, http: LeanClient
 ) -> None:
     session = await _open(http_server, http, "streamable-http")
     try:
@@ -115,7 +113,7 @@ async def test_streamable_http_timeout_sends_cancelled(
 
 
 async def test_streamable_http_resumes_a_closed_stream(
-    http_server: HttpServer, http: aiohttp.ClientSession
+    http_server: HttpServer, http: LeanClient
 ) -> None:
     session = await _open(http_server, http, "streamable-http")
     try:
@@ -126,7 +124,7 @@ async def test_streamable_http_resumes_a_closed_stream(
 
 
 async def test_streamable_http_modern_era_is_detected_and_cached(
-    http_server: HttpServer, http: aiohttp.ClientSession
+    http_server: HttpServer, http: LeanClient
 ) -> None:
     eras = EraCache()
     session = await _open(http_server, http, "streamable-http", version="2026-07-28", eras=eras)
@@ -142,7 +140,7 @@ async def test_streamable_http_modern_era_is_detected_and_cached(
 
 
 async def test_streamable_http_modern_timeout_closes_the_stream(
-    http_server: HttpServer, http: aiohttp.ClientSession
+    http_server: HttpServer, http: LeanClient
 ) -> None:
     session = await _open(http_server, http, "streamable-http", version="2026-07-28")
     try:
@@ -160,7 +158,7 @@ async def test_streamable_http_modern_timeout_closes_the_stream(
         await session.aclose()
 
 
-async def test_legacy_sse_session(sse_server: HttpServer, http: aiohttp.ClientSession) -> None:
+async def test_legacy_sse_session(sse_server: HttpServer, http: LeanClient) -> None:
     session = await _open(sse_server, http, "sse")
     inbox = Inbox(replies={"sampling/createMessage": {"result": SAMPLED}})
     try:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from giru.egress import UPSTREAMS, egress_session
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.errors import UpstreamProtocolError
 from giru.upstream import ServerSpec, Timeouts, connect
 from giru.upstream._wire import MAX_MESSAGE_BYTES
@@ -75,7 +76,7 @@ async def test_garbage_is_a_protocol_error_with_a_hash(
 ) -> None:
     url = await fake(handler)
     spec = ServerSpec(name="g", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
-    async with egress_session(UPSTREAMS) as http:
+    async with LeanClient(UPSTREAMS) as http:
         with pytest.raises(UpstreamProtocolError) as caught:
             await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
     assert len(caught.value.data["sha256"]) == 64
@@ -115,7 +116,7 @@ async def test_a_redirect_answering_a_call_is_refused_and_never_followed(
 
     url = await fake(_initialized_then(redirect))
     spec = ServerSpec(name="r", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
-    async with egress_session(UPSTREAMS) as http:
+    async with LeanClient(UPSTREAMS) as http:
         session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
         try:
             with pytest.raises(UpstreamProtocolError) as caught:
@@ -145,7 +146,7 @@ async def test_a_body_declared_over_the_size_limit_is_refused_unread(
 
     url = await fake(_initialized_then(declared))
     spec = ServerSpec(name="b", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
-    async with egress_session(UPSTREAMS) as http:
+    async with LeanClient(UPSTREAMS) as http:
         session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
         try:
             with pytest.raises(UpstreamProtocolError) as caught:

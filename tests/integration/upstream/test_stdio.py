@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
+from giru.egress.lean import LeanClient
 from giru.errors import UpstreamProtocolError, UpstreamTimeoutError, UpstreamUnavailableError
 from giru.upstream import StdioSession, Timeouts, connect
 from tests.integration.upstream.conftest import IDENTITY, Inbox, stdio_spec
@@ -27,13 +27,13 @@ def _text(response: dict[str, Any]) -> str:
     return str(response["result"]["content"][0]["text"])
 
 
-async def _open(script: str, http: aiohttp.ClientSession, **kw: Any) -> StdioSession:
+async def _open(script: str, http: LeanClient, **kw: Any) -> StdioSession:
     session = await connect(stdio_spec(script, **kw), IDENTITY, on_unsolicited=Inbox(), http=http)
     assert isinstance(session, StdioSession)
     return session
 
 
-async def test_handshake_list_and_call(http: aiohttp.ClientSession) -> None:
+async def test_handshake_list_and_call(http: LeanClient) -> None:
     session = await _open("everything.py", http)
     try:
         assert session.protocol_version == "2025-11-25"
@@ -48,7 +48,7 @@ async def test_handshake_list_and_call(http: aiohttp.ClientSession) -> None:
 
 
 async def test_progress_goes_to_on_message_with_the_callers_token(
-    http: aiohttp.ClientSession,
+    http: LeanClient,
 ) -> None:
     session = await _open("everything.py", http)
     inbox = Inbox()
@@ -63,7 +63,7 @@ async def test_progress_goes_to_on_message_with_the_callers_token(
         await session.aclose()
 
 
-async def test_sampling_request_is_relayed_and_answered(http: aiohttp.ClientSession) -> None:
+async def test_sampling_request_is_relayed_and_answered(http: LeanClient) -> None:
     session = await _open("everything.py", http)
     inbox = Inbox(replies={"sampling/createMessage": {"result": SAMPLED}})
     try:
@@ -76,7 +76,7 @@ async def test_sampling_request_is_relayed_and_answered(http: aiohttp.ClientSess
 
 
 async def test_sampling_finds_its_caller_while_gateway_requests_are_in_flight(
-    http: aiohttp.ClientSession,
+    http: LeanClient,
 ) -> None:
     # stdio carries no relation: a request of Giru's own (a list refresh, no client behind it)
     # in flight beside the caller's must not leave the server's sampling request unrouted
@@ -95,7 +95,7 @@ async def test_sampling_finds_its_caller_while_gateway_requests_are_in_flight(
         await session.aclose()
 
 
-async def test_timeout_raises_and_upstream_sees_cancelled(http: aiohttp.ClientSession) -> None:
+async def test_timeout_raises_and_upstream_sees_cancelled(http: LeanClient) -> None:
     session = await _open("everything.py", http)
     try:
         with pytest.raises(UpstreamTimeoutError):
@@ -114,7 +114,7 @@ async def test_timeout_raises_and_upstream_sees_cancelled(http: aiohttp.ClientSe
         await session.aclose()
 
 
-async def test_cancelling_the_caller_cancels_upstream(http: aiohttp.ClientSession) -> None:
+async def test_cancelling_the_caller_cancels_upstream(http: LeanClient) -> None:
     session = await _open("everything.py", http)
     try:
         call = asyncio.ensure_future(  # noqa: TID251 -- awaited below
@@ -133,7 +133,7 @@ async def test_cancelling_the_caller_cancels_upstream(http: aiohttp.ClientSessio
         await session.aclose()
 
 
-async def test_exit_mid_call_fails_it_and_next_call_restarts(http: aiohttp.ClientSession) -> None:
+async def test_exit_mid_call_fails_it_and_next_call_restarts(http: LeanClient) -> None:
     session = await _open("misbehaving.py", http)
     try:
         first_pid = session.pid
@@ -148,7 +148,7 @@ async def test_exit_mid_call_fails_it_and_next_call_restarts(http: aiohttp.Clien
 
 
 async def test_garbage_on_stdout_is_a_protocol_error_and_restarts(
-    http: aiohttp.ClientSession,
+    http: LeanClient,
 ) -> None:
     session = await _open("misbehaving.py", http)
     try:
@@ -162,7 +162,7 @@ async def test_garbage_on_stdout_is_a_protocol_error_and_restarts(
         await session.aclose()
 
 
-async def test_unknown_response_id_is_dropped(http: aiohttp.ClientSession) -> None:
+async def test_unknown_response_id_is_dropped(http: LeanClient) -> None:
     session = await _open("misbehaving.py", http)
     try:
         response = await session.request("tools/call", {"name": "wrong_id", "arguments": {}})
@@ -171,7 +171,7 @@ async def test_unknown_response_id_is_dropped(http: aiohttp.ClientSession) -> No
         await session.aclose()
 
 
-async def test_stderr_flood_is_bounded_and_not_an_error(http: aiohttp.ClientSession) -> None:
+async def test_stderr_flood_is_bounded_and_not_an_error(http: LeanClient) -> None:
     session = await _open("misbehaving.py", http)
     try:
         response = await session.request("tools/call", {"name": "flood", "arguments": {}})
@@ -181,7 +181,7 @@ async def test_stderr_flood_is_bounded_and_not_an_error(http: aiohttp.ClientSess
         await session.aclose()
 
 
-async def test_crash_loop_keeps_the_server_down(http: aiohttp.ClientSession) -> None:
+async def test_crash_loop_keeps_the_server_down(http: LeanClient) -> None:
     spec_timeouts = Timeouts(connect=20.0, call=10.0, call_max=30.0)
     session = await _open("misbehaving.py", http, timeouts=spec_timeouts)
     try:
@@ -196,7 +196,7 @@ async def test_crash_loop_keeps_the_server_down(http: aiohttp.ClientSession) -> 
         await session.aclose()
 
 
-async def test_aclose_reaps_the_child_and_leaves_no_tasks(http: aiohttp.ClientSession) -> None:
+async def test_aclose_reaps_the_child_and_leaves_no_tasks(http: LeanClient) -> None:
     before = asyncio.all_tasks()
     session = await _open("everything.py", http)
     pid = session.pid
@@ -206,7 +206,7 @@ async def test_aclose_reaps_the_child_and_leaves_no_tasks(http: aiohttp.ClientSe
     assert asyncio.all_tasks() - before == set()
 
 
-async def test_missing_command_is_unavailable(http: aiohttp.ClientSession) -> None:
+async def test_missing_command_is_unavailable(http: LeanClient) -> None:
     spec = stdio_spec("everything.py")
     broken = type(spec)(name="x", transport="stdio", command="/nonexistent/giru-test")
     with pytest.raises(UpstreamUnavailableError):

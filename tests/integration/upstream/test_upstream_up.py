@@ -11,10 +11,11 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.mcp.jsonrpc import parse_message
 from giru.proxy.context import CallContext
 from giru.proxy.dispatch import Dispatcher
@@ -73,7 +74,7 @@ async def test_upstream_up_is_0_while_its_breaker_is_open_though_pings_pass(
         timeouts=Timeouts(connect=10.0, call=5.0, call_max=10.0),
     )
     metrics = Metrics()
-    async with aiohttp.ClientSession() as http:
+    async with LeanClient(UPSTREAMS) as http:
         pool = UpstreamPool(
             {"web": spec}, http=http, metrics=metrics, on_list_changed=_no_list_changed
         )

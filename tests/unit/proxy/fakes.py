@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 
 from giru.access.clients import ClientDirectory
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.errors import UpstreamUnavailableError
 from giru.manifests import Config
 from giru.manifests.config import ClientConfig, ServerConfig, VirtualServerConfig
@@ -144,14 +145,14 @@ async def gateway_client(
         identity: ClientIdentity,
         *,
         on_unsolicited: MessageSink,
-        http: aiohttp.ClientSession,
+        http: LeanClient,
     ) -> FakeUpstream:
         return upstreams[spec.name]
 
     async def no_list_changed(server: str, method: str) -> None:
         return None
 
-    async with aiohttp.ClientSession() as http:
+    async with LeanClient(UPSTREAMS) as http:
         pool = UpstreamPool(
             cfg.server_specs(),
             http=http,

@@ -3,9 +3,9 @@ into a legacy session's context only when it is the session owner's, and is neve
 
 from __future__ import annotations
 
-import aiohttp
-
 from giru.access.clients import ClientPrincipal
+from giru.egress import UPSTREAMS
+from giru.egress.lean import LeanClient
 from giru.errors import ConnectionRequiredError
 from giru.identity import Person, PresentedToken
 from giru.proxy.connections import caller_of, with_presented
@@ -59,7 +59,7 @@ async def test_a_caller_who_is_no_person_is_refused_by_per_person_servers_never_
             oauth=UpstreamOAuth(connection="perUser"),
         ),
     }
-    async with aiohttp.ClientSession() as http:
+    async with LeanClient(UPSTREAMS) as http:
         pool = UpstreamPool(specs, http=http, metrics=Metrics(), on_list_changed=_nothing)
         assert pool.per_person("crm")
         assert pool.per_person("files")
