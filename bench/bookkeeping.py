@@ -25,7 +25,6 @@ import asyncio
 import json
 import logging
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from pathlib import Path
@@ -37,7 +36,7 @@ import uvloop
 from prometheus_client import CollectorRegistry
 
 from bench.envelope import ANSWER, HEADERS, REQUEST
-from bench.pairs import Side, alternate, describe
+from bench.pairs import compare_blocks
 from bench.refcode import ref_modules
 from giru.audit import AuditMetrics
 from giru.catalog.views import build_view
@@ -249,18 +248,7 @@ async def _run(ref: str, rounds: int, calls: int, only: str) -> dict[str, Any]:
                 "work tree again": _redaction_block(work_logging),
             },
         }
-        results = {}
-        for name, blocks in benches.items():
-            if only not in name:
-                continue
-            sides = [Side(side, block, time.thread_time_ns) for side, block in blocks.items()]
-            for side in sides:
-                await side.block(calls)  # warm up
-            results[name] = await alternate(
-                sides, calls=calls, rounds=rounds, versus=[("work tree again", "work tree")]
-            )
-            print(name)
-            print(describe(results[name]), flush=True)
+        results = await compare_blocks(benches, calls=calls, rounds=rounds, only=only)
     return {"ref": ref, "benches": results}
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import uvloop
 from aiohttp import web
 
@@ -28,7 +29,7 @@ from giru.credentials import DatabaseBackend, Keyring, SecretStore, UpstreamCred
 from giru.credentials.connections import Caller
 from giru.credentials.grants import UpstreamTokens
 from giru.credentials.oauth import OAuthHttp, TokenCache
-from giru.egress import UPSTREAMS
+from giru.egress import UPSTREAMS, egress_session
 from giru.egress.lean import LeanClient
 from giru.identity import PresentedToken, token_hash
 from giru.proxy.upstreams import UpstreamPool
@@ -84,7 +85,7 @@ async def _token_endpoint() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/token"
 
 
-def _tokens(http: LeanClient) -> Callable[[UpstreamCredentials], UpstreamTokens]:
+def _tokens(http: aiohttp.ClientSession) -> Callable[[UpstreamCredentials], UpstreamTokens]:
     def build(credentials: UpstreamCredentials) -> UpstreamTokens:
         return UpstreamTokens(OAuthHttp(http), TokenCache(), credentials.entry)
 
@@ -143,14 +144,14 @@ async def _measure(calls: int, directory: Path) -> dict[str, float]:
         "oauth": _oauth_spec(token_endpoint),
         "exchange": _oauth_spec(token_endpoint, "exchange"),
     }
-    async with LeanClient(UPSTREAMS) as http:
+    async with LeanClient(UPSTREAMS) as http, egress_session(UPSTREAMS) as oauth_http:
         pool = UpstreamPool(
             specs,
             http=http,
             metrics=Metrics(),
             on_list_changed=_list_changed,
             connector=_connector,  # a session without I/O
-            credentials=UpstreamCredentials(secrets, ttl_s=3600, tokens=_tokens(http)),
+            credentials=UpstreamCredentials(secrets, ttl_s=3600, tokens=_tokens(oauth_http)),
         )
         results: dict[str, float] = {}
         for _round in range(2):  # the first round warms up (and fetches the token)

@@ -41,6 +41,7 @@ import uvloop
 from uvicorn.server import ServerState
 
 from bench.fleet import GATEWAY_CPUS
+from bench.keepalive import KeepAlive
 from bench.pairs import Side, alternate, describe
 from bench.refcode import ref_modules
 from giru.proxy import protocol as work_protocol
@@ -94,36 +95,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": _ANSWER})
-
-
-class _Client(asyncio.Protocol):
-    """One keep-alive connection: write a request, await its answer's body."""
-
-    def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
-        self._body: list[bytes] = []
-        self._answer: asyncio.Future[bytes] | None = None
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        self._parser.feed_data(data)
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self._answer is not None:
-            self._answer.set_result(b"".join(self._body))
-        self._body = []
-
-    async def exchange(self) -> bytes:
-        assert self.transport is not None
-        self._answer = asyncio.get_running_loop().create_future()
-        self.transport.write(REQUEST)
-        return await self._answer
 
 
 class _Bare(asyncio.Protocol):
@@ -207,16 +178,16 @@ async def _side(factory: Callable[[], asyncio.Protocol]) -> AsyncIterator[Block]
     port = server.sockets[0].getsockname()[1]
     pool = []
     for _ in range(CONCURRENCY):
-        pool.append((await loop.create_connection(_Client, "127.0.0.1", port))[1])
+        pool.append((await loop.create_connection(KeepAlive, "127.0.0.1", port))[1])
 
     async def block(calls: int) -> None:
         left = calls
 
-        async def caller(connection: _Client) -> None:
+        async def caller(connection: KeepAlive) -> None:
             nonlocal left
             while left > 0:
                 left -= 1
-                await connection.exchange()
+                await connection.exchange(REQUEST)
 
         async with asyncio.TaskGroup() as group:
             for connection in pool:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +29,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from bench.envelope import HEADERS, REQUEST
-from bench.pairs import Side, alternate, describe
+from bench.pairs import compare_blocks
 from bench.refcode import ref_modules
 from giru import app as work_app
 from giru.catalog.views import build_view
@@ -141,10 +140,6 @@ def _binding_block(compute: bool) -> Callable[[int], Awaitable[None]]:
     return block
 
 
-def _sides(blocks: dict[str, Callable[[int], Awaitable[None]]]) -> list[Side]:
-    return [Side(name, block, time.thread_time_ns) for name, block in blocks.items()]
-
-
 async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="giru-bench-hot-path-") as directory:
         protocol, cors, app = ref_modules(
@@ -167,16 +162,7 @@ async def _run(ref: str, rounds: int, calls: int) -> dict[str, Any]:
                 "work tree again": _binding_block(False),
             },
         }
-        results = {}
-        for name, blocks in benches.items():
-            sides = _sides(blocks)
-            for side in sides:
-                await side.block(calls)  # warm up
-            results[name] = await alternate(
-                sides, calls=calls, rounds=rounds, versus=[("work tree again", "work tree")]
-            )
-            print(name)
-            print(describe(results[name]), flush=True)
+        results = await compare_blocks(benches, calls=calls, rounds=rounds)
     return {"ref": ref, "benches": results}
 
 

@@ -31,6 +31,7 @@ from bench.procs import tree
 __all__ = [
     "Side",
     "alternate",
+    "compare_blocks",
     "describe",
     "median_ci",
     "paired",
@@ -157,6 +158,31 @@ async def alternate(
             "added_mean": round(statistics.fmean(differences), 2),
         }
     return result
+
+
+async def compare_blocks(
+    benches: dict[str, dict[str, Callable[[int], Awaitable[None]]]],
+    *,
+    calls: int,
+    rounds: int,
+    only: str = "",
+) -> dict[str, Any]:
+    """Each bench's blocks (main's first, then "work tree" and "work tree again" for the A/A
+    pair) as sides timed by the thread's CPU: one warm-up block each, then `alternate`, printed
+    as it ends; only the benches whose name holds `only`."""
+    results = {}
+    for name, blocks in benches.items():
+        if only not in name:
+            continue
+        sides = [Side(side, block, time.thread_time_ns) for side, block in blocks.items()]
+        for side in sides:
+            await side.block(calls)  # warm up
+        results[name] = await alternate(
+            sides, calls=calls, rounds=rounds, versus=[("work tree again", "work tree")]
+        )
+        print(name)
+        print(describe(results[name]), flush=True)
+    return results
 
 
 def describe(result: dict[str, Any]) -> str:

@@ -36,11 +36,11 @@ from types import ModuleType
 from typing import Any, Final
 
 import aiohttp
-import httptools
 import orjson
 import uvloop
 
 from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
+from bench.keepalive import KeepAlive
 from bench.pairs import paired, said, shuffled
 from bench.procs import Proc, free_port, start, wait_http
 from bench.refcode import ref_source
@@ -150,36 +150,6 @@ async def _bare_aiohttp(url: str) -> AsyncIterator[Block]:
         yield _blocks(call)
 
 
-class _KeepAlive(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: write a request, await its parsed body."""
-
-    def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
-        self._body: list[bytes] = []
-        self._answer: asyncio.Future[bytes] | None = None
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        self._parser.feed_data(data)
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self._answer is not None:
-            self._answer.set_result(b"".join(self._body))
-        self._body = []
-
-    async def exchange(self, request: bytes) -> bytes:
-        assert self.transport is not None
-        self._answer = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        return await self._answer
-
-
 @contextlib.asynccontextmanager
 async def _bare_protocol(port: int) -> AsyncIterator[Block]:
     body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": _CALL})
@@ -188,15 +158,15 @@ async def _bare_protocol(port: int) -> AsyncIterator[Block]:
         b"accept: application/json\r\ncontent-length: %d\r\n\r\n%s" % (port, len(body), body)
     )
     loop = asyncio.get_running_loop()
-    pool: list[_KeepAlive] = []
+    pool: list[KeepAlive] = []
     for _ in range(CONCURRENCY):
-        _, protocol = await loop.create_connection(_KeepAlive, "127.0.0.1", port)
+        _, protocol = await loop.create_connection(KeepAlive, "127.0.0.1", port)
         pool.append(protocol)
 
     async def block(calls: int) -> None:
         left = calls
 
-        async def caller(connection: _KeepAlive) -> None:
+        async def caller(connection: KeepAlive) -> None:
             nonlocal left
             while left > 0:
                 left -= 1
