@@ -29,6 +29,9 @@ __all__ = ["Headers", "HttpError", "LeanClient", "LeanResponse"]
 
 _HIGH_WATER: Final = 256 * 1024
 """Unread body bytes past which a connection stops reading from its socket (back-pressure)."""
+_MAX_HEAD_BYTES: Final = 64 * 1024
+"""An answer's status line and headers together; past this the answer is refused (what an
+upstream sends is read into memory, so nothing of it is unbounded)."""
 _IDLE_S: Final = 15.0
 """An idle connection older than this is closed rather than reused (servers time them out)."""
 
@@ -68,6 +71,7 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._head: asyncio.Future[None] | None = None
+        self._head_bytes = 0
         self._wake: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = False
@@ -86,6 +90,11 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(HttpError(f"malformed HTTP answer from upstream ({type(exc).__name__})"))
+            return
+        if not self._head.done():  # every byte so far belongs to the head
+            self._head_bytes += len(data)
+            if self._head_bytes > _MAX_HEAD_BYTES:
+                self._fail(HttpError("upstream answer's headers exceed the size limit"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -146,6 +155,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.parser = httptools.HttpResponseParser(self)
         self._headers, self.complete, self.keep_alive = Headers(), False, False
+        self._head_bytes = 0
         self._head = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self._head

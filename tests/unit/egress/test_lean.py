@@ -201,6 +201,16 @@ async def test_a_malformed_answer_fails_and_the_connection_is_not_reused(server:
     assert server.connections == 2
 
 
+async def test_an_answer_whose_headers_never_end_is_refused(server: Server) -> None:
+    endless = [b"HTTP/1.1 200 OK\r\n"] + [b"X-Filler: " + b"y" * 1000 + b"\r\n"] * 100
+    server.answers = [endless, ok(b"2")]
+    async with LeanClient(UPSTREAMS) as client:
+        with pytest.raises(HttpError, match="headers exceed the size limit"):
+            await _get(client, server.url())
+        assert await _get(client, server.url()) == b"2"
+    assert server.connections == 2
+
+
 async def test_a_cancelled_request_closes_its_connection(server: Server) -> None:
     never = asyncio.Event()
     server.answers = [[never], ok(b"2")]
