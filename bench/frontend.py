@@ -41,7 +41,7 @@ import uvloop
 from uvicorn.server import ServerState
 
 from bench.fleet import GATEWAY_CPUS
-from bench.keepalive import KeepAlive
+from bench.keepalive import keepalive_pool
 from bench.pairs import Side, alternate, describe
 from bench.refcode import ref_modules
 from giru.proxy import protocol as work_protocol
@@ -176,29 +176,10 @@ async def _side(factory: Callable[[], asyncio.Protocol]) -> AsyncIterator[Block]
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    pool = []
-    for _ in range(CONCURRENCY):
-        pool.append((await loop.create_connection(KeepAlive, "127.0.0.1", port))[1])
-
-    async def block(calls: int) -> None:
-        left = calls
-
-        async def caller(connection: KeepAlive) -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await connection.exchange(REQUEST)
-
-        async with asyncio.TaskGroup() as group:
-            for connection in pool:
-                group.create_task(caller(connection))
-
     try:
-        yield block
+        async with keepalive_pool(port, CONCURRENCY, REQUEST) as block:
+            yield block
     finally:
-        for connection in pool:
-            if connection.transport is not None:
-                connection.transport.close()
         server.close()
 
 

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httptools
 
-__all__ = ["KeepAlive"]
+__all__ = ["KeepAlive", "keepalive_pool"]
 
 
 class KeepAlive(asyncio.Protocol):
@@ -38,3 +40,39 @@ class KeepAlive(asyncio.Protocol):
         self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return await self._answer
+
+
+@contextlib.asynccontextmanager
+async def keepalive_pool(
+    port: int,
+    connections: int,
+    request: bytes,
+    answered: Callable[[bytes], object] = bytes,
+) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """`connections` keep-alive connections to 127.0.0.1:`port`; yields a block that sends
+    `request` `calls` times over all of them (each answer's body handed to `answered`)."""
+    loop = asyncio.get_running_loop()
+    pool: list[KeepAlive] = []
+    for _ in range(connections):
+        _, protocol = await loop.create_connection(KeepAlive, "127.0.0.1", port)
+        pool.append(protocol)
+
+    async def block(calls: int) -> None:
+        left = calls
+
+        async def caller(connection: KeepAlive) -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                answered(await connection.exchange(request))
+
+        async with asyncio.TaskGroup() as group:
+            for connection in pool:
+                group.create_task(caller(connection))
+
+    try:
+        yield block
+    finally:
+        for connection in pool:
+            if connection.transport is not None:
+                connection.transport.close()

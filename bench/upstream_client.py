@@ -40,7 +40,7 @@ import orjson
 import uvloop
 
 from bench.fleet import GATEWAY_CPUS, LOAD_CPUS, REPO
-from bench.keepalive import KeepAlive
+from bench.keepalive import keepalive_pool
 from bench.pairs import paired, said, shuffled
 from bench.procs import Proc, free_port, start, wait_http
 from bench.refcode import ref_source
@@ -157,31 +157,8 @@ async def _bare_protocol(port: int) -> AsyncIterator[Block]:
         b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1:%d\r\ncontent-type: application/json\r\n"
         b"accept: application/json\r\ncontent-length: %d\r\n\r\n%s" % (port, len(body), body)
     )
-    loop = asyncio.get_running_loop()
-    pool: list[KeepAlive] = []
-    for _ in range(CONCURRENCY):
-        _, protocol = await loop.create_connection(KeepAlive, "127.0.0.1", port)
-        pool.append(protocol)
-
-    async def block(calls: int) -> None:
-        left = calls
-
-        async def caller(connection: KeepAlive) -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                orjson.loads(await connection.exchange(request))
-
-        async with asyncio.TaskGroup() as group:
-            for connection in pool:
-                group.create_task(caller(connection))
-
-    try:
+    async with keepalive_pool(port, CONCURRENCY, request, orjson.loads) as block:
         yield block
-    finally:
-        for connection in pool:
-            if connection.transport is not None:
-                connection.transport.close()
 
 
 def _blocks(call: Callable[[], Awaitable[None]]) -> Block:
