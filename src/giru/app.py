@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hashlib
 import socket
 import sys
@@ -15,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import structlog
-import uvicorn
 from prometheus_client import CollectorRegistry
 
 from giru.access.apikeys import KeyVerifier
@@ -59,7 +57,7 @@ from giru.identity.broker import (
 )
 from giru.identity.broker.trail import OAuthTrail
 from giru.limits import Limiter, open_limiter
-from giru.manifests import Config, load, watch
+from giru.manifests import Config, watch
 from giru.metering import UsageWriter
 from giru.policy import PolicyEngine
 from giru.policy.bundle import shipped_policies
@@ -71,7 +69,6 @@ from giru.proxy.gate import CallGate
 from giru.proxy.gateway import Gateway
 from giru.proxy.handoff import SessionHandoff
 from giru.proxy.http import Receive, Scope, Send
-from giru.proxy.protocol import guarded_protocol
 from giru.runtime import (
     breaker_reports,
     build_endpoints,
@@ -85,7 +82,6 @@ from giru.runtime import (
 from giru.settings import LimitsSettings, Settings
 from giru.store import Kind, Store
 from giru.store.events import open_change_bus
-from giru.telemetry.logging import configure_logging
 from giru.telemetry.metrics import Metrics
 from giru.telemetry.tracing import Tracing
 from giru.trust import TrustTrail
@@ -93,7 +89,7 @@ from giru.xds.authz import serve_authz
 from giru.xds.edge import EdgeControl
 from giru.xds.keycheck import EdgeAccess
 
-__all__ = ["GiruApp", "serve"]
+__all__ = ["GiruApp"]
 
 _log = structlog.get_logger(__name__)
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -571,32 +567,3 @@ def _node(slot: Path) -> str:
     restarted worker continues its audit chain and two workers never share one."""
     place = hashlib.sha256(str(slot.parent.resolve()).encode()).hexdigest()[:6]
     return f"{socket.gethostname()}-{place}-{slot.name}"
-
-
-def serve(settings: Settings, *, config: Config | None = None, adopt: bool = False) -> None:
-    """Run Giru in this process until interrupted (`adopt`: see `GiruApp`)."""
-    configure_logging(settings.log_format, settings.log_level)
-    gc.set_threshold(20_000, 50, 1_000)  # fewer young collections on a request-heavy heap
-    if config is None and settings.config is not None:
-        config = load(settings.config)
-    app = GiruApp(settings, config, adopt=adopt)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http=guarded_protocol(
-                settings.http.header_timeout_s,
-                max_headers=settings.http.max_headers,
-                max_header_bytes=settings.http.max_header_bytes,
-            ),
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-            proxy_headers=False,  # X-Forwarded-* are not trusted unless a proxy is configured
-            timeout_keep_alive=30,
-        )
-    )
-    server.run()

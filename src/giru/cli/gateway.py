@@ -55,7 +55,7 @@ def run(
         except ConfigError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(EXIT_CONFIG) from exc
-    from giru.app import serve
+    from giru.server import serve
 
     typer.echo(f"Giru {__version__} serving on http://{settings.listen}/mcp", err=True)
     serve(settings, config=loaded, adopt=adopt)
