@@ -114,19 +114,11 @@ async def test_a_redirect_answering_a_call_is_refused_and_never_followed(
     async def redirect(request: web.Request) -> web.StreamResponse:
         return web.Response(status=status, headers={"Location": elsewhere})
 
-    url = await fake(_initialized_then(redirect))
-    spec = ServerSpec(name="r", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
-    async with LeanClient(UPSTREAMS) as http:
-        session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
-        try:
-            with pytest.raises(UpstreamProtocolError) as caught:
-                await session.request("tools/call", {"name": "echo", "arguments": {}})
-        finally:
-            await session.aclose()
-    assert caught.value.message == (
+    caught = await _call_refused(await fake(_initialized_then(redirect)))
+    assert caught.message == (
         f"upstream answered HTTP {status} (a redirect); Giru does not follow upstream redirects"
     )
-    assert caught.value.data == {
+    assert caught.data == {
         "location": elsewhere,
         "reason": "upstream_redirect",
         "status": status,
@@ -144,8 +136,13 @@ async def test_a_body_declared_over_the_size_limit_is_refused_unread(
         await response.write(b"{")
         return response
 
-    url = await fake(_initialized_then(declared))
-    spec = ServerSpec(name="b", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
+    caught = await _call_refused(await fake(_initialized_then(declared)))
+    assert caught.message == "upstream body exceeds the size limit"
+
+
+async def _call_refused(url: str) -> UpstreamProtocolError:
+    """The protocol error a tools/call through the Streamable HTTP connector raises at `url`."""
+    spec = ServerSpec(name="r", transport="streamable-http", url=url, timeouts=Timeouts(connect=5))
     async with LeanClient(UPSTREAMS) as http:
         session = await connect(spec, IDENTITY, on_unsolicited=Inbox(), http=http)
         try:
@@ -153,4 +150,4 @@ async def test_a_body_declared_over_the_size_limit_is_refused_unread(
                 await session.request("tools/call", {"name": "echo", "arguments": {}})
         finally:
             await session.aclose()
-    assert caught.value.message == "upstream body exceeds the size limit"
+    return caught.value
