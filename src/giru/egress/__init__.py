@@ -8,9 +8,9 @@ are not followed unless asked for, and then every hop is checked the same way:
     async with egress_session(UPSTREAMS) as http:            # aiohttp; redirects refused
         async with http.get(url) as response: ...
     client = httpx.AsyncClient(transport=egress_transport(PUBLIC))  # httpx, checked per hop
-    async with LeanClient(UPSTREAMS) as http:                  # giru.egress.lean: the MCP
+    async with LeanClient(UPSTREAMS) as http:    # giru.egress.lean: the MCP connectors'
         async with http.request("POST", url, headers, body, connect_timeout=10) as answer:
-            refuse_redirect(answer)                              # connectors' keep-alive client
+            ...                                    # keep-alive client; a redirect raises
 """
 
 from giru.egress.addresses import Resolve, checked_addresses

@@ -61,6 +61,11 @@ class EgressRefusedError(OSError):
         self.reason = reason
 
 
+REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+"""The statuses that send a client elsewhere (with a Location): never followed by Giru's
+upstream clients unless a session says so."""
+
+
 class RedirectRefusedError(EgressRefusedError):
     """A 3xx answer from a client that does not follow redirects."""
 

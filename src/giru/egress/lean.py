@@ -1,10 +1,11 @@
 """A lean keep-alive HTTP/1.1 client for the upstream MCP connectors (asyncio + httptools).
 
 Every new connection goes through `checked_addresses` (the egress guard) and connects to a
-checked address; TLS verifies the URL's host name. Answers are never followed: callers pass
-them to `egress.refuse_redirect`. A connection goes back to its origin's bounded idle pool only
-when its answer was read to the end and both sides keep it alive; after an error, a half-read
-body, `Connection: close` or a cancelled request it is closed. Failures raise `HttpError` (an
+checked address; TLS verifies the URL's host name. A redirect is never followed: its answer
+raises `RedirectRefusedError` (as `egress.refuse_redirect` does for aiohttp sessions). A
+connection goes back to its origin's bounded idle pool only when its answer was read to the
+end and both sides keep it alive; after an error, a half-read body, `Connection: close` or a
+cancelled request it is closed. Failures raise `HttpError` (an
 `OSError`, like `EgressRefusedError` and `TimeoutError`); no header value reaches a message.
 """
 
@@ -23,7 +24,7 @@ import httptools
 from yarl import URL
 
 from giru.egress.addresses import Resolve, checked_addresses, system_resolve
-from giru.egress.guard import AddressPolicy, EgressRefusedError
+from giru.egress.guard import REDIRECTS, AddressPolicy, EgressRefusedError, RedirectRefusedError
 
 __all__ = ["Headers", "HttpError", "LeanClient", "LeanResponse"]
 
@@ -41,6 +42,10 @@ class HttpError(OSError):
 
 
 class _RefusedError(EgressRefusedError, HttpError):
+    pass
+
+
+class _RedirectError(RedirectRefusedError, HttpError):
     pass
 
 
@@ -286,7 +291,11 @@ class LeanClient:
             connection = await self._connection(url, tls, connect_timeout)
             try:
                 await connection.send(data)
-                yield LeanResponse(url, connection)
+                response = LeanResponse(url, connection)
+                location = response.headers.get("location")
+                if response.status in REDIRECTS and location is not None:
+                    raise _RedirectError(str(url), response.status, location)
+                yield response
             finally:
                 self._release(connection)
 

@@ -11,7 +11,7 @@ upstream sets is never sent again on another caller's behalf.
 from __future__ import annotations
 
 import socket
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -19,11 +19,15 @@ from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from aiohttp.connector import AddrInfoType, SocketFactoryType
 from aiohttp.resolver import ThreadedResolver
 
-from giru.egress.guard import AddressPolicy, EgressRefusedError, RedirectRefusedError, url_problem
+from giru.egress.guard import (
+    REDIRECTS,
+    AddressPolicy,
+    EgressRefusedError,
+    RedirectRefusedError,
+    url_problem,
+)
 
 __all__ = ["egress_connector", "egress_session", "refuse_redirect"]
-
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 class _ClientRedirectRefusedError(RedirectRefusedError, aiohttp.ClientError):
@@ -137,7 +141,7 @@ def refuse_redirect(response: _Answer) -> None:
     """Raise `RedirectRefusedError` (also an `aiohttp.ClientError`) when `response` is a redirect
     (a 3xx with a Location), after releasing its connection."""
     location = response.headers.get("Location")
-    if response.status in _REDIRECTS and location is not None:
+    if response.status in REDIRECTS and location is not None:
         response.release()
         raise _ClientRedirectRefusedError(str(response.url), response.status, location)
 

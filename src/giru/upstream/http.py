@@ -17,7 +17,6 @@ from typing import Any, Final
 import structlog
 from yarl import URL
 
-from giru.egress import refuse_redirect
 from giru.egress.lean import LeanClient, LeanResponse
 from giru.errors import UpstreamError
 from giru.mcp.headers import NAME_SOURCES, encode_header_value
@@ -230,7 +229,6 @@ class StreamableHttpSession(HandshakeState):
             async with self._request(
                 "DELETE", self._headers(None), self._short_timeout
             ) as response:
-                refuse_redirect(response)
                 if response.status not in (200, 202, 204, 404, 405):
                     _log.info("upstream refused session delete", status=response.status)
         except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
@@ -278,8 +276,8 @@ class StreamableHttpSession(HandshakeState):
         timeout: float | None,  # the whole exchange's bound; None for streams
         data: bytes | None = None,
     ) -> contextlib.AbstractAsyncContextManager[LeanResponse]:
-        """One request to the upstream; redirects are not followed: each caller passes the
-        answer to `refuse_redirect` first."""
+        """One request to the upstream; a redirect raises `RedirectRefusedError` (never
+        followed)."""
         return self._http.request(
             method,
             self._url,
@@ -301,7 +299,6 @@ class StreamableHttpSession(HandshakeState):
             async with self._request(
                 "POST", self._headers(message), self._short_timeout, dumps(message)
             ) as response:
-                refuse_redirect(response)
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
         except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError
@@ -317,7 +314,6 @@ class StreamableHttpSession(HandshakeState):
 
     async def _post(self, call: Call, message: dict[str, Any]) -> None:
         async with self._request("POST", self._headers(message), None, dumps(message)) as response:
-            refuse_redirect(response)
             if call.method == "initialize":
                 self._session_id = _session_header(self.server, response)
             if response.status == 404 and self._session_id is not None:
@@ -372,7 +368,6 @@ class StreamableHttpSession(HandshakeState):
                 "Last-Event-ID": last_id,
             }
             async with self._request("GET", headers, None) as response:
-                refuse_redirect(response)
                 if response.status != 200 or media_type(response) != "text/event-stream":
                     raise await status_error(self.server, response)
                 cursor = await self._read_stream(call, response)
@@ -416,7 +411,6 @@ class StreamableHttpSession(HandshakeState):
             }
         )
         async with self._request("POST", self._headers(message), None, dumps(message)) as response:
-            refuse_redirect(response)
             if response.status != 200 or media_type(response) != "text/event-stream":
                 _log.info("no upstream listen stream", server=self.server, status=response.status)
                 return False
@@ -435,7 +429,6 @@ class StreamableHttpSession(HandshakeState):
         try:
             async with self._request("GET", headers, None) as resp:
                 self._listening.set()
-                refuse_redirect(resp)
                 if resp.status != 200 or media_type(resp) != "text/event-stream":
                     _log.debug("no upstream GET stream", server=self.server, status=resp.status)
                     return False

@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 from yarl import URL
 
-from giru.egress import refuse_redirect
 from giru.egress.lean import LeanClient
 from giru.errors import UpstreamError
 from giru.mcp.jsonrpc import dumps
@@ -159,7 +158,6 @@ class LegacySseSession(HandshakeState):
             tls=self._spec.tls,
             connect_timeout=self._spec.timeouts.connect,
         ) as response:
-            refuse_redirect(response)
             if response.status != 200 or media_type(response) != "text/event-stream":
                 raise await status_error(self.server, response)
             decoder = SseDecoder(MAX_MESSAGE_BYTES)
@@ -196,7 +194,6 @@ class LegacySseSession(HandshakeState):
                 connect_timeout=self._spec.timeouts.connect,
                 total_timeout=self._spec.timeouts.connect,
             ) as response:
-                refuse_redirect(response)
                 if response.status not in (200, 202, 204):
                     raise await status_error(self.server, response)
         except OSError as exc:  # HttpError, EgressRefusedError, TimeoutError

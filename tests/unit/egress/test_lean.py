@@ -26,7 +26,6 @@ from giru.egress import (
     AddressPolicy,
     EgressRefusedError,
     RedirectRefusedError,
-    refuse_redirect,
 )
 from giru.egress.lean import HttpError, LeanClient
 from giru.errors import UpstreamProtocolError
@@ -244,12 +243,10 @@ async def test_a_redirect_is_refused_not_followed(server: Server) -> None:
             b"Content-Length: 0\r\n\r\n"
         ]
     ]
-    async with (
-        LeanClient(UPSTREAMS) as client,
-        client.request("GET", server.url(), {}, connect_timeout=5) as response,
-    ):
+    async with LeanClient(UPSTREAMS) as client:
         with pytest.raises(RedirectRefusedError) as refused:
-            refuse_redirect(response)
+            async with client.request("GET", server.url(), {}, connect_timeout=5):
+                pass
     assert refused.value.status == 307
     assert len(server.requests) == 1
 
