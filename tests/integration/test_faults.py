@@ -4,7 +4,8 @@ Each fault is injected into one upstream while a client calls it. The client mus
 error for the same id within the configured `timeouts.call` (2 s here), the other upstreams must
 keep working in the same client session, and afterwards Giru must be back to its baseline:
 asyncio tasks (`giru_asyncio_tasks`), in-flight requests (`giru_inflight_requests`), open FDs
-(/proc/<pid>/fd) and child processes (none of them zombies).
+(/proc/<pid>/fd, less the sockets of its OPA child: the other ends of Giru's pooled decision
+connections) and child processes (none of them zombies).
 
 Upstreams: `ledger` (stdio, records calls, has `hang`), `bad` (stdio, misbehaving.py: garbage,
 exit, flood) and `web` (HTTP, faulty_http.py: hang, html, not_json, wrong_id) on a listening
@@ -77,7 +78,10 @@ class Baseline:
     tasks: float
     inflight: float
     fds: int
+    """Giru's open FDs less the sockets its OPA child holds (see `_opa_sockets`)."""
     children: int
+    # What each FD is (a path, `socket:[inode]`, `pipe:[inode]`), to name a leak; not compared.
+    fd_targets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass
@@ -131,11 +135,13 @@ class Stack:
         pid = self.giru.process.pid
         children = _children(pid)
         assert not [c for c, state in children if state == "Z"], "a zombie child"
+        targets = _fd_targets(pid)
         return Baseline(
             tasks=self.metric("giru_asyncio_tasks"),
             inflight=self.metric("giru_inflight_requests"),
-            fds=len(os.listdir(f"/proc/{pid}/fd")),
+            fds=len(targets) - _opa_sockets(pid),
             children=len(children),
+            fd_targets=tuple(sorted(targets)),
         )
 
     def warm(self, headers: dict[str, str]) -> None:
@@ -165,6 +171,41 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
         messages = [json.loads(d) for d in data if d.strip()]
         return [m for m in messages if "id" in m][-1]  # type: ignore[no-any-return]
     return response.json()  # type: ignore[no-any-return]
+
+
+def _fd_targets(pid: int) -> list[str]:
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed between the listing and the read
+            continue
+    return targets
+
+
+def _opa_sockets(pid: int) -> int:
+    """The sockets Giru's OPA child holds: each is the other end of one of Giru's (its pool of
+    keep-alive decision connections, which grows by one when two decisions overlap, and OPA's
+    bundle polling), so Giru's FDs less these count only what is not a connection to OPA."""
+    for child, _ in _children(pid):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "opa":
+                return sum(t.startswith("socket:") for t in _fd_targets(child))
+        except OSError:
+            continue
+    return 0
+
+
+def _described(pid: int, target: str) -> str:
+    """`target` and, for a socket, its line in /proc/<pid>/net/{tcp,tcp6,unix}."""
+    inode = target.removeprefix("socket:[").removesuffix("]")
+    if inode == target:
+        return target
+    for table in ("tcp", "tcp6", "unix"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            if inode in line.split():
+                return f"{target} {table}: {' '.join(line.split())}"
+    return target
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
@@ -238,7 +279,8 @@ def session(stack: Stack) -> Iterator[dict[str, str]]:
     stack.warm(headers)  # a retired upstream comes back on its next use
 
     def settled() -> bool:
-        # FDs may only shrink: the upstream HTTP pool can keep fewer idle connections.
+        # FDs may only shrink: the upstream HTTP pool can keep fewer idle connections (those to
+        # OPA are not counted: one more after two decisions overlapped is not a leak).
         # Tasks too: the usage spool's commit and drain tasks come and go with traffic.
         now = stack.baseline()
         return (
@@ -250,7 +292,13 @@ def session(stack: Stack) -> Iterator[dict[str, str]]:
     try:
         _wait_for(settled, "tasks, FDs and children back to baseline")
     except AssertionError:
-        raise AssertionError(f"{stack.baseline()} != baseline {before}") from None
+        now = stack.baseline()
+        pid = stack.giru.process.pid
+        opened = [_described(pid, t) for t in sorted(set(now.fd_targets) - set(before.fd_targets))]
+        closed = [_described(pid, t) for t in sorted(set(before.fd_targets) - set(now.fd_targets))]
+        raise AssertionError(
+            f"{now} != baseline {before}; FDs opened since: {opened}; closed since: {closed}"
+        ) from None
 
 
 def _steady(stack: Stack) -> Baseline:
