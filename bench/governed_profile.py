@@ -364,9 +364,9 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
     )
 
 
-def ref_src(ref: str, workdir: Path) -> Path:
+def ref_src(ref: str, workdir: Path, name: str = "ref") -> Path:
     """The `src` to run for `--ref`: the folder given, else the commit's `src` and `policies`
-    unpacked under `workdir`; its checkout gets the work tree's `.tools` (opa) when it has
+    unpacked in `workdir/name`; its checkout gets the work tree's `.tools` (opa) when it has
     none, and the work tree's `policies` when given a folder without them."""
     if Path(ref).is_dir():
         src = Path(ref).resolve()
@@ -378,11 +378,11 @@ def ref_src(ref: str, workdir: Path) -> Path:
             capture_output=True,
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(workdir / "ref", filter="data")
-        src = workdir / "ref" / "src"
-    for name in (".tools", "policies"):
-        if not (src.parent / name).exists():
-            (src.parent / name).symlink_to(REPO / name)
+            tar.extractall(workdir / name, filter="data")
+        src = workdir / name / "src"
+    for shared in (".tools", "policies"):
+        if not (src.parent / shared).exists():
+            (src.parent / shared).symlink_to(REPO / shared)
     return src
 
 

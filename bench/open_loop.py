@@ -1,15 +1,16 @@
-"""`python -m bench.open_loop [--rate RPS] [--calls N] [--rounds R] [--ref REV] [--out DIR]`:
+"""`python -m bench.open_loop [--rate RPS] [--calls N] [--rounds R] [--ref REV] [--work REV]`:
 what a governed tools/call costs when calls arrive one at a time rather than 16 at a time.
 
 One upstream and one governed `giru run` (as bench.governed_profile: policy on, the client
 `bench-governed` with its subscription, usage and audit records; spools on /dev/shm), or two
-with `--ref REV` (REV's `src` through PYTHONPATH beside the work tree's). Each process is driven
-in short blocks three ways: closed loop at 16 connections (`c16`), closed loop at one (`c1`),
-and open loop at `--rate` calls a second (`rate`: each call sent at its time whatever happened
-before). bench.pairs.alternate times every (process, drive) side once per round in a shuffled
-order by the answering process's CPU clock; figures are medians of per-round differences with
-95 % intervals: each drive against the same process's `c16`, and with `--ref` the work tree
-against REV per drive, plus an A/A pair (`c16` measured twice).
+with `--ref REV` (REV's `src` through PYTHONPATH beside the work tree's, or beside `--work`'s:
+a commit or src folder run in the work tree's place). Each process is driven in short blocks
+three ways: closed loop at 16 connections (`c16`), closed loop at one (`c1`), and open loop at
+`--rate` calls a second (`rate`: each call sent at its time whatever happened before).
+bench.pairs.alternate times every (process, drive) side once per round in a shuffled order by
+the answering process's CPU clock; figures are medians of per-round differences with 95 %
+intervals: each drive against the same process's `c16`, and with `--ref` the work tree against
+REV per drive, plus an A/A pair (`c16` measured twice).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ref", help="also a giru of this commit's src (or of this src folder): the baseline tree"
     )
+    parser.add_argument("--work", help="run this commit's src (or src folder) as the work tree")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profile")
     args = parser.parse_args(argv)
     command = "python -m bench.open_loop " + " ".join(argv or sys.argv[1:])
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             manifests = client_manifest(upstream_url) + "---\n" + _governed_manifest()
             trees = {"work": dict(_ENV)}
+            if args.work:
+                trees["work"]["PYTHONPATH"] = str(ref_src(args.work, workdir, "work-src"))
             if args.ref:
                 trees["ref"] = {**_ENV, "PYTHONPATH": str(ref_src(args.ref, workdir))}
             for tree, env in trees.items():
