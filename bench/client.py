@@ -229,21 +229,43 @@ class Caller:
         if self._http is not None:
             await self._http.close()
 
+    async def _one(self) -> None:
+        assert self._http is not None
+        async with self._http.post(self.url, data=_STATELESS_BODY, headers=self.headers) as reply:
+            body = await reply.read()
+            if reply.status != 200 or b'"isError":true' in body or b"error" in body:
+                raise RuntimeError(f"tools/call answered {reply.status}: {body[:300]!r}")
+
     async def calls(self, calls: int) -> float:
         """`calls` tools/calls (split over the connections); the wall seconds they took. An
         answer that is not a 200 with a result raises."""
-        assert self._http is not None
-        http, share = self._http, calls // self.concurrency
+        share = calls // self.concurrency
 
         async def loop() -> None:
             for _ in range(share):
-                async with http.post(self.url, data=_STATELESS_BODY, headers=self.headers) as reply:
-                    body = await reply.read()
-                    if reply.status != 200 or b'"isError":true' in body or b"error" in body:
-                        raise RuntimeError(f"tools/call answered {reply.status}: {body[:300]!r}")
+                await self._one()
 
         started = time.perf_counter()
         async with asyncio.TaskGroup() as group:
             for _ in range(self.concurrency):
                 group.create_task(loop())
         return time.perf_counter() - started
+
+    async def paced(self, calls: int, rps: float) -> list[float]:
+        """Open loop: call i is sent at start + i/rps whatever happened before (up to
+        `concurrency` in flight); each call's latency from that time, µs."""
+        latencies: list[float] = []
+
+        async def one(due: float) -> None:
+            await self._one()
+            latencies.append((time.perf_counter() - due) * 1e6)
+
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for i in range(calls):
+                due = started + i / rps
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                group.create_task(one(due))
+        return latencies

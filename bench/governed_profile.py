@@ -1,11 +1,13 @@
-"""`python -m bench.governed_profile [--calls N] [--windows W] [--spy SECONDS] [--out DIR]`:
-where a governed tools/call (policy on, a subscription with rate limits and quotas, usage and
-audit records) spends Giru's CPU.
+"""`python -m bench.governed_profile [--calls N] [--windows W] [--spy SECONDS] [--out DIR]
+[--concurrency C | --rate RPS]`: where a governed tools/call (policy on, a subscription with rate
+limits and quotas, usage and audit records) spends Giru's CPU.
 
 One upstream and one `giru run` (bench.solo; policy on, the client `bench-governed` of the
 governed scenario) started through bench.profiled. First, without any profiler, the process's
-CPU per call and the loop thread's share (/proc schedstat) over `windows` blocks of `calls`
-tools/calls at 16 connections; then `windows` blocks each under a fresh cProfile of the loop
+CPU per call and the loop thread's share (/proc schedstat: CPU and times scheduled, per thread)
+over `windows` blocks of `calls` tools/calls at `--concurrency` connections (16), or open loop at
+`--rate` calls a second (each call sent at its time whatever happened before; latency from that
+time); then `windows` blocks each under a fresh cProfile of the loop
 thread, summed per call (calls per tools/call are exact; times are the profiler's, scaled in
 the report to the unprofiled loop-thread CPU); then, when py-spy is there, `--spy` seconds of
 py-spy samples of whichever thread holds the GIL (`--gil`; no cProfile on) under the same load.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import pstats
@@ -33,16 +36,35 @@ from typing import Any, Final
 import uvloop
 
 from bench.client import Caller
-from bench.fleet import _GOVERNED_KEY, REPO, _governed_manifest
-from bench.identity_profile import _label, _thread_ns
+from bench.client import stats as latency_stats
+from bench.fleet import _GOVERNED_KEY, LOAD_CPUS, REPO, _governed_manifest
+from bench.identity_profile import _label
 from bench.pairs import process_cpu_ns
 from bench.procs import Proc
 from bench.profile import PY_SPY, summarize
 from bench.solo import KEY, client_manifest, start_giru, start_upstream
 
-__all__ = ["main"]
+__all__ = ["main", "ref_src"]
 
-_CONCURRENCY: Final = 16
+_OPEN_LOOP_CONNECTIONS: Final = 64  # as bench.client.rate_run: at most this many in flight
+# Counted by `perf stat` (kernel tracepoints) per window with --perf: loop thread vs the others.
+_PERF_EVENTS: Final = (
+    "raw_syscalls:sys_enter",
+    "context-switches",
+    "page-faults",
+    "syscalls:sys_enter_mmap",
+    "syscalls:sys_enter_munmap",
+    "syscalls:sys_enter_getpid",
+    "syscalls:sys_enter_epoll_wait",
+    "syscalls:sys_enter_epoll_pwait",
+    "syscalls:sys_enter_futex",
+    "syscalls:sys_enter_fdatasync",
+    "syscalls:sys_enter_write",
+    "syscalls:sys_enter_writev",
+    "syscalls:sys_enter_read",
+    "syscalls:sys_enter_recvfrom",
+    "syscalls:sys_enter_sendto",
+)
 # Where a function's own time goes, by the first matching path fragment (the report's modules).
 _AREAS: Final = (
     ("uvicorn/", "ASGI front end (uvicorn, httptools)"),
@@ -81,17 +103,91 @@ def _area(function: str) -> str:
     return "other"
 
 
-async def _block(caller: Caller, pid: int, calls: int) -> dict[str, float]:
-    before_threads, before = _thread_ns(pid), process_cpu_ns(pid)
+def _sched(pid: int) -> dict[int, tuple[int, int]]:
+    """Per live thread: CPU ns and times it was scheduled (wake-ups), from schedstat."""
+    found: dict[int, tuple[int, int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "schedstat").read_text().split()
+            found[int(task.name)] = (int(fields[0]), int(fields[2]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+async def _drive(caller: Caller, calls: int, rate: float) -> list[float]:
+    """`calls` tools/calls, closed loop (no latencies) or open loop at `rate` a second."""
+    if rate > 0:
+        return await caller.paced(calls, rate)
     await caller.calls(calls)
-    after_threads, after = _thread_ns(pid), process_cpu_ns(pid)
-    loop = after_threads.get(pid, 0) - before_threads.get(pid, 0)
-    return {"process_us": (after - before) / calls / 1000, "loop_us": loop / calls / 1000}
+    return []
 
 
-async def _profiled(caller: Caller, giru: Proc, prof: Path, calls: int, index: int) -> Any:
+def _ticks(pid: int) -> tuple[int, int]:
+    """The loop thread's user and system CPU, clock ticks (/proc stat)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
+async def _perf_start(pid: int, out: Path) -> asyncio.subprocess.Process:
+    argv = ["perf", "stat", "-x", ",", "--per-thread", "-e", ",".join(_PERF_EVENTS)]
+    argv += ["-p", str(pid), "-o", str(out)]
+    started = await asyncio.create_subprocess_exec(*argv, stderr=subprocess.DEVNULL)
+    await asyncio.sleep(0.3)  # attached (the window's counts are per call, not exact totals)
+    return started
+
+
+async def _perf_stop(perf: asyncio.subprocess.Process, out: Path, pid: int, calls: int) -> Any:
+    perf.send_signal(signal.SIGINT)
+    await perf.wait()
+    counts: dict[str, float] = defaultdict(float)
+    for line in (await asyncio.to_thread(out.read_text)).splitlines():
+        fields = line.split(",")
+        if len(fields) < 4 or not fields[1].isdigit():
+            continue
+        who = "loop" if fields[0].rsplit("-", 1)[-1] == str(pid) else "others"
+        event = fields[3].rsplit(":", 1)[-1].removeprefix("sys_enter_") or "syscalls"
+        counts[f"{who}:{'syscalls' if event == 'sys_enter' else event}"] += int(fields[1]) / calls
+    return counts
+
+
+async def _block(
+    caller: Caller, pid: int, calls: int, rate: float, perf: Path | None
+) -> dict[str, float]:
+    """Per call: process CPU µs and the loop thread's (user, system); how often the loop thread
+    and the other (live) threads were scheduled; the latencies if paced; with `perf`, syscalls
+    and context switches counted by `perf stat` (loop thread, other threads)."""
+    counting = await _perf_start(pid, perf) if perf is not None else None
+    before_threads, before, ticks = _sched(pid), process_cpu_ns(pid), _ticks(pid)
+    latencies = await _drive(caller, calls, rate)
+    after_threads, after, ticks_after = _sched(pid), process_cpu_ns(pid), _ticks(pid)
+    loop_ns, loop_runs = (
+        a - b for a, b in zip(after_threads[pid], before_threads[pid], strict=True)
+    )
+    runs = sum(r for tid, (_ns, r) in after_threads.items() if tid != pid)
+    runs -= sum(
+        r for tid, (_ns, r) in before_threads.items() if tid != pid and tid in after_threads
+    )
+    figures = {
+        "process_us": (after - before) / calls / 1000,
+        "loop_us": loop_ns / calls / 1000,
+        "loop_runs": loop_runs / calls,
+        "other_threads_runs": runs / calls,
+        "loop_user_us": (ticks_after[0] - ticks[0]) * 1e6 / os.sysconf("SC_CLK_TCK") / calls,
+        "loop_system_us": (ticks_after[1] - ticks[1]) * 1e6 / os.sysconf("SC_CLK_TCK") / calls,
+    }
+    if counting is not None and perf is not None:
+        figures.update(await _perf_stop(counting, perf, pid, calls))
+    if latencies:
+        figures.update(latency_stats(latencies))
+    return figures
+
+
+async def _profiled(
+    caller: Caller, giru: Proc, prof: Path, calls: int, index: int, rate: float
+) -> Any:
     os.kill(giru.pid, signal.SIGUSR1)
-    await caller.calls(calls)
+    await _drive(caller, calls, rate)
     os.kill(giru.pid, signal.SIGUSR2)
     target = prof / f"{index}.prof"
     deadline = time.monotonic() + 30
@@ -109,14 +205,16 @@ async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -
     plain: list[dict[str, float]] = []
     gc_rows = [[0.0, 0.0] for _ in range(3)]  # per generation: per 1000 calls, µs per call
     key = KEY if args.plain else _GOVERNED_KEY
-    async with Caller(url, key, _CONCURRENCY) as caller:
+    connections = _OPEN_LOOP_CONNECTIONS if args.rate else args.concurrency
+    async with Caller(url, key, connections) as caller:
         await caller.calls(3000)  # warm up: caches, limiter keys, connections
         load_before = os.getloadavg()
         for _ in range(args.windows):
-            plain.append(await _block(caller, giru.pid, args.calls))
+            perf = prof / "perf.txt" if args.perf else None
+            plain.append(await _block(caller, giru.pid, args.calls, args.rate, perf))
         profiled_total = 0.0
         for index in range(1, args.windows + 1):
-            stats, collected = await _profiled(caller, giru, prof, args.calls, index)
+            stats, collected = await _profiled(caller, giru, prof, args.calls, index, args.rate)
             for generation, (count, seconds) in enumerate(collected):
                 gc_rows[generation][0] += count / args.calls / args.windows * 1000
                 gc_rows[generation][1] += seconds * 1e6 / args.calls / args.windows
@@ -126,15 +224,16 @@ async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -
                 row["own_us"] += tt * 1e6 / args.calls / args.windows
                 row["cum_us"] += ct * 1e6 / args.calls / args.windows
                 profiled_total += tt * 1e6 / args.calls / args.windows
-        spy = await _spy(caller, giru, args.spy, prof) if args.spy else None
+        spy = await _spy(caller, giru, args, prof) if args.spy else None
         load_after = os.getloadavg()
-    loop_us = sorted(b["loop_us"] for b in plain)[len(plain) // 2]
-    process_us = sorted(b["process_us"] for b in plain)[len(plain) // 2]
+    medians = {name: sorted(b[name] for b in plain)[len(plain) // 2] for name in plain[0]}
+    loop_us, process_us = medians["loop_us"], medians["process_us"]
     scale = loop_us / profiled_total if profiled_total else 0.0
     return {
         "calls_per_window": args.calls,
         "windows": args.windows,
-        "concurrency": _CONCURRENCY,
+        "drive": _drive_name(args),
+        "window_medians": {name: round(value, 3) for name, value in medians.items()},
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in load_after],
         "process_us_per_call": round(process_us, 1),
@@ -150,7 +249,10 @@ async def _measure(giru: Proc, url: str, prof: Path, args: argparse.Namespace) -
     }
 
 
-async def _spy(caller: Caller, giru: Proc, seconds: int, outdir: Path) -> dict[str, Any] | None:
+async def _spy(
+    caller: Caller, giru: Proc, args: argparse.Namespace, outdir: Path
+) -> dict[str, Any] | None:
+    seconds = args.spy
     if not PY_SPY.exists():
         return None
     raw = outdir / "py-spy.txt"
@@ -160,7 +262,7 @@ async def _spy(caller: Caller, giru: Proc, seconds: int, outdir: Path) -> dict[s
         *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     while spy.returncode is None:
-        await caller.calls(400)
+        await _drive(caller, 400, args.rate)
         if spy.returncode is None:
             try:
                 await asyncio.wait_for(spy.wait(), 0.001)
@@ -171,6 +273,12 @@ async def _spy(caller: Caller, giru: Proc, seconds: int, outdir: Path) -> dict[s
     summary = summarize(raw, top=40)
     summary["raw"] = raw.read_text()
     return summary
+
+
+def _drive_name(args: argparse.Namespace) -> str:
+    if args.rate:
+        return f"open loop at {args.rate:g} calls/s"
+    return f"closed loop, c={args.concurrency}"
 
 
 def _table(result: dict[str, Any], top: int) -> list[str]:
@@ -235,7 +343,7 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
             "",
             f"Load average before → after: {result['loadavg_before']} → {result['loadavg_after']}.",
             f"Unprofiled: {result['process_us_per_call']} µs of Giru process CPU per call "
-            f"(c={result['concurrency']}, OPA child not included), of which the loop thread "
+            f"({result['drive']}, OPA child not included), of which the loop thread "
             f"{result['loop_thread_us_per_call']} µs. cProfile own times (inflated by the "
             f"profiler: {result['profiled_own_us_per_call']} µs/call in total) are scaled by "
             f"{result['scale']} to the unprofiled loop-thread CPU below; call counts are exact.",
@@ -246,6 +354,8 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
                 for g in result["gc_per_generation"]
             )
             + ".",
+            f"Medians over the unprofiled windows (per call; runs: times a thread was "
+            f"scheduled): {result['window_medians']}.",
             "",
             *_table(result, top),
             *spy_lines,
@@ -254,31 +364,50 @@ def _markdown(result: dict[str, Any], command: str, top: int) -> str:
     )
 
 
-def _extract(ref: str, workdir: Path) -> Path:
-    """`git archive REF src` unpacked in `workdir`; its `src` folder."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "src"], cwd=REPO, check=True, capture_output=True
-    ).stdout
-    (workdir / "ref.tar").write_bytes(archive)
-    with tarfile.open(workdir / "ref.tar") as tar:
-        tar.extractall(workdir / "ref", filter="data")
-    return workdir / "ref" / "src"
+def ref_src(ref: str, workdir: Path, name: str = "ref") -> Path:
+    """The `src` to run for `--ref`: the folder given, else the commit's `src` and `policies`
+    unpacked in `workdir/name`; its checkout gets the work tree's `.tools` (opa) when it has
+    none, and the work tree's `policies` when given a folder without them."""
+    if Path(ref).is_dir():
+        src = Path(ref).resolve()
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref, "src", "policies"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(workdir / name, filter="data")
+        src = workdir / name / "src"
+    for shared in (".tools", "policies"):
+        if not (src.parent / shared).exists():
+            (src.parent / shared).symlink_to(REPO / shared)
+    return src
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.governed_profile", description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per window")
     parser.add_argument("--windows", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16, help="closed loop: connections")
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop at this many calls/s")
+    parser.add_argument(
+        "--perf", action="store_true", help="count syscalls per call (perf stat) in the windows"
+    )
     parser.add_argument("--spy", type=int, default=10, help="py-spy seconds (0: none)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profile")
-    parser.add_argument("--ref", help="profile this commit's src (through PYTHONPATH) instead")
+    parser.add_argument(
+        "--ref", help="profile this commit's src (or this src folder; through PYTHONPATH) instead"
+    )
     parser.add_argument(
         "--plain",
         action="store_true",
         help="bench.regression's call instead: policy off, the client `bench` (no subscription)",
     )
     args = parser.parse_args(argv)
+    os.sched_setaffinity(0, LOAD_CPUS)  # the client beside the upstream, off the gateway's core
     command = "python -m bench.governed_profile " + " ".join(argv or sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="giru-governed-prof-", dir="/dev/shm") as directory:
         workdir = Path(directory)
@@ -294,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
                 "GIRU_AUDIT__VERIFY_INTERVAL_S": "0",  # not the first whole-chain check at 60 s
             }
             if args.ref:
-                env["PYTHONPATH"] = str(_extract(args.ref, workdir))
+                env["PYTHONPATH"] = str(ref_src(args.ref, workdir))
             command_argv = (sys.executable, "-m", "bench.profiled")
             giru, url = start_giru(workdir, "giru", manifests, env, command=command_argv)
             try:
@@ -305,7 +434,10 @@ def main(argv: list[str] | None = None) -> None:
             upstream.stop()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
-    stem = f"{stamp}-{'plain' if args.plain else 'governed'}" + (f"-{args.ref}" if args.ref else "")
+    stem = f"{stamp}-{'plain' if args.plain else 'governed'}" + (
+        f"-{Path(args.ref).name}" if args.ref else ""
+    )
+    stem += f"-rate{args.rate:g}" if args.rate else f"-c{args.concurrency}"
     raw = (result.get("py_spy") or {}).pop("raw", None)
     if raw is not None:  # py-spy's collapsed stacks, for flame graphs or a closer look
         (args.out / f"{stem}-py-spy.txt").write_text(raw)

@@ -78,7 +78,11 @@ def start_giru(
     }
     argv = [*command, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     giru = start(name, argv, workdir, cpus=GATEWAY_CPUS, env=environ, cwd=REPO)
-    wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    try:
+        wait_http(giru, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    except BaseException:  # never ready: not left running behind the bench
+        giru.stop()
+        raise
     return giru, f"http://127.0.0.1:{port}/mcp"
 
 
