@@ -14,6 +14,7 @@ from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule, call_routes
 from giru.policy.bundle import PolicySources
+from giru.policy.findings import argument_findings
 
 __all__ = ["Call", "Facts", "compile_facts", "person_document"]
 
@@ -90,6 +91,7 @@ class Facts:
                 "tool": self.tool(call.server, call.target),
                 "arguments": call.arguments,
                 "arguments_bytes": arguments_bytes,
+                "argument_findings": argument_findings(call.arguments) if call.arguments else [],
             },
             "context": self.context(call.client, environment, call.person),
             "subject": person_document(call.person),

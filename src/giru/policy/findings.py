@@ -1,0 +1,119 @@
+"""Personal and cardholder data in a call's arguments, found in Python once per call and handed
+to the policy as `input.mcp.argument_findings` (docs/policies/input.md).
+
+`argument_findings(arguments)` is what `data.giru.lib.pii.findings(arguments)` computes in Rego
+(policies/lib/pii.rego), detector for detector: the same regular expressions read with RE2's
+ASCII `\\d`, `\\w` and `\\b` (`re.ASCII`), the same card number runs and group windows, the same
+Luhn check. These are not giru.policy.redact's masking patterns, which differ on purpose.
+tests/integration/policy/test_findings.py checks both agree against a real OPA.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Final
+
+__all__ = ["argument_findings"]
+
+_ASCII: Final = re.ASCII
+_DIGIT: Final = re.compile(r"\d", _ASCII)
+_RUN: Final = re.compile(r"\d(?:[ -]?\d){12,}", _ASCII)
+_SEPARATOR: Final = re.compile(r"[ -]", _ASCII)
+_SSN: Final = re.compile(
+    r"\b(?:00[1-9]|0[1-9]\d|[1-578]\d\d|6[0-57-9]\d|66[0-57-9])-(?:0[1-9]|[1-9]\d)"
+    r"-(?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})\b",
+    _ASCII,
+)
+_EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE: Final = re.compile(
+    r"(?:^|[^\w+])\+[1-9](?:[ .-]?\d){7,14}\b|(?:\(\d{3}\) ?|\b\d{3}[-. ])\d{3}[-. ]\d{4}\b",
+    _ASCII,
+)
+_PAN_DIGITS: Final = 19
+"""A PAN has 13 to 19 digits."""
+_NUMBER_FLOOR: Final = 10**12
+"""Numbers from here up are read as the digits of their floor (a PAN has 13 digits at least)."""
+_NUMBER_CEILING: Final = 10**19
+"""From here up, a number's floor has 20 digits or more in one run: never a PAN."""
+_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+"""A digit's contribution to the Luhn sum when it is doubled."""
+
+
+def argument_findings(arguments: Any) -> list[dict[str, str]]:
+    """`{"kind": "pan"|"ssn"|"email"|"phone", "path": label}` for every string or number leaf
+    of `arguments` (nested objects and arrays included) holding data of that kind, as
+    `data.giru.lib.pii.findings` finds them; the label joins the leaf's path with "." ("" for
+    `arguments` itself). The list is the set OPA returns: no duplicates, sorted by kind, then
+    path (OPA's order of these objects)."""
+    found: set[tuple[str, str]] = set()
+    pending: list[tuple[tuple[str, ...], Any]] = [((), arguments)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            kinds = _string_kinds(value)
+        elif isinstance(value, dict):
+            pending.extend(((*path, str(key)), item) for key, item in value.items())
+            continue
+        elif isinstance(value, list | tuple):
+            pending.extend(((*path, str(index)), item) for index, item in enumerate(value))
+            continue
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            kinds = ("pan",) if _number_pan(value) else ()
+        else:
+            continue
+        found.update((kind, ".".join(path)) for kind in kinds)
+    return [{"kind": kind, "path": path} for kind, path in sorted(found)]
+
+
+def _string_kinds(text: str) -> tuple[str, ...]:
+    """pii.kinds(text): the kinds of data in a string."""
+    kinds: tuple[str, ...] = ("email",) if "@" in text and _EMAIL.search(text) else ()
+    if not _DIGIT.search(text):
+        return kinds
+    if _pan(text):
+        kinds += ("pan",)
+    if "-" in text and _SSN.search(text):
+        kinds += ("ssn",)
+    if _PHONE.search(text):
+        kinds += ("phone",)
+    return kinds
+
+
+def _number_pan(number: float) -> bool:
+    """pii.leaf_kinds(number): whether the digits of a large number's floor are a PAN. OPA
+    reads the number as it is written in the input JSON (orjson writes a float's shortest
+    repr, as Python's `repr`): its floor is that decimal's, not the binary float's."""
+    if not _NUMBER_FLOOR <= number < _NUMBER_CEILING:
+        return False
+    whole = number if isinstance(number, int) else int(Decimal(repr(number)))
+    return _luhn(str(whole))
+
+
+def _pan(text: str) -> bool:
+    """pii.pan(text): a digit run of the text is a PAN, whole or in a window of its groups."""
+    return any(_pan_run(run) for run in _RUN.findall(text))
+
+
+def _pan_run(run: str) -> bool:
+    digits = run.replace(" ", "").replace("-", "")
+    if len(digits) <= _PAN_DIGITS and _luhn(digits):
+        return True
+    groups = _SEPARATOR.split(run)
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start : start + _PAN_DIGITS]:
+            digits += group
+            if len(digits) > _PAN_DIGITS:
+                break
+            if len(digits) >= 13 and _luhn(digits):
+                return True
+    return False
+
+
+def _luhn(digits: str) -> bool:
+    """pii.luhn(digits): the ASCII digits pass the mod 10 check and are not all zeros."""
+    if not digits.strip("0"):
+        return False
+    total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(d)] for d in digits[-2::-2])
+    return total % 10 == 0
