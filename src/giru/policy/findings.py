@@ -18,6 +18,8 @@ __all__ = ["argument_findings"]
 
 _ASCII: Final = re.ASCII
 _DIGIT: Final = re.compile(r"\d", _ASCII)
+_MAY_FIND: Final = re.compile(r"[\d@]", _ASCII)
+"""Only a string with an ASCII digit or "@" can hold a kind the detectors find."""
 _RUN: Final = re.compile(r"\d(?:[ -]?\d){12,}", _ASCII)
 _SEPARATOR: Final = re.compile(r"[ -]", _ASCII)
 _SSN: Final = re.compile(
@@ -36,8 +38,8 @@ _NUMBER_FLOOR: Final = 10**12
 """Numbers from here up are read as the digits of their floor (a PAN has 13 digits at least)."""
 _NUMBER_CEILING: Final = 10**19
 """From here up, a number's floor has 20 digits or more in one run: never a PAN."""
-_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-"""A digit's contribution to the Luhn sum when it is doubled."""
+_DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")
+"""Each digit's contribution to the Luhn sum when it is doubled, as a digit."""
 
 
 def argument_findings(arguments: Any) -> list[dict[str, str]]:
@@ -45,25 +47,38 @@ def argument_findings(arguments: Any) -> list[dict[str, str]]:
     of `arguments` (nested objects and arrays included) holding data of that kind, as
     `data.giru.lib.pii.findings` finds them; the label joins the leaf's path with "." ("" for
     `arguments` itself). The list is the set OPA returns: no duplicates, sorted by kind, then
-    path (OPA's order of these objects)."""
+    path (OPA's order of these objects). Recursive: arguments nest as deep as orjson writes
+    them (254 levels)."""
     found: set[tuple[str, str]] = set()
-    pending: list[tuple[tuple[str, ...], Any]] = [((), arguments)]
-    while pending:
-        path, value = pending.pop()
-        if isinstance(value, str):
-            kinds = _string_kinds(value)
-        elif isinstance(value, dict):
-            pending.extend(((*path, str(key)), item) for key, item in value.items())
-            continue
-        elif isinstance(value, list | tuple):
-            pending.extend(((*path, str(index)), item) for index, item in enumerate(value))
-            continue
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            kinds = ("pan",) if _number_pan(value) else ()
-        else:
-            continue
-        found.update((kind, ".".join(path)) for kind in kinds)
+    _visit(arguments, [], found)
     return [{"kind": kind, "path": path} for kind, path in sorted(found)]
+
+
+def _visit(value: Any, path: list[str], found: set[tuple[str, str]]) -> None:
+    """Add the (kind, label) findings of `value`, at `path`, to `found`."""
+    if isinstance(value, str):
+        if _MAY_FIND.search(value) is None:
+            return
+        kinds = _string_kinds(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path.append(str(key))
+            _visit(item, path, found)
+            path.pop()
+        return
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            path.append(str(index))
+            _visit(item, path, found)
+            path.pop()
+        return
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        kinds = ("pan",) if _number_pan(value) else ()
+    else:
+        return
+    if kinds:
+        label = ".".join(path)
+        found.update((kind, label) for kind in kinds)
 
 
 def _string_kinds(text: str) -> tuple[str, ...]:
@@ -115,5 +130,6 @@ def _luhn(digits: str) -> bool:
     """pii.luhn(digits): the ASCII digits pass the mod 10 check and are not all zeros."""
     if not digits.strip("0"):
         return False
-    total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(d)] for d in digits[-2::-2])
-    return total % 10 == 0
+    data = digits.encode("ascii")
+    doubled = data[-2::-2].translate(_DOUBLED)
+    return (sum(data[-1::-2]) + sum(doubled) - 48 * len(data)) % 10 == 0
