@@ -4,8 +4,8 @@ the Rego detecting personal data in the arguments itself, on the OPA sidecar and
 
 bench.policy's bundle and configuration (packs core, pci_dss, hipaa, soc2) and its PCI, PHI and
 small inputs, each decided through `PolicyEngine.decide` on uvloop at concurrency 16. Sides:
-"sidecar, rego detects" and "wasm, rego detects" (the input built with `argument_findings` null
-instead of Giru's list, so `pii.argument_findings` runs `findings(...)` as before), "sidecar,
+"sidecar, rego detects" and "wasm, rego detects" (the input built without
+`argument_findings`, so `pii.argument_findings` runs `findings(...)` as before), "sidecar,
 findings given" and "wasm, findings given" (the work tree: Giru finds in Python once per call,
 the Rego reads the list), "wasm, findings given again" (the A/A pair) and "wasm, regex
 safe_label" (findings given, `call.safe_label` as it was before 9bcbfee: a regex.match, which
@@ -69,13 +69,13 @@ _REGEX_LABEL: Final = """safe_label(s) := s if {
 
 
 def _undetected(arguments: Any) -> None:
-    """Not a list: `pii.argument_findings` detects in Rego, as before giru.policy.findings."""
+    """No findings: the input has none, `pii.argument_findings` detects in Rego, as before."""
     return None
 
 
 def _rego_detects(block: Block) -> Block:
-    """`block`, its calls' inputs built without Giru's findings (the input is built as in the
-    work tree, with `argument_findings` null instead of computed)."""
+    """`block`, its calls' inputs built without Giru's findings (as in the work tree, the field
+    left out as for arguments Giru does not scan)."""
 
     async def detecting(count: int) -> object:
         with patch.object(inputs, "argument_findings", _undetected):

@@ -14,7 +14,11 @@ import re
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["argument_findings"]
+__all__ = ["ARGUMENTS_BYTES_AT_MOST", "argument_findings"]
+
+ARGUMENTS_BYTES_AT_MOST: Final = 8192
+"""Larger arguments (their JSON) are left to the Rego's detection: the work stays bounded
+(milliseconds) on the event loop, as it was bounded by the policy engine's timeout."""
 
 _ASCII: Final = re.ASCII
 _DIGIT: Final = re.compile(r"\d", _ASCII)
@@ -27,13 +31,21 @@ _SSN: Final = re.compile(
     r"-(?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})\b",
     _ASCII,
 )
-_EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_LOCAL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_DOMAIN: Final = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+r"""pii.email's `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, split at
+the "@": some "@" has a local part character before it and the domain after it. Searched
+whole, Python's backtracking would retry the local part from every start (quadratic time on
+long text; RE2 is linear)."""
 _PHONE: Final = re.compile(
     r"(?:^|[^\w+])\+[1-9](?:[ .-]?\d){7,14}\b|(?:\(\d{3}\) ?|\b\d{3}[-. ])\d{3}[-. ]\d{4}\b",
     _ASCII,
 )
 _PAN_DIGITS: Final = 19
 """A PAN has 13 to 19 digits."""
+_WINDOW_GROUPS: Final = 256
+"""The digit groups a call's card number windows may span here (each costs a few µs): past
+that, the call's detection is left to the Rego."""
 _NUMBER_FLOOR: Final = 10**12
 """Numbers from here up are read as the digits of their floor (a PAN has 13 digits at least)."""
 _NUMBER_CEILING: Final = 10**19
@@ -42,34 +54,56 @@ _DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")
 """Each digit's contribution to the Luhn sum when it is doubled, as a digit."""
 
 
-def argument_findings(arguments: Any) -> list[dict[str, str]]:
+def argument_findings(arguments: Any) -> list[dict[str, str]] | None:
     """`{"kind": "pan"|"ssn"|"email"|"phone", "path": label}` for every string or number leaf
     of `arguments` (nested objects and arrays included) holding data of that kind, as
     `data.giru.lib.pii.findings` finds them; the label joins the leaf's path with "." ("" for
     `arguments` itself). The list is the set OPA returns: no duplicates, sorted by kind, then
-    path (OPA's order of these objects). Recursive: arguments nest as deep as orjson writes
-    them (254 levels)."""
+    path (OPA's order of these objects). None when its digit runs need windows over more than
+    256 groups in all (the policy's own detection is left to decide). Recursive: arguments
+    nest as deep as orjson writes them (254 levels)."""
     found: set[tuple[str, str]] = set()
-    _visit(arguments, [], found)
+    try:
+        _visit(arguments, [], found, _Budget())
+    except _TooMuchWorkError:
+        return None
     return [{"kind": kind, "path": path} for kind, path in sorted(found)]
 
 
-def _visit(value: Any, path: list[str], found: set[tuple[str, str]]) -> None:
+class _TooMuchWorkError(Exception):
+    """The card number windows of the arguments are left to the Rego."""
+
+
+class _Budget:
+    """The digit groups one call's card number windows may still span (`_WINDOW_GROUPS`)."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self) -> None:
+        self.groups = _WINDOW_GROUPS
+
+    def spend(self, groups: int) -> None:
+        self.groups -= groups
+        if self.groups < 0:
+            raise _TooMuchWorkError
+
+
+def _visit(value: Any, path: list[str], found: set[tuple[str, str]], budget: _Budget) -> None:
     """Add the (kind, label) findings of `value`, at `path`, to `found`."""
     if isinstance(value, str):
         if _MAY_FIND.search(value) is None:
             return
-        kinds = _string_kinds(value)
+        kinds = _string_kinds(value, budget)
     elif isinstance(value, dict):
         for key, item in value.items():
             path.append(str(key))
-            _visit(item, path, found)
+            _visit(item, path, found, budget)
             path.pop()
         return
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             path.append(str(index))
-            _visit(item, path, found)
+            _visit(item, path, found, budget)
             path.pop()
         return
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -81,18 +115,28 @@ def _visit(value: Any, path: list[str], found: set[tuple[str, str]]) -> None:
         found.update((kind, label) for kind in kinds)
 
 
-def _string_kinds(text: str) -> tuple[str, ...]:
+def _string_kinds(text: str, budget: _Budget) -> tuple[str, ...]:
     """pii.kinds(text): the kinds of data in a string."""
-    kinds: tuple[str, ...] = ("email",) if "@" in text and _EMAIL.search(text) else ()
+    kinds: tuple[str, ...] = ("email",) if _email(text) else ()
     if not _DIGIT.search(text):
         return kinds
-    if _pan(text):
+    if _pan(text, budget):
         kinds += ("pan",)
     if "-" in text and _SSN.search(text):
         kinds += ("ssn",)
     if _PHONE.search(text):
         kinds += ("phone",)
     return kinds
+
+
+def _email(text: str) -> bool:
+    """pii.email(text), in time linear in the text's length."""
+    at = text.find("@", 1)
+    while at > 0:
+        if text[at - 1] in _LOCAL and _DOMAIN.match(text, at + 1):
+            return True
+        at = text.find("@", at + 1)
+    return False
 
 
 def _number_pan(number: float) -> bool:
@@ -105,16 +149,18 @@ def _number_pan(number: float) -> bool:
     return _luhn(str(whole))
 
 
-def _pan(text: str) -> bool:
+def _pan(text: str, budget: _Budget) -> bool:
     """pii.pan(text): a digit run of the text is a PAN, whole or in a window of its groups."""
-    return any(_pan_run(run) for run in _RUN.findall(text))
+    return any(_pan_run(run, budget) for run in _RUN.findall(text))
 
 
-def _pan_run(run: str) -> bool:
+def _pan_run(run: str, budget: _Budget) -> bool:
     digits = run.replace(" ", "").replace("-", "")
     if len(digits) <= _PAN_DIGITS and _luhn(digits):
         return True
     groups = _SEPARATOR.split(run)
+    if len(groups) > 1:
+        budget.spend(len(groups))
     for start in range(len(groups)):
         digits = ""
         for group in groups[start : start + _PAN_DIGITS]:

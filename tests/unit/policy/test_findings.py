@@ -80,6 +80,15 @@ def test_the_decision_input_carries_the_findings_and_the_audit_record_no_values(
     assert engine().input_for(call("ci"))["mcp"]["argument_findings"] == []
 
 
+def test_large_or_costly_arguments_are_left_to_the_policy_s_detection() -> None:
+    spaced = " ".join("4111111111111111")
+    assert argument_findings({"card": spaced + " 1" * 240}) == [{"kind": "pan", "path": "card"}]
+    assert argument_findings({"card": spaced + " 1" * 241}) is None  # windows over 257 groups
+    assert argument_findings({"a": ["1 " * 128, "1-" * 129]}) is None
+    large = dataclasses.replace(call("ci"), arguments={"card": "4111111111111111", "x": "y" * 9000})
+    assert "argument_findings" not in engine().input_for(large)["mcp"]
+
+
 class _Asked:
     """A querier that records the questions it is asked."""
 
