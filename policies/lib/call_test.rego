@@ -78,6 +78,19 @@ test_safe_label_never_echoes_free_text if {
 	call.safe_label("") == "(unnamed)"
 }
 
+test_safe_label_takes_1_to_64_identifier_characters_with_at_most_6_digits if {
+	call.safe_label("a:b/c-d.e_F9") == "a:b/c-d.e_F9"
+	call.safe_label(concat("", ["a" | some _ in numbers.range(1, 64)])) == concat("", ["a" | some _ in numbers.range(1, 64)])
+	call.safe_label(concat("", ["a" | some _ in numbers.range(1, 65)])) == "(unnamed)"
+	call.safe_label("ab123456") == "ab123456"
+	call.safe_label("a1b2c3d4e5f6g7") == "(unnamed)"
+	call.safe_label("patient id") == "(unnamed)"
+	call.safe_label("patient\n") == "(unnamed)"
+	call.safe_label("caf\u00e9") == "(unnamed)"
+	call.safe_label("\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661") == "(unnamed)"
+	call.safe_label(7) == "(unnamed)"
+}
+
 test_a_person_has_mfa_when_their_amr_holds_a_second_factor if {
 	call.mfa_verified with input as {"subject": {"amr": ["pwd", "otp"]}}
 	call.mfa_verified with input as {"subject": {"amr": ["hwk"]}}

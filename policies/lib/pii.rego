@@ -3,8 +3,13 @@
 # runs a cheap guard first: most argument strings hold no digits and no "@".
 package giru.lib.pii
 
-# The findings in the call's arguments, computed once per decision.
-argument_findings := findings(object.get(input, ["mcp", "arguments"], {}))
+# The findings in the call's arguments, once per decision: those Giru found and put in the
+# input (input.mcp.argument_findings, a list of findings(...)'s objects, found by
+# giru.policy.findings with these detectors), else computed here from input.mcp.arguments
+# (inputs made elsewhere: Rego tests, `giru policy eval`, replays of older audit records).
+argument_findings := {f | some f in input.mcp.argument_findings} if {
+	is_array(input.mcp.argument_findings)
+} else := findings(object.get(input, ["mcp", "arguments"], {}))
 
 # findings(value): {"kind": pan|ssn|email|phone, "path": "a.b.0"} for every string or
 # number leaf of value (nested objects and arrays included) that holds data of that kind.

@@ -67,3 +67,17 @@ test_findings_name_paths_in_nested_values if {
 	}
 	pii.paths(arguments, "pan") == {"card", "payer.contacts.1"}
 }
+
+_card := {"card": "4111 1111 1111 1111", "n": 1}
+
+test_argument_findings_are_computed_from_the_arguments_when_the_input_has_none if {
+	pii.argument_findings == {{"kind": "pan", "path": "card"}} with input as {"mcp": {"arguments": _card}}
+	pii.argument_findings == set() with input as {"mcp": {}}
+	pii.argument_findings == {{"kind": "pan", "path": "card"}} with input as {"mcp": {"arguments": _card, "argument_findings": "none"}}
+}
+
+test_argument_findings_are_the_input_s_when_giru_put_them_there if {
+	pii.argument_findings == {{"kind": "email", "path": "to"}} with input as {"mcp": {"arguments": _card, "argument_findings": [{"kind": "email", "path": "to"}]}}
+	pii.argument_findings == set() with input as {"mcp": {"arguments": _card, "argument_findings": []}}
+	pii.argument_findings == {{"kind": "pan", "path": "card"}} with input as {"mcp": {"argument_findings": [{"kind": "pan", "path": "card"}, {"kind": "pan", "path": "card"}]}}
+}

@@ -150,7 +150,7 @@ async def fast_result(
     mcp = document["mcp"]
     entry = cache.get(key)
     if entry is None:
-        empty = {**mcp, "arguments": {}, "arguments_bytes": 0}
+        empty = {**mcp, "arguments": {}, "arguments_bytes": 0, "argument_findings": []}
         answer = await client.query(_FAST, {**document, "mcp": empty, "topics": topics})
         cache.asked += 1
         found = answer if isinstance(answer, dict) else {}

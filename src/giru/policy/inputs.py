@@ -14,6 +14,7 @@ from giru.manifests.config import ClientConfig, Config
 from giru.manifests.documents import PolicyDocument, SubscriptionSpec
 from giru.policy.bindings import BindingTable, PolicyRule, call_routes
 from giru.policy.bundle import PolicySources
+from giru.policy.findings import ARGUMENTS_BYTES_AT_MOST, argument_findings
 
 __all__ = ["Call", "Facts", "compile_facts", "person_document"]
 
@@ -82,15 +83,19 @@ class Facts:
             else (None, None)
         )
         arguments_bytes = len(orjson.dumps(call.arguments)) if call.arguments else 0
+        mcp: dict[str, Any] = {
+            "method": call.method,
+            "server": call.server,
+            "virtual_server": call.virtual_server,
+            "tool": self.tool(call.server, call.target),
+            "arguments": call.arguments,
+            "arguments_bytes": arguments_bytes,
+        }
+        findings = _findings(call.arguments, arguments_bytes)
+        if findings is not None:
+            mcp["argument_findings"] = findings
         return {
-            "mcp": {
-                "method": call.method,
-                "server": call.server,
-                "virtual_server": call.virtual_server,
-                "tool": self.tool(call.server, call.target),
-                "arguments": call.arguments,
-                "arguments_bytes": arguments_bytes,
-            },
+            "mcp": mcp,
             "context": self.context(call.client, environment, call.person),
             "subject": person_document(call.person),
             "client": {
@@ -223,6 +228,14 @@ def _subscription(name: str, spec: SubscriptionSpec) -> dict[str, Any]:
         "starts_at": spec.starts_at.isoformat() if spec.starts_at else None,
         "expires_at": spec.expires_at.isoformat() if spec.expires_at else None,
     }
+
+
+def _findings(arguments: Mapping[str, Any], size: int) -> list[dict[str, str]] | None:
+    """`mcp.argument_findings`; None (the field left out: the policy detects) for arguments
+    above ARGUMENTS_BYTES_AT_MOST or too costly to scan here."""
+    if not arguments:
+        return []
+    return argument_findings(arguments) if size <= ARGUMENTS_BYTES_AT_MOST else None
 
 
 def _request(call: Call) -> dict[str, Any]:

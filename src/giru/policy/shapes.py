@@ -3,6 +3,8 @@
 `recorded_input` replaces `mcp.arguments` by `mcp.argument_shapes`: each value's type, a
 string's length, a number's digit count, an object's keys, an array's length, and the kinds of
 sensitive data the detectors found in it ("pan", "ssn", "email", "phone") — never the value.
+`mcp.argument_findings` (the policy's own findings: kinds and argument paths) is kept, so a
+replay decides on the findings the call had.
 `replayed_input` turns a recorded input back into one a bundle can decide: placeholder values of
 the recorded shapes, each holding a made-up sample of every kind found (a test card number, a
 reserved SSN, an example.com address), so rules that look at types, sizes, keys and detector

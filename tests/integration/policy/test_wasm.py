@@ -87,7 +87,8 @@ async def test_the_wasm_evaluator_decides_like_opa(engines: Any) -> None:
         expected = await answer(full.client, RESULT, document)
         assert expected != "<no result>"
         assert await answer(wasm.wasm, RESULT, document) == expected, call
-        empty = {**document, "mcp": {**document["mcp"], "arguments": {}, "arguments_bytes": 0}}
+        nothing = {"arguments": {}, "arguments_bytes": 0, "argument_findings": []}
+        empty = {**document, "mcp": {**document["mcp"], **nothing}}
         asked = {**empty, "topics": full.sources.topics}
         assert await answer(wasm.wasm, FAST, asked) == await answer(full.client, FAST, asked)
         assert await wasm.decide(call) == await full.decide(call), call
@@ -96,15 +97,18 @@ async def test_the_wasm_evaluator_decides_like_opa(engines: Any) -> None:
 def _odd(document: dict[str, Any]) -> list[dict[str, Any]]:
     """`document` with fields missing or of unexpected types."""
     mcp, context = document["mcp"], document["context"]
+    bare = {k: v for k, v in mcp.items() if k != "argument_findings"}  # the Rego detects
     return [
         {k: v for k, v in document.items() if k != "mcp"},
         {k: v for k, v in document.items() if k != "context"},
         {**document, "binding": 7},
         {**document, "binding": "no-such-binding"},
-        {**document, "mcp": {k: v for k, v in mcp.items() if k != "arguments"}},
-        {**document, "mcp": {**mcp, "arguments": ["4111 1111 1111 1111"]}},
-        {**document, "mcp": {**mcp, "arguments": {"card": 4111111111111111.0, "n": None}}},
-        {**document, "mcp": {**mcp, "arguments": {"x": {"y": [1.5, True, "a@b.c", 1e300]}}}},
+        {**document, "mcp": {k: v for k, v in bare.items() if k != "arguments"}},
+        {**document, "mcp": bare},
+        {**document, "mcp": {**mcp, "argument_findings": {"kind": "pan"}}},
+        {**document, "mcp": {**bare, "arguments": ["4111 1111 1111 1111"]}},
+        {**document, "mcp": {**bare, "arguments": {"card": 4111111111111111.0, "n": None}}},
+        {**document, "mcp": {**bare, "arguments": {"x": {"y": [1.5, True, "a@b.c", 1e300]}}}},
         {**document, "mcp": {**mcp, "tool": None}},
         {**document, "mcp": {**mcp, "tool": {**mcp["tool"], "tags": "phi"}}},
         {**document, "context": {**context, "claims": {"role": 3, "mfa": "yes"}}},
