@@ -201,6 +201,9 @@ INPUTS: dict[str, Call] = {
     "PCI, 16-digit PAN": tools_call(
         "physician", "pay", "charge_card", {"card": PAN, "amount": 12.5}
     ),
+    "PCI, amount and order (no PAN)": tools_call(
+        "physician", "pay", "charge_card", {"order": "A-1042", "amount": 12.5}
+    ),
 }
 
 
@@ -353,6 +356,7 @@ def targets(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for label, today, needs in (
         ("PCI, 16-digit PAN", "548-770 (OPA only)", "arguments that need checking"),
+        ("PCI, amount and order (no PAN)", "548-770 (OPA only)", "digits, but no card number"),
         ("PHI (hipaa)", "548-770 (OPA only)", "arguments that need checking"),
         ("small tools/call", "548 (OPA only)", "arguments that need no checking"),
     ):
@@ -402,7 +406,8 @@ def setup_text(decisions: int) -> dict[str, Any]:
         ),
         "inputs": (
             "small tools/call {text: hello}; PHI call {record_count: 10, fields: [name]} as a "
-            "nurse; PCI call {card: 16-digit Luhn-valid PAN, amount} (denied, Req 3.4); "
+            "nurse; PCI call {card: 16-digit Luhn-valid PAN, amount} (denied, Req 3.4); PCI "
+            "call {order: A-1042, amount} (digits, no card number: allowed); "
             "tools/list `visible` over 100 and 1000 tools (Giru's per-client cache cleared per "
             "query: the cost of the first tools/list per client after a revision change); "
             "baseline = the small input to the trivial query data.giru.revision"

@@ -38,7 +38,12 @@ from giru.policy.bundle import read_sources, shipped_policies
 __all__ = ["main"]
 
 CONCURRENCY: Final = 16
-LABELS: Final = ("PCI, 16-digit PAN", "PHI (hipaa)", "small tools/call")
+LABELS: Final = (
+    "PCI, 16-digit PAN",
+    "PCI, amount and order (no PAN)",
+    "PHI (hipaa)",
+    "small tools/call",
+)
 
 
 def _engine(url: str, config: Config, opa: Path, evaluator: str) -> PolicyEngine:

@@ -27,7 +27,12 @@ from giru.policy.bundle import read_sources
 
 __all__ = ["main", "write"]
 
-NAMES = {"small tools/call": "small", "PHI (hipaa)": "phi", "PCI, 16-digit PAN": "pci"}
+NAMES = {
+    "small tools/call": "small",
+    "PHI (hipaa)": "phi",
+    "PCI, 16-digit PAN": "pci",
+    "PCI, amount and order (no PAN)": "pci_nopan",
+}
 
 
 def write(out: Path, policies: Path | None) -> None:

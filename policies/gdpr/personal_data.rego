@@ -60,4 +60,5 @@ audit := {
 tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
-arguments_guard := {"pii_free": true}
+# Its rules read the arguments only through pii.argument_findings.
+arguments_guard := {"findings_free": true}

@@ -128,12 +128,15 @@ tool_names_by_binding := {key: names |
 #   bytes_at_most: its contributions do not change while arguments_bytes is at most this;
 #   pii_free: true when they do not change while no argument string holds a digit or "@" and
 #     no argument number reaches 10^12 (what personal data detection looks at);
+#   findings_free: true when they read the arguments only through pii.argument_findings and do
+#     not change while it is empty (Giru found no personal data: input.mcp.argument_findings);
 #   absent: top-level argument names whose absence keeps them unchanged;
 #   clock: true when they read the request's time.
 # Undefined when a topic declares nothing: every call is then decided in full.
 fast_plan := {
 	"bytes_at_most": _min_or_null([g.bytes_at_most | some g in _guards; is_number(g.bytes_at_most)]),
 	"pii_free": true in {object.get(g, "pii_free", false) | some g in _guards},
+	"findings_free": true in {object.get(g, "findings_free", false) | some g in _guards},
 	"absent": {name | some g in _guards; some name in object.get(g, "absent", [])},
 	"clock": true in {object.get(g, "clock", false) | some g in _guards},
 } if {

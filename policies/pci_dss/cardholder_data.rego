@@ -59,6 +59,7 @@ audit := {"cardholder_data": true} if request
 tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
-arguments_guard := {"pii_free": true} if request
+# Its rules read the arguments only through pii.argument_findings (a card number).
+arguments_guard := {"findings_free": true} if request
 
 else := {}

@@ -39,13 +39,18 @@ class FastPlan:
 
     bytes_at_most: float | None
     pii_free: bool
+    findings_free: bool
     absent: frozenset[str]
 
-    def holds(self, arguments: Mapping[str, Any], arguments_bytes: int) -> bool:
-        if self.bytes_at_most is not None and arguments_bytes > self.bytes_at_most:
+    def holds(self, mcp: Mapping[str, Any]) -> bool:
+        """Whether the input's `mcp` (arguments, their size and Giru's findings) satisfies it."""
+        arguments: Mapping[str, Any] = mcp["arguments"]
+        if self.bytes_at_most is not None and mcp["arguments_bytes"] > self.bytes_at_most:
             return False
         if self.absent and not self.absent.isdisjoint(arguments):
             return False
+        if self.findings_free and mcp.get("argument_findings") != []:
+            return False  # found some, or left the finding to the policy (large arguments)
         return not (self.pii_free and _may_hold_personal_data(arguments))
 
 
@@ -53,18 +58,19 @@ def fast_plan(answer: Any) -> FastPlan | None:
     """The plan in OPA's `fast.plan`; None when there is none or the clock is read."""
     if not isinstance(answer, dict) or answer.get("clock") is not False:
         return None
-    limit, pii_free, absent = (
+    limit, pii_free, findings_free, absent = (
         answer.get("bytes_at_most"),
         answer.get("pii_free"),
+        answer.get("findings_free"),
         answer.get("absent"),
     )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
         return None
-    if not isinstance(pii_free, bool) or not isinstance(absent, list):
+    if not isinstance(pii_free, bool) or not isinstance(findings_free, bool):
         return None
-    if not all(isinstance(name, str) for name in absent):
+    if not isinstance(absent, list) or not all(isinstance(name, str) for name in absent):
         return None
-    return FastPlan(limit, pii_free, frozenset(absent))
+    return FastPlan(limit, pii_free, findings_free, frozenset(absent))
 
 
 def _may_hold_personal_data(arguments: Mapping[str, Any]) -> bool:
@@ -156,7 +162,7 @@ async def fast_result(
         found = answer if isinstance(answer, dict) else {}
         entry = cache.put(key, fast_plan(found.get("plan")), found.get("result"))
     plan = entry.plan
-    if plan is not None and plan.holds(mcp["arguments"], mcp["arguments_bytes"]):
+    if plan is not None and plan.holds(mcp):
         cache.hits += 1
         return entry.result
     cache.full += 1

@@ -159,9 +159,11 @@ ARGUMENTS: tuple[dict[str, Any], ...] = (
     {"nested": {"a": [{"ssn": "123-45-6789"}]}},
     {"amount": 12.5, "currency": "EUR", "ok": True},
     {"id": "abc-7"},
+    {"note": "order 1042: " + "y" * 9000},
 )
 """Arguments of the generated calls: none, harmless ones, personal data of every kind the
-packs detect (nested too), the argument names HIPAA reads, and a large one."""
+packs detect (nested too), the argument names HIPAA reads, a large one, and one over 8 KiB
+(Giru leaves its finding to the policy: no `argument_findings`)."""
 
 
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -12,7 +12,18 @@ from giru.identity import Person
 from giru.policy import Call
 from giru.policy.fast_path import DecisionCache, FastPlan, decision_key, fast_plan
 
-PLAN = FastPlan(bytes_at_most=100, pii_free=True, absent=frozenset({"record_count", "fields"}))
+PLAN = FastPlan(
+    bytes_at_most=100,
+    pii_free=True,
+    findings_free=False,
+    absent=frozenset({"record_count", "fields"}),
+)
+FINDINGS_PLAN = FastPlan(bytes_at_most=None, pii_free=False, findings_free=True, absent=frozenset())
+
+
+def _mcp(arguments: dict[str, Any], size: int, findings: Any = None) -> dict[str, Any]:
+    mcp = {"arguments": arguments, "arguments_bytes": size}
+    return mcp if findings is None else {**mcp, "argument_findings": findings}
 
 
 @pytest.mark.parametrize(
@@ -34,20 +45,50 @@ PLAN = FastPlan(bytes_at_most=100, pii_free=True, absent=frozenset({"record_coun
 def test_a_plan_holds_only_for_arguments_it_covers(
     arguments: dict[str, Any], size: int, holds: bool
 ) -> None:
-    assert PLAN.holds(arguments, size) is holds
+    assert PLAN.holds(_mcp(arguments, size)) is holds
 
 
 def test_a_plan_without_pii_or_limit_ignores_values() -> None:
-    plan = FastPlan(bytes_at_most=None, pii_free=False, absent=frozenset())
-    assert plan.holds({"card": "4111 1111 1111 1111"}, 10**9)
+    plan = FastPlan(bytes_at_most=None, pii_free=False, findings_free=False, absent=frozenset())
+    assert plan.holds(_mcp({"card": "4111 1111 1111 1111"}, 10**9))
+
+
+@pytest.mark.parametrize(
+    ("findings", "holds"),
+    [
+        ([], True),  # an amount and an order number: digits, but no personal data found
+        ([{"kind": "pan", "path": "card"}], False),
+        (None, False),  # large arguments: Giru left the finding to the policy
+    ],
+)
+def test_a_findings_free_plan_holds_only_when_giru_found_nothing(
+    findings: Any, holds: bool
+) -> None:
+    arguments = {"amount": 12.5, "order": "A-1042", "card": "4111 1111 1111 1111"}
+    assert FINDINGS_PLAN.holds(_mcp(arguments, 60, findings)) is holds
 
 
 def test_plans_come_from_opa_s_answer() -> None:
-    answer = {"bytes_at_most": 10, "pii_free": False, "absent": ["fields"], "clock": False}
-    assert fast_plan(answer) == FastPlan(10, False, frozenset({"fields"}))
+    answer = {
+        "bytes_at_most": 10,
+        "pii_free": False,
+        "findings_free": True,
+        "absent": ["fields"],
+        "clock": False,
+    }
+    assert fast_plan(answer) == FastPlan(10, False, True, frozenset({"fields"}))
     assert fast_plan({**answer, "bytes_at_most": None}) == FastPlan(
-        None, False, frozenset({"fields"})
+        None, False, True, frozenset({"fields"})
     )
+
+
+_ANSWER = {
+    "bytes_at_most": 10,
+    "pii_free": False,
+    "findings_free": False,
+    "absent": [],
+    "clock": False,
+}
 
 
 @pytest.mark.parametrize(
@@ -55,13 +96,15 @@ def test_plans_come_from_opa_s_answer() -> None:
     [
         None,
         [],
-        {"bytes_at_most": 10, "pii_free": False, "absent": [], "clock": True},
-        {"bytes_at_most": 10, "pii_free": False, "absent": []},
-        {"bytes_at_most": "10", "pii_free": False, "absent": [], "clock": False},
-        {"bytes_at_most": True, "pii_free": False, "absent": [], "clock": False},
-        {"bytes_at_most": 10, "pii_free": "no", "absent": [], "clock": False},
-        {"bytes_at_most": 10, "pii_free": False, "absent": "fields", "clock": False},
-        {"bytes_at_most": 10, "pii_free": False, "absent": [1], "clock": False},
+        {**_ANSWER, "clock": True},
+        {k: v for k, v in _ANSWER.items() if k != "clock"},
+        {k: v for k, v in _ANSWER.items() if k != "findings_free"},
+        {**_ANSWER, "bytes_at_most": "10"},
+        {**_ANSWER, "bytes_at_most": True},
+        {**_ANSWER, "pii_free": "no"},
+        {**_ANSWER, "findings_free": 1},
+        {**_ANSWER, "absent": "fields"},
+        {**_ANSWER, "absent": [1]},
     ],
 )
 def test_no_plan_when_the_clock_is_read_or_the_answer_is_not_one(answer: Any) -> None:
