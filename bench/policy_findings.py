@@ -18,7 +18,6 @@ never asserted.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import os
@@ -31,11 +30,10 @@ from typing import Any, Final
 from unittest.mock import patch
 
 import orjson
-import uvloop
 
 from bench.pairs import Side, alternate, describe, process_cpu_ns
-from bench.policy import INPUTS, load_config, start_opa, wait_ready
-from bench.policy_wasm import LABELS, _block
+from bench.policy import INPUTS, load_config
+from bench.policy_wasm import LABELS, _block, cli, with_sidecar
 from giru.manifests.config import Config
 from giru.policy import Call, Decision, PolicyEngine, inputs
 from giru.policy.bundle import read_sources, shipped_policies
@@ -165,32 +163,13 @@ async def run(rounds: int, calls: int) -> Any:
         config, opa = load_config(workdir), find_opa()
         url = f"unix://{workdir / 'opa.sock'}"
         engines = {name: _engine(name, url, config, opa) for name in SIDES}
-        for engine in engines.values():
-            if engine.wasm is not None:
-                assert engine.bundle is not None
-                await engine.wasm.build(engine.bundle)
-        sidecar = engines[SIDES[1]]
-        assert sidecar.bundle is not None
-        bundle = workdir / "bundle.tar.gz"
-        bundle.write_bytes(sidecar.bundle.archive)
-        proc = start_opa(opa, bundle, url, workdir, "opa")
-        try:
-            await wait_ready(sidecar, proc)
-            return await _measure(engines, proc.pid, rounds, calls)
-        finally:
-            for engine in engines.values():
-                await engine.aclose()
-            proc.stop()
+        return await with_sidecar(
+            engines, SIDES[1], workdir, url, lambda pid: _measure(engines, pid, rounds, calls)
+        )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.policy_findings", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--calls", type=int, default=400, help="decisions per side per round")
-    args = parser.parse_args(argv)
-    print(f"load before: {os.getloadavg()}")
-    uvloop.run(run(args.rounds, args.calls))
-    print(f"load after: {os.getloadavg()}")
+def main() -> None:
+    cli("python -m bench.policy_findings", __doc__, run)
 
 
 if __name__ == "__main__":

@@ -121,32 +121,51 @@ async def run(rounds: int, calls: int) -> Any:
         url = f"unix://{workdir / 'opa.sock'}"
         engines = {name: _engine(url, config, opa, name) for name in ("sidecar", "wasm")}
         engines["wasm again"] = _engine(url, config, opa, "wasm")
+        return await with_sidecar(
+            engines, "sidecar", workdir, url, lambda pid: _measure(engines, pid, rounds, calls)
+        )
+
+
+async def with_sidecar(
+    engines: dict[str, PolicyEngine],
+    sidecar: str,
+    workdir: Path,
+    url: str,
+    measure: Callable[[int], Awaitable[Any]],
+) -> Any:
+    """`measure(OPA's pid)` once every Wasm engine is built and one OPA serves the bundle of
+    `engines[sidecar]` at `url`; every engine closed and OPA stopped afterwards."""
+    for engine in engines.values():
+        if engine.wasm is not None:
+            assert engine.bundle is not None
+            await engine.wasm.build(engine.bundle)
+    first = engines[sidecar]
+    assert first.bundle is not None
+    bundle = workdir / "bundle.tar.gz"
+    bundle.write_bytes(first.bundle.archive)
+    proc = start_opa(find_opa(), bundle, url, workdir, "opa")
+    try:
+        await wait_ready(first, proc)
+        return await measure(proc.pid)
+    finally:
         for engine in engines.values():
-            if engine.wasm is not None:
-                assert engine.bundle is not None
-                await engine.wasm.build(engine.bundle)
-        sidecar = engines["sidecar"]
-        assert sidecar.bundle is not None
-        bundle = workdir / "bundle.tar.gz"
-        bundle.write_bytes(sidecar.bundle.archive)
-        proc = start_opa(opa, bundle, url, workdir, "opa")
-        try:
-            await wait_ready(sidecar, proc)
-            return await _measure(engines, proc.pid, rounds, calls)
-        finally:
-            for engine in engines.values():
-                await engine.aclose()
-            proc.stop()
+            await engine.aclose()
+        proc.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.policy_wasm", description=__doc__)
+def cli(prog: str, doc: str | None, run: Callable[[int, int], Awaitable[Any]]) -> None:
+    """The command line of a paired policy bench: --rounds, --calls; the load around the run."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=400, help="decisions per side per round")
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     print(f"load before: {os.getloadavg()}")
     uvloop.run(run(args.rounds, args.calls))
     print(f"load after: {os.getloadavg()}")
+
+
+def main() -> None:
+    cli("python -m bench.policy_wasm", __doc__, run)
 
 
 if __name__ == "__main__":
