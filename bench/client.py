@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,28 @@ def stats(latencies_us: list[float]) -> dict[str, float]:
     }
 
 
+async def open_loop(
+    count: int,
+    rps: float,
+    one: Callable[[float], Coroutine[Any, Any, None]],
+    gate: asyncio.Semaphore | None = None,
+) -> float:
+    """Start `one(due)` for call i at due = start + i/rps whatever happened before (no
+    coordinated omission), after acquiring `gate` when given (`one` releases it); return when
+    all have finished. The start time (perf_counter)."""
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for i in range(count):
+            due = started + i / rps
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if gate is not None:
+                await gate.acquire()
+            group.create_task(one(due))
+    return started
+
+
 async def rate_run(
     endpoint: Endpoint, rps: float, seconds: float, *, max_inflight: int = 256
 ) -> RateResult:
@@ -173,15 +196,7 @@ async def rate_run(
                 errors += 1
 
         total = int(rps * seconds)
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for i in range(total):
-                due = started + i / rps
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await gate.acquire()
-                group.create_task(one(due))
+        started = await open_loop(total, rps, one, gate)
         elapsed = time.perf_counter() - started
     return RateResult(rps, round(len(latencies) / elapsed, 1), total, errors, latencies)
 
@@ -260,12 +275,5 @@ class Caller:
             await self._one()
             latencies.append((time.perf_counter() - due) * 1e6)
 
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for i in range(calls):
-                due = started + i / rps
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                group.create_task(one(due))
+        await open_loop(calls, rps, one)
         return latencies
