@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
-import tempfile
 import time
 import timeit
 from collections.abc import Awaitable, Callable
@@ -32,12 +31,11 @@ from unittest.mock import patch
 import orjson
 
 from bench.pairs import Side, alternate, describe, process_cpu_ns
-from bench.policy import INPUTS, load_config
+from bench.policy import INPUTS
 from bench.policy_wasm import LABELS, _block, cli, with_sidecar
 from giru.manifests.config import Config
 from giru.policy import Call, Decision, PolicyEngine, inputs
 from giru.policy.bundle import read_sources, shipped_policies
-from giru.policy.engine import find_opa
 from giru.policy.findings import argument_findings
 
 __all__ = ["main"]
@@ -157,15 +155,10 @@ async def _measure(engines: dict[str, PolicyEngine], opa_pid: int, rounds: int, 
 
 
 async def run(rounds: int, calls: int) -> Any:
-    gc.set_threshold(20_000, 50, 1_000)  # as giru.app sets it
-    with tempfile.TemporaryDirectory(prefix="giru-bench-policy-findings-") as directory:
-        workdir = Path(directory)
-        config, opa = load_config(workdir), find_opa()
-        url = f"unix://{workdir / 'opa.sock'}"
-        engines = {name: _engine(name, url, config, opa) for name in SIDES}
-        return await with_sidecar(
-            engines, SIDES[1], workdir, url, lambda pid: _measure(engines, pid, rounds, calls)
-        )
+    def engines(url: str, config: Config, opa: Path) -> dict[str, PolicyEngine]:
+        return {name: _engine(name, url, config, opa) for name in SIDES}
+
+    return await with_sidecar("findings", engines, SIDES[1], rounds, calls, _measure)
 
 
 def main() -> None:

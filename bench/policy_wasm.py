@@ -114,43 +114,45 @@ async def _measure(engines: dict[str, PolicyEngine], opa_pid: int, rounds: int, 
 
 
 async def run(rounds: int, calls: int) -> Any:
-    gc.set_threshold(20_000, 50, 1_000)  # as giru.app sets it
-    with tempfile.TemporaryDirectory(prefix="giru-bench-policy-wasm-") as directory:
-        workdir = Path(directory)
-        config, opa = load_config(workdir), find_opa()
-        url = f"unix://{workdir / 'opa.sock'}"
-        engines = {name: _engine(url, config, opa, name) for name in ("sidecar", "wasm")}
-        engines["wasm again"] = _engine(url, config, opa, "wasm")
-        return await with_sidecar(
-            engines, "sidecar", workdir, url, lambda pid: _measure(engines, pid, rounds, calls)
-        )
+    def engines(url: str, config: Config, opa: Path) -> dict[str, PolicyEngine]:
+        made = {name: _engine(url, config, opa, name) for name in ("sidecar", "wasm")}
+        return {**made, "wasm again": _engine(url, config, opa, "wasm")}
+
+    return await with_sidecar("wasm", engines, "sidecar", rounds, calls, _measure)
 
 
 async def with_sidecar(
-    engines: dict[str, PolicyEngine],
+    name: str,
+    make: Callable[[str, Config, Path], dict[str, PolicyEngine]],
     sidecar: str,
-    workdir: Path,
-    url: str,
-    measure: Callable[[int], Awaitable[Any]],
+    rounds: int,
+    calls: int,
+    measure: Callable[[dict[str, PolicyEngine], int, int, int], Awaitable[Any]],
 ) -> Any:
-    """`measure(OPA's pid)` once every Wasm engine is built and one OPA serves the bundle of
-    `engines[sidecar]` at `url`; every engine closed and OPA stopped afterwards."""
-    for engine in engines.values():
-        if engine.wasm is not None:
-            assert engine.bundle is not None
-            await engine.wasm.build(engine.bundle)
-    first = engines[sidecar]
-    assert first.bundle is not None
-    bundle = workdir / "bundle.tar.gz"
-    bundle.write_bytes(first.bundle.archive)
-    proc = start_opa(find_opa(), bundle, url, workdir, "opa")
-    try:
-        await wait_ready(first, proc)
-        return await measure(proc.pid)
-    finally:
+    """`measure(engines, OPA's pid, rounds, calls)` in a temp dir, the engines `make(OPA's url,
+    bench.policy's configuration, the opa binary)` built (Wasm ones too) and one OPA serving
+    the bundle of `engines[sidecar]`; every engine closed and OPA stopped afterwards."""
+    gc.set_threshold(20_000, 50, 1_000)  # as giru.app sets it
+    with tempfile.TemporaryDirectory(prefix=f"giru-bench-policy-{name}-") as directory:
+        workdir = Path(directory)
+        url = f"unix://{workdir / 'opa.sock'}"
+        engines = make(url, load_config(workdir), find_opa())
         for engine in engines.values():
-            await engine.aclose()
-        proc.stop()
+            if engine.wasm is not None:
+                assert engine.bundle is not None
+                await engine.wasm.build(engine.bundle)
+        first = engines[sidecar]
+        assert first.bundle is not None
+        bundle = workdir / "bundle.tar.gz"
+        bundle.write_bytes(first.bundle.archive)
+        proc = start_opa(find_opa(), bundle, url, workdir, "opa")
+        try:
+            await wait_ready(first, proc)
+            return await measure(engines, proc.pid, rounds, calls)
+        finally:
+            for engine in engines.values():
+                await engine.aclose()
+            proc.stop()
 
 
 def cli(prog: str, doc: str | None, run: Callable[[int, int], Awaitable[Any]]) -> None:
