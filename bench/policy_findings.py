@@ -32,10 +32,10 @@ import orjson
 
 from bench.pairs import Side, alternate, describe, process_cpu_ns
 from bench.policy import INPUTS
-from bench.policy_wasm import LABELS, _block, cli, with_sidecar
+from bench.policy_wasm import LABELS, _block, cli, engine_for, with_sidecar
 from giru.manifests.config import Config
 from giru.policy import Call, Decision, PolicyEngine, inputs
-from giru.policy.bundle import read_sources, shipped_policies
+from giru.policy.bundle import PolicySources
 from giru.policy.findings import argument_findings
 
 __all__ = ["main"]
@@ -81,26 +81,18 @@ def _rego_detects(block: Block) -> Block:
 
 
 def _engine(name: str, url: str, config: Config, opa: Path) -> PolicyEngine:
-    shipped = shipped_policies()
-    assert shipped is not None
-    engine = PolicyEngine(
-        [shipped],
-        opa_url=url,
-        opa_binary=opa,
-        bundle_url="http://127.0.0.1:9/unused",
-        timeout_s=10.0,  # a slow answer is measured, not turned into a denial
-        evaluator="wasm" if name.startswith("wasm") else "opa",
-    )
-    sources = read_sources(engine.directories)
-    if "regex safe_label" in name:
-        modules = dict(sources.modules)
-        path = next(path for path in modules if path.endswith("lib/call.rego"))
-        assert _LABEL in modules[path], "call.safe_label is not the one this bench knows"
-        modules[path] = modules[path].replace(_LABEL, _REGEX_LABEL)
-        sources = dataclasses.replace(sources, modules=modules)
-    engine.sources = sources
-    engine.reload(config)
-    return engine
+    evaluator = "wasm" if name.startswith("wasm") else "opa"
+    edit = _regex_label if "regex safe_label" in name else None
+    return engine_for(url, config, opa, evaluator, edit)
+
+
+def _regex_label(sources: PolicySources) -> PolicySources:
+    """The shipped packs with `call.safe_label` as it was before 9bcbfee (a regex.match)."""
+    modules = dict(sources.modules)
+    path = next(path for path in modules if path.endswith("lib/call.rego"))
+    assert _LABEL in modules[path], "call.safe_label is not the one this bench knows"
+    modules[path] = modules[path].replace(_LABEL, _REGEX_LABEL)
+    return dataclasses.replace(sources, modules=modules)
 
 
 def _seen(decision: Decision) -> bytes:

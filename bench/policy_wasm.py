@@ -33,7 +33,7 @@ from bench.pairs import Side, alternate, describe, process_cpu_ns
 from bench.policy import INPUTS, load_config, start_opa, wait_ready
 from giru.manifests.config import Config
 from giru.policy import Call, Decision, PolicyEngine, find_opa
-from giru.policy.bundle import read_sources, shipped_policies
+from giru.policy.bundle import PolicySources, read_sources, shipped_policies
 
 __all__ = ["main"]
 
@@ -46,7 +46,14 @@ LABELS: Final = (
 )
 
 
-def _engine(url: str, config: Config, opa: Path, evaluator: str) -> PolicyEngine:
+def engine_for(
+    url: str,
+    config: Config,
+    opa: Path,
+    evaluator: str,
+    edit: Callable[[PolicySources], PolicySources] | None = None,
+) -> PolicyEngine:
+    """An engine deciding with the shipped packs (`edit`ed when given) by `evaluator`."""
     shipped = shipped_policies()
     assert shipped is not None
     engine = PolicyEngine(
@@ -57,7 +64,8 @@ def _engine(url: str, config: Config, opa: Path, evaluator: str) -> PolicyEngine
         timeout_s=10.0,  # a slow answer is measured, not turned into a denial
         evaluator="wasm" if evaluator == "wasm" else "opa",
     )
-    engine.sources = read_sources(engine.directories)
+    sources = read_sources(engine.directories)
+    engine.sources = sources if edit is None else edit(sources)
     engine.reload(config)
     return engine
 
@@ -115,8 +123,8 @@ async def _measure(engines: dict[str, PolicyEngine], opa_pid: int, rounds: int, 
 
 async def run(rounds: int, calls: int) -> Any:
     def engines(url: str, config: Config, opa: Path) -> dict[str, PolicyEngine]:
-        made = {name: _engine(url, config, opa, name) for name in ("sidecar", "wasm")}
-        return {**made, "wasm again": _engine(url, config, opa, "wasm")}
+        made = {name: engine_for(url, config, opa, name) for name in ("sidecar", "wasm")}
+        return {**made, "wasm again": engine_for(url, config, opa, "wasm")}
 
     return await with_sidecar("wasm", engines, "sidecar", rounds, calls, _measure)
 
