@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -211,12 +211,32 @@ BASELINE = "baseline: data.giru.revision"
 
 
 def _calls(template: Call, count: int) -> list[Call]:
-    """`count` copies with their own request id and time (OPA sees no two identical inputs)."""
+    """`count` copies with their own request id and time (OPA sees no two identical inputs),
+    and a card number of their own where the template has one."""
     now = time.time_ns()
     return [
-        dataclasses.replace(template, request_id=f"bench-{i:08d}", time_ns=now + i * 1000)
+        dataclasses.replace(
+            template,
+            arguments=_own_card(template.arguments, i),
+            request_id=f"bench-{i:08d}",
+            time_ns=now + i * 1000,
+        )
         for i in range(count)
     ]
+
+
+def _own_card(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
+    """`arguments` with the `index`th 16-digit Luhn-valid card number (grouped like `PAN`) in
+    place of theirs: every call of a point carries another number in the same argument."""
+    if "card" not in arguments:
+        return arguments
+    body = [int(d) for d in f"4{index:014d}"]
+    total = sum(
+        d if position % 2 else (2 * d if d < 5 else 2 * d - 9)
+        for position, d in enumerate(reversed(body))
+    )
+    digits = "".join(map(str, body)) + str(-total % 10)
+    return {**arguments, "card": " ".join(digits[i : i + 4] for i in range(0, 16, 4))}
 
 
 async def _closed_loop(
@@ -406,7 +426,8 @@ def setup_text(decisions: int) -> dict[str, Any]:
         ),
         "inputs": (
             "small tools/call {text: hello}; PHI call {record_count: 10, fields: [name]} as a "
-            "nurse; PCI call {card: 16-digit Luhn-valid PAN, amount} (denied, Req 3.4); PCI "
+            "nurse; PCI call {card: a 16-digit Luhn-valid PAN, another per call, amount} (denied, "
+            "Req 3.4); PCI "
             "call {order: A-1042, amount} (digits, no card number: allowed); "
             "tools/list `visible` over 100 and 1000 tools (Giru's per-client cache cleared per "
             "query: the cost of the first tools/list per client after a revision change); "

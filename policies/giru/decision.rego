@@ -130,6 +130,8 @@ tool_names_by_binding := {key: names |
 #     no argument number reaches 10^12 (what personal data detection looks at);
 #   findings_free: true when they read the arguments only through pii.argument_findings and do
 #     not change while it is empty (Giru found no personal data: input.mcp.argument_findings);
+#     Giru also keeps the full decision of a call with findings for later calls with the same
+#     findings (kinds and paths) when the rest of the plan holds and none is pii_free;
 #   absent: top-level argument names whose absence keeps them unchanged;
 #   clock: true when they read the request's time.
 # Undefined when a topic declares nothing: every call is then decided in full.

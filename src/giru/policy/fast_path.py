@@ -7,6 +7,12 @@ arguments together with the combined plan (docs/policies/fast-path.md). While a 
 satisfy the plan, that decision is the call's decision; otherwise, and whenever a rule reads the
 clock or a topic declares nothing, OPA decides the call in full. OPA stays the reference: the
 plan is only ever a sufficient condition, checked here with plain comparisons.
+
+A call with personal data found by Giru (`mcp.argument_findings`) fails a `findings_free` plan;
+when that is all it fails, its packs read the arguments only through those findings, so OPA's
+full decision of the first such call is kept by the call's key and the findings' kinds and
+paths, and serves every later call with the same ones (another card number in the same
+argument, say).
 """
 
 from __future__ import annotations
@@ -53,6 +59,21 @@ class FastPlan:
             return False  # found some, or left the finding to the policy (large arguments)
         return not (self.pii_free and _may_hold_personal_data(arguments))
 
+    def decided_by_findings(self, mcp: Mapping[str, Any]) -> frozenset[tuple[Any, Any]] | None:
+        """The kinds and paths of Giru's findings when they alone (with the call's key) decide
+        the call: a `findings_free` plan that only the findings fail, and no `pii_free` topic
+        (one that reads argument values itself); else None."""
+        findings = mcp.get("argument_findings")
+        if not self.findings_free or self.pii_free or not isinstance(findings, list):
+            return None
+        if not findings or not all(isinstance(found, dict) for found in findings):
+            return None
+        if self.bytes_at_most is not None and mcp["arguments_bytes"] > self.bytes_at_most:
+            return None
+        if self.absent and not self.absent.isdisjoint(mcp["arguments"]):
+            return None
+        return frozenset((found.get("kind"), found.get("path")) for found in findings)
+
 
 def fast_plan(answer: Any) -> FastPlan | None:
     """The plan in OPA's `fast.plan`; None when there is none or the clock is read."""
@@ -98,21 +119,26 @@ class _Entry:
 
 
 class DecisionCache:
-    """Decisions asked with empty arguments and their plans, by `decision_key` of the call. The
-    key leaves out the configuration's facts: the engine clears the cache when they change."""
+    """Decisions asked with empty arguments and their plans, by `decision_key` of the call, and
+    full decisions of calls with findings, by that key and the findings (`found`). The key
+    leaves out the configuration's facts: the engine clears the cache when they change."""
 
     def __init__(self, capacity: int = 16_384) -> None:
         self.capacity = capacity
         self.hits = 0
-        """Calls decided from the cache."""
+        """Calls decided from the cache (`found_hits` of them by their findings)."""
+        self.found_hits = 0
+        """Calls with findings decided from the full decision of an earlier call with the same."""
         self.asked = 0
         """Questions to OPA for a decision with empty arguments and its plan."""
         self.full = 0
         """Calls OPA decided in full."""
         self._entries: dict[Hashable, _Entry] = {}
+        self._found: dict[Hashable, Any] = {}
 
     def clear(self) -> None:
         self._entries.clear()
+        self._found.clear()
 
     def get(self, key: Hashable) -> _Entry | None:
         return self._entries.get(key)
@@ -123,6 +149,15 @@ class DecisionCache:
         entry = _Entry(plan, result)
         self._entries[key] = entry
         return entry
+
+    def found(self, key: Hashable) -> Any:
+        """The full decision kept for a call's key and findings; None when there is none."""
+        return self._found.get(key)
+
+    def keep_found(self, key: Hashable, result: Any) -> None:
+        if len(self._found) >= self.capacity:
+            self._found.pop(next(iter(self._found)))
+        self._found[key] = result
 
 
 def decision_key(call: Call) -> Hashable:
@@ -162,8 +197,21 @@ async def fast_result(
         found = answer if isinstance(answer, dict) else {}
         entry = cache.put(key, fast_plan(found.get("plan")), found.get("result"))
     plan = entry.plan
-    if plan is not None and plan.holds(mcp):
+    if plan is None:
+        cache.full += 1
+        return await client.query(_DECISION, document)
+    if plan.holds(mcp):
         cache.hits += 1
         return entry.result
+    findings = plan.decided_by_findings(mcp)
+    if findings is not None:
+        result = cache.found((key, findings))
+        if result is not None:
+            cache.hits += 1
+            cache.found_hits += 1
+            return result
     cache.full += 1
-    return await client.query(_DECISION, document)
+    result = await client.query(_DECISION, document)
+    if findings is not None and isinstance(result, dict):
+        cache.keep_found((key, findings), result)
+    return result

@@ -165,6 +165,22 @@ ARGUMENTS: tuple[dict[str, Any], ...] = (
 packs detect (nested too), the argument names HIPAA reads, a large one, and one over 8 KiB
 (Giru leaves its finding to the policy: no `argument_findings`)."""
 
+TWINS: dict[bytes, dict[str, Any]] = {
+    orjson.dumps(arguments): twin
+    for arguments, twin in (
+        ({"text": "call 555-123-4567"}, {"text": "ring 555-987-6543 now"}),
+        (
+            {"card": "4111 1111 1111 1111", "amount": 12.5},
+            {"card": "5500-0000-0000-0004", "amount": 7},
+        ),
+        ({"n": 4111111111111111}, {"n": 5500000000000004}),
+        ({"to": "jane@example.com"}, {"to": "bob.smith@example.org"}),
+        ({"nested": {"a": [{"ssn": "123-45-6789"}]}}, {"nested": {"a": [{"ssn": "234-56-7890"}]}}),
+    )
+}
+"""Other arguments with the same personal data findings (kinds and paths) as some of
+`ARGUMENTS`: other values where the packs see the same."""
+
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

@@ -4,8 +4,9 @@ For generated configurations (random packs and settings, clock-dependent ones in
 callers (API-key clients and a person), tools, connections, times and arguments (personal data
 of every kind, HIPAA's argument names, a large value), `PolicyEngine.decide` with the fast path
 gives the same decision — allow, deny reasons, redactions, audit fields, alerts — as an engine
-that asks OPA for the full decision of every call; after a reload too, when only what the bundle
-does not hold (clients' claims) changed.
+that asks OPA for the full decision of every call, and so does a call with other personal data
+where the packs find the same (its "twin", decided from the first call's findings); after a
+reload too, when only what the bundle does not hold (clients' claims) changed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from giru.policy import Call
 from tests.integration.policy.configurations import (
     ARGUMENTS,
     ROLES,
+    TWINS,
     configuration,
     documents,
     routes,
@@ -68,9 +70,9 @@ def calls(rng: random.Random, listed: list[tuple[str, str, str]]) -> list[Call]:
     return made
 
 
-async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int]:
-    """Decide the seed's calls both ways, each twice; (calls decided from the cache, calls OPA
-    decided in full) on the fast path."""
+async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int, int]:
+    """Decide the seed's calls both ways, each twice, and their twins; (calls decided from the
+    cache, of which by their findings, calls OPA decided in full) on the fast path."""
     config = configuration(seed, tmp_path / "manifests")
     fast = opa.engine(config)
     full = opa.engine(config, fast_path=False)
@@ -82,9 +84,16 @@ async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int]:
             assert await fast.decide(call) == expected, call
             again = dataclasses.replace(call, request_id="again", time_ns=call.time_ns + 1)
             assert await fast.decide(again) == await full.decide(again), again
+        twins = [
+            dataclasses.replace(call, arguments=arguments, request_id="twin")
+            for call in made
+            if (arguments := TWINS.get(orjson.dumps(call.arguments))) is not None
+        ]
+        for twin in twins:
+            assert await fast.decide(twin) == await full.decide(twin), twin
         assert full.decisions.hits + full.decisions.asked == 0
-        assert fast.decisions.hits + fast.decisions.full == 2 * len(made)
-        return fast.decisions.hits, fast.decisions.full
+        assert fast.decisions.hits + fast.decisions.full == 2 * len(made) + len(twins)
+        return fast.decisions.hits, fast.decisions.found_hits, fast.decisions.full
     finally:
         for engine in (fast, full):
             assert engine.client is not None
@@ -98,9 +107,9 @@ async def test_the_fast_path_decides_like_the_full_evaluation(
     await compare(opa, tmp_path, seed)
 
 
-async def test_a_configuration_s_calls_take_both_paths(opa: Opa, tmp_path: Path) -> None:
-    hits, full = await compare(opa, tmp_path, 0)
-    assert hits > 0
+async def test_a_configuration_s_calls_take_every_path(opa: Opa, tmp_path: Path) -> None:
+    hits, found_hits, full = await compare(opa, tmp_path, 0)
+    assert hits > found_hits > 0
     assert full > 0
 
 

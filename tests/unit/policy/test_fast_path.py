@@ -10,7 +10,13 @@ import pytest
 
 from giru.identity import Person
 from giru.policy import Call
-from giru.policy.fast_path import DecisionCache, FastPlan, decision_key, fast_plan
+from giru.policy.fast_path import (
+    DecisionCache,
+    FastPlan,
+    decision_key,
+    fast_plan,
+    fast_result,
+)
 
 PLAN = FastPlan(
     bytes_at_most=100,
@@ -160,3 +166,75 @@ def test_calls_that_differ_only_in_arguments_request_id_and_time_share_a_decisio
 )
 def test_any_other_fact_of_a_call_gives_another_decision_key(change: dict[str, Any]) -> None:
     assert decision_key(dataclasses.replace(CALL, **change)) != decision_key(CALL)
+
+
+PAN = [{"kind": "pan", "path": "card"}]
+
+
+@pytest.mark.parametrize(
+    ("plan", "arguments", "size", "findings", "decided"),
+    [
+        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, PAN, True),
+        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, [], False),  # the plan holds
+        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, None, False),  # large arguments
+        (dataclasses.replace(FINDINGS_PLAN, pii_free=True), {"card": "4111"}, 30, PAN, False),
+        (dataclasses.replace(FINDINGS_PLAN, bytes_at_most=20), {"card": "4111"}, 30, PAN, False),
+        (
+            dataclasses.replace(FINDINGS_PLAN, absent=frozenset({"card"})),
+            {"card": "4111"},
+            30,
+            PAN,
+            False,
+        ),
+        (dataclasses.replace(FINDINGS_PLAN, findings_free=False), {"card": "4111"}, 30, PAN, False),
+    ],
+)
+def test_findings_decide_a_call_only_when_they_are_all_its_plan_fails_on(
+    plan: FastPlan, arguments: dict[str, Any], size: int, findings: Any, decided: bool
+) -> None:
+    found = plan.decided_by_findings(_mcp(arguments, size, findings))
+    assert (found is not None) is decided
+
+
+def test_findings_are_compared_by_kind_and_path_in_any_order() -> None:
+    two = [{"kind": "pan", "path": "card"}, {"kind": "email", "path": "to"}]
+    first = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, two))
+    again = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, [two[1], two[0], two[0]]))
+    other = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, [{"kind": "pan", "path": "cc"}]))
+    assert first == again
+    assert first != other
+
+
+class _Opa:
+    """Answers the fast question with a findings_free plan, the full one with a counter."""
+
+    def __init__(self) -> None:
+        self.full: list[Any] = []
+
+    async def query(self, path: str, payload: Any, *, timeout_s: float | None = None) -> Any:
+        if path == "giru/decision/fast":
+            plan = {**_ANSWER, "bytes_at_most": None, "findings_free": True}
+            return {"result": {"allow": True}, "plan": plan}
+        self.full.append(payload["mcp"]["arguments"])
+        return {"allow": False, "deny": [f"#{len(self.full)}"]}
+
+
+def _document(arguments: dict[str, Any], findings: list[dict[str, str]]) -> dict[str, Any]:
+    mcp = {"arguments": arguments, "arguments_bytes": 30, "argument_findings": findings}
+    return {"mcp": mcp}
+
+
+async def test_a_call_with_the_findings_of_an_earlier_one_gets_its_full_decision() -> None:
+    opa, cache = _Opa(), DecisionCache()
+    first = await fast_result(opa, cache, _document({"card": "4111"}, PAN), [], "k")
+    again = await fast_result(opa, cache, _document({"card": "5500"}, PAN), [], "k")
+    assert first == again == {"allow": False, "deny": ["#1"]}
+    assert opa.full == [{"card": "4111"}]
+    assert (cache.hits, cache.found_hits, cache.full) == (1, 1, 1)
+    other_path = [{"kind": "pan", "path": "cc"}]
+    assert (await fast_result(opa, cache, _document({}, other_path), [], "k"))["deny"] == ["#2"]
+    assert (await fast_result(opa, cache, _document({}, PAN), [], "k2"))["deny"] == ["#3"]
+    nothing = await fast_result(opa, cache, _document({"card": "none"}, []), [], "k")
+    assert nothing == {"allow": True}
+    cache.clear()
+    assert (await fast_result(opa, cache, _document({}, PAN), [], "k"))["deny"] == ["#4"]
