@@ -211,18 +211,27 @@ BASELINE = "baseline: data.giru.revision"
 
 
 def _calls(template: Call, count: int) -> list[Call]:
-    """`count` copies with their own request id and time (OPA sees no two identical inputs),
-    and a card number of their own where the template has one."""
+    """`count` copies with their own request id and time (OPA sees no two identical inputs), a
+    card number of their own where the template has one, and one of twenty record counts
+    where it has a record count."""
     now = time.time_ns()
     return [
         dataclasses.replace(
             template,
-            arguments=_own_card(template.arguments, i),
+            arguments=_own_count(_own_card(template.arguments, i), i),
             request_id=f"bench-{i:08d}",
             time_ns=now + i * 1000,
         )
         for i in range(count)
     ]
+
+
+def _own_count(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
+    """`arguments` asking for 1 to 20 records (by `index`) where they ask for some: calls of
+    one caller differ in the values HIPAA reads (the threshold is 10: some are denied)."""
+    if "record_count" not in arguments:
+        return arguments
+    return {**arguments, "record_count": 1 + index % 20}
 
 
 def _own_card(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
@@ -425,10 +434,10 @@ def setup_text(decisions: int) -> dict[str, Any]:
             f"on uvloop, timeout {TIMEOUT_S * 1000:.0f} ms"
         ),
         "inputs": (
-            "small tools/call {text: hello}; PHI call {record_count: 10, fields: [name]} as a "
-            "nurse; PCI call {card: a 16-digit Luhn-valid PAN, another per call, amount} (denied, "
-            "Req 3.4); PCI "
-            "call {order: A-1042, amount} (digits, no card number: allowed); "
+            "small tools/call {text: hello}; PHI call {record_count, fields: [name]} as a nurse, "
+            "record_count 1 to 20 by turns (over 10: denied); PCI call {card: a 16-digit "
+            "Luhn-valid PAN, another per call, amount} (denied, Req 3.4); PCI call {order: "
+            "A-1042, amount} (digits, no card number: allowed); "
             "tools/list `visible` over 100 and 1000 tools (Giru's per-client cache cleared per "
             "query: the cost of the first tools/list per client after a revision change); "
             "baseline = the small input to the trivial query data.giru.revision"

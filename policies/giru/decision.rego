@@ -133,6 +133,9 @@ tool_names_by_binding := {key: names |
 #     Giru also keeps the full decision of a call with findings for later calls with the same
 #     findings (kinds and paths) when the rest of the plan holds and none is pii_free;
 #   absent: top-level argument names whose absence keeps them unchanged;
+#   reads: top-level argument names whose values alone change them (read nothing else of the
+#     arguments; with none of them present they are unchanged): Giru keeps the full decision
+#     of a call for later calls with the same values of these names;
 #   clock: true when they read the request's time.
 # Undefined when a topic declares nothing: every call is then decided in full.
 fast_plan := {
@@ -140,6 +143,7 @@ fast_plan := {
 	"pii_free": true in {object.get(g, "pii_free", false) | some g in _guards},
 	"findings_free": true in {object.get(g, "findings_free", false) | some g in _guards},
 	"absent": {name | some g in _guards; some name in object.get(g, "absent", [])},
+	"reads": {name | some g in _guards; some name in object.get(g, "reads", [])},
 	"clock": true in {object.get(g, "clock", false) | some g in _guards},
 } if {
 	every topic in input.topics {

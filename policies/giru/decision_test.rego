@@ -233,7 +233,7 @@ _fast(call, settings) := answer if {
 
 test_fast_plan_of_a_plain_tool_needs_only_the_byte_limit_and_pii_for_gdpr if {
 	answer := _fast(fx.base, {})
-	answer.plan == {"bytes_at_most": 1048576, "pii_free": false, "findings_free": true, "absent": set(), "clock": false}
+	answer.plan == {"bytes_at_most": 1048576, "pii_free": false, "findings_free": true, "absent": set(), "reads": set(), "clock": false}
 	answer.result == decision.result with input as fx.base with data.giru.bindings as _binding(_all, {})
 }
 
@@ -243,7 +243,7 @@ test_fast_plan_of_phi_and_card_tools_names_arguments_and_the_clock if {
 		"subject": {"amr": ["otp"], "auth_time": 1764115000},
 	})
 	plan := _fast(person, {"hipaa": {"access_hours": {"nurse": {"start": 8, "end": 18}}}}).plan
-	plan == {"bytes_at_most": 1048576, "pii_free": false, "findings_free": true, "absent": {"record_count", "fields"}, "clock": true}
+	plan == {"bytes_at_most": 1048576, "pii_free": false, "findings_free": true, "absent": set(), "reads": {"record_count", "fields"}, "clock": true}
 	not _fast(fx.call({"mcp": {"tool": {"tags": ["phi"]}}}), {}).plan.clock
 }
 

@@ -82,9 +82,9 @@ controls contains "HIPAA 164.502(b)" if phi.request
 tool_names := {"server": false}
 
 # How the arguments and the clock change this topic's contributions (see giru.decision.fast_plan).
-# PHI calls read arguments.record_count and arguments.fields, and the clock when the role has
-# access hours.
-arguments_guard := {"absent": ["record_count", "fields"], "clock": _access_hours} if phi.request
+# PHI calls read the arguments only as arguments.record_count and arguments.fields, and the
+# clock when the role has access hours.
+arguments_guard := {"reads": ["record_count", "fields"], "clock": _access_hours} if phi.request
 
 else := {}
 

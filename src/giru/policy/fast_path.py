@@ -8,18 +8,20 @@ satisfy the plan, that decision is the call's decision; otherwise, and whenever 
 clock or a topic declares nothing, OPA decides the call in full. OPA stays the reference: the
 plan is only ever a sufficient condition, checked here with plain comparisons.
 
-A call with personal data found by Giru (`mcp.argument_findings`) fails a `findings_free` plan;
-when that is all it fails, its packs read the arguments only through those findings, so OPA's
-full decision of the first such call is kept by the call's key and the findings' kinds and
-paths, and serves every later call with the same ones (another card number in the same
-argument, say).
+A call the plan does not hold for may still be decided by little of its arguments: packs that
+read them only through Giru's findings (`findings_free`) and the values of a few names
+(`reads`) decide alike any two calls with the same key, findings (kinds and paths) and values.
+OPA's full decision of the first such call is kept and serves the later ones (another card
+number in the same argument, the same record count).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeGuard
+
+import orjson
 
 from giru.policy.inputs import Call
 
@@ -30,6 +32,8 @@ _DECISION: Final = "giru/decision/result"
 _PAN_FLOOR: Final = 1_000_000_000_000
 """Numbers from here up are read as digits by card number detection (13 digits and more)."""
 _DIGITS: Final = frozenset("0123456789@")
+_KEPT_VALUES_BYTES: Final = 1024
+"""Calls whose `reads` values take more JSON than this are decided in full, not kept."""
 
 
 class Querier(Protocol):
@@ -41,12 +45,14 @@ class Querier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FastPlan:
-    """When the arguments leave the decision asked with empty arguments unchanged."""
+    """When the arguments leave the decision asked with empty arguments unchanged, and what of
+    them decides the call when they do not."""
 
     bytes_at_most: float | None
     pii_free: bool
     findings_free: bool
     absent: frozenset[str]
+    reads: frozenset[str] = frozenset()
 
     def holds(self, mcp: Mapping[str, Any]) -> bool:
         """Whether the input's `mcp` (arguments, their size and Giru's findings) satisfies it."""
@@ -55,43 +61,72 @@ class FastPlan:
             return False
         if self.absent and not self.absent.isdisjoint(arguments):
             return False
+        if self.reads and not self.reads.isdisjoint(arguments):
+            return False
         if self.findings_free and mcp.get("argument_findings") != []:
             return False  # found some, or left the finding to the policy (large arguments)
         return not (self.pii_free and _may_hold_personal_data(arguments))
 
-    def decided_by_findings(self, mcp: Mapping[str, Any]) -> frozenset[tuple[Any, Any]] | None:
-        """The kinds and paths of Giru's findings when they alone (with the call's key) decide
-        the call: a `findings_free` plan that only the findings fail, and no `pii_free` topic
-        (one that reads argument values itself); else None."""
-        findings = mcp.get("argument_findings")
-        if not self.findings_free or self.pii_free or not isinstance(findings, list):
-            return None
-        if not findings or not all(isinstance(found, dict) for found in findings):
-            return None
+    def deciding(self, mcp: Mapping[str, Any]) -> Hashable | None:
+        """What of the arguments decides a call the plan does not hold for, when the packs read
+        them only through Giru's findings (`findings_free`) and the values of `reads`: those
+        findings' kinds and paths and those values (as sorted-key JSON). None when anything
+        else of the arguments may change the decision: the size limit or an `absent` name
+        fails, a `pii_free` topic sees possible personal data, Giru left the findings to the
+        policy, or the values are too large to keep."""
+        arguments: Mapping[str, Any] = mcp["arguments"]
         if self.bytes_at_most is not None and mcp["arguments_bytes"] > self.bytes_at_most:
             return None
-        if self.absent and not self.absent.isdisjoint(mcp["arguments"]):
+        if self.absent and not self.absent.isdisjoint(arguments):
             return None
-        return frozenset((found.get("kind"), found.get("path")) for found in findings)
+        if self.pii_free and _may_hold_personal_data(arguments):
+            return None
+        found: frozenset[tuple[Any, Any]] = frozenset()
+        if self.findings_free:
+            findings = mcp.get("argument_findings")
+            if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+                return None
+            found = frozenset((f.get("kind"), f.get("path")) for f in findings)
+        values: list[bytes | None] = []
+        size = 0
+        for name in sorted(self.reads):
+            if name not in arguments:
+                values.append(None)
+                continue
+            try:
+                text = orjson.dumps(arguments[name], option=orjson.OPT_SORT_KEYS)
+            except TypeError:  # orjson's JSONEncodeError: not JSON (never from a request)
+                return None
+            size += len(text)
+            if size > _KEPT_VALUES_BYTES:
+                return None
+            values.append(text)
+        return found, tuple(values)
 
 
 def fast_plan(answer: Any) -> FastPlan | None:
     """The plan in OPA's `fast.plan`; None when there is none or the clock is read."""
     if not isinstance(answer, dict) or answer.get("clock") is not False:
         return None
-    limit, pii_free, findings_free, absent = (
+    limit, pii_free, findings_free, absent, reads = (
         answer.get("bytes_at_most"),
         answer.get("pii_free"),
         answer.get("findings_free"),
         answer.get("absent"),
+        answer.get("reads"),
     )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
         return None
     if not isinstance(pii_free, bool) or not isinstance(findings_free, bool):
         return None
-    if not isinstance(absent, list) or not all(isinstance(name, str) for name in absent):
+    if not (_names(absent) and _names(reads)):
         return None
-    return FastPlan(limit, pii_free, findings_free, frozenset(absent))
+    return FastPlan(limit, pii_free, findings_free, frozenset(absent), frozenset(reads))
+
+
+def _names(value: Any) -> TypeGuard[list[str]]:
+    """Whether `value` is a list of argument names."""
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
 
 
 def _may_hold_personal_data(arguments: Mapping[str, Any]) -> bool:
@@ -120,25 +155,27 @@ class _Entry:
 
 class DecisionCache:
     """Decisions asked with empty arguments and their plans, by `decision_key` of the call, and
-    full decisions of calls with findings, by that key and the findings (`found`). The key
-    leaves out the configuration's facts: the engine clears the cache when they change."""
+    full decisions of calls the plan did not hold for, by that key and what of the arguments
+    decided them (`FastPlan.deciding`). The key leaves out the configuration's facts: the
+    engine clears the cache when they change."""
 
     def __init__(self, capacity: int = 16_384) -> None:
         self.capacity = capacity
         self.hits = 0
-        """Calls decided from the cache (`found_hits` of them by their findings)."""
-        self.found_hits = 0
-        """Calls with findings decided from the full decision of an earlier call with the same."""
+        """Calls decided from the cache (`kept_hits` of them from a kept full decision)."""
+        self.kept_hits = 0
+        """Calls decided from the full decision of an earlier call whose arguments the packs
+        read alike (the same findings and `reads` values)."""
         self.asked = 0
         """Questions to OPA for a decision with empty arguments and its plan."""
         self.full = 0
         """Calls OPA decided in full."""
         self._entries: dict[Hashable, _Entry] = {}
-        self._found: dict[Hashable, Any] = {}
+        self._kept: dict[Hashable, Any] = {}
 
     def clear(self) -> None:
         self._entries.clear()
-        self._found.clear()
+        self._kept.clear()
 
     def get(self, key: Hashable) -> _Entry | None:
         return self._entries.get(key)
@@ -150,14 +187,14 @@ class DecisionCache:
         self._entries[key] = entry
         return entry
 
-    def found(self, key: Hashable) -> Any:
-        """The full decision kept for a call's key and findings; None when there is none."""
-        return self._found.get(key)
+    def kept(self, key: Hashable) -> Any:
+        """The full decision kept for a call's key and what decided it; None: none is."""
+        return self._kept.get(key)
 
-    def keep_found(self, key: Hashable, result: Any) -> None:
-        if len(self._found) >= self.capacity:
-            self._found.pop(next(iter(self._found)))
-        self._found[key] = result
+    def keep(self, key: Hashable, result: Any) -> None:
+        if len(self._kept) >= self.capacity:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[key] = result
 
 
 def decision_key(call: Call) -> Hashable:
@@ -203,15 +240,15 @@ async def fast_result(
     if plan.holds(mcp):
         cache.hits += 1
         return entry.result
-    findings = plan.decided_by_findings(mcp)
-    if findings is not None:
-        result = cache.found((key, findings))
+    deciding = plan.deciding(mcp)
+    if deciding is not None:
+        result = cache.kept((key, deciding))
         if result is not None:
             cache.hits += 1
-            cache.found_hits += 1
+            cache.kept_hits += 1
             return result
     cache.full += 1
     result = await client.query(_DECISION, document)
-    if findings is not None and isinstance(result, dict):
-        cache.keep_found((key, findings), result)
+    if deciding is not None and isinstance(result, dict):
+        cache.keep((key, deciding), result)
     return result

@@ -176,10 +176,16 @@ TWINS: dict[bytes, dict[str, Any]] = {
         ({"n": 4111111111111111}, {"n": 5500000000000004}),
         ({"to": "jane@example.com"}, {"to": "bob.smith@example.org"}),
         ({"nested": {"a": [{"ssn": "123-45-6789"}]}}, {"nested": {"a": [{"ssn": "234-56-7890"}]}}),
+        (
+            {"record_count": 3, "fields": ["name"]},
+            {"fields": ["name"], "record_count": 3, "x": "y"},
+        ),
+        ({"record_count": "70"}, {"record_count": "70", "text": "hello"}),
+        ({"fields": "diagnosis"}, {"text": "other", "fields": "diagnosis"}),
     )
 }
-"""Other arguments with the same personal data findings (kinds and paths) as some of
-`ARGUMENTS`: other values where the packs see the same."""
+"""Other arguments the packs read as they read some of `ARGUMENTS`: other personal data with the
+same findings (kinds and paths), other arguments beside the same values of those HIPAA reads."""
 
 
 ENVIRONMENTS = ("dev", "staging", "prod")

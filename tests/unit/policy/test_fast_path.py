@@ -80,11 +80,14 @@ def test_plans_come_from_opa_s_answer() -> None:
         "pii_free": False,
         "findings_free": True,
         "absent": ["fields"],
+        "reads": ["record_count"],
         "clock": False,
     }
-    assert fast_plan(answer) == FastPlan(10, False, True, frozenset({"fields"}))
+    assert fast_plan(answer) == FastPlan(
+        10, False, True, frozenset({"fields"}), frozenset({"record_count"})
+    )
     assert fast_plan({**answer, "bytes_at_most": None}) == FastPlan(
-        None, False, True, frozenset({"fields"})
+        None, False, True, frozenset({"fields"}), frozenset({"record_count"})
     )
 
 
@@ -93,6 +96,7 @@ _ANSWER = {
     "pii_free": False,
     "findings_free": False,
     "absent": [],
+    "reads": [],
     "clock": False,
 }
 
@@ -111,6 +115,8 @@ _ANSWER = {
         {**_ANSWER, "findings_free": 1},
         {**_ANSWER, "absent": "fields"},
         {**_ANSWER, "absent": [1]},
+        {k: v for k, v in _ANSWER.items() if k != "reads"},
+        {**_ANSWER, "reads": "record_count"},
     ],
 )
 def test_no_plan_when_the_clock_is_read_or_the_answer_is_not_one(answer: Any) -> None:
@@ -169,51 +175,84 @@ def test_any_other_fact_of_a_call_gives_another_decision_key(change: dict[str, A
 
 
 PAN = [{"kind": "pan", "path": "card"}]
+NO_VALUES: tuple[bytes | None, ...] = ()
 
 
 @pytest.mark.parametrize(
-    ("plan", "arguments", "size", "findings", "decided"),
+    ("plan", "arguments", "size", "findings", "deciding"),
     [
-        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, PAN, True),
-        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, [], False),  # the plan holds
-        (FINDINGS_PLAN, {"card": "4111 1111 1111 1111"}, 30, None, False),  # large arguments
-        (dataclasses.replace(FINDINGS_PLAN, pii_free=True), {"card": "4111"}, 30, PAN, False),
-        (dataclasses.replace(FINDINGS_PLAN, bytes_at_most=20), {"card": "4111"}, 30, PAN, False),
+        (FINDINGS_PLAN, {"card": "4111"}, 30, PAN, (frozenset({("pan", "card")}), NO_VALUES)),
+        (FINDINGS_PLAN, {"card": "4111"}, 30, None, None),  # large: left to the policy
+        (dataclasses.replace(FINDINGS_PLAN, pii_free=True), {"card": "4111"}, 30, PAN, None),
+        (dataclasses.replace(FINDINGS_PLAN, bytes_at_most=20), {"card": "4111"}, 30, PAN, None),
         (
             dataclasses.replace(FINDINGS_PLAN, absent=frozenset({"card"})),
             {"card": "4111"},
             30,
             PAN,
-            False,
+            None,
         ),
-        (dataclasses.replace(FINDINGS_PLAN, findings_free=False), {"card": "4111"}, 30, PAN, False),
+        (
+            dataclasses.replace(FINDINGS_PLAN, findings_free=False),
+            {"card": "4111"},
+            30,
+            PAN,
+            (frozenset(), NO_VALUES),  # no topic reads the findings
+        ),
+        (
+            dataclasses.replace(FINDINGS_PLAN, reads=frozenset({"n", "fields"})),
+            {"n": 3, "fields": {"b": 1, "a": [2]}, "other": "x"},
+            30,
+            [],
+            (frozenset(), (b'{"a":[2],"b":1}', b"3")),
+        ),
+        (
+            dataclasses.replace(FINDINGS_PLAN, reads=frozenset({"n"})),
+            {"other": "x"},
+            30,
+            [],
+            (frozenset(), (None,)),
+        ),
+        (
+            dataclasses.replace(FINDINGS_PLAN, reads=frozenset({"n"})),
+            {"n": "x" * 2000},
+            2010,
+            [],
+            None,  # too large to keep
+        ),
     ],
 )
-def test_findings_decide_a_call_only_when_they_are_all_its_plan_fails_on(
-    plan: FastPlan, arguments: dict[str, Any], size: int, findings: Any, decided: bool
+def test_what_decides_a_call_the_plan_does_not_hold_for(
+    plan: FastPlan, arguments: dict[str, Any], size: int, findings: Any, deciding: Any
 ) -> None:
-    found = plan.decided_by_findings(_mcp(arguments, size, findings))
-    assert (found is not None) is decided
+    assert plan.deciding(_mcp(arguments, size, findings)) == deciding
 
 
 def test_findings_are_compared_by_kind_and_path_in_any_order() -> None:
     two = [{"kind": "pan", "path": "card"}, {"kind": "email", "path": "to"}]
-    first = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, two))
-    again = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, [two[1], two[0], two[0]]))
-    other = FINDINGS_PLAN.decided_by_findings(_mcp({}, 2, [{"kind": "pan", "path": "cc"}]))
+    first = FINDINGS_PLAN.deciding(_mcp({}, 2, two))
+    again = FINDINGS_PLAN.deciding(_mcp({}, 2, [two[1], two[0], two[0]]))
+    other = FINDINGS_PLAN.deciding(_mcp({}, 2, [{"kind": "pan", "path": "cc"}]))
     assert first == again
     assert first != other
 
 
+def test_a_plan_with_reads_holds_only_while_they_are_absent() -> None:
+    plan = dataclasses.replace(FINDINGS_PLAN, reads=frozenset({"record_count"}))
+    assert plan.holds(_mcp({"text": "hello"}, 20, []))
+    assert not plan.holds(_mcp({"record_count": 3}, 20, []))
+
+
 class _Opa:
-    """Answers the fast question with a findings_free plan, the full one with a counter."""
+    """Answers the fast question with a findings_free plan reading `n`, the full one with a
+    counter."""
 
     def __init__(self) -> None:
         self.full: list[Any] = []
 
     async def query(self, path: str, payload: Any, *, timeout_s: float | None = None) -> Any:
         if path == "giru/decision/fast":
-            plan = {**_ANSWER, "bytes_at_most": None, "findings_free": True}
+            plan = {**_ANSWER, "bytes_at_most": None, "findings_free": True, "reads": ["n"]}
             return {"result": {"allow": True}, "plan": plan}
         self.full.append(payload["mcp"]["arguments"])
         return {"allow": False, "deny": [f"#{len(self.full)}"]}
@@ -224,17 +263,22 @@ def _document(arguments: dict[str, Any], findings: list[dict[str, str]]) -> dict
     return {"mcp": mcp}
 
 
-async def test_a_call_with_the_findings_of_an_earlier_one_gets_its_full_decision() -> None:
+async def test_a_call_read_like_an_earlier_one_gets_its_full_decision() -> None:
     opa, cache = _Opa(), DecisionCache()
-    first = await fast_result(opa, cache, _document({"card": "4111"}, PAN), [], "k")
-    again = await fast_result(opa, cache, _document({"card": "5500"}, PAN), [], "k")
-    assert first == again == {"allow": False, "deny": ["#1"]}
+
+    async def deny(arguments: dict[str, Any], findings: Any, key: str = "k") -> Any:
+        return (await fast_result(opa, cache, _document(arguments, findings), [], key))["deny"]
+
+    assert await deny({"card": "4111"}, PAN) == ["#1"]
+    assert await deny({"card": "5500"}, PAN) == ["#1"]  # another number, the same finding
     assert opa.full == [{"card": "4111"}]
-    assert (cache.hits, cache.found_hits, cache.full) == (1, 1, 1)
-    other_path = [{"kind": "pan", "path": "cc"}]
-    assert (await fast_result(opa, cache, _document({}, other_path), [], "k"))["deny"] == ["#2"]
-    assert (await fast_result(opa, cache, _document({}, PAN), [], "k2"))["deny"] == ["#3"]
+    assert (cache.hits, cache.kept_hits, cache.full) == (1, 1, 1)
+    assert await deny({}, [{"kind": "pan", "path": "cc"}]) == ["#2"]
+    assert await deny({}, PAN, "k2") == ["#3"]
+    assert await deny({"n": 3}, []) == ["#4"]
+    assert await deny({"n": 3, "text": "other"}, []) == ["#4"]
+    assert await deny({"n": 4}, []) == ["#5"]
     nothing = await fast_result(opa, cache, _document({"card": "none"}, []), [], "k")
     assert nothing == {"allow": True}
     cache.clear()
-    assert (await fast_result(opa, cache, _document({}, PAN), [], "k"))["deny"] == ["#4"]
+    assert await deny({}, PAN) == ["#6"]
