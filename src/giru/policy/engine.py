@@ -137,6 +137,7 @@ class PolicyEngine:
         self.fast_path = fast_path
         """Decide from what cannot change when the packs say so (giru.policy.fast_path)."""
         self.decisions = DecisionCache()
+        self.metrics.watch(self.decisions)
         self.wasm: WasmEvaluator | None = None
         """Decides calls in process when `evaluator` is "wasm" (giru.policy.wasm); OPA still
         answers tools/list visibility, `giru policy eval` and replays."""

@@ -71,9 +71,9 @@ def calls(rng: random.Random, listed: list[tuple[str, str, str]]) -> list[Call]:
     return made
 
 
-async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int, int]:
-    """Decide the seed's calls both ways, each twice, and their twins; (calls decided from the
-    cache, of which from a kept full decision, calls OPA decided in full) on the fast path."""
+async def compare(opa: Opa, tmp_path: Path, seed: int) -> dict[str, float]:
+    """Decide the seed's calls both ways, each twice, and their twins; the fast path's
+    `giru_policy_fast_path_total` by path (plan, kept, full)."""
     config = configuration(seed, tmp_path / "manifests")
     fast = opa.engine(config)
     full = opa.engine(config, fast_path=False)
@@ -93,8 +93,13 @@ async def compare(opa: Opa, tmp_path: Path, seed: int) -> tuple[int, int, int]:
         for twin in twins:
             assert await fast.decide(twin) == await full.decide(twin), twin
         assert full.decisions.hits + full.decisions.asked == 0
-        assert fast.decisions.hits + fast.decisions.full == 2 * len(made) + len(twins)
-        return fast.decisions.hits, fast.decisions.kept_hits, fast.decisions.full
+        registry = fast.metrics.registry
+        paths = {
+            path: registry.get_sample_value("giru_policy_fast_path_total", {"path": path}) or 0.0
+            for path in ("plan", "kept", "full")
+        }
+        assert sum(paths.values()) == 2 * len(made) + len(twins)
+        return paths
     finally:
         for engine in (fast, full):
             assert engine.client is not None
@@ -109,9 +114,8 @@ async def test_the_fast_path_decides_like_the_full_evaluation(
 
 
 async def test_a_configuration_s_calls_take_every_path(opa: Opa, tmp_path: Path) -> None:
-    hits, kept_hits, full = await compare(opa, tmp_path, 0)
-    assert hits > kept_hits > 0
-    assert full > 0
+    paths = await compare(opa, tmp_path, 0)
+    assert all(paths[path] > 0 for path in ("plan", "kept", "full")), paths
 
 
 def _recast(seed: int, folder: Path) -> Config:
