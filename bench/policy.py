@@ -46,6 +46,7 @@ from giru.manifests.config import Config
 from giru.manifests.loader import load
 from giru.policy import Call, PolicyEngine, find_opa
 from giru.policy.bundle import read_sources, shipped_policies
+from giru.policy.findings import argument_findings
 
 __all__ = ["SCENARIO", "decision_cpu", "run"]
 
@@ -211,14 +212,13 @@ BASELINE = "baseline: data.giru.revision"
 
 
 def _calls(template: Call, count: int) -> list[Call]:
-    """`count` copies with their own request id and time (OPA sees no two identical inputs), a
-    card number of their own where the template has one, and one of twenty record counts
-    where it has a record count."""
+    """`count` copies with their own request id and time (OPA sees no two identical inputs)
+    and `_varied` arguments."""
     now = time.time_ns()
     return [
         dataclasses.replace(
             template,
-            arguments=_own_count(_own_card(template.arguments, i), i),
+            arguments=_varied(template.arguments, i),
             request_id=f"bench-{i:08d}",
             time_ns=now + i * 1000,
         )
@@ -226,26 +226,19 @@ def _calls(template: Call, count: int) -> list[Call]:
     ]
 
 
-def _own_count(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
-    """`arguments` asking for 1 to 20 records (by `index`) where they ask for some: calls of
-    one caller differ in the values HIPAA reads (the threshold is 10: some are denied)."""
-    if "record_count" not in arguments:
-        return arguments
-    return {**arguments, "record_count": 1 + index % 20}
-
-
-def _own_card(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
-    """`arguments` with the `index`th 16-digit Luhn-valid card number (grouped like `PAN`) in
-    place of theirs: every call of a point carries another number in the same argument."""
-    if "card" not in arguments:
-        return arguments
-    body = [int(d) for d in f"4{index:014d}"]
-    total = sum(
-        d if position % 2 else (2 * d if d < 5 else 2 * d - 9)
-        for position, d in enumerate(reversed(body))
-    )
-    digits = "".join(map(str, body)) + str(-total % 10)
-    return {**arguments, "card": " ".join(digits[i : i + 4] for i in range(0, 16, 4))}
+def _varied(arguments: Mapping[str, Any], index: int) -> Mapping[str, Any]:
+    """`arguments` as call `index` of a point sends them: another 16-digit card number (the
+    `index`th Luhn-valid one, grouped like `PAN`) where they carry one, and 1 to 20 records by
+    turns where they ask for some (HIPAA's threshold is 10: some are denied). Calls of one
+    caller differ in what the packs read, as they would in use."""
+    varied = dict(arguments)
+    if "card" in varied:
+        body = f"4{index:014d}"
+        digits = next(f"{body}{c}" for c in "0123456789" if argument_findings(f"{body}{c}"))
+        varied["card"] = " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+    if "record_count" in varied:
+        varied["record_count"] = 1 + index % 20
+    return varied
 
 
 async def _closed_loop(

@@ -32,6 +32,8 @@ _DECISION: Final = "giru/decision/result"
 _PAN_FLOOR: Final = 1_000_000_000_000
 """Numbers from here up are read as digits by card number detection (13 digits and more)."""
 _DIGITS: Final = frozenset("0123456789@")
+_HOLDS: Final = object()
+"""`FastPlan.match`: the plan holds for the call."""
 _KEPT_VALUES_BYTES: Final = 1024
 """Calls whose `reads` values take more JSON than this are decided in full, not kept."""
 
@@ -56,24 +58,21 @@ class FastPlan:
 
     def holds(self, mcp: Mapping[str, Any]) -> bool:
         """Whether the input's `mcp` (arguments, their size and Giru's findings) satisfies it."""
-        arguments: Mapping[str, Any] = mcp["arguments"]
-        if self.bytes_at_most is not None and mcp["arguments_bytes"] > self.bytes_at_most:
-            return False
-        if self.absent and not self.absent.isdisjoint(arguments):
-            return False
-        if self.reads and not self.reads.isdisjoint(arguments):
-            return False
-        if self.findings_free and mcp.get("argument_findings") != []:
-            return False  # found some, or left the finding to the policy (large arguments)
-        return not (self.pii_free and _may_hold_personal_data(arguments))
+        return self.match(mcp) is _HOLDS
 
     def deciding(self, mcp: Mapping[str, Any]) -> Hashable | None:
-        """What of the arguments decides a call the plan does not hold for, when the packs read
-        them only through Giru's findings (`findings_free`) and the values of `reads`: those
-        findings' kinds and paths and those values (as sorted-key JSON). None when anything
-        else of the arguments may change the decision: the size limit or an `absent` name
-        fails, a `pii_free` topic sees possible personal data, Giru left the findings to the
-        policy, or the values are too large to keep."""
+        """What of the arguments decides the call, when the packs read them only through Giru's
+        findings (`findings_free`) and the values of `reads`: those findings' kinds and paths
+        and those values (as sorted-key JSON). None when anything else of the arguments may
+        change the decision: the size limit or an `absent` name fails, a `pii_free` topic sees
+        possible personal data, Giru left the findings to the policy, or the values are too
+        large to keep."""
+        found = self.match(mcp)
+        return (frozenset(), (None,) * len(self.reads)) if found is _HOLDS else found
+
+    def match(self, mcp: Mapping[str, Any]) -> Hashable | None:
+        """One pass over the call: `_HOLDS` when the plan holds (the decision asked with empty
+        arguments is the call's), else what `deciding` says decides it, else None."""
         arguments: Mapping[str, Any] = mcp["arguments"]
         if self.bytes_at_most is not None and mcp["arguments_bytes"] > self.bytes_at_most:
             return None
@@ -84,9 +83,12 @@ class FastPlan:
         found: frozenset[tuple[Any, Any]] = frozenset()
         if self.findings_free:
             findings = mcp.get("argument_findings")
-            if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
-                return None
-            found = frozenset((f.get("kind"), f.get("path")) for f in findings)
+            if findings != []:  # found some, or left the finding to the policy (large arguments)
+                if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+                    return None
+                found = frozenset((f.get("kind"), f.get("path")) for f in findings)
+        if not found and (not self.reads or self.reads.isdisjoint(arguments)):
+            return _HOLDS
         values: list[bytes | None] = []
         size = 0
         for name in sorted(self.reads):
@@ -231,24 +233,21 @@ async def fast_result(
         empty = {**mcp, "arguments": {}, "arguments_bytes": 0, "argument_findings": []}
         answer = await client.query(_FAST, {**document, "mcp": empty, "topics": topics})
         cache.asked += 1
-        found = answer if isinstance(answer, dict) else {}
-        entry = cache.put(key, fast_plan(found.get("plan")), found.get("result"))
+        answered = answer if isinstance(answer, dict) else {}
+        entry = cache.put(key, fast_plan(answered.get("plan")), answered.get("result"))
     plan = entry.plan
-    if plan is None:
-        cache.full += 1
-        return await client.query(_DECISION, document)
-    if plan.holds(mcp):
+    found = plan.match(mcp) if plan is not None else None
+    if found is _HOLDS:
         cache.hits += 1
         return entry.result
-    deciding = plan.deciding(mcp)
-    if deciding is not None:
-        result = cache.kept((key, deciding))
+    if found is not None:
+        result = cache.kept((key, found))
         if result is not None:
             cache.hits += 1
             cache.kept_hits += 1
             return result
     cache.full += 1
     result = await client.query(_DECISION, document)
-    if deciding is not None and isinstance(result, dict):
-        cache.keep((key, deciding), result)
+    if found is not None and isinstance(result, dict):
+        cache.keep((key, found), result)
     return result
