@@ -5,11 +5,11 @@ code (default: main) beside the work tree's, in this one process, paired rounds 
 
 REV's `giru/audit/log.py`, `giru/store/audit.py` and `giru/store/usage.py` are loaded from
 `git archive REV src` under other module names (what they import from giru is the work tree's);
-REV's `Store` methods are redone over them (a session per call). The sides: REV's drain and
-store; REV's drain (a query for stored event ids before each insert) with the work tree's
-`Store`; the work tree's, twice; REV's usage insert and the work tree's, twice. Each round
-times every side's batch of fresh records (audit ones chained after the side's own node's
-head) in a shuffled order, on this process's CPU clock (the aiosqlite thread included); a
+REV's `Store` methods are redone over them (a connection of the async engine per batch, as main
+did before the drains' `BatchWriter`). The sides: REV's drain and store; REV's drain with the
+work tree's `Store`; the work tree's, twice; REV's usage insert and the work tree's, twice.
+Each round times every side's batch of fresh records (audit ones chained after the side's own node's
+head) in a shuffled order, on this process's CPU clock (the store's threads included); a
 difference is the median of the per-round differences with a bootstrap 95 % interval
 (bench.pairs.median_ci). SQLite is a fresh file on /dev/shm. Printed, never asserted.
 """
@@ -69,8 +69,8 @@ _USAGE: Final = {
 
 
 class _RefStore:
-    """The `Store`'s drain methods as REV's did them (a session per call), with REV's queries
-    (`queries`: audit, `usage`)."""
+    """The `Store`'s drain methods as REV's did them (a connection of the async engine per
+    call, as from 54cb607 to a95ab1b), with REV's queries (`queries`: audit, `usage`)."""
 
     def __init__(self, store: Store, queries: ModuleType, usage: ModuleType) -> None:
         self._store = store
@@ -78,11 +78,11 @@ class _RefStore:
         self._usage = usage
 
     async def insert_usage(self, records: Sequence[Any]) -> int:
-        async with self._store.database.read() as session:
+        async with self._store.database.connection() as connection:
             inserted: int = await self._usage.insert(
-                session, "sqlite", self._store.tenant_id, records, utcnow()
+                connection, "sqlite", self._store.tenant_id, records, utcnow()
             )
-            await session.commit()
+            await connection.commit()
         return inserted
 
     async def audit_head(self, node: str) -> tuple[int, str] | None:
@@ -94,11 +94,11 @@ class _RefStore:
             return found
 
     async def insert_audit(self, records: Sequence[Any]) -> int:
-        async with self._store.database.read() as session:
+        async with self._store.database.connection() as connection:
             inserted: int = await self._queries.insert_records(
-                session, self._store.tenant_id, records, utcnow(), "sqlite"
+                connection, self._store.tenant_id, records, utcnow(), "sqlite"
             )
-            await session.commit()
+            await connection.commit()
         return inserted
 
 

@@ -8,6 +8,7 @@ writer of a node reloads its head and links again.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,7 @@ from giru.store.models import AuditRow, new_id
 from giru.store.records import Page
 from giru.store.resources import check_limit
 from giru.store.specs import bad_cursor, decode_cursor, encode_cursor
-from giru.store.sqlite import datetime_text, json_text
+from giru.store.sqlite import BatchWriter, datetime_text, json_text
 
 __all__ = [
     "AuditEntry",
@@ -45,6 +46,7 @@ __all__ = [
     "chain",
     "count",
     "head",
+    "insert_batch",
     "insert_records",
     "known",
     "page",
@@ -142,13 +144,31 @@ async def insert_records(
             await connection.execute(insert(table), rows)
     except IntegrityError as exc:
         await connection.rollback()
-        first = records[0]
-        raise ConflictError(
-            f"audit records of node {first['node']!r} from seq {first['seq']} conflict with "
-            "stored ones (an event id or a sequence number is taken)",
-            code="audit_conflict",
-        ) from exc
+        raise _conflict(records) from exc
     return len(records)
+
+
+async def insert_batch(
+    batches: BatchWriter, tenant_id: str, records: Sequence[Mapping[str, Any]], now: datetime
+) -> int:
+    """`insert_records` on SQLite through the drains' `BatchWriter` (one hand-off per batch,
+    its own transaction)."""
+    if not records:
+        return 0
+    try:
+        await batches.insert(_SQLITE_INSERT, _sqlite_rows(tenant_id, records, now))
+    except sqlite3.IntegrityError as exc:
+        raise _conflict(records) from exc
+    return len(records)
+
+
+def _conflict(records: Sequence[Mapping[str, Any]]) -> ConflictError:
+    first = records[0]
+    return ConflictError(
+        f"audit records of node {first['node']!r} from seq {first['seq']} conflict with "
+        "stored ones (an event id or a sequence number is taken)",
+        code="audit_conflict",
+    )
 
 
 # Built from constant names only; every value is a bound parameter.

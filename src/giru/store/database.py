@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 
 from giru.errors import ConfigError, StoreUnavailableError
 from giru.store.models import ChangeRow, RevisionRow
+from giru.store.sqlite import BatchWriter
 
 __all__ = ["Database", "Tx", "alembic_config", "utcnow"]
 
@@ -107,10 +108,15 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.dialect = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
         self.engine = create_async_engine(url, **self._engine_options())
+        self.batches: BatchWriter | None = None
+        """SQLite (a file): the drains' batch inserts, one hand-off per batch."""
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if parsed.database and parsed.database != ":memory:" and not parsed.query:
+                self.batches = BatchWriter(parsed.database, _SQLITE_PRAGMAS)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def _engine_options(self) -> dict[str, Any]:
@@ -121,6 +127,8 @@ class Database:
         return {}
 
     async def aclose(self) -> None:
+        if self.batches is not None:
+            await self.batches.aclose()
         await self.engine.dispose()
 
     async def migrate(self, revision: str = "head") -> None:

@@ -367,6 +367,8 @@ class Store:
         whose `event_id` is stored already; the number inserted."""
         # Not `_write`: usage rows change nothing the data path reads, so they take no revision
         # lock and leave the revision alone (the drain must not wait behind config writes).
+        if self.database.batches is not None:
+            return await usage.insert_batch(self.database.batches, self._tenant, records, utcnow())
         async with self.database.connection() as connection:
             inserted = await usage.insert(
                 connection, self.database.dialect, self._tenant, records, utcnow()
@@ -406,6 +408,8 @@ class Store:
         number inserted. `ConflictError` (code `audit_conflict`, nothing inserted) when an
         event id or a (node, seq) is stored already."""
         # Not `_write`: like usage, audit rows take no revision lock and leave it alone.
+        if self.database.batches is not None:
+            return await audit.insert_batch(self.database.batches, self._tenant, records, utcnow())
         async with self.database.connection() as connection:
             inserted = await audit.insert_records(
                 connection, self._tenant, records, utcnow(), self.database.dialect

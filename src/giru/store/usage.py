@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from giru.errors import ValidationError
 from giru.store.models import UsageRow
-from giru.store.sqlite import datetime_text
+from giru.store.sqlite import BatchWriter, datetime_text
 
 __all__ = [
     "ERROR_OUTCOMES",
@@ -29,6 +29,7 @@ __all__ = [
     "UsageQuery",
     "UsageSummary",
     "insert",
+    "insert_batch",
     "percentile",
     "periods",
     "quota_counts",
@@ -147,10 +148,19 @@ async def insert(
         columns = list(zip(*map(_PICK, records), strict=True))  # one array per column
         result = await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, now, *columns))
     else:
-        stamp = datetime_text(now)
-        rows = [(tenant_id, stamp, *_sqlite_row(_PICK(record))) for record in records]
-        result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
+        result = await connection.exec_driver_sql(
+            _SQLITE_INSERT, _sqlite_rows(tenant_id, records, now)
+        )
     return max(result.rowcount, 0)
+
+
+async def insert_batch(
+    batches: BatchWriter, tenant_id: str, records: Sequence[Mapping[str, Any]], now: datetime
+) -> int:
+    """`insert` on SQLite through the drains' `BatchWriter` (one hand-off per batch)."""
+    if not records:
+        return 0
+    return max(await batches.insert(_SQLITE_INSERT, _sqlite_rows(tenant_id, records, now)), 0)
 
 
 _TABLE: Final = UsageRow.__tablename__
@@ -169,9 +179,16 @@ _SQLITE_INSERT: Final = (
 )
 
 
-def _sqlite_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`_PICK`'s values with the time (`at`, the second) as SQLite stores it."""
-    return (values[0], datetime_text(values[1]), *values[2:])
+def _sqlite_rows(
+    tenant_id: str, records: Sequence[Mapping[str, Any]], now: datetime
+) -> list[tuple[Any, ...]]:
+    """`_SQLITE_INSERT`'s parameters: per record, `_PICK`'s values with the time (`at`, the
+    second) as SQLite stores it."""
+    stamp = datetime_text(now)
+    return [
+        (tenant_id, stamp, values[0], datetime_text(values[1]), *values[2:])
+        for values in map(_PICK, records)
+    ]
 
 
 async def summary(
