@@ -32,6 +32,7 @@ from bench.audit_insert import governed_records
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
 from giru.audit import AuditLog
+from giru.audit.chain import Head, link
 from giru.metering import new_event_id
 from giru.store import Store
 from giru.store.database import utcnow
@@ -102,12 +103,27 @@ class _RefStore:
         return inserted
 
 
-async def _run(ref: str, batch: int, rounds: int, directory: Path) -> dict[str, Any]:
+async def _prefill(store: Store, rows: int) -> None:
+    """`rows` chained audit records of a node of their own, stored before the rounds (a table
+    in use, not an empty one: where in the indexes new rows land starts to matter)."""
+    head = Head()
+    for start in range(0, rows, 1000):
+        records, moved = link(
+            governed_records(min(1000, rows - start), "prefill"), {"prefill": head}
+        )
+        await store.insert_audit(records)
+        head = moved["prefill"]
+
+
+async def _run(
+    ref: str, batch: int, rounds: int, directory: Path, prefill: int = 0
+) -> dict[str, Any]:
     ref_log, ref_audit, ref_usage = ref_modules(
         ref, directory / "ref", ("audit.log", "store.audit", "store.usage")
     )
     store = await Store.open(f"sqlite+aiosqlite:///{directory / 'giru.db'}", pepper=b"bench" * 8)
     ref_store = _RefStore(store, ref_audit, ref_usage)
+    await _prefill(store, prefill)
     kinds = {
         "REV": (ref_log.AuditLog, ref_store),
         "REV drain + work tree insert": (ref_log.AuditLog, store),
@@ -175,9 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", default="main")
     parser.add_argument("--batch", type=int, default=60, help="records per batch")
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument(
+        "--prefill", type=int, default=0, help="audit rows stored before the rounds (default 0)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="giru-bench-drains-", dir="/dev/shm") as directory:
-        result = uvloop.run(_run(args.ref, args.batch, args.rounds, Path(directory)))
+        result = uvloop.run(_run(args.ref, args.batch, args.rounds, Path(directory), args.prefill))
     for name, us in result["per_record_us"].items():
         print(f"{name:>30}: {us:8.2f} µs CPU per record")
     for name, difference in result["differences"].items():

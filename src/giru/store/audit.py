@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from giru.errors import ConflictError
 from giru.store.database import Database
-from giru.store.models import AuditRow, new_id
+from giru.store.models import AuditRow
 from giru.store.records import Page
 from giru.store.resources import check_limit
 from giru.store.specs import bad_cursor, decode_cursor, encode_cursor
@@ -131,7 +131,13 @@ async def insert_records(
     (`reasons`, `details`) as orjson's text and the times as SQLAlchemy's `DATETIME` text
     (`giru.store.sqlite`): what the ORM's insert wrote, at a fraction of its per-row CPU on
     the event loop (bench/drains.py); the store tests read the rows back through the ORM.
-    PostgreSQL keeps the ORM's Core insert and the JSON type's binding."""
+    PostgreSQL keeps the ORM's Core insert and the JSON type's binding.
+
+    A row's id is its record's event id (a UUIDv7, unique already, as usage rows'): ids in
+    time order go to the end of the primary key's index, where random ones (the rows stored
+    before 2026-12-08 have UUIDv4 ids) land anywhere in it: about 8 µs of SQLite's CPU per
+    record at 100,000 rows (bench/results/profile/2026-12-08-drain-batches.md), more as the
+    table grows."""
     if not records:
         return 0
     try:
@@ -139,7 +145,7 @@ async def insert_records(
             await connection.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(tenant_id, records, now))
         else:
             stamps = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
-            rows = [{"id": new_id(), **stamps, **{c: r[c] for c in COLUMNS}} for r in records]
+            rows = [{"id": r["event_id"], **stamps, **{c: r[c] for c in COLUMNS}} for r in records]
             table: Table = AuditRow.__table__  # type: ignore[assignment]  # a mapped class's Table
             await connection.execute(insert(table), rows)
     except IntegrityError as exc:
@@ -186,7 +192,7 @@ def _sqlite_rows(
     stamp = datetime_text(now)
     return [
         (
-            new_id(),
+            r["event_id"],
             tenant_id,
             stamp,
             r["event_id"],
