@@ -1,0 +1,107 @@
+"""`python -m bench.ablated ARGS...`: the `giru` command (`giru ARGS...`) with one part of the
+governed call's work that SIGRTMIN switches off and on again, for `bench.ablation`'s paired
+windows inside one process (`GIRU_BENCH_ABLATE`: what is switched).
+
+What each switch does while it is off (a measurement of what that work costs, never a way
+Giru runs):
+
+- `records`: the call gate submits neither the usage nor the audit record (no spool write, no
+  drain, no store); the records are still made;
+- `drain`: records are spooled and read back by both drains, then not stored (no chaining, no
+  insert); `drain-audit`, `drain-usage`: one drain only;
+- `metrics`: Prometheus counters, gauges and histograms are not updated.
+
+The process starts with everything on. Records not stored while a drain is off are acked as
+stored: the bench's store is thrown away afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any, Final
+
+from giru.cli.main import app
+
+__all__ = ["SWITCHES", "main"]
+
+SWITCHES: Final = ("records", "drain", "drain-audit", "drain-usage", "metrics")
+
+
+def main() -> None:
+    what = os.environ.get("GIRU_BENCH_ABLATE", "")
+    if what not in SWITCHES:
+        raise SystemExit(f"GIRU_BENCH_ABLATE must be one of {', '.join(SWITCHES)}, not {what!r}")
+    off = [False]
+
+    def toggle(_signum: int, _frame: FrameType | None) -> None:
+        off[0] = not off[0]
+
+    _switch(what, lambda: off[0])
+    signal.signal(signal.SIGRTMIN, toggle)
+    app(args=sys.argv[1:], prog_name="giru")
+
+
+def _switch(what: str, off: Callable[[], bool]) -> None:
+    if what == "records":
+        _records(off)
+    elif what.startswith("drain"):
+        _drains(what, off)
+    else:
+        _metrics(off)
+
+
+def _records(off: Callable[[], bool]) -> None:
+    import giru.proxy.gate as gate
+
+    durable = gate._durable
+
+    async def _durable(records: list[tuple[Callable[[Any], Any], Any]]) -> None:
+        if not off():
+            await durable(records)
+
+    gate._durable = _durable
+
+
+def _drains(what: str, off: Callable[[], bool]) -> None:
+    from giru.metering.drain import Drain
+
+    kinds = {"drain": ("usage", "audit"), "drain-audit": ("audit",), "drain-usage": ("usage",)}
+    insert = Drain._insert
+
+    async def _insert(self: Drain[Any], records: Sequence[Any]) -> int:
+        if off() and self._kind in kinds[what]:
+            return len(records)
+        return await insert(self, records)
+
+    Drain._insert = _insert  # type: ignore[method-assign]
+
+
+def _metrics(off: Callable[[], bool]) -> None:
+    from prometheus_client import metrics, values
+
+    inc, set_ = values.MutexValue.inc, values.MutexValue.set  # untyped in prometheus_client
+    observe = metrics.Histogram.observe
+
+    def _inc(self: Any, amount: float) -> None:
+        if not off():
+            inc(self, amount)  # type: ignore[no-untyped-call]
+
+    def _set(self: Any, value: float, timestamp: float | None = None) -> None:
+        if not off():
+            set_(self, value, timestamp)  # type: ignore[no-untyped-call]
+
+    def _observe(self: Any, amount: float, exemplar: Any = None) -> None:
+        if not off():
+            observe(self, amount, exemplar)
+
+    values.MutexValue.inc = _inc  # type: ignore[method-assign]
+    values.MutexValue.set = _set  # type: ignore[method-assign]
+    metrics.Histogram.observe = _observe  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    main()
