@@ -135,9 +135,9 @@ async def insert_records(
 
     A row's id is its record's event id (a UUIDv7, unique already, as usage rows'): ids in
     time order go to the end of the primary key's index, where random ones (the rows stored
-    before 2026-12-08 have UUIDv4 ids) land anywhere in it: about 8 µs of SQLite's CPU per
-    record at 100,000 rows (bench/results/profile/2026-12-08-drain-batches.md), more as the
-    table grows."""
+    before 2026-12-08 have UUIDv4 ids) land anywhere in it: about 5 µs of CPU per record at
+    100,000 rows (bench/results/profile/2026-12-08-drain-batches.md), more as the table
+    grows."""
     if not records:
         return 0
     try:

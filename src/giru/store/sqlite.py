@@ -41,8 +41,9 @@ class BatchWriter:
 
     A batch is one hand-off to that thread (`BEGIN IMMEDIATE`, `executemany`, `COMMIT`), where
     the same transaction through the async engine took ten (aiosqlite runs every DBAPI call,
-    the pool's checkout and reset included, as a round trip to its thread): about 700 µs of CPU
-    per batch, whatever its size (bench/results/profile/2026-12-08-drain-batches.md).
+    the pool's checkout and reset included, as a round trip to its thread): 300-450 µs of CPU
+    less per batch (bench/results/profile/2026-12-08-drain-batches.md). The thread starts with
+    the first batch.
 
     Args:
         path: The database file (the engine's, already migrated).
@@ -54,6 +55,7 @@ class BatchWriter:
         self._pragmas = tuple(pragmas)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="giru-sqlite-batch")
         self._connection: sqlite3.Connection | None = None  # opened on the thread, at first use
+        self._used = False
         self._closed = False
 
     async def insert(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -65,6 +67,7 @@ class BatchWriter:
                 the busy timeout, a disk error); nothing was inserted.
         """
         loop = asyncio.get_running_loop()
+        self._used = True
         try:
             return await loop.run_in_executor(self._thread, self._insert, statement, rows)
         except sqlite3.IntegrityError:
@@ -77,7 +80,8 @@ class BatchWriter:
         if self._closed:
             return
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
+        if self._used:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=True)
 
     def _insert(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
