@@ -32,14 +32,13 @@ import uvloop
 from bench.ablated import SWITCHES
 from bench.client import Caller
 from bench.fleet import _GOVERNED_KEY, LOAD_CPUS, REPO, _governed_manifest
-from bench.governed_profile import _block
+from bench.governed_profile import _OPEN_LOOP_CONNECTIONS, _block
 from bench.machine import describe as describe_machine
+from bench.open_loop import _ENV as GOVERNED_ENV
 from bench.pairs import paired, said
 from bench.solo import client_manifest, start_giru, start_upstream
 
 __all__ = ["main"]
-
-_OPEN_LOOP_CONNECTIONS = 64
 
 
 async def _measure(pid: int, url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -84,12 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(directory)
         upstream, upstream_url = start_upstream(workdir)
         try:
-            env = {
-                "GIRU_BENCH_ABLATE": args.what,
-                "GIRU_POLICY__ENABLED": "true",
-                "GIRU_CATALOG__UNHEALTHY_AFTER": "1000000",
-                "GIRU_AUDIT__VERIFY_INTERVAL_S": "0",
-            }
+            env = {**GOVERNED_ENV, "GIRU_BENCH_ABLATE": args.what}
             manifests = client_manifest(upstream_url) + "---\n" + _governed_manifest()
             command = (sys.executable, "-m", "bench.ablated")
             giru, url = start_giru(workdir, "giru", manifests, env, command=command)

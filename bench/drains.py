@@ -1,15 +1,16 @@
-"""`python -m bench.drains [--ref REV] [--batch N] [--rounds R]`: CPU per record of what the
-drains do per batch on SQLite: the audit drain's `AuditLog._chain_and_insert` (chain the
-records, store them in one transaction) and the usage drain's `insert_usage`, in commit REV's
-code (default: main) beside the work tree's, in this one process, paired rounds with A/A pairs.
+"""`python -m bench.drains [--ref REV] [--batch N] [--rounds R] [--prefill N]`: CPU per record
+of what the drains do per batch on SQLite: the audit drain's `AuditLog._chain_and_insert`
+(chain the records, store them in one transaction) and the usage drain's `insert_usage`, in
+commit REV's code (default: main) beside the work tree's, in this one process, paired rounds
+with A/A pairs; `--prefill`: audit rows stored before the rounds.
 
 REV's `giru/audit/log.py`, `giru/store/audit.py` and `giru/store/usage.py` are loaded from
 `git archive REV src` under other module names (what they import from giru is the work tree's);
 REV's `Store` methods are redone over them (a connection of the async engine per batch, as main
 did before the drains' `BatchWriter`). The sides: REV's drain and store; REV's drain with the
 work tree's `Store`; the work tree's, twice; REV's usage insert and the work tree's, twice.
-Each round times every side's batch of fresh records (audit ones chained after the side's own node's
-head) in a shuffled order, on this process's CPU clock (the store's threads included); a
+Each round times every side's batch of fresh records (audit ones chained after the side's own
+node's head) in a shuffled order, on this process's CPU clock (the store's threads included); a
 difference is the median of the per-round differences with a bootstrap 95 % interval
 (bench.pairs.median_ci). SQLite is a fresh file on /dev/shm. Printed, never asserted.
 """
@@ -28,11 +29,12 @@ from typing import Any, Final
 
 import uvloop
 
+from bench.audit_insert import _records as chained_records
 from bench.audit_insert import governed_records
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
 from giru.audit import AuditLog
-from giru.audit.chain import Head, link
+from giru.audit.chain import Head
 from giru.metering import new_event_id
 from giru.store import Store
 from giru.store.database import utcnow
@@ -104,15 +106,12 @@ class _RefStore:
 
 
 async def _prefill(store: Store, rows: int) -> None:
-    """`rows` chained audit records of a node of their own, stored before the rounds (a table
-    in use, not an empty one: where in the indexes new rows land starts to matter)."""
-    head = Head()
+    """`rows` chained audit records of a node of their own (bench.audit_insert's), stored before
+    the rounds (a table in use, not an empty one: where in the indexes new rows land starts to
+    matter)."""
+    heads: dict[str, Head] = {}
     for start in range(0, rows, 1000):
-        records, moved = link(
-            governed_records(min(1000, rows - start), "prefill"), {"prefill": head}
-        )
-        await store.insert_audit(records)
-        head = moved["prefill"]
+        await store.insert_audit(chained_records(min(1000, rows - start), heads))
 
 
 async def _run(
