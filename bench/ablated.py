@@ -6,7 +6,8 @@ What each switch does while it is off (a measurement of what that work costs, ne
 Giru runs):
 
 - `records`: the call gate submits neither the usage nor the audit record (no spool write, no
-  drain, no store); the records are still made;
+  drain, no store); the records are still made; `usage`: the usage record only (the audit
+  record goes on as before);
 - `drain`: records are spooled and read back by both drains, then not stored (no chaining, no
   insert); `drain-audit`, `drain-usage`: one drain only;
 - `metrics`: Prometheus counters, gauges and histograms are not updated.
@@ -28,7 +29,7 @@ from giru.cli.main import app
 
 __all__ = ["SWITCHES", "main"]
 
-SWITCHES: Final = ("records", "drain", "drain-audit", "drain-usage", "metrics")
+SWITCHES: Final = ("records", "usage", "drain", "drain-audit", "drain-usage", "metrics")
 
 
 def main() -> None:
@@ -46,15 +47,15 @@ def main() -> None:
 
 
 def _switch(what: str, off: Callable[[], bool]) -> None:
-    if what == "records":
-        _records(off)
+    if what in ("records", "usage"):
+        _records(off, only_usage=what == "usage")
     elif what.startswith("drain"):
         _drains(what, off)
     else:
         _metrics(off)
 
 
-def _records(off: Callable[[], bool]) -> None:
+def _records(off: Callable[[], bool], *, only_usage: bool) -> None:
     import giru.proxy.gate as gate
 
     durable = gate._durable
@@ -62,6 +63,8 @@ def _records(off: Callable[[], bool]) -> None:
     async def _durable(records: list[tuple[Callable[[Any], Any], Any]]) -> None:
         if not off():
             await durable(records)
+        elif only_usage:  # the usage record is the one with bytes_in
+            await durable([r for r in records if "bytes_in" not in r[1]])
 
     gate._durable = _durable
 

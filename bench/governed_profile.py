@@ -115,6 +115,33 @@ def _sched(pid: int) -> dict[int, tuple[int, int]]:
     return found
 
 
+def _names(pid: int) -> dict[int, str]:
+    """Per live thread: its name (/proc comm)."""
+    found: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found[int(task.name)] = (task / "comm").read_text().strip()
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _by_thread(
+    pid: int, before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], calls: int
+) -> dict[str, list[float]]:
+    """Per thread name (threads alive at both ends, summed by name): [CPU µs, runs] per call."""
+    names = _names(pid)
+    out: dict[str, list[float]] = {}
+    for tid, (ns, runs) in after.items():
+        if tid not in before:
+            continue
+        name = "loop" if tid == pid else names.get(tid, str(tid))
+        row = out.setdefault(name, [0.0, 0.0])
+        row[0] += (ns - before[tid][0]) / calls / 1000
+        row[1] += (runs - before[tid][1]) / calls
+    return {name: [round(v, 3) for v in row] for name, row in out.items()}
+
+
 async def _drive(caller: Caller, calls: int, rate: float) -> list[float]:
     """`calls` tools/calls, closed loop (no latencies) or open loop at `rate` a second."""
     if rate > 0:
@@ -176,6 +203,8 @@ async def _block(
         "loop_user_us": (ticks_after[0] - ticks[0]) * 1e6 / os.sysconf("SC_CLK_TCK") / calls,
         "loop_system_us": (ticks_after[1] - ticks[1]) * 1e6 / os.sysconf("SC_CLK_TCK") / calls,
     }
+    for name, (us, runs_) in _by_thread(pid, before_threads, after_threads, calls).items():
+        figures[f"thread {name} us"], figures[f"thread {name} runs"] = us, runs_
     if counting is not None and perf is not None:
         figures.update(await _perf_stop(counting, perf, pid, calls))
     if latencies:
