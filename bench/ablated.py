@@ -6,11 +6,13 @@ What each switch does while it is off (a measurement of what that work costs, ne
 Giru runs):
 
 - `records`: the call gate submits neither the usage nor the audit record (no spool write, no
-  drain, no store); the records are still made; `usage`: the usage record only (the audit
-  record goes on as before);
+  drain, no store); the records are still made; `usage`: the audit record goes without the
+  usage record that rides in its frame;
 - `drain`: records are spooled and read back by both drains, then not stored (no chaining, no
   insert); `drain-audit`, `drain-usage`: one drain only;
-- `metrics`: Prometheus counters, gauges and histograms are not updated.
+- `metrics`: Prometheus counters, gauges and histograms are not updated;
+- `one-frame`: a call's usage record goes to the usage spool (its own frame, commit and drain)
+  beside its audit record, as before usage records rode in the audit frames (2026-12-08).
 
 The process starts with everything on. Records not stored while a drain is off are acked as
 stored: the bench's store is thrown away afterwards.
@@ -22,6 +24,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import FrameType
 from typing import Any, Final
 
@@ -29,7 +32,15 @@ from giru.cli.main import app
 
 __all__ = ["SWITCHES", "main"]
 
-SWITCHES: Final = ("records", "usage", "drain", "drain-audit", "drain-usage", "metrics")
+SWITCHES: Final = (
+    "records",
+    "usage",
+    "drain",
+    "drain-audit",
+    "drain-usage",
+    "metrics",
+    "one-frame",
+)
 
 
 def main() -> None:
@@ -51,6 +62,8 @@ def _switch(what: str, off: Callable[[], bool]) -> None:
         _records(off, only_usage=what == "usage")
     elif what.startswith("drain"):
         _drains(what, off)
+    elif what == "one-frame":
+        _one_frame(off)
     else:
         _metrics(off)
 
@@ -60,13 +73,13 @@ def _records(off: Callable[[], bool], *, only_usage: bool) -> None:
 
     durable = gate._durable
 
-    async def _durable(records: list[tuple[Callable[[Any], Any], Any]]) -> None:
+    async def _durable(submit: partial[Any]) -> None:
         if not off():
-            await durable(records)
-        elif only_usage:  # the usage record is the one with bytes_in
-            await durable([r for r in records if "bytes_in" not in r[1]])
+            await durable(submit)
+        elif only_usage:  # the audit log's submit(record, usage) without the usage record
+            await durable(partial(submit.func, submit.args[0]))
 
-    gate._durable = _durable
+    gate._durable = _durable  # type: ignore[assignment]  # the gate hands it a partial
 
 
 def _drains(what: str, off: Callable[[], bool]) -> None:
@@ -81,6 +94,28 @@ def _drains(what: str, off: Callable[[], bool]) -> None:
         return await insert(self, records)
 
     Drain._insert = _insert  # type: ignore[method-assign]
+
+
+def _one_frame(off: Callable[[], bool]) -> None:
+    import asyncio
+
+    from giru.audit import AuditLog
+    from giru.metering import UsageWriter
+
+    writers: list[UsageWriter] = []
+    opened, submit = UsageWriter.__init__, AuditLog.submit
+
+    def _opened(self: UsageWriter, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)
+        writers.append(self)
+
+    def _submit(self: AuditLog, record: Any, usage: Any = None) -> Any:
+        if usage is None or not off():
+            return submit(self, record, usage)
+        return asyncio.gather(submit(self, record), writers[0].submit(usage))
+
+    UsageWriter.__init__ = _opened  # type: ignore[method-assign]
+    AuditLog.submit = _submit  # type: ignore[method-assign]
 
 
 def _metrics(off: Callable[[], bool]) -> None:

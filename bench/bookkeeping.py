@@ -183,7 +183,8 @@ class _ModelSink:
         await self._spool.submit(record)
         self._count(record["outcome"])
 
-    def submit(self, record: Any) -> asyncio.Future[None]:
+    def submit(self, record: Any, usage: Any = None) -> asyncio.Future[None]:
+        """`usage`: the call's usage record, in the same frame (the work tree's audit log)."""
         durable = self._spool.submit(record)
         durable.add_done_callback(partial(self._counted, record["outcome"]))
         return durable

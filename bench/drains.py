@@ -33,7 +33,7 @@ from bench.audit_insert import _records as chained_records
 from bench.audit_insert import governed_records
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
-from giru.audit import AuditLog
+from giru.audit import AuditLog, Entry
 from giru.audit.chain import Head
 from giru.metering import new_event_id
 from giru.store import Store
@@ -163,7 +163,9 @@ async def _run(
 
 def _side(log: Any, batch: int, node: str) -> Callable[[], Awaitable[float]]:
     async def block() -> float:
-        records = governed_records(batch, node)
+        records: Sequence[Any] = governed_records(batch, node)
+        if isinstance(log, AuditLog):  # the work tree's audit spool holds entries
+            records = [Entry(record) for record in records]
         started = time.process_time_ns()
         stored = await log._chain_and_insert(records)
         spent = time.process_time_ns() - started

@@ -43,7 +43,7 @@ from bench.drains import _USAGE
 from bench.fleet import GATEWAY_CPUS, REPO
 from bench.pairs import paired, said, shuffled
 from bench.refcode import ref_modules
-from giru.audit.records import AUDIT_CODEC
+from giru.audit.records import AUDIT_CODEC, Entry
 from giru.metering import Spool, new_event_id
 
 __all__ = ["main"]
@@ -123,7 +123,7 @@ async def _calls(usage: Any, audit: Any, calls: int, work_us: float, pause_us: f
             left -= 1
             _spin(work_us)
             made = {**_USAGE, "event_id": new_event_id(), "at": datetime.now(UTC)}
-            audited = governed_records(1, "bench")[0]
+            audited = Entry(governed_records(1, "bench")[0])  # the audit spool's item
             await asyncio.gather(_appended(usage, made), _appended(audit, audited))
             if pause_us:
                 await asyncio.sleep(rng.uniform(0, pause_us) / 1e6)

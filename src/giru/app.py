@@ -202,10 +202,21 @@ class GiruApp:
             self._post = http_post(
                 http, timeout_s=identity.introspection_timeout_s, max_bytes=MAX_ANSWER_BYTES
             )
+            metering = self.settings.metering  # the usage spool: records of earlier versions,
+            usage = await UsageWriter.open(  # and of gates without an audit log
+                store,
+                self.settings.usage_spool_dir,
+                max_bytes=metering.spool_max_bytes,
+                group_commit_ms=metering.group_commit_ms,
+                batch_size=metering.batch_size,
+                registry=metrics.registry,
+            )
+            stack.push_async_callback(usage.aclose)
             audit = await AuditLog.open(  # closed after the gateway: its last calls audit
                 store,
                 self.settings.audit_spool_dir,
                 metrics=AuditMetrics(metrics.registry),
+                usage_metrics=usage.metrics,
                 max_bytes=self.settings.audit.spool_max_bytes,
                 group_commit_ms=self.settings.metering.group_commit_ms,
             )
@@ -255,18 +266,9 @@ class GiruApp:
                 stack.push_async_callback(gateway.handoff.aclose)
             stack.push_async_callback(gateway.pool.aclose)
             stack.push_async_callback(gateway.aclose)
-            limits, metering = self.settings.limits, self.settings.metering
+            limits = self.settings.limits
             limiter = open_limiter(self.settings.redis_url, limits, metrics.registry)
             stack.push_async_callback(limiter.aclose)
-            usage = await UsageWriter.open(
-                store,
-                self.settings.usage_spool_dir,
-                max_bytes=metering.spool_max_bytes,
-                group_commit_ms=metering.group_commit_ms,
-                batch_size=metering.batch_size,
-                registry=metrics.registry,
-            )
-            stack.push_async_callback(usage.aclose)
             policy = await self._policy(config, metrics.registry)
             if policy is not None:
                 stack.push_async_callback(policy.aclose)

@@ -12,6 +12,7 @@ from giru.audit.records import (
     AuditSpoolError,
     AuditSpoolFullError,
     ChainedRecord,
+    Entry,
     Outcome,
 )
 from giru.audit.verification import (
@@ -32,6 +33,7 @@ __all__ = [
     "AuditSpoolFullError",
     "AuditStore",
     "ChainedRecord",
+    "Entry",
     "Head",
     "Outcome",
     "Problem",

@@ -11,6 +11,10 @@ whose commit was lost in the outage, or another writer of the node, cannot fork 
 delay it. While the store is down it retries with a bounded exponential backoff; records keep
 going to the spool until it is full, then `check_capacity` / `record` raise
 `AuditSpoolFullError`: back-pressure, never a dropped record.
+
+A metered tools/call's usage record rides in its audit record's frame (`submit(record, usage)`):
+one append and one commit for both, and the drain inserts the batch's usage records (idempotent
+by event id) before it chains and inserts the audit records.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from giru.audit.records import (
     AuditSpoolError,
     AuditSpoolFullError,
     ChainedRecord,
+    Entry,
 )
 from giru.errors import ConflictError, StoreUnavailableError
-from giru.metering.drain import Drain
+from giru.metering.drain import Drain, DrainMetrics
+from giru.metering.records import UsageRecord
 from giru.metering.spool import Spool, SpoolError, SpoolFullError
 
 __all__ = ["AuditLog", "AuditSpoolError", "AuditSpoolFullError", "AuditStore"]
@@ -51,22 +57,31 @@ class AuditStore(Protocol):
         database cannot be reached, `ConflictError` when one is stored already."""
         ...
 
+    async def insert_usage(self, records: Sequence[UsageRecord]) -> int:
+        """Insert usage records in one transaction, skipping known event ids."""
+        ...
+
 
 class AuditLog:
     """Owns an audit `Spool` and the task draining it into an `AuditStore`; close with
-    `aclose()`. Construct on the event loop (the drain starts at once), or use `open`."""
+    `aclose()`. Construct on the event loop (the drain starts at once), or use `open`.
+
+    `usage_metrics`: where the usage records it carries are counted (`giru_usage_records_total`
+    once durable, `giru_usage_drained_total` once stored); None: not counted."""
 
     def __init__(
         self,
         store: AuditStore,
-        spool: Spool[AuditRecord],
+        spool: Spool[Entry],
         *,
         metrics: AuditMetrics | None = None,
+        usage_metrics: DrainMetrics | None = None,
         batch_size: int = 500,
         backoff_s: tuple[float, float] = (0.05, 5.0),
     ) -> None:
         self.spool = spool
         self.metrics = metrics if metrics is not None else AuditMetrics()
+        self.usage_metrics = usage_metrics
         self._store = store
         self._heads: dict[str, Head] = {}
         self._drain = Drain(
@@ -86,6 +101,7 @@ class AuditLog:
         spool_dir: Path,
         *,
         metrics: AuditMetrics | None = None,
+        usage_metrics: DrainMetrics | None = None,
         max_bytes: int = 256 * 1024 * 1024,
         group_commit_ms: float = 0.0,
         batch_size: int = 500,
@@ -109,7 +125,14 @@ class AuditLog:
             )
         except SpoolError as exc:
             raise AuditSpoolError(exc.message, data=exc.data) from exc
-        return cls(store, spool, metrics=metrics, batch_size=batch_size, backoff_s=backoff_s)
+        return cls(
+            store,
+            spool,
+            metrics=metrics,
+            usage_metrics=usage_metrics,
+            batch_size=batch_size,
+            backoff_s=backoff_s,
+        )
 
     def check_capacity(self) -> None:
         """Raise unless the spool has room for the records of the calls in flight (call it
@@ -124,9 +147,10 @@ class AuditLog:
         except SpoolError as exc:
             raise _translated(exc) from exc
 
-    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
-        """Queue `record` for the spool's next group commit; the future is done once it is
-        durable (await it; its exception: `AuditSpoolError`, the write failed).
+    def submit(self, record: AuditRecord, usage: UsageRecord | None = None) -> asyncio.Future[None]:
+        """Queue `record` (with its call's `usage` record, in the same frame) for the spool's
+        next group commit; the future is done once it is durable (await it; its exception:
+        `AuditSpoolError`, the write failed).
 
         Raises:
             AuditSpoolFullError: the spool is at its cap; answer 503, the record was not taken.
@@ -134,11 +158,12 @@ class AuditLog:
                 wrong type: a bug in the caller).
         """
         try:
-            durable = self.spool.submit(record)
+            durable = self.spool.submit(Entry(record, usage))
         except SpoolError as exc:
             self.metrics.refused.inc()
             raise _translated(exc) from exc
-        durable.add_done_callback(partial(self._counted, record["outcome"]))
+        outcome = usage["outcome"] if usage is not None else None
+        durable.add_done_callback(partial(self._counted, record["outcome"], outcome))
         return durable
 
     async def record(self, record: AuditRecord) -> None:
@@ -160,24 +185,33 @@ class AuditLog:
         stored stay in the spool for the next start."""
         await self._drain.aclose(timeout)
 
-    def _counted(self, outcome: str, durable: asyncio.Future[None]) -> None:
-        """(done callback of a submitted record) Count it as recorded, or refused."""
+    def _counted(self, outcome: str, usage: str | None, durable: asyncio.Future[None]) -> None:
+        """(done callback of a submitted record) Count it as recorded, or refused; the usage
+        record it carries (its outcome: `usage`) as recorded."""
         if durable.cancelled():  # its caller stopped waiting: the record is written all the same
             return
-        if durable.exception() is None:
-            self.metrics.count_record(outcome)
-        else:
+        if durable.exception() is not None:
             self.metrics.refused.inc()
+            return
+        self.metrics.count_record(outcome)
+        if usage is not None and self.usage_metrics is not None:
+            self.usage_metrics.count_record(usage)
 
-    async def _chain_and_insert(self, records: Sequence[AuditRecord]) -> int:
-        """Chain the records and insert them in one transaction; any failure forgets the heads
-        (the insert may have committed after all: reload).
+    async def _chain_and_insert(self, entries: Sequence[Entry]) -> int:
+        """Insert the usage records the entries carry, then chain the audit records and insert
+        them in one transaction; any failure forgets the heads (the insert may have committed
+        after all: reload). A retry inserts the usage records again: they are skipped by event
+        id.
 
         No query for stored event ids first: the table's unique event id makes an insert that
         commits the one that query would have let through. One that conflicts changed nothing;
         then the records stored already (a segment stored but not deleted before a crash, a
         commit whose acknowledgement was lost) are dropped and the rest chained again, and when
         none was stored the conflict stands (another writer of the node)."""
+        usage = [entry.usage for entry in entries if entry.usage is not None]
+        if usage:
+            await self._store.insert_usage(usage)
+        records = [entry.record for entry in entries]
         try:
             try:
                 chained, heads = await self._link(records)
@@ -196,6 +230,8 @@ class AuditLog:
             self._heads.clear()
             raise
         self._heads.update(heads)
+        if usage and self.usage_metrics is not None:
+            self.usage_metrics.drained.inc(len(usage))
         return len(chained)
 
     async def _link(

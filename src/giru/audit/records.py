@@ -5,17 +5,24 @@ store: the drain must never meet a record the database refuses, so text loses NU
 lone surrogates, `details` keys become strings and values JSON (NaN: null; unknown types: their
 `str`), and a naive `at` counts as UTC. `decode_record` returns exactly what will be hashed and
 stored.
+
+The audit spool holds `Entry`s: an audit record and, for a metered tools/call, the call's usage
+record in the same frame (the audit record's JSON object with one more member, `usage`), so a
+call's two records cost one append, one commit and one drain. A frame without `usage` is a plain
+audit record, as spools written before usage records moved here hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, TypedDict, get_args
+from typing import Any, Final, Literal, NamedTuple, TypedDict, get_args
 
 import orjson
 
 from giru.errors import GiruError
+from giru.metering.records import UsageRecord, usage_from
+from giru.metering.records import encode_record as encode_usage
 from giru.metering.spool import Codec
 
 __all__ = [
@@ -25,8 +32,11 @@ __all__ = [
     "AuditSpoolError",
     "AuditSpoolFullError",
     "ChainedRecord",
+    "Entry",
     "Outcome",
+    "decode_entry",
     "decode_record",
+    "encode_entry",
     "encode_record",
 ]
 
@@ -88,9 +98,38 @@ def encode_record(record: AuditRecord) -> bytes:
     return payload
 
 
+class Entry(NamedTuple):
+    """What the audit spool holds: an audit record and, for a metered tools/call, its usage
+    record (stored by the audit drain in the usage table)."""
+
+    record: AuditRecord
+    usage: UsageRecord | None = None
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """The entry's spool payload: the audit record's, with `usage` added when there is one
+    (spliced in, not encoded twice); `ValueError` for a record that is not one (a bug)."""
+    payload = encode_record(entry.record)
+    if entry.usage is None:
+        return payload
+    return b"".join((payload[:-1], b',"usage":', encode_usage(entry.usage), b"}"))
+
+
+def decode_entry(payload: bytes) -> Entry:
+    """The entry `encode_entry` wrote (or a plain audit record); `ValueError` for anything
+    else."""
+    value: Any = orjson.loads(payload)
+    usage = value.pop("usage", None) if isinstance(value, dict) else None
+    return Entry(_audit_from(value), usage_from(usage) if usage is not None else None)
+
+
 def decode_record(payload: bytes) -> AuditRecord:
     """The record `encode_record` wrote; `ValueError` for anything else."""
-    value: Any = orjson.loads(payload)
+    return _audit_from(orjson.loads(payload))
+
+
+def _audit_from(value: Any) -> AuditRecord:
+    """The audit record parsed JSON `value` holds; `ValueError` when it holds none."""
     if not isinstance(value, dict) or set(value) != _FIELDS or not isinstance(value["at"], str):
         raise ValueError("not an audit record")
     at = datetime.fromisoformat(value["at"])
@@ -113,8 +152,8 @@ class AuditSpoolFullError(AuditSpoolError):
     code = "audit_spool_full"
 
 
-AUDIT_CODEC: Final[Codec[AuditRecord]] = Codec(
-    "audit", encode_record, decode_record, unavailable=AuditSpoolError
+AUDIT_CODEC: Final[Codec[Entry]] = Codec(
+    "audit", encode_entry, decode_entry, unavailable=AuditSpoolError
 )
 
 

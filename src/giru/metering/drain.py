@@ -255,7 +255,10 @@ class Drain(Generic[R]):
 
 
 def _made_at(record: object) -> float | None:
-    """A record's `at` (usage and audit records carry one) as epoch seconds."""
+    """A record's `at` (usage and audit records carry one; an audit spool's entry is a tuple
+    whose first member is its audit record) as epoch seconds."""
+    if isinstance(record, tuple) and record:
+        record = record[0]
     at = record.get("at") if isinstance(record, Mapping) else None
     return at.timestamp() if isinstance(at, datetime) else None
 

@@ -25,6 +25,7 @@ __all__ = [
     "decode_record",
     "encode_record",
     "new_event_id",
+    "usage_from",
 ]
 
 Outcome = Literal[
@@ -76,7 +77,12 @@ def encode_record(record: UsageRecord) -> bytes:
 
 def decode_record(payload: bytes) -> UsageRecord:
     """The record `encode_record` wrote; `ValueError` for anything else."""
-    value: Any = orjson.loads(payload)
+    return usage_from(orjson.loads(payload))
+
+
+def usage_from(value: Any) -> UsageRecord:
+    """The usage record parsed JSON `value` holds (`encode_record`'s form); `ValueError` when
+    it holds none."""
     missing = _FIELDS - set(value) if isinstance(value, dict) else set()
     if missing and missing <= _LATER:
         value.update(dict.fromkeys(missing))

@@ -16,6 +16,7 @@ import contextvars
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final, NamedTuple, Protocol
 
 from opentelemetry.trace import Span
@@ -108,15 +109,16 @@ class UsageSink(Protocol):
 
 
 class AuditSink(Protocol):
-    """Where audit records go (`giru.audit.AuditLog`)."""
+    """Where audit records go (`giru.audit.AuditLog`), with the usage records of the calls."""
 
     def check_capacity(self) -> None:
         """Raise `GiruError` when no more records can be accepted (back-pressure)."""
         ...
 
-    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
-        """Queue the record; the future is done once it is durable (its exception, or the one
-        raised here: `GiruError`, it cannot be made durable)."""
+    def submit(self, record: AuditRecord, usage: UsageRecord | None = None) -> asyncio.Future[None]:
+        """Queue the record and its call's `usage` record (one frame); the future is done once
+        they are durable (its exception, or the one raised here: `GiruError`, they cannot be
+        made durable)."""
         ...
 
 
@@ -161,10 +163,10 @@ class CallGate:
         reaches the calling client to ask for its approval."""
         metered = subject.method == "tools/call"
         try:
-            if metered:
-                self._usage.check_capacity()
-            if self.audit is not None:
+            if self.audit is not None:  # it takes the usage record too
                 self.audit.check_capacity()
+            elif metered:
+                self._usage.check_capacity()
         except GiruError as exc:  # back-pressure: refuse before any upstream side effect
             raise unavailable(exc, message.id) from exc
         ingress = current_ingress()
@@ -182,27 +184,31 @@ class CallGate:
             if decision is not None and decision.redact:
                 response = _redacted(response, decision)
         trace_id = trail.trace_id if trail is not None else None
-        records: list[tuple[Callable[[Any], asyncio.Future[None]], Any]] = []
+        usage: UsageRecord | None = None
         if metered:
             usage = self._usage_record(
                 ingress, at, started, name, subscription, subject, message, response, refusal
             )
             _name_the_agent(usage, caller)
             usage["trace_id"] = trace_id
-            records.append((self._usage.submit, usage))
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
             _name_the_person(record, caller)
             _note_approval(record, verdict)
             if trace_id is not None:
                 record["details"]["trace_id"] = trace_id
-            records.append((self.audit.submit, record))
+            submit = partial(self.audit.submit, record, usage)
+        elif usage is not None:
+            submit = partial(self._usage.submit, usage)
+        else:
+            return response
         if trail is not None:
             trail.outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
         try:
             with child_span("durable record") as span:
-                span.set_attribute("giru.records", len(records))
-                await _durable(records)
+                both = usage is not None and self.audit is not None
+                span.set_attribute("giru.records", 2 if both else 1)
+                await _durable(submit)
         except GiruError as exc:  # not durable: the answer must not claim a recorded call
             raise unavailable(exc, message.id) from exc
         return response
@@ -417,37 +423,15 @@ class CallGate:
         return None if admission.allowed else refusal(admission)
 
 
-async def _durable(records: list[tuple[Callable[[Any], asyncio.Future[None]], Any]]) -> None:
-    """Submit each record to its sink (all in the same commit window), then wait until all are
-    durable. The first failure is raised (a sink refusing at once: after the others were
-    submitted, as their writes go on); the other outcomes are still observed, and a cancelled
-    caller cancels the waits (the records are written all the same)."""
-    futures: list[asyncio.Future[None]] = []
-    refused: GiruError | None = None
-    for submit, record in records:
-        try:
-            futures.append(submit(record))
-        except GiruError as exc:
-            refused = refused or exc
+async def _durable(submit: Callable[[], asyncio.Future[None]]) -> None:
+    """Submit a call's records (one frame) and wait until they are durable; a cancelled caller
+    cancels the wait (the records are written all the same)."""
+    future = submit()
     try:
-        if refused is not None:
-            raise refused
-        for future in futures:
-            await future
-    except BaseException as exc:
-        cancelled = isinstance(exc, asyncio.CancelledError)
-        for future in futures:
-            if cancelled:
-                future.cancel()
-            future.add_done_callback(_observed)
+        await future
+    except asyncio.CancelledError:
+        future.cancel()
         raise
-
-
-def _observed(future: asyncio.Future[None]) -> None:
-    """(done callback) Retrieve an outcome nobody awaits, so its exception is not reported as
-    never retrieved."""
-    if not future.cancelled():
-        future.exception()
 
 
 def _note_subject(subject: Subject) -> None:

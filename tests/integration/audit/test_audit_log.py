@@ -22,6 +22,7 @@ from tests.integration.gateway import GIRU
 from tests.integration.store.data import PEPPER
 from tests.services import PostgresServer
 from tests.unit.audit.data import record
+from tests.unit.metering.data import record as usage_record
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +129,9 @@ class Watched:
     async def insert_audit(self, records: Sequence[Any]) -> int:
         return await self._watch(self.store.insert_audit(records))
 
+    async def insert_usage(self, records: Sequence[Any]) -> int:
+        return await self._watch(self.store.insert_usage(records))
+
     async def _watch(self, call: Awaitable[T]) -> T:
         try:
             return await call
@@ -152,8 +156,12 @@ async def test_records_made_while_postgresql_is_down_arrive_in_order_once_it_is_
         await asyncio.to_thread(postgres_server.stop)
         try:
             made = [record(node="gw-a" if i % 3 else "gw-b") for i in range(600)]
-            for item in made:
-                await log.record(item)  # durable in the spool although PostgreSQL is down
+            usage = [usage_record(event_id=r["event_id"]) for r in made[::2]]  # tools/calls
+            for index, item in enumerate(made):  # durable although PostgreSQL is down
+                if index % 2:
+                    await log.record(item)
+                else:  # with its usage record, in one frame
+                    await log.submit(item, usage[index // 2])
             async with asyncio.timeout(WAIT):
                 await watched.unavailable.wait()
             assert not await log.flush(0.5)
@@ -166,6 +174,7 @@ async def test_records_made_while_postgresql_is_down_arrive_in_order_once_it_is_
     finally:
         await log.aclose()
     chain = await stored(store)
+    assert await store.insert_usage([*usage, usage_record()]) == 1  # all but the new one stored
     await store.aclose()
     for node in ("gw-a", "gw-b"):
         ids = [event_id for n, _, event_id in chain if n == node]

@@ -19,14 +19,17 @@ from giru.audit import (
     AuditRecord,
     AuditSpoolError,
     AuditSpoolFullError,
+    Entry,
     Head,
     Verifier,
     link,
     verify_reported,
 )
 from giru.errors import ConflictError, StoreUnavailableError
+from giru.metering import UsageMetrics
 from giru.metering.spool import Spool
 from tests.unit.audit.data import record
+from tests.unit.metering.data import record as usage_record
 
 WAIT = 5.0
 
@@ -37,6 +40,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.usage: dict[str, dict[str, Any]] = {}  # usage records by event id
         self.down = False
         self.lose_acks = 0
         self.failed = asyncio.Event()
@@ -65,6 +69,12 @@ class MemoryStore:
             self.lose_acks -= 1
             raise StoreUnavailableError("connection lost before the commit was acknowledged")
         return len(records)
+
+    async def insert_usage(self, records: Sequence[Any]) -> int:
+        self._check()
+        new = [r for r in records if r["event_id"] not in self.usage]
+        self.usage.update((r["event_id"], dict(r)) for r in new)
+        return len(new)
 
     def verified(self) -> Any:
         verifier = Verifier()
@@ -128,6 +138,34 @@ async def test_records_are_stored_in_order_in_one_unbroken_chain(
     assert registry.get_sample_value("giru_audit_spool_bytes") == 0
 
 
+async def test_a_calls_usage_record_rides_in_its_audit_frame_and_is_stored_once(
+    tmp_path: Path, store: MemoryStore, registry: CollectorRegistry
+) -> None:
+    log = await AuditLog.open(
+        store, tmp_path, usage_metrics=UsageMetrics(registry), backoff_s=(0.01, 0.05)
+    )
+    try:
+        audits = [record() for _ in range(12)]
+        calls = [
+            (made, usage_record(event_id=made["event_id"], outcome="tool_error" if i % 4 else "ok"))
+            for i, made in enumerate(audits)
+        ]
+        store.lose_acks = 1  # the first batch is inserted again: its usage records skipped
+        for audited, usage in calls:
+            await log.submit(audited, usage)
+        await log.record(record(action="initialize"))  # a record without usage
+        assert await log.flush(WAIT)
+    finally:
+        await log.aclose()
+    assert list(store.usage) == [audited["event_id"] for audited, _ in calls]
+    assert [r["seq"] for r in store.rows] == list(range(1, 14))
+    assert store.verified().ok
+    counted = registry.get_sample_value
+    assert counted("giru_usage_records_total", {"outcome": "ok"}) == 3
+    assert counted("giru_usage_records_total", {"outcome": "tool_error"}) == 9
+    assert counted("giru_usage_drained_total") == 12
+
+
 async def test_records_wait_in_the_spool_while_the_store_is_down(
     log: AuditLog, store: MemoryStore, registry: CollectorRegistry
 ) -> None:
@@ -187,7 +225,7 @@ async def test_a_segment_stored_before_a_crash_is_not_stored_again(
     # The "crash": the same records are back in a segment as if it had never been acked.
     spool = await Spool.open(tmp_path / "0", group_commit_ms=0, codec=AUDIT_CODEC)
     for item in made:
-        await spool.submit(item)
+        await spool.submit(Entry(item))
     await spool.aclose()
     again = await AuditLog.open(store, tmp_path, batch_size=4)
     try:

@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from giru.audit.records import decode_record, encode_record
+from giru.audit.records import Entry, decode_entry, decode_record, encode_entry, encode_record
 from tests.unit.audit.data import AT, record
+from tests.unit.metering.data import record as usage_record
 
 
 def test_a_record_comes_back_as_it_went_in() -> None:
@@ -87,3 +88,23 @@ def test_decoding_refuses_what_is_not_an_audit_record(payload: bytes) -> None:
 def test_a_time_before_1900_survives_too() -> None:
     old = datetime(1899, 12, 31, 23, 59, 59, tzinfo=AT.tzinfo)
     assert decode_record(encode_record(record(at=old)))["at"] == old
+
+
+def test_a_call_entry_holds_its_usage_record_in_the_same_frame() -> None:
+    made, usage = record(), usage_record(person="ada@example.com")
+    payload = encode_entry(Entry(made, usage))
+    assert orjson.loads(payload)["usage"]["person"] == "ada@example.com"  # one JSON object
+    assert decode_entry(payload) == Entry(made, usage)
+
+
+def test_a_plain_audit_record_reads_as_an_entry_without_usage_and_back() -> None:
+    made = record()
+    assert encode_entry(Entry(made)) == encode_record(made)  # spools of earlier versions
+    assert decode_entry(encode_record(made)) == Entry(made, None)
+
+
+def test_an_entry_whose_usage_record_is_malformed_is_refused() -> None:
+    payload = orjson.loads(encode_entry(Entry(record(), usage_record())))
+    del payload["usage"]["tool"]
+    with pytest.raises(ValueError, match="not a usage record"):
+        decode_entry(orjson.dumps(payload))

@@ -55,14 +55,13 @@ class Disk:
 
 
 class Usage(Disk):
-    """An in-memory usage sink that can be made full (it refuses records), filled by calls in
-    flight (it passes the capacity check, then refuses), or broken (its writes fail)."""
+    """An in-memory usage sink that can be made full (it refuses records) or broken (its writes
+    fail)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.records: list[UsageRecord] = []
         self.full = False
-        self.filled = False
         self.broken = False
 
     def check_capacity(self) -> None:
@@ -70,7 +69,7 @@ class Usage(Disk):
             raise SpoolFullError("usage spool is full")
 
     def submit(self, record: UsageRecord) -> asyncio.Future[None]:
-        if self.full or self.filled:
+        if self.full:
             raise SpoolFullError("usage spool is full")
         if self.slow:
             return self.pending()
@@ -203,11 +202,13 @@ async def test_anonymous_calls_are_recorded_without_admission(gate: CallGate, us
 
 
 class Audit(Disk):
-    """An in-memory audit sink that can be made full, or broken (its writes fail)."""
+    """An in-memory audit sink that can be made full, or broken (its writes fail); `usage`: the
+    usage records that came with the audit records (one frame each)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.records: list[AuditRecord] = []
+        self.usage: list[UsageRecord] = []
         self.full = False
         self.broken = False
 
@@ -215,7 +216,7 @@ class Audit(Disk):
         if self.full:
             raise AuditSpoolFullError("audit spool is full")
 
-    def submit(self, record: AuditRecord) -> asyncio.Future[None]:
+    def submit(self, record: AuditRecord, usage: UsageRecord | None = None) -> asyncio.Future[None]:
         if self.full:
             raise AuditSpoolFullError("audit spool is full")
         if self.broken:
@@ -223,6 +224,7 @@ class Audit(Disk):
         if self.slow:
             return self.pending()
         self.records.append(record)
+        self.usage += [usage] if usage is not None else []
         return settled()
 
 
@@ -249,7 +251,9 @@ async def test_every_call_leaves_an_audit_record_keyed_like_its_usage_record(
     )
     assert allowed["source_ip"] == "10.0.0.7"
     assert (limited["event_id"], limited["outcome"]) == ("0190-b", "rate_limited")
-    assert [r["event_id"] for r in usage.records] == ["0190-a", "0190-b"]
+    assert [r["event_id"] for r in audit.usage] == ["0190-a", "0190-b"]  # in the same frames
+    assert [r["outcome"] for r in audit.usage] == ["ok", "rate_limited"]
+    assert usage.records == []  # the usage spool is not written when the audit log carries them
 
 
 async def test_a_full_audit_spool_refuses_before_the_upstream_with_503(usage: Usage) -> None:
@@ -261,7 +265,15 @@ async def test_a_full_audit_spool_refuses_before_the_upstream_with_503(usage: Us
     assert refused.value.http_status == 503
     assert refused.value.data == {"reason": "audit_spool_full"}
     assert upstream.calls == 0
-    assert usage.records == []
+    assert usage.records == audit.usage == []
+
+
+async def test_with_an_audit_log_a_full_usage_spool_refuses_nothing(usage: Usage) -> None:
+    audit = Audit()
+    usage.full = True  # a spool left by an earlier version, its drain behind
+    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
+    assert await gate.run(await alice(), CALL, SUBJECT, Upstream()) == OK
+    assert len(audit.usage) == 1
 
 
 async def test_a_call_whose_audit_record_cannot_be_made_durable_is_answered_503(
@@ -275,42 +287,26 @@ async def test_a_call_whose_audit_record_cannot_be_made_durable_is_answered_503(
     assert refused.value.http_status == 503
     assert refused.value.data == {"reason": "audit_spool_unavailable"}
     assert upstream.calls == 1
-    assert len(usage.records) == 1  # submitted in the same commit window
+    assert usage.records == audit.usage == []  # the usage record shared the failed frame
 
 
-async def test_a_usage_record_refused_after_the_upstream_still_leaves_its_audit_record(
-    usage: Usage,
-) -> None:
-    audit = Audit()
-    usage.filled = True  # calls in flight filled the spool after this one was admitted
-    gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
-    with pytest.raises(JsonRpcError) as refused:
-        await gate.run(await alice(), CALL, SUBJECT, Upstream())
-    assert refused.value.http_status == 503
-    assert refused.value.data == {"reason": "usage_spool_full"}
-    [record] = audit.records
-    assert record["outcome"] == "allowed"
-
-
-async def test_when_both_records_fail_the_usage_failure_is_answered_and_none_goes_unseen(
-    usage: Usage,
-) -> None:
+async def test_a_failed_record_write_leaves_no_exception_unretrieved(usage: Usage) -> None:
     unseen: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda loop, context: unseen.append(context))
     audit = Audit()
-    usage.broken = audit.broken = True
+    audit.broken = True
     gate = CallGate(LocalLimiter("UTC"), usage, node="unit", audit=audit)
     try:
         with pytest.raises(JsonRpcError) as refused:
             await gate.run(await alice(), CALL, SUBJECT, Upstream())
         answered = refused.value.data
-        del refused  # its traceback holds the futures
+        del refused  # its traceback holds the future
         await asyncio.sleep(0)  # one loop turn: done callbacks run
         gc.collect()  # a future whose exception nobody retrieved reports it when collected
     finally:
         loop.set_exception_handler(None)
-    assert answered == {"reason": "usage_spool_unavailable"}
+    assert answered == {"reason": "audit_spool_unavailable"}
     assert unseen == []
 
 
@@ -323,10 +319,10 @@ async def test_a_caller_that_goes_away_while_its_records_are_written_stops_waiti
     running = asyncio.get_running_loop().create_task(
         gate.run(await alice(), CALL, SUBJECT, Upstream())
     )
-    await audit.writing.wait()  # both records submitted (the usage record first)
+    await audit.writing.wait()  # the call's records submitted (one frame)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
-    waits = usage.waiting + audit.waiting
-    assert len(waits) == 2
-    assert all(wait.cancelled() for wait in waits)  # the spools write the records all the same
+    assert usage.waiting == []
+    [wait] = audit.waiting
+    assert wait.cancelled()  # the spool writes the records all the same
