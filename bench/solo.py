@@ -60,20 +60,25 @@ def start_giru(
     port: int | None = None,
 ) -> tuple[Proc, str]:
     """`giru run` over `manifests` on the gateway core, ready; its `/mcp` URL. `env` is added
-    to the bench's defaults (policy off, SQLite and the spool under `workdir/name`); `command`
+    to the bench's defaults (policy off, SQLite and the spools under `workdir/name/data`); `command`
     is what runs `giru` (e.g. a profiling wrapper of it); `port`: where it listens (default:
     a free one)."""
     home = workdir / name
     home.mkdir()
     config = home / "giru.yaml"
     config.write_text(manifests)
+    # The store and the spools in a directory of their own, as deployments keep them (compose:
+    # /var/lib/giru beside /etc/giru/manifests): beside giru.yaml every write of SQLite's WAL
+    # would wake the config watcher's inotify thread (about one wake-up per call).
+    data = home / "data"
+    data.mkdir()
     port = port or free_port()
     environ = {
         "GIRU_BENCH_KEY": KEY,
-        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'giru.db'}",
+        "GIRU_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'giru.db'}",
         "GIRU_ADMIN_TOKEN": "bench-admin-token-0123456789",
         "GIRU_POLICY__ENABLED": "false",
-        "GIRU_METERING__SPOOL_DIR": str(home / "spool"),
+        "GIRU_METERING__SPOOL_DIR": str(data / "spool"),
         **(env or {}),
     }
     argv = [*command, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
