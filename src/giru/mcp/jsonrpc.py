@@ -233,16 +233,23 @@ def _plain(body: bytes, limits: ParseLimits) -> Any:
     else `_CAREFUL`. Sure means: orjson accepts the body (whatever it refuses, the careful
     decoder says why), it holds no number that must keep its text (a fraction, an exponent,
     `-0`, 19 digits or more), no key twice (as many keys decoded as `:` outside strings), and
-    its shape is within `limits` (else the careful decoder reports what it finds first)."""
-    bare = _STRING.sub(b'""', body)
-    if _EXACT_NUMBER.search(bare) is not None:
-        return _CAREFUL
+    its shape is within `limits` (else the careful decoder reports what it finds first).
+
+    Strings are blanked out (`bare`) only when the body leaves a doubt: as many `:` in the
+    body as keys decoded means none in a string and no key twice (the keys decoded are at most
+    the `:` outside strings), and then no number pattern in the body, once its `"2.0"` strings
+    are blanked (every message's `"jsonrpc": "2.0"`), means none outside its strings either."""
     try:
         value = orjson.loads(body)
         keys = _check_shape(value, limits)
     except (orjson.JSONDecodeError, JsonRpcError):
         return _CAREFUL
-    return value if keys == bare.count(b":") else _CAREFUL
+    if body.count(b":") == keys and not _EXACT_NUMBER.search(body.replace(b'"2.0"', b'""')):
+        return value
+    bare = _STRING.sub(b'""', body)
+    if keys != bare.count(b":") or _EXACT_NUMBER.search(bare) is not None:
+        return _CAREFUL
+    return value
 
 
 _CAREFUL: Final = object()

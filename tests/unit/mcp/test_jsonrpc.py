@@ -140,7 +140,15 @@ def test_a_key_written_twice_anywhere_is_refused(params: bytes) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [b"1.50", b"-0", b"1E5", b"9223372036854775808", b"-9223372036854775809", b"[0.1, -0]"],
+    [
+        b"1.50",
+        b"-0",
+        b"1E5",
+        b"9223372036854775808",
+        b"-9223372036854775809",
+        b"[0.1, -0]",
+        b'2.0,"v":"2.0"',  # the number beside the string every message holds
+    ],
 )
 def test_numbers_in_params_are_forwarded_as_written(value: bytes) -> None:
     body = b'{"jsonrpc":"2.0","id":1,"method":"a","params":{"n":' + value + b"}}"

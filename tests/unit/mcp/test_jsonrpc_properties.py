@@ -84,7 +84,9 @@ def _careful(raw: bytes) -> Any:
 
 _keys = st.sampled_from(["a", "b", "id", 'q"uo:te', "é", "\\"]) | st.text(max_size=4)
 _texts = st.recursive(
-    st.sampled_from(["1", "-0", "0.5", "1e5", "12345678901234567890", '"x:y"', "true", "null"])
+    st.sampled_from(
+        ["1", "-0", "0.5", "1e5", "12345678901234567890", '"x:y"', "true", "null", "2.0", '"2.0"']
+    )
     | st.text(max_size=6).map(lambda t: orjson.dumps(t).decode()),
     lambda inner: (
         st.lists(inner, max_size=4).map(lambda items: "[" + " , ".join(items) + "]")
