@@ -152,7 +152,9 @@ def _setup_text(d: Durations, spec: FleetSpec, quick: bool) -> dict[str, Any]:
         "no kind: Policy: core only), an API key whose client has a Subscription with rate "
         "limits and quotas far above the load, durable usage and audit records per call; "
         f"closed loop at c={governed.CONCURRENCY} beside direct, giru-nopolicy, giru, the Envoy "
-        "targets and ContextForge when they run, then open loop beside direct",
+        "targets and ContextForge when they run, then open loop beside direct; in every Giru "
+        "process the periodic whole-chain audit check is off (GIRU_AUDIT__VERIFY_INTERVAL_S=0: "
+        "its first pass, 60 s after start, landed in whichever point was measured then)",
     } | _extra_text(spec)
 
 
