@@ -22,7 +22,6 @@ import orjson
 
 from giru.errors import GiruError
 from giru.metering.records import UsageRecord, usage_from
-from giru.metering.records import encode_record as encode_usage
 from giru.metering.spool import Codec
 
 __all__ = [
@@ -89,12 +88,18 @@ _OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 def encode_record(record: AuditRecord) -> bytes:
     """The record's spool payload; `ValueError` for a record that is not one (a bug)."""
     _check(record)
+    return _storable(record)
+
+
+def _storable(value: Mapping[str, Any]) -> bytes:
+    """`value` as JSON the database takes: cleaned (`_clean`) when orjson refuses it or it
+    holds a NUL character."""
     try:
-        payload = orjson.dumps(record, default=str, option=_OPTIONS)
+        payload = orjson.dumps(value, default=str, option=_OPTIONS)
     except orjson.JSONEncodeError:  # lone surrogates, integers beyond 64 bits, deep nesting
-        payload = orjson.dumps(_clean(record), default=str, option=_OPTIONS)
+        payload = orjson.dumps(_clean(value), default=str, option=_OPTIONS)
     if b"\\u0000" in payload:  # PostgreSQL text cannot hold NUL
-        payload = orjson.dumps(_clean(record), default=str, option=_OPTIONS)
+        payload = orjson.dumps(_clean(value), default=str, option=_OPTIONS)
     return payload
 
 
@@ -108,11 +113,13 @@ class Entry(NamedTuple):
 
 def encode_entry(entry: Entry) -> bytes:
     """The entry's spool payload: the audit record's, with `usage` added when there is one
-    (spliced in, not encoded twice); `ValueError` for a record that is not one (a bug)."""
+    (spliced in, not encoded twice; made storable like the audit record, since a usage record
+    the database refused would hold up the audit records drained with it); `ValueError` for a
+    record that is not one (a bug)."""
     payload = encode_record(entry.record)
     if entry.usage is None:
         return payload
-    return b"".join((payload[:-1], b',"usage":', encode_usage(entry.usage), b"}"))
+    return b"".join((payload[:-1], b',"usage":', _storable(entry.usage), b"}"))
 
 
 def decode_entry(payload: bytes) -> Entry:

@@ -191,6 +191,8 @@ class CallGate:
             )
             _name_the_agent(usage, caller)
             usage["trace_id"] = trace_id
+        if trail is not None:
+            trail.outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
         if self.audit is not None:
             record = self._audit_record(ingress, at, name, subject, decision, response, refusal)
             _name_the_person(record, caller)
@@ -202,8 +204,6 @@ class CallGate:
             submit = partial(self._usage.submit, usage)
         else:
             return response
-        if trail is not None:
-            trail.outcome = _REFUSALS[refusal[0]] if refusal else outcome_of(response)
         try:
             with child_span("durable record") as span:
                 both = usage is not None and self.audit is not None

@@ -108,3 +108,11 @@ def test_an_entry_whose_usage_record_is_malformed_is_refused() -> None:
     del payload["usage"]["tool"]
     with pytest.raises(ValueError, match="not a usage record"):
         decode_entry(orjson.dumps(payload))
+
+
+def test_a_usage_record_in_an_entry_is_made_storable_like_the_audit_record() -> None:
+    usage = usage_record(person="ada\x00@example.com", tool="echo\ud800")
+    entry = decode_entry(encode_entry(Entry(record(), usage)))
+    assert entry.usage is not None
+    assert entry.usage["person"] == "ada\ufffd@example.com"  # PostgreSQL text holds no NUL
+    assert entry.usage["tool"] == "echo?"  # a lone surrogate is not UTF-8
