@@ -5,9 +5,9 @@ windows inside one process (`GIRU_BENCH_ABLATE`: what is switched).
 What each switch does while it is off (a measurement of what that work costs, never a way
 Giru runs):
 
-- `records`: the call gate submits neither the usage nor the audit record (no spool write, no
-  drain, no store); the records are still made; `usage`: the audit record goes without the
-  usage record that rides in its frame;
+- `records`: the audit log takes no record, so a call's usage and audit records are made but
+  not submitted (no spool write, no drain, no store); `usage`: the audit record goes without
+  the usage record that rides in its frame;
 - `drain`: records are spooled and read back by both drains, then not stored (no chaining, no
   insert); `drain-audit`, `drain-usage`: one drain only;
 - `metrics`: Prometheus counters, gauges and histograms are not updated;
@@ -24,7 +24,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from functools import partial
 from types import FrameType
 from typing import Any, Final
 
@@ -58,28 +57,43 @@ def main() -> None:
 
 
 def _switch(what: str, off: Callable[[], bool]) -> None:
-    if what in ("records", "usage"):
-        _records(off, only_usage=what == "usage")
+    if what in ("records", "usage", "one-frame"):
+        _submits(what, off)
     elif what.startswith("drain"):
         _drains(what, off)
-    elif what == "one-frame":
-        _one_frame(off)
     else:
         _metrics(off)
 
 
-def _records(off: Callable[[], bool], *, only_usage: bool) -> None:
-    import giru.proxy.gate as gate
+def _submits(what: str, off: Callable[[], bool]) -> None:
+    """`AuditLog.submit(record, usage)`, where the gate hands a call's records over, switched:
+    nothing submitted (`records`), the usage record dropped (`usage`), or the usage record in
+    the usage spool beside its audit record, as before one frame per call (`one-frame`)."""
+    import asyncio
 
-    durable = gate._durable
+    from giru.audit import AuditLog
+    from giru.metering import UsageWriter
 
-    async def _durable(submit: partial[Any]) -> None:
+    writers: list[UsageWriter] = []
+    opened, submit = UsageWriter.__init__, AuditLog.submit
+
+    def _opened(self: UsageWriter, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)
+        writers.append(self)
+
+    def _submit(self: AuditLog, record: Any, usage: Any = None) -> Any:
         if not off():
-            await durable(submit)
-        elif only_usage:  # the audit log's submit(record, usage) without the usage record
-            await durable(partial(submit.func, submit.args[0]))
+            return submit(self, record, usage)
+        if what == "records":
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        if what == "usage" or usage is None:
+            return submit(self, record)
+        return asyncio.gather(submit(self, record), writers[0].submit(usage))
 
-    gate._durable = _durable  # type: ignore[assignment]  # the gate hands it a partial
+    UsageWriter.__init__ = _opened  # type: ignore[method-assign]
+    AuditLog.submit = _submit  # type: ignore[method-assign]
 
 
 def _drains(what: str, off: Callable[[], bool]) -> None:
@@ -94,28 +108,6 @@ def _drains(what: str, off: Callable[[], bool]) -> None:
         return await insert(self, records)
 
     Drain._insert = _insert  # type: ignore[method-assign]
-
-
-def _one_frame(off: Callable[[], bool]) -> None:
-    import asyncio
-
-    from giru.audit import AuditLog
-    from giru.metering import UsageWriter
-
-    writers: list[UsageWriter] = []
-    opened, submit = UsageWriter.__init__, AuditLog.submit
-
-    def _opened(self: UsageWriter, *args: Any, **kwargs: Any) -> None:
-        opened(self, *args, **kwargs)
-        writers.append(self)
-
-    def _submit(self: AuditLog, record: Any, usage: Any = None) -> Any:
-        if usage is None or not off():
-            return submit(self, record, usage)
-        return asyncio.gather(submit(self, record), writers[0].submit(usage))
-
-    UsageWriter.__init__ = _opened  # type: ignore[method-assign]
-    AuditLog.submit = _submit  # type: ignore[method-assign]
 
 
 def _metrics(off: Callable[[], bool]) -> None:

@@ -202,8 +202,10 @@ class GiruApp:
             self._post = http_post(
                 http, timeout_s=identity.introspection_timeout_s, max_bytes=MAX_ANSWER_BYTES
             )
-            metering = self.settings.metering  # the usage spool: records of earlier versions,
-            usage = await UsageWriter.open(  # and of gates without an audit log
+            # The usage spool drains records of versions before one frame per call (now a
+            # call's usage record rides in its audit record's frame) and of gates without audit.
+            metering = self.settings.metering
+            usage = await UsageWriter.open(
                 store,
                 self.settings.usage_spool_dir,
                 max_bytes=metering.spool_max_bytes,

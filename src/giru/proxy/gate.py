@@ -199,16 +199,15 @@ class CallGate:
             _note_approval(record, verdict)
             if trace_id is not None:
                 record["details"]["trace_id"] = trace_id
-            submit = partial(self.audit.submit, record, usage)
+            submit, records = partial(self.audit.submit, record, usage), 1 + (usage is not None)
         elif usage is not None:
-            submit = partial(self._usage.submit, usage)
+            submit, records = partial(self._usage.submit, usage), 1
         else:
             return response
-        try:
+        try:  # one frame; a cancelled caller's wait is cancelled, its records written all the same
             with child_span("durable record") as span:
-                both = usage is not None and self.audit is not None
-                span.set_attribute("giru.records", 2 if both else 1)
-                await _durable(submit)
+                span.set_attribute("giru.records", records)
+                await submit()
         except GiruError as exc:  # not durable: the answer must not claim a recorded call
             raise unavailable(exc, message.id) from exc
         return response
@@ -421,17 +420,6 @@ class CallGate:
         )
         admission = await self._limiter.admit(request)
         return None if admission.allowed else refusal(admission)
-
-
-async def _durable(submit: Callable[[], asyncio.Future[None]]) -> None:
-    """Submit a call's records (one frame) and wait until they are durable; a cancelled caller
-    cancels the wait (the records are written all the same)."""
-    future = submit()
-    try:
-        await future
-    except asyncio.CancelledError:
-        future.cancel()
-        raise
 
 
 def _note_subject(subject: Subject) -> None:
